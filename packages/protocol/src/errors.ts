@@ -1,0 +1,137 @@
+/**
+ * The one error catalogue. Every refusal the platform gives, over HTTP or MQTT, carries one of these
+ * stable codes; clients branch on `code`, never on text. `docs/errors.md` is kept in step by a test.
+ */
+export interface ErrorSpec {
+  /** HTTP status the code maps to at the HTTP edge. */
+  readonly status: number;
+  /** Short human title, stable for a code. */
+  readonly title: string;
+  /** What it means and what to do about it. */
+  readonly description: string;
+}
+
+function spec(status: number, title: string, description: string): ErrorSpec {
+  return { status, title, description };
+}
+
+export const ERROR_CATALOGUE = {
+  VALIDATION_FAILED: spec(
+    400,
+    'Request is not valid',
+    'A field is missing, has the wrong type, or is not allowed. `errors` lists each field and why.',
+  ),
+  MALFORMED_JSON: spec(
+    400,
+    'Body is not valid JSON',
+    'The body could not be parsed as JSON. Send a well-formed JSON document.',
+  ),
+  INVALID_CURSOR: spec(
+    400,
+    'Pagination cursor is not valid',
+    'Pass back the `nextCursor` value of a previous page unchanged.',
+  ),
+  INVALID_TIME_RANGE: spec(
+    400,
+    'Time range is not valid',
+    '`from` must be before `to`, and the bucket count must stay within the documented limit.',
+  ),
+  UNAUTHENTICATED: spec(
+    401,
+    'Authentication required',
+    'Send a valid credential: `Authorization: Bearer <key>` for APIs, device id and access key for devices.',
+  ),
+  INVALID_CREDENTIALS: spec(
+    401,
+    'Credentials are not valid',
+    'The user name, password, key or token was not accepted.',
+  ),
+  FORBIDDEN: spec(403, 'Not allowed', 'The credential is valid but does not grant this action.'),
+  DEVICE_DISABLED: spec(
+    403,
+    'Device is disabled',
+    'The device was disabled by an operator; it cannot connect or send data until it is enabled again.',
+  ),
+  TOPIC_NOT_ALLOWED: spec(
+    403,
+    'Topic not allowed',
+    'A device may publish only to its own `d/{deviceId}/…` topics and subscribe only to its own inbound topics.',
+  ),
+  NOT_FOUND: spec(404, 'Not found', 'No route matches the method and path.'),
+  TENANT_NOT_FOUND: spec(404, 'Tenant not found', 'No tenant with this id is visible to the caller.'),
+  USER_NOT_FOUND: spec(404, 'User not found', 'No user with this id is visible to the caller.'),
+  API_KEY_NOT_FOUND: spec(404, 'API key not found', 'No API key with this id is visible to the caller.'),
+  DEVICE_NOT_FOUND: spec(404, 'Device not found', 'No device with this id is visible to the caller.'),
+  ACCESS_KEY_NOT_FOUND: spec(404, 'Access key not found', 'The device has no access key with this id.'),
+  COMMAND_NOT_FOUND: spec(404, 'Command not found', 'No command with this id exists for the device.'),
+  ALREADY_EXISTS: spec(409, 'Already exists', 'A resource with the same unique name or id exists already.'),
+  COMMAND_NOT_OPEN: spec(
+    409,
+    'Command is finished',
+    'The command has already succeeded, failed or expired; a result can be reported only once.',
+  ),
+  IDEMPOTENCY_KEY_REUSED: spec(
+    422,
+    'Idempotency key reused with another request',
+    'An `Idempotency-Key` may be retried only with the same method, path and body.',
+  ),
+  PAYLOAD_TOO_LARGE: spec(
+    413,
+    'Payload too large',
+    'The body or MQTT payload is larger than the documented limit.',
+  ),
+  UNSUPPORTED_MEDIA_TYPE: spec(415, 'Unsupported media type', 'Send `Content-Type: application/json`.'),
+  TOO_MANY_READINGS: spec(
+    422,
+    'Too many readings or keys',
+    'A telemetry message holds more readings or keys than the documented limit.',
+  ),
+  TIMESTAMP_OUT_OF_RANGE: spec(
+    422,
+    'Timestamp out of range',
+    'A reading timestamp is before the epoch floor or too far in the future; see the skew limit.',
+  ),
+  INVALID_TELEMETRY: spec(
+    422,
+    'Telemetry payload is not valid',
+    'The payload does not match the telemetry schema; `errors` says where.',
+  ),
+  RATE_LIMITED: spec(
+    429,
+    'Too many requests',
+    'A rate limit was hit; `retryAfterMs` says when to try again and `limit` which limit tripped.',
+  ),
+  INTERNAL: spec(
+    500,
+    'Internal error',
+    'Something failed on the server. The response carries a `requestId` to quote; nothing about the cause is exposed.',
+  ),
+  NOT_READY: spec(503, 'Not ready', 'The server is starting or shutting down. Retry after a moment.'),
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export const ERROR_CODES = Object.keys(ERROR_CATALOGUE) as ErrorCode[];
+
+/** The problem+json body every HTTP error carries (RFC 9457), plus Mooring's stable `code`. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail?: string;
+  instance?: string;
+  requestId?: string;
+  errors?: { path: string; message: string }[];
+  [extra: string]: unknown;
+}
+
+/** Renders the catalogue as the Markdown table that `docs/errors.md` carries. */
+export function renderErrorTable(): string {
+  const lines = ['| code | HTTP status | title | meaning |', '|---|---|---|---|'];
+  for (const code of ERROR_CODES) {
+    const e = ERROR_CATALOGUE[code];
+    lines.push(`| \`${code}\` | ${e.status} | ${e.title} | ${e.description} |`);
+  }
+  return lines.join('\n');
+}

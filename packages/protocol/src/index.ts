@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './topics.js';
+export * from './telemetry.js';
+export * from './commands.js';
+export * from './events.js';

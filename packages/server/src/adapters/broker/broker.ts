@@ -1,0 +1,387 @@
+/**
+ * The MQTT adapter: aedes with Mooring's hooks. It knows topics and packets, not tenants: who a client
+ * is and what it may do come from the device, telemetry and command services. Refused publishes are
+ * acknowledged and dropped (MQTT 3.1.1 has no negative PUBACK), counted, and explained on the device's
+ * `d/{id}/errors` topic; refused subscriptions get return code 0x80 [MQTT-3.9.3].
+ */
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import type { Duplex } from 'node:stream';
+import {
+  decodeJsonPayload,
+  isAllowedDeviceSubscription,
+  parseCommandResult,
+  parseInboundTopic,
+  topics,
+  TELEMETRY_LIMITS,
+  type CommandMessage,
+  type ErrorCode,
+} from '@mooring/protocol';
+import { isAppError } from '../../errors.js';
+import { newId } from '../../ids.js';
+import type { Bus } from '../../platform/bus.js';
+import type { Logger, Metrics } from '../../platform/observability.js';
+import type { CommandService } from '../../domains/commands/commands.js';
+import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/devices.js';
+import type { PresenceService } from '../../domains/presence/presence.js';
+import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
+
+export type Transport = 'mqtts' | 'wss' | 'mqtt-insecure';
+
+interface Session {
+  device: AuthenticatedDevice;
+  sessionId: string;
+  transport: Transport;
+  remoteAddress: string | null;
+  /** Why the platform closed the session; unset when the client went away by itself. */
+  closeReason?: string;
+  /** Resolves when the connect has been recorded, so the disconnect is recorded after it. */
+  connectRecorded: Promise<void>;
+  /** Acknowledgement chain: PUBACKs leave in PUBLISH order [MQTT-4.6.0-2]. */
+  ackTail: Promise<void>;
+}
+
+export interface BrokerDeps {
+  devices: DeviceService;
+  telemetry: TelemetryService;
+  commands: CommandService;
+  presence: PresenceService;
+  bus: Bus;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export interface Broker {
+  /** Serves one MQTT connection (a TLS socket or a WebSocket stream). */
+  handle(stream: Duplex, transport: Transport, remoteAddress: string | null): void;
+  /** Live sessions on this node. */
+  readonly connectedDevices: number;
+  close(): Promise<void>;
+}
+
+const RETURN_CODE_BAD_CREDENTIALS = 4;
+const RETURN_CODE_NOT_AUTHORIZED = 5;
+const DROPPED_TOPIC = '$mooring/dropped';
+
+export async function createBroker(deps: BrokerDeps): Promise<Broker> {
+  const { metrics, logger } = deps;
+  const pendingMeta = new WeakMap<Client, { transport: Transport; remoteAddress: string | null }>();
+  const sessions = new WeakMap<Client, Session>();
+  const byDevice = new Map<string, Client>();
+
+  const aedes = await Aedes.createBroker({
+    // A client has 10 s to send CONNECT after the socket opens.
+    connectTimeout: 10_000,
+    // Deliveries to a subscriber whose socket stays blocked this long are abandoned, so one stuck
+    // client cannot stall the broker.
+    drainTimeout: 30_000,
+    authenticate(client, username, password, done) {
+      const meta = pendingMeta.get(client);
+      const refuse = (reason: string, returnCode: number) => {
+        metrics.refused.inc({ transport: meta?.transport ?? 'mqtts', reason });
+        const err = new Error(reason) as AuthenticateError;
+        err.returnCode = returnCode;
+        done(err, false);
+      };
+      if (!meta) return refuse('no_transport', RETURN_CODE_NOT_AUTHORIZED);
+      // [MQTT-3.1.3-3]: the client id names the device; username and client id must agree.
+      if (!username || !password || username !== client.id)
+        return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
+      deps.devices.authenticate(password.toString('utf8'), username).then(
+        (device) => {
+          sessions.set(client, {
+            device,
+            sessionId: newId('ses'),
+            transport: meta.transport,
+            remoteAddress: meta.remoteAddress,
+            connectRecorded: Promise.resolve(),
+            ackTail: Promise.resolve(),
+          });
+          done(null, true);
+        },
+        (err: unknown) => {
+          if (isAppError(err) && err.code === 'DEVICE_DISABLED')
+            return refuse('device_disabled', RETURN_CODE_NOT_AUTHORIZED);
+          if (isAppError(err)) return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
+          logger.error({ err }, 'device authentication failed');
+          refuse('auth_error', 3); // 3: server unavailable
+        },
+      );
+    },
+
+    authorizePublish(client, packet, done) {
+      const session = client ? sessions.get(client) : undefined;
+      // Will messages of vanished clients and unauthenticated publishes are never forwarded.
+      if (!client || !session) return done(new Error('not authenticated'));
+      packet.retain = false; // device topics never retain
+      const received = Date.now();
+      const work = acceptPublish(session, packet, received);
+      const previous = session.ackTail;
+      const next = previous
+        .then(() => work)
+        .then(
+          () => done(null),
+          (err: unknown) => done(err as Error),
+        );
+      session.ackTail = next.catch(() => undefined);
+    },
+
+    authorizeSubscribe(client, sub, done) {
+      const session = client ? sessions.get(client) : undefined;
+      if (!session || !isAllowedDeviceSubscription(session.device.deviceId, sub.topic)) {
+        metrics.refused.inc({ transport: session?.transport ?? 'mqtts', reason: 'subscribe_not_allowed' });
+        return done(null, null as unknown as Subscription); // negated: SUBACK 0x80
+      }
+      done(null, { ...sub, qos: Math.min(sub.qos, 1) as 0 | 1 });
+    },
+
+    // Nothing reaches a client except through its own namespace.
+    authorizeForward(client, packet) {
+      const session = sessions.get(client);
+      if (!session || !packet.topic.startsWith(`d/${session.device.deviceId}/`)) return null;
+      return packet;
+    },
+  });
+
+  /** Validates and stores one publish; resolves when it may be acknowledged. Refusals resolve too. */
+  function acceptPublish(session: Session, packet: PublishPacket, received: number): Promise<void> {
+    const { device } = session;
+    const parsed = parseInboundTopic(packet.topic);
+    if (!parsed || parsed.deviceId !== device.deviceId) {
+      return refusePublish(
+        session,
+        packet,
+        'TOPIC_NOT_ALLOWED',
+        `publishing to '${packet.topic}' is not allowed`,
+        'publish_not_allowed',
+      );
+    }
+    const decoded = decodeJsonPayload(packet.payload as Buffer, TELEMETRY_LIMITS.maxPayloadBytes);
+    if (!decoded.ok)
+      return refusePublish(session, packet, decoded.error.code, decoded.error.message, 'invalid_payload');
+    try {
+      switch (parsed.kind) {
+        case 'telemetry':
+          return deps.telemetry.ingest(device, decoded.value, received).then(() => {
+            metrics.messagesIn.inc({ transport: session.transport, kind: 'telemetry' });
+            dropForward(packet);
+          });
+        case 'events':
+          return deps.telemetry.ingestEvent(device, decoded.value, received).then(() => {
+            metrics.messagesIn.inc({ transport: session.transport, kind: 'event' });
+            dropForward(packet);
+          });
+        case 'command-result': {
+          const result = parseCommandResult(decoded.value);
+          if (!result.ok)
+            return refusePublish(session, packet, 'VALIDATION_FAILED', result.message, 'invalid_payload');
+          return deps.commands.reportResult(device, parsed.commandId!, result.value).then(
+            () => {
+              metrics.messagesIn.inc({ transport: session.transport, kind: 'command_result' });
+              dropForward(packet);
+            },
+            (err: unknown) => {
+              if (isAppError(err))
+                return refusePublish(session, packet, err.code, err.message, 'command_result_refused');
+              throw err;
+            },
+          );
+        }
+      }
+    } catch (err) {
+      if (isAppError(err))
+        return refusePublish(
+          session,
+          packet,
+          err.code,
+          err.message,
+          'invalid_payload',
+          err.errors?.[0]?.path,
+        );
+      return Promise.reject(err);
+    }
+  }
+
+  /** Device publishes are stored, not relayed: no one may subscribe to another device's topics. */
+  function dropForward(packet: PublishPacket) {
+    packet.topic = DROPPED_TOPIC;
+  }
+
+  function refusePublish(
+    session: Session,
+    packet: PublishPacket,
+    code: ErrorCode,
+    message: string,
+    reason: string,
+    path?: string,
+  ) {
+    metrics.refused.inc({ transport: session.transport, reason });
+    const topic = packet.topic;
+    dropForward(packet);
+    const notice = {
+      code,
+      message,
+      topic,
+      ...(path !== undefined ? { path } : {}),
+      at: new Date().toISOString(),
+    };
+    aedes.publish(
+      {
+        cmd: 'publish',
+        topic: topics.errors(session.device.deviceId),
+        payload: Buffer.from(JSON.stringify(notice)),
+        qos: 0,
+        retain: false,
+        dup: false,
+      },
+      () => undefined,
+    );
+    return Promise.resolve();
+  }
+
+  /**
+   * Pushes a device's open commands to its live session at QoS 1, if it has subscribed to its command
+   * topic. A command counts as delivered once written to the session; open commands are pushed again
+   * on every new subscription until they have a result or expire, so delivery is at least once and
+   * devices deduplicate by command id (docs/mqtt.md).
+   */
+  async function deliverCommands(client: Client, session: Session, only?: string) {
+    const filter = topics.commandsFilter(session.device.deviceId);
+    if (!(client as unknown as { subscriptions: Record<string, unknown> }).subscriptions[filter]) return;
+    const open = await deps.commands.openForDevice(session.device);
+    for (const c of open) {
+      if (only && c.id !== only) continue;
+      const message: CommandMessage = {
+        id: c.id,
+        name: c.name,
+        params: c.params,
+        expiresAt: new Date(c.expiresAt).toISOString(),
+      };
+      const packet = {
+        cmd: 'publish' as const,
+        topic: topics.command(session.device.deviceId, c.id),
+        payload: Buffer.from(JSON.stringify(message)),
+        qos: 1 as const,
+        retain: false,
+        dup: false,
+      };
+      aedes.publish(packet, (err?: Error) => {
+        if (err || client.closed) return;
+        metrics.messagesOut.inc({ kind: 'command' });
+        deps.commands
+          .markDelivered(session.device, [c.id])
+          .catch((e: unknown) => logger.error({ err: e }, 'marking delivery failed'));
+      });
+    }
+  }
+
+  aedes.on('clientReady', (client) => {
+    const session = sessions.get(client);
+    if (!session) return;
+    byDevice.set(session.device.deviceId, client);
+    metrics.mqttConnections.inc();
+    session.connectRecorded = deps.presence
+      .connected(session.device, session.sessionId, {
+        remoteAddress: session.remoteAddress,
+        transport: session.transport,
+      })
+      .catch((err: unknown) => logger.error({ err }, 'recording presence failed'));
+  });
+
+  aedes.on('clientDisconnect', (client) => {
+    const session = sessions.get(client);
+    if (!session) return;
+    if (byDevice.get(session.device.deviceId) === client) byDevice.delete(session.device.deviceId);
+    metrics.mqttConnections.dec();
+    const reason =
+      session.closeReason ??
+      ((client as unknown as { _disconnected: boolean })._disconnected
+        ? 'client_disconnect'
+        : 'connection_lost');
+    void session.connectRecorded
+      .then(() => deps.presence.disconnected(session.device, session.sessionId, reason))
+      .catch((err: unknown) => logger.error({ err }, 'recording presence failed'));
+  });
+
+  aedes.on('keepaliveTimeout', (client) => {
+    const session = sessions.get(client);
+    if (session) session.closeReason ??= 'keepalive_timeout';
+  });
+
+  aedes.on('client', (client) => {
+    // A second connection with the same client id takes the session over [MQTT-3.1.4-2]; aedes has
+    // already closed the old one by now.
+    logger.debug({ clientId: client.id }, 'mqtt client registered');
+  });
+
+  aedes.on('subscribe', (subs, client) => {
+    const session = sessions.get(client);
+    if (
+      session &&
+      subs.some(
+        (s) => s.topic === topics.commandsFilter(session.device.deviceId) && (s.qos as number) !== 128,
+      )
+    ) {
+      deliverCommands(client, session).catch((err: unknown) =>
+        logger.error({ err }, 'command delivery failed'),
+      );
+    }
+  });
+
+  aedes.on('clientError', (client, err) => {
+    const session = sessions.get(client);
+    if (session) session.closeReason ??= `protocol_error`;
+    logger.debug({ clientId: client.id, err: err.message }, 'mqtt client error');
+  });
+
+  const unsubscribers = [
+    deps.bus.subscribe('device.disconnect', ({ deviceId, reason, keyId }) => {
+      const client = byDevice.get(deviceId);
+      const session = client && sessions.get(client);
+      if (!client || !session) return;
+      if (keyId && session.device.accessKeyId !== keyId) return;
+      session.closeReason = reason;
+      client.close();
+    }),
+    deps.bus.subscribe('command.created', ({ deviceId, commandId }) => {
+      const client = byDevice.get(deviceId);
+      const session = client && sessions.get(client);
+      if (client && session)
+        deliverCommands(client, session, commandId).catch((err: unknown) =>
+          logger.error({ err }, 'command delivery failed'),
+        );
+    }),
+  ];
+
+  return {
+    handle(stream, transport, remoteAddress) {
+      const client = aedes.handle(stream, undefined as never);
+      pendingMeta.set(client, { transport, remoteAddress });
+    },
+    get connectedDevices() {
+      return byDevice.size;
+    },
+    async close() {
+      for (const u of unsubscribers) u();
+      for (const client of byDevice.values()) {
+        const s = sessions.get(client);
+        if (s) s.closeReason = 'server_shutdown';
+      }
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * The development-only anonymous broker: aedes with its own defaults and no access to device topics or
+ * data, for MQTT conformance suites. Bound to 127.0.0.1 by the caller.
+ */
+export async function createInsecureDevBroker(): Promise<{
+  handle(stream: Duplex): void;
+  close(): Promise<void>;
+}> {
+  const aedes = await Aedes.createBroker();
+  return {
+    handle: (stream) => void aedes.handle(stream, undefined as never),
+    close: () => new Promise<void>((resolve) => aedes.close(() => resolve())),
+  };
+}

@@ -1,0 +1,62 @@
+/** What routes see: the services, and the request's authenticated caller. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { CommandService } from '../../domains/commands/commands.js';
+import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/devices.js';
+import type { PresenceService } from '../../domains/presence/presence.js';
+import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
+import type { TenancyService } from '../../domains/tenancy/tenancy.js';
+import { AppError } from '../../errors.js';
+import type { Principal, TenantCaller } from '../../platform/caller.js';
+import type { Db } from '../../store/db.js';
+
+export interface Services {
+  tenancy: TenancyService;
+  devices: DeviceService;
+  telemetry: TelemetryService;
+  commands: CommandService;
+  presence: PresenceService;
+}
+
+/** Which credential a route takes. Every route declares one; `none` is for health, login and the spec. */
+export type AuthMode = 'none' | 'platform-admin' | 'tenant' | 'device';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: AuthMode;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+    device?: AuthenticatedDevice;
+  }
+}
+
+export interface RouteContext {
+  services: Services;
+  db: Db;
+}
+
+export type RoutePlugin = (app: FastifyInstance, ctx: RouteContext) => void;
+
+/** The tenant caller of a request on a `tenant` route. */
+export function tenantCaller(request: FastifyRequest): TenantCaller {
+  const p = request.principal;
+  if (!p || p.kind === 'platform-admin' || p.kind === 'device')
+    throw new AppError('FORBIDDEN', 'this route needs a tenant credential');
+  return { tenantId: p.tenantId, principal: p };
+}
+
+export function deviceOf(request: FastifyRequest): AuthenticatedDevice {
+  if (!request.device) throw new AppError('UNAUTHENTICATED');
+  return request.device;
+}
+
+/** Accepts epoch milliseconds or an RFC 3339 date-time. */
+export function parseTime(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (!Number.isFinite(ms))
+    throw new AppError('VALIDATION_FAILED', `${name} must be epoch milliseconds or an RFC 3339 date-time`, {
+      errors: [{ path: `querystring:/${name}`, message: 'not a time' }],
+    });
+  return ms;
+}

@@ -1,0 +1,87 @@
+/**
+ * The one HTTP error renderer: every failure leaves as application/problem+json (RFC 9457) with a
+ * stable `code` from the catalogue. Internals (stack traces, driver messages) never reach the client.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CATALOGUE, type ErrorCode, type Problem } from '@mooring/protocol';
+import { AppError, isAppError, type FieldError } from '../../errors.js';
+
+export const PROBLEM_TYPE_BASE = 'https://mooring.dev/errors/';
+
+export function problemOf(
+  code: ErrorCode,
+  detail: string | undefined,
+  requestId: string,
+  extra: Record<string, unknown> = {},
+): Problem {
+  const spec = ERROR_CATALOGUE[code];
+  return {
+    type: `${PROBLEM_TYPE_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
+    title: spec.title,
+    status: spec.status,
+    code,
+    ...(detail !== undefined ? { detail } : {}),
+    requestId,
+    ...extra,
+  };
+}
+
+/** Fastify's own error codes, mapped onto the catalogue. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+export function toAppError(err: FastifyError | Error): { error: AppError; internal: boolean } {
+  if (isAppError(err)) return { error: err, internal: false };
+  const fe = err as FastifyError & {
+    validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[];
+    validationContext?: string;
+  };
+  if (fe.validation) {
+    const errors: FieldError[] = fe.validation.map((v) => {
+      const extra = v.params?.additionalProperty
+        ? `/${String(v.params.additionalProperty)}`
+        : v.params?.missingProperty
+          ? `/${String(v.params.missingProperty)}`
+          : '';
+      const where = fe.validationContext && fe.validationContext !== 'body' ? `${fe.validationContext}:` : '';
+      return { path: `${where}${v.instancePath}${extra}`, message: v.message ?? 'is not valid' };
+    });
+    return {
+      error: new AppError(
+        'VALIDATION_FAILED',
+        errors.map((e) => `${e.path || '/'} ${e.message}`).join('; '),
+        { errors },
+      ),
+      internal: false,
+    };
+  }
+  if (fe.code && FASTIFY_CODES[fe.code]) {
+    const code = FASTIFY_CODES[fe.code]!;
+    // Parser errors (bad JSON, wrong media type) name the problem without echoing input.
+    const detail = code === 'MALFORMED_JSON' ? 'the body is not valid JSON' : fe.message;
+    return { error: new AppError(code, detail), internal: false };
+  }
+  if (fe.statusCode === 429) return { error: new AppError('RATE_LIMITED', fe.message), internal: false };
+  if (fe.statusCode === 413) return { error: new AppError('PAYLOAD_TOO_LARGE'), internal: false };
+  if (fe.statusCode === 415) return { error: new AppError('UNSUPPORTED_MEDIA_TYPE'), internal: false };
+  if (fe.statusCode === 400 && fe.code?.startsWith('FST_'))
+    return { error: new AppError('VALIDATION_FAILED', fe.message), internal: false };
+  return { error: new AppError('INTERNAL'), internal: true };
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
+  const extra: Record<string, unknown> = { ...error.details };
+  if (error.errors) extra.errors = error.errors;
+  const detail = error.code === 'INTERNAL' ? undefined : error.message;
+  return reply
+    .code(error.status)
+    .type('application/problem+json')
+    .send(problemOf(error.code, detail, request.id, extra));
+}

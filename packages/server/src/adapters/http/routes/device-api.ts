@@ -1,0 +1,88 @@
+/**
+ * The HTTPS device API: what a device does over MQTT, for devices that speak only HTTPS. Bodies go
+ * through the same parsers as MQTT payloads, so both paths refuse the same input with the same code;
+ * a 2xx is sent only after the data is committed.
+ */
+import { Type } from '@sinclair/typebox';
+import {
+  CommandResultSchema,
+  DeviceEventSchema,
+  TELEMETRY_LIMITS,
+  TelemetryPayloadSchema,
+  parseCommandResult,
+} from '@mooring/protocol';
+import { AppError } from '../../../errors.js';
+import { deviceOf, type RoutePlugin } from '../context.js';
+
+const CommandParams = Type.Object({ commandId: Type.String({ maxLength: 64 }) });
+/** The documented schema feeds OpenAPI; validation is the shared protocol parser. */
+const parsedByProtocol = { validatorCompiler: () => () => true };
+
+export const deviceApiRoutes: RoutePlugin = (app, { services }) => {
+  const config = { auth: 'device' as const };
+  const tags = ['device-api'];
+  app.post(
+    '/v1/device/telemetry',
+    {
+      config,
+      bodyLimit: TELEMETRY_LIMITS.maxPayloadBytes,
+      ...parsedByProtocol,
+      schema: { tags, summary: 'Send telemetry (acknowledged once committed)', body: TelemetryPayloadSchema },
+    },
+    async (request, reply) => {
+      const stored = await services.telemetry.ingest(deviceOf(request), request.body);
+      return reply.code(202).send({ accepted: stored });
+    },
+  );
+  app.post(
+    '/v1/device/events',
+    {
+      config,
+      bodyLimit: TELEMETRY_LIMITS.maxPayloadBytes,
+      ...parsedByProtocol,
+      schema: { tags, summary: 'Send an event', body: DeviceEventSchema },
+    },
+    async (request, reply) => {
+      await services.telemetry.ingestEvent(deviceOf(request), request.body);
+      return reply.code(202).send({ accepted: 1 });
+    },
+  );
+  app.get(
+    '/v1/device/commands',
+    { config, schema: { tags, summary: 'Fetch pending commands (marks them delivered)' } },
+    async (request) => {
+      const device = deviceOf(request);
+      const pending = await services.commands.pendingForDevice(device);
+      await services.commands.markDelivered(
+        device,
+        pending.map((c) => c.id),
+      );
+      return {
+        items: pending.map((c) => ({
+          id: c.id,
+          name: c.name,
+          params: c.params,
+          expiresAt: new Date(c.expiresAt).toISOString(),
+        })),
+      };
+    },
+  );
+  app.post<{ Params: typeof CommandParams.static }>(
+    '/v1/device/commands/:commandId/result',
+    {
+      config,
+      ...parsedByProtocol,
+      schema: { tags, summary: 'Report a command result', params: CommandParams, body: CommandResultSchema },
+    },
+    async (request) => {
+      const parsed = parseCommandResult(request.body);
+      if (!parsed.ok) throw new AppError('VALIDATION_FAILED', parsed.message);
+      const c = await services.commands.reportResult(
+        deviceOf(request),
+        request.params.commandId,
+        parsed.value,
+      );
+      return { id: c.id, status: c.status };
+    },
+  );
+};

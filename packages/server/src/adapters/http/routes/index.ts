@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../context.js';
+import { authRoutes } from './auth.js';
+import { tenantRoutes } from './tenants.js';
+import { deviceRoutes } from './devices.js';
+import { telemetryRoutes } from './telemetry.js';
+import { commandRoutes } from './commands.js';
+import { deviceApiRoutes } from './device-api.js';
+
+/** The route table: one module per resource. */
+export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  for (const routes of [
+    authRoutes,
+    tenantRoutes,
+    deviceRoutes,
+    telemetryRoutes,
+    commandRoutes,
+    deviceApiRoutes,
+  ])
+    routes(app, ctx);
+}

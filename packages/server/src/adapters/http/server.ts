@@ -1,0 +1,186 @@
+/**
+ * The HTTP adapter: one HTTPS listener for the REST API (/v1), the device API (/v1/device), MQTT over
+ * WebSocket (/mqtt), health, metrics and the OpenAPI document. Routes are thin: schema, then a call
+ * into a service. Authentication happens once here, per the route's declared `auth` mode.
+ */
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
+import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { createWebSocketStream } from 'ws';
+import { AppError, isAppError } from '../../errors.js';
+import type { Logger, Metrics } from '../../platform/observability.js';
+import type { Broker } from '../broker/broker.js';
+import type { RouteContext } from './context.js';
+import { sendProblem, toAppError } from './problem.js';
+import { registerRoutes } from './routes/index.js';
+
+export interface HttpServerOptions extends RouteContext {
+  tls: { cert: string; key: string };
+  broker: Broker;
+  metrics: Metrics;
+  logger: Logger;
+  /** Whether the platform is ready to serve (false while starting or draining). */
+  isReady(): boolean;
+}
+
+/** Largest request body outside the routes that set their own, in bytes. */
+export const DEFAULT_BODY_LIMIT = 256 * 1024;
+
+function makeAjv(coerce: boolean) {
+  // Bodies are validated strictly (unknown fields refused, no type coercion); query strings and path
+  // parameters are strings on the wire and are coerced to the declared types.
+  const ajv = new Ajv({
+    coerceTypes: coerce ? 'array' : false,
+    useDefaults: true,
+    removeAdditional: false,
+    allErrors: true,
+    strict: false,
+  });
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  return ajv;
+}
+
+export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    https: { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' },
+    loggerInstance: opts.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
+    // Per-request access logs would drown device traffic; failures are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    requestIdHeader: false,
+    genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
+    return503OnClosing: true,
+  });
+
+  const strict = makeAjv(false);
+  const coercing = makeAjv(true);
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema),
+  );
+
+  // JSON only: a body in any other media type is refused with UNSUPPORTED_MEDIA_TYPE.
+  app.removeContentTypeParser('text/plain');
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Mooring API',
+        version: '0.1.0',
+        description: 'REST API of the Mooring IoT device platform.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'API key (mk_…), session token (mst_…) or, on /v1/device, a device access key (dak_…)',
+          },
+        },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  await app.register(websocket, {
+    options: {
+      maxPayload: 1024 * 1024,
+      // MQTT over WebSocket uses the `mqtt` subprotocol [MQTT-6.0.0-3].
+      handleProtocols: (protocols: Set<string>) => (protocols.has('mqtt') ? 'mqtt' : false),
+    },
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const mode = request.routeOptions.config.auth;
+    if (mode === undefined || mode === 'none') return;
+    const header = request.headers.authorization;
+    const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    if (!token) throw new AppError('UNAUTHENTICATED', 'send Authorization: Bearer <credential>');
+    if (mode === 'device') {
+      request.device = await opts.services.devices.authenticate(token);
+      request.principal = {
+        kind: 'device',
+        deviceId: request.device.deviceId,
+        tenantId: request.device.tenantId,
+      };
+      return;
+    }
+    const principal = await opts.services.tenancy.authenticateBearer(token);
+    if (mode === 'platform-admin' && principal.kind !== 'platform-admin')
+      throw new AppError('FORBIDDEN', 'this route is for platform administrators');
+    if (mode === 'tenant' && (principal.kind === 'platform-admin' || principal.kind === 'device')) {
+      throw new AppError(
+        'FORBIDDEN',
+        'this route needs a tenant credential (API key or tenant user session)',
+      );
+    }
+    request.principal = principal;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    opts.metrics.httpRequests.inc({
+      route: request.routeOptions.url ?? 'unmatched',
+      status: `${Math.floor(reply.statusCode / 100)}xx`,
+    });
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const { error, internal } = toAppError(err);
+    if (internal) request.log.error({ err, reqId: request.id }, 'request failed');
+    else if (!isAppError(err)) request.log.debug({ err: err.message }, 'request refused');
+    return sendProblem(request, reply, error);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      request,
+      reply,
+      new AppError('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+
+  app.get(
+    '/mqtt',
+    { websocket: true, config: { auth: 'none' }, schema: { hide: true } },
+    (socket, request) => {
+      const stream = createWebSocketStream(socket);
+      stream.on('error', () => socket.terminate());
+      opts.broker.handle(stream, 'wss', request.ip);
+    },
+  );
+
+  app.get(
+    '/healthz',
+    { config: { auth: 'none' }, schema: { tags: ['operations'], summary: 'Liveness' } },
+    async () => ({ status: 'ok' }),
+  );
+  app.get(
+    '/readyz',
+    { config: { auth: 'none' }, schema: { tags: ['operations'], summary: 'Readiness' } },
+    async (request, reply) => {
+      if (!opts.isReady()) return sendProblem(request, reply, new AppError('NOT_READY'));
+      await opts.db.query('SELECT 1');
+      return { status: 'ready' };
+    },
+  );
+  app.get(
+    '/metrics',
+    { config: { auth: 'none' }, schema: { tags: ['operations'], summary: 'Prometheus metrics' } },
+    async (_request, reply) => {
+      reply.type(opts.metrics.registry.contentType);
+      return opts.metrics.registry.metrics();
+    },
+  );
+  app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
+
+  registerRoutes(app, opts);
+  return app;
+}

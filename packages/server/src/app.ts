@@ -1,0 +1,194 @@
+/**
+ * The composition root: reads as the wiring diagram. Store → services → adapters (HTTPS, MQTT/TLS,
+ * MQTT/WSS) → workers. `startPlatform` returns a handle with the bound ports and a graceful `stop`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo, Server } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Config } from './config.js';
+import { createBroker, createInsecureDevBroker } from './adapters/broker/broker.js';
+import { createHttpServer } from './adapters/http/server.js';
+import { createCommandService } from './domains/commands/service.js';
+import { createDeviceService } from './domains/devices/service.js';
+import { createPresenceService } from './domains/presence/service.js';
+import { createBatchWriter } from './domains/telemetry/batch-writer.js';
+import { createTelemetryService } from './domains/telemetry/service.js';
+import { tenancyStore } from './domains/tenancy/store.js';
+import { createTenancyService } from './domains/tenancy/service.js';
+import { ensureTlsMaterial } from './pki/bootstrap.js';
+import { createLocalBus } from './platform/bus.js';
+import type { TenantCaller } from './platform/caller.js';
+import { createLogger, createMetrics, type Logger } from './platform/observability.js';
+import type { Db } from './store/db.js';
+import { migrate } from './store/migrate.js';
+import { openPglite } from './store/pglite.js';
+import { openPostgres } from './store/postgres.js';
+
+export interface Platform {
+  readonly httpPort: number;
+  readonly mqttPort: number;
+  readonly insecureMqttPort: number | null;
+  readonly caCert: string;
+  readonly caFile: string;
+  /** Set on the first start only: where the one-time admin credential was written. */
+  readonly bootstrapCredentialFile: string | null;
+  readonly logger: Logger;
+  readonly db: Db;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this store instead of opening one from the configuration (tests pass a PostgreSQL schema). */
+  db?: Db;
+}
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+export async function startPlatform(config: Config, options: StartOptions = {}): Promise<Platform> {
+  const logger = createLogger(config.logLevel);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  // Store
+  const db =
+    options.db ??
+    (config.databaseUrl
+      ? await openPostgres({ url: config.databaseUrl })
+      : await openPglite(join(config.dataDir, 'db')));
+  const applied = await migrate(db);
+  if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
+
+  // Services
+  const bus = createLocalBus();
+  const metrics = createMetrics();
+  const tenancy = createTenancyService({
+    store: tenancyStore(db),
+    sessionTtlMs: config.sessionTtlSeconds * 1000,
+  });
+  const devices = createDeviceService({ db, bus });
+  const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
+  const writer = createBatchWriter(db, config.telemetryBatchMaxRows, {
+    onCommit: (_messages, rows, ms) => {
+      metrics.batchRows.observe(rows);
+      metrics.commitSeconds.observe(ms / 1000);
+    },
+  });
+  const telemetry = createTelemetryService({ db, writer, requireDevice });
+  const commands = createCommandService({
+    db,
+    bus,
+    defaultTtlSeconds: config.commandDefaultTtlSeconds,
+    maxTtlSeconds: config.commandMaxTtlSeconds,
+    requireDevice,
+  });
+  const presence = createPresenceService({ db, nodeId: config.nodeId, requireDevice });
+  const services = { tenancy, devices, telemetry, commands, presence };
+
+  // Sessions this node held before an unclean stop are over.
+  const stale = await presence.resetNode(config.nodeId, 'server_restart');
+  if (stale > 0) logger.info({ devices: stale }, 'marked devices offline after restart');
+
+  // First start: credentials and TLS material
+  let bootstrapCredentialFile: string | null = null;
+  const admin = await tenancy.ensureBootstrapAdmin();
+  if (admin) {
+    bootstrapCredentialFile = join(config.dataDir, 'bootstrap-admin.json');
+    writeFileSync(bootstrapCredentialFile, JSON.stringify(admin, null, 2) + '\n', { mode: 0o600 });
+    logger.warn(
+      { file: bootstrapCredentialFile },
+      'created the platform administrator; its one-time password is in this file (owner-readable only)',
+    );
+  }
+  const tls = await ensureTlsMaterial({
+    dataDir: config.dataDir,
+    certFile: config.tlsCertFile,
+    keyFile: config.tlsKeyFile,
+    hostnames: config.tlsHostnames,
+  });
+
+  // Adapters
+  let ready = false;
+  const broker = await createBroker({
+    devices,
+    telemetry,
+    commands,
+    presence,
+    bus,
+    metrics,
+    logger: logger.child({ component: 'mqtt' }),
+  });
+  const http = await createHttpServer({ services, db, tls, broker, metrics, logger, isReady: () => ready });
+  await http.listen({ port: config.httpPort, host: config.httpHost });
+  const httpPort = (http.server.address() as AddressInfo).port;
+
+  const mqttServer = createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (socket) => {
+    socket.setNoDelay(true);
+    broker.handle(socket, 'mqtts', socket.remoteAddress ?? null);
+  });
+  // A failed handshake (old TLS version, plain TCP, wrong CA) is the client's problem, not a crash.
+  mqttServer.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'tls handshake failed'));
+  const mqttPort = await listen(mqttServer, config.mqttPort, config.mqttHost);
+
+  let insecure: { server: Server; close(): Promise<void> } | null = null;
+  let insecureMqttPort: number | null = null;
+  if (config.devInsecureMqtt) {
+    const dev = await createInsecureDevBroker();
+    const server = createNetServer((socket) => dev.handle(socket));
+    insecureMqttPort = await listen(server, config.devInsecureMqttPort, '127.0.0.1');
+    insecure = { server, close: dev.close };
+    logger.warn(
+      { port: insecureMqttPort },
+      'DEVELOPMENT ONLY: anonymous plain-TCP MQTT listener on 127.0.0.1. It is a bare broker with no access to device data. Never enable it in production.',
+    );
+  }
+
+  // Workers
+  const expiry = setInterval(() => {
+    commands.expireDue().catch((err: unknown) => logger.error({ err }, 'command expiry failed'));
+  }, 5_000);
+  expiry.unref();
+
+  ready = true;
+  logger.info({ httpPort, mqttPort, store: db.kind, dataDir: config.dataDir }, 'mooring started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    httpPort,
+    mqttPort,
+    insecureMqttPort,
+    caCert: tls.ca,
+    caFile: tls.caFile,
+    bootstrapCredentialFile,
+    logger,
+    db,
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        clearInterval(expiry);
+        // Stop taking new connections, then let every queued message commit before the store closes.
+        mqttServer.close();
+        if (insecure) {
+          insecure.server.close();
+          await insecure.close();
+        }
+        await broker.close();
+        await http.close();
+        await writer.drain();
+        await presence.resetNode(config.nodeId, 'server_shutdown').catch(() => 0);
+        if (!options.db) await db.close();
+        logger.info('mooring stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/** `mooring` server commands. */
+import { loadConfig, ConfigError, type Config } from '../config.js';
+import { startPlatform } from '../app.js';
+
+const USAGE = `Usage: mooring serve [--dev-insecure-mqtt]
+
+Starts the platform: HTTPS (REST, device API, MQTT over WebSocket) and MQTT over TLS, with an embedded
+database in the data directory unless MOORING_DATABASE_URL is set. Configuration comes from MOORING_*
+environment variables and an optional JSON file named by MOORING_CONFIG_FILE; see the README.
+
+Options:
+  --dev-insecure-mqtt   also open an anonymous plain-TCP MQTT listener on 127.0.0.1 (development only)
+  -h, --help            show this help
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  if (command !== 'serve') {
+    process.stderr.write(`mooring: unknown command '${command}'\n\n${USAGE}`);
+    return 2;
+  }
+  const overrides: { devInsecureMqtt?: boolean } = {};
+  for (const arg of rest) {
+    if (arg === '--dev-insecure-mqtt') overrides.devInsecureMqtt = true;
+    else if (arg === '-h' || arg === '--help') {
+      process.stdout.write(USAGE);
+      return 0;
+    } else {
+      process.stderr.write(`mooring serve: unknown option '${arg}'\n`);
+      return 2;
+    }
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env, overrides);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`mooring: configuration error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const platform = await startPlatform(config);
+  process.stdout.write(
+    [
+      `Mooring is running.`,
+      `  REST API:        https://localhost:${platform.httpPort}/v1   (OpenAPI: /openapi.json)`,
+      `  MQTT over TLS:   mqtts://localhost:${platform.mqttPort}`,
+      `  MQTT over WSS:   wss://localhost:${platform.httpPort}/mqtt`,
+      `  Platform CA:     ${platform.caFile}   (devices and clients pin this)`,
+      platform.bootstrapCredentialFile
+        ? `  Admin login:     ${platform.bootstrapCredentialFile}   (one-time credential, owner-readable only)`
+        : `  Admin login:     created on first start (see bootstrap-admin.json in the data directory)`,
+      platform.insecureMqttPort !== null
+        ? `  DEV plain MQTT:  mqtt://127.0.0.1:${platform.insecureMqttPort}   (anonymous, development only)`
+        : '',
+      '',
+    ]
+      .filter((l) => l !== '')
+      .join('\n') + '\n',
+  );
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      platform.logger.info({ signal }, 'shutting down');
+      platform.stop().then(resolve, (err: unknown) => {
+        platform.logger.error({ err }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+  return 0;
+}

@@ -1,0 +1,207 @@
+/**
+ * Configuration, parsed once at start from `MOORING_*` environment variables and an optional JSON file
+ * (environment wins), validated with messages that name the key, then frozen and passed down.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  /** Where the embedded database, certificates and the bootstrap credential live. */
+  readonly dataDir: string;
+  /** PostgreSQL URL; empty selects the embedded PGlite store inside `dataDir`. */
+  readonly databaseUrl: string;
+  /** HTTPS (REST, device API, MQTT over WebSocket at `/mqtt`) listen address; port 0 picks a free port. */
+  readonly httpHost: string;
+  readonly httpPort: number;
+  /** MQTT over TLS listen address; port 0 picks a free port. */
+  readonly mqttHost: string;
+  readonly mqttPort: number;
+  /** Opens an anonymous plain-TCP MQTT listener on 127.0.0.1 for protocol conformance suites. Never in production. */
+  readonly devInsecureMqtt: boolean;
+  readonly devInsecureMqttPort: number;
+  readonly logLevel: LogLevel;
+  /** Operator-supplied server certificate and key (PEM files); when empty a platform CA issues one. */
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  /** Extra DNS names / IP addresses for the generated server certificate. */
+  readonly tlsHostnames: readonly string[];
+  /** Largest number of telemetry rows one group commit writes. */
+  readonly telemetryBatchMaxRows: number;
+  /** Default and maximum lifetime of a command, in seconds. */
+  readonly commandDefaultTtlSeconds: number;
+  readonly commandMaxTtlSeconds: number;
+  /** Lifetime of a console/API login session, in seconds. */
+  readonly sessionTtlSeconds: number;
+  /** Identifies this node in presence records; must be unique per node sharing a database. */
+  readonly nodeId: string;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Source = Record<string, unknown>;
+
+interface Field {
+  env: string;
+  file: string;
+}
+
+function field(name: string): Field {
+  return { env: `MOORING_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`, file: name };
+}
+
+function pick(env: NodeJS.ProcessEnv, file: Source, f: Field): { value: unknown; from: string } | undefined {
+  const e = env[f.env];
+  if (e !== undefined && e !== '') return { value: e, from: f.env };
+  if (file[f.file] !== undefined) return { value: file[f.file], from: `config file key '${f.file}'` };
+  return undefined;
+}
+
+function str(env: NodeJS.ProcessEnv, file: Source, name: string, def: string): string {
+  const v = pick(env, file, field(name));
+  if (!v) return def;
+  if (typeof v.value !== 'string') throw new ConfigError(`${v.from}: must be a string`);
+  return v.value;
+}
+
+function int(
+  env: NodeJS.ProcessEnv,
+  file: Source,
+  name: string,
+  def: number,
+  min: number,
+  max: number,
+): number {
+  const v = pick(env, file, field(name));
+  if (!v) return def;
+  const n = typeof v.value === 'number' ? v.value : Number(String(v.value).trim());
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${v.from}: must be an integer from ${min} to ${max}, got '${String(v.value)}'`);
+  }
+  return n;
+}
+
+function bool(env: NodeJS.ProcessEnv, file: Source, name: string, def: boolean): boolean {
+  const v = pick(env, file, field(name));
+  if (!v) return def;
+  if (typeof v.value === 'boolean') return v.value;
+  const s = String(v.value).toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+  if (['0', 'false', 'no', 'off'].includes(s)) return false;
+  throw new ConfigError(`${v.from}: must be true or false, got '${String(v.value)}'`);
+}
+
+function list(env: NodeJS.ProcessEnv, file: Source, name: string): string[] {
+  const v = pick(env, file, field(name));
+  if (!v) return [];
+  if (Array.isArray(v.value)) return v.value.map(String);
+  return String(v.value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Parses configuration. `overrides` (from command-line flags) win over the environment and the file. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const filePath = env.MOORING_CONFIG_FILE;
+  let file: Source = {};
+  if (filePath) {
+    let text: string;
+    try {
+      text = readFileSync(filePath, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`MOORING_CONFIG_FILE: cannot read ${filePath}: ${(e as Error).message}`);
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('not an object');
+      file = parsed as Source;
+    } catch (e) {
+      throw new ConfigError(`MOORING_CONFIG_FILE: ${filePath} is not a JSON object: ${(e as Error).message}`);
+    }
+    const known = new Set(Object.keys(DEFAULT_FIELDS));
+    for (const key of Object.keys(file)) {
+      if (!known.has(key)) throw new ConfigError(`config file key '${key}' is not a known setting`);
+    }
+  }
+  const logLevel = str(env, file, 'logLevel', 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`MOORING_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
+  }
+  const databaseUrl = str(env, file, 'databaseUrl', '');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(`MOORING_DATABASE_URL: must start with postgres:// or postgresql://`);
+  }
+  const config: Config = {
+    dataDir: resolve(str(env, file, 'dataDir', '.mooring')),
+    databaseUrl,
+    httpHost: str(env, file, 'httpHost', '0.0.0.0'),
+    httpPort: int(env, file, 'httpPort', 8443, 0, 65535),
+    mqttHost: str(env, file, 'mqttHost', '0.0.0.0'),
+    mqttPort: int(env, file, 'mqttPort', 8883, 0, 65535),
+    devInsecureMqtt: bool(env, file, 'devInsecureMqtt', false),
+    devInsecureMqttPort: int(env, file, 'devInsecureMqttPort', 1884, 0, 65535),
+    logLevel,
+    tlsCertFile: str(env, file, 'tlsCertFile', ''),
+    tlsKeyFile: str(env, file, 'tlsKeyFile', ''),
+    tlsHostnames: list(env, file, 'tlsHostnames'),
+    telemetryBatchMaxRows: int(env, file, 'telemetryBatchMaxRows', 5000, 1, 100_000),
+    commandDefaultTtlSeconds: int(env, file, 'commandDefaultTtlSeconds', 3600, 1, 30 * 86400),
+    commandMaxTtlSeconds: int(env, file, 'commandMaxTtlSeconds', 7 * 86400, 1, 365 * 86400),
+    sessionTtlSeconds: int(env, file, 'sessionTtlSeconds', 12 * 3600, 60, 30 * 86400),
+    nodeId: str(env, file, 'nodeId', 'node-1'),
+    ...overrides,
+  };
+  if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) {
+    throw new ConfigError('MOORING_TLS_CERT_FILE and MOORING_TLS_KEY_FILE must be given together');
+  }
+  if (config.commandDefaultTtlSeconds > config.commandMaxTtlSeconds) {
+    throw new ConfigError(
+      'MOORING_COMMAND_DEFAULT_TTL_SECONDS must not exceed MOORING_COMMAND_MAX_TTL_SECONDS',
+    );
+  }
+  return Object.freeze(config);
+}
+
+/** The settings a config file may name (used to refuse unknown keys). */
+const DEFAULT_FIELDS: Record<keyof Config, true> = {
+  dataDir: true,
+  databaseUrl: true,
+  httpHost: true,
+  httpPort: true,
+  mqttHost: true,
+  mqttPort: true,
+  devInsecureMqtt: true,
+  devInsecureMqttPort: true,
+  logLevel: true,
+  tlsCertFile: true,
+  tlsKeyFile: true,
+  tlsHostnames: true,
+  telemetryBatchMaxRows: true,
+  commandDefaultTtlSeconds: true,
+  commandMaxTtlSeconds: true,
+  sessionTtlSeconds: true,
+  nodeId: true,
+};
+
+/** The table the README shows: environment variable, default, meaning. */
+export const CONFIG_DOC: readonly [string, string, string][] = [
+  ['MOORING_DATA_DIR', '.mooring', 'data directory: embedded database, certificates, bootstrap credential'],
+  ['MOORING_DATABASE_URL', '(empty)', 'PostgreSQL URL; empty = embedded PGlite in the data directory'],
+  [
+    'MOORING_HTTP_HOST / MOORING_HTTP_PORT',
+    '0.0.0.0 / 8443',
+    'HTTPS: REST API, device API, MQTT over WebSocket at /mqtt',
+  ],
+  ['MOORING_MQTT_HOST / MOORING_MQTT_PORT', '0.0.0.0 / 8883', 'MQTT 3.1.1 over TLS'],
+  ['MOORING_LOG_LEVEL', 'info', 'fatal, error, warn, info, debug, trace or silent'],
+];

@@ -1,0 +1,89 @@
+/**
+ * Devices: the registry of units, their per-device access keys, and device authentication. The
+ * contract; `service.ts` implements it over `store.ts`.
+ */
+import type { DeviceIdentity, TenantCaller } from '../../platform/caller.js';
+import type { Page } from '../../platform/pagination.js';
+
+export type DeviceStatus = 'enabled' | 'disabled';
+
+export interface Device {
+  id: string;
+  tenantId: string;
+  name: string;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  status: DeviceStatus;
+  createdAt: number;
+  updatedAt: number;
+  presence: {
+    connected: boolean;
+    lastSeenAt: number | null;
+    lastConnectedAt: number | null;
+    lastDisconnectedAt: number | null;
+    lastDisconnectReason: string | null;
+  };
+}
+
+export interface AccessKey {
+  id: string;
+  deviceId: string;
+  prefix: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface DeviceCreate {
+  name: string;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface DeviceUpdate {
+  name?: string;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+  status?: DeviceStatus;
+}
+
+export interface DeviceListQuery {
+  cursor?: string;
+  limit?: number;
+  tag?: string;
+  status?: DeviceStatus;
+  connected?: boolean;
+}
+
+/** How a device proved itself; carried on its session for logs and presence. */
+export interface AuthenticatedDevice extends DeviceIdentity {
+  accessKeyId: string;
+}
+
+export interface DeviceService {
+  create(caller: TenantCaller, input: DeviceCreate): Promise<Device>;
+  /** Lists the tenant's devices in creation order, filtered by tag, status or connection. */
+  list(caller: TenantCaller, query: DeviceListQuery): Promise<Page<Device>>;
+  /** Returns a device of the caller's tenant, or DEVICE_NOT_FOUND (also for other tenants' ids). */
+  get(caller: TenantCaller, deviceId: string): Promise<Device>;
+  /** Changes name, tags, metadata or status; disabling drops the device's live sessions. */
+  update(caller: TenantCaller, deviceId: string, patch: DeviceUpdate): Promise<Device>;
+  /** Deletes the device with its keys, commands and data; drops its live sessions. */
+  delete(caller: TenantCaller, deviceId: string): Promise<void>;
+  /** Issues a new access key; the secret is returned once. Several may be live for rotation. */
+  createAccessKey(caller: TenantCaller, deviceId: string): Promise<{ accessKey: AccessKey; secret: string }>;
+  listAccessKeys(caller: TenantCaller, deviceId: string): Promise<AccessKey[]>;
+  /** Revokes one key at once and drops the sessions that authenticated with it. */
+  revokeAccessKey(caller: TenantCaller, deviceId: string, keyId: string): Promise<void>;
+  /**
+   * Authenticates a device by its access key. `claimedDeviceId`, when given (MQTT client id and
+   * username), must name the key's device. INVALID_CREDENTIALS or DEVICE_DISABLED otherwise.
+   */
+  authenticate(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
+  /** Whether a device is still allowed to hold a session (used to re-check live sessions). */
+  isActive(identity: DeviceIdentity): Promise<boolean>;
+}
+
+export const ACCESS_KEY_PREFIX = 'dak';
+export const MAX_TAGS = 32;
+export const MAX_METADATA_BYTES = 8 * 1024;

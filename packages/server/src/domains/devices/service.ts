@@ -1,0 +1,147 @@
+import { AppError, Errors } from '../../errors.js';
+import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
+import type { Bus } from '../../platform/bus.js';
+import type { TenantCaller } from '../../platform/caller.js';
+import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
+import type { Db } from '../../store/db.js';
+import {
+  ACCESS_KEY_PREFIX,
+  MAX_METADATA_BYTES,
+  MAX_TAGS,
+  type Device,
+  type DeviceService,
+} from './devices.js';
+import { deviceStore, toDevice } from './store.js';
+
+export interface DeviceDeps {
+  db: Db;
+  bus: Bus;
+  now?: () => number;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+function checkShape(tags: string[] | undefined, metadata: Record<string, unknown> | undefined) {
+  if (tags && new Set(tags).size > MAX_TAGS)
+    throw Errors.validation(`at most ${MAX_TAGS} tags`, [
+      { path: '/tags', message: `at most ${MAX_TAGS} tags` },
+    ]);
+  if (metadata && Buffer.byteLength(JSON.stringify(metadata)) > MAX_METADATA_BYTES) {
+    throw Errors.validation(`metadata is limited to ${MAX_METADATA_BYTES} bytes of JSON`, [
+      { path: '/metadata', message: `at most ${MAX_METADATA_BYTES} bytes of JSON` },
+    ]);
+  }
+}
+
+export function createDeviceService(deps: DeviceDeps): DeviceService {
+  const store = deviceStore(deps.db);
+  const now = deps.now ?? Date.now;
+
+  async function require(caller: TenantCaller, id: string): Promise<Device> {
+    const d = await store.get(caller.tenantId, id);
+    if (!d) throw Errors.deviceNotFound(id);
+    return d;
+  }
+
+  return {
+    async create(caller, input) {
+      checkShape(input.tags, input.metadata);
+      const t = now();
+      const device: Device = {
+        id: newId('dev', t),
+        tenantId: caller.tenantId,
+        name: input.name,
+        tags: [...new Set(input.tags ?? [])],
+        metadata: input.metadata ?? {},
+        status: 'enabled',
+        createdAt: t,
+        updatedAt: t,
+        presence: {
+          connected: false,
+          lastSeenAt: null,
+          lastConnectedAt: null,
+          lastDisconnectedAt: null,
+          lastDisconnectReason: null,
+        },
+      };
+      return store.insert(device);
+    },
+
+    async list(caller, query) {
+      const limit = clampLimit(query.limit);
+      const afterId = decodeCursor(query.cursor, isString);
+      const rows = await store.list(caller.tenantId, { ...query, limit, ...(afterId ? { afterId } : {}) });
+      return pageOf(rows, limit, toDevice, (r) => r.id);
+    },
+
+    get: require,
+
+    async update(caller, id, patch) {
+      checkShape(patch.tags, patch.metadata);
+      const d = await require(caller, id);
+      const next: Device = {
+        ...d,
+        ...(patch.name !== undefined ? { name: patch.name } : {}),
+        ...(patch.tags !== undefined ? { tags: [...new Set(patch.tags)] } : {}),
+        ...(patch.metadata !== undefined ? { metadata: patch.metadata } : {}),
+        ...(patch.status !== undefined ? { status: patch.status } : {}),
+        updatedAt: now(),
+      };
+      await store.update(next);
+      if (d.status === 'enabled' && next.status === 'disabled') {
+        deps.bus.publish('device.disconnect', { deviceId: id, reason: 'device_disabled' });
+      }
+      return next;
+    },
+
+    async delete(caller, id) {
+      const deleted = await deps.db.transaction((tx) => deviceStore(tx).delete(caller.tenantId, id));
+      if (!deleted) throw Errors.deviceNotFound(id);
+      deps.bus.publish('device.disconnect', { deviceId: id, reason: 'device_deleted' });
+    },
+
+    async createAccessKey(caller, deviceId) {
+      await require(caller, deviceId);
+      const secret = newSecret(ACCESS_KEY_PREFIX);
+      const accessKey = {
+        id: newId('dak'),
+        deviceId,
+        prefix: secret.slice(0, 10),
+        createdAt: now(),
+        lastUsedAt: null,
+        revokedAt: null,
+      };
+      await store.insertAccessKey(caller.tenantId, accessKey, sha256Hex(secret));
+      return { accessKey, secret };
+    },
+
+    async listAccessKeys(caller, deviceId) {
+      await require(caller, deviceId);
+      return store.listAccessKeys(caller.tenantId, deviceId);
+    },
+
+    async revokeAccessKey(caller, deviceId, keyId) {
+      await require(caller, deviceId);
+      if (!(await store.revokeAccessKey(caller.tenantId, deviceId, keyId, now())))
+        throw Errors.accessKeyNotFound(keyId);
+      deps.bus.publish('device.disconnect', { deviceId, reason: 'access_key_revoked', keyId });
+    },
+
+    async authenticate(secret, claimedDeviceId) {
+      if (!secret.startsWith(`${ACCESS_KEY_PREFIX}_`)) throw Errors.invalidCredentials();
+      const found = await store.findAccessKey(sha256Hex(secret));
+      if (!found) throw Errors.invalidCredentials();
+      if (claimedDeviceId !== undefined && !constantTimeEqual(found.deviceId, claimedDeviceId))
+        throw Errors.invalidCredentials();
+      if (found.status !== 'enabled')
+        throw new AppError('DEVICE_DISABLED', `device ${found.deviceId} is disabled`);
+      const t = now();
+      // last-used is informational: written at most once a minute per key, never on every message.
+      if (found.lastUsedAt === null || t - found.lastUsedAt > 60_000)
+        await store.touchAccessKey(found.keyId, t);
+      return { tenantId: found.tenantId, deviceId: found.deviceId, accessKeyId: found.keyId };
+    },
+
+    isActive: (identity) => store.isEnabled(identity.tenantId, identity.deviceId),
+  };
+}

@@ -1,0 +1,171 @@
+/** SQL for devices and access keys; every query carries the tenant id. */
+import type { Queryable } from '../../store/db.js';
+import type { AccessKey, Device, DeviceListQuery, DeviceStatus } from './devices.js';
+
+interface DeviceRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  status: DeviceStatus;
+  created_at: number;
+  updated_at: number;
+  connected: boolean;
+  last_seen_at: number | null;
+  last_connected_at: number | null;
+  last_disconnected_at: number | null;
+  last_disconnect_reason: string | null;
+}
+
+interface AccessKeyRow {
+  id: string;
+  tenant_id: string;
+  device_id: string;
+  prefix: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export const toDevice = (r: DeviceRow): Device => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  name: r.name,
+  tags: r.tags,
+  metadata: r.metadata,
+  status: r.status,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  presence: {
+    connected: r.connected,
+    lastSeenAt: r.last_seen_at,
+    lastConnectedAt: r.last_connected_at,
+    lastDisconnectedAt: r.last_disconnected_at,
+    lastDisconnectReason: r.last_disconnect_reason,
+  },
+});
+
+const toAccessKey = (r: AccessKeyRow): AccessKey => ({
+  id: r.id,
+  deviceId: r.device_id,
+  prefix: r.prefix,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
+});
+
+export function deviceStore(db: Queryable) {
+  return {
+    async insert(d: Device): Promise<Device> {
+      await db.query(
+        `INSERT INTO devices (id, tenant_id, name, tags, metadata, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [d.id, d.tenantId, d.name, d.tags, JSON.stringify(d.metadata), d.status, d.createdAt, d.updatedAt],
+      );
+      return d;
+    },
+    async get(tenantId: string, id: string): Promise<Device | undefined> {
+      const [r] = await db.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = $1 AND id = $2', [
+        tenantId,
+        id,
+      ]);
+      return r && toDevice(r);
+    },
+    async list(
+      tenantId: string,
+      q: DeviceListQuery & { afterId?: string; limit: number },
+    ): Promise<DeviceRow[]> {
+      const where = ['tenant_id = $1'];
+      const params: unknown[] = [tenantId];
+      if (q.afterId) where.push(`id > $${params.push(q.afterId)}`);
+      if (q.tag) where.push(`tags @> ARRAY[$${params.push(q.tag)}]::text[]`);
+      if (q.status) where.push(`status = $${params.push(q.status)}`);
+      if (q.connected !== undefined) where.push(`connected = $${params.push(q.connected)}`);
+      return db.query<DeviceRow>(
+        `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.push(q.limit + 1)}`,
+        params,
+      );
+    },
+    async update(d: Device): Promise<void> {
+      await db.query(
+        'UPDATE devices SET name = $3, tags = $4, metadata = $5, status = $6, updated_at = $7 WHERE tenant_id = $1 AND id = $2',
+        [d.tenantId, d.id, d.name, d.tags, JSON.stringify(d.metadata), d.status, d.updatedAt],
+      );
+    },
+    /** Deletes the device and the rows that hang off it without a foreign key. */
+    async delete(tenantId: string, id: string): Promise<boolean> {
+      const rows = await db.query('DELETE FROM devices WHERE tenant_id = $1 AND id = $2 RETURNING id', [
+        tenantId,
+        id,
+      ]);
+      if (rows.length === 0) return false;
+      for (const table of ['telemetry', 'telemetry_latest', 'device_events', 'presence_events']) {
+        await db.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND device_id = $2`, [tenantId, id]);
+      }
+      return true;
+    },
+    async insertAccessKey(tenantId: string, k: AccessKey, keyHash: string): Promise<void> {
+      await db.query(
+        'INSERT INTO device_access_keys (id, tenant_id, device_id, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [k.id, tenantId, k.deviceId, keyHash, k.prefix, k.createdAt],
+      );
+    },
+    async listAccessKeys(tenantId: string, deviceId: string): Promise<AccessKey[]> {
+      return (
+        await db.query<AccessKeyRow>(
+          'SELECT * FROM device_access_keys WHERE tenant_id = $1 AND device_id = $2 ORDER BY id',
+          [tenantId, deviceId],
+        )
+      ).map(toAccessKey);
+    },
+    async revokeAccessKey(tenantId: string, deviceId: string, keyId: string, now: number): Promise<boolean> {
+      const rows = await db.query(
+        `UPDATE device_access_keys SET revoked_at = coalesce(revoked_at, $4)
+          WHERE tenant_id = $1 AND device_id = $2 AND id = $3 RETURNING id`,
+        [tenantId, deviceId, keyId, now],
+      );
+      return rows.length > 0;
+    },
+    /** Finds the live key with this digest and its device's status. */
+    async findAccessKey(
+      keyHash: string,
+    ): Promise<
+      | { keyId: string; tenantId: string; deviceId: string; status: DeviceStatus; lastUsedAt: number | null }
+      | undefined
+    > {
+      const [r] = await db.query<{
+        id: string;
+        tenant_id: string;
+        device_id: string;
+        status: DeviceStatus;
+        last_used_at: number | null;
+      }>(
+        `SELECT k.id, k.tenant_id, k.device_id, d.status, k.last_used_at
+           FROM device_access_keys k JOIN devices d ON d.id = k.device_id AND d.tenant_id = k.tenant_id
+          WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+        [keyHash],
+      );
+      return (
+        r && {
+          keyId: r.id,
+          tenantId: r.tenant_id,
+          deviceId: r.device_id,
+          status: r.status,
+          lastUsedAt: r.last_used_at,
+        }
+      );
+    },
+    async touchAccessKey(keyId: string, now: number): Promise<void> {
+      await db.query('UPDATE device_access_keys SET last_used_at = $2 WHERE id = $1', [keyId, now]);
+    },
+    async isEnabled(tenantId: string, deviceId: string): Promise<boolean> {
+      const [r] = await db.query<{ status: string }>(
+        'SELECT status FROM devices WHERE tenant_id = $1 AND id = $2',
+        [tenantId, deviceId],
+      );
+      return r?.status === 'enabled';
+    },
+  };
+}
+export type DeviceStore = ReturnType<typeof deviceStore>;

@@ -1,0 +1,146 @@
+/**
+ * First-start TLS material. In an empty data directory a platform CA (ECDSA P-256, 10 years) and a
+ * server certificate signed by it are created, so TLS works with no operator input; devices pin the
+ * CA. An operator who supplies a certificate and key gets those used instead. A second start reuses
+ * what is on disk.
+ */
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { webcrypto } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
+const DAY_MS = 86_400_000;
+
+export interface TlsMaterial {
+  /** PEM of the server certificate chain (leaf first). */
+  cert: string;
+  key: string;
+  /** PEM of the platform CA that devices pin. */
+  ca: string;
+  caFile: string;
+  generated: boolean;
+}
+
+function pem(label: string, der: ArrayBuffer): string {
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
+  return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
+}
+
+function writeSecret(path: string, data: string) {
+  writeFileSync(path, data, { mode: 0o600 });
+}
+
+function serial(): string {
+  const b = webcrypto.getRandomValues(new Uint8Array(16));
+  b[0]! &= 0x7f; // positive INTEGER
+  return Buffer.from(b).toString('hex');
+}
+
+async function createCa(commonName: string) {
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: `CN=${commonName}, O=Mooring`,
+    notBefore: new Date(now - DAY_MS),
+    notAfter: new Date(now + 3650 * DAY_MS),
+    keys,
+    signingAlgorithm: SIGN,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 1, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { cert, keys };
+}
+
+async function createServerCert(ca: { cert: x509.X509Certificate; key: CryptoKey }, names: string[]) {
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const now = Date.now();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${names[0] ?? 'localhost'}, O=Mooring`,
+    issuer: ca.cert.subject,
+    notBefore: new Date(now - DAY_MS),
+    notAfter: new Date(now + 825 * DAY_MS),
+    publicKey: keys.publicKey,
+    signingKey: ca.key,
+    signingAlgorithm: SIGN,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        true,
+      ),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
+      new x509.SubjectAlternativeNameExtension(
+        names.map((n) => ({ type: isIP(n) ? 'ip' : 'dns', value: n }) as const),
+      ),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+    ],
+  });
+  return { cert, keys };
+}
+
+/** Loads or creates the platform CA and the server certificate under `<dataDir>/pki`. */
+export async function ensureTlsMaterial(opts: {
+  dataDir: string;
+  certFile: string;
+  keyFile: string;
+  hostnames: readonly string[];
+}): Promise<TlsMaterial> {
+  const dir = join(opts.dataDir, 'pki');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const caFile = join(dir, 'ca.pem');
+  const caKeyFile = join(dir, 'ca.key.pem');
+  const certFile = join(dir, 'server.pem');
+  const keyFile = join(dir, 'server.key.pem');
+  let generated = false;
+
+  if (!existsSync(caFile) || !existsSync(caKeyFile)) {
+    const ca = await createCa('Mooring Platform CA');
+    writeFileSync(caFile, ca.cert.toString('pem') + '\n');
+    writeSecret(caKeyFile, pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', ca.keys.privateKey)));
+    generated = true;
+  }
+  const ca = readFileSync(caFile, 'utf8');
+
+  if (opts.certFile) {
+    return {
+      cert: readFileSync(opts.certFile, 'utf8'),
+      key: readFileSync(opts.keyFile, 'utf8'),
+      ca,
+      caFile,
+      generated,
+    };
+  }
+  if (!existsSync(certFile) || !existsSync(keyFile)) {
+    const caCert = new x509.X509Certificate(ca);
+    const caKeyDer = Buffer.from(
+      readFileSync(caKeyFile, 'utf8')
+        .replace(/-----[A-Z ]+-----/g, '')
+        .replace(/\s+/g, ''),
+      'base64',
+    );
+    const caKey = await webcrypto.subtle.importKey('pkcs8', caKeyDer, EC, false, ['sign']);
+    const names = [...new Set(['localhost', '127.0.0.1', '::1', hostname(), ...opts.hostnames])];
+    const server = await createServerCert({ cert: caCert, key: caKey }, names);
+    writeFileSync(certFile, server.cert.toString('pem') + '\n' + ca);
+    writeSecret(
+      keyFile,
+      pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', server.keys.privateKey)),
+    );
+    generated = true;
+  }
+  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca, caFile, generated };
+}

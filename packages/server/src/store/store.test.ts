@@ -1,0 +1,311 @@
+/**
+ * The same store tests against both back ends: embedded PGlite and the PostgreSQL server. They drive
+ * the domain services directly so every query the services issue runs on both dialect engines.
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { openPglite } from './pglite.js';
+import { migrate, listMigrations, splitStatements } from './migrate.js';
+import type { Db } from './db.js';
+import { openTestPostgres } from '../../test/postgres.js';
+import { createLocalBus } from '../platform/bus.js';
+import { createDeviceService } from '../domains/devices/service.js';
+import { createTenancyService } from '../domains/tenancy/service.js';
+import { tenancyStore } from '../domains/tenancy/store.js';
+import { createBatchWriter } from '../domains/telemetry/batch-writer.js';
+import { createTelemetryService } from '../domains/telemetry/service.js';
+import { createCommandService } from '../domains/commands/service.js';
+import { createPresenceService } from '../domains/presence/service.js';
+import type { TenantCaller } from '../platform/caller.js';
+import { isAppError } from '../errors.js';
+
+const backends: [string, () => Promise<{ db: Db; close(): Promise<void> }>][] = [
+  [
+    'pglite',
+    async () => {
+      const db = await openPglite(undefined);
+      return { db, close: () => db.close() };
+    },
+  ],
+  [
+    'postgres',
+    async () => {
+      const t = await openTestPostgres();
+      return { db: t.db, close: t.drop };
+    },
+  ],
+];
+
+async function rejectsWith(p: Promise<unknown>, code: string) {
+  await assert.rejects(p, (e: unknown) => isAppError(e) && e.code === code);
+}
+
+for (const [name, open] of backends) {
+  describe(`store on ${name}`, () => {
+    let db: Db;
+    let close: () => Promise<void>;
+    before(async () => {
+      ({ db, close } = await open());
+      await migrate(db);
+    });
+    after(async () => {
+      await close();
+    });
+
+    function services(now = Date.now) {
+      const bus = createLocalBus();
+      const tenancy = createTenancyService({ store: tenancyStore(db), sessionTtlMs: 60_000, now });
+      const devices = createDeviceService({ db, bus, now });
+      const requireDevice = (c: TenantCaller, id: string) => devices.get(c, id);
+      const writer = createBatchWriter(db, 1000);
+      const telemetry = createTelemetryService({ db, writer, requireDevice, now });
+      const commands = createCommandService({
+        db,
+        bus,
+        defaultTtlSeconds: 60,
+        maxTtlSeconds: 3600,
+        requireDevice,
+        now,
+      });
+      const presence = createPresenceService({ db, nodeId: 'n1', requireDevice, now });
+      return { bus, tenancy, devices, telemetry, commands, presence, writer };
+    }
+
+    async function tenantCallers(s: ReturnType<typeof services>): Promise<[TenantCaller, TenantCaller]> {
+      const a = await s.tenancy.createTenant(`a-${Math.random()}`);
+      const b = await s.tenancy.createTenant(`b-${Math.random()}`);
+      return [
+        { tenantId: a.id, principal: { kind: 'api-key', keyId: 'k1', tenantId: a.id } },
+        { tenantId: b.id, principal: { kind: 'api-key', keyId: 'k2', tenantId: b.id } },
+      ];
+    }
+
+    test('migrations are recorded and a second run applies nothing', async () => {
+      assert.deepEqual(await migrate(db), []);
+      const rows = await db.query<{ version: number }>(
+        'SELECT version FROM schema_migrations ORDER BY version',
+      );
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        listMigrations().map((m) => m.version),
+      );
+    });
+
+    test('a database newer than the code is refused', async () => {
+      await db.query(`INSERT INTO schema_migrations (version, name) VALUES (999, 'future')`);
+      try {
+        await assert.rejects(migrate(db), /newer than this build/);
+      } finally {
+        await db.query('DELETE FROM schema_migrations WHERE version = 999');
+      }
+    });
+
+    test('tenant names are unique and users log in with the right password only', async () => {
+      const s = services();
+      const t = await s.tenancy.createTenant(`acme-${Math.random()}`);
+      await rejectsWith(s.tenancy.createTenant(t.name), 'ALREADY_EXISTS');
+      await s.tenancy.createUser({
+        tenantId: t.id,
+        username: `u-${t.id}`,
+        password: 'correct horse battery',
+      });
+      await rejectsWith(
+        s.tenancy.createUser({ tenantId: t.id, username: `short-${t.id}`, password: 'short' }),
+        'VALIDATION_FAILED',
+      );
+      await rejectsWith(s.tenancy.login(`u-${t.id}`, 'wrong password here'), 'INVALID_CREDENTIALS');
+      await rejectsWith(s.tenancy.login('nobody', 'whatever whatever'), 'INVALID_CREDENTIALS');
+      const session = await s.tenancy.login(`u-${t.id}`, 'correct horse battery');
+      assert.deepEqual(await s.tenancy.authenticateBearer(session.token), {
+        kind: 'user',
+        userId: session.user.id,
+        tenantId: t.id,
+      });
+      await s.tenancy.logout(session.token);
+      await rejectsWith(s.tenancy.authenticateBearer(session.token), 'INVALID_CREDENTIALS');
+    });
+
+    test('API keys are stored as digests, resolve to their tenant and stop working when revoked', async () => {
+      const s = services();
+      const t = await s.tenancy.createTenant(`keys-${Math.random()}`);
+      const { apiKey, secret } = await s.tenancy.createApiKey(t.id, 'ci');
+      const stored = await db.query<{ key_hash: string }>('SELECT key_hash FROM api_keys WHERE id = $1', [
+        apiKey.id,
+      ]);
+      assert.notEqual(stored[0]!.key_hash, secret);
+      assert.match(stored[0]!.key_hash, /^[0-9a-f]{64}$/);
+      assert.deepEqual(await s.tenancy.authenticateBearer(secret), {
+        kind: 'api-key',
+        keyId: apiKey.id,
+        tenantId: t.id,
+      });
+      await s.tenancy.revokeApiKey(t.id, apiKey.id);
+      await rejectsWith(s.tenancy.authenticateBearer(secret), 'INVALID_CREDENTIALS');
+      await rejectsWith(s.tenancy.revokeApiKey('ten_other', apiKey.id), 'API_KEY_NOT_FOUND');
+    });
+
+    test('devices are tenant-scoped, paginated and filtered', async () => {
+      const s = services();
+      const [a, b] = await tenantCallers(s);
+      for (let i = 0; i < 5; i++)
+        await s.devices.create(a, { name: `d${i}`, tags: i % 2 === 0 ? ['even'] : ['odd'] });
+      const other = await s.devices.create(b, { name: 'theirs' });
+      await rejectsWith(s.devices.get(a, other.id), 'DEVICE_NOT_FOUND');
+      await rejectsWith(s.devices.update(a, other.id, { name: 'stolen' }), 'DEVICE_NOT_FOUND');
+      await rejectsWith(s.devices.delete(a, other.id), 'DEVICE_NOT_FOUND');
+      const p1 = await s.devices.list(a, { limit: 2 });
+      assert.equal(p1.items.length, 2);
+      const p2 = await s.devices.list(a, { limit: 2, cursor: p1.nextCursor! });
+      const p3 = await s.devices.list(a, { limit: 2, cursor: p2.nextCursor! });
+      assert.equal(p3.nextCursor, null);
+      assert.deepEqual(
+        [...p1.items, ...p2.items, ...p3.items].map((d) => d.name),
+        ['d0', 'd1', 'd2', 'd3', 'd4'],
+      );
+      assert.deepEqual(
+        (await s.devices.list(a, { tag: 'even' })).items.map((d) => d.name),
+        ['d0', 'd2', 'd4'],
+      );
+      await s.devices.update(a, p1.items[0]!.id, { status: 'disabled' });
+      assert.deepEqual(
+        (await s.devices.list(a, { status: 'disabled' })).items.map((d) => d.name),
+        ['d0'],
+      );
+      await rejectsWith(s.devices.list(a, { cursor: 'not-a-cursor' }), 'INVALID_CURSOR');
+    });
+
+    test('access keys authenticate their device until revoked or the device is disabled', async () => {
+      const s = services();
+      const [a] = await tenantCallers(s);
+      const d = await s.devices.create(a, { name: 'k' });
+      const disconnects: string[] = [];
+      s.bus.subscribe('device.disconnect', (e) => disconnects.push(e.reason));
+      const k1 = await s.devices.createAccessKey(a, d.id);
+      const k2 = await s.devices.createAccessKey(a, d.id);
+      assert.equal((await s.devices.authenticate(k1.secret, d.id)).deviceId, d.id);
+      await rejectsWith(s.devices.authenticate(k1.secret, 'dev_someoneelse'), 'INVALID_CREDENTIALS');
+      await s.devices.revokeAccessKey(a, d.id, k1.accessKey.id);
+      await rejectsWith(s.devices.authenticate(k1.secret), 'INVALID_CREDENTIALS');
+      assert.equal((await s.devices.authenticate(k2.secret)).accessKeyId, k2.accessKey.id);
+      await s.devices.update(a, d.id, { status: 'disabled' });
+      await rejectsWith(s.devices.authenticate(k2.secret), 'DEVICE_DISABLED');
+      assert.deepEqual(disconnects, ['access_key_revoked', 'device_disabled']);
+    });
+
+    test('batched telemetry is committed, queryable and aggregated', async () => {
+      const s = services();
+      const [a, b] = await tenantCallers(s);
+      const d = await s.devices.create(a, { name: 't' });
+      const id = { tenantId: a.tenantId, deviceId: d.id };
+      const base = Date.UTC(2030, 0, 1);
+      const now = base + 3_600_000;
+      // Many messages queued in one tick share a group commit and all resolve.
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          s.telemetry.ingest(id, { ts: base + i * 1000, values: { v: i, s: 'x' } }, now),
+        ),
+      );
+      const page = await s.telemetry.range(a, d.id, { from: base, to: now, key: 'v', limit: 500 });
+      assert.equal(page.items.length, 200);
+      assert.deepEqual(
+        page.items.slice(0, 3).map((p) => p.value),
+        [0, 1, 2],
+      );
+      const agg = await s.telemetry.aggregate(a, d.id, {
+        key: 'v',
+        from: base,
+        to: base + 120_000,
+        bucketMs: 60_000,
+      });
+      assert.deepEqual(agg, [
+        { start: base, count: 60, min: 0, max: 59, avg: 29.5 },
+        { start: base + 60_000, count: 60, min: 60, max: 119, avg: 89.5 },
+      ]);
+      const latest = await s.telemetry.latest(a, d.id);
+      assert.deepEqual(latest, [
+        { key: 's', ts: base + 199_000, value: 'x' },
+        { key: 'v', ts: base + 199_000, value: 199 },
+      ]);
+      await rejectsWith(s.telemetry.range(b, d.id, { from: base, to: now }), 'DEVICE_NOT_FOUND');
+      await rejectsWith(
+        s.telemetry.aggregate(a, d.id, { key: 'v', from: now, to: base, bucketMs: 60_000 }),
+        'INVALID_TIME_RANGE',
+      );
+    });
+
+    test('invalid telemetry is refused before anything is queued', async () => {
+      const s = services();
+      const [a] = await tenantCallers(s);
+      const d = await s.devices.create(a, { name: 'bad' });
+      const id = { tenantId: a.tenantId, deviceId: d.id };
+      assert.throws(
+        () => s.telemetry.ingest(id, { values: { t: 1 }, extra: 1 }),
+        (e: unknown) => isAppError(e) && e.code === 'INVALID_TELEMETRY',
+      );
+      assert.throws(
+        () => s.telemetry.ingest(id, { ts: Date.now() + 3_600_000, values: { t: 1 } }),
+        (e: unknown) => isAppError(e) && e.code === 'TIMESTAMP_OUT_OF_RANGE',
+      );
+      assert.equal(s.writer.queuedRows, 0);
+      const rows = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM telemetry WHERE device_id = $1',
+        [d.id],
+      );
+      assert.equal(rows[0]!.n, 0);
+    });
+
+    test('commands move from pending to delivered to a result, once', async () => {
+      let clock = Date.UTC(2030, 0, 1);
+      const s = services(() => clock);
+      const [a, b] = await tenantCallers(s);
+      const d = await s.devices.create(a, { name: 'c' });
+      const id = { tenantId: a.tenantId, deviceId: d.id };
+      const c = await s.commands.create(a, d.id, { name: 'reboot', params: { x: 1 }, ttlSeconds: 30 });
+      await rejectsWith(s.commands.get(b, d.id, c.id), 'DEVICE_NOT_FOUND');
+      assert.deepEqual(
+        (await s.commands.pendingForDevice(id)).map((x) => x.id),
+        [c.id],
+      );
+      await s.commands.markDelivered(id, [c.id]);
+      assert.equal((await s.commands.get(a, d.id, c.id)).status, 'delivered');
+      assert.deepEqual(await s.commands.pendingForDevice(id), []);
+      assert.deepEqual(
+        (await s.commands.openForDevice(id)).map((x) => x.id),
+        [c.id],
+      );
+      const done = await s.commands.reportResult(id, c.id, { status: 'succeeded', result: { ok: true } });
+      assert.equal(done.status, 'succeeded');
+      await rejectsWith(s.commands.reportResult(id, c.id, { status: 'failed' }), 'COMMAND_NOT_OPEN');
+      const late = await s.commands.create(a, d.id, { name: 'late', ttlSeconds: 1 });
+      clock += 2000;
+      assert.equal(await s.commands.expireDue(), 1);
+      assert.equal((await s.commands.get(a, d.id, late.id)).status, 'expired');
+      await rejectsWith(
+        s.commands.create(a, d.id, { name: 'too-long', ttlSeconds: 7200 }),
+        'VALIDATION_FAILED',
+      );
+    });
+
+    test('presence ignores the late disconnect of a taken-over session and resets after a restart', async () => {
+      const s = services();
+      const [a] = await tenantCallers(s);
+      const d = await s.devices.create(a, { name: 'p' });
+      const id = { tenantId: a.tenantId, deviceId: d.id };
+      await s.presence.connected(id, 'ses_1', { remoteAddress: '127.0.0.1', transport: 'mqtts' });
+      await s.presence.connected(id, 'ses_2', { remoteAddress: '127.0.0.1', transport: 'mqtts' });
+      await s.presence.disconnected(id, 'ses_1', 'session_taken_over');
+      assert.equal((await s.devices.get(a, d.id)).presence.connected, true);
+      assert.equal(await s.presence.resetNode('n1', 'server_restart'), 1);
+      const after = await s.devices.get(a, d.id);
+      assert.equal(after.presence.connected, false);
+      assert.equal(after.presence.lastDisconnectReason, 'server_restart');
+    });
+  });
+}
+
+test('migration scripts split into statements without losing any', () => {
+  assert.deepEqual(splitStatements('CREATE TABLE a (x int);\n-- note; here\nCREATE INDEX b ON a (x);\n'), [
+    'CREATE TABLE a (x int)',
+    'CREATE INDEX b ON a (x)',
+  ]);
+});

@@ -1,0 +1,69 @@
+/**
+ * The local PostgreSQL server for store tests: `MOORING_TEST_DATABASE_URL` (default: the standard
+ * local port, trust auth). Started when it is down; each test gets its own schema, dropped afterwards.
+ */
+import { execSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import pg from 'pg';
+import { openPostgres } from '../src/store/postgres.js';
+import type { Db } from '../src/store/db.js';
+
+export const TEST_DATABASE_URL =
+  process.env.MOORING_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function reachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+let ensured: Promise<void> | undefined;
+
+/** Makes sure the server answers, starting the Debian cluster if it is down. */
+export function ensurePostgres(): Promise<void> {
+  ensured ??= (async () => {
+    if (await reachable()) return;
+    const versions = readdirSync('/etc/postgresql');
+    for (const v of versions) {
+      try {
+        execSync(`pg_ctlcluster --skip-systemctl-redirect ${v} main start`, { stdio: 'ignore' });
+      } catch {
+        /* already running or another version: the reachability check decides */
+      }
+    }
+    for (let i = 0; i < 50; i++) {
+      if (await reachable()) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`PostgreSQL at ${TEST_DATABASE_URL} is not reachable and could not be started`);
+  })();
+  return ensured;
+}
+
+/** A store in a fresh schema of the test server; `drop` removes the schema. */
+export async function openTestPostgres(): Promise<{ db: Db; drop(): Promise<void> }> {
+  await ensurePostgres();
+  const schema = `mooring_test_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const db = await openPostgres({ url: TEST_DATABASE_URL, schema, maxConnections: 4 });
+  return {
+    db,
+    async drop() {
+      await db.close();
+      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}

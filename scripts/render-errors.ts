@@ -1,0 +1,16 @@
+// Rewrites the error table in docs/errors.md from the catalogue: `node --import tsx scripts/render-errors.ts`.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { renderErrorTable } from '@mooring/protocol';
+
+const path = 'docs/errors.md';
+const doc = readFileSync(path, 'utf8');
+const start = '<!-- catalogue:start -->';
+const end = '<!-- catalogue:end -->';
+const next =
+  doc.slice(0, doc.indexOf(start) + start.length) +
+  '\n' +
+  renderErrorTable() +
+  '\n' +
+  doc.slice(doc.indexOf(end));
+writeFileSync(path, next);
+console.log(`updated ${path}`);
