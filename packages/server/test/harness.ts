@@ -226,3 +226,60 @@ export function closed(client: MqttClient, timeoutMs = 5_000): Promise<void> {
     });
   });
 }
+
+export interface ServerProcess {
+  child: import('node:child_process').ChildProcess;
+  httpPort: number;
+  mqttPort: number;
+  ca: string;
+  call<T = any>(method: string, path: string, opts?: RequestOptions): Promise<HttpResponse<T>>;
+}
+
+/** Runs `mooring serve` as a child process on ephemeral ports and waits for its start banner. */
+export async function startServerProcess(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const { spawn } = await import('node:child_process');
+  const bin = new URL('../bin/mooring.mjs', import.meta.url).pathname;
+  const child = spawn(process.execPath, [bin, 'serve'], {
+    env: {
+      ...process.env,
+      MOORING_DATA_DIR: dataDir,
+      MOORING_HTTP_HOST: '127.0.0.1',
+      MOORING_HTTP_PORT: '0',
+      MOORING_MQTT_HOST: '127.0.0.1',
+      MOORING_MQTT_PORT: '0',
+      MOORING_LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const ports = await new Promise<{ http: number; mqtt: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30_000);
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const http = /REST API:\s+https:\/\/localhost:(\d+)/.exec(out);
+      const mqttPort = /MQTT over TLS:\s+mqtts:\/\/localhost:(\d+)/.exec(out);
+      if (http && mqttPort) {
+        clearTimeout(timer);
+        resolve({ http: Number(http[1]), mqtt: Number(mqttPort[1]) });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}: ${err}`));
+    });
+  });
+  const ca = readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8');
+  return {
+    child,
+    httpPort: ports.http,
+    mqttPort: ports.mqtt,
+    ca,
+    call: (method, path, opts) => httpsCall(ports.http, ca, method, path, opts),
+  };
+}
