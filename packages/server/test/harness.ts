@@ -2,6 +2,7 @@
  * Test harness: a real platform on ephemeral ports with its own data directory, an HTTPS client that
  * trusts the platform CA, and helpers that bootstrap a tenant, an API key and devices over REST.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -228,7 +229,7 @@ export function closed(client: MqttClient, timeoutMs = 5_000): Promise<void> {
 }
 
 export interface ServerProcess {
-  child: import('node:child_process').ChildProcess;
+  child: ChildProcess;
   httpPort: number;
   mqttPort: number;
   ca: string;
@@ -240,7 +241,6 @@ export async function startServerProcess(
   dataDir: string,
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
-  const { spawn } = await import('node:child_process');
   const bin = new URL('../bin/mooring.mjs', import.meta.url).pathname;
   const child = spawn(process.execPath, [bin, 'serve'], {
     env: {
