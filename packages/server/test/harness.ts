@@ -232,6 +232,8 @@ export interface ServerProcess {
   child: ChildProcess;
   httpPort: number;
   mqttPort: number;
+  /** The development plain-MQTT port, when `--dev-insecure-mqtt` is on. */
+  insecurePort: number | null;
   ca: string;
   call<T = any>(method: string, path: string, opts?: RequestOptions): Promise<HttpResponse<T>>;
 }
@@ -258,27 +260,35 @@ export async function startServerProcess(
   let out = '';
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const ports = await new Promise<{ http: number; mqtt: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const http = /REST API:\s+https:\/\/localhost:(\d+)/.exec(out);
-      const mqttPort = /MQTT over TLS:\s+mqtts:\/\/localhost:(\d+)/.exec(out);
-      if (http && mqttPort) {
+  const ports = await new Promise<{ http: number; mqtt: number; insecure: number | null }>(
+    (resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30_000);
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const http = /REST API:\s+https:\/\/localhost:(\d+)/.exec(out);
+        const mqttPort = /MQTT over TLS:\s+mqtts:\/\/localhost:(\d+)/.exec(out);
+        const insecure = /DEV plain MQTT:\s+mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+        if (http && mqttPort && out.includes('Admin login')) {
+          clearTimeout(timer);
+          resolve({
+            http: Number(http[1]),
+            mqtt: Number(mqttPort[1]),
+            insecure: insecure ? Number(insecure[1]) : null,
+          });
+        }
+      });
+      child.once('exit', (code) => {
         clearTimeout(timer);
-        resolve({ http: Number(http[1]), mqtt: Number(mqttPort[1]) });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}: ${err}`));
-    });
-  });
+        reject(new Error(`server exited with ${code}: ${err}`));
+      });
+    },
+  );
   const ca = readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8');
   return {
     child,
     httpPort: ports.http,
     mqttPort: ports.mqtt,
+    insecurePort: ports.insecure,
     ca,
     call: (method, path, opts) => httpsCall(ports.http, ca, method, path, opts),
   };

@@ -233,6 +233,23 @@ for (const [name, open] of backends) {
       );
     });
 
+    test('drain waits until every queued message is committed', async () => {
+      const s = services();
+      const [a] = await tenantCallers(s);
+      const d = await s.devices.create(a, { name: 'drain' });
+      const id = { tenantId: a.tenantId, deviceId: d.id };
+      const pending = Array.from({ length: 300 }, (_, i) => s.telemetry.ingest(id, { values: { n: i } }));
+      assert.ok(s.writer.queuedRows > 0);
+      await s.writer.drain();
+      assert.equal(s.writer.queuedRows, 0);
+      const rows = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM telemetry WHERE device_id = $1',
+        [d.id],
+      );
+      assert.equal(rows[0]!.n, 300);
+      await Promise.all(pending);
+    });
+
     test('invalid telemetry is refused before anything is queued', async () => {
       const s = services();
       const [a] = await tenantCallers(s);

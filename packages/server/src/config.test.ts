@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from './config.js';
+
+test('defaults need no configuration at all', () => {
+  const c = loadConfig({});
+  assert.equal(c.databaseUrl, '');
+  assert.equal(c.httpPort, 8443);
+  assert.equal(c.mqttPort, 8883);
+  assert.equal(c.devInsecureMqtt, false);
+  assert.ok(Object.isFrozen(c));
+});
+
+const invalid: { desc: string; env: Record<string, string>; message: RegExp }[] = [
+  {
+    desc: 'a port that is no number',
+    env: { MOORING_HTTP_PORT: 'https' },
+    message: /^MOORING_HTTP_PORT: must be an integer from 0 to 65535, got 'https'$/,
+  },
+  { desc: 'a port out of range', env: { MOORING_MQTT_PORT: '70000' }, message: /^MOORING_MQTT_PORT: / },
+  {
+    desc: 'an unknown log level',
+    env: { MOORING_LOG_LEVEL: 'loud' },
+    message: /^MOORING_LOG_LEVEL: must be one of/,
+  },
+  {
+    desc: 'a database URL of another kind',
+    env: { MOORING_DATABASE_URL: 'mysql://x' },
+    message: /^MOORING_DATABASE_URL: /,
+  },
+  {
+    desc: 'a boolean that is neither',
+    env: { MOORING_DEV_INSECURE_MQTT: 'maybe' },
+    message: /^MOORING_DEV_INSECURE_MQTT: must be true or false/,
+  },
+  {
+    desc: 'a certificate without its key',
+    env: { MOORING_TLS_CERT_FILE: '/x.pem' },
+    message: /given together/,
+  },
+  {
+    desc: 'a missing config file',
+    env: { MOORING_CONFIG_FILE: '/nonexistent/mooring.json' },
+    message: /^MOORING_CONFIG_FILE: cannot read/,
+  },
+];
+
+for (const c of invalid) {
+  test(`configuration with ${c.desc} fails fast naming the key`, () => {
+    assert.throws(
+      () => loadConfig(c.env),
+      (e: unknown) => e instanceof ConfigError && c.message.test(e.message),
+    );
+  });
+}
+
+test('a config file is read, the environment wins over it, and unknown keys are refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mooring-config-'));
+  const file = join(dir, 'mooring.json');
+  writeFileSync(file, JSON.stringify({ httpPort: 9443, mqttPort: 9883, logLevel: 'debug' }));
+  const c = loadConfig({ MOORING_CONFIG_FILE: file, MOORING_MQTT_PORT: '1999' });
+  assert.equal(c.httpPort, 9443);
+  assert.equal(c.mqttPort, 1999);
+  assert.equal(c.logLevel, 'debug');
+  writeFileSync(file, JSON.stringify({ httpPrt: 1 }));
+  assert.throws(
+    () => loadConfig({ MOORING_CONFIG_FILE: file }),
+    /config file key 'httpPrt' is not a known setting/,
+  );
+  writeFileSync(file, '[1,2]');
+  assert.throws(() => loadConfig({ MOORING_CONFIG_FILE: file }), /is not a JSON object/);
+});
