@@ -236,6 +236,8 @@ export interface ServerProcess {
   insecurePort: number | null;
   ca: string;
   call<T = any>(method: string, path: string, opts?: RequestOptions): Promise<HttpResponse<T>>;
+  /** Everything the process wrote to stdout and stderr so far (logs and banner). */
+  output(): string;
 }
 
 /** Runs `mooring serve` as a child process on ephemeral ports and waits for its start banner. */
@@ -291,5 +293,6 @@ export async function startServerProcess(
     insecurePort: ports.insecure,
     ca,
     call: (method, path, opts) => httpsCall(ports.http, ca, method, path, opts),
+    output: () => out + err,
   };
 }

@@ -28,7 +28,8 @@ test(
   async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mooring-life-'));
     try {
-      const first = await startServerProcess(dataDir);
+      // Debug logging, so that the check below sees as much as the server ever logs.
+      const first = await startServerProcess(dataDir, { MOORING_LOG_LEVEL: 'debug' });
       const credFile = join(dataDir, 'bootstrap-admin.json');
       assert.equal(statSync(credFile).mode & 0o777, 0o600);
       assert.equal(statSync(join(dataDir, 'pki', 'ca.key.pem')).mode & 0o777, 0o600);

@@ -259,3 +259,32 @@ test('MQTT over WebSocket on the HTTPS port authenticates and stores like MQTT/T
     (e) => connackCode(e) === 4,
   );
 });
+
+test('a connection lost without DISCONNECT marks the device offline with the reason', async () => {
+  const { deviceId, accessKey } = await t.device(apiKey);
+  const client = await t.connectDevice(deviceId, accessKey);
+  await eventually(
+    async () => (await t.call('GET', `/v1/devices/${deviceId}`, { token: apiKey })).body.presence.connected,
+  );
+  client.stream.destroy();
+  const d = await eventually(async () => {
+    const r = await t.call('GET', `/v1/devices/${deviceId}`, { token: apiKey });
+    return r.body.presence.connected === false && r.body;
+  });
+  assert.equal(d.presence.lastDisconnectReason, 'connection_lost');
+  client.end(true);
+});
+
+test('deleting a device drops its session and its data', async () => {
+  const { deviceId, accessKey } = await t.device(apiKey);
+  const client = await t.connectDevice(deviceId, accessKey);
+  await client.publishAsync(`d/${deviceId}/telemetry`, JSON.stringify({ values: { t: 1 } }), { qos: 1 });
+  const gone = closed(client);
+  assert.equal((await t.call('DELETE', `/v1/devices/${deviceId}`, { token: apiKey })).status, 204);
+  await gone;
+  assert.equal(
+    (await t.call('GET', `/v1/devices/${deviceId}/telemetry`, { token: apiKey })).body.code,
+    'DEVICE_NOT_FOUND',
+  );
+  await assert.rejects(t.connectDevice(deviceId, accessKey), (e) => connackCode(e) === 4);
+});
