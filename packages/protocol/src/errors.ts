@@ -70,6 +70,11 @@ export const ERROR_CATALOGUE = {
     'Command is finished',
     'The command has already succeeded, failed or expired; a result can be reported only once.',
   ),
+  IDEMPOTENCY_KEY_IN_USE: spec(
+    409,
+    'Request with this idempotency key is in progress',
+    'The first request with this `Idempotency-Key` has not finished yet. Retry after it completes to receive its response.',
+  ),
   IDEMPOTENCY_KEY_REUSED: spec(
     422,
     'Idempotency key reused with another request',

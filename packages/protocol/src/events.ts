@@ -1,6 +1,6 @@
 /** Device events (`d/{deviceId}/events`): alarms, logs, failure and crash reports. */
 import { Type, type Static } from '@sinclair/typebox';
-import { TELEMETRY_LIMITS, type ParseResult, type TelemetryRefusal } from './telemetry.js';
+import { parseTimestamp, type ParseResult, type TelemetryRefusal } from './telemetry.js';
 
 export const EVENT_SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
 export type EventSeverity = (typeof EVENT_SEVERITIES)[number];
@@ -66,28 +66,12 @@ export function parseDeviceEvent(body: unknown, now: number): ParseResult<Device
       return refuse(`data is limited to ${EVENT_LIMITS.maxDataBytes} bytes of JSON`, '/data');
     }
   }
-  let ts = now;
-  if (o.ts !== undefined) {
-    const parsed =
-      typeof o.ts === 'number' && Number.isInteger(o.ts)
-        ? o.ts
-        : typeof o.ts === 'string'
-          ? Date.parse(o.ts)
-          : NaN;
-    if (!Number.isFinite(parsed))
-      return refuse('ts must be epoch milliseconds or an RFC 3339 date-time', '/ts');
-    if (parsed < TELEMETRY_LIMITS.minTimestampMs || parsed > now + TELEMETRY_LIMITS.maxFutureSkewMs) {
-      return {
-        ok: false,
-        error: { code: 'TIMESTAMP_OUT_OF_RANGE', message: 'ts is outside the accepted range', path: '/ts' },
-      };
-    }
-    ts = parsed;
-  }
+  const ts = parseTimestamp(o.ts, now, '/ts');
+  if (!ts.ok) return ts;
   return {
     ok: true,
     value: {
-      ts,
+      ts: ts.value,
       type: o.type,
       severity: severity as EventSeverity,
       message: typeof o.message === 'string' ? o.message : null,

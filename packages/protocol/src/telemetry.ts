@@ -88,7 +88,8 @@ export function decodeJsonPayload(raw: Buffer | Uint8Array, maxBytes: number): P
   }
 }
 
-function parseTimestamp(ts: unknown, now: number, path: string): ParseResult<number> {
+/** Parses a reading or event `ts` (epoch ms or RFC 3339), defaulting to `now`, within the accepted range. */
+export function parseTimestamp(ts: unknown, now: number, path: string): ParseResult<number> {
   let ms: number;
   if (ts === undefined) return { ok: true, value: now };
   if (typeof ts === 'number' && Number.isInteger(ts)) ms = ts;

@@ -40,19 +40,9 @@ export function parseInboundTopic(topic: string): ParsedDeviceTopic | undefined 
 }
 
 /**
- * The filters a device may subscribe to: its own command and error topics, exactly or with the single
- * `+` the command filter uses. Anything broader (`#`, `d/+/…`, another device) is refused.
+ * The filters a device may subscribe to: exactly its command filter `d/{id}/commands/+` and its error
+ * topic. Anything else (`#`, `d/+/…`, another device, a single command id) is refused.
  */
 export function isAllowedDeviceSubscription(deviceId: string, filter: string): boolean {
-  if (filter === topics.commandsFilter(deviceId) || filter === topics.errors(deviceId)) return true;
-  const parts = filter.split('/');
-  return (
-    parts.length === 4 &&
-    parts[0] === TOPIC_ROOT &&
-    parts[1] === deviceId &&
-    parts[2] === 'commands' &&
-    !!parts[3] &&
-    !parts[3].includes('#') &&
-    !parts[3].includes('+')
-  );
+  return filter === topics.commandsFilter(deviceId) || filter === topics.errors(deviceId);
 }

@@ -10,6 +10,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { Config } from './config.js';
 import { createBroker, createInsecureDevBroker } from './adapters/broker/broker.js';
 import { createHttpServer } from './adapters/http/server.js';
+import { expireIdempotencyKeys } from './adapters/http/idempotency.js';
 import { createCommandService } from './domains/commands/service.js';
 import { createDeviceService } from './domains/devices/service.js';
 import { createPresenceService } from './domains/presence/service.js';
@@ -32,6 +33,8 @@ export interface Platform {
   readonly insecureMqttPort: number | null;
   readonly caCert: string;
   readonly caFile: string;
+  /** The server certificate is the operator's (MOORING_TLS_CERT_FILE), not issued by the platform CA. */
+  readonly operatorCertificate: boolean;
   /** Set on the first start only: where the one-time admin credential was written. */
   readonly bootstrapCredentialFile: string | null;
   readonly logger: Logger;
@@ -127,7 +130,7 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
     metrics,
     logger: logger.child({ component: 'mqtt' }),
   });
-  const http = await createHttpServer({ services, db, tls, broker, metrics, logger, isReady: () => ready });
+  const http = await createHttpServer({ services, db, metrics, tls, broker, logger, isReady: () => ready });
   await http.listen({ port: config.httpPort, host: config.httpHost });
   const httpPort = (http.server.address() as AddressInfo).port;
 
@@ -153,8 +156,10 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
   }
 
   // Workers
+  // Housekeeping: expire commands, forget old idempotency records.
   const expiry = setInterval(() => {
     commands.expireDue().catch((err: unknown) => logger.error({ err }, 'command expiry failed'));
+    expireIdempotencyKeys(db).catch((err: unknown) => logger.error({ err }, 'idempotency expiry failed'));
   }, 5_000);
   expiry.unref();
 
@@ -168,6 +173,7 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
     insecureMqttPort,
     caCert: tls.ca,
     caFile: tls.caFile,
+    operatorCertificate: tls.operatorCertificate,
     bootstrapCredentialFile,
     logger,
     db,

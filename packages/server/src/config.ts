@@ -192,16 +192,3 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   sessionTtlSeconds: true,
   nodeId: true,
 };
-
-/** The table the README shows: environment variable, default, meaning. */
-export const CONFIG_DOC: readonly [string, string, string][] = [
-  ['MOORING_DATA_DIR', '.mooring', 'data directory: embedded database, certificates, bootstrap credential'],
-  ['MOORING_DATABASE_URL', '(empty)', 'PostgreSQL URL; empty = embedded PGlite in the data directory'],
-  [
-    'MOORING_HTTP_HOST / MOORING_HTTP_PORT',
-    '0.0.0.0 / 8443',
-    'HTTPS: REST API, device API, MQTT over WebSocket at /mqtt',
-  ],
-  ['MOORING_MQTT_HOST / MOORING_MQTT_PORT', '0.0.0.0 / 8883', 'MQTT 3.1.1 over TLS'],
-  ['MOORING_LOG_LEVEL', 'info', 'fatal, error, warn, info, debug, trace or silent'],
-];

@@ -12,7 +12,8 @@ function timePart(ms: number): string {
   return out;
 }
 
-export type IdPrefix = 'ten' | 'usr' | 'key' | 'dev' | 'dak' | 'cmd' | 'ses' | 'evt';
+/** Id prefixes. Never the prefix of a secret (`mk_`, `dak_`, `mst_`), so that scanners flag only secrets. */
+export type IdPrefix = 'ten' | 'usr' | 'key' | 'dev' | 'acc' | 'cmd' | 'ses';
 
 const RANDOM_SPACE = 32 ** 8; // 40 bits in 8 base32 characters
 let lastTime = 0;

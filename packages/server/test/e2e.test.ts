@@ -177,7 +177,13 @@ test('the HTTPS device API accepts telemetry, events, command polling and result
     [cmd.body.id],
   );
   const again = await t.call('GET', '/v1/device/commands', { token: accessKey });
-  assert.deepEqual(again.body.items, [], 'a delivered command is not handed out twice');
+  assert.deepEqual(
+    again.body.items.map((c: { id: string }) => c.id),
+    [cmd.body.id],
+    'an unanswered command is handed out again (at least once)',
+  );
+  const state = await t.call('GET', `/v1/devices/${deviceId}/commands/${cmd.body.id}`, { token: apiKey });
+  assert.equal(state.body.status, 'delivered');
   const res = await t.call('POST', `/v1/device/commands/${cmd.body.id}/result`, {
     token: accessKey,
     body: { status: 'failed', error: 'busy' },
@@ -191,6 +197,8 @@ test('the HTTPS device API accepts telemetry, events, command polling and result
   assert.equal(twice.body.code, 'COMMAND_NOT_OPEN');
   const stored = await t.call('GET', `/v1/devices/${deviceId}/commands/${cmd.body.id}`, { token: apiKey });
   assert.equal(stored.body.status, 'failed');
+  const after = await t.call('GET', '/v1/device/commands', { token: accessKey });
+  assert.deepEqual(after.body.items, [], 'an answered command is not handed out');
   assert.equal(stored.body.error, 'busy');
 });
 
@@ -250,4 +258,82 @@ test('Idempotency-Key replays the first create and refuses reuse with another bo
   const c = await t.call('POST', '/v1/devices', { token: apiKey, headers, body: { name: 'other' } });
   assert.equal(c.status, 422);
   assert.equal(c.body.code, 'IDEMPOTENCY_KEY_REUSED');
+});
+
+test('concurrent creates with one Idempotency-Key make one device', async () => {
+  const { apiKey } = await t.tenant();
+  const headers = { 'idempotency-key': 'burst-1' };
+  const answers = await Promise.all(
+    Array.from({ length: 5 }, () =>
+      t.call('POST', '/v1/devices', { token: apiKey, headers, body: { name: 'burst' } }),
+    ),
+  );
+  for (const a of answers) assert.ok(a.status === 201 || a.body.code === 'IDEMPOTENCY_KEY_IN_USE', a.text);
+  const list = await t.call('GET', '/v1/devices', { token: apiKey });
+  assert.equal(list.body.items.length, 1);
+  const retry = await t.call('POST', '/v1/devices', { token: apiKey, headers, body: { name: 'burst' } });
+  assert.equal(retry.status, 201);
+  assert.equal(retry.body.id, list.body.items[0].id);
+});
+
+test('a failed create releases its Idempotency-Key', async () => {
+  const { apiKey } = await t.tenant();
+  const headers = { 'idempotency-key': 'cmd-1' };
+  const missing = await t.call('POST', '/v1/devices/dev_00000000000000000/commands', {
+    token: apiKey,
+    headers,
+    body: { name: 'x' },
+  });
+  assert.equal(missing.body.code, 'DEVICE_NOT_FOUND');
+  const { deviceId } = await t.device(apiKey);
+  const ok = await t.call('POST', `/v1/devices/${deviceId}/commands`, {
+    token: apiKey,
+    headers,
+    body: { name: 'x' },
+  });
+  assert.equal(ok.status, 201);
+});
+
+test('a user changes a password; old sessions and the old password stop working', async () => {
+  const { tenantId } = await t.tenant();
+  const admin = await t.adminToken();
+  const created = await t.call('POST', `/v1/tenants/${tenantId}/users`, {
+    token: admin,
+    body: { username: `op-${tenantId}`, password: 'first password 123' },
+  });
+  assert.equal(created.status, 201);
+  assert.equal(created.body.password, undefined);
+  const login = await t.call('POST', '/v1/auth/login', {
+    body: { username: `op-${tenantId}`, password: 'first password 123' },
+  });
+  const token = login.body.token;
+  assert.equal(
+    (await t.call('GET', '/v1/devices', { token })).status,
+    200,
+    'a tenant user session works on tenant routes',
+  );
+  const wrong = await t.call('POST', '/v1/auth/password', {
+    token,
+    body: { currentPassword: 'nope', newPassword: 'second password 456' },
+  });
+  assert.equal(wrong.body.code, 'INVALID_CREDENTIALS');
+  const weak = await t.call('POST', '/v1/auth/password', {
+    token,
+    body: { currentPassword: 'first password 123', newPassword: 'short' },
+  });
+  assert.equal(weak.body.code, 'VALIDATION_FAILED');
+  const changed = await t.call('POST', '/v1/auth/password', {
+    token,
+    body: { currentPassword: 'first password 123', newPassword: 'second password 456' },
+  });
+  assert.equal(changed.status, 204);
+  assert.equal((await t.call('GET', '/v1/devices', { token })).body.code, 'INVALID_CREDENTIALS');
+  const old = await t.call('POST', '/v1/auth/login', {
+    body: { username: `op-${tenantId}`, password: 'first password 123' },
+  });
+  assert.equal(old.body.code, 'INVALID_CREDENTIALS');
+  const fresh = await t.call('POST', '/v1/auth/login', {
+    body: { username: `op-${tenantId}`, password: 'second password 456' },
+  });
+  assert.equal(fresh.status, 200);
 });

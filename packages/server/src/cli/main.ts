@@ -51,7 +51,9 @@ export async function main(argv: string[]): Promise<number> {
       `  REST API:        https://localhost:${platform.httpPort}/v1   (OpenAPI: /openapi.json)`,
       `  MQTT over TLS:   mqtts://localhost:${platform.mqttPort}`,
       `  MQTT over WSS:   wss://localhost:${platform.httpPort}/mqtt`,
-      `  Platform CA:     ${platform.caFile}   (devices and clients pin this)`,
+      platform.operatorCertificate
+        ? `  Server TLS:      your certificate (MOORING_TLS_CERT_FILE); clients trust the CA that signed it`
+        : `  Platform CA:     ${platform.caFile}   (devices and clients pin this)`,
       platform.bootstrapCredentialFile
         ? `  Admin login:     ${platform.bootstrapCredentialFile}   (one-time credential, owner-readable only)`
         : `  Admin login:     created on first start (see bootstrap-admin.json in the data directory)`,

@@ -26,6 +26,8 @@ export interface TlsMaterial {
   ca: string;
   caFile: string;
   generated: boolean;
+  /** The server certificate came from MOORING_TLS_CERT_FILE, not from the platform CA. */
+  operatorCertificate: boolean;
 }
 
 function pem(label: string, der: ArrayBuffer): string {
@@ -92,7 +94,34 @@ async function createServerCert(ca: { cert: x509.X509Certificate; key: CryptoKey
   return { cert, keys };
 }
 
-/** Loads or creates the platform CA and the server certificate under `<dataDir>/pki`. */
+/** Days before expiry at which the generated server certificate is issued anew on start. */
+const RENEW_BEFORE_DAYS = 30;
+
+/**
+ * Whether the generated server certificate on disk still fits: signed by the current CA, valid for more
+ * than RENEW_BEFORE_DAYS, and naming every host asked for.
+ */
+async function serverCertFits(certPem: string, caPem: string, names: string[]): Promise<boolean> {
+  try {
+    const cert = new x509.X509Certificate(certPem);
+    const ca = new x509.X509Certificate(caPem);
+    if (cert.issuer !== ca.subject || !(await cert.verify({ publicKey: ca.publicKey, signatureOnly: true })))
+      return false;
+    if (cert.notAfter.getTime() - Date.now() < RENEW_BEFORE_DAYS * DAY_MS) return false;
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    const have = new Set((san?.names.items ?? []).map((n) => n.value));
+    return names.every((n) => have.has(n));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Loads or creates the platform CA and the server certificate under `<dataDir>/pki`. The server
+ * certificate is issued anew when it no longer fits (new host names, near expiry, another CA). With
+ * operator-supplied files, those are served as they are and `operatorCertificate` is set: clients then
+ * trust whatever CA signed them, not the platform CA.
+ */
 export async function ensureTlsMaterial(opts: {
   dataDir: string;
   certFile: string;
@@ -122,9 +151,15 @@ export async function ensureTlsMaterial(opts: {
       ca,
       caFile,
       generated,
+      operatorCertificate: true,
     };
   }
-  if (!existsSync(certFile) || !existsSync(keyFile)) {
+  const names = [...new Set(['localhost', '127.0.0.1', '::1', hostname(), ...opts.hostnames])];
+  const fits =
+    existsSync(certFile) &&
+    existsSync(keyFile) &&
+    (await serverCertFits(readFileSync(certFile, 'utf8'), ca, names));
+  if (!fits) {
     const caCert = new x509.X509Certificate(ca);
     const caKeyDer = Buffer.from(
       readFileSync(caKeyFile, 'utf8')
@@ -133,7 +168,6 @@ export async function ensureTlsMaterial(opts: {
       'base64',
     );
     const caKey = await webcrypto.subtle.importKey('pkcs8', caKeyDer, EC, false, ['sign']);
-    const names = [...new Set(['localhost', '127.0.0.1', '::1', hostname(), ...opts.hostnames])];
     const server = await createServerCert({ cert: caCert, key: caKey }, names);
     writeFileSync(certFile, server.cert.toString('pem') + '\n' + ca);
     writeSecret(
@@ -142,5 +176,12 @@ export async function ensureTlsMaterial(opts: {
     );
     generated = true;
   }
-  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ca, caFile, generated };
+  return {
+    cert: readFileSync(certFile, 'utf8'),
+    key: readFileSync(keyFile, 'utf8'),
+    ca,
+    caFile,
+    generated,
+    operatorCertificate: false,
+  };
 }

@@ -67,6 +67,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const pendingMeta = new WeakMap<Client, { transport: Transport; remoteAddress: string | null }>();
   const sessions = new WeakMap<Client, Session>();
   const byDevice = new Map<string, Client>();
+  const pendingPresence = new Set<Promise<void>>();
 
   const aedes = await Aedes.createBroker({
     // A client has 10 s to send CONNECT after the socket opens.
@@ -88,6 +89,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
       deps.devices.authenticate(password.toString('utf8'), username).then(
         (device) => {
+          // A second connection with the same client id takes the session over [MQTT-3.1.4-2]: aedes
+          // closes the old one next; record why.
+          const previous = byDevice.get(device.deviceId);
+          const previousSession = previous && sessions.get(previous);
+          if (previousSession) previousSession.closeReason = 'session_taken_over';
           sessions.set(client, {
             device,
             sessionId: newId('ses'),
@@ -285,6 +291,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         transport: session.transport,
       })
       .catch((err: unknown) => logger.error({ err }, 'recording presence failed'));
+    // A persistent session (clean session 0) gets its subscriptions back without a SUBSCRIBE: push
+    // its open commands now.
+    deliverCommands(client, session).catch((err: unknown) =>
+      logger.error({ err }, 'command delivery failed'),
+    );
   });
 
   aedes.on('clientDisconnect', (client) => {
@@ -297,9 +308,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       ((client as unknown as { _disconnected: boolean })._disconnected
         ? 'client_disconnect'
         : 'connection_lost');
-    void session.connectRecorded
+    const recorded = session.connectRecorded
       .then(() => deps.presence.disconnected(session.device, session.sessionId, reason))
       .catch((err: unknown) => logger.error({ err }, 'recording presence failed'));
+    // Shutdown waits for these so that no presence write runs after the store closes.
+    pendingPresence.add(recorded);
+    void recorded.finally(() => pendingPresence.delete(recorded));
   });
 
   aedes.on('keepaliveTimeout', (client) => {
@@ -367,6 +381,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         if (s) s.closeReason = 'server_shutdown';
       }
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await Promise.all([...pendingPresence]);
     },
   };
 }

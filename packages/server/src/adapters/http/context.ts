@@ -8,6 +8,7 @@ import type { TenancyService } from '../../domains/tenancy/tenancy.js';
 import { AppError } from '../../errors.js';
 import type { Principal, TenantCaller } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
+import type { Metrics } from '../../platform/observability.js';
 
 export interface Services {
   tenancy: TenancyService;
@@ -18,7 +19,8 @@ export interface Services {
 }
 
 /** Which credential a route takes. Every route declares one; `none` is for health, login and the spec. */
-export type AuthMode = 'none' | 'platform-admin' | 'tenant' | 'device';
+/** `session` is a login session of any user (tenant user or platform administrator), not an API key. */
+export type AuthMode = 'none' | 'session' | 'platform-admin' | 'tenant' | 'device';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -33,6 +35,7 @@ declare module 'fastify' {
 export interface RouteContext {
   services: Services;
   db: Db;
+  metrics: Metrics;
 }
 
 export type RoutePlugin = (app: FastifyInstance, ctx: RouteContext) => void;

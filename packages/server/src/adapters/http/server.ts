@@ -15,7 +15,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { createWebSocketStream } from 'ws';
 import { AppError, isAppError } from '../../errors.js';
-import type { Logger, Metrics } from '../../platform/observability.js';
+import type { Logger } from '../../platform/observability.js';
 import type { Broker } from '../broker/broker.js';
 import type { RouteContext } from './context.js';
 import { sendProblem, toAppError } from './problem.js';
@@ -24,7 +24,6 @@ import { registerRoutes } from './routes/index.js';
 export interface HttpServerOptions extends RouteContext {
   tls: { cert: string; key: string };
   broker: Broker;
-  metrics: Metrics;
   logger: Logger;
   /** Whether the platform is ready to serve (false while starting or draining). */
   isReady(): boolean;
@@ -114,6 +113,9 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       return;
     }
     const principal = await opts.services.tenancy.authenticateBearer(token);
+    if (mode === 'session' && principal.kind !== 'user' && principal.kind !== 'platform-admin') {
+      throw new AppError('FORBIDDEN', 'this route needs a login session');
+    }
     if (mode === 'platform-admin' && principal.kind !== 'platform-admin')
       throw new AppError('FORBIDDEN', 'this route is for platform administrators');
     if (mode === 'tenant' && (principal.kind === 'platform-admin' || principal.kind === 'device')) {
@@ -166,8 +168,13 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     '/readyz',
     { config: { auth: 'none' }, schema: { tags: ['operations'], summary: 'Readiness' } },
     async (request, reply) => {
-      if (!opts.isReady()) return sendProblem(request, reply, new AppError('NOT_READY'));
-      await opts.db.query('SELECT 1');
+      if (!opts.isReady())
+        return sendProblem(request, reply, new AppError('NOT_READY', 'starting or shutting down'));
+      try {
+        await opts.db.query('SELECT 1');
+      } catch {
+        return sendProblem(request, reply, new AppError('NOT_READY', 'the store does not answer'));
+      }
       return { status: 'ready' };
     },
   );

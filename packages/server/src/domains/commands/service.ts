@@ -132,20 +132,18 @@ export function createCommandService(deps: CommandDeps): CommandService {
     },
 
     async reportResult(device, commandId, result) {
+      const resultJson = result.result === undefined ? null : JSON.stringify(result.result);
+      if (resultJson !== null && Buffer.byteLength(resultJson) > MAX_COMMAND_DOCUMENT_BYTES) {
+        throw Errors.validation(`result is limited to ${MAX_COMMAND_DOCUMENT_BYTES} bytes of JSON`, [
+          { path: '/result', message: `at most ${MAX_COMMAND_DOCUMENT_BYTES} bytes of JSON` },
+        ]);
+      }
       const t = now();
       const [row] = await db.query<CommandRow>(
         `UPDATE commands SET status = $4, result = $5, error = $6, completed_at = $7, delivered_at = coalesce(delivered_at, $7)
           WHERE tenant_id = $1 AND device_id = $2 AND id = $3 AND status IN ('pending', 'delivered') AND expires_at > $7
           RETURNING *`,
-        [
-          device.tenantId,
-          device.deviceId,
-          commandId,
-          result.status,
-          result.result === undefined ? null : JSON.stringify(result.result),
-          result.error ?? null,
-          t,
-        ],
+        [device.tenantId, device.deviceId, commandId, result.status, resultJson, result.error ?? null, t],
       );
       if (row) return toCommand(row);
       const existing = await find(device.tenantId, device.deviceId, commandId);

@@ -80,8 +80,6 @@ export interface DeviceService {
    * username), must name the key's device. INVALID_CREDENTIALS or DEVICE_DISABLED otherwise.
    */
   authenticate(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
-  /** Whether a device is still allowed to hold a session (used to re-check live sessions). */
-  isActive(identity: DeviceIdentity): Promise<boolean>;
 }
 
 export const ACCESS_KEY_PREFIX = 'dak';

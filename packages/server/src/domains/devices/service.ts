@@ -104,7 +104,7 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
       await require(caller, deviceId);
       const secret = newSecret(ACCESS_KEY_PREFIX);
       const accessKey = {
-        id: newId('dak'),
+        id: newId('acc'),
         deviceId,
         prefix: secret.slice(0, 10),
         createdAt: now(),
@@ -141,7 +141,5 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
         await store.touchAccessKey(found.keyId, t);
       return { tenantId: found.tenantId, deviceId: found.deviceId, accessKeyId: found.keyId };
     },
-
-    isActive: (identity) => store.isEnabled(identity.tenantId, identity.deviceId),
   };
 }

@@ -159,13 +159,6 @@ export function deviceStore(db: Queryable) {
     async touchAccessKey(keyId: string, now: number): Promise<void> {
       await db.query('UPDATE device_access_keys SET last_used_at = $2 WHERE id = $1', [keyId, now]);
     },
-    async isEnabled(tenantId: string, deviceId: string): Promise<boolean> {
-      const [r] = await db.query<{ status: string }>(
-        'SELECT status FROM devices WHERE tenant_id = $1 AND id = $2',
-        [tenantId, deviceId],
-      );
-      return r?.status === 'enabled';
-    },
   };
 }
 export type DeviceStore = ReturnType<typeof deviceStore>;

@@ -85,6 +85,14 @@ export function createTenancyService(deps: TenancyDeps): TenancyService {
       await store.revokeSession(sha256Hex(token), now());
     },
 
+    async changePassword(userId, currentPassword, newPassword) {
+      const found = await store.findUserById(userId);
+      const ok = found ? await verify(found.passwordHash, currentPassword).catch(() => false) : false;
+      if (!found || !ok) throw Errors.invalidCredentials();
+      checkPassword(newPassword);
+      await store.setPassword(userId, await hash(newPassword, ARGON2_OPTIONS), now());
+    },
+
     async createApiKey(tenantId, name) {
       await requireTenant(tenantId);
       const secret = newSecret(API_KEY_PREFIX);

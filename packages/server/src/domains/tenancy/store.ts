@@ -72,6 +72,17 @@ export function tenancyStore(db: Queryable) {
       const [r] = await db.query<UserRow>('SELECT * FROM users WHERE username = $1', [username]);
       return r && { user: toUser(r), passwordHash: r.password_hash };
     },
+    async findUserById(id: string): Promise<{ user: User; passwordHash: string } | undefined> {
+      const [r] = await db.query<UserRow>('SELECT * FROM users WHERE id = $1', [id]);
+      return r && { user: toUser(r), passwordHash: r.password_hash };
+    },
+    async setPassword(userId: string, passwordHash: string, now: number): Promise<void> {
+      await db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [userId, passwordHash]);
+      await db.query('UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL', [
+        userId,
+        now,
+      ]);
+    },
     async countPlatformAdmins(): Promise<number> {
       const [r] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM users WHERE platform_admin');
       return r?.n ?? 0;

@@ -53,6 +53,11 @@ export interface TenancyService {
   login(username: string, password: string): Promise<LoginResult>;
   /** Ends the session the token belongs to. */
   logout(token: string): Promise<void>;
+  /**
+   * Changes a user's password after checking the current one (INVALID_CREDENTIALS otherwise) and ends
+   * all of the user's sessions: the next request needs a new login.
+   */
+  changePassword(userId: string, currentPassword: string, newPassword: string): Promise<void>;
   /** Creates a tenant API key; the secret is returned once and only its digest is kept. */
   createApiKey(tenantId: string, name: string): Promise<{ apiKey: ApiKey; secret: string }>;
   listApiKeys(tenantId: string): Promise<ApiKey[]>;

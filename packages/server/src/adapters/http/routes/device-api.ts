@@ -18,7 +18,7 @@ const CommandParams = Type.Object({ commandId: Type.String({ maxLength: 64 }) })
 /** The documented schema feeds OpenAPI; validation is the shared protocol parser. */
 const parsedByProtocol = { validatorCompiler: () => () => true };
 
-export const deviceApiRoutes: RoutePlugin = (app, { services }) => {
+export const deviceApiRoutes: RoutePlugin = (app, { services, metrics }) => {
   const config = { auth: 'device' as const };
   const tags = ['device-api'];
   app.post(
@@ -31,6 +31,7 @@ export const deviceApiRoutes: RoutePlugin = (app, { services }) => {
     },
     async (request, reply) => {
       const stored = await services.telemetry.ingest(deviceOf(request), request.body);
+      metrics.messagesIn.inc({ transport: 'https', kind: 'telemetry' });
       return reply.code(202).send({ accepted: stored });
     },
   );
@@ -44,21 +45,30 @@ export const deviceApiRoutes: RoutePlugin = (app, { services }) => {
     },
     async (request, reply) => {
       await services.telemetry.ingestEvent(deviceOf(request), request.body);
+      metrics.messagesIn.inc({ transport: 'https', kind: 'event' });
       return reply.code(202).send({ accepted: 1 });
     },
   );
   app.get(
     '/v1/device/commands',
-    { config, schema: { tags, summary: 'Fetch pending commands (marks them delivered)' } },
+    {
+      config,
+      schema: {
+        tags,
+        summary:
+          'Fetch open commands (pending or delivered, without a result); at least once: repeat until answered',
+      },
+    },
     async (request) => {
       const device = deviceOf(request);
-      const pending = await services.commands.pendingForDevice(device);
+      const open = await services.commands.openForDevice(device);
       await services.commands.markDelivered(
         device,
-        pending.map((c) => c.id),
+        open.filter((c) => c.status === 'pending').map((c) => c.id),
       );
+      metrics.messagesOut.inc({ kind: 'command' }, open.length);
       return {
-        items: pending.map((c) => ({
+        items: open.map((c) => ({
           id: c.id,
           name: c.name,
           params: c.params,
@@ -82,6 +92,7 @@ export const deviceApiRoutes: RoutePlugin = (app, { services }) => {
         request.params.commandId,
         parsed.value,
       );
+      metrics.messagesIn.inc({ transport: 'https', kind: 'command_result' });
       return { id: c.id, status: c.status };
     },
   );
