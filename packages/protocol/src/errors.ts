@@ -64,11 +64,46 @@ export const ERROR_CATALOGUE = {
   DEVICE_NOT_FOUND: spec(404, 'Device not found', 'No device with this id is visible to the caller.'),
   ACCESS_KEY_NOT_FOUND: spec(404, 'Access key not found', 'The device has no access key with this id.'),
   COMMAND_NOT_FOUND: spec(404, 'Command not found', 'No command with this id exists for the device.'),
+  PROVISIONING_TOKEN_NOT_FOUND: spec(
+    404,
+    'Provisioning token not found',
+    'No provisioning token with this id is visible to the caller.',
+  ),
+  OPERATION_NOT_FOUND: spec(
+    404,
+    'Provisioning operation not found',
+    'No provisioning operation with this id is visible to the caller.',
+  ),
   ALREADY_EXISTS: spec(409, 'Already exists', 'A resource with the same unique name or id exists already.'),
   COMMAND_NOT_OPEN: spec(
     409,
     'Command is finished',
     'The command has already succeeded, failed or expired; a result can be reported only once.',
+  ),
+  OPERATION_NOT_PENDING: spec(
+    409,
+    'Provisioning operation is not pending',
+    'The operation was already approved, rejected, superseded, locked or has expired; `status` says which.',
+  ),
+  PROVISIONING_TOKEN_EXHAUSTED: spec(
+    403,
+    'Provisioning token used up',
+    'The provisioning token has provisioned as many devices as it allows, has expired or was revoked.',
+  ),
+  SERIAL_NOT_ALLOWED: spec(
+    403,
+    'Serial not allowed for this token',
+    'A per-device provisioning token provisions only the serial it was made for.',
+  ),
+  VERIFICATION_CODE_WRONG: spec(
+    422,
+    'Verification code does not match',
+    'The code entered is not the one the device shows. `attemptsLeft` says how many tries remain before the operation locks.',
+  ),
+  TOO_MANY_OPERATIONS: spec(
+    429,
+    'Too many provisioning operations',
+    'Too many operations were started with this provisioning token in a short time; the token is flagged as suspicious. `retryAfterMs` says when to try again.',
   ),
   IDEMPOTENCY_KEY_IN_USE: spec(
     409,

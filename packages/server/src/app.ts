@@ -19,6 +19,9 @@ import { createTelemetryService } from './domains/telemetry/service.js';
 import { tenancyStore } from './domains/tenancy/store.js';
 import { createTenancyService } from './domains/tenancy/service.js';
 import { ensureTlsMaterial } from './pki/bootstrap.js';
+import { createProvisioningService } from './domains/provisioning/service.js';
+import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
+import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
 import { createLocalBus } from './platform/bus.js';
 import type { TenantCaller } from './platform/caller.js';
 import { createLogger, createMetrics, type Logger } from './platform/observability.js';
@@ -95,7 +98,27 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
     requireDevice,
   });
   const presence = createPresenceService({ db, nodeId: config.nodeId, requireDevice });
-  const services = { tenancy, devices, telemetry, commands, presence };
+  const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
+  const registrationTokens = await createRegistrationTokens({
+    db,
+    box,
+    ttlSeconds: config.registrationTokenTtlSeconds,
+    skewSeconds: config.tokenClockSkewSeconds,
+  });
+  const provisioning = createProvisioningService({
+    db,
+    bus,
+    box,
+    tokens: registrationTokens,
+    operationTtlSeconds: config.provisioningOperationTtlSeconds,
+    refreshGraceMs: config.registrationTokenTtlSeconds * 1000,
+  });
+  // A device proves itself with an access key or a registration token (a JWT).
+  const authenticateDevice = (secret: string, claimedDeviceId?: string) =>
+    looksLikeJwt(secret)
+      ? provisioning.authenticate(secret, claimedDeviceId)
+      : devices.authenticate(secret, claimedDeviceId);
+  const services = { tenancy, devices, telemetry, commands, presence, provisioning, authenticateDevice };
 
   // Sessions this node held before an unclean stop are over.
   const stale = await presence.resetNode(config.nodeId, 'server_restart');
@@ -122,7 +145,7 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
   // Adapters
   let ready = false;
   const broker = await createBroker({
-    devices,
+    authenticateDevice,
     telemetry,
     commands,
     presence,
@@ -160,6 +183,7 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
   const expiry = setInterval(() => {
     commands.expireDue().catch((err: unknown) => logger.error({ err }, 'command expiry failed'));
     expireIdempotencyKeys(db).catch((err: unknown) => logger.error({ err }, 'idempotency expiry failed'));
+    provisioning.expireDue().catch((err: unknown) => logger.error({ err }, 'provisioning expiry failed'));
   }, 5_000);
   expiry.unref();
 

@@ -36,6 +36,14 @@ export interface Config {
   readonly sessionTtlSeconds: number;
   /** Identifies this node in presence records; must be unique per node sharing a database. */
   readonly nodeId: string;
+  /** 32-byte key (base64) that encrypts secrets at rest; empty = `<dataDir>/secret.key`, created on first start. */
+  readonly secretKey: string;
+  /** Lifetime of a registration token, in seconds (one hour to about a year). */
+  readonly registrationTokenTtlSeconds: number;
+  /** How long a provisioning operation waits for approval, in seconds. */
+  readonly provisioningOperationTtlSeconds: number;
+  /** Clock skew tolerated when checking token times, in seconds. */
+  readonly tokenClockSkewSeconds: number;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -159,10 +167,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     commandMaxTtlSeconds: int(env, file, 'commandMaxTtlSeconds', 7 * 86400, 1, 365 * 86400),
     sessionTtlSeconds: int(env, file, 'sessionTtlSeconds', 12 * 3600, 60, 30 * 86400),
     nodeId: str(env, file, 'nodeId', 'node-1'),
+    secretKey: str(env, file, 'secretKey', ''),
+    registrationTokenTtlSeconds: int(env, file, 'registrationTokenTtlSeconds', 30 * 86400, 3600, 400 * 86400),
+    provisioningOperationTtlSeconds: int(env, file, 'provisioningOperationTtlSeconds', 86400, 60, 30 * 86400),
+    tokenClockSkewSeconds: int(env, file, 'tokenClockSkewSeconds', 300, 0, 3600),
     ...overrides,
   };
   if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) {
     throw new ConfigError('MOORING_TLS_CERT_FILE and MOORING_TLS_KEY_FILE must be given together');
+  }
+  if (config.secretKey && Buffer.from(config.secretKey, 'base64').length !== 32) {
+    throw new ConfigError('MOORING_SECRET_KEY: must be 32 bytes, base64-encoded (openssl rand -base64 32)');
   }
   if (config.commandDefaultTtlSeconds > config.commandMaxTtlSeconds) {
     throw new ConfigError(
@@ -191,4 +206,8 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   commandMaxTtlSeconds: true,
   sessionTtlSeconds: true,
   nodeId: true,
+  secretKey: true,
+  registrationTokenTtlSeconds: true,
+  provisioningOperationTtlSeconds: true,
+  tokenClockSkewSeconds: true,
 };

@@ -7,6 +7,8 @@ import { EventEmitter } from 'node:events';
 export interface BusEvents {
   /** Live sessions of this device must be dropped (disabled, deleted, credential revoked). */
   'device.disconnect': { deviceId: string; reason: string; keyId?: string };
+  /** A provisioning operation left `pending` (approved, rejected, superseded, locked, expired). */
+  'provisioning.decided': { operationId: string };
   /** A command was created and should be pushed if its device is connected. */
   'command.created': { tenantId: string; deviceId: string; commandId: string };
 }

@@ -186,7 +186,7 @@ for (const [name, open] of backends) {
       await rejectsWith(s.devices.authenticate(k1.secret, 'dev_someoneelse'), 'INVALID_CREDENTIALS');
       await s.devices.revokeAccessKey(a, d.id, k1.accessKey.id);
       await rejectsWith(s.devices.authenticate(k1.secret), 'INVALID_CREDENTIALS');
-      assert.equal((await s.devices.authenticate(k2.secret)).accessKeyId, k2.accessKey.id);
+      assert.equal((await s.devices.authenticate(k2.secret)).credentialId, k2.accessKey.id);
       await s.devices.update(a, d.id, { status: 'disabled' });
       await rejectsWith(s.devices.authenticate(k2.secret), 'DEVICE_DISABLED');
       assert.deepEqual(disconnects, ['access_key_revoked', 'device_disabled']);

@@ -21,7 +21,7 @@ import { newId } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
 import type { Logger, Metrics } from '../../platform/observability.js';
 import type { CommandService } from '../../domains/commands/commands.js';
-import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/devices.js';
+import type { AuthenticatedDevice } from '../../domains/devices/devices.js';
 import type { PresenceService } from '../../domains/presence/presence.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 
@@ -41,7 +41,8 @@ interface Session {
 }
 
 export interface BrokerDeps {
-  devices: DeviceService;
+  /** Resolves a device credential (access key or registration token) for the claimed device id. */
+  authenticateDevice(secret: string, claimedDeviceId: string): Promise<AuthenticatedDevice>;
   telemetry: TelemetryService;
   commands: CommandService;
   presence: PresenceService;
@@ -87,7 +88,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       // [MQTT-3.1.3-3]: the client id names the device; username and client id must agree.
       if (!username || !password || username !== client.id)
         return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
-      deps.devices.authenticate(password.toString('utf8'), username).then(
+      deps.authenticateDevice(password.toString('utf8'), username).then(
         (device) => {
           // A second connection with the same client id takes the session over [MQTT-3.1.4-2]: aedes
           // closes the old one next; record why.
@@ -352,7 +353,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       const client = byDevice.get(deviceId);
       const session = client && sessions.get(client);
       if (!client || !session) return;
-      if (keyId && session.device.accessKeyId !== keyId) return;
+      if (keyId && session.device.credentialId !== keyId) return;
       session.closeReason = reason;
       client.close();
     }),

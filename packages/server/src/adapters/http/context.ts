@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CommandService } from '../../domains/commands/commands.js';
 import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/devices.js';
 import type { PresenceService } from '../../domains/presence/presence.js';
+import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { TenancyService } from '../../domains/tenancy/tenancy.js';
 import { AppError } from '../../errors.js';
@@ -12,6 +13,9 @@ import type { Metrics } from '../../platform/observability.js';
 
 export interface Services {
   tenancy: TenancyService;
+  provisioning: ProvisioningService;
+  /** Resolves a device credential (access key or registration token). */
+  authenticateDevice(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
   devices: DeviceService;
   telemetry: TelemetryService;
   commands: CommandService;
@@ -20,7 +24,7 @@ export interface Services {
 
 /** Which credential a route takes. Every route declares one; `none` is for health, login and the spec. */
 /** `session` is a login session of any user (tenant user or platform administrator), not an API key. */
-export type AuthMode = 'none' | 'session' | 'platform-admin' | 'tenant' | 'device';
+export type AuthMode = 'none' | 'session' | 'platform-admin' | 'tenant' | 'device' | 'provisioning';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -28,6 +32,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal?: Principal;
+    /** On `provisioning` routes: the provisioning token, checked by the provisioning service. */
+    provisioningToken?: string;
     device?: AuthenticatedDevice;
   }
 }

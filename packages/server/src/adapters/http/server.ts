@@ -103,8 +103,12 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
     if (!token) throw new AppError('UNAUTHENTICATED', 'send Authorization: Bearer <credential>');
+    if (mode === 'provisioning') {
+      request.provisioningToken = token;
+      return;
+    }
     if (mode === 'device') {
-      request.device = await opts.services.devices.authenticate(token);
+      request.device = await opts.services.authenticateDevice(token);
       request.principal = {
         kind: 'device',
         deviceId: request.device.deviceId,

@@ -10,6 +10,8 @@ export type DeviceStatus = 'enabled' | 'disabled';
 export interface Device {
   id: string;
   tenantId: string;
+  /** The manufacturer's serial, unique in the tenant; provisioning finds devices by it. */
+  serial: string | null;
   name: string;
   tags: string[];
   metadata: Record<string, unknown>;
@@ -36,6 +38,7 @@ export interface AccessKey {
 
 export interface DeviceCreate {
   name: string;
+  serial?: string;
   tags?: string[];
   metadata?: Record<string, unknown>;
 }
@@ -55,9 +58,11 @@ export interface DeviceListQuery {
   connected?: boolean;
 }
 
-/** How a device proved itself; carried on its session for logs and presence. */
+/** How a device proved itself; carried on its session for logs, presence and revocation. */
 export interface AuthenticatedDevice extends DeviceIdentity {
-  accessKeyId: string;
+  credential: 'access-key' | 'registration-token';
+  /** The access key id, or the registration token's `jti`. */
+  credentialId: string;
 }
 
 export interface DeviceService {

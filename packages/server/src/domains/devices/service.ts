@@ -50,6 +50,7 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
       const device: Device = {
         id: newId('dev', t),
         tenantId: caller.tenantId,
+        serial: input.serial ?? null,
         name: input.name,
         tags: [...new Set(input.tags ?? [])],
         metadata: input.metadata ?? {},
@@ -139,7 +140,12 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
       // last-used is informational: written at most once a minute per key, never on every message.
       if (found.lastUsedAt === null || t - found.lastUsedAt > 60_000)
         await store.touchAccessKey(found.keyId, t);
-      return { tenantId: found.tenantId, deviceId: found.deviceId, accessKeyId: found.keyId };
+      return {
+        tenantId: found.tenantId,
+        deviceId: found.deviceId,
+        credential: 'access-key',
+        credentialId: found.keyId,
+      };
     },
   };
 }

@@ -1,10 +1,11 @@
 /** SQL for devices and access keys; every query carries the tenant id. */
-import type { Queryable } from '../../store/db.js';
+import { mapUniqueViolation, type Queryable } from '../../store/db.js';
 import type { AccessKey, Device, DeviceListQuery, DeviceStatus } from './devices.js';
 
 interface DeviceRow {
   id: string;
   tenant_id: string;
+  serial: string | null;
   name: string;
   tags: string[];
   metadata: Record<string, unknown>;
@@ -31,6 +32,7 @@ interface AccessKeyRow {
 export const toDevice = (r: DeviceRow): Device => ({
   id: r.id,
   tenantId: r.tenant_id,
+  serial: r.serial,
   name: r.name,
   tags: r.tags,
   metadata: r.metadata,
@@ -57,12 +59,25 @@ const toAccessKey = (r: AccessKeyRow): AccessKey => ({
 
 export function deviceStore(db: Queryable) {
   return {
-    async insert(d: Device): Promise<Device> {
-      await db.query(
-        `INSERT INTO devices (id, tenant_id, name, tags, metadata, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [d.id, d.tenantId, d.name, d.tags, JSON.stringify(d.metadata), d.status, d.createdAt, d.updatedAt],
-      );
+    async insert(d: Device, provisioningTokenId: string | null = null): Promise<Device> {
+      await db
+        .query(
+          `INSERT INTO devices (id, tenant_id, serial, name, tags, metadata, status, created_at, updated_at, provisioning_token_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+          [
+            d.id,
+            d.tenantId,
+            d.serial,
+            d.name,
+            d.tags,
+            JSON.stringify(d.metadata),
+            d.status,
+            d.createdAt,
+            d.updatedAt,
+            provisioningTokenId,
+          ],
+        )
+        .catch((e) => mapUniqueViolation(e, `a device with serial '${d.serial}'`));
       return d;
     },
     async get(tenantId: string, id: string): Promise<Device | undefined> {

@@ -6,6 +6,7 @@ import { deviceRoutes } from './devices.js';
 import { telemetryRoutes } from './telemetry.js';
 import { commandRoutes } from './commands.js';
 import { deviceApiRoutes } from './device-api.js';
+import { provisioningRoutes } from './provisioning.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -16,6 +17,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     telemetryRoutes,
     commandRoutes,
     deviceApiRoutes,
+    provisioningRoutes,
   ])
     routes(app, ctx);
 }

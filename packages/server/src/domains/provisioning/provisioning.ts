@@ -1,0 +1,146 @@
+/**
+ * Provisioning: zero-touch onboarding without a shared secret in firmware. A device holding a
+ * provisioning token (PT) starts an operation with its serial (and optionally the verification code on
+ * its display); a technician approves it with that code (or the token's policy does); the device then
+ * picks up a short-lived registration token (RT) that is its identity on MQTT and HTTPS, and refreshes it
+ * with the PT. Everything is revocable. The contract; `service.ts` implements it.
+ */
+import type { TenantCaller } from '../../platform/caller.js';
+import type { Page } from '../../platform/pagination.js';
+import type { AuthenticatedDevice } from '../devices/devices.js';
+
+export type TokenKind = 'device' | 'batch';
+export type ApprovalPolicy = 'auto' | 'manual';
+export type OperationStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'superseded' | 'locked';
+
+export interface ProvisioningToken {
+  id: string;
+  name: string;
+  kind: TokenKind;
+  /** For `device` tokens: the one serial it provisions. */
+  serial: string | null;
+  maxUses: number;
+  uses: number;
+  approval: ApprovalPolicy;
+  /** Tags given to devices it provisions. */
+  deviceTags: string[];
+  expiresAt: number | null;
+  createdAt: number;
+  revokedAt: number | null;
+  prefix: string;
+  /** Set when the token was used in a way firmware does not; see `reason`. */
+  suspicious: { at: number; reason: string } | null;
+}
+
+export interface TokenCreate {
+  name: string;
+  kind: TokenKind;
+  serial?: string;
+  /** Batch tokens: how many devices it may provision (device tokens: 1). */
+  maxUses?: number;
+  approval: ApprovalPolicy;
+  deviceTags?: string[];
+  /** Lifetime in seconds; none = until revoked. */
+  ttlSeconds?: number;
+}
+
+/** The technician's view of an operation. */
+export interface ProvisioningOperation {
+  id: string;
+  tokenId: string;
+  serial: string;
+  attributes: Record<string, unknown>;
+  status: OperationStatus;
+  /** The serial was provisioned before: a human approves even under an auto-approval token. */
+  reprovision: boolean;
+  hasVerificationCode: boolean;
+  wrongCodeAttempts: number;
+  deviceId: string | null;
+  reason: string | null;
+  decidedBy: string | null;
+  createdAt: number;
+  expiresAt: number;
+  decidedAt: number | null;
+}
+
+/** The device's view while it polls. */
+export interface OperationView {
+  operationId: string;
+  status: OperationStatus;
+  expiresAt: number;
+  /** Suggested wait before the next poll, in ms. */
+  pollAfterMs: number;
+  deviceId?: string;
+  registrationToken?: string;
+  registrationTokenExpiresAt?: number;
+  reason?: string;
+}
+
+export interface OperationStart {
+  serial: string;
+  attributes?: Record<string, unknown>;
+  /** The code the device shows on its display, if it has one. */
+  verificationCode?: string;
+}
+
+export interface OperationQuery {
+  status?: OperationStatus;
+  serial?: string;
+  /** Only operations whose token gives devices this tag. */
+  tag?: string;
+  /** Only operations older than this many seconds. */
+  minAgeSeconds?: number;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface ProvisioningService {
+  createToken(
+    caller: TenantCaller,
+    input: TokenCreate,
+  ): Promise<{ provisioningToken: ProvisioningToken; secret: string }>;
+  listTokens(caller: TenantCaller): Promise<ProvisioningToken[]>;
+  getToken(caller: TenantCaller, id: string): Promise<ProvisioningToken>;
+  /** Revokes a token: no new operations, no refreshes; pending operations of it are rejected. */
+  revokeToken(caller: TenantCaller, id: string): Promise<void>;
+
+  /** Device side, with the PT: starts (or restarts, superseding) an operation for a serial. */
+  start(ptSecret: string, input: OperationStart): Promise<OperationView>;
+  /** Device side: the operation's state, waiting up to `waitMs` for a decision (long poll). */
+  poll(ptSecret: string, operationId: string, waitMs: number): Promise<OperationView>;
+  /** Device side: a fresh RT for the PT and the device's current (or recently expired) RT. */
+  refresh(
+    ptSecret: string,
+    registrationToken: string,
+  ): Promise<{ registrationToken: string; expiresAt: number; deviceId: string }>;
+
+  listOperations(caller: TenantCaller, q: OperationQuery): Promise<Page<ProvisioningOperation>>;
+  getOperation(caller: TenantCaller, id: string): Promise<ProvisioningOperation>;
+  /** Approves with the code the device shows (when it sent one); wrong codes are counted and lock it. */
+  approve(
+    caller: TenantCaller,
+    id: string,
+    input: { verificationCode?: string },
+  ): Promise<ProvisioningOperation>;
+  reject(caller: TenantCaller, id: string, reason?: string): Promise<ProvisioningOperation>;
+
+  /** Refuses every RT issued to the device so far and drops its sessions; it must provision again. */
+  revokeRegistrationTokens(caller: TenantCaller, deviceId: string): Promise<void>;
+  /** Authenticates a device by its RT (MQTT password or HTTPS bearer). */
+  authenticate(registrationToken: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
+  /** The public keys that sign registration tokens, as a JWK Set. */
+  jwks(): { keys: object[] };
+  /** Expires pending operations past their time and drops uncollected RTs; returns how many changed. */
+  expireDue(): Promise<number>;
+}
+
+export const PROVISIONING_TOKEN_PREFIX = 'mpt';
+/** Wrong verification codes before an operation locks. */
+export const MAX_WRONG_CODES = 5;
+/** Operations one device token may start in `BURST_WINDOW_MS` before it is flagged and refused. */
+export const DEVICE_TOKEN_BURST = 5;
+export const BURST_WINDOW_MS = 10 * 60_000;
+/** How long an approved operation keeps its RT for the device to pick up. */
+export const PICKUP_WINDOW_MS = 60 * 60_000;
+export const VERIFICATION_CODE_PATTERN = /^[A-Z0-9]{4,12}$/;
+export const SERIAL_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
