@@ -55,7 +55,7 @@ export const ERROR_CATALOGUE = {
   TOPIC_NOT_ALLOWED: spec(
     403,
     'Topic not allowed',
-    'A device may publish only to its own `d/{deviceId}/…` topics and subscribe only to its own inbound topics.',
+    'A device may publish only to its own telemetry, events and command-result topics, and subscribe only to `d/{deviceId}/commands/+` and `d/{deviceId}/errors`.',
   ),
   NOT_FOUND: spec(404, 'Not found', 'No route matches the method and path.'),
   TENANT_NOT_FOUND: spec(404, 'Tenant not found', 'No tenant with this id is visible to the caller.'),
@@ -146,7 +146,11 @@ export const ERROR_CATALOGUE = {
     'Internal error',
     'Something failed on the server. The response carries a `requestId` to quote; nothing about the cause is exposed.',
   ),
-  NOT_READY: spec(503, 'Not ready', 'The server is starting or shutting down. Retry after a moment.'),
+  NOT_READY: spec(
+    503,
+    'Not ready',
+    'The server is starting or shutting down, or its store does not answer. Retry after a moment.',
+  ),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

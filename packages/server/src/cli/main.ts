@@ -56,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
         : `  Platform CA:     ${platform.caFile}   (devices and clients pin this)`,
       platform.bootstrapCredentialFile
         ? `  Admin login:     ${platform.bootstrapCredentialFile}   (one-time credential, owner-readable only)`
-        : `  Admin login:     created on first start (see bootstrap-admin.json in the data directory)`,
+        : `  Admin login:     the administrator made on first start (its password was in bootstrap-admin.json)`,
       platform.insecureMqttPort !== null
         ? `  DEV plain MQTT:  mqtt://127.0.0.1:${platform.insecureMqttPort}   (anonymous, development only)`
         : '',

@@ -1,8 +1,8 @@
 /**
  * First-start TLS material. In an empty data directory a platform CA (ECDSA P-256, 10 years) and a
  * server certificate signed by it are created, so TLS works with no operator input; devices pin the
- * CA. An operator who supplies a certificate and key gets those used instead. A second start reuses
- * what is on disk.
+ * CA. An operator who supplies a certificate and key gets those used instead. Later starts reuse the CA,
+ * and the server certificate while it still fits (see `serverCertFits`).
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';

@@ -248,7 +248,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   /**
    * Pushes a device's open commands to its live session at QoS 1, if it has subscribed to its command
    * topic. A command counts as delivered once written to the session; open commands are pushed again
-   * on every new subscription until they have a result or expire, so delivery is at least once and
+   * on every new subscription and every reconnect of a persistent session until they have a result or
+   * expire, so delivery is at least once and
    * devices deduplicate by command id (docs/mqtt.md).
    */
   async function deliverCommands(client: Client, session: Session, only?: string) {

@@ -36,13 +36,13 @@ export function createTenancyService(deps: TenancyDeps): TenancyService {
     return t;
   }
 
-  function checkPassword(password: string) {
+  function checkPassword(password: string, field = '/password') {
     if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
       throw Errors.validation(
         `password must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`,
         [
           {
-            path: '/password',
+            path: field,
             message: `must be ${MIN_PASSWORD_LENGTH} to ${MAX_PASSWORD_LENGTH} characters`,
           },
         ],
@@ -89,7 +89,7 @@ export function createTenancyService(deps: TenancyDeps): TenancyService {
       const found = await store.findUserById(userId);
       const ok = found ? await verify(found.passwordHash, currentPassword).catch(() => false) : false;
       if (!found || !ok) throw Errors.invalidCredentials();
-      checkPassword(newPassword);
+      checkPassword(newPassword, '/newPassword');
       await store.setPassword(userId, await hash(newPassword, ARGON2_OPTIONS), now());
     },
 
