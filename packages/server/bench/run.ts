@@ -1,0 +1,745 @@
+/**
+ * `npm run bench`: starts Mooring (PGlite, fresh temp data dir, ephemeral ports) as a child process,
+ * bootstraps a tenant and devices over REST, drives it from a separate load-generator process with
+ * many MQTT/TLS device connections, runs the same load against the local Mosquitto when one answers
+ * on 127.0.0.1:1883, and prints one JSON object on stdout. Progress goes to stderr. Everything it
+ * starts is stopped and the data dir removed, on success, failure or timeout.
+ *
+ * Tunables (environment): BENCH_CONNECTIONS, BENCH_WINDOW, BENCH_WARMUP_S, BENCH_DURATION_S,
+ * BENCH_LATENCY_RATE, BENCH_COMMANDS, BENCH_BATCH_MAX_ROWS, BENCH_SKIP_MOSQUITTO=1,
+ * BENCH_SERVER_CPU_PROF=<dir> (V8 CPU profiles of the server over each measured Mooring window),
+ * BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. --trace-gc), BENCH_OUT=<file> (also
+ * write the JSON there).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { spawnSync } from 'node:child_process';
+import { LeanClient, type Transport } from './client.js';
+import type { LatencyResult, Target, ThroughputResult } from './messages.js';
+import { findPid, LoadGenerator, machineCpu, procCpuMs, procMemory, ServerProcess } from './procs.js';
+import { Rest } from './rest.js';
+import type { ServerStats } from './server.js';
+import { mapLimit, round, Samples, sleep, type Percentiles } from './stats.js';
+
+function intEnv(name: string, def: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${raw}'`);
+  return n;
+}
+
+const PARAMS = {
+  connections: intEnv('BENCH_CONNECTIONS', 200),
+  windowPerConnection: intEnv('BENCH_WINDOW', 20),
+  warmupSeconds: intEnv('BENCH_WARMUP_S', 3),
+  durationSeconds: intEnv('BENCH_DURATION_S', 10),
+  latencyOfferedMsgsPerSec: intEnv('BENCH_LATENCY_RATE', 5000),
+  latencyWarmupSeconds: 2,
+  commandSamples: intEnv('BENCH_COMMANDS', 200),
+  verifySampleDevices: 10,
+  telemetryBatchMaxRows: intEnv('BENCH_BATCH_MAX_ROWS', 5000),
+  payload: '{"values":{"temp":21.5,"hum":40}}',
+  rowsPerMessage: 2,
+};
+const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
+/** The whole run must end well inside three minutes; past this it aborts and cleans up. */
+const DEADLINE_MS = 175_000;
+const DRAIN_MS = 15_000;
+const MOSQUITTO_PORT = 1883;
+const PROFILE_DIR = process.env.BENCH_SERVER_CPU_PROF
+  ? resolve(process.env.BENCH_SERVER_CPU_PROF)
+  : undefined;
+
+const started = performance.now();
+function log(msg: string) {
+  process.stderr.write(`[bench +${((performance.now() - started) / 1000).toFixed(1)}s] ${msg}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Cleanup: registered as things start, run once in reverse order whatever ends the run.
+
+const cleanups: (() => Promise<void> | void)[] = [];
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        process.stderr.write(`bench: cleanup step failed: ${String(err)}\n`);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+let aborting = false;
+/** Reports the first failure only: once cleanup starts, the children's going away is expected. */
+async function abort(message: string, code: number): Promise<void> {
+  if (aborting) return;
+  aborting = true;
+  process.stderr.write(`bench: ${message}\n`);
+  await cleanup();
+  process.exit(code);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Server-side readings
+
+/** Sums every sample of a Prometheus metric whose label set contains `labels`. */
+function metric(text: string, name: string, labels = ''): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (!(rest.startsWith(' ') || rest.startsWith('{'))) continue;
+    if (labels && !rest.includes(labels)) continue;
+    sum += Number(rest.slice(rest.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+interface BatchCounters {
+  commits: number;
+  rows: number;
+  commitSeconds: number;
+  at: number;
+}
+
+async function batchCounters(rest: Rest): Promise<BatchCounters> {
+  const r = await rest.call('GET', '/metrics');
+  return {
+    commits: metric(r.text, 'mooring_telemetry_batch_rows_count'),
+    rows: metric(r.text, 'mooring_telemetry_batch_rows_sum'),
+    commitSeconds: metric(r.text, 'mooring_telemetry_commit_seconds_sum'),
+    at: performance.now(),
+  };
+}
+
+/** Group-commit behaviour over a phase (warm-up and drain included), from the server's own histograms. */
+function batchSummary(a: BatchCounters, b: BatchCounters) {
+  const commits = b.commits - a.commits;
+  const seconds = (b.at - a.at) / 1000;
+  return {
+    commits,
+    meanRowsPerCommit: commits ? round((b.rows - a.rows) / commits, 1) : 0,
+    meanCommitMs: commits ? round(((b.commitSeconds - a.commitSeconds) / commits) * 1000, 2) : 0,
+    commitsPerSec: round(commits / seconds, 1),
+    /** Share of the phase's wall time spent inside commits: near 100% means the store is the limit. */
+    commitBusyPct: round(((b.commitSeconds - a.commitSeconds) / seconds) * 100, 1),
+  };
+}
+
+interface Snapshot {
+  at: number;
+  /** CPU ms of [server, load generator, this process, Mosquitto?], from /proc. */
+  cpuMs: (number | null)[];
+  machine: ReturnType<typeof machineCpu>;
+  stats: Promise<ServerStats>;
+}
+
+interface PhaseLoad {
+  /** All server threads (main, GC, libuv), in % of one core. */
+  serverCpuPct: number | null;
+  /** Share of wall time the server's main thread was busy: 1 means it had no spare time at all. */
+  serverEventLoopUtilization: number | null;
+  loadgenCpuPct: number | null;
+  mosquittoCpuPct?: number | null;
+  /** The whole machine, all cores. */
+  machineBusyPct: number | null;
+  machineStealPct: number | null;
+  /** CPU (% of one core) used by processes other than the server, load generator, this process and Mosquitto. */
+  otherProcessesCpuPct: number | null;
+}
+
+/**
+ * Reads CPU counters when the load generator enters and leaves its measurement window, so CPU shares
+ * cover exactly the measured seconds (and, with BENCH_SERVER_CPU_PROF, profiles the server over that
+ * window into `<dir>/<profile>.cpuprofile`).
+ */
+function meter(
+  load: LoadGenerator,
+  server: ServerProcess,
+  opts: { mosquittoPid?: number | null; profile?: string } = {},
+) {
+  const pids = [server.pid, load.child.pid ?? -1, process.pid, opts.mosquittoPid ?? -1];
+  const marks: Partial<Record<'start' | 'end', Snapshot>> = {};
+  load.onMark = (at) => {
+    marks[at] = {
+      at: performance.now(),
+      cpuMs: pids.map((pid) => (pid > 0 ? procCpuMs(pid) : null)),
+      machine: machineCpu(),
+      stats: server.stats(),
+    };
+    if (opts.profile && PROFILE_DIR)
+      server.send(
+        at === 'start'
+          ? { type: 'profile-start' }
+          : { type: 'profile-stop', file: join(PROFILE_DIR, `${opts.profile}.cpuprofile`) },
+      );
+  };
+  return async (): Promise<PhaseLoad> => {
+    load.onMark = () => undefined;
+    const { start: a, end: b } = marks;
+    if (!a || !b) throw new Error('the load generator reported no measurement window');
+    const ms = b.at - a.at;
+    const used = pids.map((_, i) => {
+      const x = a.cpuMs[i];
+      const y = b.cpuMs[i];
+      return x != null && y != null ? y - x : null;
+    });
+    const pct = (v: number | null | undefined) => (v == null ? null : round((v / ms) * 100, 1));
+    const [sa, sb] = await Promise.all([a.stats, b.stats]);
+    const active = sb.elu.active - sa.elu.active;
+    const total = active + (sb.elu.idle - sa.elu.idle);
+    let machineBusyPct = null;
+    let machineStealPct = null;
+    let otherProcessesCpuPct = null;
+    if (a.machine && b.machine) {
+      const ticks = b.machine.total - a.machine.total;
+      const busyMs = ((b.machine.busy - a.machine.busy) / ticks) * ms * availableParallelism();
+      machineBusyPct = round(((b.machine.busy - a.machine.busy) / ticks) * 100, 1);
+      machineStealPct = round(((b.machine.steal - a.machine.steal) / ticks) * 100, 1);
+      const ours = used.reduce<number>((n, v) => n + (v ?? 0), 0);
+      otherProcessesCpuPct = Math.max(0, round(((busyMs - ours) / ms) * 100, 1));
+    }
+    return {
+      serverCpuPct: pct(used[0]),
+      serverEventLoopUtilization: total > 0 ? round(active / total, 3) : null,
+      loadgenCpuPct: pct(used[1]),
+      ...(opts.mosquittoPid ? { mosquittoCpuPct: pct(used[3]) } : {}),
+      machineBusyPct,
+      machineStealPct,
+      otherProcessesCpuPct,
+    };
+  };
+}
+
+/** Says when a phase's figures are suspect because the server did not have the machine to itself. */
+function contentionNotes(phase: string, load: PhaseLoad): string[] {
+  const notes: string[] = [];
+  const { serverEventLoopUtilization: elu, serverCpuPct: cpu, otherProcessesCpuPct: other } = load;
+  if (other !== null && other >= 20)
+    notes.push(
+      `${phase}: other processes used ${other}% of a core during the window (of ${availableParallelism() * 100}%); ` +
+        'the figures are pessimistic — rerun on a quiet machine.',
+    );
+  if (elu !== null && cpu !== null && elu >= 0.95 && cpu < 80)
+    notes.push(
+      `${phase}: the server's event loop was busy ${Math.round(elu * 100)}% of the time but the process got ` +
+        `only ${cpu}% of a core: it was starved of CPU.`,
+    );
+  return notes;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+function mosquittoReachable(): Promise<string | null> {
+  return new Promise((resolveProbe) => {
+    const socket = netConnect({ host: '127.0.0.1', port: MOSQUITTO_PORT });
+    const done = (reason: string | null) => {
+      socket.destroy();
+      resolveProbe(reason);
+    };
+    socket.setTimeout(1_000, () => done('connect to 127.0.0.1:1883 timed out'));
+    socket.once('connect', () => done(null));
+    socket.once('error', (err) => done(`connect to 127.0.0.1:1883 failed: ${err.message}`));
+  });
+}
+
+function mosquittoVersion(): string | null {
+  const r = spawnSync('mosquitto', ['-h'], { encoding: 'utf8', timeout: 2_000 });
+  return /mosquitto version (\S+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? null;
+}
+
+function latencySummary(p: Percentiles) {
+  return { p50: p.p50, p90: p.p90, p99: p.p99, max: p.max, samples: p.samples };
+}
+
+/** Counts a device's stored telemetry rows through the REST API, page by page. */
+async function countRows(rest: Rest, apiKey: string, deviceId: string): Promise<number> {
+  let rows = 0;
+  let cursor: string | null = null;
+  do {
+    const q: string = `limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const page: { items: unknown[]; nextCursor: string | null } = await rest.expect(
+      200,
+      'GET',
+      `/v1/devices/${deviceId}/telemetry?${q}`,
+      apiKey,
+    );
+    rows += page.items.length;
+    cursor = page.nextCursor;
+  } while (cursor);
+  return rows;
+}
+
+interface Device {
+  id: string;
+  accessKey: string;
+}
+
+async function bootstrap(rest: Rest, credentialFile: string, count: number) {
+  const cred = JSON.parse(readFileSync(credentialFile, 'utf8')) as { username: string; password: string };
+  const { token } = await rest.expect<{ token: string }>(200, 'POST', '/v1/auth/login', undefined, cred);
+  const tenant = await rest.expect<{ id: string }>(201, 'POST', '/v1/tenants', token, { name: 'bench' });
+  const key = await rest.expect<{ secret: string }>(201, 'POST', `/v1/tenants/${tenant.id}/api-keys`, token, {
+    name: 'bench',
+  });
+  const apiKey = key.secret;
+  const devices = await mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    16,
+    async (i): Promise<Device> => {
+      const d = await rest.expect<{ id: string }>(201, 'POST', '/v1/devices', apiKey, {
+        name: `bench-${i}`,
+        tags: ['bench'],
+      });
+      const k = await rest.expect<{ secret: string }>(201, 'POST', `/v1/devices/${d.id}/access-keys`, apiKey);
+      return { id: d.id, accessKey: k.secret };
+    },
+  );
+  return { apiKey, devices };
+}
+
+/**
+ * Command round trip on a device of its own: REST create → the device receives it on
+ * d/{id}/commands/{cmdId} → publishes {"status":"succeeded"} to …/result → PUBACK. The PUBACK leaves only
+ * after the result is committed, so that instant is when REST reports 'succeeded'; a GET confirms it.
+ */
+async function commandRoundTrips(
+  rest: Rest,
+  apiKey: string,
+  device: Device,
+  transport: Transport,
+  n: number,
+) {
+  const client = new LeanClient({
+    transport,
+    clientId: device.id,
+    username: device.id,
+    password: device.accessKey,
+  });
+  await client.connect();
+  try {
+    const granted = await client.subscribe(`d/${device.id}/commands/+`, 1);
+    if (granted[0] !== 1) throw new Error(`command subscription refused: ${JSON.stringify(granted)}`);
+    let onCommand: ((commandId: string) => void) | undefined;
+    const prefix = `d/${device.id}/commands/`;
+    client.onMessage = (topic) => {
+      if (topic.startsWith(prefix) && !topic.slice(prefix.length).includes('/'))
+        onCommand?.(topic.slice(prefix.length));
+    };
+    const acks = new Map<number, () => void>();
+    client.onPuback = (id) => acks.get(id)?.();
+    const within = <T>(p: Promise<T>, what: string) =>
+      Promise.race([
+        p,
+        sleep(10_000).then(() => Promise.reject(new Error(`command round trip: no ${what} within 10 s`))),
+      ]);
+
+    const roundTrip = new Samples();
+    const delivery = new Samples();
+    const restVisible = new Samples();
+    for (let i = 0; i < n; i++) {
+      const delivered = new Promise<string>((r) => (onCommand = r));
+      const t0 = performance.now();
+      const created = rest.expect<{ id: string }>(201, 'POST', `/v1/devices/${device.id}/commands`, apiKey, {
+        name: 'bench.ping',
+        params: { i },
+      });
+      created.catch(() => undefined); // awaited below; this only keeps it from counting as unhandled
+      const commandId = await within(delivered, 'command delivery');
+      const t1 = performance.now();
+      const id = client.publishOnce(`${prefix}${commandId}/result`, Buffer.from('{"status":"succeeded"}'));
+      await within(new Promise<void>((r) => acks.set(id, r)), 'result PUBACK');
+      acks.delete(id);
+      const t2 = performance.now();
+      if ((await created).id !== commandId) throw new Error('the device received a different command');
+      const got = await rest.expect<{ status: string }>(
+        200,
+        'GET',
+        `/v1/devices/${device.id}/commands/${commandId}`,
+        apiKey,
+      );
+      if (got.status !== 'succeeded')
+        throw new Error(`command ${commandId} is '${got.status}' after its PUBACK`);
+      const t3 = performance.now();
+      roundTrip.add(t2 - t0);
+      delivery.add(t1 - t0);
+      restVisible.add(t3 - t0);
+    }
+    const rt = roundTrip.percentiles();
+    return {
+      measures:
+        'REST POST /v1/devices/{id}/commands sent → device receives d/{id}/commands/{cmdId} (QoS 1) → ' +
+        'device publishes {"status":"succeeded"} to …/result → its PUBACK arrives (sent only after the result ' +
+        'is committed); sequential, one device, no other load. Every sample is then confirmed by GET.',
+      p50: rt.p50,
+      p99: rt.p99,
+      max: rt.max,
+      samples: rt.samples,
+      deliveryMs: latencySummary(delivery.percentiles()),
+      createToConfirmedByGetMs: latencySummary(restVisible.percentiles()),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+async function throughputPhase(load: LoadGenerator): Promise<ThroughputResult> {
+  return load.request(
+    {
+      type: 'throughput',
+      window: PARAMS.windowPerConnection,
+      warmupMs: PARAMS.warmupSeconds * 1000,
+      durationMs: PARAMS.durationSeconds * 1000,
+      drainMs: DRAIN_MS,
+    },
+    'throughput',
+    (PARAMS.warmupSeconds + PARAMS.durationSeconds) * 1000 + DRAIN_MS + 15_000,
+  );
+}
+
+async function latencyPhase(load: LoadGenerator): Promise<LatencyResult> {
+  return load.request(
+    {
+      type: 'latency',
+      rate: PARAMS.latencyOfferedMsgsPerSec,
+      warmupMs: PARAMS.latencyWarmupSeconds * 1000,
+      durationMs: PARAMS.durationSeconds * 1000,
+      drainMs: DRAIN_MS,
+    },
+    'latency',
+    (PARAMS.latencyWarmupSeconds + PARAMS.durationSeconds) * 1000 + DRAIN_MS + 15_000,
+  );
+}
+
+interface MosquittoResult {
+  version: string | null;
+  note: string;
+  persistedQos1MsgsPerSec: number;
+  throughput: {
+    ackedInWindow: number;
+    pubackLatencyMsAtSaturation: ReturnType<typeof latencySummary>;
+    unacked: number;
+    cpu: PhaseLoad;
+  };
+  pubackLatencyMs: ReturnType<typeof latencySummary>;
+  offeredMsgsPerSec: number;
+  achievedMsgsPerSec: number;
+  latencyRun: { sentMsgsPerSec: number; unacked: number; cpu: PhaseLoad };
+}
+
+async function runMosquitto(
+  load: LoadGenerator,
+  server: ServerProcess,
+): Promise<{ result: MosquittoResult | null; reason: string | null; notes: string[] }> {
+  const unreachable = await mosquittoReachable();
+  if (unreachable) return { result: null, reason: unreachable, notes: [] };
+  const transport: Transport = { kind: 'tcp', port: MOSQUITTO_PORT };
+  // A raw relay: unique client ids, no credentials, topics nobody subscribes to.
+  const targets: Target[] = Array.from({ length: PARAMS.connections }, (_, i) => ({
+    clientId: `mooring-bench-${process.pid}-${i}`,
+    topic: `mooring-bench/${process.pid}/${i}/telemetry`,
+  }));
+  try {
+    await load.request(
+      { type: 'connect', transport, targets, payload: PARAMS.payload, concurrency: 50 },
+      'connected',
+      60_000,
+    );
+  } catch (err) {
+    return { result: null, reason: `connecting to Mosquitto failed: ${(err as Error).message}`, notes: [] };
+  }
+  const mosquittoPid = findPid('mosquitto');
+  log(`mosquitto: throughput, window ${PARAMS.windowPerConnection} × ${PARAMS.connections} connections`);
+  let done = meter(load, server, { mosquittoPid });
+  const tp = await throughputPhase(load);
+  const tpLoad = await done();
+  log(`mosquitto: ${tp.msgsPerSec} msgs/s acked; latency run at ${PARAMS.latencyOfferedMsgsPerSec}/s`);
+  done = meter(load, server, { mosquittoPid });
+  const lat = await latencyPhase(load);
+  const latLoad = await done();
+  await load.request({ type: 'close' }, 'closed', 20_000);
+  return {
+    reason: null,
+    notes: [
+      ...contentionNotes('mosquitto throughput', tpLoad),
+      ...contentionNotes('mosquitto latency', latLoad),
+    ],
+    result: {
+      version: mosquittoVersion(),
+      note: 'Mosquitto acknowledges QoS 1 on receipt and persists nothing here; plain TCP, no auth.',
+      persistedQos1MsgsPerSec: tp.msgsPerSec,
+      throughput: {
+        ackedInWindow: tp.ackedInWindow,
+        pubackLatencyMsAtSaturation: latencySummary(tp.latencyMs),
+        unacked: tp.unacked,
+        cpu: tpLoad,
+      },
+      pubackLatencyMs: latencySummary(lat.latencyMs),
+      offeredMsgsPerSec: lat.offeredMsgsPerSec,
+      achievedMsgsPerSec: lat.achievedMsgsPerSec,
+      latencyRun: {
+        sentMsgsPerSec: lat.sentMsgsPerSec,
+        unacked: lat.unacked,
+        cpu: latLoad,
+      },
+    },
+  };
+}
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mooring-bench-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+
+  const serverEnv = {
+    ...process.env,
+    MOORING_DATA_DIR: dataDir,
+    MOORING_DATABASE_URL: '',
+    MOORING_HTTP_HOST: '127.0.0.1',
+    MOORING_HTTP_PORT: '0',
+    MOORING_MQTT_HOST: '127.0.0.1',
+    MOORING_MQTT_PORT: '0',
+    MOORING_LOG_LEVEL: 'warn',
+    MOORING_DEV_INSECURE_MQTT: 'false',
+    MOORING_TELEMETRY_BATCH_MAX_ROWS: String(PARAMS.telemetryBatchMaxRows),
+    MOORING_CONFIG_FILE: '',
+  };
+  const nodeFlags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
+  // The first start of a fresh data dir runs PGlite's initdb, whose WebAssembly instance stays resident
+  // for a while (≈ +450 MB RSS). The measured server is a restart on that dir, like any later start;
+  // the first start's RSS is reported separately.
+  log(`first start: initialising PGlite in ${dataDir}`);
+  const init = await ServerProcess.start(serverEnv, []);
+  cleanups.push(() => init.stop());
+  const firstStartRss = procMemory(init.pid);
+  if (!init.ready.bootstrapCredentialFile)
+    throw new Error('the fresh data dir produced no bootstrap credential');
+  await init.stop();
+
+  log('starting the measured server on the initialised data dir');
+  const server = await ServerProcess.start(serverEnv, nodeFlags);
+  cleanups.push(() => server.stop());
+  server.onUnexpectedExit = (reason) => void abort(reason, 1);
+  const { ready } = server;
+  log(`server pid ${ready.pid}: https ${ready.httpPort}, mqtts ${ready.mqttPort}`);
+  const ca = readFileSync(ready.caFile, 'utf8');
+  const rest = new Rest(ready.httpPort, ca);
+  cleanups.push(() => rest.close());
+
+  let peakRssKb = 0;
+  const rssMb = async () => {
+    const mem = procMemory(server.pid);
+    const kb = mem ? mem.rssKb : (await server.stats()).memory.rss / 1024;
+    peakRssKb = Math.max(peakRssKb, kb, mem?.hwmKb ?? 0);
+    return round(kb / 1024, 1);
+  };
+
+  log(`bootstrap: tenant, API key, ${PARAMS.connections + 1} devices with access keys`);
+  const t = performance.now();
+  const { apiKey, devices } = await bootstrap(
+    rest,
+    join(dataDir, 'bootstrap-admin.json'),
+    PARAMS.connections + 1,
+  );
+  const bootstrapSeconds = round((performance.now() - t) / 1000, 1);
+  const loadDevices = devices.slice(0, PARAMS.connections);
+  const commandDevice = devices[PARAMS.connections]!;
+  await sleep(1_000); // let start-up and bootstrap garbage settle before the idle reading
+  const idleRss = await rssMb();
+
+  const load = new LoadGenerator();
+  cleanups.push(() => load.stop());
+  const tls: Transport = { kind: 'tls', port: ready.mqttPort, ca };
+  const targets: Target[] = loadDevices.map((d) => ({
+    clientId: d.id,
+    username: d.id,
+    password: d.accessKey,
+    topic: `d/${d.id}/telemetry`,
+  }));
+  const conn = await load.request(
+    { type: 'connect', transport: tls, targets, payload: PARAMS.payload, concurrency: 20 },
+    'connected',
+    90_000,
+  );
+  log(`${conn.count} TLS device connections in ${conn.ms} ms`);
+
+  // --- Throughput: closed loop, every message PUBACKed = committed.
+  log(
+    `throughput: window ${PARAMS.windowPerConnection} × ${PARAMS.connections} connections, ` +
+      `${PARAMS.warmupSeconds} s warm-up + ${PARAMS.durationSeconds} s`,
+  );
+  let b0 = await batchCounters(rest);
+  let done = meter(load, server, { profile: 'throughput' });
+  const tp = await throughputPhase(load);
+  const tpLoad = await done();
+  const tpBatches = batchSummary(b0, await batchCounters(rest));
+  log(`throughput: ${tp.msgsPerSec} persisted msgs/s; verifying through REST`);
+
+  // --- Verification: acked == stored, on a sample of devices and in total.
+  const step = Math.max(1, Math.floor(loadDevices.length / PARAMS.verifySampleDevices));
+  const sample = loadDevices.filter((_, i) => i % step === 0).slice(0, PARAMS.verifySampleDevices);
+  const counted = await mapLimit(sample, 4, async (d) => ({
+    expected: (tp.ackedByClient[d.id] ?? 0) * PARAMS.rowsPerMessage,
+    rows: await countRows(rest, apiKey, d.id),
+  }));
+  const metricsText = (await rest.call('GET', '/metrics')).text;
+  const telemetryAccepted = metric(metricsText, 'mooring_messages_in_total', 'kind="telemetry"');
+  const verification = {
+    sampledDevices: sample.length,
+    expectedRows: counted.reduce((n, c) => n + c.expected, 0),
+    verifiedRows: counted.reduce((n, c) => n + c.rows, 0),
+    devicesMatching: counted.filter((c) => c.rows === c.expected).length,
+    ackedMessagesTotal: tp.ackedTotal,
+    serverCountedTelemetryMessages: telemetryAccepted,
+    ok: false,
+  };
+  verification.ok =
+    verification.devicesMatching === sample.length && telemetryAccepted === tp.ackedTotal && tp.unacked === 0;
+  if (!verification.ok) log(`VERIFICATION MISMATCH: ${JSON.stringify(verification)}`);
+
+  // --- Latency at a fixed offered load (open loop).
+  log(`latency: ${PARAMS.latencyOfferedMsgsPerSec} msgs/s offered for ${PARAMS.durationSeconds} s`);
+  b0 = await batchCounters(rest);
+  done = meter(load, server, { profile: 'latency' });
+  const lat = await latencyPhase(load);
+  const latLoad = await done();
+  const latBatches = batchSummary(b0, await batchCounters(rest));
+  log(
+    `latency: p50 ${lat.latencyMs.p50} ms, p99 ${lat.latencyMs.p99} ms, achieved ${lat.achievedMsgsPerSec}/s`,
+  );
+
+  // --- Commands, with the load connections idle.
+  log(`commands: ${PARAMS.commandSamples} sequential round trips`);
+  const commandRoundTripMs = await commandRoundTrips(rest, apiKey, commandDevice, tls, PARAMS.commandSamples);
+  log(`commands: p50 ${commandRoundTripMs.p50} ms, p99 ${commandRoundTripMs.p99} ms`);
+
+  const endRss = await rssMb();
+  const endMemory = (await server.stats()).memory;
+  const mb = (bytes: number) => round(bytes / 1024 ** 2, 1);
+  await load.request({ type: 'close' }, 'closed', 20_000);
+
+  // --- The same load against Mosquitto.
+  let mosquitto: Awaited<ReturnType<typeof runMosquitto>>;
+  if (process.env.BENCH_SKIP_MOSQUITTO === '1')
+    mosquitto = { result: null, reason: 'BENCH_SKIP_MOSQUITTO=1', notes: [] };
+  else {
+    log('mosquitto: probing 127.0.0.1:1883');
+    mosquitto = await runMosquitto(load, server);
+    if (mosquitto.reason) log(`mosquitto: skipped (${mosquitto.reason})`);
+  }
+
+  const cpu = cpus()[0];
+  return {
+    date: new Date().toISOString(),
+    persistedQos1MsgsPerSec: tp.msgsPerSec,
+    pubackLatencyMs: latencySummary(lat.latencyMs),
+    offeredMsgsPerSec: lat.offeredMsgsPerSec,
+    achievedMsgsPerSec: lat.achievedMsgsPerSec,
+    commandRoundTripMs,
+    serverRssMb: {
+      measures:
+        'VmRSS of the server process. idle: restarted on the initialised data dir, after the REST ' +
+        'bootstrap, before any MQTT connection; peak: VmHWM over the run; end: after the Mooring phases.',
+      firstStartOfFreshDataDir: firstStartRss ? round(firstStartRss.rssKb / 1024, 1) : null,
+      idle: idleRss,
+      peak: round(peakRssKb / 1024, 1),
+      end: endRss,
+      // Where the end RSS lives: the V8 heap, vs. buffers and PGlite's WebAssembly memory outside it.
+      endBreakdown: {
+        v8HeapTotal: mb(endMemory.heapTotal),
+        v8HeapUsed: mb(endMemory.heapUsed),
+        external: mb(endMemory.external),
+        arrayBuffers: mb(endMemory.arrayBuffers),
+      },
+    },
+    mosquitto: mosquitto.result,
+    ...(mosquitto.result ? {} : { mosquittoReason: mosquitto.reason }),
+    // Mooring's persisted rate over Mosquitto's acked rate, same client, connections and window.
+    ratio: mosquitto.result ? round(tp.msgsPerSec / mosquitto.result.persistedQos1MsgsPerSec, 3) : null,
+    notes: [
+      ...contentionNotes('throughput', tpLoad),
+      ...contentionNotes('latency', latLoad),
+      ...mosquitto.notes,
+    ],
+    targets: {
+      persistedQos1MsgsPerSec: TARGETS.persistedQos1MsgsPerSec,
+      pubackP99MsAt5000: TARGETS.pubackP99MsAt5000,
+      throughputMet: tp.msgsPerSec >= TARGETS.persistedQos1MsgsPerSec,
+      latencyMet:
+        lat.latencyMs.p99 <= TARGETS.pubackP99MsAt5000 &&
+        lat.achievedMsgsPerSec >= 0.98 * lat.offeredMsgsPerSec &&
+        lat.unacked === 0,
+    },
+    throughput: {
+      measures:
+        'PUBACKs received per second over the measurement window; closed loop with a fixed number of ' +
+        'QoS 1 PUBLISHes outstanding per connection. The server PUBACKs only after the group commit holding ' +
+        'the message, so acked == persisted.',
+      ackedInWindow: tp.ackedInWindow,
+      windowMs: tp.windowMs,
+      pubackLatencyMsAtSaturation: latencySummary(tp.latencyMs),
+      unackedAfterDrain: tp.unacked,
+      cpu: tpLoad,
+      batches: tpBatches,
+    },
+    verification,
+    latencyRun: {
+      measures:
+        'Open loop: a pacer offers a fixed rate round-robin across all connections regardless of acks; ' +
+        'latency is from writing the PUBLISH to receiving its PUBACK, for messages sent in the window.',
+      sentMsgsPerSec: lat.sentMsgsPerSec,
+      unacked: lat.unacked,
+      p99BySecondMs: lat.p99BySecondMs,
+      maxBySecondMs: lat.maxBySecondMs,
+      cpu: latLoad,
+      batches: latBatches,
+    },
+    machine: {
+      cores: availableParallelism(),
+      cpu: cpu?.model ?? null,
+      memoryGb: round(totalmem() / 1024 ** 3, 1),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+    },
+    params: {
+      ...PARAMS,
+      store: 'pglite (embedded, temp data dir)',
+      transport: 'MQTT 3.1.1 over TLS (127.0.0.1, servername localhost)',
+      client: 'bench/client.ts: mqtt-packet + node:tls, one write per connection per tick',
+      loadGenerator: 'separate process (bench/loadgen.ts)',
+      bootstrapSeconds,
+      tlsConnectMs: conn.ms,
+    },
+    wallSeconds: round((performance.now() - started) / 1000, 1),
+  };
+}
+
+const watchdog = setTimeout(() => {
+  void abort(`did not finish within ${DEADLINE_MS / 1000} s; stopped`, 1);
+}, DEADLINE_MS);
+process.once('SIGINT', () => void abort('interrupted', 130));
+// Whatever goes wrong, the children and the data dir still go.
+process.on('uncaughtException', (err) => void abort(`uncaught: ${err.stack ?? err.message}`, 1));
+process.on('unhandledRejection', (err) => void abort(`unhandled rejection: ${String(err)}`, 1));
+process.once('SIGTERM', () => void abort('terminated', 143));
+
+try {
+  const result = await main();
+  await cleanup();
+  clearTimeout(watchdog);
+  const json = JSON.stringify(result, null, 2);
+  if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, json + '\n');
+  console.log(json);
+} catch (err) {
+  clearTimeout(watchdog);
+  await abort(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);
+}

@@ -1,0 +1,103 @@
+/**
+ * The server under test, as its own process so that its CPU and memory are its own: loads the
+ * configuration from the environment the orchestrator sets (temp data dir, port 0, PGlite), starts the
+ * platform and prints one `{"benchServer": …}` line on stdout. It stops gracefully on SIGTERM, SIGINT or
+ * when the orchestrator's IPC channel goes away (so a crashed orchestrator leaves no server behind), and
+ * answers `{type:'stats'}` over IPC with its event-loop utilisation and memory; it can also CPU-profile
+ * one measured window at a time.
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
+import { loadConfig, startPlatform, type Config } from '../src/index.js';
+
+export interface ServerReady {
+  pid: number;
+  httpPort: number;
+  mqttPort: number;
+  caFile: string;
+  dataDir: string;
+  bootstrapCredentialFile: string | null;
+}
+
+export interface ServerStats {
+  type: 'stats';
+  /** Cumulative event-loop utilisation since start; the orchestrator diffs two readings. */
+  elu: { idle: number; active: number };
+  memory: NodeJS.MemoryUsage;
+}
+
+/** Orchestrator → server over IPC. */
+export type ServerCommand =
+  | { type: 'stats' }
+  /** CPU-profile one phase (BENCH_SERVER_CPU_PROF): start, then stop writing `<dir>/<name>.cpuprofile`. */
+  | { type: 'profile-start' }
+  | { type: 'profile-stop'; file: string };
+
+const loaded = loadConfig(process.env);
+// Every listener on an ephemeral port, including listeners added after this benchmark was written
+// (a fixed default port could collide with a service on the machine, e.g. Mosquitto on 1883).
+const config: Config = {
+  ...loaded,
+  ...Object.fromEntries(
+    Object.keys(loaded)
+      .filter((k) => k.endsWith('Port'))
+      .map((k) => [k, 0]),
+  ),
+};
+const platform = await startPlatform(config);
+
+let stopping = false;
+async function stop(code: number) {
+  if (stopping) return;
+  stopping = true;
+  try {
+    await platform.stop();
+  } catch (err) {
+    console.error('bench server: stop failed', err);
+    code = 1;
+  }
+  // process.exit (not a hard kill) lets --cpu-prof write its profile.
+  process.exit(code);
+}
+
+process.on('SIGTERM', () => void stop(0));
+process.on('SIGINT', () => void stop(0));
+process.on('disconnect', () => void stop(0));
+let profiler: Session | undefined;
+process.on('message', (m: ServerCommand) => {
+  switch (m.type) {
+    case 'stats': {
+      const { idle, active } = performance.eventLoopUtilization();
+      const reply: ServerStats = { type: 'stats', elu: { idle, active }, memory: process.memoryUsage() };
+      process.send?.(reply);
+      break;
+    }
+    case 'profile-start':
+      // The inspector profiles only the measured window, not start-up and bootstrap.
+      profiler = new Session();
+      profiler.connect();
+      void profiler.post('Profiler.enable').then(() => profiler?.post('Profiler.start'));
+      break;
+    case 'profile-stop': {
+      const session = profiler;
+      profiler = undefined;
+      void session
+        ?.post('Profiler.stop')
+        .then(({ profile }) => writeFileSync(m.file, JSON.stringify(profile)))
+        .catch((err: unknown) => console.error('bench server: profile failed', err))
+        .finally(() => session.disconnect());
+      break;
+    }
+  }
+});
+
+const ready: ServerReady = {
+  pid: process.pid,
+  httpPort: platform.httpPort,
+  mqttPort: platform.mqttPort,
+  caFile: platform.caFile,
+  dataDir: config.dataDir,
+  bootstrapCredentialFile: platform.bootstrapCredentialFile,
+};
+console.log(JSON.stringify({ benchServer: ready }));
