@@ -74,6 +74,11 @@ export const ERROR_CATALOGUE = {
     'Provisioning operation not found',
     'No provisioning operation with this id is visible to the caller.',
   ),
+  CERTIFICATE_NOT_FOUND: spec(
+    404,
+    'Certificate not found',
+    'No device certificate with this serial is visible to the caller.',
+  ),
   ALREADY_EXISTS: spec(409, 'Already exists', 'A resource with the same unique name or id exists already.'),
   COMMAND_NOT_OPEN: spec(
     409,
@@ -109,6 +114,11 @@ export const ERROR_CATALOGUE = {
     409,
     'Request with this idempotency key is in progress',
     'The first request with this `Idempotency-Key` has not finished yet. Retry after it completes to receive its response.',
+  ),
+  CSR_INVALID: spec(
+    422,
+    'Certificate signing request refused',
+    'The CSR is malformed, its signature does not verify, or it uses a weak key or hash (SHA-1, RSA under 2048 bits, curves other than P-256/P-384). `detail` names the reason.',
   ),
   IDEMPOTENCY_KEY_REUSED: spec(
     422,

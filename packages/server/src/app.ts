@@ -20,6 +20,7 @@ import { tenancyStore } from './domains/tenancy/store.js';
 import { createTenancyService } from './domains/tenancy/service.js';
 import { ensureTlsMaterial } from './pki/bootstrap.js';
 import { createProvisioningService } from './domains/provisioning/service.js';
+import { createPkiService } from './domains/pki/service.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
 import { createLocalBus } from './platform/bus.js';
@@ -33,6 +34,7 @@ import { openPostgres } from './store/postgres.js';
 export interface Platform {
   readonly httpPort: number;
   readonly mqttPort: number;
+  readonly mqttMtlsPort: number;
   readonly insecureMqttPort: number | null;
   readonly caCert: string;
   readonly caFile: string;
@@ -61,7 +63,28 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
   return (server.address() as AddressInfo).port;
 }
 
+/**
+ * Starts everything, or nothing: when a step fails (a port in use, a store that does not answer), what
+ * was already opened is closed again before the error propagates, so the process can exit.
+ */
 export async function startPlatform(config: Config, options: StartOptions = {}): Promise<Platform> {
+  const opened: (() => Promise<unknown> | unknown)[] = [];
+  try {
+    return await startPlatformSteps(config, options, opened);
+  } catch (e) {
+    for (const close of opened.reverse())
+      await Promise.resolve()
+        .then(close)
+        .catch(() => undefined);
+    throw e;
+  }
+}
+
+async function startPlatformSteps(
+  config: Config,
+  options: StartOptions,
+  opened: (() => Promise<unknown> | unknown)[],
+): Promise<Platform> {
   const logger = createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
@@ -71,6 +94,7 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
     (config.databaseUrl
       ? await openPostgres({ url: config.databaseUrl })
       : await openPglite(join(config.dataDir, 'db')));
+  if (!options.db) opened.push(() => db.close());
   const applied = await migrate(db);
   if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
 
@@ -98,7 +122,20 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
     requireDevice,
   });
   const presence = createPresenceService({ db, nodeId: config.nodeId, requireDevice });
+  const tls = await ensureTlsMaterial({
+    dataDir: config.dataDir,
+    certFile: config.tlsCertFile,
+    keyFile: config.tlsKeyFile,
+    hostnames: config.tlsHostnames,
+  });
   const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
+  const pki = await createPkiService({
+    db,
+    bus,
+    box,
+    root: { certPem: tls.ca, keyPem: tls.caKeyPem },
+    certificateValidityDays: config.certificateValidityDays,
+  });
   const registrationTokens = await createRegistrationTokens({
     db,
     box,
@@ -110,6 +147,7 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
     bus,
     box,
     tokens: registrationTokens,
+    pki,
     operationTtlSeconds: config.provisioningOperationTtlSeconds,
     refreshGraceMs: config.registrationTokenTtlSeconds * 1000,
   });
@@ -118,7 +156,7 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
     looksLikeJwt(secret)
       ? provisioning.authenticate(secret, claimedDeviceId)
       : devices.authenticate(secret, claimedDeviceId);
-  const services = { tenancy, devices, telemetry, commands, presence, provisioning, authenticateDevice };
+  const services = { tenancy, devices, telemetry, commands, presence, provisioning, pki, authenticateDevice };
 
   // Sessions this node held before an unclean stop are over.
   const stale = await presence.resetNode(config.nodeId, 'server_restart');
@@ -135,17 +173,11 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
       'created the platform administrator; its one-time password is in this file (owner-readable only)',
     );
   }
-  const tls = await ensureTlsMaterial({
-    dataDir: config.dataDir,
-    certFile: config.tlsCertFile,
-    keyFile: config.tlsKeyFile,
-    hostnames: config.tlsHostnames,
-  });
-
   // Adapters
   let ready = false;
   const broker = await createBroker({
     authenticateDevice,
+    authenticateCertificate: (peer, claimedDeviceId) => pki.authenticate(peer, claimedDeviceId),
     telemetry,
     commands,
     presence,
@@ -153,23 +185,64 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
     metrics,
     logger: logger.child({ component: 'mqtt' }),
   });
+  opened.push(() => broker.close());
   const http = await createHttpServer({ services, db, metrics, tls, broker, logger, isReady: () => ready });
+  opened.push(() => http.close());
   await http.listen({ port: config.httpPort, host: config.httpHost });
   const httpPort = (http.server.address() as AddressInfo).port;
 
   const mqttServer = createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (socket) => {
     socket.setNoDelay(true);
-    broker.handle(socket, 'mqtts', socket.remoteAddress ?? null);
+    broker.handle(socket, { transport: 'mqtts', remoteAddress: socket.remoteAddress ?? null });
   });
   // A failed handshake (old TLS version, plain TCP, wrong CA) is the client's problem, not a crash.
   mqttServer.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'tls handshake failed'));
+  opened.push(() => mqttServer.close());
   const mqttPort = await listen(mqttServer, config.mqttPort, config.mqttHost);
+
+  // MQTT over mutual TLS: the handshake itself refuses certificates from another CA, expired ones and
+  // revoked ones (CRL of every issuing CA); the trust is reloaded whenever CAs or CRLs change.
+  const mtlsContext = async () => {
+    const trust = await pki.trust();
+    return {
+      cert: tls.cert,
+      key: tls.key,
+      ca: [tls.ca, ...trust.cas],
+      ...(trust.crls.length ? { crl: trust.crls } : {}),
+    };
+  };
+  const mtlsServer = createTlsServer(
+    { ...(await mtlsContext()), minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true },
+    (socket) => {
+      socket.setNoDelay(true);
+      const peer = socket.getPeerCertificate();
+      broker.handle(socket, {
+        transport: 'mqtts-mtls',
+        remoteAddress: socket.remoteAddress ?? null,
+        certificate: { serial: peer.serialNumber, fingerprint256: peer.fingerprint256 },
+      });
+    },
+  );
+  mtlsServer.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'mtls handshake refused'));
+  pki.onTrustChanged(async () => {
+    try {
+      mtlsServer.setSecureContext(await mtlsContext());
+    } catch (err) {
+      logger.error({ err }, 'reloading mTLS trust failed');
+    }
+  });
+  opened.push(() => mtlsServer.close());
+  const mqttMtlsPort = await listen(mtlsServer, config.mqttMtlsPort, config.mqttHost);
 
   let insecure: { server: Server; close(): Promise<void> } | null = null;
   let insecureMqttPort: number | null = null;
   if (config.devInsecureMqtt) {
     const dev = await createInsecureDevBroker();
     const server = createNetServer((socket) => dev.handle(socket));
+    opened.push(
+      () => server.close(),
+      () => dev.close(),
+    );
     insecureMqttPort = await listen(server, config.devInsecureMqttPort, '127.0.0.1');
     insecure = { server, close: dev.close };
     logger.warn(
@@ -194,6 +267,7 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
   return {
     httpPort,
     mqttPort,
+    mqttMtlsPort,
     insecureMqttPort,
     caCert: tls.ca,
     caFile: tls.caFile,
@@ -207,6 +281,7 @@ export async function startPlatform(config: Config, options: StartOptions = {}):
         clearInterval(expiry);
         // Stop taking new connections, then let every queued message commit before the store closes.
         mqttServer.close();
+        mtlsServer.close();
         if (insecure) {
           insecure.server.close();
           await insecure.close();

@@ -44,6 +44,10 @@ export interface Config {
   readonly provisioningOperationTtlSeconds: number;
   /** Clock skew tolerated when checking token times, in seconds. */
   readonly tokenClockSkewSeconds: number;
+  /** MQTT over mutual TLS (device certificates) listen port, on `mqttHost`; 0 picks a free port. */
+  readonly mqttMtlsPort: number;
+  /** Validity of device certificates, in days. */
+  readonly certificateValidityDays: number;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -171,6 +175,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     registrationTokenTtlSeconds: int(env, file, 'registrationTokenTtlSeconds', 30 * 86400, 3600, 400 * 86400),
     provisioningOperationTtlSeconds: int(env, file, 'provisioningOperationTtlSeconds', 86400, 60, 30 * 86400),
     tokenClockSkewSeconds: int(env, file, 'tokenClockSkewSeconds', 300, 0, 3600),
+    mqttMtlsPort: int(env, file, 'mqttMtlsPort', 8884, 0, 65535),
+    certificateValidityDays: int(env, file, 'certificateValidityDays', 365, 1, 3650),
     ...overrides,
   };
   if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) {
@@ -210,4 +216,6 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   registrationTokenTtlSeconds: true,
   provisioningOperationTtlSeconds: true,
   tokenClockSkewSeconds: true,
+  mqttMtlsPort: true,
+  certificateValidityDays: true,
 };

@@ -91,6 +91,7 @@ export async function startTestPlatform(
     MOORING_HTTP_PORT: '0',
     MOORING_MQTT_HOST: '127.0.0.1',
     MOORING_MQTT_PORT: '0',
+    MOORING_MQTT_MTLS_PORT: '0',
     MOORING_LOG_LEVEL: process.env.MOORING_LOG_LEVEL ?? 'silent',
     ...env,
   });
@@ -254,6 +255,7 @@ export async function startServerProcess(
       MOORING_HTTP_PORT: '0',
       MOORING_MQTT_HOST: '127.0.0.1',
       MOORING_MQTT_PORT: '0',
+      MOORING_MQTT_MTLS_PORT: '0',
       MOORING_LOG_LEVEL: 'warn',
       ...env,
     },

@@ -91,6 +91,34 @@ test(
   },
 );
 
+test('a port in use stops the start with status 1 and a clear message, not a hang', async () => {
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+  const port = (blocker.address() as { port: number }).port;
+  const dataDir = mkdtempSync(join(tmpdir(), 'mooring-busy-'));
+  try {
+    const r = spawnSync(process.execPath, [bin, 'serve'], {
+      env: {
+        ...process.env,
+        MOORING_DATA_DIR: dataDir,
+        MOORING_HTTP_PORT: '0',
+        MOORING_MQTT_PORT: String(port),
+        MOORING_MQTT_HOST: '127.0.0.1',
+        MOORING_MQTT_MTLS_PORT: '0',
+        MOORING_LOG_LEVEL: 'silent',
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot start: 127\\.0\\.0\\.1:${port} is in use`));
+  } finally {
+    blocker.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('invalid configuration exits with status 2 and names the key', () => {
   const r = spawnSync(process.execPath, [bin, 'serve'], {
     env: { ...process.env, MOORING_HTTP_PORT: 'eighty' },

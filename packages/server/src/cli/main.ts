@@ -1,6 +1,6 @@
 /** `mooring` server commands. */
 import { loadConfig, ConfigError, type Config } from '../config.js';
-import { startPlatform } from '../app.js';
+import { startPlatform, type Platform } from '../app.js';
 
 const USAGE = `Usage: mooring serve [--dev-insecure-mqtt]
 
@@ -44,7 +44,21 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const platform = await startPlatform(config);
+  let platform: Platform;
+  try {
+    platform = await startPlatform(config);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+      process.stderr.write(
+        `mooring: cannot start: ${err.address ?? ''}:${err.port ?? ''} is ${err.code === 'EADDRINUSE' ? 'in use' : 'not allowed'}; ` +
+          'choose another MOORING_HTTP_PORT, MOORING_MQTT_PORT or MOORING_MQTT_MTLS_PORT\n',
+      );
+      return 1;
+    }
+    process.stderr.write(`mooring: cannot start: ${err.message}\n`);
+    return 1;
+  }
   process.stdout.write(
     [
       `Mooring is running.`,

@@ -4,19 +4,19 @@
  * CA. An operator who supplies a certificate and key gets those used instead. Later starts reuse the CA,
  * and the server certificate while it still fits (see `serverCertFits`).
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
-import { webcrypto } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-
-const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
-const DAY_MS = 86_400_000;
+import {
+  DAY_MS,
+  ECDSA_SHA256 as SIGN,
+  exportPkcs8Pem,
+  generateEcKeys,
+  importEcPrivateKey,
+  randomSerial as serial,
+  x509,
+} from './x509.js';
 
 export interface TlsMaterial {
   /** PEM of the server certificate chain (leaf first). */
@@ -25,30 +25,19 @@ export interface TlsMaterial {
   /** PEM of the platform CA that devices pin. */
   ca: string;
   caFile: string;
+  /** PKCS#8 PEM of the platform CA key: signs the tenants' issuing CAs. */
+  caKeyPem: string;
   generated: boolean;
   /** The server certificate came from MOORING_TLS_CERT_FILE, not from the platform CA. */
   operatorCertificate: boolean;
-}
-
-function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der)
-    .toString('base64')
-    .replace(/(.{64})/g, '$1\n');
-  return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
 }
 
 function writeSecret(path: string, data: string) {
   writeFileSync(path, data, { mode: 0o600 });
 }
 
-function serial(): string {
-  const b = webcrypto.getRandomValues(new Uint8Array(16));
-  b[0]! &= 0x7f; // positive INTEGER
-  return Buffer.from(b).toString('hex');
-}
-
 async function createCa(commonName: string) {
-  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = await generateEcKeys();
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -67,7 +56,7 @@ async function createCa(commonName: string) {
 }
 
 async function createServerCert(ca: { cert: x509.X509Certificate; key: CryptoKey }, names: string[]) {
-  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = await generateEcKeys();
   const now = Date.now();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
@@ -139,10 +128,11 @@ export async function ensureTlsMaterial(opts: {
   if (!existsSync(caFile) || !existsSync(caKeyFile)) {
     const ca = await createCa('Mooring Platform CA');
     writeFileSync(caFile, ca.cert.toString('pem') + '\n');
-    writeSecret(caKeyFile, pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', ca.keys.privateKey)));
+    writeSecret(caKeyFile, await exportPkcs8Pem(ca.keys.privateKey));
     generated = true;
   }
   const ca = readFileSync(caFile, 'utf8');
+  const caKeyPem = readFileSync(caKeyFile, 'utf8');
 
   if (opts.certFile) {
     return {
@@ -150,6 +140,7 @@ export async function ensureTlsMaterial(opts: {
       key: readFileSync(opts.keyFile, 'utf8'),
       ca,
       caFile,
+      caKeyPem,
       generated,
       operatorCertificate: true,
     };
@@ -161,19 +152,10 @@ export async function ensureTlsMaterial(opts: {
     (await serverCertFits(readFileSync(certFile, 'utf8'), ca, names));
   if (!fits) {
     const caCert = new x509.X509Certificate(ca);
-    const caKeyDer = Buffer.from(
-      readFileSync(caKeyFile, 'utf8')
-        .replace(/-----[A-Z ]+-----/g, '')
-        .replace(/\s+/g, ''),
-      'base64',
-    );
-    const caKey = await webcrypto.subtle.importKey('pkcs8', caKeyDer, EC, false, ['sign']);
+    const caKey = await importEcPrivateKey(caKeyPem);
     const server = await createServerCert({ cert: caCert, key: caKey }, names);
     writeFileSync(certFile, server.cert.toString('pem') + '\n' + ca);
-    writeSecret(
-      keyFile,
-      pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', server.keys.privateKey)),
-    );
+    writeSecret(keyFile, await exportPkcs8Pem(server.keys.privateKey));
     generated = true;
   }
   return {
@@ -181,6 +163,7 @@ export async function ensureTlsMaterial(opts: {
     key: readFileSync(keyFile, 'utf8'),
     ca,
     caFile,
+    caKeyPem,
     generated,
     operatorCertificate: false,
   };

@@ -22,10 +22,11 @@ import type { Bus } from '../../platform/bus.js';
 import type { Logger, Metrics } from '../../platform/observability.js';
 import type { CommandService } from '../../domains/commands/commands.js';
 import type { AuthenticatedDevice } from '../../domains/devices/devices.js';
+import type { PeerCertificate } from '../../domains/pki/pki.js';
 import type { PresenceService } from '../../domains/presence/presence.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 
-export type Transport = 'mqtts' | 'wss' | 'mqtt-insecure';
+export type Transport = 'mqtts' | 'mqtts-mtls' | 'wss' | 'mqtt-insecure';
 
 interface Session {
   device: AuthenticatedDevice;
@@ -43,6 +44,8 @@ interface Session {
 export interface BrokerDeps {
   /** Resolves a device credential (access key or registration token) for the claimed device id. */
   authenticateDevice(secret: string, claimedDeviceId: string): Promise<AuthenticatedDevice>;
+  /** Resolves a verified client certificate (mutual TLS) for the claimed device id. */
+  authenticateCertificate(peer: PeerCertificate, claimedDeviceId: string): Promise<AuthenticatedDevice>;
   telemetry: TelemetryService;
   commands: CommandService;
   presence: PresenceService;
@@ -51,9 +54,16 @@ export interface BrokerDeps {
   logger: Logger;
 }
 
+export interface ConnectionMeta {
+  transport: Transport;
+  remoteAddress: string | null;
+  /** Set on mutual TLS connections: the client certificate the TLS layer verified. */
+  certificate?: PeerCertificate;
+}
+
 export interface Broker {
   /** Serves one MQTT connection (a TLS socket or a WebSocket stream). */
-  handle(stream: Duplex, transport: Transport, remoteAddress: string | null): void;
+  handle(stream: Duplex, meta: ConnectionMeta): void;
   /** Live sessions on this node. */
   readonly connectedDevices: number;
   close(): Promise<void>;
@@ -65,7 +75,7 @@ const DROPPED_TOPIC = '$mooring/dropped';
 
 export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const { metrics, logger } = deps;
-  const pendingMeta = new WeakMap<Client, { transport: Transport; remoteAddress: string | null }>();
+  const pendingMeta = new WeakMap<Client, ConnectionMeta>();
   const sessions = new WeakMap<Client, Session>();
   const byDevice = new Map<string, Client>();
   const pendingPresence = new Set<Promise<void>>();
@@ -85,10 +95,19 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         done(err, false);
       };
       if (!meta) return refuse('no_transport', RETURN_CODE_NOT_AUTHORIZED);
-      // [MQTT-3.1.3-3]: the client id names the device; username and client id must agree.
-      if (!username || !password || username !== client.id)
-        return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
-      deps.authenticateDevice(password.toString('utf8'), username).then(
+      let authenticated: Promise<AuthenticatedDevice>;
+      if (meta.certificate) {
+        // Mutual TLS: the verified certificate is the identity; the client id must name its device and
+        // a username, if sent, must agree.
+        if (username && username !== client.id) return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
+        authenticated = deps.authenticateCertificate(meta.certificate, client.id);
+      } else {
+        // [MQTT-3.1.3-3]: the client id names the device; username and client id must agree.
+        if (!username || !password || username !== client.id)
+          return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
+        authenticated = deps.authenticateDevice(password.toString('utf8'), username);
+      }
+      authenticated.then(
         (device) => {
           // A second connection with the same client id takes the session over [MQTT-3.1.4-2]: aedes
           // closes the old one next; record why.
@@ -369,9 +388,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   ];
 
   return {
-    handle(stream, transport, remoteAddress) {
+    handle(stream, meta) {
       const client = aedes.handle(stream, undefined as never);
-      pendingMeta.set(client, { transport, remoteAddress });
+      pendingMeta.set(client, meta);
     },
     get connectedDevices() {
       return byDevice.size;

@@ -4,6 +4,7 @@ import type { CommandService } from '../../domains/commands/commands.js';
 import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/devices.js';
 import type { PresenceService } from '../../domains/presence/presence.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
+import type { PkiService } from '../../domains/pki/pki.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { TenancyService } from '../../domains/tenancy/tenancy.js';
 import { AppError } from '../../errors.js';
@@ -14,6 +15,7 @@ import type { Metrics } from '../../platform/observability.js';
 export interface Services {
   tenancy: TenancyService;
   provisioning: ProvisioningService;
+  pki: PkiService;
   /** Resolves a device credential (access key or registration token). */
   authenticateDevice(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
   devices: DeviceService;

@@ -159,7 +159,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     (socket, request) => {
       const stream = createWebSocketStream(socket);
       stream.on('error', () => socket.terminate());
-      opts.broker.handle(stream, 'wss', request.ip);
+      opts.broker.handle(stream, { transport: 'wss', remoteAddress: request.ip });
     },
   );
 

@@ -60,8 +60,8 @@ export interface DeviceListQuery {
 
 /** How a device proved itself; carried on its session for logs, presence and revocation. */
 export interface AuthenticatedDevice extends DeviceIdentity {
-  credential: 'access-key' | 'registration-token';
-  /** The access key id, or the registration token's `jti`. */
+  credential: 'access-key' | 'registration-token' | 'certificate';
+  /** The access key id, the registration token's `jti`, or the certificate serial. */
   credentialId: string;
 }
 

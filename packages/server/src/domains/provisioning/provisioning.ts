@@ -54,6 +54,7 @@ export interface ProvisioningOperation {
   /** The serial was provisioned before: a human approves even under an auto-approval token. */
   reprovision: boolean;
   hasVerificationCode: boolean;
+  hasCsr: boolean;
   wrongCodeAttempts: number;
   deviceId: string | null;
   reason: string | null;
@@ -73,6 +74,9 @@ export interface OperationView {
   deviceId?: string;
   registrationToken?: string;
   registrationTokenExpiresAt?: number;
+  /** When the device sent a CSR: its certificate (PEM) and the chain to send after it. */
+  certificate?: string;
+  certificateChain?: string;
   reason?: string;
 }
 
@@ -81,6 +85,8 @@ export interface OperationStart {
   attributes?: Record<string, unknown>;
   /** The code the device shows on its display, if it has one. */
   verificationCode?: string;
+  /** A PKCS#10 CSR (PEM) from a key the device generated; the certificate is issued on approval. */
+  csr?: string;
 }
 
 export interface OperationQuery {

@@ -18,6 +18,7 @@ import {
   type ProvisioningToken,
 } from './provisioning.js';
 import type { RegistrationTokens } from './registration-tokens.js';
+import type { PkiService } from '../pki/pki.js';
 import { provisioningStore, toOperation, toToken, type OperationRow, type TokenRow } from './store.js';
 
 export interface ProvisioningDeps {
@@ -25,6 +26,8 @@ export interface ProvisioningDeps {
   bus: Bus;
   box: SecretBox;
   tokens: RegistrationTokens;
+  /** Checks CSRs when operations start and issues certificates on approval. */
+  pki: PkiService;
   operationTtlSeconds: number;
   /** How long after expiry an RT may still be exchanged for a new one, in ms. */
   refreshGraceMs: number;
@@ -70,6 +73,11 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         v.registrationToken = box.open(op.sealed_registration_token);
         v.registrationTokenExpiresAt = op.registration_token_expires_at!;
       }
+      if (op.certificate_pem) {
+        const issued = JSON.parse(op.certificate_pem) as { certificate: string; chain: string };
+        v.certificate = issued.certificate;
+        v.certificateChain = issued.chain;
+      }
     }
     return v;
   }
@@ -84,6 +92,8 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
     token: TokenRow,
     decidedBy: string,
   ): Promise<{ deviceId: string; reprovisioned: boolean }> {
+    // The issuing CA must be trusted by the mTLS listeners before its first certificate leaves.
+    if (op.csr_pem) await deps.pki.prepareTenant(op.tenant_id);
     const t = now();
     const outcome = await db.transaction(async (tx) => {
       const s = provisioningStore(tx);
@@ -122,7 +132,11 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         deviceId = device.id;
       }
       const rt = await tokens.issue({ tenantId: op.tenant_id, deviceId });
+      const issued = op.csr_pem ? await deps.pki.issue(op.tenant_id, deviceId, op.csr_pem, tx) : undefined;
       await s.setOperation(op.id, {
+        ...(issued
+          ? { certificate_pem: JSON.stringify({ certificate: issued.certificate, chain: issued.chain }) }
+          : {}),
         status: 'approved',
         device_id: deviceId,
         decided_at: t,
@@ -243,6 +257,8 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
           throw new AppError('TOO_MANY_OPERATIONS', undefined, { details: { retryAfterMs: 60_000 } });
         }
       }
+      // A bad CSR is refused now, not at approval: the device learns at once.
+      if (input.csr) await deps.pki.checkCsr(input.csr);
       const existing = await store.deviceBySerial(token.tenant_id, input.serial);
       if (!existing && token.uses >= token.max_uses) {
         throw new AppError(
@@ -258,6 +274,8 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         serial: input.serial,
         attributes: input.attributes ?? {},
         verification_code_hash: input.verificationCode ? codeHash(id, input.verificationCode) : null,
+        csr_pem: input.csr ?? null,
+        certificate_pem: null,
         wrong_code_attempts: 0,
         status: 'pending',
         reprovision: Boolean(existing),

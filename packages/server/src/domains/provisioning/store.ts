@@ -38,6 +38,9 @@ export interface OperationRow {
   reprovision: boolean;
   device_id: string | null;
   sealed_registration_token: string | null;
+  csr_pem: string | null;
+  /** JSON {certificate, chain} once issued. */
+  certificate_pem: string | null;
   registration_token_expires_at: number | null;
   pickup_until: number | null;
   reason: string | null;
@@ -71,6 +74,7 @@ export const toOperation = (r: OperationRow): ProvisioningOperation => ({
   status: r.status,
   reprovision: r.reprovision,
   hasVerificationCode: r.verification_code_hash !== null,
+  hasCsr: r.csr_pem !== null,
   wrongCodeAttempts: r.wrong_code_attempts,
   deviceId: r.device_id,
   reason: r.reason,
@@ -156,8 +160,8 @@ export function provisioningStore(db: Queryable) {
     },
     async insertOperation(r: OperationRow): Promise<void> {
       await db.query(
-        `INSERT INTO provisioning_operations (id, tenant_id, token_id, serial, attributes, verification_code_hash, status, reprovision, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        `INSERT INTO provisioning_operations (id, tenant_id, token_id, serial, attributes, verification_code_hash, status, reprovision, created_at, expires_at, csr_pem)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
         [
           r.id,
           r.tenant_id,
@@ -169,6 +173,7 @@ export function provisioningStore(db: Queryable) {
           r.reprovision,
           r.created_at,
           r.expires_at,
+          r.csr_pem,
         ],
       );
     },

@@ -7,6 +7,7 @@ import { telemetryRoutes } from './telemetry.js';
 import { commandRoutes } from './commands.js';
 import { deviceApiRoutes } from './device-api.js';
 import { provisioningRoutes } from './provisioning.js';
+import { pkiRoutes } from './pki.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -18,6 +19,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     commandRoutes,
     deviceApiRoutes,
     provisioningRoutes,
+    pkiRoutes,
   ])
     routes(app, ctx);
 }

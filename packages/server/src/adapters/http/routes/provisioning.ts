@@ -61,6 +61,9 @@ const Start = Type.Object(
         description: 'what the device says about itself, at most 4 KiB',
       }),
     ),
+    csr: Type.Optional(
+      Type.String({ maxLength: 16384, description: 'PKCS#10 CSR (PEM) from a key the device generated' }),
+    ),
     verificationCode: Type.Optional(
       Type.String({
         pattern: VERIFICATION_CODE_PATTERN.source,
@@ -223,6 +226,7 @@ export const provisioningRoutes: RoutePlugin = (app, { services }) => {
         serial: b.serial,
         ...(b.attributes ? { attributes: b.attributes } : {}),
         ...(b.verificationCode ? { verificationCode: b.verificationCode } : {}),
+        ...(b.csr ? { csr: b.csr } : {}),
       });
       return reply.code(v.status === 'pending' ? 202 : 200).send(v);
     },
