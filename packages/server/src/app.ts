@@ -259,6 +259,14 @@ async function startPlatformSteps(
     provisioning.expireDue().catch((err: unknown) => logger.error({ err }, 'provisioning expiry failed'));
   }, 5_000);
   expiry.unref();
+  // PGlite never checkpoints on its own: without this its write-ahead log grows until a restart.
+  const checkpoint =
+    db.kind === 'pglite'
+      ? setInterval(() => {
+          db.exec('CHECKPOINT').catch((err: unknown) => logger.error({ err }, 'checkpoint failed'));
+        }, 5 * 60_000)
+      : undefined;
+  checkpoint?.unref();
 
   ready = true;
   logger.info({ httpPort, mqttPort, store: db.kind, dataDir: config.dataDir }, 'mooring started');
@@ -279,6 +287,7 @@ async function startPlatformSteps(
       stopping ??= (async () => {
         ready = false;
         clearInterval(expiry);
+        if (checkpoint) clearInterval(checkpoint);
         // Stop taking new connections, then let every queued message commit before the store closes.
         mqttServer.close();
         mtlsServer.close();

@@ -91,6 +91,10 @@ for (const [name, open] of backends) {
       );
     });
 
+    test('a checkpoint runs (the housekeeping worker issues one every five minutes on PGlite)', async () => {
+      await db.exec('CHECKPOINT');
+    });
+
     test('a database newer than the code is refused', async () => {
       await db.query(`INSERT INTO schema_migrations (version, name) VALUES (999, 'future')`);
       try {
