@@ -21,6 +21,7 @@ import { createTenancyService } from './domains/tenancy/service.js';
 import { ensureTlsMaterial } from './pki/bootstrap.js';
 import { createProvisioningService } from './domains/provisioning/service.js';
 import { createPkiService } from './domains/pki/service.js';
+import { loadTimeSigner } from './pki/time-signer.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
 import { createLocalBus } from './platform/bus.js';
@@ -156,7 +157,18 @@ async function startPlatformSteps(
     looksLikeJwt(secret)
       ? provisioning.authenticate(secret, claimedDeviceId)
       : devices.authenticate(secret, claimedDeviceId);
-  const services = { tenancy, devices, telemetry, commands, presence, provisioning, pki, authenticateDevice };
+  const time = loadTimeSigner(config.dataDir);
+  const services = {
+    tenancy,
+    devices,
+    telemetry,
+    commands,
+    presence,
+    provisioning,
+    pki,
+    time,
+    authenticateDevice,
+  };
 
   // Sessions this node held before an unclean stop are over.
   const stale = await presence.resetNode(config.nodeId, 'server_restart');

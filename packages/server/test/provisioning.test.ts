@@ -308,3 +308,29 @@ test('operations are tenant-scoped and the signing keys are published', async ()
   assert.equal(jwks.body.keys[0].crv, 'Ed25519');
   assert.equal(jwks.body.keys[0].d, undefined, 'no private part');
 });
+
+test('a device without a clock gets the server time signed with its nonce', async () => {
+  const { verifySignedTime } = await import('../src/pki/time-signer.js');
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const pinned = readFileSync(join(t.dataDir, 'pki', 'time.pub.pem'), 'utf8');
+  assert.equal((await t.call('GET', '/v1/time/key')).text, pinned);
+  const nonce = 'n0nce-' + Math.random().toString(36).slice(2, 14);
+  const r = await t.call('GET', `/v1/time?nonce=${nonce}`);
+  assert.equal(r.status, 200);
+  assert.equal(r.body.nonce, nonce);
+  assert.ok(Math.abs(r.body.serverTime - Date.now()) < 5000);
+  assert.equal(verifySignedTime(pinned, r.body), true);
+  assert.equal(
+    verifySignedTime(pinned, { ...r.body, serverTime: r.body.serverTime + 3_600_000 }),
+    false,
+    'a shifted time fails',
+  );
+  assert.equal(
+    verifySignedTime(pinned, { ...r.body, nonce: 'another-nonce-1234' }),
+    false,
+    'a replay for another nonce fails',
+  );
+  assert.equal((await t.call('GET', '/v1/time?nonce=short')).body.code, 'VALIDATION_FAILED');
+  assert.equal((await t.call('GET', '/v1/time')).body.code, 'VALIDATION_FAILED');
+});

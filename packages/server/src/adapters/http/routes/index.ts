@@ -8,6 +8,7 @@ import { commandRoutes } from './commands.js';
 import { deviceApiRoutes } from './device-api.js';
 import { provisioningRoutes } from './provisioning.js';
 import { pkiRoutes } from './pki.js';
+import { timeRoutes } from './time.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -20,6 +21,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     deviceApiRoutes,
     provisioningRoutes,
     pkiRoutes,
+    timeRoutes,
   ])
     routes(app, ctx);
 }
