@@ -46,3 +46,44 @@ export function parseInboundTopic(topic: string): ParsedDeviceTopic | undefined 
 export function isAllowedDeviceSubscription(deviceId: string, filter: string): boolean {
   return filter === topics.commandsFilter(deviceId) || filter === topics.errors(deviceId);
 }
+
+/**
+ * Provisioning over MQTT, for a connection that holds only a provisioning token: username
+ * `$provisioning`, password = the token, client id `prov-…` (so it can never take over a device's
+ * session). Such a connection may publish only to its three request topics and subscribe only to its
+ * result topic.
+ */
+export const PROVISIONING_USERNAME = '$provisioning';
+export const PROVISIONING_CLIENT_PREFIX = 'prov-';
+
+export const provisioningTopics = {
+  /** Start (or restart) an operation: body {serial, attributes?, verificationCode?, csr?, requestId?}. */
+  start: (clientId: string) => `prov/${clientId}/operations`,
+  /** Ask for an operation's state: body {requestId?}. */
+  poll: (clientId: string, operationId: string) => `prov/${clientId}/operations/${operationId}/poll`,
+  /** Exchange a registration token for a new one: body {registrationToken, requestId?}. */
+  refresh: (clientId: string) => `prov/${clientId}/refresh`,
+  /** Where every answer arrives (QoS 1): operation views, refreshed tokens and errors. */
+  result: (clientId: string) => `prov/${clientId}/result`,
+} as const;
+
+export type ProvisioningRequest =
+  { kind: 'start' } | { kind: 'poll'; operationId: string } | { kind: 'refresh' };
+
+/** Parses a topic a provisioning connection published to; undefined for anything else. */
+export function parseProvisioningTopic(clientId: string, topic: string): ProvisioningRequest | undefined {
+  if (topic === provisioningTopics.start(clientId)) return { kind: 'start' };
+  if (topic === provisioningTopics.refresh(clientId)) return { kind: 'refresh' };
+  const parts = topic.split('/');
+  if (
+    parts.length === 5 &&
+    parts[0] === 'prov' &&
+    parts[1] === clientId &&
+    parts[2] === 'operations' &&
+    parts[3] &&
+    parts[4] === 'poll'
+  ) {
+    return { kind: 'poll', operationId: parts[3] };
+  }
+  return undefined;
+}

@@ -190,6 +190,7 @@ async function startPlatformSteps(
   const broker = await createBroker({
     authenticateDevice,
     authenticateCertificate: (peer, claimedDeviceId) => pki.authenticate(peer, claimedDeviceId),
+    provisioning,
     telemetry,
     commands,
     presence,

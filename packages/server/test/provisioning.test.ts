@@ -6,7 +6,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closed, eventually, startTestPlatform, type TestPlatform } from './harness.js';
+import { closed, connectMqtt, eventually, startTestPlatform, type TestPlatform } from './harness.js';
 
 let t: TestPlatform;
 let apiKey: string;
@@ -333,4 +333,94 @@ test('a device without a clock gets the server time signed with its nonce', asyn
   );
   assert.equal((await t.call('GET', '/v1/time?nonce=short')).body.code, 'VALIDATION_FAILED');
   assert.equal((await t.call('GET', '/v1/time')).body.code, 'VALIDATION_FAILED');
+});
+
+test('over MQTT, a connection holding only a provisioning token can provision and nothing else', async () => {
+  const pt = await makeToken({ kind: 'batch', maxUses: 3, approval: 'manual' });
+  const victim = await t.device(apiKey);
+  const clientId = `prov-${Math.random().toString(36).slice(2, 10)}`;
+  const connect = (id: string, password: string) =>
+    connectMqtt(t.platform.mqttPort, t.platform.caCert, {
+      clientId: id,
+      username: '$provisioning',
+      password,
+    });
+  await assert.rejects(
+    connect(victim.deviceId, pt.secret),
+    (e) => (e as { code?: number }).code === 4,
+    'cannot take a device id',
+  );
+  await assert.rejects(connect(clientId, 'mpt_wrong'), (e) => (e as { code?: number }).code === 4);
+
+  const c = await connect(clientId, pt.secret);
+  const victimClient = await t.connectDevice(victim.deviceId, victim.accessKey);
+  try {
+    const granted = await c
+      .subscribeAsync(
+        ['#', `d/${victim.deviceId}/commands/+`, 'prov/prov-other/result', `prov/${clientId}/result`],
+        { qos: 1 },
+      )
+      .then(
+        () => assert.fail('partly refused expected'),
+        (e: { packet?: { granted: number[] } }) => e.packet!.granted,
+      );
+    assert.deepEqual(granted, [128, 128, 128, 1]);
+    const results: any[] = [];
+    c.on('message', (_topic, payload) => results.push(JSON.parse(payload.toString())));
+    const next = async (pred: (m: any) => boolean) =>
+      eventually(() => results.find(pred), 5000, 'a provisioning result');
+
+    await c.publishAsync(`d/${victim.deviceId}/telemetry`, JSON.stringify({ values: { spoof: 1 } }), {
+      qos: 1,
+    });
+    const denied = await next((m) => m.type === 'error');
+    assert.equal(denied.code, 'TOPIC_NOT_ALLOWED');
+    assert.equal(
+      (await t.call('GET', `/v1/devices/${victim.deviceId}/telemetry?from=0`, { token: apiKey })).body.items
+        .length,
+      0,
+    );
+    assert.ok(victimClient.connected, 'the device was not disturbed');
+
+    await c.publishAsync(
+      `prov/${clientId}/operations`,
+      JSON.stringify({ serial: 'MQ-1', verificationCode: 'MQTT42', requestId: 'r1' }),
+      { qos: 1 },
+    );
+    const pending = await next((m) => m.requestId === 'r1');
+    assert.equal(pending.status, 'pending');
+    await c.publishAsync(
+      `prov/${clientId}/operations`,
+      JSON.stringify({ serial: 'MQ-2', bogus: true, requestId: 'r2' }),
+      { qos: 1 },
+    );
+    assert.equal((await next((m) => m.requestId === 'r2')).code, 'VALIDATION_FAILED');
+
+    const approved = await t.call('POST', `/v1/provisioning/operations/${pending.operationId}/approve`, {
+      token: apiKey,
+      body: { verificationCode: 'MQTT42' },
+    });
+    assert.equal(approved.body.status, 'approved');
+    const pushed = await next((m) => m.type === 'operation' && m.status === 'approved');
+    assert.ok(pushed.registrationToken, 'the decision is pushed to the waiting connection');
+    const device = await t.connectDevice(pushed.deviceId, pushed.registrationToken);
+    device.end(true);
+
+    await c.publishAsync(
+      `prov/${clientId}/refresh`,
+      JSON.stringify({ registrationToken: pushed.registrationToken, requestId: 'r3' }),
+      { qos: 1 },
+    );
+    const refreshed = await next((m) => m.requestId === 'r3');
+    assert.equal(refreshed.type, 'refresh');
+    assert.equal(refreshed.deviceId, pushed.deviceId);
+
+    // Revoking the token drops the connection.
+    const gone = closed(c, 5000);
+    await t.call('DELETE', `/v1/provisioning-tokens/${pt.id}`, { token: apiKey });
+    await gone;
+  } finally {
+    c.end(true);
+    victimClient.end(true);
+  }
 });

@@ -9,6 +9,8 @@ export interface BusEvents {
   'device.disconnect': { deviceId: string; reason: string; keyId?: string };
   /** A provisioning operation left `pending` (approved, rejected, superseded, locked, expired). */
   'provisioning.decided': { operationId: string };
+  /** A provisioning token was revoked: connections holding it are dropped. */
+  'provisioning.token-revoked': { tokenId: string };
   /** A command was created and should be pushed if its device is connected. */
   'command.created': { tenantId: string; deviceId: string; commandId: string };
 }

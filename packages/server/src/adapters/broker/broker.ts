@@ -7,6 +7,8 @@
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Duplex } from 'node:stream';
 import {
+  PROVISIONING_CLIENT_PREFIX,
+  PROVISIONING_USERNAME,
   decodeJsonPayload,
   isAllowedDeviceSubscription,
   parseCommandResult,
@@ -23,6 +25,8 @@ import type { Logger, Metrics } from '../../platform/observability.js';
 import type { CommandService } from '../../domains/commands/commands.js';
 import type { AuthenticatedDevice } from '../../domains/devices/devices.js';
 import type { PeerCertificate } from '../../domains/pki/pki.js';
+import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
+import { createProvisioningChannel } from './provisioning-channel.js';
 import type { PresenceService } from '../../domains/presence/presence.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 
@@ -46,6 +50,8 @@ export interface BrokerDeps {
   authenticateDevice(secret: string, claimedDeviceId: string): Promise<AuthenticatedDevice>;
   /** Resolves a verified client certificate (mutual TLS) for the claimed device id. */
   authenticateCertificate(peer: PeerCertificate, claimedDeviceId: string): Promise<AuthenticatedDevice>;
+  /** Provisioning over MQTT for connections that hold only a provisioning token. */
+  provisioning: ProvisioningService;
   telemetry: TelemetryService;
   commands: CommandService;
   presence: PresenceService;
@@ -78,6 +84,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const pendingMeta = new WeakMap<Client, ConnectionMeta>();
   const sessions = new WeakMap<Client, Session>();
   const byDevice = new Map<string, Client>();
+  /** Connections that hold only a provisioning token: client id → token. Never device sessions. */
+  const provisioningSessions = new WeakMap<
+    Client,
+    { secret: string; tokenId: string; ackTail: Promise<void> }
+  >();
+  const provisioningClients = new Map<string, Client>();
   const pendingPresence = new Set<Promise<void>>();
 
   const aedes = await Aedes.createBroker({
@@ -95,6 +107,25 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         done(err, false);
       };
       if (!meta) return refuse('no_transport', RETURN_CODE_NOT_AUTHORIZED);
+      if (username === PROVISIONING_USERNAME && !meta.certificate) {
+        // A provisioning-only connection: its client id lives in its own prefix, so it can never
+        // take over a device's session.
+        if (!password || !client.id.startsWith(PROVISIONING_CLIENT_PREFIX))
+          return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
+        const secret = password.toString('utf8');
+        deps.provisioning.authenticateToken(secret).then(
+          (token) => {
+            provisioningSessions.set(client, { secret, tokenId: token.tokenId, ackTail: Promise.resolve() });
+            done(null, true);
+          },
+          (err: unknown) => {
+            if (isAppError(err)) return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
+            logger.error({ err }, 'provisioning authentication failed');
+            refuse('auth_error', 3);
+          },
+        );
+        return;
+      }
       let authenticated: Promise<AuthenticatedDevice>;
       if (meta.certificate) {
         // Mutual TLS: the verified certificate is the identity; the client id must name its device and
@@ -135,6 +166,21 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     },
 
     authorizePublish(client, packet, done) {
+      const prov = client ? provisioningSessions.get(client) : undefined;
+      if (client && prov) {
+        packet.retain = false;
+        const work = channel
+          .publish(client.id, prov.secret, packet.topic, packet.payload as Buffer)
+          .then(() => dropForward(packet));
+        const next = prov.ackTail
+          .then(() => work)
+          .then(
+            () => done(null),
+            (err: unknown) => done(err as Error),
+          );
+        prov.ackTail = next.catch(() => undefined);
+        return;
+      }
       const session = client ? sessions.get(client) : undefined;
       // Will messages of vanished clients and unauthenticated publishes are never forwarded.
       if (!client || !session) return done(new Error('not authenticated'));
@@ -152,6 +198,13 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     },
 
     authorizeSubscribe(client, sub, done) {
+      if (client && provisioningSessions.has(client)) {
+        if (!channel.canSubscribe(client.id, sub.topic)) {
+          metrics.refused.inc({ transport: 'mqtts', reason: 'subscribe_not_allowed' });
+          return done(null, null as unknown as Subscription);
+        }
+        return done(null, { ...sub, qos: Math.min(sub.qos, 1) as 0 | 1 });
+      }
       const session = client ? sessions.get(client) : undefined;
       if (!session || !isAllowedDeviceSubscription(session.device.deviceId, sub.topic)) {
         metrics.refused.inc({ transport: session?.transport ?? 'mqtts', reason: 'subscribe_not_allowed' });
@@ -162,9 +215,29 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
     // Nothing reaches a client except through its own namespace.
     authorizeForward(client, packet) {
+      if (provisioningSessions.has(client))
+        return channel.canReceive(client.id, packet.topic) ? packet : null;
       const session = sessions.get(client);
       if (!session || !packet.topic.startsWith(`d/${session.device.deviceId}/`)) return null;
       return packet;
+    },
+  });
+
+  const channel = createProvisioningChannel({
+    provisioning: deps.provisioning,
+    bus: deps.bus,
+    send(topic, body) {
+      aedes.publish(
+        {
+          cmd: 'publish',
+          topic,
+          payload: Buffer.from(JSON.stringify(body)),
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
+        () => undefined,
+      );
     },
   });
 
@@ -302,6 +375,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   }
 
   aedes.on('clientReady', (client) => {
+    if (provisioningSessions.has(client)) {
+      provisioningClients.set(client.id, client);
+      return;
+    }
     const session = sessions.get(client);
     if (!session) return;
     byDevice.set(session.device.deviceId, client);
@@ -320,6 +397,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   });
 
   aedes.on('clientDisconnect', (client) => {
+    if (provisioningSessions.has(client)) {
+      if (provisioningClients.get(client.id) === client) provisioningClients.delete(client.id);
+      channel.closed(client.id);
+      return;
+    }
     const session = sessions.get(client);
     if (!session) return;
     if (byDevice.get(session.device.deviceId) === client) byDevice.delete(session.device.deviceId);
@@ -369,6 +451,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   });
 
   const unsubscribers = [
+    deps.bus.subscribe('provisioning.token-revoked', ({ tokenId }) => {
+      for (const client of provisioningClients.values()) {
+        if (provisioningSessions.get(client)?.tokenId === tokenId) client.close();
+      }
+    }),
     deps.bus.subscribe('device.disconnect', ({ deviceId, reason, keyId }) => {
       const client = byDevice.get(deviceId);
       const session = client && sessions.get(client);

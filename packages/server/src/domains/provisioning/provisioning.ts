@@ -110,6 +110,8 @@ export interface ProvisioningService {
   /** Revokes a token: no new operations, no refreshes; pending operations of it are rejected. */
   revokeToken(caller: TenantCaller, id: string): Promise<void>;
 
+  /** Checks a PT (for an MQTT provisioning connection); INVALID_CREDENTIALS when unknown or revoked. */
+  authenticateToken(ptSecret: string): Promise<{ tokenId: string; tenantId: string }>;
   /** Device side, with the PT: starts (or restarts, superseding) an operation for a serial. */
   start(ptSecret: string, input: OperationStart): Promise<OperationView>;
   /** Device side: the operation's state, waiting up to `waitMs` for a decision (long poll). */

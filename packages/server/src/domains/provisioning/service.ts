@@ -223,6 +223,12 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
       )) {
         bus.publish('provisioning.decided', { operationId });
       }
+      bus.publish('provisioning.token-revoked', { tokenId: id });
+    },
+
+    async authenticateToken(secret) {
+      const token = await liveToken(secret);
+      return { tokenId: token.id, tenantId: token.tenant_id };
     },
 
     async start(secret, input) {

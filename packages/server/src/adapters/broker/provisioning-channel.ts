@@ -1,0 +1,144 @@
+/**
+ * The MQTT side of provisioning for connections that hold only a provisioning token. Requests arrive
+ * on `prov/{clientId}/…`, answers (and later decisions on operations this connection started) leave on
+ * `prov/{clientId}/result`. Nothing else is reachable: no device topic, no other client's namespace.
+ */
+import {
+  decodeJsonPayload,
+  parseProvisioningTopic,
+  provisioningTopics,
+  type ErrorCode,
+} from '@mooring/protocol';
+import { AppError, isAppError } from '../../errors.js';
+import type { Bus } from '../../platform/bus.js';
+import type { OperationStart, ProvisioningService } from '../../domains/provisioning/provisioning.js';
+
+/** Largest provisioning request (a CSR fits easily), in bytes. */
+const MAX_REQUEST_BYTES = 32 * 1024;
+const START_FIELDS = new Set(['serial', 'attributes', 'verificationCode', 'csr', 'requestId']);
+
+export interface ProvisioningChannel {
+  /** Handles one PUBLISH; resolves when it may be acknowledged (answers are published meanwhile). */
+  publish(clientId: string, secret: string, topic: string, payload: Buffer): Promise<void>;
+  canSubscribe(clientId: string, topic: string): boolean;
+  canReceive(clientId: string, topic: string): boolean;
+  /** The connection ended: stop watching its operations. */
+  closed(clientId: string): void;
+}
+
+export function createProvisioningChannel(deps: {
+  provisioning: ProvisioningService;
+  bus: Bus;
+  send(topic: string, body: unknown): void;
+}): ProvisioningChannel {
+  const watches = new Map<string, (() => void)[]>();
+
+  function answer(clientId: string, body: Record<string, unknown>) {
+    deps.send(provisioningTopics.result(clientId), body);
+  }
+
+  function refuse(clientId: string, code: ErrorCode, message: string, topic: string, requestId?: unknown) {
+    answer(clientId, {
+      type: 'error',
+      code,
+      message,
+      topic,
+      ...(requestId !== undefined ? { requestId } : {}),
+    });
+  }
+
+  /** Pushes the operation's view when it is decided, while this connection lasts. */
+  function watch(clientId: string, secret: string, operationId: string) {
+    const unsubscribe = deps.bus.subscribe('provisioning.decided', (e) => {
+      if (e.operationId !== operationId) return;
+      unsubscribe();
+      deps.provisioning.poll(secret, operationId, 0).then(
+        (view) => answer(clientId, { type: 'operation', ...view }),
+        () => undefined,
+      );
+    });
+    watches.set(clientId, [...(watches.get(clientId) ?? []), unsubscribe]);
+  }
+
+  async function handle(clientId: string, secret: string, topic: string, payload: Buffer): Promise<void> {
+    const request = parseProvisioningTopic(clientId, topic);
+    if (!request)
+      return refuse(
+        clientId,
+        'TOPIC_NOT_ALLOWED',
+        `a provisioning connection may not publish to '${topic}'`,
+        topic,
+      );
+    const decoded = decodeJsonPayload(payload, MAX_REQUEST_BYTES);
+    if (!decoded.ok) return refuse(clientId, decoded.error.code, decoded.error.message, topic);
+    const body = decoded.value;
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      return refuse(clientId, 'VALIDATION_FAILED', 'the request must be a JSON object', topic);
+    const b = body as Record<string, unknown>;
+    const requestId = b.requestId;
+    try {
+      switch (request.kind) {
+        case 'start': {
+          for (const k of Object.keys(b))
+            if (!START_FIELDS.has(k)) throw new AppError('VALIDATION_FAILED', `unknown field '${k}'`);
+          if (typeof b.serial !== 'string' || !/^[A-Za-z0-9_.:-]{1,64}$/.test(b.serial))
+            throw new AppError('VALIDATION_FAILED', 'serial must be 1–64 of A–Z a–z 0–9 _ . : -');
+          const input: OperationStart = { serial: b.serial };
+          if (b.attributes !== undefined) {
+            if (typeof b.attributes !== 'object' || b.attributes === null || Array.isArray(b.attributes))
+              throw new AppError('VALIDATION_FAILED', 'attributes must be an object');
+            input.attributes = b.attributes as Record<string, unknown>;
+          }
+          if (b.verificationCode !== undefined) {
+            if (typeof b.verificationCode !== 'string' || !/^[A-Z0-9]{4,12}$/.test(b.verificationCode))
+              throw new AppError('VALIDATION_FAILED', 'verificationCode must be 4–12 of A–Z, 0–9');
+            input.verificationCode = b.verificationCode;
+          }
+          if (b.csr !== undefined) {
+            if (typeof b.csr !== 'string')
+              throw new AppError('VALIDATION_FAILED', 'csr must be a PEM string');
+            input.csr = b.csr;
+          }
+          const view = await deps.provisioning.start(secret, input);
+          if (view.status === 'pending') watch(clientId, secret, view.operationId);
+          return answer(clientId, {
+            type: 'operation',
+            ...view,
+            ...(requestId !== undefined ? { requestId } : {}),
+          });
+        }
+        case 'poll': {
+          const view = await deps.provisioning.poll(secret, request.operationId, 0);
+          return answer(clientId, {
+            type: 'operation',
+            ...view,
+            ...(requestId !== undefined ? { requestId } : {}),
+          });
+        }
+        case 'refresh': {
+          if (typeof b.registrationToken !== 'string')
+            throw new AppError('VALIDATION_FAILED', 'registrationToken is required');
+          const r = await deps.provisioning.refresh(secret, b.registrationToken);
+          return answer(clientId, {
+            type: 'refresh',
+            ...r,
+            ...(requestId !== undefined ? { requestId } : {}),
+          });
+        }
+      }
+    } catch (err) {
+      if (isAppError(err)) return refuse(clientId, err.code, err.message, topic, requestId);
+      throw err;
+    }
+  }
+
+  return {
+    publish: handle,
+    canSubscribe: (clientId, topic) => topic === provisioningTopics.result(clientId),
+    canReceive: (clientId, topic) => topic === provisioningTopics.result(clientId),
+    closed(clientId) {
+      for (const stop of watches.get(clientId) ?? []) stop();
+      watches.delete(clientId);
+    },
+  };
+}
