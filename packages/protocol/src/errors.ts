@@ -120,6 +120,11 @@ export const ERROR_CATALOGUE = {
     'Certificate signing request refused',
     'The CSR is malformed, its signature does not verify, or it uses a weak key or hash (SHA-1, RSA under 2048 bits, curves other than P-256/P-384). `detail` names the reason.',
   ),
+  CLAIM_CODE_INVALID: spec(
+    422,
+    'Claim code not valid',
+    'The claim code is unknown, was used already or has expired. Ask the previous owner to release the device again.',
+  ),
   IDEMPOTENCY_KEY_REUSED: spec(
     422,
     'Idempotency key reused with another request',

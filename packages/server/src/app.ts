@@ -21,6 +21,7 @@ import { createTenancyService } from './domains/tenancy/service.js';
 import { ensureTlsMaterial } from './pki/bootstrap.js';
 import { createProvisioningService } from './domains/provisioning/service.js';
 import { createPkiService } from './domains/pki/service.js';
+import { createOwnershipService } from './domains/ownership/service.js';
 import { loadTimeSigner } from './pki/time-signer.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
@@ -157,6 +158,12 @@ async function startPlatformSteps(
     looksLikeJwt(secret)
       ? provisioning.authenticate(secret, claimedDeviceId)
       : devices.authenticate(secret, claimedDeviceId);
+  bus.subscribe('device.deleted', ({ tenantId, deviceId }) => {
+    pki
+      .revokeAllForDevice(tenantId, deviceId, 'device deleted')
+      .catch((err: unknown) => logger.error({ err }, 'revoking certificates failed'));
+  });
+  const ownership = createOwnershipService({ db, bus, devices, pki });
   const time = loadTimeSigner(config.dataDir);
   const services = {
     tenancy,
@@ -166,6 +173,7 @@ async function startPlatformSteps(
     presence,
     provisioning,
     pki,
+    ownership,
     time,
     authenticateDevice,
   };

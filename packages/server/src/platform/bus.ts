@@ -11,6 +11,8 @@ export interface BusEvents {
   'provisioning.decided': { operationId: string };
   /** A provisioning token was revoked: connections holding it are dropped. */
   'provisioning.token-revoked': { tokenId: string };
+  /** A device record was deleted: its certificates are revoked. */
+  'device.deleted': { tenantId: string; deviceId: string };
   /** A command was created and should be pushed if its device is connected. */
   'command.created': { tenantId: string; deviceId: string; commandId: string };
 }

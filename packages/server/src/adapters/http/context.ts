@@ -5,6 +5,7 @@ import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/d
 import type { PresenceService } from '../../domains/presence/presence.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
 import type { PkiService } from '../../domains/pki/pki.js';
+import type { OwnershipService } from '../../domains/ownership/ownership.js';
 import type { TimeSigner } from '../../pki/time-signer.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { TenancyService } from '../../domains/tenancy/tenancy.js';
@@ -17,6 +18,7 @@ export interface Services {
   tenancy: TenancyService;
   provisioning: ProvisioningService;
   pki: PkiService;
+  ownership: OwnershipService;
   time: TimeSigner;
   /** Resolves a device credential (access key or registration token). */
   authenticateDevice(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;

@@ -5,7 +5,8 @@
 import type { DeviceIdentity, TenantCaller } from '../../platform/caller.js';
 import type { Page } from '../../platform/pagination.js';
 
-export type DeviceStatus = 'enabled' | 'disabled';
+/** `released`: handed over to another owner (ownership transfer); kept only as the old owner's record. */
+export type DeviceStatus = 'enabled' | 'disabled' | 'released';
 
 export interface Device {
   id: string;

@@ -80,6 +80,8 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     async update(caller, id, patch) {
       checkShape(patch.tags, patch.metadata);
       const d = await require(caller, id);
+      if (d.status === 'released')
+        throw new AppError('FORBIDDEN', `device ${id} was released to another owner and cannot be changed`);
       const next: Device = {
         ...d,
         ...(patch.name !== undefined ? { name: patch.name } : {}),
@@ -99,6 +101,7 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
       const deleted = await deps.db.transaction((tx) => deviceStore(tx).delete(caller.tenantId, id));
       if (!deleted) throw Errors.deviceNotFound(id);
       deps.bus.publish('device.disconnect', { deviceId: id, reason: 'device_deleted' });
+      deps.bus.publish('device.deleted', { tenantId: caller.tenantId, deviceId: id });
     },
 
     async createAccessKey(caller, deviceId) {

@@ -52,6 +52,8 @@ export interface PkiService {
   listForDevice(caller: TenantCaller, deviceId: string): Promise<DeviceCertificate[]>;
   /** Revokes by serial: the next handshake is refused and live sessions that used it are dropped. */
   revoke(caller: TenantCaller, serial: string, reason?: string): Promise<void>;
+  /** Revokes every live certificate of a device (release, deletion) and reloads the listeners' trust. */
+  revokeAllForDevice(tenantId: string, deviceId: string, reason: string): Promise<number>;
   /** The CRL of a CA (PEM), public. */
   crl(caId: string): Promise<string>;
   /** Trust anchors and CRLs for the mTLS listeners. */

@@ -348,6 +348,18 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
       });
     },
 
+    async revokeAllForDevice(tenantId, deviceId, reason) {
+      const rows = await db.query<{ ca_id: string; serial: string }>(
+        `UPDATE device_certificates SET revoked_at = $3, revocation_reason = $4
+          WHERE tenant_id = $1 AND device_id = $2 AND revoked_at IS NULL RETURNING ca_id, serial`,
+        [tenantId, deviceId, now(), reason],
+      );
+      if (rows.length === 0) return 0;
+      for (const r of rows) crlCache.delete(r.ca_id);
+      await trustChanged();
+      return rows.length;
+    },
+
     crl,
 
     async trust() {

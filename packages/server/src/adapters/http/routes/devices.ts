@@ -8,7 +8,17 @@ const Metadata = Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
   description: 'free-form JSON object, at most 8 KiB',
 });
 const DeviceCreate = Type.Object(
-  { name: Name, tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })), metadata: Type.Optional(Metadata) },
+  {
+    name: Name,
+    serial: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9_.:-]{1,64}$',
+        description: "the manufacturer's serial, unique in the tenant",
+      }),
+    ),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })),
+    metadata: Type.Optional(Metadata),
+  },
   { additionalProperties: false },
 );
 const DeviceUpdate = Type.Object(

@@ -9,6 +9,7 @@ import { deviceApiRoutes } from './device-api.js';
 import { provisioningRoutes } from './provisioning.js';
 import { pkiRoutes } from './pki.js';
 import { timeRoutes } from './time.js';
+import { ownershipRoutes } from './ownership.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -22,6 +23,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     provisioningRoutes,
     pkiRoutes,
     timeRoutes,
+    ownershipRoutes,
   ])
     routes(app, ctx);
 }
