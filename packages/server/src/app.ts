@@ -22,6 +22,7 @@ import { ensureTlsMaterial } from './pki/bootstrap.js';
 import { createProvisioningService } from './domains/provisioning/service.js';
 import { createPkiService } from './domains/pki/service.js';
 import { createOwnershipService } from './domains/ownership/service.js';
+import { createFactoryService } from './domains/provisioning/factory.js';
 import { loadTimeSigner } from './pki/time-signer.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
@@ -164,6 +165,7 @@ async function startPlatformSteps(
       .catch((err: unknown) => logger.error({ err }, 'revoking certificates failed'));
   });
   const ownership = createOwnershipService({ db, bus, devices, pki });
+  const factory = createFactoryService({ db, box, provisioning, pki });
   const time = loadTimeSigner(config.dataDir);
   const services = {
     tenancy,
@@ -174,6 +176,7 @@ async function startPlatformSteps(
     provisioning,
     pki,
     ownership,
+    factory,
     time,
     authenticateDevice,
   };

@@ -6,6 +6,7 @@ import type { PresenceService } from '../../domains/presence/presence.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
 import type { PkiService } from '../../domains/pki/pki.js';
 import type { OwnershipService } from '../../domains/ownership/ownership.js';
+import type { FactoryService } from '../../domains/provisioning/factory.js';
 import type { TimeSigner } from '../../pki/time-signer.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { TenancyService } from '../../domains/tenancy/tenancy.js';
@@ -19,6 +20,7 @@ export interface Services {
   provisioning: ProvisioningService;
   pki: PkiService;
   ownership: OwnershipService;
+  factory: FactoryService;
   time: TimeSigner;
   /** Resolves a device credential (access key or registration token). */
   authenticateDevice(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;

@@ -7,6 +7,7 @@ import { Type } from '@sinclair/typebox';
 import { AppError } from '../../../errors.js';
 import { SERIAL_PATTERN, VERIFICATION_CODE_PATTERN } from '../../../domains/provisioning/provisioning.js';
 import { tenantCaller, type RoutePlugin } from '../context.js';
+import { manifestCsv } from '../../../domains/provisioning/factory.js';
 
 const Serial = Type.String({ pattern: SERIAL_PATTERN.source, description: "the device's serial number" });
 const Tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:=-]+$' });
@@ -78,6 +79,31 @@ const Poll = Type.Object(
     wait: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 60, description: 'seconds to wait for a decision' }),
     ),
+  },
+  { additionalProperties: false },
+);
+const Batch = Type.Object(
+  {
+    batchId: Type.String({
+      pattern: '^[A-Za-z0-9_.:-]{1,128}$',
+      description: 'your id for this batch: a retry with the same id returns the same manifest',
+    }),
+    items: Type.Array(
+      Type.Object(
+        { serial: Serial, csr: Type.Optional(Type.String({ maxLength: 16384 })) },
+        { additionalProperties: false },
+      ),
+      {
+        minItems: 1,
+        maxItems: 10_000,
+      },
+    ),
+    approval: Type.Optional(
+      Type.Union([Type.Literal('auto'), Type.Literal('manual')], {
+        description: 'for units without a CSR (default auto)',
+      }),
+    ),
+    deviceTags: Type.Optional(Type.Array(Tag, { maxItems: 32 })),
   },
   { additionalProperties: false },
 );
@@ -195,6 +221,32 @@ export const provisioningRoutes: RoutePlugin = (app, { services }) => {
     async (request, reply) => {
       await p.revokeRegistrationTokens(tenantCaller(request), request.params.deviceId);
       return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Body: typeof Batch.static }>(
+    '/v1/provisioning/batches',
+    {
+      config: tenant,
+      bodyLimit: 16 * 1024 * 1024,
+      schema: {
+        tags,
+        summary:
+          'Factory bulk provisioning: per-unit provisioning tokens, or certificates from CSRs, and a manifest (JSON, or CSV with Accept: text/csv)',
+        body: Batch,
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const manifest = await services.factory.provisionBatch(tenantCaller(request), {
+        batchId: b.batchId,
+        items: b.items.map((i) => (i.csr ? { serial: i.serial, csr: i.csr } : { serial: i.serial })),
+        approval: b.approval ?? 'auto',
+        ...(b.deviceTags ? { deviceTags: b.deviceTags } : {}),
+      });
+      if ((request.headers.accept ?? '').includes('text/csv'))
+        return reply.code(201).type('text/csv').send(manifestCsv(manifest));
+      return reply.code(201).send(manifest);
     },
   );
 

@@ -1,0 +1,191 @@
+/**
+ * Factory bulk provisioning: a list of serials (optionally each with a CSR made on the line) becomes,
+ * in one call, per-device provisioning tokens or signed certificates, with a manifest. Idempotent by
+ * batch id: a retry returns the same manifest (kept sealed at rest) and mints nothing new.
+ */
+import { createHash } from 'node:crypto';
+import { AppError } from '../../errors.js';
+import { newId } from '../../ids.js';
+import type { TenantCaller } from '../../platform/caller.js';
+import type { SecretBox } from '../../platform/secret-box.js';
+import type { Db } from '../../store/db.js';
+import type { PkiService } from '../pki/pki.js';
+import type { ProvisioningService } from './provisioning.js';
+
+export interface FactoryItem {
+  serial: string;
+  csr?: string;
+}
+
+export interface ManifestEntry {
+  serial: string;
+  deviceId?: string;
+  /** Without a CSR: the unit's per-device provisioning token (flashed on the line). */
+  provisioningTokenId?: string;
+  provisioningToken?: string;
+  /** With a CSR: the unit's certificate and chain. */
+  certificateSerial?: string;
+  certificate?: string;
+  chain?: string;
+  notAfter?: number;
+}
+
+export interface Manifest {
+  batchId: string;
+  createdAt: number;
+  devices: number;
+  items: ManifestEntry[];
+}
+
+export interface FactoryService {
+  /** Provisions a batch; `onProgress` is called after each chunk with the count done. */
+  provisionBatch(
+    caller: TenantCaller,
+    input: { batchId: string; items: FactoryItem[]; approval: 'auto' | 'manual'; deviceTags?: string[] },
+  ): Promise<Manifest>;
+}
+
+export const MAX_BATCH_ITEMS = 10_000;
+const CHUNK = 200;
+
+export function manifestCsv(m: Manifest): string {
+  const cols = [
+    'serial',
+    'deviceId',
+    'provisioningTokenId',
+    'provisioningToken',
+    'certificateSerial',
+    'notAfter',
+  ] as const;
+  const esc = (v: unknown) =>
+    v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v);
+  return (
+    [
+      cols.join(','),
+      ...m.items.map((i) =>
+        cols
+          .map((c) => esc(c === 'notAfter' && i.notAfter ? new Date(i.notAfter).toISOString() : i[c]))
+          .join(','),
+      ),
+    ].join('\n') + '\n'
+  );
+}
+
+export function createFactoryService(deps: {
+  db: Db;
+  box: SecretBox;
+  provisioning: ProvisioningService;
+  pki: PkiService;
+  now?: () => number;
+}): FactoryService {
+  const { db, box } = deps;
+  const now = deps.now ?? Date.now;
+  return {
+    async provisionBatch(caller, input) {
+      if (input.items.length === 0 || input.items.length > MAX_BATCH_ITEMS) {
+        throw new AppError('VALIDATION_FAILED', `a batch holds 1 to ${MAX_BATCH_ITEMS} devices`);
+      }
+      const serials = new Set<string>();
+      for (const [i, item] of input.items.entries()) {
+        if (serials.has(item.serial)) {
+          throw new AppError('VALIDATION_FAILED', `serial ${item.serial} appears twice`, {
+            errors: [{ path: `/items/${i}/serial`, message: 'duplicate' }],
+          });
+        }
+        serials.add(item.serial);
+      }
+      const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
+      const [seen] = await db.query<{ request_hash: string; sealed_manifest: string }>(
+        'SELECT request_hash, sealed_manifest FROM provisioning_batches WHERE tenant_id = $1 AND batch_id = $2',
+        [caller.tenantId, input.batchId],
+      );
+      if (seen) {
+        if (seen.request_hash !== requestHash)
+          throw new AppError('IDEMPOTENCY_KEY_REUSED', `batch ${input.batchId} was made with other contents`);
+        return JSON.parse(box.open(seen.sealed_manifest)) as Manifest;
+      }
+      // Every CSR is checked before anything is created: a bad one refuses the whole batch.
+      for (const [i, item] of input.items.entries()) {
+        if (!item.csr) continue;
+        try {
+          await deps.pki.checkCsr(item.csr);
+        } catch (e) {
+          if (e instanceof AppError)
+            throw new AppError('CSR_INVALID', `item ${i} (${item.serial}): ${e.message}`);
+          throw e;
+        }
+      }
+      await deps.pki.prepareTenant(caller.tenantId);
+      const items: ManifestEntry[] = [];
+      for (let start = 0; start < input.items.length; start += CHUNK) {
+        const chunk = input.items.slice(start, start + CHUNK);
+        const done = await db.transaction(async (tx) => {
+          const out: ManifestEntry[] = [];
+          for (const item of chunk) {
+            if (item.csr) {
+              const t = now();
+              const [existing] = await tx.query<{ id: string }>(
+                'SELECT id FROM devices WHERE tenant_id = $1 AND serial = $2',
+                [caller.tenantId, item.serial],
+              );
+              const deviceId = existing?.id ?? newId('dev', t);
+              if (!existing) {
+                await tx.query(
+                  `INSERT INTO devices (id, tenant_id, serial, name, tags, metadata, status, created_at, updated_at) VALUES ($1, $2, $3, $3, $4, $5, 'enabled', $6, $6)`,
+                  [
+                    deviceId,
+                    caller.tenantId,
+                    item.serial,
+                    input.deviceTags ?? [],
+                    JSON.stringify({ factoryBatch: input.batchId }),
+                    t,
+                  ],
+                );
+              }
+              const cert = await deps.pki.issue(caller.tenantId, deviceId, item.csr, tx);
+              out.push({
+                serial: item.serial,
+                deviceId,
+                certificateSerial: cert.serial,
+                certificate: cert.certificate,
+                chain: cert.chain,
+                notAfter: cert.notAfter,
+              });
+            } else {
+              out.push({ serial: item.serial });
+            }
+          }
+          return out;
+        });
+        // Units without a CSR get per-device provisioning tokens (outside the chunk transaction: the
+        // provisioning service writes through its own connection).
+        for (const entry of done) {
+          if (entry.deviceId) continue;
+          const pt = await deps.provisioning.createToken(caller, {
+            name: `batch ${input.batchId}`,
+            kind: 'device',
+            serial: entry.serial,
+            approval: input.approval,
+            ...(input.deviceTags ? { deviceTags: input.deviceTags } : {}),
+          });
+          entry.provisioningTokenId = pt.provisioningToken.id;
+          entry.provisioningToken = pt.secret;
+        }
+        items.push(...done);
+      }
+      const manifest: Manifest = { batchId: input.batchId, createdAt: now(), devices: items.length, items };
+      await db.query(
+        'INSERT INTO provisioning_batches (tenant_id, batch_id, request_hash, devices, sealed_manifest, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        [
+          caller.tenantId,
+          input.batchId,
+          requestHash,
+          items.length,
+          box.seal(JSON.stringify(manifest)),
+          manifest.createdAt,
+        ],
+      );
+      return manifest;
+    },
+  };
+}
