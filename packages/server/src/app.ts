@@ -210,7 +210,26 @@ async function startPlatformSteps(
     logger: logger.child({ component: 'mqtt' }),
   });
   opened.push(() => broker.close());
-  const http = await createHttpServer({ services, db, metrics, tls, broker, logger, isReady: () => ready });
+  const mtlsContext = async () => {
+    const trust = await pki.trust();
+    return {
+      cert: tls.cert,
+      key: tls.key,
+      ca: [tls.ca, ...trust.cas],
+      ...(trust.crls.length ? { crl: trust.crls } : {}),
+    };
+  };
+  const initialTrust = await mtlsContext();
+  const http = await createHttpServer({
+    services,
+    db,
+    metrics,
+    tls,
+    clientTrust: { ca: initialTrust.ca, ...(initialTrust.crl ? { crl: initialTrust.crl } : {}) },
+    broker,
+    logger,
+    isReady: () => ready,
+  });
   opened.push(() => http.close());
   await http.listen({ port: config.httpPort, host: config.httpHost });
   const httpPort = (http.server.address() as AddressInfo).port;
@@ -226,17 +245,8 @@ async function startPlatformSteps(
 
   // MQTT over mutual TLS: the handshake itself refuses certificates from another CA, expired ones and
   // revoked ones (CRL of every issuing CA); the trust is reloaded whenever CAs or CRLs change.
-  const mtlsContext = async () => {
-    const trust = await pki.trust();
-    return {
-      cert: tls.cert,
-      key: tls.key,
-      ca: [tls.ca, ...trust.cas],
-      ...(trust.crls.length ? { crl: trust.crls } : {}),
-    };
-  };
   const mtlsServer = createTlsServer(
-    { ...(await mtlsContext()), minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true },
+    { ...initialTrust, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true },
     (socket) => {
       socket.setNoDelay(true);
       const peer = socket.getPeerCertificate();
@@ -250,7 +260,9 @@ async function startPlatformSteps(
   mtlsServer.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'mtls handshake refused'));
   pki.onTrustChanged(async () => {
     try {
-      mtlsServer.setSecureContext(await mtlsContext());
+      const context = await mtlsContext();
+      mtlsServer.setSecureContext(context);
+      (http.server as unknown as { setSecureContext(o: object): void }).setSecureContext(context);
     } catch (err) {
       logger.error({ err }, 'reloading mTLS trust failed');
     }

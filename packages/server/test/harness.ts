@@ -23,6 +23,8 @@ export interface RequestOptions {
   /** Sent as-is instead of JSON-encoding `body`. */
   raw?: string | Buffer;
   headers?: Record<string, string>;
+  /** A client certificate (mutual TLS) to present. */
+  clientCert?: { key: string; cert: string };
 }
 
 export function httpsCall<T = any>(
@@ -39,7 +41,17 @@ export function httpsCall<T = any>(
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
-      { host: '127.0.0.1', servername: 'localhost', port, method, path, ca, headers },
+      {
+        host: '127.0.0.1',
+        servername: 'localhost',
+        port,
+        method,
+        path,
+        ca,
+        headers,
+        ...(opts.clientCert ?? {}),
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -309,6 +309,67 @@ for (const c of badCsrs) {
   });
 }
 
+test('the HTTPS device API accepts a device by its client certificate alone, until it is revoked', async () => {
+  const { key, csr } = deviceKeyAndCsr();
+  const r = await provisionWithCsr('PKI-HTTPS', csr);
+  const clientCert = { key, cert: r.body.certificate + r.body.certificateChain };
+  const sent = await t.call('POST', '/v1/device/telemetry', {
+    clientCert,
+    body: { values: { viaHttpsMtls: 1 } },
+  });
+  assert.equal(sent.status, 202, sent.text);
+  const points = await t.call('GET', `/v1/devices/${r.body.deviceId}/telemetry?from=0`, { token: apiKey });
+  assert.equal(points.body.items.length, 1);
+  // A certificate from another CA is not an identity.
+  const caKey = join(work, 'other-ca.key');
+  const caCert = join(work, 'other-ca.pem');
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Other CA',
+  ]);
+  const other = deviceKeyAndCsr();
+  const csrFile = join(work, 'other.csr');
+  writeFileSync(csrFile, other.csr);
+  const foreign = openssl([
+    'x509',
+    '-req',
+    '-in',
+    csrFile,
+    '-CA',
+    caCert,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-days',
+    '1',
+  ]);
+  const refused = await t.call('POST', '/v1/device/telemetry', {
+    clientCert: { key: other.key, cert: foreign },
+    body: { values: { t: 1 } },
+  });
+  assert.equal(refused.body.code, 'INVALID_CREDENTIALS');
+  const serial = (await t.call('GET', `/v1/devices/${r.body.deviceId}/certificates`, { token: apiKey })).body
+    .items[0].serial;
+  await t.call('POST', `/v1/certificates/${serial}/revoke`, { token: apiKey, body: {} });
+  const after = await t.call('POST', '/v1/device/telemetry', { clientCert, body: { values: { t: 2 } } });
+  assert.equal(after.body.code, 'INVALID_CREDENTIALS');
+  // People and apps without a certificate still use the API as before.
+  assert.equal((await t.call('GET', '/v1/devices', { token: apiKey })).status, 200);
+});
+
 test('a device renews its certificate over an authenticated connection', async () => {
   const first = deviceKeyAndCsr();
   const r = await provisionWithCsr('PKI-RENEW', first.csr);

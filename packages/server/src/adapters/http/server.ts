@@ -14,6 +14,7 @@ import websocket from '@fastify/websocket';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { createWebSocketStream } from 'ws';
+import type { TLSSocket } from 'node:tls';
 import { AppError, isAppError } from '../../errors.js';
 import type { Logger } from '../../platform/observability.js';
 import type { Broker } from '../broker/broker.js';
@@ -23,6 +24,8 @@ import { registerRoutes } from './routes/index.js';
 
 export interface HttpServerOptions extends RouteContext {
   tls: { cert: string; key: string };
+  /** Trust for device client certificates (the device CAs and their CRLs). */
+  clientTrust: { ca: string[]; crl?: string[] };
   broker: Broker;
   logger: Logger;
   /** Whether the platform is ready to serve (false while starting or draining). */
@@ -48,7 +51,14 @@ function makeAjv(coerce: boolean) {
 
 export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    https: { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' },
+    https: {
+      cert: opts.tls.cert,
+      key: opts.tls.key,
+      minVersion: 'TLSv1.2',
+      requestCert: true,
+      rejectUnauthorized: false,
+      ...opts.clientTrust,
+    },
     loggerInstance: opts.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     // Per-request access logs would drown device traffic; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
@@ -97,23 +107,45 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     },
   });
 
+  /**
+   * Mutual TLS on the device API: the listener asks for a client certificate but does not require one
+   * (people and apps have none); a device without a bearer credential is identified by the certificate
+   * the TLS layer verified against the device CAs and their CRLs.
+   */
+  async function certificateDevice(socket: TLSSocket) {
+    const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
+    if (!peer || !peer.fingerprint256)
+      throw new AppError(
+        'UNAUTHENTICATED',
+        'send Authorization: Bearer <credential> or a client certificate',
+      );
+    if (!socket.authorized)
+      throw new AppError(
+        'INVALID_CREDENTIALS',
+        `the client certificate was not accepted: ${String(socket.authorizationError)}`,
+      );
+    return opts.services.pki.authenticate({ serial: peer.serialNumber, fingerprint256: peer.fingerprint256 });
+  }
+
   app.addHook('onRequest', async (request) => {
     const mode = request.routeOptions.config.auth;
     if (mode === undefined || mode === 'none') return;
     const header = request.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    if (!token) throw new AppError('UNAUTHENTICATED', 'send Authorization: Bearer <credential>');
-    if (mode === 'provisioning') {
-      request.provisioningToken = token;
-      return;
-    }
     if (mode === 'device') {
-      request.device = await opts.services.authenticateDevice(token);
+      request.device = token
+        ? await opts.services.authenticateDevice(token)
+        : await certificateDevice(request.raw.socket as TLSSocket);
       request.principal = {
         kind: 'device',
         deviceId: request.device.deviceId,
         tenantId: request.device.tenantId,
       };
+      return;
+    }
+    if (!token) throw new AppError('UNAUTHENTICATED', 'send Authorization: Bearer <credential>');
+    if (mode === 'provisioning') {
+      request.provisioningToken = token;
       return;
     }
     const principal = await opts.services.tenancy.authenticateBearer(token);
