@@ -79,6 +79,7 @@ export const ERROR_CATALOGUE = {
     'Certificate not found',
     'No device certificate with this serial is visible to the caller.',
   ),
+  CA_NOT_FOUND: spec(404, 'CA not found', 'No certificate authority with this id is visible to the caller.'),
   ALREADY_EXISTS: spec(409, 'Already exists', 'A resource with the same unique name or id exists already.'),
   COMMAND_NOT_OPEN: spec(
     409,
@@ -124,6 +125,11 @@ export const ERROR_CATALOGUE = {
     422,
     'Claim code not valid',
     'The claim code is unknown, was used already or has expired. Ask the previous owner to release the device again.',
+  ),
+  CA_INVALID: spec(
+    422,
+    'CA registration refused',
+    'The CA certificate is not a usable CA, the verification certificate is not signed by it or does not name a current registration code, or the CRL is not signed by it. `detail` says which.',
   ),
   IDEMPOTENCY_KEY_REUSED: spec(
     422,

@@ -21,6 +21,7 @@ import { createTenancyService } from './domains/tenancy/service.js';
 import { ensureTlsMaterial } from './pki/bootstrap.js';
 import { createProvisioningService } from './domains/provisioning/service.js';
 import { createPkiService } from './domains/pki/service.js';
+import { peerCertificateOf } from './pki/peer.js';
 import { createOwnershipService } from './domains/ownership/service.js';
 import { createFactoryService } from './domains/provisioning/factory.js';
 import { loadTimeSigner } from './pki/time-signer.js';
@@ -249,11 +250,12 @@ async function startPlatformSteps(
     { ...initialTrust, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true },
     (socket) => {
       socket.setNoDelay(true);
-      const peer = socket.getPeerCertificate();
+      const certificate = peerCertificateOf(socket);
+      if (!certificate) return void socket.destroy();
       broker.handle(socket, {
         transport: 'mqtts-mtls',
         remoteAddress: socket.remoteAddress ?? null,
-        certificate: { serial: peer.serialNumber, fingerprint256: peer.fingerprint256 },
+        certificate,
       });
     },
   );

@@ -34,6 +34,8 @@ export type Transport = 'mqtts' | 'mqtts-mtls' | 'wss' | 'mqtt-insecure';
 
 interface Session {
   device: AuthenticatedDevice;
+  /** The id in this device's topics and its client id: its device id, or a manufacturer certificate's common name. */
+  topicId: string;
   sessionId: string;
   transport: Transport;
   remoteAddress: string | null;
@@ -145,8 +147,15 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
           const previous = byDevice.get(device.deviceId);
           const previousSession = previous && sessions.get(previous);
           if (previousSession) previousSession.closeReason = 'session_taken_over';
+          // A client id held by another identity is not taken over [MQTT-3.1.3-8]: only the same
+          // device may replace its own session.
+          const holder = (aedes as unknown as { clients: Record<string, Client> }).clients[client.id];
+          const holderSession = holder && holder !== client ? sessions.get(holder) : undefined;
+          if (holderSession && holderSession.device.deviceId !== device.deviceId)
+            return refuse('client_id_in_use', 2);
           sessions.set(client, {
             device,
+            topicId: device.clientId ?? device.deviceId,
             sessionId: newId('ses'),
             transport: meta.transport,
             remoteAddress: meta.remoteAddress,
@@ -206,7 +215,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         return done(null, { ...sub, qos: Math.min(sub.qos, 1) as 0 | 1 });
       }
       const session = client ? sessions.get(client) : undefined;
-      if (!session || !isAllowedDeviceSubscription(session.device.deviceId, sub.topic)) {
+      if (!session || !isAllowedDeviceSubscription(session.topicId, sub.topic)) {
         metrics.refused.inc({ transport: session?.transport ?? 'mqtts', reason: 'subscribe_not_allowed' });
         return done(null, null as unknown as Subscription); // negated: SUBACK 0x80
       }
@@ -218,7 +227,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       if (provisioningSessions.has(client))
         return channel.canReceive(client.id, packet.topic) ? packet : null;
       const session = sessions.get(client);
-      if (!session || !packet.topic.startsWith(`d/${session.device.deviceId}/`)) return null;
+      if (!session || !packet.topic.startsWith(`d/${session.topicId}/`)) return null;
       return packet;
     },
   });
@@ -245,7 +254,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   function acceptPublish(session: Session, packet: PublishPacket, received: number): Promise<void> {
     const { device } = session;
     const parsed = parseInboundTopic(packet.topic);
-    if (!parsed || parsed.deviceId !== device.deviceId) {
+    if (!parsed || parsed.deviceId !== session.topicId) {
       return refusePublish(
         session,
         packet,
@@ -326,7 +335,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     aedes.publish(
       {
         cmd: 'publish',
-        topic: topics.errors(session.device.deviceId),
+        topic: topics.errors(session.topicId),
         payload: Buffer.from(JSON.stringify(notice)),
         qos: 0,
         retain: false,
@@ -345,7 +354,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
    * devices deduplicate by command id (docs/mqtt.md).
    */
   async function deliverCommands(client: Client, session: Session, only?: string) {
-    const filter = topics.commandsFilter(session.device.deviceId);
+    const filter = topics.commandsFilter(session.topicId);
     if (!(client as unknown as { subscriptions: Record<string, unknown> }).subscriptions[filter]) return;
     const open = await deps.commands.openForDevice(session.device);
     for (const c of open) {
@@ -358,7 +367,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       };
       const packet = {
         cmd: 'publish' as const,
-        topic: topics.command(session.device.deviceId, c.id),
+        topic: topics.command(session.topicId, c.id),
         payload: Buffer.from(JSON.stringify(message)),
         qos: 1 as const,
         retain: false,
@@ -434,9 +443,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     const session = sessions.get(client);
     if (
       session &&
-      subs.some(
-        (s) => s.topic === topics.commandsFilter(session.device.deviceId) && (s.qos as number) !== 128,
-      )
+      subs.some((s) => s.topic === topics.commandsFilter(session.topicId) && (s.qos as number) !== 128)
     ) {
       deliverCommands(client, session).catch((err: unknown) =>
         logger.error({ err }, 'command delivery failed'),

@@ -15,6 +15,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { createWebSocketStream } from 'ws';
 import type { TLSSocket } from 'node:tls';
+import { peerCertificateOf } from '../../pki/peer.js';
 import { AppError, isAppError } from '../../errors.js';
 import type { Logger } from '../../platform/observability.js';
 import type { Broker } from '../broker/broker.js';
@@ -113,18 +114,19 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
    * the TLS layer verified against the device CAs and their CRLs.
    */
   async function certificateDevice(socket: TLSSocket) {
-    const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
-    if (!peer || !peer.fingerprint256)
+    const peer = typeof socket.getPeerCertificate === 'function' ? peerCertificateOf(socket) : undefined;
+    if (!peer)
       throw new AppError(
         'UNAUTHENTICATED',
         'send Authorization: Bearer <credential> or a client certificate',
       );
-    if (!socket.authorized)
+    if (!socket.authorized) {
       throw new AppError(
         'INVALID_CREDENTIALS',
         `the client certificate was not accepted: ${String(socket.authorizationError)}`,
       );
-    return opts.services.pki.authenticate({ serial: peer.serialNumber, fingerprint256: peer.fingerprint256 });
+    }
+    return opts.services.pki.authenticate(peer);
   }
 
   app.addHook('onRequest', async (request) => {

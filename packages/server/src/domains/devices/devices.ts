@@ -64,6 +64,8 @@ export interface AuthenticatedDevice extends DeviceIdentity {
   credential: 'access-key' | 'registration-token' | 'certificate';
   /** The access key id, the registration token's `jti`, or the certificate serial. */
   credentialId: string;
+  /** The id in the device's topics and MQTT client id when it is not the device id (manufacturer certificates). */
+  clientId?: string;
 }
 
 export interface DeviceService {

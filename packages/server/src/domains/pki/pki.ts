@@ -33,6 +33,36 @@ export interface DeviceCertificate {
 export interface PeerCertificate {
   serial: string;
   fingerprint256: string;
+  /** Fingerprint of the CA that issued it (from the verified chain), for just-in-time registration. */
+  issuerFingerprint256?: string;
+  /** Subject common name: a manufacturer certificate's serial. */
+  commonName?: string;
+  /** DER of the certificate, for just-in-time registration. */
+  raw?: Buffer;
+  validFrom?: string;
+  validTo?: string;
+}
+
+export interface CertificateAuthority {
+  id: string;
+  kind: 'issuing' | 'external';
+  subject: string;
+  fingerprint: string | null;
+  status: 'active' | 'disabled';
+  registrationPolicy: 'auto' | 'pending' | null;
+  deviceTags: string[];
+  createdAt: number;
+}
+
+export interface ExternalCaRegistration {
+  /** PEM of the manufacturer's CA certificate. */
+  caCertificate: string;
+  /** PEM of a certificate signed by that CA whose common name is a current registration code. */
+  verificationCertificate: string;
+  /** PEM of the CA's CRL (may list nothing); TLS checks revocation along the whole chain. */
+  crl: string;
+  registrationPolicy: 'auto' | 'pending';
+  deviceTags?: string[];
 }
 
 export interface PkiService {
@@ -52,16 +82,36 @@ export interface PkiService {
   listForDevice(caller: TenantCaller, deviceId: string): Promise<DeviceCertificate[]>;
   /** Revokes by serial: the next handshake is refused and live sessions that used it are dropped. */
   revoke(caller: TenantCaller, serial: string, reason?: string): Promise<void>;
+  /** A one-time code (valid one hour) that a CA must sign into a verification certificate. */
+  createRegistrationCode(caller: TenantCaller): Promise<{ registrationCode: string; expiresAt: number }>;
+  /** Registers a manufacturer CA after checking proof of possession; CA_INVALID with the reason. */
+  registerExternalCa(caller: TenantCaller, input: ExternalCaRegistration): Promise<CertificateAuthority>;
+  listCas(caller: TenantCaller): Promise<CertificateAuthority[]>;
+  /** Disables (every device of the CA refused at once) or enables a manufacturer CA. */
+  setCaStatus(
+    caller: TenantCaller,
+    caId: string,
+    status: 'active' | 'disabled',
+  ): Promise<CertificateAuthority>;
+  /** Replaces a manufacturer CA's CRL (signed by it). */
+  updateExternalCrl(caller: TenantCaller, caId: string, crlPem: string): Promise<void>;
   /** Revokes every live certificate of a device (release, deletion) and reloads the listeners' trust. */
   revokeAllForDevice(tenantId: string, deviceId: string, reason: string): Promise<number>;
   /** The CRL of a CA (PEM), public. */
   crl(caId: string): Promise<string>;
   /** Trust anchors and CRLs for the mTLS listeners. */
   trust(): Promise<{ cas: string[]; crls: string[] }>;
-  /** Maps a verified client certificate to its device; INVALID_CREDENTIALS when unknown or revoked. */
-  authenticate(peer: PeerCertificate, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
+  /**
+   * Maps a verified client certificate to its device; INVALID_CREDENTIALS when unknown or revoked. A
+   * certificate from an active manufacturer CA that is new registers its device just in time (enabled,
+   * or disabled and awaiting an operator, per the CA's policy). `claimedClientId` must be the device's
+   * client id: its device id, or for manufacturer certificates the certificate's common name.
+   */
+  authenticate(peer: PeerCertificate, claimedClientId?: string): Promise<AuthenticatedDevice>;
 }
 
 /** Certificates are back-dated so that a device whose clock runs slightly behind accepts them. */
 export const BACKDATE_MS = 5 * 60_000;
+/** Client ids a manufacturer certificate may not take: they belong to device ids and provisioning. */
+export const RESERVED_CLIENT_ID = /^(dev_|prov-)/;
 export const deviceUri = (tenantId: string, deviceId: string) => `urn:mooring:${tenantId}:${deviceId}`;

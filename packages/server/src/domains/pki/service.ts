@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AppError, Errors } from '../../errors.js';
+import { externalCas, toCa, type CaRecord } from './external-cas.js';
 import { newId } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
 import type { SecretBox } from '../../platform/secret-box.js';
@@ -29,14 +30,7 @@ interface LoadedCa {
   key: CryptoKey;
 }
 
-interface CaRow {
-  id: string;
-  tenant_id: string;
-  cert_pem: string;
-  sealed_key: string;
-  status: string;
-  crl_number: number;
-}
+type CaRow = CaRecord;
 
 interface CertRow {
   serial: string;
@@ -107,10 +101,12 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
   async function trustChanged() {
     await Promise.all(trustListeners.map((reload) => reload()));
   }
+  const ext = externalCas({ db, now, trustChanged });
 
   async function load(row: CaRow): Promise<LoadedCa> {
     const cached = cas.get(row.id);
     if (cached) return cached;
+    if (!row.sealed_key) throw new Error(`CA ${row.id} holds no key here`);
     const ca = {
       id: row.id,
       tenantId: row.tenant_id,
@@ -278,7 +274,8 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
     const cached = crlCache.get(caId);
     if (cached && now() - cached.at < DAY_MS) return cached.pem;
     const [row] = await db.query<CaRow>('SELECT * FROM certificate_authorities WHERE id = $1', [caId]);
-    if (!row) throw new AppError('NOT_FOUND', `no CA ${caId}`);
+    if (!row) throw new AppError('CA_NOT_FOUND', `no CA ${caId}`);
+    if (row.kind === 'external') return row.external_crl_pem ?? '';
     const ca = await load(row);
     const revoked = await db.query<{ serial: string; revoked_at: number }>(
       'SELECT serial, revoked_at FROM device_certificates WHERE ca_id = $1 AND revoked_at IS NOT NULL ORDER BY revoked_at',
@@ -370,27 +367,74 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
       const crls: string[] = [await rootCrlPem()];
       for (const r of rows) {
         pems.push(r.cert_pem);
-        crls.push(await crl(r.id));
+        crls.push(r.kind === 'external' ? (r.external_crl_pem ?? '') : await crl(r.id));
       }
       return { cas: pems, crls };
     },
 
-    async authenticate(peer, claimedDeviceId) {
-      const [row] = await db.query<CertRow & { status: string }>(
-        `SELECT c.*, d.status FROM device_certificates c JOIN devices d ON d.id = c.device_id AND d.tenant_id = c.tenant_id WHERE c.serial = $1`,
+    async authenticate(peer, claimedClientId) {
+      const [row] = await db.query<CertRow & { status: string; ca_status: string; client_id: string | null }>(
+        `SELECT c.*, d.status, a.status AS ca_status FROM device_certificates c
+           JOIN devices d ON d.id = c.device_id AND d.tenant_id = c.tenant_id
+           JOIN certificate_authorities a ON a.id = c.ca_id
+          WHERE c.serial = $1`,
         [peer.serial.toLowerCase()],
       );
-      if (!row || row.fingerprint !== peer.fingerprint256) throw Errors.invalidCredentials();
+      if (!row) {
+        const registered = await ext.registerJustInTime(peer);
+        if (!registered) throw Errors.invalidCredentials();
+        if (claimedClientId !== undefined && claimedClientId !== registered.clientId)
+          throw Errors.invalidCredentials();
+        if (registered.status !== 'enabled') throw Errors.deviceDisabled(registered.deviceId);
+        const { status: _status, ...device } = registered;
+        return device;
+      }
+      if (row.fingerprint !== peer.fingerprint256) throw Errors.invalidCredentials();
       if (row.revoked_at !== null) throw new AppError('INVALID_CREDENTIALS', 'the certificate was revoked');
-      if (claimedDeviceId !== undefined && claimedDeviceId !== row.device_id)
-        throw Errors.invalidCredentials();
+      if (row.ca_status !== 'active') throw new AppError('INVALID_CREDENTIALS', 'the issuing CA is disabled');
+      const clientId = row.client_id ?? row.device_id;
+      if (claimedClientId !== undefined && claimedClientId !== clientId) throw Errors.invalidCredentials();
       if (row.status !== 'enabled') throw Errors.deviceDisabled(row.device_id);
       return {
         tenantId: row.tenant_id,
         deviceId: row.device_id,
         credential: 'certificate',
         credentialId: row.serial,
+        ...(row.client_id ? { clientId: row.client_id } : {}),
       };
+    },
+
+    createRegistrationCode: (caller) => ext.createRegistrationCode(caller),
+    registerExternalCa: (caller, input) => ext.register(caller, input),
+    updateExternalCrl: (caller, caId, crlPem) => ext.updateCrl(caller, caId, crlPem),
+
+    async listCas(caller) {
+      return (
+        await db.query<CaRow>(
+          'SELECT * FROM certificate_authorities WHERE tenant_id = $1 ORDER BY created_at',
+          [caller.tenantId],
+        )
+      ).map(toCa);
+    },
+
+    async setCaStatus(caller, caId, status) {
+      const row = await ext.require(caller, caId);
+      if (row.kind !== 'external')
+        throw new AppError(
+          'VALIDATION_FAILED',
+          "the tenant's issuing CA cannot be disabled; revoke certificates instead",
+        );
+      await db.query('UPDATE certificate_authorities SET status = $2 WHERE id = $1', [caId, status]);
+      await trustChanged();
+      if (status === 'disabled') {
+        const devices = await db.query<{ device_id: string }>(
+          'SELECT DISTINCT device_id FROM device_certificates WHERE ca_id = $1',
+          [caId],
+        );
+        for (const d of devices)
+          bus.publish('device.disconnect', { deviceId: d.device_id, reason: 'ca_disabled' });
+      }
+      return toCa((await ext.require(caller, caId))!);
     },
   };
 }

@@ -1,0 +1,241 @@
+/**
+ * Bring-your-own manufacturer CAs. Registration needs proof of possession of the CA key: a verification
+ * certificate signed by the CA whose common name is a one-time registration code the platform issued to
+ * the tenant. A device presenting a certificate from a registered CA is registered just in time; its
+ * client id (and topic namespace) is the certificate's common name, since it cannot know a device id
+ * the platform has not issued yet.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { AppError } from '../../errors.js';
+import { newId } from '../../ids.js';
+import type { TenantCaller } from '../../platform/caller.js';
+import type { Db } from '../../store/db.js';
+import { x509 } from '../../pki/x509.js';
+import type { AuthenticatedDevice } from '../devices/devices.js';
+import {
+  RESERVED_CLIENT_ID,
+  type CertificateAuthority,
+  type ExternalCaRegistration,
+  type PeerCertificate,
+} from './pki.js';
+
+export interface CaRecord {
+  id: string;
+  tenant_id: string;
+  kind: 'issuing' | 'external';
+  subject: string;
+  cert_pem: string;
+  sealed_key: string | null;
+  status: 'active' | 'disabled';
+  crl_number: number;
+  registration_policy: 'auto' | 'pending' | null;
+  device_tags: string[];
+  external_crl_pem: string | null;
+  fingerprint: string | null;
+  created_at: number;
+}
+
+export const toCa = (r: CaRecord): CertificateAuthority => ({
+  id: r.id,
+  kind: r.kind,
+  subject: r.subject,
+  fingerprint: r.fingerprint,
+  status: r.status,
+  registrationPolicy: r.registration_policy,
+  deviceTags: r.device_tags,
+  createdAt: r.created_at,
+});
+
+const REGISTRATION_CODE_TTL_MS = 3600_000;
+const caInvalid = (why: string) => new AppError('CA_INVALID', why);
+
+/** Node's fingerprint format: upper-case hex pairs joined by colons. */
+export function fingerprintOf(der: ArrayBuffer | Buffer): string {
+  return createHash('sha256')
+    .update(Buffer.from(der as ArrayBuffer))
+    .digest('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1:');
+}
+
+function parseCert(pem: string, what: string): x509.X509Certificate {
+  try {
+    return new x509.X509Certificate(pem);
+  } catch {
+    throw caInvalid(`the ${what} is not a PEM X.509 certificate`);
+  }
+}
+
+/** Checks a CRL is signed by the CA and returns it under the label OpenSSL reads. */
+export async function checkCrl(crlPem: string, ca: x509.X509Certificate): Promise<string> {
+  let crl: x509.X509Crl;
+  try {
+    crl = new x509.X509Crl(crlPem.replace(/-----(BEGIN|END) X509 CRL-----/g, '-----$1 CRL-----'));
+  } catch {
+    throw caInvalid('the CRL is not a PEM X.509 CRL');
+  }
+  if (!(await crl.verify({ publicKey: ca.publicKey }).catch(() => false)))
+    throw caInvalid('the CRL is not signed by the CA');
+  const pem = crl.toString('pem').replace(/-----(BEGIN|END) CRL-----/g, '-----$1 X509 CRL-----');
+  return pem.endsWith('\n') ? pem : `${pem}\n`;
+}
+
+export function externalCas(deps: { db: Db; now: () => number; trustChanged(): Promise<void> }) {
+  const { db, now } = deps;
+
+  async function require(caller: TenantCaller, caId: string): Promise<CaRecord> {
+    const [row] = await db.query<CaRecord>(
+      'SELECT * FROM certificate_authorities WHERE tenant_id = $1 AND id = $2',
+      [caller.tenantId, caId],
+    );
+    if (!row) throw new AppError('CA_NOT_FOUND', `CA ${caId} not found`);
+    return row;
+  }
+
+  return {
+    require,
+
+    async createRegistrationCode(caller: TenantCaller) {
+      const code = randomBytes(24).toString('hex');
+      const t = now();
+      await db.query(
+        'INSERT INTO ca_registration_codes (tenant_id, code, created_at, expires_at) VALUES ($1, $2, $3, $4)',
+        [caller.tenantId, code, t, t + REGISTRATION_CODE_TTL_MS],
+      );
+      return { registrationCode: code, expiresAt: t + REGISTRATION_CODE_TTL_MS };
+    },
+
+    async register(caller: TenantCaller, input: ExternalCaRegistration): Promise<CertificateAuthority> {
+      const ca = parseCert(input.caCertificate, 'CA certificate');
+      const basic = ca.getExtension(x509.BasicConstraintsExtension);
+      if (!basic?.ca) throw caInvalid('the CA certificate is not a CA (basicConstraints cA is not set)');
+      const usage = ca.getExtension(x509.KeyUsagesExtension);
+      if (usage && !(usage.usages & x509.KeyUsageFlags.keyCertSign))
+        throw caInvalid('the CA certificate may not sign certificates (keyUsage)');
+      const t = now();
+      if (ca.notAfter.getTime() <= t || ca.notBefore.getTime() > t + 300_000)
+        throw caInvalid('the CA certificate is not valid now');
+      const verification = parseCert(input.verificationCertificate, 'verification certificate');
+      if (!(await verification.verify({ publicKey: ca.publicKey, signatureOnly: true }).catch(() => false))) {
+        throw caInvalid('the verification certificate is not signed by the CA: proof of possession failed');
+      }
+      const code = /CN=([0-9a-f]{48})/.exec(verification.subject)?.[1];
+      const crl = await checkCrl(input.crl, ca);
+      const fingerprint = fingerprintOf(ca.rawData);
+      const id = newId('ca', t);
+      await db.transaction(async (tx) => {
+        const used = code
+          ? await tx.query(
+              'UPDATE ca_registration_codes SET used_at = $3 WHERE tenant_id = $1 AND code = $2 AND used_at IS NULL AND expires_at > $3 RETURNING code',
+              [caller.tenantId, code, t],
+            )
+          : [];
+        if (used.length === 0)
+          throw caInvalid(
+            'the verification certificate does not name a current registration code of this tenant as its common name',
+          );
+        const clash = await tx.query('SELECT id FROM certificate_authorities WHERE fingerprint = $1', [
+          fingerprint,
+        ]);
+        if (clash.length > 0) throw new AppError('ALREADY_EXISTS', 'this CA is registered already');
+        await tx.query(
+          `INSERT INTO certificate_authorities (id, tenant_id, kind, subject, cert_pem, status, registration_policy, device_tags, external_crl_pem, fingerprint, created_at)
+           VALUES ($1, $2, 'external', $3, $4, 'active', $5, $6, $7, $8, $9)`,
+          [
+            id,
+            caller.tenantId,
+            ca.subject,
+            ca.toString('pem'),
+            input.registrationPolicy,
+            input.deviceTags ?? [],
+            crl,
+            fingerprint,
+            t,
+          ],
+        );
+      });
+      await deps.trustChanged();
+      return toCa((await require(caller, id))!);
+    },
+
+    async updateCrl(caller: TenantCaller, caId: string, crlPem: string) {
+      const row = await require(caller, caId);
+      if (row.kind !== 'external')
+        throw new AppError('VALIDATION_FAILED', 'only a manufacturer CA takes an uploaded CRL');
+      const pem = await checkCrl(crlPem, new x509.X509Certificate(row.cert_pem));
+      await db.query('UPDATE certificate_authorities SET external_crl_pem = $2 WHERE id = $1', [caId, pem]);
+      await deps.trustChanged();
+    },
+
+    /**
+     * Registers the device of a certificate from an active manufacturer CA on its first connection.
+     * Returns undefined when the issuer is no such CA.
+     */
+    async registerJustInTime(
+      peer: PeerCertificate,
+    ): Promise<(AuthenticatedDevice & { status: string }) | undefined> {
+      if (!peer.issuerFingerprint256 || !peer.raw || !peer.commonName) return undefined;
+      const [ca] = await db.query<CaRecord>(
+        `SELECT * FROM certificate_authorities WHERE fingerprint = $1 AND kind = 'external' AND status = 'active'`,
+        [peer.issuerFingerprint256],
+      );
+      if (!ca) return undefined;
+      const serial = peer.commonName;
+      if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(serial) || RESERVED_CLIENT_ID.test(serial)) {
+        throw new AppError('INVALID_CREDENTIALS', 'the certificate common name is not a usable serial');
+      }
+      const t = now();
+      return db.transaction(async (tx) => {
+        const [existing] = await tx.query<{ id: string; status: string }>(
+          'SELECT id, status FROM devices WHERE tenant_id = $1 AND serial = $2',
+          [ca.tenant_id, serial],
+        );
+        let deviceId = existing?.id;
+        let status = existing?.status ?? (ca.registration_policy === 'auto' ? 'enabled' : 'disabled');
+        if (!deviceId) {
+          deviceId = newId('dev', t);
+          await tx.query(
+            `INSERT INTO devices (id, tenant_id, serial, name, tags, metadata, status, created_at, updated_at) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $7)`,
+            [
+              deviceId,
+              ca.tenant_id,
+              serial,
+              ca.device_tags,
+              JSON.stringify({
+                registeredBy: ca.id,
+                ...(status === 'disabled' ? { pendingApproval: true } : {}),
+              }),
+              status,
+              t,
+            ],
+          );
+        }
+        await tx.query(
+          `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at, client_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (serial) DO NOTHING`,
+          [
+            peer.serial.toLowerCase(),
+            ca.tenant_id,
+            deviceId,
+            ca.id,
+            peer.fingerprint256,
+            new x509.X509Certificate(new Uint8Array(peer.raw!)).toString('pem'),
+            peer.validFrom ? Date.parse(peer.validFrom) : t,
+            peer.validTo ? Date.parse(peer.validTo) : t,
+            t,
+            serial,
+          ],
+        );
+        status = existing?.status ?? status;
+        return {
+          tenantId: ca.tenant_id,
+          deviceId,
+          credential: 'certificate' as const,
+          credentialId: peer.serial.toLowerCase(),
+          clientId: serial,
+          status,
+        };
+      });
+    },
+  };
+}
