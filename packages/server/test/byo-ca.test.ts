@@ -6,12 +6,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closed, connectMqtt, eventually, startTestPlatform, type TestPlatform } from './harness.js';
 import { ECDSA_SHA256, importEcPrivateKey, x509 } from '../src/pki/x509.js';
+import { issueWithCa, makeCa, type TestCa } from './openssl.js';
 
 let t: TestPlatform;
 let apiKey: string;
@@ -24,74 +24,7 @@ after(async () => {
   await t.stop();
 });
 
-function openssl(args: string[]): string {
-  return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-function makeCa(name: string) {
-  const key = join(work, `${name}.key`);
-  const cert = join(work, `${name}.pem`);
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '30',
-    '-subj',
-    `/CN=${name}/O=Acme Devices`,
-  ]);
-  return {
-    keyFile: key,
-    certFile: cert,
-    keyPem: readFileSync(key, 'utf8'),
-    certPem: readFileSync(cert, 'utf8'),
-  };
-}
-
-function issue(ca: ReturnType<typeof makeCa>, cn: string) {
-  const key = join(work, `${cn}.key`);
-  const csr = join(work, `${cn}.csr`);
-  openssl([
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-    '-subj',
-    `/CN=${cn}`,
-  ]);
-  const cert = openssl([
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    ca.certFile,
-    '-CAkey',
-    ca.keyFile,
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-sha256',
-  ]);
-  return { key: readFileSync(key, 'utf8'), cert };
-}
-
-async function crlOf(ca: ReturnType<typeof makeCa>, revokedSerials: string[] = []) {
+async function crlOf(ca: TestCa, revokedSerials: string[] = []) {
   const caCert = new x509.X509Certificate(ca.certPem);
   const crl = await x509.X509CrlGenerator.create({
     issuer: caCert.subject,
@@ -104,10 +37,10 @@ async function crlOf(ca: ReturnType<typeof makeCa>, revokedSerials: string[] = [
   return crl.toString('pem');
 }
 
-async function register(ca: ReturnType<typeof makeCa>, policy: 'auto' | 'pending', signer = ca) {
+async function register(ca: TestCa, policy: 'auto' | 'pending', signer = ca) {
   const code = (await t.call('POST', '/v1/pki/registration-codes', { token: apiKey })).body
     .registrationCode as string;
-  const verification = issue(signer, code);
+  const verification = issueWithCa(work, signer, code);
   return t.call('POST', '/v1/pki/cas', {
     token: apiKey,
     body: {
@@ -142,12 +75,12 @@ function handshakeRefused(key: string, cert: string): Promise<boolean> {
 }
 
 test('registration needs proof of possession of the CA key', async () => {
-  const ca = makeCa('Acme-Proof');
-  const impostor = makeCa('Impostor');
+  const ca = makeCa(work, 'Acme-Proof');
+  const impostor = makeCa(work, 'Impostor');
   const notSigned = await register(ca, 'auto', impostor);
   assert.equal(notSigned.body.code, 'CA_INVALID');
   assert.match(notSigned.body.detail, /not signed by the CA/);
-  const wrongCode = issue(ca, 'f'.repeat(48));
+  const wrongCode = issueWithCa(work, ca, 'f'.repeat(48));
   const r = await t.call('POST', '/v1/pki/cas', {
     token: apiKey,
     body: {
@@ -159,7 +92,7 @@ test('registration needs proof of possession of the CA key', async () => {
   });
   assert.equal(r.body.code, 'CA_INVALID');
   assert.match(r.body.detail, /registration code/);
-  const leaf = issue(ca, 'not-a-ca');
+  const leaf = issueWithCa(work, ca, 'not-a-ca');
   const notCa = await t.call('POST', '/v1/pki/cas', {
     token: apiKey,
     body: {
@@ -177,10 +110,10 @@ test('registration needs proof of possession of the CA key', async () => {
 });
 
 test('a device with a manufacturer certificate is registered just in time and works; disabling the CA refuses it', async () => {
-  const ca = makeCa('Acme-Auto');
+  const ca = makeCa(work, 'Acme-Auto');
   const registered = await register(ca, 'auto');
   assert.equal(registered.status, 201, registered.text);
-  const unit = issue(ca, 'ACME-0001');
+  const unit = issueWithCa(work, ca, 'ACME-0001');
   const client = await connectMqtt(t.platform.mqttMtlsPort, t.platform.caCert, {
     clientId: 'ACME-0001',
     key: unit.key,
@@ -211,7 +144,7 @@ test('a device with a manufacturer certificate is registered just in time and wo
   );
 
   // The HTTPS device API registers and accepts a unit by its certificate too.
-  const second = issue(ca, 'ACME-0002');
+  const second = issueWithCa(work, ca, 'ACME-0002');
   const viaHttps = await t.call('POST', '/v1/device/telemetry', {
     clientCert: { key: second.key, cert: second.cert },
     body: { values: { byo: 2 } },
@@ -228,9 +161,9 @@ test('a device with a manufacturer certificate is registered just in time and wo
 });
 
 test("a pending policy registers the device disabled until an operator enables it; the CA's CRL revokes", async () => {
-  const ca = makeCa('Acme-Pending');
+  const ca = makeCa(work, 'Acme-Pending');
   const registered = await register(ca, 'pending');
-  const unit = issue(ca, 'ACME-P-01');
+  const unit = issueWithCa(work, ca, 'ACME-P-01');
   await assert.rejects(
     connectMqtt(t.platform.mqttMtlsPort, t.platform.caCert, {
       clientId: 'ACME-P-01',
@@ -261,7 +194,7 @@ test("a pending policy registers the device disabled until an operator enables i
   assert.equal(await handshakeRefused(unit.key, unit.cert), true);
   const forged = await t.call('PUT', `/v1/pki/cas/${registered.body.id}/crl`, {
     token: apiKey,
-    body: { crl: await crlOf(makeCa('Other')) },
+    body: { crl: await crlOf(makeCa(work, 'Other')) },
   });
   assert.equal(forged.body.code, 'CA_INVALID');
   const other = await t.tenant();

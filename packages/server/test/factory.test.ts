@@ -5,11 +5,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectMqtt, startTestPlatform, type TestPlatform } from './harness.js';
+import { deviceKeyAndCsr } from './openssl.js';
 
 let t: TestPlatform;
 let apiKey: string;
@@ -22,28 +22,9 @@ after(async () => {
   await t.stop();
 });
 
-function keyAndCsr(digest = 'sha256') {
-  const keyFile = join(work, `k${Math.random()}.pem`);
-  execFileSync('openssl', [
-    'genpkey',
-    '-algorithm',
-    'EC',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-out',
-    keyFile,
-  ]);
-  return {
-    key: readFileSync(keyFile, 'utf8'),
-    csr: execFileSync('openssl', ['req', '-new', '-key', keyFile, `-${digest}`, '-subj', '/CN=line'], {
-      encoding: 'utf8',
-    }),
-  };
-}
-
 test('a batch yields certificates for units with CSRs and tokens for the others, idempotently', async () => {
-  const a = keyAndCsr();
-  const b = keyAndCsr();
+  const a = deviceKeyAndCsr(work);
+  const b = deviceKeyAndCsr(work);
   const body = {
     batchId: 'line7-2026-11-22',
     items: [{ serial: 'F7-001', csr: a.csr }, { serial: 'F7-002', csr: b.csr }, { serial: 'F7-003' }],
@@ -95,8 +76,8 @@ test('a batch yields certificates for units with CSRs and tokens for the others,
 });
 
 test('one bad CSR or a repeated serial refuses the whole batch and creates nothing', async () => {
-  const good = keyAndCsr();
-  const bad = keyAndCsr('sha1');
+  const good = deviceKeyAndCsr(work);
+  const bad = deviceKeyAndCsr(work, { digest: 'sha1' });
   const r = await t.call('POST', '/v1/provisioning/batches', {
     token: apiKey,
     body: {

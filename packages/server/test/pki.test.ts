@@ -6,13 +6,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { closed, connectMqtt, startTestPlatform, type TestPlatform } from './harness.js';
+import { deviceKeyAndCsr, issueWithCa, makeCa, openssl } from './openssl.js';
 import { createPkiService } from '../src/domains/pki/service.js';
 import { createSecretBox, loadSecretKey } from '../src/platform/secret-box.js';
 import { createLocalBus } from '../src/platform/bus.js';
@@ -28,27 +28,6 @@ before(async () => {
 after(async () => {
   await t.stop();
 });
-
-function openssl(args: string[], input?: string): string {
-  return execFileSync('openssl', args, {
-    encoding: 'utf8',
-    stdio: ['pipe', 'pipe', 'pipe'],
-    ...(input ? { input } : {}),
-  });
-}
-
-/** A key and CSR made the way a device would: the key never leaves this function's caller. */
-function deviceKeyAndCsr(opts: { algo?: string[]; digest?: string } = {}): { key: string; csr: string } {
-  const keyFile = join(work, `k${Math.random()}.pem`);
-  openssl([
-    'genpkey',
-    ...(opts.algo ?? ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256']),
-    '-out',
-    keyFile,
-  ]);
-  const csr = openssl(['req', '-new', '-key', keyFile, `-${opts.digest ?? 'sha256'}`, '-subj', '/CN=device']);
-  return { key: readFileSync(keyFile, 'utf8'), csr };
-}
 
 async function provisionWithCsr(serial: string, csr: string) {
   const pt = await t.call('POST', '/v1/provisioning-tokens', {
@@ -91,7 +70,7 @@ function handshake(key: string, cert: string): Promise<'accepted' | string> {
 }
 
 test('a CSR becomes a certificate on approval; the device connects over mutual TLS; openssl verifies chain and CRL', async () => {
-  const { key, csr } = deviceKeyAndCsr();
+  const { key, csr } = deviceKeyAndCsr(work);
   const r = await provisionWithCsr('PKI-1', csr);
   assert.equal(r.body.status, 'approved', r.text);
   const { deviceId, certificate, certificateChain } = r.body;
@@ -157,41 +136,7 @@ test('a CSR becomes a certificate on approval; the device connects over mutual T
 
 test('certificates from another CA and expired ones are refused at the handshake', async () => {
   // Another CA: a self-made one.
-  const caKey = join(work, 'evil-ca.key');
-  const caCert = join(work, 'evil-ca.pem');
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    caKey,
-    '-out',
-    caCert,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Evil CA',
-  ]);
-  const { key, csr } = deviceKeyAndCsr();
-  const csrFile = join(work, 'evil.csr');
-  writeFileSync(csrFile, csr);
-  const evil = openssl([
-    'x509',
-    '-req',
-    '-in',
-    csrFile,
-    '-CA',
-    caCert,
-    '-CAkey',
-    caKey,
-    '-CAcreateserial',
-    '-days',
-    '1',
-  ]);
+  const { key, cert: evil } = issueWithCa(work, makeCa(work, 'Evil CA'), 'evil-device');
   assert.notEqual(await handshake(key, evil), 'accepted');
 
   // Expired: issued by the real tenant CA with a clock two years back.
@@ -207,7 +152,7 @@ test('certificates from another CA and expired ones are refused at the handshake
     certificateValidityDays: 30,
     now: () => Date.now() - 2 * 365 * 86_400_000,
   });
-  const fresh = deviceKeyAndCsr();
+  const fresh = deviceKeyAndCsr(work);
   const r = await provisionWithCsr('PKI-EXP', fresh.csr);
   const tenantId = (await t.call('GET', `/v1/devices/${r.body.deviceId}`, { token: apiKey })).body.tenantId;
   const expired = await pki.issue(tenantId, r.body.deviceId, fresh.csr);
@@ -220,7 +165,7 @@ test('certificates from another CA and expired ones are refused at the handshake
 });
 
 test('a revoked certificate drops its live session within 5 s and is refused at the next handshake', async () => {
-  const { key, csr } = deviceKeyAndCsr();
+  const { key, csr } = deviceKeyAndCsr(work);
   const r = await provisionWithCsr('PKI-REV', csr);
   const chain = r.body.certificate + r.body.certificateChain;
   const client = await mtls(r.body.deviceId, key, chain);
@@ -282,16 +227,17 @@ const badCsrs: { desc: string; make: () => string; reason: RegExp }[] = [
     make: () => '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----',
     reason: /PKCS#10/,
   },
-  { desc: 'signed with SHA-1', make: () => deviceKeyAndCsr({ digest: 'sha1' }).csr, reason: /SHA-1/ },
+  { desc: 'signed with SHA-1', make: () => deviceKeyAndCsr(work, { digest: 'sha1' }).csr, reason: /SHA-1/ },
   {
     desc: 'with a 1024-bit RSA key',
-    make: () => deviceKeyAndCsr({ algo: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'] }).csr,
+    make: () =>
+      deviceKeyAndCsr(work, { algo: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'] }).csr,
     reason: /1024 bits is too weak/,
   },
   {
     desc: 'whose signature does not match its key',
     make: () => {
-      const a = deviceKeyAndCsr().csr;
+      const a = deviceKeyAndCsr(work).csr;
       // flip one byte in the signature
       const der = Buffer.from(a.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
       der[der.length - 5] = der[der.length - 5]! ^ 0xff;
@@ -310,7 +256,7 @@ for (const c of badCsrs) {
 }
 
 test('the HTTPS device API accepts a device by its client certificate alone, until it is revoked', async () => {
-  const { key, csr } = deviceKeyAndCsr();
+  const { key, csr } = deviceKeyAndCsr(work);
   const r = await provisionWithCsr('PKI-HTTPS', csr);
   const clientCert = { key, cert: r.body.certificate + r.body.certificateChain };
   const sent = await t.call('POST', '/v1/device/telemetry', {
@@ -321,43 +267,9 @@ test('the HTTPS device API accepts a device by its client certificate alone, unt
   const points = await t.call('GET', `/v1/devices/${r.body.deviceId}/telemetry?from=0`, { token: apiKey });
   assert.equal(points.body.items.length, 1);
   // A certificate from another CA is not an identity.
-  const caKey = join(work, 'other-ca.key');
-  const caCert = join(work, 'other-ca.pem');
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    caKey,
-    '-out',
-    caCert,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=Other CA',
-  ]);
-  const other = deviceKeyAndCsr();
-  const csrFile = join(work, 'other.csr');
-  writeFileSync(csrFile, other.csr);
-  const foreign = openssl([
-    'x509',
-    '-req',
-    '-in',
-    csrFile,
-    '-CA',
-    caCert,
-    '-CAkey',
-    caKey,
-    '-CAcreateserial',
-    '-days',
-    '1',
-  ]);
+  const other = issueWithCa(work, makeCa(work, 'Other CA'), 'other-device');
   const refused = await t.call('POST', '/v1/device/telemetry', {
-    clientCert: { key: other.key, cert: foreign },
+    clientCert: { key: other.key, cert: other.cert },
     body: { values: { t: 1 } },
   });
   assert.equal(refused.body.code, 'INVALID_CREDENTIALS');
@@ -371,9 +283,9 @@ test('the HTTPS device API accepts a device by its client certificate alone, unt
 });
 
 test('a device renews its certificate over an authenticated connection', async () => {
-  const first = deviceKeyAndCsr();
+  const first = deviceKeyAndCsr(work);
   const r = await provisionWithCsr('PKI-RENEW', first.csr);
-  const next = deviceKeyAndCsr();
+  const next = deviceKeyAndCsr(work);
   const renewed = await t.call('POST', '/v1/device/certificates', {
     token: r.body.registrationToken,
     body: { csr: next.csr },
@@ -383,7 +295,7 @@ test('a device renews its certificate over an authenticated connection', async (
   client.end(true);
   const weak = await t.call('POST', '/v1/device/certificates', {
     token: r.body.registrationToken,
-    body: { csr: deviceKeyAndCsr({ digest: 'sha1' }).csr },
+    body: { csr: deviceKeyAndCsr(work, { digest: 'sha1' }).csr },
   });
   assert.equal(weak.body.code, 'CSR_INVALID');
 });

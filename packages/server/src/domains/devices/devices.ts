@@ -93,3 +93,34 @@ export interface DeviceService {
 export const ACCESS_KEY_PREFIX = 'dak';
 export const MAX_TAGS = 32;
 export const MAX_METADATA_BYTES = 8 * 1024;
+
+/** A device record as first stored: enabled unless told otherwise, never connected. */
+export function newDeviceRecord(fields: {
+  id: string;
+  tenantId: string;
+  name: string;
+  serial?: string | null;
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+  status?: DeviceStatus;
+  now: number;
+}): Device {
+  return {
+    id: fields.id,
+    tenantId: fields.tenantId,
+    serial: fields.serial ?? null,
+    name: fields.name,
+    tags: [...new Set(fields.tags ?? [])],
+    metadata: fields.metadata ?? {},
+    status: fields.status ?? 'enabled',
+    createdAt: fields.now,
+    updatedAt: fields.now,
+    presence: {
+      connected: false,
+      lastSeenAt: null,
+      lastConnectedAt: null,
+      lastDisconnectedAt: null,
+      lastDisconnectReason: null,
+    },
+  };
+}

@@ -8,6 +8,7 @@ import {
   ACCESS_KEY_PREFIX,
   MAX_METADATA_BYTES,
   MAX_TAGS,
+  newDeviceRecord,
   type Device,
   type DeviceService,
 } from './devices.js';
@@ -47,24 +48,15 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     async create(caller, input) {
       checkShape(input.tags, input.metadata);
       const t = now();
-      const device: Device = {
+      const device = newDeviceRecord({
         id: newId('dev', t),
         tenantId: caller.tenantId,
         serial: input.serial ?? null,
         name: input.name,
-        tags: [...new Set(input.tags ?? [])],
-        metadata: input.metadata ?? {},
-        status: 'enabled',
-        createdAt: t,
-        updatedAt: t,
-        presence: {
-          connected: false,
-          lastSeenAt: null,
-          lastConnectedAt: null,
-          lastDisconnectedAt: null,
-          lastDisconnectReason: null,
-        },
-      };
+        ...(input.tags ? { tags: input.tags } : {}),
+        ...(input.metadata ? { metadata: input.metadata } : {}),
+        now: t,
+      });
       return store.insert(device);
     },
 

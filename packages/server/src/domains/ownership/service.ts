@@ -2,7 +2,8 @@ import { AppError, Errors } from '../../errors.js';
 import { newId, newSecret, sha256Hex } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
 import type { Db } from '../../store/db.js';
-import type { DeviceService } from '../devices/devices.js';
+import { newDeviceRecord, type DeviceService } from '../devices/devices.js';
+import { deviceStore } from '../devices/store.js';
 import type { PkiService } from '../pki/pki.js';
 import { CLAIM_CODE_PREFIX, CLAIM_CODE_TTL_MS, type OwnershipService } from './ownership.js';
 
@@ -73,9 +74,14 @@ export function createOwnershipService(deps: {
             : [];
           if (clash) throw Errors.alreadyExists(`a device with serial '${transfer.serial}'`);
           const id = newId('dev', t);
-          await tx.query(
-            `INSERT INTO devices (id, tenant_id, serial, name, status, created_at, updated_at) VALUES ($1, $2, $3, $4, 'enabled', $5, $5)`,
-            [id, caller.tenantId, transfer.serial, name ?? transfer.serial ?? id, t],
+          await deviceStore(tx).insert(
+            newDeviceRecord({
+              id,
+              tenantId: caller.tenantId,
+              serial: transfer.serial,
+              name: name ?? transfer.serial ?? id,
+              now: t,
+            }),
           );
           await tx.query('UPDATE device_transfers SET to_device_id = $2 WHERE id = $1', [transfer.id, id]);
           return id;

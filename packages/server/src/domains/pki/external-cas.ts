@@ -11,7 +11,8 @@ import { newId } from '../../ids.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
 import { x509 } from '../../pki/x509.js';
-import type { AuthenticatedDevice } from '../devices/devices.js';
+import { newDeviceRecord, type AuthenticatedDevice } from '../devices/devices.js';
+import { deviceStore } from '../devices/store.js';
 import {
   RESERVED_CLIENT_ID,
   type CertificateAuthority,
@@ -194,20 +195,17 @@ export function externalCas(deps: { db: Db; now: () => number; trustChanged(): P
         let status = existing?.status ?? (ca.registration_policy === 'auto' ? 'enabled' : 'disabled');
         if (!deviceId) {
           deviceId = newId('dev', t);
-          await tx.query(
-            `INSERT INTO devices (id, tenant_id, serial, name, tags, metadata, status, created_at, updated_at) VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $7)`,
-            [
-              deviceId,
-              ca.tenant_id,
+          await deviceStore(tx).insert(
+            newDeviceRecord({
+              id: deviceId,
+              tenantId: ca.tenant_id,
               serial,
-              ca.device_tags,
-              JSON.stringify({
-                registeredBy: ca.id,
-                ...(status === 'disabled' ? { pendingApproval: true } : {}),
-              }),
-              status,
-              t,
-            ],
+              name: serial,
+              tags: ca.device_tags,
+              metadata: { registeredBy: ca.id, ...(status === 'disabled' ? { pendingApproval: true } : {}) },
+              status: status as 'enabled' | 'disabled',
+              now: t,
+            }),
           );
         }
         await tx.query(

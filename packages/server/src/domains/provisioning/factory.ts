@@ -10,6 +10,8 @@ import type { TenantCaller } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Db } from '../../store/db.js';
 import type { PkiService } from '../pki/pki.js';
+import { newDeviceRecord } from '../devices/devices.js';
+import { deviceStore } from '../devices/store.js';
 import type { ProvisioningService } from './provisioning.js';
 
 export interface FactoryItem {
@@ -130,16 +132,16 @@ export function createFactoryService(deps: {
               );
               const deviceId = existing?.id ?? newId('dev', t);
               if (!existing) {
-                await tx.query(
-                  `INSERT INTO devices (id, tenant_id, serial, name, tags, metadata, status, created_at, updated_at) VALUES ($1, $2, $3, $3, $4, $5, 'enabled', $6, $6)`,
-                  [
-                    deviceId,
-                    caller.tenantId,
-                    item.serial,
-                    input.deviceTags ?? [],
-                    JSON.stringify({ factoryBatch: input.batchId }),
-                    t,
-                  ],
+                await deviceStore(tx).insert(
+                  newDeviceRecord({
+                    id: deviceId,
+                    tenantId: caller.tenantId,
+                    serial: item.serial,
+                    name: item.serial,
+                    tags: input.deviceTags ?? [],
+                    metadata: { factoryBatch: input.batchId },
+                    now: t,
+                  }),
                 );
               }
               const cert = await deps.pki.issue(caller.tenantId, deviceId, item.csr, tx);

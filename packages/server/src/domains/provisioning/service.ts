@@ -6,7 +6,7 @@ import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Db } from '../../store/db.js';
 import { deviceStore } from '../devices/store.js';
-import type { Device } from '../devices/devices.js';
+import { newDeviceRecord } from '../devices/devices.js';
 import {
   BURST_WINDOW_MS,
   DEVICE_TOKEN_BURST,
@@ -109,24 +109,15 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
       } else {
         const fresh = await s.getToken(op.tenant_id, token.id, true);
         if (!fresh || fresh.uses >= fresh.max_uses) throw new AppError('PROVISIONING_TOKEN_EXHAUSTED');
-        const device: Device = {
+        const device = newDeviceRecord({
           id: newId('dev', t),
           tenantId: op.tenant_id,
           serial: op.serial,
           name: op.serial,
           tags: token.device_tags,
           metadata: { provisionedWith: token.id, attributes: op.attributes },
-          status: 'enabled',
-          createdAt: t,
-          updatedAt: t,
-          presence: {
-            connected: false,
-            lastSeenAt: null,
-            lastConnectedAt: null,
-            lastDisconnectedAt: null,
-            lastDisconnectReason: null,
-          },
-        };
+          now: t,
+        });
         await deviceStore(tx).insert(device, token.id);
         await tx.query('UPDATE provisioning_tokens SET uses = uses + 1 WHERE id = $1', [token.id]);
         deviceId = device.id;

@@ -4,7 +4,7 @@ import type { TenantCaller } from '../../platform/caller.js';
 import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
 import type { Db } from '../../store/db.js';
 import type { BatchWriter, TelemetryRow } from './batch-writer.js';
-import { MAX_AGGREGATE_BUCKETS, type TelemetryService } from './telemetry.js';
+import { MAX_AGGREGATE_BUCKETS, type RangeQuery, type TelemetryService } from './telemetry.js';
 
 export interface TelemetryDeps {
   db: Db;
@@ -20,6 +20,22 @@ const isCursor = (v: unknown): v is Cursor =>
 
 function valueOf(r: { num: number | null; str: string | null; bool: boolean | null }): TelemetryValue {
   return r.num ?? r.str ?? (r.bool as boolean);
+}
+
+/** WHERE clause for a device's rows in [from, to), optionally one key (or event type), after a cursor. */
+function rangeWhere(
+  tenantId: string,
+  deviceId: string,
+  q: RangeQuery,
+  keyColumn: 'key' | 'type',
+  after: Cursor | undefined,
+) {
+  const params: unknown[] = [tenantId, deviceId, q.from, q.to];
+  let where = 'tenant_id = $1 AND device_id = $2 AND ts >= $3 AND ts < $4';
+  if (q.key) where += ` AND ${keyColumn} = $${params.push(q.key)}`;
+  if (after)
+    where += ` AND (ts, id) > ($${params.push(after[0])}::bigint, $${params.push(after[1])}::bigint)`;
+  return { where, params };
 }
 
 function checkRange(from: number, to: number) {
@@ -61,11 +77,7 @@ export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
       await deps.requireDevice(caller, deviceId);
       const limit = clampLimit(q.limit);
       const after = decodeCursor(q.cursor, isCursor);
-      const params: unknown[] = [caller.tenantId, deviceId, q.from, q.to];
-      let where = 'tenant_id = $1 AND device_id = $2 AND ts >= $3 AND ts < $4';
-      if (q.key) where += ` AND key = $${params.push(q.key)}`;
-      if (after)
-        where += ` AND (ts, id) > ($${params.push(after[0])}::bigint, $${params.push(after[1])}::bigint)`;
+      const { where, params } = rangeWhere(caller.tenantId, deviceId, q, 'key', after);
       const rows = await db.query<{
         id: number;
         key: string;
@@ -137,11 +149,7 @@ export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
       await deps.requireDevice(caller, deviceId);
       const limit = clampLimit(q.limit);
       const after = decodeCursor(q.cursor, isCursor);
-      const params: unknown[] = [caller.tenantId, deviceId, q.from, q.to];
-      let where = 'tenant_id = $1 AND device_id = $2 AND ts >= $3 AND ts < $4';
-      if (q.key) where += ` AND type = $${params.push(q.key)}`;
-      if (after)
-        where += ` AND (ts, id) > ($${params.push(after[0])}::bigint, $${params.push(after[1])}::bigint)`;
+      const { where, params } = rangeWhere(caller.tenantId, deviceId, q, 'type', after);
       const rows = await db.query<{
         id: number;
         ts: number;
