@@ -305,9 +305,18 @@ async function startPlatformSteps(
         }, 5 * 60_000)
       : undefined;
   checkpoint?.unref();
+  // CRLs are valid for a week and re-signed when a day old; reloading hourly keeps the listeners'
+  // copies fresh even when nothing is revoked.
+  const trustRefresh = setInterval(() => {
+    pki.refreshTrust().catch((err: unknown) => logger.error({ err }, 'refreshing mTLS trust failed'));
+  }, 3600_000);
+  trustRefresh.unref();
 
   ready = true;
-  logger.info({ httpPort, mqttPort, store: db.kind, dataDir: config.dataDir }, 'mooring started');
+  logger.info(
+    { httpPort, mqttPort, mqttMtlsPort, store: db.kind, dataDir: config.dataDir },
+    'mooring started',
+  );
 
   let stopping: Promise<void> | undefined;
   return {
@@ -326,6 +335,7 @@ async function startPlatformSteps(
         ready = false;
         clearInterval(expiry);
         if (checkpoint) clearInterval(checkpoint);
+        clearInterval(trustRefresh);
         // Stop taking new connections, then let every queued message commit before the store closes.
         mqttServer.close();
         mtlsServer.close();

@@ -106,7 +106,12 @@ test('registration needs proof of possession of the CA key', async () => {
   const ok = await register(ca, 'auto');
   assert.equal(ok.status, 201, ok.text);
   assert.equal(ok.body.kind, 'external');
-  assert.equal((await register(ca, 'auto')).body.code, 'ALREADY_EXISTS');
+  const twice = await register(ca, 'auto');
+  assert.equal(twice.body.code, 'CA_INVALID', 'a CA is registered once');
+  // A CA named like the platform's own would break other tenants' chains (OpenSSL finds issuers by name).
+  const lookalike = await register(makeCa(work, 'Mooring Platform CA'), 'auto');
+  assert.equal(lookalike.body.code, 'CA_INVALID');
+  assert.match(lookalike.body.detail, /subject name/);
 });
 
 test('a device with a manufacturer certificate is registered just in time and works; disabling the CA refuses it', async () => {

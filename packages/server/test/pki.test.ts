@@ -16,6 +16,7 @@ import { deviceKeyAndCsr, issueWithCa, makeCa, openssl } from './openssl.js';
 import { createPkiService } from '../src/domains/pki/service.js';
 import { createSecretBox, loadSecretKey } from '../src/platform/secret-box.js';
 import { createLocalBus } from '../src/platform/bus.js';
+import { x509 } from '../src/pki/x509.js';
 
 let t: TestPlatform;
 let apiKey: string;
@@ -298,4 +299,31 @@ test('a device renews its certificate over an authenticated connection', async (
     body: { csr: deviceKeyAndCsr(work, { digest: 'sha1' }).csr },
   });
   assert.equal(weak.body.code, 'CSR_INVALID');
+});
+
+test('trust re-signs CRLs older than a day (the hourly reload hands current ones to the listeners)', async () => {
+  let clock = Date.now();
+  const dataDir = t.dataDir;
+  const pki = await createPkiService({
+    db: t.platform.db,
+    bus: createLocalBus(),
+    box: createSecretBox(loadSecretKey('', dataDir)),
+    root: {
+      certPem: readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8'),
+      keyPem: readFileSync(join(dataDir, 'pki', 'ca.key.pem'), 'utf8'),
+    },
+    certificateValidityDays: 30,
+    now: () => clock,
+  });
+  const nextUpdates = async () =>
+    (await pki.trust()).crls
+      .filter((c) => c.includes('X509 CRL'))
+      .map((c) => new x509.X509Crl(c.replace(/X509 CRL/g, 'CRL')).nextUpdate!.getTime());
+  assert.ok((await nextUpdates()).every((n) => n > clock));
+  clock += 8 * 86_400_000; // a quiet week and a day later
+  await pki.refreshTrust();
+  assert.ok(
+    (await nextUpdates()).every((n) => n > clock),
+    'every CRL handed to the listeners is current',
+  );
 });

@@ -64,6 +64,7 @@ export async function main(argv: string[]): Promise<number> {
       `Mooring is running.`,
       `  REST API:        https://localhost:${platform.httpPort}/v1   (OpenAPI: /openapi.json)`,
       `  MQTT over TLS:   mqtts://localhost:${platform.mqttPort}`,
+      `  MQTT over mTLS:  mqtts://localhost:${platform.mqttMtlsPort}   (device certificates)`,
       `  MQTT over WSS:   wss://localhost:${platform.httpPort}/mqtt`,
       platform.operatorCertificate
         ? `  Server TLS:      your certificate (MOORING_TLS_CERT_FILE); clients trust the CA that signed it`

@@ -65,7 +65,8 @@ export function loadTimeSigner(dataDir: string, now: () => number = Date.now): T
     });
   }
   const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }) as string;
-  if (!existsSync(pubFile)) writeFileSync(pubFile, publicKeyPem);
+  // Always rewritten from the key, so that it cannot drift from a replaced key file.
+  writeFileSync(pubFile, publicKeyPem);
   return {
     publicKeyPem,
     sign(nonce) {

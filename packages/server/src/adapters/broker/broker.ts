@@ -117,6 +117,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         const secret = password.toString('utf8');
         deps.provisioning.authenticateToken(secret).then(
           (token) => {
+            // Only the same token may take over a provisioning client id.
+            const holder = (aedes as unknown as { clients: Record<string, Client> }).clients[client.id];
+            const held = holder && holder !== client ? provisioningSessions.get(holder) : undefined;
+            if (held && held.tokenId !== token.tokenId) return refuse('client_id_in_use', 2);
             provisioningSessions.set(client, { secret, tokenId: token.tokenId, ackTail: Promise.resolve() });
             done(null, true);
           },

@@ -37,12 +37,21 @@ export function createProvisioningChannel(deps: {
     deps.send(provisioningTopics.result(clientId), body);
   }
 
-  function refuse(clientId: string, code: ErrorCode, message: string, topic: string, requestId?: unknown) {
+  function refuse(
+    clientId: string,
+    code: ErrorCode,
+    message: string,
+    topic: string,
+    requestId?: unknown,
+    details: Record<string, unknown> = {},
+  ) {
+    // `details` carries what the HTTPS problem carries too (retryAfterMs, attemptsLeft).
     answer(clientId, {
       type: 'error',
       code,
       message,
       topic,
+      ...details,
       ...(requestId !== undefined ? { requestId } : {}),
     });
   }
@@ -87,6 +96,8 @@ export function createProvisioningChannel(deps: {
           if (b.attributes !== undefined) {
             if (typeof b.attributes !== 'object' || b.attributes === null || Array.isArray(b.attributes))
               throw new AppError('VALIDATION_FAILED', 'attributes must be an object');
+            if (Buffer.byteLength(JSON.stringify(b.attributes)) > 4096)
+              throw new AppError('VALIDATION_FAILED', 'attributes are limited to 4 KiB of JSON');
             input.attributes = b.attributes as Record<string, unknown>;
           }
           if (b.verificationCode !== undefined) {
@@ -127,7 +138,7 @@ export function createProvisioningChannel(deps: {
         }
       }
     } catch (err) {
-      if (isAppError(err)) return refuse(clientId, err.code, err.message, topic, requestId);
+      if (isAppError(err)) return refuse(clientId, err.code, err.message, topic, requestId, err.details);
       throw err;
     }
   }

@@ -92,7 +92,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
             type: 'http',
             scheme: 'bearer',
             description:
-              'API key (mk_…), session token (mst_…) or, on /v1/device, a device access key (dak_…)',
+              'API key (mk_…) or session token (mst_…); on /v1/device: a device access key (dak_…) or registration token (eyJ…); on /v1/device/provisioning: a provisioning token (mpt_…)',
           },
         },
       },

@@ -81,7 +81,12 @@ export async function checkCrl(crlPem: string, ca: x509.X509Certificate): Promis
   return pem.endsWith('\n') ? pem : `${pem}\n`;
 }
 
-export function externalCas(deps: { db: Db; now: () => number; trustChanged(): Promise<void> }) {
+export function externalCas(deps: {
+  db: Db;
+  now: () => number;
+  rootSubject: string;
+  trustChanged(): Promise<void>;
+}) {
   const { db, now } = deps;
 
   async function require(caller: TenantCaller, caId: string): Promise<CaRecord> {
@@ -113,6 +118,15 @@ export function externalCas(deps: { db: Db; now: () => number; trustChanged(): P
       const usage = ca.getExtension(x509.KeyUsagesExtension);
       if (usage && !(usage.usages & x509.KeyUsageFlags.keyCertSign))
         throw caInvalid('the CA certificate may not sign certificates (keyUsage)');
+      // OpenSSL finds issuers and CRLs by subject name: a second CA with a name already in the trust
+      // store (the platform root, a tenant's issuing CA, another manufacturer CA) would break other
+      // tenants' chains.
+      const taken = await db.query(`SELECT id FROM certificate_authorities WHERE subject = $1`, [ca.subject]);
+      if (taken.length > 0 || ca.subject === deps.rootSubject || /^CN=Mooring /.test(ca.subject)) {
+        throw caInvalid(
+          'a CA with this subject name is known already; manufacturer CAs need a distinct name',
+        );
+      }
       const t = now();
       if (ca.notAfter.getTime() <= t || ca.notBefore.getTime() > t + 300_000)
         throw caInvalid('the CA certificate is not valid now');

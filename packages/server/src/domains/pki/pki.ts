@@ -96,9 +96,19 @@ export interface PkiService {
   /** Replaces a manufacturer CA's CRL (signed by it). */
   updateExternalCrl(caller: TenantCaller, caId: string, crlPem: string): Promise<void>;
   /** Revokes every live certificate of a device (release, deletion) and reloads the listeners' trust. */
-  revokeAllForDevice(tenantId: string, deviceId: string, reason: string): Promise<number>;
+  revokeAllForDevice(
+    tenantId: string,
+    deviceId: string,
+    reason: string,
+    exceptSerial?: string,
+  ): Promise<number>;
   /** The CRL of a CA (PEM), public. */
   crl(caId: string): Promise<string>;
+  /**
+   * Re-signs CRLs older than a day and reloads the listeners: a loaded CRL past its nextUpdate would
+   * make TLS refuse every certificate of its CA. The housekeeping worker calls it hourly.
+   */
+  refreshTrust(): Promise<void>;
   /** Trust anchors and CRLs for the mTLS listeners. */
   trust(): Promise<{ cas: string[]; crls: string[] }>;
   /**

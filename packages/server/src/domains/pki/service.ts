@@ -101,7 +101,7 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
   async function trustChanged() {
     await Promise.all(trustListeners.map((reload) => reload()));
   }
-  const ext = externalCas({ db, now, trustChanged });
+  const ext = externalCas({ db, now, rootSubject: root.cert.subject, trustChanged });
 
   async function load(row: CaRow): Promise<LoadedCa> {
     const cached = cas.get(row.id);
@@ -131,7 +131,8 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
     const notAfter = Math.min(t + 3650 * DAY_MS, root.cert.notAfter.getTime());
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
-      subject: `CN=Mooring Issuing CA ${tenantId}, O=Mooring`,
+      // Named by the opaque CA id, not the tenant id: TLS servers list their CAs to every client.
+      subject: `CN=Mooring Issuing CA ${id}, O=Mooring`,
       issuer: root.cert.subject,
       notBefore: new Date(t - BACKDATE_MS),
       notAfter: new Date(notAfter),
@@ -302,6 +303,10 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
       if (cas.size !== known) await trustChanged();
     },
 
+    async refreshTrust() {
+      await trustChanged();
+    },
+
     onTrustChanged(listener) {
       trustListeners.push(listener);
     },
@@ -345,11 +350,11 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
       });
     },
 
-    async revokeAllForDevice(tenantId, deviceId, reason) {
+    async revokeAllForDevice(tenantId, deviceId, reason, exceptSerial) {
       const rows = await db.query<{ ca_id: string; serial: string }>(
         `UPDATE device_certificates SET revoked_at = $3, revocation_reason = $4
-          WHERE tenant_id = $1 AND device_id = $2 AND revoked_at IS NULL RETURNING ca_id, serial`,
-        [tenantId, deviceId, now(), reason],
+          WHERE tenant_id = $1 AND device_id = $2 AND revoked_at IS NULL AND serial IS DISTINCT FROM $5 RETURNING ca_id, serial`,
+        [tenantId, deviceId, now(), reason, exceptSerial ?? null],
       );
       if (rows.length === 0) return 0;
       for (const r of rows) crlCache.delete(r.ca_id);

@@ -79,7 +79,14 @@ export async function createRegistrationTokens(deps: {
       retired_at: number | null;
     }>('SELECT * FROM signing_keys ORDER BY created_at');
     for (const r of rows) {
-      const privateJwk = JSON.parse(deps.box.open(r.sealed_private_jwk)) as JWK;
+      let privateJwk: JWK;
+      try {
+        privateJwk = JSON.parse(deps.box.open(r.sealed_private_jwk)) as JWK;
+      } catch {
+        throw new Error(
+          'cannot open the registration-token signing keys: the secret key (MOORING_SECRET_KEY or <dataDir>/secret.key) is not the one they were sealed with',
+        );
+      }
       const key: LoadedKey = {
         kid: r.kid,
         publicJwk: r.public_jwk,

@@ -19,7 +19,14 @@ import {
 } from './provisioning.js';
 import type { RegistrationTokens } from './registration-tokens.js';
 import type { PkiService } from '../pki/pki.js';
-import { provisioningStore, toOperation, toToken, type OperationRow, type TokenRow } from './store.js';
+import {
+  provisioningStore,
+  toOperation,
+  toToken,
+  type OperationRow,
+  type ProvisioningStore,
+  type TokenRow,
+} from './store.js';
 
 export interface ProvisioningDeps {
   db: Db;
@@ -48,15 +55,44 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
   const store = provisioningStore(db);
 
   /** Resolves a PT secret to a live token; INVALID_CREDENTIALS when unknown, revoked or expired. */
-  async function liveToken(secret: string): Promise<TokenRow> {
+  async function liveToken(secret: string, opts: { allowExpired?: boolean } = {}): Promise<TokenRow> {
     if (!secret.startsWith(`${PROVISIONING_TOKEN_PREFIX}_`)) throw Errors.invalidCredentials();
     const token = await store.tokenByHash(sha256Hex(secret));
     if (!token) throw Errors.invalidCredentials();
     if (token.revoked_at !== null)
       throw new AppError('INVALID_CREDENTIALS', 'the provisioning token was revoked');
-    if (token.expires_at !== null && token.expires_at <= now())
+    // Expiry ends onboarding with the token; devices it provisioned keep refreshing with it.
+    if (!opts.allowExpired && token.expires_at !== null && token.expires_at <= now())
       throw new AppError('PROVISIONING_TOKEN_EXHAUSTED', 'the provisioning token has expired');
     return token;
+  }
+
+  /**
+   * Firmware restarts provisioning now and then; dozens of starts in minutes on one unit's token is a
+   * bug or someone else holding the token. Returns why a start is refused, if it is.
+   */
+  async function burstRefusal(
+    s: ProvisioningStore,
+    token: TokenRow,
+    t: number,
+  ): Promise<{ reason: string; retryAfterMs: number } | undefined> {
+    if (token.kind === 'device') {
+      const recent = await s.countRecentOperations(token.id, t - BURST_WINDOW_MS);
+      if (recent >= DEVICE_TOKEN_BURST)
+        return {
+          reason: `${recent + 1} operations within ${BURST_WINDOW_MS / 60_000} minutes`,
+          retryAfterMs: BURST_WINDOW_MS,
+        };
+      return undefined;
+    }
+    const pending = await s.countPending(token.id, t);
+    const remaining = Math.max(0, token.max_uses - token.uses);
+    if (pending >= remaining * 2 + 10)
+      return {
+        reason: `${pending + 1} pending operations for ${remaining} remaining uses`,
+        retryAfterMs: 60_000,
+      };
+    return undefined;
   }
 
   function view(op: OperationRow): OperationView {
@@ -97,14 +133,25 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
     const t = now();
     const outcome = await db.transaction(async (tx) => {
       const s = provisioningStore(tx);
+      const [current] = await tx.query<{ status: string }>(
+        'SELECT status FROM provisioning_operations WHERE id = $1 FOR UPDATE',
+        [op.id],
+      );
+      if (current?.status !== 'pending')
+        requirePending({ ...op, status: (current?.status ?? 'expired') as OperationRow['status'] });
       const existing = await s.deviceBySerial(op.tenant_id, op.serial);
       let deviceId: string;
       if (existing) {
         deviceId = existing.id;
-        // Earlier RTs of this device stop working: the unit proved itself anew.
+        // The unit proved itself anew: its earlier registration tokens and access keys stop working
+        // (its earlier certificates are revoked after the commit, below).
         await tx.query(
           'UPDATE devices SET tokens_valid_after = $3, provisioning_token_id = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2',
           [op.tenant_id, deviceId, t, token.id],
+        );
+        await tx.query(
+          'UPDATE device_access_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND device_id = $2',
+          [op.tenant_id, deviceId, t],
         );
       } else {
         const fresh = await s.getToken(op.tenant_id, token.id, true);
@@ -136,10 +183,17 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         registration_token_expires_at: rt.expiresAt,
         pickup_until: t + PICKUP_WINDOW_MS,
       });
-      return { deviceId, reprovisioned: Boolean(existing) };
+      return { deviceId, reprovisioned: Boolean(existing), ...(issued ? { keepSerial: issued.serial } : {}) };
     });
-    if (outcome.reprovisioned)
+    if (outcome.reprovisioned) {
+      await deps.pki.revokeAllForDevice(
+        op.tenant_id,
+        outcome.deviceId,
+        'device provisioned again',
+        outcome.keepSerial,
+      );
       bus.publish('device.disconnect', { deviceId: outcome.deviceId, reason: 'reprovisioned' });
+    }
     bus.publish('provisioning.decided', { operationId: op.id });
     return outcome;
   }
@@ -228,32 +282,6 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         throw new AppError('SERIAL_NOT_ALLOWED', 'this provisioning token is for another serial');
       }
       const t = now();
-      // Firmware restarts provisioning now and then; dozens of starts in minutes on one unit's token is
-      // a bug or someone else holding the token.
-      if (token.kind === 'device') {
-        const recent = await store.countRecentOperations(token.id, t - BURST_WINDOW_MS);
-        if (recent >= DEVICE_TOKEN_BURST) {
-          await store.flagSuspicious(
-            token.id,
-            t,
-            `${recent + 1} operations within ${BURST_WINDOW_MS / 60_000} minutes`,
-          );
-          throw new AppError('TOO_MANY_OPERATIONS', undefined, {
-            details: { retryAfterMs: BURST_WINDOW_MS },
-          });
-        }
-      } else {
-        const pending = await store.countPending(token.id, t);
-        const remaining = Math.max(0, token.max_uses - token.uses);
-        if (pending >= remaining * 2 + 10) {
-          await store.flagSuspicious(
-            token.id,
-            t,
-            `${pending + 1} pending operations for ${remaining} remaining uses`,
-          );
-          throw new AppError('TOO_MANY_OPERATIONS', undefined, { details: { retryAfterMs: 60_000 } });
-        }
-      }
       // A bad CSR is refused now, not at approval: the device learns at once.
       if (input.csr) await deps.pki.checkCsr(input.csr);
       const existing = await store.deviceBySerial(token.tenant_id, input.serial);
@@ -286,16 +314,28 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         expires_at: t + deps.operationTtlSeconds * 1000,
         decided_at: null,
       };
-      // A device that restarts provisioning replaces its pending operation: never two for one unit.
-      const superseded = await db.transaction(async (tx) => {
+      // One transaction per token, serialised by a row lock: the burst check, the superseding of the
+      // unit's pending operation and the insert cannot interleave with a parallel start.
+      const outcome = await db.transaction(async (tx) => {
         const s = provisioningStore(tx);
+        await tx.query('SELECT id FROM provisioning_tokens WHERE id = $1 FOR UPDATE', [token.id]);
+        const burst = await burstRefusal(s, token, t);
+        if (burst) return { burst };
         const before = (
           await s.listOperations(token.tenant_id, { status: 'pending', serial: input.serial, limit: 100 })
         ).filter((o) => o.token_id === token.id);
         await s.supersedePending(token.id, input.serial, t);
         await s.insertOperation(op);
-        return before.map((o) => o.id);
+        return { superseded: before.map((o) => o.id) };
       });
+      if ('burst' in outcome) {
+        // Flagged outside the transaction: a refusal must leave its mark.
+        await store.flagSuspicious(token.id, t, outcome.burst.reason);
+        throw new AppError('TOO_MANY_OPERATIONS', undefined, {
+          details: { retryAfterMs: outcome.burst.retryAfterMs },
+        });
+      }
+      const superseded = outcome.superseded;
       for (const operationId of superseded) bus.publish('provisioning.decided', { operationId });
       if (token.approval === 'auto' && !op.reprovision) {
         await approveLocked(op, token, 'policy:auto-approval');
@@ -331,7 +371,7 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
     },
 
     async refresh(secret, registrationToken) {
-      const token = await liveToken(secret);
+      const token = await liveToken(secret, { allowExpired: true });
       const claims = await tokens.verify(registrationToken, { allowExpiredForMs: deps.refreshGraceMs });
       const state = await store.deviceAuthState(claims.deviceId);
       if (!state || state.tenant_id !== claims.tenantId || state.tenant_id !== token.tenant_id)
@@ -369,17 +409,25 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
       const op = await requireOperation(caller, id);
       requirePending(op);
       if (op.verification_code_hash !== null) {
-        const given = input.verificationCode ?? '';
-        if (!constantTimeEqual(codeHash(op.id, given), op.verification_code_hash)) {
-          const attempts = op.wrong_code_attempts + 1;
+        // Reserve an attempt before comparing, atomically: parallel guesses cannot check more than
+        // MAX_WRONG_CODES codes between them.
+        const [slot] = await db.query<{ wrong_code_attempts: number }>(
+          `UPDATE provisioning_operations SET wrong_code_attempts = wrong_code_attempts + 1
+            WHERE id = $1 AND status = 'pending' AND wrong_code_attempts < $2 RETURNING wrong_code_attempts`,
+          [op.id, MAX_WRONG_CODES],
+        );
+        if (!slot) requirePending({ ...op, status: 'locked' });
+        const attempts = slot!.wrong_code_attempts;
+        if (!constantTimeEqual(codeHash(op.id, input.verificationCode ?? ''), op.verification_code_hash)) {
           const locked = attempts >= MAX_WRONG_CODES;
-          await store.setOperation(op.id, {
-            wrong_code_attempts: attempts,
-            ...(locked
-              ? { status: 'locked' as const, decided_at: now(), reason: 'too many wrong verification codes' }
-              : {}),
-          });
-          if (locked) bus.publish('provisioning.decided', { operationId: op.id });
+          if (locked) {
+            await store.setOperation(op.id, {
+              status: 'locked',
+              decided_at: now(),
+              reason: 'too many wrong verification codes',
+            });
+            bus.publish('provisioning.decided', { operationId: op.id });
+          }
           throw new AppError(
             'VERIFICATION_CODE_WRONG',
             locked ? 'wrong code; the operation is now locked' : 'wrong code',
@@ -388,6 +436,11 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
             },
           );
         }
+        // The right code: the reserved attempt was not a wrong one.
+        await db.query(
+          'UPDATE provisioning_operations SET wrong_code_attempts = wrong_code_attempts - 1 WHERE id = $1',
+          [op.id],
+        );
       }
       const token = await store.getToken(caller.tenantId, op.token_id);
       if (!token || token.revoked_at !== null)
