@@ -1,11 +1,13 @@
 /**
  * The load generator, forked by run.ts so that it has its own event loop (and, on 2 cores, its own
  * core) instead of competing with the orchestrator's timers and REST calls. It holds the device
- * connections and runs one phase per IPC command, replying with the measurements.
+ * connections and runs one phase per IPC command (including the mutual-TLS handshake load, mtls.ts),
+ * replying with the measurements.
  */
 import { performance } from 'node:perf_hooks';
 import { LeanClient } from './client.js';
 import type { LatencyResult, LoadCommand, LoadReply, ThroughputResult } from './messages.js';
+import { handshakeLoad } from './mtls.js';
 import { mapLimit, Samples, sleep } from './stats.js';
 
 /** Packet ids cycle below this, so per-id send times fit in a small array per connection. */
@@ -211,6 +213,11 @@ async function handle(cmd: LoadCommand): Promise<LoadReply> {
       return throughput(cmd);
     case 'latency':
       return latency(cmd);
+    case 'mtls': {
+      const { type: _type, ...opts } = cmd;
+      const r = await handshakeLoad({ ...opts, mark: (at) => reply({ type: 'mark', at }) });
+      return { type: 'mtls', ...r };
+    }
     case 'close':
       await Promise.all(conns.map((c) => c.client.end()));
       conns = [];

@@ -1,5 +1,6 @@
 /** The IPC protocol between the orchestrator (run.ts) and the load generator (loadgen.ts). */
 import type { Transport } from './client.js';
+import type { HandshakeLoadResult, MtlsClientOptions, TlsVersion } from './mtls.js';
 import type { Percentiles } from './stats.js';
 
 export interface Target {
@@ -13,6 +14,14 @@ export type LoadCommand =
   | { type: 'connect'; transport: Transport; targets: Target[]; payload: string; concurrency: number }
   | { type: 'throughput'; window: number; warmupMs: number; durationMs: number; drainMs: number }
   | { type: 'latency'; rate: number; warmupMs: number; durationMs: number; drainMs: number }
+  /** Mutual-TLS handshakes with one device certificate, `concurrency` in flight (mtls.ts). */
+  | ({
+      type: 'mtls';
+      version: TlsVersion;
+      concurrency: number;
+      warmupMs: number;
+      durationMs: number;
+    } & MtlsClientOptions)
   | { type: 'close' };
 
 export interface ThroughputResult {
@@ -46,10 +55,13 @@ export interface LatencyResult {
   ackedByClient: Record<string, number>;
 }
 
+export type MtlsResult = { type: 'mtls' } & HandshakeLoadResult;
+
 export type LoadReply =
   | { type: 'connected'; count: number; ms: number }
   | { type: 'mark'; at: 'start' | 'end' }
   | ThroughputResult
   | LatencyResult
+  | MtlsResult
   | { type: 'closed' }
   | { type: 'error'; message: string };

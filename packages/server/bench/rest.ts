@@ -18,8 +18,18 @@ export class Rest {
     this.agent = new Agent({ keepAlive: true, maxSockets: 32, ca, servername: 'localhost' });
   }
 
-  call(method: string, path: string, token?: string, body?: unknown): Promise<Response> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+  /**
+   * One request. `opts.json` is a body already serialised (so a large one is not serialised inside a
+   * timed call); `opts.timeoutMs` replaces the 30 s socket inactivity timeout.
+   */
+  call(
+    method: string,
+    path: string,
+    token?: string,
+    body?: unknown,
+    opts: { json?: string; timeoutMs?: number } = {},
+  ): Promise<Response> {
+    const payload = opts.json ?? (body === undefined ? undefined : JSON.stringify(body));
     const headers: Record<string, string> = {};
     if (payload !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
@@ -51,7 +61,7 @@ export class Rest {
           res.on('error', reject);
         },
       );
-      req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
       req.on('error', reject);
       if (payload !== undefined) req.write(payload);
       req.end();

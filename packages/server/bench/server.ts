@@ -15,6 +15,8 @@ export interface ServerReady {
   pid: number;
   httpPort: number;
   mqttPort: number;
+  /** MQTT over mutual TLS (client certificates), for the handshake measurement. */
+  mqttMtlsPort: number;
   caFile: string;
   dataDir: string;
   bootstrapCredentialFile: string | null;
@@ -96,6 +98,7 @@ const ready: ServerReady = {
   pid: process.pid,
   httpPort: platform.httpPort,
   mqttPort: platform.mqttPort,
+  mqttMtlsPort: platform.mqttMtlsPort,
   caFile: platform.caFile,
   dataDir: config.dataDir,
   bootstrapCredentialFile: platform.bootstrapCredentialFile,
