@@ -259,7 +259,12 @@ async function startPlatformSteps(
       });
     },
   );
-  mtlsServer.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'mtls handshake refused'));
+  // A refused client certificate (another CA, expired, revoked) ends in a TLS alert; count it so that
+  // operators can see refusals that never reach MQTT.
+  mtlsServer.on('tlsClientError', (err) => {
+    metrics.refused.inc({ transport: 'mqtts-mtls', reason: 'tls_handshake' });
+    logger.debug({ err: err.message }, 'mtls handshake refused');
+  });
   pki.onTrustChanged(async () => {
     try {
       const context = await mtlsContext();

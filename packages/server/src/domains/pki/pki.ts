@@ -17,6 +17,12 @@ export interface IssuedCertificate {
   notAfter: number;
 }
 
+export interface SignedCertificate {
+  certificate: IssuedCertificate;
+  /** Records the certificate (in the transaction that creates its device). */
+  save(tx: Queryable): Promise<void>;
+}
+
 export interface DeviceCertificate {
   serial: string;
   deviceId: string;
@@ -75,6 +81,11 @@ export interface PkiService {
   prepareTenant(tenantId: string): Promise<void>;
   /** Registers a listener (an mTLS listener's reload) awaited whenever CAs or CRLs change. */
   onTrustChanged(listener: () => Promise<void>): void;
+  /**
+   * Signs a certificate for a device from its CSR without writing anything (bulk work outside
+   * transactions); `save` records it. The tenant's issuing CA must exist (`prepareTenant`).
+   */
+  sign(tenantId: string, deviceId: string, csrPem: string): Promise<SignedCertificate>;
   /** Issues a certificate for a device from its CSR, inside the caller's transaction when given. */
   issue(tenantId: string, deviceId: string, csrPem: string, tx?: Queryable): Promise<IssuedCertificate>;
   /** Renews: a new certificate from a new CSR for an authenticated device. */

@@ -18,6 +18,7 @@ import {
   BACKDATE_MS,
   deviceUri,
   type DeviceCertificate,
+  type SignedCertificate,
   type IssuedCertificate,
   type PkiService,
 } from './pki.js';
@@ -190,14 +191,23 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
     return csr;
   }
 
-  async function issue(
+  /** The AuthorityKeyIdentifier of each issuing CA, computed once. */
+  const akiCache = new Map<string, x509.AuthorityKeyIdentifierExtension>();
+
+  /**
+   * Signs a device certificate from a CSR (CPU only, no write). The tenant's issuing CA must exist
+   * (`prepareTenant`). `save` records it; call it inside the transaction that creates the device.
+   */
+  async function sign(
     tenantId: string,
     deviceId: string,
     csrPem: string,
-    q: Queryable,
-  ): Promise<IssuedCertificate> {
+    q: Queryable = db,
+  ): Promise<SignedCertificate> {
     const csr = await parseCsr(csrPem);
     const ca = await issuingCa(tenantId, q);
+    let aki = akiCache.get(ca.id);
+    if (!aki) akiCache.set(ca.id, (aki = await x509.AuthorityKeyIdentifierExtension.create(ca.cert)));
     const t = now();
     const serial = randomSerial();
     const notBefore = t - BACKDATE_MS;
@@ -220,22 +230,38 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
         new x509.SubjectAlternativeNameExtension([{ type: 'url', value: deviceUri(tenantId, deviceId) }]),
         await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
-        await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+        aki,
       ],
     });
     const pem = withNewline(cert.toString('pem'));
-    await q.query(
-      `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [serial, tenantId, deviceId, ca.id, fingerprint256(cert.rawData), pem, notBefore, notAfter, t],
-    );
+    const fingerprint = fingerprint256(cert.rawData);
     return {
-      serial,
-      certificate: pem,
-      chain: withNewline(ca.pem) + withNewline(deps.root.certPem),
-      notBefore,
-      notAfter,
+      certificate: {
+        serial,
+        certificate: pem,
+        chain: withNewline(ca.pem) + withNewline(deps.root.certPem),
+        notBefore,
+        notAfter,
+      },
+      async save(tx: Queryable) {
+        await tx.query(
+          `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+          [serial, tenantId, deviceId, ca.id, fingerprint, pem, notBefore, notAfter, t],
+        );
+      },
     };
+  }
+
+  async function issue(
+    tenantId: string,
+    deviceId: string,
+    csrPem: string,
+    q: Queryable,
+  ): Promise<IssuedCertificate> {
+    const signed = await sign(tenantId, deviceId, csrPem, q);
+    await signed.save(q);
+    return signed.certificate;
   }
 
   /** Signs a CRL; OpenSSL reads CRLs only under the RFC 7468 label `X509 CRL`. */
@@ -316,6 +342,8 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
     },
 
     issue: (tenantId, deviceId, csrPem, tx) => issue(tenantId, deviceId, csrPem, tx ?? db),
+
+    sign: (tenantId, deviceId, csrPem) => sign(tenantId, deviceId, csrPem),
 
     async renew(device, csrPem) {
       await parseCsr(csrPem);

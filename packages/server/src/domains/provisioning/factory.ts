@@ -9,7 +9,7 @@ import { newId } from '../../ids.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Db } from '../../store/db.js';
-import type { PkiService } from '../pki/pki.js';
+import type { PkiService, SignedCertificate } from '../pki/pki.js';
 import { newDeviceRecord } from '../devices/devices.js';
 import { deviceStore } from '../devices/store.js';
 import type { ProvisioningService } from './provisioning.js';
@@ -106,74 +106,91 @@ export function createFactoryService(deps: {
           throw new AppError('IDEMPOTENCY_KEY_REUSED', `batch ${input.batchId} was made with other contents`);
         return JSON.parse(box.open(seen.sealed_manifest)) as Manifest;
       }
-      // Every CSR is checked before anything is created: a bad one refuses the whole batch.
+      await deps.pki.prepareTenant(caller.tenantId);
+      // Device ids first (a serial the tenant knows keeps its device), then every certificate is signed
+      // outside any transaction: signing is the CPU-heavy part and must not hold the store, and a bad
+      // CSR refuses the whole batch before anything is written.
+      const known = new Map(
+        (
+          await db.query<{ id: string; serial: string }>(
+            'SELECT id, serial FROM devices WHERE tenant_id = $1 AND serial = ANY($2::text[])',
+            [caller.tenantId, input.items.map((i) => i.serial)],
+          )
+        ).map((r) => [r.serial, r.id]),
+      );
+      const signed: (SignedCertificate | undefined)[] = [];
+      const deviceIds: (string | undefined)[] = [];
       for (const [i, item] of input.items.entries()) {
-        if (!item.csr) continue;
+        if (!item.csr) {
+          signed.push(undefined);
+          deviceIds.push(undefined);
+          continue;
+        }
+        const deviceId = known.get(item.serial) ?? newId('dev');
+        deviceIds.push(deviceId);
         try {
-          await deps.pki.checkCsr(item.csr);
+          signed.push(await deps.pki.sign(caller.tenantId, deviceId, item.csr));
         } catch (e) {
           if (e instanceof AppError)
             throw new AppError('CSR_INVALID', `item ${i} (${item.serial}): ${e.message}`);
           throw e;
         }
       }
-      await deps.pki.prepareTenant(caller.tenantId);
       const items: ManifestEntry[] = [];
       for (let start = 0; start < input.items.length; start += CHUNK) {
-        const chunk = input.items.slice(start, start + CHUNK);
-        const done = await db.transaction(async (tx) => {
-          const out: ManifestEntry[] = [];
-          for (const item of chunk) {
-            if (item.csr) {
-              const t = now();
-              const [existing] = await tx.query<{ id: string }>(
-                'SELECT id FROM devices WHERE tenant_id = $1 AND serial = $2',
-                [caller.tenantId, item.serial],
+        const end = Math.min(start + CHUNK, input.items.length);
+        // Short transactions: only the inserts.
+        await db.transaction(async (tx) => {
+          const t = now();
+          for (let i = start; i < end; i++) {
+            const item = input.items[i]!;
+            const cert = signed[i];
+            const deviceId = deviceIds[i];
+            if (!cert || !deviceId) continue;
+            if (!known.has(item.serial)) {
+              await deviceStore(tx).insert(
+                newDeviceRecord({
+                  id: deviceId,
+                  tenantId: caller.tenantId,
+                  serial: item.serial,
+                  name: item.serial,
+                  tags: input.deviceTags ?? [],
+                  metadata: { factoryBatch: input.batchId },
+                  now: t,
+                }),
               );
-              const deviceId = existing?.id ?? newId('dev', t);
-              if (!existing) {
-                await deviceStore(tx).insert(
-                  newDeviceRecord({
-                    id: deviceId,
-                    tenantId: caller.tenantId,
-                    serial: item.serial,
-                    name: item.serial,
-                    tags: input.deviceTags ?? [],
-                    metadata: { factoryBatch: input.batchId },
-                    now: t,
-                  }),
-                );
-              }
-              const cert = await deps.pki.issue(caller.tenantId, deviceId, item.csr, tx);
-              out.push({
-                serial: item.serial,
-                deviceId,
-                certificateSerial: cert.serial,
-                certificate: cert.certificate,
-                chain: cert.chain,
-                notAfter: cert.notAfter,
-              });
-            } else {
-              out.push({ serial: item.serial });
             }
+            await cert.save(tx);
           }
-          return out;
         });
-        // Units without a CSR get per-device provisioning tokens (outside the chunk transaction: the
-        // provisioning service writes through its own connection).
-        for (const entry of done) {
-          if (entry.deviceId) continue;
+        for (let i = start; i < end; i++) {
+          const item = input.items[i]!;
+          const cert = signed[i]?.certificate;
+          if (cert) {
+            items.push({
+              serial: item.serial,
+              deviceId: deviceIds[i]!,
+              certificateSerial: cert.serial,
+              certificate: cert.certificate,
+              chain: cert.chain,
+              notAfter: cert.notAfter,
+            });
+            continue;
+          }
+          // Units without a CSR get per-device provisioning tokens.
           const pt = await deps.provisioning.createToken(caller, {
             name: `batch ${input.batchId}`,
             kind: 'device',
-            serial: entry.serial,
+            serial: item.serial,
             approval: input.approval,
             ...(input.deviceTags ? { deviceTags: input.deviceTags } : {}),
           });
-          entry.provisioningTokenId = pt.provisioningToken.id;
-          entry.provisioningToken = pt.secret;
+          items.push({
+            serial: item.serial,
+            provisioningTokenId: pt.provisioningToken.id,
+            provisioningToken: pt.secret,
+          });
         }
-        items.push(...done);
       }
       const manifest: Manifest = { batchId: input.batchId, createdAt: now(), devices: items.length, items };
       await db.query(
