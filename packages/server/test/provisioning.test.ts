@@ -307,6 +307,29 @@ test('operations are tenant-scoped and the signing keys are published', async ()
   assert.equal(jwks.status, 200);
   assert.equal(jwks.body.keys[0].crv, 'Ed25519');
   assert.equal(jwks.body.keys[0].d, undefined, 'no private part');
+
+  // Rotation: a device holding a token from the old key keeps working; new tokens name the new key.
+  const auto = await makeToken({ kind: 'batch', maxUses: 2, approval: 'auto' });
+  const before = await start(auto.secret, { serial: 'ROT-1' });
+  assert.equal(
+    (await t.call('POST', '/v1/platform/signing-keys/rotate', { token: apiKey })).body.code,
+    'FORBIDDEN',
+  );
+  const rotated = await t.call('POST', '/v1/platform/signing-keys/rotate', { token: await t.adminToken() });
+  assert.equal(rotated.status, 200);
+  assert.equal((await t.call('GET', '/.well-known/jwks.json')).body.keys.length, jwks.body.keys.length + 1);
+  assert.equal(
+    (
+      await t.call('POST', '/v1/device/telemetry', {
+        token: before.body.registrationToken,
+        body: { values: { t: 1 } },
+      })
+    ).status,
+    202,
+  );
+  const after = await start(auto.secret, { serial: 'ROT-2' });
+  const kid = JSON.parse(Buffer.from(after.body.registrationToken.split('.')[0], 'base64url').toString()).kid;
+  assert.equal(kid, rotated.body.kid);
 });
 
 test('a device without a clock gets the server time signed with its nonce', async () => {

@@ -138,6 +138,8 @@ export interface ProvisioningService {
   authenticate(registrationToken: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
   /** The public keys that sign registration tokens, as a JWK Set. */
   jwks(): { keys: object[] };
+  /** Makes a new registration-token signing key the active one (platform administrators); returns its kid. */
+  rotateSigningKey(): Promise<{ kid: string }>;
   /** Expires pending operations past their time and drops uncollected RTs; returns how many changed. */
   expireDue(): Promise<number>;
 }

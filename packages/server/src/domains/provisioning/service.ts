@@ -490,6 +490,8 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
 
     jwks: () => tokens.jwks(),
 
+    rotateSigningKey: async () => ({ kid: await tokens.rotate() }),
+
     async expireDue() {
       const expired = await store.expireDue(now());
       for (const operationId of expired) bus.publish('provisioning.decided', { operationId });

@@ -309,6 +309,18 @@ export const provisioningRoutes: RoutePlugin = (app, { services }) => {
     },
     async (request) => p.refresh(pt(request.provisioningToken), request.body.registrationToken),
   );
+  app.post(
+    '/v1/platform/signing-keys/rotate',
+    {
+      config: { auth: 'platform-admin' },
+      schema: {
+        tags,
+        summary:
+          'Rotate the registration-token signing key (older keys keep verifying the tokens they signed)',
+      },
+    },
+    async () => p.rotateSigningKey(),
+  );
   app.get(
     '/.well-known/jwks.json',
     {
