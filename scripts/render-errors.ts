@@ -13,4 +13,4 @@ const next =
   '\n' +
   doc.slice(doc.indexOf(end));
 writeFileSync(path, next);
-console.log(`updated ${path}`);
+process.stdout.write(`updated ${path}\n`);

@@ -1095,7 +1095,7 @@ try {
   clearTimeout(watchdog);
   const json = JSON.stringify(result, null, 2);
   if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, json + '\n');
-  console.log(json);
+  process.stdout.write(`${json}\n`);
 } catch (err) {
   clearTimeout(watchdog);
   await abort(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);

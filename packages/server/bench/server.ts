@@ -103,4 +103,4 @@ const ready: ServerReady = {
   dataDir: config.dataDir,
   bootstrapCredentialFile: platform.bootstrapCredentialFile,
 };
-console.log(JSON.stringify({ benchServer: ready }));
+process.stdout.write(`${JSON.stringify({ benchServer: ready })}\n`);

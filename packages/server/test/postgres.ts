@@ -6,6 +6,7 @@ import { execSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { openPostgres } from '../src/store/postgres.js';
+import { openPglite } from '../src/store/pglite.js';
 import type { Db } from '../src/store/db.js';
 
 export const TEST_DATABASE_URL =
@@ -88,3 +89,24 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
     },
   };
 }
+
+/**
+ * The two store back ends the same tests run against: embedded PGlite (in memory) and a fresh schema
+ * on the PostgreSQL test server.
+ */
+export const storeBackends: [string, () => Promise<{ db: Db; close(): Promise<void> }>][] = [
+  [
+    'pglite',
+    async () => {
+      const db = await openPglite(undefined);
+      return { db, close: () => db.close() };
+    },
+  ],
+  [
+    'postgres',
+    async () => {
+      const t = await openTestPostgres();
+      return { db: t.db, close: t.drop };
+    },
+  ],
+];

@@ -4,10 +4,9 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPglite } from './pglite.js';
 import { migrate, listMigrations, splitStatements } from './migrate.js';
 import type { Db } from './db.js';
-import { openTestPostgres } from '../../test/postgres.js';
+import { storeBackends } from '../../test/postgres.js';
 import { createLocalBus } from '../platform/bus.js';
 import { createDeviceService } from '../domains/devices/service.js';
 import { createTenancyService } from '../domains/tenancy/service.js';
@@ -19,28 +18,11 @@ import { createPresenceService } from '../domains/presence/service.js';
 import type { TenantCaller } from '../platform/caller.js';
 import { isAppError } from '../errors.js';
 
-const backends: [string, () => Promise<{ db: Db; close(): Promise<void> }>][] = [
-  [
-    'pglite',
-    async () => {
-      const db = await openPglite(undefined);
-      return { db, close: () => db.close() };
-    },
-  ],
-  [
-    'postgres',
-    async () => {
-      const t = await openTestPostgres();
-      return { db: t.db, close: t.drop };
-    },
-  ],
-];
-
 async function rejectsWith(p: Promise<unknown>, code: string) {
   await assert.rejects(p, (e: unknown) => isAppError(e) && e.code === code);
 }
 
-for (const [name, open] of backends) {
+for (const [name, open] of storeBackends) {
   describe(`store on ${name}`, () => {
     let db: Db;
     let close: () => Promise<void>;

@@ -5,10 +5,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { openPglite } from '../../store/pglite.js';
 import { migrate } from '../../store/migrate.js';
 import type { Db } from '../../store/db.js';
-import { openTestPostgres } from '../../../test/postgres.js';
+import { storeBackends } from '../../../test/postgres.js';
 import { createLocalBus } from '../../platform/bus.js';
 import { createSecretBox } from '../../platform/secret-box.js';
 import type { TenantCaller } from '../../platform/caller.js';
@@ -18,30 +17,13 @@ import { createProvisioningService } from './service.js';
 import { DEVICE_TOKEN_BURST, MAX_WRONG_CODES } from './provisioning.js';
 import type { PkiService } from '../pki/pki.js';
 
-const backends: [string, () => Promise<{ db: Db; close(): Promise<void> }>][] = [
-  [
-    'pglite',
-    async () => {
-      const db = await openPglite(undefined);
-      return { db, close: () => db.close() };
-    },
-  ],
-  [
-    'postgres',
-    async () => {
-      const t = await openTestPostgres();
-      return { db: t.db, close: t.drop };
-    },
-  ],
-];
-
 /** No CSRs in these tests: the PKI is never reached. */
 const noPki = new Proxy(
   {},
   { get: () => () => Promise.reject(new Error('not used')) },
 ) as unknown as PkiService;
 
-for (const [name, open] of backends) {
+for (const [name, open] of storeBackends) {
   describe(`provisioning under concurrency on ${name}`, () => {
     let db: Db;
     let close: () => Promise<void>;
