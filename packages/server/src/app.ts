@@ -24,6 +24,7 @@ import { createPkiService } from './domains/pki/service.js';
 import { peerCertificateOf } from './pki/peer.js';
 import { createOwnershipService } from './domains/ownership/service.js';
 import { createFactoryService } from './domains/provisioning/factory.js';
+import { createAuditService } from './domains/audit/service.js';
 import { loadTimeSigner } from './pki/time-signer.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
@@ -167,6 +168,7 @@ async function startPlatformSteps(
   });
   const ownership = createOwnershipService({ db, bus, devices, pki });
   const factory = createFactoryService({ db, box, provisioning, pki });
+  const audit = createAuditService({ db });
   const time = loadTimeSigner(config.dataDir);
   const services = {
     tenancy,
@@ -178,6 +180,7 @@ async function startPlatformSteps(
     pki,
     ownership,
     factory,
+    audit,
     time,
     authenticateDevice,
   };

@@ -7,6 +7,7 @@ import type { ProvisioningService } from '../../domains/provisioning/provisionin
 import type { PkiService } from '../../domains/pki/pki.js';
 import type { OwnershipService } from '../../domains/ownership/ownership.js';
 import type { FactoryService } from '../../domains/provisioning/factory.js';
+import type { AuditService } from '../../domains/audit/audit.js';
 import type { TimeSigner } from '../../pki/time-signer.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { TenancyService } from '../../domains/tenancy/tenancy.js';
@@ -21,6 +22,7 @@ export interface Services {
   pki: PkiService;
   ownership: OwnershipService;
   factory: FactoryService;
+  audit: AuditService;
   time: TimeSigner;
   /** Resolves a device credential (access key or registration token). */
   authenticateDevice(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;

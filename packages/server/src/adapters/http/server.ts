@@ -22,6 +22,7 @@ import type { Broker } from '../broker/broker.js';
 import type { RouteContext } from './context.js';
 import { sendProblem, toAppError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
+import { registerAuditHook } from './audit-hook.js';
 
 export interface HttpServerOptions extends RouteContext {
   tls: { cert: string; key: string };
@@ -226,6 +227,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   );
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
+  registerAuditHook(app, opts.services.audit, opts.logger);
   registerRoutes(app, opts);
   return app;
 }

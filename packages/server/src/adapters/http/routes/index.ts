@@ -10,6 +10,7 @@ import { provisioningRoutes } from './provisioning.js';
 import { pkiRoutes } from './pki.js';
 import { timeRoutes } from './time.js';
 import { ownershipRoutes } from './ownership.js';
+import { auditRoutes } from './audit.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -24,6 +25,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     pkiRoutes,
     timeRoutes,
     ownershipRoutes,
+    auditRoutes,
   ])
     routes(app, ctx);
 }

@@ -1,0 +1,85 @@
+/** The audit trail: query, export as JSON lines, and verify the hash chain. */
+import { Type } from '@sinclair/typebox';
+import { parseTime, tenantCaller, type RoutePlugin } from '../context.js';
+import type { AuditQuery } from '../../../domains/audit/audit.js';
+
+const Query = Type.Object(
+  {
+    action: Type.Optional(Type.String({ maxLength: 200 })),
+    actor: Type.Optional(Type.String({ maxLength: 200 })),
+    target: Type.Optional(Type.String({ maxLength: 200 })),
+    from: Type.Optional(Type.String({ maxLength: 40 })),
+    to: Type.Optional(Type.String({ maxLength: 40 })),
+    cursor: Type.Optional(Type.String({ maxLength: 512 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+  },
+  { additionalProperties: false },
+);
+type Q = typeof Query.static;
+
+function toQuery(q: Q): AuditQuery {
+  return {
+    ...(q.action ? { action: q.action } : {}),
+    ...(q.actor ? { actor: q.actor } : {}),
+    ...(q.target ? { target: q.target } : {}),
+    ...(q.from ? { from: parseTime(q.from, 0, 'from') } : {}),
+    ...(q.to ? { to: parseTime(q.to, 0, 'to') } : {}),
+    ...(q.cursor ? { cursor: q.cursor } : {}),
+    ...(q.limit ? { limit: q.limit } : {}),
+  };
+}
+
+export const auditRoutes: RoutePlugin = (app, { services }) => {
+  const tags = ['audit'];
+  const chains = [
+    {
+      prefix: '/v1/audit',
+      config: { auth: 'tenant' as const },
+      tenant: (r: Parameters<typeof tenantCaller>[0]) => tenantCaller(r).tenantId,
+      who: "the tenant's",
+    },
+    {
+      prefix: '/v1/platform/audit',
+      config: { auth: 'platform-admin' as const },
+      tenant: () => '',
+      who: 'the platform',
+    },
+  ];
+  for (const c of chains) {
+    app.get<{ Querystring: Q }>(
+      c.prefix,
+      {
+        config: c.config,
+        schema: { tags, summary: `Query ${c.who} audit records, oldest first`, querystring: Query },
+      },
+      async (request) => services.audit.list(c.tenant(request), toQuery(request.query)),
+    );
+    app.get<{ Querystring: Q }>(
+      `${c.prefix}/export`,
+      {
+        config: c.config,
+        schema: { tags, summary: `Export ${c.who} audit records as JSON lines`, querystring: Query },
+      },
+      async (request, reply) => {
+        const lines: string[] = [];
+        let cursor: string | undefined = request.query.cursor;
+        for (;;) {
+          const page = await services.audit.list(c.tenant(request), {
+            ...toQuery(request.query),
+            limit: 500,
+            ...(cursor ? { cursor } : {}),
+          });
+          for (const r of page.items) lines.push(JSON.stringify(r));
+          if (!page.nextCursor) break;
+          cursor = page.nextCursor;
+        }
+        return reply.type('application/x-ndjson').send(lines.join('\n') + (lines.length ? '\n' : ''));
+      },
+    );
+    app.get(
+      `${c.prefix}/verify`,
+      { config: c.config, schema: { tags, summary: `Verify ${c.who} audit hash chain` } },
+      async (request) => services.audit.verify(c.tenant(request)),
+    );
+  }
+};

@@ -1,0 +1,160 @@
+/**
+ * The audit trail: one record per admin action and login attempt, no secrets in it, per-tenant
+ * isolation, query and JSON-lines export — and a hash chain whose verification reports edited,
+ * deleted and reordered records and where the chain breaks.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestPlatform, type TestPlatform } from './harness.js';
+
+let t: TestPlatform;
+before(async () => {
+  t = await startTestPlatform();
+});
+after(async () => {
+  await t.stop();
+});
+
+test('each admin action and login attempt leaves exactly one record, without secrets', async () => {
+  const { tenantId, apiKey } = await t.tenant();
+  const admin = await t.adminToken();
+  await t.call('POST', `/v1/tenants/${tenantId}/users`, {
+    token: admin,
+    body: { username: `auditor-${tenantId}`, password: 'a long password 123' },
+  });
+  await t.call('POST', '/v1/auth/login', {
+    body: { username: `auditor-${tenantId}`, password: 'wrong password here' },
+  });
+  const d = await t.call('POST', '/v1/devices', { token: apiKey, body: { name: 'audited' } });
+  await t.call('POST', `/v1/devices/${d.body.id}/disable`, { token: apiKey });
+  await t.call('POST', `/v1/devices/${d.body.id}/access-keys`, { token: apiKey });
+  await t.call('GET', '/v1/devices', { token: apiKey }); // reads are not admin actions
+  await t.call('POST', '/v1/devices', { token: apiKey, body: { name: 'x', bogus: 1 } }); // refused: recorded as a failure
+
+  const page = await t.call('GET', '/v1/audit?limit=100', { token: apiKey });
+  assert.equal(page.status, 200);
+  const actions = page.body.items.map((r: { action: string; outcome: string }) => `${r.action} ${r.outcome}`);
+  assert.deepEqual(actions, [
+    // what the platform administrator did in this tenant is in the tenant's chain
+    'POST /v1/tenants/:tenantId/api-keys success',
+    'POST /v1/tenants/:tenantId/users success',
+    'POST /v1/devices success',
+    'POST /v1/devices/:deviceId/disable success',
+    'POST /v1/devices/:deviceId/access-keys success',
+    'POST /v1/devices failure',
+  ]);
+  const disable = page.body.items[3];
+  assert.equal(disable.target, d.body.id);
+  assert.match(disable.actor, /^api-key:key_/);
+  assert.ok(disable.source);
+
+  // The platform chain holds the tenant creation, the user creation and the login attempts.
+  const platform = await t.call('GET', '/v1/platform/audit?limit=500', { token: admin });
+  const text = JSON.stringify(platform.body);
+  assert.match(text, /"action":"POST \/v1\/tenants"/);
+  const failedLogin = platform.body.items.find(
+    (r: { action: string; outcome: string; target: string }) =>
+      r.action === 'POST /v1/auth/login' && r.outcome === 'failure' && r.target === `auditor-${tenantId}`,
+  );
+  assert.ok(failedLogin, 'a failed login is recorded');
+  for (const secret of ['a long password 123', 'wrong password here', apiKey])
+    assert.equal(text.includes(secret), false, 'no secret in the trail');
+  assert.equal(JSON.stringify(page.body).includes('dak_'), false);
+
+  // Isolation: another tenant sees only its own chain.
+  const other = await t.tenant();
+  const theirs = await t.call('GET', '/v1/audit', { token: other.apiKey });
+  assert.deepEqual(
+    theirs.body.items.map((r: { action: string }) => r.action),
+    ['POST /v1/tenants/:tenantId/api-keys'],
+    'only its own record',
+  );
+  assert.equal((await t.call('GET', '/v1/platform/audit', { token: apiKey })).body.code, 'FORBIDDEN');
+
+  // Filters and export.
+  const filtered = await t.call('GET', `/v1/audit?target=${d.body.id}`, { token: apiKey });
+  assert.equal(filtered.body.items.length, 2);
+  const exported = await t.call('GET', '/v1/audit/export', { token: apiKey });
+  assert.match(String(exported.headers['content-type']), /ndjson/);
+  assert.equal(exported.text.trim().split('\n').length, 6);
+  assert.deepEqual((await t.call('GET', '/v1/audit/verify', { token: apiKey })).body, {
+    intact: true,
+    records: 6,
+    breaks: [],
+  });
+});
+
+test('verification reports edited, deleted, reordered and truncated records and where the chain breaks', async () => {
+  const { tenantId, apiKey } = await t.tenant();
+  for (let i = 0; i < 6; i++) await t.call('POST', '/v1/devices', { token: apiKey, body: { name: `d${i}` } });
+  const verify = async () => (await t.call('GET', '/v1/audit/verify', { token: apiKey })).body;
+  assert.equal((await verify()).intact, true);
+  const db = t.platform.db;
+
+  // Edit one record's content.
+  await db.query(
+    `UPDATE audit_records SET changes = '{"status":201,"request":{"name":"forged"}}' WHERE tenant_id = $1 AND seq = 2`,
+    [tenantId],
+  );
+  let v = await verify();
+  assert.equal(v.intact, false);
+  assert.deepEqual(
+    v.breaks.map((b: { seq: number }) => b.seq),
+    [2],
+  );
+  assert.match(v.breaks[0].reason, /altered/);
+  // Re-hashing the edited record does not help: the next record's link breaks.
+  const [r2] = await db.query<{
+    prev_hash: string;
+    at: number;
+    actor: string;
+    action: string;
+    target: string;
+    outcome: string;
+    source: string;
+    changes: unknown;
+  }>('SELECT * FROM audit_records WHERE tenant_id = $1 AND seq = 2', [tenantId]);
+  const { recordHash } = await import('../src/domains/audit/service.js');
+  const forged = recordHash(r2!.prev_hash, {
+    tenantId,
+    seq: 2,
+    at: Number(r2!.at),
+    actor: r2!.actor,
+    action: r2!.action,
+    target: r2!.target,
+    outcome: r2!.outcome as 'success',
+    source: r2!.source,
+    changes: r2!.changes as Record<string, unknown>,
+  });
+  await db.query('UPDATE audit_records SET hash = $2 WHERE tenant_id = $1 AND seq = 2', [tenantId, forged]);
+  v = await verify();
+  assert.deepEqual(
+    v.breaks.map((b: { seq: number }) => b.seq),
+    [3],
+  );
+  assert.match(v.breaks[0].reason, /link/);
+
+  // Delete a record in the middle.
+  await db.query('DELETE FROM audit_records WHERE tenant_id = $1 AND seq = 4', [tenantId]);
+  v = await verify();
+  assert.ok(v.breaks.some((b: { seq: number; reason: string }) => b.seq === 4 && /missing/.test(b.reason)));
+
+  // Reorder: swap two records' positions.
+  await db.query('UPDATE audit_records SET seq = -5 WHERE tenant_id = $1 AND seq = 5', [tenantId]);
+  await db.query('UPDATE audit_records SET seq = 5 WHERE tenant_id = $1 AND seq = 6', [tenantId]);
+  await db.query('UPDATE audit_records SET seq = 6 WHERE tenant_id = $1 AND seq = -5', [tenantId]);
+  v = await verify();
+  assert.ok(v.breaks.some((b: { seq: number }) => b.seq === 5 || b.seq === 6));
+
+  // Truncate: remove the newest records (their head remembers them).
+  const fresh = await t.tenant();
+  for (let i = 0; i < 3; i++)
+    await t.call('POST', '/v1/devices', { token: fresh.apiKey, body: { name: `e${i}` } });
+  await db.query(
+    'DELETE FROM audit_records WHERE tenant_id = $1 AND seq = (SELECT max(seq) FROM audit_records WHERE tenant_id = $1)',
+    [fresh.tenantId],
+  );
+  const cut = (await t.call('GET', '/v1/audit/verify', { token: fresh.apiKey })).body;
+  assert.equal(cut.intact, false);
+  assert.match(cut.breaks[0].reason, /removed from the end/);
+});
