@@ -26,3 +26,18 @@ export function deviceCaller(identity: DeviceIdentity): TenantCaller {
     principal: { kind: 'device', deviceId: identity.deviceId, tenantId: identity.tenantId },
   };
 }
+
+/** How a principal is named in audit records, idempotency scopes and decisions: `kind:id`. */
+export function principalName(p: Principal | undefined): string {
+  if (!p) return 'anonymous';
+  switch (p.kind) {
+    case 'user':
+      return `user:${p.userId}`;
+    case 'platform-admin':
+      return `admin:${p.userId}`;
+    case 'api-key':
+      return `api-key:${p.keyId}`;
+    case 'device':
+      return `device:${p.deviceId}`;
+  }
+}

@@ -4,27 +4,13 @@
  * target, outcome, source address and the request's fields with secrets removed. Device data-plane
  * traffic (telemetry, provisioning by devices) is not an admin action and is not recorded here.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { principalName } from '../../platform/caller.js';
 import { SECRET_FIELDS, type AuditService } from '../../domains/audit/audit.js';
 import type { Logger } from '../../platform/observability.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const AUDITED_MODES = new Set(['tenant', 'platform-admin', 'session']);
-
-function actorOf(request: FastifyRequest): string {
-  const p = request.principal;
-  if (!p) return 'anonymous';
-  switch (p.kind) {
-    case 'user':
-      return `user:${p.userId}`;
-    case 'platform-admin':
-      return `admin:${p.userId}`;
-    case 'api-key':
-      return `api-key:${p.keyId}`;
-    case 'device':
-      return `device:${p.deviceId}`;
-  }
-}
 
 /** The request's fields, secrets replaced, long values cut: a summary of what the action changed. */
 export function redact(value: unknown, depth = 0): unknown {
@@ -61,7 +47,7 @@ export function registerAuditHook(app: FastifyInstance, audit: AuditService, log
     try {
       await audit.record({
         tenantId,
-        actor: actorOf(request),
+        actor: principalName(request.principal),
         action: `${request.method} ${url}`,
         target,
         outcome: reply.statusCode < 400 ? 'success' : 'failure',

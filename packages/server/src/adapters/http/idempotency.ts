@@ -8,6 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import { sha256Hex } from '../../ids.js';
+import { principalName } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
 
 const KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -15,21 +16,6 @@ const KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 /** Status of a claimed key whose first request has not finished. */
 const IN_PROGRESS = 0;
-
-function scopeOf(request: FastifyRequest): string {
-  const p = request.principal;
-  if (!p) return 'anonymous';
-  switch (p.kind) {
-    case 'platform-admin':
-      return `admin:${p.userId}`;
-    case 'user':
-      return `user:${p.userId}`;
-    case 'api-key':
-      return `key:${p.keyId}`;
-    case 'device':
-      return `device:${p.deviceId}`;
-  }
-}
 
 export async function idempotent(
   db: Db,
@@ -50,7 +36,7 @@ export async function idempotent(
       },
     );
   }
-  const scope = scopeOf(request);
+  const scope = principalName(request.principal);
   const requestHash = sha256Hex(
     `${request.method} ${request.routeOptions.url ?? request.url} ${JSON.stringify(request.params)} ${JSON.stringify(request.body ?? null)}`,
   );

@@ -1,7 +1,7 @@
 import { AppError, Errors } from '../../errors.js';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
-import type { TenantCaller } from '../../platform/caller.js';
+import { principalName, type TenantCaller } from '../../platform/caller.js';
 import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Db } from '../../store/db.js';
@@ -445,7 +445,7 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
       const token = await store.getToken(caller.tenantId, op.token_id);
       if (!token || token.revoked_at !== null)
         throw new AppError('PROVISIONING_TOKEN_EXHAUSTED', 'the provisioning token was revoked');
-      await approveLocked(op, token, principalName(caller));
+      await approveLocked(op, token, principalName(caller.principal));
       return toOperation((await store.getOperation(caller.tenantId, id))!);
     },
 
@@ -455,7 +455,7 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
       await store.setOperation(op.id, {
         status: 'rejected',
         decided_at: now(),
-        decided_by: principalName(caller),
+        decided_by: principalName(caller.principal),
         reason: reason ?? 'rejected by an operator',
       });
       bus.publish('provisioning.decided', { operationId: op.id });
@@ -498,18 +498,4 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
       return expired.length;
     },
   };
-}
-
-function principalName(caller: TenantCaller): string {
-  const p = caller.principal;
-  switch (p.kind) {
-    case 'user':
-      return `user:${p.userId}`;
-    case 'api-key':
-      return `api-key:${p.keyId}`;
-    case 'platform-admin':
-      return `admin:${p.userId}`;
-    case 'device':
-      return `device:${p.deviceId}`;
-  }
 }
