@@ -42,6 +42,22 @@ async function provisionWithCsr(serial: string, csr: string) {
   return r;
 }
 
+/** A second PKI service over the running platform's store, keys and root, on a clock of the test's. */
+function platformPkiWithClock(now: () => number) {
+  const dataDir = t.dataDir;
+  return createPkiService({
+    db: t.platform.db,
+    bus: createLocalBus(),
+    box: createSecretBox(loadSecretKey('', dataDir)),
+    root: {
+      certPem: readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8'),
+      keyPem: readFileSync(join(dataDir, 'pki', 'ca.key.pem'), 'utf8'),
+    },
+    certificateValidityDays: 30,
+    now,
+  });
+}
+
 function mtls(deviceId: string, key: string, cert: string) {
   return connectMqtt(t.platform.mqttMtlsPort, t.platform.caCert, { clientId: deviceId, key, cert });
 }
@@ -141,18 +157,7 @@ test('certificates from another CA and expired ones are refused at the handshake
   assert.notEqual(await handshake(key, evil), 'accepted');
 
   // Expired: issued by the real tenant CA with a clock two years back.
-  const dataDir = t.dataDir;
-  const pki = await createPkiService({
-    db: t.platform.db,
-    bus: createLocalBus(),
-    box: createSecretBox(loadSecretKey('', dataDir)),
-    root: {
-      certPem: readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8'),
-      keyPem: readFileSync(join(dataDir, 'pki', 'ca.key.pem'), 'utf8'),
-    },
-    certificateValidityDays: 30,
-    now: () => Date.now() - 2 * 365 * 86_400_000,
-  });
+  const pki = await platformPkiWithClock(() => Date.now() - 2 * 365 * 86_400_000);
   const fresh = deviceKeyAndCsr(work);
   const r = await provisionWithCsr('PKI-EXP', fresh.csr);
   const tenantId = (await t.call('GET', `/v1/devices/${r.body.deviceId}`, { token: apiKey })).body.tenantId;
@@ -303,18 +308,7 @@ test('a device renews its certificate over an authenticated connection', async (
 
 test('trust re-signs CRLs older than a day (the hourly reload hands current ones to the listeners)', async () => {
   let clock = Date.now();
-  const dataDir = t.dataDir;
-  const pki = await createPkiService({
-    db: t.platform.db,
-    bus: createLocalBus(),
-    box: createSecretBox(loadSecretKey('', dataDir)),
-    root: {
-      certPem: readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8'),
-      keyPem: readFileSync(join(dataDir, 'pki', 'ca.key.pem'), 'utf8'),
-    },
-    certificateValidityDays: 30,
-    now: () => clock,
-  });
+  const pki = await platformPkiWithClock(() => clock);
   const nextUpdates = async () =>
     (await pki.trust()).crls
       .filter((c) => c.includes('X509 CRL'))

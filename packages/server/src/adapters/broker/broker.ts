@@ -92,6 +92,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     { secret: string; tokenId: string; ackTail: Promise<void> }
   >();
   const provisioningClients = new Map<string, Client>();
+  // The publish path counts every message: bound label children, not a label lookup per message.
+  const inCounters = new Map<string, { inc(): void }>();
+  const countIn = (transport: Transport, kind: 'telemetry' | 'event' | 'command_result') => {
+    const key = `${transport}/${kind}`;
+    let counter = inCounters.get(key);
+    if (!counter) inCounters.set(key, (counter = metrics.messagesIn.labels(transport, kind)));
+    counter.inc();
+  };
   const pendingPresence = new Set<Promise<void>>();
 
   const aedes = await Aedes.createBroker({
@@ -274,12 +282,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       switch (parsed.kind) {
         case 'telemetry':
           return deps.telemetry.ingest(device, decoded.value, received).then(() => {
-            metrics.messagesIn.inc({ transport: session.transport, kind: 'telemetry' });
+            countIn(session.transport, 'telemetry');
             dropForward(packet);
           });
         case 'events':
           return deps.telemetry.ingestEvent(device, decoded.value, received).then(() => {
-            metrics.messagesIn.inc({ transport: session.transport, kind: 'event' });
+            countIn(session.transport, 'event');
             dropForward(packet);
           });
         case 'command-result': {
@@ -288,7 +296,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
             return refusePublish(session, packet, 'VALIDATION_FAILED', result.message, 'invalid_payload');
           return deps.commands.reportResult(device, parsed.commandId!, result.value).then(
             () => {
-              metrics.messagesIn.inc({ transport: session.transport, kind: 'command_result' });
+              countIn(session.transport, 'command_result');
               dropForward(packet);
             },
             (err: unknown) => {

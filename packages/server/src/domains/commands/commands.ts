@@ -37,8 +37,11 @@ export interface CommandService {
     q: { status?: CommandStatus; cursor?: string; limit?: number },
   ): Promise<Page<Command>>;
   get(caller: TenantCaller, deviceId: string, commandId: string): Promise<Command>;
-  /** Pending, unexpired commands of a device, oldest first: what HTTPS polling hands out. */
-  pendingForDevice(device: DeviceIdentity): Promise<Command[]>;
+  /**
+   * HTTPS polling: the device's open commands, oldest first, every time until answered (at least
+   * once, like MQTT); pending ones become delivered.
+   */
+  fetchForDevice(device: DeviceIdentity): Promise<Command[]>;
   /** Pending or delivered, unexpired commands without a result, oldest first: what MQTT pushes. */
   openForDevice(device: DeviceIdentity): Promise<Command[]>;
   /** Records that the command was handed to the device (written to its MQTT session or polled). */

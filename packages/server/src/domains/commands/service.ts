@@ -60,7 +60,7 @@ export function createCommandService(deps: CommandDeps): CommandService {
     return toCommand(r);
   }
 
-  return {
+  const service: CommandService = {
     async create(caller, deviceId, input) {
       await deps.requireDevice(caller, deviceId);
       const paramsJson = input.params === undefined ? null : JSON.stringify(input.params);
@@ -106,12 +106,13 @@ export function createCommandService(deps: CommandDeps): CommandService {
       return find(caller.tenantId, deviceId, commandId);
     },
 
-    async pendingForDevice(device) {
-      const rows = await db.query<CommandRow>(
-        `SELECT * FROM commands WHERE tenant_id = $1 AND device_id = $2 AND status = 'pending' AND expires_at > $3 ORDER BY id`,
-        [device.tenantId, device.deviceId, now()],
+    async fetchForDevice(device) {
+      const open = await service.openForDevice(device);
+      await service.markDelivered(
+        device,
+        open.filter((c) => c.status === 'pending').map((c) => c.id),
       );
-      return rows.map(toCommand);
+      return open;
     },
 
     async openForDevice(device) {
@@ -162,4 +163,5 @@ export function createCommandService(deps: CommandDeps): CommandService {
       return rows.length;
     },
   };
+  return service;
 }

@@ -102,6 +102,12 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
   async function trustChanged() {
     await Promise.all(trustListeners.map((reload) => reload()));
   }
+  /** The tenant's issuing CA exists and every listener trusts it (created and reloaded when new). */
+  async function prepareTenant(tenantId: string): Promise<void> {
+    const known = cas.size;
+    await issuingCa(tenantId, db);
+    if (cas.size !== known) await trustChanged();
+  }
   const ext = externalCas({ db, now, rootSubject: root.cert.subject, trustChanged });
 
   async function load(row: CaRow): Promise<LoadedCa> {
@@ -323,11 +329,7 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
   }
 
   return {
-    async prepareTenant(tenantId) {
-      const known = cas.size;
-      await issuingCa(tenantId, db);
-      if (cas.size !== known) await trustChanged();
-    },
+    prepareTenant,
 
     async refreshTrust() {
       await trustChanged();
@@ -346,14 +348,16 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
     sign: (tenantId, deviceId, csrPem) => sign(tenantId, deviceId, csrPem),
 
     async renew(device, csrPem) {
-      await parseCsr(csrPem);
-      const known = cas.size;
-      await issuingCa(device.tenantId, db);
-      if (cas.size !== known) await trustChanged();
+      await prepareTenant(device.tenantId);
       return issue(device.tenantId, device.deviceId, csrPem, db);
     },
 
     async listForDevice(caller, deviceId) {
+      const [device] = await db.query('SELECT id FROM devices WHERE tenant_id = $1 AND id = $2', [
+        caller.tenantId,
+        deviceId,
+      ]);
+      if (!device) throw Errors.deviceNotFound(deviceId);
       const rows = await db.query<CertRow>(
         'SELECT serial, tenant_id, device_id, ca_id, fingerprint, not_before, not_after, created_at, revoked_at, revocation_reason FROM device_certificates WHERE tenant_id = $1 AND device_id = $2 ORDER BY created_at',
         [caller.tenantId, deviceId],

@@ -154,3 +154,5 @@ export const BURST_WINDOW_MS = 10 * 60_000;
 export const PICKUP_WINDOW_MS = 60 * 60_000;
 export const VERIFICATION_CODE_PATTERN = /^[A-Z0-9]{4,12}$/;
 export const SERIAL_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Largest `attributes` document a device may send, in bytes of JSON. */
+export const MAX_ATTRIBUTES_BYTES = 4096;

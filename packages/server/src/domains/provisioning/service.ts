@@ -13,6 +13,10 @@ import {
   MAX_WRONG_CODES,
   PICKUP_WINDOW_MS,
   PROVISIONING_TOKEN_PREFIX,
+  MAX_ATTRIBUTES_BYTES,
+  SERIAL_PATTERN,
+  VERIFICATION_CODE_PATTERN,
+  type OperationStart,
   type OperationView,
   type ProvisioningService,
   type ProvisioningToken,
@@ -65,6 +69,24 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
     if (!opts.allowExpired && token.expires_at !== null && token.expires_at <= now())
       throw new AppError('PROVISIONING_TOKEN_EXHAUSTED', 'the provisioning token has expired');
     return token;
+  }
+
+  /** The rules for what a device may send when it starts: the same for HTTPS and MQTT. */
+  function checkStart(input: OperationStart) {
+    const refuse = (path: string, message: string) => {
+      throw Errors.validation(`${path.slice(1)} ${message}`, [{ path, message }]);
+    };
+    if (typeof input.serial !== 'string' || !SERIAL_PATTERN.test(input.serial))
+      refuse('/serial', 'must be 1–64 of A–Z a–z 0–9 _ . : -');
+    if (input.verificationCode !== undefined && !VERIFICATION_CODE_PATTERN.test(input.verificationCode)) {
+      refuse('/verificationCode', 'must be 4–12 of A–Z, 0–9');
+    }
+    if (
+      input.attributes !== undefined &&
+      Buffer.byteLength(JSON.stringify(input.attributes)) > MAX_ATTRIBUTES_BYTES
+    ) {
+      refuse('/attributes', `at most ${MAX_ATTRIBUTES_BYTES / 1024} KiB of JSON`);
+    }
   }
 
   /**
@@ -277,6 +299,7 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
     },
 
     async start(secret, input) {
+      checkStart(input);
       const token = await liveToken(secret);
       if (token.kind === 'device' && token.serial !== input.serial) {
         throw new AppError('SERIAL_NOT_ALLOWED', 'this provisioning token is for another serial');

@@ -60,12 +60,7 @@ export const deviceApiRoutes: RoutePlugin = (app, { services, metrics }) => {
       },
     },
     async (request) => {
-      const device = deviceOf(request);
-      const open = await services.commands.openForDevice(device);
-      await services.commands.markDelivered(
-        device,
-        open.filter((c) => c.status === 'pending').map((c) => c.id),
-      );
+      const open = await services.commands.fetchForDevice(deviceOf(request));
       metrics.messagesOut.inc({ kind: 'command' }, open.length);
       return {
         items: open.map((c) => ({

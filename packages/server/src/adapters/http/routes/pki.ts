@@ -42,11 +42,9 @@ export const pkiRoutes: RoutePlugin = (app, { services }) => {
   app.get<{ Params: typeof DeviceParams.static }>(
     '/v1/devices/:deviceId/certificates',
     { config: tenant, schema: { tags, summary: "A device's certificates", params: DeviceParams } },
-    async (request) => {
-      const caller = tenantCaller(request);
-      await services.devices.get(caller, request.params.deviceId);
-      return { items: await services.pki.listForDevice(caller, request.params.deviceId) };
-    },
+    async (request) => ({
+      items: await services.pki.listForDevice(tenantCaller(request), request.params.deviceId),
+    }),
   );
   app.post<{ Params: typeof SerialParams.static; Body: typeof Revoke.static }>(
     '/v1/certificates/:serial/revoke',

@@ -269,11 +269,6 @@ export const provisioningRoutes: RoutePlugin = (app, { services }) => {
     },
     async (request, reply) => {
       const b = request.body;
-      if (b.attributes && Buffer.byteLength(JSON.stringify(b.attributes)) > 4096) {
-        throw new AppError('VALIDATION_FAILED', 'attributes are limited to 4 KiB of JSON', {
-          errors: [{ path: '/attributes', message: 'at most 4 KiB of JSON' }],
-        });
-      }
       const v = await p.start(pt(request.provisioningToken), {
         serial: b.serial,
         ...(b.attributes ? { attributes: b.attributes } : {}),
