@@ -47,6 +47,26 @@ export const ERROR_CATALOGUE = {
     'The user name, password, key or token was not accepted.',
   ),
   FORBIDDEN: spec(403, 'Not allowed', 'The credential is valid but does not grant this action.'),
+  TOTP_REQUIRED: spec(
+    401,
+    'One-time code required',
+    'The password was right and the account has two-factor authentication: send the login again with `totp` (the 6-digit code of the authenticator app) or `recoveryCode`.',
+  ),
+  TOTP_INVALID: spec(
+    401,
+    'One-time code not accepted',
+    'The code is wrong, expired, or was used already (each code works once). Wait for the next code, or use a recovery code. Counts as a failed login.',
+  ),
+  ACCOUNT_LOCKED: spec(
+    423,
+    'Too many failed logins',
+    'Logins for this user name are locked after repeated failures. `retryAfterMs` says when the lock ends; an administrator can issue a password-reset link meanwhile.',
+  ),
+  TOTP_ENROLLMENT_REQUIRED: spec(
+    403,
+    'Two-factor enrolment required',
+    'The tenant requires two-factor authentication and this account has none: this session can only enrol one (`POST /v1/auth/totp`, then `/v1/auth/totp/confirm`). Log in again afterwards.',
+  ),
   DEVICE_DISABLED: spec(
     403,
     'Device is disabled',
@@ -80,6 +100,33 @@ export const ERROR_CATALOGUE = {
     'No device certificate with this serial is visible to the caller.',
   ),
   CA_NOT_FOUND: spec(404, 'CA not found', 'No certificate authority with this id is visible to the caller.'),
+  ROLE_NOT_FOUND: spec(
+    404,
+    'Role not found',
+    'No custom role with this name exists in the tenant; built-in roles cannot be changed.',
+  ),
+  SESSION_NOT_FOUND: spec(404, 'Session not found', 'No live session with this id belongs to the user.'),
+  INVITATION_NOT_FOUND: spec(
+    404,
+    'Invitation not found',
+    'No open invitation with this id exists in the tenant.',
+  ),
+  LINK_INVALID: spec(
+    410,
+    'Link not valid',
+    'The invitation or password-reset link is unknown, was used already, was revoked or has expired. Ask an administrator for a new one.',
+  ),
+  PASSWORD_TOO_WEAK: spec(
+    422,
+    'Password refused',
+    'The password is too short or too long, contains the user name, or is on the list of breached and common passwords. `detail` says which; choose a longer passphrase.',
+  ),
+  TOTP_STATE: spec(
+    409,
+    'Two-factor state does not allow this',
+    'Enrolment was not started, is already confirmed, or the tenant requires two-factor authentication so it cannot be removed.',
+  ),
+  API_KEY_REVOKED: spec(409, 'API key is revoked', 'A revoked key cannot be rotated; create a new key.'),
   ALREADY_EXISTS: spec(409, 'Already exists', 'A resource with the same unique name or id exists already.'),
   COMMAND_NOT_OPEN: spec(
     409,

@@ -25,6 +25,30 @@ import { peerCertificateOf } from './pki/peer.js';
 import { createOwnershipService } from './domains/ownership/service.js';
 import { createFactoryService } from './domains/provisioning/factory.js';
 import { createAuditService } from './domains/audit/service.js';
+import type { AuditEntry } from './domains/audit/audit.js';
+import { createRoleService } from './domains/access/service.js';
+import { guard } from './domains/access/guard.js';
+import {
+  API_KEY_RULES,
+  AUDIT_RULES,
+  COMMAND_RULES,
+  DEVICE_RULES,
+  FACTORY_RULES,
+  OWNERSHIP_RULES,
+  PKI_RULES,
+  PRESENCE_RULES,
+  PROVISIONING_RULES,
+  ROLE_RULES,
+  TELEMETRY_RULES,
+  TENANCY_RULES,
+  USER_RULES,
+} from './domains/access/rules.js';
+import { createUserService } from './domains/users/service.js';
+import { userStore } from './domains/users/store.js';
+import { createApiKeyService } from './domains/api-keys/service.js';
+import { apiKeyStore } from './domains/api-keys/store.js';
+import { API_KEY_PREFIX } from './domains/api-keys/api-keys.js';
+import { deviceStore } from './domains/devices/store.js';
 import { loadTimeSigner } from './pki/time-signer.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
@@ -106,10 +130,8 @@ async function startPlatformSteps(
   // Services
   const bus = createLocalBus();
   const metrics = createMetrics();
-  const tenancy = createTenancyService({
-    store: tenancyStore(db),
-    sessionTtlMs: config.sessionTtlSeconds * 1000,
-  });
+  const tenancy = createTenancyService({ store: tenancyStore(db) });
+  const roles = createRoleService({ db });
   const devices = createDeviceService({ db, bus });
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
   const writer = createBatchWriter(db, config.telemetryBatchMaxRows, {
@@ -169,20 +191,60 @@ async function startPlatformSteps(
   const ownership = createOwnershipService({ db, bus, devices, pki });
   const factory = createFactoryService({ db, box, provisioning, pki });
   const audit = createAuditService({ db });
+  const recordAudit = (entry: AuditEntry) => {
+    audit
+      .record(entry)
+      .catch((err: unknown) => logger.error({ err, action: entry.action }, 'audit record failed'));
+  };
+  const users = createUserService({
+    store: userStore(db),
+    box,
+    roles,
+    sessionTtlMs: config.sessionTtlSeconds * 1000,
+    requireTenant: (id) => tenancy.require(id),
+    record: recordAudit,
+  });
+  const apiKeys = createApiKeyService({
+    store: apiKeyStore(db),
+    roles,
+    requireTenant: (id) => tenancy.require(id),
+    onNewAddress: (key, address) =>
+      recordAudit({
+        tenantId: key.tenantId,
+        actor: `api-key:${key.id}`,
+        action: 'api-key.used-from-new-address',
+        target: key.id,
+        outcome: 'success',
+        source: address,
+        changes: { previousAddress: key.lastUsedAddress },
+      }),
+  });
   const time = loadTimeSigner(config.dataDir);
+
+  // Authorization: the adapters get the services wrapped by the access guard; services call each
+  // other unguarded (the outer call was checked).
+  const deviceRecords = deviceStore(db);
+  const access = { deviceTags: (tenantId: string, id: string) => deviceRecords.tags(tenantId, id) };
   const services = {
-    tenancy,
-    devices,
-    telemetry,
-    commands,
-    presence,
-    provisioning,
-    pki,
-    ownership,
-    factory,
-    audit,
+    tenancy: guard(tenancy, TENANCY_RULES, access),
+    users: guard(users, USER_RULES, access),
+    apiKeys: guard(apiKeys, API_KEY_RULES, access),
+    roles: guard(roles, ROLE_RULES, access),
+    devices: guard(devices, DEVICE_RULES, access),
+    telemetry: guard(telemetry, TELEMETRY_RULES, access),
+    commands: guard(commands, COMMAND_RULES, access),
+    presence: guard(presence, PRESENCE_RULES, access),
+    provisioning: guard(provisioning, PROVISIONING_RULES, access),
+    pki: guard(pki, PKI_RULES, access),
+    ownership: guard(ownership, OWNERSHIP_RULES, access),
+    factory: guard(factory, FACTORY_RULES, access),
+    audit: guard(audit, AUDIT_RULES, access),
     time,
     authenticateDevice,
+    authenticateBearer: (token: string, source: string | null) =>
+      token.startsWith(`${API_KEY_PREFIX}_`)
+        ? apiKeys.authenticate(token, source)
+        : users.authenticate(token),
   };
 
   // Sessions this node held before an unclean stop are over.
@@ -191,7 +253,7 @@ async function startPlatformSteps(
 
   // First start: credentials and TLS material
   let bootstrapCredentialFile: string | null = null;
-  const admin = await tenancy.ensureBootstrapAdmin();
+  const admin = await users.ensureBootstrapAdmin();
   if (admin) {
     bootstrapCredentialFile = join(config.dataDir, 'bootstrap-admin.json');
     writeFileSync(bootstrapCredentialFile, JSON.stringify(admin, null, 2) + '\n', { mode: 0o600 });
@@ -205,10 +267,10 @@ async function startPlatformSteps(
   const broker = await createBroker({
     authenticateDevice,
     authenticateCertificate: (peer, claimedDeviceId) => pki.authenticate(peer, claimedDeviceId),
-    provisioning,
-    telemetry,
-    commands,
-    presence,
+    provisioning: services.provisioning,
+    telemetry: services.telemetry,
+    commands: services.commands,
+    presence: services.presence,
     bus,
     metrics,
     logger: logger.child({ component: 'mqtt' }),
@@ -232,6 +294,7 @@ async function startPlatformSteps(
     clientTrust: { ca: initialTrust.ca, ...(initialTrust.crl ? { crl: initialTrust.crl } : {}) },
     broker,
     logger,
+    recordAudit: (entry) => audit.record(entry),
     isReady: () => ready,
   });
   opened.push(() => http.close());
@@ -305,6 +368,10 @@ async function startPlatformSteps(
     provisioning.expireDue().catch((err: unknown) => logger.error({ err }, 'provisioning expiry failed'));
   }, 5_000);
   expiry.unref();
+  const retention = setInterval(() => {
+    audit.applyRetention().catch((err: unknown) => logger.error({ err }, 'audit retention failed'));
+  }, 3600_000);
+  retention.unref();
   // PGlite never checkpoints on its own: without this its write-ahead log grows until a restart.
   const checkpoint =
     db.kind === 'pglite'
@@ -344,6 +411,7 @@ async function startPlatformSteps(
         clearInterval(expiry);
         if (checkpoint) clearInterval(checkpoint);
         clearInterval(trustRefresh);
+        clearInterval(retention);
         // Stop taking new connections, then let every queued message commit before the store closes.
         mqttServer.close();
         mtlsServer.close();

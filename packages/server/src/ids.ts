@@ -14,7 +14,21 @@ function timePart(ms: number): string {
 
 /** Id prefixes. Never the prefix of a secret (`mk_`, `dak_`, `mst_`), so that scanners flag only secrets. */
 export type IdPrefix =
-  'ten' | 'usr' | 'key' | 'dev' | 'acc' | 'cmd' | 'ses' | 'kid' | 'rtk' | 'ptk' | 'pop' | 'ca' | 'xfr';
+  | 'ten'
+  | 'usr'
+  | 'key'
+  | 'dev'
+  | 'acc'
+  | 'cmd'
+  | 'ses'
+  | 'kid'
+  | 'rtk'
+  | 'ptk'
+  | 'pop'
+  | 'ca'
+  | 'xfr'
+  | 'inv'
+  | 'pwr';
 
 const RANDOM_SPACE = 32 ** 8; // 40 bits in 8 base32 characters
 let lastTime = 0;

@@ -38,25 +38,39 @@ test('each admin action and login attempt leaves exactly one record, without sec
     // what the platform administrator did in this tenant is in the tenant's chain
     'POST /v1/tenants/:tenantId/api-keys success',
     'POST /v1/tenants/:tenantId/users success',
+    // a login attempt for one of the tenant's users is in the tenant's chain
+    'auth.login failure',
+    // the key's first use (and each new source address) is recorded
+    'api-key.used-from-new-address success',
     'POST /v1/devices success',
     'POST /v1/devices/:deviceId/disable success',
     'POST /v1/devices/:deviceId/access-keys success',
     'POST /v1/devices failure',
   ]);
-  const disable = page.body.items[3];
+  const disable = page.body.items[5];
   assert.equal(disable.target, d.body.id);
   assert.match(disable.actor, /^api-key:key_/);
   assert.ok(disable.source);
 
-  // The platform chain holds the tenant creation, the user creation and the login attempts.
+  const failedLogin = page.body.items[2];
+  assert.equal(failedLogin.target, `auditor-${tenantId}`);
+  assert.equal(failedLogin.actor, 'anonymous');
+  assert.deepEqual(failedLogin.changes, { reason: 'wrong user name or password' });
+
+  // The platform chain holds the tenant creation and logins for unknown user names.
+  await t.call('POST', '/v1/auth/login', {
+    body: { username: `ghost-${tenantId}`, password: 'wrong password here' },
+  });
   const platform = await t.call('GET', '/v1/platform/audit?limit=500', { token: admin });
-  const text = JSON.stringify(platform.body);
+  const text = JSON.stringify(platform.body) + JSON.stringify(page.body);
   assert.match(text, /"action":"POST \/v1\/tenants"/);
-  const failedLogin = platform.body.items.find(
-    (r: { action: string; outcome: string; target: string }) =>
-      r.action === 'POST /v1/auth/login' && r.outcome === 'failure' && r.target === `auditor-${tenantId}`,
+  assert.ok(
+    platform.body.items.some(
+      (r: { action: string; target: string }) =>
+        r.action === 'auth.login' && r.target === `ghost-${tenantId}`,
+    ),
+    'a login for an unknown user name is in the platform chain',
   );
-  assert.ok(failedLogin, 'a failed login is recorded');
   for (const secret of ['a long password 123', 'wrong password here', apiKey])
     assert.equal(text.includes(secret), false, 'no secret in the trail');
   assert.equal(JSON.stringify(page.body).includes('dak_'), false);
@@ -66,7 +80,7 @@ test('each admin action and login attempt leaves exactly one record, without sec
   const theirs = await t.call('GET', '/v1/audit', { token: other.apiKey });
   assert.deepEqual(
     theirs.body.items.map((r: { action: string }) => r.action),
-    ['POST /v1/tenants/:tenantId/api-keys'],
+    ['POST /v1/tenants/:tenantId/api-keys', 'api-key.used-from-new-address'],
     'only its own record',
   );
   assert.equal((await t.call('GET', '/v1/platform/audit', { token: apiKey })).body.code, 'FORBIDDEN');
@@ -76,10 +90,10 @@ test('each admin action and login attempt leaves exactly one record, without sec
   assert.equal(filtered.body.items.length, 2);
   const exported = await t.call('GET', '/v1/audit/export', { token: apiKey });
   assert.match(String(exported.headers['content-type']), /ndjson/);
-  assert.equal(exported.text.trim().split('\n').length, 6);
+  assert.equal(exported.text.trim().split('\n').length, 8);
   assert.deepEqual((await t.call('GET', '/v1/audit/verify', { token: apiKey })).body, {
     intact: true,
-    records: 6,
+    records: 8,
     breaks: [],
   });
 });

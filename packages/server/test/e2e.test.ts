@@ -321,7 +321,7 @@ test('a user changes a password; old sessions and the old password stop working'
     token,
     body: { currentPassword: 'first password 123', newPassword: 'short' },
   });
-  assert.equal(weak.body.code, 'VALIDATION_FAILED');
+  assert.equal(weak.body.code, 'PASSWORD_TOO_WEAK');
   const changed = await t.call('POST', '/v1/auth/password', {
     token,
     body: { currentPassword: 'first password 123', newPassword: 'second password 456' },

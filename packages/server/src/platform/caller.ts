@@ -3,15 +3,41 @@
  * ambient state, and every tenant-scoped query filters on `caller.tenantId`.
  */
 export type Principal =
-  | { kind: 'platform-admin'; userId: string }
-  | { kind: 'user'; userId: string; tenantId: string }
-  | { kind: 'api-key'; keyId: string; tenantId: string }
+  | { kind: 'platform-admin'; userId: string; sessionId?: string }
+  | {
+      kind: 'user';
+      userId: string;
+      tenantId: string;
+      grants: readonly EffectiveGrant[];
+      sessionId?: string;
+      /** The session may only enrol a second factor (the tenant requires one). */
+      restricted?: boolean;
+    }
+  | { kind: 'api-key'; keyId: string; tenantId: string; grants: readonly EffectiveGrant[] }
   | { kind: 'device'; deviceId: string; tenantId: string };
+
+/**
+ * What a user or an API key may do, resolved from its grants when it authenticates: a set of
+ * permissions over the whole tenant, the devices carrying `tag`, or the device `deviceId`.
+ */
+export interface EffectiveGrant {
+  readonly permissions: ReadonlySet<string>;
+  readonly tag?: string;
+  readonly deviceId?: string;
+}
+
+/** The devices a caller with only scoped grants may see in a list: these tags or these ids. */
+export interface DeviceVisibility {
+  readonly tags: readonly string[];
+  readonly deviceIds: readonly string[];
+}
 
 /** A caller acting inside one tenant. */
 export interface TenantCaller {
   readonly tenantId: string;
   readonly principal: Principal;
+  /** Set by the access guard on list calls when the caller's grants cover only some devices. */
+  readonly visible?: DeviceVisibility;
 }
 
 /** A device authenticated by its own credential: the identity the platform stamps on its messages. */

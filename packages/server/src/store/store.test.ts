@@ -11,12 +11,22 @@ import { createLocalBus } from '../platform/bus.js';
 import { createDeviceService } from '../domains/devices/service.js';
 import { createTenancyService } from '../domains/tenancy/service.js';
 import { tenancyStore } from '../domains/tenancy/store.js';
+import { createUserService } from '../domains/users/service.js';
+import { userStore } from '../domains/users/store.js';
+import { createApiKeyService } from '../domains/api-keys/service.js';
+import { apiKeyStore } from '../domains/api-keys/store.js';
+import { createRoleService } from '../domains/access/service.js';
+import { createSecretBox } from '../platform/secret-box.js';
+import { totpCode } from '../domains/users/totp.js';
+import { randomBytes } from 'node:crypto';
 import { createBatchWriter } from '../domains/telemetry/batch-writer.js';
 import { createTelemetryService } from '../domains/telemetry/service.js';
 import { createCommandService } from '../domains/commands/service.js';
 import { createPresenceService } from '../domains/presence/service.js';
 import type { TenantCaller } from '../platform/caller.js';
 import { isAppError } from '../errors.js';
+
+const platform = { tenantId: '', principal: { kind: 'platform-admin' as const, userId: 'usr_admin' } };
 
 async function rejectsWith(p: Promise<unknown>, code: string) {
   await assert.rejects(p, (e: unknown) => isAppError(e) && e.code === code);
@@ -36,7 +46,22 @@ for (const [name, open] of storeBackends) {
 
     function services(now = Date.now) {
       const bus = createLocalBus();
-      const tenancy = createTenancyService({ store: tenancyStore(db), sessionTtlMs: 60_000, now });
+      const tenancy = createTenancyService({ store: tenancyStore(db), now });
+      const roles = createRoleService({ db, now });
+      const users = createUserService({
+        store: userStore(db),
+        box: createSecretBox(randomBytes(32)),
+        roles,
+        sessionTtlMs: 60_000,
+        requireTenant: (id) => tenancy.require(id),
+        now,
+      });
+      const apiKeys = createApiKeyService({
+        store: apiKeyStore(db),
+        roles,
+        requireTenant: (id) => tenancy.require(id),
+        now,
+      });
       const devices = createDeviceService({ db, bus, now });
       const requireDevice = (c: TenantCaller, id: string) => devices.get(c, id);
       const writer = createBatchWriter(db, 1000);
@@ -50,15 +75,15 @@ for (const [name, open] of storeBackends) {
         now,
       });
       const presence = createPresenceService({ db, nodeId: 'n1', requireDevice, now });
-      return { bus, tenancy, devices, telemetry, commands, presence, writer };
+      return { bus, tenancy, users, apiKeys, roles, devices, telemetry, commands, presence, writer };
     }
 
     async function tenantCallers(s: ReturnType<typeof services>): Promise<[TenantCaller, TenantCaller]> {
-      const a = await s.tenancy.createTenant(`a-${Math.random()}`);
-      const b = await s.tenancy.createTenant(`b-${Math.random()}`);
+      const a = await s.tenancy.createTenant(platform, `a-${Math.random()}`);
+      const b = await s.tenancy.createTenant(platform, `b-${Math.random()}`);
       return [
-        { tenantId: a.id, principal: { kind: 'api-key', keyId: 'k1', tenantId: a.id } },
-        { tenantId: b.id, principal: { kind: 'api-key', keyId: 'k2', tenantId: b.id } },
+        { tenantId: a.id, principal: { kind: 'api-key', keyId: 'k1', tenantId: a.id, grants: [] } },
+        { tenantId: b.id, principal: { kind: 'api-key', keyId: 'k2', tenantId: b.id, grants: [] } },
       ];
     }
 
@@ -88,46 +113,124 @@ for (const [name, open] of storeBackends) {
 
     test('tenant names are unique and users log in with the right password only', async () => {
       const s = services();
-      const t = await s.tenancy.createTenant(`acme-${Math.random()}`);
-      await rejectsWith(s.tenancy.createTenant(t.name), 'ALREADY_EXISTS');
-      await s.tenancy.createUser({
-        tenantId: t.id,
-        username: `u-${t.id}`,
-        password: 'correct horse battery',
-      });
+      const t = await s.tenancy.createTenant(platform, `acme-${Math.random()}`);
+      await rejectsWith(s.tenancy.createTenant(platform, t.name), 'ALREADY_EXISTS');
+      const as = { tenantId: t.id, principal: platform.principal };
+      const user = await s.users.createUser(as, { username: `u-${t.id}`, password: 'tidal harbour rope' });
       await rejectsWith(
-        s.tenancy.createUser({ tenantId: t.id, username: `short-${t.id}`, password: 'short' }),
-        'VALIDATION_FAILED',
+        s.users.createUser(as, { username: `short-${t.id}`, password: 'short' }),
+        'PASSWORD_TOO_WEAK',
       );
-      await rejectsWith(s.tenancy.login(`u-${t.id}`, 'wrong password here'), 'INVALID_CREDENTIALS');
-      await rejectsWith(s.tenancy.login('nobody', 'whatever whatever'), 'INVALID_CREDENTIALS');
-      const session = await s.tenancy.login(`u-${t.id}`, 'correct horse battery');
-      assert.deepEqual(await s.tenancy.authenticateBearer(session.token), {
-        kind: 'user',
-        userId: session.user.id,
-        tenantId: t.id,
-      });
-      await s.tenancy.logout(session.token);
-      await rejectsWith(s.tenancy.authenticateBearer(session.token), 'INVALID_CREDENTIALS');
+      await rejectsWith(
+        s.users.login({ username: `u-${t.id}`, password: 'wrong password here' }, 'a', null),
+        'INVALID_CREDENTIALS',
+      );
+      await rejectsWith(
+        s.users.login({ username: 'nobody', password: 'whatever whatever' }, 'a', null),
+        'INVALID_CREDENTIALS',
+      );
+      const session = await s.users.login(
+        { username: `u-${t.id}`, password: 'tidal harbour rope' },
+        'a',
+        null,
+      );
+      const p = await s.users.authenticate(session.token);
+      assert.equal(p.kind, 'user');
+      assert.ok(p.kind === 'user' && p.tenantId === t.id && p.userId === user.id);
+      assert.ok(p.kind === 'user' && p.grants[0]?.permissions.has('tenant:manage'), 'default grant is owner');
+      await s.users.logout(session.token);
+      await rejectsWith(s.users.authenticate(session.token), 'INVALID_CREDENTIALS');
+    });
+
+    test('lockout, one-time codes and recovery codes use each store statement on this back end', async () => {
+      let clock = Date.now();
+      const s = services(() => clock);
+      const t = await s.tenancy.createTenant(platform, `totp-${Math.random()}`);
+      const as = { tenantId: t.id, principal: platform.principal };
+      const username = `t-${t.id}`;
+      const user = await s.users.createUser(as, { username, password: 'tidal harbour rope' });
+      const session = await s.users.login({ username, password: 'tidal harbour rope' }, 'a', null);
+      const self = {
+        userId: user.id,
+        sessionId: (await s.users.mySessions({ userId: user.id, sessionId: '' }))[0]!.id,
+      };
+      assert.equal(session.totpEnrollmentRequired, false);
+      const { secret } = await s.users.beginTotp(self);
+      const { recoveryCodes } = await s.users.confirmTotp(self, totpCode(secret, clock));
+      assert.equal(recoveryCodes.length, 10);
+      await rejectsWith(s.users.authenticate(session.token), 'INVALID_CREDENTIALS');
+      await rejectsWith(
+        s.users.login({ username, password: 'tidal harbour rope' }, 'a', null),
+        'TOTP_REQUIRED',
+      );
+      clock += 30_000;
+      const code = totpCode(secret, clock);
+      await s.users.login({ username, password: 'tidal harbour rope', totp: code }, 'a', null);
+      await rejectsWith(
+        s.users.login({ username, password: 'tidal harbour rope', totp: code }, 'a', null),
+        'TOTP_INVALID',
+      );
+      await s.users.login(
+        { username, password: 'tidal harbour rope', recoveryCode: recoveryCodes[0]!.toUpperCase() },
+        'a',
+        null,
+      );
+      await rejectsWith(
+        s.users.login(
+          { username, password: 'tidal harbour rope', recoveryCode: recoveryCodes[0]! },
+          'a',
+          null,
+        ),
+        'TOTP_INVALID',
+      );
+      clock += 30_000;
+      // A successful login clears the failures counted so far.
+      await s.users.login(
+        { username, password: 'tidal harbour rope', totp: totpCode(secret, clock) },
+        'a',
+        null,
+      );
+      for (let i = 0; i < 5; i++)
+        await rejectsWith(
+          s.users.login({ username, password: 'wrong password!!' }, `b${i}`, null),
+          'INVALID_CREDENTIALS',
+        );
+      await rejectsWith(
+        s.users.login({ username, password: 'tidal harbour rope' }, 'c', null),
+        'ACCOUNT_LOCKED',
+      );
+      clock += 15 * 60_000 + 1;
+      await rejectsWith(
+        s.users.login({ username, password: 'tidal harbour rope' }, 'c', null),
+        'TOTP_REQUIRED',
+      );
     });
 
     test('API keys are stored as digests, resolve to their tenant and stop working when revoked', async () => {
       const s = services();
-      const t = await s.tenancy.createTenant(`keys-${Math.random()}`);
-      const { apiKey, secret } = await s.tenancy.createApiKey(t.id, 'ci');
+      const t = await s.tenancy.createTenant(platform, `keys-${Math.random()}`);
+      const as = { tenantId: t.id, principal: platform.principal };
+      const { apiKey, secret } = await s.apiKeys.create(as, { name: 'ci', role: 'viewer' });
       const stored = await db.query<{ key_hash: string }>('SELECT key_hash FROM api_keys WHERE id = $1', [
         apiKey.id,
       ]);
       assert.notEqual(stored[0]!.key_hash, secret);
       assert.match(stored[0]!.key_hash, /^[0-9a-f]{64}$/);
-      assert.deepEqual(await s.tenancy.authenticateBearer(secret), {
-        kind: 'api-key',
-        keyId: apiKey.id,
-        tenantId: t.id,
-      });
-      await s.tenancy.revokeApiKey(t.id, apiKey.id);
-      await rejectsWith(s.tenancy.authenticateBearer(secret), 'INVALID_CREDENTIALS');
-      await rejectsWith(s.tenancy.revokeApiKey('ten_other', apiKey.id), 'API_KEY_NOT_FOUND');
+      const p = await s.apiKeys.authenticate(secret, '10.0.0.1');
+      assert.ok(p.kind === 'api-key' && p.keyId === apiKey.id && p.tenantId === t.id);
+      assert.ok(
+        p.kind === 'api-key' &&
+          p.grants[0]!.permissions.has('devices:read') &&
+          !p.grants[0]!.permissions.has('devices:write'),
+      );
+      const rotated = await s.apiKeys.rotate(as, apiKey.id, 60);
+      await s.apiKeys.authenticate(secret, '10.0.0.1');
+      await s.apiKeys.authenticate(rotated.secret, '10.0.0.2');
+      assert.equal((await s.apiKeys.get(as, apiKey.id)).lastUsedAddress, '10.0.0.2');
+      await s.apiKeys.revoke(as, apiKey.id);
+      await rejectsWith(s.apiKeys.authenticate(secret, null), 'INVALID_CREDENTIALS');
+      await rejectsWith(s.apiKeys.authenticate(rotated.secret, null), 'INVALID_CREDENTIALS');
+      await rejectsWith(s.apiKeys.revoke({ ...as, tenantId: 'ten_other' }, apiKey.id), 'API_KEY_NOT_FOUND');
     });
 
     test('devices are tenant-scoped, paginated and filtered', async () => {

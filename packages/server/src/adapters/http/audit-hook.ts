@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { principalName } from '../../platform/caller.js';
-import { SECRET_FIELDS, type AuditService } from '../../domains/audit/audit.js';
+import { SECRET_FIELDS, type AuditEntry } from '../../domains/audit/audit.js';
 import type { Logger } from '../../platform/observability.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -29,23 +29,25 @@ export function redact(value: unknown, depth = 0): unknown {
   return value;
 }
 
-export function registerAuditHook(app: FastifyInstance, audit: AuditService, logger: Logger): void {
+export function registerAuditHook(
+  app: FastifyInstance,
+  record: (entry: AuditEntry) => Promise<unknown>,
+  logger: Logger,
+): void {
   app.addHook('onResponse', async (request, reply) => {
     const mode = request.routeOptions.config.auth;
     const url = request.routeOptions.url;
-    const isLogin = url === '/v1/auth/login';
-    if (!MUTATING.has(request.method) || !url || (!isLogin && (!mode || !AUDITED_MODES.has(mode)))) return;
+    if (!MUTATING.has(request.method) || !url || !mode || !AUDITED_MODES.has(mode)) return;
     // Requests refused before authentication (no credential) name no actor and no tenant: not recorded.
-    if (!isLogin && !request.principal) return;
+    // Logins, invitation acceptances and password resets are recorded by the users service.
+    if (!request.principal) return;
     const p = request.principal;
     const params = (request.params ?? {}) as Record<string, string>;
     const tenantId = p && 'tenantId' in p ? p.tenantId : (params.tenantId ?? '');
     const body = redact(request.body ?? null) as Record<string, unknown> | null;
-    const target =
-      Object.values(params)[0] ??
-      (isLogin && body && typeof body.username === 'string' ? body.username : null);
+    const target = Object.values(params)[0] ?? null;
     try {
-      await audit.record({
+      await record({
         tenantId,
         actor: principalName(request.principal),
         action: `${request.method} ${url}`,

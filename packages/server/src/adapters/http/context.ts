@@ -10,7 +10,10 @@ import type { FactoryService } from '../../domains/provisioning/factory.js';
 import type { AuditService } from '../../domains/audit/audit.js';
 import type { TimeSigner } from '../../pki/time-signer.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
-import type { TenancyService } from '../../domains/tenancy/tenancy.js';
+import type { PlatformCaller, TenancyService } from '../../domains/tenancy/tenancy.js';
+import type { SelfCaller, UserService } from '../../domains/users/users.js';
+import type { ApiKeyService } from '../../domains/api-keys/api-keys.js';
+import type { RoleService } from '../../domains/access/access.js';
 import { AppError } from '../../errors.js';
 import type { Principal, TenantCaller } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
@@ -18,6 +21,11 @@ import type { Metrics } from '../../platform/observability.js';
 
 export interface Services {
   tenancy: TenancyService;
+  users: UserService;
+  apiKeys: ApiKeyService;
+  roles: RoleService;
+  /** Resolves a person's or program's bearer credential (session token or API key). */
+  authenticateBearer(token: string, source: string | null): Promise<Principal>;
   provisioning: ProvisioningService;
   pki: PkiService;
   ownership: OwnershipService;
@@ -62,6 +70,27 @@ export function tenantCaller(request: FastifyRequest): TenantCaller {
   if (!p || p.kind === 'platform-admin' || p.kind === 'device')
     throw new AppError('FORBIDDEN', 'this route needs a tenant credential');
   return { tenantId: p.tenantId, principal: p };
+}
+
+/** The platform administrator of a request on a `platform-admin` route. */
+export function platformCaller(request: FastifyRequest): PlatformCaller & TenantCaller {
+  const p = request.principal;
+  if (!p || p.kind !== 'platform-admin')
+    throw new AppError('FORBIDDEN', 'this route is for platform administrators');
+  return { tenantId: '', principal: p };
+}
+
+/** The platform administrator acting on one tenant (bootstrapping its first users and keys). */
+export function platformCallerFor(request: FastifyRequest, tenantId: string): TenantCaller {
+  return { ...platformCaller(request), tenantId };
+}
+
+/** The logged-in user of a request on a `session` route. */
+export function selfCaller(request: FastifyRequest): SelfCaller {
+  const p = request.principal;
+  if (!p || (p.kind !== 'user' && p.kind !== 'platform-admin') || !p.sessionId)
+    throw new AppError('FORBIDDEN', 'this route needs a login session');
+  return { userId: p.userId, sessionId: p.sessionId };
 }
 
 export function deviceOf(request: FastifyRequest): AuthenticatedDevice {

@@ -23,6 +23,7 @@ import type { RouteContext } from './context.js';
 import { sendProblem, toAppError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
 import { registerAuditHook } from './audit-hook.js';
+import type { AuditEntry } from '../../domains/audit/audit.js';
 
 export interface HttpServerOptions extends RouteContext {
   tls: { cert: string; key: string };
@@ -30,6 +31,8 @@ export interface HttpServerOptions extends RouteContext {
   clientTrust: { ca: string[]; crl?: string[] };
   broker: Broker;
   logger: Logger;
+  /** Appends to the audit trail (the unguarded service: no caller writes records). */
+  recordAudit(entry: AuditEntry): Promise<unknown>;
   /** Whether the platform is ready to serve (false while starting or draining). */
   isReady(): boolean;
 }
@@ -151,7 +154,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       request.provisioningToken = token;
       return;
     }
-    const principal = await opts.services.tenancy.authenticateBearer(token);
+    const principal = await opts.services.authenticateBearer(token, request.ip);
     if (mode === 'session' && principal.kind !== 'user' && principal.kind !== 'platform-admin') {
       throw new AppError('FORBIDDEN', 'this route needs a login session');
     }
@@ -227,7 +230,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   );
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
-  registerAuditHook(app, opts.services.audit, opts.logger);
+  registerAuditHook(app, opts.recordAudit, opts.logger);
   registerRoutes(app, opts);
   return app;
 }

@@ -5,7 +5,9 @@
  * hash, and the chain's head is kept apart, so verification finds an edited, deleted, inserted or
  * reordered record and says where the chain breaks.
  */
+import type { TenantCaller } from '../../platform/caller.js';
 import type { Page } from '../../platform/pagination.js';
+import type { PlatformCaller } from '../tenancy/tenancy.js';
 
 export interface AuditEntry {
   /** The tenant the action concerns; '' for platform actions (tenants, platform administrators). */
@@ -32,6 +34,8 @@ export interface AuditRecord extends AuditEntry {
 export interface AuditVerification {
   intact: boolean;
   records: number;
+  /** Set when retention removed older records: the first record the chain is checked from. */
+  retainedFrom?: number;
   /** Where the chain first breaks, and why. */
   breaks: { seq: number; reason: string }[];
 }
@@ -49,9 +53,18 @@ export interface AuditQuery {
 export interface AuditService {
   /** Appends one record to the tenant's chain. */
   record(entry: AuditEntry): Promise<AuditRecord>;
-  list(tenantId: string, q: AuditQuery): Promise<Page<AuditRecord>>;
-  /** Recomputes the tenant's chain and reports every place it breaks. */
-  verify(tenantId: string): Promise<AuditVerification>;
+  /** The caller's tenant's records. */
+  list(caller: TenantCaller, q: AuditQuery): Promise<Page<AuditRecord>>;
+  /** Recomputes the caller's tenant's chain and reports every place it breaks. */
+  verify(caller: TenantCaller): Promise<AuditVerification>;
+  /** The platform chain (tenants, platform administrators). */
+  listPlatform(caller: PlatformCaller, q: AuditQuery): Promise<Page<AuditRecord>>;
+  verifyPlatform(caller: PlatformCaller): Promise<AuditVerification>;
+  /**
+   * Removes records older than each tenant's retention; the chain is then verified from the last
+   * removed record's hash (kept with the head). Returns how many records were removed.
+   */
+  applyRetention(): Promise<number>;
 }
 
 export const GENESIS_HASH = '0'.repeat(64);

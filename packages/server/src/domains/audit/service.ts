@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
 import type { Db } from '../../store/db.js';
-import { GENESIS_HASH, type AuditRecord, type AuditService } from './audit.js';
+import {
+  GENESIS_HASH,
+  type AuditQuery,
+  type AuditRecord,
+  type AuditService,
+  type AuditVerification,
+} from './audit.js';
 
 interface Row {
   tenant_id: string;
@@ -63,7 +69,110 @@ const isNumber = (v: unknown): v is number => typeof v === 'number';
 export function createAuditService(deps: { db: Db; now?: () => number }): AuditService {
   const { db } = deps;
   const now = deps.now ?? Date.now;
+
+  async function listChain(tenantId: string, q: AuditQuery) {
+    const limit = clampLimit(q.limit);
+    const after = decodeCursor(q.cursor, isNumber);
+    const params: unknown[] = [tenantId];
+    let where = 'tenant_id = $1';
+    if (q.action) where += ` AND action = $${params.push(q.action)}`;
+    if (q.actor) where += ` AND actor = $${params.push(q.actor)}`;
+    if (q.target) where += ` AND target = $${params.push(q.target)}`;
+    if (q.from !== undefined) where += ` AND at >= $${params.push(q.from)}`;
+    if (q.to !== undefined) where += ` AND at < $${params.push(q.to)}`;
+    if (after !== undefined) where += ` AND seq > $${params.push(after)}`;
+    const rows = await db.query<Row>(
+      `SELECT * FROM audit_records WHERE ${where} ORDER BY seq LIMIT $${params.push(limit + 1)}`,
+      params,
+    );
+    return pageOf(rows, limit, toRecord, (r) => Number(r.seq));
+  }
+
+  async function verifyChain(tenantId: string): Promise<AuditVerification> {
+    const rows = (
+      await db.query<Row>('SELECT * FROM audit_records WHERE tenant_id = $1 ORDER BY seq', [tenantId])
+    ).map(toRecord);
+    const [head] = await db.query<{
+      seq: number;
+      hash: string;
+      floor_seq: number;
+      floor_hash: string | null;
+    }>('SELECT seq, hash, floor_seq, floor_hash FROM audit_heads WHERE tenant_id = $1', [tenantId]);
+    const breaks: { seq: number; reason: string }[] = [];
+    // Retention removed the records up to the floor; the chain continues from the last removed hash.
+    const floorSeq = head ? Number(head.floor_seq) : 0;
+    let prevHash = head?.floor_hash ?? GENESIS_HASH;
+    let expectedSeq = floorSeq + 1;
+    for (const r of rows) {
+      if (r.seq !== expectedSeq)
+        breaks.push({ seq: expectedSeq, reason: `record ${expectedSeq} is missing (next is ${r.seq})` });
+      if (r.prevHash !== prevHash)
+        breaks.push({
+          seq: r.seq,
+          reason: 'the link to the previous record is broken (deleted, inserted or reordered records)',
+        });
+      const { hash, prevHash: _p, ...content } = r;
+      if (recordHash(r.prevHash, content) !== hash)
+        breaks.push({ seq: r.seq, reason: 'the record was altered: its content does not match its hash' });
+      prevHash = hash;
+      expectedSeq = r.seq + 1;
+    }
+    const headSeq = head ? Number(head.seq) : 0;
+    if (headSeq !== expectedSeq - 1 || (head && head.hash !== prevHash)) {
+      breaks.push({
+        seq: expectedSeq,
+        reason: `the chain ends at ${expectedSeq - 1} but its head says ${headSeq}: records were removed from the end`,
+      });
+    }
+    return {
+      intact: breaks.length === 0,
+      records: rows.length,
+      ...(floorSeq > 0 ? { retainedFrom: floorSeq + 1 } : {}),
+      breaks,
+    };
+  }
+
   return {
+    list: (caller, q) => listChain(caller.tenantId, q),
+    verify: (caller) => verifyChain(caller.tenantId),
+    listPlatform: (_caller, q) => listChain('', q),
+    verifyPlatform: () => verifyChain(''),
+
+    async applyRetention() {
+      const tenants = await db.query<{ id: string; days: number }>(
+        'SELECT id, audit_retention_days AS days FROM tenants WHERE audit_retention_days IS NOT NULL',
+      );
+      let removed = 0;
+      for (const t of tenants) {
+        const cutoff = now() - t.days * 86_400_000;
+        removed += await db.transaction(async (tx) => {
+          const [head] = await tx.query<{ seq: number }>(
+            'SELECT seq FROM audit_heads WHERE tenant_id = $1 FOR UPDATE',
+            [t.id],
+          );
+          if (!head) return 0;
+          // Never the newest record: the head must stay checkable against a stored record.
+          const [last] = await tx.query<{ seq: number; hash: string }>(
+            `SELECT seq, hash FROM audit_records WHERE tenant_id = $1 AND at < $2 AND seq < $3
+              ORDER BY seq DESC LIMIT 1`,
+            [t.id, cutoff, head.seq],
+          );
+          if (!last) return 0;
+          const gone = await tx.query(
+            'DELETE FROM audit_records WHERE tenant_id = $1 AND seq <= $2 RETURNING seq',
+            [t.id, last.seq],
+          );
+          await tx.query('UPDATE audit_heads SET floor_seq = $2, floor_hash = $3 WHERE tenant_id = $1', [
+            t.id,
+            last.seq,
+            last.hash,
+          ]);
+          return gone.length;
+        });
+      }
+      return removed;
+    },
+
     async record(entry) {
       return db.transaction(async (tx) => {
         await tx.query(
@@ -101,59 +210,6 @@ export function createAuditService(deps: { db: Db; now?: () => number }): AuditS
         ]);
         return { ...base, prevHash: head!.hash, hash };
       });
-    },
-
-    async list(tenantId, q) {
-      const limit = clampLimit(q.limit);
-      const after = decodeCursor(q.cursor, isNumber);
-      const params: unknown[] = [tenantId];
-      let where = 'tenant_id = $1';
-      if (q.action) where += ` AND action = $${params.push(q.action)}`;
-      if (q.actor) where += ` AND actor = $${params.push(q.actor)}`;
-      if (q.target) where += ` AND target = $${params.push(q.target)}`;
-      if (q.from !== undefined) where += ` AND at >= $${params.push(q.from)}`;
-      if (q.to !== undefined) where += ` AND at < $${params.push(q.to)}`;
-      if (after !== undefined) where += ` AND seq > $${params.push(after)}`;
-      const rows = await db.query<Row>(
-        `SELECT * FROM audit_records WHERE ${where} ORDER BY seq LIMIT $${params.push(limit + 1)}`,
-        params,
-      );
-      return pageOf(rows, limit, toRecord, (r) => Number(r.seq));
-    },
-
-    async verify(tenantId) {
-      const rows = (
-        await db.query<Row>('SELECT * FROM audit_records WHERE tenant_id = $1 ORDER BY seq', [tenantId])
-      ).map(toRecord);
-      const [head] = await db.query<{ seq: number; hash: string }>(
-        'SELECT seq, hash FROM audit_heads WHERE tenant_id = $1',
-        [tenantId],
-      );
-      const breaks: { seq: number; reason: string }[] = [];
-      let prevHash = GENESIS_HASH;
-      let expectedSeq = 1;
-      for (const r of rows) {
-        if (r.seq !== expectedSeq)
-          breaks.push({ seq: expectedSeq, reason: `record ${expectedSeq} is missing (next is ${r.seq})` });
-        if (r.prevHash !== prevHash)
-          breaks.push({
-            seq: r.seq,
-            reason: 'the link to the previous record is broken (deleted, inserted or reordered records)',
-          });
-        const { hash, prevHash: _p, ...content } = r;
-        if (recordHash(r.prevHash, content) !== hash)
-          breaks.push({ seq: r.seq, reason: 'the record was altered: its content does not match its hash' });
-        prevHash = hash;
-        expectedSeq = r.seq + 1;
-      }
-      const headSeq = head ? Number(head.seq) : 0;
-      if (headSeq !== expectedSeq - 1 || (head && head.hash !== prevHash)) {
-        breaks.push({
-          seq: expectedSeq,
-          reason: `the chain ends at ${expectedSeq - 1} but its head says ${headSeq}: records were removed from the end`,
-        });
-      }
-      return { intact: breaks.length === 0, records: rows.length, breaks };
     },
   };
 }

@@ -63,7 +63,12 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     async list(caller, query) {
       const limit = clampLimit(query.limit);
       const afterId = decodeCursor(query.cursor, isString);
-      const rows = await store.list(caller.tenantId, { ...query, limit, ...(afterId ? { afterId } : {}) });
+      const rows = await store.list(caller.tenantId, {
+        ...query,
+        limit,
+        ...(afterId ? { afterId } : {}),
+        ...(caller.visible ? { visible: caller.visible } : {}),
+      });
       return pageOf(rows, limit, toDevice, (r) => r.id);
     },
 

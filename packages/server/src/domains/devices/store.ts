@@ -1,5 +1,6 @@
 /** SQL for devices and access keys; every query carries the tenant id. */
 import { mapUniqueViolation, type Queryable } from '../../store/db.js';
+import type { DeviceVisibility } from '../../platform/caller.js';
 import type { AccessKey, Device, DeviceListQuery, DeviceStatus } from './devices.js';
 
 interface DeviceRow {
@@ -87,12 +88,24 @@ export function deviceStore(db: Queryable) {
       ]);
       return r && toDevice(r);
     },
+    /** Tags of a device, for access checks on scoped grants; undefined when the tenant has no such device. */
+    async tags(tenantId: string, id: string): Promise<string[] | undefined> {
+      const [r] = await db.query<{ tags: string[] }>(
+        'SELECT tags FROM devices WHERE tenant_id = $1 AND id = $2',
+        [tenantId, id],
+      );
+      return r?.tags;
+    },
     async list(
       tenantId: string,
-      q: DeviceListQuery & { afterId?: string; limit: number },
+      q: DeviceListQuery & { afterId?: string; limit: number; visible?: DeviceVisibility },
     ): Promise<DeviceRow[]> {
       const where = ['tenant_id = $1'];
       const params: unknown[] = [tenantId];
+      if (q.visible)
+        where.push(
+          `(tags && $${params.push(q.visible.tags)}::text[] OR id = ANY($${params.push(q.visible.deviceIds)}::text[]))`,
+        );
       if (q.afterId) where.push(`id > $${params.push(q.afterId)}`);
       if (q.tag) where.push(`tags @> ARRAY[$${params.push(q.tag)}]::text[]`);
       if (q.status) where.push(`status = $${params.push(q.status)}`);

@@ -8,6 +8,7 @@
 import type { TenantCaller } from '../../platform/caller.js';
 import type { Page } from '../../platform/pagination.js';
 import type { AuthenticatedDevice } from '../devices/devices.js';
+import type { PlatformCaller } from '../tenancy/tenancy.js';
 
 export type TokenKind = 'device' | 'batch';
 export type ApprovalPolicy = 'auto' | 'manual';
@@ -139,7 +140,7 @@ export interface ProvisioningService {
   /** The public keys that sign registration tokens, as a JWK Set. */
   jwks(): { keys: object[] };
   /** Makes a new registration-token signing key the active one (platform administrators); returns its kid. */
-  rotateSigningKey(): Promise<{ kid: string }>;
+  rotateSigningKey(caller: PlatformCaller): Promise<{ kid: string }>;
   /** Expires pending operations past their time and drops uncollected RTs; returns how many changed. */
   expireDue(): Promise<number>;
 }

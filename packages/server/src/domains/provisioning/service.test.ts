@@ -54,7 +54,10 @@ for (const [name, open] of storeBackends) {
         tenantId,
         Date.now(),
       ]);
-      const caller: TenantCaller = { tenantId, principal: { kind: 'api-key', keyId: 'k', tenantId } };
+      const caller: TenantCaller = {
+        tenantId,
+        principal: { kind: 'api-key', keyId: 'k', tenantId, grants: [] },
+      };
       return { service, caller };
     }
 

@@ -1,6 +1,7 @@
 /** The audit trail: query, export as JSON lines, and verify the hash chain. */
 import { Type } from '@sinclair/typebox';
-import { parseTime, tenantCaller, type RoutePlugin } from '../context.js';
+import type { FastifyRequest } from 'fastify';
+import { parseTime, platformCaller, tenantCaller, type RoutePlugin } from '../context.js';
 import type { AuditQuery } from '../../../domains/audit/audit.js';
 
 const Query = Type.Object(
@@ -35,13 +36,15 @@ export const auditRoutes: RoutePlugin = (app, { services }) => {
     {
       prefix: '/v1/audit',
       config: { auth: 'tenant' as const },
-      tenant: (r: Parameters<typeof tenantCaller>[0]) => tenantCaller(r).tenantId,
+      list: (r: FastifyRequest, q: AuditQuery) => services.audit.list(tenantCaller(r), q),
+      verify: (r: FastifyRequest) => services.audit.verify(tenantCaller(r)),
       who: "the tenant's",
     },
     {
       prefix: '/v1/platform/audit',
       config: { auth: 'platform-admin' as const },
-      tenant: () => '',
+      list: (r: FastifyRequest, q: AuditQuery) => services.audit.listPlatform(platformCaller(r), q),
+      verify: (r: FastifyRequest) => services.audit.verifyPlatform(platformCaller(r)),
       who: 'the platform',
     },
   ];
@@ -52,7 +55,7 @@ export const auditRoutes: RoutePlugin = (app, { services }) => {
         config: c.config,
         schema: { tags, summary: `Query ${c.who} audit records, oldest first`, querystring: Query },
       },
-      async (request) => services.audit.list(c.tenant(request), toQuery(request.query)),
+      async (request) => c.list(request, toQuery(request.query)),
     );
     app.get<{ Querystring: Q }>(
       `${c.prefix}/export`,
@@ -64,7 +67,7 @@ export const auditRoutes: RoutePlugin = (app, { services }) => {
         const lines: string[] = [];
         let cursor: string | undefined = request.query.cursor;
         for (;;) {
-          const page = await services.audit.list(c.tenant(request), {
+          const page = await c.list(request, {
             ...toQuery(request.query),
             limit: 500,
             ...(cursor ? { cursor } : {}),
@@ -79,7 +82,7 @@ export const auditRoutes: RoutePlugin = (app, { services }) => {
     app.get(
       `${c.prefix}/verify`,
       { config: c.config, schema: { tags, summary: `Verify ${c.who} audit hash chain` } },
-      async (request) => services.audit.verify(c.tenant(request)),
+      async (request) => c.verify(request),
     );
   }
 };

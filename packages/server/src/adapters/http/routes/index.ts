@@ -11,12 +11,16 @@ import { pkiRoutes } from './pki.js';
 import { timeRoutes } from './time.js';
 import { ownershipRoutes } from './ownership.js';
 import { auditRoutes } from './audit.js';
+import { apiKeyRoutes } from './api-keys.js';
+import { userRoutes } from './users.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   for (const routes of [
     authRoutes,
     tenantRoutes,
+    userRoutes,
+    apiKeyRoutes,
     deviceRoutes,
     telemetryRoutes,
     commandRoutes,

@@ -6,7 +6,7 @@
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../../../errors.js';
 import { SERIAL_PATTERN, VERIFICATION_CODE_PATTERN } from '../../../domains/provisioning/provisioning.js';
-import { tenantCaller, type RoutePlugin } from '../context.js';
+import { platformCaller, tenantCaller, type RoutePlugin } from '../context.js';
 import { manifestCsv } from '../../../domains/provisioning/factory.js';
 
 const Serial = Type.String({ pattern: SERIAL_PATTERN.source, description: "the device's serial number" });
@@ -314,7 +314,7 @@ export const provisioningRoutes: RoutePlugin = (app, { services }) => {
           'Rotate the registration-token signing key (older keys keep verifying the tokens they signed)',
       },
     },
-    async () => p.rotateSigningKey(),
+    async (request) => p.rotateSigningKey(platformCaller(request)),
   );
   app.get(
     '/.well-known/jwks.json',

@@ -1,0 +1,131 @@
+/**
+ * Access control: permissions named by resource and action, built-in and custom roles made of them,
+ * and grants that give a role (or a list of permissions) to a user or an API key over the whole tenant,
+ * the devices with one tag, or one device. Everything not granted is denied. The contract; `policy.ts`
+ * decides, `guard.ts` enforces around the domain services, `rules.ts` says what each service method
+ * needs.
+ */
+import type { TenantCaller } from '../../platform/caller.js';
+
+/** Every permission, with what it allows. The order is the order of `docs/access-control.md`. */
+export const PERMISSIONS = {
+  'tenant:read': 'read the tenant and its security settings',
+  'tenant:manage': 'change the security settings (2FA policy, audit retention)',
+  'users:read': 'list users, invitations, sessions and roles',
+  'users:manage': 'invite users, change their grants, reset passwords and 2FA, end sessions',
+  'roles:manage': 'create, change and delete custom roles',
+  'keys:read': 'list API keys',
+  'keys:manage': 'create, rotate and revoke API keys',
+  'devices:read': 'read devices, their presence and command history',
+  'devices:write': 'register devices and change their name, tags, metadata and status',
+  'devices:delete': 'delete devices and their data',
+  'devices:credentials': "issue and revoke a device's access keys and registration tokens",
+  'devices:command': 'send commands to devices',
+  'telemetry:read': 'read telemetry, aggregates and device events',
+  'provisioning:read': 'list provisioning operations and provisioning tokens',
+  'provisioning:approve': 'approve or reject pending provisioning operations',
+  'provisioning:manage': 'create and revoke provisioning tokens',
+  'factory:provision': 'run factory bulk-provisioning batches',
+  'certificates:read': "read devices' certificates and the tenant's certificate authorities",
+  'certificates:manage': 'revoke certificates, register and disable manufacturer CAs',
+  'ownership:transfer': 'release devices to another tenant and claim released devices',
+  'audit:read': 'query, export and verify the audit trail',
+} as const;
+
+export type Permission = keyof typeof PERMISSIONS;
+export const ALL_PERMISSIONS = Object.keys(PERMISSIONS) as Permission[];
+
+/**
+ * Permissions that act on one device and can therefore be granted over a tag or a device. A scoped
+ * grant carries only these; everything else needs a tenant-wide grant.
+ */
+export const DEVICE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
+  'devices:read',
+  'devices:write',
+  'devices:delete',
+  'devices:credentials',
+  'devices:command',
+  'telemetry:read',
+  'certificates:read',
+  'ownership:transfer',
+]);
+
+export interface RoleDefinition {
+  name: string;
+  description: string;
+  permissions: Permission[];
+  builtIn: boolean;
+}
+
+const except = (...omit: Permission[]) => ALL_PERMISSIONS.filter((p) => !omit.includes(p));
+
+export const BUILT_IN_ROLES: Record<string, RoleDefinition> = Object.fromEntries(
+  (
+    [
+      ['owner', 'everything, including the tenant security settings', ALL_PERMISSIONS],
+      ['admin', 'everything except the tenant security settings', except('tenant:manage')],
+      [
+        'operator',
+        'runs the fleet: devices, commands, telemetry; reads provisioning and certificates',
+        [
+          'tenant:read',
+          'devices:read',
+          'devices:write',
+          'devices:command',
+          'telemetry:read',
+          'provisioning:read',
+          'certificates:read',
+        ],
+      ],
+      [
+        'technician',
+        'approves provisioning in the field and reads nothing private',
+        ['provisioning:read', 'provisioning:approve'],
+      ],
+      [
+        'viewer',
+        'reads devices, telemetry, provisioning and certificates',
+        ['tenant:read', 'devices:read', 'telemetry:read', 'provisioning:read', 'certificates:read'],
+      ],
+      [
+        'auditor',
+        'reads the audit trail, users, keys and certificates',
+        ['tenant:read', 'audit:read', 'users:read', 'keys:read', 'certificates:read'],
+      ],
+      [
+        'factory',
+        'a production line: provisioning tokens and bulk batches',
+        ['provisioning:read', 'provisioning:manage', 'factory:provision'],
+      ],
+    ] as [string, string, Permission[]][]
+  ).map(([name, description, permissions]) => [name, { name, description, permissions, builtIn: true }]),
+);
+
+/** Where a grant applies: the whole tenant, the devices carrying a tag, or one device. */
+export type GrantScope = { tag: string } | { deviceId: string } | Record<string, never>;
+
+/** A grant as stored and as sent over the API: a role or a list of permissions, over a scope. */
+export interface Grant {
+  role?: string;
+  permissions?: Permission[];
+  scope?: GrantScope;
+}
+
+export interface CustomRoleInput {
+  name: string;
+  description?: string;
+  permissions: Permission[];
+}
+
+export interface RoleService {
+  /** Built-in roles first, then the tenant's custom roles. */
+  list(caller: TenantCaller): Promise<RoleDefinition[]>;
+  /** A custom role; its name may not be a built-in one. */
+  create(caller: TenantCaller, input: CustomRoleInput): Promise<RoleDefinition>;
+  /** Changes a custom role; every grant of it changes with it at the holder's next request. */
+  update(caller: TenantCaller, name: string, input: Omit<CustomRoleInput, 'name'>): Promise<RoleDefinition>;
+  /** Deletes a custom role; grants naming it grant nothing from then on. */
+  delete(caller: TenantCaller, name: string): Promise<void>;
+  /** The tenant's custom roles as name → permissions, for resolving grants. */
+  customPermissions(tenantId: string): Promise<Map<string, Permission[]>>;
+}

@@ -1,0 +1,178 @@
+/**
+ * What every service method needs: the rule tables the composition root wraps the services with.
+ * A method with no row does not compile; a row is a permission (with the device the call acts on,
+ * where it acts on one), platform administrators only, open (the argument is the credential, or a
+ * device confined to itself by its credential), or internal (not callable through the guard).
+ */
+import type { AuditService } from '../audit/audit.js';
+import type { CommandService } from '../commands/commands.js';
+import type { DeviceService } from '../devices/devices.js';
+import type { OwnershipService } from '../ownership/ownership.js';
+import type { PkiService } from '../pki/pki.js';
+import type { PresenceService } from '../presence/presence.js';
+import type { FactoryService } from '../provisioning/factory.js';
+import type { ProvisioningService } from '../provisioning/provisioning.js';
+import type { TelemetryService } from '../telemetry/telemetry.js';
+import type { TenancyService } from '../tenancy/tenancy.js';
+import type { UserService } from '../users/users.js';
+import type { ApiKeyService } from '../api-keys/api-keys.js';
+import type { RoleService } from './access.js';
+import type { Rules } from './guard.js';
+
+const CREDENTIAL = 'the argument is the credential being checked';
+const DEVICE_SELF = 'a device acting on itself, identified by its own credential';
+const SELF = "the session's own user, identified by its login";
+const HOUSEKEEPING = 'housekeeping and other services';
+const byDevice = { device: (_c: unknown, deviceId: string) => deviceId };
+
+export const DEVICE_RULES: Rules<DeviceService> = {
+  create: { permission: 'devices:write', tags: (_c, input) => input.tags ?? [] },
+  list: { permission: 'devices:read', list: true },
+  get: { permission: 'devices:read', ...byDevice },
+  update: { permission: 'devices:write', ...byDevice, tags: (_c, _id, patch) => patch.tags },
+  delete: { permission: 'devices:delete', ...byDevice },
+  createAccessKey: { permission: 'devices:credentials', ...byDevice },
+  listAccessKeys: { permission: 'devices:credentials', ...byDevice },
+  revokeAccessKey: { permission: 'devices:credentials', ...byDevice },
+  authenticate: { open: CREDENTIAL },
+};
+
+export const COMMAND_RULES: Rules<CommandService> = {
+  create: { permission: 'devices:command', ...byDevice },
+  list: { permission: 'devices:read', ...byDevice },
+  get: { permission: 'devices:read', ...byDevice },
+  fetchForDevice: { open: DEVICE_SELF },
+  openForDevice: { open: DEVICE_SELF },
+  markDelivered: { open: DEVICE_SELF },
+  reportResult: { open: DEVICE_SELF },
+  expireDue: { internal: HOUSEKEEPING },
+};
+
+export const TELEMETRY_RULES: Rules<TelemetryService> = {
+  ingest: { open: DEVICE_SELF },
+  ingestEvent: { open: DEVICE_SELF },
+  range: { permission: 'telemetry:read', ...byDevice },
+  latest: { permission: 'telemetry:read', ...byDevice },
+  aggregate: { permission: 'telemetry:read', ...byDevice },
+  events: { permission: 'telemetry:read', ...byDevice },
+};
+
+export const PRESENCE_RULES: Rules<PresenceService> = {
+  connected: { open: DEVICE_SELF },
+  disconnected: { open: DEVICE_SELF },
+  resetNode: { internal: HOUSEKEEPING },
+  history: { permission: 'devices:read', ...byDevice },
+};
+
+export const PROVISIONING_RULES: Rules<ProvisioningService> = {
+  createToken: { permission: 'provisioning:manage' },
+  listTokens: { permission: 'provisioning:read' },
+  getToken: { permission: 'provisioning:read' },
+  revokeToken: { permission: 'provisioning:manage' },
+  authenticateToken: { open: CREDENTIAL },
+  start: { open: CREDENTIAL },
+  poll: { open: CREDENTIAL },
+  refresh: { open: CREDENTIAL },
+  listOperations: { permission: 'provisioning:read' },
+  getOperation: { permission: 'provisioning:read' },
+  approve: { permission: 'provisioning:approve' },
+  reject: { permission: 'provisioning:approve' },
+  revokeRegistrationTokens: { permission: 'devices:credentials', ...byDevice },
+  authenticate: { open: CREDENTIAL },
+  jwks: { open: 'public keys' },
+  rotateSigningKey: { platformOnly: true },
+  expireDue: { internal: HOUSEKEEPING },
+};
+
+export const PKI_RULES: Rules<PkiService> = {
+  checkCsr: { internal: HOUSEKEEPING },
+  prepareTenant: { internal: HOUSEKEEPING },
+  onTrustChanged: { internal: HOUSEKEEPING },
+  sign: { internal: HOUSEKEEPING },
+  issue: { internal: HOUSEKEEPING },
+  renew: { open: DEVICE_SELF },
+  listForDevice: { permission: 'certificates:read', ...byDevice },
+  revoke: { permission: 'certificates:manage' },
+  createRegistrationCode: { permission: 'certificates:manage' },
+  registerExternalCa: { permission: 'certificates:manage' },
+  listCas: { permission: 'certificates:read' },
+  setCaStatus: { permission: 'certificates:manage' },
+  updateExternalCrl: { permission: 'certificates:manage' },
+  revokeAllForDevice: { internal: HOUSEKEEPING },
+  crl: { open: 'a public certificate revocation list' },
+  refreshTrust: { internal: HOUSEKEEPING },
+  trust: { internal: HOUSEKEEPING },
+  authenticate: { open: CREDENTIAL },
+};
+
+export const OWNERSHIP_RULES: Rules<OwnershipService> = {
+  release: { permission: 'ownership:transfer', ...byDevice },
+  claim: { permission: 'ownership:transfer' },
+};
+
+export const FACTORY_RULES: Rules<FactoryService> = {
+  provisionBatch: { permission: 'factory:provision' },
+};
+
+export const AUDIT_RULES: Rules<AuditService> = {
+  record: { internal: 'written by the adapters and services, never by a caller' },
+  list: { permission: 'audit:read' },
+  verify: { permission: 'audit:read' },
+  listPlatform: { platformOnly: true },
+  verifyPlatform: { platformOnly: true },
+  applyRetention: { internal: HOUSEKEEPING },
+};
+
+export const TENANCY_RULES: Rules<TenancyService> = {
+  createTenant: { platformOnly: true },
+  listTenants: { platformOnly: true },
+  getTenant: { platformOnly: true },
+  current: { permission: 'tenant:read' },
+  updateSettings: { permission: 'tenant:manage' },
+  require: { internal: HOUSEKEEPING },
+};
+
+export const USER_RULES: Rules<UserService> = {
+  createUser: { permission: 'users:manage', platform: true },
+  list: { permission: 'users:read' },
+  get: { permission: 'users:read' },
+  update: { permission: 'users:manage' },
+  delete: { permission: 'users:manage' },
+  invite: { permission: 'users:manage' },
+  listInvitations: { permission: 'users:read' },
+  revokeInvitation: { permission: 'users:manage' },
+  issuePasswordReset: { permission: 'users:manage' },
+  listSessions: { permission: 'users:read' },
+  revokeSessions: { permission: 'users:manage' },
+  resetTotp: { permission: 'users:manage' },
+  acceptInvitation: { open: CREDENTIAL },
+  resetPassword: { open: CREDENTIAL },
+  login: { open: CREDENTIAL },
+  logout: { open: CREDENTIAL },
+  authenticate: { open: CREDENTIAL },
+  me: { open: SELF },
+  changePassword: { open: SELF },
+  mySessions: { open: SELF },
+  revokeMySession: { open: SELF },
+  beginTotp: { open: SELF },
+  confirmTotp: { open: SELF },
+  disableTotp: { open: SELF },
+  ensureBootstrapAdmin: { internal: HOUSEKEEPING },
+};
+
+export const API_KEY_RULES: Rules<ApiKeyService> = {
+  create: { permission: 'keys:manage', platform: true },
+  list: { permission: 'keys:read' },
+  get: { permission: 'keys:read' },
+  rotate: { permission: 'keys:manage' },
+  revoke: { permission: 'keys:manage' },
+  authenticate: { open: CREDENTIAL },
+};
+
+export const ROLE_RULES: Rules<RoleService> = {
+  list: { permission: 'users:read' },
+  create: { permission: 'roles:manage' },
+  update: { permission: 'roles:manage' },
+  delete: { permission: 'roles:manage' },
+  customPermissions: { internal: HOUSEKEEPING },
+};

@@ -1,0 +1,225 @@
+/**
+ * The login path: throttling per source address, lockout per user name (known or not, so the lock
+ * does not reveal which names exist), Argon2id in constant time either way, the second factor with
+ * replay protection, restricted sessions for users who must enrol 2FA, and session resolution.
+ */
+import { hash, verify } from '@node-rs/argon2';
+import { randomBytes } from 'node:crypto';
+import { AppError, Errors } from '../../errors.js';
+import { newId, newSecret, sha256Hex } from '../../ids.js';
+import type { Principal } from '../../platform/caller.js';
+import type { SecretBox } from '../../platform/secret-box.js';
+import type { Permission } from '../access/access.js';
+import { resolveGrants } from '../access/policy.js';
+import type { AuditEntry } from '../audit/audit.js';
+import type { UserSecrets, UserStore } from './store.js';
+import { normaliseRecoveryCode, totpStep } from './totp.js';
+import {
+  ADDRESS_FAILURES_PER_MINUTE,
+  LOCKOUT_FAILURES,
+  LOCKOUT_MS,
+  LOCKOUT_WINDOW_MS,
+  SESSION_TOKEN_PREFIX,
+  type LoginInput,
+  type LoginResult,
+  type UserService,
+} from './users.js';
+
+/** OWASP's Argon2id minimum: 19 MiB memory, 2 iterations, 1 lane. */
+export const ARGON2_OPTIONS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+export const hashPassword = (password: string) => hash(password, ARGON2_OPTIONS);
+/** Sessions record their last use at most this often. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export interface LoginDeps {
+  store: UserStore;
+  box: SecretBox;
+  sessionTtlMs: number;
+  requireTotp(tenantId: string): Promise<boolean>;
+  customPermissions(tenantId: string): Promise<ReadonlyMap<string, readonly Permission[]>>;
+  /** One audit record per login attempt that reached the credential check. */
+  record?(entry: AuditEntry): void;
+  now: () => number;
+}
+
+export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'logout' | 'authenticate'> & {
+  checkPassword(found: UserSecrets | undefined, password: string): Promise<boolean>;
+  secondFactor(found: UserSecrets, input: { totp?: string; recoveryCode?: string }): Promise<boolean>;
+} {
+  const { store, box, now } = deps;
+  // Verified against when the user does not exist, so a login takes the same time either way.
+  const dummyHash = hashPassword(randomBytes(16).toString('hex'));
+  const byAddress = new Map<string, { windowStart: number; failures: number }>();
+
+  async function checkPassword(found: UserSecrets | undefined, password: string) {
+    const ok = await verify(found?.passwordHash ?? (await dummyHash), password).catch(() => false);
+    return ok && found !== undefined;
+  }
+
+  async function secondFactor(found: UserSecrets, input: { totp?: string; recoveryCode?: string }) {
+    if (input.totp !== undefined && found.totpSecret) {
+      const step = totpStep(box.open(found.totpSecret), input.totp.trim(), now());
+      return step !== undefined && (await store.useTotpStep(found.user.id, step));
+    }
+    if (input.recoveryCode !== undefined)
+      return store.useRecoveryCode(found.user.id, sha256Hex(normaliseRecoveryCode(input.recoveryCode)));
+    return false;
+  }
+
+  function throttleAddress(source: string | null) {
+    if (!source) return;
+    const entry = byAddress.get(source);
+    const t = now();
+    if (entry && t - entry.windowStart < 60_000 && entry.failures >= ADDRESS_FAILURES_PER_MINUTE) {
+      const retryAfterMs = entry.windowStart + 60_000 - t;
+      throw new AppError(
+        'RATE_LIMITED',
+        `too many failed logins from ${source}; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
+        {
+          details: {
+            retryAfterMs,
+            limit: `${ADDRESS_FAILURES_PER_MINUTE} failed logins per minute per address`,
+          },
+        },
+      );
+    }
+  }
+
+  function countAddressFailure(source: string | null) {
+    if (!source) return;
+    const t = now();
+    const entry = byAddress.get(source);
+    if (!entry || t - entry.windowStart >= 60_000) byAddress.set(source, { windowStart: t, failures: 1 });
+    else entry.failures++;
+    if (byAddress.size > 10_000)
+      for (const [k, v] of byAddress) if (t - v.windowStart >= 60_000) byAddress.delete(k);
+  }
+
+  function audit(
+    found: UserSecrets | undefined,
+    username: string,
+    source: string | null,
+    outcome: 'success' | 'failure',
+    reason?: string,
+  ) {
+    deps.record?.({
+      tenantId: found?.user.tenantId ?? '',
+      actor:
+        found && outcome === 'success'
+          ? found.user.platformAdmin
+            ? `admin:${found.user.id}`
+            : `user:${found.user.id}`
+          : 'anonymous',
+      action: 'auth.login',
+      target: username,
+      outcome,
+      source,
+      changes: reason ? { reason } : null,
+    });
+  }
+
+  async function fail(
+    found: UserSecrets | undefined,
+    username: string,
+    source: string | null,
+    error: AppError,
+    reason: string,
+  ): Promise<never> {
+    countAddressFailure(source);
+    const r = await store.recordFailure(username, now(), LOCKOUT_WINDOW_MS, LOCKOUT_FAILURES, LOCKOUT_MS);
+    audit(found, username, source, 'failure', r.lockedUntil ? `${reason}; user name locked` : reason);
+    error.details.attemptsLeft = Math.max(0, LOCKOUT_FAILURES - r.failures);
+    throw error;
+  }
+
+  return {
+    checkPassword,
+    secondFactor,
+    async login(input: LoginInput, source, userAgent): Promise<LoginResult> {
+      throttleAddress(source);
+      const t = now();
+      const lock = await store.lockState(input.username);
+      if (lock?.lockedUntil && lock.lockedUntil > t) {
+        const retryAfterMs = lock.lockedUntil - t;
+        audit(undefined, input.username, source, 'failure', 'locked');
+        throw new AppError(
+          'ACCOUNT_LOCKED',
+          `logins for this user name are locked for ${Math.ceil(retryAfterMs / 60_000)} min after ${LOCKOUT_FAILURES} failures`,
+          { details: { retryAfterMs } },
+        );
+      }
+      const found = await store.byUsername(input.username);
+      const ok = await checkPassword(found, input.password);
+      if (!found || !ok || found.user.disabled)
+        return fail(
+          found,
+          input.username,
+          source,
+          Errors.invalidCredentials(),
+          found?.user.disabled ? 'user disabled' : 'wrong user name or password',
+        );
+      if (found.user.totpEnabled) {
+        if (input.totp === undefined && input.recoveryCode === undefined)
+          throw new AppError(
+            'TOTP_REQUIRED',
+            'send the one-time code of your authenticator app as `totp`, or a `recoveryCode`',
+          );
+        if (!(await secondFactor(found, input)))
+          return fail(found, input.username, source, new AppError('TOTP_INVALID'), 'wrong one-time code');
+      }
+      await store.clearFailures(input.username);
+      const restricted =
+        !found.user.platformAdmin &&
+        !found.user.totpEnabled &&
+        found.user.tenantId !== null &&
+        (await deps.requireTotp(found.user.tenantId));
+      const token = newSecret(SESSION_TOKEN_PREFIX);
+      const expiresAt = t + deps.sessionTtlMs;
+      await store.insertSession(
+        found.user.id,
+        { id: newId('ses'), createdAt: t, expiresAt, lastSeenAt: t, source, userAgent, restricted },
+        sha256Hex(token),
+      );
+      await store.recordLogin(found.user.id, t);
+      audit(
+        found,
+        input.username,
+        source,
+        'success',
+        input.recoveryCode !== undefined ? 'recovery code used' : undefined,
+      );
+      return {
+        token,
+        expiresAt,
+        user: { ...found.user, lastLoginAt: t },
+        totpEnrollmentRequired: restricted,
+      };
+    },
+
+    async logout(token) {
+      await store.revokeSessionByToken(sha256Hex(token), now());
+    },
+
+    async authenticate(token): Promise<Principal> {
+      const t = now();
+      const found = token.startsWith(`${SESSION_TOKEN_PREFIX}_`)
+        ? await store.findSession(sha256Hex(token), t)
+        : undefined;
+      if (!found) throw new AppError('INVALID_CREDENTIALS', 'the session is unknown, expired or ended');
+      const { user } = found.user;
+      if (t - (found.session.lastSeenAt ?? 0) > TOUCH_INTERVAL_MS)
+        await store.touchSession(found.session.id, t);
+      if (user.platformAdmin) return { kind: 'platform-admin', userId: user.id, sessionId: found.session.id };
+      if (!user.tenantId) throw Errors.invalidCredentials();
+      const customs = await deps.customPermissions(user.tenantId);
+      return {
+        kind: 'user',
+        userId: user.id,
+        tenantId: user.tenantId,
+        grants: found.session.restricted ? [] : resolveGrants(user.grants, customs),
+        sessionId: found.session.id,
+        ...(found.session.restricted ? { restricted: true } : {}),
+      };
+    },
+  };
+}

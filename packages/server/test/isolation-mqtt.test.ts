@@ -1,0 +1,1121 @@
+/**
+ * MQTT topic isolation matrix, generated from the topic contract in packages/protocol/src/topics.ts.
+ *
+ * Two kinds of connection — device A connected with its own access key, and a provisioning-only
+ * connection (user name `$provisioning`, a provisioning token, client id `prov-…`) — try every topic
+ * pattern of both namespaces, filled with their own id, a sibling device of the same tenant (B), a
+ * device of another tenant (C), a nonexistent id, another provisioning client (Q, other tenant),
+ * empty and over-long levels and wildcards in every level, plus a list of odd topics ($SYS, `#`,
+ * leading and trailing slashes, too many levels, the 65 535-byte maximum, partial-level wildcards).
+ * Each row is published to and subscribed to, and the broker's answer is compared with the
+ * expectation table, which is plain data with a `why` per row:
+ *
+ * - accepted: PUBACK, and the message is acted on (stored under device A only / answered on
+ *   `prov/{clientId}/result`);
+ * - refused: PUBACK anyway (MQTT 3.1.1 has no negative PUBACK), nothing stored, and a notice with the
+ *   code on `d/{A}/errors` (device) or an `{type: "error"}` answer on `prov/{clientId}/result`;
+ * - granted / denied: SUBACK return code 1 / 0x80;
+ * - disconnected: a topic or filter MQTT itself forbids; aedes closes the connection with no
+ *   PUBACK or SUBACK (the client reconnects for the next row).
+ *
+ * Driven by a raw packet client so that nothing on the client side validates or rewrites a topic.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import mqttPacket from 'mqtt-packet';
+import * as protocol from '@mooring/protocol';
+import { PROVISIONING_USERNAME, provisioningTopics, topics } from '@mooring/protocol';
+import { eventually, startTestPlatform, type TestPlatform } from './harness.js';
+
+// ---------------------------------------------------------------------------------------------------
+// The contract, as data
+// ---------------------------------------------------------------------------------------------------
+
+type PatternName = `topics.${keyof typeof topics}` | `provisioningTopics.${keyof typeof provisioningTopics}`;
+type Space = 'device' | 'provisioning';
+type Kind = 'device' | 'provisioning';
+type Action = 'publish' | 'subscribe';
+
+interface PatternContract {
+  /** Whose namespace the pattern is in: the first placeholder is a device id or a provisioning client id. */
+  space: Space;
+  /** Whether the owner of the namespace may publish to / subscribe to the pattern filled with its own id. */
+  publish: boolean;
+  subscribe: boolean;
+  why: string;
+}
+
+/**
+ * Every pattern exported by topics.ts, with who may do what on it. A pattern added to `topics` or
+ * `provisioningTopics` without an entry here fails to typecheck and fails the coverage test below.
+ */
+const CONTRACT: Record<PatternName, PatternContract> = {
+  'topics.telemetry': {
+    space: 'device',
+    publish: true,
+    subscribe: false,
+    why: 'device → cloud: telemetry is stored, never relayed, so there is nothing to subscribe to',
+  },
+  'topics.events': {
+    space: 'device',
+    publish: true,
+    subscribe: false,
+    why: 'device → cloud: events are stored, never relayed',
+  },
+  'topics.command': {
+    space: 'device',
+    publish: false,
+    subscribe: false,
+    why: 'cloud → device: reached only through the exact filter d/{id}/commands/+',
+  },
+  'topics.commandResult': {
+    space: 'device',
+    publish: true,
+    subscribe: false,
+    why: 'device → cloud: a result for one of its own open commands',
+  },
+  'topics.commandsFilter': {
+    space: 'device',
+    publish: false,
+    subscribe: true,
+    why: 'the one filter through which a device receives its commands',
+  },
+  'topics.errors': {
+    space: 'device',
+    publish: false,
+    subscribe: true,
+    why: 'cloud → device: refusal notices for its own publishes',
+  },
+  'provisioningTopics.start': {
+    space: 'provisioning',
+    publish: true,
+    subscribe: false,
+    why: 'provisioning request: start an operation',
+  },
+  'provisioningTopics.poll': {
+    space: 'provisioning',
+    publish: true,
+    subscribe: false,
+    why: "provisioning request: poll one of the token's operations",
+  },
+  'provisioningTopics.refresh': {
+    space: 'provisioning',
+    publish: true,
+    subscribe: false,
+    why: 'provisioning request: exchange a registration token',
+  },
+  'provisioningTopics.result': {
+    space: 'provisioning',
+    publish: false,
+    subscribe: true,
+    why: 'where every provisioning answer arrives',
+  },
+};
+
+const PATTERN_NAMES = Object.keys(CONTRACT) as PatternName[];
+
+/** The patterns topics.ts exports: the functions of every exported `…topics` object. */
+function exportedPatternNames(): string[] {
+  const names: string[] = [];
+  for (const [exportName, value] of Object.entries(protocol)) {
+    if (!/topics$/i.test(exportName) || typeof value !== 'object' || value === null) continue;
+    for (const [key, fn] of Object.entries(value))
+      if (typeof fn === 'function') names.push(`${exportName}.${key}`);
+  }
+  return names.sort();
+}
+
+function patternFn(name: PatternName): (...args: string[]) => string {
+  const [family, key] = name.split('.') as [string, string];
+  const table = (family === 'topics' ? topics : provisioningTopics) as unknown as Record<
+    string,
+    (...args: string[]) => string
+  >;
+  return table[key]!;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The matrix
+// ---------------------------------------------------------------------------------------------------
+
+/** Ids of the actors, known once the platform is up. */
+interface Ids {
+  /** Device A (tenant 1): the device connection under test. */
+  a: string;
+  aCmd: string;
+  /** Device B: same tenant as A. */
+  b: string;
+  bCmd: string;
+  /** Device C: another tenant. */
+  c: string;
+  cCmd: string;
+  /** The provisioning connection under test (tenant 1, auto-approving batch token). */
+  p: string;
+  pOp: string;
+  /** Another provisioning client (tenant 2), with a pending operation of its own. */
+  q: string;
+  qOp: string;
+}
+
+type Expect =
+  | { outcome: 'accepted'; as: PatternName; param?: string }
+  | { outcome: 'refused'; code: string }
+  | { outcome: 'granted' }
+  | { outcome: 'denied' }
+  | { outcome: 'disconnected' };
+
+interface Row {
+  id: string;
+  kind: Kind;
+  action: Action;
+  /** The topics.ts pattern the topic was built from, or 'misc' for the hand-written odd topics. */
+  pattern: PatternName | 'misc';
+  /** How the placeholders were filled. */
+  fill: string;
+  topic: string;
+  expect: Expect;
+  why: string;
+  /** A device of another identity whose data must not change when this row is refused. */
+  victim?: 'b' | 'c';
+}
+
+const MAX_LEVELS = 100; // aedes maxTopicLevels (default)
+const LONG = 'x'.repeat(65_000);
+const UNKNOWN_DEVICE = 'dev_0000000000zzzzzzzz';
+
+/** What MQTT 3.1.1 itself forbids; aedes answers these by closing the connection. */
+function malformed(topic: string, action: Action): string | undefined {
+  if (topic === '') return 'an empty topic is not allowed [MQTT-4.7.3-1]';
+  if (topic.split('/').length > MAX_LEVELS) return `more than ${MAX_LEVELS} levels (aedes maxTopicLevels)`;
+  if (action === 'publish') {
+    if (/[+#]/.test(topic)) return 'a PUBLISH topic name must not contain wildcards [MQTT-3.3.2-2]';
+    return undefined;
+  }
+  const levels = topic.split('/');
+  for (const [i, level] of levels.entries()) {
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1))
+      return '# must be a whole level and the last one [MQTT-4.7.1-2]';
+    if (level.includes('+') && level !== '+') return '+ must be a whole level [MQTT-4.7.1-3]';
+  }
+  return undefined;
+}
+
+/**
+ * Filters MQTT forbids but aedes 1.2's validateTopic lets through (its `+` check ignores the
+ * characters at index 0 and at end-1, its `#` check those of two-character filters): they reach the
+ * authorizeSubscribe hook, which refuses them (0x80) because they are no exact filter of the contract.
+ */
+function aedesAcceptsMalformedFilter(topic: string): boolean {
+  const end = topic.length - 1;
+  for (let i = 0; i < topic.length; i++) {
+    const ch = topic[i];
+    if (ch === '#') {
+      if (i !== end) return false;
+      if (end - 1 > 0 && topic[end - 1] !== '/') return false;
+    }
+    if (ch === '+') {
+      if (i < end - 1 && topic[i + 1] !== '/') return false;
+      if (i > 1 && topic[i - 1] !== '/') return false;
+    }
+  }
+  return true;
+}
+
+/** The expected answer for one topic, from the contract table. */
+function oracle(kind: Kind, action: Action, topic: string, ids: Ids): { expect: Expect; why: string } {
+  const problem = malformed(topic, action);
+  if (problem) {
+    const wildcardProblem = /[+#]/.test(problem);
+    if (action === 'subscribe' && wildcardProblem && aedesAcceptsMalformedFilter(topic))
+      return {
+        expect: { outcome: 'denied' },
+        why: `${problem}, but aedes 1.2's filter check lets this one through; the hook refuses it as no exact filter of the contract`,
+      };
+    return {
+      expect: { outcome: 'disconnected' },
+      why: `${problem}: aedes closes the connection, no ${action === 'publish' ? 'PUBACK' : 'SUBACK'}`,
+    };
+  }
+  const space: Space = kind;
+  const self = kind === 'device' ? ids.a : ids.p;
+  for (const name of PATTERN_NAMES) {
+    const c = CONTRACT[name];
+    if (c.space !== space || !c[action]) continue;
+    const param = matchOwn(name, self, topic);
+    if (param === undefined) continue;
+    if (action === 'subscribe') return { expect: { outcome: 'granted' }, why: `its own ${name}: ${c.why}` };
+    if (name === 'topics.commandResult' && param !== ids.aCmd)
+      return {
+        expect: { outcome: 'refused', code: 'COMMAND_NOT_FOUND' },
+        why: "its own result topic, but the command id is not one of its commands: the command service finds nothing (another device's command stays open)",
+      };
+    if (name === 'provisioningTopics.poll' && param !== ids.pOp)
+      return {
+        expect: { outcome: 'refused', code: 'OPERATION_NOT_FOUND' },
+        why: "its own poll topic, but the operation is not its token's: the provisioning service finds nothing",
+      };
+    return {
+      expect: { outcome: 'accepted', as: name, ...(param ? { param } : {}) },
+      why: `its own ${name}: ${c.why}`,
+    };
+  }
+  const allowed = PATTERN_NAMES.filter((n) => CONTRACT[n].space === space && CONTRACT[n][action]).join(', ');
+  const who = kind === 'device' ? 'a device' : 'a provisioning connection';
+  if (action === 'subscribe')
+    return {
+      expect: { outcome: 'denied' },
+      why: `${who} may subscribe only to ${allowed} with its own id, exactly; SUBACK 0x80 [MQTT-3.9.3]`,
+    };
+  return {
+    expect: { outcome: 'refused', code: 'TOPIC_NOT_ALLOWED' },
+    why: `${who} may publish only to ${allowed} with its own id; acknowledged, dropped and explained`,
+  };
+}
+
+/**
+ * Whether `topic` is pattern `name` filled with `self` (and, for a two-placeholder pattern, any
+ * non-empty level): returns the second placeholder ('' for one-placeholder patterns), else undefined.
+ */
+function matchOwn(name: PatternName, self: string, topic: string): string | undefined {
+  const fn = patternFn(name);
+  if (fn.length < 2) return fn(self) === topic ? '' : undefined;
+  const slot = '\u0001SLOT\u0001';
+  const [before, after] = fn(self, slot).split(slot) as [string, string];
+  if (!topic.startsWith(before) || !topic.endsWith(after)) return undefined;
+  const param = topic.slice(before.length, topic.length - after.length);
+  return topic.length >= before.length + after.length && param !== '' && !param.includes('/')
+    ? param
+    : undefined;
+}
+
+interface Fill {
+  label: string;
+  value: string;
+  /** The natural second placeholder for this id (its own command / operation). */
+  partner: string;
+  victim?: 'b' | 'c';
+}
+
+function idFills(space: Space, ids: Ids): Fill[] {
+  if (space === 'device')
+    return [
+      { label: 'device A (the device connection itself)', value: ids.a, partner: ids.aCmd },
+      { label: 'device A in upper case', value: ids.a.toUpperCase(), partner: ids.aCmd },
+      { label: 'device B (same tenant)', value: ids.b, partner: ids.bCmd, victim: 'b' },
+      { label: 'device C (other tenant)', value: ids.c, partner: ids.cCmd, victim: 'c' },
+      { label: 'a nonexistent device', value: UNKNOWN_DEVICE, partner: 'cmd_0000000000zzzzzzzz' },
+      { label: "the provisioning connection's client id", value: ids.p, partner: ids.aCmd },
+      { label: 'an empty level', value: '', partner: ids.aCmd },
+      { label: 'an over-long level (65 000 bytes)', value: LONG, partner: ids.aCmd },
+    ];
+  return [
+    { label: 'client P (the provisioning connection itself)', value: ids.p, partner: ids.pOp },
+    { label: 'client P in upper case', value: ids.p.toUpperCase(), partner: ids.pOp },
+    { label: 'client Q (another provisioning client, other tenant)', value: ids.q, partner: ids.qOp },
+    { label: 'a provisioning client id nobody holds', value: 'prov-nobody', partner: ids.pOp },
+    { label: "device A's id", value: ids.a, partner: ids.pOp },
+    { label: 'an empty level', value: '', partner: ids.pOp },
+    { label: 'an over-long level (65 000 bytes)', value: LONG, partner: ids.pOp },
+  ];
+}
+
+function secondFills(space: Space, ids: Ids): { label: string; value: string; victim?: 'b' | 'c' }[] {
+  if (space === 'device')
+    return [
+      { label: "B's open command", value: ids.bCmd, victim: 'b' },
+      { label: "C's open command", value: ids.cCmd, victim: 'c' },
+      { label: 'an unknown command id', value: 'cmd_0000000000zzzzzzzz' },
+      { label: 'an empty command id', value: '' },
+      { label: 'an over-long command id (65 000 bytes)', value: LONG },
+    ];
+  return [
+    { label: "Q's operation", value: ids.qOp },
+    { label: 'an unknown operation id', value: 'pop_0000000000zzzzzzzz' },
+    { label: 'an empty operation id', value: '' },
+    { label: 'an over-long operation id (65 000 bytes)', value: LONG },
+  ];
+}
+
+function miscTopics(ids: Ids): { label: string; topic: string }[] {
+  const tel = topics.telemetry(ids.a);
+  const err = topics.errors(ids.a);
+  const res = provisioningTopics.result(ids.p);
+  const start = provisioningTopics.start(ids.p);
+  const deep = (base: string, levels: number) => base + '/x'.repeat(levels - base.split('/').length);
+  return [
+    { label: 'every topic', topic: '#' },
+    { label: 'every one-level topic', topic: '+' },
+    { label: "every device's telemetry, by shape", topic: '+/+/+' },
+    { label: "every device's command results, by shape", topic: '+/+/+/+/+' },
+    { label: 'the whole device namespace', topic: 'd/#' },
+    { label: 'every device, one level', topic: 'd/+' },
+    { label: 'the whole provisioning namespace', topic: 'prov/#' },
+    { label: "every provisioning client's results", topic: 'prov/+/result' },
+    { label: 'the $SYS tree', topic: '$SYS/#' },
+    { label: 'a $SYS topic', topic: '$SYS/broker/clients/connected' },
+    { label: "the broker's sink for dropped publishes", topic: '$mooring/dropped' },
+    { label: 'the $mooring tree', topic: '$mooring/#' },
+    { label: 'the bare root level', topic: 'd' },
+    { label: 'the root and an empty level', topic: 'd/' },
+    { label: 'a single slash', topic: '/' },
+    { label: 'only empty levels', topic: '//' },
+    { label: 'an empty topic', topic: '' },
+    { label: 'a leading slash', topic: `/${tel}` },
+    { label: 'a trailing slash', topic: `${tel}/` },
+    { label: 'an empty level inside', topic: `d/${ids.a}//telemetry` },
+    { label: 'a sub-topic', topic: `${tel}/x` },
+    { label: 'the root in upper case', topic: `D/${ids.a}/telemetry` },
+    { label: 'the kind in upper case', topic: `d/${ids.a}/Telemetry` },
+    { label: 'a trailing NUL character', topic: `${tel}\u0000` },
+    { label: 'errors with a leading slash', topic: `/${err}` },
+    { label: 'errors with a trailing slash', topic: `${err}/` },
+    { label: 'provisioning result with a leading slash', topic: `/${res}` },
+    { label: 'provisioning result with a trailing slash', topic: `${res}/` },
+    { label: 'a provisioning sub-topic', topic: `${start}/x` },
+    { label: 'the provisioning root in upper case', topic: `PROV/${ids.p}/operations` },
+    { label: `${MAX_LEVELS} levels`, topic: deep(tel, MAX_LEVELS) },
+    { label: `${MAX_LEVELS + 1} levels`, topic: deep(tel, MAX_LEVELS + 1) },
+    { label: 'a 65 535-byte topic (the MQTT maximum)', topic: `${tel}/`.padEnd(65_535, 'x') },
+    { label: '+ glued to the first level', topic: `d+/${ids.a}/errors` },
+    { label: '+ glued to the last level', topic: `d/${ids.a}/commands/+x` },
+    { label: '+ inside a level', topic: `d/${ids.a}/err+rs` },
+    { label: '# glued to the last level', topic: `${err}#` },
+    { label: '# glued to a two-character topic', topic: 'd#' },
+    { label: '# before the last level', topic: `d/#/errors` },
+    { label: '+ glued to the provisioning root', topic: `prov+/${ids.p}/result` },
+  ];
+}
+
+/** Builds the whole table: both kinds × both actions × every topic, deduplicated by topic. */
+function buildRows(ids: Ids): Row[] {
+  const rows: Row[] = [];
+  for (const kind of ['device', 'provisioning'] as const) {
+    for (const action of ['publish', 'subscribe'] as const) {
+      const seen = new Set<string>();
+      const add = (pattern: Row['pattern'], fill: string, topic: string, victim?: 'b' | 'c') => {
+        if (seen.has(topic)) return;
+        seen.add(topic);
+        const { expect, why } = oracle(kind, action, topic, ids);
+        rows.push({
+          id: `${kind === 'device' ? 'D' : 'P'}${action === 'publish' ? 'p' : 's'}${String(rows.length).padStart(3, '0')}`,
+          kind,
+          action,
+          pattern,
+          fill,
+          topic,
+          expect,
+          why: `${fill}: ${why}`,
+          ...(victim ? { victim } : {}),
+        });
+      };
+      // 1. every pattern with every placeholder fill
+      for (const name of PATTERN_NAMES) {
+        const fn = patternFn(name);
+        const space = CONTRACT[name].space;
+        const fills = idFills(space, ids);
+        for (const f of fills) {
+          if (fn.length < 2) add(name, f.label, fn(f.value), f.victim);
+          else add(name, `${f.label}, its own second id`, fn(f.value, f.partner), f.victim);
+        }
+        if (fn.length >= 2) {
+          const home = fills[0]!;
+          for (const s of secondFills(space, ids))
+            add(name, `${home.label} with ${s.label}`, fn(home.value, s.value), s.victim);
+        }
+      }
+      // 2. wildcards in every level of every pattern (filled with the namespace owner's ids)
+      for (const name of PATTERN_NAMES) {
+        const fn = patternFn(name);
+        const home = idFills(CONTRACT[name].space, ids)[0]!;
+        const levels = fn(home.value, home.partner).split('/');
+        for (let i = 0; i < levels.length; i++) {
+          const swap = (w: string) => levels.map((l, j) => (j === i ? w : l)).join('/');
+          add(name, `${home.label}, level ${i + 1} replaced by +`, swap('+'));
+          add(name, `${home.label}, level ${i + 1} replaced by #`, swap('#'));
+          add(name, `${home.label}, cut at level ${i + 1} by #`, [...levels.slice(0, i), '#'].join('/'));
+        }
+      }
+      // 3. the odd ones
+      for (const m of miscTopics(ids)) add('misc', m.label, m.topic);
+    }
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// A raw MQTT 3.1.1 client: exactly the packets we write, exactly the packets the broker answers
+// ---------------------------------------------------------------------------------------------------
+
+interface Received {
+  topic: string;
+  text: string;
+  json: any;
+}
+
+interface Credentials {
+  clientId: string;
+  username: string;
+  password: string;
+  will?: { topic: string; payload: string; qos: 0 | 1; retain: boolean };
+}
+
+class RawConn {
+  closed = false;
+  private readonly acks = new Map<number, mqttPacket.Packet>();
+  private readonly listeners = new Set<() => void>();
+  private nextId = 0;
+  private connack: number | undefined;
+
+  private constructor(
+    private readonly socket: TLSSocket,
+    /** Every PUBLISH the broker sent this connection (shared across reconnects by the caller). */
+    readonly sink: Received[],
+  ) {}
+
+  static async open(t: TestPlatform, creds: Credentials, sink: Received[] = []): Promise<RawConn> {
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: t.platform.mqttPort,
+      ca: t.platform.caCert,
+      servername: 'localhost',
+    });
+    const conn = new RawConn(socket, sink);
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    parser.on('packet', (p: mqttPacket.Packet) => {
+      if (p.cmd === 'connack') conn.connack = p.returnCode ?? -1;
+      else if ((p.cmd === 'puback' || p.cmd === 'suback') && p.messageId !== undefined)
+        conn.acks.set(p.messageId, p);
+      else if (p.cmd === 'publish') {
+        const text = p.payload.toString();
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        sink.push({ topic: p.topic, text, json });
+        if (p.qos > 0 && p.messageId !== undefined)
+          socket.write(mqttPacket.generate({ cmd: 'puback', messageId: p.messageId }));
+      }
+      conn.notify();
+    });
+    parser.on('error', () => socket.destroy());
+    socket.on('data', (d: Buffer) => parser.parse(d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      conn.closed = true;
+      conn.notify();
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', () => resolve());
+      socket.once('close', () => reject(new Error('TLS connection closed')));
+    });
+    socket.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clean: true,
+        clientId: creds.clientId,
+        username: creds.username,
+        password: Buffer.from(creds.password),
+        keepalive: 60,
+        ...(creds.will ? { will: creds.will } : {}),
+      }),
+    );
+    await conn.until(() => conn.connack !== undefined || conn.closed, 5_000, 'CONNACK');
+    if (conn.connack !== 0) {
+      socket.destroy();
+      throw new Error(`CONNACK ${conn.connack ?? 'missing'} for ${creds.clientId}`);
+    }
+    return conn;
+  }
+
+  private notify() {
+    for (const l of [...this.listeners]) l();
+  }
+
+  until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!pred()) return;
+        cleanup();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${what}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.listeners.delete(check);
+      };
+      this.listeners.add(check);
+    });
+  }
+
+  private id(): number {
+    this.nextId = (this.nextId % 65_535) + 1;
+    return this.nextId;
+  }
+
+  publish(topic: string, payload: string, qos: 0 | 1 = 1, retain = false): number {
+    const messageId = this.id();
+    this.socket.write(
+      mqttPacket.generate({
+        cmd: 'publish',
+        topic,
+        payload: Buffer.from(payload),
+        qos,
+        ...(qos > 0 ? { messageId } : {}),
+        retain,
+        dup: false,
+      }),
+    );
+    return messageId;
+  }
+
+  subscribe(filter: string): number {
+    const messageId = this.id();
+    this.socket.write(
+      mqttPacket.generate({ cmd: 'subscribe', messageId, subscriptions: [{ topic: filter, qos: 1 }] }),
+    );
+    return messageId;
+  }
+
+  /** Waits for the PUBACK/SUBACK of `messageId` or for the connection to close. */
+  async answer(messageId: number, what: string): Promise<mqttPacket.Packet | undefined> {
+    await this.until(() => this.acks.has(messageId) || this.closed, 5_000, what);
+    return this.acks.get(messageId);
+  }
+
+  async subscribeOrFail(filter: string): Promise<void> {
+    const ack = await this.answer(this.subscribe(filter), `SUBACK for ${filter}`);
+    assert.ok(ack?.cmd === 'suback' && ack.granted[0] === 1, `subscription to ${filter} was not granted`);
+  }
+
+  /** Ends the socket without DISCONNECT (a lost connection: the will, if any, is published). */
+  destroy() {
+    this.socket.destroy();
+  }
+
+  end() {
+    if (this.closed) return;
+    this.socket.end(mqttPacket.generate({ cmd: 'disconnect' }));
+  }
+}
+
+/** One identity's connection for the matrix: reconnected whenever a row made the broker close it. */
+class Seat {
+  conn: RawConn | undefined;
+  readonly sink: Received[] = [];
+  reconnects = 0;
+  constructor(
+    private readonly t: TestPlatform,
+    private readonly creds: Credentials,
+    private readonly filters: string[],
+  ) {}
+
+  async ready(): Promise<RawConn> {
+    if (this.conn && !this.conn.closed) return this.conn;
+    if (this.conn) this.reconnects++;
+    const conn = await RawConn.open(this.t, this.creds, this.sink);
+    for (const f of this.filters) await conn.subscribeOrFail(f);
+    this.conn = conn;
+    return conn;
+  }
+
+  end() {
+    this.conn?.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The platform and the actors
+// ---------------------------------------------------------------------------------------------------
+
+let t: TestPlatform;
+let ids: Ids;
+let rows: Row[];
+let key1: string; // tenant 1 (A, B, P)
+let key2: string; // tenant 2 (C, Q)
+let pDevice: string; // the device P's REST start provisioned
+let pRt: string; // its registration token
+let deviceSeat: Seat;
+let provSeat: Seat;
+let victims: { name: string; conn: RawConn; expected: (m: Received) => boolean }[] = [];
+let cConn: RawConn;
+let bConn: RawConn;
+let cCreds: Credentials;
+let aKey: string;
+
+before(async () => {
+  t = await startTestPlatform();
+  ({ apiKey: key1 } = await t.tenant());
+  ({ apiKey: key2 } = await t.tenant());
+  const a = await t.device(key1);
+  const b = await t.device(key1);
+  const c = await t.device(key2);
+  aKey = a.accessKey;
+  const command = async (deviceId: string, key: string) => {
+    const r = await t.call('POST', `/v1/devices/${deviceId}/commands`, {
+      token: key,
+      body: { name: 'probe' },
+    });
+    assert.equal(r.status, 201, r.text);
+    return r.body.id as string;
+  };
+  const token = async (key: string, body: Record<string, unknown>) => {
+    const r = await t.call('POST', '/v1/provisioning-tokens', { token: key, body: { name: 'iso', ...body } });
+    assert.equal(r.status, 201, r.text);
+    return r.body.secret as string;
+  };
+  const pSecret = await token(key1, { kind: 'batch', maxUses: 5, approval: 'auto' });
+  const qSecret = await token(key2, { kind: 'batch', maxUses: 5, approval: 'manual' });
+  const pStart = await t.call('POST', '/v1/device/provisioning/operations', {
+    token: pSecret,
+    body: { serial: 'ISO-REST-P' },
+  });
+  assert.equal(pStart.body.status, 'approved', pStart.text);
+  pDevice = pStart.body.deviceId;
+  pRt = pStart.body.registrationToken;
+  const qStart = await t.call('POST', '/v1/device/provisioning/operations', {
+    token: qSecret,
+    body: { serial: 'ISO-REST-Q' },
+  });
+  assert.equal(qStart.body.status, 'pending', qStart.text);
+  const suffix = Math.random().toString(36).slice(2, 10);
+  ids = {
+    a: a.deviceId,
+    aCmd: await command(a.deviceId, key1),
+    b: b.deviceId,
+    bCmd: await command(b.deviceId, key1),
+    c: c.deviceId,
+    cCmd: await command(c.deviceId, key2),
+    p: `prov-iso-${suffix}`,
+    pOp: pStart.body.operationId,
+    q: `prov-victim-${suffix}`,
+    qOp: qStart.body.operationId,
+  };
+  rows = buildRows(ids);
+
+  deviceSeat = new Seat(t, { clientId: ids.a, username: ids.a, password: a.accessKey }, [
+    topics.errors(ids.a),
+    topics.commandsFilter(ids.a),
+  ]);
+  provSeat = new Seat(t, { clientId: ids.p, username: PROVISIONING_USERNAME, password: pSecret }, [
+    provisioningTopics.result(ids.p),
+  ]);
+
+  // The bystanders: B, C and Q listen on everything they may listen on for the whole file.
+  const ownCommand = (deviceId: string, cmd: string) => (m: Received) =>
+    m.topic === topics.command(deviceId, cmd) && m.json?.id === cmd;
+  bConn = await RawConn.open(t, { clientId: ids.b, username: ids.b, password: b.accessKey });
+  cCreds = { clientId: ids.c, username: ids.c, password: c.accessKey };
+  cConn = await RawConn.open(t, cCreds);
+  const qConn = await RawConn.open(t, {
+    clientId: ids.q,
+    username: PROVISIONING_USERNAME,
+    password: qSecret,
+  });
+  for (const [conn, id] of [
+    [bConn, ids.b],
+    [cConn, ids.c],
+  ] as const) {
+    await conn.subscribeOrFail(topics.commandsFilter(id));
+    await conn.subscribeOrFail(topics.errors(id));
+  }
+  await qConn.subscribeOrFail(provisioningTopics.result(ids.q));
+  victims = [
+    { name: 'device B', conn: bConn, expected: ownCommand(ids.b, ids.bCmd) },
+    { name: 'device C', conn: cConn, expected: ownCommand(ids.c, ids.cCmd) },
+    { name: 'client Q', conn: qConn, expected: () => false },
+  ];
+});
+
+after(async () => {
+  deviceSeat?.end();
+  provSeat?.end();
+  for (const v of victims) v.conn.end();
+  await t?.stop();
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers over REST
+// ---------------------------------------------------------------------------------------------------
+
+const MARK = 'iso';
+const markerOf = (row: Row) => `${MARK}${row.id}`;
+
+async function latest(deviceId: string, key: string): Promise<{ key: string; value: unknown }[]> {
+  const r = await t.call('GET', `/v1/devices/${deviceId}/telemetry/latest`, { token: key });
+  assert.equal(r.status, 200, r.text);
+  return r.body.items;
+}
+
+async function eventTypes(deviceId: string, key: string): Promise<string[]> {
+  const r = await t.call('GET', `/v1/devices/${deviceId}/events?from=0&limit=500`, { token: key });
+  assert.equal(r.status, 200, r.text);
+  return r.body.items.map((e: { type: string }) => e.type);
+}
+
+async function commandStatus(deviceId: string, commandId: string, key: string): Promise<string> {
+  const r = await t.call('GET', `/v1/devices/${deviceId}/commands/${commandId}`, { token: key });
+  assert.equal(r.status, 200, r.text);
+  return r.body.status;
+}
+
+/** Nothing of the matrix (or of `marker`) is stored for a bystander device, and its command is open. */
+async function untouched(victim: 'b' | 'c', marker = MARK): Promise<string | undefined> {
+  const [deviceId, key, cmd] = victim === 'b' ? [ids.b, key1, ids.bCmd] : [ids.c, key2, ids.cCmd];
+  const keys = (await latest(deviceId, key)).map((i) => i.key).filter((k) => k.startsWith(marker));
+  if (keys.length) return `telemetry ${keys.join(', ')} stored for device ${victim.toUpperCase()}`;
+  const types = (await eventTypes(deviceId, key)).filter((k) => k.startsWith(marker));
+  if (types.length) return `events ${types.join(', ')} stored for device ${victim.toUpperCase()}`;
+  const status = await commandStatus(deviceId, cmd, key);
+  if (status !== 'pending' && status !== 'delivered')
+    return `device ${victim.toUpperCase()}'s command is ${status}`;
+  return undefined;
+}
+
+function payloadFor(row: Row): string {
+  const marker = markerOf(row);
+  switch (row.pattern) {
+    case 'topics.events':
+      return JSON.stringify({ type: marker });
+    case 'topics.commandResult':
+      return JSON.stringify({ status: 'succeeded', result: { marker } });
+    case 'provisioningTopics.start':
+      return JSON.stringify({ serial: marker, requestId: marker });
+    case 'provisioningTopics.poll':
+      return JSON.stringify({ requestId: marker });
+    case 'provisioningTopics.refresh':
+      return JSON.stringify({ registrationToken: pRt, requestId: marker });
+    default:
+      return JSON.stringify({ values: { [marker]: 1 } });
+  }
+}
+
+const show = (topic: string) =>
+  topic.length > 90 ? `${JSON.stringify(topic.slice(0, 60))}…(${topic.length} bytes)` : JSON.stringify(topic);
+
+// ---------------------------------------------------------------------------------------------------
+// Running one row
+// ---------------------------------------------------------------------------------------------------
+
+/** Runs one row; returns what went wrong, or undefined. */
+async function run(row: Row): Promise<string | undefined> {
+  const seat = row.kind === 'device' ? deviceSeat : provSeat;
+  const conn = await seat.ready();
+  const answerTopic = row.kind === 'device' ? topics.errors(ids.a) : provisioningTopics.result(ids.p);
+  const marker = markerOf(row);
+  const from = seat.sink.length;
+
+  if (row.action === 'subscribe') {
+    const ack = await conn.answer(conn.subscribe(row.topic), `SUBACK of ${row.id}`);
+    const got = !ack
+      ? 'disconnected'
+      : ack.cmd === 'suback'
+        ? `SUBACK ${JSON.stringify(ack.granted)}`
+        : ack.cmd;
+    const want = { granted: 'SUBACK [1]', denied: 'SUBACK [128]', disconnected: 'disconnected' }[
+      row.expect.outcome as 'granted' | 'denied' | 'disconnected'
+    ];
+    if (got !== want) return `expected ${want}, got ${got}`;
+    if (ack && conn.closed) return 'answered, but the connection closed';
+    return undefined;
+  }
+
+  const ack = await conn.answer(conn.publish(row.topic, payloadFor(row), 1), `PUBACK of ${row.id}`);
+  if (row.expect.outcome === 'disconnected') {
+    if (ack) return `expected the connection to be closed, got ${ack.cmd}`;
+    return undefined;
+  }
+  if (!ack || ack.cmd !== 'puback') return `expected a PUBACK, the connection was closed`;
+
+  // The notice or answer for this publish.
+  const mine = (m: Received) =>
+    m.topic === answerTopic &&
+    (m.json?.topic === row.topic || (row.kind === 'provisioning' && m.json?.requestId === marker));
+  const expectAnswer = row.kind === 'provisioning' || row.expect.outcome === 'refused';
+  if (expectAnswer) {
+    try {
+      await conn.until(() => seat.sink.slice(from).some(mine), 3_000, `the answer to ${row.id}`);
+    } catch {
+      return `no ${row.kind === 'device' ? 'notice' : 'answer'} arrived on ${answerTopic}`;
+    }
+  }
+  const answer = seat.sink.slice(from).find(mine);
+
+  if (row.expect.outcome === 'refused') {
+    if (answer?.json?.code !== row.expect.code)
+      return `expected ${row.expect.code}, got ${JSON.stringify(answer?.json).slice(0, 200)}`;
+    if (row.kind === 'provisioning' && answer.json.type !== 'error') return `answer type ${answer.json.type}`;
+    if (row.victim) return untouched(row.victim);
+    return undefined;
+  }
+
+  // accepted
+  const e = row.expect as Extract<Expect, { outcome: 'accepted' }>;
+  switch (e.as) {
+    case 'topics.telemetry': {
+      const stored = (await latest(ids.a, key1)).find((i) => i.key === marker);
+      if (stored?.value !== 1) return `telemetry ${marker} not stored for device A`;
+      return (await untouched('b', marker)) ?? (await untouched('c', marker));
+    }
+    case 'topics.events': {
+      if (!(await eventTypes(ids.a, key1)).includes(marker)) return `event ${marker} not stored for device A`;
+      return (await untouched('b', marker)) ?? (await untouched('c', marker));
+    }
+    case 'topics.commandResult': {
+      // The command named in the topic, looked up as device A's, now carries this row's result.
+      const r = await t.call('GET', `/v1/devices/${ids.a}/commands/${e.param ?? ''}`, { token: key1 });
+      if (r.body.status !== 'succeeded' || r.body.result?.marker !== marker)
+        return `device A's command ${e.param} is ${r.text.slice(0, 200)}`;
+      return (await untouched('b', marker)) ?? (await untouched('c', marker));
+    }
+    case 'provisioningTopics.start':
+      return answer?.json?.type === 'operation' && answer.json.status === 'approved'
+        ? undefined
+        : `start answered ${JSON.stringify(answer?.json)}`;
+    case 'provisioningTopics.poll':
+      return answer?.json?.type === 'operation' && answer.json.operationId === ids.pOp
+        ? undefined
+        : `poll answered ${JSON.stringify(answer?.json)}`;
+    case 'provisioningTopics.refresh':
+      return answer?.json?.type === 'refresh' && answer.json.deviceId === pDevice
+        ? undefined
+        : `refresh answered ${JSON.stringify(answer?.json)}`;
+    default:
+      return `no check for an accepted ${e.as}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------------------
+
+test('the expectation table covers every topic pattern topics.ts exports, for both kinds and both actions', () => {
+  const exported = exportedPatternNames();
+  assert.deepEqual(exported, [...PATTERN_NAMES].sort(), 'a pattern without a contract entry, or the reverse');
+  for (const kind of ['device', 'provisioning'] as const) {
+    for (const action of ['publish', 'subscribe'] as const) {
+      const covered = new Set(
+        rows
+          .filter((r) => r.kind === kind && r.action === action && r.pattern !== 'misc')
+          .map((r) => r.pattern),
+      );
+      assert.deepEqual([...covered].sort(), exported, `${kind} × ${action}`);
+    }
+  }
+  // Each connection kind is granted its own filters and accepted on its own request topics.
+  const allowed = (kind: Kind, action: Action) =>
+    rows
+      .filter(
+        (r) => r.kind === kind && r.action === action && ['accepted', 'granted'].includes(r.expect.outcome),
+      )
+      .map((r) => r.topic);
+  assert.deepEqual(allowed('device', 'subscribe'), [topics.commandsFilter(ids.a), topics.errors(ids.a)]);
+  assert.deepEqual(allowed('provisioning', 'subscribe'), [provisioningTopics.result(ids.p)]);
+  assert.deepEqual(allowed('device', 'publish'), [
+    topics.telemetry(ids.a),
+    topics.events(ids.a),
+    topics.commandResult(ids.a, ids.aCmd),
+  ]);
+  assert.deepEqual(allowed('provisioning', 'publish'), [
+    provisioningTopics.start(ids.p),
+    provisioningTopics.poll(ids.p, ids.pOp),
+    provisioningTopics.refresh(ids.p),
+  ]);
+  for (const r of rows) assert.ok(r.why.length > 10, `${r.id} has no why`);
+});
+
+for (const kind of ['device', 'provisioning'] as const) {
+  for (const action of ['publish', 'subscribe'] as const) {
+    const who = kind === 'device' ? 'device A (access key)' : 'provisioning connection P (PT only)';
+    test(`${who} × ${action}: every row of the matrix gets exactly the expected answer`, async () => {
+      const mine = rows.filter((r) => r.kind === kind && r.action === action);
+      const failures: string[] = [];
+      for (const row of mine) {
+        const problem = await run(row);
+        if (problem)
+          failures.push(
+            `${row.id} ${row.pattern} ${show(row.topic)} [${row.fill}] — ${problem} (why: ${row.why})`,
+          );
+      }
+      assert.deepEqual(failures, [], `${failures.length} of ${mine.length} rows failed`);
+    });
+  }
+}
+
+test('the matrix stored exactly its accepted rows, under device A only, and echoed nothing', async () => {
+  const accepted = (as: PatternName) =>
+    rows
+      .filter((r) => r.expect.outcome === 'accepted' && r.expect.as === as)
+      .map(markerOf)
+      .sort();
+  const aKeys = (await latest(ids.a, key1))
+    .map((i) => i.key)
+    .filter((k) => k.startsWith(MARK))
+    .sort();
+  assert.deepEqual(aKeys, accepted('topics.telemetry'));
+  const aEvents = (await eventTypes(ids.a, key1)).filter((k) => k.startsWith(MARK)).sort();
+  assert.deepEqual(aEvents, accepted('topics.events'));
+  assert.equal(await untouched('b'), undefined);
+  assert.equal(await untouched('c'), undefined);
+  // The provisioning connection's device and the nonexistent id got nothing either.
+  assert.deepEqual(
+    (await latest(pDevice, key1)).map((i) => i.key),
+    [],
+  );
+  assert.equal(
+    (await t.call('GET', `/v1/devices/${UNKNOWN_DEVICE}`, { token: key1 })).body.code,
+    'DEVICE_NOT_FOUND',
+  );
+
+  // Exactly one notice per refused device publish, none for accepted ones; nothing else but A's own
+  // command reached A, and no published payload came back.
+  const errorsTopic = topics.errors(ids.a);
+  for (const r of rows.filter((x) => x.kind === 'device' && x.action === 'publish')) {
+    const notices = deviceSeat.sink.filter((m) => m.topic === errorsTopic && m.json?.topic === r.topic);
+    assert.equal(notices.length, r.expect.outcome === 'refused' ? 1 : 0, `${r.id} ${show(r.topic)}: notices`);
+  }
+  for (const m of deviceSeat.sink) {
+    const isNotice =
+      m.topic === errorsTopic && typeof m.json?.code === 'string' && typeof m.json?.at === 'string';
+    const isOwnCommand = m.topic === topics.command(ids.a, ids.aCmd) && m.json?.id === ids.aCmd;
+    assert.ok(isNotice || isOwnCommand, `device A received ${show(m.topic)}: ${m.text.slice(0, 200)}`);
+    assert.ok(
+      !m.text.includes(`"${MARK}`),
+      `a published payload came back to device A: ${m.text.slice(0, 200)}`,
+    );
+  }
+  const resultTopic = provisioningTopics.result(ids.p);
+  for (const m of provSeat.sink) {
+    assert.equal(m.topic, resultTopic);
+    assert.ok(['error', 'operation', 'refresh'].includes(m.json?.type), m.text.slice(0, 200));
+  }
+  for (const r of rows.filter((x) => x.kind === 'provisioning' && x.action === 'publish')) {
+    const refusals = provSeat.sink.filter((m) => m.json?.type === 'error' && m.json?.topic === r.topic);
+    assert.equal(
+      refusals.length,
+      r.expect.outcome === 'refused' ? 1 : 0,
+      `${r.id} ${show(r.topic)}: answers`,
+    );
+  }
+});
+
+test('nothing the matrix published reached device B, device C or provisioning client Q', async () => {
+  // Deliveries are asynchronous: give stragglers a moment.
+  await new Promise((r) => setTimeout(r, 200));
+  for (const v of victims) {
+    const unexpected = v.conn.sink.filter((m) => !v.expected(m));
+    assert.deepEqual(
+      unexpected.map((m) => `${show(m.topic)} ${m.text.slice(0, 120)}`),
+      [],
+      `${v.name} received messages it must not see`,
+    );
+    assert.ok(!v.conn.closed, `${v.name} was disconnected`);
+  }
+});
+
+test("messages published by another tenant's device, a sibling device or a PT connection never reach device A's subscriber", async () => {
+  const cmd = await t.call('POST', `/v1/devices/${ids.a}/commands`, {
+    token: key1,
+    body: { name: 'before' },
+  });
+  const commandIds = new Set<string>([cmd.body.id]);
+  // device A as a real client would be: mqtt.js, subscribed to both of its filters.
+  const got: { topic: string; text: string }[] = [];
+  deviceSeat.end();
+  const a = await t.connectDevice(ids.a, aKey);
+  try {
+    a.on('message', (topic, payload) => got.push({ topic, text: payload.toString() }));
+    await a.subscribeAsync([topics.commandsFilter(ids.a), topics.errors(ids.a)], { qos: 1 });
+    await eventually(() => got.some((m) => m.text.includes(cmd.body.id)), 5_000, 'the open command');
+
+    // Every publishable topic of A's namespace, from the contract, at QoS 0 and 1, retained.
+    const targets = PATTERN_NAMES.filter((n) => CONTRACT[n].space === 'device')
+      .map((n) => patternFn(n)(ids.a, cmd.body.id))
+      .filter((topic) => !malformed(topic, 'publish'));
+    const provConn = await provSeat.ready();
+    const publishers: [string, RawConn][] = [
+      ['device C (other tenant)', cConn],
+      ['device B (same tenant)', bConn],
+      ['provisioning connection P', provConn],
+    ];
+    let n = 0;
+    for (const [, conn] of publishers) {
+      for (const topic of targets) {
+        for (const qos of [0, 1] as const) {
+          const payload = JSON.stringify({ values: { [`leak${n++}`]: 1 } });
+          const id = conn.publish(topic, payload, qos, true);
+          if (qos === 1) assert.equal((await conn.answer(id, `PUBACK for ${topic}`))?.cmd, 'puback');
+        }
+      }
+    }
+    // The refusals were explained to the publisher, on its own errors topic.
+    await cConn.until(
+      () =>
+        targets.every((topic) =>
+          cConn.sink.some((m) => m.topic === topics.errors(ids.c) && m.json?.topic === topic),
+        ),
+      3_000,
+      "C's refusal notices",
+    );
+    // Last wills aimed at A's command topic and A's errors topic, from a connection lost without DISCONNECT.
+    for (const will of [topics.command(ids.a, cmd.body.id), topics.errors(ids.a)]) {
+      const w = await RawConn.open(t, {
+        ...cCreds,
+        will: { topic: will, payload: JSON.stringify({ values: { leakWill: 1 } }), qos: 1, retain: true },
+      });
+      w.destroy();
+      await w.until(() => w.closed, 5_000, 'the will connection to close');
+    }
+    // A marker through the legitimate path: once it arrived, anything leaked would have too.
+    const marker = await t.call('POST', `/v1/devices/${ids.a}/commands`, {
+      token: key1,
+      body: { name: 'marker' },
+    });
+    commandIds.add(marker.body.id);
+    await eventually(() => got.some((m) => m.text.includes(marker.body.id)), 5_000, 'the marker command');
+    await new Promise((r) => setTimeout(r, 300));
+
+    const foreign = got.filter((m) => {
+      if (m.topic === topics.errors(ids.a)) return true;
+      let id: string | undefined;
+      try {
+        id = (JSON.parse(m.text) as { id?: string }).id;
+      } catch {
+        return true;
+      }
+      return !(id && commandIds.has(id) && m.topic === topics.command(ids.a, id));
+    });
+    assert.deepEqual(foreign, [], 'device A received messages published by others');
+
+    // Nothing was retained for a later subscriber either.
+    a.end(true);
+    const later = await t.connectDevice(ids.a, aKey);
+    const again: { topic: string; text: string }[] = [];
+    later.on('message', (topic, payload) => again.push({ topic, text: payload.toString() }));
+    await later.subscribeAsync([topics.commandsFilter(ids.a), topics.errors(ids.a)], { qos: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    later.end(true);
+    assert.deepEqual(
+      again.filter((m) => m.text.includes('leak')),
+      [],
+      'a retained message reached a later subscriber',
+    );
+    // And none of it was stored.
+    assert.deepEqual(
+      (await latest(ids.a, key1)).map((i) => i.key).filter((k) => k.startsWith('leak')),
+      [],
+    );
+    assert.equal(await untouched('c', 'leak'), undefined);
+    assert.equal(await untouched('b', 'leak'), undefined);
+  } finally {
+    a.end(true);
+  }
+});
