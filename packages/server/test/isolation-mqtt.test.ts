@@ -19,14 +19,25 @@
  *   PUBACK or SUBACK (the client reconnects for the next row).
  *
  * Driven by a raw packet client so that nothing on the client side validates or rewrites a topic.
+ *
+ * Then sessions: a client id names a stored session, and only the identity that made it may resume
+ * it. A provisioning connection gets no persistent session at all (CONNACK 2), so another tenant's
+ * token reusing its client id finds no queued answer; a manufacturer-CA device whose serial (its
+ * client id) is another tenant's device's too cannot resume that device's session (CONNACK 2), and
+ * starting clean shows it nothing of the other tenant's.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
 import * as protocol from '@mooring/protocol';
 import { PROVISIONING_USERNAME, provisioningTopics, topics } from '@mooring/protocol';
 import { eventually, startTestPlatform, type TestPlatform } from './harness.js';
+import { issueWithCa, makeCa, type TestCa } from './openssl.js';
+import { ECDSA_SHA256, importEcPrivateKey, x509 } from '../src/pki/x509.js';
 
 // ---------------------------------------------------------------------------------------------------
 // The contract, as data
@@ -455,9 +466,22 @@ interface Received {
 
 interface Credentials {
   clientId: string;
-  username: string;
-  password: string;
+  /** Omitted on mutual TLS, where the certificate is the identity. */
+  username?: string;
+  password?: string;
   will?: { topic: string; payload: string; qos: 0 | 1; retain: boolean };
+  /** The CONNECT's clean session flag; true unless told otherwise. */
+  clean?: boolean;
+  /** A client certificate: the connection goes to the mutual TLS port. */
+  certificate?: { key: string; cert: string };
+}
+
+interface Attempt {
+  /** The CONNACK return code, or undefined when the broker closed without one. */
+  returnCode: number | undefined;
+  sessionPresent: boolean;
+  /** The connection; already closed unless the CONNACK accepted it. */
+  conn: RawConn;
 }
 
 class RawConn {
@@ -466,6 +490,7 @@ class RawConn {
   private readonly listeners = new Set<() => void>();
   private nextId = 0;
   private connack: number | undefined;
+  private sessionPresent = false;
 
   private constructor(
     private readonly socket: TLSSocket,
@@ -473,18 +498,41 @@ class RawConn {
     readonly sink: Received[],
   ) {}
 
-  static async open(t: TestPlatform, creds: Credentials, sink: Received[] = []): Promise<RawConn> {
+  static async open(
+    t: TestPlatform,
+    creds: Credentials,
+    sink: Received[] = [],
+    opts: { acknowledge?: boolean } = {},
+  ): Promise<RawConn> {
+    const { returnCode, conn } = await RawConn.attempt(t, creds, sink, opts);
+    if (returnCode !== 0) throw new Error(`CONNACK ${returnCode ?? 'missing'} for ${creds.clientId}`);
+    return conn;
+  }
+
+  /**
+   * Sends CONNECT and reports the broker's answer, accepted or not. With `acknowledge: false` the
+   * client never PUBACKs what it receives: QoS 1 deliveries stay in flight, stored in the session.
+   */
+  static async attempt(
+    t: TestPlatform,
+    creds: Credentials,
+    sink: Received[] = [],
+    opts: { acknowledge?: boolean } = {},
+  ): Promise<Attempt> {
     const socket = tlsConnect({
       host: '127.0.0.1',
-      port: t.platform.mqttPort,
+      port: creds.certificate ? t.platform.mqttMtlsPort : t.platform.mqttPort,
       ca: t.platform.caCert,
       servername: 'localhost',
+      ...(creds.certificate ?? {}),
     });
     const conn = new RawConn(socket, sink);
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     parser.on('packet', (p: mqttPacket.Packet) => {
-      if (p.cmd === 'connack') conn.connack = p.returnCode ?? -1;
-      else if ((p.cmd === 'puback' || p.cmd === 'suback') && p.messageId !== undefined)
+      if (p.cmd === 'connack') {
+        conn.connack = p.returnCode ?? -1;
+        conn.sessionPresent = p.sessionPresent;
+      } else if ((p.cmd === 'puback' || p.cmd === 'suback') && p.messageId !== undefined)
         conn.acks.set(p.messageId, p);
       else if (p.cmd === 'publish') {
         const text = p.payload.toString();
@@ -495,7 +543,7 @@ class RawConn {
           json = undefined;
         }
         sink.push({ topic: p.topic, text, json });
-        if (p.qos > 0 && p.messageId !== undefined)
+        if (p.qos > 0 && p.messageId !== undefined && opts.acknowledge !== false)
           socket.write(mqttPacket.generate({ cmd: 'puback', messageId: p.messageId }));
       }
       conn.notify();
@@ -516,10 +564,10 @@ class RawConn {
         cmd: 'connect',
         protocolId: 'MQTT',
         protocolVersion: 4,
-        clean: true,
+        clean: creds.clean ?? true,
         clientId: creds.clientId,
-        username: creds.username,
-        password: Buffer.from(creds.password),
+        ...(creds.username !== undefined ? { username: creds.username } : {}),
+        ...(creds.password !== undefined ? { password: Buffer.from(creds.password) } : {}),
         keepalive: 60,
         ...(creds.will ? { will: creds.will } : {}),
       }),
@@ -527,9 +575,9 @@ class RawConn {
     await conn.until(() => conn.connack !== undefined || conn.closed, 5_000, 'CONNACK');
     if (conn.connack !== 0) {
       socket.destroy();
-      throw new Error(`CONNACK ${conn.connack ?? 'missing'} for ${creds.clientId}`);
+      await conn.until(() => conn.closed, 5_000, 'the refused connection to close');
     }
-    return conn;
+    return { returnCode: conn.connack, sessionPresent: conn.sessionPresent, conn };
   }
 
   private notify() {
@@ -1118,4 +1166,267 @@ test("messages published by another tenant's device, a sibling device or a PT co
   } finally {
     a.end(true);
   }
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Sessions: a client id names a session, and a stored session belongs to the identity that made it
+// ---------------------------------------------------------------------------------------------------
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nonce = () => Math.random().toString(36).slice(2, 10);
+const RETURN_CODE_IDENTIFIER_REJECTED = 2;
+
+async function refusedTotal(reason: string): Promise<number> {
+  const r = await t.call('GET', '/metrics');
+  let total = 0;
+  for (const line of r.text.split('\n'))
+    if (line.startsWith('mooring_refused_total{') && line.includes(`reason="${reason}"`))
+      total += Number(line.split(' ').at(-1));
+  return total;
+}
+
+async function provisioningToken(key: string): Promise<string> {
+  const r = await t.call('POST', '/v1/provisioning-tokens', {
+    token: key,
+    body: { name: 'iso-session', kind: 'batch', maxUses: 5, approval: 'auto' },
+  });
+  assert.equal(r.status, 201, r.text);
+  return r.body.secret as string;
+}
+
+test("a provisioning connection gets no persistent session: another tenant's token cannot resume one and collect a queued registration token", async () => {
+  const secret1 = await provisioningToken(key1);
+  const secret2 = await provisioningToken(key2);
+  const clientId = `prov-replay-${nonce()}`;
+  const result = provisioningTopics.result(clientId);
+  const start = provisioningTopics.start(clientId);
+  const as = (secret: string, clean: boolean): Credentials => ({
+    clientId,
+    username: PROVISIONING_USERNAME,
+    password: secret,
+    clean,
+  });
+  const refusedBefore = await refusedTotal('persistent_session_refused');
+  /** Everything tenant 2's connections under this client id ever receive. */
+  const tenant2: Received[] = [];
+  /** Registration tokens handed to tenant 1's connections. */
+  const tenant1Tokens: string[] = [];
+  const tokensIn = (sink: Received[]) =>
+    sink.filter((m) => typeof m.json?.registrationToken === 'string').map((m) => m.json.registrationToken);
+
+  // The attack as first reproduced. Tenant 1's provisioning client asks for a persistent session...
+  const first = await RawConn.attempt(t, as(secret1, false), [], { acknowledge: false });
+  if (first.returnCode === 0) {
+    // ...and, if it got one, leaves its answer in it: it starts an operation, receives the answer
+    // (with a registration token) without acknowledging it, and drops off.
+    await first.conn.subscribeOrFail(result);
+    first.conn.publish(start, JSON.stringify({ serial: `ISO-REPLAY-${nonce()}`, requestId: 'first' }));
+    await first.conn.until(() => first.conn.sink.some((m) => m.topic === result), 5_000, 'the answer');
+    tenant1Tokens.push(...tokensIn(first.conn.sink));
+    first.conn.destroy();
+    await first.conn.until(() => first.conn.closed, 5_000, 'the first connection to close');
+    await pause(200); // the broker forgets the connection, keeps the session
+  }
+  // Tenant 2's token asks to resume the session stored under the same client id.
+  const second = await RawConn.attempt(t, as(secret2, false), tenant2);
+  if (second.returnCode === 0) {
+    await pause(500); // whatever the session held arrives now
+    second.conn.end();
+  }
+  assert.deepEqual(
+    {
+      tenant1: first.returnCode,
+      tenant2: second.returnCode,
+      deliveredToTenant2: tenant2.map((m) => `${m.topic} ${m.text.slice(0, 200)}`),
+    },
+    {
+      tenant1: RETURN_CODE_IDENTIFIER_REJECTED,
+      tenant2: RETURN_CODE_IDENTIFIER_REJECTED,
+      deliveredToTenant2: [],
+    },
+    'a cleanSession=0 provisioning CONNECT is refused with CONNACK 2, whoever holds the token',
+  );
+  assert.equal(first.sessionPresent, false);
+  assert.equal(second.sessionPresent, false);
+  assert.equal(await refusedTotal('persistent_session_refused'), refusedBefore + 2);
+
+  // cleanSession=1 still works end to end, under the same client id: start → answer on the result topic.
+  const clean1 = await RawConn.open(t, as(secret1, true), [], { acknowledge: false });
+  await clean1.subscribeOrFail(result);
+  const serial = `ISO-CLEAN-${nonce()}`;
+  clean1.publish(start, JSON.stringify({ serial, requestId: 'clean' }));
+  await clean1.until(() => clean1.sink.some((m) => m.json?.requestId === 'clean'), 5_000, 'the answer');
+  const answer = clean1.sink.find((m) => m.json?.requestId === 'clean')!;
+  assert.equal(answer.topic, result);
+  assert.equal(answer.json.type, 'operation', answer.text);
+  assert.equal(answer.json.status, 'approved', answer.text);
+  assert.equal(typeof answer.json.registrationToken, 'string', answer.text);
+  tenant1Tokens.push(...tokensIn(clean1.sink));
+  const device = await t.call('GET', `/v1/devices/${answer.json.deviceId}`, { token: key1 });
+  assert.equal(device.body.serial, serial, device.text);
+  // It leaves that answer unacknowledged and drops off; tenant 2 takes the client id over, clean, and
+  // asks for an answer of its own: once that arrived, anything left for tenant 1 would have too.
+  clean1.destroy();
+  await clean1.until(() => clean1.closed, 5_000, 'the clean connection to close');
+  await pause(200);
+  const clean2 = await RawConn.open(t, as(secret2, true), tenant2);
+  try {
+    await clean2.subscribeOrFail(result);
+    clean2.publish(start, JSON.stringify({ serial: `ISO-OTHER-${nonce()}`, requestId: 'tenant2' }));
+    await clean2.until(
+      () => tenant2.some((m) => m.json?.requestId === 'tenant2'),
+      5_000,
+      "tenant 2's answer",
+    );
+    await pause(200);
+  } finally {
+    clean2.end();
+  }
+  assert.deepEqual(
+    tenant2.map((m) => m.json?.requestId),
+    ['tenant2'],
+    'tenant 2 received only its own answer',
+  );
+  const leaked = tokensIn(tenant2).filter((tok) => tenant1Tokens.includes(tok));
+  assert.deepEqual(leaked, [], "a registration token of tenant 1's reached tenant 2");
+  const own = tenant2[0]!.json;
+  assert.equal((await t.call('GET', `/v1/devices/${own.deviceId}`, { token: key2 })).status, 200);
+  assert.equal((await t.call('GET', `/v1/devices/${own.deviceId}`, { token: key1 })).status, 404);
+});
+
+async function registerCa(key: string, ca: TestCa): Promise<void> {
+  const code = (await t.call('POST', '/v1/pki/registration-codes', { token: key })).body.registrationCode;
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: caCert.subject,
+    thisUpdate: new Date(Date.now() - 60_000),
+    nextUpdate: new Date(Date.now() + 86_400_000),
+    entries: [],
+    signingKey: await importEcPrivateKey(ca.keyPem),
+    signingAlgorithm: ECDSA_SHA256,
+  });
+  const r = await t.call('POST', '/v1/pki/cas', {
+    token: key,
+    body: {
+      caCertificate: ca.certPem,
+      verificationCertificate: issueWithCa(caWork, ca, code).cert,
+      crl: crl.toString('pem'),
+      registrationPolicy: 'auto',
+    },
+  });
+  assert.equal(r.status, 201, r.text);
+}
+
+async function deviceBySerial(key: string, serial: string): Promise<string> {
+  return eventually(
+    async () => {
+      const r = await t.call('GET', '/v1/devices', { token: key });
+      return r.body.items.find((d: { serial: string | null }) => d.serial === serial)?.id as
+        string | undefined;
+    },
+    5_000,
+    `the device ${serial}`,
+  );
+}
+
+async function offline(deviceId: string, key: string): Promise<void> {
+  await eventually(
+    async () => {
+      const r = await t.call('GET', `/v1/devices/${deviceId}`, { token: key });
+      return r.body.presence?.connected === false && r.body.presence.lastDisconnectedAt !== null;
+    },
+    5_000,
+    `${deviceId} to be offline`,
+  );
+}
+
+async function newCommand(deviceId: string, key: string, name: string): Promise<string> {
+  const r = await t.call('POST', `/v1/devices/${deviceId}/commands`, { token: key, body: { name } });
+  assert.equal(r.status, 201, r.text);
+  return r.body.id as string;
+}
+
+const caWork = mkdtempSync(join(tmpdir(), 'mooring-iso-ca-'));
+after(() => rmSync(caWork, { recursive: true, force: true }));
+
+test("a manufacturer serial shared by two tenants' devices: the other tenant's unit cannot resume the stored session, and starting clean shows it nothing", async () => {
+  const suffix = nonce();
+  const serial = `ISO-SN-${suffix}`;
+  const ca1 = makeCa(caWork, `Iso-Mfg-One-${suffix}`);
+  const ca2 = makeCa(caWork, `Iso-Mfg-Two-${suffix}`);
+  await registerCa(key1, ca1);
+  await registerCa(key2, ca2);
+  const unit1 = { clientId: serial, certificate: issueWithCa(caWork, ca1, serial) };
+  const unit2 = { clientId: serial, certificate: issueWithCa(caWork, ca2, serial) };
+  const commands = topics.commandsFilter(serial);
+  const commandIds = (sink: Received[]) =>
+    sink.map((m) => `${m.topic} ${m.json?.id ?? m.text.slice(0, 200)}`);
+
+  // Tenant 1's unit, registered just in time, keeps a persistent session subscribed to its commands.
+  const one = await RawConn.attempt(t, { ...unit1, clean: false }, [], { acknowledge: false });
+  assert.equal(one.returnCode, 0);
+  await one.conn.subscribeOrFail(commands);
+  const device1 = await deviceBySerial(key1, serial);
+  // A command delivered but never acknowledged stays in the session, in flight...
+  const inFlight = await newCommand(device1, key1, 'in-flight');
+  await one.conn.until(() => one.conn.sink.some((m) => m.json?.id === inFlight), 5_000, 'the command');
+  assert.equal(one.conn.sink[0]?.topic, topics.command(serial, inFlight));
+  one.conn.end();
+  await offline(device1, key1);
+  // ...and one created while the unit is away waits for it.
+  const queued = await newCommand(device1, key1, 'queued');
+
+  // Tenant 2's unit with the same serial asks to resume the session stored under that client id.
+  const refusedBefore = await refusedTotal('client_id_in_use');
+  const tenant2: Received[] = [];
+  const resume = await RawConn.attempt(t, { ...unit2, clean: false }, tenant2);
+  if (resume.returnCode === 0) {
+    await pause(500); // whatever the session held arrives now
+    resume.conn.end();
+  }
+  assert.deepEqual(
+    { returnCode: resume.returnCode, sessionPresent: resume.sessionPresent, delivered: commandIds(tenant2) },
+    { returnCode: RETURN_CODE_IDENTIFIER_REJECTED, sessionPresent: false, delivered: [] },
+    "tenant 2's unit resumed tenant 1's session",
+  );
+  assert.equal(await refusedTotal('client_id_in_use'), refusedBefore + 1);
+  const device2 = await deviceBySerial(key2, serial);
+  assert.notEqual(device2, device1);
+
+  // Tenant 1's session is intact: its unit resumes it and gets both commands.
+  const back = await RawConn.attempt(t, { ...unit1, clean: false }, [], { acknowledge: false });
+  assert.equal(back.returnCode, 0);
+  assert.equal(back.sessionPresent, true);
+  await back.conn.until(
+    () => [inFlight, queued].every((id) => back.conn.sink.some((m) => m.json?.id === id)),
+    5_000,
+    "tenant 1's commands",
+  );
+  back.conn.end(); // still unacknowledged: in flight in the session again
+  await eventually(
+    async () => {
+      const r = await t.call('GET', `/v1/devices/${device1}`, { token: key1 });
+      return r.body.presence?.connected === false && r.body.presence.lastDisconnectedAt > Date.now() - 5_000;
+    },
+    5_000,
+    'tenant 1 to be offline again',
+  );
+  await pause(100);
+
+  // With a clean session tenant 2's unit is accepted and starts clean: nothing of tenant 1's arrives,
+  // only its own command (once that arrived, anything left for tenant 1 would have too).
+  const fresh = await RawConn.attempt(t, { ...unit2, clean: true }, tenant2);
+  assert.equal(fresh.returnCode, 0);
+  assert.equal(fresh.sessionPresent, false);
+  try {
+    await fresh.conn.subscribeOrFail(commands);
+    const own = await newCommand(device2, key2, 'own');
+    await fresh.conn.until(() => tenant2.some((m) => m.json?.id === own), 5_000, "tenant 2's command");
+    await pause(200);
+    assert.deepEqual(commandIds(tenant2), [`${topics.command(serial, own)} ${own}`]);
+  } finally {
+    fresh.conn.end();
+  }
+  for (const id of [inFlight, queued])
+    assert.equal((await t.call('GET', `/v1/devices/${device2}/commands/${id}`, { token: key2 })).status, 404);
 });

@@ -79,6 +79,7 @@ export interface Broker {
 
 const RETURN_CODE_BAD_CREDENTIALS = 4;
 const RETURN_CODE_NOT_AUTHORIZED = 5;
+const RETURN_CODE_IDENTIFIER_REJECTED = 2;
 const DROPPED_TOPIC = '$mooring/dropped';
 
 export async function createBroker(deps: BrokerDeps): Promise<Broker> {
@@ -101,6 +102,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     counter.inc();
   };
   const pendingPresence = new Set<Promise<void>>();
+  /** Which identity made the session stored under each client id (`tenant/device`). */
+  const sessionOwners = new Map<string, string>();
 
   const aedes = await Aedes.createBroker({
     // A client has 10 s to send CONNECT after the socket opens.
@@ -122,13 +125,17 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         // take over a device's session.
         if (!password || !client.id.startsWith(PROVISIONING_CLIENT_PREFIX))
           return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
+        // No persistent sessions for provisioning: a queued answer (a registration token) must never
+        // wait in a session that another token could resume with the same client id.
+        if (!client.clean) return refuse('persistent_session_refused', RETURN_CODE_IDENTIFIER_REJECTED);
         const secret = password.toString('utf8');
         deps.provisioning.authenticateToken(secret).then(
           (token) => {
             // Only the same token may take over a provisioning client id.
             const holder = (aedes as unknown as { clients: Record<string, Client> }).clients[client.id];
             const held = holder && holder !== client ? provisioningSessions.get(holder) : undefined;
-            if (held && held.tokenId !== token.tokenId) return refuse('client_id_in_use', 2);
+            if (held && held.tokenId !== token.tokenId)
+              return refuse('client_id_in_use', RETURN_CODE_IDENTIFIER_REJECTED);
             provisioningSessions.set(client, { secret, tokenId: token.tokenId, ackTail: Promise.resolve() });
             done(null, true);
           },
@@ -164,7 +171,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
           const holder = (aedes as unknown as { clients: Record<string, Client> }).clients[client.id];
           const holderSession = holder && holder !== client ? sessions.get(holder) : undefined;
           if (holderSession && holderSession.device.deviceId !== device.deviceId)
-            return refuse('client_id_in_use', 2);
+            return refuse('client_id_in_use', RETURN_CODE_IDENTIFIER_REJECTED);
+          // A stored (offline) session is resumed only by the identity that made it: a manufacturer
+          // serial used as client id by a device of another tenant starts clean or not at all.
+          const owner = `${device.tenantId}/${device.deviceId}`;
+          const storedOwner = sessionOwners.get(client.id);
+          if (!client.clean && storedOwner !== undefined && storedOwner !== owner)
+            return refuse('client_id_in_use', RETURN_CODE_IDENTIFIER_REJECTED);
+          sessionOwners.set(client.id, owner);
           sessions.set(client, {
             device,
             topicId: device.clientId ?? device.deviceId,

@@ -198,13 +198,17 @@ export function createUserService(deps: UserDeps): UserService {
       return created;
     },
     async resetPassword(token, newPassword) {
-      const used = token.startsWith(`${LINK_TOKEN_PREFIX}_`)
-        ? await store.useReset(sha256Hex(token), now())
+      const digest = sha256Hex(token);
+      const invalid = () => new AppError('LINK_INVALID', 'the reset link is unknown, used or expired');
+      const userId = token.startsWith(`${LINK_TOKEN_PREFIX}_`)
+        ? await store.openReset(digest, now())
         : undefined;
-      if (!used) throw new AppError('LINK_INVALID', 'the reset link is unknown, used or expired');
-      const found = await store.byId(used.userId);
-      if (!found) throw new AppError('LINK_INVALID', 'the user no longer exists');
+      const found = userId ? await store.byId(userId) : undefined;
+      if (!found) throw invalid();
+      // A refused password does not spend the link.
       checkPasswordPolicy(newPassword, found.user.username, '/newPassword');
+      const used = await store.useReset(digest, now());
+      if (!used) throw invalid();
       await store.setPassword(used.userId, await hashPassword(newPassword));
       await store.revokeSessions(used.userId, now());
       await store.clearFailures(found.user.username);

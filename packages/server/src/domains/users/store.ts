@@ -379,6 +379,14 @@ export function userStore(db: Queryable) {
         [r.id, r.tenantId, r.userId, tokenHash, r.createdBy, r.createdAt, r.expiresAt],
       );
     },
+    /** The user an open reset link is for, without spending it. */
+    async openReset(tokenHash: string, now: number): Promise<string | undefined> {
+      const [r] = await db.query<{ user_id: string }>(
+        'SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2',
+        [tokenHash, now],
+      );
+      return r?.user_id;
+    },
     /** Spends an open reset link once; the user it is for, or undefined. */
     async useReset(
       tokenHash: string,
