@@ -9,7 +9,7 @@
  *
  * Tunables (environment): BENCH_CONNECTIONS, BENCH_WINDOW, BENCH_WARMUP_S, BENCH_DURATION_S,
  * BENCH_LATENCY_RATE, BENCH_COMMANDS, BENCH_BATCH_MAX_ROWS, BENCH_SKIP_MOSQUITTO=1,
- * BENCH_BULK_DEVICES (10000), BENCH_MTLS_S, BENCH_MTLS_CONCURRENCY,
+ * BENCH_BULK_DEVICES (10000), BENCH_MTLS_S, BENCH_MTLS_CONCURRENCY, BENCH_API_LANES, BENCH_API_S,
  * BENCH_SERVER_CPU_PROF=<dir> (V8 CPU profiles of the server over each measured Mooring window),
  * BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. --trace-gc), BENCH_OUT=<file> (also
  * write the JSON there).
@@ -27,6 +27,7 @@ import { clientContext, handshake, HOLD_MS, type TlsVersion } from './mtls.js';
 import { findPid, LoadGenerator, machineCpu, procCpuMs, procMemory, ServerProcess } from './procs.js';
 import { Rest } from './rest.js';
 import type { ServerStats } from './server.js';
+import { authenticatedRequests, authenticatedRequestsOnPostgres } from './api.js';
 import { mapLimit, round, Samples, sleep, type Percentiles } from './stats.js';
 
 function intEnv(name: string, def: number): number {
@@ -53,6 +54,8 @@ const PARAMS = {
   mtlsConcurrency: intEnv('BENCH_MTLS_CONCURRENCY', 32),
   mtlsWarmupSeconds: 2,
   mtlsDurationSeconds: intEnv('BENCH_MTLS_S', 8),
+  apiLanes: intEnv('BENCH_API_LANES', 32),
+  apiSeconds: intEnv('BENCH_API_S', 8),
 };
 const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
 /**
@@ -968,6 +971,24 @@ async function main() {
   const commandRoundTripMs = await commandRoundTrips(rest, apiKey, commandDevice, tls, PARAMS.commandSamples);
   log(`commands: p50 ${commandRoundTripMs.p50} ms, p99 ${commandRoundTripMs.p99} ms`);
 
+  // --- Authenticated REST requests with an operator API key (auth, grants, guard, one device read).
+  const operatorKey = await rest.expect<{ secret: string }>(201, 'POST', '/v1/api-keys', apiKey, {
+    name: 'bench-operator',
+    role: 'operator',
+  });
+  log(`api: GET /v1/devices/{id} with an API key, ${PARAMS.apiLanes} lanes, ${PARAMS.apiSeconds} s`);
+  const api = await authenticatedRequests({
+    port: server.ready.httpPort,
+    ca,
+    apiKey: operatorKey.secret,
+    path: `/v1/devices/${commandDevice.id}`,
+    lanes: PARAMS.apiLanes,
+    warmupSeconds: 2,
+    durationSeconds: PARAMS.apiSeconds,
+    serverPid: server.pid,
+  });
+  log(`api: ${api.requestsPerSec} req/s, p99 ${api.latencyMs.p99} ms`);
+
   const endRss = await rssMb();
   const endMemory = (await server.stats()).memory;
   const mb = (bytes: number) => round(bytes / 1024 ** 2, 1);
@@ -988,6 +1009,16 @@ async function main() {
   const bulk = await bulkProvisioning(rest, apiKey, load, server, ca);
   const mtls = await mtlsHandshakes(rest, apiKey, load, server, ca, bulk.manifest, bulk.keys);
 
+  // --- Authenticated REST requests again, on a server using the local PostgreSQL.
+  log('api: the same on a second server with the local PostgreSQL');
+  const apiPg = await authenticatedRequestsOnPostgres(serverEnv, {
+    lanes: PARAMS.apiLanes,
+    durationSeconds: PARAMS.apiSeconds,
+  });
+  log(
+    apiPg.result ? `api (postgres): ${apiPg.result.requestsPerSec} req/s` : `api (postgres): ${apiPg.reason}`,
+  );
+
   const cpu = cpus()[0];
   return {
     date: new Date().toISOString(),
@@ -998,6 +1029,17 @@ async function main() {
     commandRoundTripMs,
     bulkProvisioning: bulk.result,
     mtlsHandshakesPerSec: mtls.result,
+    authenticatedApi: {
+      measures:
+        'GET /v1/devices/{id} with an operator API key: closed-loop lanes on kept-alive HTTPS sockets; every ' +
+        'request authenticates the key (SHA-256 digest lookup), resolves its grants and passes the access guard. ' +
+        'The client shares the 2 cores with the server.',
+      target: 5000,
+      embedded: { store: 'pglite', met: api.requestsPerSec >= 5000, ...api },
+      postgres: apiPg.result
+        ? { store: 'postgresql (local)', met: apiPg.result.requestsPerSec >= 5000, ...apiPg.result }
+        : { store: 'postgresql (local)', reason: apiPg.reason },
+    },
     serverRssMb: {
       measures:
         'VmRSS of the server process. idle: restarted on the initialised data dir, after the REST ' +

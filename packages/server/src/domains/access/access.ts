@@ -129,3 +129,23 @@ export interface RoleService {
   /** The tenant's custom roles as name → permissions, for resolving grants. */
   customPermissions(tenantId: string): Promise<Map<string, Permission[]>>;
 }
+
+/** The permission and built-in role tables of `docs/access-control.md` (kept in step by a test). */
+export function renderAccessTables(): string {
+  const perms = ALL_PERMISSIONS.map(
+    (p) => `| \`${p}\` | ${PERMISSIONS[p]} | ${DEVICE_PERMISSIONS.has(p) ? 'yes' : ''} |`,
+  );
+  const roles = Object.values(BUILT_IN_ROLES).map(
+    (r) =>
+      `| \`${r.name}\` | ${r.description} | ${r.permissions.length === ALL_PERMISSIONS.length ? 'all' : r.permissions.map((p) => `\`${p}\``).join(', ')} |`,
+  );
+  return [
+    '| permission | allows | scopable to a tag or device |',
+    '|---|---|---|',
+    ...perms,
+    '',
+    '| role | for | permissions |',
+    '|---|---|---|',
+    ...roles,
+  ].join('\n');
+}

@@ -23,6 +23,12 @@ export interface ApiKeyDeps {
 
 /** The use of a key is written at most this often from one address, to keep writes off the hot path. */
 const USE_WRITE_INTERVAL_MS = 60_000;
+/**
+ * How long a node keeps a key it looked up. Revocation, rotation and deletion on this node drop the
+ * entry at once; expiry and the rotation overlap are checked on every use. Bounded in size.
+ */
+const CACHE_MS = 5_000;
+const CACHE_MAX = 10_000;
 
 export function grantsOf(input: Pick<ApiKeyCreate, 'role' | 'permissions' | 'grants'>): Grant[] | undefined {
   const given = [
@@ -64,6 +70,33 @@ export async function checkDelegation(
 export function createApiKeyService(deps: ApiKeyDeps): ApiKeyService {
   const { store, roles } = deps;
   const now = deps.now ?? Date.now;
+  const cache = new Map<string, { at: number; key: ApiKey; previous: boolean }>();
+  const forget = (keyId: string) => {
+    for (const [digest, entry] of cache) if (entry.key.id === keyId) cache.delete(digest);
+  };
+
+  /** The live key a secret's digest names, through the cache. */
+  async function lookup(digest: string, t: number): Promise<ApiKey | undefined> {
+    let entry = cache.get(digest);
+    if (!entry || t - entry.at > CACHE_MS) {
+      const key = await store.findLive(digest, t);
+      if (!key) {
+        cache.delete(digest);
+        return undefined;
+      }
+      entry = {
+        at: t,
+        key,
+        previous: key.previousExpiresAt !== null && (await store.isPrevious(key.id, digest)),
+      };
+      if (cache.size >= CACHE_MAX) cache.clear();
+      cache.set(digest, entry);
+    }
+    const k = entry.key;
+    if (k.revokedAt !== null || (k.expiresAt !== null && k.expiresAt <= t)) return undefined;
+    if (entry.previous && (k.previousExpiresAt === null || k.previousExpiresAt <= t)) return undefined;
+    return k;
+  }
 
   async function require(tenantId: string, keyId: string) {
     const key = await store.get(tenantId, keyId);
@@ -123,6 +156,7 @@ export function createApiKeyService(deps: ApiKeyDeps): ApiKeyService {
       if (key.revokedAt !== null) throw new AppError('API_KEY_REVOKED', `API key ${keyId} is revoked`);
       const secret = newSecret(API_KEY_PREFIX);
       const t = now();
+      forget(keyId);
       const rotated = await store.rotate(
         caller.tenantId,
         keyId,
@@ -136,19 +170,21 @@ export function createApiKeyService(deps: ApiKeyDeps): ApiKeyService {
     },
 
     async revoke(caller, keyId) {
-      if (!(await store.revoke(caller.tenantId, keyId, now()))) throw Errors.apiKeyNotFound(keyId);
+      const revoked = await store.revoke(caller.tenantId, keyId, now());
+      forget(keyId);
+      if (!revoked) throw Errors.apiKeyNotFound(keyId);
     },
 
     async authenticate(secret, source): Promise<Principal> {
       const t = now();
-      const key = secret.startsWith(`${API_KEY_PREFIX}_`)
-        ? await store.findLive(sha256Hex(secret), t)
-        : undefined;
+      const key = secret.startsWith(`${API_KEY_PREFIX}_`) ? await lookup(sha256Hex(secret), t) : undefined;
       if (!key) throw new AppError('INVALID_CREDENTIALS', 'the API key is unknown, expired or revoked');
       const newAddress = key.lastUsedAddress !== source || key.lastUsedAt === null;
       if (newAddress || t - (key.lastUsedAt ?? 0) > USE_WRITE_INTERVAL_MS) {
         await store.recordUse(key.id, t, source);
-        if (newAddress) deps.onNewAddress?.(key, source);
+        if (newAddress) deps.onNewAddress?.({ ...key }, source);
+        key.lastUsedAt = t;
+        key.lastUsedAddress = source;
       }
       const customs = await roles.customPermissions(key.tenantId);
       return {

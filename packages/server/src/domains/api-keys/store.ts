@@ -105,6 +105,14 @@ export function apiKeyStore(db: Queryable) {
       );
       return r && toApiKey(r);
     },
+    /** Whether a digest is the key's previous secret (valid only during the rotation overlap). */
+    async isPrevious(id: string, keyHash: string): Promise<boolean> {
+      const rows = await db.query('SELECT 1 FROM api_keys WHERE id = $1 AND previous_key_hash = $2', [
+        id,
+        keyHash,
+      ]);
+      return rows.length > 0;
+    },
     async recordUse(id: string, now: number, address: string | null): Promise<void> {
       await db.query('UPDATE api_keys SET last_used_at = $2, last_used_address = $3 WHERE id = $1', [
         id,

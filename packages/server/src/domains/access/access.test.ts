@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { renderAccessTables } from './access.js';
+import { coversDevice, missingForDelegation, reach, resolveGrants, validateGrants } from './policy.js';
+
+test('docs/access-control.md carries the permission and role tables', () => {
+  const doc = readFileSync(
+    fileURLToPath(new URL('../../../../../docs/access-control.md', import.meta.url)),
+    'utf8',
+  );
+  assert.ok(
+    doc.includes(renderAccessTables()),
+    'out of date: run node --import tsx scripts/render-access.ts',
+  );
+});
+
+test('grants resolve to permissions; scoped grants keep only device permissions; unknown roles grant nothing', () => {
+  const [tenantWide, scoped, gone] = resolveGrants(
+    [{ role: 'operator' }, { role: 'operator', scope: { tag: 'line:a' } }, { role: 'deleted-role' }],
+    new Map(),
+  );
+  assert.ok(tenantWide!.permissions.has('provisioning:read'));
+  assert.equal(scoped!.tag, 'line:a');
+  assert.ok(scoped!.permissions.has('devices:command'));
+  assert.equal(scoped!.permissions.has('provisioning:read'), false);
+  assert.equal(gone!.permissions.size, 0);
+  assert.deepEqual(reach([scoped!], 'devices:command').kind, 'devices');
+  assert.deepEqual(reach([tenantWide!], 'devices:command').kind, 'tenant');
+  assert.deepEqual(reach([gone!], 'devices:read').kind, 'none');
+  assert.equal(coversDevice([scoped!], 'dev_1', ['line:a']), true);
+  assert.equal(coversDevice([scoped!], 'dev_1', ['line:b']), false);
+});
+
+test('delegation: nothing beyond what the holder has, over the same or a narrower scope', () => {
+  const holder = resolveGrants(
+    [{ role: 'operator', scope: { tag: 'line:a' } }, { permissions: ['keys:manage'] }],
+    new Map(),
+  );
+  const want = (g: Parameters<typeof resolveGrants>[0]) =>
+    missingForDelegation(holder, resolveGrants(g, new Map()));
+  assert.deepEqual(want([{ permissions: ['devices:read'], scope: { tag: 'line:a' } }]), []);
+  assert.deepEqual(want([{ permissions: ['devices:read'] }]), ['devices:read']);
+  assert.deepEqual(want([{ permissions: ['devices:read'], scope: { tag: 'line:b' } }]), [
+    'devices:read@tag:line:b',
+  ]);
+  assert.deepEqual(want([{ permissions: ['keys:manage'] }]), []);
+  assert.throws(
+    () => validateGrants([{ role: 'viewer', permissions: ['devices:read'] }], new Set()),
+    /either a role/,
+  );
+  assert.throws(() => validateGrants([{ role: 'nope' }], new Set()), /unknown role/);
+});

@@ -1,0 +1,16 @@
+// Rewrites the permission and role tables in docs/access-control.md: `node --import tsx scripts/render-access.ts`.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { renderAccessTables } from '../packages/server/src/domains/access/access.js';
+
+const path = 'docs/access-control.md';
+const doc = readFileSync(path, 'utf8');
+const start = '<!-- access:start -->';
+const end = '<!-- access:end -->';
+const next =
+  doc.slice(0, doc.indexOf(start) + start.length) +
+  '\n' +
+  renderAccessTables() +
+  '\n' +
+  doc.slice(doc.indexOf(end));
+writeFileSync(path, next);
+process.stdout.write(`updated ${path}\n`);
