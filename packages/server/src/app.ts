@@ -25,7 +25,7 @@ import { peerCertificateOf } from './pki/peer.js';
 import { createOwnershipService } from './domains/ownership/service.js';
 import { createFactoryService } from './domains/provisioning/factory.js';
 import { createAuditService } from './domains/audit/service.js';
-import type { AuditEntry } from './domains/audit/audit.js';
+import { createAuditWriter } from './domains/audit/writer.js';
 import { createRoleService } from './domains/access/service.js';
 import { guard } from './domains/access/guard.js';
 import {
@@ -156,12 +156,18 @@ async function startPlatformSteps(
     hostnames: config.tlsHostnames,
   });
   const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
+  // The audit trail: admin requests are recorded by the HTTP adapter; lifecycle events the services
+  // report go through one batching writer.
+  const audit = createAuditService({ db });
+  const auditWriter = createAuditWriter(audit, logger);
+  const recordAudit = auditWriter.sink;
   const pki = await createPkiService({
     db,
     bus,
     box,
     root: { certPem: tls.ca, keyPem: tls.caKeyPem },
     certificateValidityDays: config.certificateValidityDays,
+    audit: recordAudit,
   });
   const registrationTokens = await createRegistrationTokens({
     db,
@@ -177,6 +183,7 @@ async function startPlatformSteps(
     pki,
     operationTtlSeconds: config.provisioningOperationTtlSeconds,
     refreshGraceMs: config.registrationTokenTtlSeconds * 1000,
+    audit: recordAudit,
   });
   // A device proves itself with an access key or a registration token (a JWT).
   const authenticateDevice = (secret: string, claimedDeviceId?: string) =>
@@ -189,13 +196,7 @@ async function startPlatformSteps(
       .catch((err: unknown) => logger.error({ err }, 'revoking certificates failed'));
   });
   const ownership = createOwnershipService({ db, bus, devices, pki });
-  const factory = createFactoryService({ db, box, provisioning, pki });
-  const audit = createAuditService({ db });
-  const recordAudit = (entry: AuditEntry) => {
-    audit
-      .record(entry)
-      .catch((err: unknown) => logger.error({ err, action: entry.action }, 'audit record failed'));
-  };
+  const factory = createFactoryService({ db, box, provisioning, pki, audit: recordAudit });
   const users = createUserService({
     store: userStore(db),
     box,
@@ -294,7 +295,7 @@ async function startPlatformSteps(
     clientTrust: { ca: initialTrust.ca, ...(initialTrust.crl ? { crl: initialTrust.crl } : {}) },
     broker,
     logger,
-    recordAudit: (entry) => audit.record(entry),
+    recordAudit,
     isReady: () => ready,
   });
   opened.push(() => http.close());
@@ -423,6 +424,7 @@ async function startPlatformSteps(
         await http.close();
         await writer.drain();
         await presence.resetNode(config.nodeId, 'server_shutdown').catch(() => 0);
+        await auditWriter.flush();
         if (!options.db) await db.close();
         logger.info('mooring stopped');
       })();

@@ -5,7 +5,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestPlatform, type TestPlatform } from './harness.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, startTestPlatform, type TestPlatform } from './harness.js';
+import { deviceKeyAndCsr } from './openssl.js';
 
 let t: TestPlatform;
 before(async () => {
@@ -31,7 +35,11 @@ test('each admin action and login attempt leaves exactly one record, without sec
   await t.call('GET', '/v1/devices', { token: apiKey }); // reads are not admin actions
   await t.call('POST', '/v1/devices', { token: apiKey, body: { name: 'x', bogus: 1 } }); // refused: recorded as a failure
 
-  const page = await t.call('GET', '/v1/audit?limit=100', { token: apiKey });
+  // Records are written just after each response: wait for the last one.
+  const page = await eventually(async () => {
+    const r = await t.call('GET', '/v1/audit?limit=100', { token: apiKey });
+    return r.body.items?.length === 8 ? r : undefined;
+  });
   assert.equal(page.status, 200);
   const actions = page.body.items.map((r: { action: string; outcome: string }) => `${r.action} ${r.outcome}`);
   assert.deepEqual(actions, [
@@ -77,11 +85,15 @@ test('each admin action and login attempt leaves exactly one record, without sec
 
   // Isolation: another tenant sees only its own chain.
   const other = await t.tenant();
-  const theirs = await t.call('GET', '/v1/audit', { token: other.apiKey });
+  // Its first request is also its key's first use, recorded just after it is answered.
+  const theirs = await eventually(async () => {
+    const r = await t.call('GET', '/v1/audit', { token: other.apiKey });
+    return r.body.items.length === 2 ? r : undefined;
+  });
   assert.deepEqual(
     theirs.body.items.map((r: { action: string }) => r.action),
     ['POST /v1/tenants/:tenantId/api-keys', 'api-key.used-from-new-address'],
-    'only its own record',
+    'only its own records',
   );
   assert.equal((await t.call('GET', '/v1/platform/audit', { token: apiKey })).body.code, 'FORBIDDEN');
 
@@ -102,6 +114,8 @@ test('verification reports edited, deleted, reordered and truncated records and 
   const { tenantId, apiKey } = await t.tenant();
   for (let i = 0; i < 6; i++) await t.call('POST', '/v1/devices', { token: apiKey, body: { name: `d${i}` } });
   const verify = async () => (await t.call('GET', '/v1/audit/verify', { token: apiKey })).body;
+  // key created, its first use, six devices: all written before the tampering starts
+  await eventually(async () => (await verify()).records === 8);
   assert.equal((await verify()).intact, true);
   const db = t.platform.db;
 
@@ -171,4 +185,57 @@ test('verification reports edited, deleted, reordered and truncated records and 
   const cut = (await t.call('GET', '/v1/audit/verify', { token: fresh.apiKey })).body;
   assert.equal(cut.intact, false);
   assert.match(cut.breaks[0].reason, /removed from the end/);
+});
+
+test('device-side credential events are recorded: provisioning start and completion, refresh, factory units', async () => {
+  const { apiKey } = await t.tenant();
+  const work = mkdtempSync(join(tmpdir(), 'mooring-audit-'));
+  const pt = await t.call('POST', '/v1/provisioning-tokens', {
+    token: apiKey,
+    body: { name: 'line', kind: 'batch', maxUses: 5, approval: 'auto' },
+  });
+  const started = await t.call('POST', '/v1/device/provisioning/operations', {
+    token: pt.body.secret,
+    body: { serial: 'AUD-1', csr: deviceKeyAndCsr(work).csr },
+  });
+  assert.equal(started.body.status, 'approved', started.text);
+  const refreshed = await t.call('POST', '/v1/device/provisioning/refresh', {
+    token: pt.body.secret,
+    body: { registrationToken: started.body.registrationToken },
+  });
+  assert.equal(refreshed.status, 200, refreshed.text);
+  const batch = await t.call('POST', '/v1/provisioning/batches', {
+    token: apiKey,
+    body: {
+      batchId: 'audit-batch',
+      items: [{ serial: 'AUD-F1', csr: deviceKeyAndCsr(work).csr }, { serial: 'AUD-F2' }],
+    },
+  });
+  assert.equal(batch.status, 201, batch.text);
+
+  const records = await eventually(async () => {
+    const page = await t.call('GET', '/v1/audit?limit=100', { token: apiKey });
+    const items = page.body.items as { action: string; actor: string; target: string; changes: any }[];
+    return items.filter((r) => r.action === 'factory.issue').length === 2 ? items : undefined;
+  });
+  const byAction = (a: string) => records.filter((r) => r.action === a);
+  const [start] = byAction('provisioning.start');
+  assert.equal(start!.actor, `provisioning-token:${pt.body.provisioningToken.id}`);
+  assert.equal(start!.target, 'AUD-1');
+  const [complete] = byAction('provisioning.complete');
+  assert.equal(complete!.actor, 'policy:auto-approval');
+  assert.equal(complete!.target, started.body.deviceId);
+  assert.match(complete!.changes.certificateSerial, /^[0-9a-f]+$/);
+  const [refresh] = byAction('registration-token.refresh');
+  assert.equal(refresh!.actor, `device:${started.body.deviceId}`);
+  const units = byAction('factory.issue');
+  assert.deepEqual(units.map((u) => u.changes.serial).sort(), ['AUD-F1', 'AUD-F2']);
+  assert.ok(units.every((u) => u.actor.startsWith('api-key:')));
+  assert.ok(
+    units.some((u) => u.changes.certificateSerial) && units.some((u) => u.changes.provisioningTokenId),
+  );
+  const text = JSON.stringify(records);
+  for (const secret of [pt.body.secret, started.body.registrationToken, refreshed.body.registrationToken])
+    assert.equal(text.includes(secret), false, 'no secret in the trail');
+  assert.equal((await t.call('GET', '/v1/audit/verify', { token: apiKey })).body.intact, true);
 });

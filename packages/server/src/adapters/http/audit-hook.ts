@@ -6,8 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { principalName } from '../../platform/caller.js';
-import { SECRET_FIELDS, type AuditEntry } from '../../domains/audit/audit.js';
-import type { Logger } from '../../platform/observability.js';
+import { SECRET_FIELDS, type AuditSink } from '../../domains/audit/audit.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const AUDITED_MODES = new Set(['tenant', 'platform-admin', 'session']);
@@ -29,11 +28,7 @@ export function redact(value: unknown, depth = 0): unknown {
   return value;
 }
 
-export function registerAuditHook(
-  app: FastifyInstance,
-  record: (entry: AuditEntry) => Promise<unknown>,
-  logger: Logger,
-): void {
+export function registerAuditHook(app: FastifyInstance, record: AuditSink): void {
   app.addHook('onResponse', async (request, reply) => {
     const mode = request.routeOptions.config.auth;
     const url = request.routeOptions.url;
@@ -46,18 +41,14 @@ export function registerAuditHook(
     const tenantId = p && 'tenantId' in p ? p.tenantId : (params.tenantId ?? '');
     const body = redact(request.body ?? null) as Record<string, unknown> | null;
     const target = Object.values(params)[0] ?? null;
-    try {
-      await record({
-        tenantId,
-        actor: principalName(request.principal),
-        action: `${request.method} ${url}`,
-        target,
-        outcome: reply.statusCode < 400 ? 'success' : 'failure',
-        source: request.ip,
-        changes: { status: reply.statusCode, ...(body && typeof body === 'object' ? { request: body } : {}) },
-      });
-    } catch (err) {
-      logger.error({ err, action: `${request.method} ${url}` }, 'audit record failed');
-    }
+    record({
+      tenantId,
+      actor: principalName(request.principal),
+      action: `${request.method} ${url}`,
+      target,
+      outcome: reply.statusCode < 400 ? 'success' : 'failure',
+      source: request.ip,
+      changes: { status: reply.statusCode, ...(body && typeof body === 'object' ? { request: body } : {}) },
+    });
   });
 }

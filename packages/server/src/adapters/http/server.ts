@@ -23,7 +23,7 @@ import type { RouteContext } from './context.js';
 import { sendProblem, toAppError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
 import { registerAuditHook } from './audit-hook.js';
-import type { AuditEntry } from '../../domains/audit/audit.js';
+import type { AuditSink } from '../../domains/audit/audit.js';
 
 export interface HttpServerOptions extends RouteContext {
   tls: { cert: string; key: string };
@@ -31,8 +31,8 @@ export interface HttpServerOptions extends RouteContext {
   clientTrust: { ca: string[]; crl?: string[] };
   broker: Broker;
   logger: Logger;
-  /** Appends to the audit trail (the unguarded service: no caller writes records). */
-  recordAudit(entry: AuditEntry): Promise<unknown>;
+  /** Appends to the audit trail (the batching writer: no caller writes records). */
+  recordAudit: AuditSink;
   /** Whether the platform is ready to serve (false while starting or draining). */
   isReady(): boolean;
 }
@@ -230,7 +230,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   );
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
-  registerAuditHook(app, opts.recordAudit, opts.logger);
+  registerAuditHook(app, opts.recordAudit);
   registerRoutes(app, opts);
   return app;
 }

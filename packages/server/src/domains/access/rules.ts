@@ -116,6 +116,7 @@ export const FACTORY_RULES: Rules<FactoryService> = {
 
 export const AUDIT_RULES: Rules<AuditService> = {
   record: { internal: 'written by the adapters and services, never by a caller' },
+  recordMany: { internal: 'written by the adapters and services, never by a caller' },
   list: { permission: 'audit:read' },
   verify: { permission: 'audit:read' },
   listPlatform: { platformOnly: true },

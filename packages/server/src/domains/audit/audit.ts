@@ -53,6 +53,8 @@ export interface AuditQuery {
 export interface AuditService {
   /** Appends one record to the tenant's chain. */
   record(entry: AuditEntry): Promise<AuditRecord>;
+  /** Appends records in order in one transaction (a factory batch's units, queued events). */
+  recordMany(entries: readonly AuditEntry[]): Promise<AuditRecord[]>;
   /** The caller's tenant's records. */
   list(caller: TenantCaller, q: AuditQuery): Promise<Page<AuditRecord>>;
   /** Recomputes the caller's tenant's chain and reports every place it breaks. */
@@ -66,6 +68,13 @@ export interface AuditService {
    */
   applyRetention(): Promise<number>;
 }
+
+/**
+ * Where services report credential and device lifecycle events that no admin request records (a
+ * device provisioning itself, a policy approving it, a certificate issued or renewed, a factory
+ * unit). Fire and forget: the writer batches them into the chain.
+ */
+export type AuditSink = (entry: AuditEntry) => void;
 
 export const GENESIS_HASH = '0'.repeat(64);
 

@@ -3,6 +3,7 @@ import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
 import type { Db } from '../../store/db.js';
 import {
   GENESIS_HASH,
+  type AuditEntry,
   type AuditQuery,
   type AuditRecord,
   type AuditService,
@@ -132,6 +133,58 @@ export function createAuditService(deps: { db: Db; now?: () => number }): AuditS
     };
   }
 
+  /** Appends entries in order, one transaction, each tenant's head locked once. */
+  async function appendAll(entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
+    if (entries.length === 0) return [];
+    return db.transaction(async (tx) => {
+      const heads = new Map<string, { seq: number; hash: string }>();
+      const out: AuditRecord[] = [];
+      for (const entry of entries) {
+        let head = heads.get(entry.tenantId);
+        if (!head) {
+          await tx.query(
+            `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
+            [entry.tenantId, GENESIS_HASH],
+          );
+          const [row] = await tx.query<{ seq: number; hash: string }>(
+            'SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE',
+            [entry.tenantId],
+          );
+          head = { seq: Number(row!.seq), hash: row!.hash };
+        }
+        const seq = head.seq + 1;
+        const base = { ...entry, seq, at: now() };
+        const hash = recordHash(head.hash, base);
+        await tx.query(
+          `INSERT INTO audit_records (tenant_id, seq, at, actor, action, target, outcome, source, changes, prev_hash, hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+          [
+            entry.tenantId,
+            seq,
+            base.at,
+            entry.actor,
+            entry.action,
+            entry.target,
+            entry.outcome,
+            entry.source,
+            entry.changes === null ? null : JSON.stringify(entry.changes),
+            head.hash,
+            hash,
+          ],
+        );
+        out.push({ ...base, prevHash: head.hash, hash });
+        heads.set(entry.tenantId, { seq, hash });
+      }
+      for (const [tenantId, head] of heads)
+        await tx.query('UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1', [
+          tenantId,
+          head.seq,
+          head.hash,
+        ]);
+      return out;
+    });
+  }
+
   return {
     list: (caller, q) => listChain(caller.tenantId, q),
     verify: (caller) => verifyChain(caller.tenantId),
@@ -174,42 +227,9 @@ export function createAuditService(deps: { db: Db; now?: () => number }): AuditS
     },
 
     async record(entry) {
-      return db.transaction(async (tx) => {
-        await tx.query(
-          `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
-          [entry.tenantId, GENESIS_HASH],
-        );
-        const [head] = await tx.query<{ seq: number; hash: string }>(
-          'SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE',
-          [entry.tenantId],
-        );
-        const seq = Number(head!.seq) + 1;
-        const base = { ...entry, seq, at: now() };
-        const hash = recordHash(head!.hash, base);
-        await tx.query(
-          `INSERT INTO audit_records (tenant_id, seq, at, actor, action, target, outcome, source, changes, prev_hash, hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          [
-            entry.tenantId,
-            seq,
-            base.at,
-            entry.actor,
-            entry.action,
-            entry.target,
-            entry.outcome,
-            entry.source,
-            entry.changes === null ? null : JSON.stringify(entry.changes),
-            head!.hash,
-            hash,
-          ],
-        );
-        await tx.query('UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1', [
-          entry.tenantId,
-          seq,
-          hash,
-        ]);
-        return { ...base, prevHash: head!.hash, hash };
-      });
+      const [r] = await appendAll([entry]);
+      return r!;
     },
+    recordMany: (entries) => appendAll(entries),
   };
 }

@@ -6,6 +6,7 @@
  * the platform has not issued yet.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { AuditSink } from '../audit/audit.js';
 import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { TenantCaller } from '../../platform/caller.js';
@@ -86,6 +87,7 @@ export function externalCas(deps: {
   now: () => number;
   rootSubject: string;
   trustChanged(): Promise<void>;
+  audit?: AuditSink;
 }) {
   const { db, now } = deps;
 
@@ -200,7 +202,7 @@ export function externalCas(deps: {
         throw new AppError('INVALID_CREDENTIALS', 'the certificate common name is not a usable serial');
       }
       const t = now();
-      return db.transaction(async (tx) => {
+      const registered = await db.transaction(async (tx) => {
         const [existing] = await tx.query<{ id: string; status: string }>(
           'SELECT id, status FROM devices WHERE tenant_id = $1 AND serial = $2',
           [ca.tenant_id, serial],
@@ -246,8 +248,20 @@ export function externalCas(deps: {
           credentialId: peer.serial.toLowerCase(),
           clientId: serial,
           status,
+          created: !existing,
         };
       });
+      const { created, ...device } = registered;
+      deps.audit?.({
+        tenantId: ca.tenant_id,
+        actor: `ca:${ca.id}`,
+        action: created ? 'device.register-just-in-time' : 'certificate.register-just-in-time',
+        target: registered.deviceId,
+        outcome: 'success',
+        source: null,
+        changes: { serial, certificateSerial: device.credentialId, status: device.status, caId: ca.id },
+      });
+      return device;
     },
   };
 }

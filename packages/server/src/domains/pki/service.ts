@@ -3,6 +3,7 @@ import { AppError, Errors } from '../../errors.js';
 import { externalCas, toCa, type CaRecord } from './external-cas.js';
 import { newId } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
+import type { AuditSink } from '../audit/audit.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Db, Queryable } from '../../store/db.js';
 import {
@@ -52,6 +53,8 @@ export interface PkiDeps {
   box: SecretBox;
   root: { certPem: string; keyPem: string };
   certificateValidityDays: number;
+  /** Certificate renewals, automatic revocations and just-in-time registrations for the audit trail. */
+  audit?: AuditSink;
   now?: () => number;
 }
 
@@ -108,7 +111,13 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
     await issuingCa(tenantId, db);
     if (cas.size !== known) await trustChanged();
   }
-  const ext = externalCas({ db, now, rootSubject: root.cert.subject, trustChanged });
+  const ext = externalCas({
+    db,
+    now,
+    rootSubject: root.cert.subject,
+    trustChanged,
+    ...(deps.audit ? { audit: deps.audit } : {}),
+  });
 
   async function load(row: CaRow): Promise<LoadedCa> {
     const cached = cas.get(row.id);
@@ -349,7 +358,17 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
 
     async renew(device, csrPem) {
       await prepareTenant(device.tenantId);
-      return issue(device.tenantId, device.deviceId, csrPem, db);
+      const issued = await issue(device.tenantId, device.deviceId, csrPem, db);
+      deps.audit?.({
+        tenantId: device.tenantId,
+        actor: `device:${device.deviceId}`,
+        action: 'certificate.renew',
+        target: issued.serial,
+        outcome: 'success',
+        source: null,
+        changes: { deviceId: device.deviceId, notAfter: issued.notAfter },
+      });
+      return issued;
     },
 
     async listForDevice(caller, deviceId) {
@@ -390,6 +409,15 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
       );
       if (rows.length === 0) return 0;
       for (const r of rows) crlCache.delete(r.ca_id);
+      deps.audit?.({
+        tenantId,
+        actor: 'system',
+        action: 'certificate.revoke-all',
+        target: deviceId,
+        outcome: 'success',
+        source: null,
+        changes: { reason, serials: rows.map((r) => r.serial) },
+      });
       await trustChanged();
       return rows.length;
     },

@@ -9,6 +9,8 @@ import { newId } from '../../ids.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Db } from '../../store/db.js';
+import type { AuditSink } from '../audit/audit.js';
+import { principalName } from '../../platform/caller.js';
 import type { PkiService, SignedCertificate } from '../pki/pki.js';
 import { newDeviceRecord } from '../devices/devices.js';
 import { deviceStore } from '../devices/store.js';
@@ -78,6 +80,8 @@ export function createFactoryService(deps: {
   box: SecretBox;
   provisioning: ProvisioningService;
   pki: PkiService;
+  /** One record per unit issued. */
+  audit?: AuditSink;
   now?: () => number;
 }): FactoryService {
   const { db, box } = deps;
@@ -189,6 +193,23 @@ export function createFactoryService(deps: {
             serial: item.serial,
             provisioningTokenId: pt.provisioningToken.id,
             provisioningToken: pt.secret,
+          });
+        }
+        for (const entry of items.slice(start, end)) {
+          deps.audit?.({
+            tenantId: caller.tenantId,
+            actor: principalName(caller.principal),
+            action: 'factory.issue',
+            target: entry.deviceId ?? entry.serial,
+            outcome: 'success',
+            source: null,
+            changes: {
+              batchId: input.batchId,
+              serial: entry.serial,
+              ...(entry.certificateSerial
+                ? { certificateSerial: entry.certificateSerial, notAfter: entry.notAfter }
+                : { provisioningTokenId: entry.provisioningTokenId }),
+            },
           });
         }
       }

@@ -22,6 +22,7 @@ import {
   type ProvisioningToken,
 } from './provisioning.js';
 import type { RegistrationTokens } from './registration-tokens.js';
+import type { AuditSink } from '../audit/audit.js';
 import type { PkiService } from '../pki/pki.js';
 import {
   provisioningStore,
@@ -42,6 +43,8 @@ export interface ProvisioningDeps {
   operationTtlSeconds: number;
   /** How long after expiry an RT may still be exchanged for a new one, in ms. */
   refreshGraceMs: number;
+  /** Device-side credential events (starts, completions, refreshes) for the audit trail. */
+  audit?: AuditSink;
   now?: () => number;
 }
 
@@ -57,6 +60,7 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
   const { db, bus, box, tokens } = deps;
   const now = deps.now ?? Date.now;
   const store = provisioningStore(db);
+  const audit: AuditSink = deps.audit ?? (() => undefined);
 
   /** Resolves a PT secret to a live token; INVALID_CREDENTIALS when unknown, revoked or expired. */
   async function liveToken(secret: string, opts: { allowExpired?: boolean } = {}): Promise<TokenRow> {
@@ -205,7 +209,29 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         registration_token_expires_at: rt.expiresAt,
         pickup_until: t + PICKUP_WINDOW_MS,
       });
-      return { deviceId, reprovisioned: Boolean(existing), ...(issued ? { keepSerial: issued.serial } : {}) };
+      return {
+        deviceId,
+        reprovisioned: Boolean(existing),
+        rtExpiresAt: rt.expiresAt,
+        ...(issued ? { keepSerial: issued.serial } : {}),
+      };
+    });
+    // One record per completed provisioning: the registration token (and certificate) it issued.
+    audit({
+      tenantId: op.tenant_id,
+      actor: decidedBy,
+      action: 'provisioning.complete',
+      target: outcome.deviceId,
+      outcome: 'success',
+      source: null,
+      changes: {
+        operationId: op.id,
+        serial: op.serial,
+        provisioningTokenId: token.id,
+        reprovisioned: outcome.reprovisioned,
+        registrationTokenExpiresAt: outcome.rtExpiresAt,
+        ...(outcome.keepSerial ? { certificateSerial: outcome.keepSerial } : {}),
+      },
     });
     if (outcome.reprovisioned) {
       await deps.pki.revokeAllForDevice(
@@ -351,14 +377,37 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         await s.insertOperation(op);
         return { superseded: before.map((o) => o.id) };
       });
+      const started = {
+        tenantId: token.tenant_id,
+        actor: `provisioning-token:${token.id}`,
+        action: 'provisioning.start',
+        target: input.serial,
+        source: null,
+      };
       if ('burst' in outcome) {
         // Flagged outside the transaction: a refusal must leave its mark.
         await store.flagSuspicious(token.id, t, outcome.burst.reason);
+        audit({
+          ...started,
+          outcome: 'failure',
+          changes: { reason: outcome.burst.reason, flaggedSuspicious: true },
+        });
         throw new AppError('TOO_MANY_OPERATIONS', undefined, {
           details: { retryAfterMs: outcome.burst.retryAfterMs },
         });
       }
       const superseded = outcome.superseded;
+      audit({
+        ...started,
+        outcome: 'success',
+        changes: {
+          operationId: id,
+          csr: Boolean(input.csr),
+          verificationCode: Boolean(input.verificationCode),
+          reprovision: op.reprovision,
+          ...(superseded.length ? { superseded } : {}),
+        },
+      });
       for (const operationId of superseded) bus.publish('provisioning.decided', { operationId });
       if (token.approval === 'auto' && !op.reprovision) {
         await approveLocked(op, token, 'policy:auto-approval');
@@ -407,6 +456,15 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         throw new AppError('INVALID_CREDENTIALS', 'the registration token was revoked');
       if (state.status !== 'enabled') throw Errors.deviceDisabled(claims.deviceId);
       const rt = await tokens.issue({ tenantId: claims.tenantId, deviceId: claims.deviceId });
+      audit({
+        tenantId: claims.tenantId,
+        actor: `device:${claims.deviceId}`,
+        action: 'registration-token.refresh',
+        target: claims.deviceId,
+        outcome: 'success',
+        source: null,
+        changes: { provisioningTokenId: token.id, expiresAt: rt.expiresAt },
+      });
       return { registrationToken: rt.token, expiresAt: rt.expiresAt, deviceId: claims.deviceId };
     },
 
