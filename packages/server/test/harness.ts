@@ -258,7 +258,7 @@ export async function startServerProcess(
   dataDir: string,
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
-  const bin = new URL('../bin/mooring.mjs', import.meta.url).pathname;
+  const bin = new URL('../../cli/bin/mooring.mjs', import.meta.url).pathname;
   const child = spawn(process.execPath, [bin, 'serve'], {
     env: {
       ...process.env,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { connectMqtt, startServerProcess } from './harness.js';
 
-const bin = new URL('../bin/mooring.mjs', import.meta.url).pathname;
+const bin = new URL('../../cli/bin/mooring.mjs', import.meta.url).pathname;
 
 function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {

@@ -3,6 +3,5 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/cli/main.ts');
-const code = await main(process.argv.slice(2));
-process.exit(code);
+const { run } = await import('../src/main.ts');
+process.exitCode = await run(process.argv.slice(2));

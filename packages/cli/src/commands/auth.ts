@@ -1,0 +1,299 @@
+/** Logging in, profiles, and the logged-in user's own account (password, sessions, 2FA). */
+import type { Command } from 'commander';
+import { ApiError } from '@mooring/client';
+import { act, readSecret } from '../act.js';
+import { readCa, UsageError } from '../context.js';
+import { readProfiles, removeProfile, saveProfile, writeProfiles } from '../profiles.js';
+
+interface LoginResult {
+  token: string;
+  expiresAt: number;
+  user: { id: string; username: string; tenantId: string | null; platformAdmin: boolean };
+  totpEnrollmentRequired: boolean;
+}
+
+export function registerAuth(program: Command): void {
+  program
+    .command('login')
+    .description('log in (user name and password, or an API key) and save the credential in a profile')
+    .option('-u, --username <name>', 'user name')
+    .option('--password-stdin', 'read the password from stdin (else MOORING_PASSWORD, else a prompt)')
+    .option('--totp <code>', 'the 6-digit code of your authenticator app, when the account has 2FA')
+    .option('--recovery-code <code>', 'a recovery code instead of --totp')
+    .option('--api-key <key>', 'save an API key (mk_…) instead of logging in')
+    .action(
+      act(
+        async (
+          ctx,
+          opts: {
+            username?: string;
+            passwordStdin?: boolean;
+            totp?: string;
+            recoveryCode?: string;
+            apiKey?: string;
+          },
+        ) => {
+          const server = ctx.server();
+          const client = ctx.client({ anonymous: true });
+          if (opts.apiKey) {
+            // Any answer but 401 proves the key: it may lack tenant:read.
+            await client.op('getCurrentTenant', {}, { token: opts.apiKey }).catch((e: unknown) => {
+              if (e instanceof ApiError && e.status === 403) return undefined;
+              throw e;
+            });
+            saveProfile(ctx.profileName, {
+              server: server.url,
+              ...(server.ca ? { ca: server.ca } : {}),
+              token: opts.apiKey,
+              tokenKind: 'api-key',
+            });
+            ctx.out.result({ profile: ctx.profileName, server: server.url, credential: 'api-key' }, () =>
+              ctx.out.line(`Saved the API key in profile '${ctx.profileName}' for ${server.url}.`),
+            );
+            return;
+          }
+          const username = opts.username ?? ctx.profile?.username;
+          if (!username) throw new UsageError('give --username (or --api-key)');
+          const password =
+            process.env.MOORING_PASSWORD ?? (await readSecret('Password', Boolean(opts.passwordStdin)));
+          const body = {
+            username,
+            password,
+            ...(opts.totp ? { totp: opts.totp } : {}),
+            ...(opts.recoveryCode ? { recoveryCode: opts.recoveryCode } : {}),
+          };
+          let r: LoginResult;
+          try {
+            r = await client.op<LoginResult>('login', {}, { body });
+          } catch (e) {
+            if (
+              e instanceof ApiError &&
+              e.code === 'TOTP_REQUIRED' &&
+              process.stdin.isTTY &&
+              !opts.passwordStdin
+            ) {
+              const totp = await readSecret('One-time code', false);
+              r = await client.op<LoginResult>('login', {}, { body: { ...body, totp } });
+            } else throw e;
+          }
+          saveProfile(ctx.profileName, {
+            server: server.url,
+            ...(server.ca ? { ca: server.ca } : {}),
+            token: r.token,
+            tokenKind: 'session',
+            username,
+            expiresAt: r.expiresAt,
+          });
+          ctx.out.result(
+            {
+              profile: ctx.profileName,
+              server: server.url,
+              user: r.user,
+              expiresAt: r.expiresAt,
+              totpEnrollmentRequired: r.totpEnrollmentRequired,
+            },
+            () => {
+              ctx.out.line(
+                `Logged in as ${r.user.username} on ${server.url} (profile '${ctx.profileName}', until ${new Date(r.expiresAt).toISOString()}).`,
+              );
+              if (r.totpEnrollmentRequired)
+                ctx.out.note(
+                  'Your tenant requires two-factor authentication: run `mooring account totp enable`, then log in again.',
+                );
+            },
+          );
+        },
+      ),
+    );
+
+  program
+    .command('logout')
+    .description("end the profile's session and forget its credential")
+    .action(
+      act(async (ctx) => {
+        if (ctx.profile?.token && ctx.profile.tokenKind === 'session')
+          await ctx
+            .client()
+            .op('logout')
+            .catch(() => undefined);
+        const data = readProfiles();
+        const p = data.profiles[ctx.profileName];
+        if (p) {
+          delete p.token;
+          delete p.tokenKind;
+          delete p.expiresAt;
+          writeProfiles(data);
+        }
+        ctx.out.result({ profile: ctx.profileName, loggedOut: true }, () =>
+          ctx.out.line(`Logged out of profile '${ctx.profileName}'.`),
+        );
+      }),
+    );
+
+  program
+    .command('whoami')
+    .description('who the credential in effect is, and what it may do')
+    .action(
+      act(async (ctx) => {
+        const kind = ctx.globals.token ?? process.env.MOORING_TOKEN ?? ctx.profile?.token;
+        if (kind?.startsWith('mk_')) {
+          const tenant = await ctx
+            .client()
+            .op('getCurrentTenant')
+            .catch((e: unknown) => {
+              if (e instanceof ApiError && e.status === 403) return undefined;
+              throw e;
+            });
+          ctx.out.result({ credential: 'api-key', prefix: kind.slice(0, 10), tenant }, () =>
+            ctx.out.fields({
+              credential: 'api-key',
+              prefix: kind.slice(0, 10),
+              tenant: (tenant as { name?: string } | undefined)?.name,
+            }),
+          );
+          return;
+        }
+        const me = await ctx
+          .client()
+          .op<{ user: Record<string, unknown>; grants: unknown[]; restricted: boolean }>('me');
+        ctx.out.result(me, () => {
+          ctx.out.fields(me.user, ['id', 'username', 'tenantId', 'platformAdmin', 'totpEnabled']);
+          for (const g of me.grants as { permissions: string[]; scope: Record<string, string> }[])
+            ctx.out.line(`grant ${JSON.stringify(g.scope)}: ${g.permissions.join(' ')}`);
+          if (me.restricted) ctx.out.note('This session may only enrol two-factor authentication.');
+        });
+      }),
+    );
+
+  const profile = program.command('profile').description('saved servers and credentials');
+  profile
+    .command('list')
+    .description('list profiles (credentials are not shown)')
+    .action(
+      act((ctx) => {
+        const data = readProfiles();
+        const rows = Object.entries(data.profiles).map(([name, p]) => ({
+          name,
+          current: name === data.current ? '*' : '',
+          server: p.server,
+          credential: p.tokenKind ?? '',
+          username: p.username ?? '',
+          expiresAt: p.expiresAt,
+        }));
+        ctx.out.result(rows, () =>
+          ctx.out.table(rows, ['current', 'name', 'server', 'credential', 'username', 'expiresAt']),
+        );
+      }),
+    );
+  profile
+    .command('use <name>')
+    .description('make a profile the current one')
+    .action(
+      act((ctx, name: string) => {
+        const data = readProfiles();
+        if (!data.profiles[name]) throw new UsageError(`no profile '${name}'`);
+        data.current = name;
+        writeProfiles(data);
+        ctx.out.result({ current: name }, () => ctx.out.line(`Profile '${name}' is now current.`));
+      }),
+    );
+  profile
+    .command('set <name>')
+    .description('create or change a profile without logging in')
+    .requiredOption('--server <url>', 'server URL')
+    .option('--ca <file>', 'PEM file of the CA to trust')
+    .action(
+      act((ctx, name: string, opts: { server: string; ca?: string }) => {
+        const existing = readProfiles().profiles[name];
+        const ca = readCa(opts.ca);
+        saveProfile(name, { ...existing, server: opts.server, ...(ca ? { ca } : {}) }, false);
+        ctx.out.result({ profile: name, server: opts.server }, () =>
+          ctx.out.line(`Saved profile '${name}'.`),
+        );
+      }),
+    );
+  profile
+    .command('remove <name>')
+    .description('forget a profile and its credential')
+    .action(
+      act((ctx, name: string) => {
+        if (!removeProfile(name)) throw new UsageError(`no profile '${name}'`);
+        ctx.out.result({ removed: name }, () => ctx.out.line(`Removed profile '${name}'.`));
+      }),
+    );
+
+  const account = program.command('account').description("the logged-in user's own account");
+  account
+    .command('password')
+    .description(
+      'change your password (ends all your sessions); reads current and new password from stdin lines or prompts',
+    )
+    .action(
+      act(async (ctx) => {
+        const current = await readSecret('Current password', false);
+        const next = await readSecret('New password', false);
+        await ctx
+          .client()
+          .op('changePassword', {}, { body: { currentPassword: current, newPassword: next } });
+        ctx.out.result({ changed: true }, () => ctx.out.line('Password changed; log in again.'));
+      }),
+    );
+  account
+    .command('sessions')
+    .description('your live sessions')
+    .action(
+      act(async (ctx) => {
+        const r = await ctx.client().op<{ items: Record<string, unknown>[] }>('listMySessions');
+        ctx.out.result(r.items, () =>
+          ctx.out.table(r.items, ['id', 'current', 'source', 'userAgent', 'createdAt', 'lastSeenAt']),
+        );
+      }),
+    );
+  account
+    .command('end-session <sessionId>')
+    .description('end one of your sessions')
+    .action(
+      act(async (ctx, sessionId: string) => {
+        await ctx.client().op('endMySession', { sessionId });
+        ctx.out.result({ ended: sessionId }, () => ctx.out.line(`Ended ${sessionId}.`));
+      }),
+    );
+  const totp = account.command('totp').description('two-factor authentication');
+  totp
+    .command('enable')
+    .description('start enrolment: prints the secret and otpauth:// URI; confirm with `totp confirm <code>`')
+    .action(
+      act(async (ctx) => {
+        const r = await ctx.client().op<{ secret: string; uri: string }>('beginTotp');
+        ctx.out.result(r, () => {
+          ctx.out.line(`Add this to your authenticator app:\n  ${r.uri}\n  (secret ${r.secret})`);
+          ctx.out.note('Then run: mooring account totp confirm <code>');
+        });
+      }),
+    );
+  totp
+    .command('confirm <code>')
+    .description('confirm enrolment with a first code; prints recovery codes once; ends your sessions')
+    .action(
+      act(async (ctx, code: string) => {
+        const r = await ctx.client().op<{ recoveryCodes: string[] }>('confirmTotp', {}, { body: { code } });
+        ctx.out.result(r, () => {
+          ctx.out.line(
+            'Two-factor authentication is on. Recovery codes (each works once; store them safely):',
+          );
+          for (const c of r.recoveryCodes) ctx.out.line(`  ${c}`);
+          ctx.out.note('Log in again with --totp.');
+        });
+      }),
+    );
+  totp
+    .command('disable <code>')
+    .description('turn 2FA off with a current code (asks for the password)')
+    .action(
+      act(async (ctx, code: string) => {
+        const password = process.env.MOORING_PASSWORD ?? (await readSecret('Password', false));
+        await ctx.client().op('disableTotp', {}, { body: { password, code } });
+        ctx.out.result({ totpEnabled: false }, () => ctx.out.line('Two-factor authentication is off.'));
+      }),
+    );
+}

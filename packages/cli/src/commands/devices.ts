@@ -1,0 +1,349 @@
+/** Devices and what hangs off them: access keys, presence, telemetry, events, commands, ownership. */
+import type { Command } from 'commander';
+import { act, collect, keyValues, seconds, timeArg } from '../act.js';
+
+type Row = Record<string, unknown>;
+type Page = { items: Row[]; nextCursor?: string | null };
+
+const tagOpt = (v: string, p: string[] = []) => [...p, v];
+
+export function registerDevices(program: Command): void {
+  const devices = program.command('devices').description('devices of your tenant');
+  devices
+    .command('list')
+    .description('list devices (all pages unless --limit)')
+    .option('--tag <tag>', 'only devices with this tag')
+    .option('--status <status>', 'enabled or disabled')
+    .option('--connected <yes|no>', 'only connected (yes) or disconnected (no) devices')
+    .option('--limit <n>', 'at most this many')
+    .action(
+      act(async (ctx, o: { tag?: string; status?: string; connected?: string; limit?: string }) => {
+        const client = ctx.client();
+        const query = {
+          tag: o.tag,
+          status: o.status,
+          connected: o.connected === undefined ? undefined : o.connected === 'yes' || o.connected === 'true',
+        };
+        const max = o.limit ? Number(o.limit) : Infinity;
+        const rows: Row[] = [];
+        for await (const d of client.paginate<Row>('/v1/devices', query)) {
+          rows.push(d);
+          if (rows.length >= max) break;
+        }
+        ctx.out.result(rows, () =>
+          ctx.out.table(
+            rows.map((d) => ({ ...d, connected: (d.presence as Row | undefined)?.connected })),
+            ['id', 'name', 'serial', 'status', 'tags', 'connected'],
+          ),
+        );
+      }),
+    );
+  devices
+    .command('get <deviceId>')
+    .description('show a device with its presence')
+    .action(
+      act(async (ctx, deviceId: string) => {
+        const d = await ctx.client().op<Row>('getDevice', { deviceId });
+        ctx.out.result(d, () => ctx.out.fields(d));
+      }),
+    );
+  devices
+    .command('create <name>')
+    .description('register a device (devices usually provision themselves)')
+    .option('--serial <serial>', "the manufacturer's serial")
+    .option('--tag <tag>', 'a tag, repeatable', tagOpt)
+    .option('--meta <key=value>', 'metadata, repeatable', collect)
+    .action(
+      act(async (ctx, name: string, o: { serial?: string; tag?: string[]; meta?: string[] }) => {
+        const metadata = keyValues(o.meta);
+        const d = await ctx.client().op<Row>(
+          'createDevice',
+          {},
+          {
+            body: {
+              name,
+              ...(o.serial ? { serial: o.serial } : {}),
+              ...(o.tag ? { tags: o.tag } : {}),
+              ...(metadata ? { metadata } : {}),
+            },
+          },
+        );
+        ctx.out.result(d, () => ctx.out.fields(d, ['id', 'name', 'serial', 'tags', 'status']));
+      }),
+    );
+  devices
+    .command('update <deviceId>')
+    .description("change a device's name, tags or metadata")
+    .option('--name <name>', 'new name')
+    .option('--tag <tag>', 'replace the tags, repeatable', tagOpt)
+    .option('--meta <key=value>', 'replace the metadata, repeatable', collect)
+    .action(
+      act(async (ctx, deviceId: string, o: { name?: string; tag?: string[]; meta?: string[] }) => {
+        const metadata = keyValues(o.meta);
+        const d = await ctx.client().op<Row>(
+          'updateDevice',
+          { deviceId },
+          {
+            body: {
+              ...(o.name ? { name: o.name } : {}),
+              ...(o.tag ? { tags: o.tag } : {}),
+              ...(metadata ? { metadata } : {}),
+            },
+          },
+        );
+        ctx.out.result(d, () => ctx.out.fields(d, ['id', 'name', 'tags', 'metadata', 'status']));
+      }),
+    );
+  for (const [verb, op] of [
+    ['disable', 'disableDevice'],
+    ['enable', 'enableDevice'],
+  ] as const)
+    devices
+      .command(`${verb} <deviceId>`)
+      .description(
+        verb === 'disable' ? 'disable a device (its sessions drop, it cannot connect)' : 'enable a device',
+      )
+      .action(
+        act(async (ctx, deviceId: string) => {
+          const d = await ctx.client().op<Row>(op, { deviceId });
+          ctx.out.result(d, () => ctx.out.fields(d, ['id', 'name', 'status']));
+        }),
+      );
+  devices
+    .command('delete <deviceId>')
+    .description('delete a device and its data')
+    .action(
+      act(async (ctx, deviceId: string) => {
+        await ctx.client().op('deleteDevice', { deviceId });
+        ctx.out.result({ deleted: deviceId }, () => ctx.out.line(`Deleted ${deviceId}.`));
+      }),
+    );
+  devices
+    .command('presence <deviceId>')
+    .description('connect and disconnect history')
+    .action(
+      act(async (ctx, deviceId: string) => {
+        const r = await ctx.client().op<Page>('getPresence', { deviceId });
+        ctx.out.result(r.items, () =>
+          ctx.out.table(r.items, ['at', 'event', 'reason', 'remoteAddress', 'transport']),
+        );
+      }),
+    );
+  devices
+    .command('certificates <deviceId>')
+    .description("a device's certificates")
+    .action(
+      act(async (ctx, deviceId: string) => {
+        const r = await ctx.client().op<Page>('listDeviceCertificates', { deviceId });
+        ctx.out.result(r.items, () =>
+          ctx.out.table(r.items, ['serial', 'caId', 'notAfter', 'revokedAt', 'revocationReason']),
+        );
+      }),
+    );
+  devices
+    .command('revoke-tokens <deviceId>')
+    .description("revoke a device's registration tokens (it must provision again)")
+    .action(
+      act(async (ctx, deviceId: string) => {
+        await ctx.client().op('revokeRegistrationTokens', { deviceId });
+        ctx.out.result({ deviceId, registrationTokensRevoked: true }, () =>
+          ctx.out.line(`Revoked the registration tokens of ${deviceId}.`),
+        );
+      }),
+    );
+  devices
+    .command('release <deviceId>')
+    .description('release a device to a new owner; prints the one-time claim code')
+    .option('--keep-data', 'keep its record and data for your history (default: delete them)')
+    .action(
+      act(async (ctx, deviceId: string, o: { keepData?: boolean }) => {
+        const r = await ctx
+          .client()
+          .op<Row>('releaseDevice', { deviceId }, { body: { keepData: Boolean(o.keepData) } });
+        ctx.out.result(r, () => ctx.out.fields(r));
+      }),
+    );
+  devices
+    .command('claim <claimCode>')
+    .description('claim a released device into your tenant')
+    .option('--name <name>', 'a name for it')
+    .action(
+      act(async (ctx, claimCode: string, o: { name?: string }) => {
+        const d = await ctx
+          .client()
+          .op<Row>('claimDevice', {}, { body: { claimCode, ...(o.name ? { name: o.name } : {}) } });
+        ctx.out.result(d, () => ctx.out.fields(d, ['id', 'name', 'serial', 'status']));
+      }),
+    );
+
+  const keys = devices.command('keys').description("a device's access keys");
+  keys
+    .command('create <deviceId>')
+    .description('create an access key; the secret is printed once')
+    .action(
+      act(async (ctx, deviceId: string) => {
+        const r = await ctx.client().op<{ accessKey: Row; secret: string }>('createAccessKey', { deviceId });
+        ctx.out.result(r, () => {
+          ctx.out.fields(r.accessKey, ['id', 'deviceId', 'prefix']);
+          ctx.out.line(`secret  ${r.secret}`);
+        });
+      }),
+    );
+  keys
+    .command('list <deviceId>')
+    .description('list access keys')
+    .action(
+      act(async (ctx, deviceId: string) => {
+        const r = await ctx.client().op<Page>('listAccessKeys', { deviceId });
+        ctx.out.result(r.items, () =>
+          ctx.out.table(r.items, ['id', 'prefix', 'createdAt', 'lastUsedAt', 'revokedAt']),
+        );
+      }),
+    );
+  keys
+    .command('revoke <deviceId> <keyId>')
+    .description('revoke an access key (live sessions using it drop)')
+    .action(
+      act(async (ctx, deviceId: string, keyId: string) => {
+        await ctx.client().op('revokeAccessKey', { deviceId, keyId });
+        ctx.out.result({ revoked: keyId }, () => ctx.out.line(`Revoked ${keyId}.`));
+      }),
+    );
+
+  const telemetry = program.command('telemetry').description('what devices sent');
+  const range = (c: Command) =>
+    c
+      .option('--from <time>', 'epoch ms, RFC 3339, or a duration ago (15m, 2h, 7d)')
+      .option('--to <time>', 'epoch ms, RFC 3339, or a duration ago')
+      .option('--key <key>', 'only this key')
+      .option('--limit <n>', 'at most this many');
+  range(telemetry.command('get <deviceId>').description('telemetry points, oldest first')).action(
+    act(async (ctx, deviceId: string, o: { from?: string; to?: string; key?: string; limit?: string }) => {
+      const r = await ctx.client().op<Page>(
+        'getTelemetry',
+        { deviceId },
+        {
+          query: { from: timeArg(o.from), to: timeArg(o.to), key: o.key, limit: o.limit },
+        },
+      );
+      ctx.out.result(r, () => ctx.out.table(r.items, ['ts', 'key', 'value']));
+    }),
+  );
+  telemetry
+    .command('latest <deviceId>')
+    .description('the latest value of each key')
+    .action(
+      act(async (ctx, deviceId: string) => {
+        const r = await ctx.client().op<Page>('getLatestTelemetry', { deviceId });
+        ctx.out.result(r.items, () => ctx.out.table(r.items, ['key', 'value', 'ts']));
+      }),
+    );
+  telemetry
+    .command('aggregate <deviceId>')
+    .description('min, max, avg and count per time bucket of one key')
+    .requiredOption('--key <key>', 'the key')
+    .option('--from <time>', 'start (default 1h ago)', '1h')
+    .option('--to <time>', 'end (default now)')
+    .option('--bucket <duration>', 'bucket size', '5m')
+    .action(
+      act(async (ctx, deviceId: string, o: { key: string; from: string; to?: string; bucket: string }) => {
+        const r = await ctx.client().op<Page>(
+          'aggregateTelemetry',
+          { deviceId },
+          {
+            query: {
+              key: o.key,
+              from: timeArg(o.from),
+              to: timeArg(o.to) ?? String(Date.now()),
+              bucket: seconds(o.bucket),
+            },
+          },
+        );
+        ctx.out.result(r, () => ctx.out.table(r.items, ['start', 'count', 'min', 'max', 'avg']));
+      }),
+    );
+  range(telemetry.command('events <deviceId>').description('device events, oldest first')).action(
+    act(async (ctx, deviceId: string, o: { from?: string; to?: string; limit?: string }) => {
+      const r = await ctx
+        .client()
+        .op<Page>(
+          'getEvents',
+          { deviceId },
+          { query: { from: timeArg(o.from), to: timeArg(o.to), limit: o.limit } },
+        );
+      ctx.out.result(r, () => ctx.out.table(r.items, ['ts', 'type', 'severity', 'message']));
+    }),
+  );
+
+  const commands = program.command('commands').description('commands to devices');
+  commands
+    .command('send <deviceId> <name>')
+    .description('send a command; --wait waits for its result')
+    .option('--param <key=value>', 'a parameter, repeatable (values are JSON when they parse)', collect)
+    .option('--params <json>', 'all parameters as one JSON value')
+    .option('--ttl <duration>', 'expire if not delivered within this time')
+    .option('--wait [duration]', 'wait for the result (default 30s)')
+    .action(
+      act(
+        async (
+          ctx,
+          deviceId: string,
+          name: string,
+          o: { param?: string[]; params?: string; ttl?: string; wait?: string | boolean },
+        ) => {
+          const { parseJson } = await import('../act.js');
+          const params = o.params ? parseJson(o.params, '--params') : keyValues(o.param);
+          const client = ctx.client();
+          let cmd = await client.op<Row>(
+            'sendCommand',
+            { deviceId },
+            {
+              body: {
+                name,
+                ...(params !== undefined ? { params } : {}),
+                ...(o.ttl ? { ttlSeconds: seconds(o.ttl) } : {}),
+              },
+            },
+          );
+          if (o.wait) {
+            const deadline = Date.now() + (typeof o.wait === 'string' ? seconds(o.wait) : 30) * 1000;
+            while (['pending', 'delivered'].includes(String(cmd.status)) && Date.now() < deadline) {
+              await new Promise((r) => setTimeout(r, 250));
+              cmd = await client.op<Row>('getCommand', { deviceId, commandId: String(cmd.id) });
+            }
+          }
+          ctx.out.result(cmd, () =>
+            ctx.out.fields(cmd, [
+              'id',
+              'name',
+              'status',
+              'params',
+              'result',
+              'error',
+              'createdAt',
+              'completedAt',
+            ]),
+          );
+        },
+      ),
+    );
+  commands
+    .command('list <deviceId>')
+    .description("a device's commands, newest first")
+    .option('--status <status>', 'pending, delivered, succeeded, failed or expired')
+    .action(
+      act(async (ctx, deviceId: string, o: { status?: string }) => {
+        const r = await ctx.client().op<Page>('listCommands', { deviceId }, { query: { status: o.status } });
+        ctx.out.result(r, () => ctx.out.table(r.items, ['id', 'name', 'status', 'createdAt', 'completedAt']));
+      }),
+    );
+  commands
+    .command('get <deviceId> <commandId>')
+    .description('show a command and its result')
+    .action(
+      act(async (ctx, deviceId: string, commandId: string) => {
+        const c = await ctx.client().op<Row>('getCommand', { deviceId, commandId });
+        ctx.out.result(c, () => ctx.out.fields(c));
+      }),
+    );
+}

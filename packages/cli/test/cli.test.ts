@@ -1,0 +1,348 @@
+/**
+ * The real `mooring` binary against a real server: login into a profile, --json output parsed,
+ * tables for people, exit codes and messages for refusals, approval by verification code, a factory
+ * run with its manifest, audit verification; and the command table against the API's route table.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OPERATIONS } from '@mooring/client';
+import { startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
+import { deviceKeyAndCsr } from '../../server/test/openssl.js';
+import { buildProgram } from '../src/main.js';
+
+const BIN = fileURLToPath(new URL('../bin/mooring.mjs', import.meta.url));
+let t: TestPlatform;
+let work: string;
+let caFile: string;
+let server: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
+
+function mooring(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, MOORING_CONFIG_DIR: join(work, 'config'), ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        /* not JSON */
+      }
+      resolve({ code: code ?? -1, stdout, stderr, json });
+    });
+    child.stdin.end(opts.stdin ?? '');
+  });
+}
+
+before(async () => {
+  t = await startTestPlatform();
+  work = mkdtempSync(join(tmpdir(), 'mooring-cli-'));
+  caFile = join(work, 'ca.pem');
+  writeFileSync(caFile, t.platform.caCert);
+  server = `https://localhost:${t.platform.httpPort}`;
+});
+after(async () => {
+  await t.stop();
+});
+
+const adminPassword = () =>
+  (JSON.parse(readFileSync(join(t.dataDir, 'bootstrap-admin.json'), 'utf8')) as { password: string })
+    .password;
+
+test('log in into a profile kept owner-readable, then manage a tenant with --json and tables', async () => {
+  const login = await mooring(
+    ['login', '--server', server, '--ca', caFile, '-u', 'admin', '--password-stdin', '--json'],
+    {
+      stdin: `${adminPassword()}\n`,
+    },
+  );
+  assert.equal(login.code, 0, login.stderr);
+  assert.equal(login.json.user.platformAdmin, true);
+  const profiles = join(work, 'config', 'profiles.json');
+  assert.equal(statSync(profiles).mode & 0o777, 0o600);
+  assert.equal(
+    readFileSync(profiles, 'utf8').includes(adminPassword()),
+    false,
+    'the password is never stored',
+  );
+
+  const tenant = await mooring(['tenants', 'create', 'acme-cli', '--json']);
+  assert.equal(tenant.code, 0, tenant.stderr);
+  const key = await mooring(['tenants', 'add-key', tenant.json.id, 'ops', '--json']);
+  assert.match(key.json.secret, /^mk_/);
+  const saved = await mooring([
+    '-p',
+    'acme',
+    'login',
+    '--server',
+    server,
+    '--ca',
+    caFile,
+    '--api-key',
+    key.json.secret,
+  ]);
+  assert.equal(saved.code, 0, saved.stderr);
+
+  const created = await mooring([
+    '-p',
+    'acme',
+    'devices',
+    'create',
+    'pump-1',
+    '--tag',
+    'line:a',
+    '--meta',
+    'floor=2',
+    '--json',
+  ]);
+  assert.equal(created.code, 0, created.stderr);
+  assert.deepEqual(created.json.tags, ['line:a']);
+  assert.deepEqual(created.json.metadata, { floor: 2 });
+  const listed = await mooring(['-p', 'acme', 'devices', 'list', '--json']);
+  assert.deepEqual(
+    listed.json.map((d: { id: string }) => d.id),
+    [created.json.id],
+  );
+  const table = await mooring(['-p', 'acme', 'devices', 'list']);
+  assert.match(table.stdout, /^ID\s+NAME\s+SERIAL\s+STATUS\s+TAGS\s+CONNECTED/);
+  assert.match(table.stdout, /pump-1\s+enabled\s+line:a/);
+  const sent = await mooring([
+    '-p',
+    'acme',
+    'commands',
+    'send',
+    created.json.id,
+    'reboot',
+    '--param',
+    'delay=5',
+    '--json',
+  ]);
+  assert.equal(sent.json.status, 'pending');
+  assert.deepEqual(sent.json.params, { delay: 5 });
+  const profilesList = await mooring(['profile', 'list', '--json']);
+  assert.deepEqual(profilesList.json.map((p: { name: string }) => p.name).sort(), ['acme', 'default']);
+  assert.equal(JSON.stringify(profilesList.json).includes('mk_'), false, 'profile list shows no credential');
+});
+
+test('refusals: the problem code, what to do, and an exit code per kind', async () => {
+  const { apiKey } = await t.tenant();
+  const base = ['--server', server, '--ca', caFile, '--token', apiKey];
+  const missing = await mooring([...base, 'devices', 'get', 'dev_00000000000000000000']);
+  assert.equal(missing.code, 4);
+  assert.match(missing.stderr, /DEVICE_NOT_FOUND \(404\)/);
+  const asJson = await mooring([...base, 'devices', 'get', 'dev_00000000000000000000', '--json']);
+  assert.equal(asJson.code, 4);
+  assert.equal(asJson.json.error.code, 'DEVICE_NOT_FOUND');
+
+  const viewer = await mooring([...base, 'keys', 'create', 'ro', '--role', 'viewer', '--json']);
+  const denied = await mooring([
+    '--server',
+    server,
+    '--ca',
+    caFile,
+    '--token',
+    viewer.json.secret,
+    'devices',
+    'create',
+    'x',
+  ]);
+  assert.equal(denied.code, 3);
+  assert.match(denied.stderr, /FORBIDDEN \(403\)/);
+  assert.match(denied.stderr, /permission: "devices:write"/);
+  assert.match(denied.stderr, /does not grant this action/, 'the catalogue says what it means');
+
+  const invalid = await mooring([...base, 'devices', 'create', 'x', '--tag', 'not a tag']);
+  assert.equal(invalid.code, 1);
+  assert.match(invalid.stderr, /VALIDATION_FAILED \(400\)/);
+  assert.match(invalid.stderr, /\/tags\/0/);
+  const badKey = await mooring(['--server', server, '--ca', caFile, '--token', 'mk_nope', 'devices', 'list']);
+  assert.equal(badKey.code, 3);
+  assert.match(badKey.stderr, /INVALID_CREDENTIALS/);
+  const usage = await mooring(['devices', 'frobnicate']);
+  assert.equal(usage.code, 2);
+  const noKey = await mooring([...base, 'keys', 'create', 'bare']);
+  assert.equal(noKey.code, 2, 'nothing is granted by default: the CLI asks for a role first');
+  const unreachable = await mooring([
+    '--server',
+    'https://127.0.0.1:1',
+    '--ca',
+    caFile,
+    '--token',
+    apiKey,
+    'devices',
+    'list',
+  ]);
+  assert.equal(unreachable.code, 5);
+  assert.match(unreachable.stderr, /cannot reach/);
+  const help = await mooring(['devices', 'list', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--tag <tag>/);
+});
+
+test('a technician approves a waiting device by the code on its display, in one command', async () => {
+  const { apiKey } = await t.tenant();
+  const base = ['--server', server, '--ca', caFile, '--token', apiKey];
+  const pt = await mooring([...base, 'tokens', 'create', 'field', '--max-uses', '5', '--json']);
+  assert.equal(pt.code, 0, pt.stderr);
+  const start = (serial: string, code: string) =>
+    t.call('POST', '/v1/device/provisioning/operations', {
+      token: pt.json.secret,
+      body: { serial, verificationCode: code },
+    });
+  await start('FIELD-1', 'K7Q2XM');
+  const wrong = await mooring([...base, 'approve', 'AAAAAA', '--json']);
+  assert.equal(wrong.code, 1);
+  assert.equal(wrong.json.error.code, 'VERIFICATION_CODE_WRONG');
+  assert.equal(wrong.json.error.attemptsLeft, 4);
+  await start('FIELD-2', 'ZZ9PLZ');
+  const ambiguous = await mooring([...base, 'approve', 'K7Q2XM']);
+  assert.equal(ambiguous.code, 2, 'two devices wait: the serial is asked for, no code is guessed');
+  assert.match(ambiguous.stderr, /FIELD-1, FIELD-2|FIELD-2, FIELD-1/);
+  const ok = await mooring([...base, 'approve', 'K7Q2XM', '--serial', 'FIELD-1', '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.json.status, 'approved');
+  assert.match(ok.json.deviceId, /^dev_/);
+  const pending = await mooring([...base, 'operations', 'list', '--json']);
+  assert.deepEqual(
+    pending.json.map((o: { serial: string }) => o.serial),
+    ['FIELD-2'],
+  );
+});
+
+test('a factory run: certificates and tokens per unit, a manifest written owner-only, idempotent per batch', async () => {
+  const { apiKey } = await t.tenant();
+  const base = ['--server', server, '--ca', caFile, '--token', apiKey];
+  const csrDir = join(work, 'csrs');
+  mkdirSync(csrDir, { recursive: true });
+  writeFileSync(join(csrDir, 'LINE-2.csr'), deviceKeyAndCsr(work).csr);
+  const serials = join(work, 'serials.txt');
+  writeFileSync(serials, '# line 7, shift 1\nLINE-1\nLINE-2\nLINE-3\n');
+  const out = join(work, 'run1');
+  const run = await mooring([
+    ...base,
+    'factory',
+    serials,
+    '--batch',
+    'line7-a',
+    '--csr-dir',
+    csrDir,
+    '--tag',
+    'line:7',
+    '--out',
+    out,
+    '--json',
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(
+    {
+      devices: run.json.devices,
+      certificates: run.json.certificates,
+      provisioningTokens: run.json.provisioningTokens,
+    },
+    { devices: 3, certificates: 1, provisioningTokens: 2 },
+  );
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+  assert.equal(statSync(join(out, 'manifest.json')).mode & 0o777, 0o600);
+  assert.match(manifest.items[1].certificate, /BEGIN CERTIFICATE/);
+  assert.match(manifest.items[0].provisioningToken, /^mpt_/);
+  assert.match(readFileSync(join(out, 'manifest.csv'), 'utf8'), /^serial,deviceId,certificateSerial/);
+  const again = await mooring([
+    ...base,
+    'factory',
+    serials,
+    '--batch',
+    'line7-a',
+    '--csr-dir',
+    csrDir,
+    '--tag',
+    'line:7',
+    '--out',
+    join(work, 'run2'),
+    '--json',
+  ]);
+  assert.equal(again.code, 0, again.stderr);
+  const second = JSON.parse(readFileSync(join(work, 'run2', 'manifest.json'), 'utf8'));
+  assert.deepEqual(
+    second.items.map(
+      (i: { deviceId?: string; provisioningTokenId?: string }) => i.deviceId ?? i.provisioningTokenId,
+    ),
+    manifest.items.map(
+      (i: { deviceId?: string; provisioningTokenId?: string }) => i.deviceId ?? i.provisioningTokenId,
+    ),
+    'a rerun of the batch returns the same units',
+  );
+  const audit = await mooring([...base, 'audit', 'list', '--action', 'factory.issue', '--json']);
+  assert.equal(audit.json.length, 3, 'one audit record per unit');
+});
+
+test('audit verify: intact exits 0; a tampered chain exits 1 and says where', async () => {
+  const { tenantId, apiKey } = await t.tenant();
+  const base = ['--server', server, '--ca', caFile, '--token', apiKey];
+  for (const name of ['a', 'b', 'c']) await mooring([...base, 'devices', 'create', name]);
+  const intact = await mooring([...base, 'audit', 'verify']);
+  assert.equal(intact.code, 0, intact.stderr);
+  assert.match(intact.stdout, /^intact: \d+ records/);
+  await t.platform.db.query(
+    `UPDATE audit_records SET actor = 'user:forged' WHERE tenant_id = $1 AND seq = 2`,
+    [tenantId],
+  );
+  const broken = await mooring([...base, 'audit', 'verify', '--json']);
+  assert.equal(broken.code, 1);
+  assert.equal(broken.json.intact, false);
+  assert.equal(broken.json.breaks[0].seq, 2);
+  const exported = join(work, 'audit.jsonl');
+  const exp = await mooring([...base, 'audit', 'export', '-o', exported]);
+  assert.equal(exp.code, 0, exp.stderr);
+  assert.ok(readFileSync(exported, 'utf8').trim().split('\n').length >= 4);
+});
+
+test('every management route of the API has a named operation, and every operation is a route', async () => {
+  const spec = await t.call('GET', '/openapi.json');
+  const routes = new Set(
+    Object.entries<Record<string, unknown>>(spec.body.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    ),
+  );
+  const named = new Set(Object.values(OPERATIONS).map(([m, p]) => `${m} ${p}`));
+  const deviceSide = (r: string) =>
+    / \/v1\/device\//.test(r) || r === 'GET /metrics' || r === 'GET /v1/openapi.json';
+  assert.deepEqual(
+    [...routes].filter((r) => !named.has(r) && !deviceSide(r)),
+    [],
+    'routes without an operation',
+  );
+  assert.deepEqual(
+    [...named].filter((r) => !routes.has(r)),
+    [],
+    'operations without a route',
+  );
+});
+
+test('every command has a description and help', () => {
+  const walk = (cmd: ReturnType<typeof buildProgram>, path: string[]): string[] =>
+    cmd.commands.flatMap((c) => {
+      const here = [...path, c.name()];
+      const missing = c.description() ? [] : [here.join(' ')];
+      assert.ok(c.helpInformation().includes('Usage:'));
+      return [...missing, ...walk(c, here)];
+    });
+  assert.deepEqual(walk(buildProgram(), []), []);
+});
