@@ -338,7 +338,7 @@ test('a device without a clock gets the server time signed with its nonce', asyn
   const { join } = await import('node:path');
   const pinned = readFileSync(join(t.dataDir, 'pki', 'time.pub.pem'), 'utf8');
   assert.equal((await t.call('GET', '/v1/time/key')).text, pinned);
-  const nonce = 'n0nce-' + Math.random().toString(36).slice(2, 14);
+  const nonce = 'n0nce-' + (await import('node:crypto')).randomBytes(12).toString('base64url');
   const r = await t.call('GET', `/v1/time?nonce=${nonce}`);
   assert.equal(r.status, 200);
   assert.equal(r.body.nonce, nonce);
