@@ -16,6 +16,8 @@ import { registerProvisioning } from './commands/provisioning.js';
 import { registerPki } from './commands/pki.js';
 import { registerAudit } from './commands/audit.js';
 import { registerServer } from './commands/server.js';
+import { registerSimulate } from './commands/simulate.js';
+import { registerDemo } from './commands/demo.js';
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, auth: 3, notFound: 4, server: 5 } as const;
 
@@ -44,6 +46,8 @@ export function buildProgram(): Command {
     registerProvisioning,
     registerPki,
     registerAudit,
+    registerSimulate,
+    registerDemo,
   ])
     register(program);
   return program;

@@ -346,3 +346,93 @@ test('every command has a description and help', () => {
     });
   assert.deepEqual(walk(buildProgram(), []), []);
 });
+
+test('mooring simulate: a small fleet provisions itself, sends telemetry and answers commands', async () => {
+  const { apiKey } = await t.tenant();
+  const base = ['--server', server, '--ca', caFile, '--token', apiKey];
+  const pt = await mooring([
+    ...base,
+    'tokens',
+    'create',
+    'sim',
+    '--max-uses',
+    '10',
+    '--auto-approve',
+    '--json',
+  ]);
+  const sim = mooring([
+    ...base,
+    'simulate',
+    '-n',
+    '5',
+    '--rate',
+    '5',
+    '--provisioning-token',
+    pt.json.secret,
+    '--mqtt',
+    `mqtts://localhost:${t.platform.mqttPort}`,
+    '--duration',
+    '4s',
+    '--json',
+  ]);
+  // While it runs: a command to one of its devices is answered.
+  const device = await (async () => {
+    for (let i = 0; i < 100; i++) {
+      const list = await t.call('GET', '/v1/devices?connected=true', { token: apiKey });
+      if (list.body.items.length === 5) return list.body.items[0];
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the fleet did not connect');
+  })();
+  const answered = await mooring([...base, 'commands', 'send', device.id, 'ping', '--wait', '10s', '--json']);
+  assert.equal(answered.json.status, 'succeeded', answered.stderr);
+  const done = await sim;
+  assert.equal(done.code, 0, done.stderr);
+  assert.equal(done.json.devices, 5);
+  assert.equal(done.json.connected, 5);
+  assert.ok(done.json.deliveredReadingsPerSec > 10, JSON.stringify(done.json));
+  const latest = await t.call('GET', `/v1/devices/${device.id}/telemetry/latest`, { token: apiKey });
+  assert.deepEqual(latest.body.items.map((i: { key: string }) => i.key).sort(), ['hum', 'temp']);
+});
+
+test('mooring demo: a server, a fleet sending data, and a device approved by the code it prints', async () => {
+  const config = join(work, 'demo-config');
+  const child = spawn(process.execPath, [BIN, 'demo', '-n', '3', '--duration', '25'], {
+    env: { ...process.env, MOORING_CONFIG_DIR: config },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+  const code = await (async () => {
+    for (let i = 0; i < 300; i++) {
+      const m = /shows the code ([A-Z0-9]{6})/.exec(out);
+      if (m && out.includes('Mooring demo is running')) return m[1]!;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`the demo did not come up:\n${out}`);
+  })();
+  assert.match(out, /Fleet:\s+3 simulated buoys/);
+  const demo = (args: string[]) => mooring(['-p', 'demo', ...args], { env: { MOORING_CONFIG_DIR: config } });
+  const approved = await demo(['approve', code, '--json']);
+  assert.equal(approved.code, 0, approved.stderr);
+  const devices = await (async () => {
+    for (let i = 0; i < 100; i++) {
+      const list = await demo(['devices', 'list', '--connected', 'yes', '--json']);
+      if (list.json?.length === 4) return list.json;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error('the approved device did not connect');
+  })();
+  assert.deepEqual(devices.map((d: { name: string }) => d.name).sort(), [
+    'BUOY-00001',
+    'BUOY-00002',
+    'BUOY-00003',
+    'FIELD-0001',
+  ]);
+  const latest = await demo(['telemetry', 'latest', devices[0].id, '--json']);
+  assert.ok(latest.json.length >= 1, 'the fleet sends data');
+  child.kill('SIGINT');
+  assert.equal(await exited, 0, out);
+});

@@ -8,6 +8,11 @@ import { dirname } from 'node:path';
 
 export interface Credentials {
   deviceId: string;
+  /**
+   * A device access key (`dak_…`) made for it by an operator, for devices that are not provisioned:
+   * used as the MQTT password instead of the registration token, which is then not refreshed.
+   */
+  accessKey?: string;
   /** The provisioning token the device was provisioned with: it refreshes registration tokens. */
   provisioningToken: string;
   registrationToken: string;

@@ -185,7 +185,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
       rejectUnauthorized: true,
       ...(mtls
         ? { key: c.privateKeyPem!, cert: c.certificatePem! + (c.chainPem ?? '') }
-        : { username: c.deviceId, password: c.registrationToken }),
+        : { username: c.deviceId, password: c.accessKey ?? c.registrationToken }),
     };
     return new Promise((resolve) => {
       const client = mqtt.connect(mtls ? this.opts.mqttMtlsUrl! : this.opts.mqttUrl, options);
@@ -294,6 +294,11 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     this.emit('credentials', next);
   }
 
+  /** Drops the connection as a network fault would (the device reconnects): for tests and simulations. */
+  dropConnection(): void {
+    this.client?.stream.destroy();
+  }
+
   /** A new registration token now (also run before expiry). */
   async refresh(): Promise<void> {
     await this.save(await refreshRegistrationToken(this.opts.http, this.credentials!));
@@ -309,6 +314,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     if (!c) return;
     const share = this.opts.renewAt ?? 0.2;
     const now = Date.now();
+    if (c.accessKey) return;
     const issued = c.registrationTokenIssuedAt ?? now;
     const rtLife = Math.max(60_000, c.registrationTokenExpiresAt - issued);
     if (c.registrationTokenExpiresAt - now < share * rtLife) await this.refresh();

@@ -37,6 +37,7 @@ export function httpJson<T>(
     body?: unknown;
     clientCert?: { key: string; cert: string };
     timeoutMs?: number;
+    signal?: AbortSignal;
   } = {},
 ): Promise<T> {
   let agent = agents.get(target);
@@ -87,6 +88,7 @@ export function httpJson<T>(
       },
     );
     req.on('timeout', () => req.destroy(new Error('request timed out')));
+    opts.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
     req.on('error', (e) => reject(new DeviceApiError(0, 'UNREACHABLE', e.message)));
     if (payload) req.write(payload);
     req.end();

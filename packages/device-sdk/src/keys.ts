@@ -1,4 +1,5 @@
 /** A device key pair (ECDSA P-256) and its CSR, made on the device with WebCrypto. */
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

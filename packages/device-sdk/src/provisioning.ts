@@ -99,7 +99,11 @@ export async function provision(opts: ProvisionOptions): Promise<Credentials> {
           opts.http,
           'GET',
           `/v1/device/provisioning/operations/${encodeURIComponent(started.operationId)}?wait=${waitS}`,
-          { token: opts.provisioningToken, timeoutMs: (waitS + 15) * 1000 },
+          {
+            token: opts.provisioningToken,
+            timeoutMs: (waitS + 15) * 1000,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+          },
         ),
       opts.signal,
     );

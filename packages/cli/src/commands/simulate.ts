@@ -1,0 +1,100 @@
+/** `mooring simulate`: a fleet of virtual devices against a server. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { act, parseJson, seconds } from '../act.js';
+import { UsageError } from '../context.js';
+import { Simulator } from '../simulate.js';
+
+export function registerSimulate(program: Command): void {
+  program
+    .command('simulate')
+    .description('run N virtual devices: provisioned with a batch token, or from an access-key file')
+    .option('-n, --count <n>', 'devices', '10')
+    .option('--rate <perSecond>', 'telemetry messages per device per second', '1')
+    .option('--keys <list>', 'telemetry keys, comma-separated', 'temp,hum')
+    .option('--provisioning-token <pt>', 'an auto-approved batch PT the devices provision themselves with')
+    .option('--credentials <file>', 'JSON array of {deviceId, accessKey} made beforehand')
+    .option('--serial-prefix <prefix>', 'serials of provisioned devices', 'SIM')
+    .option('--mqtt <url>', 'MQTT over TLS URL (default: the server host, port 8883)')
+    .option('--flaky <share>', 'share of devices whose connection drops now and then', '0')
+    .option('--command-delay <duration>', 'how long command handlers take', '0s')
+    .option('--command-failure <share>', 'share of commands that fail', '0')
+    .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)')
+    .option('--concurrency <n>', 'devices connecting at once while the fleet comes up', '50')
+    .action(
+      act(async (ctx, o: Record<string, string | undefined>) => {
+        const server = ctx.server();
+        if (!server.ca)
+          throw new UsageError('the simulator pins the platform CA: pass --ca (or use a profile with one)');
+        const url = new URL(server.url);
+        const credentials = o.credentials
+          ? (parseJson(readFileSync(o.credentials, 'utf8'), o.credentials) as {
+              deviceId: string;
+              accessKey: string;
+            }[])
+          : undefined;
+        if (!credentials && !o.provisioningToken)
+          throw new UsageError('give --provisioning-token or --credentials');
+        const count = Number(o.count);
+        if (credentials && credentials.length < count)
+          throw new UsageError(`${o.credentials} holds ${credentials.length} devices, fewer than --count`);
+        const sim = new Simulator({
+          http: {
+            url: server.url,
+            ca: server.ca,
+            ...(url.hostname !== 'localhost' ? { servername: 'localhost' } : {}),
+          },
+          mqttUrl: o.mqtt ?? `mqtts://${url.hostname}:8883`,
+          count,
+          rate: Number(o.rate),
+          keys: o.keys!.split(',').filter(Boolean),
+          ...(o.provisioningToken ? { provisioningToken: o.provisioningToken } : {}),
+          ...(credentials ? { credentials } : {}),
+          serialPrefix: o.serialPrefix!,
+          flaky: Number(o.flaky),
+          commandDelayMs: seconds(o.commandDelay!) * 1000,
+          commandFailure: Number(o.commandFailure),
+          concurrency: Number(o.concurrency),
+        });
+        const bar =
+          !ctx.out.json && process.stderr.isTTY
+            ? new SingleBar(
+                { format: 'connecting [{bar}] {value}/{total} devices', stream: process.stderr },
+                Presets.shades_classic,
+              )
+            : undefined;
+        bar?.start(count, 0);
+        sim.on('progress', (done) => bar?.update(done));
+        const t0 = Date.now();
+        await sim.start();
+        bar?.stop();
+        const up = sim.stats();
+        const startedSent = up.sent;
+        ctx.out.note(`${up.connected} devices connected in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        const t1 = Date.now();
+        const report = setInterval(() => {
+          const s = sim.stats();
+          ctx.out.note(
+            `connected ${s.connected}/${s.devices}  sent ${s.sent}  buffered ${s.buffered}  reconnects ${s.reconnects}  commands ${s.commands}  rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`,
+          );
+        }, 5_000);
+        await new Promise<void>((resolve) => {
+          if (o.duration) setTimeout(resolve, seconds(o.duration) * 1000);
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        clearInterval(report);
+        const s = sim.stats();
+        const seconds_ = (Date.now() - t1) / 1000;
+        const summary = {
+          ...s,
+          seconds: Math.round(seconds_ * 10) / 10,
+          deliveredReadingsPerSec: Math.round((s.sent - startedSent - s.buffered) / seconds_),
+          rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+        };
+        await sim.stop();
+        ctx.out.result(summary, () => ctx.out.fields(summary));
+      }),
+    );
+}
