@@ -436,3 +436,17 @@ test('mooring demo: a server, a fleet sending data, and a device approved by the
   child.kill('SIGINT');
   assert.equal(await exited, 0, out);
 });
+
+test('every operation of the API has a command (the export routes are replaced by paging with progress)', async () => {
+  const { readdirSync } = await import('node:fs');
+  const dir = fileURLToPath(new URL('../src/commands/', import.meta.url));
+  const source = readdirSync(dir)
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('\n');
+  const paged = new Set(['exportAudit', 'exportPlatformAudit']);
+  assert.deepEqual(
+    Object.keys(OPERATIONS).filter((op) => !paged.has(op) && !source.includes(`'${op}'`)),
+    [],
+    'operations without a command',
+  );
+});

@@ -10,6 +10,7 @@
  * Tunables (environment): BENCH_CONNECTIONS, BENCH_WINDOW, BENCH_WARMUP_S, BENCH_DURATION_S,
  * BENCH_LATENCY_RATE, BENCH_COMMANDS, BENCH_BATCH_MAX_ROWS, BENCH_SKIP_MOSQUITTO=1,
  * BENCH_BULK_DEVICES (10000), BENCH_MTLS_S, BENCH_MTLS_CONCURRENCY, BENCH_API_LANES, BENCH_API_S,
+ * BENCH_FLEET_DEVICES (2000), BENCH_FLEET_RATE (1 msg/s per device), BENCH_FLEET_S (20),
  * BENCH_SERVER_CPU_PROF=<dir> (V8 CPU profiles of the server over each measured Mooring window),
  * BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. --trace-gc), BENCH_OUT=<file> (also
  * write the JSON there).
@@ -28,6 +29,7 @@ import { findPid, LoadGenerator, machineCpu, procCpuMs, procMemory, ServerProces
 import { Rest } from './rest.js';
 import type { ServerStats } from './server.js';
 import { authenticatedRequests, authenticatedRequestsOnPostgres } from './api.js';
+import { fleetPhase } from './fleet.js';
 import { mapLimit, round, Samples, sleep, type Percentiles } from './stats.js';
 
 function intEnv(name: string, def: number): number {
@@ -55,6 +57,9 @@ const PARAMS = {
   mtlsWarmupSeconds: 2,
   mtlsDurationSeconds: intEnv('BENCH_MTLS_S', 8),
   apiLanes: intEnv('BENCH_API_LANES', 32),
+  fleetDevices: intEnv('BENCH_FLEET_DEVICES', 2000),
+  fleetRate: intEnv('BENCH_FLEET_RATE', 1),
+  fleetSeconds: intEnv('BENCH_FLEET_S', 20),
   apiSeconds: intEnv('BENCH_API_S', 8),
 };
 const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
@@ -62,7 +67,7 @@ const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
  * The whole run must end inside four minutes; past this it aborts and cleans up. The MQTT phases take
  * about a minute, the 10,000-device factory batch alone one to one and a half on the 2-core machine.
  */
-const DEADLINE_MS = 235_000;
+const DEADLINE_MS = 330_000;
 /** Left for the mTLS phase and cleanup when the factory batch's request timeout is set. */
 const AFTER_BULK_MS = 45_000;
 const DRAIN_MS = 15_000;
@@ -1009,6 +1014,25 @@ async function main() {
   const bulk = await bulkProvisioning(rest, apiKey, load, server, ca);
   const mtls = await mtlsHandshakes(rest, apiKey, load, server, ca, bulk.manifest, bulk.keys);
 
+  // --- A simulated fleet: N devices provisioning themselves, then holding TLS connections.
+  log(
+    `fleet: mooring simulate, ${PARAMS.fleetDevices} devices at ${PARAMS.fleetRate} msg/s each, ${PARAMS.fleetSeconds} s`,
+  );
+  const fleet = await fleetPhase({
+    rest,
+    apiKey,
+    serverPid: server.pid,
+    httpPort: server.ready.httpPort,
+    mqttPort: server.ready.mqttPort,
+    caFile: server.ready.caFile,
+    count: PARAMS.fleetDevices,
+    rate: PARAMS.fleetRate,
+    seconds: PARAMS.fleetSeconds,
+  });
+  log(
+    `fleet: ${fleet.connected}/${fleet.devices} connected, ${fleet.deliveredReadingsPerSec} readings/s delivered, server +${fleet.serverKbPerConnectedDevice} kB/device, simulator ${fleet.simulatorKbPerDevice} kB/device`,
+  );
+
   // --- Authenticated REST requests again, on a server using the local PostgreSQL.
   log('api: the same on a second server with the local PostgreSQL');
   const apiPg = await authenticatedRequestsOnPostgres(serverEnv, {
@@ -1029,6 +1053,14 @@ async function main() {
     commandRoundTripMs,
     bulkProvisioning: bulk.result,
     mtlsHandshakesPerSec: mtls.result,
+    fleet: {
+      measures:
+        'mooring simulate in its own process: each device provisions itself (auto-approved batch PT, no CSR) and ' +
+        'holds one MQTT/TLS connection with its registration token, sending one reading per message at the ' +
+        'given rate. delivered = readings acknowledged per second over the window; server kB per device = ' +
+        "growth of the server's RSS peak over its RSS before the phase, per connected device.",
+      ...fleet,
+    },
     authenticatedApi: {
       measures:
         'GET /v1/devices/{id} with an operator API key: closed-loop lanes on kept-alive HTTPS sockets; every ' +

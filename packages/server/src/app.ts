@@ -420,6 +420,7 @@ async function startPlatformSteps(
           insecure.server.close();
           await insecure.close();
         }
+        provisioning.endLongPolls();
         await broker.close();
         await http.close();
         await writer.drain();

@@ -1,6 +1,7 @@
 /** The audit trail: query, export with progress, and verify the hash chain. */
 import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
+import { pathOf } from '@mooring/client';
 import { SingleBar, Presets } from 'cli-progress';
 import { act, timeArg } from '../act.js';
 
@@ -38,7 +39,7 @@ export function registerAudit(program: Command): void {
     .action(
       act(async (ctx, o: Filters & { limit: string }) => {
         const rows: Row[] = [];
-        const path = o.platform ? '/v1/platform/audit' : '/v1/audit';
+        const path = pathOf(o.platform ? 'listPlatformAudit' : 'listAudit');
         for await (const r of ctx.client().paginate<Row>(path, query(o), Math.min(500, Number(o.limit)))) {
           rows.push(r);
           if (rows.length >= Number(o.limit)) break;
@@ -52,7 +53,9 @@ export function registerAudit(program: Command): void {
     .option('-o, --output <file>', 'write to this file (default: stdout)')
     .action(
       act(async (ctx, o: Filters & { output?: string }) => {
-        const path = o.platform ? '/v1/platform/audit' : '/v1/audit';
+        // The JSON-lines export routes (exportAudit, exportPlatformAudit) answer in one response; paging
+        // through the list instead shows progress and keeps memory flat on a long trail.
+        const path = pathOf(o.platform ? 'listPlatformAudit' : 'listAudit');
         const sink = o.output ? createWriteStream(o.output, { mode: 0o600 }) : process.stdout;
         const bar =
           o.output && process.stderr.isTTY

@@ -1,5 +1,6 @@
 /** Devices and what hangs off them: access keys, presence, telemetry, events, commands, ownership. */
 import type { Command } from 'commander';
+import { pathOf } from '@mooring/client';
 import { act, collect, keyValues, seconds, timeArg } from '../act.js';
 
 type Row = Record<string, unknown>;
@@ -26,7 +27,7 @@ export function registerDevices(program: Command): void {
         };
         const max = o.limit ? Number(o.limit) : Infinity;
         const rows: Row[] = [];
-        for await (const d of client.paginate<Row>('/v1/devices', query)) {
+        for await (const d of client.paginate<Row>(pathOf('listDevices'), query)) {
           rows.push(d);
           if (rows.length >= max) break;
         }

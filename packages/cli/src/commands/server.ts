@@ -30,10 +30,27 @@ export function registerServer(program: Command): void {
       }),
     );
   program
-    .command('time')
-    .description("the server's signed time, for checking a device clock")
+    .command('jwks')
+    .description('the public keys that verify registration tokens (JWKS)')
     .action(
       act(async (ctx) => {
+        const r = await ctx.client({ anonymous: true }).op<{ keys: Record<string, unknown>[] }>('getJwks');
+        ctx.out.result(r, () => ctx.out.table(r.keys, ['kid', 'kty', 'crv', 'alg', 'use']));
+      }),
+    );
+  program
+    .command('time')
+    .description(
+      "the server's signed time, for checking a device clock (--key: the public key firmware pins)",
+    )
+    .option('--key', 'print the time-signing public key (PEM) instead')
+    .action(
+      act(async (ctx, o: { key?: boolean }) => {
+        if (o.key) {
+          const pem = await ctx.client({ anonymous: true }).op<string>('getTimeKey');
+          ctx.out.result(ctx.out.json ? { publicKeyPem: pem } : pem, () => ctx.out.line(pem.trimEnd()));
+          return;
+        }
         const nonce = Math.random().toString(36).slice(2).padEnd(16, '0');
         const r = await ctx
           .client({ anonymous: true })

@@ -320,6 +320,15 @@ export function registerTeam(program: Command): void {
       }),
     );
   keys
+    .command('get <keyId>')
+    .description('show an API key (never its secret)')
+    .action(
+      act(async (ctx, keyId: string) => {
+        const k = await ctx.client().op<Row>('getApiKey', { keyId });
+        ctx.out.result(k, () => ctx.out.fields(k));
+      }),
+    );
+  keys
     .command('rotate <keyId>')
     .description('a new secret for the key; the old one keeps working for --overlap')
     .option('--overlap <duration>', 'how long the old secret keeps working (default 0)', '0')

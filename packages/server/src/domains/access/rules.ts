@@ -82,6 +82,7 @@ export const PROVISIONING_RULES: Rules<ProvisioningService> = {
   jwks: { open: 'public keys' },
   rotateSigningKey: { platformOnly: true },
   expireDue: { internal: HOUSEKEEPING },
+  endLongPolls: { internal: HOUSEKEEPING },
 };
 
 export const PKI_RULES: Rules<PkiService> = {

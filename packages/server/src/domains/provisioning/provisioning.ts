@@ -143,6 +143,8 @@ export interface ProvisioningService {
   rotateSigningKey(caller: PlatformCaller): Promise<{ kid: string }>;
   /** Expires pending operations past their time and drops uncollected RTs; returns how many changed. */
   expireDue(): Promise<number>;
+  /** Answers every long poll in progress now (shutdown): each gets the operation as it stands. */
+  endLongPolls(): void;
 }
 
 export const PROVISIONING_TOKEN_PREFIX = 'mpt';

@@ -61,6 +61,8 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
   const now = deps.now ?? Date.now;
   const store = provisioningStore(db);
   const audit: AuditSink = deps.audit ?? (() => undefined);
+  /** Long polls in progress: a shutdown answers them at once. */
+  const waiters = new Set<() => void>();
 
   /** Resolves a PT secret to a live token; INVALID_CREDENTIALS when unknown, revoked or expired. */
   async function liveToken(secret: string, opts: { allowExpired?: boolean } = {}): Promise<TokenRow> {
@@ -430,9 +432,11 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
           const unsubscribe = bus.subscribe('provisioning.decided', (e) => {
             if (e.operationId === operationId) done();
           });
+          waiters.add(done);
           function done() {
             clearTimeout(timer);
             unsubscribe();
+            waiters.delete(done);
             resolve();
           }
         });
@@ -572,6 +576,10 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
     jwks: () => tokens.jwks(),
 
     rotateSigningKey: async () => ({ kid: await tokens.rotate() }),
+
+    endLongPolls() {
+      for (const done of [...waiters]) done();
+    },
 
     async expireDue() {
       const expired = await store.expireDue(now());
