@@ -395,6 +395,55 @@ test('mooring simulate: a small fleet provisions itself, sends telemetry and ans
   assert.deepEqual(latest.body.items.map((i: { key: string }) => i.key).sort(), ['hum', 'temp']);
 });
 
+test('mooring simulate with access keys made beforehand, and slow command handlers', async () => {
+  const { apiKey } = await t.tenant();
+  const base = ['--server', server, '--ca', caFile, '--token', apiKey];
+  const credentials = [];
+  for (let i = 0; i < 2; i++) {
+    const d = await t.device(apiKey);
+    credentials.push({ deviceId: d.deviceId, accessKey: d.accessKey });
+  }
+  const file = join(work, 'fleet.json');
+  writeFileSync(file, JSON.stringify(credentials));
+  const sim = mooring([
+    ...base,
+    'simulate',
+    '-n',
+    '2',
+    '--credentials',
+    file,
+    '--mqtt',
+    `mqtts://localhost:${t.platform.mqttPort}`,
+    '--command-delay',
+    '1s',
+    '--duration',
+    '5s',
+    '--json',
+  ]);
+  const deviceId = credentials[0]!.deviceId;
+  for (let i = 0; i < 100; i++) {
+    const d = await t.call('GET', `/v1/devices/${deviceId}`, { token: apiKey });
+    if (d.body.presence.connected) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const started = Date.now();
+  const answered = await mooring([
+    ...base,
+    'commands',
+    'send',
+    deviceId,
+    'locate',
+    '--wait',
+    '10s',
+    '--json',
+  ]);
+  assert.equal(answered.json.status, 'succeeded');
+  assert.ok(Date.now() - started >= 1_000, 'the handler took the configured delay');
+  const done = await sim;
+  assert.equal(done.json.connected, 2, done.stderr);
+  assert.equal(done.json.commands, 1);
+});
+
 test('mooring demo: a server, a fleet sending data, and a device approved by the code it prints', async () => {
   const config = join(work, 'demo-config');
   const child = spawn(process.execPath, [BIN, 'demo', '-n', '3', '--duration', '25'], {
