@@ -9,10 +9,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILT_IN_ROLES, type Permission } from '../src/domains/access/access.js';
+import { MooringClient } from '@mooring/client';
 import { startTestPlatform, type TestPlatform } from './harness.js';
 import { deviceKeyAndCsr } from './openssl.js';
 
@@ -205,45 +205,20 @@ const NONEXISTENT: Fixture = {
 };
 
 let t: TestPlatform;
-let agent: Agent;
+let api: MooringClient;
 const work = mkdtempSync(join(tmpdir(), 'mooring-matrix-'));
 
-function call(method: string, path: string, token?: string, body?: unknown) {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        servername: 'localhost',
-        port: t.platform.httpPort,
-        ca: t.platform.caCert,
-        agent,
-        method,
-        path,
-        headers: {
-          ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            /* not JSON */
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on('error', reject);
-    if (payload !== undefined) req.write(payload);
-    req.end();
-  });
+/** One request on the shared kept-alive client; the body parsed when it is JSON. */
+async function call(method: string, path: string, token?: string, body?: unknown) {
+  const r = await api.raw(method, path, { token: token ?? null, ...(body !== undefined ? { body } : {}) });
+  const text = r.body.toString('utf8');
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  return { status: r.status, body: parsed as any };
 }
 
 async function must(method: string, path: string, token: string, body?: unknown, status = 201) {
@@ -355,7 +330,7 @@ let makers: Awaited<ReturnType<typeof makeMakers>>;
 
 before(async () => {
   t = await startTestPlatform();
-  agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  api = new MooringClient({ baseUrl: `https://localhost:${t.platform.httpPort}`, ca: t.platform.caCert });
   const a = await t.tenant();
   const b = await t.tenant();
   ownerKey = a.apiKey;
@@ -402,7 +377,7 @@ before(async () => {
 });
 
 after(async () => {
-  agent?.destroy();
+  api?.close();
   await t?.stop();
 });
 
