@@ -149,13 +149,14 @@ async function startPlatformSteps(
     requireDevice,
   });
   const presence = createPresenceService({ db, nodeId: config.nodeId, requireDevice });
+  const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
   const tls = await ensureTlsMaterial({
     dataDir: config.dataDir,
     certFile: config.tlsCertFile,
     keyFile: config.tlsKeyFile,
     hostnames: config.tlsHostnames,
+    box,
   });
-  const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
   // The audit trail: admin requests are recorded by the HTTP adapter; lifecycle events the services
   // report go through one batching writer.
   const audit = createAuditService({ db });

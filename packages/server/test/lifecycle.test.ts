@@ -32,7 +32,7 @@ test(
       const first = await startServerProcess(dataDir, { MOORING_LOG_LEVEL: 'debug' });
       const credFile = join(dataDir, 'bootstrap-admin.json');
       assert.equal(statSync(credFile).mode & 0o777, 0o600);
-      assert.equal(statSync(join(dataDir, 'pki', 'ca.key.pem')).mode & 0o777, 0o600);
+      assert.equal(statSync(join(dataDir, 'pki', 'ca.key.sealed')).mode & 0o777, 0o600);
       assert.equal(statSync(join(dataDir, 'pki', 'server.key.pem')).mode & 0o777, 0o600);
       const cred = JSON.parse(readFileSync(credFile, 'utf8'));
       assert.equal(cred.username, 'admin');

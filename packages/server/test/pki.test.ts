@@ -51,7 +51,9 @@ function platformPkiWithClock(now: () => number) {
     box: createSecretBox(loadSecretKey('', dataDir)),
     root: {
       certPem: readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8'),
-      keyPem: readFileSync(join(dataDir, 'pki', 'ca.key.pem'), 'utf8'),
+      keyPem: createSecretBox(loadSecretKey('', dataDir)).open(
+        readFileSync(join(dataDir, 'pki', 'ca.key.sealed'), 'utf8'),
+      ),
     },
     certificateValidityDays: 30,
     now,

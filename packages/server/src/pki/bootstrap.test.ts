@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureTlsMaterial } from './bootstrap.js';
+import { CA_KEY_SEALED_FILE, ensureTlsMaterial } from './bootstrap.js';
+import { createSecretBox } from '../platform/secret-box.js';
+
+const box = createSecretBox(randomBytes(32));
 
 function sans(pem: string): string {
   return new X509Certificate(pem).subjectAltName ?? '';
@@ -12,7 +16,7 @@ function sans(pem: string): string {
 
 test('the server certificate is kept while it fits and issued anew for new host names', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mooring-pki-'));
-  const opts = { dataDir, certFile: '', keyFile: '', hostnames: [] as string[] };
+  const opts = { dataDir, certFile: '', keyFile: '', hostnames: [] as string[], box };
   const first = await ensureTlsMaterial(opts);
   assert.equal(first.generated, true);
   const leaf = new X509Certificate(first.cert);
@@ -37,6 +41,7 @@ test("an operator's certificate is served as it is and flagged", async () => {
     certFile: '',
     keyFile: '',
     hostnames: [],
+    box,
   });
   writeFileSync(join(dataDir, 'own.pem'), own.cert);
   writeFileSync(join(dataDir, 'own.key'), own.key);
@@ -45,8 +50,35 @@ test("an operator's certificate is served as it is and flagged", async () => {
     certFile: join(dataDir, 'own.pem'),
     keyFile: join(dataDir, 'own.key'),
     hostnames: [],
+    box,
   });
   assert.equal(m.operatorCertificate, true);
   assert.equal(m.cert, own.cert);
   assert.notEqual(m.ca, own.ca);
+});
+
+test('the platform CA key is sealed at rest; a plain key from an older data directory is sealed and removed', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mooring-pki-'));
+  const opts = { dataDir, certFile: '', keyFile: '', hostnames: [] as string[], box };
+  const first = await ensureTlsMaterial(opts);
+  const sealedFile = join(dataDir, 'pki', CA_KEY_SEALED_FILE);
+  const sealed = readFileSync(sealedFile, 'utf8');
+  assert.equal(statSync(sealedFile).mode & 0o777, 0o600);
+  assert.equal(sealed.includes('PRIVATE KEY'), false, 'no PEM at rest');
+  assert.equal(box.open(sealed), first.caKeyPem);
+  assert.equal(existsSync(join(dataDir, 'pki', 'ca.key.pem')), false);
+  // Another secret key cannot open it: the start fails instead of making a new CA.
+  await assert.rejects(ensureTlsMaterial({ ...opts, box: createSecretBox(randomBytes(32)) }));
+
+  // An older data directory: the plain key is sealed and deleted, and the CA is unchanged.
+  const older = mkdtempSync(join(tmpdir(), 'mooring-pki-'));
+  const made = await ensureTlsMaterial({ ...opts, dataDir: older });
+  const { rmSync } = await import('node:fs');
+  rmSync(join(older, 'pki', CA_KEY_SEALED_FILE));
+  writeFileSync(join(older, 'pki', 'ca.key.pem'), made.caKeyPem, { mode: 0o600 });
+  const migrated = await ensureTlsMaterial({ ...opts, dataDir: older });
+  assert.equal(migrated.ca, made.ca);
+  assert.equal(migrated.caKeyPem, made.caKeyPem);
+  assert.equal(existsSync(join(older, 'pki', 'ca.key.pem')), false);
+  assert.equal(existsSync(join(older, 'pki', CA_KEY_SEALED_FILE)), true);
 });

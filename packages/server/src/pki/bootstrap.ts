@@ -4,7 +4,8 @@
  * CA. An operator who supplies a certificate and key gets those used instead. Later starts reuse the CA,
  * and the server certificate while it still fits (see `serverCertFits`).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { SecretBox } from '../platform/secret-box.js';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -105,6 +106,9 @@ async function serverCertFits(certPem: string, caPem: string, names: string[]): 
   }
 }
 
+/** The platform CA key, sealed with the secret key (AES-256-GCM), under `<dataDir>/pki`. */
+export const CA_KEY_SEALED_FILE = 'ca.key.sealed';
+
 /**
  * Loads or creates the platform CA and the server certificate under `<dataDir>/pki`. The server
  * certificate is issued anew when it no longer fits (new host names, near expiry, another CA). With
@@ -116,23 +120,31 @@ export async function ensureTlsMaterial(opts: {
   certFile: string;
   keyFile: string;
   hostnames: readonly string[];
+  /** Seals the platform CA key at rest (the secret key, like the tenant CA keys). */
+  box: SecretBox;
 }): Promise<TlsMaterial> {
   const dir = join(opts.dataDir, 'pki');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const caFile = join(dir, 'ca.pem');
-  const caKeyFile = join(dir, 'ca.key.pem');
+  const sealedKeyFile = join(dir, CA_KEY_SEALED_FILE);
+  const plainKeyFile = join(dir, 'ca.key.pem');
   const certFile = join(dir, 'server.pem');
   const keyFile = join(dir, 'server.key.pem');
   let generated = false;
 
-  if (!existsSync(caFile) || !existsSync(caKeyFile)) {
+  // A data directory from before the key was sealed: seal it now and remove the plain copy.
+  if (existsSync(plainKeyFile) && !existsSync(sealedKeyFile)) {
+    writeSecret(sealedKeyFile, opts.box.seal(readFileSync(plainKeyFile, 'utf8')));
+    rmSync(plainKeyFile);
+  }
+  if (!existsSync(caFile) || !existsSync(sealedKeyFile)) {
     const ca = await createCa('Mooring Platform CA');
     writeFileSync(caFile, ca.cert.toString('pem') + '\n');
-    writeSecret(caKeyFile, await exportPkcs8Pem(ca.keys.privateKey));
+    writeSecret(sealedKeyFile, opts.box.seal(await exportPkcs8Pem(ca.keys.privateKey)));
     generated = true;
   }
   const ca = readFileSync(caFile, 'utf8');
-  const caKeyPem = readFileSync(caKeyFile, 'utf8');
+  const caKeyPem = opts.box.open(readFileSync(sealedKeyFile, 'utf8'));
 
   if (opts.certFile) {
     return {
