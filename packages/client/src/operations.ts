@@ -85,6 +85,7 @@ export const OPERATIONS = {
   provisionBatch: ['POST', '/v1/provisioning/batches'],
 
   revokeCertificate: ['POST', '/v1/certificates/{serial}/revoke'],
+  approveCertificate: ['POST', '/v1/certificates/{serial}/approve'],
   getCrl: ['GET', '/v1/pki/crl/{caId}'],
   createRegistrationCode: ['POST', '/v1/pki/registration-codes'],
   registerCa: ['POST', '/v1/pki/cas'],

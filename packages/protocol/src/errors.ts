@@ -47,6 +47,11 @@ export const ERROR_CATALOGUE = {
     'The user name, password, key or token was not accepted.',
   ),
   FORBIDDEN: spec(403, 'Not allowed', 'The credential is valid but does not grant this action.'),
+  CERTIFICATE_PENDING: spec(
+    403,
+    'Certificate waits for approval',
+    'A manufacturer CA with the `pending` policy presented a new certificate for a device that already exists: an operator approves it (`POST /v1/certificates/{serial}/approve`) before it is accepted. Over MQTT: CONNACK 5.',
+  ),
   TOTP_REQUIRED: spec(
     401,
     'One-time code required',

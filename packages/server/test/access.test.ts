@@ -321,6 +321,12 @@ test('sessions are listed and ended; invitations open accounts once', async () =
     t.call('POST', '/v1/auth/invitations/accept', {
       body: { token: inv.body.token, username, password: PASSWORD },
     });
+  // A weak password or a taken user name does not spend the invitation.
+  const weak = await t.call('POST', '/v1/auth/invitations/accept', {
+    body: { token: inv.body.token, username: `weak-${tenantId}`, password: 'Password123!' },
+  });
+  assert.equal(weak.body.code, 'PASSWORD_TOO_WEAK');
+  assert.equal((await accept(`sess-${tenantId}`)).body.code, 'ALREADY_EXISTS');
   const opened = await accept(`invited-${tenantId}`);
   assert.equal(opened.status, 201, opened.text);
   assert.deepEqual(opened.body.grants, [{ role: 'technician' }]);

@@ -190,6 +190,24 @@ test("a pending policy registers the device disabled until an operator enables i
   });
   c.end(true);
 
+  // A second certificate for the same serial (a cloned or re-keyed unit, or a leaked CA key) waits
+  // for approval too: refused with CONNACK 5 until an operator approves that certificate.
+  const second = issueWithCa(work, ca, 'ACME-P-01');
+  const mqttSecond = () =>
+    connectMqtt(t.platform.mqttMtlsPort, t.platform.caCert, {
+      clientId: 'ACME-P-01',
+      key: second.key,
+      cert: second.cert,
+    });
+  await assert.rejects(mqttSecond(), (e) => (e as { code?: number }).code === 5);
+  const certs = (await t.call('GET', `/v1/devices/${device.id}/certificates`, { token: apiKey })).body.items;
+  const pendingCert = certs.find((x: { pending: boolean }) => x.pending);
+  assert.ok(pendingCert, 'listed as pending');
+  assert.equal(certs.filter((x: { pending: boolean }) => !x.pending).length, 1, 'the first one is not');
+  const approved = await t.call('POST', `/v1/certificates/${pendingCert.serial}/approve`, { token: apiKey });
+  assert.equal(approved.body.pending, false, approved.text);
+  (await mqttSecond()).end(true);
+
   const serial = new x509.X509Certificate(unit.cert).serialNumber;
   const updated = await t.call('PUT', `/v1/pki/cas/${registered.body.id}/crl`, {
     token: apiKey,

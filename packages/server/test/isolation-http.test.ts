@@ -156,6 +156,7 @@ const ROUTES: Record<string, Row> = {
   },
 
   'POST /v1/certificates/{serial}/revoke': { need: 'certificates:manage', body: () => ({}) },
+  'POST /v1/certificates/{serial}/approve': { need: 'certificates:manage' },
   'POST /v1/pki/registration-codes': { need: 'certificates:manage' },
   'POST /v1/pki/cas': {
     need: 'certificates:manage',

@@ -29,6 +29,18 @@ export function registerPki(program: Command): void {
       }),
     );
 
+  certs
+    .command('approve <serial>')
+    .description(
+      'let a pending certificate (a new one for a known serial, pending CA policy) authenticate its device',
+    )
+    .action(
+      act(async (ctx, serial: string) => {
+        const c = await ctx.client().op<Row>('approveCertificate', { serial });
+        ctx.out.result(c, () => ctx.out.fields(c, ['serial', 'deviceId', 'caId', 'pending', 'notAfter']));
+      }),
+    );
+
   const cas = program
     .command('cas')
     .description('certificate authorities: the issuing CA and manufacturer CAs');

@@ -191,7 +191,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
           done(null, true);
         },
         (err: unknown) => {
-          if (isAppError(err) && err.code === 'DEVICE_DISABLED')
+          if (isAppError(err) && (err.code === 'DEVICE_DISABLED' || err.code === 'CERTIFICATE_PENDING'))
             return refuse('device_disabled', RETURN_CODE_NOT_AUTHORIZED);
           if (isAppError(err)) return refuse('bad_credentials', RETURN_CODE_BAD_CREDENTIALS);
           logger.error({ err }, 'device authentication failed');

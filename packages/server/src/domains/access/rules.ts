@@ -94,6 +94,7 @@ export const PKI_RULES: Rules<PkiService> = {
   renew: { open: DEVICE_SELF },
   listForDevice: { permission: 'certificates:read', ...byDevice },
   revoke: { permission: 'certificates:manage' },
+  approve: { permission: 'certificates:manage' },
   createRegistrationCode: { permission: 'certificates:manage' },
   registerExternalCa: { permission: 'certificates:manage' },
   listCas: { permission: 'certificates:read' },

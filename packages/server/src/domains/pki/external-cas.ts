@@ -209,6 +209,9 @@ export function externalCas(deps: {
         );
         let deviceId = existing?.id;
         let status = existing?.status ?? (ca.registration_policy === 'auto' ? 'enabled' : 'disabled');
+        // Under the `pending` policy a new certificate for a known serial waits for approval too: a
+        // leaked manufacturer key must not take over a unit that is already in service.
+        const pending = Boolean(existing) && ca.registration_policy === 'pending';
         if (!deviceId) {
           deviceId = newId('dev', t);
           await deviceStore(tx).insert(
@@ -225,8 +228,8 @@ export function externalCas(deps: {
           );
         }
         await tx.query(
-          `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at, client_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (serial) DO NOTHING`,
+          `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at, client_id, pending)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (serial) DO NOTHING`,
           [
             peer.serial.toLowerCase(),
             ca.tenant_id,
@@ -238,6 +241,7 @@ export function externalCas(deps: {
             peer.validTo ? Date.parse(peer.validTo) : t,
             t,
             serial,
+            pending,
           ],
         );
         status = existing?.status ?? status;
@@ -247,11 +251,12 @@ export function externalCas(deps: {
           credential: 'certificate' as const,
           credentialId: peer.serial.toLowerCase(),
           clientId: serial,
-          status,
+          status: pending ? 'pending-certificate' : status,
           created: !existing,
+          pending,
         };
       });
-      const { created, ...device } = registered;
+      const { created, pending, ...device } = registered;
       deps.audit?.({
         tenantId: ca.tenant_id,
         actor: `ca:${ca.id}`,
@@ -259,7 +264,13 @@ export function externalCas(deps: {
         target: registered.deviceId,
         outcome: 'success',
         source: null,
-        changes: { serial, certificateSerial: device.credentialId, status: device.status, caId: ca.id },
+        changes: {
+          serial,
+          certificateSerial: device.credentialId,
+          status: device.status,
+          caId: ca.id,
+          pending,
+        },
       });
       return device;
     },

@@ -33,6 +33,8 @@ export interface DeviceCertificate {
   createdAt: number;
   revokedAt: number | null;
   revocationReason: string | null;
+  /** Presented through a `pending` manufacturer CA for a known serial: refused until approved. */
+  pending: boolean;
 }
 
 /** What the TLS layer read from a verified client certificate. */
@@ -93,6 +95,8 @@ export interface PkiService {
   listForDevice(caller: TenantCaller, deviceId: string): Promise<DeviceCertificate[]>;
   /** Revokes by serial: the next handshake is refused and live sessions that used it are dropped. */
   revoke(caller: TenantCaller, serial: string, reason?: string): Promise<void>;
+  /** Lets a pending certificate authenticate its device (idempotent); CERTIFICATE_NOT_FOUND otherwise. */
+  approve(caller: TenantCaller, serial: string): Promise<DeviceCertificate>;
   /** A one-time code (valid one hour) that a CA must sign into a verification certificate. */
   createRegistrationCode(caller: TenantCaller): Promise<{ registrationCode: string; expiresAt: number }>;
   /** Registers a manufacturer CA after checking proof of possession; CA_INVALID with the reason. */

@@ -45,6 +45,7 @@ interface CertRow {
   created_at: number;
   revoked_at: number | null;
   revocation_reason: string | null;
+  pending: boolean;
 }
 
 export interface PkiDeps {
@@ -90,6 +91,7 @@ const toCertificate = (r: CertRow): DeviceCertificate => ({
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
   revocationReason: r.revocation_reason,
+  pending: r.pending,
 });
 
 export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
@@ -378,7 +380,7 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
       ]);
       if (!device) throw Errors.deviceNotFound(deviceId);
       const rows = await db.query<CertRow>(
-        'SELECT serial, tenant_id, device_id, ca_id, fingerprint, not_before, not_after, created_at, revoked_at, revocation_reason FROM device_certificates WHERE tenant_id = $1 AND device_id = $2 ORDER BY created_at',
+        'SELECT serial, tenant_id, device_id, ca_id, fingerprint, not_before, not_after, created_at, revoked_at, revocation_reason, pending FROM device_certificates WHERE tenant_id = $1 AND device_id = $2 ORDER BY created_at',
         [caller.tenantId, deviceId],
       );
       return rows.map(toCertificate);
@@ -399,6 +401,16 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
         reason: 'certificate_revoked',
         keyId: row.serial,
       });
+    },
+
+    async approve(caller, serial) {
+      const [row] = await db.query<CertRow>(
+        `UPDATE device_certificates SET pending = false WHERE tenant_id = $1 AND serial = $2
+          RETURNING serial, tenant_id, device_id, ca_id, fingerprint, not_before, not_after, created_at, revoked_at, revocation_reason, pending`,
+        [caller.tenantId, serial.toLowerCase()],
+      );
+      if (!row) throw new AppError('CERTIFICATE_NOT_FOUND', `certificate ${serial} not found`);
+      return toCertificate(row);
     },
 
     async revokeAllForDevice(tenantId, deviceId, reason, exceptSerial) {
@@ -450,12 +462,14 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
         if (!registered) throw Errors.invalidCredentials();
         if (claimedClientId !== undefined && claimedClientId !== registered.clientId)
           throw Errors.invalidCredentials();
+        if (registered.status === 'pending-certificate') throw new AppError('CERTIFICATE_PENDING');
         if (registered.status !== 'enabled') throw Errors.deviceDisabled(registered.deviceId);
         const { status: _status, ...device } = registered;
         return device;
       }
       if (row.fingerprint !== peer.fingerprint256) throw Errors.invalidCredentials();
       if (row.revoked_at !== null) throw new AppError('INVALID_CREDENTIALS', 'the certificate was revoked');
+      if (row.pending) throw new AppError('CERTIFICATE_PENDING');
       if (row.ca_status !== 'active') throw new AppError('INVALID_CREDENTIALS', 'the issuing CA is disabled');
       const clientId = row.client_id ?? row.device_id;
       if (claimedClientId !== undefined && claimedClientId !== clientId) throw Errors.invalidCredentials();

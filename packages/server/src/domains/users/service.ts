@@ -167,13 +167,14 @@ export function createUserService(deps: UserDeps): UserService {
     async acceptInvitation(token, input) {
       const digest = sha256Hex(token);
       const id = newId('usr');
+      // A refused password does not spend the invitation.
+      checkPasswordPolicy(input.password, input.username);
       // Claim the invitation first: two accepts of one link make one account.
       const invitation = token.startsWith(`${LINK_TOKEN_PREFIX}_`)
         ? await store.acceptInvitation(digest, now(), id)
         : undefined;
       if (!invitation)
         throw new AppError('LINK_INVALID', 'the invitation is unknown, used, revoked or expired');
-      checkPasswordPolicy(input.password, input.username);
       const user: User = {
         id,
         tenantId: invitation.tenantId,
@@ -185,7 +186,13 @@ export function createUserService(deps: UserDeps): UserService {
         createdAt: now(),
         lastLoginAt: null,
       };
-      const created = await store.insertUser(user, await hashPassword(input.password));
+      // A taken user name gives the invitation back, so that the invitee can choose another.
+      const created = await store
+        .insertUser(user, await hashPassword(input.password))
+        .catch(async (e: unknown) => {
+          await store.releaseInvitation(invitation.id);
+          throw e;
+        });
       deps.record?.({
         tenantId: invitation.tenantId,
         actor: `user:${id}`,

@@ -357,6 +357,12 @@ export function userStore(db: Queryable) {
       );
       return r && toInvitation(r);
     },
+    /** Undoes an acceptance whose account could not be made. */
+    async releaseInvitation(id: string): Promise<void> {
+      await db.query('UPDATE invitations SET accepted_at = NULL, accepted_user_id = NULL WHERE id = $1', [
+        id,
+      ]);
+    },
     async insertReset(
       r: {
         id: string;

@@ -62,6 +62,19 @@ export const pkiRoutes: RoutePlugin = (app, { services }) => {
       return reply.code(204).send();
     },
   );
+  app.post<{ Params: typeof SerialParams.static }>(
+    '/v1/certificates/:serial/approve',
+    {
+      config: tenant,
+      schema: {
+        tags,
+        summary:
+          'Approve a pending certificate: a new one a pending-policy manufacturer CA presented for a known serial',
+        params: SerialParams,
+      },
+    },
+    async (request) => services.pki.approve(tenantCaller(request), request.params.serial),
+  );
   app.get<{ Params: typeof CaParams.static }>(
     '/v1/pki/crl/:caId',
     {
