@@ -5,7 +5,7 @@
  */
 import { Agent, request } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
-import { ERROR_CATALOGUE, type ErrorCode } from '@mooring/protocol';
+import { ERROR_CATALOGUE } from '@mooring/protocol';
 import { OPERATIONS, pathOf, type OperationName } from './operations.js';
 
 export interface ClientOptions {
@@ -46,9 +46,6 @@ export class ApiError extends Error {
   /** What the catalogue says the code means and what to do about it. */
   get advice(): string | undefined {
     return (ERROR_CATALOGUE as Record<string, { description: string }>)[this.code]?.description;
-  }
-  isCode(code: ErrorCode): boolean {
-    return this.code === code;
   }
 }
 

@@ -48,11 +48,6 @@ export class OfflineBuffer {
     return this.entries.length;
   }
 
-  /** Readings not yet handed to the connection. */
-  get unsent(): number {
-    return this.entries.filter((e) => e.seq > this.sentUpTo).length;
-  }
-
   push(reading: Reading): void {
     this.entries.push({ seq: this.nextSeq++, reading });
     const over = this.entries.length - this.maxReadings;

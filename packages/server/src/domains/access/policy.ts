@@ -33,6 +33,13 @@ export function resolveGrants(
   });
 }
 
+/** Refuses a list naming an unknown permission; `path` is where the list sits in the request. */
+export function checkPermissionNames(permissions: readonly string[], path: string): void {
+  for (const p of permissions)
+    if (!KNOWN.has(p))
+      throw Errors.validation(`unknown permission '${p}'`, [{ path, message: `unknown permission '${p}'` }]);
+}
+
 /** Refuses grants that name an unknown role or permission, or are neither a role nor permissions. */
 export function validateGrants(grants: readonly Grant[], customRoleNames: ReadonlySet<string>): void {
   grants.forEach((g, i) => {
@@ -45,11 +52,7 @@ export function validateGrants(grants: readonly Grant[], customRoleNames: Readon
       throw Errors.validation(`unknown role '${g.role}'`, [
         { path: `${path}/role`, message: 'unknown role' },
       ]);
-    for (const p of g.permissions ?? [])
-      if (!KNOWN.has(p))
-        throw Errors.validation(`unknown permission '${p}'`, [
-          { path: `${path}/permissions`, message: `unknown permission '${p}'` },
-        ]);
+    checkPermissionNames(g.permissions ?? [], `${path}/permissions`);
     const scope = g.scope ?? {};
     const kinds = Object.keys(scope);
     if (kinds.length > 1)

@@ -2,8 +2,8 @@
 import { AppError, Errors } from '../../errors.js';
 import type { Queryable } from '../../store/db.js';
 import { mapUniqueViolation } from '../../store/db.js';
+import { checkPermissionNames } from './policy.js';
 import {
-  ALL_PERMISSIONS,
   BUILT_IN_ROLES,
   type CustomRoleInput,
   type Permission,
@@ -22,7 +22,6 @@ interface RoleRow {
  * node applies at once; one made on another node within this time.
  */
 const CACHE_MS = 5_000;
-const KNOWN = new Set<string>(ALL_PERMISSIONS);
 
 export function createRoleService(deps: { db: Queryable; now?: () => number }): RoleService {
   const { db } = deps;
@@ -34,11 +33,7 @@ export function createRoleService(deps: { db: Queryable; now?: () => number }): 
       throw Errors.validation('a role needs at least one permission', [
         { path: '/permissions', message: 'empty' },
       ]);
-    for (const p of permissions)
-      if (!KNOWN.has(p))
-        throw Errors.validation(`unknown permission '${p}'`, [
-          { path: '/permissions', message: `unknown permission '${p}'` },
-        ]);
+    checkPermissionNames(permissions, '/permissions');
   }
 
   const toRole = (r: RoleRow): RoleDefinition => ({

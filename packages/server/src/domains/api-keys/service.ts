@@ -1,8 +1,9 @@
 import { AppError, Errors } from '../../errors.js';
 import { newId, newSecret, sha256Hex } from '../../ids.js';
-import { principalName, type Principal, type TenantCaller } from '../../platform/caller.js';
+import { principalName, type Principal } from '../../platform/caller.js';
 import type { Grant, RoleService } from '../access/access.js';
-import { missingForDelegation, resolveGrants, validateGrants } from '../access/policy.js';
+import { checkDelegation } from '../access/delegation.js';
+import { resolveGrants } from '../access/policy.js';
 import {
   API_KEY_PREFIX,
   MAX_ROTATION_OVERLAP_SECONDS,
@@ -30,7 +31,7 @@ const USE_WRITE_INTERVAL_MS = 60_000;
 const CACHE_MS = 5_000;
 const CACHE_MAX = 10_000;
 
-export function grantsOf(input: Pick<ApiKeyCreate, 'role' | 'permissions' | 'grants'>): Grant[] | undefined {
+function grantsOf(input: Pick<ApiKeyCreate, 'role' | 'permissions' | 'grants'>): Grant[] | undefined {
   const given = [
     input.role !== undefined,
     input.permissions !== undefined,
@@ -40,31 +41,6 @@ export function grantsOf(input: Pick<ApiKeyCreate, 'role' | 'permissions' | 'gra
   if (input.role !== undefined) return [{ role: input.role }];
   if (input.permissions !== undefined) return [{ permissions: input.permissions }];
   return input.grants;
-}
-
-/**
- * Checks grants a caller wants to hand on: known roles and permissions, and nothing the caller does
- * not hold itself over the same scope. Platform administrators bootstrap tenants and are not limited.
- */
-export async function checkDelegation(
-  roles: Pick<RoleService, 'customPermissions'>,
-  caller: TenantCaller,
-  grants: Grant[],
-): Promise<void> {
-  const customs = await roles.customPermissions(caller.tenantId);
-  validateGrants(grants, new Set(customs.keys()));
-  const p = caller.principal;
-  if (p.kind === 'platform-admin') return;
-  if (p.kind === 'device') throw Errors.forbidden();
-  const missing = missingForDelegation(p.grants, resolveGrants(grants, customs));
-  if (missing.length > 0)
-    throw new AppError(
-      'FORBIDDEN',
-      `cannot grant what ${principalName(p)} does not hold: ${missing.join(', ')}`,
-      {
-        details: { missing },
-      },
-    );
 }
 
 export function createApiKeyService(deps: ApiKeyDeps): ApiKeyService {

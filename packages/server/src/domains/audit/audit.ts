@@ -74,7 +74,11 @@ export interface AuditService {
  * device provisioning itself, a policy approving it, a certificate issued or renewed, a factory
  * unit). Fire and forget: the writer batches them into the chain.
  */
-export type AuditSink = (entry: AuditEntry) => void;
+export type AuditSink = (entry: AuditEvent) => void;
+
+/** An entry as services report it: a lifecycle event has no request behind it (no source address) and succeeded unless said otherwise. */
+export type AuditEvent = Omit<AuditEntry, 'source' | 'outcome'> &
+  Partial<Pick<AuditEntry, 'source' | 'outcome'>>;
 
 export const GENESIS_HASH = '0'.repeat(64);
 

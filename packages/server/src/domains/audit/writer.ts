@@ -29,8 +29,8 @@ export function createAuditWriter(audit: Pick<AuditService, 'recordMany'>, logge
   }
 
   return {
-    sink(entry) {
-      queue.push(entry);
+    sink(event) {
+      queue.push({ source: null, outcome: 'success', ...event });
       if (!scheduled) {
         scheduled = true;
         setImmediate(drain);

@@ -262,8 +262,6 @@ export function externalCas(deps: {
         actor: `ca:${ca.id}`,
         action: created ? 'device.register-just-in-time' : 'certificate.register-just-in-time',
         target: registered.deviceId,
-        outcome: 'success',
-        source: null,
         changes: {
           serial,
           certificateSerial: device.credentialId,

@@ -4,6 +4,7 @@ import { externalCas, toCa, type CaRecord } from './external-cas.js';
 import { newId } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
 import type { AuditSink } from '../audit/audit.js';
+import { deviceCaller, principalName } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Db, Queryable } from '../../store/db.js';
 import {
@@ -80,6 +81,10 @@ function derInteger(n: number): ArrayBuffer {
   const body = Buffer.from(hex, 'hex');
   return new Uint8Array([0x02, body.length, ...body]).buffer;
 }
+
+/** What a certificate listing reads: everything but the PEM. */
+const CERT_COLUMNS =
+  'serial, tenant_id, device_id, ca_id, fingerprint, not_before, not_after, created_at, revoked_at, revocation_reason, pending';
 
 const toCertificate = (r: CertRow): DeviceCertificate => ({
   serial: r.serial,
@@ -363,11 +368,9 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
       const issued = await issue(device.tenantId, device.deviceId, csrPem, db);
       deps.audit?.({
         tenantId: device.tenantId,
-        actor: `device:${device.deviceId}`,
+        actor: principalName(deviceCaller(device).principal),
         action: 'certificate.renew',
         target: issued.serial,
-        outcome: 'success',
-        source: null,
         changes: { deviceId: device.deviceId, notAfter: issued.notAfter },
       });
       return issued;
@@ -380,7 +383,7 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
       ]);
       if (!device) throw Errors.deviceNotFound(deviceId);
       const rows = await db.query<CertRow>(
-        'SELECT serial, tenant_id, device_id, ca_id, fingerprint, not_before, not_after, created_at, revoked_at, revocation_reason, pending FROM device_certificates WHERE tenant_id = $1 AND device_id = $2 ORDER BY created_at',
+        `SELECT ${CERT_COLUMNS} FROM device_certificates WHERE tenant_id = $1 AND device_id = $2 ORDER BY created_at`,
         [caller.tenantId, deviceId],
       );
       return rows.map(toCertificate);
@@ -406,7 +409,7 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
     async approve(caller, serial) {
       const [row] = await db.query<CertRow>(
         `UPDATE device_certificates SET pending = false WHERE tenant_id = $1 AND serial = $2
-          RETURNING serial, tenant_id, device_id, ca_id, fingerprint, not_before, not_after, created_at, revoked_at, revocation_reason, pending`,
+          RETURNING ${CERT_COLUMNS}`,
         [caller.tenantId, serial.toLowerCase()],
       );
       if (!row) throw new AppError('CERTIFICATE_NOT_FOUND', `certificate ${serial} not found`);
@@ -426,8 +429,6 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
         actor: 'system',
         action: 'certificate.revoke-all',
         target: deviceId,
-        outcome: 'success',
-        source: null,
         changes: { reason, serials: rows.map((r) => r.serial) },
       });
       await trustChanged();

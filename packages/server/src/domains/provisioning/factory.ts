@@ -201,8 +201,6 @@ export function createFactoryService(deps: {
             actor: principalName(caller.principal),
             action: 'factory.issue',
             target: entry.deviceId ?? entry.serial,
-            outcome: 'success',
-            source: null,
             changes: {
               batchId: input.batchId,
               serial: entry.serial,

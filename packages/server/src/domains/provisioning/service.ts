@@ -1,7 +1,7 @@
 import { AppError, Errors } from '../../errors.js';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
-import { principalName, type TenantCaller } from '../../platform/caller.js';
+import { deviceCaller, principalName, type TenantCaller } from '../../platform/caller.js';
 import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Db } from '../../store/db.js';
@@ -224,8 +224,6 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
       actor: decidedBy,
       action: 'provisioning.complete',
       target: outcome.deviceId,
-      outcome: 'success',
-      source: null,
       changes: {
         operationId: op.id,
         serial: op.serial,
@@ -384,7 +382,6 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         actor: `provisioning-token:${token.id}`,
         action: 'provisioning.start',
         target: input.serial,
-        source: null,
       };
       if ('burst' in outcome) {
         // Flagged outside the transaction: a refusal must leave its mark.
@@ -462,11 +459,9 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
       const rt = await tokens.issue({ tenantId: claims.tenantId, deviceId: claims.deviceId });
       audit({
         tenantId: claims.tenantId,
-        actor: `device:${claims.deviceId}`,
+        actor: principalName(deviceCaller(claims).principal),
         action: 'registration-token.refresh',
         target: claims.deviceId,
-        outcome: 'success',
-        source: null,
         changes: { provisioningTokenId: token.id, expiresAt: rt.expiresAt },
       });
       return { registrationToken: rt.token, expiresAt: rt.expiresAt, deviceId: claims.deviceId };

@@ -11,7 +11,7 @@ import type { Principal } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Permission } from '../access/access.js';
 import { resolveGrants } from '../access/policy.js';
-import type { AuditEntry } from '../audit/audit.js';
+import type { AuditSink } from '../audit/audit.js';
 import type { UserSecrets, UserStore } from './store.js';
 import { normaliseRecoveryCode, totpStep } from './totp.js';
 import {
@@ -38,7 +38,7 @@ export interface LoginDeps {
   requireTotp(tenantId: string): Promise<boolean>;
   customPermissions(tenantId: string): Promise<ReadonlyMap<string, readonly Permission[]>>;
   /** One audit record per login attempt that reached the credential check. */
-  record?(entry: AuditEntry): void;
+  record?: AuditSink;
   now: () => number;
 }
 

@@ -4,8 +4,8 @@ import { newId, newSecret, sha256Hex } from '../../ids.js';
 import { principalName, type TenantCaller } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Grant, RoleService } from '../access/access.js';
-import type { AuditEntry } from '../audit/audit.js';
-import { checkDelegation } from '../api-keys/service.js';
+import type { AuditSink } from '../audit/audit.js';
+import { checkDelegation } from '../access/delegation.js';
 import { createLoginPath, hashPassword } from './login.js';
 import { checkPassword as checkPasswordPolicy } from './password-policy.js';
 import type { UserStore } from './store.js';
@@ -19,7 +19,7 @@ export interface UserDeps {
   sessionTtlMs: number;
   requireTenant(tenantId: string): Promise<{ requireTotp: boolean }>;
   /** Audit records for what happens without a logged-in caller: logins, invitations accepted, resets. */
-  record?(entry: AuditEntry): void;
+  record?: AuditSink;
   now?: () => number;
 }
 
@@ -198,8 +198,6 @@ export function createUserService(deps: UserDeps): UserService {
         actor: `user:${id}`,
         action: 'invitation.accept',
         target: invitation.id,
-        outcome: 'success',
-        source: null,
         changes: { username: input.username, grants: invitation.grants },
       });
       return created;
@@ -224,8 +222,6 @@ export function createUserService(deps: UserDeps): UserService {
         actor: `user:${used.userId}`,
         action: 'auth.password-reset',
         target: used.userId,
-        outcome: 'success',
-        source: null,
         changes: null,
       });
     },
