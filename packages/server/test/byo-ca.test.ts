@@ -7,6 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closed, connectMqtt, eventually, startTestPlatform, type TestPlatform } from './harness.js';
@@ -225,4 +226,79 @@ test("a pending policy registers the device disabled until an operator enables i
     (await t.call('POST', `/v1/pki/cas/${registered.body.id}/disable`, { token: other.apiKey })).body.code,
     'CA_NOT_FOUND',
   );
+});
+
+/** Requests over one kept-alive mutual-TLS connection, so a later request reuses the first socket. */
+function keptAliveDeviceApi(key: string, cert: string) {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: t.platform.caCert, key, cert });
+  return {
+    post(path: string, body: unknown): Promise<{ status: number; reused: boolean; code?: string }> {
+      return new Promise((resolve, reject) => {
+        const req = https.request(
+          {
+            host: '127.0.0.1',
+            servername: 'localhost',
+            port: t.platform.httpPort,
+            method: 'POST',
+            path,
+            agent,
+            headers: { 'content-type': 'application/json' },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                reused: req.reusedSocket,
+                ...(text.startsWith('{') ? { code: JSON.parse(text).code } : {}),
+              }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify(body));
+      });
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+test("a certificate revoked through its manufacturer CA's CRL is refused on connections opened before", async () => {
+  const ca = makeCa(work, 'Acme-Kept');
+  const registered = await register(ca, 'auto');
+  assert.equal(registered.status, 201, registered.text);
+  const unit = issueWithCa(work, ca, 'ACME-K-01');
+  const api = keptAliveDeviceApi(unit.key, unit.cert);
+  const mqttSession = await connectMqtt(t.platform.mqttMtlsPort, t.platform.caCert, {
+    clientId: 'ACME-K-01',
+    key: unit.key,
+    cert: unit.cert,
+  });
+  try {
+    assert.equal((await api.post('/v1/device/telemetry', { values: { t: 1 } })).status, 202);
+    const gone = closed(mqttSession, 5_000);
+    const serial = new x509.X509Certificate(unit.cert).serialNumber;
+    const updated = await t.call('PUT', `/v1/pki/cas/${registered.body.id}/crl`, {
+      token: apiKey,
+      body: { crl: await crlOf(ca, [serial]) },
+    });
+    assert.equal(updated.status, 204, updated.text);
+    // The HTTPS connection opened before the CRL: the next request on it is refused.
+    const after = await api.post('/v1/device/telemetry', { values: { t: 2 } });
+    assert.equal(after.reused, true, 'the request went over the kept-alive connection');
+    assert.equal(after.status, 401);
+    assert.equal(after.code, 'INVALID_CREDENTIALS');
+    // The MQTT session is dropped, and the certificate is listed as revoked.
+    await gone;
+    const device = (await t.call('GET', '/v1/devices?limit=100', { token: apiKey })).body.items.find(
+      (d: { name: string }) => d.name === 'ACME-K-01',
+    );
+    const certs = (await t.call('GET', `/v1/devices/${device.id}/certificates`, { token: apiKey })).body
+      .items;
+    assert.ok(certs[0].revokedAt, 'revoked in the store');
+  } finally {
+    api.close();
+    mqttSession.end(true);
+  }
 });

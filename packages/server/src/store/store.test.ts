@@ -398,14 +398,37 @@ for (const [name, open] of storeBackends) {
       const [a] = await tenantCallers(s);
       const d = await s.devices.create(a, { name: 'p' });
       const id = { tenantId: a.tenantId, deviceId: d.id };
-      await s.presence.connected(id, 'ses_1', { remoteAddress: '127.0.0.1', transport: 'mqtts' });
-      await s.presence.connected(id, 'ses_2', { remoteAddress: '127.0.0.1', transport: 'mqtts' });
-      await s.presence.disconnected(id, 'ses_1', 'session_taken_over');
+      const first = { remoteAddress: '127.0.0.1', transport: 'mqtts' };
+      const second = { remoteAddress: '127.0.0.2', transport: 'wss' };
+      await s.presence.connected(id, 'ses_1', first);
+      await s.presence.connected(id, 'ses_2', second);
+      await s.presence.disconnected(id, 'ses_1', 'session_taken_over', first);
       assert.equal((await s.devices.get(a, d.id)).presence.connected, true);
       assert.equal(await s.presence.resetNode('n1', 'server_restart'), 1);
       const after = await s.devices.get(a, d.id);
       assert.equal(after.presence.connected, false);
       assert.equal(after.presence.lastDisconnectReason, 'server_restart');
+      // Disconnect records keep the address and transport of the session they end.
+      const [last] = await s.presence.history(a, d.id, 1);
+      assert.deepEqual(
+        { event: last!.event, remoteAddress: last!.remoteAddress, transport: last!.transport },
+        { event: 'disconnected', remoteAddress: '127.0.0.2', transport: 'wss' },
+      );
+    });
+
+    test('a disconnect record carries the address and transport of its session', async () => {
+      const s = services();
+      const [a] = await tenantCallers(s);
+      const d = await s.devices.create(a, { name: 'p2' });
+      const id = { tenantId: a.tenantId, deviceId: d.id };
+      const info = { remoteAddress: '10.1.2.3', transport: 'mqtts-mtls' };
+      await s.presence.connected(id, 'ses_9', info);
+      await s.presence.disconnected(id, 'ses_9', 'client_disconnect', info);
+      const [last] = await s.presence.history(a, d.id, 1);
+      assert.deepEqual(
+        { event: last!.event, remoteAddress: last!.remoteAddress, transport: last!.transport },
+        { event: 'disconnected', remoteAddress: '10.1.2.3', transport: 'mqtts-mtls' },
+      );
     });
   });
 }

@@ -27,6 +27,13 @@ import type { AuthenticatedDevice } from '../../domains/devices/devices.js';
 import type { PeerCertificate } from '../../domains/pki/pki.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
 import { createProvisioningChannel } from './provisioning-channel.js';
+import {
+  createOutbound,
+  DEFAULT_OUTBOUND_LIMITS,
+  subscriptionOf,
+  type Outbound,
+  type OutboundLimits,
+} from './outbound.js';
 import type { PresenceService } from '../../domains/presence/presence.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 
@@ -45,6 +52,17 @@ interface Session {
   connectRecorded: Promise<void>;
   /** Acknowledgement chain: PUBACKs leave in PUBLISH order [MQTT-4.6.0-2]. */
   ackTail: Promise<void>;
+  /** Everything sent to this connection goes through here, bounded. */
+  outbound: Outbound;
+  /** Commands written to this connection: a new SUBSCRIBE does not send them again. */
+  sentCommands: Set<string>;
+  /** The command pump is running; `pumpAgain` asks it for one more pass (a new command, a re-subscribe). */
+  pumping: boolean;
+  pumpAgain: boolean;
+  /** Set when the platform revoked what this session authenticated with: nothing more is accepted. */
+  revoked: boolean;
+  /** CONNACK is out and the connect recorded (`clientReady`); until then it is not counted as live. */
+  ready: boolean;
 }
 
 export interface BrokerDeps {
@@ -60,6 +78,8 @@ export interface BrokerDeps {
   bus: Bus;
   metrics: Metrics;
   logger: Logger;
+  /** Bounds on what may wait toward one client; defaults to DEFAULT_OUTBOUND_LIMITS. */
+  outboundLimits?: OutboundLimits;
 }
 
 export interface ConnectionMeta {
@@ -86,11 +106,17 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const { metrics, logger } = deps;
   const pendingMeta = new WeakMap<Client, ConnectionMeta>();
   const sessions = new WeakMap<Client, Session>();
-  const byDevice = new Map<string, Client>();
+  const outboundLimits = deps.outboundLimits ?? DEFAULT_OUTBOUND_LIMITS;
+  /**
+   * Every authenticated connection of each device, from the moment its credential is accepted (not
+   * only once CONNACK is out), so that a revocation reaches connections still finishing their CONNECT.
+   */
+  const liveByDevice = new Map<string, Set<Client>>();
+  let readySessions = 0;
   /** Connections that hold only a provisioning token: client id → token. Never device sessions. */
   const provisioningSessions = new WeakMap<
     Client,
-    { secret: string; tokenId: string; ackTail: Promise<void> }
+    { secret: string; tokenId: string; ackTail: Promise<void>; outbound: Outbound }
   >();
   const provisioningClients = new Map<string, Client>();
   // The publish path counts every message: bound label children, not a label lookup per message.
@@ -104,6 +130,33 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const pendingPresence = new Set<Promise<void>>();
   /** Which identity made the session stored under each client id (`tenant/device`). */
   const sessionOwners = new Map<string, string>();
+  /**
+   * Notices to drop a device's sessions from the last minute, numbered. A CONNECT whose credential
+   * was looked up before such a notice and whose session registers after it would otherwise miss it:
+   * authentication notes the number when it starts and refuses if a matching notice came since.
+   */
+  let disconnectSeq = 0;
+  const recentDisconnects: { seq: number; at: number; deviceId: string; keyId?: string }[] = [];
+  const disconnectedSince = (mark: number, device: AuthenticatedDevice) =>
+    recentDisconnects.some(
+      (n) =>
+        n.seq > mark &&
+        n.deviceId === device.deviceId &&
+        (n.keyId === undefined || n.keyId === device.credentialId),
+    );
+  const track = (deviceId: string, client: Client) => {
+    let set = liveByDevice.get(deviceId);
+    if (!set) liveByDevice.set(deviceId, (set = new Set()));
+    set.add(client);
+    (client.conn as unknown as { once(e: 'close', f: () => void): void }).once('close', () => {
+      set.delete(client);
+      if (set.size === 0 && liveByDevice.get(deviceId) === set) liveByDevice.delete(deviceId);
+    });
+  };
+  const slowConsumer = (transport: Transport, onDrop: () => void) => () => {
+    metrics.refused.inc({ transport, reason: 'slow_consumer' });
+    onDrop();
+  };
 
   const aedes = await Aedes.createBroker({
     // A client has 10 s to send CONNECT after the socket opens.
@@ -136,7 +189,16 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
             const held = holder && holder !== client ? provisioningSessions.get(holder) : undefined;
             if (held && held.tokenId !== token.tokenId)
               return refuse('client_id_in_use', RETURN_CODE_IDENTIFIER_REJECTED);
-            provisioningSessions.set(client, { secret, tokenId: token.tokenId, ackTail: Promise.resolve() });
+            provisioningSessions.set(client, {
+              secret,
+              tokenId: token.tokenId,
+              ackTail: Promise.resolve(),
+              outbound: createOutbound(
+                client,
+                outboundLimits,
+                slowConsumer(meta.transport, () => undefined),
+              ),
+            });
             done(null, true);
           },
           (err: unknown) => {
@@ -148,6 +210,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         return;
       }
       let authenticated: Promise<AuthenticatedDevice>;
+      const disconnectMark = disconnectSeq;
       if (meta.certificate) {
         // Mutual TLS: the verified certificate is the identity; the client id must name its device and
         // a username, if sent, must agree.
@@ -161,17 +224,18 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       }
       authenticated.then(
         (device) => {
-          // A second connection with the same client id takes the session over [MQTT-3.1.4-2]: aedes
-          // closes the old one next; record why.
-          const previous = byDevice.get(device.deviceId);
-          const previousSession = previous && sessions.get(previous);
-          if (previousSession) previousSession.closeReason = 'session_taken_over';
+          // The credential was revoked (or the device disabled) while it was being looked up.
+          if (disconnectedSince(disconnectMark, device))
+            return refuse('credential_revoked', RETURN_CODE_NOT_AUTHORIZED);
           // A client id held by another identity is not taken over [MQTT-3.1.3-8]: only the same
           // device may replace its own session.
           const holder = (aedes as unknown as { clients: Record<string, Client> }).clients[client.id];
           const holderSession = holder && holder !== client ? sessions.get(holder) : undefined;
           if (holderSession && holderSession.device.deviceId !== device.deviceId)
             return refuse('client_id_in_use', RETURN_CODE_IDENTIFIER_REJECTED);
+          // A second connection with the same client id takes the session over [MQTT-3.1.4-2]: aedes
+          // closes the old one next; record why.
+          if (holderSession) holderSession.closeReason = 'session_taken_over';
           // A stored (offline) session is resumed only by the identity that made it: a manufacturer
           // serial used as client id by a device of another tenant starts clean or not at all.
           const owner = `${device.tenantId}/${device.deviceId}`;
@@ -179,7 +243,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
           if (!client.clean && storedOwner !== undefined && storedOwner !== owner)
             return refuse('client_id_in_use', RETURN_CODE_IDENTIFIER_REJECTED);
           sessionOwners.set(client.id, owner);
-          sessions.set(client, {
+          const session: Session = {
             device,
             topicId: device.clientId ?? device.deviceId,
             sessionId: newId('ses'),
@@ -187,7 +251,19 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
             remoteAddress: meta.remoteAddress,
             connectRecorded: Promise.resolve(),
             ackTail: Promise.resolve(),
-          });
+            outbound: createOutbound(
+              client,
+              outboundLimits,
+              slowConsumer(meta.transport, () => (session.closeReason ??= 'slow_consumer')),
+            ),
+            sentCommands: new Set(),
+            pumping: false,
+            pumpAgain: false,
+            revoked: false,
+            ready: false,
+          };
+          sessions.set(client, session);
+          track(device.deviceId, client);
           done(null, true);
         },
         (err: unknown) => {
@@ -217,8 +293,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         return;
       }
       const session = client ? sessions.get(client) : undefined;
-      // Will messages of vanished clients and unauthenticated publishes are never forwarded.
+      // Will messages of vanished clients and unauthenticated publishes are never forwarded; nothing
+      // is accepted once the session's credential was revoked, even a packet already read.
       if (!client || !session) return done(new Error('not authenticated'));
+      if (session.revoked) return done(new Error('credential revoked'));
       packet.retain = false; // device topics never retain
       const received = Date.now();
       const work = acceptPublish(session, packet, received);
@@ -261,18 +339,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const channel = createProvisioningChannel({
     provisioning: deps.provisioning,
     bus: deps.bus,
-    send(topic, body) {
-      aedes.publish(
-        {
-          cmd: 'publish',
-          topic,
-          payload: Buffer.from(JSON.stringify(body)),
-          qos: 1,
-          retain: false,
-          dup: false,
-        },
-        () => undefined,
-      );
+    send(clientId, topic, body) {
+      const client = provisioningClients.get(clientId);
+      const prov = client && provisioningSessions.get(client);
+      prov?.outbound.send(topic, topic, Buffer.from(JSON.stringify(body)), 1);
     },
   });
 
@@ -358,56 +428,73 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       ...(path !== undefined ? { path } : {}),
       at: new Date().toISOString(),
     };
-    aedes.publish(
-      {
-        cmd: 'publish',
-        topic: topics.errors(session.topicId),
-        payload: Buffer.from(JSON.stringify(notice)),
-        qos: 0,
-        retain: false,
-        dup: false,
-      },
-      () => undefined,
-    );
+    const errors = topics.errors(session.topicId);
+    session.outbound.send(errors, errors, Buffer.from(JSON.stringify(notice)), 0);
     return Promise.resolve();
   }
+
+  /** Commands read from the store per page while a backlog is pushed. */
+  const COMMAND_PAGE = 100;
 
   /**
    * Pushes a device's open commands to its live session at QoS 1, if it has subscribed to its command
    * topic. A command counts as delivered once written to the session; open commands are pushed again
-   * on every new subscription and every reconnect of a persistent session until they have a result or
-   * expire, so delivery is at least once and
-   * devices deduplicate by command id (docs/mqtt.md).
+   * on every reconnect until they have a result or expire, so delivery is at least once and devices
+   * deduplicate by command id (docs/mqtt.md). Within one connection each command is written once: a
+   * repeated SUBSCRIBE or a new command asks the pump for another pass, which sends only what this
+   * connection has not had. The backlog is read in pages and written only while the client reads
+   * (`outbound.room()`), so its size costs neither memory nor a stuck client's buffer.
    */
-  async function deliverCommands(client: Client, session: Session, only?: string) {
+  async function pumpCommands(client: Client, session: Session) {
+    if (session.pumping) {
+      session.pumpAgain = true;
+      return;
+    }
+    session.pumping = true;
     const filter = topics.commandsFilter(session.topicId);
-    if (!(client as unknown as { subscriptions: Record<string, unknown> }).subscriptions[filter]) return;
-    const open = await deps.commands.openForDevice(session.device);
-    for (const c of open) {
-      if (only && c.id !== only) continue;
-      const message: CommandMessage = {
-        id: c.id,
-        name: c.name,
-        params: c.params,
-        expiresAt: new Date(c.expiresAt).toISOString(),
-      };
-      const packet = {
-        cmd: 'publish' as const,
-        topic: topics.command(session.topicId, c.id),
-        payload: Buffer.from(JSON.stringify(message)),
-        qos: 1 as const,
-        retain: false,
-        dup: false,
-      };
-      aedes.publish(packet, (err?: Error) => {
-        if (err || client.closed) return;
-        metrics.messagesOut.inc({ kind: 'command' });
-        deps.commands
-          .markDelivered(session.device, [c.id])
-          .catch((e: unknown) => logger.error({ err: e }, 'marking delivery failed'));
-      });
+    try {
+      do {
+        session.pumpAgain = false;
+        const stillOpen = new Set<string>();
+        let afterId: string | undefined;
+        for (;;) {
+          if (!subscriptionOf(client, filter)) return;
+          const page = await deps.commands.openForDevice(session.device, {
+            ...(afterId !== undefined ? { afterId } : {}),
+            limit: COMMAND_PAGE,
+          });
+          for (const c of page) {
+            stillOpen.add(c.id);
+            if (session.sentCommands.has(c.id)) continue;
+            if (!(await session.outbound.room())) return;
+            const message: CommandMessage = {
+              id: c.id,
+              name: c.name,
+              params: c.params,
+              expiresAt: new Date(c.expiresAt).toISOString(),
+            };
+            const topic = topics.command(session.topicId, c.id);
+            if (!session.outbound.send(filter, topic, Buffer.from(JSON.stringify(message)), 1)) return;
+            session.sentCommands.add(c.id);
+            metrics.messagesOut.inc({ kind: 'command' });
+            if (c.status === 'pending')
+              deps.commands
+                .markDelivered(session.device, [c.id])
+                .catch((e: unknown) => logger.error({ err: e }, 'marking delivery failed'));
+          }
+          if (page.length < COMMAND_PAGE) break;
+          afterId = page[page.length - 1]!.id;
+        }
+        // Forget what is no longer open (answered, expired), so the set stays as small as the backlog.
+        for (const id of session.sentCommands) if (!stillOpen.has(id)) session.sentCommands.delete(id);
+      } while (session.pumpAgain);
+    } finally {
+      session.pumping = false;
     }
   }
+
+  const pump = (client: Client, session: Session) =>
+    pumpCommands(client, session).catch((err: unknown) => logger.error({ err }, 'command delivery failed'));
 
   aedes.on('clientReady', (client) => {
     if (provisioningSessions.has(client)) {
@@ -415,8 +502,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       return;
     }
     const session = sessions.get(client);
-    if (!session) return;
-    byDevice.set(session.device.deviceId, client);
+    // Closed while its CONNECT was finishing (revoked, taken over): never a live session.
+    if (!session || client.closed) return;
+    session.ready = true;
+    readySessions++;
     metrics.mqttConnections.inc();
     session.connectRecorded = deps.presence
       .connected(session.device, session.sessionId, {
@@ -426,9 +515,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       .catch((err: unknown) => logger.error({ err }, 'recording presence failed'));
     // A persistent session (clean session 0) gets its subscriptions back without a SUBSCRIBE: push
     // its open commands now.
-    deliverCommands(client, session).catch((err: unknown) =>
-      logger.error({ err }, 'command delivery failed'),
-    );
+    void pump(client, session);
   });
 
   aedes.on('clientDisconnect', (client) => {
@@ -438,8 +525,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       return;
     }
     const session = sessions.get(client);
-    if (!session) return;
-    if (byDevice.get(session.device.deviceId) === client) byDevice.delete(session.device.deviceId);
+    if (!session?.ready) return;
+    session.ready = false;
+    readySessions--;
     metrics.mqttConnections.dec();
     const reason =
       session.closeReason ??
@@ -447,7 +535,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         ? 'client_disconnect'
         : 'connection_lost');
     const recorded = session.connectRecorded
-      .then(() => deps.presence.disconnected(session.device, session.sessionId, reason))
+      .then(() =>
+        deps.presence.disconnected(session.device, session.sessionId, reason, {
+          remoteAddress: session.remoteAddress,
+          transport: session.transport,
+        }),
+      )
       .catch((err: unknown) => logger.error({ err }, 'recording presence failed'));
     // Shutdown waits for these so that no presence write runs after the store closes.
     pendingPresence.add(recorded);
@@ -471,9 +564,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       session &&
       subs.some((s) => s.topic === topics.commandsFilter(session.topicId) && (s.qos as number) !== 128)
     ) {
-      deliverCommands(client, session).catch((err: unknown) =>
-        logger.error({ err }, 'command delivery failed'),
-      );
+      void pump(client, session);
     }
   });
 
@@ -490,20 +581,25 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       }
     }),
     deps.bus.subscribe('device.disconnect', ({ deviceId, reason, keyId }) => {
-      const client = byDevice.get(deviceId);
-      const session = client && sessions.get(client);
-      if (!client || !session) return;
-      if (keyId && session.device.credentialId !== keyId) return;
-      session.closeReason = reason;
-      client.close();
+      const at = Date.now();
+      recentDisconnects.push({ seq: ++disconnectSeq, at, deviceId, ...(keyId ? { keyId } : {}) });
+      while (recentDisconnects.length > 0 && recentDisconnects[0]!.at < at - 60_000)
+        recentDisconnects.shift();
+      // Every connection that authenticated as this device, CONNACK sent or not, whatever came
+      // before on its client id.
+      for (const client of liveByDevice.get(deviceId) ?? []) {
+        const session = sessions.get(client);
+        if (!session || (keyId && session.device.credentialId !== keyId)) continue;
+        session.revoked = true;
+        session.closeReason = reason;
+        client.close();
+      }
     }),
-    deps.bus.subscribe('command.created', ({ deviceId, commandId }) => {
-      const client = byDevice.get(deviceId);
-      const session = client && sessions.get(client);
-      if (client && session)
-        deliverCommands(client, session, commandId).catch((err: unknown) =>
-          logger.error({ err }, 'command delivery failed'),
-        );
+    deps.bus.subscribe('command.created', ({ deviceId }) => {
+      for (const client of liveByDevice.get(deviceId) ?? []) {
+        const session = sessions.get(client);
+        if (session?.ready) void pump(client, session);
+      }
     }),
   ];
 
@@ -513,13 +609,15 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       pendingMeta.set(client, meta);
     },
     get connectedDevices() {
-      return byDevice.size;
+      return readySessions;
     },
     async close() {
       for (const u of unsubscribers) u();
-      for (const client of byDevice.values()) {
-        const s = sessions.get(client);
-        if (s) s.closeReason = 'server_shutdown';
+      for (const clients of liveByDevice.values()) {
+        for (const client of clients) {
+          const s = sessions.get(client);
+          if (s) s.closeReason = 'server_shutdown';
+        }
       }
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await Promise.all([...pendingPresence]);

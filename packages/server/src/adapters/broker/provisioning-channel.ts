@@ -29,12 +29,13 @@ export interface ProvisioningChannel {
 export function createProvisioningChannel(deps: {
   provisioning: ProvisioningService;
   bus: Bus;
-  send(topic: string, body: unknown): void;
+  /** Sends one answer to the connection with this client id, on `topic`. */
+  send(clientId: string, topic: string, body: unknown): void;
 }): ProvisioningChannel {
   const watches = new Map<string, (() => void)[]>();
 
   function answer(clientId: string, body: Record<string, unknown>) {
-    deps.send(provisioningTopics.result(clientId), body);
+    deps.send(clientId, provisioningTopics.result(clientId), body);
   }
 
   function refuse(

@@ -42,8 +42,11 @@ export interface CommandService {
    * once, like MQTT); pending ones become delivered.
    */
   fetchForDevice(device: DeviceIdentity): Promise<Command[]>;
-  /** Pending or delivered, unexpired commands without a result, oldest first: what MQTT pushes. */
-  openForDevice(device: DeviceIdentity): Promise<Command[]>;
+  /**
+   * Pending or delivered, unexpired commands without a result, oldest first: what MQTT pushes. With
+   * `page`, at most `limit` of them after the command id `afterId`, so a backlog is read in pages.
+   */
+  openForDevice(device: DeviceIdentity, page?: { afterId?: string; limit?: number }): Promise<Command[]>;
   /** Records that the command was handed to the device (written to its MQTT session or polled). */
   markDelivered(device: DeviceIdentity, commandIds: string[]): Promise<void>;
   /** Records the device's result; COMMAND_NOT_OPEN when already finished or expired. */

@@ -115,10 +115,13 @@ export function createCommandService(deps: CommandDeps): CommandService {
       return open;
     },
 
-    async openForDevice(device) {
+    async openForDevice(device, page = {}) {
+      const params: unknown[] = [device.tenantId, device.deviceId, now()];
+      const after = page.afterId !== undefined ? ` AND id > $${params.push(page.afterId)}` : '';
+      const limit = page.limit !== undefined ? ` LIMIT $${params.push(page.limit)}` : '';
       const rows = await db.query<CommandRow>(
-        `SELECT * FROM commands WHERE tenant_id = $1 AND device_id = $2 AND status IN ('pending', 'delivered') AND expires_at > $3 ORDER BY id`,
-        [device.tenantId, device.deviceId, now()],
+        `SELECT * FROM commands WHERE tenant_id = $1 AND device_id = $2 AND status IN ('pending', 'delivered') AND expires_at > $3${after} ORDER BY id${limit}`,
+        params,
       );
       return rows.map(toCommand);
     },

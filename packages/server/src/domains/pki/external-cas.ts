@@ -68,8 +68,19 @@ function parseCert(pem: string, what: string): x509.X509Certificate {
   }
 }
 
-/** Checks a CRL is signed by the CA and returns it under the label OpenSSL reads. */
-export async function checkCrl(crlPem: string, ca: x509.X509Certificate): Promise<string> {
+/** A certificate serial as the store keeps it: lower-case hex without leading zeros. */
+export function normalSerial(hex: string): string {
+  return hex.toLowerCase().replace(/^0+(?=.)/, '');
+}
+
+/**
+ * Checks a CRL is signed by the CA; returns it under the label OpenSSL reads, with the serials it
+ * lists (normalized).
+ */
+export async function checkCrl(
+  crlPem: string,
+  ca: x509.X509Certificate,
+): Promise<{ pem: string; revokedSerials: string[] }> {
   let crl: x509.X509Crl;
   try {
     crl = new x509.X509Crl(crlPem.replace(/-----(BEGIN|END) X509 CRL-----/g, '-----$1 CRL-----'));
@@ -79,7 +90,10 @@ export async function checkCrl(crlPem: string, ca: x509.X509Certificate): Promis
   if (!(await crl.verify({ publicKey: ca.publicKey }).catch(() => false)))
     throw caInvalid('the CRL is not signed by the CA');
   const pem = crl.toString('pem').replace(/-----(BEGIN|END) CRL-----/g, '-----$1 X509 CRL-----');
-  return pem.endsWith('\n') ? pem : `${pem}\n`;
+  return {
+    pem: pem.endsWith('\n') ? pem : `${pem}\n`,
+    revokedSerials: crl.entries.map((e) => normalSerial(e.serialNumber)),
+  };
 }
 
 export function externalCas(deps: {
@@ -137,7 +151,7 @@ export function externalCas(deps: {
         throw caInvalid('the verification certificate is not signed by the CA: proof of possession failed');
       }
       const code = /CN=([0-9a-f]{48})/.exec(verification.subject)?.[1];
-      const crl = await checkCrl(input.crl, ca);
+      const { pem: crl } = await checkCrl(input.crl, ca);
       const fingerprint = fingerprintOf(ca.rawData);
       const id = newId('ca', t);
       await db.transaction(async (tx) => {
@@ -175,13 +189,33 @@ export function externalCas(deps: {
       return toCa((await require(caller, id))!);
     },
 
-    async updateCrl(caller: TenantCaller, caId: string, crlPem: string) {
+    /**
+     * Replaces the CRL and marks the certificates it lists revoked in the store, in one transaction,
+     * so that every check reads the same answer: the TLS handshake (the CRL), and each request and
+     * CONNECT on a connection opened before (the certificate's row). Returns what it revoked, for the
+     * caller to drop their sessions.
+     */
+    async updateCrl(
+      caller: TenantCaller,
+      caId: string,
+      crlPem: string,
+    ): Promise<{ deviceId: string; serial: string }[]> {
       const row = await require(caller, caId);
       if (row.kind !== 'external')
         throw new AppError('VALIDATION_FAILED', 'only a manufacturer CA takes an uploaded CRL');
-      const pem = await checkCrl(crlPem, new x509.X509Certificate(row.cert_pem));
-      await db.query('UPDATE certificate_authorities SET external_crl_pem = $2 WHERE id = $1', [caId, pem]);
+      const { pem, revokedSerials } = await checkCrl(crlPem, new x509.X509Certificate(row.cert_pem));
+      const revoked = await db.transaction(async (tx) => {
+        await tx.query('UPDATE certificate_authorities SET external_crl_pem = $2 WHERE id = $1', [caId, pem]);
+        if (revokedSerials.length === 0) return [];
+        return tx.query<{ device_id: string; serial: string }>(
+          `UPDATE device_certificates SET revoked_at = $4, revocation_reason = $5
+            WHERE tenant_id = $1 AND ca_id = $2 AND ltrim(serial, '0') = ANY($3::text[]) AND revoked_at IS NULL
+            RETURNING device_id, serial`,
+          [caller.tenantId, caId, revokedSerials, now(), 'listed in the CRL of its manufacturer CA'],
+        );
+      });
       await deps.trustChanged();
+      return revoked.map((r) => ({ deviceId: r.device_id, serial: r.serial }));
     },
 
     /**

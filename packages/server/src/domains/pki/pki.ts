@@ -108,7 +108,10 @@ export interface PkiService {
     caId: string,
     status: 'active' | 'disabled',
   ): Promise<CertificateAuthority>;
-  /** Replaces a manufacturer CA's CRL (signed by it). */
+  /**
+   * Replaces a manufacturer CA's CRL (signed by it); the certificates it lists are revoked like any
+   * other (refused on every connection and request from then on, live sessions dropped).
+   */
   updateExternalCrl(caller: TenantCaller, caId: string, crlPem: string): Promise<void>;
   /** Revokes every live certificate of a device (release, deletion) and reloads the listeners' trust. */
   revokeAllForDevice(

@@ -486,7 +486,10 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
 
     createRegistrationCode: (caller) => ext.createRegistrationCode(caller),
     registerExternalCa: (caller, input) => ext.register(caller, input),
-    updateExternalCrl: (caller, caId, crlPem) => ext.updateCrl(caller, caId, crlPem),
+    async updateExternalCrl(caller, caId, crlPem) {
+      for (const { deviceId, serial } of await ext.updateCrl(caller, caId, crlPem))
+        bus.publish('device.disconnect', { deviceId, reason: 'certificate_revoked', keyId: serial });
+    },
 
     async listCas(caller) {
       return (

@@ -13,16 +13,28 @@ export interface PresenceEvent {
   transport: string | null;
 }
 
+export interface ConnectionInfo {
+  remoteAddress: string | null;
+  transport: string;
+}
+
 export interface PresenceService {
   /** Records a new live session of a device. */
-  connected(
+  connected(device: DeviceIdentity, sessionId: string, info: ConnectionInfo): Promise<void>;
+  /**
+   * Records the end of a session, with the address and transport it had; ignored when a newer session
+   * has taken over.
+   */
+  disconnected(
     device: DeviceIdentity,
     sessionId: string,
-    info: { remoteAddress: string | null; transport: string },
+    reason: string,
+    info: ConnectionInfo,
   ): Promise<void>;
-  /** Records the end of a session; ignored when a newer session has taken over. */
-  disconnected(device: DeviceIdentity, sessionId: string, reason: string): Promise<void>;
-  /** On start: sessions this node held before it stopped are over (unclean shutdown or crash). */
+  /**
+   * On start: sessions this node held before it stopped are over (unclean shutdown or crash); each
+   * record carries the address and transport of the session's connect record.
+   */
   resetNode(nodeId: string, reason: string): Promise<number>;
   /** A device's connect/disconnect history, newest first. */
   history(caller: TenantCaller, deviceId: string, limit: number): Promise<PresenceEvent[]>;

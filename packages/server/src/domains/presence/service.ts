@@ -25,7 +25,7 @@ export function createPresenceService(deps: {
         );
       });
     },
-    async disconnected(device, sessionId, reason) {
+    async disconnected(device, sessionId, reason, info) {
       const t = now();
       await db.transaction(async (tx) => {
         const rows = await tx.query(
@@ -35,8 +35,9 @@ export function createPresenceService(deps: {
         );
         if (rows.length > 0) {
           await tx.query(
-            `INSERT INTO presence_events (tenant_id, device_id, at, event, reason) VALUES ($1, $2, $3, 'disconnected', $4)`,
-            [device.tenantId, device.deviceId, t, reason],
+            `INSERT INTO presence_events (tenant_id, device_id, at, event, reason, remote_address, transport)
+             VALUES ($1, $2, $3, 'disconnected', $4, $5, $6)`,
+            [device.tenantId, device.deviceId, t, reason, info.remoteAddress, info.transport],
           );
         }
       });
@@ -51,8 +52,14 @@ export function createPresenceService(deps: {
         );
         if (rows.length > 0) {
           await tx.query(
-            `INSERT INTO presence_events (tenant_id, device_id, at, event, reason)
-             SELECT tenant_id, id, $3, 'disconnected', $4 FROM unnest($1::text[], $2::text[]) AS v(tenant_id, id)`,
+            `INSERT INTO presence_events (tenant_id, device_id, at, event, reason, remote_address, transport)
+             SELECT v.tenant_id, v.id, $3, 'disconnected', $4, c.remote_address, c.transport
+               FROM unnest($1::text[], $2::text[]) AS v(tenant_id, id)
+               LEFT JOIN LATERAL (
+                 SELECT remote_address, transport FROM presence_events p
+                  WHERE p.tenant_id = v.tenant_id AND p.device_id = v.id AND p.event = 'connected'
+                  ORDER BY p.id DESC LIMIT 1
+               ) c ON true`,
             [rows.map((r) => r.tenant_id), rows.map((r) => r.id), t, reason],
           );
         }
