@@ -88,7 +88,12 @@ const ROUTES: Record<string, Row> = {
     need: 'roles:manage',
     body: () => ({ name: `r${Math.random().toString(36).slice(2, 10)}`, permissions: ['devices:read'] }),
   },
-  'PUT /v1/roles/{name}': { need: 'roles:manage', body: () => ({ permissions: ['devices:read'] }) },
+  // Fresh: a change records its definer, and an owner's change would make the role the owner's.
+  'PUT /v1/roles/{name}': {
+    need: 'roles:manage',
+    body: () => ({ permissions: ['devices:read'] }),
+    fresh: ['name'],
+  },
   'DELETE /v1/roles/{name}': { need: 'roles:manage', fresh: ['name'] },
 
   'GET /v1/api-keys': { need: 'keys:read' },
@@ -231,6 +236,10 @@ async function must(method: string, path: string, token: string, body?: unknown,
 /** Makes one object of each kind in a tenant, with its owner key. */
 async function makeMakers(tenantId: string, owner: string) {
   let n = 0;
+  // Roles are defined by an admin: a role an owner defined is the owner's (and the delegation matrix
+  // below shows an admin refused on it), whereas every role holding roles:manage may change these.
+  const roleDefiner = (await must('POST', '/v1/api-keys', owner, { name: 'role-definer', role: 'admin' }))
+    .secret as string;
   const make = {
     deviceId: async () => (await must('POST', '/v1/devices', owner, { name: `d${++n}` })).id as string,
     userId: async () =>
@@ -246,7 +255,7 @@ async function makeMakers(tenantId: string, owner: string) {
         .id as string,
     name: async () =>
       (
-        await must('POST', '/v1/roles', owner, {
+        await must('POST', '/v1/roles', roleDefiner, {
           name: `role-${++n}-${Math.random().toString(36).slice(2, 8)}`,
           permissions: ['devices:read'],
         })
