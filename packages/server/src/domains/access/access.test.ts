@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { renderAccessTables } from './access.js';
+import { BUILT_IN_ROLES, renderAccessTables } from './access.js';
 import { coversDevice, missingForDelegation, reach, resolveGrants, validateGrants } from './policy.js';
+import { authorityOf, missingFor } from './delegation.js';
 
 test('docs/access-control.md carries the permission and role tables', () => {
   const doc = readFileSync(
@@ -51,4 +52,35 @@ test('delegation: nothing beyond what the holder has, over the same or a narrowe
     /either a role/,
   );
   assert.throws(() => validateGrants([{ role: 'nope' }], new Set()), /unknown role/);
+});
+
+test('delegation over roles and credentials: a role counts as held by each holder; an authority round-trips', () => {
+  const customs = new Map([['climber', ['devices:read' as const]]]);
+  const admin = {
+    kind: 'api-key' as const,
+    keyId: 'key_a',
+    tenantId: 'ten_a',
+    grants: resolveGrants([{ role: 'admin' }, { role: 'operator', scope: { tag: 'line:a' } }], customs),
+  };
+  assert.deepEqual(missingFor(admin, [{ role: 'climber' }], customs), []);
+  assert.deepEqual(missingFor(admin, [{ role: 'owner' }], customs), ['tenant:manage']);
+  assert.deepEqual(missingFor(admin, [{ permissions: ['tenant:manage'] }, { role: 'owner' }], customs), [
+    'tenant:manage',
+  ]);
+  assert.deepEqual(missingFor(admin, [{ role: 'deleted' }], customs), [], 'a deleted role holds nothing');
+  // What a principal held, stored and resolved again, is exactly as strong as the principal.
+  const stored = authorityOf(admin);
+  assert.deepEqual(stored[1], {
+    permissions: [
+      ...resolveGrants([{ role: 'operator', scope: { tag: 'line:a' } }], customs)[0]!.permissions,
+    ].sort(),
+    scope: { tag: 'line:a' },
+  });
+  assert.deepEqual(missingFor(admin, stored, new Map()), []);
+  const viewer = { ...admin, grants: resolveGrants([{ role: 'viewer' }], customs) };
+  assert.ok(missingFor(viewer, stored, new Map()).includes('keys:manage'));
+  assert.equal(
+    authorityOf({ kind: 'platform-admin', userId: 'usr_p' })[0]!.permissions!.length,
+    BUILT_IN_ROLES.owner!.permissions.length,
+  );
 });
