@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BUILT_IN_ROLES, renderAccessTables } from './access.js';
 import { coversDevice, missingForDelegation, reach, resolveGrants, validateGrants } from './policy.js';
-import { authorityOf, missingFor } from './delegation.js';
+import { authorityOf, checkDelegation, missingFor } from './delegation.js';
+import { createRoleService } from './service.js';
+import type { AppError } from '../../errors.js';
 
 test('docs/access-control.md carries the permission and role tables', () => {
   const doc = readFileSync(
@@ -83,4 +85,30 @@ test('delegation over roles and credentials: a role counts as held by each holde
     authorityOf({ kind: 'platform-admin', userId: 'usr_p' })[0]!.permissions!.length,
     BUILT_IN_ROLES.owner!.permissions.length,
   );
+});
+
+test('delegation reads custom roles fresh: a role another node just widened counts as widened', async () => {
+  let rows = [{ name: 'r', description: '', permissions: ['devices:read'] }];
+  const db = {
+    query: async () => rows,
+    transaction: () => Promise.reject(new Error('unused')),
+  } as unknown as Parameters<typeof createRoleService>[0]['db'];
+  const roles = createRoleService({ db });
+  assert.deepEqual((await roles.customPermissions('ten_a')).get('r'), ['devices:read']);
+  // Another node widens the role: this node's cache still holds the old one for a few seconds.
+  rows = [{ name: 'r', description: '', permissions: ['devices:read', 'tenant:manage'] }];
+  assert.deepEqual((await roles.customPermissions('ten_a')).get('r'), ['devices:read']);
+  const admin = {
+    tenantId: 'ten_a',
+    principal: {
+      kind: 'api-key' as const,
+      keyId: 'key_a',
+      tenantId: 'ten_a',
+      grants: resolveGrants([{ role: 'admin' }], new Map()),
+    },
+  };
+  await assert.rejects(checkDelegation(roles, admin, [{ role: 'r' }]), (e: AppError) => {
+    assert.deepEqual(e.details.missing, ['tenant:manage']);
+    return true;
+  });
 });

@@ -36,10 +36,23 @@ export function delegationRefused(p: Principal, doing: string, missing: readonly
   );
 }
 
+/** Refuses unless the caller holds everything `target` holds, custom roles resolved by `customs`. */
+function refuseUnheld(
+  caller: TenantCaller,
+  target: readonly Grant[],
+  customs: ReadonlyMap<string, readonly Permission[]>,
+  doing: string,
+): void {
+  const p = caller.principal;
+  if (p.kind === 'device') throw Errors.forbidden();
+  const missing = missingFor(p, target, customs);
+  if (missing.length > 0) throw delegationRefused(p, doing, missing);
+}
+
 /**
- * Checks that the caller holds everything `target` holds: grants it wants to hand on, or the grants
- * of a credential it wants to act on (`doing` says which, for the refusal). A grant naming a role
- * that no longer exists holds nothing.
+ * Checks that the caller holds everything `target` holds: the grants of a credential it wants to act
+ * on (`doing` says which, for the refusal). A grant naming a role that no longer exists holds
+ * nothing. Custom roles are read fresh: a role just changed on another node counts as changed.
  */
 export async function checkHolds(
   roles: Pick<RoleService, 'customPermissions'>,
@@ -47,11 +60,8 @@ export async function checkHolds(
   target: readonly Grant[],
   doing: string,
 ): Promise<void> {
-  const p = caller.principal;
-  if (p.kind === 'device') throw Errors.forbidden();
-  if (p.kind === 'platform-admin') return;
-  const missing = missingFor(p, target, await roles.customPermissions(caller.tenantId));
-  if (missing.length > 0) throw delegationRefused(p, doing, missing);
+  if (caller.principal.kind === 'platform-admin') return;
+  refuseUnheld(caller, target, await roles.customPermissions(caller.tenantId, true), doing);
 }
 
 /**
@@ -63,9 +73,9 @@ export async function checkDelegation(
   caller: TenantCaller,
   grants: Grant[],
 ): Promise<void> {
-  const customs = await roles.customPermissions(caller.tenantId);
+  const customs = await roles.customPermissions(caller.tenantId, true);
   validateGrants(grants, new Set(customs.keys()));
-  await checkHolds(roles, caller, grants, 'grant what it does not hold');
+  refuseUnheld(caller, grants, customs, 'hand on these grants');
 }
 
 /**

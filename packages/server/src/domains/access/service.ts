@@ -155,10 +155,10 @@ export function createRoleService(deps: { db: Db; now?: () => number }): RoleSer
       });
       cache.delete(caller.tenantId);
     },
-    async customPermissions(tenantId) {
+    async customPermissions(tenantId, fresh = false) {
       const hit = cache.get(tenantId);
       const t = now();
-      if (hit && t - hit.at < CACHE_MS) return hit.roles;
+      if (!fresh && hit && t - hit.at < CACHE_MS) return hit.roles;
       const rows = await db.query<RoleRow>(
         'SELECT name, description, permissions FROM roles WHERE tenant_id = $1',
         [tenantId],
