@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { totpCode } from '../src/domains/users/totp.js';
+import { BUILT_IN_ROLES } from '../src/domains/access/access.js';
 import { startTestPlatform, type TestPlatform } from './harness.js';
 
 let t: TestPlatform;
@@ -334,4 +335,201 @@ test('sessions are listed and ended; invitations open accounts once', async () =
   const tech = await login({ username: `invited-${tenantId}`, password: PASSWORD });
   assert.equal((await t.call('GET', '/v1/provisioning/operations', { token: tech.body.token })).status, 200);
   assert.equal((await t.call('GET', '/v1/devices', { token: tech.body.token })).status, 403);
+});
+
+/** A 403 of the delegation rule: the answer lists what the caller lacks. */
+function refusedFor(r: { status: number; body: any; text: string }, missing: string[], what: string) {
+  assert.equal(r.status, 403, `${what}: ${r.text}`);
+  assert.equal(r.body.code, 'FORBIDDEN', what);
+  assert.deepEqual([...r.body.missing].sort(), [...missing].sort(), what);
+}
+
+async function roleNamed(name: string) {
+  const r = await t.call('GET', '/v1/roles', { token: owner });
+  return r.body.items.find((x: { name: string }) => x.name === name) as
+    { permissions: string[]; description: string } | undefined;
+}
+
+test('an admin cannot make itself owner through a custom role: widening a held role is a grant to its holders', async () => {
+  const admin = await key({ role: 'admin' });
+  const made = await t.call('POST', '/v1/roles', {
+    token: admin.secret,
+    body: { name: 'climber', permissions: ['devices:read'] },
+  });
+  assert.equal(made.status, 201, made.text);
+  const holder = await key({ role: 'climber' }, admin.secret);
+  const widen = await t.call('PUT', '/v1/roles/climber', {
+    token: admin.secret,
+    body: { permissions: ['devices:read', 'tenant:manage'] },
+  });
+  refusedFor(widen, ['tenant:manage'], 'widening a role to tenant:manage');
+  assert.deepEqual((await roleNamed('climber'))?.permissions, ['devices:read'], 'the role is unchanged');
+  for (const body of [{ requireTotp: true }, { auditRetentionDays: 30 }]) {
+    const r = await t.call('PATCH', '/v1/tenant', { token: holder.secret, body });
+    assert.equal(r.status, 403, `the holder cannot change ${JSON.stringify(body)}`);
+  }
+  const tenant = await t.call('GET', '/v1/tenant', { token: owner });
+  assert.equal(tenant.body.requireTotp, false);
+
+  const outright = await t.call('POST', '/v1/roles', {
+    token: admin.secret,
+    body: { name: 'crown', permissions: ['tenant:manage'] },
+  });
+  refusedFor(outright, ['tenant:manage'], 'defining a role holding tenant:manage');
+  assert.equal(await roleNamed('crown'), undefined, 'no role was made');
+
+  // Within what it holds, an admin still defines, widens and deletes its own roles.
+  const ok = await t.call('PUT', '/v1/roles/climber', {
+    token: admin.secret,
+    body: { permissions: ['devices:read', 'audit:read'] },
+  });
+  assert.equal(ok.status, 200, ok.text);
+  assert.equal((await t.call('GET', '/v1/audit', { token: holder.secret })).status, 200);
+  assert.equal((await t.call('DELETE', '/v1/roles/climber', { token: admin.secret })).status, 204);
+});
+
+test("a role defined by someone stronger, or holding more than the caller, is not the caller's to change or delete", async () => {
+  const made = await t.call('POST', '/v1/roles', {
+    token: owner,
+    body: { name: 'owners-readers', permissions: ['devices:read'] },
+  });
+  assert.equal(made.status, 201, made.text);
+  const admin = await key({ role: 'admin' });
+  const edit = await t.call('PUT', '/v1/roles/owners-readers', {
+    token: admin.secret,
+    body: { permissions: ['telemetry:read'], description: 'taken over' },
+  });
+  refusedFor(edit, ['tenant:manage'], "an admin changing an owner's role");
+  refusedFor(
+    await t.call('DELETE', '/v1/roles/owners-readers', { token: admin.secret }),
+    ['tenant:manage'],
+    "an admin deleting an owner's role",
+  );
+  assert.deepEqual(await roleNamed('owners-readers'), {
+    name: 'owners-readers',
+    description: '',
+    permissions: ['devices:read'],
+    builtIn: false,
+  });
+
+  // A principal managing roles but holding less than a role an admin made.
+  const adminRole = await t.call('POST', '/v1/roles', {
+    token: admin.secret,
+    body: { name: 'key-keepers', permissions: ['keys:read', 'keys:manage'] },
+  });
+  assert.equal(adminRole.status, 201, adminRole.text);
+  const roleManager = await key({ permissions: ['roles:manage', 'keys:read'] });
+  refusedFor(
+    await t.call('DELETE', '/v1/roles/key-keepers', { token: roleManager.secret }),
+    [
+      // What the admin who defined it held, and the caller does not.
+      ...BUILT_IN_ROLES.admin!.permissions.filter((p) => !['roles:manage', 'keys:read'].includes(p)),
+    ],
+    'deleting a role holding more than the caller',
+  );
+  const scoped = await key({
+    grants: [{ permissions: ['roles:manage'] }, { role: 'operator', scope: { tag: 'line:a' } }],
+  });
+  refusedFor(
+    await t.call('POST', '/v1/roles', {
+      token: scoped.secret,
+      body: { name: 'wide-reader', permissions: ['devices:read'] },
+    }),
+    ['devices:read'],
+    'a role is tenant-wide: holding devices:read over one tag is not enough to define one',
+  );
+
+  // The owner who defined it still may; a later change records the new definer.
+  assert.equal(
+    (
+      await t.call('PUT', '/v1/roles/key-keepers', {
+        token: owner,
+        body: { permissions: ['keys:read'] },
+      })
+    ).status,
+    200,
+  );
+  refusedFor(
+    await t.call('DELETE', '/v1/roles/key-keepers', { token: admin.secret }),
+    ['tenant:manage'],
+    'once an owner has redefined it, an admin no longer may delete it',
+  );
+  assert.equal((await t.call('DELETE', '/v1/roles/owners-readers', { token: owner })).status, 204);
+});
+
+test("an admin cannot revoke or rotate an owner's key, revoke an owner's invitation, or act on an owner user", async () => {
+  const admin = await key({ role: 'admin' });
+  const ownerKey = await key({ role: 'owner' });
+  const revoke = await t.call('DELETE', `/v1/api-keys/${ownerKey.apiKey.id}`, { token: admin.secret });
+  refusedFor(revoke, ['tenant:manage'], "revoking an owner's key");
+  const rotate = await t.call('POST', `/v1/api-keys/${ownerKey.apiKey.id}/rotate`, {
+    token: admin.secret,
+    body: { overlapSeconds: 0 },
+  });
+  refusedFor(rotate, ['tenant:manage'], "rotating an owner's key");
+  assert.equal(
+    (await t.call('GET', '/v1/tenant', { token: ownerKey.secret })).status,
+    200,
+    "the owner's key still works",
+  );
+  const shown = await t.call('GET', `/v1/api-keys/${ownerKey.apiKey.id}`, { token: owner });
+  assert.equal(shown.body.revokedAt, null);
+
+  const inv = await t.call('POST', '/v1/invitations', {
+    token: owner,
+    body: { grants: [{ role: 'owner' }] },
+  });
+  assert.equal(inv.status, 201, inv.text);
+  refusedFor(
+    await t.call('DELETE', `/v1/invitations/${inv.body.invitation.id}`, { token: admin.secret }),
+    ['tenant:manage'],
+    "revoking an owner's invitation",
+  );
+  const open = await t.call('GET', '/v1/invitations', { token: owner });
+  assert.equal(
+    open.body.items.find((i: { id: string }) => i.id === inv.body.invitation.id)?.revokedAt,
+    null,
+    'the invitation is still open',
+  );
+
+  const strong = await user(`strong-${tenantId}`, [{ role: 'owner' }]);
+  for (const [method, path, body] of [
+    ['PATCH', `/v1/users/${strong.id}`, { disabled: true }],
+    ['DELETE', `/v1/users/${strong.id}`, undefined],
+    ['DELETE', `/v1/users/${strong.id}/sessions`, undefined],
+    ['DELETE', `/v1/users/${strong.id}/totp`, undefined],
+    ['POST', `/v1/users/${strong.id}/password-reset`, undefined],
+  ] as const)
+    refusedFor(
+      await t.call(method, path, { token: admin.secret, ...(body ? { body } : {}) }),
+      ['tenant:manage'],
+      `${method} ${path} as an admin`,
+    );
+  assert.equal((await login({ username: strong.username, password: PASSWORD })).status, 200);
+});
+
+test('a grant naming a deleted role holds nothing, and does not stop anyone acting on its holder', async () => {
+  const made = await t.call('POST', '/v1/roles', {
+    token: owner,
+    body: { name: 'short-lived', permissions: ['devices:read'] },
+  });
+  assert.equal(made.status, 201, made.text);
+  const holderKey = await key({ role: 'short-lived' });
+  const holderUser = await user(`short-lived-${tenantId}`, [{ role: 'short-lived' }]);
+  assert.equal((await t.call('DELETE', '/v1/roles/short-lived', { token: owner })).status, 204);
+  const viewerAdmin = await key({ permissions: ['keys:manage', 'users:manage'] });
+  const rotated = await t.call('POST', `/v1/api-keys/${holderKey.apiKey.id}/rotate`, {
+    token: viewerAdmin.secret,
+    body: { overlapSeconds: 0 },
+  });
+  assert.equal(rotated.status, 200, rotated.text);
+  const disabled = await t.call('PATCH', `/v1/users/${holderUser.id}`, {
+    token: viewerAdmin.secret,
+    body: { disabled: true },
+  });
+  assert.equal(disabled.status, 200, disabled.text);
+  assert.equal(
+    (await t.call('DELETE', `/v1/api-keys/${holderKey.apiKey.id}`, { token: viewerAdmin.secret })).status,
+    204,
+  );
 });

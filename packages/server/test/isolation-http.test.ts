@@ -5,6 +5,12 @@
  * tenant's object, another tenant's object and a nonexistent id. Expected: allowed where the role
  * holds the route's permission (and 404 for the other tenant's or a nonexistent object), 403 otherwise.
  * A route with no row here fails the test.
+ *
+ * Then delegation: every route that changes a role or a credential is tried by every built-in role
+ * (and principals that hold the route's permission but less than the target) against a target more
+ * powerful than itself; each is refused with FORBIDDEN naming the permission or the `missing`
+ * grants (404 for a device outside a scoped caller's grants), and nothing changes. An owner, whom
+ * nothing in a tenant outranks, takes the same actions as the control.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -88,7 +94,12 @@ const ROUTES: Record<string, Row> = {
     need: 'roles:manage',
     body: () => ({ name: `r${Math.random().toString(36).slice(2, 10)}`, permissions: ['devices:read'] }),
   },
-  'PUT /v1/roles/{name}': { need: 'roles:manage', body: () => ({ permissions: ['devices:read'] }) },
+  // Fresh: a change records its definer, and an owner's change would make the role the owner's.
+  'PUT /v1/roles/{name}': {
+    need: 'roles:manage',
+    body: () => ({ permissions: ['devices:read'] }),
+    fresh: ['name'],
+  },
   'DELETE /v1/roles/{name}': { need: 'roles:manage', fresh: ['name'] },
 
   'GET /v1/api-keys': { need: 'keys:read' },
@@ -231,6 +242,10 @@ async function must(method: string, path: string, token: string, body?: unknown,
 /** Makes one object of each kind in a tenant, with its owner key. */
 async function makeMakers(tenantId: string, owner: string) {
   let n = 0;
+  // Roles are defined by an admin: a role an owner defined is the owner's (and the delegation matrix
+  // below shows an admin refused on it), whereas every role holding roles:manage may change these.
+  const roleDefiner = (await must('POST', '/v1/api-keys', owner, { name: 'role-definer', role: 'admin' }))
+    .secret as string;
   const make = {
     deviceId: async () => (await must('POST', '/v1/devices', owner, { name: `d${++n}` })).id as string,
     userId: async () =>
@@ -246,7 +261,7 @@ async function makeMakers(tenantId: string, owner: string) {
         .id as string,
     name: async () =>
       (
-        await must('POST', '/v1/roles', owner, {
+        await must('POST', '/v1/roles', roleDefiner, {
           name: `role-${++n}-${Math.random().toString(36).slice(2, 8)}`,
           permissions: ['devices:read'],
         })
@@ -472,4 +487,748 @@ test('a tenant credential is not a device or provisioning credential, and device
     assert.ok([400, 401].includes(r.status), `${route} with an API key: ${r.status} ${r.body?.code}`);
     assert.notEqual(r.status, 200);
   }
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Delegation: every route that changes a role or a credential, tried by every built-in role (and a
+// few principals that hold the route's permission but less than the target) against a target more
+// powerful than itself. Expected: 403 FORBIDDEN naming the permission the caller lacks for the route,
+// or, where it holds that permission, `missing` listing exactly what it lacks of the target; 404
+// for a device its scoped grants do not cover; and in every case nothing changed.
+// ---------------------------------------------------------------------------------------------------
+
+type Grant = { role?: string; permissions?: string[]; scope?: { tag: string } };
+
+/** A caller of the delegation matrix. */
+interface Delegator {
+  name: string;
+  token: string;
+  /** A target holding more than the caller: the caller's own grants and something it lacks. */
+  stronger: Grant[];
+  /** What the caller lacks of `stronger`, as the refusal's `missing` lists it. */
+  missing: string[];
+  /** Permissions held over the whole tenant, and held only over some devices. */
+  tenantWide: ReadonlySet<string>;
+  scoped: ReadonlySet<string>;
+}
+
+/** Objects of a target stronger than one caller, made by the owner (roles: by whom the case says). */
+interface Targets {
+  stronger: Grant[];
+  /** A permission the caller holds over the tenant. */
+  weak: string;
+  /** Holds `stronger`; defines S and D when it may. */
+  strongKeyId: string;
+  strongKeyPrefix: string;
+  /** A role holding `stronger`'s permissions, defined by the strong key (or the owner). */
+  strongRole: string;
+  /** A role holding one permission the caller has, defined by the strong key (or the owner). */
+  strongDefined: string;
+  /** A role holding one permission the caller has, defined by the caller itself (or the owner), and held by a key. */
+  ownRole: string;
+  /** A user holding `stronger`, with a live session. */
+  userId: string;
+  userToken: string;
+  sessionId: string;
+  /** A user holding one permission the caller has. */
+  weakUserId: string;
+  weakGrants: Grant[];
+  /** An open invitation carrying `stronger`. */
+  invitationId: string;
+  /** Names a refused create would have used. */
+  newRole: string;
+  newKey: string;
+  newNote: string;
+}
+
+/** Device credentials of a device outside every scoped grant of the matrix (tag line:b). */
+interface DeviceTargets {
+  deviceId: string;
+  accessKeyId: string;
+  accessKey: string;
+  accessKeyCount: number;
+  rtDeviceId: string;
+  registrationToken: string;
+  certDeviceId: string;
+  serial: string;
+  tokenId: string;
+  tokenCount: number;
+  operationId: string;
+  caId: string;
+  caCount: number;
+  deviceCount: number;
+}
+
+interface Case {
+  route: string;
+  label: string;
+  need: Permission;
+  /** The route acts on one device: a caller holding `need` only over other devices gets 404. */
+  device?: true;
+  /** The target carries grants: a caller holding `need` tenant-wide is refused by the delegation rule. */
+  grants?: true;
+  run(p: Delegator, g: Targets, d: DeviceTargets): Promise<{ status: number; body: any }>;
+  /** What changed, or undefined. */
+  changed(g: Targets, d: DeviceTargets): Promise<string | undefined>;
+}
+
+const permsOf = (grants: Grant[]) => [
+  ...new Set(grants.flatMap((g) => g.permissions ?? BUILT_IN_ROLES[g.role ?? '']?.permissions ?? [])),
+];
+const weakOf = (p: Delegator) => [...p.tenantWide].sort()[0]!;
+let uniq = 0;
+const next = (what: string) => `dlg-${what}-${++uniq}-${Math.random().toString(36).slice(2, 8)}`;
+
+async function roleState(name: string) {
+  const roles = await must('GET', '/v1/roles', ownerKey, undefined, 200);
+  const r = roles.items.find((x: { name: string }) => x.name === name);
+  return r ? JSON.stringify([...r.permissions].sort()) : 'absent';
+}
+
+async function keyIntact(g: Targets) {
+  const k = await must('GET', `/v1/api-keys/${g.strongKeyId}`, ownerKey, undefined, 200);
+  if (k.revokedAt !== null || k.rotatedAt !== null || k.prefix !== g.strongKeyPrefix)
+    return `the stronger key changed: revokedAt ${k.revokedAt}, rotatedAt ${k.rotatedAt}`;
+  return undefined;
+}
+
+async function userIntact(g: Targets) {
+  const u = await must('GET', `/v1/users/${g.userId}`, ownerKey, undefined, 200);
+  if (u.disabled || JSON.stringify(u.grants) !== JSON.stringify(g.stronger))
+    return `the stronger user changed: ${JSON.stringify(u)}`;
+  const me = await call('GET', '/v1/auth/me', g.userToken);
+  if (me.status !== 200) return `the stronger user's session ended: ${me.status}`;
+  return undefined;
+}
+
+const deviceWorks = async (secret: string, what: string) => {
+  const r = await call('GET', '/v1/device/commands', secret);
+  return r.status === 200 ? undefined : `${what} no longer authenticates: ${r.status} ${r.body?.code}`;
+};
+
+async function deviceIntact(d: DeviceTargets) {
+  const dev = await call('GET', `/v1/devices/${d.deviceId}`, ownerKey);
+  if (dev.status !== 200 || dev.body.status !== 'enabled')
+    return `device changed: ${dev.status} ${dev.body?.status}`;
+  return deviceWorks(d.accessKey, "the device's access key");
+}
+
+async function count(path: string) {
+  return (await must('GET', path, ownerKey, undefined, 200)).items.length as number;
+}
+
+const CASES: Case[] = [
+  {
+    route: 'POST /v1/roles',
+    label: 'define a role holding the stronger permissions',
+    need: 'roles:manage',
+    grants: true,
+    run: (p, g) => call('POST', '/v1/roles', p.token, { name: g.newRole, permissions: permsOf(p.stronger) }),
+    changed: async (g) => ((await roleState(g.newRole)) === 'absent' ? undefined : 'the role was made'),
+  },
+  {
+    route: 'PUT /v1/roles/{name}',
+    label: 'widen a role of its own, held by a key, to the stronger permissions',
+    need: 'roles:manage',
+    grants: true,
+    run: (p, g) => call('PUT', `/v1/roles/${g.ownRole}`, p.token, { permissions: permsOf(p.stronger) }),
+    changed: async (g) => {
+      const s = await roleState(g.ownRole);
+      return s === JSON.stringify([g.weak]) ? undefined : `the role is now ${s}`;
+    },
+  },
+  {
+    route: 'PUT /v1/roles/{name}',
+    label: 'narrow a role holding more than the caller',
+    need: 'roles:manage',
+    grants: true,
+    run: (p, g) => call('PUT', `/v1/roles/${g.strongRole}`, p.token, { permissions: [weakOf(p)] }),
+    changed: async (g) => {
+      const s = await roleState(g.strongRole);
+      return s === JSON.stringify(permsOf(g.stronger).sort()) ? undefined : `the role is now ${s}`;
+    },
+  },
+  {
+    route: 'PUT /v1/roles/{name}',
+    label: 'change a weak role a stronger principal defined',
+    need: 'roles:manage',
+    grants: true,
+    run: (p, g) =>
+      call('PUT', `/v1/roles/${g.strongDefined}`, p.token, {
+        permissions: [weakOf(p)],
+        description: 'taken over',
+      }),
+    changed: async (g) => {
+      const roles = await must('GET', '/v1/roles', ownerKey, undefined, 200);
+      const r = roles.items.find((x: { name: string }) => x.name === g.strongDefined);
+      return r && r.description === '' ? undefined : `the role is now ${JSON.stringify(r)}`;
+    },
+  },
+  {
+    route: 'DELETE /v1/roles/{name}',
+    label: 'delete a role holding more than the caller',
+    need: 'roles:manage',
+    grants: true,
+    run: (p, g) => call('DELETE', `/v1/roles/${g.strongRole}`, p.token),
+    changed: async (g) => ((await roleState(g.strongRole)) === 'absent' ? 'the role was deleted' : undefined),
+  },
+  {
+    route: 'DELETE /v1/roles/{name}',
+    label: 'delete a weak role a stronger principal defined',
+    need: 'roles:manage',
+    grants: true,
+    run: (p, g) => call('DELETE', `/v1/roles/${g.strongDefined}`, p.token),
+    changed: async (g) =>
+      (await roleState(g.strongDefined)) === 'absent' ? 'the role was deleted' : undefined,
+  },
+  {
+    route: 'POST /v1/api-keys',
+    label: 'create a key holding the stronger grants',
+    need: 'keys:manage',
+    grants: true,
+    run: (p, g) => call('POST', '/v1/api-keys', p.token, { name: g.newKey, grants: p.stronger }),
+    changed: async (g) => {
+      const keys = await must('GET', '/v1/api-keys?limit=500', ownerKey, undefined, 200);
+      return keys.items.some((k: { name: string }) => k.name === g.newKey) ? 'the key was made' : undefined;
+    },
+  },
+  {
+    route: 'POST /v1/api-keys/{keyId}/rotate',
+    label: 'rotate a stronger key',
+    need: 'keys:manage',
+    grants: true,
+    run: (p, g) => call('POST', `/v1/api-keys/${g.strongKeyId}/rotate`, p.token, { overlapSeconds: 0 }),
+    changed: (g) => keyIntact(g),
+  },
+  {
+    route: 'DELETE /v1/api-keys/{keyId}',
+    label: 'revoke a stronger key',
+    need: 'keys:manage',
+    grants: true,
+    run: (p, g) => call('DELETE', `/v1/api-keys/${g.strongKeyId}`, p.token),
+    changed: (g) => keyIntact(g),
+  },
+  {
+    route: 'POST /v1/invitations',
+    label: 'invite with the stronger grants',
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('POST', '/v1/invitations', p.token, { grants: p.stronger, note: g.newNote }),
+    changed: async (g) => {
+      const inv = await must('GET', '/v1/invitations', ownerKey, undefined, 200);
+      return inv.items.some((i: { note: string | null }) => i.note === g.newNote)
+        ? 'the invitation was made'
+        : undefined;
+    },
+  },
+  {
+    route: 'DELETE /v1/invitations/{invitationId}',
+    label: 'revoke an invitation carrying the stronger grants',
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('DELETE', `/v1/invitations/${g.invitationId}`, p.token),
+    changed: async (g) => {
+      const inv = await must('GET', '/v1/invitations', ownerKey, undefined, 200);
+      const i = inv.items.find((x: { id: string }) => x.id === g.invitationId);
+      return i?.revokedAt === null ? undefined : 'the invitation was revoked';
+    },
+  },
+  {
+    route: 'PATCH /v1/users/{userId}',
+    label: "narrow a stronger user's grants",
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('PATCH', `/v1/users/${g.userId}`, p.token, { grants: g.weakGrants }),
+    changed: (g) => userIntact(g),
+  },
+  {
+    route: 'PATCH /v1/users/{userId}',
+    label: 'disable a stronger user',
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('PATCH', `/v1/users/${g.userId}`, p.token, { disabled: true }),
+    changed: (g) => userIntact(g),
+  },
+  {
+    route: 'PATCH /v1/users/{userId}',
+    label: 'assign the stronger grants to a weak user',
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('PATCH', `/v1/users/${g.weakUserId}`, p.token, { grants: p.stronger }),
+    changed: async (g) => {
+      const u = await must('GET', `/v1/users/${g.weakUserId}`, ownerKey, undefined, 200);
+      return JSON.stringify(u.grants) === JSON.stringify(g.weakGrants)
+        ? undefined
+        : `the weak user now holds ${JSON.stringify(u.grants)}`;
+    },
+  },
+  {
+    route: 'DELETE /v1/users/{userId}',
+    label: 'delete a stronger user',
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('DELETE', `/v1/users/${g.userId}`, p.token),
+    changed: (g) => userIntact(g),
+  },
+  {
+    route: 'POST /v1/users/{userId}/password-reset',
+    label: 'issue a reset link for a stronger user',
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('POST', `/v1/users/${g.userId}/password-reset`, p.token),
+    changed: (g) => userIntact(g),
+  },
+  {
+    route: 'DELETE /v1/users/{userId}/sessions',
+    label: "end a stronger user's sessions",
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('DELETE', `/v1/users/${g.userId}/sessions`, p.token),
+    changed: (g) => userIntact(g),
+  },
+  {
+    route: 'DELETE /v1/users/{userId}/sessions/{sessionId}',
+    label: "end one of a stronger user's sessions",
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('DELETE', `/v1/users/${g.userId}/sessions/${g.sessionId}`, p.token),
+    changed: (g) => userIntact(g),
+  },
+  {
+    route: 'DELETE /v1/users/{userId}/totp',
+    label: "remove a stronger user's second factor",
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('DELETE', `/v1/users/${g.userId}/totp`, p.token),
+    changed: (g) => userIntact(g),
+  },
+
+  {
+    route: 'POST /v1/devices/{deviceId}/access-keys',
+    label: 'issue an access key',
+    need: 'devices:credentials',
+    device: true,
+    run: (p, _g, d) => call('POST', `/v1/devices/${d.deviceId}/access-keys`, p.token),
+    changed: async (_g, d) =>
+      (await count(`/v1/devices/${d.deviceId}/access-keys`)) === d.accessKeyCount
+        ? undefined
+        : 'an access key was issued',
+  },
+  {
+    route: 'DELETE /v1/devices/{deviceId}/access-keys/{accessKeyId}',
+    label: 'revoke an access key',
+    need: 'devices:credentials',
+    device: true,
+    run: (p, _g, d) => call('DELETE', `/v1/devices/${d.deviceId}/access-keys/${d.accessKeyId}`, p.token),
+    changed: (_g, d) => deviceWorks(d.accessKey, 'the access key'),
+  },
+  {
+    route: 'POST /v1/devices/{deviceId}/registration-tokens/revoke',
+    label: 'revoke registration tokens',
+    need: 'devices:credentials',
+    device: true,
+    run: (p, _g, d) => call('POST', `/v1/devices/${d.rtDeviceId}/registration-tokens/revoke`, p.token),
+    changed: (_g, d) => deviceWorks(d.registrationToken, 'the registration token'),
+  },
+  {
+    route: 'POST /v1/devices/{deviceId}/disable',
+    label: 'disable a device (its credentials stop working)',
+    need: 'devices:write',
+    device: true,
+    run: (p, _g, d) => call('POST', `/v1/devices/${d.deviceId}/disable`, p.token),
+    changed: (_g, d) => deviceIntact(d),
+  },
+  {
+    route: 'POST /v1/devices/{deviceId}/enable',
+    label: 'enable a device',
+    need: 'devices:write',
+    device: true,
+    run: (p, _g, d) => call('POST', `/v1/devices/${d.deviceId}/enable`, p.token),
+    changed: (_g, d) => deviceIntact(d),
+  },
+  {
+    route: 'DELETE /v1/devices/{deviceId}',
+    label: 'delete a device (and its credentials)',
+    need: 'devices:delete',
+    device: true,
+    run: (p, _g, d) => call('DELETE', `/v1/devices/${d.deviceId}`, p.token),
+    changed: (_g, d) => deviceIntact(d),
+  },
+  {
+    route: 'POST /v1/certificates/{serial}/revoke',
+    label: 'revoke a device certificate',
+    need: 'certificates:manage',
+    run: (p, _g, d) => call('POST', `/v1/certificates/${d.serial}/revoke`, p.token, {}),
+    changed: async (_g, d) => {
+      const certs = await must('GET', `/v1/devices/${d.certDeviceId}/certificates`, ownerKey, undefined, 200);
+      return certs.items.every((c: { revokedAt: number | null }) => c.revokedAt === null)
+        ? undefined
+        : 'the certificate was revoked';
+    },
+  },
+  {
+    route: 'POST /v1/certificates/{serial}/approve',
+    label: 'approve a certificate',
+    need: 'certificates:manage',
+    run: (p, _g, d) => call('POST', `/v1/certificates/${d.serial}/approve`, p.token),
+    changed: async (_g, d) =>
+      (await count(`/v1/devices/${d.certDeviceId}/certificates`)) === 1 ? undefined : 'certificates changed',
+  },
+  {
+    route: 'POST /v1/pki/registration-codes',
+    label: 'create a CA registration code',
+    need: 'certificates:manage',
+    run: (p) => call('POST', '/v1/pki/registration-codes', p.token),
+    changed: async (_g, d) => ((await count('/v1/pki/cas')) === d.caCount ? undefined : 'CAs changed'),
+  },
+  {
+    route: 'POST /v1/pki/cas',
+    label: 'register a manufacturer CA',
+    need: 'certificates:manage',
+    run: (p) =>
+      call('POST', '/v1/pki/cas', p.token, {
+        caCertificate: 'x',
+        verificationCertificate: 'x',
+        crl: 'x',
+        registrationPolicy: 'auto',
+      }),
+    changed: async (_g, d) =>
+      (await count('/v1/pki/cas')) === d.caCount ? undefined : 'a CA was registered',
+  },
+  ...(['disable', 'enable'] as const).map((action): Case => ({
+    route: `POST /v1/pki/cas/{caId}/${action}`,
+    label: `${action} a CA`,
+    need: 'certificates:manage',
+    run: (p, _g, d) => call('POST', `/v1/pki/cas/${d.caId}/${action}`, p.token),
+    changed: async (_g, d) => {
+      const cas = await must('GET', '/v1/pki/cas', ownerKey, undefined, 200);
+      const ca = cas.items.find((c: { id: string }) => c.id === d.caId);
+      return ca?.status === 'active' ? undefined : `the CA is ${ca?.status}`;
+    },
+  })),
+  {
+    route: 'PUT /v1/pki/cas/{caId}/crl',
+    label: "replace a CA's CRL",
+    need: 'certificates:manage',
+    run: (p, _g, d) => call('PUT', `/v1/pki/cas/${d.caId}/crl`, p.token, { crl: 'x' }),
+    changed: async (_g, d) => ((await count('/v1/pki/cas')) === d.caCount ? undefined : 'CAs changed'),
+  },
+  {
+    route: 'POST /v1/provisioning-tokens',
+    label: 'create a provisioning token',
+    need: 'provisioning:manage',
+    run: (p) =>
+      call('POST', '/v1/provisioning-tokens', p.token, {
+        name: 'dlg',
+        kind: 'batch',
+        maxUses: 5,
+        approval: 'auto',
+      }),
+    changed: async (_g, d) =>
+      (await count('/v1/provisioning-tokens?limit=500')) === d.tokenCount ? undefined : 'a token was made',
+  },
+  {
+    route: 'DELETE /v1/provisioning-tokens/{tokenId}',
+    label: 'revoke a provisioning token',
+    need: 'provisioning:manage',
+    run: (p, _g, d) => call('DELETE', `/v1/provisioning-tokens/${d.tokenId}`, p.token),
+    changed: async (_g, d) => {
+      const pt = await must('GET', `/v1/provisioning-tokens/${d.tokenId}`, ownerKey, undefined, 200);
+      return pt.revokedAt === null ? undefined : 'the token was revoked';
+    },
+  },
+  ...(['approve', 'reject'] as const).map((action): Case => ({
+    route: `POST /v1/provisioning/operations/{operationId}/${action}`,
+    label: `${action} a provisioning operation (issues or refuses a credential)`,
+    need: 'provisioning:approve',
+    run: (p, _g, d) => call('POST', `/v1/provisioning/operations/${d.operationId}/${action}`, p.token, {}),
+    changed: async (_g, d) => {
+      const op = await must('GET', `/v1/provisioning/operations/${d.operationId}`, ownerKey, undefined, 200);
+      return op.status === 'pending' ? undefined : `the operation is ${op.status}`;
+    },
+  })),
+  {
+    route: 'POST /v1/provisioning/batches',
+    label: 'run a factory batch (issues credentials)',
+    need: 'factory:provision',
+    run: (p) =>
+      call('POST', '/v1/provisioning/batches', p.token, {
+        batchId: next('batch'),
+        items: [{ serial: next('S') }],
+      }),
+    changed: async (_g, d) =>
+      (await count('/v1/devices?limit=500')) === d.deviceCount ? undefined : 'devices were made',
+  },
+];
+
+/** The routes that change a role or a credential: the rows the delegation matrix must cover. */
+const CHANGING_NEEDS = new Set<Need>([
+  'roles:manage',
+  'keys:manage',
+  'users:manage',
+  'devices:credentials',
+  'certificates:manage',
+  'provisioning:manage',
+  'provisioning:approve',
+  'factory:provision',
+]);
+const CREDENTIAL_DEVICE_ROUTES = [
+  'POST /v1/devices/{deviceId}/disable',
+  'POST /v1/devices/{deviceId}/enable',
+  'DELETE /v1/devices/{deviceId}',
+];
+
+test('the delegation matrix covers every route that changes a role or a credential', () => {
+  const changing = Object.entries(ROUTES)
+    .filter(
+      ([route, row]) =>
+        (CHANGING_NEEDS.has(row.need) && !route.startsWith('GET ')) ||
+        CREDENTIAL_DEVICE_ROUTES.includes(route),
+    )
+    .map(([route]) => route)
+    .sort();
+  assert.deepEqual([...new Set(CASES.map((c) => c.route))].sort(), changing);
+  for (const c of CASES) assert.equal(c.need, ROUTES[c.route]!.need, `${c.route}: the need of its row`);
+});
+
+const MANAGERS = [
+  'roles:manage',
+  'users:read',
+  'users:manage',
+  'keys:read',
+  'keys:manage',
+  'devices:read',
+  'devices:write',
+  'devices:delete',
+  'devices:credentials',
+  'certificates:read',
+  'certificates:manage',
+  'provisioning:read',
+  'provisioning:manage',
+  'provisioning:approve',
+  'factory:provision',
+];
+const SCOPED_MANAGER = ['roles:manage', 'users:read', 'users:manage', 'keys:read', 'keys:manage'];
+
+/** Every built-in role but owner (nothing in a tenant holds more), an admin's session, and two principals holding the routes' permissions but less than their targets. */
+async function makeDelegators(tenantId: string): Promise<Delegator[]> {
+  const plus = (grants: Grant[], perms: string[], name: string, token: string): Delegator => ({
+    name,
+    token,
+    stronger: [...grants, { permissions: ['tenant:manage'] }],
+    missing: ['tenant:manage'],
+    tenantWide: new Set(perms),
+    scoped: new Set(),
+  });
+  const out: Delegator[] = [];
+  for (const role of Object.keys(BUILT_IN_ROLES).filter((r) => r !== 'owner')) {
+    const key = await must('POST', '/v1/api-keys', ownerKey, { name: `dlg-${role}`, role });
+    out.push(plus([{ role }], BUILT_IN_ROLES[role]!.permissions, `api-key:${role}`, key.secret));
+  }
+  const adminUser = await must('POST', `/v1/tenants/${tenantId}/users`, await t.adminToken(), {
+    username: next('admin'),
+    password: 'tidal harbour rope',
+    grants: [{ role: 'admin' }],
+  });
+  out.push(
+    plus(
+      [{ role: 'admin' }],
+      BUILT_IN_ROLES.admin!.permissions,
+      'session:admin',
+      await login(adminUser.username),
+    ),
+  );
+  const managers = await must('POST', '/v1/api-keys', ownerKey, {
+    name: 'dlg-managers',
+    permissions: MANAGERS,
+  });
+  out.push(plus([{ permissions: MANAGERS }], MANAGERS, `api-key:[managers]`, managers.secret));
+  // Manages keys, users and roles over the tenant, but runs devices over line:a only; its target
+  // holds the same with an operator over the whole tenant.
+  const scopedGrants: Grant[] = [
+    { permissions: SCOPED_MANAGER },
+    { role: 'admin', scope: { tag: 'line:a' } },
+  ];
+  const scoped = await must('POST', '/v1/api-keys', ownerKey, { name: 'dlg-scoped', grants: scopedGrants });
+  out.push({
+    name: 'api-key:[managers, admin@line:a]',
+    token: scoped.secret,
+    stronger: [{ permissions: SCOPED_MANAGER }, { role: 'operator' }],
+    missing: [...BUILT_IN_ROLES.operator!.permissions],
+    tenantWide: new Set(SCOPED_MANAGER),
+    scoped: new Set(BUILT_IN_ROLES.admin!.permissions.filter((p) => !SCOPED_MANAGER.includes(p))),
+  });
+  return out;
+}
+
+async function makeTargets(tenantId: string, p: Pick<Delegator, 'stronger' | 'tenantWide' | 'token'>) {
+  const stronger = p.stronger;
+  const weak = [...p.tenantWide].sort()[0]!;
+  const strongKey = await must('POST', '/v1/api-keys', ownerKey, { name: next('strong'), grants: stronger });
+  const strongDefiner = permsOf(stronger).includes('roles:manage') ? (strongKey.secret as string) : ownerKey;
+  const role = async (token: string, what: string, permissions: string[]) =>
+    (await must('POST', '/v1/roles', token, { name: next(what), permissions })).name as string;
+  const ownRole = await role(p.tenantWide.has('roles:manage') ? p.token : ownerKey, 'own', [weak]);
+  await must('POST', '/v1/api-keys', ownerKey, { name: next('holder'), role: ownRole });
+  const adminToken = await t.adminToken();
+  const username = next('user');
+  const user = await must('POST', `/v1/tenants/${tenantId}/users`, adminToken, {
+    username,
+    password: 'tidal harbour rope',
+    grants: stronger,
+  });
+  const userToken = await login(username);
+  const weakGrants: Grant[] = [{ permissions: [weak] }];
+  const weakUser = await must('POST', `/v1/tenants/${tenantId}/users`, adminToken, {
+    username: next('weak'),
+    password: 'tidal harbour rope',
+    grants: weakGrants,
+  });
+  const inv = await must('POST', '/v1/invitations', ownerKey, { grants: stronger });
+  const g: Targets = {
+    stronger,
+    weak,
+    strongKeyId: strongKey.apiKey.id,
+    strongKeyPrefix: strongKey.apiKey.prefix,
+    strongRole: await role(strongDefiner, 'strong', permsOf(stronger)),
+    strongDefined: await role(strongDefiner, 'defined', [weak]),
+    ownRole,
+    userId: user.id,
+    userToken,
+    sessionId: await sessionOf(user.id, ownerKey),
+    weakUserId: weakUser.id,
+    weakGrants,
+    invitationId: inv.invitation.id,
+    newRole: next('new'),
+    newKey: next('key'),
+    newNote: next('note'),
+  };
+  return g;
+}
+
+async function makeDeviceTargets(): Promise<DeviceTargets> {
+  const tags = ['line:b'];
+  const device = await must('POST', '/v1/devices', ownerKey, { name: 'dlg-device', tags });
+  const key = await must('POST', `/v1/devices/${device.id}/access-keys`, ownerKey);
+  const auto = await must('POST', '/v1/provisioning-tokens', ownerKey, {
+    name: 'dlg-auto',
+    kind: 'batch',
+    maxUses: 5,
+    approval: 'auto',
+    deviceTags: tags,
+  });
+  const provisioned = await must(
+    'POST',
+    '/v1/device/provisioning/operations',
+    auto.secret,
+    { serial: next('RT') },
+    200,
+  );
+  assert.equal(provisioned.status, 'approved', JSON.stringify(provisioned));
+  const manual = await must('POST', '/v1/provisioning-tokens', ownerKey, {
+    name: 'dlg-manual',
+    kind: 'batch',
+    maxUses: 5,
+    approval: 'manual',
+  });
+  const pending = await must(
+    'POST',
+    '/v1/device/provisioning/operations',
+    manual.secret,
+    { serial: next('OP') },
+    202,
+  );
+  const batch = await must('POST', '/v1/provisioning/batches', ownerKey, {
+    batchId: next('batch'),
+    deviceTags: tags,
+    items: [{ serial: next('CERT'), csr: deviceKeyAndCsr(work).csr }],
+  });
+  const cas = await must('GET', '/v1/pki/cas', ownerKey, undefined, 200);
+  return {
+    deviceId: device.id,
+    accessKeyId: key.accessKey.id,
+    accessKey: key.secret,
+    accessKeyCount: await count(`/v1/devices/${device.id}/access-keys`),
+    rtDeviceId: provisioned.deviceId,
+    registrationToken: provisioned.registrationToken,
+    certDeviceId: batch.items[0].deviceId,
+    serial: batch.items[0].certificateSerial,
+    tokenId: auto.provisioningToken.id,
+    tokenCount: await count('/v1/provisioning-tokens?limit=500'),
+    operationId: pending.operationId,
+    caId: cas.items[0].id,
+    caCount: cas.items.length,
+    deviceCount: await count('/v1/devices?limit=500'),
+  };
+}
+
+type Refusal =
+  { status: 403; permission: string } | { status: 403; missing: string[] } | { status: 404; code: string };
+
+/** What a caller must get from a case, or undefined where nothing about the target is stronger than it. */
+function refusal(c: Case, p: Delegator): Refusal | undefined {
+  if (!p.tenantWide.has(c.need) && !(c.device && p.scoped.has(c.need)))
+    return { status: 403, permission: c.need };
+  if (!p.tenantWide.has(c.need)) return { status: 404, code: 'DEVICE_NOT_FOUND' };
+  // A device credential or a provisioning token holds no grants: a tenant-wide holder of the
+  // route's permission holds everything it does (and the matrix above shows it allowed).
+  if (!c.grants) return undefined;
+  return { status: 403, missing: p.missing };
+}
+
+function answerProblem(r: { status: number; body: any }, want: Refusal): string | undefined {
+  if (r.status !== want.status) return `expected ${want.status}, got ${r.status} ${JSON.stringify(r.body)}`;
+  if ('code' in want)
+    return r.body?.code === want.code ? undefined : `expected ${want.code}, got ${r.body?.code}`;
+  if (r.body?.code !== 'FORBIDDEN') return `expected FORBIDDEN, got ${r.body?.code}`;
+  if ('permission' in want)
+    return r.body.permission === want.permission
+      ? undefined
+      : `expected the missing permission ${want.permission}, got ${JSON.stringify(r.body)}`;
+  const got = JSON.stringify([...(r.body.missing ?? [])].sort());
+  return got === JSON.stringify([...want.missing].sort())
+    ? undefined
+    : `expected missing ${JSON.stringify(want.missing)}, got ${got}`;
+}
+
+test('delegation: every role- and credential-changing route, tried by every built-in role against a stronger target, is refused with FORBIDDEN naming what is missing (or 404 outside a scope), and changes nothing', async () => {
+  const delegators = await makeDelegators(own.tenantId);
+  const devices = await makeDeviceTargets();
+  const failures: string[] = [];
+  let tried = 0;
+  for (const p of delegators) {
+    const g = await makeTargets(own.tenantId, p);
+    for (const c of CASES) {
+      const want = refusal(c, p);
+      if (!want) continue;
+      const where = `${c.route} (${c.label}) as ${p.name}`;
+      const r = await c.run(p, g, devices);
+      tried++;
+      const problem = answerProblem(r, want);
+      if (problem) failures.push(`${where}: ${problem}`);
+      const changed = await c.changed(g, devices);
+      if (changed) failures.push(`${where}: ${changed}`);
+    }
+  }
+  assert.deepEqual(failures, [], `${failures.length} problems in ${tried} refused calls`);
+});
+
+test('delegation, the control: an owner (nothing in the tenant holds more) may take every one of those actions on the same kind of target', async () => {
+  const failures: string[] = [];
+  const ownerP = {
+    token: ownerKey,
+    stronger: [{ role: 'owner' }],
+    tenantWide: new Set<string>(BUILT_IN_ROLES.owner!.permissions),
+  };
+  for (const c of CASES.filter((x) => x.grants)) {
+    const g = await makeTargets(own.tenantId, ownerP);
+    const r = await c.run(
+      { ...ownerP, name: 'owner', missing: [], scoped: new Set() },
+      g,
+      undefined as never,
+    );
+    if (r.status < 200 || r.status >= 300)
+      failures.push(`${c.route} (${c.label}): ${r.status} ${JSON.stringify(r.body)}`);
+  }
+  assert.deepEqual(failures, []);
 });

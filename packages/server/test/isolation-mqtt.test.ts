@@ -25,6 +25,11 @@
  * token reusing its client id finds no queued answer; a manufacturer-CA device whose serial (its
  * client id) is another tenant's device's too cannot resume that device's session (CONNACK 2), and
  * starting clean shows it nothing of the other tenant's.
+ *
+ * Last, credential delegation: every built-in role (and a caller scoped to other devices, and one
+ * that widens a role it holds) tries to revoke, disable or delete the credentials of connected
+ * devices (an access key, a registration token, a certificate) beyond its reach; each is refused,
+ * every session stays up and its publishes are stored, and the control (an admin) closes them.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,7 +41,8 @@ import mqttPacket from 'mqtt-packet';
 import * as protocol from '@mooring/protocol';
 import { PROVISIONING_USERNAME, provisioningTopics, topics } from '@mooring/protocol';
 import { eventually, startTestPlatform, type TestPlatform } from './harness.js';
-import { issueWithCa, makeCa, type TestCa } from './openssl.js';
+import { deviceKeyAndCsr, issueWithCa, makeCa, type TestCa } from './openssl.js';
+import { BUILT_IN_ROLES, type Permission } from '../src/domains/access/access.js';
 import { ECDSA_SHA256, importEcPrivateKey, x509 } from '../src/pki/x509.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -1429,4 +1435,221 @@ test("a manufacturer serial shared by two tenants' devices: the other tenant's u
   }
   for (const id of [inFlight, queued])
     assert.equal((await t.call('GET', `/v1/devices/${device2}/commands/${id}`, { token: key2 })).status, 404);
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Credential delegation: refused attempts leave connected devices connected
+// ---------------------------------------------------------------------------------------------------
+
+interface Live {
+  name: string;
+  deviceId: string;
+  conn: RawConn;
+  sink: Received[];
+  /** The route that revokes the credential this session authenticated with. */
+  revoke: { method: string; path: string; need: Permission; device: boolean };
+}
+
+test("credential delegation: no role reaches a connected device's access key, registration token or certificate beyond its grants; the refused sessions stay up and are served, and the control closes them", async () => {
+  const tags = ['line:b'];
+  const work = mkdtempSync(join(tmpdir(), 'mooring-iso-dlg-'));
+  const lives: Live[] = [];
+  try {
+    const open = async (name: string, deviceId: string, creds: Credentials, revoke: Live['revoke']) => {
+      const sink: Received[] = [];
+      const conn = await RawConn.open(t, creds, sink);
+      await conn.subscribeOrFail(topics.errors(deviceId));
+      lives.push({ name, deviceId, conn, sink, revoke });
+    };
+    const keyed = await t.device(key1, { name: 'dlg-keyed', tags });
+    await open(
+      'access key',
+      keyed.deviceId,
+      { clientId: keyed.deviceId, username: keyed.deviceId, password: keyed.accessKey },
+      {
+        method: 'DELETE',
+        path: `/v1/devices/${keyed.deviceId}/access-keys/${keyed.accessKeyId}`,
+        need: 'devices:credentials',
+        device: true,
+      },
+    );
+    const pt = await t.call('POST', '/v1/provisioning-tokens', {
+      token: key1,
+      body: { name: 'dlg', kind: 'batch', maxUses: 1, approval: 'auto', deviceTags: tags },
+    });
+    assert.equal(pt.status, 201, pt.text);
+    const started = await t.call('POST', '/v1/device/provisioning/operations', {
+      token: pt.body.secret,
+      body: { serial: `DLG-RT-${nonce()}` },
+    });
+    assert.equal(started.body.status, 'approved', started.text);
+    const rtDevice = started.body.deviceId as string;
+    await open(
+      'registration token',
+      rtDevice,
+      { clientId: rtDevice, username: rtDevice, password: started.body.registrationToken },
+      {
+        method: 'POST',
+        path: `/v1/devices/${rtDevice}/registration-tokens/revoke`,
+        need: 'devices:credentials',
+        device: true,
+      },
+    );
+    const unit = deviceKeyAndCsr(work);
+    const batch = await t.call('POST', '/v1/provisioning/batches', {
+      token: key1,
+      body: {
+        batchId: `dlg-${nonce()}`,
+        deviceTags: tags,
+        items: [{ serial: `DLG-C-${nonce()}`, csr: unit.csr }],
+      },
+    });
+    assert.equal(batch.status, 201, batch.text);
+    const issued = batch.body.items[0];
+    await open(
+      'certificate',
+      issued.deviceId,
+      { clientId: issued.deviceId, certificate: { key: unit.key, cert: issued.certificate + issued.chain } },
+      {
+        method: 'POST',
+        path: `/v1/certificates/${issued.certificateSerial}/revoke`,
+        need: 'certificates:manage',
+        device: false,
+      },
+    );
+
+    // The callers: every built-in role, and one holding every device permission over line:a only.
+    const callers: { name: string; token: string; tenantWide: Set<string>; scoped: Set<string> }[] = [];
+    for (const role of Object.keys(BUILT_IN_ROLES)) {
+      const k = await t.call('POST', '/v1/api-keys', { token: key1, body: { name: `dlg-${role}`, role } });
+      assert.equal(k.status, 201, k.text);
+      callers.push({
+        name: role,
+        token: k.body.secret,
+        tenantWide: new Set(BUILT_IN_ROLES[role]!.permissions),
+        scoped: new Set(),
+      });
+    }
+    const scoped = await t.call('POST', '/v1/api-keys', {
+      token: key1,
+      body: { name: 'dlg-scoped', grants: [{ role: 'owner', scope: { tag: 'line:a' } }] },
+    });
+    assert.equal(scoped.status, 201, scoped.text);
+    callers.push({
+      name: 'owner@line:a',
+      token: scoped.body.secret,
+      tenantWide: new Set(),
+      scoped: new Set(BUILT_IN_ROLES.owner!.permissions),
+    });
+
+    const failures: string[] = [];
+    let refused = 0;
+    for (const c of callers) {
+      for (const live of lives) {
+        const attempts = [
+          live.revoke,
+          {
+            method: 'POST',
+            path: `/v1/devices/${live.deviceId}/disable`,
+            need: 'devices:write' as const,
+            device: true,
+          },
+          {
+            method: 'DELETE',
+            path: `/v1/devices/${live.deviceId}`,
+            need: 'devices:delete' as const,
+            device: true,
+          },
+        ];
+        for (const a of attempts) {
+          // A caller holding the permission over the whole tenant holds everything a device
+          // credential does: not a refusal case (the HTTP matrix shows it allowed).
+          if (c.tenantWide.has(a.need)) continue;
+          const want =
+            a.device && c.scoped.has(a.need)
+              ? { status: 404, code: 'DEVICE_NOT_FOUND' }
+              : { status: 403, code: 'FORBIDDEN', permission: a.need };
+          const r = await t.call(a.method, a.path, {
+            token: c.token,
+            ...(a.method === 'POST' ? { body: {} } : {}),
+          });
+          refused++;
+          if (
+            r.status !== want.status ||
+            r.body?.code !== want.code ||
+            ('permission' in want && r.body.permission !== want.permission)
+          )
+            failures.push(
+              `${a.method} ${a.path} as ${c.name}: expected ${JSON.stringify(want)}, got ${r.status} ${r.text}`,
+            );
+        }
+      }
+    }
+
+    // Through a role: a caller that manages roles and keys but holds no device credentials defines
+    // a role, holds it through a key of its own, and tries to widen it to reach the credentials.
+    const climber = await t.call('POST', '/v1/api-keys', {
+      token: key1,
+      body: { name: 'dlg-climber', permissions: ['roles:manage', 'keys:manage', 'devices:read'] },
+    });
+    assert.equal(climber.status, 201, climber.text);
+    const roleName = `dlg-climb-${nonce()}`;
+    const defined = await t.call('POST', '/v1/roles', {
+      token: climber.body.secret,
+      body: { name: roleName, permissions: ['devices:read'] },
+    });
+    assert.equal(defined.status, 201, defined.text);
+    const held = await t.call('POST', '/v1/api-keys', {
+      token: climber.body.secret,
+      body: { name: 'dlg-held', role: roleName },
+    });
+    assert.equal(held.status, 201, held.text);
+    const reach = ['devices:credentials', 'devices:write', 'devices:delete', 'certificates:manage'];
+    const widen = await t.call('PUT', `/v1/roles/${roleName}`, {
+      token: climber.body.secret,
+      body: { permissions: ['devices:read', ...reach] },
+    });
+    if (widen.status !== 403 || widen.body.code !== 'FORBIDDEN')
+      failures.push(`widening a held role to ${reach.join(', ')}: ${widen.status} ${widen.text}`);
+    else assert.deepEqual([...widen.body.missing].sort(), [...reach].sort());
+    for (const live of lives) {
+      const r = await t.call(live.revoke.method, live.revoke.path, {
+        token: held.body.secret,
+        ...(live.revoke.method === 'POST' ? { body: {} } : {}),
+      });
+      refused++;
+      if (r.status !== 403 || r.body.permission !== live.revoke.need)
+        failures.push(`${live.revoke.path} through the role: ${r.status} ${r.text}`);
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${refused} attempts answered wrongly`);
+    // Every role without the device permissions was tried, on each of the three credentials.
+    assert.ok(refused >= lives.length * 3 * 5, `only ${refused} refused attempts`);
+
+    // Every session is still up, and what it publishes now is acknowledged and stored.
+    for (const live of lives) {
+      assert.equal(live.conn.closed, false, `the ${live.name} session was closed`);
+      const marker = `dlg${nonce()}`;
+      const ack = await live.conn.answer(
+        live.conn.publish(topics.telemetry(live.deviceId), JSON.stringify({ values: { [marker]: 1 } })),
+        `PUBACK on the ${live.name} session`,
+      );
+      assert.equal(ack?.cmd, 'puback', `the ${live.name} session answered ${ack?.cmd ?? 'nothing'}`);
+      const stored = (await latest(live.deviceId, key1)).find((i) => i.key === marker);
+      assert.equal(stored?.value, 1, `telemetry of the ${live.name} session was not stored`);
+    }
+
+    // The control: an admin holds what each credential holds, and its revocation ends the session.
+    const admin = callers.find((c) => c.name === 'admin')!;
+    for (const live of lives) {
+      const r = await t.call(live.revoke.method, live.revoke.path, {
+        token: admin.token,
+        ...(live.revoke.method === 'POST' ? { body: {} } : {}),
+      });
+      assert.equal(r.status, 204, `${live.revoke.path}: ${r.text}`);
+      await live.conn.until(() => live.conn.closed, 5_000, `the ${live.name} session to close`);
+    }
+  } finally {
+    for (const live of lives) live.conn.end();
+    rmSync(work, { recursive: true, force: true });
+  }
 });

@@ -126,8 +126,12 @@ export interface RoleService {
   update(caller: TenantCaller, name: string, input: Omit<CustomRoleInput, 'name'>): Promise<RoleDefinition>;
   /** Deletes a custom role; grants naming it grant nothing from then on. */
   delete(caller: TenantCaller, name: string): Promise<void>;
-  /** The tenant's custom roles as name → permissions, for resolving grants. */
-  customPermissions(tenantId: string): Promise<Map<string, Permission[]>>;
+  /**
+   * The tenant's custom roles as name → permissions, for resolving grants: from a short per-node
+   * cache, or `fresh` from the store (delegation decisions, which must not act on a role another
+   * node has just changed).
+   */
+  customPermissions(tenantId: string, fresh?: boolean): Promise<Map<string, Permission[]>>;
 }
 
 /** The permission and built-in role tables of `docs/access-control.md` (kept in step by a test). */

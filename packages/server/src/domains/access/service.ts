@@ -1,11 +1,20 @@
-/** Custom roles per tenant, with a short cache for resolving grants on every authenticated request. */
+/**
+ * Custom roles per tenant, with a short cache for resolving grants on every authenticated request.
+ * Defining, changing and deleting a role follow the delegation rule (`delegation.ts`): the caller
+ * holds, over the whole tenant, every permission the role holds before and after, and everything
+ * whoever last defined the role held then (a role records that authority).
+ */
 import { AppError, Errors } from '../../errors.js';
-import type { Queryable } from '../../store/db.js';
+import { principalName, type TenantCaller } from '../../platform/caller.js';
+import type { Db, Queryable } from '../../store/db.js';
 import { mapUniqueViolation } from '../../store/db.js';
+import { authorityOf, delegationRefused, missingFor } from './delegation.js';
 import { checkPermissionNames } from './policy.js';
 import {
+  ALL_PERMISSIONS,
   BUILT_IN_ROLES,
   type CustomRoleInput,
+  type Grant,
   type Permission,
   type RoleDefinition,
   type RoleService,
@@ -17,13 +26,30 @@ interface RoleRow {
   permissions: Permission[];
 }
 
+interface DefinedRoleRow extends RoleRow {
+  /** What whoever last defined the role held then; null for roles older than this record. */
+  definer_grants: Grant[] | null;
+}
+
+/** A role defined before its definer's authority was recorded counts as defined by an owner. */
+const UNRECORDED_DEFINER: Grant[] = [{ permissions: [...ALL_PERMISSIONS] }];
+
+/**
+ * Refuses a role change the caller lacks the authority for: `grants` are what the role holds before
+ * and after the change, and its definer's authority. Role grants list permissions, never roles.
+ */
+function checkRoleAuthority(caller: TenantCaller, name: string, doing: string, grants: Grant[]): void {
+  const missing = missingFor(caller.principal, grants, new Map());
+  if (missing.length > 0) throw delegationRefused(caller.principal, `${doing} role '${name}'`, missing);
+}
+
 /**
  * How long a node may use a tenant's custom roles before reading them again. A change made on this
  * node applies at once; one made on another node within this time.
  */
 const CACHE_MS = 5_000;
 
-export function createRoleService(deps: { db: Queryable; now?: () => number }): RoleService {
+export function createRoleService(deps: { db: Db; now?: () => number }): RoleService {
   const { db } = deps;
   const now = deps.now ?? Date.now;
   const cache = new Map<string, { at: number; roles: Map<string, Permission[]> }>();
@@ -34,6 +60,16 @@ export function createRoleService(deps: { db: Queryable; now?: () => number }): 
         { path: '/permissions', message: 'empty' },
       ]);
     checkPermissionNames(permissions, '/permissions');
+  }
+
+  async function lockRole(tx: Queryable, tenantId: string, name: string): Promise<DefinedRoleRow> {
+    const [row] = await tx.query<DefinedRoleRow>(
+      `SELECT name, description, permissions, definer_grants FROM roles
+        WHERE tenant_id = $1 AND name = $2 FOR UPDATE`,
+      [tenantId, name],
+    );
+    if (!row) throw new AppError('ROLE_NOT_FOUND', `no custom role '${name}'`);
+    return row;
   }
 
   const toRole = (r: RoleRow): RoleDefinition => ({
@@ -54,11 +90,21 @@ export function createRoleService(deps: { db: Queryable; now?: () => number }): 
     async create(caller, input: CustomRoleInput) {
       if (BUILT_IN_ROLES[input.name]) throw Errors.alreadyExists(`built-in role '${input.name}'`);
       checkPermissions(input.permissions);
+      checkRoleAuthority(caller, input.name, 'define', [{ permissions: input.permissions }]);
       const t = now();
       await db
         .query(
-          'INSERT INTO roles (tenant_id, name, description, permissions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)',
-          [caller.tenantId, input.name, input.description ?? '', input.permissions, t],
+          `INSERT INTO roles (tenant_id, name, description, permissions, defined_by, definer_grants, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
+          [
+            caller.tenantId,
+            input.name,
+            input.description ?? '',
+            input.permissions,
+            principalName(caller.principal),
+            JSON.stringify(authorityOf(caller.principal)),
+            t,
+          ],
         )
         .catch((e) => mapUniqueViolation(e, `role '${input.name}'`));
       cache.delete(caller.tenantId);
@@ -70,27 +116,49 @@ export function createRoleService(deps: { db: Queryable; now?: () => number }): 
     },
     async update(caller, name, input) {
       checkPermissions(input.permissions);
-      const [r] = await db.query<RoleRow>(
-        `UPDATE roles SET permissions = $3, description = coalesce($4, description), updated_at = $5
-          WHERE tenant_id = $1 AND name = $2 RETURNING name, description, permissions`,
-        [caller.tenantId, name, input.permissions, input.description ?? null, now()],
-      );
-      if (!r) throw new AppError('ROLE_NOT_FOUND', `no custom role '${name}'`);
+      // Read, check and write in one transaction, so that a concurrent change cannot slip between.
+      const r = await db.transaction(async (tx) => {
+        const current = await lockRole(tx, caller.tenantId, name);
+        // The holders of the role get the new permissions: a grant to each of them.
+        checkRoleAuthority(caller, name, 'change', [
+          { permissions: current.permissions },
+          ...(current.definer_grants ?? UNRECORDED_DEFINER),
+          { permissions: input.permissions },
+        ]);
+        const [row] = await tx.query<RoleRow>(
+          `UPDATE roles SET permissions = $3, description = coalesce($4, description), defined_by = $5,
+                  definer_grants = $6, updated_at = $7
+            WHERE tenant_id = $1 AND name = $2 RETURNING name, description, permissions`,
+          [
+            caller.tenantId,
+            name,
+            input.permissions,
+            input.description ?? null,
+            principalName(caller.principal),
+            JSON.stringify(authorityOf(caller.principal)),
+            now(),
+          ],
+        );
+        return row!;
+      });
       cache.delete(caller.tenantId);
       return toRole(r);
     },
     async delete(caller, name) {
-      const rows = await db.query('DELETE FROM roles WHERE tenant_id = $1 AND name = $2 RETURNING name', [
-        caller.tenantId,
-        name,
-      ]);
-      if (rows.length === 0) throw new AppError('ROLE_NOT_FOUND', `no custom role '${name}'`);
+      await db.transaction(async (tx) => {
+        const current = await lockRole(tx, caller.tenantId, name);
+        checkRoleAuthority(caller, name, 'delete', [
+          { permissions: current.permissions },
+          ...(current.definer_grants ?? UNRECORDED_DEFINER),
+        ]);
+        await tx.query('DELETE FROM roles WHERE tenant_id = $1 AND name = $2', [caller.tenantId, name]);
+      });
       cache.delete(caller.tenantId);
     },
-    async customPermissions(tenantId) {
+    async customPermissions(tenantId, fresh = false) {
       const hit = cache.get(tenantId);
       const t = now();
-      if (hit && t - hit.at < CACHE_MS) return hit.roles;
+      if (!fresh && hit && t - hit.at < CACHE_MS) return hit.roles;
       const rows = await db.query<RoleRow>(
         'SELECT name, description, permissions FROM roles WHERE tenant_id = $1',
         [tenantId],

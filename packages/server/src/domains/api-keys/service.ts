@@ -2,7 +2,7 @@ import { AppError, Errors } from '../../errors.js';
 import { newId, newSecret, sha256Hex } from '../../ids.js';
 import { principalName, type Principal } from '../../platform/caller.js';
 import type { Grant, RoleService } from '../access/access.js';
-import { checkDelegation } from '../access/delegation.js';
+import { checkDelegation, checkHolds } from '../access/delegation.js';
 import { resolveGrants } from '../access/policy.js';
 import {
   API_KEY_PREFIX,
@@ -128,7 +128,7 @@ export function createApiKeyService(deps: ApiKeyDeps): ApiKeyService {
         throw Errors.validation(`overlapSeconds must be 0 to ${MAX_ROTATION_OVERLAP_SECONDS}`);
       const key = await require(caller.tenantId, keyId);
       // Rotating hands out a new secret with the key's grants: only for who could have made the key.
-      await checkDelegation(roles, caller, key.grants);
+      await checkHolds(roles, caller, key.grants, `rotate API key ${keyId}`);
       if (key.revokedAt !== null) throw new AppError('API_KEY_REVOKED', `API key ${keyId} is revoked`);
       const secret = newSecret(API_KEY_PREFIX);
       const t = now();
@@ -146,6 +146,13 @@ export function createApiKeyService(deps: ApiKeyDeps): ApiKeyService {
     },
 
     async revoke(caller, keyId) {
+      // Revoking a key is a lever over its holder: only for who holds everything the key holds.
+      await checkHolds(
+        roles,
+        caller,
+        (await require(caller.tenantId, keyId)).grants,
+        `revoke API key ${keyId}`,
+      );
       const revoked = await store.revoke(caller.tenantId, keyId, now());
       forget(keyId);
       if (!revoked) throw Errors.apiKeyNotFound(keyId);

@@ -5,7 +5,7 @@ import { principalName, type TenantCaller } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Grant, RoleService } from '../access/access.js';
 import type { AuditSink } from '../audit/audit.js';
-import { checkDelegation } from '../access/delegation.js';
+import { checkDelegation, checkHolds } from '../access/delegation.js';
 import { createLoginPath, hashPassword } from './login.js';
 import { checkPassword as checkPasswordPolicy } from './password-policy.js';
 import type { UserStore } from './store.js';
@@ -56,7 +56,7 @@ export function createUserService(deps: UserDeps): UserService {
   async function checkOver(caller: TenantCaller, target: User) {
     if (caller.principal.kind === 'user' && caller.principal.userId === target.id)
       throw Errors.forbidden('change your own account through /v1/auth, not the user administration');
-    await checkDelegation(roles, caller, target.grants);
+    await checkHolds(roles, caller, target.grants, `change user ${target.id}`);
   }
 
   async function createAccount(tenantId: string, username: string, password: string, grants: Grant[]) {
@@ -126,6 +126,8 @@ export function createUserService(deps: UserDeps): UserService {
     },
     listInvitations: (caller) => store.listInvitations(caller.tenantId),
     async revokeInvitation(caller, invitationId) {
+      const invitation = await store.getInvitation(caller.tenantId, invitationId);
+      if (invitation) await checkHolds(roles, caller, invitation.grants, `revoke invitation ${invitationId}`);
       if (!(await store.revokeInvitation(caller.tenantId, invitationId, now())))
         throw new AppError('INVITATION_NOT_FOUND', `no open invitation ${invitationId}`);
     },

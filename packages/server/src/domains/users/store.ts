@@ -340,6 +340,13 @@ export function userStore(db: Queryable) {
         ])
       ).map(toInvitation);
     },
+    async getInvitation(tenantId: string, id: string): Promise<Invitation | undefined> {
+      const [r] = await db.query<InvitationRow>(
+        'SELECT * FROM invitations WHERE tenant_id = $1 AND id = $2',
+        [tenantId, id],
+      );
+      return r && toInvitation(r);
+    },
     async revokeInvitation(tenantId: string, id: string, now: number): Promise<boolean> {
       const rows = await db.query(
         `UPDATE invitations SET revoked_at = coalesce(revoked_at, $3)
