@@ -13,6 +13,7 @@ import {
   isAllowedDeviceSubscription,
   parseCommandResult,
   parseInboundTopic,
+  textProblem,
   topics,
   TELEMETRY_LIMITS,
   type CommandMessage,
@@ -279,6 +280,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   /** Validates and stores one publish; resolves when it may be acknowledged. Refusals resolve too. */
   function acceptPublish(session: Session, packet: PublishPacket, received: number): Promise<void> {
     const { device } = session;
+    // [MQTT-4.7.3-2] a topic holds no U+0000; a command id taken from it must be storable text.
+    const topicProblem = textProblem(packet.topic);
+    if (topicProblem)
+      return refusePublish(session, packet, 'INVALID_TEXT', `the topic ${topicProblem}`, 'invalid_text');
     const parsed = parseInboundTopic(packet.topic);
     if (!parsed || parsed.deviceId !== session.topicId) {
       return refusePublish(
@@ -291,7 +296,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     }
     const decoded = decodeJsonPayload(packet.payload as Buffer, TELEMETRY_LIMITS.maxPayloadBytes);
     if (!decoded.ok)
-      return refusePublish(session, packet, decoded.error.code, decoded.error.message, 'invalid_payload');
+      return refusePublish(
+        session,
+        packet,
+        decoded.error.code,
+        decoded.error.message,
+        'invalid_payload',
+        decoded.error.path,
+      );
     try {
       switch (parsed.kind) {
         case 'telemetry':

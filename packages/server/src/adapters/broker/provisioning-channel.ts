@@ -7,6 +7,7 @@ import {
   decodeJsonPayload,
   parseProvisioningTopic,
   provisioningTopics,
+  textProblem,
   type ErrorCode,
 } from '@mooring/protocol';
 import { AppError, isAppError } from '../../errors.js';
@@ -70,6 +71,8 @@ export function createProvisioningChannel(deps: {
   }
 
   async function handle(clientId: string, secret: string, topic: string, payload: Buffer): Promise<void> {
+    const topicProblem = textProblem(topic);
+    if (topicProblem) return refuse(clientId, 'INVALID_TEXT', `the topic ${topicProblem}`, topic);
     const request = parseProvisioningTopic(clientId, topic);
     if (!request)
       return refuse(
@@ -79,7 +82,15 @@ export function createProvisioningChannel(deps: {
         topic,
       );
     const decoded = decodeJsonPayload(payload, MAX_REQUEST_BYTES);
-    if (!decoded.ok) return refuse(clientId, decoded.error.code, decoded.error.message, topic);
+    if (!decoded.ok)
+      return refuse(
+        clientId,
+        decoded.error.code,
+        decoded.error.message,
+        topic,
+        undefined,
+        decoded.error.path !== undefined ? { path: decoded.error.path } : {},
+      );
     const body = decoded.value;
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       return refuse(clientId, 'VALIDATION_FAILED', 'the request must be a JSON object', topic);

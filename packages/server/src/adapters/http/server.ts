@@ -23,6 +23,7 @@ import type { RouteContext } from './context.js';
 import { sendProblem, toAppError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
 import { registerAuditHook } from './audit-hook.js';
+import { registerWireRules } from './wire-rules.js';
 import type { AuditSink } from '../../domains/audit/audit.js';
 
 export interface HttpServerOptions extends RouteContext {
@@ -79,8 +80,10 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     (httpPart === 'body' ? strict : coercing).compile(schema),
   );
 
-  // JSON only: a body in any other media type is refused with UNSUPPORTED_MEDIA_TYPE.
+  // JSON only: a body in any other media type is refused with UNSUPPORTED_MEDIA_TYPE. Bodies, query
+  // strings and path parameters pass the strict text and JSON rule before authentication runs.
   app.removeContentTypeParser('text/plain');
+  registerWireRules(app);
 
   await app.register(swagger, {
     openapi: {
