@@ -629,3 +629,31 @@ test('every number a request may carry declares its range in the OpenAPI documen
   assert.ok(numbers > 10, 'the walk sees the numeric fields');
   assert.deepEqual(unbounded, []);
 });
+
+test('a registration token spelled other than in canonical base64url is refused', async () => {
+  const pt = await t.call('POST', '/v1/provisioning-tokens', {
+    token: a.apiKey,
+    body: { name: 'canon', kind: 'batch', approval: 'auto' },
+  });
+  const started = await t.call('POST', '/v1/device/provisioning/operations', {
+    token: pt.body.secret,
+    body: { serial: 'CANON-1' },
+  });
+  const rt = started.body.registrationToken as string;
+  assert.equal((await t.call('GET', '/v1/device/commands', { token: rt })).status, 200);
+  // An Ed25519 signature is 64 bytes: its 86th character carries 4 unused bits. Setting one of them
+  // changes the text and not the decoded signature.
+  const last = rt.at(-1)!;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const twin = rt.slice(0, -1) + alphabet[alphabet.indexOf(last) + 1]!;
+  assert.deepEqual(
+    Buffer.from(twin.split('.')[2]!, 'base64url'),
+    Buffer.from(rt.split('.')[2]!, 'base64url'),
+    'the same signature bytes',
+  );
+  assertProblem(await t.call('GET', '/v1/device/commands', { token: twin }), 'INVALID_CREDENTIALS');
+  await assert.rejects(
+    t.connectDevice(started.body.deviceId, twin),
+    (e) => (e as { code?: number }).code === 4,
+  );
+});
