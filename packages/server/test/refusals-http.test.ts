@@ -657,3 +657,7 @@ test('a registration token spelled other than in canonical base64url is refused'
     (e) => (e as { code?: number }).code === 4,
   );
 });
+test('a made-up pagination cursor is refused', async () => {
+  const made = Buffer.from(JSON.stringify('dev_madeup')).toString('base64url');
+  assertProblem(await t.call('GET', `/v1/devices?cursor=${made}`, { token: a.apiKey }), 'INVALID_CURSOR');
+});
