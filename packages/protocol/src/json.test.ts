@@ -37,6 +37,12 @@ const refused: { desc: string; raw: string | Buffer; code: WireRefusalCode; path
     raw: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"a":1}')]),
     code: 'MALFORMED_JSON',
   },
+  {
+    desc: 'a raw lone surrogate in decoded text',
+    raw: '{"a":"x\ud800"}',
+    code: 'INVALID_TEXT',
+    path: '/a',
+  },
   { desc: 'a byte order mark in decoded text', raw: '\ufeff{"a":1}', code: 'MALFORMED_JSON' },
   { desc: 'a duplicate member name', raw: '{"a":1,"b":{"c":1,"c":2}}', code: 'MALFORMED_JSON' },
   { desc: 'a duplicate top-level member', raw: '{"name":"a","name":"b"}', code: 'MALFORMED_JSON' },
@@ -66,6 +72,7 @@ test('strict JSON accepts what the rule allows', () => {
     ['{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}', { a: { a: { a: 1 } }, b: [{ a: 1 }, { a: 2 }] }],
     ['{"n":1.7976931348623157e308,"m":-0,"k":5e-324}', { n: 1.7976931348623157e308, m: -0, k: 5e-324 }],
     [' [1, "two", null, true] ', [1, 'two', null, true]],
+    ['{"a":"\\\\u0000","b":"\\\\"}', { a: '\\u0000', b: '\\' }],
   ];
   for (const [raw, value] of accepted) {
     const r = parseStrictJson(Buffer.from(raw));

@@ -68,14 +68,19 @@ const CLOSE_BRACKET = 0x5d;
 function scan(text: string, maxDepth: number): { tooDeep: boolean; members: number } {
   let depth = 0;
   let members = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (c === COLON) members++;
+    if (c === QUOTE) {
+      // Skip the string natively: to the next quote not escaped by an odd run of backslashes.
+      for (;;) {
+        const end = text.indexOf('"', i + 1);
+        if (end === -1) return { tooDeep: false, members }; // unterminated: JSON.parse refuses it
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
+        i = end;
+        if (backslashes % 2 === 0) break;
+      }
+    } else if (c === COLON) members++;
     else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > maxDepth) return { tooDeep: true, members };
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
@@ -85,6 +90,8 @@ function scan(text: string, maxDepth: number): { tooDeep: boolean; members: numb
 
 interface Walk {
   members: number;
+  /** False when the text cannot hold a bad string, so strings and names need no check. */
+  checkText: boolean;
   error?: WireRefusal;
 }
 
@@ -95,6 +102,7 @@ interface Walk {
  */
 function walk(value: unknown, state: Walk): string | undefined {
   if (typeof value === 'string') {
+    if (!state.checkText) return undefined;
     const problem = textProblem(value);
     if (problem) {
       state.error = { code: 'INVALID_TEXT', message: `a string ${problem}` };
@@ -123,7 +131,7 @@ function walk(value: unknown, state: Walk): string | undefined {
   const obj = value as Record<string, unknown>;
   for (const key in obj) {
     state.members++;
-    const problem = textProblem(key);
+    const problem = state.checkText ? textProblem(key) : undefined;
     if (problem) {
       state.error = { code: 'INVALID_TEXT', message: `a member name ${problem}` };
       return pointerToken(key);
@@ -143,7 +151,7 @@ function walk(value: unknown, state: Walk): string | undefined {
  * the text and number rules. Does not bound depth: use it on values whose shape is already bounded.
  */
 export function checkValue(value: unknown): WireRefusal | undefined {
-  const state: Walk = { members: 0 };
+  const state: Walk = { members: 0, checkText: true };
   const at = walk(value, state);
   if (at === undefined || !state.error) return undefined;
   return { ...state.error, path: at };
@@ -163,7 +171,9 @@ export function parseStrictJson(
     if (raw.byteLength >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf)
       return fail('MALFORMED_JSON', 'the document starts with a byte order mark; send UTF-8 without one');
     if (!isUtf8(raw)) return fail('INVALID_TEXT', 'the document is not valid UTF-8');
-    text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+    text = (Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)).toString(
+      'utf8',
+    );
   }
   if (text.charCodeAt(0) === 0xfeff)
     return fail('MALFORMED_JSON', 'the document starts with a byte order mark; send UTF-8 without one');
@@ -175,7 +185,11 @@ export function parseStrictJson(
   } catch {
     return fail('MALFORMED_JSON', 'the document is not valid JSON');
   }
-  const state: Walk = { members: 0 };
+  // Optimization: in well-formed UTF-8 JSON, a NUL or a surrogate can only be written as a `\u`
+  // escape (raw control characters are invalid JSON, encoded surrogates invalid UTF-8). Text without
+  // any `\u` needs no per-string check; the publish path rarely sees one.
+  const checkText = text.indexOf('\\u') !== -1 || (typeof raw === 'string' && !text.isWellFormed());
+  const state: Walk = { members: 0, checkText };
   const at = walk(value, state);
   if (at !== undefined && state.error) return fail(state.error.code, state.error.message, at);
   if (state.members !== members)
