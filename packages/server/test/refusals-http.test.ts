@@ -502,6 +502,13 @@ const edgeCases: EdgeCase[] = [
     code: 'VALIDATION_FAILED',
     at: 'querystring:/to',
   },
+  {
+    desc: 'a surrogate percent-encoded in the path',
+    method: 'GET',
+    path: '/v1/devices/%ED%A0%80',
+    as: 'tenant',
+    code: 'INVALID_TEXT',
+  },
   // bodies that are not one UTF-8 I-JSON document
   {
     desc: 'invalid UTF-8',

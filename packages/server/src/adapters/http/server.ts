@@ -72,6 +72,16 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     requestIdHeader: false,
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     return503OnClosing: true,
+    // A path whose percent-encoding is not UTF-8 (an encoded surrogate, a cut sequence) matches no
+    // route; it is refused like any other text the platform cannot hold.
+    frameworkErrors: (err, request, reply) =>
+      sendProblem(
+        request,
+        reply,
+        err.code === 'FST_ERR_BAD_URL'
+          ? new AppError('INVALID_TEXT', 'the path is not valid percent-encoded UTF-8')
+          : toAppError(err).error,
+      ),
   });
 
   const strict = makeAjv(false);
