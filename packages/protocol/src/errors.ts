@@ -26,7 +26,7 @@ export const ERROR_CATALOGUE = {
   MALFORMED_JSON: spec(
     400,
     'Body is not valid JSON',
-    'The body or MQTT payload is not one well-formed JSON document under the I-JSON rules (RFC 7493): a syntax error, a leading byte order mark, a member name that occurs twice in one object, or the member name `__proto__`. Send UTF-8 JSON without a BOM.',
+    'The body or MQTT payload is not one well-formed JSON document under the I-JSON rules (RFC 7493): a syntax error, a leading byte order mark, a member name that occurs twice in one object, or a member `__proto__` (or `constructor` holding `prototype`). Send UTF-8 JSON without a BOM.',
   ),
   INVALID_TEXT: spec(
     400,

@@ -47,6 +47,12 @@ const refused: { desc: string; raw: string | Buffer; code: WireRefusalCode; path
   { desc: 'a duplicate member name', raw: '{"a":1,"b":{"c":1,"c":2}}', code: 'MALFORMED_JSON' },
   { desc: 'a duplicate top-level member', raw: '{"name":"a","name":"b"}', code: 'MALFORMED_JSON' },
   { desc: 'the member name __proto__', raw: '{"__proto__":{"x":1}}', code: 'MALFORMED_JSON' },
+  {
+    desc: 'constructor.prototype',
+    raw: '{"a":{"constructor":{"prototype":{"x":1}}}}',
+    code: 'MALFORMED_JSON',
+    path: '/a/constructor',
+  },
   { desc: 'a number beyond a double', raw: '{"n":1e999}', code: 'NUMBER_OUT_OF_RANGE', path: '/n' },
   { desc: 'a negative number beyond a double', raw: '[-1e400]', code: 'NUMBER_OUT_OF_RANGE', path: '/0' },
   { desc: 'nesting 5,000 deep', raw: `{"a":${nested(5000)}}`, code: 'JSON_TOO_DEEP' },
@@ -72,6 +78,7 @@ test('strict JSON accepts what the rule allows', () => {
     ['{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}', { a: { a: { a: 1 } }, b: [{ a: 1 }, { a: 2 }] }],
     ['{"n":1.7976931348623157e308,"m":-0,"k":5e-324}', { n: 1.7976931348623157e308, m: -0, k: 5e-324 }],
     [' [1, "two", null, true] ', [1, 'two', null, true]],
+    ['{"constructor":"x","prototype":{}}', { constructor: 'x', prototype: {} }],
     ['{"a":"\\\\u0000","b":"\\\\"}', { a: '\\u0000', b: '\\' }],
   ];
   for (const [raw, value] of accepted) {

@@ -88,6 +88,10 @@ function scan(text: string, maxDepth: number): { tooDeep: boolean; members: numb
   return { tooDeep: false, members };
 }
 
+function hasPrototypeMember(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && Object.prototype.hasOwnProperty.call(v, 'prototype');
+}
+
 interface Walk {
   members: number;
   /** False when the text cannot hold a bad string, so strings and names need no check. */
@@ -136,8 +140,9 @@ function walk(value: unknown, state: Walk): string | undefined {
       state.error = { code: 'INVALID_TEXT', message: `a member name ${problem}` };
       return pointerToken(key);
     }
-    if (key === '__proto__') {
-      state.error = { code: 'MALFORMED_JSON', message: "the member name '__proto__' is not accepted" };
+    // Prototype poisoning (as secure-json-parse refuses it): `__proto__`, or `constructor.prototype`.
+    if (key === '__proto__' || (key === 'constructor' && hasPrototypeMember(obj[key]))) {
+      state.error = { code: 'MALFORMED_JSON', message: `the member name '${key}' is not accepted here` };
       return pointerToken(key);
     }
     const at = walk(obj[key], state);
