@@ -280,10 +280,6 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   /** Validates and stores one publish; resolves when it may be acknowledged. Refusals resolve too. */
   function acceptPublish(session: Session, packet: PublishPacket, received: number): Promise<void> {
     const { device } = session;
-    // [MQTT-4.7.3-2] a topic holds no U+0000; a command id taken from it must be storable text.
-    const topicProblem = textProblem(packet.topic);
-    if (topicProblem)
-      return refusePublish(session, packet, 'INVALID_TEXT', `the topic ${topicProblem}`, 'invalid_text');
     const parsed = parseInboundTopic(packet.topic);
     if (!parsed || parsed.deviceId !== session.topicId) {
       return refusePublish(
@@ -294,6 +290,11 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         'publish_not_allowed',
       );
     }
+    // [MQTT-4.7.3-2] a topic holds no U+0000: the command id taken from an allowed topic must be
+    // text the store can hold.
+    const topicProblem = parsed.commandId === undefined ? undefined : textProblem(parsed.commandId);
+    if (topicProblem)
+      return refusePublish(session, packet, 'INVALID_TEXT', `the topic ${topicProblem}`, 'invalid_text');
     const decoded = decodeJsonPayload(packet.payload as Buffer, TELEMETRY_LIMITS.maxPayloadBytes);
     if (!decoded.ok)
       return refusePublish(

@@ -71,8 +71,6 @@ export function createProvisioningChannel(deps: {
   }
 
   async function handle(clientId: string, secret: string, topic: string, payload: Buffer): Promise<void> {
-    const topicProblem = textProblem(topic);
-    if (topicProblem) return refuse(clientId, 'INVALID_TEXT', `the topic ${topicProblem}`, topic);
     const request = parseProvisioningTopic(clientId, topic);
     if (!request)
       return refuse(
@@ -81,6 +79,9 @@ export function createProvisioningChannel(deps: {
         `a provisioning connection may not publish to '${topic}'`,
         topic,
       );
+    // The operation id taken from an allowed topic must be text the store can hold.
+    const topicProblem = request.kind === 'poll' ? textProblem(request.operationId) : undefined;
+    if (topicProblem) return refuse(clientId, 'INVALID_TEXT', `the topic ${topicProblem}`, topic);
     const decoded = decodeJsonPayload(payload, MAX_REQUEST_BYTES);
     if (!decoded.ok)
       return refuse(
