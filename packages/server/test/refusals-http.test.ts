@@ -591,6 +591,14 @@ test('text and structure the store cannot hold are refused at the edge, and noth
     body: { values: { s: 'fine 😀', n: 1.5e308 } },
   });
   assert.equal(ok.status, 202, ok.text);
+  for (const type of ['application/json; charset=utf-8', 'application/json;charset="UTF-8"']) {
+    const named = await t.call('POST', '/v1/device/telemetry', {
+      token: device.accessKey,
+      raw: '{"values":{"t":1}}',
+      headers: { 'content-type': type },
+    });
+    assert.equal(named.status, 202, `${type}: ${named.text}`);
+  }
 });
 
 test('every number a request may carry declares its range in the OpenAPI document', async () => {
