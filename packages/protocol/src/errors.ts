@@ -2,6 +2,8 @@
  * The one error catalogue. Every refusal the platform gives, over HTTP or MQTT, carries one of these
  * stable codes; clients branch on `code`, never on text. `docs/errors.md` is kept in step by a test.
  */
+import { JSON_LIMITS } from './json.js';
+
 export interface ErrorSpec {
   /** HTTP status the code maps to at the HTTP edge. */
   readonly status: number;
@@ -24,7 +26,22 @@ export const ERROR_CATALOGUE = {
   MALFORMED_JSON: spec(
     400,
     'Body is not valid JSON',
-    'The body could not be parsed as JSON. Send a well-formed JSON document.',
+    'The body or MQTT payload is not one well-formed JSON document under the I-JSON rules (RFC 7493): a syntax error, a leading byte order mark, a member name that occurs twice in one object, or a member `__proto__` (or `constructor` holding `prototype`). Send UTF-8 JSON without a BOM.',
+  ),
+  INVALID_TEXT: spec(
+    400,
+    'Text cannot be stored',
+    'A string (a field value, a member name, a query or path parameter, an MQTT topic) contains U+0000 (NUL) or a lone UTF-16 surrogate such as `\\ud800`, or the bytes are not valid UTF-8. `errors` names where. Nothing was stored or changed.',
+  ),
+  JSON_TOO_DEEP: spec(
+    400,
+    'JSON nested too deeply',
+    `Objects and arrays in one document nest at most ${JSON_LIMITS.maxDepth} levels, counting the top level as 1 (metadata, command params, event data and attributes included). Flatten the document.`,
+  ),
+  NUMBER_OUT_OF_RANGE: spec(
+    400,
+    'Number out of range',
+    'A JSON number does not fit a 64-bit floating point number (such as `1e999`); it is refused rather than stored as `null`. `errors` names where.',
   ),
   INVALID_CURSOR: spec(
     400,
@@ -193,7 +210,11 @@ export const ERROR_CATALOGUE = {
     'Payload too large',
     'The body or MQTT payload is larger than the documented limit.',
   ),
-  UNSUPPORTED_MEDIA_TYPE: spec(415, 'Unsupported media type', 'Send `Content-Type: application/json`.'),
+  UNSUPPORTED_MEDIA_TYPE: spec(
+    415,
+    'Unsupported media type',
+    'Send `Content-Type: application/json`, in UTF-8: a `charset` other than `utf-8` is refused.',
+  ),
   TOO_MANY_READINGS: spec(
     422,
     'Too many readings or keys',

@@ -1,6 +1,6 @@
 /** Device events (`d/{deviceId}/events`): alarms, logs, failure and crash reports. */
 import { Type, type Static } from '@sinclair/typebox';
-import { parseTimestamp, type ParseResult, type TelemetryRefusal } from './telemetry.js';
+import { TimestampMsSchema, parseTimestamp, type ParseResult, type TelemetryRefusal } from './telemetry.js';
 
 export const EVENT_SEVERITIES = ['info', 'warning', 'error', 'critical'] as const;
 export type EventSeverity = (typeof EVENT_SEVERITIES)[number];
@@ -18,7 +18,7 @@ export const DeviceEventSchema = Type.Object(
     severity: Type.Optional(Type.Union(EVENT_SEVERITIES.map((s) => Type.Literal(s)))),
     message: Type.Optional(Type.String({ maxLength: EVENT_LIMITS.maxMessageLength })),
     data: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    ts: Type.Optional(Type.Union([Type.Integer(), Type.String({ format: 'date-time' })])),
+    ts: Type.Optional(Type.Union([TimestampMsSchema, Type.String({ format: 'date-time' })])),
   },
   { additionalProperties: false },
 );

@@ -3,3 +3,4 @@ export * from './topics.js';
 export * from './telemetry.js';
 export * from './commands.js';
 export * from './events.js';
+export * from './json.js';

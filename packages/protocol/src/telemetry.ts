@@ -3,6 +3,7 @@
  * MQTT and HTTPS so both paths refuse the same input with the same code.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { parseStrictJson, type WireRefusalCode } from './json.js';
 
 export const TELEMETRY_LIMITS = {
   /** Largest MQTT payload or HTTP body accepted for telemetry, in bytes. */
@@ -25,12 +26,26 @@ export const TELEMETRY_LIMITS = {
 
 const KEY_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
-export const TelemetryValueSchema = Type.Union([Type.Number(), Type.String(), Type.Boolean()]);
+/** Latest timestamp a schema documents (9999-12-31T23:59:59.999Z); the skew limit is tighter. */
+const MAX_SCHEMA_TIMESTAMP_MS = 253_402_300_799_999;
+export const TimestampMsSchema = Type.Integer({
+  minimum: TELEMETRY_LIMITS.minTimestampMs,
+  maximum: MAX_SCHEMA_TIMESTAMP_MS,
+  description: 'epoch milliseconds',
+});
+
+export const TelemetryValueSchema = Type.Union([
+  Type.Number({
+    minimum: -Number.MAX_VALUE,
+    maximum: Number.MAX_VALUE,
+    description: 'any finite number (JSON numbers beyond a 64-bit float are refused)',
+  }),
+  Type.String(),
+  Type.Boolean(),
+]);
 export const ReadingSchema = Type.Object(
   {
-    ts: Type.Optional(
-      Type.Union([Type.Integer({ description: 'epoch milliseconds' }), Type.String({ format: 'date-time' })]),
-    ),
+    ts: Type.Optional(Type.Union([TimestampMsSchema, Type.String({ format: 'date-time' })])),
     values: Type.Record(Type.String({ pattern: KEY_PATTERN.source }), TelemetryValueSchema),
   },
   { additionalProperties: false },
@@ -53,8 +68,8 @@ export type TelemetryRefusal = {
     | 'INVALID_TELEMETRY'
     | 'TOO_MANY_READINGS'
     | 'TIMESTAMP_OUT_OF_RANGE'
-    | 'MALFORMED_JSON'
-    | 'PAYLOAD_TOO_LARGE';
+    | 'PAYLOAD_TOO_LARGE'
+    | WireRefusalCode;
   message: string;
   path?: string;
 };
@@ -73,19 +88,16 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Decodes a raw payload (MQTT) into JSON, refusing oversize and malformed input. */
+/**
+ * Decodes a raw payload (MQTT) into JSON, refusing oversize input and anything the strict JSON rule
+ * refuses (`json.ts`): invalid UTF-8, a byte order mark, NUL or lone surrogates, duplicate member
+ * names, non-finite numbers, nesting deeper than the limit.
+ */
 export function decodeJsonPayload(raw: Buffer | Uint8Array, maxBytes: number): ParseResult<unknown> {
   if (raw.byteLength > maxBytes) {
     return refuse('PAYLOAD_TOO_LARGE', `payload is ${raw.byteLength} bytes; the limit is ${maxBytes}`);
   }
-  try {
-    return {
-      ok: true,
-      value: JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')),
-    };
-  } catch {
-    return refuse('MALFORMED_JSON', 'payload is not valid JSON');
-  }
+  return parseStrictJson(raw);
 }
 
 /** Parses a reading or event `ts` (epoch ms or RFC 3339), defaulting to `now`, within the accepted range. */

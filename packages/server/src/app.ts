@@ -53,6 +53,7 @@ import { loadTimeSigner } from './pki/time-signer.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
 import { createLocalBus } from './platform/bus.js';
+import { createCursors } from './platform/pagination.js';
 import type { TenantCaller } from './platform/caller.js';
 import { createLogger, createMetrics, type Logger } from './platform/observability.js';
 import type { Db } from './store/db.js';
@@ -130,9 +131,11 @@ async function startPlatformSteps(
   // Services
   const bus = createLocalBus();
   const metrics = createMetrics();
+  const secretKey = loadSecretKey(config.secretKey, config.dataDir);
+  const cursors = createCursors(secretKey);
   const tenancy = createTenancyService({ store: tenancyStore(db) });
   const roles = createRoleService({ db });
-  const devices = createDeviceService({ db, bus });
+  const devices = createDeviceService({ db, bus, cursors });
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
   const writer = createBatchWriter(db, config.telemetryBatchMaxRows, {
     onCommit: (_messages, rows, ms) => {
@@ -140,16 +143,17 @@ async function startPlatformSteps(
       metrics.commitSeconds.observe(ms / 1000);
     },
   });
-  const telemetry = createTelemetryService({ db, writer, requireDevice });
+  const telemetry = createTelemetryService({ db, writer, cursors, requireDevice });
   const commands = createCommandService({
     db,
     bus,
+    cursors,
     defaultTtlSeconds: config.commandDefaultTtlSeconds,
     maxTtlSeconds: config.commandMaxTtlSeconds,
     requireDevice,
   });
   const presence = createPresenceService({ db, nodeId: config.nodeId, requireDevice });
-  const box = createSecretBox(loadSecretKey(config.secretKey, config.dataDir));
+  const box = createSecretBox(secretKey);
   const tls = await ensureTlsMaterial({
     dataDir: config.dataDir,
     certFile: config.tlsCertFile,
@@ -159,7 +163,7 @@ async function startPlatformSteps(
   });
   // The audit trail: admin requests are recorded by the HTTP adapter; lifecycle events the services
   // report go through one batching writer.
-  const audit = createAuditService({ db });
+  const audit = createAuditService({ db, cursors });
   const auditWriter = createAuditWriter(audit, logger);
   const recordAudit = auditWriter.sink;
   const pki = await createPkiService({
@@ -179,6 +183,7 @@ async function startPlatformSteps(
   const provisioning = createProvisioningService({
     db,
     bus,
+    cursors,
     box,
     tokens: registrationTokens,
     pki,

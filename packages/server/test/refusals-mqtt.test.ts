@@ -288,3 +288,213 @@ test('deleting a device drops its session and its data', async () => {
   );
   await assert.rejects(t.connectDevice(deviceId, accessKey), (e) => connackCode(e) === 4);
 });
+
+const NUL = '\u0000';
+const deepArray = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+const bytes = (...parts: (string | number[])[]) =>
+  Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+
+/**
+ * The text and JSON rule over MQTT: each payload the store cannot hold gets a PUBACK, the refusal
+ * notice on `d/{id}/errors`, and nothing is stored; the connection stays open so a QoS 1 device does
+ * not resend it forever.
+ */
+const unstorable: {
+  desc: string;
+  kind: 'telemetry' | 'events' | 'result';
+  payload: string | Buffer;
+  code: string;
+  path?: string;
+  /** The command id in the result topic, when not the real one. */
+  commandId?: string;
+}[] = [
+  {
+    desc: 'a NUL in a telemetry string',
+    kind: 'telemetry',
+    payload: '{"values":{"s":"a\\u0000b"}}',
+    code: 'INVALID_TEXT',
+    path: '/values/s',
+  },
+  {
+    desc: 'a NUL in a telemetry key',
+    kind: 'telemetry',
+    payload: '{"values":{"k\\u0000":1}}',
+    code: 'INVALID_TEXT',
+    path: `/values/k${NUL}`,
+  },
+  {
+    desc: 'a lone surrogate in a telemetry string',
+    kind: 'telemetry',
+    payload: '{"values":{"s":"\\ud800"}}',
+    code: 'INVALID_TEXT',
+    path: '/values/s',
+  },
+  {
+    desc: 'invalid UTF-8',
+    kind: 'telemetry',
+    payload: bytes('{"values":{"s":"', [0xc3, 0x28], '"}}'),
+    code: 'INVALID_TEXT',
+  },
+  {
+    desc: 'a surrogate in UTF-8 bytes',
+    kind: 'telemetry',
+    payload: bytes('{"values":{"s":"', [0xed, 0xa0, 0x80], '"}}'),
+    code: 'INVALID_TEXT',
+  },
+  {
+    desc: 'a byte order mark',
+    kind: 'telemetry',
+    payload: bytes([0xef, 0xbb, 0xbf], '{"values":{"t":1}}'),
+    code: 'MALFORMED_JSON',
+  },
+  {
+    desc: 'a duplicate member name',
+    kind: 'telemetry',
+    payload: '{"values":{"t":1,"t":2}}',
+    code: 'MALFORMED_JSON',
+  },
+  {
+    desc: 'a number beyond a double (1e999)',
+    kind: 'telemetry',
+    payload: '{"values":{"t":1e999}}',
+    code: 'NUMBER_OUT_OF_RANGE',
+    path: '/values/t',
+  },
+  {
+    desc: 'telemetry nested 5,000 deep',
+    kind: 'telemetry',
+    payload: `{"values":{"t":${deepArray(5000)}}}`,
+    code: 'JSON_TOO_DEEP',
+  },
+  {
+    desc: 'a NUL in event data',
+    kind: 'events',
+    payload: '{"type":"crash","data":{"log":"\\u0000"}}',
+    code: 'INVALID_TEXT',
+    path: '/data/log',
+  },
+  {
+    desc: 'a NUL in an event type',
+    kind: 'events',
+    payload: '{"type":"cr\\u0000sh"}',
+    code: 'INVALID_TEXT',
+    path: '/type',
+  },
+  {
+    desc: 'a lone surrogate in an event message',
+    kind: 'events',
+    payload: '{"type":"x","message":"\\udfff"}',
+    code: 'INVALID_TEXT',
+    path: '/message',
+  },
+  {
+    desc: 'event data nested 5,000 deep',
+    kind: 'events',
+    payload: `{"type":"x","data":{"a":${deepArray(5000)}}}`,
+    code: 'JSON_TOO_DEEP',
+  },
+  {
+    desc: 'a NUL in a command result',
+    kind: 'result',
+    payload: '{"status":"failed","error":"e\\u0000"}',
+    code: 'INVALID_TEXT',
+    path: '/error',
+  },
+  {
+    desc: 'a command result nested 5,000 deep',
+    kind: 'result',
+    payload: `{"status":"succeeded","result":${deepArray(5000)}}`,
+    code: 'JSON_TOO_DEEP',
+  },
+  {
+    desc: 'a NUL in the command id of the topic',
+    kind: 'result',
+    payload: '{"status":"succeeded"}',
+    code: 'INVALID_TEXT',
+    commandId: `cmd_x${NUL}`,
+  },
+];
+
+for (const c of unstorable) {
+  test(`over MQTT, ${c.desc} is acknowledged, refused with ${c.code} and not stored`, async () => {
+    await withDevice(async ({ deviceId, client }) => {
+      const cmd = await t.call('POST', `/v1/devices/${deviceId}/commands`, {
+        token: apiKey,
+        body: { name: 'x' },
+      });
+      const topic =
+        c.kind === 'telemetry'
+          ? `d/${deviceId}/telemetry`
+          : c.kind === 'events'
+            ? `d/${deviceId}/events`
+            : `d/${deviceId}/commands/${c.commandId ?? cmd.body.id}/result`;
+      await client.subscribeAsync(`d/${deviceId}/errors`);
+      const notice = nextMessage(client, (tp) => tp === `d/${deviceId}/errors`);
+      const acked = client.publishAsync(topic, c.payload, { qos: 1 });
+      const n = (await notice).payload;
+      await acked; // the PUBACK came: the device will not resend
+      assert.equal(n.code, c.code, n.message);
+      assert.equal(n.topic, topic);
+      if (c.path !== undefined) assert.equal(n.path, c.path);
+      assert.ok(client.connected, 'a refused publish does not end the session');
+      // nothing of it was stored, and the session goes on
+      await client.publishAsync(`d/${deviceId}/telemetry`, JSON.stringify({ values: { ok: 1 } }), { qos: 1 });
+      assert.equal(await rowCount(deviceId), 1);
+      const events = await t.call('GET', `/v1/devices/${deviceId}/events?from=0`, { token: apiKey });
+      assert.deepEqual(events.body.items, []);
+      const command = await t.call('GET', `/v1/devices/${deviceId}/commands/${cmd.body.id}`, {
+        token: apiKey,
+      });
+      assert.equal(command.body.status, 'pending');
+    });
+  });
+}
+
+test('a client id or user name holding a NUL is refused as bad credentials, not as a store failure', async () => {
+  const { deviceId, accessKey } = await t.device(apiKey);
+  await assert.rejects(
+    t.connectDevice(`${deviceId}${NUL}`, accessKey, { username: `${deviceId}${NUL}` }),
+    (e) => connackCode(e) === 4,
+  );
+  const ok = await t.connectDevice(deviceId, accessKey);
+  ok.end(true);
+});
+
+test('a provisioning connection gets the same refusals on its result topic, and stays open', async () => {
+  const pt = await t.call('POST', '/v1/provisioning-tokens', {
+    token: apiKey,
+    body: { name: 'edge', kind: 'batch', approval: 'manual' },
+  });
+  assert.equal(pt.status, 201, pt.text);
+  const clientId = `prov-edge-${Math.random().toString(36).slice(2, 8)}`;
+  const mqtt = (await import('./harness.js')).connectMqtt;
+  const client = await mqtt(t.platform.mqttPort, t.platform.caCert, {
+    clientId,
+    username: '$provisioning',
+    password: pt.body.secret,
+  });
+  try {
+    await client.subscribeAsync(`prov/${clientId}/result`);
+    const cases: [string, string | Buffer, string][] = [
+      [`prov/${clientId}/operations`, '{"serial":"SN\\u00001"}', 'INVALID_TEXT'],
+      [`prov/${clientId}/operations`, '{"serial":"SN1","serial":"SN2"}', 'MALFORMED_JSON'],
+      [
+        `prov/${clientId}/operations`,
+        `{"serial":"SN1","attributes":{"a":${deepArray(5000)}}}`,
+        'JSON_TOO_DEEP',
+      ],
+      [`prov/${clientId}/operations/op_x${NUL}/poll`, '{}', 'INVALID_TEXT'],
+    ];
+    for (const [topic, payload, code] of cases) {
+      const answer = nextMessage(client, (tp) => tp === `prov/${clientId}/result`);
+      await client.publishAsync(topic, payload, { qos: 1 });
+      const a = (await answer).payload;
+      assert.equal(a.code, code, `${topic} ${String(payload).slice(0, 60)}: ${a.message}`);
+      assert.ok(client.connected);
+    }
+    const ops = await t.call('GET', '/v1/provisioning/operations', { token: apiKey });
+    assert.deepEqual(ops.body.items, []);
+  } finally {
+    client.end(true);
+  }
+});

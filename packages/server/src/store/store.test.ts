@@ -8,6 +8,7 @@ import { migrate, listMigrations, splitStatements } from './migrate.js';
 import type { Db } from './db.js';
 import { storeBackends } from '../../test/postgres.js';
 import { createLocalBus } from '../platform/bus.js';
+import { createCursors } from '../platform/pagination.js';
 import { createDeviceService } from '../domains/devices/service.js';
 import { createTenancyService } from '../domains/tenancy/service.js';
 import { tenancyStore } from '../domains/tenancy/store.js';
@@ -62,13 +63,15 @@ for (const [name, open] of storeBackends) {
         requireTenant: (id) => tenancy.require(id),
         now,
       });
-      const devices = createDeviceService({ db, bus, now });
+      const cursors = createCursors(randomBytes(32));
+      const devices = createDeviceService({ db, bus, cursors, now });
       const requireDevice = (c: TenantCaller, id: string) => devices.get(c, id);
       const writer = createBatchWriter(db, 1000);
-      const telemetry = createTelemetryService({ db, writer, requireDevice, now });
+      const telemetry = createTelemetryService({ db, writer, cursors, requireDevice, now });
       const commands = createCommandService({
         db,
         bus,
+        cursors,
         defaultTtlSeconds: 60,
         maxTtlSeconds: 3600,
         requireDevice,
@@ -261,6 +264,13 @@ for (const [name, open] of storeBackends) {
         ['d0'],
       );
       await rejectsWith(s.devices.list(a, { cursor: 'not-a-cursor' }), 'INVALID_CURSOR');
+      // a well-formed cursor that this platform did not issue, and an issued one altered
+      const madeUp = Buffer.from(JSON.stringify(p1.items[0]!.id)).toString('base64url');
+      await rejectsWith(s.devices.list(a, { cursor: madeUp }), 'INVALID_CURSOR');
+      const [body, tag] = p1.nextCursor!.split('.');
+      const elsewhere = Buffer.from(JSON.stringify(p2.items[0]!.id)).toString('base64url');
+      await rejectsWith(s.devices.list(a, { cursor: `${elsewhere}.${tag}` }), 'INVALID_CURSOR');
+      await rejectsWith(s.devices.list(a, { cursor: `${body}.${tag}x` }), 'INVALID_CURSOR');
     });
 
     test('access keys authenticate their device until revoked or the device is disabled', async () => {

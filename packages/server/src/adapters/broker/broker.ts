@@ -13,6 +13,7 @@ import {
   isAllowedDeviceSubscription,
   parseCommandResult,
   parseInboundTopic,
+  textProblem,
   topics,
   TELEMETRY_LIMITS,
   type CommandMessage,
@@ -359,9 +360,21 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
         'publish_not_allowed',
       );
     }
+    // [MQTT-4.7.3-2] a topic holds no U+0000: the command id taken from an allowed topic must be
+    // text the store can hold.
+    const topicProblem = parsed.commandId === undefined ? undefined : textProblem(parsed.commandId);
+    if (topicProblem)
+      return refusePublish(session, packet, 'INVALID_TEXT', `the topic ${topicProblem}`, 'invalid_text');
     const decoded = decodeJsonPayload(packet.payload as Buffer, TELEMETRY_LIMITS.maxPayloadBytes);
     if (!decoded.ok)
-      return refusePublish(session, packet, decoded.error.code, decoded.error.message, 'invalid_payload');
+      return refusePublish(
+        session,
+        packet,
+        decoded.error.code,
+        decoded.error.message,
+        'invalid_payload',
+        decoded.error.path,
+      );
     try {
       switch (parsed.kind) {
         case 'telemetry':

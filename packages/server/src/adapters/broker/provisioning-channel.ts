@@ -7,6 +7,7 @@ import {
   decodeJsonPayload,
   parseProvisioningTopic,
   provisioningTopics,
+  textProblem,
   type ErrorCode,
 } from '@mooring/protocol';
 import { AppError, isAppError } from '../../errors.js';
@@ -79,8 +80,19 @@ export function createProvisioningChannel(deps: {
         `a provisioning connection may not publish to '${topic}'`,
         topic,
       );
+    // The operation id taken from an allowed topic must be text the store can hold.
+    const topicProblem = request.kind === 'poll' ? textProblem(request.operationId) : undefined;
+    if (topicProblem) return refuse(clientId, 'INVALID_TEXT', `the topic ${topicProblem}`, topic);
     const decoded = decodeJsonPayload(payload, MAX_REQUEST_BYTES);
-    if (!decoded.ok) return refuse(clientId, decoded.error.code, decoded.error.message, topic);
+    if (!decoded.ok)
+      return refuse(
+        clientId,
+        decoded.error.code,
+        decoded.error.message,
+        topic,
+        undefined,
+        decoded.error.path !== undefined ? { path: decoded.error.path } : {},
+      );
     const body = decoded.value;
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       return refuse(clientId, 'VALIDATION_FAILED', 'the request must be a JSON object', topic);

@@ -15,6 +15,7 @@ import type { SelfCaller, UserService } from '../../domains/users/users.js';
 import type { ApiKeyService } from '../../domains/api-keys/api-keys.js';
 import type { RoleService } from '../../domains/access/access.js';
 import { AppError } from '../../errors.js';
+import { MAX_EPOCH_MS } from './routes/schemas.js';
 import type { Principal, TenantCaller } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
 import type { Metrics } from '../../platform/observability.js';
@@ -98,11 +99,11 @@ export function deviceOf(request: FastifyRequest): AuthenticatedDevice {
   return request.device;
 }
 
-/** Accepts epoch milliseconds or an RFC 3339 date-time. */
+/** Accepts epoch milliseconds or an RFC 3339 date-time, up to 9999-12-31 (`MAX_EPOCH_MS`). */
 export function parseTime(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms))
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_EPOCH_MS)
     throw new AppError('VALIDATION_FAILED', `${name} must be epoch milliseconds or an RFC 3339 date-time`, {
       errors: [{ path: `querystring:/${name}`, message: 'not a time' }],
     });

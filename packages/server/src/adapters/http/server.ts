@@ -23,6 +23,7 @@ import type { RouteContext } from './context.js';
 import { sendProblem, toAppError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
 import { registerAuditHook } from './audit-hook.js';
+import { registerWireRules } from './wire-rules.js';
 import type { AuditSink } from '../../domains/audit/audit.js';
 
 export interface HttpServerOptions extends RouteContext {
@@ -71,6 +72,16 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     requestIdHeader: false,
     genReqId: () => `req_${Math.random().toString(36).slice(2, 12)}`,
     return503OnClosing: true,
+    // A path whose percent-encoding is not UTF-8 (an encoded surrogate, a cut sequence) matches no
+    // route; it is refused like any other text the platform cannot hold.
+    frameworkErrors: (err, request, reply) =>
+      sendProblem(
+        request,
+        reply,
+        err.code === 'FST_ERR_BAD_URL'
+          ? new AppError('INVALID_TEXT', 'the path is not valid percent-encoded UTF-8')
+          : toAppError(err).error,
+      ),
   });
 
   const strict = makeAjv(false);
@@ -79,8 +90,10 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     (httpPart === 'body' ? strict : coercing).compile(schema),
   );
 
-  // JSON only: a body in any other media type is refused with UNSUPPORTED_MEDIA_TYPE.
+  // JSON only: a body in any other media type is refused with UNSUPPORTED_MEDIA_TYPE. Bodies, query
+  // strings and path parameters pass the strict text and JSON rule before authentication runs.
   app.removeContentTypeParser('text/plain');
+  registerWireRules(app);
 
   await app.register(swagger, {
     openapi: {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
+import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { Db } from '../../store/db.js';
 import {
   GENESIS_HASH,
@@ -67,13 +67,18 @@ export function recordHash(prevHash: string, r: Omit<AuditRecord, 'hash' | 'prev
 
 const isNumber = (v: unknown): v is number => typeof v === 'number';
 
-export function createAuditService(deps: { db: Db; now?: () => number }): AuditService {
+export function createAuditService(deps: {
+  db: Db;
+  /** Signs and checks pagination cursors. */
+  cursors: Cursors;
+  now?: () => number;
+}): AuditService {
   const { db } = deps;
   const now = deps.now ?? Date.now;
 
   async function listChain(tenantId: string, q: AuditQuery) {
     const limit = clampLimit(q.limit);
-    const after = decodeCursor(q.cursor, isNumber);
+    const after = deps.cursors.decode(q.cursor, isNumber);
     const params: unknown[] = [tenantId];
     let where = 'tenant_id = $1';
     if (q.action) where += ` AND action = $${params.push(q.action)}`;
@@ -86,7 +91,7 @@ export function createAuditService(deps: { db: Db; now?: () => number }): AuditS
       `SELECT * FROM audit_records WHERE ${where} ORDER BY seq LIMIT $${params.push(limit + 1)}`,
       params,
     );
-    return pageOf(rows, limit, toRecord, (r) => Number(r.seq));
+    return deps.cursors.pageOf(rows, limit, toRecord, (r) => Number(r.seq));
   }
 
   async function verifyChain(tenantId: string): Promise<AuditVerification> {

@@ -2,7 +2,7 @@ import { MAX_COMMAND_DOCUMENT_BYTES } from '@mooring/protocol';
 import { Errors } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
-import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
+import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { Db } from '../../store/db.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import type { Command, CommandService } from './commands.js';
@@ -39,6 +39,8 @@ const toCommand = (r: CommandRow): Command => ({
 export interface CommandDeps {
   db: Db;
   bus: Bus;
+  /** Signs and checks pagination cursors. */
+  cursors: Cursors;
   defaultTtlSeconds: number;
   maxTtlSeconds: number;
   requireDevice(caller: TenantCaller, deviceId: string): Promise<unknown>;
@@ -89,7 +91,7 @@ export function createCommandService(deps: CommandDeps): CommandService {
     async list(caller, deviceId, q) {
       await deps.requireDevice(caller, deviceId);
       const limit = clampLimit(q.limit);
-      const after = decodeCursor(q.cursor, isString);
+      const after = deps.cursors.decode(q.cursor, isString);
       const params: unknown[] = [caller.tenantId, deviceId];
       let where = 'tenant_id = $1 AND device_id = $2';
       if (q.status) where += ` AND status = $${params.push(q.status)}`;
@@ -98,7 +100,7 @@ export function createCommandService(deps: CommandDeps): CommandService {
         `SELECT * FROM commands WHERE ${where} ORDER BY id DESC LIMIT $${params.push(limit + 1)}`,
         params,
       );
-      return pageOf(rows, limit, toCommand, (r) => r.id);
+      return deps.cursors.pageOf(rows, limit, toCommand, (r) => r.id);
     },
 
     async get(caller, deviceId, commandId) {

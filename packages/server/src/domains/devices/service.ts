@@ -2,7 +2,7 @@ import { AppError, Errors } from '../../errors.js';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
 import type { TenantCaller } from '../../platform/caller.js';
-import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
+import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { Db } from '../../store/db.js';
 import {
   ACCESS_KEY_PREFIX,
@@ -17,6 +17,8 @@ import { deviceStore, toDevice } from './store.js';
 export interface DeviceDeps {
   db: Db;
   bus: Bus;
+  /** Signs and checks pagination cursors. */
+  cursors: Cursors;
   now?: () => number;
 }
 
@@ -62,14 +64,14 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
 
     async list(caller, query) {
       const limit = clampLimit(query.limit);
-      const afterId = decodeCursor(query.cursor, isString);
+      const afterId = deps.cursors.decode(query.cursor, isString);
       const rows = await store.list(caller.tenantId, {
         ...query,
         limit,
         ...(afterId ? { afterId } : {}),
         ...(caller.visible ? { visible: caller.visible } : {}),
       });
-      return pageOf(rows, limit, toDevice, (r) => r.id);
+      return deps.cursors.pageOf(rows, limit, toDevice, (r) => r.id);
     },
 
     get: require,

@@ -14,6 +14,7 @@ import {
   type JWK,
   type CryptoKey as JoseKey,
 } from 'jose';
+import { isCanonicalBase64url } from '@mooring/protocol';
 import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { SecretBox } from '../../platform/secret-box.js';
@@ -145,6 +146,9 @@ export async function createRegistrationTokens(deps: {
 
     async verify(token, opts = {}) {
       if (!looksLikeJwt(token)) throw refuse('not a token');
+      // One spelling per token: base64url with non-zero unused bits decodes to the same bytes, so a
+      // lenient decoder would accept several strings for one signature (RFC 7515 §2, RFC 4648 §3.5).
+      if (!token.split('.').every(isCanonicalBase64url)) throw refuse('not canonical base64url');
       let kid: string | undefined;
       try {
         kid = decodeProtectedHeader(token).kid;

@@ -9,6 +9,7 @@ import { migrate } from '../../store/migrate.js';
 import type { Db } from '../../store/db.js';
 import { storeBackends } from '../../../test/postgres.js';
 import { createLocalBus } from '../../platform/bus.js';
+import { createCursors } from '../../platform/pagination.js';
 import { createSecretBox } from '../../platform/secret-box.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import { isAppError } from '../../errors.js';
@@ -42,6 +43,7 @@ for (const [name, open] of storeBackends) {
       const service = createProvisioningService({
         db,
         bus,
+        cursors: createCursors(randomBytes(32)),
         box,
         tokens,
         pki: noPki,

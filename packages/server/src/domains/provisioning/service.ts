@@ -2,7 +2,7 @@ import { AppError, Errors } from '../../errors.js';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
 import { deviceCaller, principalName, type TenantCaller } from '../../platform/caller.js';
-import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
+import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Db } from '../../store/db.js';
 import { deviceStore } from '../devices/store.js';
@@ -36,6 +36,8 @@ import {
 export interface ProvisioningDeps {
   db: Db;
   bus: Bus;
+  /** Signs and checks pagination cursors. */
+  cursors: Cursors;
   box: SecretBox;
   tokens: RegistrationTokens;
   /** Checks CSRs when operations start and issues certificates on approval. */
@@ -469,7 +471,7 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
 
     async listOperations(caller, q) {
       const limit = clampLimit(q.limit);
-      const afterId = decodeCursor(q.cursor, isString);
+      const afterId = deps.cursors.decode(q.cursor, isString);
       const rows = await store.listOperations(caller.tenantId, {
         ...(q.status ? { status: q.status } : {}),
         ...(q.serial ? { serial: q.serial } : {}),
@@ -478,7 +480,7 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         ...(afterId ? { afterId } : {}),
         limit,
       });
-      return pageOf(rows, limit, toOperation, (r) => r.id);
+      return deps.cursors.pageOf(rows, limit, toOperation, (r) => r.id);
     },
 
     async getOperation(caller, id) {

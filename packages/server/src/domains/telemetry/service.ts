@@ -1,7 +1,7 @@
 import { parseDeviceEvent, parseTelemetry, type TelemetryValue } from '@mooring/protocol';
 import { AppError, Errors } from '../../errors.js';
 import type { TenantCaller } from '../../platform/caller.js';
-import { clampLimit, decodeCursor, pageOf } from '../../platform/pagination.js';
+import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { Db } from '../../store/db.js';
 import type { BatchWriter, TelemetryRow } from './batch-writer.js';
 import { MAX_AGGREGATE_BUCKETS, type RangeQuery, type TelemetryService } from './telemetry.js';
@@ -9,6 +9,8 @@ import { MAX_AGGREGATE_BUCKETS, type RangeQuery, type TelemetryService } from '.
 export interface TelemetryDeps {
   db: Db;
   writer: BatchWriter;
+  /** Signs and checks pagination cursors. */
+  cursors: Cursors;
   /** Confirms the device belongs to the caller's tenant (DEVICE_NOT_FOUND otherwise). */
   requireDevice(caller: TenantCaller, deviceId: string): Promise<unknown>;
   now?: () => number;
@@ -76,7 +78,7 @@ export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
       checkRange(q.from, q.to);
       await deps.requireDevice(caller, deviceId);
       const limit = clampLimit(q.limit);
-      const after = decodeCursor(q.cursor, isCursor);
+      const after = deps.cursors.decode(q.cursor, isCursor);
       const { where, params } = rangeWhere(caller.tenantId, deviceId, q, 'key', after);
       const rows = await db.query<{
         id: number;
@@ -89,7 +91,7 @@ export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
         `SELECT id, key, ts, num, str, bool FROM telemetry WHERE ${where} ORDER BY ts, id LIMIT $${params.push(limit + 1)}`,
         params,
       );
-      return pageOf(
+      return deps.cursors.pageOf(
         rows,
         limit,
         (r) => ({ ts: r.ts, key: r.key, value: valueOf(r) }),
@@ -148,7 +150,7 @@ export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
       checkRange(q.from, q.to);
       await deps.requireDevice(caller, deviceId);
       const limit = clampLimit(q.limit);
-      const after = decodeCursor(q.cursor, isCursor);
+      const after = deps.cursors.decode(q.cursor, isCursor);
       const { where, params } = rangeWhere(caller.tenantId, deviceId, q, 'type', after);
       const rows = await db.query<{
         id: number;
@@ -162,7 +164,7 @@ export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
         `SELECT * FROM device_events WHERE ${where} ORDER BY ts, id LIMIT $${params.push(limit + 1)}`,
         params,
       );
-      return pageOf(
+      return deps.cursors.pageOf(
         rows,
         limit,
         (r) => ({

@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { COMMAND_STATUSES } from '@mooring/protocol';
 import { idempotent } from '../idempotency.js';
 import { tenantCaller, type RoutePlugin } from '../context.js';
+import { MAX_DURATION_SECONDS } from './schemas.js';
 
 const DeviceParams = Type.Object({ deviceId: Type.String({ maxLength: 64 }) });
 const CommandParams = Type.Object({
@@ -12,7 +13,7 @@ const CommandCreate = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$' }),
     params: Type.Optional(Type.Unknown({ description: 'any JSON value, at most 16 KiB' })),
-    ttlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DURATION_SECONDS })),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,7 @@ import { AppError } from '../../../errors.js';
 import { SERIAL_PATTERN, VERIFICATION_CODE_PATTERN } from '../../../domains/provisioning/provisioning.js';
 import { platformCaller, tenantCaller, type RoutePlugin } from '../context.js';
 import { manifestCsv } from '../../../domains/provisioning/factory.js';
+import { MAX_DURATION_SECONDS } from './schemas.js';
 
 const Serial = Type.String({ pattern: SERIAL_PATTERN.source, description: "the device's serial number" });
 const Tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:=-]+$' });
@@ -23,7 +24,7 @@ const TokenCreate = Type.Object(
       description: 'auto: factory lines; manual: a technician approves',
     }),
     deviceTags: Type.Optional(Type.Array(Tag, { maxItems: 32 })),
-    ttlSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: MAX_DURATION_SECONDS })),
   },
   { additionalProperties: false },
 );
@@ -40,7 +41,7 @@ const OperationQuery = Type.Object(
     status: Type.Optional(OperationStatus),
     serial: Type.Optional(Serial),
     tag: Type.Optional(Tag),
-    minAgeSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+    minAgeSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_DURATION_SECONDS })),
     cursor: Type.Optional(Type.String({ maxLength: 512 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
   },

@@ -2,6 +2,16 @@
 import { Type } from '@sinclair/typebox';
 import { ALL_PERMISSIONS } from '../../../domains/access/access.js';
 
+/**
+ * Every number a request carries declares its range, so that no value past what the store or the
+ * clock can hold reaches a service (a test walks the OpenAPI document for this). Services apply their
+ * own, usually lower, limits on top.
+ */
+/** Longest lifetime or age a request may name (ten years), in seconds. */
+export const MAX_DURATION_SECONDS = 10 * 365 * 86_400;
+/** Latest instant a request may name, 9999-12-31T23:59:59.999Z, in epoch milliseconds. */
+export const MAX_EPOCH_MS = 253_402_300_799_999;
+
 export const UsernameField = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.@+-]+$' });
 export const RoleName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9_-]*$' });
 export const PermissionField = Type.Union(ALL_PERMISSIONS.map((p) => Type.Literal(p)));
@@ -36,7 +46,9 @@ export const ApiKeyCreate = Type.Object(
     role: Type.Optional(RoleName),
     permissions: Type.Optional(PermissionList),
     grants: Type.Optional(GrantList),
-    expiresAt: Type.Optional(Type.Integer({ minimum: 0, description: 'epoch milliseconds' })),
+    expiresAt: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS, description: 'epoch milliseconds' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { parseTime, tenantCaller, type RoutePlugin } from '../context.js';
+import { MAX_DURATION_SECONDS } from './schemas.js';
 
 const DeviceParams = Type.Object({ deviceId: Type.String({ maxLength: 64 }) });
 const Time = Type.String({ description: 'epoch milliseconds or RFC 3339', maxLength: 40 });
@@ -18,7 +19,13 @@ const AggregateQuery = Type.Object(
     key: Type.String({ minLength: 1, maxLength: 64 }),
     from: Type.Optional(Time),
     to: Type.Optional(Time),
-    bucket: Type.Optional(Type.Integer({ minimum: 1, description: 'bucket width in seconds (default 60)' })),
+    bucket: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_DURATION_SECONDS,
+        description: 'bucket width in seconds (default 60)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
