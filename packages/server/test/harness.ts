@@ -278,7 +278,11 @@ export async function startServerProcess(
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const ports = await new Promise<{ http: number; mqtt: number; insecure: number | null }>(
     (resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start: ${err}`)), 30_000);
+      // A start that does not finish in time is killed, so the test file cannot hang on it.
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`server did not start in 60 s: ${err}`));
+      }, 60_000);
       child.stdout!.on('data', (c: Buffer) => {
         out += c.toString();
         const http = /REST API:\s+https:\/\/localhost:(\d+)/.exec(out);

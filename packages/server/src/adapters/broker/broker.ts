@@ -509,83 +509,126 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const pump = (client: Client, session: Session) =>
     pumpCommands(client, session).catch((err: unknown) => logger.error({ err }, 'command delivery failed'));
 
-  aedes.on('clientReady', (client) => {
-    if (provisioningSessions.has(client)) {
-      provisioningClients.set(client.id, client);
-      return;
-    }
-    const session = sessions.get(client);
-    // Closed while its CONNECT was finishing (revoked, taken over): never a live session.
-    if (!session || client.closed) return;
-    session.ready = true;
-    readySessions++;
-    metrics.mqttConnections.inc();
-    session.connectRecorded = deps.presence
-      .connected(session.device, session.sessionId, {
-        remoteAddress: session.remoteAddress,
-        transport: session.transport,
-      })
-      .catch((err: unknown) => logger.error({ err }, 'recording presence failed'));
-    // A persistent session (clean session 0) gets its subscriptions back without a SUBSCRIBE: push
-    // its open commands now.
-    void pump(client, session);
-  });
+  /**
+   * A listener of a client event that throws must not end the process (aedes calls them from socket
+   * events, where nothing catches): the error is logged and that client's connection closed.
+   */
+  function guarded<A extends unknown[]>(
+    event: string,
+    client: (...args: A) => Client,
+    fn: (...args: A) => void,
+  ) {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        logger.error({ err, event }, 'mqtt client event failed; closing the connection');
+        try {
+          client(...args).close();
+        } catch (closeErr) {
+          logger.error({ err: closeErr }, 'closing the connection failed');
+        }
+      }
+    };
+  }
+  const first = (c: Client, ..._rest: unknown[]) => c;
+  const second = (_: unknown, c: Client) => c;
 
-  aedes.on('clientDisconnect', (client) => {
-    if (provisioningSessions.has(client)) {
-      if (provisioningClients.get(client.id) === client) provisioningClients.delete(client.id);
-      channel.closed(client.id);
-      return;
-    }
-    const session = sessions.get(client);
-    if (!session?.ready) return;
-    session.ready = false;
-    readySessions--;
-    metrics.mqttConnections.dec();
-    const reason =
-      session.closeReason ??
-      ((client as unknown as { _disconnected: boolean })._disconnected
-        ? 'client_disconnect'
-        : 'connection_lost');
-    const recorded = session.connectRecorded
-      .then(() =>
-        deps.presence.disconnected(session.device, session.sessionId, reason, {
+  aedes.on(
+    'clientReady',
+    guarded('clientReady', first, (client: Client) => {
+      if (provisioningSessions.has(client)) {
+        provisioningClients.set(client.id, client);
+        return;
+      }
+      const session = sessions.get(client);
+      // Closed while its CONNECT was finishing (revoked, taken over): never a live session.
+      if (!session || client.closed) return;
+      session.ready = true;
+      readySessions++;
+      metrics.mqttConnections.inc();
+      session.connectRecorded = deps.presence
+        .connected(session.device, session.sessionId, {
           remoteAddress: session.remoteAddress,
           transport: session.transport,
-        }),
-      )
-      .catch((err: unknown) => logger.error({ err }, 'recording presence failed'));
-    // Shutdown waits for these so that no presence write runs after the store closes.
-    pendingPresence.add(recorded);
-    void recorded.finally(() => pendingPresence.delete(recorded));
-  });
-
-  aedes.on('keepaliveTimeout', (client) => {
-    const session = sessions.get(client);
-    if (session) session.closeReason ??= 'keepalive_timeout';
-  });
-
-  aedes.on('client', (client) => {
-    // A second connection with the same client id takes the session over [MQTT-3.1.4-2]; aedes has
-    // already closed the old one by now.
-    logger.debug({ clientId: client.id }, 'mqtt client registered');
-  });
-
-  aedes.on('subscribe', (subs, client) => {
-    const session = sessions.get(client);
-    if (
-      session &&
-      subs.some((s) => s.topic === topics.commandsFilter(session.topicId) && (s.qos as number) !== 128)
-    ) {
+        })
+        .catch((err: unknown) => logger.error({ err }, 'recording presence failed'));
+      // A persistent session (clean session 0) gets its subscriptions back without a SUBSCRIBE: push
+      // its open commands now.
       void pump(client, session);
-    }
-  });
+    }),
+  );
 
-  aedes.on('clientError', (client, err) => {
-    const session = sessions.get(client);
-    if (session) session.closeReason ??= `protocol_error`;
-    logger.debug({ clientId: client.id, err: err.message }, 'mqtt client error');
-  });
+  aedes.on(
+    'clientDisconnect',
+    guarded('clientDisconnect', first, (client: Client) => {
+      if (provisioningSessions.has(client)) {
+        if (provisioningClients.get(client.id) === client) provisioningClients.delete(client.id);
+        channel.closed(client.id);
+        return;
+      }
+      const session = sessions.get(client);
+      if (!session?.ready) return;
+      session.ready = false;
+      readySessions--;
+      metrics.mqttConnections.dec();
+      const reason =
+        session.closeReason ??
+        ((client as unknown as { _disconnected: boolean })._disconnected
+          ? 'client_disconnect'
+          : 'connection_lost');
+      const recorded = session.connectRecorded
+        .then(() =>
+          deps.presence.disconnected(session.device, session.sessionId, reason, {
+            remoteAddress: session.remoteAddress,
+            transport: session.transport,
+          }),
+        )
+        .catch((err: unknown) => logger.error({ err }, 'recording presence failed'));
+      // Shutdown waits for these so that no presence write runs after the store closes.
+      pendingPresence.add(recorded);
+      void recorded.finally(() => pendingPresence.delete(recorded));
+    }),
+  );
+
+  aedes.on(
+    'keepaliveTimeout',
+    guarded('keepaliveTimeout', first, (client: Client) => {
+      const session = sessions.get(client);
+      if (session) session.closeReason ??= 'keepalive_timeout';
+    }),
+  );
+
+  aedes.on(
+    'client',
+    guarded('client', first, (client: Client) => {
+      // A second connection with the same client id takes the session over [MQTT-3.1.4-2]; aedes has
+      // already closed the old one by now.
+      logger.debug({ clientId: client.id }, 'mqtt client registered');
+    }),
+  );
+
+  aedes.on(
+    'subscribe',
+    guarded('subscribe', second, (subs: Subscription[], client: Client) => {
+      const session = sessions.get(client);
+      if (
+        session &&
+        subs.some((s) => s.topic === topics.commandsFilter(session.topicId) && (s.qos as number) !== 128)
+      ) {
+        void pump(client, session);
+      }
+    }),
+  );
+
+  aedes.on(
+    'clientError',
+    guarded('clientError', first, (client: Client, err: Error) => {
+      const session = sessions.get(client);
+      if (session) session.closeReason ??= `protocol_error`;
+      logger.debug({ clientId: client.id, err: err.message }, 'mqtt client error');
+    }),
+  );
 
   const unsubscribers = [
     deps.bus.subscribe('provisioning.token-revoked', ({ tokenId }) => {
