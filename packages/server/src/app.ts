@@ -19,6 +19,7 @@ import { createTelemetryService } from './domains/telemetry/service.js';
 import { tenancyStore } from './domains/tenancy/store.js';
 import { createTenancyService } from './domains/tenancy/service.js';
 import { ensureTlsMaterial } from './pki/bootstrap.js';
+import { refuseRenegotiation, withTlsPolicy } from './pki/tls-policy.js';
 import { createProvisioningService } from './domains/provisioning/service.js';
 import { createPkiService } from './domains/pki/service.js';
 import { peerCertificateOf } from './pki/peer.js';
@@ -280,12 +281,12 @@ async function startPlatformSteps(
   opened.push(() => broker.close());
   const mtlsContext = async () => {
     const trust = await pki.trust();
-    return {
+    return withTlsPolicy({
       cert: tls.cert,
       key: tls.key,
       ca: [tls.ca, ...trust.cas],
       ...(trust.crls.length ? { crl: trust.crls } : {}),
-    };
+    });
   };
   const initialTrust = await mtlsContext();
   const http = await createHttpServer({
@@ -303,7 +304,8 @@ async function startPlatformSteps(
   await http.listen({ port: config.httpPort, host: config.httpHost });
   const httpPort = (http.server.address() as AddressInfo).port;
 
-  const mqttServer = createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (socket) => {
+  const mqttServer = createTlsServer(withTlsPolicy({ cert: tls.cert, key: tls.key }), (socket) => {
+    refuseRenegotiation(socket);
     socket.setNoDelay(true);
     broker.handle(socket, { transport: 'mqtts', remoteAddress: socket.remoteAddress ?? null });
   });
@@ -315,8 +317,9 @@ async function startPlatformSteps(
   // MQTT over mutual TLS: the handshake itself refuses certificates from another CA, expired ones and
   // revoked ones (CRL of every issuing CA); the trust is reloaded whenever CAs or CRLs change.
   const mtlsServer = createTlsServer(
-    { ...initialTrust, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true },
+    { ...initialTrust, requestCert: true, rejectUnauthorized: true },
     (socket) => {
+      refuseRenegotiation(socket);
       socket.setNoDelay(true);
       const certificate = peerCertificateOf(socket);
       if (!certificate) return void socket.destroy();
