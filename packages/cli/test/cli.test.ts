@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -236,6 +236,12 @@ test('a factory run: certificates and tokens per unit, a manifest written owner-
   const serials = join(work, 'serials.txt');
   writeFileSync(serials, '# line 7, shift 1\nLINE-1\nLINE-2\nLINE-3\n');
   const out = join(work, 'run1');
+  // Manifests from an earlier run, readable by everyone: the new secrets must not inherit that.
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'manifest.json'), '{}', { mode: 0o644 });
+  writeFileSync(join(out, 'manifest.csv'), '', { mode: 0o644 });
+  chmodSync(join(out, 'manifest.json'), 0o644);
+  chmodSync(join(out, 'manifest.csv'), 0o644);
   const run = await mooring([
     ...base,
     'factory',
@@ -261,6 +267,7 @@ test('a factory run: certificates and tokens per unit, a manifest written owner-
   );
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   assert.equal(statSync(join(out, 'manifest.json')).mode & 0o777, 0o600);
+  assert.equal(statSync(join(out, 'manifest.csv')).mode & 0o777, 0o600);
   assert.match(manifest.items[1].certificate, /BEGIN CERTIFICATE/);
   assert.match(manifest.items[0].provisioningToken, /^mpt_/);
   assert.match(readFileSync(join(out, 'manifest.csv'), 'utf8'), /^serial,deviceId,certificateSerial/);

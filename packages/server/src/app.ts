@@ -53,6 +53,7 @@ import { deviceStore } from './domains/devices/store.js';
 import { loadTimeSigner } from './pki/time-signer.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
+import { restrictDataDir } from './platform/data-dir.js';
 import { createLocalBus } from './platform/bus.js';
 import type { TenantCaller } from './platform/caller.js';
 import { createLogger, createMetrics, type Logger } from './platform/observability.js';
@@ -117,6 +118,15 @@ async function startPlatformSteps(
 ): Promise<Platform> {
   const logger = createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Owner-only before anything is read or written there, again once the start has written its files,
+  // after every checkpoint and at stop (see platform/data-dir.ts).
+  const restrictModes = (when: string) => {
+    const r = restrictDataDir(config.dataDir);
+    if (r.changed > 0) logger.info({ changed: r.changed, when }, 'made data directory entries owner-only');
+    for (const f of r.failed)
+      logger.warn({ path: f.path, err: f.error }, 'cannot make a data directory entry owner-only');
+  };
+  restrictModes('start');
 
   // Store
   const db =
@@ -381,7 +391,9 @@ async function startPlatformSteps(
   const checkpoint =
     db.kind === 'pglite'
       ? setInterval(() => {
-          db.exec('CHECKPOINT').catch((err: unknown) => logger.error({ err }, 'checkpoint failed'));
+          db.exec('CHECKPOINT')
+            .then(() => restrictModes('checkpoint'))
+            .catch((err: unknown) => logger.error({ err }, 'checkpoint failed'));
         }, 5 * 60_000)
       : undefined;
   checkpoint?.unref();
@@ -392,6 +404,7 @@ async function startPlatformSteps(
   }, 3600_000);
   trustRefresh.unref();
 
+  restrictModes('started');
   ready = true;
   logger.info(
     { httpPort, mqttPort, mqttMtlsPort, store: db.kind, dataDir: config.dataDir },
@@ -431,6 +444,7 @@ async function startPlatformSteps(
         await presence.resetNode(config.nodeId, 'server_shutdown').catch(() => 0);
         await auditWriter.flush();
         if (!options.db) await db.close();
+        restrictModes('stop');
         logger.info('mooring stopped');
       })();
       return stopping;

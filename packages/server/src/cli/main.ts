@@ -44,6 +44,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  // Whatever this process creates (data directory files, logs redirected by the operator's shell are
+  // not ours) is owner-only from the start; the data directory's modes are also set explicitly.
+  process.umask(0o077);
   let platform: Platform;
   try {
     platform = await startPlatform(config);
