@@ -164,6 +164,12 @@ export function createUserService(deps: UserDeps): UserService {
       await store.revokeSessions(userId, now());
     },
 
+    async unlock(caller, userId) {
+      const user = await inTenant(caller, userId);
+      await checkOver(caller, user);
+      await store.clearFailures(user.username);
+    },
+
     async acceptInvitation(token, input) {
       const digest = sha256Hex(token);
       const id = newId('usr');

@@ -92,6 +92,8 @@ export interface UserService {
   revokeSessions(caller: TenantCaller, userId: string, sessionId?: string): Promise<number>;
   /** Removes a user's second factor (lost phone); the tenant policy then makes it enrol again. */
   resetTotp(caller: TenantCaller, userId: string): Promise<void>;
+  /** Lifts the login lockout of a user's name (and forgets its failed attempts). */
+  unlock(caller: TenantCaller, userId: string): Promise<void>;
 
   /** Opens an account from an invitation token; LINK_INVALID when it is not open. */
   acceptInvitation(token: string, input: { username: string; password: string }): Promise<User>;
