@@ -2,7 +2,7 @@
  * The composition root: reads as the wiring diagram. Store → services → adapters (HTTPS, MQTT/TLS,
  * MQTT/WSS) → workers. `startPlatform` returns a handle with the bound ports and a graceful `stop`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo, Server } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
@@ -45,6 +45,7 @@ import {
   USER_RULES,
 } from './domains/access/rules.js';
 import { createUserService } from './domains/users/service.js';
+import { BOOTSTRAP_CREDENTIAL_FILE } from './domains/users/users.js';
 import { userStore } from './domains/users/store.js';
 import { createApiKeyService } from './domains/api-keys/service.js';
 import { apiKeyStore } from './domains/api-keys/store.js';
@@ -71,7 +72,10 @@ export interface Platform {
   readonly caFile: string;
   /** The server certificate is the operator's (MOORING_TLS_CERT_FILE), not issued by the platform CA. */
   readonly operatorCertificate: boolean;
-  /** Set on the first start only: where the one-time admin credential was written. */
+  /**
+   * Where the one-time admin credential is while its password is unused (set on the first start, and
+   * on later starts until the password is changed); null once it is spent.
+   */
   readonly bootstrapCredentialFile: string | null;
   readonly logger: Logger;
   readonly db: Db;
@@ -118,6 +122,25 @@ async function startPlatformSteps(
 ): Promise<Platform> {
   const logger = createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const bootstrapFile = join(config.dataDir, BOOTSTRAP_CREDENTIAL_FILE);
+  const readBootstrapFile = () => {
+    try {
+      const parsed = JSON.parse(readFileSync(bootstrapFile, 'utf8')) as {
+        username?: unknown;
+        password?: unknown;
+      };
+      return typeof parsed.username === 'string' && typeof parsed.password === 'string'
+        ? { username: parsed.username, password: parsed.password }
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const removeBootstrapFile = (why: string) => {
+    if (!existsSync(bootstrapFile)) return;
+    rmSync(bootstrapFile, { force: true });
+    logger.info({ file: bootstrapFile }, `removed the bootstrap administrator credential: ${why}`);
+  };
   // Owner-only before anything is read or written there, again once the start has written its files,
   // after every checkpoint and at stop (see platform/data-dir.ts).
   const restrictModes = (when: string) => {
@@ -216,6 +239,10 @@ async function startPlatformSteps(
     sessionTtlMs: config.sessionTtlSeconds * 1000,
     requireTenant: (id) => tenancy.require(id),
     record: recordAudit,
+    // The bootstrap password was changed: the file holding it has served its purpose.
+    onOneTimePasswordSpent: (user) => {
+      if (user.platformAdmin) removeBootstrapFile('its one-time password was changed');
+    },
   });
   const apiKeys = createApiKeyService({
     store: apiKeyStore(db),
@@ -264,16 +291,23 @@ async function startPlatformSteps(
   const stale = await presence.resetNode(config.nodeId, 'server_restart');
   if (stale > 0) logger.info({ devices: stale }, 'marked devices offline after restart');
 
-  // First start: credentials and TLS material
+  // First start: the platform administrator, with a password that works once (its first session may
+  // only change it). A file left from an earlier start is removed once its password is spent; one from
+  // before passwords were one-time becomes one-time.
   let bootstrapCredentialFile: string | null = null;
   const admin = await users.ensureBootstrapAdmin();
   if (admin) {
-    bootstrapCredentialFile = join(config.dataDir, 'bootstrap-admin.json');
+    bootstrapCredentialFile = bootstrapFile;
     writeFileSync(bootstrapCredentialFile, JSON.stringify(admin, null, 2) + '\n', { mode: 0o600 });
     logger.warn(
       { file: bootstrapCredentialFile },
-      'created the platform administrator; its one-time password is in this file (owner-readable only)',
+      'created the platform administrator; its one-time password is in this file (owner-readable only): log in with it and choose your own',
     );
+  } else if (existsSync(bootstrapFile)) {
+    const credential = readBootstrapFile();
+    const state = credential ? await users.reconcileBootstrapCredential(credential) : 'spent';
+    if (state === 'spent') removeBootstrapFile('its password no longer works');
+    else bootstrapCredentialFile = bootstrapFile;
   }
   // Adapters
   let ready = false;

@@ -162,6 +162,7 @@ export const USER_RULES: Rules<UserService> = {
   confirmTotp: { open: SELF },
   disableTotp: { open: SELF },
   ensureBootstrapAdmin: { internal: HOUSEKEEPING },
+  reconcileBootstrapCredential: { internal: HOUSEKEEPING },
 };
 
 export const API_KEY_RULES: Rules<ApiKeyService> = {

@@ -233,6 +233,7 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
         expiresAt,
         user: { ...found.user, lastLoginAt: t },
         totpEnrollmentRequired: restricted,
+        passwordChangeRequired: found.user.passwordChangeRequired,
       };
     },
 
@@ -249,7 +250,9 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
       const { user } = found.user;
       if (t - (found.session.lastSeenAt ?? 0) > TOUCH_INTERVAL_MS)
         await store.touchSession(found.session.id, t);
-      if (user.platformAdmin) return { kind: 'platform-admin', userId: user.id, sessionId: found.session.id };
+      const mustChange = user.passwordChangeRequired ? { passwordChangeRequired: true } : {};
+      if (user.platformAdmin)
+        return { kind: 'platform-admin', userId: user.id, sessionId: found.session.id, ...mustChange };
       if (!user.tenantId) throw Errors.invalidCredentials();
       const customs = await deps.customPermissions(user.tenantId);
       return {
@@ -259,6 +262,7 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
         grants: found.session.restricted ? [] : resolveGrants(user.grants, customs),
         sessionId: found.session.id,
         ...(found.session.restricted ? { restricted: true } : {}),
+        ...mustChange,
       };
     },
   };
