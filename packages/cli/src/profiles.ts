@@ -3,9 +3,10 @@
  * owner only (`$MOORING_CONFIG_DIR/profiles.json`, default `~/.config/mooring`). A credential given
  * on the command line or in MOORING_TOKEN wins over the profile's.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { writeOwnerOnly } from './files.js';
 
 export interface Profile {
   server: string;
@@ -50,15 +51,12 @@ export function readProfiles(): ProfileFile {
   }
 }
 
-/** Writes atomically with mode 0600 in a 0700 directory. */
+/** Writes atomically with mode 0600 in a 0700 directory (an existing directory is made 0700). */
 export function writeProfiles(data: ProfileFile): void {
   const dir = configDir();
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = fileOf();
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(data, null, 2) + '\n', { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, file);
+  chmodSync(dir, 0o700);
+  writeOwnerOnly(fileOf(), JSON.stringify(data, null, 2) + '\n');
 }
 
 export function profileName(explicit?: string): string {

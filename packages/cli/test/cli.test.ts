@@ -6,12 +6,20 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OPERATIONS } from '@mooring/client';
-import { startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
+import { ADMIN_TEST_PASSWORD, startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
 import { deviceKeyAndCsr } from '../../server/test/openssl.js';
 import { buildProgram } from '../src/main.js';
 
@@ -68,21 +76,23 @@ const adminPassword = () =>
     .password;
 
 test('log in into a profile kept owner-readable, then manage a tenant with --json and tables', async () => {
-  const login = await mooring(
-    ['login', '--server', server, '--ca', caFile, '-u', 'admin', '--password-stdin', '--json'],
-    {
-      stdin: `${adminPassword()}\n`,
-    },
-  );
+  const oneTime = adminPassword();
+  const args = ['login', '--server', server, '--ca', caFile, '-u', 'admin', '--password-stdin', '--json'];
+  // The bootstrap password works once: without a new one the login stops and says how to give it.
+  const refused = await mooring(args, { stdin: `${oneTime}\n` });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /works once.*--new-password-stdin/);
+  const login = await mooring([...args, '--new-password-stdin'], {
+    stdin: `${oneTime}\n${ADMIN_TEST_PASSWORD}\n`,
+  });
   assert.equal(login.code, 0, login.stderr);
   assert.equal(login.json.user.platformAdmin, true);
+  assert.equal(login.json.passwordChanged, true);
+  assert.equal(existsSync(join(t.dataDir, 'bootstrap-admin.json')), false, 'the spent file is gone');
   const profiles = join(work, 'config', 'profiles.json');
   assert.equal(statSync(profiles).mode & 0o777, 0o600);
-  assert.equal(
-    readFileSync(profiles, 'utf8').includes(adminPassword()),
-    false,
-    'the password is never stored',
-  );
+  for (const password of [oneTime, ADMIN_TEST_PASSWORD])
+    assert.equal(readFileSync(profiles, 'utf8').includes(password), false, 'the password is never stored');
 
   const tenant = await mooring(['tenants', 'create', 'acme-cli', '--json']);
   assert.equal(tenant.code, 0, tenant.stderr);
@@ -236,6 +246,12 @@ test('a factory run: certificates and tokens per unit, a manifest written owner-
   const serials = join(work, 'serials.txt');
   writeFileSync(serials, '# line 7, shift 1\nLINE-1\nLINE-2\nLINE-3\n');
   const out = join(work, 'run1');
+  // Manifests from an earlier run, readable by everyone: the new secrets must not inherit that.
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'manifest.json'), '{}', { mode: 0o644 });
+  writeFileSync(join(out, 'manifest.csv'), '', { mode: 0o644 });
+  chmodSync(join(out, 'manifest.json'), 0o644);
+  chmodSync(join(out, 'manifest.csv'), 0o644);
   const run = await mooring([
     ...base,
     'factory',
@@ -261,6 +277,7 @@ test('a factory run: certificates and tokens per unit, a manifest written owner-
   );
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   assert.equal(statSync(join(out, 'manifest.json')).mode & 0o777, 0o600);
+  assert.equal(statSync(join(out, 'manifest.csv')).mode & 0o777, 0o600);
   assert.match(manifest.items[1].certificate, /BEGIN CERTIFICATE/);
   assert.match(manifest.items[0].provisioningToken, /^mpt_/);
   assert.match(readFileSync(join(out, 'manifest.csv'), 'utf8'), /^serial,deviceId,certificateSerial/);

@@ -37,6 +37,7 @@ export const OPERATIONS = {
   endUserSessions: ['DELETE', '/v1/users/{userId}/sessions'],
   endUserSession: ['DELETE', '/v1/users/{userId}/sessions/{sessionId}'],
   resetUserTotp: ['DELETE', '/v1/users/{userId}/totp'],
+  unlockUser: ['DELETE', '/v1/users/{userId}/lockout'],
   listInvitations: ['GET', '/v1/invitations'],
   createInvitation: ['POST', '/v1/invitations'],
   revokeInvitation: ['DELETE', '/v1/invitations/{invitationId}'],

@@ -5,7 +5,7 @@
  * counted. With a `path`, the buffer is kept on disk: loaded at start and written at most once a
  * second while it changes, and at close, so a crash loses at most the last second of readings.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface Reading {
@@ -99,6 +99,8 @@ export class OfflineBuffer {
     mkdirSync(dirname(this.opts.path), { recursive: true, mode: 0o700 });
     const tmp = `${this.opts.path}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.entries.map((e) => e.reading)), { mode: 0o600 });
+    // `mode` applies only when the file is created: a leftover temporary file keeps its own.
+    chmodSync(tmp, 0o600);
     renameSync(tmp, this.opts.path);
     this.dirty = false;
   }

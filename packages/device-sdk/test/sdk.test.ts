@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { httpsCall } from '../../server/test/harness.js';
+import { bootstrapAdminToken, httpsCall } from '../../server/test/harness.js';
 import { loadConfig, startPlatform, type Platform } from '../../server/src/index.js';
 import {
   FileCredentialStore,
@@ -49,9 +49,7 @@ const call = (method: string, path: string, token?: string, body?: unknown) =>
 
 before(async () => {
   await start();
-  const { readFileSync } = await import('node:fs');
-  const cred = JSON.parse(readFileSync(join(dataDir, 'bootstrap-admin.json'), 'utf8'));
-  adminToken = (await call('POST', '/v1/auth/login', undefined, cred)).body.token;
+  adminToken = await bootstrapAdminToken((path, body, token) => call('POST', path, token, body), dataDir);
   const tenant = await call('POST', '/v1/tenants', adminToken, { name: 'sdk' });
   apiKey = (await call('POST', `/v1/tenants/${tenant.body.id}/api-keys`, adminToken, { name: 'k' })).body
     .secret;

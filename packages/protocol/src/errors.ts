@@ -84,6 +84,11 @@ export const ERROR_CATALOGUE = {
     'Too many failed logins',
     'Logins for this user name are locked after repeated failures. `retryAfterMs` says when the lock ends; an administrator can issue a password-reset link meanwhile.',
   ),
+  PASSWORD_CHANGE_REQUIRED: spec(
+    403,
+    'Password change required',
+    "The password this session was opened with was handed out to be used once (the bootstrap administrator's): the session may only change it (`POST /v1/auth/password`) and read `/v1/auth/me`. Log in again with the new password.",
+  ),
   TOTP_ENROLLMENT_REQUIRED: spec(
     403,
     'Two-factor enrolment required',

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createTestDatabase } from '../test/postgres.js';
 import { findPid, procCpuMs, ServerProcess } from './procs.js';
 import { Rest } from './rest.js';
+import { bootstrapAdminToken } from '../test/harness.js';
 import { round, Samples } from './stats.js';
 
 export interface ApiBenchOptions {
@@ -110,11 +111,7 @@ export async function authenticatedRequestsOnPostgres(
   const ca = readFileSync(server.ready.caFile, 'utf8');
   const rest = new Rest(server.ready.httpPort, ca);
   try {
-    const cred = JSON.parse(readFileSync(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as {
-      username: string;
-      password: string;
-    };
-    const { token } = await rest.expect<{ token: string }>(200, 'POST', '/v1/auth/login', undefined, cred);
+    const token = await bootstrapAdminToken((path, body, t) => rest.call('POST', path, t, body), dataDir);
     const tenant = await rest.expect<{ id: string }>(201, 'POST', '/v1/tenants', token, { name: 'bench' });
     const owner = await rest.expect<{ secret: string }>(
       201,

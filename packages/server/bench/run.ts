@@ -27,6 +27,7 @@ import type { LatencyResult, MtlsResult, Target, ThroughputResult } from './mess
 import { clientContext, handshake, HOLD_MS, type TlsVersion } from './mtls.js';
 import { findPid, LoadGenerator, machineCpu, procCpuMs, procMemory, ServerProcess } from './procs.js';
 import { Rest } from './rest.js';
+import { bootstrapAdminToken } from '../test/harness.js';
 import type { ServerStats } from './server.js';
 import { authenticatedRequests, authenticatedRequestsOnPostgres } from './api.js';
 import { fleetPhase } from './fleet.js';
@@ -305,9 +306,8 @@ interface Device {
   accessKey: string;
 }
 
-async function bootstrap(rest: Rest, credentialFile: string, count: number) {
-  const cred = JSON.parse(readFileSync(credentialFile, 'utf8')) as { username: string; password: string };
-  const { token } = await rest.expect<{ token: string }>(200, 'POST', '/v1/auth/login', undefined, cred);
+async function bootstrap(rest: Rest, dataDir: string, count: number) {
+  const token = await bootstrapAdminToken((path, body, t) => rest.call('POST', path, t, body), dataDir);
   const tenant = await rest.expect<{ id: string }>(201, 'POST', '/v1/tenants', token, { name: 'bench' });
   const key = await rest.expect<{ secret: string }>(201, 'POST', `/v1/tenants/${tenant.id}/api-keys`, token, {
     name: 'bench',
@@ -899,11 +899,7 @@ async function main() {
 
   log(`bootstrap: tenant, API key, ${PARAMS.connections + 1} devices with access keys`);
   const t = performance.now();
-  const { apiKey, devices } = await bootstrap(
-    rest,
-    join(dataDir, 'bootstrap-admin.json'),
-    PARAMS.connections + 1,
-  );
+  const { apiKey, devices } = await bootstrap(rest, dataDir, PARAMS.connections + 1);
   const bootstrapSeconds = round((performance.now() - t) / 1000, 1);
   const loadDevices = devices.slice(0, PARAMS.connections);
   const commandDevice = devices[PARAMS.connections]!;

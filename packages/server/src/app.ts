@@ -2,7 +2,7 @@
  * The composition root: reads as the wiring diagram. Store → services → adapters (HTTPS, MQTT/TLS,
  * MQTT/WSS) → workers. `startPlatform` returns a handle with the bound ports and a graceful `stop`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo, Server } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
@@ -19,6 +19,7 @@ import { createTelemetryService } from './domains/telemetry/service.js';
 import { tenancyStore } from './domains/tenancy/store.js';
 import { createTenancyService } from './domains/tenancy/service.js';
 import { ensureTlsMaterial } from './pki/bootstrap.js';
+import { refuseRenegotiation, withTlsPolicy } from './pki/tls-policy.js';
 import { createProvisioningService } from './domains/provisioning/service.js';
 import { createPkiService } from './domains/pki/service.js';
 import { peerCertificateOf } from './pki/peer.js';
@@ -44,6 +45,7 @@ import {
   USER_RULES,
 } from './domains/access/rules.js';
 import { createUserService } from './domains/users/service.js';
+import { BOOTSTRAP_CREDENTIAL_FILE } from './domains/users/users.js';
 import { userStore } from './domains/users/store.js';
 import { createApiKeyService } from './domains/api-keys/service.js';
 import { apiKeyStore } from './domains/api-keys/store.js';
@@ -52,6 +54,7 @@ import { deviceStore } from './domains/devices/store.js';
 import { loadTimeSigner } from './pki/time-signer.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
+import { restrictDataDir } from './platform/data-dir.js';
 import { createLocalBus } from './platform/bus.js';
 import { createCursors } from './platform/pagination.js';
 import type { TenantCaller } from './platform/caller.js';
@@ -70,7 +73,10 @@ export interface Platform {
   readonly caFile: string;
   /** The server certificate is the operator's (MOORING_TLS_CERT_FILE), not issued by the platform CA. */
   readonly operatorCertificate: boolean;
-  /** Set on the first start only: where the one-time admin credential was written. */
+  /**
+   * Where the one-time admin credential is while its password is unused (set on the first start, and
+   * on later starts until the password is changed); null once it is spent.
+   */
   readonly bootstrapCredentialFile: string | null;
   readonly logger: Logger;
   readonly db: Db;
@@ -117,6 +123,34 @@ async function startPlatformSteps(
 ): Promise<Platform> {
   const logger = createLogger(config.logLevel);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const bootstrapFile = join(config.dataDir, BOOTSTRAP_CREDENTIAL_FILE);
+  const readBootstrapFile = () => {
+    try {
+      const parsed = JSON.parse(readFileSync(bootstrapFile, 'utf8')) as {
+        username?: unknown;
+        password?: unknown;
+      };
+      return typeof parsed.username === 'string' && typeof parsed.password === 'string'
+        ? { username: parsed.username, password: parsed.password }
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const removeBootstrapFile = (why: string) => {
+    if (!existsSync(bootstrapFile)) return;
+    rmSync(bootstrapFile, { force: true });
+    logger.info({ file: bootstrapFile }, `removed the bootstrap administrator credential: ${why}`);
+  };
+  // Owner-only before anything is read or written there, again once the start has written its files,
+  // after every checkpoint and at stop (see platform/data-dir.ts).
+  const restrictModes = (when: string) => {
+    const r = restrictDataDir(config.dataDir);
+    if (r.changed > 0) logger.info({ changed: r.changed, when }, 'made data directory entries owner-only');
+    for (const f of r.failed)
+      logger.warn({ path: f.path, err: f.error }, 'cannot make a data directory entry owner-only');
+  };
+  restrictModes('start');
 
   // Store
   const db =
@@ -210,6 +244,10 @@ async function startPlatformSteps(
     sessionTtlMs: config.sessionTtlSeconds * 1000,
     requireTenant: (id) => tenancy.require(id),
     record: recordAudit,
+    // The bootstrap password was changed: the file holding it has served its purpose.
+    onOneTimePasswordSpent: (user) => {
+      if (user.platformAdmin) removeBootstrapFile('its one-time password was changed');
+    },
   });
   const apiKeys = createApiKeyService({
     store: apiKeyStore(db),
@@ -258,16 +296,23 @@ async function startPlatformSteps(
   const stale = await presence.resetNode(config.nodeId, 'server_restart');
   if (stale > 0) logger.info({ devices: stale }, 'marked devices offline after restart');
 
-  // First start: credentials and TLS material
+  // First start: the platform administrator, with a password that works once (its first session may
+  // only change it). A file left from an earlier start is removed once its password is spent; one from
+  // before passwords were one-time becomes one-time.
   let bootstrapCredentialFile: string | null = null;
   const admin = await users.ensureBootstrapAdmin();
   if (admin) {
-    bootstrapCredentialFile = join(config.dataDir, 'bootstrap-admin.json');
+    bootstrapCredentialFile = bootstrapFile;
     writeFileSync(bootstrapCredentialFile, JSON.stringify(admin, null, 2) + '\n', { mode: 0o600 });
     logger.warn(
       { file: bootstrapCredentialFile },
-      'created the platform administrator; its one-time password is in this file (owner-readable only)',
+      'created the platform administrator; its one-time password is in this file (owner-readable only): log in with it and choose your own',
     );
+  } else if (existsSync(bootstrapFile)) {
+    const credential = readBootstrapFile();
+    const state = credential ? await users.reconcileBootstrapCredential(credential) : 'spent';
+    if (state === 'spent') removeBootstrapFile('its password no longer works');
+    else bootstrapCredentialFile = bootstrapFile;
   }
   // Adapters
   let ready = false;
@@ -285,12 +330,12 @@ async function startPlatformSteps(
   opened.push(() => broker.close());
   const mtlsContext = async () => {
     const trust = await pki.trust();
-    return {
+    return withTlsPolicy({
       cert: tls.cert,
       key: tls.key,
       ca: [tls.ca, ...trust.cas],
       ...(trust.crls.length ? { crl: trust.crls } : {}),
-    };
+    });
   };
   const initialTrust = await mtlsContext();
   const http = await createHttpServer({
@@ -308,7 +353,8 @@ async function startPlatformSteps(
   await http.listen({ port: config.httpPort, host: config.httpHost });
   const httpPort = (http.server.address() as AddressInfo).port;
 
-  const mqttServer = createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (socket) => {
+  const mqttServer = createTlsServer(withTlsPolicy({ cert: tls.cert, key: tls.key }), (socket) => {
+    refuseRenegotiation(socket);
     socket.setNoDelay(true);
     broker.handle(socket, { transport: 'mqtts', remoteAddress: socket.remoteAddress ?? null });
   });
@@ -320,8 +366,9 @@ async function startPlatformSteps(
   // MQTT over mutual TLS: the handshake itself refuses certificates from another CA, expired ones and
   // revoked ones (CRL of every issuing CA); the trust is reloaded whenever CAs or CRLs change.
   const mtlsServer = createTlsServer(
-    { ...initialTrust, minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true },
+    { ...initialTrust, requestCert: true, rejectUnauthorized: true },
     (socket) => {
+      refuseRenegotiation(socket);
       socket.setNoDelay(true);
       const certificate = peerCertificateOf(socket);
       if (!certificate) return void socket.destroy();
@@ -383,7 +430,9 @@ async function startPlatformSteps(
   const checkpoint =
     db.kind === 'pglite'
       ? setInterval(() => {
-          db.exec('CHECKPOINT').catch((err: unknown) => logger.error({ err }, 'checkpoint failed'));
+          db.exec('CHECKPOINT')
+            .then(() => restrictModes('checkpoint'))
+            .catch((err: unknown) => logger.error({ err }, 'checkpoint failed'));
         }, 5 * 60_000)
       : undefined;
   checkpoint?.unref();
@@ -394,6 +443,7 @@ async function startPlatformSteps(
   }, 3600_000);
   trustRefresh.unref();
 
+  restrictModes('started');
   ready = true;
   logger.info(
     { httpPort, mqttPort, mqttMtlsPort, store: db.kind, dataDir: config.dataDir },
@@ -433,6 +483,7 @@ async function startPlatformSteps(
         await presence.resetNode(config.nodeId, 'server_shutdown').catch(() => 0);
         await auditWriter.flush();
         if (!options.db) await db.close();
+        restrictModes('stop');
         logger.info('mooring stopped');
       })();
       return stopping;

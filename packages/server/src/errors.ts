@@ -40,6 +40,12 @@ export const Errors = {
   unauthenticated: (detail?: string) => new AppError('UNAUTHENTICATED', detail),
   invalidCredentials: () => new AppError('INVALID_CREDENTIALS'),
   forbidden: (detail?: string) => new AppError('FORBIDDEN', detail),
+  /** Every call but a password change from a session opened with a one-time password. */
+  passwordChangeRequired: () =>
+    new AppError(
+      'PASSWORD_CHANGE_REQUIRED',
+      'this password works once: change it with POST /v1/auth/password, then log in with the new one',
+    ),
   tenantNotFound: (id: string) => new AppError('TENANT_NOT_FOUND', `tenant ${id} not found`),
   userNotFound: (id: string) => new AppError('USER_NOT_FOUND', `user ${id} not found`),
   apiKeyNotFound: (id: string) => new AppError('API_KEY_NOT_FOUND', `API key ${id} not found`),

@@ -5,19 +5,27 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase } from './postgres.js';
-import { connectMqtt, startServerProcess, type HttpResponse, type ServerProcess } from './harness.js';
+import {
+  bootstrapAdminToken,
+  connectMqtt,
+  startServerProcess,
+  type HttpResponse,
+  type ServerProcess,
+} from './harness.js';
 
 const DEVICES = 4;
 const WINDOW = 20; // QoS 1 messages in flight per device
 const KILL_AFTER_ACKS = 3_000;
 
 async function bootstrap(server: ServerProcess, dataDir: string) {
-  const cred = JSON.parse(readFileSync(join(dataDir, 'bootstrap-admin.json'), 'utf8'));
-  const token = (await server.call('POST', '/v1/auth/login', { body: cred })).body.token;
+  const token = await bootstrapAdminToken(
+    (path, body, t) => server.call('POST', path, { body, ...(t ? { token: t } : {}) }),
+    dataDir,
+  );
   const tenant = await server.call('POST', '/v1/tenants', { token, body: { name: 'crash' } });
   const apiKey = (
     await server.call('POST', `/v1/tenants/${tenant.body.id}/api-keys`, { token, body: { name: 'k' } })

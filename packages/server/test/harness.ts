@@ -3,7 +3,7 @@
  * trusts the platform CA, and helpers that bootstrap a tenant, an API key and devices over REST.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +92,37 @@ export interface TestPlatform {
 
 let counter = 0;
 
+/** The password the tests give the bootstrap administrator in place of the file's one-time one. */
+export const ADMIN_TEST_PASSWORD = 'tidal harbour keeper 7';
+
+/**
+ * Logs in as the bootstrap administrator: the file's password works once and its session may only
+ * change it, so the first call changes it to ADMIN_TEST_PASSWORD (the server then removes the file);
+ * every call logs in with that.
+ */
+export async function bootstrapAdminToken(
+  post: (path: string, body: unknown, token?: string) => Promise<{ status: number; body: any }>,
+  dataDir: string,
+): Promise<string> {
+  const file = join(dataDir, 'bootstrap-admin.json');
+  if (existsSync(file)) {
+    const cred = JSON.parse(readFileSync(file, 'utf8')) as { username: string; password: string };
+    const first = await post('/v1/auth/login', cred);
+    if (first.status !== 200) throw new Error(`bootstrap admin login failed: ${JSON.stringify(first.body)}`);
+    if (!first.body.passwordChangeRequired) return first.body.token as string;
+    const changed = await post(
+      '/v1/auth/password',
+      { currentPassword: cred.password, newPassword: ADMIN_TEST_PASSWORD },
+      first.body.token,
+    );
+    if (changed.status !== 204)
+      throw new Error(`admin password change failed: ${JSON.stringify(changed.body)}`);
+  }
+  const r = await post('/v1/auth/login', { username: 'admin', password: ADMIN_TEST_PASSWORD });
+  if (r.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(r.body)}`);
+  return r.body.token as string;
+}
+
 export async function startTestPlatform(
   env: Record<string, string> = {},
   options: StartOptions = {},
@@ -116,14 +147,10 @@ export async function startTestPlatform(
     dataDir,
     call,
     async adminToken() {
-      if (adminToken) return adminToken;
-      const cred = JSON.parse(readFileSync(join(dataDir, 'bootstrap-admin.json'), 'utf8')) as {
-        username: string;
-        password: string;
-      };
-      const r = await call('POST', '/v1/auth/login', { body: cred });
-      if (r.status !== 200) throw new Error(`admin login failed: ${r.text}`);
-      adminToken = r.body.token as string;
+      adminToken ??= await bootstrapAdminToken(
+        (path, body, token) => call('POST', path, { body, ...(token ? { token } : {}) }),
+        dataDir,
+      );
       return adminToken;
     },
     async tenant(name = `tenant-${process.pid}-${++counter}`) {

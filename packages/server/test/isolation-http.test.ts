@@ -86,6 +86,7 @@ const ROUTES: Record<string, Row> = {
   'DELETE /v1/users/{userId}/sessions': { need: 'users:manage' },
   'DELETE /v1/users/{userId}/sessions/{sessionId}': { need: 'users:manage', fresh: ['userId', 'sessionId'] },
   'DELETE /v1/users/{userId}/totp': { need: 'users:manage' },
+  'DELETE /v1/users/{userId}/lockout': { need: 'users:manage' },
   'GET /v1/invitations': { need: 'users:read' },
   'POST /v1/invitations': { need: 'users:manage', body: () => ({ grants: [{ role: 'viewer' }] }) },
   'DELETE /v1/invitations/{invitationId}': { need: 'users:manage', fresh: ['invitationId'] },

@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { connectMqtt, startServerProcess } from './harness.js';
+import { ADMIN_TEST_PASSWORD, bootstrapAdminToken, connectMqtt, startServerProcess } from './harness.js';
 
 const bin = new URL('../../cli/bin/mooring.mjs', import.meta.url).pathname;
 
@@ -37,7 +37,10 @@ test(
       const cred = JSON.parse(readFileSync(credFile, 'utf8'));
       assert.equal(cred.username, 'admin');
       assert.ok(cred.password.length >= 24, 'a random password, not a default one');
-      const token = (await first.call('POST', '/v1/auth/login', { body: cred })).body.token;
+      const token = await bootstrapAdminToken(
+        (path, body, t) => first.call('POST', path, { body, ...(t ? { token: t } : {}) }),
+        dataDir,
+      );
       const tenant = (await first.call('POST', '/v1/tenants', { token, body: { name: 'life' } })).body;
       const apiKey = (
         await first.call('POST', `/v1/tenants/${tenant.id}/api-keys`, { token, body: { name: 'k' } })
@@ -67,12 +70,16 @@ test(
       const second = await startServerProcess(dataDir);
       try {
         assert.equal(second.ca, caBefore, 'the platform CA is reused');
-        assert.deepEqual(
-          JSON.parse(readFileSync(credFile, 'utf8')),
-          cred,
-          'no second admin credential is made',
-        );
-        const login = await second.call('POST', '/v1/auth/login', { body: cred });
+        // The first run changed the one-time password: the file is gone, its password no longer
+        // works, no second credential was made, and the chosen password still works.
+        assert.equal(existsSync(credFile), false, 'the spent credential file is removed');
+        assert.match(second.output(), /Admin login:\s+admin, with the password chosen at the first login/);
+        const old = await second.call('POST', '/v1/auth/login', { body: cred });
+        assert.equal(old.status, 401);
+        assert.equal(old.body.code, 'INVALID_CREDENTIALS');
+        const login = await second.call('POST', '/v1/auth/login', {
+          body: { username: 'admin', password: ADMIN_TEST_PASSWORD },
+        });
         assert.equal(login.status, 200);
         const points = await second.call('GET', `/v1/devices/${device.id}/telemetry?key=n&from=0&limit=500`, {
           token: apiKey,
@@ -143,8 +150,10 @@ test(
       MOORING_LOG_LEVEL: 'warn',
     });
     try {
-      const cred = JSON.parse(readFileSync(join(dataDir, 'bootstrap-admin.json'), 'utf8'));
-      const token = (await server.call('POST', '/v1/auth/login', { body: cred })).body.token;
+      const token = await bootstrapAdminToken(
+        (path, body, t) => server.call('POST', path, { body, ...(t ? { token: t } : {}) }),
+        dataDir,
+      );
       const tenant = (await server.call('POST', '/v1/tenants', { token, body: { name: 'dev' } })).body;
       const apiKey = (
         await server.call('POST', `/v1/tenants/${tenant.id}/api-keys`, { token, body: { name: 'k' } })

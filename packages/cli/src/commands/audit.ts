@@ -1,9 +1,9 @@
 /** The audit trail: query, export with progress, and verify the hash chain. */
-import { createWriteStream } from 'node:fs';
 import type { Command } from 'commander';
 import { pathOf } from '@mooring/client';
 import { SingleBar, Presets } from 'cli-progress';
 import { act, timeArg } from '../act.js';
+import { ownerOnlyStream } from '../files.js';
 
 type Row = Record<string, unknown>;
 
@@ -56,7 +56,7 @@ export function registerAudit(program: Command): void {
         // The JSON-lines export routes (exportAudit, exportPlatformAudit) answer in one response; paging
         // through the list instead shows progress and keeps memory flat on a long trail.
         const path = pathOf(o.platform ? 'listPlatformAudit' : 'listAudit');
-        const sink = o.output ? createWriteStream(o.output, { mode: 0o600 }) : process.stdout;
+        const sink = o.output ? ownerOnlyStream(o.output) : process.stdout;
         const bar =
           o.output && process.stderr.isTTY
             ? new SingleBar(

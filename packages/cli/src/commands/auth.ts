@@ -10,6 +10,7 @@ interface LoginResult {
   expiresAt: number;
   user: { id: string; username: string; tenantId: string | null; platformAdmin: boolean };
   totpEnrollmentRequired: boolean;
+  passwordChangeRequired?: boolean;
 }
 
 export function registerAuth(program: Command): void {
@@ -18,6 +19,10 @@ export function registerAuth(program: Command): void {
     .description('log in (user name and password, or an API key) and save the credential in a profile')
     .option('-u, --username <name>', 'user name')
     .option('--password-stdin', 'read the password from stdin (else MOORING_PASSWORD, else a prompt)')
+    .option(
+      '--new-password-stdin',
+      "when the password works once (the bootstrap administrator's), read the new one from the next line of stdin (else MOORING_NEW_PASSWORD, else a prompt)",
+    )
     .option('--totp <code>', 'the 6-digit code of your authenticator app, when the account has 2FA')
     .option('--recovery-code <code>', 'a recovery code instead of --totp')
     .option('--api-key <key>', 'save an API key (mk_…) instead of logging in')
@@ -28,6 +33,7 @@ export function registerAuth(program: Command): void {
           opts: {
             username?: string;
             passwordStdin?: boolean;
+            newPasswordStdin?: boolean;
             totp?: string;
             recoveryCode?: string;
             apiKey?: string;
@@ -76,6 +82,27 @@ export function registerAuth(program: Command): void {
               r = await client.op<LoginResult>('login', {}, { body: { ...body, totp } });
             } else throw e;
           }
+          // A one-time password (the bootstrap administrator's): choose a new one, then log in with it.
+          let changedPassword = false;
+          if (r.passwordChangeRequired) {
+            const next =
+              process.env.MOORING_NEW_PASSWORD ??
+              (opts.newPasswordStdin || process.stdin.isTTY
+                ? await readSecret(
+                    'This password works once; choose a new one',
+                    Boolean(opts.newPasswordStdin),
+                  )
+                : undefined);
+            if (next === undefined)
+              throw new UsageError(
+                'this password works once: give the new one with --new-password-stdin (the next line of stdin) or MOORING_NEW_PASSWORD',
+              );
+            await client
+              .withToken(r.token)
+              .op('changePassword', {}, { body: { currentPassword: password, newPassword: next } });
+            r = await client.op<LoginResult>('login', {}, { body: { ...body, password: next } });
+            changedPassword = true;
+          }
           saveProfile(ctx.profileName, {
             server: server.url,
             ...(server.ca ? { ca: server.ca } : {}),
@@ -91,8 +118,10 @@ export function registerAuth(program: Command): void {
               user: r.user,
               expiresAt: r.expiresAt,
               totpEnrollmentRequired: r.totpEnrollmentRequired,
+              passwordChanged: changedPassword,
             },
             () => {
+              if (changedPassword) ctx.out.line('The one-time password is spent; your new password is set.');
               ctx.out.line(
                 `Logged in as ${r.user.username} on ${server.url} (profile '${ctx.profileName}', until ${new Date(r.expiresAt).toISOString()}).`,
               );
@@ -161,6 +190,10 @@ export function registerAuth(program: Command): void {
           for (const g of me.grants as { permissions: string[]; scope: Record<string, string> }[])
             ctx.out.line(`grant ${JSON.stringify(g.scope)}: ${g.permissions.join(' ')}`);
           if (me.restricted) ctx.out.note('This session may only enrol two-factor authentication.');
+          if (me.user.passwordChangeRequired)
+            ctx.out.note(
+              'This password works once: change it with `mooring account password`, then log in again.',
+            );
         });
       }),
     );

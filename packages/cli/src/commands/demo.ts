@@ -3,6 +3,7 @@
  * owner API key saved as the `demo` profile, a simulated fleet sending telemetry and answering
  * commands, and one field device waiting for approval with its code printed. Ctrl-C stops it all.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +48,17 @@ export function registerDemo(program: Command): void {
           password: string;
         };
         const anon = new MooringClient({ baseUrl: url, ca: platform.caCert });
-        const { token } = await anon.op<{ token: string }>('login', {}, { body: admin });
+        // The file's password works once: the demo spends it on a new random one, which it prints.
+        const oneTime = await anon.op<{ token: string }>('login', {}, { body: admin });
+        const password = randomBytes(18).toString('base64url');
+        await anon
+          .withToken(oneTime.token)
+          .op('changePassword', {}, { body: { currentPassword: admin.password, newPassword: password } });
+        const { token } = await anon.op<{ token: string }>(
+          'login',
+          {},
+          { body: { username: admin.username, password } },
+        );
         const asAdmin = anon.withToken(token);
         const tenant = await asAdmin.op<{ id: string }>('createTenant', {}, { body: { name: 'demo' } });
         const key = await asAdmin.op<{ secret: string }>(
@@ -140,7 +151,7 @@ export function registerDemo(program: Command): void {
             `  REST API:  ${url}/v1   (OpenAPI: ${url}/openapi.json)`,
             `  MQTT:      ${mqttUrl}   mutual TLS: mqtts://localhost:${platform.mqttMtlsPort}`,
             `  CA:        ${platform.caFile}`,
-            `  Admin:     ${admin.username} / ${admin.password}`,
+            `  Admin:     ${admin.username} / ${password}   (the one-time password was changed to this one)`,
             `  Tenant:    demo (${tenant.id}); its owner API key is saved as the CLI profile 'demo'`,
             `  Fleet:     ${sim.devices.length} simulated buoys sending temp, hum, battery`,
             '',

@@ -1,9 +1,10 @@
 /** Provisioning: tokens, pending operations, approval by the code a device shows, factory batches. */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { act, seconds } from '../act.js';
+import { writeOwnerOnly } from '../files.js';
 import { UsageError } from '../context.js';
 
 type Row = Record<string, unknown>;
@@ -294,9 +295,7 @@ export function registerProvisioning(program: Command): void {
           bar?.stop();
           mkdirSync(o.out, { recursive: true });
           const manifest = { batchId: o.batch, createdAt: Date.now(), devices: items.length, items };
-          writeFileSync(join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n', {
-            mode: 0o600,
-          });
+          writeOwnerOnly(join(o.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
           const cols = [
             'serial',
             'deviceId',
@@ -311,10 +310,9 @@ export function registerProvisioning(program: Command): void {
               : /[",\n]/.test(String(v))
                 ? `"${String(v).replace(/"/g, '""')}"`
                 : String(v);
-          writeFileSync(
+          writeOwnerOnly(
             join(o.out, 'manifest.csv'),
             [cols.join(','), ...items.map((it) => cols.map((c) => esc(it[c])).join(','))].join('\n') + '\n',
-            { mode: 0o600 },
           );
           const certificates = items.filter((it) => it.certificateSerial).length;
           const summary = {

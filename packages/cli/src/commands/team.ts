@@ -199,6 +199,15 @@ export function registerTeam(program: Command): void {
         );
       }),
     );
+  users
+    .command('unlock <userId>')
+    .description("lift the login lockout of a user's name after repeated failed logins")
+    .action(
+      act(async (ctx, userId: string) => {
+        await ctx.client().op('unlockUser', { userId });
+        ctx.out.result({ userId, locked: false }, () => ctx.out.line(`Lifted the lockout of ${userId}.`));
+      }),
+    );
 
   program
     .command('accept-invitation <token>')

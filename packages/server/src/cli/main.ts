@@ -44,6 +44,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  // Whatever this process creates (data directory files, logs redirected by the operator's shell are
+  // not ours) is owner-only from the start; the data directory's modes are also set explicitly.
+  process.umask(0o077);
   let platform: Platform;
   try {
     platform = await startPlatform(config);
@@ -70,8 +73,8 @@ export async function main(argv: string[]): Promise<number> {
         ? `  Server TLS:      your certificate (MOORING_TLS_CERT_FILE); clients trust the CA that signed it`
         : `  Platform CA:     ${platform.caFile}   (devices and clients pin this)`,
       platform.bootstrapCredentialFile
-        ? `  Admin login:     ${platform.bootstrapCredentialFile}   (one-time credential, owner-readable only)`
-        : `  Admin login:     the administrator made on first start (its password was in bootstrap-admin.json)`,
+        ? `  Admin login:     ${platform.bootstrapCredentialFile}   (one-time password, owner-readable only: log in with it and choose your own)`
+        : `  Admin login:     admin, with the password chosen at the first login (the one-time one is spent)`,
       platform.insecureMqttPort !== null
         ? `  DEV plain MQTT:  mqtt://127.0.0.1:${platform.insecureMqttPort}   (anonymous, development only)`
         : '',

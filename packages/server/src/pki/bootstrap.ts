@@ -139,7 +139,7 @@ export async function ensureTlsMaterial(opts: {
   }
   if (!existsSync(caFile) || !existsSync(sealedKeyFile)) {
     const ca = await createCa('Mooring Platform CA');
-    writeFileSync(caFile, ca.cert.toString('pem') + '\n');
+    writeFileSync(caFile, ca.cert.toString('pem') + '\n', { mode: 0o600 });
     writeSecret(sealedKeyFile, opts.box.seal(await exportPkcs8Pem(ca.keys.privateKey)));
     generated = true;
   }
@@ -166,7 +166,7 @@ export async function ensureTlsMaterial(opts: {
     const caCert = new x509.X509Certificate(ca);
     const caKey = await importEcPrivateKey(caKeyPem);
     const server = await createServerCert({ cert: caCert, key: caKey }, names);
-    writeFileSync(certFile, server.cert.toString('pem') + '\n' + ca);
+    writeFileSync(certFile, server.cert.toString('pem') + '\n' + ca, { mode: 0o600 });
     writeSecret(keyFile, await exportPkcs8Pem(server.keys.privateKey));
     generated = true;
   }

@@ -66,7 +66,7 @@ export function loadTimeSigner(dataDir: string, now: () => number = Date.now): T
   }
   const publicKeyPem = createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }) as string;
   // Always rewritten from the key, so that it cannot drift from a replaced key file.
-  writeFileSync(pubFile, publicKeyPem);
+  writeFileSync(pubFile, publicKeyPem, { mode: 0o600 });
   return {
     publicKeyPem,
     sign(nonce) {

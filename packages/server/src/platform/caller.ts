@@ -3,7 +3,13 @@
  * ambient state, and every tenant-scoped query filters on `caller.tenantId`.
  */
 export type Principal =
-  | { kind: 'platform-admin'; userId: string; sessionId?: string }
+  | {
+      kind: 'platform-admin';
+      userId: string;
+      sessionId?: string;
+      /** The session may only change the password (it was a one-time one). */
+      passwordChangeRequired?: boolean;
+    }
   | {
       kind: 'user';
       userId: string;
@@ -12,6 +18,8 @@ export type Principal =
       sessionId?: string;
       /** The session may only enrol a second factor (the tenant requires one). */
       restricted?: boolean;
+      /** The session may only change the password (it was a one-time one). */
+      passwordChangeRequired?: boolean;
     }
   | { kind: 'api-key'; keyId: string; tenantId: string; grants: readonly EffectiveGrant[] }
   | { kind: 'device'; deviceId: string; tenantId: string };

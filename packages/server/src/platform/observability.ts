@@ -1,5 +1,5 @@
 /** Structured logs (pino) and Prometheus metrics, one registry per platform instance. */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LogLevel } from '../config.js';
 
@@ -17,8 +17,10 @@ const REDACT = [
   '*.token',
 ];
 
-export function createLogger(level: LogLevel): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'mooring' } });
+/** The process's logger; `destination` (default stdout) is for tests that read what was logged. */
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  const options = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'mooring' } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export function createMetrics() {

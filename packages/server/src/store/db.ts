@@ -21,6 +21,71 @@ export interface Db extends Queryable {
 interface DriverError {
   code?: string;
   constraint?: string;
+  table?: string;
+  column?: string;
+  message?: string;
+}
+
+/**
+ * A statement's name for logs: its verb and the first table it names (`INSERT audit_records`). The SQL
+ * text is the code's; the name is enough to find it.
+ */
+export function statementName(sql: string): string {
+  const text = sql
+    .replace(/--[^\n]*/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const verb = (/^\w+/.exec(text)?.[0] ?? 'statement').toUpperCase();
+  const table = /\b(?:FROM|INTO|UPDATE|TABLE|JOIN)\s+("?[\w.]+"?)/i.exec(text)?.[1];
+  return table ? `${verb} ${table.replace(/"/g, '')}` : verb;
+}
+
+/**
+ * What a failed statement may tell the rest of the process, and so its logs: the statement's name, the
+ * SQLSTATE and the schema objects involved, never the values. A driver error carries the parameters
+ * (PGlite's `params`), and its message and `detail` quote input (`invalid input syntax for type
+ * bigint: "…"`, `Key (token_hash)=(…) already exists`): request data and secrets' digests.
+ */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  /** The SQLSTATE (or the driver's error code when the server never answered). */
+  readonly code: string | undefined;
+  readonly statement: string;
+  readonly constraint: string | undefined;
+  readonly table: string | undefined;
+  readonly column: string | undefined;
+
+  constructor(e: unknown, sql: string) {
+    const err = (e ?? {}) as DriverError;
+    const statement = statementName(sql);
+    const sqlState = typeof err.code === 'string' && /^[0-9A-Z]{5}$/.test(err.code);
+    // Only a message the server did not write (a connection failure) may be kept: it quotes no input.
+    const why = sqlState
+      ? `SQLSTATE ${err.code}`
+      : `${typeof err.code === 'string' ? `${err.code}: ` : ''}${e instanceof Error && !('params' in e) ? e.message : 'driver error'}`;
+    super(`${statement} failed: ${why}${err.constraint ? ` (constraint ${err.constraint})` : ''}`);
+    this.code = typeof err.code === 'string' ? err.code : undefined;
+    this.statement = statement;
+    this.constraint = err.constraint;
+    this.table = err.table;
+    this.column = err.column;
+  }
+}
+
+/** Whether an error came from the database server (it carries a SQLSTATE). */
+export function isDatabaseError(e: unknown): boolean {
+  const code = (e as DriverError | undefined)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !(e instanceof StoreError);
+}
+
+/** Runs a driver call; a failure leaves as a StoreError (domain errors raised inside pass through). */
+export async function guardStatement<T>(sql: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (e) {
+    if (e instanceof AppError || e instanceof StoreError) throw e;
+    throw new StoreError(e, sql);
+  }
 }
 
 /**

@@ -1,13 +1,13 @@
 /** Embedded store: PGlite persisted to a directory (or in memory when `dataDir` is undefined). */
 import { PGlite } from '@electric-sql/pglite';
-import type { Db, Queryable } from './db.js';
+import { guardStatement, StoreError, isDatabaseError, type Db, type Queryable } from './db.js';
 
 type PgliteLike = Pick<PGlite, 'query'>;
 
 function wrap(pg: PgliteLike): Queryable {
   return {
     async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-      const res = await pg.query<T>(sql, params as unknown[]);
+      const res = await guardStatement(sql, () => pg.query<T>(sql, params as unknown[]));
       return res.rows;
     },
   };
@@ -19,9 +19,15 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
   return {
     kind: 'pglite',
     query: q.query,
-    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    transaction: (fn) =>
+      pg
+        .transaction((tx) => fn(wrap(tx)))
+        .catch((e: unknown) => {
+          // The commit itself fails as a driver error.
+          throw isDatabaseError(e) ? new StoreError(e, 'COMMIT') : e;
+        }),
     exec: async (sql) => {
-      await pg.exec(sql);
+      await guardStatement(sql, () => pg.exec(sql));
     },
     close: () => pg.close(),
   };

@@ -1,6 +1,6 @@
 /** Server store: a PostgreSQL connection pool. */
 import pg from 'pg';
-import type { Db, Queryable } from './db.js';
+import { guardStatement, StoreError, isDatabaseError, type Db, type Queryable } from './db.js';
 
 // bigint columns (epoch-millisecond timestamps, counters) come back as JS numbers: they stay below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -22,7 +22,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
   pool.on('error', () => undefined);
   await pool.query('SELECT 1');
   const query = async <T>(sql: string, params: readonly unknown[] = []): Promise<T[]> =>
-    (await pool.query(sql, params as unknown[])).rows as T[];
+    (await guardStatement(sql, () => pool.query(sql, params as unknown[]))).rows as T[];
   return {
     kind: 'postgres',
     query,
@@ -32,19 +32,20 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
         await client.query('BEGIN');
         const result = await fn({
           query: async <R>(sql: string, params: readonly unknown[] = []) =>
-            (await client.query(sql, params as unknown[])).rows as R[],
+            (await guardStatement(sql, () => client.query(sql, params as unknown[]))).rows as R[],
         });
         await client.query('COMMIT');
         return result;
       } catch (e) {
         await client.query('ROLLBACK').catch(() => undefined);
-        throw e;
+        // BEGIN and COMMIT fail as driver errors too (a serialization failure at commit).
+        throw isDatabaseError(e) ? new StoreError(e, 'COMMIT') : e;
       } finally {
         client.release();
       }
     },
     exec: async (sql) => {
-      await pool.query(sql);
+      await guardStatement(sql, () => pool.query(sql));
     },
     close: () => pool.end(),
   };

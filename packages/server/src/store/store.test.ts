@@ -5,7 +5,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { migrate, listMigrations, splitStatements } from './migrate.js';
-import type { Db } from './db.js';
+import { StoreError, type Db } from './db.js';
+import { createLogger } from '../platform/observability.js';
 import { storeBackends } from '../../test/postgres.js';
 import { createLocalBus } from '../platform/bus.js';
 import { createCursors } from '../platform/pagination.js';
@@ -103,6 +104,43 @@ for (const [name, open] of storeBackends) {
 
     test('a checkpoint runs (the housekeeping worker issues one every five minutes on PGlite)', async () => {
       await db.exec('CHECKPOINT');
+    });
+
+    test('a failed statement names itself and its SQLSTATE, never the values it was given', async () => {
+      const secret = 'c0ffee5ecret-digest-of-a-provisioning-token';
+      const lines: string[] = [];
+      const logger = createLogger('error', { write: (line: string) => void lines.push(line) });
+      const refused = await db.query('SELECT id FROM devices WHERE created_at = $1::bigint', [secret]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(refused instanceof StoreError, String(refused));
+      assert.equal(refused.code, '22P02');
+      assert.equal(refused.statement, 'SELECT devices');
+      // In a transaction, a unique violation whose detail quotes the key.
+      const duplicate = await db
+        .transaction(async (tx) => {
+          await tx.query('CREATE TEMP TABLE log_probe (k text PRIMARY KEY) ON COMMIT DROP');
+          await tx.query('INSERT INTO log_probe (k) VALUES ($1)', [secret]);
+          await tx.query('INSERT INTO log_probe (k) VALUES ($1)', [secret]);
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      assert.ok(duplicate instanceof StoreError, String(duplicate));
+      assert.equal(duplicate.code, '23505');
+      assert.equal(duplicate.statement, 'INSERT log_probe');
+      assert.equal(duplicate.constraint, 'log_probe_pkey');
+      logger.error({ err: refused }, 'request failed');
+      logger.error({ err: duplicate }, 'request failed');
+      assert.equal(lines.length, 2);
+      for (const line of lines) {
+        assert.equal(line.includes(secret), false, line);
+        assert.equal(line.includes('c0ffee'), false, line);
+      }
+      assert.match(lines[0]!, /SELECT devices failed: SQLSTATE 22P02/);
+      assert.match(lines[1]!, /INSERT log_probe failed: SQLSTATE 23505 \(constraint log_probe_pkey\)/);
     });
 
     test('a database newer than the code is refused', async () => {

@@ -16,6 +16,7 @@ import addFormats from 'ajv-formats';
 import { createWebSocketStream } from 'ws';
 import type { TLSSocket } from 'node:tls';
 import { peerCertificateOf } from '../../pki/peer.js';
+import { refuseRenegotiation, withTlsPolicy } from '../../pki/tls-policy.js';
 import { AppError, isAppError } from '../../errors.js';
 import type { Logger } from '../../platform/observability.js';
 import type { Broker } from '../broker/broker.js';
@@ -58,12 +59,9 @@ function makeAjv(coerce: boolean) {
 export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     https: {
-      cert: opts.tls.cert,
-      key: opts.tls.key,
-      minVersion: 'TLSv1.2',
+      ...withTlsPolicy({ cert: opts.tls.cert, key: opts.tls.key, ...opts.clientTrust }),
       requestCert: true,
       rejectUnauthorized: false,
-      ...opts.clientTrust,
     },
     loggerInstance: opts.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     // Per-request access logs would drown device traffic; failures are logged by the error handler.
@@ -83,6 +81,9 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
           : toAppError(err).error,
       ),
   });
+
+  // Every HTTPS connection, WSS included, refuses renegotiation (see tls-policy.ts).
+  app.server.on('secureConnection', refuseRenegotiation);
 
   const strict = makeAjv(false);
   const coercing = makeAjv(true);

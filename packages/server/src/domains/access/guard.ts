@@ -60,6 +60,9 @@ async function authorize<A extends unknown[]>(rule: Rule<A>, args: A, deps: Guar
   const caller = args[0] as TenantCaller;
   const p = caller?.principal;
   if (!p) throw Errors.unauthenticated();
+  // A session opened with a one-time password may do nothing but change it (a self-service call).
+  if ((p.kind === 'user' || p.kind === 'platform-admin') && p.passwordChangeRequired)
+    throw Errors.passwordChangeRequired();
   if ('platformOnly' in rule) {
     if (p.kind !== 'platform-admin') throw Errors.forbidden('this action is for platform administrators');
     return caller;

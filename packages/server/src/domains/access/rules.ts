@@ -148,6 +148,7 @@ export const USER_RULES: Rules<UserService> = {
   listSessions: { permission: 'users:read' },
   revokeSessions: { permission: 'users:manage' },
   resetTotp: { permission: 'users:manage' },
+  unlock: { permission: 'users:manage' },
   acceptInvitation: { open: CREDENTIAL },
   resetPassword: { open: CREDENTIAL },
   login: { open: CREDENTIAL },
@@ -161,6 +162,7 @@ export const USER_RULES: Rules<UserService> = {
   confirmTotp: { open: SELF },
   disableTotp: { open: SELF },
   ensureBootstrapAdmin: { internal: HOUSEKEEPING },
+  reconcileBootstrapCredential: { internal: HOUSEKEEPING },
 };
 
 export const API_KEY_RULES: Rules<ApiKeyService> = {

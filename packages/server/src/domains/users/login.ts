@@ -128,8 +128,51 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
     countAddressFailure(source);
     const r = await store.recordFailure(username, now(), LOCKOUT_WINDOW_MS, LOCKOUT_FAILURES, LOCKOUT_MS);
     audit(found, username, source, 'failure', r.lockedUntil ? `${reason}; user name locked` : reason);
+    if (r.lockedUntil)
+      deps.record?.({
+        tenantId: found?.user.tenantId ?? '',
+        actor: 'anonymous',
+        action: 'auth.lockout',
+        target: username,
+        outcome: 'failure',
+        source,
+        changes: { failures: r.failures, lockedUntil: r.lockedUntil },
+      });
     error.details.attemptsLeft = Math.max(0, LOCKOUT_FAILURES - r.failures);
     throw error;
+  }
+
+  /**
+   * A locked user name still lets its owner in with the password and a second factor: anyone can lock
+   * a name, only the holder of both factors can pass. Every other attempt is refused the same way,
+   * whether the password was right or not, and does not extend the lock.
+   */
+  async function throughLock(
+    input: LoginInput,
+    source: string | null,
+    lockedUntil: number,
+  ): Promise<UserSecrets> {
+    const t = now();
+    const refuse = () => {
+      const retryAfterMs = lockedUntil - t;
+      return new AppError(
+        'ACCOUNT_LOCKED',
+        `logins for this user name are locked for ${Math.ceil(retryAfterMs / 60_000)} min after ${LOCKOUT_FAILURES} failures; a correct password with a one-time code or recovery code still gets through, or an administrator can lift the lock`,
+        { details: { retryAfterMs } },
+      );
+    };
+    if (input.totp === undefined && input.recoveryCode === undefined) {
+      audit(undefined, input.username, source, 'failure', 'locked');
+      throw refuse();
+    }
+    // The password is checked whether or not the name exists or has 2FA: the time says nothing.
+    const found = await store.byUsername(input.username);
+    const ok = await checkPassword(found, input.password);
+    if (found && ok && !found.user.disabled && found.user.totpEnabled && (await secondFactor(found, input)))
+      return found;
+    countAddressFailure(source);
+    audit(found, input.username, source, 'failure', 'locked');
+    throw refuse();
   }
 
   return {
@@ -139,17 +182,11 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
       throttleAddress(source);
       const t = now();
       const lock = await store.lockState(input.username);
-      if (lock?.lockedUntil && lock.lockedUntil > t) {
-        const retryAfterMs = lock.lockedUntil - t;
-        audit(undefined, input.username, source, 'failure', 'locked');
-        throw new AppError(
-          'ACCOUNT_LOCKED',
-          `logins for this user name are locked for ${Math.ceil(retryAfterMs / 60_000)} min after ${LOCKOUT_FAILURES} failures`,
-          { details: { retryAfterMs } },
-        );
-      }
-      const found = await store.byUsername(input.username);
-      const ok = await checkPassword(found, input.password);
+      const locked = lock?.lockedUntil && lock.lockedUntil > t ? lock.lockedUntil : undefined;
+      const found = locked
+        ? await throughLock(input, source, locked)
+        : await store.byUsername(input.username);
+      const ok = locked !== undefined || (await checkPassword(found, input.password));
       if (!found || !ok || found.user.disabled)
         return fail(
           found,
@@ -158,7 +195,7 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
           Errors.invalidCredentials(),
           found?.user.disabled ? 'user disabled' : 'wrong user name or password',
         );
-      if (found.user.totpEnabled) {
+      if (found.user.totpEnabled && locked === undefined) {
         if (input.totp === undefined && input.recoveryCode === undefined)
           throw new AppError(
             'TOTP_REQUIRED',
@@ -186,13 +223,17 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
         input.username,
         source,
         'success',
-        input.recoveryCode !== undefined ? 'recovery code used' : undefined,
+        [
+          ...(locked !== undefined ? ['through a lockout with the second factor'] : []),
+          ...(input.recoveryCode !== undefined ? ['recovery code used'] : []),
+        ].join('; ') || undefined,
       );
       return {
         token,
         expiresAt,
         user: { ...found.user, lastLoginAt: t },
         totpEnrollmentRequired: restricted,
+        passwordChangeRequired: found.user.passwordChangeRequired,
       };
     },
 
@@ -209,7 +250,9 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
       const { user } = found.user;
       if (t - (found.session.lastSeenAt ?? 0) > TOUCH_INTERVAL_MS)
         await store.touchSession(found.session.id, t);
-      if (user.platformAdmin) return { kind: 'platform-admin', userId: user.id, sessionId: found.session.id };
+      const mustChange = user.passwordChangeRequired ? { passwordChangeRequired: true } : {};
+      if (user.platformAdmin)
+        return { kind: 'platform-admin', userId: user.id, sessionId: found.session.id, ...mustChange };
       if (!user.tenantId) throw Errors.invalidCredentials();
       const customs = await deps.customPermissions(user.tenantId);
       return {
@@ -219,6 +262,7 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
         grants: found.session.restricted ? [] : resolveGrants(user.grants, customs),
         sessionId: found.session.id,
         ...(found.session.restricted ? { restricted: true } : {}),
+        ...mustChange,
       };
     },
   };

@@ -20,6 +20,8 @@ export interface UserDeps {
   requireTenant(tenantId: string): Promise<{ requireTotp: boolean }>;
   /** Audit records for what happens without a logged-in caller: logins, invitations accepted, resets. */
   record?: AuditSink;
+  /** A user whose password was a one-time one chose its own (the bootstrap file can go). */
+  onOneTimePasswordSpent?(user: User): void;
   now?: () => number;
 }
 
@@ -52,6 +54,13 @@ export function createUserService(deps: UserDeps): UserService {
     return found;
   }
 
+  /** The user behind a self-service call other than reading itself or changing its password. */
+  async function selfBeyondPasswordChange(userId: string) {
+    const found = await self(userId);
+    if (found.user.passwordChangeRequired) throw Errors.passwordChangeRequired();
+    return found;
+  }
+
   /** Changing another user needs to hold everything that user holds: no lever over a stronger account. */
   async function checkOver(caller: TenantCaller, target: User) {
     if (caller.principal.kind === 'user' && caller.principal.userId === target.id)
@@ -69,6 +78,7 @@ export function createUserService(deps: UserDeps): UserService {
       grants,
       totpEnabled: false,
       disabled: false,
+      passwordChangeRequired: false,
       createdAt: now(),
       lastLoginAt: null,
     };
@@ -166,6 +176,12 @@ export function createUserService(deps: UserDeps): UserService {
       await store.revokeSessions(userId, now());
     },
 
+    async unlock(caller, userId) {
+      const user = await inTenant(caller, userId);
+      await checkOver(caller, user);
+      await store.clearFailures(user.username);
+    },
+
     async acceptInvitation(token, input) {
       const digest = sha256Hex(token);
       const id = newId('usr');
@@ -185,6 +201,7 @@ export function createUserService(deps: UserDeps): UserService {
         grants: invitation.grants,
         totpEnabled: false,
         disabled: false,
+        passwordChangeRequired: false,
         createdAt: now(),
         lastLoginAt: null,
       };
@@ -237,28 +254,35 @@ export function createUserService(deps: UserDeps): UserService {
       const found = await self(s.userId);
       if (!(await loginPath.checkPassword(found, currentPassword))) throw Errors.invalidCredentials();
       checkPasswordPolicy(newPassword, found.user.username, '/newPassword');
+      if (newPassword === currentPassword)
+        throw new AppError('PASSWORD_TOO_WEAK', 'choose a password other than the current one', {
+          errors: [{ path: '/newPassword', message: 'is the current password' }],
+        });
       await store.setPassword(s.userId, await hashPassword(newPassword));
       await store.revokeSessions(s.userId, now());
+      if (found.user.passwordChangeRequired) deps.onOneTimePasswordSpent?.(found.user);
     },
     async mySessions(s) {
+      await selfBeyondPasswordChange(s.userId);
       return (await store.listSessions(s.userId, now())).map((x) => ({
         ...x,
         current: x.id === s.sessionId,
       }));
     },
     async revokeMySession(s, sessionId) {
+      await selfBeyondPasswordChange(s.userId);
       if ((await store.revokeSessions(s.userId, now(), sessionId)) === 0)
         throw new AppError('SESSION_NOT_FOUND', `no live session ${sessionId}`);
     },
     async beginTotp(s) {
-      const found = await self(s.userId);
+      const found = await selfBeyondPasswordChange(s.userId);
       if (found.user.totpEnabled) throw new AppError('TOTP_STATE', 'two-factor authentication is already on');
       const enrol = newTotpSecret(found.user.username);
       await store.setTotpSecret(s.userId, box.seal(enrol.secret));
       return enrol;
     },
     async confirmTotp(s, code) {
-      const found = await self(s.userId);
+      const found = await selfBeyondPasswordChange(s.userId);
       if (found.user.totpEnabled || !found.totpSecret)
         throw new AppError(
           'TOTP_STATE',
@@ -281,7 +305,7 @@ export function createUserService(deps: UserDeps): UserService {
       return { recoveryCodes: codes };
     },
     async disableTotp(s, password, code) {
-      const found = await self(s.userId);
+      const found = await selfBeyondPasswordChange(s.userId);
       if (!found.user.totpEnabled) throw new AppError('TOTP_STATE', 'two-factor authentication is off');
       if (found.user.tenantId && (await deps.requireTenant(found.user.tenantId)).requireTotp)
         throw new AppError('TOTP_STATE', 'the tenant requires two-factor authentication');
@@ -302,12 +326,19 @@ export function createUserService(deps: UserDeps): UserService {
           grants: [],
           totpEnabled: false,
           disabled: false,
+          passwordChangeRequired: true,
           createdAt: now(),
           lastLoginAt: null,
         },
         await hashPassword(password),
       );
       return { username: BOOTSTRAP_ADMIN_USERNAME, password };
+    },
+    async reconcileBootstrapCredential(credential) {
+      const found = await store.byUsername(credential.username);
+      if (!found || !(await loginPath.checkPassword(found, credential.password))) return 'spent';
+      if (!found.user.passwordChangeRequired) await store.requirePasswordChange(found.user.id);
+      return 'pending';
     },
   };
   return service;

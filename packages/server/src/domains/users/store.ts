@@ -18,6 +18,7 @@ interface UserRow {
   totp_last_step: number | null;
   recovery_codes: string[];
   last_login_at: number | null;
+  password_change_required: boolean;
 }
 
 export interface UserSecrets {
@@ -37,6 +38,7 @@ const toUser = (r: UserRow): User => ({
   grants: r.grants,
   totpEnabled: r.totp_enabled_at !== null,
   disabled: r.disabled_at !== null,
+  passwordChangeRequired: r.password_change_required,
   createdAt: r.created_at,
   lastLoginAt: r.last_login_at,
 });
@@ -97,8 +99,9 @@ export function userStore(db: Queryable) {
     async insertUser(u: User, passwordHash: string): Promise<User> {
       await db
         .query(
-          `INSERT INTO users (id, tenant_id, username, password_hash, platform_admin, grants, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          `INSERT INTO users (id, tenant_id, username, password_hash, platform_admin, grants, created_at,
+                              password_change_required)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
           [
             u.id,
             u.tenantId,
@@ -107,6 +110,7 @@ export function userStore(db: Queryable) {
             u.platformAdmin,
             JSON.stringify(u.grants),
             u.createdAt,
+            u.passwordChangeRequired,
           ],
         )
         .catch((e) => mapUniqueViolation(e, `user '${u.username}'`));
@@ -157,8 +161,15 @@ export function userStore(db: Queryable) {
           .length > 0
       );
     },
+    /** Sets a password the user chose (a one-time one is then spent). */
     async setPassword(userId: string, passwordHash: string): Promise<void> {
-      await db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [userId, passwordHash]);
+      await db.query('UPDATE users SET password_hash = $2, password_change_required = false WHERE id = $1', [
+        userId,
+        passwordHash,
+      ]);
+    },
+    async requirePasswordChange(userId: string): Promise<void> {
+      await db.query('UPDATE users SET password_change_required = true WHERE id = $1', [userId]);
     },
     async countPlatformAdmins(): Promise<number> {
       const [r] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM users WHERE platform_admin');

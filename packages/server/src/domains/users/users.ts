@@ -16,6 +16,8 @@ export interface User {
   grants: Grant[];
   totpEnabled: boolean;
   disabled: boolean;
+  /** The password was handed out to be used once: it must be changed before anything else. */
+  passwordChangeRequired: boolean;
   createdAt: number;
   lastLoginAt: number | null;
 }
@@ -56,6 +58,8 @@ export interface LoginResult {
   user: User;
   /** The tenant requires 2FA and the user has none: the session can only enrol it. */
   totpEnrollmentRequired: boolean;
+  /** The password was a one-time one: the session can only change it (then log in again). */
+  passwordChangeRequired: boolean;
 }
 
 /** The user behind a login session, for self-service calls. */
@@ -92,6 +96,8 @@ export interface UserService {
   revokeSessions(caller: TenantCaller, userId: string, sessionId?: string): Promise<number>;
   /** Removes a user's second factor (lost phone); the tenant policy then makes it enrol again. */
   resetTotp(caller: TenantCaller, userId: string): Promise<void>;
+  /** Lifts the login lockout of a user's name (and forgets its failed attempts). */
+  unlock(caller: TenantCaller, userId: string): Promise<void>;
 
   /** Opens an account from an invitation token; LINK_INVALID when it is not open. */
   acceptInvitation(token: string, input: { username: string; password: string }): Promise<User>;
@@ -114,13 +120,26 @@ export interface UserService {
   /** Removes the second factor, with the password and a current code; refused when the tenant requires 2FA. */
   disableTotp(self: SelfCaller, password: string, code: string): Promise<void>;
 
-  /** On an empty store, creates the platform administrator and returns its one-time password. */
+  /**
+   * On an empty store, creates the platform administrator and returns its one-time password: the
+   * password must be changed at the first login, and stops working when it is.
+   */
   ensureBootstrapAdmin(): Promise<{ username: string; password: string } | null>;
+  /**
+   * Whether a bootstrap credential found on disk is spent (its password no longer works); one that
+   * still works (a data directory from before passwords were one-time) is made one-time.
+   */
+  reconcileBootstrapCredential(credential: {
+    username: string;
+    password: string;
+  }): Promise<'pending' | 'spent'>;
 }
 
 export const SESSION_TOKEN_PREFIX = 'mst';
 export const LINK_TOKEN_PREFIX = 'mlk';
 export const BOOTSTRAP_ADMIN_USERNAME = 'admin';
+/** The file in the data directory that holds the bootstrap administrator's one-time password. */
+export const BOOTSTRAP_CREDENTIAL_FILE = 'bootstrap-admin.json';
 
 /** Failed logins for one user name within `LOCKOUT_WINDOW_MS` that lock it for `LOCKOUT_MS`. */
 export const LOCKOUT_FAILURES = 5;

@@ -66,6 +66,7 @@ export const authRoutes: RoutePlugin = (app, { services }) => {
         expiresAt: r.expiresAt,
         user: r.user,
         totpEnrollmentRequired: r.totpEnrollmentRequired,
+        passwordChangeRequired: r.passwordChangeRequired,
       };
     },
   );

@@ -108,6 +108,21 @@ export const userRoutes: RoutePlugin = (app, { services }) => {
       return reply.code(204).send();
     },
   );
+  app.delete<{ Params: typeof UserParams.static }>(
+    '/v1/users/:userId/lockout',
+    {
+      config,
+      schema: {
+        tags,
+        summary: "Lift the login lockout of a user's name (after repeated failed logins)",
+        params: UserParams,
+      },
+    },
+    async (request, reply) => {
+      await users.unlock(tenantCaller(request), request.params.userId);
+      return reply.code(204).send();
+    },
+  );
 
   app.get('/v1/invitations', { config, schema: { tags, summary: 'List invitations' } }, async (request) => ({
     items: await users.listInvitations(tenantCaller(request)),
