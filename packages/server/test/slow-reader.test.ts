@@ -14,7 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import mqttPacket from 'mqtt-packet';
-import { connectMqtt, eventually, startServerProcess, type ServerProcess } from './harness.js';
+import {
+  bootstrapAdminToken,
+  connectMqtt,
+  eventually,
+  startServerProcess,
+  type ServerProcess,
+} from './harness.js';
 
 interface Setup {
   server: ServerProcess;
@@ -27,8 +33,10 @@ interface Setup {
 async function setup(): Promise<Setup> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mooring-slow-'));
   const server = await startServerProcess(dataDir);
-  const cred = JSON.parse(readFileSync(join(dataDir, 'bootstrap-admin.json'), 'utf8'));
-  const token = (await server.call('POST', '/v1/auth/login', { body: cred })).body.token;
+  const token = await bootstrapAdminToken(
+    (path, body, bearer) => server.call('POST', path, { body, ...(bearer ? { token: bearer } : {}) }),
+    dataDir,
+  );
   const tenant = await server.call('POST', '/v1/tenants', { token, body: { name: 'slow' } });
   const apiKey = (
     await server.call('POST', `/v1/tenants/${tenant.body.id}/api-keys`, { token, body: { name: 'k' } })
