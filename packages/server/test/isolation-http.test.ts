@@ -788,6 +788,14 @@ const CASES: Case[] = [
     changed: (g) => userIntact(g),
   },
   {
+    route: 'DELETE /v1/users/{userId}/lockout',
+    label: "lift a stronger user's lockout",
+    need: 'users:manage',
+    grants: true,
+    run: (p, g) => call('DELETE', `/v1/users/${g.userId}/lockout`, p.token),
+    changed: (g) => userIntact(g),
+  },
+  {
     route: 'DELETE /v1/users/{userId}/sessions/{sessionId}',
     label: "end one of a stronger user's sessions",
     need: 'users:manage',
