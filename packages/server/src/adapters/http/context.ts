@@ -47,6 +47,11 @@ export type AuthMode = 'none' | 'session' | 'platform-admin' | 'tenant' | 'devic
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthMode;
+    /**
+     * The handler commits its own work in chunks (bulk work that must not hold the store for its
+     * whole length): it does not run in the request's transaction, and its record follows it.
+     */
+    ownTransactions?: boolean;
   }
   interface FastifyRequest {
     principal?: Principal;
