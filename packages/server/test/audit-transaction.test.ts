@@ -129,6 +129,30 @@ for (const [backend, open] of storeBackends) {
       assert.equal((await t.call('GET', `/v1/audit/verify`, { token: apiKey })).body.intact, true);
     });
 
+    test('a refusal inside the transaction keeps its answer and releases its Idempotency-Key', async () => {
+      const { apiKey } = await t.tenant();
+      const body = { name: 'twin', serial: 'SN-TWIN' };
+      assert.equal((await t.call('POST', '/v1/devices', { token: apiKey, body })).status, 201);
+      // The duplicate serial fails a statement of the transaction: the answer is still the refusal.
+      const again = { token: apiKey, body, headers: { 'idempotency-key': 'twin-1' } };
+      const refused = await t.call('POST', '/v1/devices', again);
+      assert.equal(refused.status, 409, refused.text);
+      assert.equal(refused.body.code, 'ALREADY_EXISTS');
+      const retried = await t.call('POST', '/v1/devices', again);
+      assert.equal(retried.body.code, 'ALREADY_EXISTS', 'the refused request did not keep the key');
+      const records = (await t.call('GET', '/v1/audit?action=POST%20/v1/devices', { token: apiKey })).body
+        .items;
+      assert.deepEqual(
+        records.map((x: { outcome: string; changes: { status: number } }) => [x.outcome, x.changes.status]),
+        [
+          ['success', 201],
+          ['failure', 409],
+          ['failure', 409],
+        ],
+      );
+      assert.equal((await t.call('GET', '/v1/audit/verify', { token: apiKey })).body.intact, true);
+    });
+
     test('a successful action is in the audit trail when its response arrives', async () => {
       const { apiKey } = await t.tenant();
       const created = await t.call('POST', '/v1/api-keys', {
