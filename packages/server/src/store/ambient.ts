@@ -2,8 +2,9 @@
  * Ambient transactions. Inside `db.transaction(fn)`, everything `fn` awaits that queries the same `Db`
  * (a service calling another service, a store built on `db` rather than on `tx`) joins that one
  * transaction instead of taking another connection (PostgreSQL) or waiting behind it for ever
- * (PGlite, one connection). A nested `db.transaction` becomes a SAVEPOINT, so a caller that catches
- * an inner failure keeps a usable transaction, as it would outside one.
+ * (PGlite, one connection). A nested `db.transaction` becomes a SAVEPOINT, and so does each statement
+ * made through `db`: a caller that catches a failure (a unique violation mapped to ALREADY_EXISTS, then
+ * something else done) keeps a usable transaction, as it would have outside one.
  *
  * Work that must follow the commit and nothing else (bus notices) or must be part of it (audit records
  * of what the transaction did) is queued with `enqueue`: `beforeCommit` items are written inside the
@@ -136,7 +137,11 @@ export function withAmbientTransactions(base: Db): Db {
     kind: base.kind,
     query<T>(sql: string, params?: readonly unknown[]): Promise<T[]> {
       const scope = openScope();
-      return scope && scope.owner === db ? scope.tx.query<T>(sql, params) : base.query<T>(sql, params);
+      if (!scope || scope.owner !== db) return base.query<T>(sql, params);
+      // A statement made through `db` keeps the meaning it has outside a transaction: when it fails
+      // (a unique violation its caller catches), the transaction goes on without it instead of being
+      // left unusable. Statements made through the transaction's own handle follow PostgreSQL's rule.
+      return inSavepoint(scope, (tx) => tx.query<T>(sql, params));
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const current = openScope();

@@ -431,7 +431,9 @@ for (const [name, open] of storeBackends) {
             await db.query("INSERT INTO ambient_probe (v) VALUES ('outer')"); // unique violation
           }),
         );
-        // The failed savepoint left the transaction usable.
+        // The failed savepoint left the transaction usable, and so does a failed statement made
+        // through `db` and caught, as it would outside a transaction.
+        await assert.rejects(db.query("INSERT INTO ambient_probe (v) VALUES ('outer')"));
         assert.equal((await db.query('SELECT v FROM ambient_probe ORDER BY v')).length, 1);
         assert.deepEqual(seen, [], 'nothing after-commit runs before the commit');
       });

@@ -9,7 +9,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import { sha256Hex } from '../../ids.js';
 import { principalName } from '../../platform/caller.js';
-import { inTransaction } from '../../store/ambient.js';
 import type { Db } from '../../store/db.js';
 
 const KEY_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -62,9 +61,7 @@ export async function idempotent(
   }
   let body: unknown;
   try {
-    // In the request's transaction the create runs in a savepoint: a statement it fails with (a
-    // unique violation) is undone with it, and the key can be released in the same transaction.
-    body = await (inTransaction() ? db.transaction(create) : create());
+    body = await create();
   } catch (e) {
     await db.query('DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2', [scope, key]);
     throw e;
