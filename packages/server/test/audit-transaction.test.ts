@@ -129,6 +129,59 @@ for (const [backend, open] of storeBackends) {
       assert.equal((await t.call('GET', `/v1/audit/verify`, { token: apiKey })).body.intact, true);
     });
 
+    test('an invitation accepted without its record opens no account and stays unspent', async () => {
+      const { apiKey } = await t.tenant();
+      const inv = await t.call('POST', '/v1/invitations', {
+        token: apiKey,
+        body: { grants: [{ role: 'viewer' }] },
+      });
+      assert.equal(inv.status, 201, inv.text);
+      const accept = (username: string) =>
+        t.call('POST', '/v1/auth/invitations/accept', {
+          body: { token: inv.body.token, username, password: 'a long enough password 42' },
+        });
+      const suffix = inv.body.invitation?.id ?? Date.now().toString(36);
+      assertAuditFailed(await accept(`unrecordable-${suffix}`));
+      const login = await t.call('POST', '/v1/auth/login', {
+        body: { username: `unrecordable-${suffix}`, password: 'a long enough password 42' },
+      });
+      assert.equal(login.status, 401, 'no account was opened');
+      const opened = await accept(`recorded-${suffix}`);
+      assert.equal(opened.status, 201, opened.text);
+      const records = (await t.call('GET', '/v1/audit?action=invitation.accept', { token: apiKey })).body
+        .items;
+      assert.equal(records.length, 1);
+      assert.equal(records[0].changes.username, `recorded-${suffix}`);
+    });
+
+    test('a device provisioned by auto-approval exists only with its record', async () => {
+      const { apiKey } = await t.tenant();
+      const pt = await t.call('POST', '/v1/provisioning-tokens', {
+        token: apiKey,
+        body: { name: 'line', kind: 'batch', maxUses: 5, approval: 'auto' },
+      });
+      assert.equal(pt.status, 201, pt.text);
+      const start = (serial: string) =>
+        t.call('POST', '/v1/device/provisioning/operations', { token: pt.body.secret, body: { serial } });
+      const refused = await start('unrecordable-unit');
+      assert.equal(refused.status, 500, refused.text);
+      assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(refused.body.registrationToken, undefined);
+      assert.doesNotMatch(refused.text, /\bat .*\.(ts|js):\d+|refuses this record/);
+      const devices = (await t.call('GET', '/v1/devices', { token: apiKey })).body.items;
+      assert.deepEqual(devices, [], 'no device was created without its record');
+
+      const approved = await start('recorded-unit');
+      assert.equal(approved.body.status, 'approved', approved.text);
+      const records = (await t.call('GET', '/v1/audit?action=provisioning.complete', { token: apiKey })).body
+        .items;
+      assert.deepEqual(
+        records.map((r: { changes: { serial: string } }) => r.changes.serial),
+        ['recorded-unit'],
+      );
+      assert.equal((await t.call('GET', '/v1/audit/verify', { token: apiKey })).body.intact, true);
+    });
+
     test('a refusal inside the transaction keeps its answer and releases its Idempotency-Key', async () => {
       const { apiKey } = await t.tenant();
       const body = { name: 'twin', serial: 'SN-TWIN' };

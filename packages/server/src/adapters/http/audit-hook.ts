@@ -14,7 +14,8 @@
  *   failure is recorded on its own before the response.
  *
  * Requests refused before their handler runs (schema validation) are recorded on their own before the
- * response. Routes marked `ownTransactions` (bulk work that commits in chunks, so as not to hold the
+ * response. Routes marked `recordedByService` (invitation acceptance, password reset: no logged-in
+ * caller) run in one transaction the same way, and the records their service reports commit with them. Routes marked `ownTransactions` (bulk work that commits in chunks, so as not to hold the
  * store for the whole batch) are recorded after the handler, before the response. Device data-plane
  * traffic (telemetry, provisioning by devices) is not an admin action and is not recorded here.
  */
@@ -106,18 +107,13 @@ export function registerAuditedRequests(app: FastifyInstance, deps: AuditedReque
   const recordedApart = new WeakSet<FastifyRequest>();
 
   /** Appends a record in a transaction of its own (nothing was kept); never throws. */
-  async function recordApart(entry: AuditEntry): Promise<boolean> {
+  async function recordApart(entry: AuditEntry): Promise<void> {
     try {
       await audit.recordMany([entry]);
-      return true;
     } catch (first) {
-      try {
-        await audit.recordMany([withoutRequest(entry)]);
-        return true;
-      } catch (err) {
+      await audit.recordMany([withoutRequest(entry)]).catch((err: unknown) => {
         logger.error({ err, cause: first, action: entry.action }, 'audit records failed');
-        return false;
-      }
+      });
     }
   }
 
@@ -125,7 +121,7 @@ export function registerAuditedRequests(app: FastifyInstance, deps: AuditedReque
     request: FastifyRequest,
     reply: FastifyReply,
     run: () => unknown,
-    ownTransactions: boolean,
+    how: { recordRequest: boolean; ownTransactions: boolean },
   ): Promise<unknown> {
     // Events reported while the request was authenticated (a key's first use from an address) come
     // before the request's own record.
@@ -159,37 +155,36 @@ export function registerAuditedRequests(app: FastifyInstance, deps: AuditedReque
 
     let answer: AppError | undefined;
     let status = 0;
-    if (ownTransactions) {
+    if (how.ownTransactions) {
       status = await handle();
-      await recordApart(entryFor(request, status));
+      if (how.recordRequest) await recordApart(entryFor(request, status));
     } else {
       try {
         await db.transaction(async () => {
           status = await handle();
           if (status >= 500) throw new RolledBack(undefined);
-          const entry = entryFor(request, status);
+          const entry = how.recordRequest ? entryFor(request, status) : undefined;
           const events = writer.takePending();
           try {
-            await audit.recordMany([...events, entry]);
+            await audit.recordMany(entry ? [...events, entry] : events);
           } catch (err) {
-            if (entry.outcome === 'success') throw new RolledBack(err);
+            if (status < 400 || !entry) throw new RolledBack(err);
             await audit.recordMany([...events, withoutRequest(entry)]);
           }
         });
       } catch (err) {
-        // Nothing the request changed was kept. A refusal keeps its answer (a statement it refused
-        // with can leave the transaction unusable: a unique violation); a success does not.
+        // Nothing the request changed was kept. A refusal keeps its answer; a success does not.
         if (err instanceof RolledBack && err.auditFailure !== undefined) {
           logger.error(
             { err: err.auditFailure, reqId: request.id },
             'audit record failed: action rolled back',
           );
-          answer = new AppError('AUDIT_FAILED');
+          if (status < 400) answer = new AppError('AUDIT_FAILED');
         } else if (!(err instanceof RolledBack) && status < 400) {
           logger.error({ err, reqId: request.id }, 'request transaction failed');
           answer = new AppError('INTERNAL');
         }
-        await recordApart(entryFor(request, answer ? answer.status : status));
+        if (how.recordRequest) await recordApart(entryFor(request, answer ? answer.status : status));
       }
     }
     state.done = true;
@@ -199,14 +194,15 @@ export function registerAuditedRequests(app: FastifyInstance, deps: AuditedReque
   }
 
   app.addHook('onRoute', (route: RouteOptions) => {
-    if (!audited(route.method, route.config?.auth)) return;
+    const recordRequest = audited(route.method, route.config?.auth);
+    if (!recordRequest && route.config?.recordedByService !== true) return;
     const handler = route.handler as Handler;
     const ownTransactions = route.config?.ownTransactions === true;
     route.handler = function auditedHandler(this: FastifyInstance, request, reply) {
       const run = () => handler.call(this, request, reply);
       // Authentication ran in onRequest: an audited route without a principal refused already.
-      if (!request.principal) return run();
-      return runAudited(request, reply, run, ownTransactions);
+      if (recordRequest && !request.principal) return run();
+      return runAudited(request, reply, run, { recordRequest, ownTransactions });
     } as RouteOptions['handler'];
   });
 

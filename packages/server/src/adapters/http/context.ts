@@ -52,6 +52,11 @@ declare module 'fastify' {
      * whole length): it does not run in the request's transaction, and its record follows it.
      */
     ownTransactions?: boolean;
+    /**
+     * An action with no logged-in caller that its service records (invitation acceptance, password
+     * reset): the handler runs in one transaction, so that the record commits with it or neither does.
+     */
+    recordedByService?: boolean;
   }
   interface FastifyRequest {
     principal?: Principal;
