@@ -4,7 +4,9 @@
  * transaction instead of taking another connection (PostgreSQL) or waiting behind it for ever
  * (PGlite, one connection). A nested `db.transaction` becomes a SAVEPOINT, and so does each statement
  * made through `db`: a caller that catches a failure (a unique violation mapped to ALREADY_EXISTS, then
- * something else done) keeps a usable transaction, as it would have outside one.
+ * something else done) keeps a usable transaction, as it would have outside one. Nested transactions
+ * of one transaction run one at a time (a connection runs one statement at a time anyway): never two
+ * `db.transaction` calls side by side under one transaction.
  *
  * Work that must follow the commit and nothing else (bus notices) or must be part of it (audit records
  * of what the transaction did) is queued with `enqueue`: `beforeCommit` items are written inside the
@@ -35,6 +37,8 @@ interface Scope {
   tx: Queryable;
   open: boolean;
   savepoints: number;
+  /** Statements made through `db` run one after another, each in its savepoint. */
+  lane: Promise<unknown>;
   queued: Map<CommitHook<unknown>, unknown[]>;
 }
 
@@ -141,7 +145,11 @@ export function withAmbientTransactions(base: Db): Db {
       // A statement made through `db` keeps the meaning it has outside a transaction: when it fails
       // (a unique violation its caller catches), the transaction goes on without it instead of being
       // left unusable. Statements made through the transaction's own handle follow PostgreSQL's rule.
-      return inSavepoint(scope, (tx) => tx.query<T>(sql, params));
+      // Queued one after another, so that concurrent callers (Promise.all) do not interleave their
+      // savepoints on the one connection.
+      const result = scope.lane.then(() => inSavepoint(scope, (tx) => tx.query<T>(sql, params)));
+      scope.lane = result.catch(() => undefined);
+      return result;
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const current = openScope();
@@ -151,6 +159,7 @@ export function withAmbientTransactions(base: Db): Db {
         tx: base,
         open: true,
         savepoints: 0,
+        lane: Promise.resolve(),
         queued: new Map(),
       };
       let value: T;

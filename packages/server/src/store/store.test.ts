@@ -434,6 +434,12 @@ for (const [name, open] of storeBackends) {
         // The failed savepoint left the transaction usable, and so does a failed statement made
         // through `db` and caught, as it would outside a transaction.
         await assert.rejects(db.query("INSERT INTO ambient_probe (v) VALUES ('outer')"));
+        // Side by side, statements through `db` do not interleave their savepoints.
+        const [a, b] = await Promise.all([
+          db.query<{ n: number }>('SELECT 1 AS n'),
+          db.query<{ n: number }>('SELECT 2 AS n'),
+        ]);
+        assert.deepEqual([a[0]!.n, b[0]!.n], [1, 2]);
         assert.equal((await db.query('SELECT v FROM ambient_probe ORDER BY v')).length, 1);
         assert.deepEqual(seen, [], 'nothing after-commit runs before the commit');
       });
