@@ -245,6 +245,11 @@ export const ERROR_CATALOGUE = {
     'Internal error',
     'Something failed on the server. The response carries a `requestId` to quote; nothing about the cause is exposed.',
   ),
+  AUDIT_FAILED: spec(
+    500,
+    'Audit record not written',
+    'The action was not taken: its audit record could not be written, so nothing it would have changed was kept. Nothing about the cause is exposed; retry, and report the `requestId` if it persists.',
+  ),
   NOT_READY: spec(
     503,
     'Not ready',

@@ -195,8 +195,9 @@ async function startPlatformSteps(
     hostnames: config.tlsHostnames,
     box,
   });
-  // The audit trail: admin requests are recorded by the HTTP adapter; lifecycle events the services
-  // report go through one batching writer.
+  // The audit trail: admin requests are recorded by the HTTP adapter in the request's transaction;
+  // lifecycle events the services report join the transaction they happen in, or else go through
+  // one batching writer.
   const audit = createAuditService({ db, cursors });
   const auditWriter = createAuditWriter(audit, logger);
   const recordAudit = auditWriter.sink;
@@ -346,7 +347,7 @@ async function startPlatformSteps(
     clientTrust: { ca: initialTrust.ca, ...(initialTrust.crl ? { crl: initialTrust.crl } : {}) },
     broker,
     logger,
-    recordAudit,
+    audit: { records: audit, writer: auditWriter },
     isReady: () => ready,
   });
   opened.push(() => http.close());

@@ -35,11 +35,8 @@ test('each admin action and login attempt leaves exactly one record, without sec
   await t.call('GET', '/v1/devices', { token: apiKey }); // reads are not admin actions
   await t.call('POST', '/v1/devices', { token: apiKey, body: { name: 'x', bogus: 1 } }); // refused: recorded as a failure
 
-  // Records are written just after each response: wait for the last one.
-  const page = await eventually(async () => {
-    const r = await t.call('GET', '/v1/audit?limit=100', { token: apiKey });
-    return r.body.items?.length === 8 ? r : undefined;
-  });
+  // Each record is written before its response: the trail is complete at once.
+  const page = await t.call('GET', '/v1/audit?limit=100', { token: apiKey });
   assert.equal(page.status, 200);
   const actions = page.body.items.map((r: { action: string; outcome: string }) => `${r.action} ${r.outcome}`);
   assert.deepEqual(actions, [

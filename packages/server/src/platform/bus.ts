@@ -1,8 +1,13 @@
 /**
  * The platform bus: domain services announce facts, adapters and workers react. In-process here; the
  * same interface will be carried over Redis when several nodes share one database.
+ *
+ * A notice published inside a transaction is held until that transaction commits and dropped when it
+ * rolls back: listeners act on it ("drop this device's sessions", "push this command") by reading
+ * the store, so they must see the change, and must never act on a change that did not happen.
  */
 import { EventEmitter } from 'node:events';
+import { enqueue, type CommitHook } from '../store/ambient.js';
 
 export interface BusEvents {
   /** Live sessions of this device must be dropped (disabled, deleted, credential revoked). */
@@ -25,9 +30,14 @@ export interface Bus {
 export function createLocalBus(): Bus {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(100);
+  const afterCommit: CommitHook<{ topic: string; event: unknown }> = {
+    afterCommit: (notices) => {
+      for (const { topic, event } of notices) emitter.emit(topic, event);
+    },
+  };
   return {
     publish: (topic, event) => {
-      emitter.emit(topic, event);
+      if (!enqueue(afterCommit, { topic, event })) emitter.emit(topic, event);
     },
     subscribe: (topic, handler) => {
       const h = handler as (e: unknown) => void;

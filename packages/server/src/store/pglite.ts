@@ -1,6 +1,7 @@
 /** Embedded store: PGlite persisted to a directory (or in memory when `dataDir` is undefined). */
 import { PGlite } from '@electric-sql/pglite';
 import { guardStatement, StoreError, isDatabaseError, type Db, type Queryable } from './db.js';
+import { withAmbientTransactions } from './ambient.js';
 
 type PgliteLike = Pick<PGlite, 'query'>;
 
@@ -16,7 +17,7 @@ function wrap(pg: PgliteLike): Queryable {
 export async function openPglite(dataDir: string | undefined): Promise<Db> {
   const pg = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
   const q = wrap(pg);
-  return {
+  return withAmbientTransactions({
     kind: 'pglite',
     query: q.query,
     transaction: (fn) =>
@@ -30,5 +31,5 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
       await guardStatement(sql, () => pg.exec(sql));
     },
     close: () => pg.close(),
-  };
+  });
 }

@@ -1,6 +1,7 @@
 /** Server store: a PostgreSQL connection pool. */
 import pg from 'pg';
 import { guardStatement, StoreError, isDatabaseError, type Db, type Queryable } from './db.js';
+import { withAmbientTransactions } from './ambient.js';
 
 // bigint columns (epoch-millisecond timestamps, counters) come back as JS numbers: they stay below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -23,7 +24,7 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
   await pool.query('SELECT 1');
   const query = async <T>(sql: string, params: readonly unknown[] = []): Promise<T[]> =>
     (await guardStatement(sql, () => pool.query(sql, params as unknown[]))).rows as T[];
-  return {
+  return withAmbientTransactions({
     kind: 'postgres',
     query,
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -48,5 +49,5 @@ export async function openPostgres(options: PostgresOptions): Promise<Db> {
       await guardStatement(sql, () => pool.query(sql));
     },
     close: () => pool.end(),
-  };
+  });
 }

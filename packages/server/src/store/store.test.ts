@@ -10,6 +10,7 @@ import { createLogger } from '../platform/observability.js';
 import { storeBackends } from '../../test/postgres.js';
 import { createLocalBus } from '../platform/bus.js';
 import { createCursors } from '../platform/pagination.js';
+import { enqueue, inTransaction, outsideTransaction, type CommitHook } from './ambient.js';
 import { createDeviceService } from '../domains/devices/service.js';
 import { createTenancyService } from '../domains/tenancy/service.js';
 import { tenancyStore } from '../domains/tenancy/store.js';
@@ -477,6 +478,93 @@ for (const [name, open] of storeBackends) {
         { event: last!.event, remoteAddress: last!.remoteAddress, transport: last!.transport },
         { event: 'disconnected', remoteAddress: '10.1.2.3', transport: 'mqtts-mtls' },
       );
+    });
+
+    test('queries inside a transaction join it; a nested transaction is a savepoint; queued work follows the outcome', async () => {
+      await db.exec('CREATE TABLE IF NOT EXISTS ambient_probe (v text PRIMARY KEY)');
+      const seen: string[] = [];
+      const hook: CommitHook<string> = {
+        beforeCommit: async (items) => {
+          // Written in the transaction: a rollback after this point would drop it too.
+          for (const v of items) await db.query('INSERT INTO ambient_probe (v) VALUES ($1)', [v]);
+        },
+        afterCommit: (items) => void seen.push(...items),
+      };
+      await db.transaction(async () => {
+        // `db` (not the transaction's handle) joins the transaction: on PGlite, one connection, a
+        // query outside it would wait for it for ever.
+        await db.query("INSERT INTO ambient_probe (v) VALUES ('outer')");
+        assert.ok(enqueue(hook, 'queued'));
+        await assert.rejects(
+          db.transaction(async () => {
+            await db.query("INSERT INTO ambient_probe (v) VALUES ('inner')");
+            enqueue(hook, 'rolled-back-with-savepoint');
+            await db.query("INSERT INTO ambient_probe (v) VALUES ('outer')"); // unique violation
+          }),
+        );
+        // The failed savepoint left the transaction usable, and so does a failed statement made
+        // through `db` and caught, as it would outside a transaction.
+        await assert.rejects(db.query("INSERT INTO ambient_probe (v) VALUES ('outer')"));
+        // Side by side, statements through `db` do not interleave their savepoints.
+        const [a, b] = await Promise.all([
+          db.query<{ n: number }>('SELECT 1 AS n'),
+          db.query<{ n: number }>('SELECT 2 AS n'),
+        ]);
+        assert.deepEqual([a[0]!.n, b[0]!.n], [1, 2]);
+        assert.equal((await db.query('SELECT v FROM ambient_probe ORDER BY v')).length, 1);
+        assert.deepEqual(seen, [], 'nothing after-commit runs before the commit');
+      });
+      assert.deepEqual(seen, ['queued']);
+      assert.deepEqual(
+        (await db.query<{ v: string }>('SELECT v FROM ambient_probe ORDER BY v')).map((r) => r.v),
+        ['outer', 'queued'],
+      );
+
+      await assert.rejects(
+        db.transaction(async () => {
+          await db.query("INSERT INTO ambient_probe (v) VALUES ('rolled-back')");
+          enqueue(hook, 'dropped');
+          throw new Error('abandon');
+        }),
+        /abandon/,
+      );
+      assert.deepEqual(seen, ['queued'], 'work queued in a rolled-back transaction is dropped');
+      assert.equal((await db.query("SELECT v FROM ambient_probe WHERE v = 'rolled-back'")).length, 0);
+      assert.equal(enqueue(hook, 'no transaction'), false, 'outside a transaction the caller acts at once');
+
+      // A continuation that outlives its transaction never uses it again.
+      let late: Promise<unknown> | undefined;
+      await db.transaction(async () => {
+        late = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
+          db.query("INSERT INTO ambient_probe (v) VALUES ('late')"),
+        );
+      });
+      await late;
+      assert.equal((await db.query("SELECT v FROM ambient_probe WHERE v = 'late'")).length, 1);
+      // Scheduled work run outside the transaction neither joins nor waits for it.
+      await db.transaction(async () => {
+        await outsideTransaction(async () => assert.equal(inTransaction(), false));
+        assert.equal(inTransaction(), true);
+      });
+      await db.exec('DROP TABLE ambient_probe');
+    });
+
+    test('bus notices published in a transaction go out after its commit, and never after a rollback', async () => {
+      const bus = createLocalBus();
+      const got: string[] = [];
+      bus.subscribe('device.disconnect', (e) => void got.push(e.deviceId));
+      await db.transaction(async () => {
+        bus.publish('device.disconnect', { deviceId: 'dev_committed', reason: 'test' });
+        assert.deepEqual(got, []);
+      });
+      await assert.rejects(
+        db.transaction(async () => {
+          bus.publish('device.disconnect', { deviceId: 'dev_rolled_back', reason: 'test' });
+          throw new Error('abandon');
+        }),
+      );
+      bus.publish('device.disconnect', { deviceId: 'dev_now', reason: 'test' });
+      assert.deepEqual(got, ['dev_committed', 'dev_now']);
     });
   });
 }

@@ -48,6 +48,16 @@ export type AuthMode = 'none' | 'session' | 'platform-admin' | 'tenant' | 'devic
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: AuthMode;
+    /**
+     * The handler commits its own work in chunks (bulk work that must not hold the store for its
+     * whole length): it does not run in the request's transaction, and its record follows it.
+     */
+    ownTransactions?: boolean;
+    /**
+     * An action with no logged-in caller that its service records (invitation acceptance, password
+     * reset): the handler runs in one transaction, so that the record commits with it or neither does.
+     */
+    recordedByService?: boolean;
   }
   interface FastifyRequest {
     principal?: Principal;

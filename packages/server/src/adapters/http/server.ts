@@ -23,9 +23,10 @@ import type { Broker } from '../broker/broker.js';
 import type { RouteContext } from './context.js';
 import { sendProblem, toAppError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
-import { registerAuditHook } from './audit-hook.js';
+import { registerAuditedRequests } from './audit-hook.js';
 import { registerWireRules } from './wire-rules.js';
-import type { AuditSink } from '../../domains/audit/audit.js';
+import type { AuditService } from '../../domains/audit/audit.js';
+import type { AuditWriter } from '../../domains/audit/writer.js';
 
 export interface HttpServerOptions extends RouteContext {
   tls: { cert: string; key: string };
@@ -33,8 +34,8 @@ export interface HttpServerOptions extends RouteContext {
   clientTrust: { ca: string[]; crl?: string[] };
   broker: Broker;
   logger: Logger;
-  /** Appends to the audit trail (the batching writer: no caller writes records). */
-  recordAudit: AuditSink;
+  /** The audit trail: admin requests are recorded in their own transaction (`audit-hook.ts`). */
+  audit: { records: Pick<AuditService, 'recordMany'>; writer: AuditWriter };
   /** Whether the platform is ready to serve (false while starting or draining). */
   isReady(): boolean;
 }
@@ -244,7 +245,12 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   );
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
-  registerAuditHook(app, opts.recordAudit);
+  registerAuditedRequests(app, {
+    db: opts.db,
+    audit: opts.audit.records,
+    writer: opts.audit.writer,
+    logger: opts.logger.child({ component: 'audit' }),
+  });
   registerRoutes(app, opts);
   return app;
 }

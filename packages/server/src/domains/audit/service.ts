@@ -138,25 +138,29 @@ export function createAuditService(deps: {
     };
   }
 
-  /** Appends entries in order, one transaction, each tenant's head locked once. */
+  /**
+   * Appends entries in order, in one transaction (or savepoint of the ambient one), each tenant's head
+   * locked once. Heads are locked in tenant order before any record is written, so that two writers
+   * covering the same tenants cannot deadlock.
+   */
   async function appendAll(entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
     if (entries.length === 0) return [];
     return db.transaction(async (tx) => {
       const heads = new Map<string, { seq: number; hash: string }>();
+      for (const tenantId of [...new Set(entries.map((e) => e.tenantId))].sort()) {
+        await tx.query(
+          `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
+          [tenantId, GENESIS_HASH],
+        );
+        const [row] = await tx.query<{ seq: number; hash: string }>(
+          'SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE',
+          [tenantId],
+        );
+        heads.set(tenantId, { seq: Number(row!.seq), hash: row!.hash });
+      }
       const out: AuditRecord[] = [];
       for (const entry of entries) {
-        let head = heads.get(entry.tenantId);
-        if (!head) {
-          await tx.query(
-            `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`,
-            [entry.tenantId, GENESIS_HASH],
-          );
-          const [row] = await tx.query<{ seq: number; hash: string }>(
-            'SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE',
-            [entry.tenantId],
-          );
-          head = { seq: Number(row!.seq), hash: row!.hash };
-        }
+        const head = heads.get(entry.tenantId)!;
         const seq = head.seq + 1;
         const base = { ...entry, seq, at: now() };
         const hash = recordHash(head.hash, base);

@@ -6,6 +6,7 @@ import type { Bus } from '../../platform/bus.js';
 import type { AuditSink } from '../audit/audit.js';
 import { deviceCaller, principalName } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
+import { enqueue, type CommitHook } from '../../store/ambient.js';
 import type { Db, Queryable } from '../../store/db.js';
 import {
   DAY_MS,
@@ -109,8 +110,14 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
   const cas = new Map<string, LoadedCa>();
   const crlCache = new Map<string, { pem: string; at: number }>();
   const trustListeners: (() => Promise<void>)[] = [];
-  async function trustChanged() {
+  const reloadTrust = async () => {
     await Promise.all(trustListeners.map((reload) => reload()));
+  };
+  // Inside a transaction the listeners reload once it has committed (and not at all if it rolls
+  // back): they read the trust list and CRLs from the store, and must see only what was committed.
+  const afterCommit: CommitHook<null> = { afterCommit: reloadTrust };
+  async function trustChanged() {
+    if (!enqueue(afterCommit, null)) await reloadTrust();
   }
   /** The tenant's issuing CA exists and every listener trusts it (created and reloaded when new). */
   async function prepareTenant(tenantId: string): Promise<void> {

@@ -213,27 +213,28 @@ export function createProvisioningService(deps: ProvisioningDeps): ProvisioningS
         registration_token_expires_at: rt.expiresAt,
         pickup_until: t + PICKUP_WINDOW_MS,
       });
+      // One record per completed provisioning, written in this transaction: the registration token
+      // (and certificate) it issued exist only with their record.
+      audit({
+        tenantId: op.tenant_id,
+        actor: decidedBy,
+        action: 'provisioning.complete',
+        target: deviceId,
+        changes: {
+          operationId: op.id,
+          serial: op.serial,
+          provisioningTokenId: token.id,
+          reprovisioned: Boolean(existing),
+          registrationTokenExpiresAt: rt.expiresAt,
+          ...(issued ? { certificateSerial: issued.serial } : {}),
+        },
+      });
       return {
         deviceId,
         reprovisioned: Boolean(existing),
         rtExpiresAt: rt.expiresAt,
         ...(issued ? { keepSerial: issued.serial } : {}),
       };
-    });
-    // One record per completed provisioning: the registration token (and certificate) it issued.
-    audit({
-      tenantId: op.tenant_id,
-      actor: decidedBy,
-      action: 'provisioning.complete',
-      target: outcome.deviceId,
-      changes: {
-        operationId: op.id,
-        serial: op.serial,
-        provisioningTokenId: token.id,
-        reprovisioned: outcome.reprovisioned,
-        registrationTokenExpiresAt: outcome.rtExpiresAt,
-        ...(outcome.keepSerial ? { certificateSerial: outcome.keepSerial } : {}),
-      },
     });
     if (outcome.reprovisioned) {
       await deps.pki.revokeAllForDevice(

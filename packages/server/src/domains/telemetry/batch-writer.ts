@@ -6,6 +6,7 @@
  * [MQTT-4.6.0-2].
  */
 import type { DeviceEvent, TelemetryValue } from '@mooring/protocol';
+import { outsideTransaction } from '../../store/ambient.js';
 import type { Db, Queryable } from '../../store/db.js';
 
 export interface TelemetryRow {
@@ -94,7 +95,8 @@ export function createBatchWriter(db: Db, maxRows: number, stats: BatchStats = {
       return new Promise<void>((resolve, reject) => {
         queue.push({ tenantId, deviceId, received, rows, event, resolve, reject });
         queuedRows += Math.max(1, rows.length);
-        running ??= loop();
+        // The commit loop serves every writer: it never joins (or waits behind) the caller's transaction.
+        running ??= outsideTransaction(loop);
       });
     },
     get queuedRows() {

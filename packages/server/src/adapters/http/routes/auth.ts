@@ -82,7 +82,7 @@ export const authRoutes: RoutePlugin = (app, { services }) => {
   app.post<{ Body: typeof Accept.static }>(
     '/v1/auth/invitations/accept',
     {
-      config: open,
+      config: { ...open, recordedByService: true },
       schema: { tags, summary: 'Open an account from an invitation token', body: Accept, security: [] },
     },
     async (request, reply) => {
@@ -93,7 +93,7 @@ export const authRoutes: RoutePlugin = (app, { services }) => {
   app.post<{ Body: typeof Reset.static }>(
     '/v1/auth/password-reset',
     {
-      config: open,
+      config: { ...open, recordedByService: true },
       schema: {
         tags,
         summary: 'Set a new password from an admin-issued reset token (ends all sessions)',

@@ -228,7 +228,7 @@ export const provisioningRoutes: RoutePlugin = (app, { services }) => {
   app.post<{ Body: typeof Batch.static }>(
     '/v1/provisioning/batches',
     {
-      config: tenant,
+      config: { ...tenant, ownTransactions: true },
       bodyLimit: 16 * 1024 * 1024,
       schema: {
         tags,
