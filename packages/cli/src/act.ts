@@ -43,12 +43,25 @@ export function parseJson(text: string, what: string): unknown {
   }
 }
 
-/** Reads a secret: from stdin when piped, else a prompt that does not echo (TTY only). */
-export async function readSecret(prompt: string, fromStdin: boolean): Promise<string> {
-  if (fromStdin || !process.stdin.isTTY) {
+let stdinLines: Promise<string[]> | undefined;
+
+/** Stdin, read once, as lines: each secret a command asks for takes the next one. */
+async function nextStdinLine(): Promise<string | undefined> {
+  stdinLines ??= (async () => {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8').split('\n')[0]!.trim();
+    return Buffer.concat(chunks).toString('utf8').split('\n');
+  })();
+  return (await stdinLines).shift();
+}
+
+/**
+ * Reads a secret: from stdin when piped (one line per secret, in the order the command asks for
+ * them), else a prompt that does not echo (TTY only).
+ */
+export async function readSecret(prompt: string, fromStdin: boolean): Promise<string> {
+  if (fromStdin || !process.stdin.isTTY) {
+    const text = (await nextStdinLine())?.trim();
     if (!text) throw new UsageError(`${prompt}: nothing on stdin`);
     return text;
   }

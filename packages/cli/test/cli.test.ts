@@ -100,6 +100,26 @@ test('log in into a profile kept owner-readable, then manage a tenant with --jso
     key.json.secret,
   ]);
   assert.equal(saved.code, 0, saved.stderr);
+  const currentProfile = () => (JSON.parse(readFileSync(profiles, 'utf8')) as { current?: string }).current;
+  assert.equal(currentProfile(), 'default', 'saving a key into another profile does not switch to it');
+  assert.match(saved.stderr, /current profile is still 'default'.*-p acme/);
+  const switched = await mooring([
+    '-p',
+    'acme',
+    'login',
+    '--server',
+    server,
+    '--ca',
+    caFile,
+    '--api-key',
+    key.json.secret,
+    '--use',
+    '--json',
+  ]);
+  assert.equal(switched.code, 0, switched.stderr);
+  assert.equal(switched.json.currentProfile, 'acme');
+  assert.equal(currentProfile(), 'acme', '--use makes it current');
+  assert.equal((await mooring(['profile', 'use', 'default'])).code, 0);
 
   const created = await mooring([
     '-p',

@@ -59,7 +59,7 @@ export function registerDemo(program: Command): void {
         saveProfile(
           'demo',
           { server: url, ca: platform.caCert, token: key.secret, tokenKind: 'api-key' },
-          false,
+          'if-none',
         );
 
         const fleetPt = await api.op<{ secret: string }>(
