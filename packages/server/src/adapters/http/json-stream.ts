@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 
-export function jsonStream(value: object, arrayKey: string, slice = 200): Readable {
+export function jsonStream(value: object, arrayKey: string, slice = 100): Readable {
   async function* pieces(): AsyncGenerator<string> {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined);
     yield '{';

@@ -56,10 +56,10 @@ export interface FactoryService {
 export const MAX_BATCH_ITEMS = 10_000;
 /** Units per insert transaction: a short hold of the store each (≈ 2 statements per unit). */
 const INSERT_SLICE = 10;
-/** Units per stored manifest part (≈ 1 KB each sealed): one statement of well under a megabyte. */
-const MANIFEST_PART = 500;
+/** Units per stored manifest part (≈ 1.3 KB each sealed): one statement of about 250 KB. */
+const MANIFEST_PART = 200;
 /** Serials per lookup of the devices a tenant already has. */
-const LOOKUP_SLICE = 1_000;
+const LOOKUP_SLICE = 500;
 
 /** Lets the event loop serve I/O (other requests, MQTT) before the next slice of a batch. */
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
