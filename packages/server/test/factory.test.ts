@@ -125,7 +125,9 @@ test('a large batch is stored and answered in slices: the event loop keeps turni
 
   // Stored in parts of 200 units, each chain once per part, sealed.
   const parts = await t.platform.db.query<{ part: number; sealed_items: string }>(
-    "SELECT part, sealed_items FROM provisioning_batch_parts WHERE batch_id = 'large-1' ORDER BY part",
+    `SELECT p.part, p.sealed_items FROM provisioning_batch_parts p
+       JOIN provisioning_batches b ON b.manifest_id = p.manifest_id
+      WHERE b.batch_id = 'large-1' ORDER BY p.part`,
   );
   assert.deepEqual(
     parts.map((p) => p.part),
@@ -140,4 +142,28 @@ test('a large batch is stored and answered in slices: the event loop keeps turni
   const again = await t.call('POST', '/v1/provisioning/batches', { token: apiKey, body });
   assert.equal(again.status, 201);
   assert.equal(again.text, r.text, 'a retry returns the same manifest, byte for byte');
+});
+
+test('two attempts at the same batch at once: a retry returns the one that was kept, and no stray manifest parts stay', async () => {
+  const body = {
+    batchId: 'twice-1',
+    items: Array.from({ length: 450 }, (_, i) => ({ serial: `T-${i}` })),
+  };
+  const [a, b] = await Promise.all([
+    t.call('POST', '/v1/provisioning/batches', { token: apiKey, body }),
+    t.call('POST', '/v1/provisioning/batches', { token: apiKey, body }),
+  ]);
+  const kept = [a, b].filter((r) => r.status === 201);
+  assert.ok(kept.length >= 1, `${a.status} ${b.status}`);
+  const again = await t.call('POST', '/v1/provisioning/batches', { token: apiKey, body });
+  assert.equal(again.status, 201);
+  assert.ok(
+    kept.some((r) => r.text === again.text),
+    'the retry returns the manifest of an attempt that answered 201',
+  );
+  const stray = await t.platform.db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM provisioning_batch_parts p
+      WHERE NOT EXISTS (SELECT 1 FROM provisioning_batches b WHERE b.manifest_id = p.manifest_id)`,
+  );
+  assert.equal(stray[0]!.n, 0);
 });

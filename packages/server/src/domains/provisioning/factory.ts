@@ -7,7 +7,7 @@
  * slices (a short transaction or statement each, the manifest stored in sealed parts) and yields to
  * the event loop between them, so that no client of the server waits on the batch for long.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { TenantCaller } from '../../platform/caller.js';
@@ -149,14 +149,19 @@ export function createFactoryService(deps: {
         serials.add(item.serial);
       }
       const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
-      const [seen] = await db.query<{ request_hash: string; sealed_manifest: string; parts: number }>(
-        'SELECT request_hash, sealed_manifest, parts FROM provisioning_batches WHERE tenant_id = $1 AND batch_id = $2',
+      const [seen] = await db.query<{
+        request_hash: string;
+        sealed_manifest: string;
+        parts: number;
+        manifest_id: string | null;
+      }>(
+        'SELECT request_hash, sealed_manifest, parts, manifest_id FROM provisioning_batches WHERE tenant_id = $1 AND batch_id = $2',
         [caller.tenantId, input.batchId],
       );
       if (seen) {
         if (seen.request_hash !== requestHash)
           throw new AppError('IDEMPOTENCY_KEY_REUSED', `batch ${input.batchId} was made with other contents`);
-        return readManifest(caller.tenantId, input.batchId, seen);
+        return readManifest(input.batchId, seen);
       }
       await deps.pki.prepareTenant(caller.tenantId);
       // Device ids first (a serial the tenant knows keeps its device), then every certificate is signed
@@ -269,51 +274,54 @@ export function createFactoryService(deps: {
   };
 
   /**
-   * Stores the manifest in sealed parts, one statement each, then the batch row that names them: a
-   * retry finds the batch only once every part is there. Parts left by an attempt that stopped before
-   * its batch row are replaced.
+   * Stores the manifest in sealed parts under a manifest id of this attempt's own, one statement each,
+   * then the batch row that names them: a retry finds the batch only once every part is there, and
+   * an attempt that loses the race for the batch row (another one stored the batch first) removes its
+   * parts again.
    */
   async function storeManifest(tenantId: string, requestHash: string, manifest: Manifest): Promise<void> {
-    await db.query('DELETE FROM provisioning_batch_parts WHERE tenant_id = $1 AND batch_id = $2', [
-      tenantId,
-      manifest.batchId,
-    ]);
+    const manifestId = randomUUID();
     let parts = 0;
     for (let start = 0; start < manifest.items.length; start += MANIFEST_PART, parts++) {
       await yieldToLoop();
       const part = toStoredPart(manifest.items.slice(start, start + MANIFEST_PART));
       await db.query(
-        'INSERT INTO provisioning_batch_parts (tenant_id, batch_id, part, sealed_items) VALUES ($1, $2, $3, $4)',
-        [tenantId, manifest.batchId, parts, box.seal(JSON.stringify(part))],
+        'INSERT INTO provisioning_batch_parts (manifest_id, part, tenant_id, sealed_items) VALUES ($1, $2, $3, $4)',
+        [manifestId, parts, tenantId, box.seal(JSON.stringify(part))],
       );
     }
     const header = { ...manifest, items: [] };
-    await db.query(
-      'INSERT INTO provisioning_batches (tenant_id, batch_id, request_hash, devices, sealed_manifest, created_at, parts) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [
-        tenantId,
-        manifest.batchId,
-        requestHash,
-        manifest.devices,
-        box.seal(JSON.stringify(header)),
-        manifest.createdAt,
-        parts,
-      ],
-    );
+    try {
+      await db.query(
+        'INSERT INTO provisioning_batches (tenant_id, batch_id, request_hash, devices, sealed_manifest, created_at, parts, manifest_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+        [
+          tenantId,
+          manifest.batchId,
+          requestHash,
+          manifest.devices,
+          box.seal(JSON.stringify(header)),
+          manifest.createdAt,
+          parts,
+          manifestId,
+        ],
+      );
+    } catch (e) {
+      await db.query('DELETE FROM provisioning_batch_parts WHERE manifest_id = $1', [manifestId]);
+      throw e;
+    }
   }
 
   /** The stored manifest, part by part (a batch stored before parts existed holds it whole). */
   async function readManifest(
-    tenantId: string,
     batchId: string,
-    row: { sealed_manifest: string; parts: number },
+    row: { sealed_manifest: string; parts: number; manifest_id: string | null },
   ): Promise<Manifest> {
     const manifest = JSON.parse(box.open(row.sealed_manifest)) as Manifest;
     for (let part = 0; part < row.parts; part++) {
       await yieldToLoop();
       const [stored] = await db.query<{ sealed_items: string }>(
-        'SELECT sealed_items FROM provisioning_batch_parts WHERE tenant_id = $1 AND batch_id = $2 AND part = $3',
-        [tenantId, batchId, part],
+        'SELECT sealed_items FROM provisioning_batch_parts WHERE manifest_id = $1 AND part = $2',
+        [row.manifest_id, part],
       );
       if (!stored) throw new Error(`batch ${batchId}: manifest part ${part} is missing`);
       for (const entry of fromStoredPart(JSON.parse(box.open(stored.sealed_items)) as StoredPart))
