@@ -63,11 +63,20 @@ export function profileName(explicit?: string): string {
   return explicit ?? process.env.MOORING_PROFILE ?? readProfiles().current ?? 'default';
 }
 
-export function saveProfile(name: string, profile: Profile, makeCurrent = true): void {
+/**
+ * When saving a profile makes it the current one: `always` (an explicit request), `if-none` (the first
+ * profile saved, so that the next command finds it) or `never` (a profile for another purpose, like
+ * the demo's). Logging in into a named profile never silently moves the current profile elsewhere.
+ */
+export type MakeCurrent = 'always' | 'if-none' | 'never';
+
+/** Saves the profile and returns the name of the current profile afterwards (if any). */
+export function saveProfile(name: string, profile: Profile, makeCurrent: MakeCurrent): string | undefined {
   const data = readProfiles();
   data.profiles[name] = profile;
-  if (makeCurrent || !data.current) data.current = name;
+  if (makeCurrent === 'always' || (makeCurrent === 'if-none' && !data.current)) data.current = name;
   writeProfiles(data);
+  return data.current;
 }
 
 export function removeProfile(name: string): boolean {

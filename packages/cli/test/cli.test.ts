@@ -110,6 +110,26 @@ test('log in into a profile kept owner-readable, then manage a tenant with --jso
     key.json.secret,
   ]);
   assert.equal(saved.code, 0, saved.stderr);
+  const currentProfile = () => (JSON.parse(readFileSync(profiles, 'utf8')) as { current?: string }).current;
+  assert.equal(currentProfile(), 'default', 'saving a key into another profile does not switch to it');
+  assert.match(saved.stderr, /current profile is still 'default'.*-p acme/);
+  const switched = await mooring([
+    '-p',
+    'acme',
+    'login',
+    '--server',
+    server,
+    '--ca',
+    caFile,
+    '--api-key',
+    key.json.secret,
+    '--use',
+    '--json',
+  ]);
+  assert.equal(switched.code, 0, switched.stderr);
+  assert.equal(switched.json.currentProfile, 'acme');
+  assert.equal(currentProfile(), 'acme', '--use makes it current');
+  assert.equal((await mooring(['profile', 'use', 'default'])).code, 0);
 
   const created = await mooring([
     '-p',
@@ -461,6 +481,46 @@ test('mooring simulate with access keys made beforehand, and slow command handle
   assert.equal(done.json.commands, 1);
 });
 
+/** Starts `mooring demo` and resolves once it says it is running, with its output so far and its data dir. */
+async function startDemo(args: string[], config: string) {
+  const child = spawn(process.execPath, [BIN, 'demo', ...args], {
+    env: { ...process.env, MOORING_CONFIG_DIR: config },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const run = { child, out: '', dataDir: '' };
+  child.stdout.on('data', (c: Buffer) => (run.out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (run.out += c.toString()));
+  const exited = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+  for (let i = 0; i < 300 && !run.out.includes('Mooring demo is running'); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  const m = /Data: (\S+)/.exec(run.out);
+  if (!m) throw new Error(`the demo did not come up:\n${run.out}`);
+  run.dataDir = m[1]!;
+  return { ...run, exited };
+}
+
+test('mooring demo stopped by SIGTERM removes its data directory and its profile, and never changes the current profile', async () => {
+  const config = join(work, 'demo-term-config');
+  const kept = await mooring(['profile', 'set', 'prod', '--server', 'https://prod.example:8443'], {
+    env: { MOORING_CONFIG_DIR: config },
+  });
+  assert.equal(kept.code, 0, kept.stderr);
+  const profilesFile = join(config, 'profiles.json');
+  const profiles = () =>
+    JSON.parse(readFileSync(profilesFile, 'utf8')) as { current?: string; profiles: Record<string, unknown> };
+  const demo = await startDemo(['-n', '1'], config);
+  assert.ok(existsSync(demo.dataDir), demo.out);
+  assert.deepEqual(Object.keys(profiles().profiles).sort(), ['demo', 'prod']);
+  assert.equal(profiles().current, 'prod', 'the demo does not take over the current profile');
+  demo.child.kill('SIGTERM');
+  assert.equal(await demo.exited, 0, demo.out);
+  assert.equal(existsSync(demo.dataDir), false, 'the temporary data directory is gone');
+  assert.deepEqual(profiles(), {
+    current: 'prod',
+    profiles: { prod: { server: 'https://prod.example:8443' } },
+  });
+});
+
 test('mooring demo: a server, a fleet sending data, and a device approved by the code it prints', async () => {
   const config = join(work, 'demo-config');
   const child = spawn(process.execPath, [BIN, 'demo', '-n', '3', '--duration', '25'], {
@@ -499,8 +559,16 @@ test('mooring demo: a server, a fleet sending data, and a device approved by the
   ]);
   const latest = await demo(['telemetry', 'latest', devices[0].id, '--json']);
   assert.ok(latest.json.length >= 1, 'the fleet sends data');
+  const dataDir = /Data: (\S+)/.exec(out)?.[1];
+  assert.ok(dataDir && existsSync(dataDir));
   child.kill('SIGINT');
   assert.equal(await exited, 0, out);
+  assert.equal(existsSync(dataDir), false, 'Ctrl-C removes the temporary data directory');
+  const left = JSON.parse(readFileSync(join(config, 'profiles.json'), 'utf8')) as {
+    current?: string;
+    profiles: Record<string, unknown>;
+  };
+  assert.deepEqual(left, { profiles: {} }, 'no profile is left pointing at the stopped server');
 });
 
 test('every operation of the API has a command (the export routes are replaced by paging with progress)', async () => {

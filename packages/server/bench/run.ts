@@ -13,7 +13,8 @@
  * BENCH_FLEET_DEVICES (2000), BENCH_FLEET_RATE (1 msg/s per device), BENCH_FLEET_S (20),
  * BENCH_SERVER_CPU_PROF=<dir> (V8 CPU profiles of the server over each measured Mooring window),
  * BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. --trace-gc), BENCH_OUT=<file> (also
- * write the JSON there).
+ * write the JSON there), BENCH_ONLY=factory (only the bootstrap and the factory batch, with its probes:
+ * a quick look at one phase; the full run is what docs/benchmarks.md reports unless it says otherwise).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
@@ -63,6 +64,8 @@ const PARAMS = {
   fleetSeconds: intEnv('BENCH_FLEET_S', 20),
   apiSeconds: intEnv('BENCH_API_S', 8),
 };
+const ONLY = process.env.BENCH_ONLY ?? '';
+if (ONLY !== '' && ONLY !== 'factory') throw new Error(`BENCH_ONLY must be 'factory', got '${ONLY}'`);
 const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
 /**
  * The whole run must end inside four minutes; past this it aborts and cleans up. The MQTT phases take
@@ -177,6 +180,12 @@ interface PhaseLoad {
   machineStealPct: number | null;
   /** CPU (% of one core) used by processes other than the server, load generator, this process and Mosquitto. */
   otherProcessesCpuPct: number | null;
+  /**
+   * The longest times the server's event loop was held at once during the window (ms, longest first, at
+   * most 5, 20 ms or more; a 10 ms timer inside the server that fires late): the server's own view of
+   * how long any client waited, free of the orchestrator's own delays.
+   */
+  serverLoopStallsMs: number[];
 }
 
 /**
@@ -238,6 +247,7 @@ function meter(
       machineBusyPct,
       machineStealPct,
       otherProcessesCpuPct,
+      serverLoopStallsMs: sb.loopStallsMs,
     };
   };
 }
@@ -889,6 +899,8 @@ async function main() {
   const rest = new Rest(ready.httpPort, ca);
   cleanups.push(() => rest.close());
 
+  if (ONLY === 'factory') return factoryOnly(rest, dataDir, server, ca);
+
   let peakRssKb = 0;
   const rssMb = async () => {
     const mem = procMemory(server.pid);
@@ -1145,6 +1157,26 @@ async function main() {
         'bench/mtls.ts in the load generator: node:tls, one client SecureContext, servername localhost',
       bootstrapSeconds,
       tlsConnectMs: conn.ms,
+    },
+    wallSeconds: round((performance.now() - started) / 1000, 1),
+  };
+}
+
+/** `BENCH_ONLY=factory`: the factory batch on a server that has run nothing else. */
+async function factoryOnly(rest: Rest, dataDir: string, server: ServerProcess, ca: string) {
+  const { apiKey } = await bootstrap(rest, dataDir, 0);
+  const load = new LoadGenerator();
+  cleanups.push(() => load.stop());
+  const bulk = await bulkProvisioning(rest, apiKey, load, server, ca);
+  return {
+    date: new Date().toISOString(),
+    only: 'factory',
+    bulkProvisioning: bulk.result,
+    notes: bulk.notes,
+    machine: {
+      cores: availableParallelism(),
+      cpu: cpus()[0]?.model ?? null,
+      node: process.version,
     },
     wallSeconds: round((performance.now() - started) / 1000, 1),
   };

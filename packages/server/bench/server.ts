@@ -27,6 +27,11 @@ export interface ServerStats {
   /** Cumulative event-loop utilisation since start; the orchestrator diffs two readings. */
   elu: { idle: number; active: number };
   memory: NodeJS.MemoryUsage;
+  /**
+   * The longest times the event loop was held at once since the previous reading (ms, longest first,
+   * at most 5): what every client of the server waited at worst, seen from inside the server.
+   */
+  loopStallsMs: number[];
 }
 
 /** Orchestrator → server over IPC. */
@@ -66,12 +71,31 @@ async function stop(code: number) {
 process.on('SIGTERM', () => void stop(0));
 process.on('SIGINT', () => void stop(0));
 process.on('disconnect', () => void stop(0));
+// A 10 ms timer that notes how late it fires: a late tick is the event loop held by something else.
+const TICK_MS = 10;
+let stalls: number[] = [];
+let lastTick = performance.now();
+setInterval(() => {
+  const t = performance.now();
+  const stall = t - lastTick - TICK_MS;
+  lastTick = t;
+  if (stall < 20) return;
+  stalls.push(Math.round(stall));
+  if (stalls.length > 50) stalls = stalls.sort((a, b) => b - a).slice(0, 5);
+}, TICK_MS).unref();
+
 let profiler: Session | undefined;
 process.on('message', (m: ServerCommand) => {
   switch (m.type) {
     case 'stats': {
       const { idle, active } = performance.eventLoopUtilization();
-      const reply: ServerStats = { type: 'stats', elu: { idle, active }, memory: process.memoryUsage() };
+      const reply: ServerStats = {
+        type: 'stats',
+        elu: { idle, active },
+        memory: process.memoryUsage(),
+        loopStallsMs: stalls.sort((a, b) => b - a).slice(0, 5),
+      };
+      stalls = [];
       process.send?.(reply);
       break;
     }

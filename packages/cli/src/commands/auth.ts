@@ -26,6 +26,10 @@ export function registerAuth(program: Command): void {
     .option('--totp <code>', 'the 6-digit code of your authenticator app, when the account has 2FA')
     .option('--recovery-code <code>', 'a recovery code instead of --totp')
     .option('--api-key <key>', 'save an API key (mk_…) instead of logging in')
+    .option(
+      '--use',
+      'also make the profile the current one (by default only a first profile becomes current)',
+    )
     .action(
       act(
         async (
@@ -37,24 +41,46 @@ export function registerAuth(program: Command): void {
             totp?: string;
             recoveryCode?: string;
             apiKey?: string;
+            use?: boolean;
           },
         ) => {
           const server = ctx.server();
           const client = ctx.client({ anonymous: true });
+          const makeCurrent = opts.use ? 'always' : 'if-none';
+          /** Says which profile later commands use when it is not the one just saved. */
+          const currentNote = (current: string | undefined) => {
+            if (current !== ctx.profileName)
+              ctx.out.note(
+                `The current profile is still '${current}': pass -p ${ctx.profileName} to use this one, or run \`mooring profile use ${ctx.profileName}\`.`,
+              );
+          };
           if (opts.apiKey) {
             // Any answer but 401 proves the key: it may lack tenant:read.
             await client.op('getCurrentTenant', {}, { token: opts.apiKey }).catch((e: unknown) => {
               if (e instanceof ApiError && e.status === 403) return undefined;
               throw e;
             });
-            saveProfile(ctx.profileName, {
-              server: server.url,
-              ...(server.ca ? { ca: server.ca } : {}),
-              token: opts.apiKey,
-              tokenKind: 'api-key',
-            });
-            ctx.out.result({ profile: ctx.profileName, server: server.url, credential: 'api-key' }, () =>
-              ctx.out.line(`Saved the API key in profile '${ctx.profileName}' for ${server.url}.`),
+            const current = saveProfile(
+              ctx.profileName,
+              {
+                server: server.url,
+                ...(server.ca ? { ca: server.ca } : {}),
+                token: opts.apiKey,
+                tokenKind: 'api-key',
+              },
+              makeCurrent,
+            );
+            ctx.out.result(
+              {
+                profile: ctx.profileName,
+                server: server.url,
+                credential: 'api-key',
+                currentProfile: current,
+              },
+              () => {
+                ctx.out.line(`Saved the API key in profile '${ctx.profileName}' for ${server.url}.`);
+                currentNote(current);
+              },
             );
             return;
           }
@@ -103,17 +129,22 @@ export function registerAuth(program: Command): void {
             r = await client.op<LoginResult>('login', {}, { body: { ...body, password: next } });
             changedPassword = true;
           }
-          saveProfile(ctx.profileName, {
-            server: server.url,
-            ...(server.ca ? { ca: server.ca } : {}),
-            token: r.token,
-            tokenKind: 'session',
-            username,
-            expiresAt: r.expiresAt,
-          });
+          const current = saveProfile(
+            ctx.profileName,
+            {
+              server: server.url,
+              ...(server.ca ? { ca: server.ca } : {}),
+              token: r.token,
+              tokenKind: 'session',
+              username,
+              expiresAt: r.expiresAt,
+            },
+            makeCurrent,
+          );
           ctx.out.result(
             {
               profile: ctx.profileName,
+              currentProfile: current,
               server: server.url,
               user: r.user,
               expiresAt: r.expiresAt,
@@ -125,6 +156,7 @@ export function registerAuth(program: Command): void {
               ctx.out.line(
                 `Logged in as ${r.user.username} on ${server.url} (profile '${ctx.profileName}', until ${new Date(r.expiresAt).toISOString()}).`,
               );
+              currentNote(current);
               if (r.totpEnrollmentRequired)
                 ctx.out.note(
                   'Your tenant requires two-factor authentication: run `mooring account totp enable`, then log in again.',
@@ -232,17 +264,16 @@ export function registerAuth(program: Command): void {
     );
   profile
     .command('set <name>')
-    .description('create or change a profile without logging in')
-    .requiredOption('--server <url>', 'server URL')
-    .option('--ca <file>', 'PEM file of the CA to trust')
+    .description('create or change a profile without logging in (--server, and --ca when needed)')
     .action(
-      act((ctx, name: string, opts: { server: string; ca?: string }) => {
+      // --server and --ca are the global options: the program's parser takes them wherever they stand.
+      act((ctx, name: string) => {
+        const server = ctx.globals.server;
+        if (!server) throw new UsageError('give the profile a server: --server https://host:8443');
         const existing = readProfiles().profiles[name];
-        const ca = readCa(opts.ca);
-        saveProfile(name, { ...existing, server: opts.server, ...(ca ? { ca } : {}) }, false);
-        ctx.out.result({ profile: name, server: opts.server }, () =>
-          ctx.out.line(`Saved profile '${name}'.`),
-        );
+        const ca = readCa(ctx.globals.ca);
+        saveProfile(name, { ...existing, server, ...(ca ? { ca } : {}) }, 'if-none');
+        ctx.out.result({ profile: name, server }, () => ctx.out.line(`Saved profile '${name}'.`));
       }),
     );
   profile

@@ -222,6 +222,8 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
 
   /** The AuthorityKeyIdentifier of each issuing CA, computed once. */
   const akiCache = new Map<string, x509.AuthorityKeyIdentifierExtension>();
+  /** Each issuing CA's chain (CA, then root) as one string that every certificate it signs shares. */
+  const chainCache = new Map<string, string>();
 
   /**
    * Signs a device certificate from a CSR (CPU only, no write). The tenant's issuing CA must exist
@@ -264,11 +266,14 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
     });
     const pem = withNewline(cert.toString('pem'));
     const fingerprint = fingerprint256(cert.rawData);
+    let chain = chainCache.get(ca.id);
+    if (chain === undefined)
+      chainCache.set(ca.id, (chain = withNewline(ca.pem) + withNewline(deps.root.certPem)));
     return {
       certificate: {
         serial,
         certificate: pem,
-        chain: withNewline(ca.pem) + withNewline(deps.root.certPem),
+        chain,
         notBefore,
         notAfter,
       },

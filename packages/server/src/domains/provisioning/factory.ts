@@ -2,8 +2,12 @@
  * Factory bulk provisioning: a list of serials (optionally each with a CSR made on the line) becomes,
  * in one call, per-device provisioning tokens or signed certificates, with a manifest. Idempotent by
  * batch id: a retry returns the same manifest (kept sealed at rest) and mints nothing new.
+ *
+ * A batch may hold 10,000 units, and the embedded store runs on the event loop: every step works in
+ * slices (a short transaction or statement each, the manifest stored in sealed parts) and yields to
+ * the event loop between them, so that no client of the server waits on the batch for long.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { TenantCaller } from '../../platform/caller.js';
@@ -50,7 +54,51 @@ export interface FactoryService {
 }
 
 export const MAX_BATCH_ITEMS = 10_000;
-const CHUNK = 200;
+/** Units per insert transaction: a short hold of the store each (≈ 2 statements per unit). */
+const INSERT_SLICE = 10;
+/** Units per stored manifest part (≈ 1.3 KB each sealed): one statement of about 250 KB. */
+const MANIFEST_PART = 200;
+/** Serials per lookup of the devices a tenant already has. */
+const LOOKUP_SLICE = 500;
+
+/** Lets the event loop serve I/O (other requests, MQTT) before the next slice of a batch. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * A manifest part as stored: every unit's chain is the same few certificates, so each distinct chain
+ * is kept once and the entries name it by index.
+ */
+interface StoredPart {
+  chains: string[];
+  items: (Omit<ManifestEntry, 'chain'> & { chain?: number })[];
+}
+
+/** Replaces `chain` by `to(chain)` in place, so that the entry keeps its key order (and its JSON). */
+function mapChain<A, B>(entry: Record<string, unknown>, to: (chain: A) => B): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(entry).map(([k, v]) => (k === 'chain' && v !== undefined ? [k, to(v as A)] : [k, v])),
+  );
+}
+
+function toStoredPart(items: readonly ManifestEntry[]): StoredPart {
+  const chains: string[] = [];
+  const index = new Map<string, number>();
+  const chainIndex = (chain: string) => {
+    let i = index.get(chain);
+    if (i === undefined) index.set(chain, (i = chains.push(chain) - 1));
+    return i;
+  };
+  return {
+    chains,
+    items: items.map((e) => mapChain({ ...e }, chainIndex) as unknown as StoredPart['items'][number]),
+  };
+}
+
+function fromStoredPart(part: StoredPart): ManifestEntry[] {
+  return part.items.map(
+    (e) => mapChain({ ...e }, (i: number) => part.chains[i]!) as unknown as ManifestEntry,
+  );
+}
 
 export function manifestCsv(m: Manifest): string {
   const cols = [
@@ -101,30 +149,37 @@ export function createFactoryService(deps: {
         serials.add(item.serial);
       }
       const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
-      const [seen] = await db.query<{ request_hash: string; sealed_manifest: string }>(
-        'SELECT request_hash, sealed_manifest FROM provisioning_batches WHERE tenant_id = $1 AND batch_id = $2',
+      const [seen] = await db.query<{
+        request_hash: string;
+        sealed_manifest: string;
+        parts: number;
+        manifest_id: string | null;
+      }>(
+        'SELECT request_hash, sealed_manifest, parts, manifest_id FROM provisioning_batches WHERE tenant_id = $1 AND batch_id = $2',
         [caller.tenantId, input.batchId],
       );
       if (seen) {
         if (seen.request_hash !== requestHash)
           throw new AppError('IDEMPOTENCY_KEY_REUSED', `batch ${input.batchId} was made with other contents`);
-        return JSON.parse(box.open(seen.sealed_manifest)) as Manifest;
+        return readManifest(input.batchId, seen);
       }
       await deps.pki.prepareTenant(caller.tenantId);
       // Device ids first (a serial the tenant knows keeps its device), then every certificate is signed
       // outside any transaction: signing is the CPU-heavy part and must not hold the store, and a bad
       // CSR refuses the whole batch before anything is written.
-      const known = new Map(
-        (
-          await db.query<{ id: string; serial: string }>(
-            'SELECT id, serial FROM devices WHERE tenant_id = $1 AND serial = ANY($2::text[])',
-            [caller.tenantId, input.items.map((i) => i.serial)],
-          )
-        ).map((r) => [r.serial, r.id]),
-      );
+      const known = new Map<string, string>();
+      for (let start = 0; start < input.items.length; start += LOOKUP_SLICE) {
+        const rows = await db.query<{ id: string; serial: string }>(
+          'SELECT id, serial FROM devices WHERE tenant_id = $1 AND serial = ANY($2::text[])',
+          [caller.tenantId, input.items.slice(start, start + LOOKUP_SLICE).map((i) => i.serial)],
+        );
+        for (const r of rows) known.set(r.serial, r.id);
+        await yieldToLoop();
+      }
       const signed: (SignedCertificate | undefined)[] = [];
       const deviceIds: (string | undefined)[] = [];
       for (const [i, item] of input.items.entries()) {
+        if (i % INSERT_SLICE === 0) await yieldToLoop();
         if (!item.csr) {
           signed.push(undefined);
           deviceIds.push(undefined);
@@ -141,8 +196,9 @@ export function createFactoryService(deps: {
         }
       }
       const items: ManifestEntry[] = [];
-      for (let start = 0; start < input.items.length; start += CHUNK) {
-        const end = Math.min(start + CHUNK, input.items.length);
+      for (let start = 0; start < input.items.length; start += INSERT_SLICE) {
+        const end = Math.min(start + INSERT_SLICE, input.items.length);
+        await yieldToLoop();
         // Short transactions: only the inserts.
         await db.transaction(async (tx) => {
           const t = now();
@@ -212,18 +268,65 @@ export function createFactoryService(deps: {
         }
       }
       const manifest: Manifest = { batchId: input.batchId, createdAt: now(), devices: items.length, items };
-      await db.query(
-        'INSERT INTO provisioning_batches (tenant_id, batch_id, request_hash, devices, sealed_manifest, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
-        [
-          caller.tenantId,
-          input.batchId,
-          requestHash,
-          items.length,
-          box.seal(JSON.stringify(manifest)),
-          manifest.createdAt,
-        ],
-      );
+      await storeManifest(caller.tenantId, requestHash, manifest);
       return manifest;
     },
   };
+
+  /**
+   * Stores the manifest in sealed parts under a manifest id of this attempt's own, one statement each,
+   * then the batch row that names them: a retry finds the batch only once every part is there, and
+   * an attempt that loses the race for the batch row (another one stored the batch first) removes its
+   * parts again.
+   */
+  async function storeManifest(tenantId: string, requestHash: string, manifest: Manifest): Promise<void> {
+    const manifestId = randomUUID();
+    let parts = 0;
+    for (let start = 0; start < manifest.items.length; start += MANIFEST_PART, parts++) {
+      await yieldToLoop();
+      const part = toStoredPart(manifest.items.slice(start, start + MANIFEST_PART));
+      await db.query(
+        'INSERT INTO provisioning_batch_parts (manifest_id, part, tenant_id, sealed_items) VALUES ($1, $2, $3, $4)',
+        [manifestId, parts, tenantId, box.seal(JSON.stringify(part))],
+      );
+    }
+    const header = { ...manifest, items: [] };
+    try {
+      await db.query(
+        'INSERT INTO provisioning_batches (tenant_id, batch_id, request_hash, devices, sealed_manifest, created_at, parts, manifest_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+        [
+          tenantId,
+          manifest.batchId,
+          requestHash,
+          manifest.devices,
+          box.seal(JSON.stringify(header)),
+          manifest.createdAt,
+          parts,
+          manifestId,
+        ],
+      );
+    } catch (e) {
+      await db.query('DELETE FROM provisioning_batch_parts WHERE manifest_id = $1', [manifestId]);
+      throw e;
+    }
+  }
+
+  /** The stored manifest, part by part (a batch stored before parts existed holds it whole). */
+  async function readManifest(
+    batchId: string,
+    row: { sealed_manifest: string; parts: number; manifest_id: string | null },
+  ): Promise<Manifest> {
+    const manifest = JSON.parse(box.open(row.sealed_manifest)) as Manifest;
+    for (let part = 0; part < row.parts; part++) {
+      await yieldToLoop();
+      const [stored] = await db.query<{ sealed_items: string }>(
+        'SELECT sealed_items FROM provisioning_batch_parts WHERE manifest_id = $1 AND part = $2',
+        [row.manifest_id, part],
+      );
+      if (!stored) throw new Error(`batch ${batchId}: manifest part ${part} is missing`);
+      for (const entry of fromStoredPart(JSON.parse(box.open(stored.sealed_items)) as StoredPart))
+        manifest.items.push(entry);
+    }
+    return manifest;
+  }
 }

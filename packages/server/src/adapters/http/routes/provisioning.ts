@@ -9,6 +9,7 @@ import { SERIAL_PATTERN, VERIFICATION_CODE_PATTERN } from '../../../domains/prov
 import { platformCaller, tenantCaller, type RoutePlugin } from '../context.js';
 import { manifestCsv } from '../../../domains/provisioning/factory.js';
 import { MAX_DURATION_SECONDS } from './schemas.js';
+import { jsonStream } from '../json-stream.js';
 
 const Serial = Type.String({ pattern: SERIAL_PATTERN.source, description: "the device's serial number" });
 const Tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:=-]+$' });
@@ -247,7 +248,7 @@ export const provisioningRoutes: RoutePlugin = (app, { services }) => {
       });
       if ((request.headers.accept ?? '').includes('text/csv'))
         return reply.code(201).type('text/csv').send(manifestCsv(manifest));
-      return reply.code(201).send(manifest);
+      return reply.code(201).type('application/json; charset=utf-8').send(jsonStream(manifest, 'items'));
     },
   );
 
