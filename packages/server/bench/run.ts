@@ -13,8 +13,10 @@
  * BENCH_FLEET_DEVICES (2000), BENCH_FLEET_RATE (1 msg/s per device), BENCH_FLEET_S (20),
  * BENCH_SERVER_CPU_PROF=<dir> (V8 CPU profiles of the server over each measured Mooring window),
  * BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. --trace-gc), BENCH_OUT=<file> (also
- * write the JSON there), BENCH_ONLY=factory (only the bootstrap and the factory batch, with its probes:
- * a quick look at one phase; the full run is what docs/benchmarks.md reports unless it says otherwise).
+ * write the JSON there), BENCH_ONLY=factory (only the bootstrap and the factory batch, with its probes)
+ * or BENCH_ONLY=publish (only the MQTT publish path: throughput, PUBACK latency, command round trips,
+ * for an A/B of two builds): a quick look at one phase; the full run is what docs/benchmarks.md
+ * reports unless it says otherwise.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
@@ -65,7 +67,8 @@ const PARAMS = {
   apiSeconds: intEnv('BENCH_API_S', 8),
 };
 const ONLY = process.env.BENCH_ONLY ?? '';
-if (ONLY !== '' && ONLY !== 'factory') throw new Error(`BENCH_ONLY must be 'factory', got '${ONLY}'`);
+if (ONLY !== '' && ONLY !== 'factory' && ONLY !== 'publish')
+  throw new Error(`BENCH_ONLY must be 'factory' or 'publish', got '${ONLY}'`);
 const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
 /**
  * The whole run must end inside four minutes; past this it aborts and cleans up. The MQTT phases take
@@ -983,6 +986,20 @@ async function main() {
   log(`commands: ${PARAMS.commandSamples} sequential round trips`);
   const commandRoundTripMs = await commandRoundTrips(rest, apiKey, commandDevice, tls, PARAMS.commandSamples);
   log(`commands: p50 ${commandRoundTripMs.p50} ms, p99 ${commandRoundTripMs.p99} ms`);
+  if (ONLY === 'publish')
+    return {
+      date: new Date().toISOString(),
+      only: 'publish',
+      persistedQos1MsgsPerSec: tp.msgsPerSec,
+      pubackLatencyMs: latencySummary(lat.latencyMs),
+      offeredMsgsPerSec: lat.offeredMsgsPerSec,
+      achievedMsgsPerSec: lat.achievedMsgsPerSec,
+      commandRoundTripMs,
+      verification,
+      throughputBatches: tpBatches,
+      latencyBatches: latBatches,
+      notes: [...contentionNotes('throughput', tpLoad), ...contentionNotes('latency', latLoad)],
+    };
 
   // --- Authenticated REST requests with an operator API key (auth, grants, guard, one device read).
   const operatorKey = await rest.expect<{ secret: string }>(201, 'POST', '/v1/api-keys', apiKey, {

@@ -103,6 +103,17 @@ function refusedConnect(deviceId: string): Promise<unknown> {
   );
 }
 
+/** Publishes one QoS 1 reading; resolves whether a PUBACK came within 1.5 s. */
+function publishAcked(client: MqttClient, deviceId: string): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 1_500);
+    client.publish(`d/${deviceId}/telemetry`, '{"values":{"after":1}}', { qos: 1 }, (err) => {
+      clearTimeout(timer);
+      resolve(!err);
+    });
+  });
+}
+
 async function storedReadings(deviceId: string): Promise<number> {
   const [row] = await t.platform.db.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM telemetry WHERE device_id = $1',
@@ -122,13 +133,7 @@ async function round(live: Live) {
   const closedAt = new Promise<void>((resolve) => client.once('close', () => resolve()));
   const status = await live.revoke();
   assert.ok(status === 204 || status === 200, `revocation answered ${status}`);
-  const acked = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 1_500);
-    client.publish(`d/${live.deviceId}/telemetry`, '{"values":{"after":1}}', { qos: 1 }, (err) => {
-      clearTimeout(timer);
-      resolve(!err);
-    });
-  });
+  const acked = await publishAcked(client, live.deviceId);
   await Promise.race([
     closedAt,
     new Promise((_, reject) => setTimeout(() => reject(new Error('session stayed up')), 5_000)),
@@ -221,13 +226,7 @@ test('a revocation announced while a CONNECT is being authenticated refuses that
     hold.release();
     const outcome = await connecting;
     if (typeof outcome !== 'number') {
-      const acked = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 1_500);
-        outcome.publish(`d/${d.deviceId}/telemetry`, '{"values":{"after":1}}', { qos: 1 }, (err) => {
-          clearTimeout(timer);
-          resolve(!err);
-        });
-      });
+      const acked = await publishAcked(outcome, d.deviceId);
       outcome.end(true);
       assert.equal(
         acked,
@@ -254,13 +253,7 @@ test('a revocation that races a CONNECT leaves no session standing', async () =>
     assert.equal(status, 204);
     const client = await connecting;
     if (client) {
-      const acked = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), 1_500);
-        client.publish(`d/${d.deviceId}/telemetry`, '{"values":{"after":1}}', { qos: 1 }, (err) => {
-          clearTimeout(timer);
-          resolve(!err);
-        });
-      });
+      const acked = await publishAcked(client, d.deviceId);
       client.end(true);
       assert.equal(acked, false, 'a session that raced its revocation stayed up');
     }
