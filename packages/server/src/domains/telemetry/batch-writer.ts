@@ -80,7 +80,8 @@ export function createBatchWriter(db: Db, maxRows: number, stats: BatchStats = {
       const batch = take();
       const started = performance.now();
       try {
-        const rows = await db.transaction((tx) => commit(tx, batch));
+        // Only `tx` is used inside: not an ambient transaction (see TransactionOptions).
+        const rows = await db.transaction((tx) => commit(tx, batch), { ambient: false });
         stats.onCommit?.(batch.length, rows, performance.now() - started);
         for (const e of batch) e.resolve();
       } catch (err) {
