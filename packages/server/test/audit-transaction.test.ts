@@ -182,6 +182,28 @@ for (const [backend, open] of storeBackends) {
       assert.equal((await t.call('GET', '/v1/audit/verify', { token: apiKey })).body.intact, true);
     });
 
+    test('a factory unit exists only with its record', async () => {
+      const { apiKey } = await t.tenant();
+      const r = await t.call('POST', '/v1/provisioning/batches', {
+        token: apiKey,
+        body: { batchId: 'line-audit', items: [{ serial: 'FA-001' }, { serial: 'unrecordable-002' }] },
+      });
+      assert.equal(r.status, 500, r.text);
+      assert.doesNotMatch(r.text, /\bat .*\.(ts|js):\d+|refuses this record/);
+      // The unit whose record was refused left no token behind; the one before it kept its record.
+      const tokens = (await t.call('GET', '/v1/provisioning-tokens', { token: apiKey })).body.items;
+      assert.deepEqual(
+        tokens.map((x: { serial: string }) => x.serial),
+        ['FA-001'],
+      );
+      const records = (await t.call('GET', '/v1/audit?action=factory.issue', { token: apiKey })).body.items;
+      assert.deepEqual(
+        records.map((x: { changes: { serial: string } }) => x.changes.serial),
+        ['FA-001'],
+      );
+      assert.equal((await t.call('GET', '/v1/audit/verify', { token: apiKey })).body.intact, true);
+    });
+
     test('a refusal inside the transaction keeps its answer and releases its Idempotency-Key', async () => {
       const { apiKey } = await t.tenant();
       const body = { name: 'twin', serial: 'SN-TWIN' };

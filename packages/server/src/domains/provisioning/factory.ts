@@ -196,10 +196,26 @@ export function createFactoryService(deps: {
         }
       }
       const items: ManifestEntry[] = [];
+      const recordIssue = (entry: ManifestEntry) =>
+        deps.audit?.({
+          tenantId: caller.tenantId,
+          actor: principalName(caller.principal),
+          action: 'factory.issue',
+          target: entry.deviceId ?? entry.serial,
+          changes: {
+            batchId: input.batchId,
+            serial: entry.serial,
+            ...(entry.certificateSerial
+              ? { certificateSerial: entry.certificateSerial, notAfter: entry.notAfter }
+              : { provisioningTokenId: entry.provisioningTokenId }),
+          },
+        });
       for (let start = 0; start < input.items.length; start += INSERT_SLICE) {
         const end = Math.min(start + INSERT_SLICE, input.items.length);
         await yieldToLoop();
-        // Short transactions: only the inserts.
+        // Short transactions: the inserts of a slice, with each unit's audit record (reported inside
+        // the transaction, it is appended before COMMIT: a unit exists with its record or not at all).
+        const slice: (ManifestEntry | undefined)[] = [];
         await db.transaction(async (tx) => {
           const t = now();
           for (let i = start; i < end; i++) {
@@ -221,51 +237,40 @@ export function createFactoryService(deps: {
               );
             }
             await cert.save(tx);
+            const entry: ManifestEntry = {
+              serial: item.serial,
+              deviceId,
+              certificateSerial: cert.certificate.serial,
+              certificate: cert.certificate.certificate,
+              chain: cert.certificate.chain,
+              notAfter: cert.certificate.notAfter,
+            };
+            slice[i - start] = entry;
+            recordIssue(entry);
           }
         });
+        // Units without a CSR get per-device provisioning tokens, each in a transaction with its record.
         for (let i = start; i < end; i++) {
+          if (slice[i - start]) continue;
           const item = input.items[i]!;
-          const cert = signed[i]?.certificate;
-          if (cert) {
-            items.push({
+          slice[i - start] = await db.transaction(async () => {
+            const pt = await deps.provisioning.createToken(caller, {
+              name: `batch ${input.batchId}`,
+              kind: 'device',
               serial: item.serial,
-              deviceId: deviceIds[i]!,
-              certificateSerial: cert.serial,
-              certificate: cert.certificate,
-              chain: cert.chain,
-              notAfter: cert.notAfter,
+              approval: input.approval,
+              ...(input.deviceTags ? { deviceTags: input.deviceTags } : {}),
             });
-            continue;
-          }
-          // Units without a CSR get per-device provisioning tokens.
-          const pt = await deps.provisioning.createToken(caller, {
-            name: `batch ${input.batchId}`,
-            kind: 'device',
-            serial: item.serial,
-            approval: input.approval,
-            ...(input.deviceTags ? { deviceTags: input.deviceTags } : {}),
-          });
-          items.push({
-            serial: item.serial,
-            provisioningTokenId: pt.provisioningToken.id,
-            provisioningToken: pt.secret,
+            const entry: ManifestEntry = {
+              serial: item.serial,
+              provisioningTokenId: pt.provisioningToken.id,
+              provisioningToken: pt.secret,
+            };
+            recordIssue(entry);
+            return entry;
           });
         }
-        for (const entry of items.slice(start, end)) {
-          deps.audit?.({
-            tenantId: caller.tenantId,
-            actor: principalName(caller.principal),
-            action: 'factory.issue',
-            target: entry.deviceId ?? entry.serial,
-            changes: {
-              batchId: input.batchId,
-              serial: entry.serial,
-              ...(entry.certificateSerial
-                ? { certificateSerial: entry.certificateSerial, notAfter: entry.notAfter }
-                : { provisioningTokenId: entry.provisioningTokenId }),
-            },
-          });
-        }
+        for (const entry of slice) items.push(entry!);
       }
       const manifest: Manifest = { batchId: input.batchId, createdAt: now(), devices: items.length, items };
       await storeManifest(caller.tenantId, requestHash, manifest);
