@@ -245,6 +245,7 @@ async function startPlatformSteps(
     sessionTtlMs: config.sessionTtlSeconds * 1000,
     requireTenant: (id) => tenancy.require(id),
     record: recordAudit,
+    transaction: (fn) => db.transaction(() => fn()),
     // The bootstrap password was changed: the file holding it has served its purpose.
     onOneTimePasswordSpent: (user) => {
       if (user.platformAdmin) removeBootstrapFile('its one-time password was changed');

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
-import { startTestPlatform, type TestPlatform } from './harness.js';
+import { ADMIN_TEST_PASSWORD, startTestPlatform, type TestPlatform } from './harness.js';
 import { storeBackends } from './postgres.js';
 
 /**
@@ -180,6 +180,30 @@ for (const [backend, open] of storeBackends) {
         ['recorded-unit'],
       );
       assert.equal((await t.call('GET', '/v1/audit/verify', { token: apiKey })).body.intact, true);
+    });
+
+    test('a login whose record cannot be written opens no session', async () => {
+      await t.adminToken();
+      const sessions = async () =>
+        (await t.platform.db.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions'))[0]!.n;
+      const before = await sessions();
+      await t.platform.db.query("INSERT INTO refused_audit_targets (target) VALUES ('admin')");
+      try {
+        const r = await t.call('POST', '/v1/auth/login', {
+          body: { username: 'admin', password: ADMIN_TEST_PASSWORD },
+        });
+        assert.equal(r.status, 500, r.text);
+        assert.equal(r.body.token, undefined);
+        assert.doesNotMatch(r.text, /\bat .*\.(ts|js):\d+|refuses this record/);
+        assert.equal(await sessions(), before, 'no session without its auth.login record');
+      } finally {
+        await t.platform.db.query("DELETE FROM refused_audit_targets WHERE target = 'admin'");
+      }
+      const ok = await t.call('POST', '/v1/auth/login', {
+        body: { username: 'admin', password: ADMIN_TEST_PASSWORD },
+      });
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal(await sessions(), before + 1);
     });
 
     test('a factory unit exists only with its record', async () => {

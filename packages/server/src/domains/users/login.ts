@@ -39,6 +39,11 @@ export interface LoginDeps {
   customPermissions(tenantId: string): Promise<ReadonlyMap<string, readonly Permission[]>>;
   /** One audit record per login attempt that reached the credential check. */
   record?: AuditSink;
+  /**
+   * Runs `fn` in one store transaction: a successful login's session and its audit record commit
+   * together. The password check runs before it, so a failed attempt never holds the store.
+   */
+  transaction?<T>(fn: () => Promise<T>): Promise<T>;
   now: () => number;
 }
 
@@ -212,22 +217,25 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
         (await deps.requireTotp(found.user.tenantId));
       const token = newSecret(SESSION_TOKEN_PREFIX);
       const expiresAt = t + deps.sessionTtlMs;
-      await store.insertSession(
-        found.user.id,
-        { id: newId('ses'), createdAt: t, expiresAt, lastSeenAt: t, source, userAgent, restricted },
-        sha256Hex(token),
-      );
-      await store.recordLogin(found.user.id, t);
-      audit(
-        found,
-        input.username,
-        source,
-        'success',
-        [
-          ...(locked !== undefined ? ['through a lockout with the second factor'] : []),
-          ...(input.recoveryCode !== undefined ? ['recovery code used'] : []),
-        ].join('; ') || undefined,
-      );
+      const inTransaction = deps.transaction ?? (<T>(fn: () => Promise<T>) => fn());
+      await inTransaction(async () => {
+        await store.insertSession(
+          found.user.id,
+          { id: newId('ses'), createdAt: t, expiresAt, lastSeenAt: t, source, userAgent, restricted },
+          sha256Hex(token),
+        );
+        await store.recordLogin(found.user.id, t);
+        audit(
+          found,
+          input.username,
+          source,
+          'success',
+          [
+            ...(locked !== undefined ? ['through a lockout with the second factor'] : []),
+            ...(input.recoveryCode !== undefined ? ['recovery code used'] : []),
+          ].join('; ') || undefined,
+        );
+      });
       return {
         token,
         expiresAt,

@@ -20,6 +20,8 @@ export interface UserDeps {
   requireTenant(tenantId: string): Promise<{ requireTotp: boolean }>;
   /** Audit records for what happens without a logged-in caller: logins, invitations accepted, resets. */
   record?: AuditSink;
+  /** Runs `fn` in one store transaction (a login's session with its record). */
+  transaction?<T>(fn: () => Promise<T>): Promise<T>;
   /** A user whose password was a one-time one chose its own (the bootstrap file can go). */
   onOneTimePasswordSpent?(user: User): void;
   now?: () => number;
@@ -39,6 +41,7 @@ export function createUserService(deps: UserDeps): UserService {
     requireTotp: async (tenantId) => (await deps.requireTenant(tenantId)).requireTotp,
     customPermissions: (tenantId) => roles.customPermissions(tenantId),
     ...(deps.record ? { record: deps.record } : {}),
+    ...(deps.transaction ? { transaction: deps.transaction } : {}),
     now,
   });
 
