@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, startPlatform } from '../src/index.js';
+import { startPlatform } from '../src/index.js';
+import { testConfig } from './harness.js';
 
 /** Every entry under `dir` (itself included) whose mode is not owner-only. */
 function loose(dir: string): string[] {
@@ -23,18 +24,7 @@ function loose(dir: string): string[] {
   return out;
 }
 
-const start = (dataDir: string) =>
-  startPlatform(
-    loadConfig({
-      MOORING_DATA_DIR: dataDir,
-      MOORING_HTTP_HOST: '127.0.0.1',
-      MOORING_HTTP_PORT: '0',
-      MOORING_MQTT_HOST: '127.0.0.1',
-      MOORING_MQTT_PORT: '0',
-      MOORING_MQTT_MTLS_PORT: '0',
-      MOORING_LOG_LEVEL: 'silent',
-    }),
-  );
+const start = (dataDir: string) => startPlatform(testConfig(dataDir));
 
 test('the data directory is owner-only on first start, on later starts, and after the store wrote more', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mooring-modes-'));

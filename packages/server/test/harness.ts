@@ -123,12 +123,9 @@ export async function bootstrapAdminToken(
   return r.body.token as string;
 }
 
-export async function startTestPlatform(
-  env: Record<string, string> = {},
-  options: StartOptions = {},
-): Promise<TestPlatform> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'mooring-test-'));
-  const config = loadConfig({
+/** A configuration for an in-process platform on 127.0.0.1 and ephemeral ports, in `dataDir`. */
+export function testConfig(dataDir: string, env: Record<string, string> = {}) {
+  return loadConfig({
     MOORING_DATA_DIR: dataDir,
     MOORING_HTTP_HOST: '127.0.0.1',
     MOORING_HTTP_PORT: '0',
@@ -138,7 +135,14 @@ export async function startTestPlatform(
     MOORING_LOG_LEVEL: process.env.MOORING_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const platform = await startPlatform(config, options);
+}
+
+export async function startTestPlatform(
+  env: Record<string, string> = {},
+  options: StartOptions = {},
+): Promise<TestPlatform> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mooring-test-'));
+  const platform = await startPlatform(testConfig(dataDir, env), options);
   const call = <T = any>(method: string, path: string, opts?: RequestOptions) =>
     httpsCall<T>(platform.httpPort, platform.caCert, method, path, opts);
   let adminToken: string | undefined;
