@@ -163,7 +163,7 @@ async function startPlatformSteps(
   if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
 
   // Services
-  const bus = createLocalBus();
+  const bus = createLocalBus((err, topic) => logger.error({ err, topic }, 'a bus listener failed'));
   const metrics = createMetrics();
   const secretKey = loadSecretKey(config.secretKey, config.dataDir);
   const cursors = createCursors(secretKey);

@@ -27,7 +27,13 @@ export interface Bus {
   subscribe<K extends keyof BusEvents>(topic: K, handler: (event: BusEvents[K]) => void): () => void;
 }
 
-export function createLocalBus(): Bus {
+/**
+ * `onListenerError`: a listener that throws is reported here and the others still run; the publisher
+ * (often a request whose change has already committed) never sees the error.
+ */
+export function createLocalBus(
+  onListenerError: (err: unknown, topic: string) => void = () => undefined,
+): Bus {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(100);
   const afterCommit: CommitHook<{ topic: string; event: unknown }> = {
@@ -40,7 +46,13 @@ export function createLocalBus(): Bus {
       if (!enqueue(afterCommit, { topic, event })) emitter.emit(topic, event);
     },
     subscribe: (topic, handler) => {
-      const h = handler as (e: unknown) => void;
+      const h = (e: unknown) => {
+        try {
+          (handler as (e: unknown) => void)(e);
+        } catch (err) {
+          onListenerError(err, topic);
+        }
+      };
       emitter.on(topic, h);
       return () => emitter.off(topic, h);
     },

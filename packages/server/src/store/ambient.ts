@@ -56,6 +56,21 @@ function openScope(): Scope | undefined {
   return scope?.open ? scope : undefined;
 }
 
+const committed: CommitHook<() => void> = {
+  afterCommit: (fns) => {
+    for (const fn of fns) fn();
+  },
+};
+
+/**
+ * Runs `fn` once the ambient transaction has committed (never if it rolls back), or at once outside
+ * one: for dropping a cache entry of a change, which another request could otherwise fill again from
+ * the old committed row before the change commits.
+ */
+export function whenCommitted(fn: () => void): void {
+  if (!enqueue(committed, fn)) fn();
+}
+
 /** Whether the caller runs inside a transaction that has not ended. */
 export function inTransaction(): boolean {
   return openScope() !== undefined;

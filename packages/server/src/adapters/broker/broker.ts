@@ -225,6 +225,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       }
       authenticated.then(
         (device) => {
+          // The connection went away while its credential was looked up: nothing to register (and
+          // its 'close' has fired already, so it would never leave the registry).
+          if (client.closed || (client.conn as unknown as { destroyed?: boolean }).destroyed)
+            return refuse('connection_closed', RETURN_CODE_NOT_AUTHORIZED);
           // The credential was revoked (or the device disabled) while it was being looked up.
           if (disconnectedSince(disconnectMark, device))
             return refuse('credential_revoked', RETURN_CODE_NOT_AUTHORIZED);

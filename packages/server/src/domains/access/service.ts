@@ -4,6 +4,7 @@
  * holds, over the whole tenant, every permission the role holds before and after, and everything
  * whoever last defined the role held then (a role records that authority).
  */
+import { whenCommitted } from '../../store/ambient.js';
 import { AppError, Errors } from '../../errors.js';
 import { principalName, type TenantCaller } from '../../platform/caller.js';
 import type { Db, Queryable } from '../../store/db.js';
@@ -108,6 +109,7 @@ export function createRoleService(deps: { db: Db; now?: () => number }): RoleSer
         )
         .catch((e) => mapUniqueViolation(e, `role '${input.name}'`));
       cache.delete(caller.tenantId);
+      whenCommitted(() => cache.delete(caller.tenantId));
       return toRole({
         name: input.name,
         description: input.description ?? '',
@@ -142,6 +144,7 @@ export function createRoleService(deps: { db: Db; now?: () => number }): RoleSer
         return row!;
       });
       cache.delete(caller.tenantId);
+      whenCommitted(() => cache.delete(caller.tenantId));
       return toRole(r);
     },
     async delete(caller, name) {
@@ -154,6 +157,7 @@ export function createRoleService(deps: { db: Db; now?: () => number }): RoleSer
         await tx.query('DELETE FROM roles WHERE tenant_id = $1 AND name = $2', [caller.tenantId, name]);
       });
       cache.delete(caller.tenantId);
+      whenCommitted(() => cache.delete(caller.tenantId));
     },
     async customPermissions(tenantId, fresh = false) {
       const hit = cache.get(tenantId);

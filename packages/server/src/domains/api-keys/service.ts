@@ -1,3 +1,4 @@
+import { whenCommitted } from '../../store/ambient.js';
 import { AppError, Errors } from '../../errors.js';
 import { newId, newSecret, sha256Hex } from '../../ids.js';
 import { principalName, type Principal } from '../../platform/caller.js';
@@ -133,6 +134,7 @@ export function createApiKeyService(deps: ApiKeyDeps): ApiKeyService {
       const secret = newSecret(API_KEY_PREFIX);
       const t = now();
       forget(keyId);
+      whenCommitted(() => forget(keyId));
       const rotated = await store.rotate(
         caller.tenantId,
         keyId,
@@ -155,6 +157,7 @@ export function createApiKeyService(deps: ApiKeyDeps): ApiKeyService {
       );
       const revoked = await store.revoke(caller.tenantId, keyId, now());
       forget(keyId);
+      whenCommitted(() => forget(keyId));
       if (!revoked) throw Errors.apiKeyNotFound(keyId);
     },
 

@@ -1,3 +1,4 @@
+import { whenCommitted } from '../../store/ambient.js';
 import { createHash } from 'node:crypto';
 import { AppError, Errors } from '../../errors.js';
 import { externalCas, toCa, type CaRecord } from './external-cas.js';
@@ -409,6 +410,7 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
       );
       if (!row) throw new AppError('CERTIFICATE_NOT_FOUND', `certificate ${serial} not found`);
       crlCache.delete(row.ca_id);
+      whenCommitted(() => crlCache.delete(row.ca_id));
       // Returns once the listeners refuse the certificate at the handshake.
       await trustChanged();
       bus.publish('device.disconnect', {
@@ -436,6 +438,7 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
       );
       if (rows.length === 0) return 0;
       for (const r of rows) crlCache.delete(r.ca_id);
+      whenCommitted(() => rows.forEach((r) => crlCache.delete(r.ca_id)));
       deps.audit?.({
         tenantId,
         actor: 'system',

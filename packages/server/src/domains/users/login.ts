@@ -28,6 +28,15 @@ import {
 /** OWASP's Argon2id minimum: 19 MiB memory, 2 iterations, 1 lane. */
 export const ARGON2_OPTIONS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 export const hashPassword = (password: string) => hash(password, ARGON2_OPTIONS);
+/** What a user name can be (invitations enforce it): a name outside it is never locked. */
+const POSSIBLE_USERNAME = /^[A-Za-z0-9_.@+-]{1,128}$/;
+/**
+ * Wrong second factors given with the right password through a lock are counted under this key, which
+ * no user name can be (no ':'): past LOCKOUT_FAILURES of them even a right one waits for the lock to
+ * end (or an administrator), so a known password does not buy unlimited one-time-code guesses.
+ */
+export const secondFactorLockKey = (username: string) => `2fa:${username}`;
+
 /** Sessions record their last use at most this often. */
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -131,7 +140,9 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
     reason: string,
   ): Promise<never> {
     countAddressFailure(source);
-    const r = await store.recordFailure(username, now(), LOCKOUT_WINDOW_MS, LOCKOUT_FAILURES, LOCKOUT_MS);
+    const r = POSSIBLE_USERNAME.test(username)
+      ? await store.recordFailure(username, now(), LOCKOUT_WINDOW_MS, LOCKOUT_FAILURES, LOCKOUT_MS)
+      : { failures: 0, lockedUntil: null };
     audit(found, username, source, 'failure', r.lockedUntil ? `${reason}; user name locked` : reason);
     if (r.lockedUntil)
       deps.record?.({
@@ -173,8 +184,17 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
     // The password is checked whether or not the name exists or has 2FA: the time says nothing.
     const found = await store.byUsername(input.username);
     const ok = await checkPassword(found, input.password);
-    if (found && ok && !found.user.disabled && found.user.totpEnabled && (await secondFactor(found, input)))
-      return found;
+    if (found && ok && !found.user.disabled && found.user.totpEnabled) {
+      const key = secondFactorLockKey(input.username);
+      const guesses = await store.lockState(key);
+      const exhausted = guesses?.lockedUntil != null && guesses.lockedUntil > t;
+      if (!exhausted && (await secondFactor(found, input))) {
+        await store.clearFailures(key);
+        return found;
+      }
+      if (!exhausted)
+        await store.recordFailure(key, t, LOCKOUT_WINDOW_MS, LOCKOUT_FAILURES, Math.max(0, lockedUntil - t));
+    }
     countAddressFailure(source);
     audit(found, input.username, source, 'failure', 'locked');
     throw refuse();

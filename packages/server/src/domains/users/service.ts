@@ -6,7 +6,7 @@ import type { SecretBox } from '../../platform/secret-box.js';
 import type { Grant, RoleService } from '../access/access.js';
 import type { AuditSink } from '../audit/audit.js';
 import { checkDelegation, checkHolds } from '../access/delegation.js';
-import { createLoginPath, hashPassword } from './login.js';
+import { createLoginPath, hashPassword, secondFactorLockKey } from './login.js';
 import { checkPassword as checkPasswordPolicy } from './password-policy.js';
 import type { UserStore } from './store.js';
 import { newRecoveryCodes, newTotpSecret, normaliseRecoveryCode, totpStep } from './totp.js';
@@ -183,6 +183,7 @@ export function createUserService(deps: UserDeps): UserService {
       const user = await inTenant(caller, userId);
       await checkOver(caller, user);
       await store.clearFailures(user.username);
+      await store.clearFailures(secondFactorLockKey(user.username));
     },
 
     async acceptInvitation(token, input) {
