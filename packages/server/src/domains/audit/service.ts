@@ -95,15 +95,20 @@ export function createAuditService(deps: {
   }
 
   async function verifyChain(tenantId: string): Promise<AuditVerification> {
-    const rows = (
-      await db.query<Row>('SELECT * FROM audit_records WHERE tenant_id = $1 ORDER BY seq', [tenantId])
-    ).map(toRecord);
+    // The head first, then the records up to it: a record appended meanwhile (the head and its
+    // records commit together) is past the head read here, and is not taken for a break.
     const [head] = await db.query<{
       seq: number;
       hash: string;
       floor_seq: number;
       floor_hash: string | null;
     }>('SELECT seq, hash, floor_seq, floor_hash FROM audit_heads WHERE tenant_id = $1', [tenantId]);
+    const rows = (
+      await db.query<Row>('SELECT * FROM audit_records WHERE tenant_id = $1 AND seq <= $2 ORDER BY seq', [
+        tenantId,
+        head ? Number(head.seq) : 0,
+      ])
+    ).map(toRecord);
     const breaks: { seq: number; reason: string }[] = [];
     // Retention removed the records up to the floor; the chain continues from the last removed hash.
     const floorSeq = head ? Number(head.floor_seq) : 0;
@@ -130,6 +135,20 @@ export function createAuditService(deps: {
         reason: `the chain ends at ${expectedSeq - 1} but its head says ${headSeq}: records were removed from the end`,
       });
     }
+    // A record past the head was added outside the chain: every record commits with its head, so the
+    // head read after this one is at least as far as any record it saw.
+    const [last] = await db.query<{ seq: number | null }>(
+      'SELECT max(seq) AS seq FROM audit_records WHERE tenant_id = $1',
+      [tenantId],
+    );
+    const [headNow] = await db.query<{ seq: number }>('SELECT seq FROM audit_heads WHERE tenant_id = $1', [
+      tenantId,
+    ]);
+    if (last?.seq != null && Number(last.seq) > (headNow ? Number(headNow.seq) : 0))
+      breaks.push({
+        seq: Number(last.seq),
+        reason: `records past the chain's head (${headNow ? Number(headNow.seq) : 0}) were added outside it`,
+      });
     return {
       intact: breaks.length === 0,
       records: rows.length,
