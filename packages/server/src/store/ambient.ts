@@ -138,6 +138,8 @@ async function runAfterCommit(scope: Scope): Promise<void> {
 }
 
 async function inSavepoint<T>(scope: Scope, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  // Never on a connection whose transaction has ended (it may hold another request's by now).
+  if (!scope.open) throw new Error('the transaction this statement belonged to has ended');
   const name = `sp_${++scope.savepoints}`;
   const lengths = new Map([...scope.queued].map(([hook, items]) => [hook, items.length]));
   await scope.tx.query(`SAVEPOINT ${name}`);
@@ -192,6 +194,8 @@ export function withAmbientTransactions(base: Db): Db {
           scope.tx = tx;
           return storage.run(scope, async () => {
             const v = await fn(tx);
+            // A statement made through `db` and not awaited by `fn` still runs before COMMIT.
+            await scope.lane;
             await runBeforeCommit(scope);
             return v;
           });
