@@ -74,8 +74,7 @@ const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
 /**
  * The whole run ends by this deadline (BENCH_DEADLINE_S, default 330 s): a phase that would not fit is
  * skipped, and a phase still running at the deadline is stopped; either way the JSON report says what
- * was measured and why the run stopped. On a quiet 2-core machine a full run takes about four and a
- * half minutes; on a loaded one the factory batch and the fleet can take twice their usual time.
+ * was measured and why the run stopped. On a quiet 2-core machine a full run takes about four minutes; on a loaded one the factory batch and the fleet can take twice their usual time.
  */
 const DEADLINE_MS = intEnv('BENCH_DEADLINE_S', 330) * 1000;
 /** Left for the mTLS phase and cleanup when the factory batch's request timeout is set. */
