@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { storeBackends } from '../../test/postgres.js';
 import { migrate } from '../store/migrate.js';
 import type { Db } from '../store/db.js';
-import { createOutbox } from './outbox.js';
+import { createOutbox, defaultRetryDelayMs } from './outbox.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,6 +19,12 @@ interface FactRow {
   done: boolean;
   payload: { tenantId: string; deviceId: string };
 }
+
+test('retries back off by doubling from 1 s up to 15 minutes', () => {
+  assert.deepEqual([1, 2, 3, 4].map(defaultRetryDelayMs), [1000, 2000, 4000, 8000]);
+  assert.equal(defaultRetryDelayMs(11), 15 * 60_000);
+  assert.equal(defaultRetryDelayMs(1000), 15 * 60_000);
+});
 
 for (const [name, open] of storeBackends) {
   describe(`outbox on ${name}`, () => {
