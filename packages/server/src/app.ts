@@ -55,7 +55,8 @@ import { loadTimeSigner } from './pki/time-signer.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
 import { restrictDataDir } from './platform/data-dir.js';
-import { createLocalBus } from './platform/bus.js';
+import { createLocalNotifier } from './platform/bus.js';
+import { createOutbox } from './platform/outbox.js';
 import { createCursors } from './platform/pagination.js';
 import type { TenantCaller } from './platform/caller.js';
 import { createLogger, createMetrics, type Logger } from './platform/observability.js';
@@ -63,6 +64,10 @@ import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openPglite } from './store/pglite.js';
 import { openPostgres } from './store/postgres.js';
+import { createJobRunner, type Job } from './workers/runner.js';
+import { housekeepingJobs } from './workers/housekeeping.js';
+import { checkpointJob, trustRefreshJob } from './workers/node-jobs.js';
+import { OUTBOX_DELIVERY_JOB, outboxJobs } from './workers/outbox.js';
 
 export interface Platform {
   readonly httpPort: number;
@@ -163,13 +168,15 @@ async function startPlatformSteps(
   if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
 
   // Services
-  const bus = createLocalBus((err, topic) => logger.error({ err, topic }, 'a bus listener failed'));
+  // Notices reach the nodes alive now; facts that must not be lost go through the outbox.
+  const bus = createLocalNotifier((err, topic) => logger.error({ err, topic }, 'a notifier listener failed'));
+  const outbox = createOutbox({ db, logger: logger.child({ component: 'outbox' }) });
   const metrics = createMetrics();
   const secretKey = loadSecretKey(config.secretKey, config.dataDir);
   const cursors = createCursors(secretKey);
   const tenancy = createTenancyService({ store: tenancyStore(db) });
   const roles = createRoleService({ db });
-  const devices = createDeviceService({ db, bus, cursors });
+  const devices = createDeviceService({ db, bus, outbox, cursors });
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
   const writer = createBatchWriter(db, config.telemetryBatchMaxRows, {
     onCommit: (_messages, rows, ms) => {
@@ -231,10 +238,9 @@ async function startPlatformSteps(
     looksLikeJwt(secret)
       ? provisioning.authenticate(secret, claimedDeviceId)
       : devices.authenticate(secret, claimedDeviceId);
-  bus.subscribe('device.deleted', ({ tenantId, deviceId }) => {
-    pki
-      .revokeAllForDevice(tenantId, deviceId, 'device deleted')
-      .catch((err: unknown) => logger.error({ err }, 'revoking certificates failed'));
+  // Revoking what is already revoked changes nothing: a fact handed on twice is harmless.
+  outbox.handle('device.deleted', async ({ tenantId, deviceId }) => {
+    await pki.revokeAllForDevice(tenantId, deviceId, 'device deleted');
   });
   const ownership = createOwnershipService({ db, bus, devices, pki });
   const factory = createFactoryService({ db, box, provisioning, pki, audit: recordAudit });
@@ -416,34 +422,34 @@ async function startPlatformSteps(
     );
   }
 
-  // Workers
-  // Housekeeping: expire commands, forget old idempotency records.
-  const expiry = setInterval(() => {
-    commands.expireDue().catch((err: unknown) => logger.error({ err }, 'command expiry failed'));
-    expireIdempotencyKeys(db).catch((err: unknown) => logger.error({ err }, 'idempotency expiry failed'));
-    provisioning.expireDue().catch((err: unknown) => logger.error({ err }, 'provisioning expiry failed'));
-  }, 5_000);
-  expiry.unref();
-  const retention = setInterval(() => {
-    audit.applyRetention().catch((err: unknown) => logger.error({ err }, 'audit retention failed'));
-  }, 3600_000);
-  retention.unref();
-  // PGlite never checkpoints on its own: without this its write-ahead log grows until a restart.
-  const checkpoint =
-    db.kind === 'pglite'
-      ? setInterval(() => {
-          db.exec('CHECKPOINT')
-            .then(() => restrictModes('checkpoint'))
-            .catch((err: unknown) => logger.error({ err }, 'checkpoint failed'));
-        }, 5 * 60_000)
-      : undefined;
-  checkpoint?.unref();
-  // CRLs are valid for a week and re-signed when a day old; reloading hourly keeps the listeners'
-  // copies fresh even when nothing is revoked.
-  const trustRefresh = setInterval(() => {
-    pki.refreshTrust().catch((err: unknown) => logger.error({ err }, 'refreshing mTLS trust failed'));
-  }, 3600_000);
-  trustRefresh.unref();
+  // Workers: cluster jobs run on one node per period (a lease in the store), node jobs on every node.
+  const jobs: Job[] = [
+    ...housekeepingJobs({
+      expireCommands: () => commands.expireDue(),
+      expireIdempotencyKeys: () => expireIdempotencyKeys(db),
+      expireProvisioning: () => provisioning.expireDue(),
+      applyAuditRetention: () => audit.applyRetention(),
+    }),
+    ...outboxJobs(outbox),
+    trustRefreshJob(() => pki.refreshTrust()),
+    ...(db.kind === 'pglite'
+      ? [
+          checkpointJob({
+            checkpoint: () => db.exec('CHECKPOINT'),
+            afterCheckpoint: () => restrictModes('checkpoint'),
+          }),
+        ]
+      : []),
+  ];
+  const runner = createJobRunner({
+    db,
+    nodeId: config.nodeId,
+    jobs,
+    logger: logger.child({ component: 'workers' }),
+  });
+  outbox.onAdded(() => runner.nudge(OUTBOX_DELIVERY_JOB));
+  runner.start();
+  opened.push(() => runner.stop());
 
   restrictModes('started');
   ready = true;
@@ -467,10 +473,7 @@ async function startPlatformSteps(
     stop() {
       stopping ??= (async () => {
         ready = false;
-        clearInterval(expiry);
-        if (checkpoint) clearInterval(checkpoint);
-        clearInterval(trustRefresh);
-        clearInterval(retention);
+        await runner.stop();
         // Stop taking new connections, then let every queued message commit before the store closes.
         mqttServer.close();
         mtlsServer.close();

@@ -9,6 +9,7 @@ import { StoreError, type Db } from './db.js';
 import { createLogger } from '../platform/observability.js';
 import { storeBackends } from '../../test/postgres.js';
 import { createLocalBus } from '../platform/bus.js';
+import { createOutbox } from '../platform/outbox.js';
 import { createCursors } from '../platform/pagination.js';
 import { enqueue, inTransaction, outsideTransaction, type CommitHook } from './ambient.js';
 import { createDeviceService } from '../domains/devices/service.js';
@@ -66,7 +67,7 @@ for (const [name, open] of storeBackends) {
         now,
       });
       const cursors = createCursors(randomBytes(32));
-      const devices = createDeviceService({ db, bus, cursors, now });
+      const devices = createDeviceService({ db, bus, outbox: createOutbox({ db }), cursors, now });
       const requireDevice = (c: TenantCaller, id: string) => devices.get(c, id);
       const writer = createBatchWriter(db, 1000);
       const telemetry = createTelemetryService({ db, writer, cursors, requireDevice, now });

@@ -1,6 +1,7 @@
 import { AppError, Errors } from '../../errors.js';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
-import type { Bus } from '../../platform/bus.js';
+import type { Notifier } from '../../platform/bus.js';
+import type { FactWriter } from '../../platform/outbox.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { Db } from '../../store/db.js';
@@ -16,7 +17,9 @@ import { deviceStore, toDevice } from './store.js';
 
 export interface DeviceDeps {
   db: Db;
-  bus: Bus;
+  bus: Notifier;
+  /** Facts that must follow a change (a deleted device's certificates are revoked). */
+  outbox: FactWriter;
   /** Signs and checks pagination cursors. */
   cursors: Cursors;
   now?: () => number;
@@ -97,10 +100,15 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     },
 
     async delete(caller, id) {
-      const deleted = await deps.db.transaction((tx) => deviceStore(tx).delete(caller.tenantId, id));
+      // The revocation of its certificates is a fact written with the delete: it happens even when
+      // the process dies right after the commit.
+      const deleted = await deps.db.transaction(async (tx) => {
+        if (!(await deviceStore(tx).delete(caller.tenantId, id))) return false;
+        await deps.outbox.add('device.deleted', { tenantId: caller.tenantId, deviceId: id });
+        return true;
+      });
       if (!deleted) throw Errors.deviceNotFound(id);
       deps.bus.publish('device.disconnect', { deviceId: id, reason: 'device_deleted' });
-      deps.bus.publish('device.deleted', { tenantId: caller.tenantId, deviceId: id });
     },
 
     async createAccessKey(caller, deviceId) {
