@@ -11,7 +11,7 @@ import {
   type ErrorCode,
 } from '@mooring/protocol';
 import { AppError, isAppError } from '../../errors.js';
-import type { Bus } from '../../platform/bus.js';
+import type { BrokerNotices } from './notices.js';
 import type { OperationStart, ProvisioningService } from '../../domains/provisioning/provisioning.js';
 
 /** Largest provisioning request (a CSR fits easily), in bytes. */
@@ -29,7 +29,7 @@ export interface ProvisioningChannel {
 
 export function createProvisioningChannel(deps: {
   provisioning: ProvisioningService;
-  bus: Bus;
+  onDecided: BrokerNotices['onProvisioningDecided'];
   /** Sends one answer to the connection with this client id, on `topic`. */
   send(clientId: string, topic: string, body: unknown): void;
 }): ProvisioningChannel {
@@ -60,7 +60,7 @@ export function createProvisioningChannel(deps: {
 
   /** Pushes the operation's view when it is decided, while this connection lasts. */
   function watch(clientId: string, secret: string, operationId: string) {
-    const unsubscribe = deps.bus.subscribe('provisioning.decided', (e) => {
+    const unsubscribe = deps.onDecided((e) => {
       if (e.operationId !== operationId) return;
       unsubscribe();
       deps.provisioning.poll(secret, operationId, 0).then(
