@@ -4,14 +4,20 @@ import { Type, type Static } from '@sinclair/typebox';
 export const COMMAND_STATUSES = ['pending', 'delivered', 'succeeded', 'failed', 'expired'] as const;
 export type CommandStatus = (typeof COMMAND_STATUSES)[number];
 
-/** What the platform publishes on `d/{deviceId}/commands/{commandId}` (QoS 1). */
-export interface CommandMessage {
-  id: string;
-  name: string;
-  params: unknown;
-  /** RFC 3339; the device should not act on a command past this time. */
-  expiresAt: string;
-}
+/** What the platform publishes on `d/{deviceId}/commands/{commandId}` (QoS 1) and a device fetches over HTTPS. */
+export const CommandMessageSchema = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    params: Type.Unknown({ description: 'any JSON value the sender gave' }),
+    expiresAt: Type.String({
+      format: 'date-time',
+      description: 'RFC 3339; the device should not act on a command past this time',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type CommandMessage = Static<typeof CommandMessageSchema>;
 
 /** What a device reports on `d/{deviceId}/commands/{commandId}/result` or over HTTPS. */
 export const CommandResultSchema = Type.Object(

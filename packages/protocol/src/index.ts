@@ -4,3 +4,4 @@ export * from './telemetry.js';
 export * from './commands.js';
 export * from './events.js';
 export * from './json.js';
+export * from './api/index.js';
