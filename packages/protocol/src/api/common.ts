@@ -70,9 +70,14 @@ export interface MediaAnswer {
   readonly description: string;
   readonly content: Readonly<Record<string, { readonly schema: TSchema }>>;
 }
-export const media = (description: string, content: Record<string, TSchema>): MediaAnswer => ({
+export const media = <C extends Record<string, TSchema>>(
+  description: string,
+  content: C,
+): { description: string; content: { [K in keyof C]: { schema: C[K] } } } => ({
   description,
-  content: Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }])),
+  content: Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }])) as {
+    [K in keyof C]: { schema: C[K] };
+  },
 });
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
