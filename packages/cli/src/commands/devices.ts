@@ -4,7 +4,6 @@ import { pathOf } from '@mooring/client';
 import { act, collect, keyValues, seconds, timeArg } from '../act.js';
 
 type Row = Record<string, unknown>;
-type Page = { items: Row[]; nextCursor?: string | null };
 
 const tagOpt = (v: string, p: string[] = []) => [...p, v];
 

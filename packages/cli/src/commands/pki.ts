@@ -9,8 +9,6 @@ function policyOf(policy: string): 'auto' | 'pending' {
   return policy;
 }
 
-type Row = Record<string, unknown>;
-
 function pem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');

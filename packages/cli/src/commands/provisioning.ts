@@ -8,7 +8,6 @@ import { writeOwnerOnly } from '../files.js';
 import { UsageError } from '../context.js';
 
 type Row = Record<string, unknown>;
-type Page = { items: Row[]; nextCursor?: string | null };
 
 /** Units per request of a factory batch run: each chunk is its own idempotent batch. */
 export const FACTORY_CHUNK = 500;
