@@ -5,3 +5,4 @@ export * from './commands.js';
 export * from './events.js';
 export * from './json.js';
 export * from './api/index.js';
+export * from './schema-check.js';

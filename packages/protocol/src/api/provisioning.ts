@@ -2,7 +2,8 @@
  * Provisioning: tokens and operations (technicians, factory tools), bulk batches, the device side
  * (start, poll, refresh) and the registration-token signing keys.
  */
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
+import { checkSchema, type SchemaCheck } from '../schema-check.js';
 import {
   Answer,
   Cursor,
@@ -91,6 +92,19 @@ export const ProvisioningStartSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+export type ProvisioningStart = Static<typeof ProvisioningStartSchema>;
+
+/** Checks a start message (an MQTT provisioning request; HTTPS validates the same schema). */
+export function parseProvisioningStart(body: unknown): SchemaCheck<ProvisioningStart> {
+  return checkSchema(ProvisioningStartSchema, body, {
+    '': 'the request must be a JSON object',
+    serial: 'serial must be 1–64 of A–Z a–z 0–9 _ . : -',
+    attributes: 'attributes must be an object whose member names have at most 64 characters',
+    verificationCode: 'verificationCode must be 4–12 of A–Z, 0–9',
+    csr: 'csr must be a PEM string of at most 16384 characters',
+  });
+}
+
 export const ProvisioningPollQuery = Type.Object(
   {
     wait: Type.Optional(
