@@ -2,6 +2,7 @@
  * The building blocks of the REST API's schemas: one TypeBox schema serves the server (validation and
  * the OpenAPI document) and the client (the request and answer types of each named operation).
  */
+import { ERROR_CODES } from '../errors.js';
 import { Type, type ObjectOptions, type Static, type TProperties, type TSchema } from '@sinclair/typebox';
 
 /**
@@ -49,7 +50,10 @@ export const ProblemSchema = Type.Object(
     type: Type.String({ description: 'a URI naming the code' }),
     title: Type.String(),
     status: Type.Integer({ minimum: 400, maximum: 599 }),
-    code: Type.String({ description: 'the stable code of the error catalogue (docs/errors.md)' }),
+    code: Type.Union(
+      ERROR_CODES.map((c) => Type.Literal(c)),
+      { description: 'the stable code of the error catalogue (docs/errors.md)' },
+    ),
     detail: Type.Optional(Type.String()),
     instance: Type.Optional(Type.String()),
     requestId: Type.Optional(Type.String()),
