@@ -24,6 +24,14 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env: { ...process.env, MOORING_LOG_LEVEL: process.env.MOORING_LOG_LEVEL ?? 'silent' } },
+  {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      MOORING_LOG_LEVEL: process.env.MOORING_LOG_LEVEL ?? 'silent',
+      // Every JSON answer is checked against its documented schema (adapters/http/openapi.ts).
+      MOORING_CHECK_RESPONSES: process.env.MOORING_CHECK_RESPONSES ?? '1',
+    },
+  },
 );
 process.exit(result.status ?? 1);

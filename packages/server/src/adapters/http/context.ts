@@ -15,7 +15,7 @@ import type { SelfCaller, UserService } from '../../domains/users/users.js';
 import type { ApiKeyService } from '../../domains/api-keys/api-keys.js';
 import type { RoleService } from '../../domains/access/access.js';
 import { AppError } from '../../errors.js';
-import { MAX_EPOCH_MS } from './routes/schemas.js';
+import { MAX_EPOCH_MS } from '@mooring/protocol';
 import type { Principal, TenantCaller } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
 import type { Metrics } from '../../platform/observability.js';

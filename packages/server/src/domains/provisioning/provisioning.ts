@@ -155,7 +155,6 @@ export const DEVICE_TOKEN_BURST = 5;
 export const BURST_WINDOW_MS = 10 * 60_000;
 /** How long an approved operation keeps its RT for the device to pick up. */
 export const PICKUP_WINDOW_MS = 60 * 60_000;
-export const VERIFICATION_CODE_PATTERN = /^[A-Z0-9]{4,12}$/;
-export const SERIAL_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+export { SERIAL_PATTERN, VERIFICATION_CODE_PATTERN } from '@mooring/protocol';
 /** Largest `attributes` document a device may send, in bytes of JSON. */
 export const MAX_ATTRIBUTES_BYTES = 4096;
