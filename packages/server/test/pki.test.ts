@@ -16,7 +16,7 @@ import { deviceKeyAndCsr, issueWithCa, makeCa, openssl } from './openssl.js';
 import { createPkiService } from '../src/domains/pki/service.js';
 import { createSecretBox, loadSecretKey } from '../src/platform/secret-box.js';
 import { createLocalBus } from '../src/platform/bus.js';
-import { x509 } from '../src/pki/x509.js';
+import { x509 } from '../src/domains/pki/x509.js';
 
 let t: TestPlatform;
 let apiKey: string;

@@ -11,7 +11,7 @@ import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
-import { x509 } from '../../pki/x509.js';
+import { x509 } from './x509.js';
 import { newDeviceRecord, type AuthenticatedDevice } from '../devices/devices.js';
 import { deviceStore } from '../devices/store.js';
 import {

@@ -17,7 +17,7 @@ import {
   importEcPrivateKey,
   randomSerial,
   x509,
-} from '../../pki/x509.js';
+} from './x509.js';
 import {
   BACKDATE_MS,
   deviceUri,

@@ -1,6 +1,6 @@
 /** Signed server time for devices that have no clock yet (no credential needed: it reveals nothing). */
 import { Type } from '@sinclair/typebox';
-import { NONCE_PATTERN } from '../../../pki/time-signer.js';
+import { NONCE_PATTERN } from '../../../domains/time/signer.js';
 import type { RoutePlugin } from '../context.js';
 
 const Query = Type.Object(
