@@ -12,10 +12,13 @@ import { createBroker, createInsecureDevBroker } from './adapters/broker/broker.
 import { createHttpServer } from './adapters/http/server.js';
 import { expireIdempotencyKeys } from './adapters/http/idempotency.js';
 import { createCommandService } from './domains/commands/service.js';
+import { commandStore } from './domains/commands/store.js';
 import { createDeviceService } from './domains/devices/service.js';
 import { createPresenceService } from './domains/presence/service.js';
+import { presenceStore } from './domains/presence/store.js';
 import { createBatchWriter } from './domains/telemetry/batch-writer.js';
 import { createTelemetryService } from './domains/telemetry/service.js';
+import { telemetryStore } from './domains/telemetry/store.js';
 import { tenancyStore } from './domains/tenancy/store.js';
 import { createTenancyService } from './domains/tenancy/service.js';
 import { ensureTlsMaterial } from './domains/pki/platform-ca.js';
@@ -24,10 +27,13 @@ import { createProvisioningService } from './domains/provisioning/service.js';
 import { createPkiService } from './domains/pki/service.js';
 import { peerCertificateOf } from './platform/tls/peer.js';
 import { createOwnershipService } from './domains/ownership/service.js';
+import { ownershipStore } from './domains/ownership/store.js';
 import { createFactoryService } from './domains/provisioning/factory.js';
 import { createAuditService } from './domains/audit/service.js';
+import { auditStore } from './domains/audit/store.js';
 import { createAuditWriter } from './domains/audit/writer.js';
 import { createRoleService } from './domains/access/service.js';
+import { roleStore } from './domains/access/store.js';
 import { guard } from './domains/access/guard.js';
 import {
   API_KEY_RULES,
@@ -59,7 +65,7 @@ import { createLocalBus } from './platform/bus.js';
 import { createCursors } from './platform/pagination.js';
 import type { TenantCaller } from './platform/caller.js';
 import { createLogger, createMetrics, type Logger } from './platform/observability.js';
-import type { Db } from './store/db.js';
+import { transactionOf, type Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openPglite } from './store/pglite.js';
 import { openPostgres } from './store/postgres.js';
@@ -168,7 +174,7 @@ async function startPlatformSteps(
   const secretKey = loadSecretKey(config.secretKey, config.dataDir);
   const cursors = createCursors(secretKey);
   const tenancy = createTenancyService({ store: tenancyStore(db) });
-  const roles = createRoleService({ db });
+  const roles = createRoleService({ store: roleStore(db), transaction: transactionOf(db, roleStore) });
   const devices = createDeviceService({ db, bus, cursors });
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
   const writer = createBatchWriter(db, config.telemetryBatchMaxRows, {
@@ -177,16 +183,21 @@ async function startPlatformSteps(
       metrics.commitSeconds.observe(ms / 1000);
     },
   });
-  const telemetry = createTelemetryService({ db, writer, cursors, requireDevice });
+  const telemetry = createTelemetryService({ store: telemetryStore(db), writer, cursors, requireDevice });
   const commands = createCommandService({
-    db,
+    store: commandStore(db),
     bus,
     cursors,
     defaultTtlSeconds: config.commandDefaultTtlSeconds,
     maxTtlSeconds: config.commandMaxTtlSeconds,
     requireDevice,
   });
-  const presence = createPresenceService({ db, nodeId: config.nodeId, requireDevice });
+  const presence = createPresenceService({
+    store: presenceStore(db),
+    transaction: transactionOf(db, presenceStore),
+    nodeId: config.nodeId,
+    requireDevice,
+  });
   const box = createSecretBox(secretKey);
   const tls = await ensureTlsMaterial({
     dataDir: config.dataDir,
@@ -198,7 +209,11 @@ async function startPlatformSteps(
   // The audit trail: admin requests are recorded by the HTTP adapter in the request's transaction;
   // lifecycle events the services report join the transaction they happen in, or else go through
   // one batching writer.
-  const audit = createAuditService({ db, cursors });
+  const audit = createAuditService({
+    store: auditStore(db),
+    transaction: transactionOf(db, auditStore),
+    cursors,
+  });
   const auditWriter = createAuditWriter(audit, logger);
   const recordAudit = auditWriter.sink;
   const pki = await createPkiService({
@@ -236,7 +251,13 @@ async function startPlatformSteps(
       .revokeAllForDevice(tenantId, deviceId, 'device deleted')
       .catch((err: unknown) => logger.error({ err }, 'revoking certificates failed'));
   });
-  const ownership = createOwnershipService({ db, bus, devices, pki });
+  const ownership = createOwnershipService({
+    transaction: transactionOf(db, ownershipStore),
+    deviceRecords: deviceStore,
+    bus,
+    devices,
+    pki,
+  });
   const factory = createFactoryService({ db, box, provisioning, pki, audit: recordAudit });
   const users = createUserService({
     store: userStore(db),

@@ -5,7 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { migrate, listMigrations, splitStatements } from './migrate.js';
-import { StoreError, type Db } from './db.js';
+import { StoreError, transactionOf, type Db } from './db.js';
 import { createLogger } from '../platform/observability.js';
 import { storeBackends } from '../../test/postgres.js';
 import { createLocalBus } from '../platform/bus.js';
@@ -19,13 +19,17 @@ import { userStore } from '../domains/users/store.js';
 import { createApiKeyService } from '../domains/api-keys/service.js';
 import { apiKeyStore } from '../domains/api-keys/store.js';
 import { createRoleService } from '../domains/access/service.js';
+import { roleStore } from '../domains/access/store.js';
 import { createSecretBox } from '../platform/secret-box.js';
 import { totpCode } from '../domains/users/totp.js';
 import { randomBytes } from 'node:crypto';
 import { createBatchWriter } from '../domains/telemetry/batch-writer.js';
 import { createTelemetryService } from '../domains/telemetry/service.js';
+import { telemetryStore } from '../domains/telemetry/store.js';
 import { createCommandService } from '../domains/commands/service.js';
+import { commandStore } from '../domains/commands/store.js';
 import { createPresenceService } from '../domains/presence/service.js';
+import { presenceStore } from '../domains/presence/store.js';
 import type { TenantCaller } from '../platform/caller.js';
 import { isAppError } from '../errors.js';
 
@@ -50,7 +54,11 @@ for (const [name, open] of storeBackends) {
     function services(now = Date.now) {
       const bus = createLocalBus();
       const tenancy = createTenancyService({ store: tenancyStore(db), now });
-      const roles = createRoleService({ db, now });
+      const roles = createRoleService({
+        store: roleStore(db),
+        transaction: transactionOf(db, roleStore),
+        now,
+      });
       const users = createUserService({
         store: userStore(db),
         box: createSecretBox(randomBytes(32)),
@@ -69,9 +77,15 @@ for (const [name, open] of storeBackends) {
       const devices = createDeviceService({ db, bus, cursors, now });
       const requireDevice = (c: TenantCaller, id: string) => devices.get(c, id);
       const writer = createBatchWriter(db, 1000);
-      const telemetry = createTelemetryService({ db, writer, cursors, requireDevice, now });
+      const telemetry = createTelemetryService({
+        store: telemetryStore(db),
+        writer,
+        cursors,
+        requireDevice,
+        now,
+      });
       const commands = createCommandService({
-        db,
+        store: commandStore(db),
         bus,
         cursors,
         defaultTtlSeconds: 60,
@@ -79,7 +93,13 @@ for (const [name, open] of storeBackends) {
         requireDevice,
         now,
       });
-      const presence = createPresenceService({ db, nodeId: 'n1', requireDevice, now });
+      const presence = createPresenceService({
+        store: presenceStore(db),
+        transaction: transactionOf(db, presenceStore),
+        nodeId: 'n1',
+        requireDevice,
+        now,
+      });
       return { bus, tenancy, users, apiKeys, roles, devices, telemetry, commands, presence, writer };
     }
 

@@ -4,6 +4,7 @@
  */
 import type { DeviceIdentity, TenantCaller } from '../../platform/caller.js';
 import type { Page } from '../../platform/pagination.js';
+import type { Queryable } from '../../store/db.js';
 
 /** `released`: handed over to another owner (ownership transfer); kept only as the old owner's record. */
 export type DeviceStatus = 'enabled' | 'disabled' | 'released';
@@ -89,6 +90,19 @@ export interface DeviceService {
    */
   authenticate(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
 }
+
+/**
+ * Device rows as other domains create and read them (provisioning, factory batches, ownership claims,
+ * just-in-time registration). They get `DeviceRecordsOn` from `app.ts`, never the devices store itself.
+ */
+export interface DeviceRecords {
+  /** Stores a new device (ALREADY_EXISTS for a serial taken in its tenant). */
+  insert(device: Device, provisioningTokenId?: string | null): Promise<Device>;
+  get(tenantId: string, id: string): Promise<Device | undefined>;
+}
+
+/** The device records on a connection: the caller's transaction (`tx`) or the store. */
+export type DeviceRecordsOn = (q: Queryable) => DeviceRecords;
 
 export const ACCESS_KEY_PREFIX = 'dak';
 export const MAX_TAGS = 32;

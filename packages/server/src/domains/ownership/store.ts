@@ -1,0 +1,59 @@
+/** SQL for ownership transfers: releasing a device's credentials and the claim codes. */
+import type { Queryable } from '../../store/db.js';
+
+export function ownershipStore(db: Queryable) {
+  return {
+    /**
+     * Marks the device released: its access keys revoked, registration tokens issued so far dead
+     * (`tokens_valid_after`), its serial freed for the next owner.
+     */
+    async release(tenantId: string, deviceId: string, at: number): Promise<void> {
+      await db.query(
+        'UPDATE device_access_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND device_id = $2',
+        [tenantId, deviceId, at],
+      );
+      await db.query(
+        `UPDATE devices SET tokens_valid_after = $3, status = 'released', serial = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
+        [tenantId, deviceId, at],
+      );
+    },
+    async insertTransfer(t: {
+      id: string;
+      fromTenantId: string;
+      fromDeviceId: string | null;
+      serial: string | null;
+      claimCodeHash: string;
+      createdAt: number;
+      expiresAt: number;
+    }): Promise<void> {
+      await db.query(
+        `INSERT INTO device_transfers (id, from_tenant_id, from_device_id, serial, claim_code_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [t.id, t.fromTenantId, t.fromDeviceId, t.serial, t.claimCodeHash, t.createdAt, t.expiresAt],
+      );
+    },
+    /** Takes an unused, unexpired claim code for `tenantId`; undefined when there is none. */
+    async claim(
+      claimCodeHash: string,
+      tenantId: string,
+      at: number,
+    ): Promise<{ id: string; serial: string | null; from_tenant_id: string } | undefined> {
+      const [transfer] = await db.query<{ id: string; serial: string | null; from_tenant_id: string }>(
+        `UPDATE device_transfers SET claimed_at = $2, to_tenant_id = $3
+        WHERE claim_code_hash = $1 AND claimed_at IS NULL AND expires_at > $2 RETURNING id, serial, from_tenant_id`,
+        [claimCodeHash, at, tenantId],
+      );
+      return transfer;
+    },
+    async serialTaken(tenantId: string, serial: string): Promise<boolean> {
+      const rows = await db.query('SELECT id FROM devices WHERE tenant_id = $1 AND serial = $2', [
+        tenantId,
+        serial,
+      ]);
+      return rows.length > 0;
+    },
+    async setClaimedDevice(transferId: string, deviceId: string): Promise<void> {
+      await db.query('UPDATE device_transfers SET to_device_id = $2 WHERE id = $1', [transferId, deviceId]);
+    },
+  };
+}
+export type OwnershipStore = ReturnType<typeof ownershipStore>;
