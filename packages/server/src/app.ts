@@ -25,6 +25,7 @@ import { ensureTlsMaterial } from './domains/pki/platform-ca.js';
 import { refuseRenegotiation, withTlsPolicy } from './platform/tls/policy.js';
 import { createProvisioningService } from './domains/provisioning/service.js';
 import { createPkiService } from './domains/pki/service.js';
+import { pkiStore } from './domains/pki/store.js';
 import { peerCertificateOf } from './platform/tls/peer.js';
 import { createOwnershipService } from './domains/ownership/service.js';
 import { ownershipStore } from './domains/ownership/store.js';
@@ -217,7 +218,11 @@ async function startPlatformSteps(
   const auditWriter = createAuditWriter(audit, logger);
   const recordAudit = auditWriter.sink;
   const pki = await createPkiService({
-    db,
+    store: pkiStore(db),
+    storeOn: pkiStore,
+    transaction: transactionOf(db, pkiStore),
+    deviceRecords: deviceStore,
+    requireDevice,
     bus,
     box,
     root: { certPem: tls.ca, keyPem: tls.caKeyPem },

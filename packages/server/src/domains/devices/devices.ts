@@ -99,6 +99,8 @@ export interface DeviceRecords {
   /** Stores a new device (ALREADY_EXISTS for a serial taken in its tenant). */
   insert(device: Device, provisioningTokenId?: string | null): Promise<Device>;
   get(tenantId: string, id: string): Promise<Device | undefined>;
+  /** The device with this manufacturer serial in the tenant. */
+  bySerial(tenantId: string, serial: string): Promise<Device | undefined>;
 }
 
 /** The device records on a connection: the caller's transaction (`tx`) or the store. */

@@ -88,6 +88,13 @@ export function deviceStore(db: Queryable) {
       ]);
       return r && toDevice(r);
     },
+    async bySerial(tenantId: string, serial: string): Promise<Device | undefined> {
+      const [r] = await db.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = $1 AND serial = $2', [
+        tenantId,
+        serial,
+      ]);
+      return r && toDevice(r);
+    },
     /** Tags of a device, for access checks on scoped grants; undefined when the tenant has no such device. */
     async tags(tenantId: string, id: string): Promise<string[] | undefined> {
       const [r] = await db.query<{ tags: string[] }>(
