@@ -24,12 +24,14 @@ import { createTenancyService } from './domains/tenancy/service.js';
 import { ensureTlsMaterial } from './domains/pki/platform-ca.js';
 import { refuseRenegotiation, withTlsPolicy } from './platform/tls/policy.js';
 import { createProvisioningService } from './domains/provisioning/service.js';
+import { provisioningStore } from './domains/provisioning/store.js';
 import { createPkiService } from './domains/pki/service.js';
 import { pkiStore } from './domains/pki/store.js';
 import { peerCertificateOf } from './platform/tls/peer.js';
 import { createOwnershipService } from './domains/ownership/service.js';
 import { ownershipStore } from './domains/ownership/store.js';
 import { createFactoryService } from './domains/provisioning/factory.js';
+import { factoryStore } from './domains/provisioning/factory-store.js';
 import { createAuditService } from './domains/audit/service.js';
 import { auditStore } from './domains/audit/store.js';
 import { createAuditWriter } from './domains/audit/writer.js';
@@ -66,7 +68,7 @@ import { createLocalBus } from './platform/bus.js';
 import { createCursors } from './platform/pagination.js';
 import type { TenantCaller } from './platform/caller.js';
 import { createLogger, createMetrics, type Logger } from './platform/observability.js';
-import { transactionOf, type Db } from './store/db.js';
+import { transactionOf, type Db, type Queryable } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openPglite } from './store/pglite.js';
 import { openPostgres } from './store/postgres.js';
@@ -176,8 +178,15 @@ async function startPlatformSteps(
   const cursors = createCursors(secretKey);
   const tenancy = createTenancyService({ store: tenancyStore(db) });
   const roles = createRoleService({ store: roleStore(db), transaction: transactionOf(db, roleStore) });
-  const devices = createDeviceService({ db, bus, cursors });
+  const devices = createDeviceService({
+    store: deviceStore(db),
+    transaction: transactionOf(db, deviceStore),
+    bus,
+    cursors,
+  });
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
+  // Other domains create and read device rows through the devices contract, in their transaction.
+  const deviceRecordsOn = (tx?: Queryable) => deviceStore(tx ?? db);
   const writer = createBatchWriter(db, config.telemetryBatchMaxRows, {
     onCommit: (_messages, rows, ms) => {
       metrics.batchRows.observe(rows);
@@ -221,7 +230,7 @@ async function startPlatformSteps(
     store: pkiStore(db),
     storeOn: pkiStore,
     transaction: transactionOf(db, pkiStore),
-    deviceRecords: deviceStore,
+    deviceRecords: deviceRecordsOn,
     requireDevice,
     bus,
     box,
@@ -230,13 +239,16 @@ async function startPlatformSteps(
     audit: recordAudit,
   });
   const registrationTokens = await createRegistrationTokens({
-    db,
+    store: provisioningStore(db),
+    transaction: transactionOf(db, provisioningStore),
     box,
     ttlSeconds: config.registrationTokenTtlSeconds,
     skewSeconds: config.tokenClockSkewSeconds,
   });
   const provisioning = createProvisioningService({
-    db,
+    store: provisioningStore(db),
+    transaction: transactionOf(db, provisioningStore),
+    deviceRecords: deviceRecordsOn,
     bus,
     cursors,
     box,
@@ -258,12 +270,20 @@ async function startPlatformSteps(
   });
   const ownership = createOwnershipService({
     transaction: transactionOf(db, ownershipStore),
-    deviceRecords: deviceStore,
+    deviceRecords: deviceRecordsOn,
     bus,
     devices,
     pki,
   });
-  const factory = createFactoryService({ db, box, provisioning, pki, audit: recordAudit });
+  const factory = createFactoryService({
+    store: factoryStore(db),
+    transaction: transactionOf(db, factoryStore),
+    deviceRecords: deviceRecordsOn,
+    box,
+    provisioning,
+    pki,
+    audit: recordAudit,
+  });
   const users = createUserService({
     store: userStore(db),
     box,

@@ -54,7 +54,7 @@ function platformPkiWithClock(now: () => number) {
     store: pkiStore(db),
     storeOn: pkiStore,
     transaction: transactionOf(db, pkiStore),
-    deviceRecords: deviceStore,
+    deviceRecords: (tx) => deviceStore(tx ?? db),
     requireDevice: async (caller, id) => {
       if (!(await deviceStore(db).get(caller.tenantId, id))) throw Errors.deviceNotFound(id);
     },

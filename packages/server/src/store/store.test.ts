@@ -12,6 +12,7 @@ import { createLocalBus } from '../platform/bus.js';
 import { createCursors } from '../platform/pagination.js';
 import { enqueue, inTransaction, outsideTransaction, type CommitHook } from './ambient.js';
 import { createDeviceService } from '../domains/devices/service.js';
+import { deviceStore } from '../domains/devices/store.js';
 import { createTenancyService } from '../domains/tenancy/service.js';
 import { tenancyStore } from '../domains/tenancy/store.js';
 import { createUserService } from '../domains/users/service.js';
@@ -74,7 +75,13 @@ for (const [name, open] of storeBackends) {
         now,
       });
       const cursors = createCursors(randomBytes(32));
-      const devices = createDeviceService({ db, bus, cursors, now });
+      const devices = createDeviceService({
+        store: deviceStore(db),
+        transaction: transactionOf(db, deviceStore),
+        bus,
+        cursors,
+        now,
+      });
       const requireDevice = (c: TenantCaller, id: string) => devices.get(c, id);
       const writer = createBatchWriter(db, 1000);
       const telemetry = createTelemetryService({

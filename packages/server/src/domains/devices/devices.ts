@@ -101,10 +101,12 @@ export interface DeviceRecords {
   get(tenantId: string, id: string): Promise<Device | undefined>;
   /** The device with this manufacturer serial in the tenant. */
   bySerial(tenantId: string, serial: string): Promise<Device | undefined>;
+  /** The ids of the tenant's devices with these serials, by serial. */
+  idsBySerial(tenantId: string, serials: string[]): Promise<Map<string, string>>;
 }
 
-/** The device records on a connection: the caller's transaction (`tx`) or the store. */
-export type DeviceRecordsOn = (q: Queryable) => DeviceRecords;
+/** The device records in the caller's transaction `tx`, or on the store when none is given. */
+export type DeviceRecordsOn = (tx?: Queryable) => DeviceRecords;
 
 export const ACCESS_KEY_PREFIX = 'dak';
 export const MAX_TAGS = 32;

@@ -3,7 +3,7 @@ import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
 import type { Bus } from '../../platform/bus.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import { clampLimit, type Cursors } from '../../platform/pagination.js';
-import type { Db } from '../../store/db.js';
+import type { Transaction } from '../../store/db.js';
 import {
   ACCESS_KEY_PREFIX,
   MAX_METADATA_BYTES,
@@ -12,10 +12,11 @@ import {
   type Device,
   type DeviceService,
 } from './devices.js';
-import { deviceStore, toDevice } from './store.js';
+import { toDevice, type DeviceStore } from './store.js';
 
 export interface DeviceDeps {
-  db: Db;
+  store: DeviceStore;
+  transaction: Transaction<DeviceStore>;
   bus: Bus;
   /** Signs and checks pagination cursors. */
   cursors: Cursors;
@@ -37,7 +38,7 @@ function checkShape(tags: string[] | undefined, metadata: Record<string, unknown
 }
 
 export function createDeviceService(deps: DeviceDeps): DeviceService {
-  const store = deviceStore(deps.db);
+  const { store, transaction } = deps;
   const now = deps.now ?? Date.now;
 
   async function require(caller: TenantCaller, id: string): Promise<Device> {
@@ -97,7 +98,7 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     },
 
     async delete(caller, id) {
-      const deleted = await deps.db.transaction((tx) => deviceStore(tx).delete(caller.tenantId, id));
+      const deleted = await transaction((tx) => tx.delete(caller.tenantId, id));
       if (!deleted) throw Errors.deviceNotFound(id);
       deps.bus.publish('device.disconnect', { deviceId: id, reason: 'device_deleted' });
       deps.bus.publish('device.deleted', { tenantId: caller.tenantId, deviceId: id });

@@ -95,6 +95,13 @@ export function deviceStore(db: Queryable) {
       ]);
       return r && toDevice(r);
     },
+    async idsBySerial(tenantId: string, serials: string[]): Promise<Map<string, string>> {
+      const rows = await db.query<{ id: string; serial: string }>(
+        'SELECT id, serial FROM devices WHERE tenant_id = $1 AND serial = ANY($2::text[])',
+        [tenantId, serials],
+      );
+      return new Map(rows.map((r) => [r.serial, r.id]));
+    },
     /** Tags of a device, for access checks on scoped grants; undefined when the tenant has no such device. */
     async tags(tenantId: string, id: string): Promise<string[] | undefined> {
       const [r] = await db.query<{ tags: string[] }>(

@@ -1,4 +1,5 @@
 /** SQL for provisioning tokens and operations; every query names the tenant or the token's digest. */
+import type { JWK } from 'jose';
 import type { Queryable } from '../../store/db.js';
 import type {
   ApprovalPolicy,
@@ -244,16 +245,90 @@ export function provisioningStore(db: Queryable) {
       );
       return expired.map((r) => r.id);
     },
-    async deviceBySerial(
-      tenantId: string,
-      serial: string,
-    ): Promise<{ id: string; status: string } | undefined> {
-      const [r] = await db.query<{ id: string; status: string }>(
-        'SELECT id, status FROM devices WHERE tenant_id = $1 AND serial = $2',
-        [tenantId, serial],
-      );
-      return r;
+    /** Locks a token's row: starts with one token run one at a time. */
+    async lockToken(id: string): Promise<void> {
+      await db.query('SELECT id FROM provisioning_tokens WHERE id = $1 FOR UPDATE', [id]);
     },
+    async countUse(tokenId: string): Promise<void> {
+      await db.query('UPDATE provisioning_tokens SET uses = uses + 1 WHERE id = $1', [tokenId]);
+    },
+    /** Reads and locks an operation's status. */
+    async lockOperationStatus(id: string): Promise<OperationRow['status'] | undefined> {
+      const [current] = await db.query<{ status: OperationRow['status'] }>(
+        'SELECT status FROM provisioning_operations WHERE id = $1 FOR UPDATE',
+        [id],
+      );
+      return current?.status;
+    },
+    /**
+     * Reserves a verification-code attempt of a pending operation, atomically; the attempts made with
+     * it, or undefined when none is left (or the operation is no longer pending).
+     */
+    async reserveCodeAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
+      const [slot] = await db.query<{ wrong_code_attempts: number }>(
+        `UPDATE provisioning_operations SET wrong_code_attempts = wrong_code_attempts + 1
+          WHERE id = $1 AND status = 'pending' AND wrong_code_attempts < $2 RETURNING wrong_code_attempts`,
+        [id, maxAttempts],
+      );
+      return slot?.wrong_code_attempts;
+    },
+    async releaseCodeAttempt(id: string): Promise<void> {
+      await db.query(
+        'UPDATE provisioning_operations SET wrong_code_attempts = wrong_code_attempts - 1 WHERE id = $1',
+        [id],
+      );
+    },
+    /**
+     * A unit provisioned again: registration tokens issued before `at` and its access keys stop
+     * working, and it belongs to the token that provisioned it now.
+     */
+    async reprovisionDevice(tenantId: string, deviceId: string, tokenId: string, at: number): Promise<void> {
+      await db.query(
+        'UPDATE devices SET tokens_valid_after = $3, provisioning_token_id = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2',
+        [tenantId, deviceId, at, tokenId],
+      );
+      await db.query(
+        'UPDATE device_access_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND device_id = $2',
+        [tenantId, deviceId, at],
+      );
+    },
+    /** Registration tokens of the device issued before `at` stop working; whether the device exists. */
+    async revokeRegistrationTokens(tenantId: string, deviceId: string, at: number): Promise<boolean> {
+      const rows = await db.query(
+        'UPDATE devices SET tokens_valid_after = $3 WHERE tenant_id = $1 AND id = $2 RETURNING id',
+        [tenantId, deviceId, at],
+      );
+      return rows.length > 0;
+    },
+    // Registration-token signing keys (platform-wide)
+
+    async signingKeys(): Promise<
+      {
+        kid: string;
+        public_jwk: JWK;
+        sealed_private_jwk: string;
+        created_at: number;
+        retired_at: number | null;
+      }[]
+    > {
+      return db.query('SELECT * FROM signing_keys ORDER BY created_at');
+    },
+    async retireSigningKeys(at: number): Promise<void> {
+      await db.query('UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL', [at]);
+    },
+    async insertSigningKey(k: {
+      kid: string;
+      alg: string;
+      publicJwk: JWK;
+      sealedPrivateJwk: string;
+      createdAt: number;
+    }): Promise<void> {
+      await db.query(
+        'INSERT INTO signing_keys (kid, alg, public_jwk, sealed_private_jwk, created_at) VALUES ($1, $2, $3, $4, $5)',
+        [k.kid, k.alg, JSON.stringify(k.publicJwk), k.sealedPrivateJwk, k.createdAt],
+      );
+    },
+
     async deviceAuthState(deviceId: string): Promise<
       | {
           tenant_id: string;
