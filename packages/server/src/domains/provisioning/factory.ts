@@ -10,7 +10,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
-import type { TenantCaller } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Transaction } from '../../store/db.js';
 import type { AuditSink } from '../audit/audit.js';
@@ -18,42 +17,17 @@ import { principalName } from '../../platform/caller.js';
 import type { PkiService, SignedCertificate } from '../pki/pki.js';
 import { newDeviceRecord, type DeviceRecordsOn } from '../devices/devices.js';
 import type { FactoryStore } from './factory-store.js';
-import type { ProvisioningService } from './provisioning.js';
+import {
+  MAX_BATCH_ITEMS,
+  type FactoryService,
+  type Manifest,
+  type ManifestEntry,
+  type ProvisioningService,
+} from './provisioning.js';
 
-export interface FactoryItem {
-  serial: string;
-  csr?: string;
-}
+export { MAX_BATCH_ITEMS } from './provisioning.js';
+export type { FactoryItem, FactoryService, Manifest, ManifestEntry } from './provisioning.js';
 
-export interface ManifestEntry {
-  serial: string;
-  deviceId?: string;
-  /** Without a CSR: the unit's per-device provisioning token (flashed on the line). */
-  provisioningTokenId?: string;
-  provisioningToken?: string;
-  /** With a CSR: the unit's certificate and chain. */
-  certificateSerial?: string;
-  certificate?: string;
-  chain?: string;
-  notAfter?: number;
-}
-
-export interface Manifest {
-  batchId: string;
-  createdAt: number;
-  devices: number;
-  items: ManifestEntry[];
-}
-
-export interface FactoryService {
-  /** Provisions a batch; `onProgress` is called after each chunk with the count done. */
-  provisionBatch(
-    caller: TenantCaller,
-    input: { batchId: string; items: FactoryItem[]; approval: 'auto' | 'manual'; deviceTags?: string[] },
-  ): Promise<Manifest>;
-}
-
-export const MAX_BATCH_ITEMS = 10_000;
 /** Units per insert transaction: a short hold of the store each (≈ 2 statements per unit). */
 const INSERT_SLICE = 10;
 /** Units per stored manifest part (≈ 1.3 KB each sealed): one statement of about 250 KB. */
