@@ -9,7 +9,7 @@ import type { OwnershipStore } from './store.js';
 
 export function createOwnershipService(deps: {
   transaction: Transaction<OwnershipStore>;
-  /** Creates the claimed unit's device record in the claim's transaction. */
+  /** Checks the serial is free and creates the claimed unit's device record, in the claim's transaction. */
   deviceRecords: DeviceRecordsOn;
   bus: Bus;
   devices: DeviceService;
@@ -53,10 +53,11 @@ export function createOwnershipService(deps: {
       return transaction(async (store, tx) => {
         const transfer = await store.claim(sha256Hex(claimCode), caller.tenantId, t);
         if (!transfer) throw new AppError('CLAIM_CODE_INVALID');
-        if (transfer.serial && (await store.serialTaken(caller.tenantId, transfer.serial)))
+        const devices = deps.deviceRecords(tx);
+        if (transfer.serial && (await devices.bySerial(caller.tenantId, transfer.serial)))
           throw Errors.alreadyExists(`a device with serial '${transfer.serial}'`);
         const id = newId('dev', t);
-        await deps.deviceRecords(tx).insert(
+        await devices.insert(
           newDeviceRecord({
             id,
             tenantId: caller.tenantId,

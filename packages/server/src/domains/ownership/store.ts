@@ -44,13 +44,6 @@ export function ownershipStore(db: Queryable) {
       );
       return transfer;
     },
-    async serialTaken(tenantId: string, serial: string): Promise<boolean> {
-      const rows = await db.query('SELECT id FROM devices WHERE tenant_id = $1 AND serial = $2', [
-        tenantId,
-        serial,
-      ]);
-      return rows.length > 0;
-    },
     async setClaimedDevice(transferId: string, deviceId: string): Promise<void> {
       await db.query('UPDATE device_transfers SET to_device_id = $2 WHERE id = $1', [transferId, deviceId]);
     },
