@@ -103,6 +103,29 @@ export interface DeviceRecords {
   bySerial(tenantId: string, serial: string): Promise<Device | undefined>;
   /** The ids of the tenant's devices with these serials, by serial. */
   idsBySerial(tenantId: string, serials: string[]): Promise<Map<string, string>>;
+  /** What registration-token checks read, by device id alone (the token names the tenant). */
+  credentialState(deviceId: string): Promise<DeviceCredentialState | undefined>;
+  /** Every access key of the device stops working. */
+  revokeAllAccessKeys(tenantId: string, deviceId: string, at: number): Promise<void>;
+  /** Registration tokens issued before `at` stop working; false when the tenant has no such device. */
+  revokeRegistrationTokens(tenantId: string, deviceId: string, at: number): Promise<boolean>;
+  /**
+   * The unit was provisioned again with `provisioningTokenId`: registration tokens issued before `at`
+   * stop working and it refreshes with that token from now.
+   */
+  reprovisioned(tenantId: string, deviceId: string, provisioningTokenId: string, at: number): Promise<void>;
+  /** Handed to another owner: status `released`, serial freed, registration tokens dead. */
+  release(tenantId: string, deviceId: string, at: number): Promise<void>;
+}
+
+export interface DeviceCredentialState {
+  tenantId: string;
+  status: DeviceStatus;
+  /** Registration tokens issued before this time (ms) are refused. */
+  tokensValidAfter: number;
+  /** The provisioning token the unit was (last) provisioned with: the one it refreshes with. */
+  provisioningTokenId: string | null;
+  serial: string | null;
 }
 
 /** The device records in the caller's transaction `tx`, or on the store when none is given. */

@@ -9,7 +9,7 @@ import type { OwnershipStore } from './store.js';
 
 export function createOwnershipService(deps: {
   transaction: Transaction<OwnershipStore>;
-  /** Checks the serial is free and creates the claimed unit's device record, in the claim's transaction. */
+  /** Releases the device's credentials; checks a claimed serial is free and creates its device record. */
   deviceRecords: DeviceRecordsOn;
   bus: Bus;
   devices: DeviceService;
@@ -25,9 +25,11 @@ export function createOwnershipService(deps: {
         throw new AppError('ALREADY_EXISTS', `device ${deviceId} was released already`);
       const t = now();
       const claimCode = newSecret(CLAIM_CODE_PREFIX);
-      await transaction(async (store) => {
-        // Registration tokens issued so far stop working; certificates are revoked (CRL).
-        await store.release(caller.tenantId, deviceId, t);
+      await transaction(async (store, tx) => {
+        // Access keys and registration tokens issued so far stop working; certificates are revoked (CRL).
+        const records = deps.deviceRecords(tx);
+        await records.revokeAllAccessKeys(caller.tenantId, deviceId, t);
+        await records.release(caller.tenantId, deviceId, t);
         await store.insertTransfer({
           id: newId('xfr', t),
           fromTenantId: caller.tenantId,

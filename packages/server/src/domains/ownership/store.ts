@@ -1,22 +1,8 @@
-/** SQL for ownership transfers: releasing a device's credentials and the claim codes. */
+/** SQL for ownership transfers: the claim codes and what they were claimed into. */
 import type { Queryable } from '../../store/db.js';
 
 export function ownershipStore(db: Queryable) {
   return {
-    /**
-     * Marks the device released: its access keys revoked, registration tokens issued so far dead
-     * (`tokens_valid_after`), its serial freed for the next owner.
-     */
-    async release(tenantId: string, deviceId: string, at: number): Promise<void> {
-      await db.query(
-        'UPDATE device_access_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND device_id = $2',
-        [tenantId, deviceId, at],
-      );
-      await db.query(
-        `UPDATE devices SET tokens_valid_after = $3, status = 'released', serial = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
-        [tenantId, deviceId, at],
-      );
-    },
     async insertTransfer(t: {
       id: string;
       fromTenantId: string;

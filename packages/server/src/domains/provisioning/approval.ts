@@ -67,7 +67,8 @@ export function operationApproval(ctx: ProvisioningContext) {
         deviceId = existing.id;
         // The unit proved itself anew: its earlier registration tokens and access keys stop working
         // (its earlier certificates are revoked after the commit, below).
-        await s.reprovisionDevice(op.tenant_id, deviceId, token.id, t);
+        await devices.reprovisioned(op.tenant_id, deviceId, token.id, t);
+        await devices.revokeAllAccessKeys(op.tenant_id, deviceId, t);
       } else {
         const fresh = await s.getToken(op.tenant_id, token.id, true);
         if (!fresh || fresh.uses >= fresh.max_uses) throw new AppError('PROVISIONING_TOKEN_EXHAUSTED');

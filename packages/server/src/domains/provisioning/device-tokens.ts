@@ -13,7 +13,8 @@ export function registrationTokenUse(
   ctx: ProvisioningContext,
   liveToken: (secret: string, opts?: { allowExpired?: boolean }) => Promise<TokenRow>,
 ) {
-  const { store, now, audit } = ctx;
+  const { now, audit } = ctx;
+  const devices = ctx.deps.deviceRecords();
   const { bus, tokens } = ctx.deps;
   const service: Pick<
     ProvisioningService,
@@ -22,14 +23,14 @@ export function registrationTokenUse(
     async refresh(secret, registrationToken) {
       const token = await liveToken(secret, { allowExpired: true });
       const claims = await tokens.verify(registrationToken, { allowExpiredForMs: ctx.deps.refreshGraceMs });
-      const state = await store.deviceAuthState(claims.deviceId);
-      if (!state || state.tenant_id !== claims.tenantId || state.tenant_id !== token.tenant_id)
+      const state = await devices.credentialState(claims.deviceId);
+      if (!state || state.tenantId !== claims.tenantId || state.tenantId !== token.tenant_id)
         throw Errors.invalidCredentials();
       // The PT must be the one the device was provisioned with (a batch token cannot mint tokens for
       // other units), and the RT must not have been revoked.
-      if (state.provisioning_token_id !== token.id)
+      if (state.provisioningTokenId !== token.id)
         throw new AppError('INVALID_CREDENTIALS', 'the device was not provisioned with this token');
-      if (claims.issuedAt < state.tokens_valid_after)
+      if (claims.issuedAt < state.tokensValidAfter)
         throw new AppError('INVALID_CREDENTIALS', 'the registration token was revoked');
       if (state.status !== 'enabled') throw Errors.deviceDisabled(claims.deviceId);
       const rt = await tokens.issue({ tenantId: claims.tenantId, deviceId: claims.deviceId });
@@ -44,7 +45,7 @@ export function registrationTokenUse(
     },
 
     async revokeRegistrationTokens(caller, deviceId) {
-      if (!(await store.revokeRegistrationTokens(caller.tenantId, deviceId, now())))
+      if (!(await devices.revokeRegistrationTokens(caller.tenantId, deviceId, now())))
         throw Errors.deviceNotFound(deviceId);
       bus.publish('device.disconnect', { deviceId, reason: 'registration_tokens_revoked' });
     },
@@ -53,9 +54,9 @@ export function registrationTokenUse(
       const claims = await tokens.verify(registrationToken);
       if (claimedDeviceId !== undefined && !constantTimeEqual(claims.deviceId, claimedDeviceId))
         throw Errors.invalidCredentials();
-      const state = await store.deviceAuthState(claims.deviceId);
-      if (!state || state.tenant_id !== claims.tenantId) throw Errors.invalidCredentials();
-      if (claims.issuedAt < state.tokens_valid_after)
+      const state = await devices.credentialState(claims.deviceId);
+      if (!state || state.tenantId !== claims.tenantId) throw Errors.invalidCredentials();
+      if (claims.issuedAt < state.tokensValidAfter)
         throw new AppError('INVALID_CREDENTIALS', 'the registration token was revoked');
       if (state.status !== 'enabled') throw Errors.deviceDisabled(claims.deviceId);
       return {

@@ -278,28 +278,6 @@ export function provisioningStore(db: Queryable) {
         [id],
       );
     },
-    /**
-     * A unit provisioned again: registration tokens issued before `at` and its access keys stop
-     * working, and it belongs to the token that provisioned it now.
-     */
-    async reprovisionDevice(tenantId: string, deviceId: string, tokenId: string, at: number): Promise<void> {
-      await db.query(
-        'UPDATE devices SET tokens_valid_after = $3, provisioning_token_id = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2',
-        [tenantId, deviceId, at, tokenId],
-      );
-      await db.query(
-        'UPDATE device_access_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND device_id = $2',
-        [tenantId, deviceId, at],
-      );
-    },
-    /** Registration tokens of the device issued before `at` stop working; whether the device exists. */
-    async revokeRegistrationTokens(tenantId: string, deviceId: string, at: number): Promise<boolean> {
-      const rows = await db.query(
-        'UPDATE devices SET tokens_valid_after = $3 WHERE tenant_id = $1 AND id = $2 RETURNING id',
-        [tenantId, deviceId, at],
-      );
-      return rows.length > 0;
-    },
     // Registration-token signing keys (platform-wide)
 
     async signingKeys(): Promise<
@@ -327,29 +305,6 @@ export function provisioningStore(db: Queryable) {
         'INSERT INTO signing_keys (kid, alg, public_jwk, sealed_private_jwk, created_at) VALUES ($1, $2, $3, $4, $5)',
         [k.kid, k.alg, JSON.stringify(k.publicJwk), k.sealedPrivateJwk, k.createdAt],
       );
-    },
-
-    async deviceAuthState(deviceId: string): Promise<
-      | {
-          tenant_id: string;
-          status: string;
-          tokens_valid_after: number;
-          provisioning_token_id: string | null;
-          serial: string | null;
-        }
-      | undefined
-    > {
-      const [r] = await db.query<{
-        tenant_id: string;
-        status: string;
-        tokens_valid_after: number;
-        provisioning_token_id: string | null;
-        serial: string | null;
-      }>(
-        'SELECT tenant_id, status, tokens_valid_after, provisioning_token_id, serial FROM devices WHERE id = $1',
-        [deviceId],
-      );
-      return r;
     },
   };
 }
