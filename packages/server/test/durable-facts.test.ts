@@ -17,7 +17,8 @@ import { createOutbox } from '../src/platform/outbox.js';
 import { createCursors } from '../src/platform/pagination.js';
 import { openPglite } from '../src/store/pglite.js';
 import { openPostgres } from '../src/store/postgres.js';
-import type { Db } from '../src/store/db.js';
+import { transactionOf, type Db } from '../src/store/db.js';
+import { deviceStore } from '../src/domains/devices/store.js';
 import { bootstrapAdminToken, httpsCall, testConfig } from './harness.js';
 import { deviceKeyAndCsr } from './openssl.js';
 import { openTestPostgres, TEST_DATABASE_URL } from './postgres.js';
@@ -157,7 +158,8 @@ for (const kind of ['pglite', 'postgres'] as const) {
         // handed the fact on: here, a process with no outbox worker and no handler at all.
         const direct = await store.openDirect();
         const devices = createDeviceService({
-          db: direct,
+          store: deviceStore(direct),
+          transaction: transactionOf(direct, deviceStore),
           bus: createLocalNotifier(),
           outbox: createOutbox({ db: direct }),
           cursors: createCursors(randomBytes(32)),

@@ -8,7 +8,7 @@ import type { PkiService } from '../../domains/pki/pki.js';
 import type { OwnershipService } from '../../domains/ownership/ownership.js';
 import type { FactoryService } from '../../domains/provisioning/factory.js';
 import type { AuditService } from '../../domains/audit/audit.js';
-import type { TimeSigner } from '../../pki/time-signer.js';
+import type { TimeSigner } from '../../domains/time/signer.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { PlatformCaller, TenancyService } from '../../domains/tenancy/tenancy.js';
 import type { SelfCaller, UserService } from '../../domains/users/users.js';

@@ -4,7 +4,7 @@ import type { Notifier } from '../../platform/bus.js';
 import type { FactWriter } from '../../platform/outbox.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import { clampLimit, type Cursors } from '../../platform/pagination.js';
-import type { Db } from '../../store/db.js';
+import type { Transaction } from '../../store/db.js';
 import {
   ACCESS_KEY_PREFIX,
   MAX_METADATA_BYTES,
@@ -13,10 +13,11 @@ import {
   type Device,
   type DeviceService,
 } from './devices.js';
-import { deviceStore, toDevice } from './store.js';
+import { toDevice, type DeviceStore } from './store.js';
 
 export interface DeviceDeps {
-  db: Db;
+  store: DeviceStore;
+  transaction: Transaction<DeviceStore>;
   bus: Notifier;
   /** Facts that must follow a change (a deleted device's certificates are revoked). */
   outbox: FactWriter;
@@ -40,7 +41,7 @@ function checkShape(tags: string[] | undefined, metadata: Record<string, unknown
 }
 
 export function createDeviceService(deps: DeviceDeps): DeviceService {
-  const store = deviceStore(deps.db);
+  const { store, transaction } = deps;
   const now = deps.now ?? Date.now;
 
   async function require(caller: TenantCaller, id: string): Promise<Device> {
@@ -102,8 +103,8 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     async delete(caller, id) {
       // The revocation of its certificates is a fact written with the delete: it happens even when
       // the process dies right after the commit.
-      const deleted = await deps.db.transaction(async (tx) => {
-        if (!(await deviceStore(tx).delete(caller.tenantId, id))) return false;
+      const deleted = await transaction(async (tx) => {
+        if (!(await tx.delete(caller.tenantId, id))) return false;
         await deps.outbox.add('device.deleted', { tenantId: caller.tenantId, deviceId: id });
         return true;
       });

@@ -147,6 +147,42 @@ export interface ProvisioningService {
   endLongPolls(): void;
 }
 
+// Factory bulk provisioning (`factory.ts`): a batch of serials becomes tokens or certificates at once.
+
+export interface FactoryItem {
+  serial: string;
+  csr?: string;
+}
+
+export interface ManifestEntry {
+  serial: string;
+  deviceId?: string;
+  /** Without a CSR: the unit's per-device provisioning token (flashed on the line). */
+  provisioningTokenId?: string;
+  provisioningToken?: string;
+  /** With a CSR: the unit's certificate and chain. */
+  certificateSerial?: string;
+  certificate?: string;
+  chain?: string;
+  notAfter?: number;
+}
+
+export interface Manifest {
+  batchId: string;
+  createdAt: number;
+  devices: number;
+  items: ManifestEntry[];
+}
+
+export interface FactoryService {
+  /** Provisions a batch; `onProgress` is called after each chunk with the count done. */
+  provisionBatch(
+    caller: TenantCaller,
+    input: { batchId: string; items: FactoryItem[]; approval: 'auto' | 'manual'; deviceTags?: string[] },
+  ): Promise<Manifest>;
+}
+
+export const MAX_BATCH_ITEMS = 10_000;
 export const PROVISIONING_TOKEN_PREFIX = 'mpt';
 /** Wrong verification codes before an operation locks. */
 export const MAX_WRONG_CODES = 5;
