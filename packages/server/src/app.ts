@@ -12,7 +12,7 @@ import { createHttpServer } from './adapters/http/server.js';
 import { ensureTlsMaterial } from './domains/pki/platform-ca.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
 import { restrictDataDir } from './platform/data-dir.js';
-import { createLocalNotifier } from './platform/bus.js';
+import { createLocalNotifier } from './platform/notifier.js';
 import { createOutbox } from './platform/outbox.js';
 import { createCursors } from './platform/pagination.js';
 import { createLogger, createMetrics, type Logger } from './platform/observability.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startPlatform, type Platform } from '../src/index.js';
 import { createDeviceService } from '../src/domains/devices/service.js';
-import { createLocalNotifier } from '../src/platform/bus.js';
+import { createLocalNotifier } from '../src/platform/notifier.js';
 import { createOutbox } from '../src/platform/outbox.js';
 import { createCursors } from '../src/platform/pagination.js';
 import { openPglite } from '../src/store/pglite.js';

@@ -19,7 +19,7 @@ import { deviceStore } from '../src/domains/devices/store.js';
 import { transactionOf } from '../src/store/db.js';
 import { Errors } from '../src/errors.js';
 import { createSecretBox, loadSecretKey } from '../src/platform/secret-box.js';
-import { createLocalBus } from '../src/platform/bus.js';
+import { createLocalNotifier } from '../src/platform/notifier.js';
 import { x509 } from '../src/domains/pki/x509.js';
 
 let t: TestPlatform;
@@ -58,7 +58,7 @@ function platformPkiWithClock(now: () => number) {
     requireDevice: async (caller, id) => {
       if (!(await deviceStore(db).get(caller.tenantId, id))) throw Errors.deviceNotFound(id);
     },
-    bus: createLocalBus(),
+    bus: createLocalNotifier(),
     box: createSecretBox(loadSecretKey('', dataDir)),
     root: {
       certPem: readFileSync(join(dataDir, 'pki', 'ca.pem'), 'utf8'),

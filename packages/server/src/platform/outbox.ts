@@ -7,7 +7,7 @@
  * and the last error are kept on the row), and a node that dies while handling a row leaves it to come
  * due again. Handlers must therefore be idempotent, and must not rely on facts arriving in order.
  *
- * Notices that only need to reach the nodes alive now go through the notifier (`bus.ts`) instead.
+ * Notices that only need to reach the nodes alive now go through the notifier (`notifier.ts`) instead.
  */
 import { whenCommitted, inTransaction } from '../store/ambient.js';
 import type { Db } from '../store/db.js';

@@ -8,7 +8,7 @@ import { migrate, listMigrations, splitStatements } from './migrate.js';
 import { StoreError, transactionOf, type Db } from './db.js';
 import { createLogger } from '../platform/observability.js';
 import { storeBackends } from '../../test/postgres.js';
-import { createLocalBus } from '../platform/bus.js';
+import { createLocalNotifier } from '../platform/notifier.js';
 import { createOutbox } from '../platform/outbox.js';
 import { createCursors } from '../platform/pagination.js';
 import { enqueue, inTransaction, outsideTransaction, type CommitHook } from './ambient.js';
@@ -54,7 +54,7 @@ for (const [name, open] of storeBackends) {
     });
 
     function services(now = Date.now) {
-      const bus = createLocalBus();
+      const bus = createLocalNotifier();
       const tenancy = createTenancyService({ store: tenancyStore(db), now });
       const roles = createRoleService({
         store: roleStore(db),
@@ -579,7 +579,7 @@ for (const [name, open] of storeBackends) {
     });
 
     test('bus notices published in a transaction go out after its commit, and never after a rollback', async () => {
-      const bus = createLocalBus();
+      const bus = createLocalNotifier();
       const got: string[] = [];
       bus.subscribe('device.disconnect', (e) => void got.push(e.deviceId));
       await db.transaction(async () => {

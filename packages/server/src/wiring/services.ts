@@ -55,7 +55,7 @@ import { API_KEY_PREFIX } from '../domains/api-keys/api-keys.js';
 import { loadTimeSigner } from '../domains/time/signer.js';
 import { createRegistrationTokens, looksLikeJwt } from '../domains/provisioning/registration-tokens.js';
 import type { Services } from '../adapters/http/context.js';
-import type { Notifier } from '../platform/bus.js';
+import type { Notifier } from '../platform/notifier.js';
 import type { Outbox } from '../platform/outbox.js';
 import type { Cursors } from '../platform/pagination.js';
 import type { SecretBox } from '../platform/secret-box.js';

@@ -17,7 +17,7 @@
  */
 import { Aedes, type Client } from 'aedes';
 import type { Duplex } from 'node:stream';
-import type { Bus } from '../../platform/bus.js';
+import type { Notifier } from '../../platform/notifier.js';
 import type { Logger, Metrics } from '../../platform/observability.js';
 import type { CommandService } from '../../domains/commands/commands.js';
 import type { AuthenticatedDevice } from '../../domains/devices/devices.js';
@@ -54,7 +54,7 @@ export interface BrokerDeps {
   telemetry: TelemetryService;
   commands: CommandService;
   presence: PresenceService;
-  bus: Bus;
+  bus: Notifier;
   metrics: Metrics;
   logger: Logger;
   /** Bounds on what may wait toward one client; defaults to DEFAULT_OUTBOUND_LIMITS. */

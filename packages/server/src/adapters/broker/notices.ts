@@ -4,9 +4,9 @@
  * connection a decision), so a notice missed by a node that was down is harmless: reconnecting
  * clients catch up from the store.
  */
-import type { Bus, BusEvents } from '../../platform/bus.js';
+import type { Notifier, NotifierEvents } from '../../platform/notifier.js';
 
-type Listen<K extends keyof BusEvents> = (handler: (event: BusEvents[K]) => void) => () => void;
+type Listen<K extends keyof NotifierEvents> = (handler: (event: NotifierEvents[K]) => void) => () => void;
 
 export interface BrokerNotices {
   /** Live sessions of a device must be dropped (disabled, deleted, credential revoked). */
@@ -19,7 +19,7 @@ export interface BrokerNotices {
   onProvisioningDecided: Listen<'provisioning.decided'>;
 }
 
-export function brokerNotices(bus: Bus): BrokerNotices {
+export function brokerNotices(bus: Notifier): BrokerNotices {
   return {
     onDeviceDisconnect: (handler) => bus.subscribe('device.disconnect', handler),
     onCommandCreated: (handler) => bus.subscribe('command.created', handler),

@@ -1,7 +1,7 @@
 import { MAX_COMMAND_DOCUMENT_BYTES } from '@mooring/protocol';
 import { Errors } from '../../errors.js';
 import { newId } from '../../ids.js';
-import type { Bus } from '../../platform/bus.js';
+import type { Notifier } from '../../platform/notifier.js';
 import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import type { Command, CommandService } from './commands.js';
@@ -9,7 +9,7 @@ import { toCommand, type CommandStore } from './store.js';
 
 export interface CommandDeps {
   store: CommandStore;
-  bus: Bus;
+  bus: Notifier;
   /** Signs and checks pagination cursors. */
   cursors: Cursors;
   defaultTtlSeconds: number;

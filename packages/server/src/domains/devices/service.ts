@@ -1,6 +1,6 @@
 import { AppError, Errors } from '../../errors.js';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
-import type { Notifier } from '../../platform/bus.js';
+import type { Notifier } from '../../platform/notifier.js';
 import type { FactWriter } from '../../platform/outbox.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import { clampLimit, type Cursors } from '../../platform/pagination.js';

@@ -1,6 +1,6 @@
 import { AppError, Errors } from '../../errors.js';
 import { newId, newSecret, sha256Hex } from '../../ids.js';
-import type { Bus } from '../../platform/bus.js';
+import type { Notifier } from '../../platform/notifier.js';
 import type { Transaction } from '../../store/db.js';
 import { newDeviceRecord, type DeviceRecordsOn, type DeviceService } from '../devices/devices.js';
 import type { PkiService } from '../pki/pki.js';
@@ -11,7 +11,7 @@ export function createOwnershipService(deps: {
   transaction: Transaction<OwnershipStore>;
   /** Releases the device's credentials; checks a claimed serial is free and creates its device record. */
   deviceRecords: DeviceRecordsOn;
-  bus: Bus;
+  bus: Notifier;
   devices: DeviceService;
   pki: PkiService;
   now?: () => number;

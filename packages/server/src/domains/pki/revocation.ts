@@ -4,7 +4,7 @@
  * manufacturer CA), cached for a day.
  */
 import { AppError } from '../../errors.js';
-import type { Bus } from '../../platform/bus.js';
+import type { Notifier } from '../../platform/notifier.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import { whenCommitted } from '../../store/ambient.js';
 import type { AuditSink } from '../audit/audit.js';
@@ -24,7 +24,7 @@ function derInteger(n: number): ArrayBuffer {
 
 export function createRevocation(deps: {
   store: PkiStore;
-  bus: Bus;
+  bus: Notifier;
   root: PlatformRoot;
   /** Opens an issuing CA's key to sign its CRL. */
   loadCa(row: CaRecord): Promise<LoadedCa>;

@@ -3,7 +3,7 @@
  * (`revocation.ts`), trust lists (`trust.ts`), authentication of peers (`authenticate.ts`) and
  * manufacturer CAs (`external-cas.ts`), over the SQL in `store.ts`.
  */
-import type { Bus } from '../../platform/bus.js';
+import type { Notifier } from '../../platform/notifier.js';
 import { deviceCaller, principalName, type TenantCaller } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Queryable, Transaction } from '../../store/db.js';
@@ -27,7 +27,7 @@ export interface PkiDeps {
   deviceRecords: DeviceRecordsOn;
   /** Confirms the device belongs to the caller's tenant (DEVICE_NOT_FOUND otherwise). */
   requireDevice(caller: TenantCaller, deviceId: string): Promise<unknown>;
-  bus: Bus;
+  bus: Notifier;
   box: SecretBox;
   root: { certPem: string; keyPem: string };
   certificateValidityDays: number;

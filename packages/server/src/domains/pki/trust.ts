@@ -3,7 +3,7 @@
  * trust whenever it changes, and the tenant's view of its CAs (listing, disabling a manufacturer CA).
  */
 import { AppError } from '../../errors.js';
-import type { Bus } from '../../platform/bus.js';
+import type { Notifier } from '../../platform/notifier.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import { enqueue, type CommitHook } from '../../store/ambient.js';
 import type { CertificateAuthority } from './pki.js';
@@ -30,7 +30,7 @@ export function createTrustListeners() {
 
 export function createTrustList(deps: {
   store: PkiStore;
-  bus: Bus;
+  bus: Notifier;
   crls: { root(): Promise<string>; of(caId: string): Promise<string> };
   requireCa(caller: TenantCaller, caId: string): Promise<CaRecord>;
   trustChanged(): Promise<void>;

@@ -1,5 +1,5 @@
 /** What the parts of the provisioning service share: their dependencies, the store and the clock. */
-import type { Bus } from '../../platform/bus.js';
+import type { Notifier } from '../../platform/notifier.js';
 import type { Cursors } from '../../platform/pagination.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Transaction } from '../../store/db.js';
@@ -14,7 +14,7 @@ export interface ProvisioningDeps {
   transaction: Transaction<ProvisioningStore>;
   /** Finds units by serial; creates a provisioned unit's device record in its approval's transaction. */
   deviceRecords: DeviceRecordsOn;
-  bus: Bus;
+  bus: Notifier;
   /** Signs and checks pagination cursors. */
   cursors: Cursors;
   box: SecretBox;

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { migrate } from '../../store/migrate.js';
 import { transactionOf, type Db, type Queryable } from '../../store/db.js';
 import { storeBackends } from '../../../test/postgres.js';
-import { createLocalBus } from '../../platform/bus.js';
+import { createLocalNotifier } from '../../platform/notifier.js';
 import { createCursors } from '../../platform/pagination.js';
 import { createSecretBox } from '../../platform/secret-box.js';
 import type { TenantCaller } from '../../platform/caller.js';
@@ -40,7 +40,7 @@ for (const [name, open] of storeBackends) {
 
     const box = createSecretBox(randomBytes(32));
     async function setup() {
-      const bus = createLocalBus();
+      const bus = createLocalNotifier();
       const tokens = await createRegistrationTokens({
         store: provisioningStore(db),
         transaction: transactionOf(db, provisioningStore),

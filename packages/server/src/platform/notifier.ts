@@ -33,14 +33,6 @@ export interface Notifier {
 }
 
 /**
- * The names the notifier had when it was the only bus; services still take it as `bus`.
- * @deprecated use `Notifier` and `createLocalNotifier`.
- */
-export type Bus = Notifier;
-/** @deprecated use `NotifierEvents`. */
-export type BusEvents = NotifierEvents;
-
-/**
  * `onListenerError`: a listener that throws is reported here and the others still run; the publisher
  * (often a request whose change has already committed) never sees the error.
  */
@@ -71,6 +63,3 @@ export function createLocalNotifier(
     },
   };
 }
-
-/** @deprecated use `createLocalNotifier`. */
-export const createLocalBus = createLocalNotifier;
