@@ -25,13 +25,24 @@ let t: TestPlatform;
 /** The files in each tarball, by package name. */
 let tarballFiles: Record<string, string[]> = {};
 
+/** npm settings worth keeping from an enclosing `npm test`: where the cache and the user's config are. */
+const NPM_KEPT = new Set([
+  'npm_config_cache',
+  'npm_config_userconfig',
+  'npm_config_globalconfig',
+  'npm_config_cafile',
+]);
+
 /**
- * The environment of a shell outside the repository: no npm_* variables of an enclosing `npm test`
- * (npm_config_* would steer the inner npm) and no NODE_OPTIONS (the test runner's source condition).
+ * The environment of a shell outside the repository: without the npm_* variables of an enclosing
+ * `npm test` (npm_config_local_prefix and the like would steer the inner npm to the repository) and
+ * without NODE_OPTIONS (the test runner's source condition).
  */
 function outsideEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && k !== 'NODE_OPTIONS'),
+    Object.entries(process.env).filter(
+      ([k]) => (!/^npm_/i.test(k) || NPM_KEPT.has(k.toLowerCase())) && k !== 'NODE_OPTIONS',
+    ),
   );
 }
 
@@ -135,7 +146,12 @@ before(async () => {
   writeFileSync(join(project, 'package-lock.json'), JSON.stringify(consumerLock(tarballs), null, 2));
   // The server starts while npm installs: on a loaded machine each takes seconds.
   const [installed, started] = await Promise.allSettled([
-    run('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], project),
+    run('npm', ['ci', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], project).catch(
+      (err: Error) => {
+        // ENOTCACHED: the cache misses a package of the lock file; `npm ci` in the repository fills it.
+        throw new Error(`${err.message}\n(the install is offline, from the npm cache: run npm ci first)`);
+      },
+    ),
     startTestPlatform(),
   ]);
   if (started.status === 'fulfilled') t = started.value;
