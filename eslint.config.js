@@ -30,6 +30,33 @@ export default tseslint.config(
     },
   },
   {
+    // Domain boundaries: a domain reaches another only through its contract (`../<name>/<name>.js`),
+    // and the access domain's shared rules (`delegation.js`, `policy.js`); never another domain's
+    // store, service or internals. `app.ts` (and a test, like it) wires stores into services; adapters
+    // import what they use.
+    files: ['packages/server/src/domains/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: String.raw`^\.\./(?!access/(?:delegation|policy)\.js$)([\w-]+)/(?!\1(?:\.js)?$)[^/]+$`,
+              message:
+                "A domain imports another domain's contract only (../<name>/<name>.js); stores and services are wired in app.ts.",
+            },
+            {
+              regex: String.raw`^(?:\.\./)+domains/`,
+              message:
+                "A domain imports another domain's contract as ../<name>/<name>.js, nothing else of it.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Tests read JSON responses of many shapes; typing each one would add noise, not safety.
     files: ['**/test/**', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

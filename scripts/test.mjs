@@ -33,6 +33,8 @@ const result = spawnSync(
       ...process.env,
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=mooring-source`.trim(),
       MOORING_LOG_LEVEL: process.env.MOORING_LOG_LEVEL ?? 'silent',
+      // Every JSON answer is checked against its documented schema (adapters/http/openapi.ts).
+      MOORING_CHECK_RESPONSES: process.env.MOORING_CHECK_RESPONSES ?? '1',
     },
   },
 );

@@ -6,7 +6,15 @@
 import { Agent, request } from 'node:https';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { ERROR_CATALOGUE } from '@mooring/protocol';
-import { OPERATIONS, pathOf, type OperationName } from './operations.js';
+import {
+  OPERATIONS,
+  pathOf,
+  type OperationBody,
+  type OperationName,
+  type OperationParams,
+  type OperationQuery,
+  type OperationResponse,
+} from './operations.js';
 
 export interface ClientOptions {
   /** `https://host:port` (a path prefix is allowed). */
@@ -64,6 +72,13 @@ export interface RawResponse {
 }
 
 export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestOptions {
+  body?: unknown;
+  query?: Query;
+  headers?: Record<string, string>;
+  token?: string | null;
+}
 
 export interface Page<T> {
   items: T[];
@@ -167,13 +182,21 @@ export class MooringClient {
     return (type.includes('json') ? JSON.parse(text) : text) as T;
   }
 
-  /** A named operation of the API: `op('getDevice', { deviceId })`. */
-  op<T = unknown>(
-    name: OperationName,
-    params: Record<string, string> = {},
-    opts: { body?: unknown; query?: Query; headers?: Record<string, string>; token?: string | null } = {},
-  ): Promise<T> {
-    return this.call<T>(OPERATIONS[name][0], pathOf(name, params), opts);
+  /**
+   * A named operation of the API: `op('getDevice', { deviceId })`. Path parameters, query and body are
+   * typed by the operation's schemas (`@mooring/protocol`), and so is the answer (204: undefined).
+   */
+  op<N extends OperationName>(
+    name: N,
+    params: OperationParams<N> = {} as OperationParams<N>,
+    opts: {
+      body?: OperationBody<N>;
+      query?: Partial<Record<keyof OperationQuery<N>, string | number | boolean | undefined>>;
+      headers?: Record<string, string>;
+      token?: string | null;
+    } = {},
+  ): Promise<OperationResponse<N>> {
+    return this.call<OperationResponse<N>>(OPERATIONS[name][0], pathOf(name, params), opts as RequestOptions);
   }
 
   /** Every item of a cursor-paginated list. */

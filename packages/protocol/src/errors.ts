@@ -104,6 +104,11 @@ export const ERROR_CATALOGUE = {
     'Topic not allowed',
     'A device may publish only to its own telemetry, events and command-result topics, and subscribe only to `d/{deviceId}/commands/+` and `d/{deviceId}/errors`.',
   ),
+  CLIENT_ID_REJECTED: spec(
+    409,
+    'Client id rejected',
+    "MQTT only, answered with CONNACK 2 (identifier rejected): the client id is held by another device's live session, `cleanSession = 0` asked to resume a stored session another device made, or a provisioning connection asked for a stored session or used a client id another token holds.",
+  ),
   NOT_FOUND: spec(404, 'Not found', 'No route matches the method and path.'),
   TENANT_NOT_FOUND: spec(404, 'Tenant not found', 'No tenant with this id is visible to the caller.'),
   USER_NOT_FOUND: spec(404, 'User not found', 'No user with this id is visible to the caller.'),

@@ -15,7 +15,7 @@
  * BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. --trace-gc), BENCH_OUT=<file> (also
  * write the JSON there), BENCH_ONLY=factory (only the bootstrap and the factory batch, with its probes)
  * or BENCH_ONLY=publish (only the MQTT publish path: throughput, PUBACK latency, command round trips,
- * for an A/B of two builds): a quick look at one phase; the full run is what docs/benchmarks.md
+ * for an A/B of two builds), BENCH_DEADLINE_S (330): a quick look at one phase; the full run is what docs/benchmarks.md
  * reports unless it says otherwise.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,7 @@ import { checkCertificate, foreignCertificate, generateCsrs, pemBlocks } from '.
 import type { LatencyResult, MtlsResult, Target, ThroughputResult } from './messages.js';
 import { clientContext, handshake, HOLD_MS, type TlsVersion } from './mtls.js';
 import { findPid, LoadGenerator, machineCpu, procCpuMs, procMemory, ServerProcess } from './procs.js';
+import { BenchReport } from './report.js';
 import { Rest } from './rest.js';
 import { bootstrapAdminToken } from '../test/harness.js';
 import type { ServerStats } from './server.js';
@@ -71,10 +72,11 @@ if (ONLY !== '' && ONLY !== 'factory' && ONLY !== 'publish')
   throw new Error(`BENCH_ONLY must be 'factory' or 'publish', got '${ONLY}'`);
 const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
 /**
- * The whole run must end inside four minutes; past this it aborts and cleans up. The MQTT phases take
- * about a minute, the 10,000-device factory batch alone one to one and a half on the 2-core machine.
+ * The whole run ends by this deadline (BENCH_DEADLINE_S, default 330 s): a phase that would not fit is
+ * skipped, and a phase still running at the deadline is stopped; either way the JSON report says what
+ * was measured and why the run stopped. On a quiet 2-core machine a full run takes about four minutes; on a loaded one the factory batch and the fleet can take twice their usual time.
  */
-const DEADLINE_MS = 330_000;
+const DEADLINE_MS = intEnv('BENCH_DEADLINE_S', 330) * 1000;
 /** Left for the mTLS phase and cleanup when the factory batch's request timeout is set. */
 const AFTER_BULK_MS = 45_000;
 const DRAIN_MS = 15_000;
@@ -106,12 +108,34 @@ function cleanup(): Promise<void> {
   return cleaning;
 }
 
+const report = new BenchReport(started, DEADLINE_MS);
+
+/** One JSON object on stdout (and in BENCH_OUT), whatever ended the run. */
+function printReport(result: Record<string, unknown>): void {
+  const json = JSON.stringify(result, null, 2);
+  try {
+    if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, json + '\n');
+  } catch (err) {
+    process.stderr.write(`bench: cannot write BENCH_OUT: ${String(err)}\n`);
+  }
+  process.stdout.write(`${json}\n`);
+}
+
 let aborting = false;
-/** Reports the first failure only: once cleanup starts, the children's going away is expected. */
+/**
+ * Reports the first failure only: once cleanup starts, the children's going away is expected. The
+ * report of what was measured is printed before cleanup, which on a loaded machine can itself be slow;
+ * cleanup gets 30 s.
+ */
 async function abort(message: string, code: number): Promise<void> {
   if (aborting) return;
   aborting = true;
   process.stderr.write(`bench: ${message}\n`);
+  printReport(report.partial(message.split('\n')[0]!));
+  setTimeout(() => {
+    process.stderr.write('bench: cleanup did not finish within 30 s\n');
+    process.exit(code);
+  }, 30_000).unref();
   await cleanup();
   process.exit(code);
 }
@@ -863,6 +887,7 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), 'mooring-bench-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+  report.set({ date: new Date().toISOString(), ...(ONLY ? { only: ONLY } : {}), machine: machine() });
 
   const serverEnv = {
     ...process.env,
@@ -882,18 +907,21 @@ async function main() {
   // The first start of a fresh data dir runs PGlite's initdb, whose WebAssembly instance stays resident
   // for a while (≈ +450 MB RSS). The measured server is a restart on that dir, like any later start;
   // the first start's RSS is reported separately.
-  log(`first start: initialising PGlite in ${dataDir}`);
-  const init = await ServerProcess.start(serverEnv, []);
-  cleanups.push(() => init.stop());
-  const firstStartRss = procMemory(init.pid);
-  if (!init.ready.bootstrapCredentialFile)
-    throw new Error('the fresh data dir produced no bootstrap credential');
-  await init.stop();
+  const { server, firstStartRss } = await report.required('server start', 30_000, async () => {
+    log(`first start: initialising PGlite in ${dataDir}`);
+    const init = await ServerProcess.start(serverEnv, []);
+    cleanups.push(() => init.stop());
+    const firstStartRss = procMemory(init.pid);
+    if (!init.ready.bootstrapCredentialFile)
+      throw new Error('the fresh data dir produced no bootstrap credential');
+    await init.stop();
 
-  log('starting the measured server on the initialised data dir');
-  const server = await ServerProcess.start(serverEnv, nodeFlags);
-  cleanups.push(() => server.stop());
-  server.onUnexpectedExit = (reason) => void abort(reason, 1);
+    log('starting the measured server on the initialised data dir');
+    const server = await ServerProcess.start(serverEnv, nodeFlags);
+    cleanups.push(() => server.stop());
+    server.onUnexpectedExit = (reason) => void abort(reason, 1);
+    return { server, firstStartRss };
+  });
   const { ready } = server;
   log(
     `server pid ${ready.pid}: https ${ready.httpPort}, mqtts ${ready.mqttPort}, mqtts-mtls ${ready.mqttMtlsPort}`,
@@ -912,191 +940,197 @@ async function main() {
     return round(kb / 1024, 1);
   };
 
-  log(`bootstrap: tenant, API key, ${PARAMS.connections + 1} devices with access keys`);
-  const t = performance.now();
-  const { apiKey, devices } = await bootstrap(rest, dataDir, PARAMS.connections + 1);
-  const bootstrapSeconds = round((performance.now() - t) / 1000, 1);
-  const loadDevices = devices.slice(0, PARAMS.connections);
-  const commandDevice = devices[PARAMS.connections]!;
-  await sleep(1_000); // let start-up and bootstrap garbage settle before the idle reading
-  const idleRss = await rssMb();
-
   const load = new LoadGenerator();
   cleanups.push(() => load.stop());
   const tls: Transport = { kind: 'tls', port: ready.mqttPort, ca };
-  const targets: Target[] = loadDevices.map((d) => ({
-    clientId: d.id,
-    username: d.id,
-    password: d.accessKey,
-    topic: `d/${d.id}/telemetry`,
-  }));
-  const conn = await load.request(
-    { type: 'connect', transport: tls, targets, payload: PARAMS.payload, concurrency: 20 },
-    'connected',
-    90_000,
+  const { apiKey, devices, bootstrapSeconds, idleRss, connectMs } = await report.required(
+    'bootstrap and connect',
+    40_000,
+    async () => {
+      log(`bootstrap: tenant, API key, ${PARAMS.connections + 1} devices with access keys`);
+      const t = performance.now();
+      const { apiKey, devices } = await bootstrap(rest, dataDir, PARAMS.connections + 1);
+      const bootstrapSeconds = round((performance.now() - t) / 1000, 1);
+      await sleep(1_000); // let start-up and bootstrap garbage settle before the idle reading
+      const idleRss = await rssMb();
+      const targets: Target[] = devices.slice(0, PARAMS.connections).map((d) => ({
+        clientId: d.id,
+        username: d.id,
+        password: d.accessKey,
+        topic: `d/${d.id}/telemetry`,
+      }));
+      const conn = await load.request(
+        { type: 'connect', transport: tls, targets, payload: PARAMS.payload, concurrency: 20 },
+        'connected',
+        90_000,
+      );
+      log(`${conn.count} TLS device connections in ${conn.ms} ms`);
+      return { apiKey, devices, bootstrapSeconds, idleRss, connectMs: conn.ms };
+    },
   );
-  log(`${conn.count} TLS device connections in ${conn.ms} ms`);
+  const loadDevices = devices.slice(0, PARAMS.connections);
+  const commandDevice = devices[PARAMS.connections]!;
+  report.set({
+    params: {
+      ...PARAMS,
+      store: 'pglite (embedded, temp data dir)',
+      transport: 'MQTT 3.1.1 over TLS (127.0.0.1, servername localhost)',
+      client: 'bench/client.ts: mqtt-packet + node:tls, one write per connection per tick',
+      loadGenerator: 'separate process (bench/loadgen.ts)',
+      mtlsClient:
+        'bench/mtls.ts in the load generator: node:tls, one client SecureContext, servername localhost',
+      bootstrapSeconds,
+      tlsConnectMs: connectMs,
+    },
+  });
+  const notes: string[] = [];
 
   // --- Throughput: closed loop, every message PUBACKed = committed.
-  log(
-    `throughput: window ${PARAMS.windowPerConnection} × ${PARAMS.connections} connections, ` +
-      `${PARAMS.warmupSeconds} s warm-up + ${PARAMS.durationSeconds} s`,
+  const tp = await report.required(
+    'throughput',
+    (PARAMS.warmupSeconds + PARAMS.durationSeconds) * 1000 + DRAIN_MS,
+    async () => {
+      log(
+        `throughput: window ${PARAMS.windowPerConnection} × ${PARAMS.connections} connections, ` +
+          `${PARAMS.warmupSeconds} s warm-up + ${PARAMS.durationSeconds} s`,
+      );
+      const b0 = await batchCounters(rest);
+      const done = meter(load, server, { profile: 'throughput' });
+      const tp = await throughputPhase(load);
+      const tpLoad = await done();
+      notes.push(...contentionNotes('throughput', tpLoad));
+      report.set({
+        persistedQos1MsgsPerSec: tp.msgsPerSec,
+        throughput: {
+          measures:
+            'PUBACKs received per second over the measurement window; closed loop with a fixed number of ' +
+            'QoS 1 PUBLISHes outstanding per connection. The server PUBACKs only after the group commit holding ' +
+            'the message, so acked == persisted.',
+          ackedInWindow: tp.ackedInWindow,
+          windowMs: tp.windowMs,
+          pubackLatencyMsAtSaturation: latencySummary(tp.latencyMs),
+          unackedAfterDrain: tp.unacked,
+          cpu: tpLoad,
+          batches: batchSummary(b0, await batchCounters(rest)),
+        },
+        notes,
+      });
+      log(`throughput: ${tp.msgsPerSec} persisted msgs/s`);
+      return tp;
+    },
   );
-  let b0 = await batchCounters(rest);
-  let done = meter(load, server, { profile: 'throughput' });
-  const tp = await throughputPhase(load);
-  const tpLoad = await done();
-  const tpBatches = batchSummary(b0, await batchCounters(rest));
-  log(`throughput: ${tp.msgsPerSec} persisted msgs/s; verifying through REST`);
 
   // --- Verification: acked == stored, on a sample of devices and in total.
-  const step = Math.max(1, Math.floor(loadDevices.length / PARAMS.verifySampleDevices));
-  const sample = loadDevices.filter((_, i) => i % step === 0).slice(0, PARAMS.verifySampleDevices);
-  const counted = await mapLimit(sample, 4, async (d) => ({
-    expected: (tp.ackedByClient[d.id] ?? 0) * PARAMS.rowsPerMessage,
-    rows: await countRows(rest, apiKey, d.id),
-  }));
-  const metricsText = (await rest.call('GET', '/metrics')).text;
-  const telemetryAccepted = metric(metricsText, 'mooring_messages_in_total', 'kind="telemetry"');
-  const verification = {
-    sampledDevices: sample.length,
-    expectedRows: counted.reduce((n, c) => n + c.expected, 0),
-    verifiedRows: counted.reduce((n, c) => n + c.rows, 0),
-    devicesMatching: counted.filter((c) => c.rows === c.expected).length,
-    ackedMessagesTotal: tp.ackedTotal,
-    serverCountedTelemetryMessages: telemetryAccepted,
-    ok: false,
-  };
-  verification.ok =
-    verification.devicesMatching === sample.length && telemetryAccepted === tp.ackedTotal && tp.unacked === 0;
-  if (!verification.ok) log(`VERIFICATION MISMATCH: ${JSON.stringify(verification)}`);
+  await report.optional('verification', 10_000, async () => {
+    log('verification: acked == stored, through REST');
+    const step = Math.max(1, Math.floor(loadDevices.length / PARAMS.verifySampleDevices));
+    const sample = loadDevices.filter((_, i) => i % step === 0).slice(0, PARAMS.verifySampleDevices);
+    const counted = await mapLimit(sample, 4, async (d) => ({
+      expected: (tp.ackedByClient[d.id] ?? 0) * PARAMS.rowsPerMessage,
+      rows: await countRows(rest, apiKey, d.id),
+    }));
+    const metricsText = (await rest.call('GET', '/metrics')).text;
+    const telemetryAccepted = metric(metricsText, 'mooring_messages_in_total', 'kind="telemetry"');
+    const verification = {
+      sampledDevices: sample.length,
+      expectedRows: counted.reduce((n, c) => n + c.expected, 0),
+      verifiedRows: counted.reduce((n, c) => n + c.rows, 0),
+      devicesMatching: counted.filter((c) => c.rows === c.expected).length,
+      ackedMessagesTotal: tp.ackedTotal,
+      serverCountedTelemetryMessages: telemetryAccepted,
+      ok: false,
+    };
+    verification.ok =
+      verification.devicesMatching === sample.length &&
+      telemetryAccepted === tp.ackedTotal &&
+      tp.unacked === 0;
+    if (!verification.ok) log(`VERIFICATION MISMATCH: ${JSON.stringify(verification)}`);
+    report.set({ verification });
+  });
 
   // --- Latency at a fixed offered load (open loop).
-  log(`latency: ${PARAMS.latencyOfferedMsgsPerSec} msgs/s offered for ${PARAMS.durationSeconds} s`);
-  b0 = await batchCounters(rest);
-  done = meter(load, server, { profile: 'latency' });
-  const lat = await latencyPhase(load);
-  const latLoad = await done();
-  const latBatches = batchSummary(b0, await batchCounters(rest));
-  log(
-    `latency: p50 ${lat.latencyMs.p50} ms, p99 ${lat.latencyMs.p99} ms, achieved ${lat.achievedMsgsPerSec}/s`,
+  await report.optional(
+    'latency',
+    (PARAMS.latencyWarmupSeconds + PARAMS.durationSeconds) * 1000 + DRAIN_MS,
+    async () => {
+      log(`latency: ${PARAMS.latencyOfferedMsgsPerSec} msgs/s offered for ${PARAMS.durationSeconds} s`);
+      const b0 = await batchCounters(rest);
+      const done = meter(load, server, { profile: 'latency' });
+      const lat = await latencyPhase(load);
+      const latLoad = await done();
+      notes.push(...contentionNotes('latency', latLoad));
+      log(
+        `latency: p50 ${lat.latencyMs.p50} ms, p99 ${lat.latencyMs.p99} ms, achieved ${lat.achievedMsgsPerSec}/s`,
+      );
+      report.set({
+        pubackLatencyMs: latencySummary(lat.latencyMs),
+        offeredMsgsPerSec: lat.offeredMsgsPerSec,
+        achievedMsgsPerSec: lat.achievedMsgsPerSec,
+        targets: {
+          persistedQos1MsgsPerSec: TARGETS.persistedQos1MsgsPerSec,
+          pubackP99MsAt5000: TARGETS.pubackP99MsAt5000,
+          throughputMet: tp.msgsPerSec >= TARGETS.persistedQos1MsgsPerSec,
+          latencyMet:
+            lat.latencyMs.p99 <= TARGETS.pubackP99MsAt5000 &&
+            lat.achievedMsgsPerSec >= 0.98 * lat.offeredMsgsPerSec &&
+            lat.unacked === 0,
+        },
+        latencyRun: {
+          measures:
+            'Open loop: a pacer offers a fixed rate round-robin across all connections regardless of acks; ' +
+            'latency is from writing the PUBLISH to receiving its PUBACK, for messages sent in the window.',
+          sentMsgsPerSec: lat.sentMsgsPerSec,
+          unacked: lat.unacked,
+          p99BySecondMs: lat.p99BySecondMs,
+          maxBySecondMs: lat.maxBySecondMs,
+          cpu: latLoad,
+          batches: batchSummary(b0, await batchCounters(rest)),
+        },
+      });
+    },
   );
 
   // --- Commands, with the load connections idle.
-  log(`commands: ${PARAMS.commandSamples} sequential round trips`);
-  const commandRoundTripMs = await commandRoundTrips(rest, apiKey, commandDevice, tls, PARAMS.commandSamples);
-  log(`commands: p50 ${commandRoundTripMs.p50} ms, p99 ${commandRoundTripMs.p99} ms`);
-  if (ONLY === 'publish')
-    return {
-      date: new Date().toISOString(),
-      only: 'publish',
-      persistedQos1MsgsPerSec: tp.msgsPerSec,
-      pubackLatencyMs: latencySummary(lat.latencyMs),
-      offeredMsgsPerSec: lat.offeredMsgsPerSec,
-      achievedMsgsPerSec: lat.achievedMsgsPerSec,
-      commandRoundTripMs,
-      verification,
-      throughputBatches: tpBatches,
-      latencyBatches: latBatches,
-      notes: [...contentionNotes('throughput', tpLoad), ...contentionNotes('latency', latLoad)],
-    };
+  await report.optional('commands', 15_000, async () => {
+    log(`commands: ${PARAMS.commandSamples} sequential round trips`);
+    const commandRoundTripMs = await commandRoundTrips(
+      rest,
+      apiKey,
+      commandDevice,
+      tls,
+      PARAMS.commandSamples,
+    );
+    log(`commands: p50 ${commandRoundTripMs.p50} ms, p99 ${commandRoundTripMs.p99} ms`);
+    report.set({ commandRoundTripMs });
+  });
+  if (ONLY === 'publish') return { wallSeconds: round((performance.now() - started) / 1000, 1) };
 
   // --- Authenticated REST requests with an operator API key (auth, grants, guard, one device read).
-  const operatorKey = await rest.expect<{ secret: string }>(201, 'POST', '/v1/api-keys', apiKey, {
-    name: 'bench-operator',
-    role: 'operator',
+  const api = await report.optional('authenticated api', (PARAMS.apiSeconds + 4) * 1000, async () => {
+    const operatorKey = await rest.expect<{ secret: string }>(201, 'POST', '/v1/api-keys', apiKey, {
+      name: 'bench-operator',
+      role: 'operator',
+    });
+    log(`api: GET /v1/devices/{id} with an API key, ${PARAMS.apiLanes} lanes, ${PARAMS.apiSeconds} s`);
+    const api = await authenticatedRequests({
+      port: server.ready.httpPort,
+      ca,
+      apiKey: operatorKey.secret,
+      path: `/v1/devices/${commandDevice.id}`,
+      lanes: PARAMS.apiLanes,
+      warmupSeconds: 2,
+      durationSeconds: PARAMS.apiSeconds,
+      serverPid: server.pid,
+    });
+    log(`api: ${api.requestsPerSec} req/s, p99 ${api.latencyMs.p99} ms`);
+    report.set({ authenticatedApi: authenticatedApiReport(api, undefined) });
+    return api;
   });
-  log(`api: GET /v1/devices/{id} with an API key, ${PARAMS.apiLanes} lanes, ${PARAMS.apiSeconds} s`);
-  const api = await authenticatedRequests({
-    port: server.ready.httpPort,
-    ca,
-    apiKey: operatorKey.secret,
-    path: `/v1/devices/${commandDevice.id}`,
-    lanes: PARAMS.apiLanes,
-    warmupSeconds: 2,
-    durationSeconds: PARAMS.apiSeconds,
-    serverPid: server.pid,
-  });
-  log(`api: ${api.requestsPerSec} req/s, p99 ${api.latencyMs.p99} ms`);
 
   const endRss = await rssMb();
   const endMemory = (await server.stats()).memory;
   const mb = (bytes: number) => round(bytes / 1024 ** 2, 1);
-  await load.request({ type: 'close' }, 'closed', 20_000);
-
-  // --- The same load against Mosquitto.
-  let mosquitto: Awaited<ReturnType<typeof runMosquitto>>;
-  if (process.env.BENCH_SKIP_MOSQUITTO === '1')
-    mosquitto = { result: null, reason: 'BENCH_SKIP_MOSQUITTO=1', notes: [] };
-  else {
-    log('mosquitto: probing 127.0.0.1:1883');
-    mosquitto = await runMosquitto(load, server);
-    if (mosquitto.reason) log(`mosquitto: skipped (${mosquitto.reason})`);
-  }
-
-  // --- Factory bulk provisioning, then mTLS handshakes with one of its certificates. After every phase
-  // above, so that their figures (RSS included) are those of a run without these.
-  const bulk = await bulkProvisioning(rest, apiKey, load, server, ca);
-  const mtls = await mtlsHandshakes(rest, apiKey, load, server, ca, bulk.manifest, bulk.keys);
-
-  // --- A simulated fleet: N devices provisioning themselves, then holding TLS connections.
-  log(
-    `fleet: mooring simulate, ${PARAMS.fleetDevices} devices at ${PARAMS.fleetRate} msg/s each, ${PARAMS.fleetSeconds} s`,
-  );
-  const fleet = await fleetPhase({
-    rest,
-    apiKey,
-    serverPid: server.pid,
-    httpPort: server.ready.httpPort,
-    mqttPort: server.ready.mqttPort,
-    caFile: server.ready.caFile,
-    count: PARAMS.fleetDevices,
-    rate: PARAMS.fleetRate,
-    seconds: PARAMS.fleetSeconds,
-  });
-  log(
-    `fleet: ${fleet.connected}/${fleet.devices} connected, ${fleet.deliveredReadingsPerSec} readings/s delivered, server +${fleet.serverKbPerConnectedDevice} kB/device, simulator ${fleet.simulatorKbPerDevice} kB/device`,
-  );
-
-  // --- Authenticated REST requests again, on a server using the local PostgreSQL.
-  log('api: the same on a second server with the local PostgreSQL');
-  const apiPg = await authenticatedRequestsOnPostgres(serverEnv, {
-    lanes: PARAMS.apiLanes,
-    durationSeconds: PARAMS.apiSeconds,
-  });
-  log(
-    apiPg.result ? `api (postgres): ${apiPg.result.requestsPerSec} req/s` : `api (postgres): ${apiPg.reason}`,
-  );
-
-  const cpu = cpus()[0];
-  return {
-    date: new Date().toISOString(),
-    persistedQos1MsgsPerSec: tp.msgsPerSec,
-    pubackLatencyMs: latencySummary(lat.latencyMs),
-    offeredMsgsPerSec: lat.offeredMsgsPerSec,
-    achievedMsgsPerSec: lat.achievedMsgsPerSec,
-    commandRoundTripMs,
-    bulkProvisioning: bulk.result,
-    mtlsHandshakesPerSec: mtls.result,
-    fleet: {
-      measures:
-        'mooring simulate in its own process: each device provisions itself (auto-approved batch PT, no CSR) and ' +
-        'holds one MQTT/TLS connection with its registration token, sending one reading per message at the ' +
-        'given rate. delivered = readings acknowledged per second over the window; server kB per device = ' +
-        "growth of the server's RSS peak over its RSS before the phase, per connected device.",
-      ...fleet,
-    },
-    authenticatedApi: {
-      measures:
-        'GET /v1/devices/{id} with an operator API key: closed-loop lanes on kept-alive HTTPS sockets; every ' +
-        'request authenticates the key (SHA-256 digest lookup), resolves its grants and passes the access guard. ' +
-        'The client shares the 2 cores with the server.',
-      target: 5000,
-      embedded: { store: 'pglite', met: api.requestsPerSec >= 5000, ...api },
-      postgres: apiPg.result
-        ? { store: 'postgresql (local)', met: apiPg.result.requestsPerSec >= 5000, ...apiPg.result }
-        : { store: 'postgresql (local)', reason: apiPg.reason },
-    },
+  report.set({
     serverRssMb: {
       measures:
         'VmRSS of the server process. idle: restarted on the initialised data dir, after the REST ' +
@@ -1113,88 +1147,131 @@ async function main() {
         arrayBuffers: mb(endMemory.arrayBuffers),
       },
     },
-    mosquitto: mosquitto.result,
-    ...(mosquitto.result ? {} : { mosquittoReason: mosquitto.reason }),
-    // Mooring's persisted rate over Mosquitto's acked rate, same client, connections and window.
-    ratio: mosquitto.result ? round(tp.msgsPerSec / mosquitto.result.persistedQos1MsgsPerSec, 3) : null,
-    notes: [
-      ...contentionNotes('throughput', tpLoad),
-      ...contentionNotes('latency', latLoad),
-      ...mosquitto.notes,
-      ...bulk.notes,
-      ...mtls.notes,
-    ],
-    targets: {
-      persistedQos1MsgsPerSec: TARGETS.persistedQos1MsgsPerSec,
-      pubackP99MsAt5000: TARGETS.pubackP99MsAt5000,
-      throughputMet: tp.msgsPerSec >= TARGETS.persistedQos1MsgsPerSec,
-      latencyMet:
-        lat.latencyMs.p99 <= TARGETS.pubackP99MsAt5000 &&
-        lat.achievedMsgsPerSec >= 0.98 * lat.offeredMsgsPerSec &&
-        lat.unacked === 0,
-    },
-    throughput: {
-      measures:
-        'PUBACKs received per second over the measurement window; closed loop with a fixed number of ' +
-        'QoS 1 PUBLISHes outstanding per connection. The server PUBACKs only after the group commit holding ' +
-        'the message, so acked == persisted.',
-      ackedInWindow: tp.ackedInWindow,
-      windowMs: tp.windowMs,
-      pubackLatencyMsAtSaturation: latencySummary(tp.latencyMs),
-      unackedAfterDrain: tp.unacked,
-      cpu: tpLoad,
-      batches: tpBatches,
-    },
-    verification,
-    latencyRun: {
-      measures:
-        'Open loop: a pacer offers a fixed rate round-robin across all connections regardless of acks; ' +
-        'latency is from writing the PUBLISH to receiving its PUBACK, for messages sent in the window.',
-      sentMsgsPerSec: lat.sentMsgsPerSec,
-      unacked: lat.unacked,
-      p99BySecondMs: lat.p99BySecondMs,
-      maxBySecondMs: lat.maxBySecondMs,
-      cpu: latLoad,
-      batches: latBatches,
-    },
-    machine: {
-      cores: availableParallelism(),
-      cpu: cpu?.model ?? null,
-      memoryGb: round(totalmem() / 1024 ** 3, 1),
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-    },
-    params: {
-      ...PARAMS,
-      store: 'pglite (embedded, temp data dir)',
-      transport: 'MQTT 3.1.1 over TLS (127.0.0.1, servername localhost)',
-      client: 'bench/client.ts: mqtt-packet + node:tls, one write per connection per tick',
-      loadGenerator: 'separate process (bench/loadgen.ts)',
-      mtlsClient:
-        'bench/mtls.ts in the load generator: node:tls, one client SecureContext, servername localhost',
-      bootstrapSeconds,
-      tlsConnectMs: conn.ms,
-    },
-    wallSeconds: round((performance.now() - started) / 1000, 1),
+  });
+  await load.request({ type: 'close' }, 'closed', 20_000);
+
+  // --- The same load against Mosquitto.
+  if (process.env.BENCH_SKIP_MOSQUITTO === '1')
+    report.set({ mosquitto: null, mosquittoReason: 'BENCH_SKIP_MOSQUITTO=1', ratio: null });
+  else
+    await report.optional('mosquitto', 60_000, async () => {
+      log('mosquitto: probing 127.0.0.1:1883');
+      const mosquitto = await runMosquitto(load, server);
+      if (mosquitto.reason) log(`mosquitto: skipped (${mosquitto.reason})`);
+      notes.push(...mosquitto.notes);
+      report.set({
+        mosquitto: mosquitto.result,
+        ...(mosquitto.result ? {} : { mosquittoReason: mosquitto.reason }),
+        // Mooring's persisted rate over Mosquitto's acked rate, same client, connections and window.
+        ratio: mosquitto.result ? round(tp.msgsPerSec / mosquitto.result.persistedQos1MsgsPerSec, 3) : null,
+      });
+    });
+
+  // --- Factory bulk provisioning, then mTLS handshakes with one of its certificates. After every phase
+  // above, so that their figures (RSS included) are those of a run without these.
+  const bulk = await report.optional('bulk provisioning', AFTER_BULK_MS, async () => {
+    const bulk = await bulkProvisioning(rest, apiKey, load, server, ca);
+    notes.push(...bulk.notes);
+    report.set({ bulkProvisioning: bulk.result });
+    return bulk;
+  });
+  if (bulk)
+    await report.optional('mtls handshakes', (PARAMS.mtlsDurationSeconds * 2 + 10) * 1000, async () => {
+      const mtls = await mtlsHandshakes(rest, apiKey, load, server, ca, bulk.manifest, bulk.keys);
+      notes.push(...mtls.notes);
+      report.set({ mtlsHandshakesPerSec: mtls.result });
+    });
+
+  // --- A simulated fleet: N devices provisioning themselves, then holding TLS connections.
+  await report.optional('fleet', (PARAMS.fleetSeconds + 60) * 1000, async () => {
+    log(
+      `fleet: mooring simulate, ${PARAMS.fleetDevices} devices at ${PARAMS.fleetRate} msg/s each, ${PARAMS.fleetSeconds} s`,
+    );
+    const fleet = await fleetPhase({
+      rest,
+      apiKey,
+      serverPid: server.pid,
+      httpPort: server.ready.httpPort,
+      mqttPort: server.ready.mqttPort,
+      caFile: server.ready.caFile,
+      count: PARAMS.fleetDevices,
+      rate: PARAMS.fleetRate,
+      seconds: PARAMS.fleetSeconds,
+    });
+    log(
+      `fleet: ${fleet.connected}/${fleet.devices} connected, ${fleet.deliveredReadingsPerSec} readings/s delivered, server +${fleet.serverKbPerConnectedDevice} kB/device, simulator ${fleet.simulatorKbPerDevice} kB/device`,
+    );
+    report.set({
+      fleet: {
+        measures:
+          'mooring simulate in its own process: each device provisions itself (auto-approved batch PT, no CSR) and ' +
+          'holds one MQTT/TLS connection with its registration token, sending one reading per message at the ' +
+          'given rate. delivered = readings acknowledged per second over the window; server kB per device = ' +
+          "growth of the server's RSS peak over its RSS before the phase, per connected device.",
+        ...fleet,
+      },
+    });
+  });
+
+  // --- Authenticated REST requests again, on a server using the local PostgreSQL.
+  if (api)
+    await report.optional('authenticated api (postgres)', (PARAMS.apiSeconds + 20) * 1000, async () => {
+      log('api: the same on a second server with the local PostgreSQL');
+      const apiPg = await authenticatedRequestsOnPostgres(serverEnv, {
+        lanes: PARAMS.apiLanes,
+        durationSeconds: PARAMS.apiSeconds,
+      });
+      log(
+        apiPg.result
+          ? `api (postgres): ${apiPg.result.requestsPerSec} req/s`
+          : `api (postgres): ${apiPg.reason}`,
+      );
+      report.set({ authenticatedApi: authenticatedApiReport(api, apiPg) });
+    });
+
+  return { wallSeconds: round((performance.now() - started) / 1000, 1) };
+}
+
+function machine() {
+  return {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? null,
+    memoryGb: round(totalmem() / 1024 ** 3, 1),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+type ApiResult = Awaited<ReturnType<typeof authenticatedRequests>>;
+type ApiOnPostgres = Awaited<ReturnType<typeof authenticatedRequestsOnPostgres>>;
+
+function authenticatedApiReport(api: ApiResult, apiPg: ApiOnPostgres | undefined) {
+  return {
+    measures:
+      'GET /v1/devices/{id} with an operator API key: closed-loop lanes on kept-alive HTTPS sockets; every ' +
+      'request authenticates the key (SHA-256 digest lookup), resolves its grants and passes the access guard. ' +
+      'The client shares the 2 cores with the server.',
+    target: 5000,
+    embedded: { store: 'pglite', met: api.requestsPerSec >= 5000, ...api },
+    postgres: !apiPg
+      ? { store: 'postgresql (local)', reason: 'not run' }
+      : apiPg.result
+        ? { store: 'postgresql (local)', met: apiPg.result.requestsPerSec >= 5000, ...apiPg.result }
+        : { store: 'postgresql (local)', reason: apiPg.reason },
   };
 }
 
 /** `BENCH_ONLY=factory`: the factory batch on a server that has run nothing else. */
 async function factoryOnly(rest: Rest, dataDir: string, server: ServerProcess, ca: string) {
-  const { apiKey } = await bootstrap(rest, dataDir, 0);
+  const { apiKey } = await report.required('bootstrap', 10_000, () => bootstrap(rest, dataDir, 0));
   const load = new LoadGenerator();
   cleanups.push(() => load.stop());
-  const bulk = await bulkProvisioning(rest, apiKey, load, server, ca);
+  const bulk = await report.required('bulk provisioning', AFTER_BULK_MS, () =>
+    bulkProvisioning(rest, apiKey, load, server, ca),
+  );
   return {
-    date: new Date().toISOString(),
-    only: 'factory',
     bulkProvisioning: bulk.result,
     notes: bulk.notes,
-    machine: {
-      cores: availableParallelism(),
-      cpu: cpus()[0]?.model ?? null,
-      node: process.version,
-    },
     wallSeconds: round((performance.now() - started) / 1000, 1),
   };
 }
@@ -1209,12 +1286,10 @@ process.on('unhandledRejection', (err) => void abort(`unhandled rejection: ${Str
 process.once('SIGTERM', () => void abort('terminated', 143));
 
 try {
-  const result = await main();
+  const result = report.complete(await main());
   await cleanup();
   clearTimeout(watchdog);
-  const json = JSON.stringify(result, null, 2);
-  if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, json + '\n');
-  process.stdout.write(`${json}\n`);
+  printReport(result);
 } catch (err) {
   clearTimeout(watchdog);
   await abort(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);

@@ -12,22 +12,31 @@ import { createBroker, createInsecureDevBroker } from './adapters/broker/broker.
 import { createHttpServer } from './adapters/http/server.js';
 import { expireIdempotencyKeys } from './adapters/http/idempotency.js';
 import { createCommandService } from './domains/commands/service.js';
+import { commandStore } from './domains/commands/store.js';
 import { createDeviceService } from './domains/devices/service.js';
 import { createPresenceService } from './domains/presence/service.js';
+import { presenceStore } from './domains/presence/store.js';
 import { createBatchWriter } from './domains/telemetry/batch-writer.js';
 import { createTelemetryService } from './domains/telemetry/service.js';
+import { telemetryStore } from './domains/telemetry/store.js';
 import { tenancyStore } from './domains/tenancy/store.js';
 import { createTenancyService } from './domains/tenancy/service.js';
-import { ensureTlsMaterial } from './pki/bootstrap.js';
-import { refuseRenegotiation, withTlsPolicy } from './pki/tls-policy.js';
+import { ensureTlsMaterial } from './domains/pki/platform-ca.js';
+import { refuseRenegotiation, withTlsPolicy } from './platform/tls/policy.js';
 import { createProvisioningService } from './domains/provisioning/service.js';
+import { provisioningStore } from './domains/provisioning/store.js';
 import { createPkiService } from './domains/pki/service.js';
-import { peerCertificateOf } from './pki/peer.js';
+import { pkiStore } from './domains/pki/store.js';
+import { peerCertificateOf } from './platform/tls/peer.js';
 import { createOwnershipService } from './domains/ownership/service.js';
+import { ownershipStore } from './domains/ownership/store.js';
 import { createFactoryService } from './domains/provisioning/factory.js';
+import { factoryStore } from './domains/provisioning/factory-store.js';
 import { createAuditService } from './domains/audit/service.js';
+import { auditStore } from './domains/audit/store.js';
 import { createAuditWriter } from './domains/audit/writer.js';
 import { createRoleService } from './domains/access/service.js';
+import { roleStore } from './domains/access/store.js';
 import { guard } from './domains/access/guard.js';
 import {
   API_KEY_RULES,
@@ -51,18 +60,23 @@ import { createApiKeyService } from './domains/api-keys/service.js';
 import { apiKeyStore } from './domains/api-keys/store.js';
 import { API_KEY_PREFIX } from './domains/api-keys/api-keys.js';
 import { deviceStore } from './domains/devices/store.js';
-import { loadTimeSigner } from './pki/time-signer.js';
+import { loadTimeSigner } from './domains/time/signer.js';
 import { createRegistrationTokens, looksLikeJwt } from './domains/provisioning/registration-tokens.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
 import { restrictDataDir } from './platform/data-dir.js';
-import { createLocalBus } from './platform/bus.js';
+import { createLocalNotifier } from './platform/bus.js';
+import { createOutbox } from './platform/outbox.js';
 import { createCursors } from './platform/pagination.js';
 import type { TenantCaller } from './platform/caller.js';
 import { createLogger, createMetrics, type Logger } from './platform/observability.js';
-import type { Db } from './store/db.js';
+import { transactionOf, type Db, type Queryable } from './store/db.js';
 import { migrate } from './store/migrate.js';
 import { openPglite } from './store/pglite.js';
 import { openPostgres } from './store/postgres.js';
+import { createJobRunner, type Job } from './workers/runner.js';
+import { housekeepingJobs } from './workers/housekeeping.js';
+import { checkpointJob, trustRefreshJob } from './workers/node-jobs.js';
+import { OUTBOX_DELIVERY_JOB, outboxJobs } from './workers/outbox.js';
 
 export interface Platform {
   readonly httpPort: number;
@@ -163,30 +177,45 @@ async function startPlatformSteps(
   if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
 
   // Services
-  const bus = createLocalBus((err, topic) => logger.error({ err, topic }, 'a bus listener failed'));
+  // Notices reach the nodes alive now; facts that must not be lost go through the outbox.
+  const bus = createLocalNotifier((err, topic) => logger.error({ err, topic }, 'a notifier listener failed'));
+  const outbox = createOutbox({ db, logger: logger.child({ component: 'outbox' }) });
   const metrics = createMetrics();
   const secretKey = loadSecretKey(config.secretKey, config.dataDir);
   const cursors = createCursors(secretKey);
   const tenancy = createTenancyService({ store: tenancyStore(db) });
-  const roles = createRoleService({ db });
-  const devices = createDeviceService({ db, bus, cursors });
+  const roles = createRoleService({ store: roleStore(db), transaction: transactionOf(db, roleStore) });
+  const devices = createDeviceService({
+    store: deviceStore(db),
+    transaction: transactionOf(db, deviceStore),
+    bus,
+    outbox,
+    cursors,
+  });
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
+  // Other domains create and read device rows through the devices contract, in their transaction.
+  const deviceRecordsOn = (tx?: Queryable) => deviceStore(tx ?? db);
   const writer = createBatchWriter(db, config.telemetryBatchMaxRows, {
     onCommit: (_messages, rows, ms) => {
       metrics.batchRows.observe(rows);
       metrics.commitSeconds.observe(ms / 1000);
     },
   });
-  const telemetry = createTelemetryService({ db, writer, cursors, requireDevice });
+  const telemetry = createTelemetryService({ store: telemetryStore(db), writer, cursors, requireDevice });
   const commands = createCommandService({
-    db,
+    store: commandStore(db),
     bus,
     cursors,
     defaultTtlSeconds: config.commandDefaultTtlSeconds,
     maxTtlSeconds: config.commandMaxTtlSeconds,
     requireDevice,
   });
-  const presence = createPresenceService({ db, nodeId: config.nodeId, requireDevice });
+  const presence = createPresenceService({
+    store: presenceStore(db),
+    transaction: transactionOf(db, presenceStore),
+    nodeId: config.nodeId,
+    requireDevice,
+  });
   const box = createSecretBox(secretKey);
   const tls = await ensureTlsMaterial({
     dataDir: config.dataDir,
@@ -198,11 +227,19 @@ async function startPlatformSteps(
   // The audit trail: admin requests are recorded by the HTTP adapter in the request's transaction;
   // lifecycle events the services report join the transaction they happen in, or else go through
   // one batching writer.
-  const audit = createAuditService({ db, cursors });
+  const audit = createAuditService({
+    store: auditStore(db),
+    transaction: transactionOf(db, auditStore),
+    cursors,
+  });
   const auditWriter = createAuditWriter(audit, logger);
   const recordAudit = auditWriter.sink;
   const pki = await createPkiService({
-    db,
+    store: pkiStore(db),
+    storeOn: pkiStore,
+    transaction: transactionOf(db, pkiStore),
+    deviceRecords: deviceRecordsOn,
+    requireDevice,
     bus,
     box,
     root: { certPem: tls.ca, keyPem: tls.caKeyPem },
@@ -210,13 +247,16 @@ async function startPlatformSteps(
     audit: recordAudit,
   });
   const registrationTokens = await createRegistrationTokens({
-    db,
+    store: provisioningStore(db),
+    transaction: transactionOf(db, provisioningStore),
     box,
     ttlSeconds: config.registrationTokenTtlSeconds,
     skewSeconds: config.tokenClockSkewSeconds,
   });
   const provisioning = createProvisioningService({
-    db,
+    store: provisioningStore(db),
+    transaction: transactionOf(db, provisioningStore),
+    deviceRecords: deviceRecordsOn,
     bus,
     cursors,
     box,
@@ -231,13 +271,26 @@ async function startPlatformSteps(
     looksLikeJwt(secret)
       ? provisioning.authenticate(secret, claimedDeviceId)
       : devices.authenticate(secret, claimedDeviceId);
-  bus.subscribe('device.deleted', ({ tenantId, deviceId }) => {
-    pki
-      .revokeAllForDevice(tenantId, deviceId, 'device deleted')
-      .catch((err: unknown) => logger.error({ err }, 'revoking certificates failed'));
+  // Revoking what is already revoked changes nothing: a fact handed on twice is harmless.
+  outbox.handle('device.deleted', async ({ tenantId, deviceId }) => {
+    await pki.revokeAllForDevice(tenantId, deviceId, 'device deleted');
   });
-  const ownership = createOwnershipService({ db, bus, devices, pki });
-  const factory = createFactoryService({ db, box, provisioning, pki, audit: recordAudit });
+  const ownership = createOwnershipService({
+    transaction: transactionOf(db, ownershipStore),
+    deviceRecords: deviceRecordsOn,
+    bus,
+    devices,
+    pki,
+  });
+  const factory = createFactoryService({
+    store: factoryStore(db),
+    transaction: transactionOf(db, factoryStore),
+    deviceRecords: deviceRecordsOn,
+    box,
+    provisioning,
+    pki,
+    audit: recordAudit,
+  });
   const users = createUserService({
     store: userStore(db),
     box,
@@ -416,34 +469,34 @@ async function startPlatformSteps(
     );
   }
 
-  // Workers
-  // Housekeeping: expire commands, forget old idempotency records.
-  const expiry = setInterval(() => {
-    commands.expireDue().catch((err: unknown) => logger.error({ err }, 'command expiry failed'));
-    expireIdempotencyKeys(db).catch((err: unknown) => logger.error({ err }, 'idempotency expiry failed'));
-    provisioning.expireDue().catch((err: unknown) => logger.error({ err }, 'provisioning expiry failed'));
-  }, 5_000);
-  expiry.unref();
-  const retention = setInterval(() => {
-    audit.applyRetention().catch((err: unknown) => logger.error({ err }, 'audit retention failed'));
-  }, 3600_000);
-  retention.unref();
-  // PGlite never checkpoints on its own: without this its write-ahead log grows until a restart.
-  const checkpoint =
-    db.kind === 'pglite'
-      ? setInterval(() => {
-          db.exec('CHECKPOINT')
-            .then(() => restrictModes('checkpoint'))
-            .catch((err: unknown) => logger.error({ err }, 'checkpoint failed'));
-        }, 5 * 60_000)
-      : undefined;
-  checkpoint?.unref();
-  // CRLs are valid for a week and re-signed when a day old; reloading hourly keeps the listeners'
-  // copies fresh even when nothing is revoked.
-  const trustRefresh = setInterval(() => {
-    pki.refreshTrust().catch((err: unknown) => logger.error({ err }, 'refreshing mTLS trust failed'));
-  }, 3600_000);
-  trustRefresh.unref();
+  // Workers: cluster jobs run on one node per period (a lease in the store), node jobs on every node.
+  const jobs: Job[] = [
+    ...housekeepingJobs({
+      expireCommands: () => commands.expireDue(),
+      expireIdempotencyKeys: () => expireIdempotencyKeys(db),
+      expireProvisioning: () => provisioning.expireDue(),
+      applyAuditRetention: () => audit.applyRetention(),
+    }),
+    ...outboxJobs(outbox),
+    trustRefreshJob(() => pki.refreshTrust()),
+    ...(db.kind === 'pglite'
+      ? [
+          checkpointJob({
+            checkpoint: () => db.exec('CHECKPOINT'),
+            afterCheckpoint: () => restrictModes('checkpoint'),
+          }),
+        ]
+      : []),
+  ];
+  const runner = createJobRunner({
+    db,
+    nodeId: config.nodeId,
+    jobs,
+    logger: logger.child({ component: 'workers' }),
+  });
+  outbox.onAdded(() => runner.nudge(OUTBOX_DELIVERY_JOB));
+  runner.start();
+  opened.push(() => runner.stop());
 
   restrictModes('started');
   ready = true;
@@ -467,10 +520,7 @@ async function startPlatformSteps(
     stop() {
       stopping ??= (async () => {
         ready = false;
-        clearInterval(expiry);
-        if (checkpoint) clearInterval(checkpoint);
-        clearInterval(trustRefresh);
-        clearInterval(retention);
+        await runner.stop();
         // Stop taking new connections, then let every queued message commit before the store closes.
         mqttServer.close();
         mtlsServer.close();

@@ -11,7 +11,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closed, connectMqtt, eventually, startTestPlatform, type TestPlatform } from './harness.js';
-import { ECDSA_SHA256, importEcPrivateKey, x509 } from '../src/pki/x509.js';
+import { ECDSA_SHA256, importEcPrivateKey, x509 } from '../src/domains/pki/x509.js';
 import { issueWithCa, makeCa, type TestCa } from './openssl.js';
 
 let t: TestPlatform;

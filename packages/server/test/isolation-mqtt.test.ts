@@ -43,7 +43,7 @@ import { PROVISIONING_USERNAME, provisioningTopics, topics } from '@mooring/prot
 import { eventually, startTestPlatform, type TestPlatform } from './harness.js';
 import { deviceKeyAndCsr, issueWithCa, makeCa, type TestCa } from './openssl.js';
 import { BUILT_IN_ROLES, type Permission } from '../src/domains/access/access.js';
-import { ECDSA_SHA256, importEcPrivateKey, x509 } from '../src/pki/x509.js';
+import { ECDSA_SHA256, importEcPrivateKey, x509 } from '../src/domains/pki/x509.js';
 
 // ---------------------------------------------------------------------------------------------------
 // The contract, as data

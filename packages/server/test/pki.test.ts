@@ -14,9 +14,13 @@ import { connect as tlsConnect } from 'node:tls';
 import { closed, connectMqtt, startTestPlatform, type TestPlatform } from './harness.js';
 import { deviceKeyAndCsr, issueWithCa, makeCa, openssl } from './openssl.js';
 import { createPkiService } from '../src/domains/pki/service.js';
+import { pkiStore } from '../src/domains/pki/store.js';
+import { deviceStore } from '../src/domains/devices/store.js';
+import { transactionOf } from '../src/store/db.js';
+import { Errors } from '../src/errors.js';
 import { createSecretBox, loadSecretKey } from '../src/platform/secret-box.js';
 import { createLocalBus } from '../src/platform/bus.js';
-import { x509 } from '../src/pki/x509.js';
+import { x509 } from '../src/domains/pki/x509.js';
 
 let t: TestPlatform;
 let apiKey: string;
@@ -45,8 +49,15 @@ async function provisionWithCsr(serial: string, csr: string) {
 /** A second PKI service over the running platform's store, keys and root, on a clock of the test's. */
 function platformPkiWithClock(now: () => number) {
   const dataDir = t.dataDir;
+  const db = t.platform.db;
   return createPkiService({
-    db: t.platform.db,
+    store: pkiStore(db),
+    storeOn: pkiStore,
+    transaction: transactionOf(db, pkiStore),
+    deviceRecords: (tx) => deviceStore(tx ?? db),
+    requireDevice: async (caller, id) => {
+      if (!(await deviceStore(db).get(caller.tenantId, id))) throw Errors.deviceNotFound(id);
+    },
     bus: createLocalBus(),
     box: createSecretBox(loadSecretKey('', dataDir)),
     root: {

@@ -48,8 +48,11 @@ export function ensurePostgres(): Promise<void> {
   return ensured;
 }
 
-/** A store in a fresh schema of the test server; `drop` removes the schema. */
-export async function openTestPostgres(): Promise<{ db: Db; drop(): Promise<void> }> {
+/**
+ * A store in a fresh schema of the test server; `drop` removes the schema. `schema` lets a test open
+ * the same data again (a restart).
+ */
+export async function openTestPostgres(): Promise<{ db: Db; schema: string; drop(): Promise<void> }> {
   await ensurePostgres();
   const schema = `mooring_test_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
@@ -59,6 +62,7 @@ export async function openTestPostgres(): Promise<{ db: Db; drop(): Promise<void
   const db = await openPostgres({ url: TEST_DATABASE_URL, schema, maxConnections: 4 });
   return {
     db,
+    schema,
     async drop() {
       await db.close();
       const c = new pg.Client({ connectionString: TEST_DATABASE_URL });

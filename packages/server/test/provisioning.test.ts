@@ -333,7 +333,7 @@ test('operations are tenant-scoped and the signing keys are published', async ()
 });
 
 test('a device without a clock gets the server time signed with its nonce', async () => {
-  const { verifySignedTime } = await import('../src/pki/time-signer.js');
+  const { verifySignedTime } = await import('../src/domains/time/signer.js');
   const { readFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const pinned = readFileSync(join(t.dataDir, 'pki', 'time.pub.pem'), 'utf8');

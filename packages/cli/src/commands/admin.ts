@@ -11,7 +11,7 @@ export function registerAdmin(program: Command): void {
     .description('list tenants')
     .action(
       act(async (ctx) => {
-        const r = await ctx.client().op<{ items: Record<string, unknown>[] }>('listTenants');
+        const r = await ctx.client().op('listTenants');
         ctx.out.result(r.items, () => ctx.out.table(r.items, ['id', 'name', 'requireTotp', 'createdAt']));
       }),
     );
@@ -20,7 +20,7 @@ export function registerAdmin(program: Command): void {
     .description('create a tenant')
     .action(
       act(async (ctx, name: string) => {
-        const t = await ctx.client().op<Record<string, unknown>>('createTenant', {}, { body: { name } });
+        const t = await ctx.client().op('createTenant', {}, { body: { name } });
         ctx.out.result(t, () => ctx.out.fields(t));
       }),
     );
@@ -29,7 +29,7 @@ export function registerAdmin(program: Command): void {
     .description('show a tenant')
     .action(
       act(async (ctx, tenantId: string) => {
-        const t = await ctx.client().op<Record<string, unknown>>('getTenant', { tenantId });
+        const t = await ctx.client().op('getTenant', { tenantId });
         ctx.out.result(t, () => ctx.out.fields(t));
       }),
     );
@@ -48,7 +48,7 @@ export function registerAdmin(program: Command): void {
       const grants = grantsFrom(opts);
       const u = await ctx
         .client()
-        .op<Record<string, unknown>>(
+        .op(
           'createTenantUser',
           { tenantId },
           { body: { username, password, ...(grants ? { grants } : {}) } },
@@ -65,11 +65,7 @@ export function registerAdmin(program: Command): void {
       const grants = grantsFrom(opts);
       const r = await ctx
         .client()
-        .op<{ apiKey: Record<string, unknown>; secret: string }>(
-          'createTenantApiKey',
-          { tenantId },
-          { body: { name, ...(grants ? { grants } : {}) } },
-        );
+        .op('createTenantApiKey', { tenantId }, { body: { name, ...(grants ? { grants } : {}) } });
       ctx.out.result(r, () => {
         ctx.out.fields(r.apiKey, ['id', 'name', 'tenantId', 'grants']);
         ctx.out.line(`secret  ${r.secret}`);
@@ -85,7 +81,7 @@ export function registerAdmin(program: Command): void {
     .description('make a new signing key the active one')
     .action(
       act(async (ctx) => {
-        const r = await ctx.client().op<{ kid: string }>('rotateSigningKey');
+        const r = await ctx.client().op('rotateSigningKey');
         ctx.out.result(r, () => ctx.out.line(`Active signing key: ${r.kid}`));
       }),
     );

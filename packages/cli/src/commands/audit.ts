@@ -86,12 +86,7 @@ export function registerAudit(program: Command): void {
     .option('--platform', 'the platform chain')
     .action(
       act(async (ctx, o: { platform?: boolean }) => {
-        const v = await ctx.client().op<{
-          intact: boolean;
-          records: number;
-          retainedFrom?: number;
-          breaks: { seq: number; reason: string }[];
-        }>(o.platform ? 'verifyPlatformAudit' : 'verifyAudit');
+        const v = await ctx.client().op(o.platform ? 'verifyPlatformAudit' : 'verifyAudit');
         ctx.out.result(v, () => {
           if (v.intact)
             ctx.out.line(

@@ -96,7 +96,7 @@ export function registerAuth(program: Command): void {
           };
           let r: LoginResult;
           try {
-            r = await client.op<LoginResult>('login', {}, { body });
+            r = await client.op('login', {}, { body });
           } catch (e) {
             if (
               e instanceof ApiError &&
@@ -105,7 +105,7 @@ export function registerAuth(program: Command): void {
               !opts.passwordStdin
             ) {
               const totp = await readSecret('One-time code', false);
-              r = await client.op<LoginResult>('login', {}, { body: { ...body, totp } });
+              r = await client.op('login', {}, { body: { ...body, totp } });
             } else throw e;
           }
           // A one-time password (the bootstrap administrator's): choose a new one, then log in with it.
@@ -126,7 +126,7 @@ export function registerAuth(program: Command): void {
             await client
               .withToken(r.token)
               .op('changePassword', {}, { body: { currentPassword: password, newPassword: next } });
-            r = await client.op<LoginResult>('login', {}, { body: { ...body, password: next } });
+            r = await client.op('login', {}, { body: { ...body, password: next } });
             changedPassword = true;
           }
           const current = saveProfile(
@@ -214,9 +214,7 @@ export function registerAuth(program: Command): void {
           );
           return;
         }
-        const me = await ctx
-          .client()
-          .op<{ user: Record<string, unknown>; grants: unknown[]; restricted: boolean }>('me');
+        const me = await ctx.client().op('me');
         ctx.out.result(me, () => {
           ctx.out.fields(me.user, ['id', 'username', 'tenantId', 'platformAdmin', 'totpEnabled']);
           for (const g of me.grants as { permissions: string[]; scope: Record<string, string> }[])
@@ -307,7 +305,7 @@ export function registerAuth(program: Command): void {
     .description('your live sessions')
     .action(
       act(async (ctx) => {
-        const r = await ctx.client().op<{ items: Record<string, unknown>[] }>('listMySessions');
+        const r = await ctx.client().op('listMySessions');
         ctx.out.result(r.items, () =>
           ctx.out.table(r.items, ['id', 'current', 'source', 'userAgent', 'createdAt', 'lastSeenAt']),
         );
@@ -328,7 +326,7 @@ export function registerAuth(program: Command): void {
     .description('start enrolment: prints the secret and otpauth:// URI; confirm with `totp confirm <code>`')
     .action(
       act(async (ctx) => {
-        const r = await ctx.client().op<{ secret: string; uri: string }>('beginTotp');
+        const r = await ctx.client().op('beginTotp');
         ctx.out.result(r, () => {
           ctx.out.line(`Add this to your authenticator app:\n  ${r.uri}\n  (secret ${r.secret})`);
           ctx.out.note('Then run: mooring account totp confirm <code>');
@@ -340,7 +338,7 @@ export function registerAuth(program: Command): void {
     .description('confirm enrolment with a first code; prints recovery codes once; ends your sessions')
     .action(
       act(async (ctx, code: string) => {
-        const r = await ctx.client().op<{ recoveryCodes: string[] }>('confirmTotp', {}, { body: { code } });
+        const r = await ctx.client().op('confirmTotp', {}, { body: { code } });
         ctx.out.result(r, () => {
           ctx.out.line(
             'Two-factor authentication is on. Recovery codes (each works once; store them safely):',

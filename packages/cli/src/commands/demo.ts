@@ -115,19 +115,15 @@ async function runDemo(
   const anon = new MooringClient({ baseUrl: url, ca: platform.caCert });
   undo.push(() => anon.close());
   // The file's password works once: the demo spends it on a new random one, which it prints.
-  const oneTime = await anon.op<{ token: string }>('login', {}, { body: admin });
+  const oneTime = await anon.op('login', {}, { body: admin });
   const password = randomBytes(18).toString('base64url');
   await anon
     .withToken(oneTime.token)
     .op('changePassword', {}, { body: { currentPassword: admin.password, newPassword: password } });
-  const { token } = await anon.op<{ token: string }>(
-    'login',
-    {},
-    { body: { username: admin.username, password } },
-  );
+  const { token } = await anon.op('login', {}, { body: { username: admin.username, password } });
   const asAdmin = anon.withToken(token);
-  const tenant = await asAdmin.op<{ id: string }>('createTenant', {}, { body: { name: 'demo' } });
-  const key = await asAdmin.op<{ secret: string }>(
+  const tenant = await asAdmin.op('createTenant', {}, { body: { name: 'demo' } });
+  const key = await asAdmin.op(
     'createTenantApiKey',
     { tenantId: tenant.id },
     { body: { name: 'demo owner' } },
@@ -136,7 +132,7 @@ async function runDemo(
   saveProfile('demo', { server: url, ca: platform.caCert, token: key.secret, tokenKind: 'api-key' }, 'never');
   undo.push(() => forgetDemoProfile(key.secret));
 
-  const fleetPt = await api.op<{ secret: string }>(
+  const fleetPt = await api.op(
     'createProvisioningToken',
     {},
     {
@@ -162,7 +158,7 @@ async function runDemo(
   undo.push(() => sim.stop());
   await sim.start();
 
-  const fieldPt = await api.op<{ secret: string }>(
+  const fieldPt = await api.op(
     'createProvisioningToken',
     {},
     {

@@ -4,7 +4,6 @@ import { pathOf } from '@mooring/client';
 import { act, collect, keyValues, seconds, timeArg } from '../act.js';
 
 type Row = Record<string, unknown>;
-type Page = { items: Row[]; nextCursor?: string | null };
 
 const tagOpt = (v: string, p: string[] = []) => [...p, v];
 
@@ -44,7 +43,7 @@ export function registerDevices(program: Command): void {
     .description('show a device with its presence')
     .action(
       act(async (ctx, deviceId: string) => {
-        const d = await ctx.client().op<Row>('getDevice', { deviceId });
+        const d = await ctx.client().op('getDevice', { deviceId });
         ctx.out.result(d, () => ctx.out.fields(d));
       }),
     );
@@ -57,7 +56,7 @@ export function registerDevices(program: Command): void {
     .action(
       act(async (ctx, name: string, o: { serial?: string; tag?: string[]; meta?: string[] }) => {
         const metadata = keyValues(o.meta);
-        const d = await ctx.client().op<Row>(
+        const d = await ctx.client().op(
           'createDevice',
           {},
           {
@@ -81,7 +80,7 @@ export function registerDevices(program: Command): void {
     .action(
       act(async (ctx, deviceId: string, o: { name?: string; tag?: string[]; meta?: string[] }) => {
         const metadata = keyValues(o.meta);
-        const d = await ctx.client().op<Row>(
+        const d = await ctx.client().op(
           'updateDevice',
           { deviceId },
           {
@@ -106,7 +105,7 @@ export function registerDevices(program: Command): void {
       )
       .action(
         act(async (ctx, deviceId: string) => {
-          const d = await ctx.client().op<Row>(op, { deviceId });
+          const d = await ctx.client().op(op, { deviceId });
           ctx.out.result(d, () => ctx.out.fields(d, ['id', 'name', 'status']));
         }),
       );
@@ -124,7 +123,7 @@ export function registerDevices(program: Command): void {
     .description('connect and disconnect history')
     .action(
       act(async (ctx, deviceId: string) => {
-        const r = await ctx.client().op<Page>('getPresence', { deviceId });
+        const r = await ctx.client().op('getPresence', { deviceId });
         ctx.out.result(r.items, () =>
           ctx.out.table(r.items, ['at', 'event', 'reason', 'remoteAddress', 'transport']),
         );
@@ -135,7 +134,7 @@ export function registerDevices(program: Command): void {
     .description("a device's certificates")
     .action(
       act(async (ctx, deviceId: string) => {
-        const r = await ctx.client().op<Page>('listDeviceCertificates', { deviceId });
+        const r = await ctx.client().op('listDeviceCertificates', { deviceId });
         ctx.out.result(r.items, () =>
           ctx.out.table(r.items, ['serial', 'caId', 'notAfter', 'revokedAt', 'revocationReason']),
         );
@@ -160,7 +159,7 @@ export function registerDevices(program: Command): void {
       act(async (ctx, deviceId: string, o: { keepData?: boolean }) => {
         const r = await ctx
           .client()
-          .op<Row>('releaseDevice', { deviceId }, { body: { keepData: Boolean(o.keepData) } });
+          .op('releaseDevice', { deviceId }, { body: { keepData: Boolean(o.keepData) } });
         ctx.out.result(r, () => ctx.out.fields(r));
       }),
     );
@@ -172,7 +171,7 @@ export function registerDevices(program: Command): void {
       act(async (ctx, claimCode: string, o: { name?: string }) => {
         const d = await ctx
           .client()
-          .op<Row>('claimDevice', {}, { body: { claimCode, ...(o.name ? { name: o.name } : {}) } });
+          .op('claimDevice', {}, { body: { claimCode, ...(o.name ? { name: o.name } : {}) } });
         ctx.out.result(d, () => ctx.out.fields(d, ['id', 'name', 'serial', 'status']));
       }),
     );
@@ -183,7 +182,7 @@ export function registerDevices(program: Command): void {
     .description('create an access key; the secret is printed once')
     .action(
       act(async (ctx, deviceId: string) => {
-        const r = await ctx.client().op<{ accessKey: Row; secret: string }>('createAccessKey', { deviceId });
+        const r = await ctx.client().op('createAccessKey', { deviceId });
         ctx.out.result(r, () => {
           ctx.out.fields(r.accessKey, ['id', 'deviceId', 'prefix']);
           ctx.out.line(`secret  ${r.secret}`);
@@ -195,7 +194,7 @@ export function registerDevices(program: Command): void {
     .description('list access keys')
     .action(
       act(async (ctx, deviceId: string) => {
-        const r = await ctx.client().op<Page>('listAccessKeys', { deviceId });
+        const r = await ctx.client().op('listAccessKeys', { deviceId });
         ctx.out.result(r.items, () =>
           ctx.out.table(r.items, ['id', 'prefix', 'createdAt', 'lastUsedAt', 'revokedAt']),
         );
@@ -220,7 +219,7 @@ export function registerDevices(program: Command): void {
       .option('--limit <n>', 'at most this many');
   range(telemetry.command('get <deviceId>').description('telemetry points, oldest first')).action(
     act(async (ctx, deviceId: string, o: { from?: string; to?: string; key?: string; limit?: string }) => {
-      const r = await ctx.client().op<Page>(
+      const r = await ctx.client().op(
         'getTelemetry',
         { deviceId },
         {
@@ -235,7 +234,7 @@ export function registerDevices(program: Command): void {
     .description('the latest value of each key')
     .action(
       act(async (ctx, deviceId: string) => {
-        const r = await ctx.client().op<Page>('getLatestTelemetry', { deviceId });
+        const r = await ctx.client().op('getLatestTelemetry', { deviceId });
         ctx.out.result(r.items, () => ctx.out.table(r.items, ['key', 'value', 'ts']));
       }),
     );
@@ -248,7 +247,7 @@ export function registerDevices(program: Command): void {
     .option('--bucket <duration>', 'bucket size', '5m')
     .action(
       act(async (ctx, deviceId: string, o: { key: string; from: string; to?: string; bucket: string }) => {
-        const r = await ctx.client().op<Page>(
+        const r = await ctx.client().op(
           'aggregateTelemetry',
           { deviceId },
           {
@@ -267,7 +266,7 @@ export function registerDevices(program: Command): void {
     act(async (ctx, deviceId: string, o: { from?: string; to?: string; limit?: string }) => {
       const r = await ctx
         .client()
-        .op<Page>(
+        .op(
           'getEvents',
           { deviceId },
           { query: { from: timeArg(o.from), to: timeArg(o.to), limit: o.limit } },
@@ -295,7 +294,7 @@ export function registerDevices(program: Command): void {
           const { parseJson } = await import('../act.js');
           const params = o.params ? parseJson(o.params, '--params') : keyValues(o.param);
           const client = ctx.client();
-          let cmd = await client.op<Row>(
+          let cmd = await client.op(
             'sendCommand',
             { deviceId },
             {
@@ -310,7 +309,7 @@ export function registerDevices(program: Command): void {
             const deadline = Date.now() + (typeof o.wait === 'string' ? seconds(o.wait) : 30) * 1000;
             while (['pending', 'delivered'].includes(String(cmd.status)) && Date.now() < deadline) {
               await new Promise((r) => setTimeout(r, 250));
-              cmd = await client.op<Row>('getCommand', { deviceId, commandId: String(cmd.id) });
+              cmd = await client.op('getCommand', { deviceId, commandId: String(cmd.id) });
             }
           }
           ctx.out.result(cmd, () =>
@@ -334,7 +333,7 @@ export function registerDevices(program: Command): void {
     .option('--status <status>', 'pending, delivered, succeeded, failed or expired')
     .action(
       act(async (ctx, deviceId: string, o: { status?: string }) => {
-        const r = await ctx.client().op<Page>('listCommands', { deviceId }, { query: { status: o.status } });
+        const r = await ctx.client().op('listCommands', { deviceId }, { query: { status: o.status } });
         ctx.out.result(r, () => ctx.out.table(r.items, ['id', 'name', 'status', 'createdAt', 'completedAt']));
       }),
     );
@@ -343,7 +342,7 @@ export function registerDevices(program: Command): void {
     .description('show a command and its result')
     .action(
       act(async (ctx, deviceId: string, commandId: string) => {
-        const c = await ctx.client().op<Row>('getCommand', { deviceId, commandId });
+        const c = await ctx.client().op('getCommand', { deviceId, commandId });
         ctx.out.result(c, () => ctx.out.fields(c));
       }),
     );

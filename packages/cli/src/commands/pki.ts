@@ -4,7 +4,10 @@ import type { Command } from 'commander';
 import { act } from '../act.js';
 import { UsageError } from '../context.js';
 
-type Row = Record<string, unknown>;
+function policyOf(policy: string): 'auto' | 'pending' {
+  if (policy !== 'auto' && policy !== 'pending') throw new UsageError('--policy must be auto or pending');
+  return policy;
+}
 
 function pem(file: string, what: string): string {
   try {
@@ -36,7 +39,7 @@ export function registerPki(program: Command): void {
     )
     .action(
       act(async (ctx, serial: string) => {
-        const c = await ctx.client().op<Row>('approveCertificate', { serial });
+        const c = await ctx.client().op('approveCertificate', { serial });
         ctx.out.result(c, () => ctx.out.fields(c, ['serial', 'deviceId', 'caId', 'pending', 'notAfter']));
       }),
     );
@@ -49,7 +52,7 @@ export function registerPki(program: Command): void {
     .description("list the tenant's CAs")
     .action(
       act(async (ctx) => {
-        const r = await ctx.client().op<{ items: Row[] }>('listCas');
+        const r = await ctx.client().op('listCas');
         ctx.out.result(r.items, () =>
           ctx.out.table(r.items, ['id', 'kind', 'status', 'subject', 'registrationPolicy', 'notAfter']),
         );
@@ -60,7 +63,7 @@ export function registerPki(program: Command): void {
     .description('a challenge to sign into a verification certificate (proof of possession)')
     .action(
       act(async (ctx) => {
-        const r = await ctx.client().op<Row>('createRegistrationCode');
+        const r = await ctx.client().op('createRegistrationCode');
         ctx.out.result(r, () => ctx.out.fields(r));
       }),
     );
@@ -85,7 +88,7 @@ export function registerPki(program: Command): void {
           ctx,
           o: { caCert: string; verificationCert: string; crl: string; policy: string; tag?: string[] },
         ) => {
-          const r = await ctx.client().op<Row>(
+          const r = await ctx.client().op(
             'registerCa',
             {},
             {
@@ -93,7 +96,7 @@ export function registerPki(program: Command): void {
                 caCertificate: pem(o.caCert, 'CA certificate'),
                 verificationCertificate: pem(o.verificationCert, 'verification certificate'),
                 crl: pem(o.crl, 'CRL'),
-                registrationPolicy: o.policy,
+                registrationPolicy: policyOf(o.policy),
                 ...(o.tag ? { deviceTags: o.tag } : {}),
               },
             },
@@ -113,7 +116,7 @@ export function registerPki(program: Command): void {
       .description(verb === 'disable' ? 'disable a CA: all of its devices are refused' : 'enable a CA')
       .action(
         act(async (ctx, caId: string) => {
-          const r = await ctx.client().op<Row>(op, { caId });
+          const r = await ctx.client().op(op, { caId });
           ctx.out.result(r, () => ctx.out.fields(r, ['id', 'status']));
         }),
       );
@@ -131,7 +134,7 @@ export function registerPki(program: Command): void {
     .description("print a CA's current CRL (PEM)")
     .action(
       act(async (ctx, caId: string) => {
-        const crl = await ctx.client({ anonymous: true }).op<string>('getCrl', { caId });
+        const crl = await ctx.client({ anonymous: true }).op('getCrl', { caId });
         ctx.out.result(ctx.out.json ? { caId, crl } : crl, () => ctx.out.line(crl.trimEnd()));
       }),
     );

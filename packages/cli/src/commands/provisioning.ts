@@ -8,7 +8,6 @@ import { writeOwnerOnly } from '../files.js';
 import { UsageError } from '../context.js';
 
 type Row = Record<string, unknown>;
-type Page = { items: Row[]; nextCursor?: string | null };
 
 /** Units per request of a factory batch run: each chunk is its own idempotent batch. */
 export const FACTORY_CHUNK = 500;
@@ -59,7 +58,7 @@ export function registerProvisioning(program: Command): void {
     .description('list provisioning tokens (never their secrets)')
     .action(
       act(async (ctx) => {
-        const r = await ctx.client().op<{ items: Row[] }>('listProvisioningTokens');
+        const r = await ctx.client().op('listProvisioningTokens');
         ctx.out.result(r.items, () =>
           ctx.out.table(r.items, [
             'id',
@@ -97,7 +96,7 @@ export function registerProvisioning(program: Command): void {
           name: string,
           o: { serial?: string; maxUses: string; autoApprove?: boolean; tag?: string[]; expires?: string },
         ) => {
-          const r = await ctx.client().op<{ provisioningToken: Row; secret: string }>(
+          const r = await ctx.client().op(
             'createProvisioningToken',
             {},
             {
@@ -132,7 +131,7 @@ export function registerProvisioning(program: Command): void {
     .description('show a provisioning token')
     .action(
       act(async (ctx, tokenId: string) => {
-        const t = await ctx.client().op<Row>('getProvisioningToken', { tokenId });
+        const t = await ctx.client().op('getProvisioningToken', { tokenId });
         ctx.out.result(t, () => ctx.out.fields(t));
       }),
     );
@@ -156,7 +155,7 @@ export function registerProvisioning(program: Command): void {
     .option('--older-than <duration>', 'only operations at least this old')
     .action(
       act(async (ctx, o: { status: string; serial?: string; tag?: string; olderThan?: string }) => {
-        const r = await ctx.client().op<Page>(
+        const r = await ctx.client().op(
           'listOperations',
           {},
           {
@@ -186,7 +185,7 @@ export function registerProvisioning(program: Command): void {
     .description('show an operation')
     .action(
       act(async (ctx, operationId: string) => {
-        const r = await ctx.client().op<Row>('getOperation', { operationId });
+        const r = await ctx.client().op('getOperation', { operationId });
         ctx.out.result(r, () => ctx.out.fields(r));
       }),
     );
@@ -198,7 +197,7 @@ export function registerProvisioning(program: Command): void {
       act(async (ctx, operationId: string, o: { reason?: string }) => {
         const r = await ctx
           .client()
-          .op<Row>('rejectOperation', { operationId }, { body: o.reason ? { reason: o.reason } : {} });
+          .op('rejectOperation', { operationId }, { body: o.reason ? { reason: o.reason } : {} });
         ctx.out.result(r, () => ctx.out.fields(r, ['id', 'serial', 'status', 'reason']));
       }),
     );
@@ -213,7 +212,7 @@ export function registerProvisioning(program: Command): void {
         const client = ctx.client();
         let operationId = o.operation;
         if (!operationId) {
-          const pending = await client.op<Page>(
+          const pending = await client.op(
             'listOperations',
             {},
             { query: { status: 'pending', serial: o.serial } },
@@ -231,11 +230,7 @@ export function registerProvisioning(program: Command): void {
             );
           operationId = String(withCode[0]!.id);
         }
-        const r = await client.op<Row>(
-          'approveOperation',
-          { operationId },
-          { body: { verificationCode: code } },
-        );
+        const r = await client.op('approveOperation', { operationId }, { body: { verificationCode: code } });
         ctx.out.result(r, () => ctx.out.line(`Approved ${String(r.serial)}: device ${String(r.deviceId)}.`));
       }),
     );
@@ -276,7 +271,7 @@ export function registerProvisioning(program: Command): void {
             const part = units.slice(i * FACTORY_CHUNK, (i + 1) * FACTORY_CHUNK);
             // Each chunk is its own batch id, so a rerun after an interruption resumes where it stopped.
             const batchId = chunks === 1 ? o.batch : `${o.batch}-${String(i + 1).padStart(4, '0')}`;
-            const manifest = await client.op<{ items: Row[] }>(
+            const manifest = await client.op(
               'provisionBatch',
               {},
               {

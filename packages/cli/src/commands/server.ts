@@ -21,9 +21,9 @@ export function registerServer(program: Command): void {
     .action(
       act(async (ctx) => {
         const client = ctx.client({ anonymous: true });
-        const health = await client.op<Record<string, unknown>>('health');
+        const health = await client.op('health');
         const ready = await client
-          .op<Record<string, unknown>>('ready')
+          .op('ready')
           .catch((e: unknown) => ({ status: 'not ready', error: String(e) }));
         const r = { server: ctx.server().url, health: health.status, ready: ready.status };
         ctx.out.result(r, () => ctx.out.fields(r));
@@ -34,7 +34,7 @@ export function registerServer(program: Command): void {
     .description('the public keys that verify registration tokens (JWKS)')
     .action(
       act(async (ctx) => {
-        const r = await ctx.client({ anonymous: true }).op<{ keys: Record<string, unknown>[] }>('getJwks');
+        const r = await ctx.client({ anonymous: true }).op('getJwks');
         ctx.out.result(r, () => ctx.out.table(r.keys, ['kid', 'kty', 'crv', 'alg', 'use']));
       }),
     );
@@ -47,14 +47,12 @@ export function registerServer(program: Command): void {
     .action(
       act(async (ctx, o: { key?: boolean }) => {
         if (o.key) {
-          const pem = await ctx.client({ anonymous: true }).op<string>('getTimeKey');
+          const pem = await ctx.client({ anonymous: true }).op('getTimeKey');
           ctx.out.result(ctx.out.json ? { publicKeyPem: pem } : pem, () => ctx.out.line(pem.trimEnd()));
           return;
         }
         const nonce = Math.random().toString(36).slice(2).padEnd(16, '0');
-        const r = await ctx
-          .client({ anonymous: true })
-          .op<Record<string, unknown>>('getTime', {}, { query: { nonce } });
+        const r = await ctx.client({ anonymous: true }).op('getTime', {}, { query: { nonce } });
         ctx.out.result(r, () => ctx.out.fields(r));
       }),
     );

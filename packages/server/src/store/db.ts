@@ -109,3 +109,14 @@ export function mapUniqueViolation(e: unknown, what: string): never {
   if (err && err.code === '23505') throw new AppError('ALREADY_EXISTS', `${what} already exists`);
   throw e;
 }
+
+/**
+ * A service's way into a transaction: `fn` gets its domain store bound to the transaction, and the
+ * transaction itself for other domains' calls that take one. `app.ts` builds it with `transactionOf`.
+ */
+export type Transaction<S> = <T>(fn: (store: S, tx: Queryable) => Promise<T>) => Promise<T>;
+
+/** A `Transaction` over `db` for the store that `bind` builds on a connection. */
+export function transactionOf<S>(db: Db, bind: (q: Queryable) => S): Transaction<S> {
+  return (fn) => db.transaction((tx) => fn(bind(tx), tx));
+}

@@ -5,13 +5,15 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { migrate, listMigrations, splitStatements } from './migrate.js';
-import { StoreError, type Db } from './db.js';
+import { StoreError, transactionOf, type Db } from './db.js';
 import { createLogger } from '../platform/observability.js';
 import { storeBackends } from '../../test/postgres.js';
 import { createLocalBus } from '../platform/bus.js';
+import { createOutbox } from '../platform/outbox.js';
 import { createCursors } from '../platform/pagination.js';
 import { enqueue, inTransaction, outsideTransaction, type CommitHook } from './ambient.js';
 import { createDeviceService } from '../domains/devices/service.js';
+import { deviceStore } from '../domains/devices/store.js';
 import { createTenancyService } from '../domains/tenancy/service.js';
 import { tenancyStore } from '../domains/tenancy/store.js';
 import { createUserService } from '../domains/users/service.js';
@@ -19,13 +21,17 @@ import { userStore } from '../domains/users/store.js';
 import { createApiKeyService } from '../domains/api-keys/service.js';
 import { apiKeyStore } from '../domains/api-keys/store.js';
 import { createRoleService } from '../domains/access/service.js';
+import { roleStore } from '../domains/access/store.js';
 import { createSecretBox } from '../platform/secret-box.js';
 import { totpCode } from '../domains/users/totp.js';
 import { randomBytes } from 'node:crypto';
 import { createBatchWriter } from '../domains/telemetry/batch-writer.js';
 import { createTelemetryService } from '../domains/telemetry/service.js';
+import { telemetryStore } from '../domains/telemetry/store.js';
 import { createCommandService } from '../domains/commands/service.js';
+import { commandStore } from '../domains/commands/store.js';
 import { createPresenceService } from '../domains/presence/service.js';
+import { presenceStore } from '../domains/presence/store.js';
 import type { TenantCaller } from '../platform/caller.js';
 import { isAppError } from '../errors.js';
 
@@ -50,7 +56,11 @@ for (const [name, open] of storeBackends) {
     function services(now = Date.now) {
       const bus = createLocalBus();
       const tenancy = createTenancyService({ store: tenancyStore(db), now });
-      const roles = createRoleService({ db, now });
+      const roles = createRoleService({
+        store: roleStore(db),
+        transaction: transactionOf(db, roleStore),
+        now,
+      });
       const users = createUserService({
         store: userStore(db),
         box: createSecretBox(randomBytes(32)),
@@ -66,12 +76,25 @@ for (const [name, open] of storeBackends) {
         now,
       });
       const cursors = createCursors(randomBytes(32));
-      const devices = createDeviceService({ db, bus, cursors, now });
+      const devices = createDeviceService({
+        store: deviceStore(db),
+        transaction: transactionOf(db, deviceStore),
+        bus,
+        outbox: createOutbox({ db }),
+        cursors,
+        now,
+      });
       const requireDevice = (c: TenantCaller, id: string) => devices.get(c, id);
       const writer = createBatchWriter(db, 1000);
-      const telemetry = createTelemetryService({ db, writer, cursors, requireDevice, now });
+      const telemetry = createTelemetryService({
+        store: telemetryStore(db),
+        writer,
+        cursors,
+        requireDevice,
+        now,
+      });
       const commands = createCommandService({
-        db,
+        store: commandStore(db),
         bus,
         cursors,
         defaultTtlSeconds: 60,
@@ -79,7 +102,13 @@ for (const [name, open] of storeBackends) {
         requireDevice,
         now,
       });
-      const presence = createPresenceService({ db, nodeId: 'n1', requireDevice, now });
+      const presence = createPresenceService({
+        store: presenceStore(db),
+        transaction: transactionOf(db, presenceStore),
+        nodeId: 'n1',
+        requireDevice,
+        now,
+      });
       return { bus, tenancy, users, apiKeys, roles, devices, telemetry, commands, presence, writer };
     }
 

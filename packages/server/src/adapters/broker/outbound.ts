@@ -1,5 +1,5 @@
 /**
- * What the platform sends to one MQTT connection: commands, refusal notices, provisioning answers.
+ * What the platform sends to one MQTT connection: feeds (commands), refusal notices, provisioning answers.
  *
  * Everything is written straight to that client's connection, never through the broker's shared
  * emitter: there, one subscriber that stops reading holds a delivery slot per message until its socket
@@ -9,11 +9,12 @@
  * And it is bounded. What a connection may have waiting toward its client is limited in bytes (what the
  * socket has buffered) and in messages (writes not yet handed to the socket); a sender that finds the
  * bound reached disconnects the client as a slow consumer instead of buffering more. Senders with a
- * backlog (the command pump) wait for room instead: they write while the socket is below its high-water
+ * backlog (a subscription feed) wait for room instead: they write while the socket is below its high-water
  * mark and resume on `drain`, so a backlog of any size streams to a client that reads, and a client
  * that reads nothing for `drainTimeoutMs` is disconnected.
  */
 import type { Client } from 'aedes';
+import type { Subscriptions } from './session.js';
 
 export interface OutboundLimits {
   /** Bytes the socket may hold toward the client before a sender is refused and the client dropped. */
@@ -47,13 +48,6 @@ export interface Outbound {
   room(): Promise<boolean>;
 }
 
-/** The client's subscription to exactly `filter` (aedes keeps them by filter; its types omit them). */
-export function subscriptionOf(client: Client, filter: string): { qos: number } | undefined {
-  return (client as unknown as { subscriptions: Record<string, { qos: number } | undefined> }).subscriptions[
-    filter
-  ];
-}
-
 /** Connection state the outbound path reads: aedes' client, typed to what is used here. */
 type Conn = NodeJS.WritableStream & {
   writableLength?: number;
@@ -64,6 +58,8 @@ type Conn = NodeJS.WritableStream & {
 export function createOutbound(
   client: Client,
   limits: OutboundLimits,
+  /** The connection's granted subscriptions, kept by the adapter from its own hooks and events. */
+  subscriptions: Subscriptions,
   /** Called once when the client is dropped for falling behind. */
   onSlowConsumer: () => void,
 ): Outbound {
@@ -99,8 +95,8 @@ export function createOutbound(
   return {
     send(filter, topic, payload, qos) {
       if (client.closed || dropped) return false;
-      const subscription = subscriptionOf(client, filter);
-      if (!subscription) return false;
+      const grantedQos = subscriptions.get(filter);
+      if (grantedQos === undefined) return false;
       if (unsettled >= limits.maxQueuedMessages || buffered() + payload.length > limits.maxQueuedBytes) {
         drop();
         return false;
@@ -112,7 +108,7 @@ export function createOutbound(
           topic,
           payload,
           // [MQTT-3.8.4-6]: delivered at the lower of the publish and the granted QoS.
-          qos: Math.min(qos, subscription.qos) as 0 | 1,
+          qos: Math.min(qos, grantedQos) as 0 | 1,
           retain: false,
           dup: false,
         },

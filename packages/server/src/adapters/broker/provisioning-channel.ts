@@ -5,18 +5,18 @@
  */
 import {
   decodeJsonPayload,
+  parseProvisioningStart,
   parseProvisioningTopic,
   provisioningTopics,
   textProblem,
   type ErrorCode,
 } from '@mooring/protocol';
 import { AppError, isAppError } from '../../errors.js';
-import type { Bus } from '../../platform/bus.js';
+import type { BrokerNotices } from './notices.js';
 import type { OperationStart, ProvisioningService } from '../../domains/provisioning/provisioning.js';
 
 /** Largest provisioning request (a CSR fits easily), in bytes. */
 const MAX_REQUEST_BYTES = 32 * 1024;
-const START_FIELDS = new Set(['serial', 'attributes', 'verificationCode', 'csr', 'requestId']);
 
 export interface ProvisioningChannel {
   /** Handles one PUBLISH; resolves when it may be acknowledged (answers are published meanwhile). */
@@ -29,7 +29,7 @@ export interface ProvisioningChannel {
 
 export function createProvisioningChannel(deps: {
   provisioning: ProvisioningService;
-  bus: Bus;
+  onDecided: BrokerNotices['onProvisioningDecided'];
   /** Sends one answer to the connection with this client id, on `topic`. */
   send(clientId: string, topic: string, body: unknown): void;
 }): ProvisioningChannel {
@@ -60,7 +60,7 @@ export function createProvisioningChannel(deps: {
 
   /** Pushes the operation's view when it is decided, while this connection lasts. */
   function watch(clientId: string, secret: string, operationId: string) {
-    const unsubscribe = deps.bus.subscribe('provisioning.decided', (e) => {
+    const unsubscribe = deps.onDecided((e) => {
       if (e.operationId !== operationId) return;
       unsubscribe();
       deps.provisioning.poll(secret, operationId, 0).then(
@@ -101,27 +101,12 @@ export function createProvisioningChannel(deps: {
     try {
       switch (request.kind) {
         case 'start': {
-          for (const k of Object.keys(b))
-            if (!START_FIELDS.has(k)) throw new AppError('VALIDATION_FAILED', `unknown field '${k}'`);
-          // Shapes only here: the rules for each field are the provisioning service's.
-          if (typeof b.serial !== 'string')
-            throw new AppError('VALIDATION_FAILED', 'serial must be a string');
-          const input: OperationStart = { serial: b.serial };
-          if (b.attributes !== undefined) {
-            if (typeof b.attributes !== 'object' || b.attributes === null || Array.isArray(b.attributes))
-              throw new AppError('VALIDATION_FAILED', 'attributes must be an object');
-            input.attributes = b.attributes as Record<string, unknown>;
-          }
-          if (b.verificationCode !== undefined) {
-            if (typeof b.verificationCode !== 'string')
-              throw new AppError('VALIDATION_FAILED', 'verificationCode must be a string');
-            input.verificationCode = b.verificationCode;
-          }
-          if (b.csr !== undefined) {
-            if (typeof b.csr !== 'string')
-              throw new AppError('VALIDATION_FAILED', 'csr must be a PEM string');
-            input.csr = b.csr;
-          }
+          // The start message is the HTTPS body's schema (`@mooring/protocol`) plus `requestId`; the
+          // rules for each field beyond its shape are the provisioning service's.
+          const { requestId: _requestId, ...start } = b;
+          const parsed = parseProvisioningStart(start);
+          if (!parsed.ok) throw new AppError('VALIDATION_FAILED', parsed.message);
+          const input: OperationStart = parsed.value;
           const view = await deps.provisioning.start(secret, input);
           if (view.status === 'pending') watch(clientId, secret, view.operationId);
           return answer(clientId, {

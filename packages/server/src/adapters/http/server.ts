@@ -15,8 +15,8 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { createWebSocketStream } from 'ws';
 import type { TLSSocket } from 'node:tls';
-import { peerCertificateOf } from '../../pki/peer.js';
-import { refuseRenegotiation, withTlsPolicy } from '../../pki/tls-policy.js';
+import { peerCertificateOf } from '../../platform/tls/peer.js';
+import { refuseRenegotiation, withTlsPolicy } from '../../platform/tls/policy.js';
 import { AppError, isAppError } from '../../errors.js';
 import type { Logger } from '../../platform/observability.js';
 import type { Broker } from '../broker/broker.js';
@@ -25,6 +25,8 @@ import { sendProblem, toAppError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
 import { registerAuditedRequests } from './audit-hook.js';
 import { registerWireRules } from './wire-rules.js';
+import { OPENAPI_OPTIONS, registerOpenApi } from './openapi.js';
+import { healthRoutes } from './routes/health.js';
 import type { AuditService } from '../../domains/audit/audit.js';
 import type { AuditWriter } from '../../domains/audit/writer.js';
 
@@ -97,27 +99,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   app.removeContentTypeParser('text/plain');
   registerWireRules(app);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Mooring API',
-        version: '0.1.0',
-        description: 'REST API of the Mooring IoT device platform.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: {
-            type: 'http',
-            scheme: 'bearer',
-            description:
-              'API key (mk_…) or session token (mst_…); on /v1/device: a device access key (dak_…) or registration token (eyJ…); on /v1/device/provisioning: a provisioning token (mpt_…)',
-          },
-        },
-      },
-      security: [{ bearer: [] }],
-    },
-  });
+  await app.register(swagger, OPENAPI_OPTIONS);
+  registerOpenApi(app);
 
   await app.register(websocket, {
     options: {
@@ -216,33 +199,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     },
   );
 
-  app.get(
-    '/healthz',
-    { config: { auth: 'none' }, schema: { tags: ['operations'], summary: 'Liveness' } },
-    async () => ({ status: 'ok' }),
-  );
-  app.get(
-    '/readyz',
-    { config: { auth: 'none' }, schema: { tags: ['operations'], summary: 'Readiness' } },
-    async (request, reply) => {
-      if (!opts.isReady())
-        return sendProblem(request, reply, new AppError('NOT_READY', 'starting or shutting down'));
-      try {
-        await opts.db.query('SELECT 1');
-      } catch {
-        return sendProblem(request, reply, new AppError('NOT_READY', 'the store does not answer'));
-      }
-      return { status: 'ready' };
-    },
-  );
-  app.get(
-    '/metrics',
-    { config: { auth: 'none' }, schema: { tags: ['operations'], summary: 'Prometheus metrics' } },
-    async (_request, reply) => {
-      reply.type(opts.metrics.registry.contentType);
-      return opts.metrics.registry.metrics();
-    },
-  );
+  healthRoutes(app, opts);
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
   registerAuditedRequests(app, {

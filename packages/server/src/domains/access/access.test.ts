@@ -6,6 +6,8 @@ import { BUILT_IN_ROLES, renderAccessTables } from './access.js';
 import { coversDevice, missingForDelegation, reach, resolveGrants, validateGrants } from './policy.js';
 import { authorityOf, checkDelegation, missingFor } from './delegation.js';
 import { createRoleService } from './service.js';
+import { roleStore } from './store.js';
+import type { Queryable } from '../../store/db.js';
 import type { AppError } from '../../errors.js';
 
 test('docs/access-control.md carries the permission and role tables', () => {
@@ -15,7 +17,7 @@ test('docs/access-control.md carries the permission and role tables', () => {
   );
   assert.ok(
     doc.includes(renderAccessTables()),
-    'out of date: run node --import tsx scripts/render-access.ts',
+    'out of date: run node --conditions=mooring-source --import tsx scripts/render-access.ts',
   );
 });
 
@@ -89,11 +91,11 @@ test('delegation over roles and credentials: a role counts as held by each holde
 
 test('delegation reads custom roles fresh: a role another node just widened counts as widened', async () => {
   let rows = [{ name: 'r', description: '', permissions: ['devices:read'] }];
-  const db = {
-    query: async () => rows,
+  const db = { query: async () => rows } as unknown as Queryable;
+  const roles = createRoleService({
+    store: roleStore(db),
     transaction: () => Promise.reject(new Error('unused')),
-  } as unknown as Parameters<typeof createRoleService>[0]['db'];
-  const roles = createRoleService({ db });
+  });
   assert.deepEqual((await roles.customPermissions('ten_a')).get('r'), ['devices:read']);
   // Another node widens the role: this node's cache still holds the old one for a few seconds.
   rows = [{ name: 'r', description: '', permissions: ['devices:read', 'tenant:manage'] }];

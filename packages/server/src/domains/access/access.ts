@@ -5,32 +5,11 @@
  * decides, `guard.ts` enforces around the domain services, `rules.ts` says what each service method
  * needs.
  */
+import { PERMISSIONS } from '@mooring/protocol';
 import type { TenantCaller } from '../../platform/caller.js';
 
-/** Every permission, with what it allows. The order is the order of `docs/access-control.md`. */
-export const PERMISSIONS = {
-  'tenant:read': 'read the tenant and its security settings',
-  'tenant:manage': 'change the security settings (2FA policy, audit retention)',
-  'users:read': 'list users, invitations, sessions and roles',
-  'users:manage': 'invite users, change their grants, reset passwords and 2FA, end sessions',
-  'roles:manage': 'create, change and delete custom roles',
-  'keys:read': 'list API keys',
-  'keys:manage': 'create, rotate and revoke API keys',
-  'devices:read': 'read devices, their presence and command history',
-  'devices:write': 'register devices and change their name, tags, metadata and status',
-  'devices:delete': 'delete devices and their data',
-  'devices:credentials': "issue and revoke a device's access keys and registration tokens",
-  'devices:command': 'send commands to devices',
-  'telemetry:read': 'read telemetry, aggregates and device events',
-  'provisioning:read': 'list provisioning operations and provisioning tokens',
-  'provisioning:approve': 'approve or reject pending provisioning operations',
-  'provisioning:manage': 'create and revoke provisioning tokens',
-  'factory:provision': 'run factory bulk-provisioning batches',
-  'certificates:read': "read devices' certificates and the tenant's certificate authorities",
-  'certificates:manage': 'revoke certificates, register and disable manufacturer CAs',
-  'ownership:transfer': 'release devices to another tenant and claim released devices',
-  'audit:read': 'query, export and verify the audit trail',
-} as const;
+/** Every permission, with what it allows: defined in `@mooring/protocol`, where the API's schemas name them. */
+export { PERMISSIONS };
 
 export type Permission = keyof typeof PERMISSIONS;
 export const ALL_PERMISSIONS = Object.keys(PERMISSIONS) as Permission[];

@@ -7,8 +7,7 @@
 import { whenCommitted } from '../../store/ambient.js';
 import { AppError, Errors } from '../../errors.js';
 import { principalName, type TenantCaller } from '../../platform/caller.js';
-import type { Db, Queryable } from '../../store/db.js';
-import { mapUniqueViolation } from '../../store/db.js';
+import type { Transaction } from '../../store/db.js';
 import { authorityOf, delegationRefused, missingFor } from './delegation.js';
 import { checkPermissionNames } from './policy.js';
 import {
@@ -20,17 +19,7 @@ import {
   type RoleDefinition,
   type RoleService,
 } from './access.js';
-
-interface RoleRow {
-  name: string;
-  description: string;
-  permissions: Permission[];
-}
-
-interface DefinedRoleRow extends RoleRow {
-  /** What whoever last defined the role held then; null for roles older than this record. */
-  definer_grants: Grant[] | null;
-}
+import type { RoleRow, RoleStore } from './store.js';
 
 /** A role defined before its definer's authority was recorded counts as defined by an owner. */
 const UNRECORDED_DEFINER: Grant[] = [{ permissions: [...ALL_PERMISSIONS] }];
@@ -50,8 +39,12 @@ function checkRoleAuthority(caller: TenantCaller, name: string, doing: string, g
  */
 const CACHE_MS = 5_000;
 
-export function createRoleService(deps: { db: Db; now?: () => number }): RoleService {
-  const { db } = deps;
+export function createRoleService(deps: {
+  store: RoleStore;
+  transaction: Transaction<RoleStore>;
+  now?: () => number;
+}): RoleService {
+  const { store, transaction } = deps;
   const now = deps.now ?? Date.now;
   const cache = new Map<string, { at: number; roles: Map<string, Permission[]> }>();
 
@@ -63,12 +56,8 @@ export function createRoleService(deps: { db: Db; now?: () => number }): RoleSer
     checkPermissionNames(permissions, '/permissions');
   }
 
-  async function lockRole(tx: Queryable, tenantId: string, name: string): Promise<DefinedRoleRow> {
-    const [row] = await tx.query<DefinedRoleRow>(
-      `SELECT name, description, permissions, definer_grants FROM roles
-        WHERE tenant_id = $1 AND name = $2 FOR UPDATE`,
-      [tenantId, name],
-    );
+  async function lockRole(tx: RoleStore, tenantId: string, name: string) {
+    const row = await tx.lock(tenantId, name);
     if (!row) throw new AppError('ROLE_NOT_FOUND', `no custom role '${name}'`);
     return row;
   }
@@ -82,10 +71,7 @@ export function createRoleService(deps: { db: Db; now?: () => number }): RoleSer
 
   return {
     async list(caller) {
-      const rows = await db.query<RoleRow>(
-        'SELECT name, description, permissions FROM roles WHERE tenant_id = $1 ORDER BY name',
-        [caller.tenantId],
-      );
+      const rows = await store.list(caller.tenantId);
       return [...Object.values(BUILT_IN_ROLES), ...rows.map(toRole)];
     },
     async create(caller, input: CustomRoleInput) {
@@ -93,21 +79,15 @@ export function createRoleService(deps: { db: Db; now?: () => number }): RoleSer
       checkPermissions(input.permissions);
       checkRoleAuthority(caller, input.name, 'define', [{ permissions: input.permissions }]);
       const t = now();
-      await db
-        .query(
-          `INSERT INTO roles (tenant_id, name, description, permissions, defined_by, definer_grants, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $7)`,
-          [
-            caller.tenantId,
-            input.name,
-            input.description ?? '',
-            input.permissions,
-            principalName(caller.principal),
-            JSON.stringify(authorityOf(caller.principal)),
-            t,
-          ],
-        )
-        .catch((e) => mapUniqueViolation(e, `role '${input.name}'`));
+      await store.insert({
+        tenantId: caller.tenantId,
+        name: input.name,
+        description: input.description ?? '',
+        permissions: input.permissions,
+        definedBy: principalName(caller.principal),
+        definerGrants: authorityOf(caller.principal),
+        at: t,
+      });
       cache.delete(caller.tenantId);
       whenCommitted(() => cache.delete(caller.tenantId));
       return toRole({
@@ -119,7 +99,7 @@ export function createRoleService(deps: { db: Db; now?: () => number }): RoleSer
     async update(caller, name, input) {
       checkPermissions(input.permissions);
       // Read, check and write in one transaction, so that a concurrent change cannot slip between.
-      const r = await db.transaction(async (tx) => {
+      const r = await transaction(async (tx) => {
         const current = await lockRole(tx, caller.tenantId, name);
         // The holders of the role get the new permissions: a grant to each of them.
         checkRoleAuthority(caller, name, 'change', [
@@ -127,34 +107,28 @@ export function createRoleService(deps: { db: Db; now?: () => number }): RoleSer
           ...(current.definer_grants ?? UNRECORDED_DEFINER),
           { permissions: input.permissions },
         ]);
-        const [row] = await tx.query<RoleRow>(
-          `UPDATE roles SET permissions = $3, description = coalesce($4, description), defined_by = $5,
-                  definer_grants = $6, updated_at = $7
-            WHERE tenant_id = $1 AND name = $2 RETURNING name, description, permissions`,
-          [
-            caller.tenantId,
-            name,
-            input.permissions,
-            input.description ?? null,
-            principalName(caller.principal),
-            JSON.stringify(authorityOf(caller.principal)),
-            now(),
-          ],
-        );
-        return row!;
+        return tx.update({
+          tenantId: caller.tenantId,
+          name,
+          permissions: input.permissions,
+          description: input.description ?? null,
+          definedBy: principalName(caller.principal),
+          definerGrants: authorityOf(caller.principal),
+          at: now(),
+        });
       });
       cache.delete(caller.tenantId);
       whenCommitted(() => cache.delete(caller.tenantId));
       return toRole(r);
     },
     async delete(caller, name) {
-      await db.transaction(async (tx) => {
+      await transaction(async (tx) => {
         const current = await lockRole(tx, caller.tenantId, name);
         checkRoleAuthority(caller, name, 'delete', [
           { permissions: current.permissions },
           ...(current.definer_grants ?? UNRECORDED_DEFINER),
         ]);
-        await tx.query('DELETE FROM roles WHERE tenant_id = $1 AND name = $2', [caller.tenantId, name]);
+        await tx.delete(caller.tenantId, name);
       });
       cache.delete(caller.tenantId);
       whenCommitted(() => cache.delete(caller.tenantId));
@@ -163,10 +137,7 @@ export function createRoleService(deps: { db: Db; now?: () => number }): RoleSer
       const hit = cache.get(tenantId);
       const t = now();
       if (!fresh && hit && t - hit.at < CACHE_MS) return hit.roles;
-      const rows = await db.query<RoleRow>(
-        'SELECT name, description, permissions FROM roles WHERE tenant_id = $1',
-        [tenantId],
-      );
+      const rows = await store.permissions(tenantId);
       const roles = new Map(rows.map((r) => [r.name, r.permissions]));
       cache.set(tenantId, { at: t, roles });
       return roles;

@@ -60,4 +60,4 @@ export interface ApiKeyService {
 
 export const API_KEY_PREFIX = 'mk';
 /** Longest rotation overlap: one week. */
-export const MAX_ROTATION_OVERLAP_SECONDS = 7 * 24 * 3600;
+export { MAX_ROTATION_OVERLAP_SECONDS } from '@mooring/protocol';

@@ -4,6 +4,7 @@
  */
 import type { DeviceIdentity, TenantCaller } from '../../platform/caller.js';
 import type { Page } from '../../platform/pagination.js';
+import type { Queryable } from '../../store/db.js';
 
 /** `released`: handed over to another owner (ownership transfer); kept only as the old owner's record. */
 export type DeviceStatus = 'enabled' | 'disabled' | 'released';
@@ -89,6 +90,46 @@ export interface DeviceService {
    */
   authenticate(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
 }
+
+/**
+ * Device rows as other domains create and read them (provisioning, factory batches, ownership claims,
+ * just-in-time registration). They get `DeviceRecordsOn` from `app.ts`, never the devices store itself.
+ */
+export interface DeviceRecords {
+  /** Stores a new device (ALREADY_EXISTS for a serial taken in its tenant). */
+  insert(device: Device, provisioningTokenId?: string | null): Promise<Device>;
+  get(tenantId: string, id: string): Promise<Device | undefined>;
+  /** The device with this manufacturer serial in the tenant. */
+  bySerial(tenantId: string, serial: string): Promise<Device | undefined>;
+  /** The ids of the tenant's devices with these serials, by serial. */
+  idsBySerial(tenantId: string, serials: string[]): Promise<Map<string, string>>;
+  /** What registration-token checks read, by device id alone (the token names the tenant). */
+  credentialState(deviceId: string): Promise<DeviceCredentialState | undefined>;
+  /** Every access key of the device stops working. */
+  revokeAllAccessKeys(tenantId: string, deviceId: string, at: number): Promise<void>;
+  /** Registration tokens issued before `at` stop working; false when the tenant has no such device. */
+  revokeRegistrationTokens(tenantId: string, deviceId: string, at: number): Promise<boolean>;
+  /**
+   * The unit was provisioned again with `provisioningTokenId`: registration tokens issued before `at`
+   * stop working and it refreshes with that token from now.
+   */
+  reprovisioned(tenantId: string, deviceId: string, provisioningTokenId: string, at: number): Promise<void>;
+  /** Handed to another owner: status `released`, serial freed, registration tokens dead. */
+  release(tenantId: string, deviceId: string, at: number): Promise<void>;
+}
+
+export interface DeviceCredentialState {
+  tenantId: string;
+  status: DeviceStatus;
+  /** Registration tokens issued before this time (ms) are refused. */
+  tokensValidAfter: number;
+  /** The provisioning token the unit was (last) provisioned with: the one it refreshes with. */
+  provisioningTokenId: string | null;
+  serial: string | null;
+}
+
+/** The device records in the caller's transaction `tx`, or on the store when none is given. */
+export type DeviceRecordsOn = (tx?: Queryable) => DeviceRecords;
 
 export const ACCESS_KEY_PREFIX = 'dak';
 export const MAX_TAGS = 32;

@@ -1,9 +1,10 @@
 import { AppError, Errors } from '../../errors.js';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
-import type { Bus } from '../../platform/bus.js';
+import type { Notifier } from '../../platform/bus.js';
+import type { FactWriter } from '../../platform/outbox.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import { clampLimit, type Cursors } from '../../platform/pagination.js';
-import type { Db } from '../../store/db.js';
+import type { Transaction } from '../../store/db.js';
 import {
   ACCESS_KEY_PREFIX,
   MAX_METADATA_BYTES,
@@ -12,11 +13,14 @@ import {
   type Device,
   type DeviceService,
 } from './devices.js';
-import { deviceStore, toDevice } from './store.js';
+import { toDevice, type DeviceStore } from './store.js';
 
 export interface DeviceDeps {
-  db: Db;
-  bus: Bus;
+  store: DeviceStore;
+  transaction: Transaction<DeviceStore>;
+  bus: Notifier;
+  /** Facts that must follow a change (a deleted device's certificates are revoked). */
+  outbox: FactWriter;
   /** Signs and checks pagination cursors. */
   cursors: Cursors;
   now?: () => number;
@@ -37,7 +41,7 @@ function checkShape(tags: string[] | undefined, metadata: Record<string, unknown
 }
 
 export function createDeviceService(deps: DeviceDeps): DeviceService {
-  const store = deviceStore(deps.db);
+  const { store, transaction } = deps;
   const now = deps.now ?? Date.now;
 
   async function require(caller: TenantCaller, id: string): Promise<Device> {
@@ -97,10 +101,15 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     },
 
     async delete(caller, id) {
-      const deleted = await deps.db.transaction((tx) => deviceStore(tx).delete(caller.tenantId, id));
+      // The revocation of its certificates is a fact written with the delete: it happens even when
+      // the process dies right after the commit.
+      const deleted = await transaction(async (tx) => {
+        if (!(await tx.delete(caller.tenantId, id))) return false;
+        await deps.outbox.add('device.deleted', { tenantId: caller.tenantId, deviceId: id });
+        return true;
+      });
       if (!deleted) throw Errors.deviceNotFound(id);
       deps.bus.publish('device.disconnect', { deviceId: id, reason: 'device_deleted' });
-      deps.bus.publish('device.deleted', { tenantId: caller.tenantId, deviceId: id });
     },
 
     async createAccessKey(caller, deviceId) {

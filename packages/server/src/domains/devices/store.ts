@@ -1,7 +1,7 @@
 /** SQL for devices and access keys; every query carries the tenant id. */
 import { mapUniqueViolation, type Queryable } from '../../store/db.js';
 import type { DeviceVisibility } from '../../platform/caller.js';
-import type { AccessKey, Device, DeviceListQuery, DeviceStatus } from './devices.js';
+import type { AccessKey, Device, DeviceCredentialState, DeviceListQuery, DeviceStatus } from './devices.js';
 
 interface DeviceRow {
   id: string;
@@ -88,6 +88,20 @@ export function deviceStore(db: Queryable) {
       ]);
       return r && toDevice(r);
     },
+    async bySerial(tenantId: string, serial: string): Promise<Device | undefined> {
+      const [r] = await db.query<DeviceRow>('SELECT * FROM devices WHERE tenant_id = $1 AND serial = $2', [
+        tenantId,
+        serial,
+      ]);
+      return r && toDevice(r);
+    },
+    async idsBySerial(tenantId: string, serials: string[]): Promise<Map<string, string>> {
+      const rows = await db.query<{ id: string; serial: string }>(
+        'SELECT id, serial FROM devices WHERE tenant_id = $1 AND serial = ANY($2::text[])',
+        [tenantId, serials],
+      );
+      return new Map(rows.map((r) => [r.serial, r.id]));
+    },
     /** Tags of a device, for access checks on scoped grants; undefined when the tenant has no such device. */
     async tags(tenantId: string, id: string): Promise<string[] | undefined> {
       const [r] = await db.query<{ tags: string[] }>(
@@ -132,6 +146,58 @@ export function deviceStore(db: Queryable) {
         await db.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND device_id = $2`, [tenantId, id]);
       }
       return true;
+    },
+    /** Every access key of the device stops working (one revoked already keeps its date). */
+    async revokeAllAccessKeys(tenantId: string, deviceId: string, at: number): Promise<void> {
+      await db.query(
+        'UPDATE device_access_keys SET revoked_at = coalesce(revoked_at, $3) WHERE tenant_id = $1 AND device_id = $2',
+        [tenantId, deviceId, at],
+      );
+    },
+    async reprovisioned(
+      tenantId: string,
+      deviceId: string,
+      provisioningTokenId: string,
+      at: number,
+    ): Promise<void> {
+      await db.query(
+        'UPDATE devices SET tokens_valid_after = $3, provisioning_token_id = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2',
+        [tenantId, deviceId, at, provisioningTokenId],
+      );
+    },
+    async revokeRegistrationTokens(tenantId: string, deviceId: string, at: number): Promise<boolean> {
+      const rows = await db.query(
+        'UPDATE devices SET tokens_valid_after = $3 WHERE tenant_id = $1 AND id = $2 RETURNING id',
+        [tenantId, deviceId, at],
+      );
+      return rows.length > 0;
+    },
+    async release(tenantId: string, deviceId: string, at: number): Promise<void> {
+      await db.query(
+        `UPDATE devices SET tokens_valid_after = $3, status = 'released', serial = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
+        [tenantId, deviceId, at],
+      );
+    },
+    async credentialState(deviceId: string): Promise<DeviceCredentialState | undefined> {
+      const [r] = await db.query<{
+        tenant_id: string;
+        status: DeviceStatus;
+        tokens_valid_after: number;
+        provisioning_token_id: string | null;
+        serial: string | null;
+      }>(
+        'SELECT tenant_id, status, tokens_valid_after, provisioning_token_id, serial FROM devices WHERE id = $1',
+        [deviceId],
+      );
+      return (
+        r && {
+          tenantId: r.tenant_id,
+          status: r.status,
+          tokensValidAfter: r.tokens_valid_after,
+          provisioningTokenId: r.provisioning_token_id,
+          serial: r.serial,
+        }
+      );
     },
     async insertAccessKey(tenantId: string, k: AccessKey, keyHash: string): Promise<void> {
       await db.query(

@@ -10,43 +10,18 @@ import type { AuditSink } from '../audit/audit.js';
 import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { TenantCaller } from '../../platform/caller.js';
-import type { Db } from '../../store/db.js';
-import { x509 } from '../../pki/x509.js';
-import { newDeviceRecord, type AuthenticatedDevice } from '../devices/devices.js';
-import { deviceStore } from '../devices/store.js';
+import type { Transaction } from '../../store/db.js';
+import { x509 } from './x509.js';
+import { newDeviceRecord, type AuthenticatedDevice, type DeviceRecordsOn } from '../devices/devices.js';
 import {
   RESERVED_CLIENT_ID,
   type CertificateAuthority,
   type ExternalCaRegistration,
   type PeerCertificate,
 } from './pki.js';
+import { toCa, type CaRecord, type PkiStore } from './store.js';
 
-export interface CaRecord {
-  id: string;
-  tenant_id: string;
-  kind: 'issuing' | 'external';
-  subject: string;
-  cert_pem: string;
-  sealed_key: string | null;
-  status: 'active' | 'disabled';
-  crl_number: number;
-  registration_policy: 'auto' | 'pending' | null;
-  device_tags: string[];
-  external_crl_pem: string | null;
-  fingerprint: string | null;
-  created_at: number;
-}
-
-export const toCa = (r: CaRecord): CertificateAuthority => ({
-  id: r.id,
-  kind: r.kind,
-  subject: r.subject,
-  fingerprint: r.fingerprint,
-  status: r.status,
-  registrationPolicy: r.registration_policy,
-  deviceTags: r.device_tags,
-  createdAt: r.created_at,
-});
+export { toCa, type CaRecord } from './store.js';
 
 const REGISTRATION_CODE_TTL_MS = 3600_000;
 const caInvalid = (why: string) => new AppError('CA_INVALID', why);
@@ -97,19 +72,19 @@ export async function checkCrl(
 }
 
 export function externalCas(deps: {
-  db: Db;
+  store: PkiStore;
+  transaction: Transaction<PkiStore>;
+  /** Creates the device of a just-in-time registration in its transaction. */
+  deviceRecords: DeviceRecordsOn;
   now: () => number;
   rootSubject: string;
   trustChanged(): Promise<void>;
   audit?: AuditSink;
 }) {
-  const { db, now } = deps;
+  const { store, transaction, now } = deps;
 
   async function require(caller: TenantCaller, caId: string): Promise<CaRecord> {
-    const [row] = await db.query<CaRecord>(
-      'SELECT * FROM certificate_authorities WHERE tenant_id = $1 AND id = $2',
-      [caller.tenantId, caId],
-    );
+    const row = await store.tenantCa(caller.tenantId, caId);
     if (!row) throw new AppError('CA_NOT_FOUND', `CA ${caId} not found`);
     return row;
   }
@@ -120,10 +95,7 @@ export function externalCas(deps: {
     async createRegistrationCode(caller: TenantCaller) {
       const code = randomBytes(24).toString('hex');
       const t = now();
-      await db.query(
-        'INSERT INTO ca_registration_codes (tenant_id, code, created_at, expires_at) VALUES ($1, $2, $3, $4)',
-        [caller.tenantId, code, t, t + REGISTRATION_CODE_TTL_MS],
-      );
+      await store.insertRegistrationCode(caller.tenantId, code, t, t + REGISTRATION_CODE_TTL_MS);
       return { registrationCode: code, expiresAt: t + REGISTRATION_CODE_TTL_MS };
     },
 
@@ -137,8 +109,11 @@ export function externalCas(deps: {
       // OpenSSL finds issuers and CRLs by subject name: a second CA with a name already in the trust
       // store (the platform root, a tenant's issuing CA, another manufacturer CA) would break other
       // tenants' chains.
-      const taken = await db.query(`SELECT id FROM certificate_authorities WHERE subject = $1`, [ca.subject]);
-      if (taken.length > 0 || ca.subject === deps.rootSubject || /^CN=Mooring /.test(ca.subject)) {
+      if (
+        (await store.subjectTaken(ca.subject)) ||
+        ca.subject === deps.rootSubject ||
+        /^CN=Mooring /.test(ca.subject)
+      ) {
         throw caInvalid(
           'a CA with this subject name is known already; manufacturer CAs need a distinct name',
         );
@@ -154,36 +129,25 @@ export function externalCas(deps: {
       const { pem: crl } = await checkCrl(input.crl, ca);
       const fingerprint = fingerprintOf(ca.rawData);
       const id = newId('ca', t);
-      await db.transaction(async (tx) => {
-        const used = code
-          ? await tx.query(
-              'UPDATE ca_registration_codes SET used_at = $3 WHERE tenant_id = $1 AND code = $2 AND used_at IS NULL AND expires_at > $3 RETURNING code',
-              [caller.tenantId, code, t],
-            )
-          : [];
-        if (used.length === 0)
+      await transaction(async (tx) => {
+        const used = code ? await tx.useRegistrationCode(caller.tenantId, code, t) : false;
+        if (!used)
           throw caInvalid(
             'the verification certificate does not name a current registration code of this tenant as its common name',
           );
-        const clash = await tx.query('SELECT id FROM certificate_authorities WHERE fingerprint = $1', [
+        if (await tx.fingerprintTaken(fingerprint))
+          throw new AppError('ALREADY_EXISTS', 'this CA is registered already');
+        await tx.insertExternalCa({
+          id,
+          tenantId: caller.tenantId,
+          subject: ca.subject,
+          certPem: ca.toString('pem'),
+          registrationPolicy: input.registrationPolicy,
+          deviceTags: input.deviceTags ?? [],
+          crlPem: crl,
           fingerprint,
-        ]);
-        if (clash.length > 0) throw new AppError('ALREADY_EXISTS', 'this CA is registered already');
-        await tx.query(
-          `INSERT INTO certificate_authorities (id, tenant_id, kind, subject, cert_pem, status, registration_policy, device_tags, external_crl_pem, fingerprint, created_at)
-           VALUES ($1, $2, 'external', $3, $4, 'active', $5, $6, $7, $8, $9)`,
-          [
-            id,
-            caller.tenantId,
-            ca.subject,
-            ca.toString('pem'),
-            input.registrationPolicy,
-            input.deviceTags ?? [],
-            crl,
-            fingerprint,
-            t,
-          ],
-        );
+          createdAt: t,
+        });
       });
       await deps.trustChanged();
       return toCa((await require(caller, id))!);
@@ -204,14 +168,15 @@ export function externalCas(deps: {
       if (row.kind !== 'external')
         throw new AppError('VALIDATION_FAILED', 'only a manufacturer CA takes an uploaded CRL');
       const { pem, revokedSerials } = await checkCrl(crlPem, new x509.X509Certificate(row.cert_pem));
-      const revoked = await db.transaction(async (tx) => {
-        await tx.query('UPDATE certificate_authorities SET external_crl_pem = $2 WHERE id = $1', [caId, pem]);
+      const revoked = await transaction(async (tx) => {
+        await tx.setExternalCrl(caId, pem);
         if (revokedSerials.length === 0) return [];
-        return tx.query<{ device_id: string; serial: string }>(
-          `UPDATE device_certificates SET revoked_at = $4, revocation_reason = $5
-            WHERE tenant_id = $1 AND ca_id = $2 AND ltrim(serial, '0') = ANY($3::text[]) AND revoked_at IS NULL
-            RETURNING device_id, serial`,
-          [caller.tenantId, caId, revokedSerials, now(), 'listed in the CRL of its manufacturer CA'],
+        return tx.revokeListed(
+          caller.tenantId,
+          caId,
+          revokedSerials,
+          now(),
+          'listed in the CRL of its manufacturer CA',
         );
       });
       await deps.trustChanged();
@@ -226,21 +191,16 @@ export function externalCas(deps: {
       peer: PeerCertificate,
     ): Promise<(AuthenticatedDevice & { status: string }) | undefined> {
       if (!peer.issuerFingerprint256 || !peer.raw || !peer.commonName) return undefined;
-      const [ca] = await db.query<CaRecord>(
-        `SELECT * FROM certificate_authorities WHERE fingerprint = $1 AND kind = 'external' AND status = 'active'`,
-        [peer.issuerFingerprint256],
-      );
+      const ca = await store.activeExternalCa(peer.issuerFingerprint256);
       if (!ca) return undefined;
       const serial = peer.commonName;
       if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(serial) || RESERVED_CLIENT_ID.test(serial)) {
         throw new AppError('INVALID_CREDENTIALS', 'the certificate common name is not a usable serial');
       }
       const t = now();
-      const registered = await db.transaction(async (tx) => {
-        const [existing] = await tx.query<{ id: string; status: string }>(
-          'SELECT id, status FROM devices WHERE tenant_id = $1 AND serial = $2',
-          [ca.tenant_id, serial],
-        );
+      const registered = await transaction(async (tx, q) => {
+        const devices = deps.deviceRecords(q);
+        const existing = await devices.bySerial(ca.tenant_id, serial);
         let deviceId = existing?.id;
         let status = existing?.status ?? (ca.registration_policy === 'auto' ? 'enabled' : 'disabled');
         // Under the `pending` policy a new certificate for a known serial waits for approval too: a
@@ -248,7 +208,7 @@ export function externalCas(deps: {
         const pending = Boolean(existing) && ca.registration_policy === 'pending';
         if (!deviceId) {
           deviceId = newId('dev', t);
-          await deviceStore(tx).insert(
+          await devices.insert(
             newDeviceRecord({
               id: deviceId,
               tenantId: ca.tenant_id,
@@ -261,23 +221,19 @@ export function externalCas(deps: {
             }),
           );
         }
-        await tx.query(
-          `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at, client_id, pending)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (serial) DO NOTHING`,
-          [
-            peer.serial.toLowerCase(),
-            ca.tenant_id,
-            deviceId,
-            ca.id,
-            peer.fingerprint256,
-            new x509.X509Certificate(new Uint8Array(peer.raw!)).toString('pem'),
-            peer.validFrom ? Date.parse(peer.validFrom) : t,
-            peer.validTo ? Date.parse(peer.validTo) : t,
-            t,
-            serial,
-            pending,
-          ],
-        );
+        await tx.insertPresentedCertificate({
+          serial: peer.serial.toLowerCase(),
+          tenantId: ca.tenant_id,
+          deviceId,
+          caId: ca.id,
+          fingerprint: peer.fingerprint256,
+          certPem: new x509.X509Certificate(new Uint8Array(peer.raw!)).toString('pem'),
+          notBefore: peer.validFrom ? Date.parse(peer.validFrom) : t,
+          notAfter: peer.validTo ? Date.parse(peer.validTo) : t,
+          createdAt: t,
+          clientId: serial,
+          pending,
+        });
         status = existing?.status ?? status;
         return {
           tenantId: ca.tenant_id,

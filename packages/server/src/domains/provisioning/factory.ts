@@ -10,50 +10,24 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
-import type { TenantCaller } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
-import type { Db } from '../../store/db.js';
+import type { Transaction } from '../../store/db.js';
 import type { AuditSink } from '../audit/audit.js';
 import { principalName } from '../../platform/caller.js';
 import type { PkiService, SignedCertificate } from '../pki/pki.js';
-import { newDeviceRecord } from '../devices/devices.js';
-import { deviceStore } from '../devices/store.js';
-import type { ProvisioningService } from './provisioning.js';
+import { newDeviceRecord, type DeviceRecordsOn } from '../devices/devices.js';
+import type { FactoryStore } from './factory-store.js';
+import {
+  MAX_BATCH_ITEMS,
+  type FactoryService,
+  type Manifest,
+  type ManifestEntry,
+  type ProvisioningService,
+} from './provisioning.js';
 
-export interface FactoryItem {
-  serial: string;
-  csr?: string;
-}
+export { MAX_BATCH_ITEMS } from './provisioning.js';
+export type { FactoryItem, FactoryService, Manifest, ManifestEntry } from './provisioning.js';
 
-export interface ManifestEntry {
-  serial: string;
-  deviceId?: string;
-  /** Without a CSR: the unit's per-device provisioning token (flashed on the line). */
-  provisioningTokenId?: string;
-  provisioningToken?: string;
-  /** With a CSR: the unit's certificate and chain. */
-  certificateSerial?: string;
-  certificate?: string;
-  chain?: string;
-  notAfter?: number;
-}
-
-export interface Manifest {
-  batchId: string;
-  createdAt: number;
-  devices: number;
-  items: ManifestEntry[];
-}
-
-export interface FactoryService {
-  /** Provisions a batch; `onProgress` is called after each chunk with the count done. */
-  provisionBatch(
-    caller: TenantCaller,
-    input: { batchId: string; items: FactoryItem[]; approval: 'auto' | 'manual'; deviceTags?: string[] },
-  ): Promise<Manifest>;
-}
-
-export const MAX_BATCH_ITEMS = 10_000;
 /** Units per insert transaction: a short hold of the store each (≈ 2 statements per unit). */
 const INSERT_SLICE = 10;
 /** Units per stored manifest part (≈ 1.3 KB each sealed): one statement of about 250 KB. */
@@ -124,7 +98,10 @@ export function manifestCsv(m: Manifest): string {
 }
 
 export function createFactoryService(deps: {
-  db: Db;
+  store: FactoryStore;
+  transaction: Transaction<FactoryStore>;
+  /** Finds the tenant's units by serial; creates new units' device records in a slice's transaction. */
+  deviceRecords: DeviceRecordsOn;
   box: SecretBox;
   provisioning: ProvisioningService;
   pki: PkiService;
@@ -132,7 +109,7 @@ export function createFactoryService(deps: {
   audit?: AuditSink;
   now?: () => number;
 }): FactoryService {
-  const { db, box } = deps;
+  const { store, transaction, box } = deps;
   const now = deps.now ?? Date.now;
   return {
     async provisionBatch(caller, input) {
@@ -149,15 +126,7 @@ export function createFactoryService(deps: {
         serials.add(item.serial);
       }
       const requestHash = createHash('sha256').update(JSON.stringify(input)).digest('hex');
-      const [seen] = await db.query<{
-        request_hash: string;
-        sealed_manifest: string;
-        parts: number;
-        manifest_id: string | null;
-      }>(
-        'SELECT request_hash, sealed_manifest, parts, manifest_id FROM provisioning_batches WHERE tenant_id = $1 AND batch_id = $2',
-        [caller.tenantId, input.batchId],
-      );
+      const seen = await store.batch(caller.tenantId, input.batchId);
       if (seen) {
         if (seen.request_hash !== requestHash)
           throw new AppError('IDEMPOTENCY_KEY_REUSED', `batch ${input.batchId} was made with other contents`);
@@ -169,11 +138,11 @@ export function createFactoryService(deps: {
       // CSR refuses the whole batch before anything is written.
       const known = new Map<string, string>();
       for (let start = 0; start < input.items.length; start += LOOKUP_SLICE) {
-        const rows = await db.query<{ id: string; serial: string }>(
-          'SELECT id, serial FROM devices WHERE tenant_id = $1 AND serial = ANY($2::text[])',
-          [caller.tenantId, input.items.slice(start, start + LOOKUP_SLICE).map((i) => i.serial)],
+        const ids = await deps.deviceRecords().idsBySerial(
+          caller.tenantId,
+          input.items.slice(start, start + LOOKUP_SLICE).map((i) => i.serial),
         );
-        for (const r of rows) known.set(r.serial, r.id);
+        for (const [serial, id] of ids) known.set(serial, id);
         await yieldToLoop();
       }
       const signed: (SignedCertificate | undefined)[] = [];
@@ -216,7 +185,8 @@ export function createFactoryService(deps: {
         // Short transactions: the inserts of a slice, with each unit's audit record (reported inside
         // the transaction, it is appended before COMMIT: a unit exists with its record or not at all).
         const slice: (ManifestEntry | undefined)[] = [];
-        await db.transaction(async (tx) => {
+        await transaction(async (_store, tx) => {
+          const devices = deps.deviceRecords(tx);
           const t = now();
           for (let i = start; i < end; i++) {
             const item = input.items[i]!;
@@ -224,7 +194,7 @@ export function createFactoryService(deps: {
             const deviceId = deviceIds[i];
             if (!cert || !deviceId) continue;
             if (!known.has(item.serial)) {
-              await deviceStore(tx).insert(
+              await devices.insert(
                 newDeviceRecord({
                   id: deviceId,
                   tenantId: caller.tenantId,
@@ -253,7 +223,7 @@ export function createFactoryService(deps: {
         for (let i = start; i < end; i++) {
           if (slice[i - start]) continue;
           const item = input.items[i]!;
-          slice[i - start] = await db.transaction(async () => {
+          slice[i - start] = await transaction(async () => {
             const pt = await deps.provisioning.createToken(caller, {
               name: `batch ${input.batchId}`,
               kind: 'device',
@@ -290,28 +260,22 @@ export function createFactoryService(deps: {
     for (let start = 0; start < manifest.items.length; start += MANIFEST_PART, parts++) {
       await yieldToLoop();
       const part = toStoredPart(manifest.items.slice(start, start + MANIFEST_PART));
-      await db.query(
-        'INSERT INTO provisioning_batch_parts (manifest_id, part, tenant_id, sealed_items) VALUES ($1, $2, $3, $4)',
-        [manifestId, parts, tenantId, box.seal(JSON.stringify(part))],
-      );
+      await store.insertPart(manifestId, parts, tenantId, box.seal(JSON.stringify(part)));
     }
     const header = { ...manifest, items: [] };
     try {
-      await db.query(
-        'INSERT INTO provisioning_batches (tenant_id, batch_id, request_hash, devices, sealed_manifest, created_at, parts, manifest_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-        [
-          tenantId,
-          manifest.batchId,
-          requestHash,
-          manifest.devices,
-          box.seal(JSON.stringify(header)),
-          manifest.createdAt,
-          parts,
-          manifestId,
-        ],
-      );
+      await store.insertBatch({
+        tenantId,
+        batchId: manifest.batchId,
+        requestHash,
+        devices: manifest.devices,
+        sealedManifest: box.seal(JSON.stringify(header)),
+        createdAt: manifest.createdAt,
+        parts,
+        manifestId,
+      });
     } catch (e) {
-      await db.query('DELETE FROM provisioning_batch_parts WHERE manifest_id = $1', [manifestId]);
+      await store.deleteParts(manifestId);
       throw e;
     }
   }
@@ -324,12 +288,9 @@ export function createFactoryService(deps: {
     const manifest = JSON.parse(box.open(row.sealed_manifest)) as Manifest;
     for (let part = 0; part < row.parts; part++) {
       await yieldToLoop();
-      const [stored] = await db.query<{ sealed_items: string }>(
-        'SELECT sealed_items FROM provisioning_batch_parts WHERE manifest_id = $1 AND part = $2',
-        [row.manifest_id, part],
-      );
-      if (!stored) throw new Error(`batch ${batchId}: manifest part ${part} is missing`);
-      for (const entry of fromStoredPart(JSON.parse(box.open(stored.sealed_items)) as StoredPart))
+      const stored = await store.part(row.manifest_id, part);
+      if (stored === undefined) throw new Error(`batch ${batchId}: manifest part ${part} is missing`);
+      for (const entry of fromStoredPart(JSON.parse(box.open(stored)) as StoredPart))
         manifest.items.push(entry);
     }
     return manifest;

@@ -147,6 +147,42 @@ export interface ProvisioningService {
   endLongPolls(): void;
 }
 
+// Factory bulk provisioning (`factory.ts`): a batch of serials becomes tokens or certificates at once.
+
+export interface FactoryItem {
+  serial: string;
+  csr?: string;
+}
+
+export interface ManifestEntry {
+  serial: string;
+  deviceId?: string;
+  /** Without a CSR: the unit's per-device provisioning token (flashed on the line). */
+  provisioningTokenId?: string;
+  provisioningToken?: string;
+  /** With a CSR: the unit's certificate and chain. */
+  certificateSerial?: string;
+  certificate?: string;
+  chain?: string;
+  notAfter?: number;
+}
+
+export interface Manifest {
+  batchId: string;
+  createdAt: number;
+  devices: number;
+  items: ManifestEntry[];
+}
+
+export interface FactoryService {
+  /** Provisions a batch; `onProgress` is called after each chunk with the count done. */
+  provisionBatch(
+    caller: TenantCaller,
+    input: { batchId: string; items: FactoryItem[]; approval: 'auto' | 'manual'; deviceTags?: string[] },
+  ): Promise<Manifest>;
+}
+
+export const MAX_BATCH_ITEMS = 10_000;
 export const PROVISIONING_TOKEN_PREFIX = 'mpt';
 /** Wrong verification codes before an operation locks. */
 export const MAX_WRONG_CODES = 5;
@@ -155,7 +191,6 @@ export const DEVICE_TOKEN_BURST = 5;
 export const BURST_WINDOW_MS = 10 * 60_000;
 /** How long an approved operation keeps its RT for the device to pick up. */
 export const PICKUP_WINDOW_MS = 60 * 60_000;
-export const VERIFICATION_CODE_PATTERN = /^[A-Z0-9]{4,12}$/;
-export const SERIAL_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
+export { SERIAL_PATTERN, VERIFICATION_CODE_PATTERN } from '@mooring/protocol';
 /** Largest `attributes` document a device may send, in bytes of JSON. */
 export const MAX_ATTRIBUTES_BYTES = 4096;

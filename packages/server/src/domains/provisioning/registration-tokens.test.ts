@@ -7,6 +7,8 @@ import { migrate } from '../../store/migrate.js';
 import { createSecretBox } from '../../platform/secret-box.js';
 import { isAppError } from '../../errors.js';
 import { createRegistrationTokens } from './registration-tokens.js';
+import { provisioningStore } from './store.js';
+import { transactionOf } from '../../store/db.js';
 
 const refused = (e: unknown) => isAppError(e) && e.code === 'INVALID_CREDENTIALS';
 
@@ -16,7 +18,8 @@ test('registration tokens: lifetime, skew, grace for refresh, rotation and forge
   const box = createSecretBox(randomBytes(32));
   let clock = Date.UTC(2030, 0, 1);
   const rts = await createRegistrationTokens({
-    db,
+    store: provisioningStore(db),
+    transaction: transactionOf(db, provisioningStore),
     box,
     ttlSeconds: 3600,
     skewSeconds: 60,
@@ -47,7 +50,8 @@ test('registration tokens: lifetime, skew, grace for refresh, rotation and forge
 
   // A second instance over the same store (a restart, another node) loads the sealed keys.
   const again = await createRegistrationTokens({
-    db,
+    store: provisioningStore(db),
+    transaction: transactionOf(db, provisioningStore),
     box,
     ttlSeconds: 3600,
     skewSeconds: 60,

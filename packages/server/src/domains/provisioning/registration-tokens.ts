@@ -18,7 +18,8 @@ import { isCanonicalBase64url } from '@mooring/protocol';
 import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { SecretBox } from '../../platform/secret-box.js';
-import type { Db } from '../../store/db.js';
+import type { Transaction } from '../../store/db.js';
+import type { ProvisioningStore } from './store.js';
 
 export const RT_ALG = 'EdDSA';
 export const RT_TYPE = 'mooring-rt+jwt';
@@ -61,7 +62,8 @@ export function looksLikeJwt(value: string): boolean {
 }
 
 export async function createRegistrationTokens(deps: {
-  db: Db;
+  store: ProvisioningStore;
+  transaction: Transaction<ProvisioningStore>;
   box: SecretBox;
   ttlSeconds: number;
   skewSeconds: number;
@@ -72,13 +74,7 @@ export async function createRegistrationTokens(deps: {
   let active: LoadedKey | undefined;
 
   async function load() {
-    const rows = await deps.db.query<{
-      kid: string;
-      public_jwk: JWK;
-      sealed_private_jwk: string;
-      created_at: number;
-      retired_at: number | null;
-    }>('SELECT * FROM signing_keys ORDER BY created_at');
+    const rows = await deps.store.signingKeys();
     for (const r of rows) {
       let privateJwk: JWK;
       try {
@@ -107,12 +103,15 @@ export async function createRegistrationTokens(deps: {
     const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: RT_ALG, use: 'sig' };
     const privateJwk = await exportJWK(privateKey);
     const t = now();
-    await deps.db.transaction(async (tx) => {
-      await tx.query('UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL', [t]);
-      await tx.query(
-        'INSERT INTO signing_keys (kid, alg, public_jwk, sealed_private_jwk, created_at) VALUES ($1, $2, $3, $4, $5)',
-        [kid, RT_ALG, JSON.stringify(publicJwk), deps.box.seal(JSON.stringify(privateJwk)), t],
-      );
+    await deps.transaction(async (tx) => {
+      await tx.retireSigningKeys(t);
+      await tx.insertSigningKey({
+        kid,
+        alg: RT_ALG,
+        publicJwk,
+        sealedPrivateJwk: deps.box.seal(JSON.stringify(privateJwk)),
+        createdAt: t,
+      });
     });
     for (const k of keys.values()) k.retiredAt ??= t;
     const key: LoadedKey = { kid, publicJwk, publicKey, privateKey, createdAt: t, retiredAt: null };

@@ -6,7 +6,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { migrate } from '../../store/migrate.js';
-import type { Db } from '../../store/db.js';
+import { transactionOf, type Db, type Queryable } from '../../store/db.js';
 import { storeBackends } from '../../../test/postgres.js';
 import { createLocalBus } from '../../platform/bus.js';
 import { createCursors } from '../../platform/pagination.js';
@@ -15,6 +15,8 @@ import type { TenantCaller } from '../../platform/caller.js';
 import { isAppError } from '../../errors.js';
 import { createRegistrationTokens } from './registration-tokens.js';
 import { createProvisioningService } from './service.js';
+import { provisioningStore } from './store.js';
+import { deviceStore } from '../devices/store.js';
 import { DEVICE_TOKEN_BURST, MAX_WRONG_CODES } from './provisioning.js';
 import type { PkiService } from '../pki/pki.js';
 
@@ -39,9 +41,17 @@ for (const [name, open] of storeBackends) {
     const box = createSecretBox(randomBytes(32));
     async function setup() {
       const bus = createLocalBus();
-      const tokens = await createRegistrationTokens({ db, box, ttlSeconds: 3600, skewSeconds: 60 });
+      const tokens = await createRegistrationTokens({
+        store: provisioningStore(db),
+        transaction: transactionOf(db, provisioningStore),
+        box,
+        ttlSeconds: 3600,
+        skewSeconds: 60,
+      });
       const service = createProvisioningService({
-        db,
+        store: provisioningStore(db),
+        transaction: transactionOf(db, provisioningStore),
+        deviceRecords: (tx?: Queryable) => deviceStore(tx ?? db),
         bus,
         cursors: createCursors(randomBytes(32)),
         box,

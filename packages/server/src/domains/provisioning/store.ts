@@ -1,4 +1,5 @@
 /** SQL for provisioning tokens and operations; every query names the tenant or the token's digest. */
+import type { JWK } from 'jose';
 import type { Queryable } from '../../store/db.js';
 import type {
   ApprovalPolicy,
@@ -244,37 +245,66 @@ export function provisioningStore(db: Queryable) {
       );
       return expired.map((r) => r.id);
     },
-    async deviceBySerial(
-      tenantId: string,
-      serial: string,
-    ): Promise<{ id: string; status: string } | undefined> {
-      const [r] = await db.query<{ id: string; status: string }>(
-        'SELECT id, status FROM devices WHERE tenant_id = $1 AND serial = $2',
-        [tenantId, serial],
-      );
-      return r;
+    /** Locks a token's row: starts with one token run one at a time. */
+    async lockToken(id: string): Promise<void> {
+      await db.query('SELECT id FROM provisioning_tokens WHERE id = $1 FOR UPDATE', [id]);
     },
-    async deviceAuthState(deviceId: string): Promise<
-      | {
-          tenant_id: string;
-          status: string;
-          tokens_valid_after: number;
-          provisioning_token_id: string | null;
-          serial: string | null;
-        }
-      | undefined
-    > {
-      const [r] = await db.query<{
-        tenant_id: string;
-        status: string;
-        tokens_valid_after: number;
-        provisioning_token_id: string | null;
-        serial: string | null;
-      }>(
-        'SELECT tenant_id, status, tokens_valid_after, provisioning_token_id, serial FROM devices WHERE id = $1',
-        [deviceId],
+    async countUse(tokenId: string): Promise<void> {
+      await db.query('UPDATE provisioning_tokens SET uses = uses + 1 WHERE id = $1', [tokenId]);
+    },
+    /** Reads and locks an operation's status. */
+    async lockOperationStatus(id: string): Promise<OperationRow['status'] | undefined> {
+      const [current] = await db.query<{ status: OperationRow['status'] }>(
+        'SELECT status FROM provisioning_operations WHERE id = $1 FOR UPDATE',
+        [id],
       );
-      return r;
+      return current?.status;
+    },
+    /**
+     * Reserves a verification-code attempt of a pending operation, atomically; the attempts made with
+     * it, or undefined when none is left (or the operation is no longer pending).
+     */
+    async reserveCodeAttempt(id: string, maxAttempts: number): Promise<number | undefined> {
+      const [slot] = await db.query<{ wrong_code_attempts: number }>(
+        `UPDATE provisioning_operations SET wrong_code_attempts = wrong_code_attempts + 1
+          WHERE id = $1 AND status = 'pending' AND wrong_code_attempts < $2 RETURNING wrong_code_attempts`,
+        [id, maxAttempts],
+      );
+      return slot?.wrong_code_attempts;
+    },
+    async releaseCodeAttempt(id: string): Promise<void> {
+      await db.query(
+        'UPDATE provisioning_operations SET wrong_code_attempts = wrong_code_attempts - 1 WHERE id = $1',
+        [id],
+      );
+    },
+    // Registration-token signing keys (platform-wide)
+
+    async signingKeys(): Promise<
+      {
+        kid: string;
+        public_jwk: JWK;
+        sealed_private_jwk: string;
+        created_at: number;
+        retired_at: number | null;
+      }[]
+    > {
+      return db.query('SELECT * FROM signing_keys ORDER BY created_at');
+    },
+    async retireSigningKeys(at: number): Promise<void> {
+      await db.query('UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL', [at]);
+    },
+    async insertSigningKey(k: {
+      kid: string;
+      alg: string;
+      publicJwk: JWK;
+      sealedPrivateJwk: string;
+      createdAt: number;
+    }): Promise<void> {
+      await db.query(
+        'INSERT INTO signing_keys (kid, alg, public_jwk, sealed_private_jwk, created_at) VALUES ($1, $2, $3, $4, $5)',
+        [k.kid, k.alg, JSON.stringify(k.publicJwk), k.sealedPrivateJwk, k.createdAt],
+      );
     },
   };
 }

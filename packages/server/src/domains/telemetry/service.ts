@@ -2,12 +2,12 @@ import { parseDeviceEvent, parseTelemetry, type TelemetryValue } from '@mooring/
 import { AppError, Errors } from '../../errors.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import { clampLimit, type Cursors } from '../../platform/pagination.js';
-import type { Db } from '../../store/db.js';
 import type { BatchWriter, TelemetryRow } from './batch-writer.js';
-import { MAX_AGGREGATE_BUCKETS, type RangeQuery, type TelemetryService } from './telemetry.js';
+import type { Cursor, TelemetryStore, ValueColumns } from './store.js';
+import { MAX_AGGREGATE_BUCKETS, type TelemetryService } from './telemetry.js';
 
 export interface TelemetryDeps {
-  db: Db;
+  store: TelemetryStore;
   writer: BatchWriter;
   /** Signs and checks pagination cursors. */
   cursors: Cursors;
@@ -16,28 +16,11 @@ export interface TelemetryDeps {
   now?: () => number;
 }
 
-type Cursor = [number, number];
 const isCursor = (v: unknown): v is Cursor =>
   Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x));
 
-function valueOf(r: { num: number | null; str: string | null; bool: boolean | null }): TelemetryValue {
+function valueOf(r: ValueColumns): TelemetryValue {
   return r.num ?? r.str ?? (r.bool as boolean);
-}
-
-/** WHERE clause for a device's rows in [from, to), optionally one key (or event type), after a cursor. */
-function rangeWhere(
-  tenantId: string,
-  deviceId: string,
-  q: RangeQuery,
-  keyColumn: 'key' | 'type',
-  after: Cursor | undefined,
-) {
-  const params: unknown[] = [tenantId, deviceId, q.from, q.to];
-  let where = 'tenant_id = $1 AND device_id = $2 AND ts >= $3 AND ts < $4';
-  if (q.key) where += ` AND ${keyColumn} = $${params.push(q.key)}`;
-  if (after)
-    where += ` AND (ts, id) > ($${params.push(after[0])}::bigint, $${params.push(after[1])}::bigint)`;
-  return { where, params };
 }
 
 function checkRange(from: number, to: number) {
@@ -46,7 +29,7 @@ function checkRange(from: number, to: number) {
 }
 
 export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
-  const { db, writer } = deps;
+  const { store, writer } = deps;
   const now = deps.now ?? Date.now;
 
   return {
@@ -79,18 +62,7 @@ export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
       await deps.requireDevice(caller, deviceId);
       const limit = clampLimit(q.limit);
       const after = deps.cursors.decode(q.cursor, isCursor);
-      const { where, params } = rangeWhere(caller.tenantId, deviceId, q, 'key', after);
-      const rows = await db.query<{
-        id: number;
-        key: string;
-        ts: number;
-        num: number | null;
-        str: string | null;
-        bool: boolean | null;
-      }>(
-        `SELECT id, key, ts, num, str, bool FROM telemetry WHERE ${where} ORDER BY ts, id LIMIT $${params.push(limit + 1)}`,
-        params,
-      );
+      const rows = await store.range(caller.tenantId, deviceId, q, after, limit);
       return deps.cursors.pageOf(
         rows,
         limit,
@@ -101,16 +73,7 @@ export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
 
     async latest(caller, deviceId) {
       await deps.requireDevice(caller, deviceId);
-      const rows = await db.query<{
-        key: string;
-        ts: number;
-        num: number | null;
-        str: string | null;
-        bool: boolean | null;
-      }>(
-        'SELECT key, ts, num, str, bool FROM telemetry_latest WHERE tenant_id = $1 AND device_id = $2 ORDER BY key',
-        [caller.tenantId, deviceId],
-      );
+      const rows = await store.latest(caller.tenantId, deviceId);
       return rows.map((r) => ({ key: r.key, ts: r.ts, value: valueOf(r) }));
     },
 
@@ -124,19 +87,7 @@ export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
         );
       }
       await deps.requireDevice(caller, deviceId);
-      const rows = await db.query<{
-        start: number;
-        count: number;
-        min: number | null;
-        max: number | null;
-        avg: number | null;
-      }>(
-        `SELECT (ts / $6::bigint) * $6::bigint AS start, count(num)::int AS count, min(num) AS min, max(num) AS max, avg(num) AS avg
-           FROM telemetry
-          WHERE tenant_id = $1 AND device_id = $2 AND key = $3 AND ts >= $4 AND ts < $5
-          GROUP BY 1 ORDER BY 1`,
-        [caller.tenantId, deviceId, q.key, q.from, q.to, q.bucketMs],
-      );
+      const rows = await store.aggregate(caller.tenantId, deviceId, q);
       return rows.map((r) => ({
         start: Number(r.start),
         count: r.count,
@@ -151,19 +102,7 @@ export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
       await deps.requireDevice(caller, deviceId);
       const limit = clampLimit(q.limit);
       const after = deps.cursors.decode(q.cursor, isCursor);
-      const { where, params } = rangeWhere(caller.tenantId, deviceId, q, 'type', after);
-      const rows = await db.query<{
-        id: number;
-        ts: number;
-        type: string;
-        severity: 'info' | 'warning' | 'error' | 'critical';
-        message: string | null;
-        data: Record<string, unknown> | null;
-        received_at: number;
-      }>(
-        `SELECT * FROM device_events WHERE ${where} ORDER BY ts, id LIMIT $${params.push(limit + 1)}`,
-        params,
-      );
+      const rows = await store.events(caller.tenantId, deviceId, q, after, limit);
       return deps.cursors.pageOf(
         rows,
         limit,

@@ -1,20 +1,7 @@
 /** A tenant's API keys: scoped grants, expiry, rotation with overlap, revocation. */
-import { Type } from '@sinclair/typebox';
-import { MAX_ROTATION_OVERLAP_SECONDS } from '../../../domains/api-keys/api-keys.js';
+import type { ApiKeyCreate, ApiKeyParams, ApiKeyRotate } from '@mooring/protocol';
 import { tenantCaller, type RoutePlugin } from '../context.js';
-import { ApiKeyCreate } from './schemas.js';
-
-const KeyParams = Type.Object({ keyId: Type.String({ maxLength: 64 }) });
-const Rotate = Type.Object(
-  {
-    overlapSeconds: Type.Integer({
-      minimum: 0,
-      maximum: MAX_ROTATION_OVERLAP_SECONDS,
-      description: 'how long the previous secret keeps working',
-    }),
-  },
-  { additionalProperties: false },
-);
+import { api } from '../openapi.js';
 
 export const apiKeyRoutes: RoutePlugin = (app, { services }) => {
   const config = { auth: 'tenant' as const };
@@ -22,7 +9,14 @@ export const apiKeyRoutes: RoutePlugin = (app, { services }) => {
   const keys = services.apiKeys;
   app.get(
     '/v1/api-keys',
-    { config, schema: { tags, summary: "List the tenant's API keys" } },
+    {
+      config,
+      schema: {
+        ...api('listApiKeys', config.auth),
+        tags,
+        summary: "List the tenant's API keys",
+      },
+    },
     async (request) => ({
       items: await keys.list(tenantCaller(request)),
     }),
@@ -32,35 +26,48 @@ export const apiKeyRoutes: RoutePlugin = (app, { services }) => {
     {
       config,
       schema: {
+        ...api('createApiKey', config.auth),
         tags,
         summary:
           'Create an API key with a role, permissions or grants (nothing by default; secret shown once)',
-        body: ApiKeyCreate,
       },
     },
     async (request, reply) => reply.code(201).send(await keys.create(tenantCaller(request), request.body)),
   );
-  app.get<{ Params: typeof KeyParams.static }>(
+  app.get<{ Params: typeof ApiKeyParams.static }>(
     '/v1/api-keys/:keyId',
-    { config, schema: { tags, summary: 'Get an API key (never its secret)', params: KeyParams } },
+    {
+      config,
+      schema: {
+        ...api('getApiKey', config.auth),
+        tags,
+        summary: 'Get an API key (never its secret)',
+      },
+    },
     async (request) => keys.get(tenantCaller(request), request.params.keyId),
   );
-  app.post<{ Params: typeof KeyParams.static; Body: typeof Rotate.static }>(
+  app.post<{ Params: typeof ApiKeyParams.static; Body: typeof ApiKeyRotate.static }>(
     '/v1/api-keys/:keyId/rotate',
     {
       config,
       schema: {
+        ...api('rotateApiKey', config.auth),
         tags,
         summary: 'A new secret for the key; the old one works for overlapSeconds more',
-        params: KeyParams,
-        body: Rotate,
       },
     },
     async (request) => keys.rotate(tenantCaller(request), request.params.keyId, request.body.overlapSeconds),
   );
-  app.delete<{ Params: typeof KeyParams.static }>(
+  app.delete<{ Params: typeof ApiKeyParams.static }>(
     '/v1/api-keys/:keyId',
-    { config, schema: { tags, summary: 'Revoke an API key (at once)', params: KeyParams } },
+    {
+      config,
+      schema: {
+        ...api('revokeApiKey', config.auth),
+        tags,
+        summary: 'Revoke an API key (at once)',
+      },
+    },
     async (request, reply) => {
       await keys.revoke(tenantCaller(request), request.params.keyId);
       return reply.code(204).send();

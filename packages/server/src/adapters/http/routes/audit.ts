@@ -1,22 +1,11 @@
 /** The audit trail: query, export as JSON lines, and verify the hash chain. */
-import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import type { AuditQuerySchema } from '@mooring/protocol';
 import { parseTime, platformCaller, tenantCaller, type RoutePlugin } from '../context.js';
+import { api } from '../openapi.js';
 import type { AuditQuery } from '../../../domains/audit/audit.js';
 
-const Query = Type.Object(
-  {
-    action: Type.Optional(Type.String({ maxLength: 200 })),
-    actor: Type.Optional(Type.String({ maxLength: 200 })),
-    target: Type.Optional(Type.String({ maxLength: 200 })),
-    from: Type.Optional(Type.String({ maxLength: 40 })),
-    to: Type.Optional(Type.String({ maxLength: 40 })),
-    cursor: Type.Optional(Type.String({ maxLength: 512 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
-  },
-  { additionalProperties: false },
-);
-type Q = typeof Query.static;
+type Q = typeof AuditQuerySchema.static;
 
 function toQuery(q: Q): AuditQuery {
   return {
@@ -36,6 +25,7 @@ export const auditRoutes: RoutePlugin = (app, { services }) => {
     {
       prefix: '/v1/audit',
       config: { auth: 'tenant' as const },
+      names: { list: 'listAudit', export: 'exportAudit', verify: 'verifyAudit' } as const,
       list: (r: FastifyRequest, q: AuditQuery) => services.audit.list(tenantCaller(r), q),
       verify: (r: FastifyRequest) => services.audit.verify(tenantCaller(r)),
       who: "the tenant's",
@@ -43,6 +33,11 @@ export const auditRoutes: RoutePlugin = (app, { services }) => {
     {
       prefix: '/v1/platform/audit',
       config: { auth: 'platform-admin' as const },
+      names: {
+        list: 'listPlatformAudit',
+        export: 'exportPlatformAudit',
+        verify: 'verifyPlatformAudit',
+      } as const,
       list: (r: FastifyRequest, q: AuditQuery) => services.audit.listPlatform(platformCaller(r), q),
       verify: (r: FastifyRequest) => services.audit.verifyPlatform(platformCaller(r)),
       who: 'the platform',
@@ -53,7 +48,11 @@ export const auditRoutes: RoutePlugin = (app, { services }) => {
       c.prefix,
       {
         config: c.config,
-        schema: { tags, summary: `Query ${c.who} audit records, oldest first`, querystring: Query },
+        schema: {
+          ...api(c.names.list, c.config.auth),
+          tags,
+          summary: `Query ${c.who} audit records, oldest first`,
+        },
       },
       async (request) => c.list(request, toQuery(request.query)),
     );
@@ -61,7 +60,11 @@ export const auditRoutes: RoutePlugin = (app, { services }) => {
       `${c.prefix}/export`,
       {
         config: c.config,
-        schema: { tags, summary: `Export ${c.who} audit records as JSON lines`, querystring: Query },
+        schema: {
+          ...api(c.names.export, c.config.auth),
+          tags,
+          summary: `Export ${c.who} audit records as JSON lines`,
+        },
       },
       async (request, reply) => {
         const lines: string[] = [];
@@ -81,7 +84,14 @@ export const auditRoutes: RoutePlugin = (app, { services }) => {
     );
     app.get(
       `${c.prefix}/verify`,
-      { config: c.config, schema: { tags, summary: `Verify ${c.who} audit hash chain` } },
+      {
+        config: c.config,
+        schema: {
+          ...api(c.names.verify, c.config.auth),
+          tags,
+          summary: `Verify ${c.who} audit hash chain`,
+        },
+      },
       async (request) => c.verify(request),
     );
   }

@@ -3,18 +3,11 @@
  * through the same parsers as MQTT payloads, so both paths refuse the same input with the same code;
  * a 2xx is sent only after the data is committed.
  */
-import { Type } from '@sinclair/typebox';
-import {
-  CommandResultSchema,
-  DeviceEventSchema,
-  TELEMETRY_LIMITS,
-  TelemetryPayloadSchema,
-  parseCommandResult,
-} from '@mooring/protocol';
+import { TELEMETRY_LIMITS, parseCommandResult, type DeviceCommandParams } from '@mooring/protocol';
 import { AppError } from '../../../errors.js';
 import { deviceOf, type RoutePlugin } from '../context.js';
+import { api } from '../openapi.js';
 
-const CommandParams = Type.Object({ commandId: Type.String({ maxLength: 64 }) });
 /** The documented schema feeds OpenAPI; validation is the shared protocol parser. */
 const parsedByProtocol = { validatorCompiler: () => () => true };
 
@@ -27,7 +20,11 @@ export const deviceApiRoutes: RoutePlugin = (app, { services, metrics }) => {
       config,
       bodyLimit: TELEMETRY_LIMITS.maxPayloadBytes,
       ...parsedByProtocol,
-      schema: { tags, summary: 'Send telemetry (acknowledged once committed)', body: TelemetryPayloadSchema },
+      schema: {
+        ...api('sendTelemetry', config.auth),
+        tags,
+        summary: 'Send telemetry (acknowledged once committed)',
+      },
     },
     async (request, reply) => {
       const stored = await services.telemetry.ingest(deviceOf(request), request.body);
@@ -41,7 +38,11 @@ export const deviceApiRoutes: RoutePlugin = (app, { services, metrics }) => {
       config,
       bodyLimit: TELEMETRY_LIMITS.maxPayloadBytes,
       ...parsedByProtocol,
-      schema: { tags, summary: 'Send an event', body: DeviceEventSchema },
+      schema: {
+        ...api('sendEvent', config.auth),
+        tags,
+        summary: 'Send an event',
+      },
     },
     async (request, reply) => {
       await services.telemetry.ingestEvent(deviceOf(request), request.body);
@@ -54,6 +55,7 @@ export const deviceApiRoutes: RoutePlugin = (app, { services, metrics }) => {
     {
       config,
       schema: {
+        ...api('fetchCommands', config.auth),
         tags,
         summary:
           'Fetch open commands (pending or delivered, without a result); at least once: repeat until answered',
@@ -72,12 +74,16 @@ export const deviceApiRoutes: RoutePlugin = (app, { services, metrics }) => {
       };
     },
   );
-  app.post<{ Params: typeof CommandParams.static }>(
+  app.post<{ Params: typeof DeviceCommandParams.static }>(
     '/v1/device/commands/:commandId/result',
     {
       config,
       ...parsedByProtocol,
-      schema: { tags, summary: 'Report a command result', params: CommandParams, body: CommandResultSchema },
+      schema: {
+        ...api('reportCommandResult', config.auth),
+        tags,
+        summary: 'Report a command result',
+      },
     },
     async (request) => {
       const parsed = parseCommandResult(request.body);

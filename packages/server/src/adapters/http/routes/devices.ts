@@ -1,50 +1,15 @@
-import { Type } from '@sinclair/typebox';
+/** The device registry: devices, their access keys, and their presence history. */
+import type {
+  AccessKeyParams,
+  DeviceCreate,
+  DeviceListQuery,
+  DeviceParams,
+  DeviceUpdate,
+  PresenceQuery,
+} from '@mooring/protocol';
 import { idempotent } from '../idempotency.js';
 import { tenantCaller, type RoutePlugin } from '../context.js';
-
-const Tag = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:=-]+$' });
-const Name = Type.String({ minLength: 1, maxLength: 128 });
-const Metadata = Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
-  description: 'free-form JSON object, at most 8 KiB',
-});
-const DeviceCreate = Type.Object(
-  {
-    name: Name,
-    serial: Type.Optional(
-      Type.String({
-        pattern: '^[A-Za-z0-9_.:-]{1,64}$',
-        description: "the manufacturer's serial, unique in the tenant",
-      }),
-    ),
-    tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })),
-    metadata: Type.Optional(Metadata),
-  },
-  { additionalProperties: false },
-);
-const DeviceUpdate = Type.Object(
-  {
-    name: Type.Optional(Name),
-    tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })),
-    metadata: Type.Optional(Metadata),
-    status: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('disabled')])),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
-const DeviceParams = Type.Object({ deviceId: Type.String({ maxLength: 64 }) });
-const KeyParams = Type.Object({
-  deviceId: Type.String({ maxLength: 64 }),
-  keyId: Type.String({ maxLength: 64 }),
-});
-const ListQuery = Type.Object(
-  {
-    cursor: Type.Optional(Type.String({ maxLength: 512 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
-    tag: Type.Optional(Tag),
-    status: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('disabled')])),
-    connected: Type.Optional(Type.Boolean()),
-  },
-  { additionalProperties: false },
-);
+import { api } from '../openapi.js';
 
 export const deviceRoutes: RoutePlugin = (app, { services, db }) => {
   const config = { auth: 'tenant' as const };
@@ -52,25 +17,39 @@ export const deviceRoutes: RoutePlugin = (app, { services, db }) => {
 
   app.post<{ Body: typeof DeviceCreate.static }>(
     '/v1/devices',
-    { config, schema: { tags, summary: 'Register a device (accepts Idempotency-Key)', body: DeviceCreate } },
+    {
+      config,
+      schema: {
+        ...api('createDevice', config.auth),
+        tags,
+        summary: 'Register a device (accepts Idempotency-Key)',
+      },
+    },
     async (request, reply) =>
       idempotent(db, request, reply, 201, () => services.devices.create(tenantCaller(request), request.body)),
   );
-  app.get<{ Querystring: typeof ListQuery.static }>(
+  app.get<{ Querystring: typeof DeviceListQuery.static }>(
     '/v1/devices',
     {
       config,
       schema: {
+        ...api('listDevices', config.auth),
         tags,
         summary: 'List devices (cursor pagination; filter by tag, status, connected)',
-        querystring: ListQuery,
       },
     },
     async (request) => services.devices.list(tenantCaller(request), request.query),
   );
   app.get<{ Params: typeof DeviceParams.static }>(
     '/v1/devices/:deviceId',
-    { config, schema: { tags, summary: 'Get a device with its presence', params: DeviceParams } },
+    {
+      config,
+      schema: {
+        ...api('getDevice', config.auth),
+        tags,
+        summary: 'Get a device with its presence',
+      },
+    },
     async (request) => services.devices.get(tenantCaller(request), request.params.deviceId),
   );
   app.patch<{ Params: typeof DeviceParams.static; Body: typeof DeviceUpdate.static }>(
@@ -78,10 +57,9 @@ export const deviceRoutes: RoutePlugin = (app, { services, db }) => {
     {
       config,
       schema: {
+        ...api('updateDevice', config.auth),
         tags,
         summary: 'Update name, tags, metadata or status (disabling drops live sessions)',
-        params: DeviceParams,
-        body: DeviceUpdate,
       },
     },
     async (request) => services.devices.update(tenantCaller(request), request.params.deviceId, request.body),
@@ -95,9 +73,9 @@ export const deviceRoutes: RoutePlugin = (app, { services, db }) => {
       {
         config,
         schema: {
+          ...api(action === 'disable' ? 'disableDevice' : 'enableDevice', config.auth),
           tags,
           summary: `${action[0]!.toUpperCase()}${action.slice(1)} a device`,
-          params: DeviceParams,
         },
       },
       async (request) => services.devices.update(tenantCaller(request), request.params.deviceId, { status }),
@@ -107,7 +85,11 @@ export const deviceRoutes: RoutePlugin = (app, { services, db }) => {
     '/v1/devices/:deviceId',
     {
       config,
-      schema: { tags, summary: 'Delete a device with its keys, commands and data', params: DeviceParams },
+      schema: {
+        ...api('deleteDevice', config.auth),
+        tags,
+        summary: 'Delete a device with its keys, commands and data',
+      },
     },
     async (request, reply) => {
       await services.devices.delete(tenantCaller(request), request.params.deviceId);
@@ -119,7 +101,11 @@ export const deviceRoutes: RoutePlugin = (app, { services, db }) => {
     '/v1/devices/:deviceId/access-keys',
     {
       config,
-      schema: { tags, summary: 'Issue a device access key (secret shown once)', params: DeviceParams },
+      schema: {
+        ...api('createAccessKey', config.auth),
+        tags,
+        summary: 'Issue a device access key (secret shown once)',
+      },
     },
     async (request, reply) =>
       reply
@@ -128,16 +114,27 @@ export const deviceRoutes: RoutePlugin = (app, { services, db }) => {
   );
   app.get<{ Params: typeof DeviceParams.static }>(
     '/v1/devices/:deviceId/access-keys',
-    { config, schema: { tags, summary: "List a device's access keys (no secrets)", params: DeviceParams } },
+    {
+      config,
+      schema: {
+        ...api('listAccessKeys', config.auth),
+        tags,
+        summary: "List a device's access keys (no secrets)",
+      },
+    },
     async (request) => ({
       items: await services.devices.listAccessKeys(tenantCaller(request), request.params.deviceId),
     }),
   );
-  app.delete<{ Params: typeof KeyParams.static }>(
+  app.delete<{ Params: typeof AccessKeyParams.static }>(
     '/v1/devices/:deviceId/access-keys/:keyId',
     {
       config,
-      schema: { tags, summary: 'Revoke an access key (drops sessions that used it)', params: KeyParams },
+      schema: {
+        ...api('revokeAccessKey', config.auth),
+        tags,
+        summary: 'Revoke an access key (drops sessions that used it)',
+      },
     },
     async (request, reply) => {
       await services.devices.revokeAccessKey(
@@ -148,18 +145,14 @@ export const deviceRoutes: RoutePlugin = (app, { services, db }) => {
       return reply.code(204).send();
     },
   );
-  app.get<{ Params: typeof DeviceParams.static; Querystring: { limit?: number } }>(
+  app.get<{ Params: typeof DeviceParams.static; Querystring: typeof PresenceQuery.static }>(
     '/v1/devices/:deviceId/presence',
     {
       config,
       schema: {
+        ...api('getPresence', config.auth),
         tags,
         summary: 'Connect and disconnect history, newest first',
-        params: DeviceParams,
-        querystring: Type.Object(
-          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) },
-          { additionalProperties: false },
-        ),
       },
     },
     async (request) => ({

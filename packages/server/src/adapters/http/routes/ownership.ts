@@ -1,36 +1,19 @@
 /** Ownership transfer: release a unit to a new owner, claim it with the code. */
-import { Type } from '@sinclair/typebox';
+import type { DeviceClaim, DeviceParams, DeviceRelease } from '@mooring/protocol';
 import { tenantCaller, type RoutePlugin } from '../context.js';
-
-const DeviceParams = Type.Object({ deviceId: Type.String({ maxLength: 64 }) });
-const Release = Type.Object(
-  {
-    keepData: Type.Boolean({
-      description: 'true: keep the released record and its data for your own history; false: delete them',
-    }),
-  },
-  { additionalProperties: false },
-);
-const Claim = Type.Object(
-  {
-    claimCode: Type.String({ minLength: 1, maxLength: 128 }),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  },
-  { additionalProperties: false },
-);
+import { api } from '../openapi.js';
 
 export const ownershipRoutes: RoutePlugin = (app, { services }) => {
   const config = { auth: 'tenant' as const };
   const tags = ['ownership'];
-  app.post<{ Params: typeof DeviceParams.static; Body: typeof Release.static }>(
+  app.post<{ Params: typeof DeviceParams.static; Body: typeof DeviceRelease.static }>(
     '/v1/devices/:deviceId/release',
     {
       config,
       schema: {
+        ...api('releaseDevice', config.auth),
         tags,
         summary: 'Release a device to a new owner: revokes its credentials; returns a one-time claim code',
-        params: DeviceParams,
-        body: Release,
       },
     },
     async (request) =>
@@ -38,9 +21,16 @@ export const ownershipRoutes: RoutePlugin = (app, { services }) => {
         keepData: request.body.keepData,
       }),
   );
-  app.post<{ Body: typeof Claim.static }>(
+  app.post<{ Body: typeof DeviceClaim.static }>(
     '/v1/devices/claim',
-    { config, schema: { tags, summary: 'Claim a released device with its claim code', body: Claim } },
+    {
+      config,
+      schema: {
+        ...api('claimDevice', config.auth),
+        tags,
+        summary: 'Claim a released device with its claim code',
+      },
+    },
     async (request, reply) =>
       reply
         .code(201)

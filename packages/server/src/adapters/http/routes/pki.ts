@@ -1,60 +1,41 @@
 /** Device certificates: list and revoke (tenant), CRLs (public), renewal (device). */
-import { Type } from '@sinclair/typebox';
+import type {
+  CaCrl,
+  CaParams,
+  CaRegister,
+  CertificateRenew,
+  CertificateRevoke,
+  CertificateSerialParams,
+  DeviceParams,
+} from '@mooring/protocol';
 import { deviceOf, tenantCaller, type RoutePlugin } from '../context.js';
-
-const DeviceParams = Type.Object({ deviceId: Type.String({ maxLength: 64 }) });
-const SerialParams = Type.Object({ serial: Type.String({ pattern: '^[0-9A-Fa-f]{1,64}$' }) });
-const CaParams = Type.Object({ caId: Type.String({ maxLength: 64 }) });
-const Revoke = Type.Object(
-  { reason: Type.Optional(Type.String({ maxLength: 256 })) },
-  { additionalProperties: false },
-);
-const Renew = Type.Object(
-  { csr: Type.String({ minLength: 1, maxLength: 16384, description: 'PKCS#10 CSR (PEM) from a new key' }) },
-  { additionalProperties: false },
-);
-
-const Pem = (what: string) => Type.String({ minLength: 1, maxLength: 65536, description: what });
-const CaRegister = Type.Object(
-  {
-    caCertificate: Pem("the manufacturer CA's certificate (PEM)"),
-    verificationCertificate: Pem(
-      'a certificate signed by that CA whose common name is a registration code (PEM)',
-    ),
-    crl: Pem("the CA's CRL (PEM); may list nothing"),
-    registrationPolicy: Type.Union([Type.Literal('auto'), Type.Literal('pending')], {
-      description:
-        'auto: new devices are enabled at once; pending: registered disabled until an operator enables them',
-    }),
-    deviceTags: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:=-]+$' }), {
-        maxItems: 32,
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-const CrlBody = Type.Object({ crl: Pem("the CA's CRL (PEM)") }, { additionalProperties: false });
+import { api } from '../openapi.js';
 
 export const pkiRoutes: RoutePlugin = (app, { services }) => {
   const tenant = { auth: 'tenant' as const };
   const tags = ['pki'];
   app.get<{ Params: typeof DeviceParams.static }>(
     '/v1/devices/:deviceId/certificates',
-    { config: tenant, schema: { tags, summary: "A device's certificates", params: DeviceParams } },
+    {
+      config: tenant,
+      schema: {
+        ...api('listDeviceCertificates', 'tenant'),
+        tags,
+        summary: "A device's certificates",
+      },
+    },
     async (request) => ({
       items: await services.pki.listForDevice(tenantCaller(request), request.params.deviceId),
     }),
   );
-  app.post<{ Params: typeof SerialParams.static; Body: typeof Revoke.static }>(
+  app.post<{ Params: typeof CertificateSerialParams.static; Body: typeof CertificateRevoke.static }>(
     '/v1/certificates/:serial/revoke',
     {
       config: tenant,
       schema: {
+        ...api('revokeCertificate', 'tenant'),
         tags,
         summary: 'Revoke a device certificate (refused at the next handshake, sessions dropped)',
-        params: SerialParams,
-        body: Revoke,
       },
     },
     async (request, reply) => {
@@ -62,15 +43,15 @@ export const pkiRoutes: RoutePlugin = (app, { services }) => {
       return reply.code(204).send();
     },
   );
-  app.post<{ Params: typeof SerialParams.static }>(
+  app.post<{ Params: typeof CertificateSerialParams.static }>(
     '/v1/certificates/:serial/approve',
     {
       config: tenant,
       schema: {
+        ...api('approveCertificate', 'tenant'),
         tags,
         summary:
           'Approve a pending certificate: a new one a pending-policy manufacturer CA presented for a known serial',
-        params: SerialParams,
       },
     },
     async (request) => services.pki.approve(tenantCaller(request), request.params.serial),
@@ -79,16 +60,25 @@ export const pkiRoutes: RoutePlugin = (app, { services }) => {
     '/v1/pki/crl/:caId',
     {
       config: { auth: 'none' },
-      schema: { tags, summary: 'The CRL of an issuing CA (PEM)', params: CaParams, security: [] },
+      schema: {
+        ...api('getCrl', 'none'),
+        tags,
+        summary: 'The CRL of an issuing CA (PEM)',
+        security: [],
+      },
     },
     async (request, reply) =>
       reply.type('application/x-pem-file').send(await services.pki.crl(request.params.caId)),
   );
-  app.post<{ Body: typeof Renew.static }>(
+  app.post<{ Body: typeof CertificateRenew.static }>(
     '/v1/device/certificates',
     {
       config: { auth: 'device' },
-      schema: { tags: ['device-api'], summary: 'Renew: a new certificate from a new CSR', body: Renew },
+      schema: {
+        ...api('renewCertificate', 'device'),
+        tags: ['device-api'],
+        summary: 'Renew: a new certificate from a new CSR',
+      },
     },
     async (request, reply) =>
       reply.code(201).send(await services.pki.renew(deviceOf(request), request.body.csr)),
@@ -97,7 +87,11 @@ export const pkiRoutes: RoutePlugin = (app, { services }) => {
     '/v1/pki/registration-codes',
     {
       config: tenant,
-      schema: { tags, summary: 'A one-time code for registering a manufacturer CA (valid one hour)' },
+      schema: {
+        ...api('createRegistrationCode', 'tenant'),
+        tags,
+        summary: 'A one-time code for registering a manufacturer CA (valid one hour)',
+      },
     },
     async (request, reply) =>
       reply.code(201).send(await services.pki.createRegistrationCode(tenantCaller(request))),
@@ -106,7 +100,11 @@ export const pkiRoutes: RoutePlugin = (app, { services }) => {
     '/v1/pki/cas',
     {
       config: tenant,
-      schema: { tags, summary: 'Register a manufacturer CA with proof of possession', body: CaRegister },
+      schema: {
+        ...api('registerCa', 'tenant'),
+        tags,
+        summary: 'Register a manufacturer CA with proof of possession',
+      },
     },
     async (request, reply) => {
       const b = request.body;
@@ -123,7 +121,14 @@ export const pkiRoutes: RoutePlugin = (app, { services }) => {
   );
   app.get(
     '/v1/pki/cas',
-    { config: tenant, schema: { tags, summary: "The tenant's CAs (its issuing CA and manufacturer CAs)" } },
+    {
+      config: tenant,
+      schema: {
+        ...api('listCas', 'tenant'),
+        tags,
+        summary: "The tenant's CAs (its issuing CA and manufacturer CAs)",
+      },
+    },
     async (request) => ({
       items: await services.pki.listCas(tenantCaller(request)),
     }),
@@ -137,19 +142,23 @@ export const pkiRoutes: RoutePlugin = (app, { services }) => {
       {
         config: tenant,
         schema: {
+          ...api(action === 'disable' ? 'disableCa' : 'enableCa', 'tenant'),
           tags,
           summary: `${action === 'disable' ? 'Disable (refuses all of its devices at once)' : 'Enable'} a manufacturer CA`,
-          params: CaParams,
         },
       },
       async (request) => services.pki.setCaStatus(tenantCaller(request), request.params.caId, status),
     );
   }
-  app.put<{ Params: typeof CaParams.static; Body: typeof CrlBody.static }>(
+  app.put<{ Params: typeof CaParams.static; Body: typeof CaCrl.static }>(
     '/v1/pki/cas/:caId/crl',
     {
       config: tenant,
-      schema: { tags, summary: "Replace a manufacturer CA's CRL", params: CaParams, body: CrlBody },
+      schema: {
+        ...api('updateCaCrl', 'tenant'),
+        tags,
+        summary: "Replace a manufacturer CA's CRL",
+      },
     },
     async (request, reply) => {
       await services.pki.updateExternalCrl(tenantCaller(request), request.params.caId, request.body.crl);

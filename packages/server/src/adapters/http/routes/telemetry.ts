@@ -1,34 +1,7 @@
-import { Type } from '@sinclair/typebox';
+/** Reading a device's telemetry and events. */
+import type { DeviceParams, TelemetryAggregateQuery, TelemetryRangeQuery } from '@mooring/protocol';
 import { parseTime, tenantCaller, type RoutePlugin } from '../context.js';
-import { MAX_DURATION_SECONDS } from './schemas.js';
-
-const DeviceParams = Type.Object({ deviceId: Type.String({ maxLength: 64 }) });
-const Time = Type.String({ description: 'epoch milliseconds or RFC 3339', maxLength: 40 });
-const RangeQuery = Type.Object(
-  {
-    from: Type.Optional(Time),
-    to: Type.Optional(Time),
-    key: Type.Optional(Type.String({ maxLength: 64 })),
-    cursor: Type.Optional(Type.String({ maxLength: 512 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
-  },
-  { additionalProperties: false },
-);
-const AggregateQuery = Type.Object(
-  {
-    key: Type.String({ minLength: 1, maxLength: 64 }),
-    from: Type.Optional(Time),
-    to: Type.Optional(Time),
-    bucket: Type.Optional(
-      Type.Integer({
-        minimum: 1,
-        maximum: MAX_DURATION_SECONDS,
-        description: 'bucket width in seconds (default 60)',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
+import { api } from '../openapi.js';
 
 const DAY_MS = 86_400_000;
 
@@ -40,15 +13,14 @@ function range(q: { from?: string; to?: string }) {
 export const telemetryRoutes: RoutePlugin = (app, { services }) => {
   const config = { auth: 'tenant' as const };
   const tags = ['telemetry'];
-  app.get<{ Params: typeof DeviceParams.static; Querystring: typeof RangeQuery.static }>(
+  app.get<{ Params: typeof DeviceParams.static; Querystring: typeof TelemetryRangeQuery.static }>(
     '/v1/devices/:deviceId/telemetry',
     {
       config,
       schema: {
+        ...api('getTelemetry', config.auth),
         tags,
         summary: 'Raw values in [from, to) (default: the last 24 h), oldest first',
-        params: DeviceParams,
-        querystring: RangeQuery,
       },
     },
     async (request) => {
@@ -63,20 +35,26 @@ export const telemetryRoutes: RoutePlugin = (app, { services }) => {
   );
   app.get<{ Params: typeof DeviceParams.static }>(
     '/v1/devices/:deviceId/telemetry/latest',
-    { config, schema: { tags, summary: 'Latest value of every key', params: DeviceParams } },
+    {
+      config,
+      schema: {
+        ...api('getLatestTelemetry', config.auth),
+        tags,
+        summary: 'Latest value of every key',
+      },
+    },
     async (request) => ({
       items: await services.telemetry.latest(tenantCaller(request), request.params.deviceId),
     }),
   );
-  app.get<{ Params: typeof DeviceParams.static; Querystring: typeof AggregateQuery.static }>(
+  app.get<{ Params: typeof DeviceParams.static; Querystring: typeof TelemetryAggregateQuery.static }>(
     '/v1/devices/:deviceId/telemetry/aggregate',
     {
       config,
       schema: {
+        ...api('aggregateTelemetry', config.auth),
         tags,
         summary: 'count/min/max/avg of a numeric key per time bucket',
-        params: DeviceParams,
-        querystring: AggregateQuery,
       },
     },
     async (request) => ({
@@ -87,15 +65,14 @@ export const telemetryRoutes: RoutePlugin = (app, { services }) => {
       }),
     }),
   );
-  app.get<{ Params: typeof DeviceParams.static; Querystring: typeof RangeQuery.static }>(
+  app.get<{ Params: typeof DeviceParams.static; Querystring: typeof TelemetryRangeQuery.static }>(
     '/v1/devices/:deviceId/events',
     {
       config,
       schema: {
+        ...api('getEvents', config.auth),
         tags,
         summary: 'Device events in [from, to), oldest first (key filters by type)',
-        params: DeviceParams,
-        querystring: RangeQuery,
       },
     },
     async (request) => {

@@ -1,55 +1,64 @@
 /** Tenants (platform administrators) and a tenant's own security settings. */
-import { Type } from '@sinclair/typebox';
+import type {
+  ApiKeyCreate,
+  TenantCreate,
+  TenantParams,
+  TenantSettings,
+  TenantUserCreate,
+} from '@mooring/protocol';
 import { platformCaller, platformCallerFor, tenantCaller, type RoutePlugin } from '../context.js';
-import { ApiKeyCreate, GrantList, UsernameField } from './schemas.js';
-
-const Name = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f]+$' });
-const TenantCreate = Type.Object({ name: Name }, { additionalProperties: false });
-const TenantParams = Type.Object({ tenantId: Type.String({ maxLength: 64 }) });
-const UserCreate = Type.Object(
-  {
-    username: UsernameField,
-    password: Type.String({ minLength: 1, maxLength: 256 }),
-    grants: Type.Optional(GrantList),
-  },
-  { additionalProperties: false },
-);
-const Settings = Type.Object(
-  {
-    requireTotp: Type.Optional(Type.Boolean()),
-    auditRetentionDays: Type.Optional(
-      Type.Union([Type.Integer({ minimum: 30, maximum: 3650 }), Type.Null()]),
-    ),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
+import { api } from '../openapi.js';
 
 export const tenantRoutes: RoutePlugin = (app, { services }) => {
   const admin = { auth: 'platform-admin' as const };
   const tags = ['tenants'];
   app.post<{ Body: typeof TenantCreate.static }>(
     '/v1/tenants',
-    { config: admin, schema: { tags, summary: 'Create a tenant', body: TenantCreate } },
+    {
+      config: admin,
+      schema: {
+        ...api('createTenant', 'platform-admin'),
+        tags,
+        summary: 'Create a tenant',
+      },
+    },
     async (request, reply) =>
       reply.code(201).send(await services.tenancy.createTenant(platformCaller(request), request.body.name)),
   );
-  app.get('/v1/tenants', { config: admin, schema: { tags, summary: 'List tenants' } }, async (request) => ({
-    items: await services.tenancy.listTenants(platformCaller(request)),
-  }));
+  app.get(
+    '/v1/tenants',
+    {
+      config: admin,
+      schema: {
+        ...api('listTenants', 'platform-admin'),
+        tags,
+        summary: 'List tenants',
+      },
+    },
+    async (request) => ({
+      items: await services.tenancy.listTenants(platformCaller(request)),
+    }),
+  );
   app.get<{ Params: typeof TenantParams.static }>(
     '/v1/tenants/:tenantId',
-    { config: admin, schema: { tags, summary: 'Get a tenant', params: TenantParams } },
+    {
+      config: admin,
+      schema: {
+        ...api('getTenant', 'platform-admin'),
+        tags,
+        summary: 'Get a tenant',
+      },
+    },
     async (request) => services.tenancy.getTenant(platformCaller(request), request.params.tenantId),
   );
-  app.post<{ Params: typeof TenantParams.static; Body: typeof UserCreate.static }>(
+  app.post<{ Params: typeof TenantParams.static; Body: typeof TenantUserCreate.static }>(
     '/v1/tenants/:tenantId/users',
     {
       config: admin,
       schema: {
+        ...api('createTenantUser', 'platform-admin'),
         tags,
         summary: "Create a tenant's user with a password (default grant: owner)",
-        params: TenantParams,
-        body: UserCreate,
       },
     },
     async (request, reply) =>
@@ -64,10 +73,9 @@ export const tenantRoutes: RoutePlugin = (app, { services }) => {
     {
       config: admin,
       schema: {
+        ...api('createTenantApiKey', 'platform-admin'),
         tags,
         summary: 'Create an API key for a tenant (default grant: owner; secret shown once)',
-        params: TenantParams,
-        body: ApiKeyCreate,
       },
     },
     async (request, reply) =>
@@ -81,14 +89,25 @@ export const tenantRoutes: RoutePlugin = (app, { services }) => {
   const tenant = { auth: 'tenant' as const };
   app.get(
     '/v1/tenant',
-    { config: tenant, schema: { tags, summary: "The caller's tenant and its security settings" } },
+    {
+      config: tenant,
+      schema: {
+        ...api('getCurrentTenant', 'tenant'),
+        tags,
+        summary: "The caller's tenant and its security settings",
+      },
+    },
     async (request) => services.tenancy.current(tenantCaller(request)),
   );
-  app.patch<{ Body: typeof Settings.static }>(
+  app.patch<{ Body: typeof TenantSettings.static }>(
     '/v1/tenant',
     {
       config: tenant,
-      schema: { tags, summary: 'Change the security settings (2FA policy, audit retention)', body: Settings },
+      schema: {
+        ...api('updateTenantSettings', 'tenant'),
+        tags,
+        summary: 'Change the security settings (2FA policy, audit retention)',
+      },
     },
     async (request) => services.tenancy.updateSettings(tenantCaller(request), request.body),
   );

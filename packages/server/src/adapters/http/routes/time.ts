@@ -1,28 +1,18 @@
 /** Signed server time for devices that have no clock yet (no credential needed: it reveals nothing). */
-import { Type } from '@sinclair/typebox';
-import { NONCE_PATTERN } from '../../../pki/time-signer.js';
+import type { TimeQuery } from '@mooring/protocol';
 import type { RoutePlugin } from '../context.js';
-
-const Query = Type.Object(
-  {
-    nonce: Type.String({
-      pattern: NONCE_PATTERN.source,
-      description: '16–128 random base64url characters chosen by the device',
-    }),
-  },
-  { additionalProperties: false },
-);
+import { api } from '../openapi.js';
 
 export const timeRoutes: RoutePlugin = (app, { services }) => {
   const tags = ['device-api'];
-  app.get<{ Querystring: typeof Query.static }>(
+  app.get<{ Querystring: typeof TimeQuery.static }>(
     '/v1/time',
     {
       config: { auth: 'none' },
       schema: {
+        ...api('getTime', 'none'),
         tags,
         summary: 'Server time signed with Ed25519 together with your nonce',
-        querystring: Query,
         security: [],
       },
     },
@@ -36,6 +26,7 @@ export const timeRoutes: RoutePlugin = (app, { services }) => {
     {
       config: { auth: 'none' },
       schema: {
+        ...api('getTimeKey', 'none'),
         tags,
         summary: 'The public key (SPKI PEM) that signs /v1/time; pin it in firmware',
         security: [],

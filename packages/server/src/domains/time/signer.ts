@@ -32,7 +32,7 @@ export interface TimeSigner {
   publicKeyPem: string;
 }
 
-export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,128}$/;
+export { NONCE_PATTERN } from '@mooring/protocol';
 
 export function timeMessage(nonce: string, serverTime: number): string {
   return `mooring-time:v1:${nonce}:${serverTime}`;

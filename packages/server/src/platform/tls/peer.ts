@@ -1,6 +1,6 @@
 /** Reads what device authentication needs from a TLS socket's verified client certificate. */
 import type { TLSSocket } from 'node:tls';
-import type { PeerCertificate } from '../domains/pki/pki.js';
+import type { PeerCertificate } from '../../domains/pki/pki.js';
 
 export function peerCertificateOf(socket: TLSSocket): PeerCertificate | undefined {
   const peer = socket.getPeerCertificate(true);

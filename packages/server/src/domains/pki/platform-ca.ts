@@ -5,7 +5,7 @@
  * and the server certificate while it still fits (see `serverCertFits`).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { SecretBox } from '../platform/secret-box.js';
+import type { SecretBox } from '../../platform/secret-box.js';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';

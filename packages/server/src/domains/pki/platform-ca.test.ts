@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CA_KEY_SEALED_FILE, ensureTlsMaterial } from './bootstrap.js';
-import { createSecretBox } from '../platform/secret-box.js';
+import { CA_KEY_SEALED_FILE, ensureTlsMaterial } from './platform-ca.js';
+import { createSecretBox } from '../../platform/secret-box.js';
 
 const box = createSecretBox(randomBytes(32));
 

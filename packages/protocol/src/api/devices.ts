@@ -1,0 +1,204 @@
+/** The device registry, per-device access keys, presence history, and ownership transfer. */
+import { Type } from '@sinclair/typebox';
+import {
+  Answer,
+  Cursor,
+  EpochMs,
+  IdParam,
+  ItemsOf,
+  NoContent,
+  Nullable,
+  NullableEpochMs,
+  OpenObject,
+  PageLimit,
+  PageOf,
+  Tag,
+  operation,
+} from './common.js';
+
+export const Device = Answer({
+  id: Type.String(),
+  tenantId: Type.String(),
+  serial: Nullable(Type.String({ description: "the manufacturer's serial, unique in the tenant" })),
+  name: Type.String(),
+  tags: Type.Array(Type.String()),
+  metadata: OpenObject('free-form JSON object'),
+  status: Type.Union([Type.Literal('enabled'), Type.Literal('disabled'), Type.Literal('released')], {
+    description: 'released: handed over to another owner, kept as the old owner’s record',
+  }),
+  createdAt: EpochMs,
+  updatedAt: EpochMs,
+  presence: Answer({
+    connected: Type.Boolean(),
+    lastSeenAt: NullableEpochMs,
+    lastConnectedAt: NullableEpochMs,
+    lastDisconnectedAt: NullableEpochMs,
+    lastDisconnectReason: Nullable(Type.String()),
+  }),
+});
+export const AccessKey = Answer({
+  id: Type.String(),
+  deviceId: Type.String(),
+  prefix: Type.String(),
+  createdAt: EpochMs,
+  lastUsedAt: NullableEpochMs,
+  revokedAt: NullableEpochMs,
+});
+export const PresenceEvent = Answer({
+  at: EpochMs,
+  event: Type.Union([Type.Literal('connected'), Type.Literal('disconnected')]),
+  reason: Nullable(Type.String()),
+  remoteAddress: Nullable(Type.String()),
+  transport: Nullable(Type.String()),
+});
+
+const Name = Type.String({ minLength: 1, maxLength: 128 });
+const Metadata = Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
+  description: 'free-form JSON object, at most 8 KiB',
+});
+export const DeviceCreate = Type.Object(
+  {
+    name: Name,
+    serial: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9_.:-]{1,64}$',
+        description: "the manufacturer's serial, unique in the tenant",
+      }),
+    ),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false },
+);
+export const DeviceUpdate = Type.Object(
+  {
+    name: Type.Optional(Name),
+    tags: Type.Optional(Type.Array(Tag, { maxItems: 32 })),
+    metadata: Type.Optional(Metadata),
+    status: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('disabled')])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const DeviceParams = Type.Object({ deviceId: IdParam });
+export const AccessKeyParams = Type.Object({ deviceId: IdParam, keyId: IdParam });
+export const DeviceListQuery = Type.Object(
+  {
+    cursor: Type.Optional(Cursor),
+    limit: Type.Optional(PageLimit),
+    tag: Type.Optional(Tag),
+    status: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('disabled')])),
+    connected: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export const PresenceQuery = Type.Object(
+  { limit: Type.Optional(PageLimit) },
+  { additionalProperties: false },
+);
+
+export const DeviceRelease = Type.Object(
+  {
+    keepData: Type.Boolean({
+      description: 'true: keep the released record and its data for your own history; false: delete them',
+    }),
+  },
+  { additionalProperties: false },
+);
+export const DeviceClaim = Type.Object(
+  {
+    claimCode: Type.String({ minLength: 1, maxLength: 128 }),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+export const ReleaseResult = Answer({
+  claimCode: Type.String({ description: 'shown once; hand it to the new owner' }),
+  expiresAt: EpochMs,
+  device: Nullable(Device),
+});
+
+export const deviceOperations = {
+  createDevice: operation({
+    method: 'POST',
+    path: '/v1/devices',
+    body: DeviceCreate,
+    responses: { 201: Device },
+  }),
+  listDevices: operation({
+    method: 'GET',
+    path: '/v1/devices',
+    query: DeviceListQuery,
+    responses: { 200: PageOf(Device) },
+  }),
+  getDevice: operation({
+    method: 'GET',
+    path: '/v1/devices/{deviceId}',
+    params: DeviceParams,
+    responses: { 200: Device },
+  }),
+  updateDevice: operation({
+    method: 'PATCH',
+    path: '/v1/devices/{deviceId}',
+    params: DeviceParams,
+    body: DeviceUpdate,
+    responses: { 200: Device },
+  }),
+  deleteDevice: operation({
+    method: 'DELETE',
+    path: '/v1/devices/{deviceId}',
+    params: DeviceParams,
+    responses: { 204: NoContent },
+  }),
+  disableDevice: operation({
+    method: 'POST',
+    path: '/v1/devices/{deviceId}/disable',
+    params: DeviceParams,
+    responses: { 200: Device },
+  }),
+  enableDevice: operation({
+    method: 'POST',
+    path: '/v1/devices/{deviceId}/enable',
+    params: DeviceParams,
+    responses: { 200: Device },
+  }),
+  createAccessKey: operation({
+    method: 'POST',
+    path: '/v1/devices/{deviceId}/access-keys',
+    params: DeviceParams,
+    responses: {
+      201: Answer({ accessKey: AccessKey, secret: Type.String({ description: 'dak_…; shown once' }) }),
+    },
+  }),
+  listAccessKeys: operation({
+    method: 'GET',
+    path: '/v1/devices/{deviceId}/access-keys',
+    params: DeviceParams,
+    responses: { 200: ItemsOf(AccessKey) },
+  }),
+  revokeAccessKey: operation({
+    method: 'DELETE',
+    path: '/v1/devices/{deviceId}/access-keys/{keyId}',
+    params: AccessKeyParams,
+    responses: { 204: NoContent },
+  }),
+  getPresence: operation({
+    method: 'GET',
+    path: '/v1/devices/{deviceId}/presence',
+    params: DeviceParams,
+    query: PresenceQuery,
+    responses: { 200: ItemsOf(PresenceEvent) },
+  }),
+  releaseDevice: operation({
+    method: 'POST',
+    path: '/v1/devices/{deviceId}/release',
+    params: DeviceParams,
+    body: DeviceRelease,
+    responses: { 200: ReleaseResult },
+  }),
+  claimDevice: operation({
+    method: 'POST',
+    path: '/v1/devices/claim',
+    body: DeviceClaim,
+    responses: { 201: Device },
+  }),
+};

@@ -1,0 +1,29 @@
+/**
+ * The notices the MQTT adapter listens to, in one place: the adapter's only dependency on the platform
+ * bus. Each is about live connections (drop these sessions, push this device's commands, tell this
+ * connection a decision), so a notice missed by a node that was down is harmless: reconnecting
+ * clients catch up from the store.
+ */
+import type { Bus, BusEvents } from '../../platform/bus.js';
+
+type Listen<K extends keyof BusEvents> = (handler: (event: BusEvents[K]) => void) => () => void;
+
+export interface BrokerNotices {
+  /** Live sessions of a device must be dropped (disabled, deleted, credential revoked). */
+  onDeviceDisconnect: Listen<'device.disconnect'>;
+  /** A command was created for a device: push it if the device is connected here. */
+  onCommandCreated: Listen<'command.created'>;
+  /** A provisioning token was revoked: connections holding it are dropped. */
+  onProvisioningTokenRevoked: Listen<'provisioning.token-revoked'>;
+  /** A provisioning operation was decided: a connection waiting on it is told. */
+  onProvisioningDecided: Listen<'provisioning.decided'>;
+}
+
+export function brokerNotices(bus: Bus): BrokerNotices {
+  return {
+    onDeviceDisconnect: (handler) => bus.subscribe('device.disconnect', handler),
+    onCommandCreated: (handler) => bus.subscribe('command.created', handler),
+    onProvisioningTokenRevoked: (handler) => bus.subscribe('provisioning.token-revoked', handler),
+    onProvisioningDecided: (handler) => bus.subscribe('provisioning.decided', handler),
+  };
+}

@@ -1,0 +1,46 @@
+/** What the parts of the provisioning service share: their dependencies, the store and the clock. */
+import type { Bus } from '../../platform/bus.js';
+import type { Cursors } from '../../platform/pagination.js';
+import type { SecretBox } from '../../platform/secret-box.js';
+import type { Transaction } from '../../store/db.js';
+import type { AuditSink } from '../audit/audit.js';
+import type { DeviceRecordsOn } from '../devices/devices.js';
+import type { PkiService } from '../pki/pki.js';
+import type { RegistrationTokens } from './registration-tokens.js';
+import type { ProvisioningStore } from './store.js';
+
+export interface ProvisioningDeps {
+  store: ProvisioningStore;
+  transaction: Transaction<ProvisioningStore>;
+  /** Finds units by serial; creates a provisioned unit's device record in its approval's transaction. */
+  deviceRecords: DeviceRecordsOn;
+  bus: Bus;
+  /** Signs and checks pagination cursors. */
+  cursors: Cursors;
+  box: SecretBox;
+  tokens: RegistrationTokens;
+  /** Checks CSRs when operations start and issues certificates on approval. */
+  pki: PkiService;
+  operationTtlSeconds: number;
+  /** How long after expiry an RT may still be exchanged for a new one, in ms. */
+  refreshGraceMs: number;
+  /** Device-side credential events (starts, completions, refreshes) for the audit trail. */
+  audit?: AuditSink;
+  now?: () => number;
+}
+
+export interface ProvisioningContext {
+  deps: ProvisioningDeps;
+  store: ProvisioningStore;
+  now: () => number;
+  audit: AuditSink;
+}
+
+export function contextOf(deps: ProvisioningDeps): ProvisioningContext {
+  return {
+    deps,
+    store: deps.store,
+    now: deps.now ?? Date.now,
+    audit: deps.audit ?? (() => undefined),
+  };
+}

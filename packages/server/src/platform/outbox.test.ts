@@ -1,0 +1,218 @@
+/**
+ * The outbox on both stores: a fact exists exactly when its transaction commits; each fact reaches
+ * its handler, and is done only after the handler succeeded; a failure is retried with its attempts
+ * and error recorded; two nodes handing facts on at once never handle one fact both.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { storeBackends } from '../../test/postgres.js';
+import { migrate } from '../store/migrate.js';
+import type { Db } from '../store/db.js';
+import { createOutbox, defaultRetryDelayMs } from './outbox.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface FactRow {
+  id: string;
+  attempts: number;
+  last_error: string | null;
+  done: boolean;
+  payload: { tenantId: string; deviceId: string };
+}
+
+test('retries back off by doubling from 1 s up to 15 minutes', () => {
+  assert.deepEqual([1, 2, 3, 4].map(defaultRetryDelayMs), [1000, 2000, 4000, 8000]);
+  assert.equal(defaultRetryDelayMs(11), 15 * 60_000);
+  assert.equal(defaultRetryDelayMs(1000), 15 * 60_000);
+});
+
+for (const [name, open] of storeBackends) {
+  describe(`outbox on ${name}`, () => {
+    let db: Db;
+    let close: () => Promise<void>;
+    before(async () => {
+      ({ db, close } = await open());
+      await migrate(db);
+    });
+    after(async () => {
+      await close();
+    });
+
+    const factsOf = (tenantId: string) =>
+      db.query<FactRow>(
+        `SELECT id::text AS id, attempts, last_error, done_at IS NOT NULL AS done, payload
+           FROM outbox WHERE payload->>'tenantId' = $1 ORDER BY id`,
+        [tenantId],
+      );
+    const tenant = () => `ten_${Math.random().toString(36).slice(2, 10)}`;
+
+    test('a fact is written with its transaction and not when it rolls back', async () => {
+      const outbox = createOutbox({ db });
+      let nudges = 0;
+      outbox.onAdded(() => nudges++);
+      const tenantId = tenant();
+      await assert.rejects(
+        db.transaction(async () => {
+          await outbox.add('device.deleted', { tenantId, deviceId: 'dev_rolled_back' });
+          throw new Error('the change failed');
+        }),
+        /the change failed/,
+      );
+      assert.deepEqual(await factsOf(tenantId), [], 'a rolled-back fact was kept');
+      assert.equal(nudges, 0, 'the worker was nudged for a fact that does not exist');
+
+      await db.transaction(async () => {
+        await outbox.add('device.deleted', { tenantId, deviceId: 'dev_committed' });
+        assert.equal(nudges, 0, 'the worker was nudged before the commit');
+      });
+      const rows = await factsOf(tenantId);
+      assert.equal(rows.length, 1);
+      assert.deepEqual(rows[0]!.payload, { tenantId, deviceId: 'dev_committed' });
+      assert.equal(rows[0]!.done, false);
+      assert.equal(nudges, 1);
+    });
+
+    test('a fact written outside a transaction is refused', async () => {
+      const outbox = createOutbox({ db });
+      const tenantId = tenant();
+      await assert.rejects(outbox.add('device.deleted', { tenantId, deviceId: 'dev_x' }), /transaction/);
+      assert.deepEqual(await factsOf(tenantId), []);
+    });
+
+    test('a failing handler is retried; the fact is done only after it succeeded', async () => {
+      const outbox = createOutbox({ db, retryDelayMs: () => 200 });
+      const tenantId = tenant();
+      let calls = 0;
+      outbox.handle('device.deleted', async (payload, fact) => {
+        if (payload.tenantId !== tenantId) return;
+        calls++;
+        assert.equal(fact.attempt, calls);
+        if (calls === 1) throw new Error('the CA is unreachable');
+      });
+      await db.transaction(() => outbox.add('device.deleted', { tenantId, deviceId: 'dev_retry' }));
+      await outbox.deliver();
+      let [row] = await factsOf(tenantId);
+      assert.equal(row!.done, false, 'a fact whose handler failed was marked done');
+      assert.equal(row!.attempts, 1);
+      assert.equal(row!.last_error, 'the CA is unreachable');
+      await sleep(250);
+      await outbox.deliver();
+      [row] = await factsOf(tenantId);
+      assert.equal(calls, 2);
+      assert.equal(row!.done, true);
+      assert.equal(row!.attempts, 2);
+      assert.equal(row!.last_error, null);
+      await outbox.deliver();
+      assert.equal(calls, 2, 'a done fact was handed on again');
+    });
+
+    test('a failed fact waits for its backoff before the next attempt', async () => {
+      const outbox = createOutbox({ db, retryDelayMs: () => 60_000 });
+      const tenantId = tenant();
+      let calls = 0;
+      outbox.handle('device.deleted', async (payload) => {
+        if (payload.tenantId !== tenantId) return;
+        calls++;
+        throw new Error('still down');
+      });
+      await db.transaction(() => outbox.add('device.deleted', { tenantId, deviceId: 'dev_backoff' }));
+      await outbox.deliver();
+      await outbox.deliver();
+      assert.equal(calls, 1, 'retried before its backoff elapsed');
+      // Let other tests' outboxes see it as done.
+      await db.query(`UPDATE outbox SET done_at = now() WHERE payload->>'tenantId' = $1`, [tenantId]);
+    });
+
+    test('two nodes handing facts on at once never handle one fact both', async () => {
+      const tenantId = tenant();
+      const writer = createOutbox({ db });
+      const count = 12;
+      await db.transaction(async () => {
+        for (let i = 0; i < count; i++)
+          await writer.add('device.deleted', { tenantId, deviceId: `dev_${i}` });
+      });
+      const handledBy = new Map<string, string[]>();
+      const node = (nodeName: string) => {
+        const outbox = createOutbox({ db });
+        outbox.handle('device.deleted', async (payload) => {
+          if (payload.tenantId !== tenantId) return;
+          handledBy.set(payload.deviceId, [...(handledBy.get(payload.deviceId) ?? []), nodeName]);
+          await sleep(15);
+        });
+        return outbox;
+      };
+      const a = node('a');
+      const b = node('b');
+      await Promise.all([a.deliver(), b.deliver(), a.deliver(), b.deliver()]);
+      assert.equal(handledBy.size, count, 'a fact was not handed on');
+      for (const [deviceId, nodes] of handledBy)
+        assert.equal(nodes.length, 1, `${deviceId} was handled by ${nodes.join(' and ')}`);
+      assert.ok(
+        (await factsOf(tenantId)).every((r) => r.done && r.attempts === 1),
+        'every fact is done after one attempt',
+      );
+    });
+
+    test('a fact claimed by a node that died comes due again once its claim lapses', async () => {
+      const tenantId = tenant();
+      // What a node leaves when it dies while handling a fact: claimed (one attempt, due again when
+      // its claim lapses), never marked done. A live node renews its claim while its handler runs.
+      await db.query(
+        `INSERT INTO outbox (type, payload, attempts, next_attempt_at)
+         VALUES ('device.deleted', $1::jsonb, 1, now() + interval '400 milliseconds')`,
+        [JSON.stringify({ tenantId, deviceId: 'dev_orphan' })],
+      );
+      const survivor = createOutbox({ db });
+      const handled: string[] = [];
+      survivor.handle('device.deleted', async (payload) => {
+        if (payload.tenantId === tenantId) handled.push(payload.deviceId);
+      });
+      await survivor.deliver();
+      assert.deepEqual(handled, [], 'a claimed fact was handed on by another node');
+      await sleep(500);
+      await survivor.deliver();
+      assert.deepEqual(handled, ['dev_orphan']);
+      const [row] = await factsOf(tenantId);
+      assert.equal(row!.done, true);
+      assert.equal(row!.attempts, 2);
+    });
+
+    test('a handler that runs longer than the claim keeps its fact from other nodes', async () => {
+      const tenantId = tenant();
+      const writer = createOutbox({ db });
+      await db.transaction(() => writer.add('device.deleted', { tenantId, deviceId: 'dev_slow' }));
+      const calls: string[] = [];
+      const node = (nodeName: string, ms: number) => {
+        const outbox = createOutbox({ db, claimMs: 300 });
+        outbox.handle('device.deleted', async (payload) => {
+          if (payload.tenantId !== tenantId) return;
+          calls.push(nodeName);
+          await sleep(ms);
+        });
+        return outbox;
+      };
+      const slow = node('slow', 900).deliver();
+      await sleep(50);
+      const other = node('other', 0);
+      for (let i = 0; i < 5; i++) {
+        await other.deliver();
+        await sleep(150);
+      }
+      await slow;
+      assert.deepEqual(calls, ['slow'], 'a fact being handled was taken by another node');
+      assert.equal((await factsOf(tenantId))[0]!.done, true);
+    });
+
+    test('done facts are purged after the time they are kept', async () => {
+      const outbox = createOutbox({ db });
+      const tenantId = tenant();
+      await db.transaction(() => outbox.add('device.deleted', { tenantId, deviceId: 'dev_old' }));
+      await db.query(
+        `UPDATE outbox SET done_at = now() - interval '2 hours' WHERE payload->>'tenantId' = $1`,
+        [tenantId],
+      );
+      assert.ok((await outbox.purgeDone(3600_000)) >= 1);
+      assert.deepEqual(await factsOf(tenantId), []);
+    });
+  });
+}

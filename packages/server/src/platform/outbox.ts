@@ -1,0 +1,189 @@
+/**
+ * The outbox: facts that must not be lost. A service writes a fact in the same transaction as the
+ * change it follows (`add` joins the ambient transaction, see `store/ambient.ts`), so the fact exists
+ * exactly when the change does; a crash after the commit cannot lose it. The outbox worker
+ * (`workers/outbox.ts`) later hands each fact to the handler registered for its type, at least once:
+ * a row is marked done only after its handler succeeded, a failure is retried with backoff (attempts
+ * and the last error are kept on the row), and a node that dies while handling a row leaves it to come
+ * due again. Handlers must therefore be idempotent, and must not rely on facts arriving in order.
+ *
+ * Notices that only need to reach the nodes alive now go through the notifier (`bus.ts`) instead.
+ */
+import { whenCommitted, inTransaction } from '../store/ambient.js';
+import type { Db } from '../store/db.js';
+
+/** Every fact type and its payload (JSON). A later fact (webhooks, OTA, alerts) adds a line here. */
+export interface OutboxFacts {
+  /** A device record was deleted: its certificates are to be revoked. */
+  'device.deleted': { tenantId: string; deviceId: string };
+}
+
+export type FactType = keyof OutboxFacts;
+
+/** What a handler learns about the row besides its payload. */
+export interface FactInfo {
+  readonly id: string;
+  readonly type: FactType;
+  /** This attempt's number, from 1. */
+  readonly attempt: number;
+}
+
+export type FactHandler<K extends FactType> = (payload: OutboxFacts[K], fact: FactInfo) => Promise<void>;
+
+/** The side services see: writing facts. */
+export interface FactWriter {
+  /**
+   * Writes a fact in the ambient transaction (it commits or rolls back with the change). Refused
+   * outside a transaction: written after the change committed, a crash in between would lose it.
+   */
+  add<K extends FactType>(type: K, payload: OutboxFacts[K]): Promise<void>;
+}
+
+export interface Outbox extends FactWriter {
+  /** Registers the one handler of a fact type; facts of types with no handler here stay for others. */
+  handle<K extends FactType>(type: K, handler: FactHandler<K>): void;
+  /** Called (after the commit) whenever a fact was written on this node: the worker's nudge. */
+  onAdded(listener: () => void): void;
+  /**
+   * Claims due facts one at a time and hands each to its handler, until none is due or `max` were
+   * handled; resolves with how many were handled (successfully or not).
+   */
+  deliver(max?: number): Promise<number>;
+  /** Deletes facts done for longer than `olderThanMs`; resolves with how many. */
+  purgeDone(olderThanMs: number): Promise<number>;
+}
+
+export interface OutboxLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface OutboxOptions {
+  db: Db;
+  logger?: OutboxLogger;
+  /**
+   * How long a claimed row is kept from other nodes while its handler runs (ms); renewed while it
+   * runs, so a dead node's row comes due again after at most this long.
+   */
+  claimMs?: number;
+  /** The delay before attempt `attempts + 1` after `attempts` failed ones (ms). */
+  retryDelayMs?: (attempts: number) => number;
+}
+
+const DEFAULT_CLAIM_MS = 60_000;
+/** 1 s, 2 s, 4 s… up to 15 minutes: a handler whose dependency is down is retried for ever, slowly. */
+export const defaultRetryDelayMs = (attempts: number) =>
+  Math.min(1000 * 2 ** Math.max(0, attempts - 1), 15 * 60_000);
+/** Errors kept on the row are cut to this length. */
+const MAX_ERROR_LENGTH = 1000;
+
+interface Row {
+  id: string;
+  type: FactType;
+  payload: unknown;
+  attempts: number;
+}
+
+export function createOutbox(options: OutboxOptions): Outbox {
+  const { db } = options;
+  const claimMs = options.claimMs ?? DEFAULT_CLAIM_MS;
+  const retryDelayMs = options.retryDelayMs ?? defaultRetryDelayMs;
+  const handlers = new Map<FactType, FactHandler<FactType>>();
+  const listeners: (() => void)[] = [];
+
+  /** The next due row of a handled type, claimed: no other node takes it while the claim lasts. */
+  async function claim(): Promise<Row | undefined> {
+    const [row] = await db.query<Row>(
+      `UPDATE outbox SET attempts = attempts + 1,
+              next_attempt_at = now() + $2::double precision * interval '1 millisecond'
+        WHERE id = (SELECT id FROM outbox
+                     WHERE done_at IS NULL AND next_attempt_at <= now() AND type = ANY($1::text[])
+                     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING id::text AS id, type, payload, attempts`,
+      [[...handlers.keys()], claimMs],
+    );
+    return row;
+  }
+
+  async function handleRow(row: Row): Promise<void> {
+    const handler = handlers.get(row.type)!;
+    const renew = setInterval(() => {
+      db.query(
+        `UPDATE outbox SET next_attempt_at = now() + $2::double precision * interval '1 millisecond'
+          WHERE id = $1 AND done_at IS NULL`,
+        [row.id, claimMs],
+      ).catch(() => undefined);
+    }, claimMs / 3);
+    renew.unref();
+    let failure: unknown;
+    let failed = false;
+    try {
+      const payload = typeof row.payload === 'string' ? (JSON.parse(row.payload) as unknown) : row.payload;
+      await handler(payload as never, { id: row.id, type: row.type, attempt: row.attempts });
+    } catch (err) {
+      failed = true;
+      failure = err;
+    } finally {
+      clearInterval(renew);
+    }
+    if (!failed) {
+      await db.query('UPDATE outbox SET done_at = now(), last_error = NULL WHERE id = $1', [row.id]);
+      return;
+    }
+    const message = (failure instanceof Error ? failure.message : String(failure)).slice(0, MAX_ERROR_LENGTH);
+    const delayMs = retryDelayMs(row.attempts);
+    options.logger?.warn(
+      { err: failure, fact: row.id, type: row.type, attempt: row.attempts, retryInMs: delayMs },
+      'an outbox fact handler failed; it will be retried',
+    );
+    await db.query(
+      `UPDATE outbox SET last_error = $2,
+              next_attempt_at = now() + $3::double precision * interval '1 millisecond'
+        WHERE id = $1`,
+      [row.id, message, delayMs],
+    );
+  }
+
+  return {
+    async add(type, payload) {
+      if (!inTransaction())
+        throw new Error(`outbox fact ${type} written outside a transaction: it must join its change's`);
+      await db.query('INSERT INTO outbox (type, payload) VALUES ($1, $2::jsonb)', [
+        type,
+        JSON.stringify(payload),
+      ]);
+      whenCommitted(() => {
+        for (const listener of listeners) listener();
+      });
+    },
+
+    handle(type, handler) {
+      if (handlers.has(type)) throw new Error(`outbox facts ${type} already have a handler`);
+      handlers.set(type, handler as FactHandler<FactType>);
+    },
+
+    onAdded(listener) {
+      listeners.push(listener);
+    },
+
+    async deliver(max = 100) {
+      if (handlers.size === 0) return 0;
+      let handled = 0;
+      while (handled < max) {
+        const row = await claim();
+        if (!row) break;
+        handled++;
+        await handleRow(row);
+      }
+      return handled;
+    },
+
+    async purgeDone(olderThanMs) {
+      const rows = await db.query(
+        `DELETE FROM outbox WHERE done_at IS NOT NULL
+            AND done_at < now() - $1::double precision * interval '1 millisecond' RETURNING id`,
+        [olderThanMs],
+      );
+      return rows.length;
+    },
+  };
+}
