@@ -1,0 +1,244 @@
+/**
+ * The domain services, built over the store: each gets its store (and a transaction bound to it), the
+ * notifier, the outbox and the services it calls. `services` are what the adapters get: every
+ * service wrapped by the access guard (services call each other unguarded; the outer call was
+ * checked). `domains` are the same services unguarded, for the workers and the adapters' own hooks.
+ */
+import type { Config } from '../config.js';
+import { createCommandService } from '../domains/commands/service.js';
+import { commandStore } from '../domains/commands/store.js';
+import { createDeviceService } from '../domains/devices/service.js';
+import { deviceStore } from '../domains/devices/store.js';
+import { createPresenceService } from '../domains/presence/service.js';
+import { presenceStore } from '../domains/presence/store.js';
+import { createBatchWriter } from '../domains/telemetry/batch-writer.js';
+import { createTelemetryService } from '../domains/telemetry/service.js';
+import { telemetryStore } from '../domains/telemetry/store.js';
+import { tenancyStore } from '../domains/tenancy/store.js';
+import { createTenancyService } from '../domains/tenancy/service.js';
+import type { TlsMaterial } from '../domains/pki/platform-ca.js';
+import { createProvisioningService } from '../domains/provisioning/service.js';
+import { provisioningStore } from '../domains/provisioning/store.js';
+import { createPkiService } from '../domains/pki/service.js';
+import { pkiStore } from '../domains/pki/store.js';
+import { createOwnershipService } from '../domains/ownership/service.js';
+import { ownershipStore } from '../domains/ownership/store.js';
+import { createFactoryService } from '../domains/provisioning/factory.js';
+import { factoryStore } from '../domains/provisioning/factory-store.js';
+import { createAuditService } from '../domains/audit/service.js';
+import { auditStore } from '../domains/audit/store.js';
+import { createAuditWriter } from '../domains/audit/writer.js';
+import { createRoleService } from '../domains/access/service.js';
+import { roleStore } from '../domains/access/store.js';
+import { guard } from '../domains/access/guard.js';
+import {
+  API_KEY_RULES,
+  AUDIT_RULES,
+  COMMAND_RULES,
+  DEVICE_RULES,
+  FACTORY_RULES,
+  OWNERSHIP_RULES,
+  PKI_RULES,
+  PRESENCE_RULES,
+  PROVISIONING_RULES,
+  ROLE_RULES,
+  TELEMETRY_RULES,
+  TENANCY_RULES,
+  USER_RULES,
+} from '../domains/access/rules.js';
+import { createUserService } from '../domains/users/service.js';
+import type { User } from '../domains/users/users.js';
+import { userStore } from '../domains/users/store.js';
+import { createApiKeyService } from '../domains/api-keys/service.js';
+import { apiKeyStore } from '../domains/api-keys/store.js';
+import { API_KEY_PREFIX } from '../domains/api-keys/api-keys.js';
+import { loadTimeSigner } from '../domains/time/signer.js';
+import { createRegistrationTokens, looksLikeJwt } from '../domains/provisioning/registration-tokens.js';
+import type { Services } from '../adapters/http/context.js';
+import type { Notifier } from '../platform/bus.js';
+import type { Outbox } from '../platform/outbox.js';
+import type { Cursors } from '../platform/pagination.js';
+import type { SecretBox } from '../platform/secret-box.js';
+import type { TenantCaller } from '../platform/caller.js';
+import type { Logger, Metrics } from '../platform/observability.js';
+import { transactionOf, type Db, type Queryable } from '../store/db.js';
+
+export interface ServiceDeps {
+  config: Config;
+  db: Db;
+  bus: Notifier;
+  outbox: Outbox;
+  cursors: Cursors;
+  box: SecretBox;
+  tls: TlsMaterial;
+  metrics: Metrics;
+  logger: Logger;
+  /** A platform administrator changed the one-time bootstrap password. */
+  onBootstrapPasswordSpent(): void;
+}
+
+export async function createServices(deps: ServiceDeps) {
+  const { config, db, bus, outbox, cursors, box, tls, metrics, logger } = deps;
+  const tenancy = createTenancyService({ store: tenancyStore(db) });
+  const roles = createRoleService({ store: roleStore(db), transaction: transactionOf(db, roleStore) });
+  const devices = createDeviceService({
+    store: deviceStore(db),
+    transaction: transactionOf(db, deviceStore),
+    bus,
+    outbox,
+    cursors,
+  });
+  const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
+  // Other domains create and read device rows through the devices contract, in their transaction.
+  const deviceRecordsOn = (tx?: Queryable) => deviceStore(tx ?? db);
+  const writer = createBatchWriter(db, config.telemetryBatchMaxRows, {
+    onCommit: (_messages, rows, ms) => {
+      metrics.batchRows.observe(rows);
+      metrics.commitSeconds.observe(ms / 1000);
+    },
+  });
+  const telemetry = createTelemetryService({ store: telemetryStore(db), writer, cursors, requireDevice });
+  const commands = createCommandService({
+    store: commandStore(db),
+    bus,
+    cursors,
+    defaultTtlSeconds: config.commandDefaultTtlSeconds,
+    maxTtlSeconds: config.commandMaxTtlSeconds,
+    requireDevice,
+  });
+  const presence = createPresenceService({
+    store: presenceStore(db),
+    transaction: transactionOf(db, presenceStore),
+    nodeId: config.nodeId,
+    requireDevice,
+  });
+  // The audit trail: admin requests are recorded by the HTTP adapter in the request's transaction;
+  // lifecycle events the services report join the transaction they happen in, or else go through
+  // one batching writer.
+  const audit = createAuditService({
+    store: auditStore(db),
+    transaction: transactionOf(db, auditStore),
+    cursors,
+  });
+  const auditWriter = createAuditWriter(audit, logger);
+  const recordAudit = auditWriter.sink;
+  const pki = await createPkiService({
+    store: pkiStore(db),
+    storeOn: pkiStore,
+    transaction: transactionOf(db, pkiStore),
+    deviceRecords: deviceRecordsOn,
+    requireDevice,
+    bus,
+    box,
+    root: { certPem: tls.ca, keyPem: tls.caKeyPem },
+    certificateValidityDays: config.certificateValidityDays,
+    audit: recordAudit,
+  });
+  const registrationTokens = await createRegistrationTokens({
+    store: provisioningStore(db),
+    transaction: transactionOf(db, provisioningStore),
+    box,
+    ttlSeconds: config.registrationTokenTtlSeconds,
+    skewSeconds: config.tokenClockSkewSeconds,
+  });
+  const provisioning = createProvisioningService({
+    store: provisioningStore(db),
+    transaction: transactionOf(db, provisioningStore),
+    deviceRecords: deviceRecordsOn,
+    bus,
+    cursors,
+    box,
+    tokens: registrationTokens,
+    pki,
+    operationTtlSeconds: config.provisioningOperationTtlSeconds,
+    refreshGraceMs: config.registrationTokenTtlSeconds * 1000,
+    audit: recordAudit,
+  });
+  // A device proves itself with an access key or a registration token (a JWT).
+  const authenticateDevice = (secret: string, claimedDeviceId?: string) =>
+    looksLikeJwt(secret)
+      ? provisioning.authenticate(secret, claimedDeviceId)
+      : devices.authenticate(secret, claimedDeviceId);
+  // Durable facts and who hands them on. Revoking what is already revoked changes nothing: a fact
+  // handed on twice is harmless.
+  outbox.handle('device.deleted', async ({ tenantId, deviceId }) => {
+    await pki.revokeAllForDevice(tenantId, deviceId, 'device deleted');
+  });
+  const ownership = createOwnershipService({
+    transaction: transactionOf(db, ownershipStore),
+    deviceRecords: deviceRecordsOn,
+    bus,
+    devices,
+    pki,
+  });
+  const factory = createFactoryService({
+    store: factoryStore(db),
+    transaction: transactionOf(db, factoryStore),
+    deviceRecords: deviceRecordsOn,
+    box,
+    provisioning,
+    pki,
+    audit: recordAudit,
+  });
+  const users = createUserService({
+    store: userStore(db),
+    box,
+    roles,
+    sessionTtlMs: config.sessionTtlSeconds * 1000,
+    requireTenant: (id) => tenancy.require(id),
+    record: recordAudit,
+    transaction: (fn) => db.transaction(() => fn()),
+    onOneTimePasswordSpent: (user: User) => {
+      if (user.platformAdmin) deps.onBootstrapPasswordSpent();
+    },
+  });
+  const apiKeys = createApiKeyService({
+    store: apiKeyStore(db),
+    roles,
+    requireTenant: (id) => tenancy.require(id),
+    onNewAddress: (key, address) =>
+      recordAudit({
+        tenantId: key.tenantId,
+        actor: `api-key:${key.id}`,
+        action: 'api-key.used-from-new-address',
+        target: key.id,
+        outcome: 'success',
+        source: address,
+        changes: { previousAddress: key.lastUsedAddress },
+      }),
+  });
+  const time = loadTimeSigner(config.dataDir);
+
+  const deviceRecords = deviceStore(db);
+  const access = { deviceTags: (tenantId: string, id: string) => deviceRecords.tags(tenantId, id) };
+  const services: Services = {
+    tenancy: guard(tenancy, TENANCY_RULES, access),
+    users: guard(users, USER_RULES, access),
+    apiKeys: guard(apiKeys, API_KEY_RULES, access),
+    roles: guard(roles, ROLE_RULES, access),
+    devices: guard(devices, DEVICE_RULES, access),
+    telemetry: guard(telemetry, TELEMETRY_RULES, access),
+    commands: guard(commands, COMMAND_RULES, access),
+    presence: guard(presence, PRESENCE_RULES, access),
+    provisioning: guard(provisioning, PROVISIONING_RULES, access),
+    pki: guard(pki, PKI_RULES, access),
+    ownership: guard(ownership, OWNERSHIP_RULES, access),
+    factory: guard(factory, FACTORY_RULES, access),
+    audit: guard(audit, AUDIT_RULES, access),
+    time,
+    authenticateDevice,
+    authenticateBearer: (token: string, source: string | null) =>
+      token.startsWith(`${API_KEY_PREFIX}_`)
+        ? apiKeys.authenticate(token, source)
+        : users.authenticate(token),
+  };
+  return {
+    services,
+    domains: { users, commands, presence, provisioning, pki, audit },
+    writer,
+    auditWriter,
+    authenticateDevice,
+  };
+}
+
+export type PlatformServices = Awaited<ReturnType<typeof createServices>>;

@@ -1,0 +1,40 @@
+/**
+ * Every periodic job of a node, in one list: cluster jobs run on one node per period (a lease in the
+ * store), node jobs on every node.
+ */
+import { expireIdempotencyKeys } from '../adapters/http/idempotency.js';
+import type { Db } from '../store/db.js';
+import type { Outbox } from '../platform/outbox.js';
+import { housekeepingJobs } from './housekeeping.js';
+import { checkpointJob, trustRefreshJob } from './node-jobs.js';
+import { outboxJobs } from './outbox.js';
+import type { Job } from './runner.js';
+
+export interface PlatformJobDeps {
+  db: Db;
+  outbox: Outbox;
+  commands: { expireDue(): Promise<unknown> };
+  provisioning: { expireDue(): Promise<unknown> };
+  audit: { applyRetention(): Promise<unknown> };
+  pki: { refreshTrust(): Promise<void> };
+  /** After each PGlite checkpoint: the files it wrote are made owner-only. */
+  afterCheckpoint(): void;
+}
+
+export function platformJobs(deps: PlatformJobDeps): Job[] {
+  const { db } = deps;
+  return [
+    ...housekeepingJobs({
+      expireCommands: () => deps.commands.expireDue(),
+      expireIdempotencyKeys: () => expireIdempotencyKeys(db),
+      expireProvisioning: () => deps.provisioning.expireDue(),
+      applyAuditRetention: () => deps.audit.applyRetention(),
+    }),
+    ...outboxJobs(deps.outbox),
+    trustRefreshJob(() => deps.pki.refreshTrust()),
+    // PGlite never checkpoints on its own: without this its write-ahead log grows until a restart.
+    ...(db.kind === 'pglite'
+      ? [checkpointJob({ checkpoint: () => db.exec('CHECKPOINT'), afterCheckpoint: deps.afterCheckpoint })]
+      : []),
+  ];
+}
