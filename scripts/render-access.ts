@@ -1,4 +1,6 @@
-// Rewrites the permission and role tables in docs/access-control.md: `node --import tsx scripts/render-access.ts`.
+// Rewrites the permission and role tables in docs/access-control.md:
+// `node --conditions=mooring-source --import tsx scripts/render-access.ts` (the condition: @mooring/protocol
+// from its source, not from a build that may be older).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { renderAccessTables } from '../packages/server/src/domains/access/access.js';
 

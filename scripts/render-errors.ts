@@ -1,6 +1,7 @@
 // Rewrites the error table in docs/errors.md from the catalogue: `node --import tsx scripts/render-errors.ts`.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { renderErrorTable } from '@mooring/protocol';
+// The source, not the package: the package may resolve to a build older than the catalogue.
+import { renderErrorTable } from '../packages/protocol/src/index.js';
 
 const path = 'docs/errors.md';
 const doc = readFileSync(path, 'utf8');

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under packages/ with node's test runner through tsx.
 // Node 20's runner takes no glob, so the file list is built here.
+// The tests run the TypeScript sources, never a build that may be older: NODE_OPTIONS carries the
+// `mooring-source` export condition, so @mooring/* resolve to src/ in the test files and in every node
+// process they start (`mooring serve`, `mooring demo`, the CLI), which then load tsx themselves.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -28,6 +31,7 @@ const result = spawnSync(
     stdio: 'inherit',
     env: {
       ...process.env,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=mooring-source`.trim(),
       MOORING_LOG_LEVEL: process.env.MOORING_LOG_LEVEL ?? 'silent',
       // Every JSON answer is checked against its documented schema (adapters/http/openapi.ts).
       MOORING_CHECK_RESPONSES: process.env.MOORING_CHECK_RESPONSES ?? '1',

@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { MooringClient } from '@mooring/client';
-import { MemoryCredentialStore, MooringDevice, provision } from '@mooring/device-sdk';
+import type { MooringDevice } from '@mooring/device-sdk';
 import { act } from '../act.js';
 import type { Ctx } from '../context.js';
 import { readProfiles, saveProfile, writeProfiles } from '../profiles.js';
-import { Simulator } from '../simulate.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -89,7 +88,10 @@ async function runDemo(
   stopped: Promise<void>,
   undo: (() => Promise<void> | void)[],
 ): Promise<void> {
+  // The server and the device SDK load here, not with the command line: `mooring --help` stays fast.
   const { loadConfig, startPlatform } = await import('@mooring/server');
+  const { MemoryCredentialStore, MooringDevice, provision } = await import('@mooring/device-sdk');
+  const { Simulator } = await import('../simulate.js');
   const platform = await startPlatform(
     loadConfig({
       ...process.env,

@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { act, parseJson, seconds } from '../act.js';
 import { UsageError } from '../context.js';
-import { Simulator } from '../simulate.js';
 
 export function registerSimulate(program: Command): void {
   program
@@ -39,6 +38,8 @@ export function registerSimulate(program: Command): void {
         const count = Number(o.count);
         if (credentials && credentials.length < count)
           throw new UsageError(`${o.credentials} holds ${credentials.length} devices, fewer than --count`);
+        // Loaded here, not with the command line: the device SDK (MQTT, X.509) is most of its start-up.
+        const { Simulator } = await import('../simulate.js');
         const sim = new Simulator({
           http: {
             url: server.url,

@@ -17,7 +17,7 @@ test('docs/access-control.md carries the permission and role tables', () => {
   );
   assert.ok(
     doc.includes(renderAccessTables()),
-    'out of date: run node --import tsx scripts/render-access.ts',
+    'out of date: run node --conditions=mooring-source --import tsx scripts/render-access.ts',
   );
 });
 

@@ -1,17 +1,21 @@
+// @ts-check
 /**
  * A gateway: provisions itself on first boot (showing the verification code on its "display"),
- * then forwards readings of the sensors behind it as telemetry and answers two commands. Run with:
+ * then forwards readings of the sensors behind it as telemetry and answers two commands. Plain
+ * JavaScript, so that it runs with plain `node` wherever the package is installed:
  *
  *   MOORING_URL=https://localhost:8443 MOORING_CA=.mooring/pki/ca.pem MOORING_PT=mpt_… \
- *   MOORING_SERIAL=GW-0001 node --import tsx packages/device-sdk/examples/gateway.ts
+ *   MOORING_SERIAL=GW-0001 node node_modules/@mooring/device-sdk/examples/gateway.mjs
  *
- * (the PT is a per-device provisioning token for that serial; approve with `mooring approve <code>`).
+ * (in this repository, after `npm run build`: `node packages/device-sdk/examples/gateway.mjs`).
+ * The PT is a per-device provisioning token for that serial; approve with `mooring approve <code>`.
  * Credentials and the offline buffer live in ./gateway-state/, readable by this user only.
  */
 import { readFileSync } from 'node:fs';
-import { FileCredentialStore, MooringDevice, provision } from '../src/index.js';
+import { FileCredentialStore, MooringDevice, provision } from '@mooring/device-sdk';
 
-const env = (name: string, fallback?: string) => {
+/** @type {(name: string, fallback?: string) => string} */
+const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
   if (v === undefined) throw new Error(`set ${name}`);
   return v;
@@ -46,7 +50,7 @@ device.on('dropped', (n) => process.stderr.write(`buffer full: dropped the ${n} 
 let interval = 5_000;
 device
   .handle('set-interval', (params) => {
-    const ms = Number((params as { ms?: number } | null)?.ms);
+    const ms = Number(/** @type {{ ms?: number } | null} */ (params)?.ms);
     if (!Number.isInteger(ms) || ms < 1_000) throw new Error('ms must be an integer ≥ 1000');
     interval = ms;
     return { interval };

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// Builds every workspace package to JavaScript with type declarations in its dist/ (`tsc -b`, project
+// references in tsconfig.build.json; incremental, so an up-to-date build takes about a second), then
+// copies the files a package reads at run time from beside its modules (the server's SQL migrations)
+// into dist/ at the same relative path. Last, it stamps each dist/ so that bin/mooring.mjs can tell a
+// build older than its sources. `npm ci` runs it (the root `prepare` script); so does `npm run build`.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PACKAGES = ['protocol', 'client', 'device-sdk', 'server', 'cli'];
+/** What tsc writes; anything else in dist/ is an asset copied from src/. */
+const COMPILED = /\.(js|d\.ts|tsbuildinfo)$/;
+const STAMP = '.built';
+
+function files(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) files(path, out);
+    else out.push(path);
+  }
+  return out;
+}
+
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const started = Date.now();
+const result = spawnSync(process.execPath, [tsc, '-b', join(root, 'tsconfig.build.json')], {
+  stdio: 'inherit',
+});
+if (result.status !== 0) {
+  console.error('build: tsc failed');
+  process.exit(result.status ?? 1);
+}
+
+for (const name of PACKAGES) {
+  const src = join(root, 'packages', name, 'src');
+  const dist = join(root, 'packages', name, 'dist');
+  // Assets are copied afresh each time, so one removed from src/ does not linger in dist/.
+  for (const path of files(dist)) if (!COMPILED.test(path) && !path.endsWith(STAMP)) rmSync(path);
+  for (const path of files(src)) {
+    if (path.endsWith('.ts')) continue;
+    const target = join(dist, relative(src, path));
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(path, target);
+  }
+  writeFileSync(join(dist, STAMP), `${new Date().toISOString()}\n`);
+}
+console.error(`build: packages/*/dist up to date (${((Date.now() - started) / 1000).toFixed(1)} s)`);
