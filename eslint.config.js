@@ -44,7 +44,7 @@ export default tseslint.config(
             {
               regex: String.raw`^\.\./(?!access/(?:delegation|policy)\.js$)([\w-]+)/(?!\1(?:\.js)?$)[^/]+$`,
               message:
-                "A domain imports another domain's contract only (../<name>/<name>.js); stores and services are wired in app.ts.",
+                "A domain imports another domain's contract only (../<name>/<name>.js); stores and services are wired in wiring/services.ts.",
             },
             {
               regex: String.raw`^(?:\.\./)+domains/`,
