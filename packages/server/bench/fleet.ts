@@ -26,6 +26,8 @@ export interface FleetOptions {
   count: number;
   rate: number;
   seconds: number;
+  /** Registers a cleanup step: the simulator is killed if the run ends while it still runs. */
+  onCleanup(step: () => void): void;
 }
 
 export async function fleetPhase(o: FleetOptions) {
@@ -61,6 +63,10 @@ export async function fleetPhase(o: FleetOptions) {
     ],
     { env: { ...process.env, MOORING_CONFIG_DIR: config }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  o.onCleanup(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(config, { recursive: true, force: true });
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));

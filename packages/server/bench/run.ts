@@ -1197,6 +1197,7 @@ async function main() {
       count: PARAMS.fleetDevices,
       rate: PARAMS.fleetRate,
       seconds: PARAMS.fleetSeconds,
+      onCleanup: (step) => cleanups.push(step),
     });
     log(
       `fleet: ${fleet.connected}/${fleet.devices} connected, ${fleet.deliveredReadingsPerSec} readings/s delivered, server +${fleet.serverKbPerConnectedDevice} kB/device, simulator ${fleet.simulatorKbPerDevice} kB/device`,
