@@ -22,6 +22,8 @@ export const topics = {
   commandResult: (deviceId: string, commandId: string) => `d/${deviceId}/commands/${commandId}/result`,
   /** Filter a device subscribes to for its commands. */
   commandsFilter: (deviceId: string) => `d/${deviceId}/commands/+`,
+  /** The firmware a device runs, `{version, hardwareClass}`: published at every connect (QoS 1). */
+  firmware: (deviceId: string) => `d/${deviceId}/state/firmware`,
   /** Where the platform tells a device why one of its messages was refused. */
   errors: (deviceId: string) => `d/${deviceId}/errors`,
 } as const;

@@ -137,6 +137,7 @@ async function startPlatformSteps(
     authenticateCertificate: (peer, claimedDeviceId) => domains.pki.authenticate(peer, claimedDeviceId),
     provisioning: services.provisioning,
     telemetry: services.telemetry,
+    fleet: services.fleet,
     commands: services.commands,
     presence: services.presence,
     bus,

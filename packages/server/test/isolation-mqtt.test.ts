@@ -86,6 +86,12 @@ const CONTRACT: Record<PatternName, PatternContract> = {
     subscribe: false,
     why: 'cloud → device: reached only through the exact filter d/{id}/commands/+',
   },
+  'topics.firmware': {
+    space: 'device',
+    publish: true,
+    subscribe: false,
+    why: 'device → cloud: the firmware it runs is stored on its record, never relayed',
+  },
   'topics.commandResult': {
     space: 'device',
     publish: true,
@@ -828,6 +834,10 @@ async function untouched(victim: 'b' | 'c', marker = MARK): Promise<string | und
   if (keys.length) return `telemetry ${keys.join(', ')} stored for device ${victim.toUpperCase()}`;
   const types = (await eventTypes(deviceId, key)).filter((k) => k.startsWith(marker));
   if (types.length) return `events ${types.join(', ')} stored for device ${victim.toUpperCase()}`;
+  const device = await t.call('GET', `/v1/devices/${deviceId}`, { token: key });
+  const hardwareClass = (device.body.firmware as { hardwareClass?: string } | null)?.hardwareClass;
+  if (hardwareClass?.startsWith(marker))
+    return `firmware ${hardwareClass} stored for device ${victim.toUpperCase()}`;
   const status = await commandStatus(deviceId, cmd, key);
   if (status !== 'pending' && status !== 'delivered')
     return `device ${victim.toUpperCase()}'s command is ${status}`;
@@ -841,6 +851,8 @@ function payloadFor(row: Row): string {
       return JSON.stringify({ type: marker });
     case 'topics.commandResult':
       return JSON.stringify({ status: 'succeeded', result: { marker } });
+    case 'topics.firmware':
+      return JSON.stringify({ version: '1.0.0', hardwareClass: marker });
     case 'provisioningTopics.start':
       return JSON.stringify({ serial: marker, requestId: marker });
     case 'provisioningTopics.poll':
@@ -923,6 +935,11 @@ async function run(row: Row): Promise<string | undefined> {
       if (!(await eventTypes(ids.a, key1)).includes(marker)) return `event ${marker} not stored for device A`;
       return (await untouched('b', marker)) ?? (await untouched('c', marker));
     }
+    case 'topics.firmware': {
+      const r = await t.call('GET', `/v1/devices/${ids.a}`, { token: key1 });
+      if (r.body.firmware?.hardwareClass !== marker) return `firmware of device A is ${r.text.slice(0, 200)}`;
+      return (await untouched('b', marker)) ?? (await untouched('c', marker));
+    }
     case 'topics.commandResult': {
       // The command named in the topic, looked up as device A's, now carries this row's result.
       const r = await t.call('GET', `/v1/devices/${ids.a}/commands/${e.param ?? ''}`, { token: key1 });
@@ -976,6 +993,7 @@ test('the expectation table covers every topic pattern topics.ts exports, for bo
   assert.deepEqual(allowed('device', 'publish'), [
     topics.telemetry(ids.a),
     topics.events(ids.a),
+    topics.firmware(ids.a),
     topics.commandResult(ids.a, ids.aCmd),
   ]);
   assert.deepEqual(allowed('provisioning', 'publish'), [

@@ -1,5 +1,6 @@
 /** The device registry, per-device access keys, presence history, and ownership transfer. */
 import { Type } from '@sinclair/typebox';
+import { HardwareClassSchema, SEMVER_OPTIONS, SemverSchema } from '../firmware.js';
 import {
   Answer,
   Cursor,
@@ -28,6 +29,12 @@ export const Device = Answer({
   }),
   createdAt: EpochMs,
   updatedAt: EpochMs,
+  firmware: Nullable(
+    Answer(
+      { version: Type.String(), hardwareClass: Type.String(), reportedAt: EpochMs },
+      { description: 'what the device last reported running; null: never reported' },
+    ),
+  ),
   presence: Answer({
     connected: Type.Boolean(),
     lastSeenAt: NullableEpochMs,
@@ -88,6 +95,17 @@ export const DeviceListQuery = Type.Object(
     tag: Type.Optional(Tag),
     status: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('disabled')])),
     connected: Type.Optional(Type.Boolean()),
+    firmwareVersion: Type.Optional(SemverSchema),
+    hardwareClass: Type.Optional(HardwareClassSchema),
+    belowVersion: Type.Optional(
+      Type.String({
+        ...SEMVER_OPTIONS,
+        description: 'devices running a version below this one (SemVer precedence)',
+      }),
+    ),
+    belowMinimum: Type.Optional(
+      Type.Boolean({ description: 'true: devices below the minimum version of their hardware class' }),
+    ),
   },
   { additionalProperties: false },
 );

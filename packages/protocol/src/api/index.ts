@@ -8,6 +8,7 @@ import { authOperations } from './auth.js';
 import { commandOperations } from './commands.js';
 import { deviceApiOperations } from './device.js';
 import { deviceOperations } from './devices.js';
+import { deviceFirmwareOperations, fleetOperations } from './fleet.js';
 import { pkiOperations } from './pki.js';
 import { deviceProvisioningOperations, provisioningOperations } from './provisioning.js';
 import { telemetryOperations } from './telemetry.js';
@@ -29,6 +30,7 @@ export * from './provisioning.js';
 export * from './audit.js';
 export * from './time.js';
 export * from './device.js';
+export * from './fleet.js';
 
 /** What people and programs call (the client and the CLI). */
 export const MANAGEMENT_OPERATIONS = {
@@ -37,6 +39,7 @@ export const MANAGEMENT_OPERATIONS = {
   ...userOperations,
   ...apiKeyOperations,
   ...deviceOperations,
+  ...fleetOperations,
   ...telemetryOperations,
   ...commandOperations,
   ...provisioningOperations,
@@ -45,7 +48,11 @@ export const MANAGEMENT_OPERATIONS = {
   ...timeOperations,
 };
 /** What devices call (the device SDK). */
-export const DEVICE_OPERATIONS = { ...deviceApiOperations, ...deviceProvisioningOperations };
+export const DEVICE_OPERATIONS = {
+  ...deviceApiOperations,
+  ...deviceFirmwareOperations,
+  ...deviceProvisioningOperations,
+};
 /** Every documented operation of the API. */
 export const API_OPERATIONS = { ...MANAGEMENT_OPERATIONS, ...DEVICE_OPERATIONS, ...metricsOperations };
 export type ApiOperationName = keyof typeof API_OPERATIONS;

@@ -9,6 +9,8 @@ import { createCommandService } from '../domains/commands/service.js';
 import { commandStore } from '../domains/commands/store.js';
 import { createDeviceService } from '../domains/devices/service.js';
 import { deviceStore } from '../domains/devices/store.js';
+import { createFleetService } from '../domains/fleet/service.js';
+import { fleetStore } from '../domains/fleet/store.js';
 import { createPresenceService } from '../domains/presence/service.js';
 import { presenceStore } from '../domains/presence/store.js';
 import { createBatchWriter } from '../domains/telemetry/batch-writer.js';
@@ -36,6 +38,7 @@ import {
   AUDIT_RULES,
   COMMAND_RULES,
   DEVICE_RULES,
+  FLEET_RULES,
   FACTORY_RULES,
   OWNERSHIP_RULES,
   PKI_RULES,
@@ -88,6 +91,7 @@ export async function createServices(deps: ServiceDeps) {
     outbox,
     cursors,
   });
+  const fleet = createFleetService({ store: fleetStore(db) });
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
   // Other domains create and read device rows through the devices contract, in their transaction.
   const deviceRecordsOn = (tx?: Queryable) => deviceStore(tx ?? db);
@@ -217,6 +221,7 @@ export async function createServices(deps: ServiceDeps) {
     apiKeys: guard(apiKeys, API_KEY_RULES, access),
     roles: guard(roles, ROLE_RULES, access),
     devices: guard(devices, DEVICE_RULES, access),
+    fleet: guard(fleet, FLEET_RULES, access),
     telemetry: guard(telemetry, TELEMETRY_RULES, access),
     commands: guard(commands, COMMAND_RULES, access),
     presence: guard(presence, PRESENCE_RULES, access),

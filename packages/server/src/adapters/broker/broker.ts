@@ -24,6 +24,7 @@ import type { AuthenticatedDevice } from '../../domains/devices/devices.js';
 import type { PeerCertificate } from '../../domains/pki/pki.js';
 import type { PresenceService } from '../../domains/presence/presence.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
+import type { FleetService } from '../../domains/fleet/fleet.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import { createConnectHandler } from './connect.js';
 import { createFeeds } from './feeds.js';
@@ -32,6 +33,7 @@ import { commandResultsRoute } from './inbound/command-results.js';
 import { eventsRoute } from './inbound/events.js';
 import { createInboundRouter } from './inbound/router.js';
 import { telemetryRoute } from './inbound/telemetry.js';
+import { firmwareRoute } from './inbound/firmware.js';
 import { attachLifecycle } from './lifecycle.js';
 import { createMemorySessionRegistry } from './memory-session-registry.js';
 import { brokerNotices } from './notices.js';
@@ -52,6 +54,7 @@ export interface BrokerDeps {
   /** Provisioning over MQTT for connections that hold only a provisioning token. */
   provisioning: ProvisioningService;
   telemetry: TelemetryService;
+  fleet: FleetService;
   commands: CommandService;
   presence: PresenceService;
   bus: Notifier;
@@ -94,6 +97,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   router.registerInbound(telemetryRoute(deps.telemetry));
   router.registerInbound(eventsRoute(deps.telemetry));
   router.registerInbound(commandResultsRoute(deps.commands));
+  router.registerInbound(firmwareRoute(deps.fleet));
 
   // Cloud → device on subscription: one feed per kind of stored item.
   const feeds = createFeeds({

@@ -9,6 +9,7 @@ import type { OwnershipService } from '../../domains/ownership/ownership.js';
 import type { FactoryService } from '../../domains/provisioning/factory.js';
 import type { AuditService } from '../../domains/audit/audit.js';
 import type { TimeSigner } from '../../domains/time/signer.js';
+import type { FleetService } from '../../domains/fleet/fleet.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { PlatformCaller, TenancyService } from '../../domains/tenancy/tenancy.js';
 import type { SelfCaller, UserService } from '../../domains/users/users.js';
@@ -36,6 +37,7 @@ export interface Services {
   /** Resolves a device credential (access key or registration token). */
   authenticateDevice(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
   devices: DeviceService;
+  fleet: FleetService;
   telemetry: TelemetryService;
   commands: CommandService;
   presence: PresenceService;

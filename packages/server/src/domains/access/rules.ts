@@ -7,6 +7,7 @@
 import type { AuditService } from '../audit/audit.js';
 import type { CommandService } from '../commands/commands.js';
 import type { DeviceService } from '../devices/devices.js';
+import type { FleetService } from '../fleet/fleet.js';
 import type { OwnershipService } from '../ownership/ownership.js';
 import type { PkiService } from '../pki/pki.js';
 import type { PresenceService } from '../presence/presence.js';
@@ -34,6 +35,13 @@ export const DEVICE_RULES: Rules<DeviceService> = {
   listAccessKeys: { permission: 'devices:credentials', ...byDevice },
   revokeAccessKey: { permission: 'devices:credentials', ...byDevice },
   authenticate: { open: CREDENTIAL },
+};
+
+export const FLEET_RULES: Rules<FleetService> = {
+  report: { open: DEVICE_SELF },
+  versions: { permission: 'devices:read', list: true },
+  policy: { permission: 'devices:read' },
+  setPolicy: { permission: 'devices:write' },
 };
 
 export const COMMAND_RULES: Rules<CommandService> = {

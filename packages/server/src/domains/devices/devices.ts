@@ -20,6 +20,8 @@ export interface Device {
   status: DeviceStatus;
   createdAt: number;
   updatedAt: number;
+  /** What the device last reported running (`fleet` domain); null until it reports. */
+  firmware: DeviceFirmware | null;
   presence: {
     connected: boolean;
     lastSeenAt: number | null;
@@ -27,6 +29,12 @@ export interface Device {
     lastDisconnectedAt: number | null;
     lastDisconnectReason: string | null;
   };
+}
+
+export interface DeviceFirmware {
+  version: string;
+  hardwareClass: string;
+  reportedAt: number;
 }
 
 export interface AccessKey {
@@ -58,6 +66,13 @@ export interface DeviceListQuery {
   tag?: string;
   status?: DeviceStatus;
   connected?: boolean;
+  /** Exactly this version (as reported, build metadata included). */
+  firmwareVersion?: string;
+  hardwareClass?: string;
+  /** Below this version by SemVer precedence; devices that never reported are not below anything. */
+  belowVersion?: string;
+  /** true: below the tenant's minimum version for their hardware class. */
+  belowMinimum?: boolean;
 }
 
 /** How a device proved itself; carried on its session for logs, presence and revocation. */
@@ -156,6 +171,7 @@ export function newDeviceRecord(fields: {
     status: fields.status ?? 'enabled',
     createdAt: fields.now,
     updatedAt: fields.now,
+    firmware: null,
     presence: {
       connected: false,
       lastSeenAt: null,

@@ -1,3 +1,4 @@
+import { parseSemver, type VersionKey } from '@mooring/protocol';
 import { AppError, Errors } from '../../errors.js';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
 import type { Notifier } from '../../platform/notifier.js';
@@ -69,8 +70,19 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     async list(caller, query) {
       const limit = clampLimit(query.limit);
       const afterId = deps.cursors.decode(query.cursor, isString);
+      const { belowVersion, ...filters } = query;
+      let below: VersionKey | undefined;
+      if (belowVersion !== undefined) {
+        const parsed = parseSemver(belowVersion);
+        if (!parsed.ok)
+          throw new AppError('INVALID_FIRMWARE_REPORT', parsed.message, {
+            errors: [{ path: '/belowVersion', message: parsed.message }],
+          });
+        below = parsed.key;
+      }
       const rows = await store.list(caller.tenantId, {
-        ...query,
+        ...filters,
+        ...(below ? { below } : {}),
         limit,
         ...(afterId ? { afterId } : {}),
         ...(caller.visible ? { visible: caller.visible } : {}),

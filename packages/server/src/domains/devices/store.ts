@@ -1,5 +1,6 @@
 /** SQL for devices and access keys; every query carries the tenant id. */
 import { mapUniqueViolation, type Queryable } from '../../store/db.js';
+import type { VersionKey } from '@mooring/protocol';
 import type { DeviceVisibility } from '../../platform/caller.js';
 import type { AccessKey, Device, DeviceCredentialState, DeviceListQuery, DeviceStatus } from './devices.js';
 
@@ -18,6 +19,9 @@ interface DeviceRow {
   last_connected_at: number | null;
   last_disconnected_at: number | null;
   last_disconnect_reason: string | null;
+  firmware_version: string | null;
+  hardware_class: string | null;
+  firmware_reported_at: number | null;
 }
 
 interface AccessKeyRow {
@@ -40,6 +44,14 @@ export const toDevice = (r: DeviceRow): Device => ({
   status: r.status,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  firmware:
+    r.firmware_version !== null && r.hardware_class !== null && r.firmware_reported_at !== null
+      ? {
+          version: r.firmware_version,
+          hardwareClass: r.hardware_class,
+          reportedAt: r.firmware_reported_at,
+        }
+      : null,
   presence: {
     connected: r.connected,
     lastSeenAt: r.last_seen_at,
@@ -112,7 +124,12 @@ export function deviceStore(db: Queryable) {
     },
     async list(
       tenantId: string,
-      q: DeviceListQuery & { afterId?: string; limit: number; visible?: DeviceVisibility },
+      q: Omit<DeviceListQuery, 'belowVersion'> & {
+        afterId?: string;
+        limit: number;
+        visible?: DeviceVisibility;
+        below?: VersionKey;
+      },
     ): Promise<DeviceRow[]> {
       const where = ['tenant_id = $1'];
       const params: unknown[] = [tenantId];
@@ -124,6 +141,19 @@ export function deviceStore(db: Queryable) {
       if (q.tag) where.push(`tags @> ARRAY[$${params.push(q.tag)}]::text[]`);
       if (q.status) where.push(`status = $${params.push(q.status)}`);
       if (q.connected !== undefined) where.push(`connected = $${params.push(q.connected)}`);
+      if (q.firmwareVersion) where.push(`firmware_version = $${params.push(q.firmwareVersion)}`);
+      if (q.hardwareClass) where.push(`hardware_class = $${params.push(q.hardwareClass)}`);
+      if (q.below) {
+        const { major, minor, patch, pre } = q.below;
+        where.push(
+          `fw_major IS NOT NULL AND (fw_major, fw_minor, fw_patch, fw_pre) < ($${params.push(major)}::int, $${params.push(minor)}::int, $${params.push(patch)}::int, $${params.push(pre)}::text COLLATE "C")`,
+        );
+      }
+      // The fleet policy's table is read here so that the list stays one indexed query.
+      if (q.belowMinimum !== undefined)
+        where.push(
+          `${q.belowMinimum ? '' : 'NOT '}EXISTS (SELECT 1 FROM fleet_policies p WHERE p.tenant_id = devices.tenant_id AND p.hardware_class = devices.hardware_class AND (devices.fw_major, devices.fw_minor, devices.fw_patch, devices.fw_pre) < (p.min_major, p.min_minor, p.min_patch, p.min_pre))`,
+        );
       return db.query<DeviceRow>(
         `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.push(q.limit + 1)}`,
         params,

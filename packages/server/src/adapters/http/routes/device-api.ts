@@ -50,6 +50,23 @@ export const deviceApiRoutes: RoutePlugin = (app, { services, metrics }) => {
       return reply.code(202).send({ accepted: 1 });
     },
   );
+  app.put(
+    '/v1/device/firmware',
+    {
+      config,
+      ...parsedByProtocol,
+      schema: {
+        ...api('reportFirmware', config.auth),
+        tags,
+        summary: 'Report the firmware version and hardware class the device runs',
+      },
+    },
+    async (request) => {
+      const state = await services.fleet.report(deviceOf(request), request.body);
+      metrics.messagesIn.inc({ transport: 'https', kind: 'firmware' });
+      return state;
+    },
+  );
   app.get(
     '/v1/device/commands',
     {
