@@ -139,7 +139,15 @@ const ROUTES: Record<string, Row> = {
   },
   'POST /v1/devices/claim': { need: 'ownership:transfer', body: () => ({ claimCode: 'not-a-code' }) },
 
+  'GET /v1/fleet/versions': { need: 'devices:read' },
+  'GET /v1/fleet/policy': { need: 'devices:read' },
+  'PUT /v1/fleet/policy': {
+    need: 'devices:write',
+    body: () => ({ hardwareClass: 'iso-hw', minVersion: '1.0.0' }),
+  },
+
   'POST /v1/device/telemetry': { need: 'device' },
+  'PUT /v1/device/firmware': { need: 'device' },
   'POST /v1/device/events': { need: 'device' },
   'GET /v1/device/commands': { need: 'device' },
   'POST /v1/device/commands/{commandId}/result': { need: 'device' },
