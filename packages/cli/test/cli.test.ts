@@ -227,6 +227,76 @@ test('refusals: the problem code, what to do, and an exit code per kind', async 
   assert.match(help.stdout, /--tag <tag>/);
 });
 
+test('fleet versions: the distribution, the policy, and the devices below it', async () => {
+  const { apiKey } = await t.tenant();
+  const base = ['--server', server, '--ca', caFile, '--token', apiKey];
+  const old = await t.device(apiKey, { name: 'old', tags: ['north'] });
+  const fresh = await t.device(apiKey, { name: 'fresh' });
+  await t.device(apiKey, { name: 'silent' });
+  for (const [d, version] of [
+    [old, '1.9.0'],
+    [fresh, '1.10.0'],
+  ] as const) {
+    const r = await t.call('PUT', '/v1/device/firmware', {
+      token: d.accessKey,
+      body: { version, hardwareClass: 'gw' },
+    });
+    assert.equal(r.status, 200, r.text);
+  }
+  const set = await mooring([
+    ...base,
+    'fleet',
+    'policy',
+    'set',
+    '--hardware-class',
+    'gw',
+    '--min-version',
+    '1.10.0',
+  ]);
+  assert.equal(set.code, 0, set.stderr);
+  assert.match(set.stdout, /gw\s+1\.10\.0/);
+  const versions = await mooring([...base, 'fleet', 'versions']);
+  assert.equal(versions.code, 0, versions.stderr);
+  assert.match(versions.stdout, /gw\s+1\.9\.0\s+1/);
+  assert.match(versions.stdout, /\(never reported\)\s+1/);
+  assert.match(versions.stderr, /3 devices, 1 never reported, 1 below the minimum version/);
+  const byTag = await mooring([...base, 'fleet', 'versions', '--by', 'tag', '--json']);
+  assert.deepEqual(
+    byTag.json.items.find((i: { tag: string | null }) => i.tag === 'north'),
+    { version: '1.9.0', hardwareClass: 'gw', tag: 'north', count: 1 },
+  );
+  const below = await mooring([...base, 'devices', 'list', '--below-minimum', '--json']);
+  assert.deepEqual(
+    below.json.map((d: { id: string }) => d.id),
+    [old.deviceId],
+  );
+  const bad = await mooring([
+    ...base,
+    'fleet',
+    'policy',
+    'set',
+    '--hardware-class',
+    'gw',
+    '--min-version',
+    '1.x',
+  ]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /VALIDATION_FAILED \(400\)/);
+  const cleared = await mooring([
+    ...base,
+    'fleet',
+    'policy',
+    'set',
+    '--hardware-class',
+    'gw',
+    '--clear',
+    '--json',
+  ]);
+  assert.deepEqual(cleared.json, []);
+  const shown = await mooring([...base, 'fleet', 'policy', 'show', '--json']);
+  assert.deepEqual(shown.json, []);
+});
+
 test('a technician approves a waiting device by the code on its display, in one command', async () => {
   const { apiKey } = await t.tenant();
   const base = ['--server', server, '--ca', caFile, '--token', apiKey];

@@ -5,6 +5,17 @@ import { act, collect, keyValues, seconds, timeArg } from '../act.js';
 
 type Row = Record<string, unknown>;
 
+interface ListOptions {
+  tag?: string;
+  status?: string;
+  connected?: string;
+  firmwareVersion?: string;
+  hardwareClass?: string;
+  belowVersion?: string;
+  belowMinimum?: boolean;
+  limit?: string;
+}
+
 const tagOpt = (v: string, p: string[] = []) => [...p, v];
 
 export function registerDevices(program: Command): void {
@@ -15,14 +26,22 @@ export function registerDevices(program: Command): void {
     .option('--tag <tag>', 'only devices with this tag')
     .option('--status <status>', 'enabled or disabled')
     .option('--connected <yes|no>', 'only connected (yes) or disconnected (no) devices')
+    .option('--firmware-version <version>', 'only devices running exactly this version')
+    .option('--hardware-class <class>', 'only devices of this hardware class')
+    .option('--below-version <version>', 'only devices running a version below this one')
+    .option('--below-minimum', 'only devices below the minimum version of their hardware class')
     .option('--limit <n>', 'at most this many')
     .action(
-      act(async (ctx, o: { tag?: string; status?: string; connected?: string; limit?: string }) => {
+      act(async (ctx, o: ListOptions) => {
         const client = ctx.client();
         const query = {
           tag: o.tag,
           status: o.status,
           connected: o.connected === undefined ? undefined : o.connected === 'yes' || o.connected === 'true',
+          firmwareVersion: o.firmwareVersion,
+          hardwareClass: o.hardwareClass,
+          belowVersion: o.belowVersion,
+          belowMinimum: o.belowMinimum ? true : undefined,
         };
         const max = o.limit ? Number(o.limit) : Infinity;
         const rows: Row[] = [];
@@ -32,8 +51,12 @@ export function registerDevices(program: Command): void {
         }
         ctx.out.result(rows, () =>
           ctx.out.table(
-            rows.map((d) => ({ ...d, connected: (d.presence as Row | undefined)?.connected })),
-            ['id', 'name', 'serial', 'status', 'tags', 'connected'],
+            rows.map((d) => ({
+              ...d,
+              connected: (d.presence as Row | undefined)?.connected,
+              firmware: (d.firmware as Row | null)?.version ?? '',
+            })),
+            ['id', 'name', 'serial', 'status', 'tags', 'connected', 'firmware'],
           ),
         );
       }),
