@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { topics, type CommandMessage } from '@mooring/protocol';
+import { parseFirmwareReport, topics, type CommandMessage, type FirmwareReport } from '@mooring/protocol';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { OfflineBuffer, type Reading } from './buffer.js';
 import type { CredentialStore, Credentials } from './credentials.js';
@@ -52,6 +52,11 @@ export interface DeviceOptions {
   /** Renew credentials when less than this share of their lifetime is left (default 0.2). */
   renewAt?: number;
   keepaliveSeconds?: number;
+  /**
+   * The firmware this device runs, reported on `d/{id}/state/firmware` at every connect (before the
+   * `connected` event): what the platform's fleet versions and minimum-version policy count.
+   */
+  firmware?: FirmwareReport;
 }
 
 const RENEW_CHECK_MS = 60_000;
@@ -69,9 +74,11 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
   private wake: (() => void) | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   state: ConnectionState = 'idle';
+  private firmware: FirmwareReport | undefined;
 
   constructor(private readonly opts: DeviceOptions) {
     super();
+    if (opts.firmware) this.firmware = checkFirmware(opts.firmware);
     this.backoff = new Backoff(opts.backoff);
     this.buffer = new OfflineBuffer({
       ...(opts.buffer?.maxReadings !== undefined ? { maxReadings: opts.buffer.maxReadings } : {}),
@@ -206,11 +213,14 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
           closedResolve();
         });
         client.on('message', (topic, payload) => void this.onMessage(topic, payload));
-        client.subscribe(topics.commandsFilter(c.deviceId), { qos: 1 }, () => {
-          this.setState('connected');
-          this.emit('connected');
-          this.pump();
-        });
+        const subscribe = () =>
+          client.subscribe(topics.commandsFilter(c.deviceId), { qos: 1 }, () => {
+            this.setState('connected');
+            this.emit('connected');
+            this.pump();
+          });
+        if (this.firmware) this.publishFirmware(client, c.deviceId, this.firmware, subscribe);
+        else subscribe();
         resolve({ ok: true, closed });
       });
       const fail = (reason: string, code?: number) => {
@@ -223,6 +233,24 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
         fail(err.message, typeof err.code === 'number' ? err.code : undefined),
       );
       client.once('close', () => fail('connection closed before CONNACK'));
+    });
+  }
+
+  /**
+   * Changes the firmware this device reports (after an update, say): reported now when connected, and
+   * at every connect from now on.
+   */
+  setFirmware(firmware: FirmwareReport): void {
+    this.firmware = checkFirmware(firmware);
+    const client = this.client;
+    if (client && this.credentials) this.publishFirmware(client, this.credentials.deviceId, this.firmware);
+  }
+
+  private publishFirmware(client: MqttClient, deviceId: string, f: FirmwareReport, then?: () => void): void {
+    const body = JSON.stringify({ version: f.version, hardwareClass: f.hardwareClass });
+    client.publish(topics.firmware(deviceId), body, { qos: 1 }, (err) => {
+      if (err) this.emit('error', err);
+      then?.();
     });
   }
 
@@ -323,4 +351,11 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
       if (c.certificateNotAfter - now < share * life) await this.renew();
     }
   }
+}
+
+/** The firmware option, checked by the platform's own parser so that a bad one fails at start. */
+function checkFirmware(f: FirmwareReport): FirmwareReport {
+  const parsed = parseFirmwareReport({ version: f.version, hardwareClass: f.hardwareClass });
+  if (!parsed.ok) throw new Error(`firmware: ${parsed.error.message} (${parsed.error.path})`);
+  return { version: parsed.value.version, hardwareClass: parsed.value.hardwareClass };
 }

@@ -163,6 +163,43 @@ test('commands: a result, a failure, an unknown command and a handler that times
   await device.stop();
 });
 
+test('firmware: reported at every connect and on change; a bad option fails at construction', async () => {
+  assert.throws(
+    () =>
+      new MooringDevice(
+        deviceOptions(new MemoryCredentialStore({} as Credentials), {
+          firmware: { version: '1.2', hardwareClass: 'gw' },
+        }),
+      ),
+    /firmware: version must be a Semantic Versioning/,
+  );
+  const device = new MooringDevice(
+    deviceOptions(new MemoryCredentialStore(await provisioned('SDK-FW')), {
+      firmware: { version: '1.4.0', hardwareClass: 'sdk-board' },
+    }),
+  );
+  await device.start();
+  const id = device.deviceId!;
+  const firmware = async () => (await call('GET', `/v1/devices/${id}`, apiKey)).body.firmware;
+  // Reported before the connected event: the record has it already.
+  assert.equal((await firmware())?.version, '1.4.0');
+  assert.equal((await firmware())?.hardwareClass, 'sdk-board');
+  device.setFirmware({ version: '1.5.0', hardwareClass: 'sdk-board' });
+  await eventually(async () => (await firmware())?.version === '1.5.0', 'the new version');
+  // A reconnect reports again (the record changed behind the device's back in between).
+  await call('PUT', '/v1/fleet/policy', apiKey, { hardwareClass: 'sdk-board', minVersion: '1.5.0' });
+  const before = (await firmware()).reportedAt as number;
+  const reconnected = new Promise<void>((r) => device.once('connected', r));
+  device.dropConnection();
+  await reconnected;
+  const after = await firmware();
+  assert.equal(after.version, '1.5.0');
+  assert.ok(after.reportedAt > before, 'reported again at connect');
+  const fleet = await call('GET', '/v1/fleet/versions', apiKey);
+  assert.equal(fleet.body.belowMinimum, 0);
+  await device.stop();
+});
+
 test('refresh and renewal replace the credentials in the store, and the device connects with the new ones', async () => {
   const store = new MemoryCredentialStore(await provisioned('SDK-RENEW'));
   const before = (await store.load())!;
