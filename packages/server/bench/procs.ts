@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { LoadCommand, LoadReply } from './messages.js';
-import type { ServerCommand, ServerReady, ServerStats } from './server.js';
+import type { SeedAnswer, ServerCommand, ServerReady, ServerStats } from './server.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SERVER_FILE = fileURLToPath(new URL('./server.ts', import.meta.url));
@@ -149,6 +149,25 @@ export class ServerProcess {
       };
       this.child.on('message', onMessage);
       this.send({ type: 'stats' });
+    });
+  }
+
+  /** Asks the server to seed the fleet-versions rows in its own store; resolves with the time taken. */
+  seedFleet(tenantId: string, devices: number, timeoutMs = 120_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.child.off('message', onMessage);
+        reject(new Error('the server did not finish seeding in time'));
+      }, timeoutMs);
+      const onMessage = (m: SeedAnswer) => {
+        if (m.type !== 'seeded') return;
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        if (m.error !== undefined) reject(new Error(`seeding failed: ${m.error}`));
+        else resolve(m.ms ?? 0);
+      };
+      this.child.on('message', onMessage);
+      this.send({ type: 'seed-fleet', tenantId, devices });
     });
   }
 

@@ -15,7 +15,8 @@
  * BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. --trace-gc), BENCH_OUT=<file> (also
  * write the JSON there), BENCH_ONLY=factory (only the bootstrap and the factory batch, with its probes)
  * or BENCH_ONLY=publish (only the MQTT publish path: throughput, PUBACK latency, command round trips,
- * for an A/B of two builds), BENCH_DEADLINE_S (330): a quick look at one phase; the full run is what docs/benchmarks.md
+ * for an A/B of two builds) or BENCH_ONLY=fleet-versions (only `GET /v1/fleet/versions` over
+ * BENCH_FLEET_VERSIONS_DEVICES (100000) seeded device rows), BENCH_DEADLINE_S (330): a quick look at one phase; the full run is what docs/benchmarks.md
  * reports unless it says otherwise.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +36,7 @@ import { bootstrapAdminToken } from '../test/harness.js';
 import type { ServerStats } from './server.js';
 import { authenticatedRequests, authenticatedRequestsOnPostgres } from './api.js';
 import { fleetPhase } from './fleet.js';
+import { fleetVersionsPhase } from './fleet-versions.js';
 import { mapLimit, round, Samples, sleep, type Percentiles } from './stats.js';
 
 function intEnv(name: string, def: number): number {
@@ -66,10 +68,11 @@ const PARAMS = {
   fleetRate: intEnv('BENCH_FLEET_RATE', 1),
   fleetSeconds: intEnv('BENCH_FLEET_S', 20),
   apiSeconds: intEnv('BENCH_API_S', 8),
+  fleetVersionsDevices: intEnv('BENCH_FLEET_VERSIONS_DEVICES', 100_000),
 };
 const ONLY = process.env.BENCH_ONLY ?? '';
-if (ONLY !== '' && ONLY !== 'factory' && ONLY !== 'publish')
-  throw new Error(`BENCH_ONLY must be 'factory' or 'publish', got '${ONLY}'`);
+if (ONLY !== '' && ONLY !== 'factory' && ONLY !== 'publish' && ONLY !== 'fleet-versions')
+  throw new Error(`BENCH_ONLY must be 'factory', 'publish' or 'fleet-versions', got '${ONLY}'`);
 const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
 /**
  * The whole run ends by this deadline (BENCH_DEADLINE_S, default 330 s): a phase that would not fit is
@@ -931,6 +934,7 @@ async function main() {
   cleanups.push(() => rest.close());
 
   if (ONLY === 'factory') return factoryOnly(rest, dataDir, server, ca);
+  if (ONLY === 'fleet-versions') return fleetVersionsOnly(rest, dataDir, server);
 
   let peakRssKb = 0;
   const rssMb = async () => {
@@ -1230,7 +1234,28 @@ async function main() {
       report.set({ authenticatedApi: authenticatedApiReport(api, apiPg) });
     });
 
+  // --- Fleet versions: last, because it adds 100,000 device rows to the measured server's store.
+  await report.optional('fleet versions', 150_000, async () => {
+    report.set({ fleetVersions: await fleetVersions(rest, apiKey, server) });
+  });
+
   return { wallSeconds: round((performance.now() - started) / 1000, 1) };
+}
+
+const fleetVersions = (rest: Rest, apiKey: string, server: ServerProcess) =>
+  fleetVersionsPhase({
+    rest,
+    apiKey,
+    devices: PARAMS.fleetVersionsDevices,
+    seed: (tenantId, devices) => server.seedFleet(tenantId, devices),
+    log,
+  });
+
+/** `BENCH_ONLY=fleet-versions`: the distribution query over seeded devices, on a fresh server. */
+async function fleetVersionsOnly(rest: Rest, dataDir: string, server: ServerProcess) {
+  const { apiKey } = await report.required('bootstrap', 10_000, () => bootstrap(rest, dataDir, 0));
+  const phase = await report.required('fleet versions', 150_000, () => fleetVersions(rest, apiKey, server));
+  return { fleetVersions: phase, wallSeconds: round((performance.now() - started) / 1000, 1) };
 }
 
 function machine() {

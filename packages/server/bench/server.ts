@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { loadConfig, startPlatform, type Config } from '../src/index.js';
+import { seedFleetVersions } from './fleet-versions.js';
 
 export interface ServerReady {
   pid: number;
@@ -39,7 +40,16 @@ export type ServerCommand =
   | { type: 'stats' }
   /** CPU-profile one phase (BENCH_SERVER_CPU_PROF): start, then stop writing `<dir>/<name>.cpuprofile`. */
   | { type: 'profile-start' }
-  | { type: 'profile-stop'; file: string };
+  | { type: 'profile-stop'; file: string }
+  /** Writes `devices` device rows with firmware into the tenant (the fleet-versions phase); answers `seeded`. */
+  | { type: 'seed-fleet'; tenantId: string; devices: number };
+
+/** Server → orchestrator: the seed is committed. */
+export interface SeedAnswer {
+  type: 'seeded';
+  ms?: number;
+  error?: string;
+}
 
 const loaded = loadConfig(process.env);
 // Every listener on an ephemeral port, including listeners added after this benchmark was written
@@ -99,6 +109,12 @@ process.on('message', (m: ServerCommand) => {
       process.send?.(reply);
       break;
     }
+    case 'seed-fleet':
+      void seedFleetVersions(platform.db, m.tenantId, m.devices).then(
+        (ms) => process.send?.({ type: 'seeded', ms } satisfies SeedAnswer),
+        (err: unknown) => process.send?.({ type: 'seeded', error: String(err) } satisfies SeedAnswer),
+      );
+      break;
     case 'profile-start':
       // The inspector profiles only the measured window, not start-up and bootstrap.
       profiler = new Session();
