@@ -82,14 +82,16 @@ export function fleetStore(db: Queryable) {
       q: { visible?: DeviceVisibility; tag?: string },
     ): Promise<Map<string, number>> {
       const { where, params } = scope(tenantId, q.visible, q.tag);
+      // One index range scan per policy row (devices_fleet_class_key_idx), not a scan of the tenant.
       const rows = await db.query<{ hardware_class: string; n: number }>(
-        `SELECT p.hardware_class, count(*)::int AS n
+        `SELECT p.hardware_class, c.n
            FROM fleet_policies p
-           JOIN devices d ON d.tenant_id = p.tenant_id AND d.hardware_class = p.hardware_class
-                         AND (d.fw_major, d.fw_minor, d.fw_patch, d.fw_pre)
-                           < (p.min_major, p.min_minor, p.min_patch, p.min_pre)
-          WHERE p.tenant_id = $1 AND ${where}
-          GROUP BY p.hardware_class`,
+           CROSS JOIN LATERAL (
+             SELECT count(*)::int AS n FROM devices d
+              WHERE ${where} AND d.hardware_class = p.hardware_class
+                AND (d.fw_major, d.fw_minor, d.fw_patch, d.fw_pre)
+                  < (p.min_major, p.min_minor, p.min_patch, p.min_pre)) c
+          WHERE p.tenant_id = $1`,
         params,
       );
       return new Map(rows.map((r) => [r.hardware_class, r.n]));
