@@ -241,7 +241,7 @@ export const ERROR_CATALOGUE = {
     'The payload does not match the telemetry schema; `errors` says where.',
   ),
   INVALID_FIRMWARE_REPORT: spec(
-    400,
+    422,
     'Firmware report is not valid',
     'A firmware report (`d/{id}/state/firmware`, `PUT /v1/device/firmware`) or a version in a fleet filter or policy is not `{version, hardwareClass}` with a Semantic Versioning 2.0.0 version (at most 64 characters; major, minor and patch at most 2147483647; numeric pre-release identifiers at most 10 digits) and a hardware class of 1 to 64 of `A-Z a-z 0-9 _ . : -`. `errors` says which field.',
   ),
