@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { topics } from '@mooring/protocol';
 import { eventually, nextMessage, startTestPlatform, type TestPlatform } from './harness.js';
+import { storeBackends } from './postgres.js';
 
 let t: TestPlatform;
 before(async () => {
@@ -161,7 +162,24 @@ test('invalid reports are refused over MQTT with a notice on d/{id}/errors, and 
   assert.equal((await firmwareOf(apiKey, d.deviceId))?.version, '1.0.0');
 });
 
-test('filters hold at version boundaries: 1.10.0 > 1.9.0, pre-releases below their release', async () => {
+test('filters hold at version boundaries: 1.10.0 > 1.9.0, pre-releases below their release', () =>
+  boundaries());
+
+test('the same boundaries on PostgreSQL (the sort key compares in byte order on both stores)', async () => {
+  const postgres = storeBackends.find(([name]) => name === 'postgres')![1];
+  const store = await postgres();
+  const embedded = t;
+  t = await startTestPlatform({}, { db: store.db });
+  try {
+    await boundaries();
+  } finally {
+    await t.stop();
+    t = embedded;
+    await store.close();
+  }
+});
+
+async function boundaries() {
   const { apiKey } = await t.tenant();
   const versions = ['1.9.0', '1.10.0', '1.10.0-rc.2', '1.10.0-rc.10', '1.10.0-alpha', '2.0.0', '0.9.9'];
   const ids: Record<string, string> = {};
@@ -223,7 +241,7 @@ test('filters hold at version boundaries: 1.10.0 > 1.9.0, pre-releases below the
     fleet.body.items.find((i: { version: string | null }) => i.version === v)?.count;
   assert.equal(count('1.10.0'), 1);
   assert.equal(count(null), 1);
-});
+}
 
 test("another tenant's devices are never counted, listed or below its policy", async () => {
   const mine = await t.tenant();
