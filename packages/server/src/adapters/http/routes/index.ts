@@ -13,6 +13,7 @@ import { ownershipRoutes } from './ownership.js';
 import { auditRoutes } from './audit.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { userRoutes } from './users.js';
+import { artifactRoutes } from './artifacts.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -30,6 +31,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     timeRoutes,
     ownershipRoutes,
     auditRoutes,
+    artifactRoutes,
   ])
     routes(app, ctx);
 }
