@@ -15,6 +15,7 @@ import { registerDevices } from './commands/devices.js';
 import { registerProvisioning } from './commands/provisioning.js';
 import { registerPki } from './commands/pki.js';
 import { registerAudit } from './commands/audit.js';
+import { registerArtifacts } from './commands/artifacts.js';
 import { registerServer } from './commands/server.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
     registerProvisioning,
     registerPki,
     registerAudit,
+    registerArtifacts,
     registerSimulate,
     registerDemo,
   ])
