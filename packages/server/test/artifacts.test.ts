@@ -435,7 +435,7 @@ test('lists are paged; every mutation leaves an audit record', async () => {
     'DELETE /v1/artifacts/:artifactId success',
     'POST /v1/update-keys success',
     'POST /v1/update-keys/rotate success',
-    'DELETE /v1/update-keys/:keyId success',
+    'DELETE /v1/update-keys/:updateKeyId success',
   ])
     assert.ok(records.has(action), `${action} in ${[...records].join(', ')}`);
 });

@@ -179,12 +179,12 @@ export function registerArtifacts(program: Command): void {
       }),
     );
   keys
-    .command('revoke <keyId>')
+    .command('revoke <updateKeyId>')
     .description('revoke a key: it verifies nothing more and devices stop receiving it')
     .action(
-      act(async (ctx, keyId: string) => {
-        await ctx.client().op('revokeUpdateKey', { keyId });
-        ctx.out.result({ revoked: keyId }, () => ctx.out.line(`Revoked update key ${keyId}.`));
+      act(async (ctx, updateKeyId: string) => {
+        await ctx.client().op('revokeUpdateKey', { updateKeyId });
+        ctx.out.result({ revoked: updateKeyId }, () => ctx.out.line(`Revoked update key ${updateKeyId}.`));
       }),
     );
 }

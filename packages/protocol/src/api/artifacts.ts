@@ -95,7 +95,7 @@ export const UpdateKey = Answer({
   retiredAt: NullableEpochMs,
   revokedAt: NullableEpochMs,
 });
-export const UpdateKeyParams = Type.Object({ keyId: IdParam });
+export const UpdateKeyParams = Type.Object({ updateKeyId: IdParam });
 export const UpdateKeyAdd = Type.Object(
   {
     publicKey: Type.String({
@@ -158,7 +158,7 @@ export const artifactOperations = {
   }),
   revokeUpdateKey: operation({
     method: 'DELETE',
-    path: '/v1/update-keys/{keyId}',
+    path: '/v1/update-keys/{updateKeyId}',
     params: UpdateKeyParams,
     responses: { 204: NoContent },
   }),

@@ -93,7 +93,11 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
       const id = newId('art');
       const { size, sha256 } = await storage.write(id, body, deps.maxBytes);
       try {
-        if (size === 0) throw new AppError('VALIDATION_FAILED', 'the image is empty');
+        if (size === 0)
+          throw new AppError(
+            'VALIDATION_FAILED',
+            'the image is empty: send it as the body, Content-Type: application/octet-stream',
+          );
         if (input.sha256 !== undefined && input.sha256 !== sha256)
           throw new AppError('ARTIFACT_DIGEST_MISMATCH', `the server computed sha256 ${sha256}`, {
             details: { sha256 },

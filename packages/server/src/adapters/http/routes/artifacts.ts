@@ -58,12 +58,10 @@ export const artifactRoutes: RoutePlugin = (app, { services }) => {
       },
     },
     async (request, reply) => {
-      const body = request.body as Readable | undefined;
-      if (!body || typeof (body as Partial<Readable>).pipe !== 'function')
-        throw new AppError(
-          'VALIDATION_FAILED',
-          'send the image as the body, Content-Type: application/octet-stream',
-        );
+      if (request.body !== undefined && !(request.body instanceof Readable))
+        throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the image as application/octet-stream');
+      // No body is an empty image, refused by the service after the caller's permission is checked.
+      const body = (request.body as Readable | undefined) ?? Readable.from([]);
       const length = Number(request.headers['content-length']);
       try {
         const artifact = await artifacts.upload(
@@ -152,13 +150,13 @@ export const artifactRoutes: RoutePlugin = (app, { services }) => {
     async (request, reply) => reply.code(201).send(await artifacts.rotateKey(tenantCaller(request))),
   );
   app.delete<{ Params: typeof UpdateKeyParams.static }>(
-    '/v1/update-keys/:keyId',
+    '/v1/update-keys/:updateKeyId',
     {
       config,
       schema: { ...api('revokeUpdateKey', config.auth), tags, summary: 'Revoke an update key' },
     },
     async (request, reply) => {
-      await artifacts.revokeKey(tenantCaller(request), request.params.keyId);
+      await artifacts.revokeKey(tenantCaller(request), request.params.updateKeyId);
       return reply.code(204).send();
     },
   );
