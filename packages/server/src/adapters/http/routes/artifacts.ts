@@ -10,7 +10,7 @@ import type {
   UpdateKeyAdd,
   UpdateKeyParams,
 } from '@mooring/protocol';
-import { AppError } from '../../../errors.js';
+import { AppError, isAppError } from '../../../errors.js';
 import { deviceOf, tenantCaller, type RoutePlugin } from '../context.js';
 import { api } from '../openapi.js';
 
@@ -73,6 +73,9 @@ export const artifactRoutes: RoutePlugin = (app, { services }) => {
       } catch (e) {
         // What the client is still sending is not read: the connection ends with the answer.
         if (!body.readableEnded) reply.header('connection', 'close');
+        // A client that went away mid-body is a refusal (recorded as such), not a server failure.
+        if (!isAppError(e) && (request.raw.readableAborted || request.raw.destroyed))
+          throw new AppError('VALIDATION_FAILED', 'the body broke off before its end (the client went away)');
         throw e;
       }
     },
