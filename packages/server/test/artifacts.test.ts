@@ -282,6 +282,17 @@ test('anti-rollback: an older or equal sequence is refused, even after the newer
   assert.equal(zero.status, 400);
 });
 
+test('two uploads racing for one sequence: one is kept, the other refused as not newer', async () => {
+  const [x, y] = await Promise.all([
+    upload(a.apiKey, image(300 * 1024), { version: '5.1.0', hardwareClass: 'hw-race', sequence: 1 }),
+    upload(a.apiKey, image(300 * 1024), { version: '5.1.1', hardwareClass: 'hw-race', sequence: 1 }),
+  ]);
+  assert.deepEqual([x.status, y.status].sort(), [201, 409]);
+  const list = await t.call('GET', '/v1/artifacts?hardwareClass=hw-race', { token: a.apiKey });
+  assert.equal(list.body.items.length, 1);
+  await eventually(async () => ((await chunkRows()) === (await liveChunks()) ? true : undefined));
+});
+
 test('offline keys: a detached signature verifies, a tampered one is refused with nothing stored; revoked keys verify nothing', async () => {
   const pair = generateKeyPairSync('ed25519');
   const publicKey = pair.publicKey.export({ format: 'jwk' }).x as string;
