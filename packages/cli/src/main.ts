@@ -16,6 +16,7 @@ import { registerProvisioning } from './commands/provisioning.js';
 import { registerPki } from './commands/pki.js';
 import { registerAudit } from './commands/audit.js';
 import { registerFleet } from './commands/fleet.js';
+import { registerArtifacts } from './commands/artifacts.js';
 import { registerServer } from './commands/server.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
     registerPki,
     registerAudit,
     registerFleet,
+    registerArtifacts,
     registerSimulate,
     registerDemo,
   ])

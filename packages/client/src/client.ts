@@ -113,7 +113,14 @@ export class MooringClient {
   raw(
     method: string,
     path: string,
-    opts: { body?: unknown; query?: Query; headers?: Record<string, string>; token?: string | null } = {},
+    opts: {
+      body?: unknown;
+      /** Bytes sent as application/octet-stream instead of a JSON body (a firmware image). */
+      bytes?: { stream: NodeJS.ReadableStream; length: number };
+      query?: Query;
+      headers?: Record<string, string>;
+      token?: string | null;
+    } = {},
   ): Promise<RawResponse> {
     const target = new URL(this.url.toString().replace(/\/$/, '') + path);
     for (const [k, v] of Object.entries(opts.query ?? {}))
@@ -124,6 +131,9 @@ export class MooringClient {
       accept: 'application/json, application/problem+json',
       'user-agent': this.opts.userAgent ?? 'mooring-client',
       ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+      ...(opts.bytes
+        ? { 'content-type': 'application/octet-stream', 'content-length': String(opts.bytes.length) }
+        : {}),
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...(opts.headers ?? {}),
     };
@@ -147,6 +157,11 @@ export class MooringClient {
         req.destroy(new Error(`no answer within ${(this.opts.timeoutMs ?? 60_000) / 1000} s`)),
       );
       req.on('error', (e) => reject(new ConnectionError(`cannot reach ${target.origin}: ${e.message}`, e)));
+      if (opts.bytes) {
+        opts.bytes.stream.on('error', (e) => req.destroy(e));
+        opts.bytes.stream.pipe(req);
+        return;
+      }
       if (payload) req.write(payload);
       req.end();
     });
@@ -156,7 +171,13 @@ export class MooringClient {
   async call<T = unknown>(
     method: string,
     path: string,
-    opts: { body?: unknown; query?: Query; headers?: Record<string, string>; token?: string | null } = {},
+    opts: {
+      body?: unknown;
+      bytes?: { stream: NodeJS.ReadableStream; length: number };
+      query?: Query;
+      headers?: Record<string, string>;
+      token?: string | null;
+    } = {},
   ): Promise<T> {
     const res = await this.raw(method, path, opts);
     const text = res.body.toString('utf8');

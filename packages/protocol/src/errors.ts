@@ -220,6 +220,36 @@ export const ERROR_CATALOGUE = {
     'Payload too large',
     'The body or MQTT payload is larger than the documented limit.',
   ),
+  ARTIFACT_NOT_FOUND: spec(
+    404,
+    'Artifact not found',
+    "No firmware artifact with this id is visible to the caller (another tenant's, deleted, or never completed).",
+  ),
+  UPDATE_KEY_NOT_FOUND: spec(
+    404,
+    'Update key not found',
+    'No update-signing key with this id is visible to the caller.',
+  ),
+  ARTIFACT_SEQUENCE_NOT_NEWER: spec(
+    409,
+    'Artifact sequence is not newer',
+    "Anti-rollback: an artifact's `sequence` must be greater than the sequence of every earlier artifact of the tenant and hardware class, deleted ones included. `latestSequence` names the highest one. Nothing was stored.",
+  ),
+  ARTIFACT_SIGNATURE_INVALID: spec(
+    422,
+    'Artifact signature is not valid',
+    'The detached signature does not verify, with any active offline update key of the tenant, over the signed manifest bytes of `docs/ota.md` computed from the uploaded image. Nothing was stored.',
+  ),
+  ARTIFACT_DIGEST_MISMATCH: spec(
+    422,
+    'Artifact digest does not match',
+    'The `sha256` the upload claimed differs from the SHA-256 the server computed over the bytes it received. Nothing was stored.',
+  ),
+  RANGE_NOT_SATISFIABLE: spec(
+    416,
+    'Range not satisfiable',
+    'The `Range` starts at or past the end of the artifact. `Content-Range: bytes */{size}` gives the size.',
+  ),
   UNSUPPORTED_MEDIA_TYPE: spec(
     415,
     'Unsupported media type',

@@ -34,6 +34,8 @@ export interface Config {
   readonly commandMaxTtlSeconds: number;
   /** Lifetime of a console/API login session, in seconds. */
   readonly sessionTtlSeconds: number;
+  /** Largest firmware artifact an upload may carry, in bytes (MOORING_ARTIFACT_MAX_BYTES). */
+  readonly artifactMaxBytes: number;
   /** Identifies this node in presence records; must be unique per node sharing a database. */
   readonly nodeId: string;
   /** 32-byte key (base64) that encrypts secrets at rest; empty = `<dataDir>/secret.key`, created on first start. */
@@ -170,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     commandDefaultTtlSeconds: int(env, file, 'commandDefaultTtlSeconds', 3600, 1, 30 * 86400),
     commandMaxTtlSeconds: int(env, file, 'commandMaxTtlSeconds', 7 * 86400, 1, 365 * 86400),
     sessionTtlSeconds: int(env, file, 'sessionTtlSeconds', 12 * 3600, 60, 30 * 86400),
+    artifactMaxBytes: int(env, file, 'artifactMaxBytes', 64 * 1024 * 1024, 1, 4 * 1024 * 1024 * 1024),
     nodeId: str(env, file, 'nodeId', 'node-1'),
     secretKey: str(env, file, 'secretKey', ''),
     registrationTokenTtlSeconds: int(env, file, 'registrationTokenTtlSeconds', 30 * 86400, 3600, 400 * 86400),
@@ -211,6 +214,7 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   commandDefaultTtlSeconds: true,
   commandMaxTtlSeconds: true,
   sessionTtlSeconds: true,
+  artifactMaxBytes: true,
   nodeId: true,
   secretKey: true,
   registrationTokenTtlSeconds: true,

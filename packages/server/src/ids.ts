@@ -28,7 +28,9 @@ export type IdPrefix =
   | 'ca'
   | 'xfr'
   | 'inv'
-  | 'pwr';
+  | 'pwr'
+  | 'art'
+  | 'uky';
 
 const RANDOM_SPACE = 32 ** 8; // 40 bits in 8 base32 characters
 let lastTime = 0;

@@ -14,7 +14,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUILT_IN_ROLES, type Permission } from '../src/domains/access/access.js';
@@ -190,6 +192,20 @@ const ROUTES: Record<string, Row> = {
   'GET /v1/audit': { need: 'audit:read' },
   'GET /v1/audit/export': { need: 'audit:read' },
   'GET /v1/audit/verify': { need: 'audit:read' },
+
+  'POST /v1/artifacts': { need: 'firmware:manage', query: '?version=1.0.0&hardwareClass=matrix&sequence=1' },
+  'GET /v1/artifacts': { need: 'firmware:read' },
+  'GET /v1/artifacts/{artifactId}': { need: 'firmware:read' },
+  'DELETE /v1/artifacts/{artifactId}': { need: 'firmware:manage', fresh: ['artifactId'] },
+  'GET /v1/update-keys': { need: 'firmware:read' },
+  'POST /v1/update-keys': {
+    need: 'firmware:manage',
+    body: () => ({ publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x }),
+  },
+  'POST /v1/update-keys/rotate': { need: 'firmware:manage' },
+  'DELETE /v1/update-keys/{updateKeyId}': { need: 'firmware:manage' },
+  'GET /v1/device/update-keys': { need: 'device' },
+  'GET /v1/device/artifacts/{artifactId}': { need: 'device' },
 };
 
 /** One tenant's objects, one per path parameter the routes use. */
@@ -207,6 +223,8 @@ interface Fixture {
   sessionId: string;
   invitationId: string;
   name: string;
+  artifactId: string;
+  updateKeyId: string;
 }
 
 const NONEXISTENT: Fixture = {
@@ -223,6 +241,8 @@ const NONEXISTENT: Fixture = {
   sessionId: 'ses_00000000000000000000',
   invitationId: 'inv_00000000000000000000',
   name: 'no-such-role',
+  artifactId: 'art_00000000000000000000',
+  updateKeyId: 'uky_00000000000000000000',
 };
 
 let t: TestPlatform;
@@ -277,6 +297,21 @@ async function makeMakers(tenantId: string, owner: string) {
       ).name as string,
     keyId: async () =>
       (await must('POST', '/v1/api-keys', owner, { name: `k${++n}`, role: 'viewer' })).apiKey.id as string,
+    artifactId: async () => {
+      const r = await api.raw('POST', '/v1/artifacts', {
+        token: owner,
+        query: { version: '1.0.0', hardwareClass: `m${++n}`, sequence: 1 },
+        bytes: { stream: Readable.from([Buffer.from('image')]), length: 5 },
+      });
+      assert.equal(r.status, 201, r.body.toString());
+      return JSON.parse(r.body.toString()).id as string;
+    },
+    updateKeyId: async () =>
+      (
+        await must('POST', '/v1/update-keys', owner, {
+          publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x,
+        })
+      ).id as string,
   };
   return make;
 }
@@ -331,6 +366,8 @@ async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
     sessionId: await sessionOf(userId, owner),
     invitationId: await make.invitationId(),
     name: await make.name(),
+    artifactId: await make.artifactId(),
+    updateKeyId: await make.updateKeyId(),
   };
 }
 

@@ -25,6 +25,8 @@ export const PERMISSIONS = {
   'certificates:manage': 'revoke certificates, register and disable manufacturer CAs',
   'ownership:transfer': 'release devices to another tenant and claim released devices',
   'audit:read': 'query, export and verify the audit trail',
+  'firmware:read': 'list firmware artifacts and update-signing keys',
+  'firmware:manage': 'upload and delete firmware artifacts, add, rotate and revoke update-signing keys',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

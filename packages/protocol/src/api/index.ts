@@ -3,6 +3,7 @@
  * are built from them, and the client's calls are typed by them.
  */
 import { apiKeyOperations } from './api-keys.js';
+import { artifactOperations, deviceArtifactOperations } from './artifacts.js';
 import { auditOperations } from './audit.js';
 import { authOperations } from './auth.js';
 import { commandOperations } from './commands.js';
@@ -31,6 +32,7 @@ export * from './audit.js';
 export * from './time.js';
 export * from './device.js';
 export * from './fleet.js';
+export * from './artifacts.js';
 
 /** What people and programs call (the client and the CLI). */
 export const MANAGEMENT_OPERATIONS = {
@@ -46,12 +48,14 @@ export const MANAGEMENT_OPERATIONS = {
   ...pkiOperations,
   ...auditOperations,
   ...timeOperations,
+  ...artifactOperations,
 };
 /** What devices call (the device SDK). */
 export const DEVICE_OPERATIONS = {
   ...deviceApiOperations,
   ...deviceFirmwareOperations,
   ...deviceProvisioningOperations,
+  ...deviceArtifactOperations,
 };
 /** Every documented operation of the API. */
 export const API_OPERATIONS = { ...MANAGEMENT_OPERATIONS, ...DEVICE_OPERATIONS, ...metricsOperations };

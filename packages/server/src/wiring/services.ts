@@ -49,6 +49,10 @@ import {
   TENANCY_RULES,
   USER_RULES,
 } from '../domains/access/rules.js';
+import { createArtifactService } from '../domains/artifacts/service.js';
+import { artifactStore } from '../domains/artifacts/store.js';
+import { chunkStorage } from '../domains/artifacts/chunk-storage.js';
+import { ARTIFACT_RULES } from '../domains/access/rules.js';
 import { createUserService } from '../domains/users/service.js';
 import type { User } from '../domains/users/users.js';
 import { userStore } from '../domains/users/store.js';
@@ -212,6 +216,14 @@ export async function createServices(deps: ServiceDeps) {
       }),
   });
   const time = loadTimeSigner(config.dataDir);
+  const artifacts = createArtifactService({
+    store: artifactStore(db),
+    transaction: transactionOf(db, artifactStore),
+    storage: chunkStorage(db),
+    box,
+    cursors,
+    maxBytes: config.artifactMaxBytes,
+  });
 
   const deviceRecords = deviceStore(db);
   const access = { deviceTags: (tenantId: string, id: string) => deviceRecords.tags(tenantId, id) };
@@ -230,6 +242,7 @@ export async function createServices(deps: ServiceDeps) {
     ownership: guard(ownership, OWNERSHIP_RULES, access),
     factory: guard(factory, FACTORY_RULES, access),
     audit: guard(audit, AUDIT_RULES, access),
+    artifacts: guard(artifacts, ARTIFACT_RULES, access),
     time,
     authenticateDevice,
     authenticateBearer: (token: string, source: string | null) =>

@@ -15,6 +15,7 @@ import type { PlatformCaller, TenancyService } from '../../domains/tenancy/tenan
 import type { SelfCaller, UserService } from '../../domains/users/users.js';
 import type { ApiKeyService } from '../../domains/api-keys/api-keys.js';
 import type { RoleService } from '../../domains/access/access.js';
+import type { ArtifactService } from '../../domains/artifacts/artifacts.js';
 import { AppError } from '../../errors.js';
 import { MAX_EPOCH_MS } from '@mooring/protocol';
 import type { Principal, TenantCaller } from '../../platform/caller.js';
@@ -41,6 +42,7 @@ export interface Services {
   telemetry: TelemetryService;
   commands: CommandService;
   presence: PresenceService;
+  artifacts: ArtifactService;
 }
 
 /** Which credential a route takes. Every route declares one; `none` is for health, login and the spec. */
@@ -60,6 +62,8 @@ declare module 'fastify' {
      * reset): the handler runs in one transaction, so that the record commits with it or neither does.
      */
     recordedByService?: boolean;
+    /** The body is handed to the handler as a stream (`application/octet-stream` uploads). */
+    streamedBody?: boolean;
   }
   interface FastifyRequest {
     principal?: Principal;

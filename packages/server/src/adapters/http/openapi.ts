@@ -84,6 +84,7 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'pki', description: 'Device certificates and certificate authorities' },
   { name: 'ownership', description: 'Releasing and claiming devices' },
   { name: 'audit', description: 'The audit trail' },
+  { name: 'firmware', description: 'Firmware artifacts and update-signing keys' },
   { name: 'device-api', description: 'What devices call over HTTPS (device credentials)' },
   { name: 'device-provisioning', description: 'What devices call to provision themselves' },
   { name: 'operations', description: 'Health, readiness and metrics' },

@@ -98,6 +98,12 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // strings and path parameters pass the strict text and JSON rule before authentication runs.
   app.removeContentTypeParser('text/plain');
   registerWireRules(app);
+  // A route marked `streamedBody` (the firmware upload) gets an application/octet-stream body as the
+  // request stream, read by its service under its own size cap; every other route refuses the type.
+  app.addContentTypeParser('application/octet-stream', (request, payload, done) => {
+    if (request.routeOptions.config.streamedBody) done(null, payload);
+    else done(new AppError('UNSUPPORTED_MEDIA_TYPE', 'send Content-Type: application/json'));
+  });
 
   await app.register(swagger, OPENAPI_OPTIONS);
   registerOpenApi(app);

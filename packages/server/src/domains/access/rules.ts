@@ -17,6 +17,7 @@ import type { TenancyService } from '../tenancy/tenancy.js';
 import type { UserService } from '../users/users.js';
 import type { ApiKeyService } from '../api-keys/api-keys.js';
 import type { RoleService } from './access.js';
+import type { ArtifactService } from '../artifacts/artifacts.js';
 import type { Rules } from './guard.js';
 
 const CREDENTIAL = 'the argument is the credential being checked';
@@ -187,4 +188,17 @@ export const ROLE_RULES: Rules<RoleService> = {
   update: { permission: 'roles:manage' },
   delete: { permission: 'roles:manage' },
   customPermissions: { internal: HOUSEKEEPING },
+};
+
+export const ARTIFACT_RULES: Rules<ArtifactService> = {
+  upload: { permission: 'firmware:manage' },
+  list: { permission: 'firmware:read' },
+  get: { permission: 'firmware:read' },
+  delete: { permission: 'firmware:manage' },
+  listKeys: { permission: 'firmware:read' },
+  addKey: { permission: 'firmware:manage' },
+  rotateKey: { permission: 'firmware:manage' },
+  revokeKey: { permission: 'firmware:manage' },
+  keysForDevice: { open: DEVICE_SELF },
+  openForDevice: { open: DEVICE_SELF },
 };

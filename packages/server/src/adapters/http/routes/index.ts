@@ -14,6 +14,7 @@ import { auditRoutes } from './audit.js';
 import { apiKeyRoutes } from './api-keys.js';
 import { userRoutes } from './users.js';
 import { fleetRoutes } from './fleet.js';
+import { artifactRoutes } from './artifacts.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -32,6 +33,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     ownershipRoutes,
     auditRoutes,
     fleetRoutes,
+    artifactRoutes,
   ])
     routes(app, ctx);
 }
