@@ -216,10 +216,11 @@ export async function createServices(deps: ServiceDeps) {
       }),
   });
   const time = loadTimeSigner(config.dataDir);
+  const artifactStorage = chunkStorage(db);
   const artifacts = createArtifactService({
     store: artifactStore(db),
     transaction: transactionOf(db, artifactStore),
-    storage: chunkStorage(db),
+    storage: artifactStorage,
     box,
     cursors,
     maxBytes: config.artifactMaxBytes,
@@ -252,7 +253,7 @@ export async function createServices(deps: ServiceDeps) {
   };
   return {
     services,
-    domains: { users, commands, presence, provisioning, pki, audit },
+    domains: { users, commands, presence, provisioning, pki, audit, artifactStorage },
     writer,
     auditWriter,
     authenticateDevice,

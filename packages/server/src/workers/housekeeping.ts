@@ -12,6 +12,8 @@ export interface HousekeepingDeps {
   expireProvisioning(): Promise<unknown>;
   /** Deletes audit records past the retention period. */
   applyAuditRetention(): Promise<unknown>;
+  /** Deletes what artifact uploads left behind when their server stopped or died mid-upload. */
+  removeAbandonedUploads(): Promise<unknown>;
 }
 
 const EXPIRY_EVERY_MS = 5_000;
@@ -31,5 +33,6 @@ export function housekeepingJobs(deps: HousekeepingDeps): Job[] {
     job('idempotency-expiry', EXPIRY_EVERY_MS, deps.expireIdempotencyKeys),
     job('provisioning-expiry', EXPIRY_EVERY_MS, deps.expireProvisioning),
     job('audit-retention', RETENTION_EVERY_MS, deps.applyAuditRetention),
+    job('artifact-upload-cleanup', RETENTION_EVERY_MS, deps.removeAbandonedUploads),
   ];
 }

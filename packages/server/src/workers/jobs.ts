@@ -10,6 +10,9 @@ import { checkpointJob, trustRefreshJob } from './node-jobs.js';
 import { outboxJobs } from './outbox.js';
 import type { Job } from './runner.js';
 
+/** An upload whose last chunk is this old is abandoned: uploads write a chunk every few seconds. */
+export const ABANDONED_UPLOAD_MS = 3600_000;
+
 export interface PlatformJobDeps {
   db: Db;
   outbox: Outbox;
@@ -17,6 +20,7 @@ export interface PlatformJobDeps {
   provisioning: { expireDue(): Promise<unknown> };
   audit: { applyRetention(): Promise<unknown> };
   pki: { refreshTrust(): Promise<void> };
+  artifactStorage: { removeAbandoned(olderThanMs: number): Promise<number> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
 }
@@ -29,6 +33,7 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       expireIdempotencyKeys: () => expireIdempotencyKeys(db),
       expireProvisioning: () => deps.provisioning.expireDue(),
       applyAuditRetention: () => deps.audit.applyRetention(),
+      removeAbandonedUploads: () => deps.artifactStorage.removeAbandoned(ABANDONED_UPLOAD_MS),
     }),
     ...outboxJobs(deps.outbox),
     trustRefreshJob(() => deps.pki.refreshTrust()),

@@ -40,6 +40,51 @@ for (const [name, open] of storeBackends) {
     });
     after(async () => close());
 
+    test('the chunks of an upload its server abandoned are removed once old; live ones are kept', async () => {
+      const tenant = await createTenancyService({ store: tenancyStore(db) }).createTenant(
+        platform,
+        `artifacts-abandoned-${name}`,
+      );
+      const caller = {
+        tenantId: tenant.id,
+        principal: { kind: 'api-key' as const, keyId: 'key_y', tenantId: tenant.id, grants: [] },
+      } as never;
+      let clock = 1_000_000_000;
+      const storage = chunkStorage(db, () => clock);
+      const service = createArtifactService({
+        store: artifactStore(db),
+        transaction: transactionOf(db, artifactStore),
+        storage,
+        box: createSecretBox(randomBytes(32)),
+        cursors: createCursors(randomBytes(32)),
+        maxBytes: 4 * CHUNK_BYTES,
+      });
+      // An artifact that was stored completely, long ago.
+      const kept = await service.upload(
+        caller,
+        { version: '2.0.0', hardwareClass: 'hw-abandoned', sequence: 1 },
+        pieces(randomBytes(CHUNK_BYTES + 1)),
+      );
+      // An upload whose server died: its chunks were written, its artifact row never was.
+      const dead = `art_dead_${name}`;
+      await storage.write(dead, pieces(randomBytes(2 * CHUNK_BYTES)), 4 * CHUNK_BYTES);
+      clock += 2 * 3600_000;
+      // An upload still running: its last chunk is recent.
+      const running = `art_running_${name}`;
+      await storage.write(running, pieces(randomBytes(CHUNK_BYTES)), 4 * CHUNK_BYTES);
+
+      const count = async (id: string) =>
+        (await db.query('SELECT 1 FROM artifact_chunks WHERE artifact_id = $1', [id])).length;
+      assert.equal(await count(dead), 2);
+      assert.equal(await storage.removeAbandoned(3600_000), 1);
+      assert.equal(await count(dead), 0, 'the abandoned upload is gone');
+      assert.equal(await count(running), 1, 'an upload written within the hour stays');
+      assert.equal(await count(kept.id), 2, 'a stored artifact stays, however old');
+      assert.equal(await storage.removeAbandoned(3600_000), 0, 'nothing more to remove');
+      await storage.remove(running);
+      await service.delete(caller, kept.id);
+    });
+
     test('an image over several chunks is stored, read by range, listed, and deleted', async () => {
       const tenant = await createTenancyService({ store: tenancyStore(db) }).createTenant(
         platform,

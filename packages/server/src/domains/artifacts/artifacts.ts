@@ -71,6 +71,11 @@ export interface ArtifactStorage {
   /** Bytes `start` to `end` inclusive, in order. */
   read(id: string, start: number, end: number): AsyncIterable<Buffer>;
   remove(id: string): Promise<void>;
+  /**
+   * Removes what uploads left behind when their server stopped or died mid-upload: images with no
+   * artifact whose last write is older than `olderThanMs`. Returns how many images it removed.
+   */
+  removeAbandoned(olderThanMs: number): Promise<number>;
 }
 
 /** An artifact a device may download, and its bytes. */

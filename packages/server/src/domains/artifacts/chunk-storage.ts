@@ -16,7 +16,7 @@ const CHUNKS_PER_TRANSACTION = 4;
 
 const asBuffer = (data: Uint8Array): Buffer => Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 
-export function chunkStorage(db: Db): ArtifactStorage {
+export function chunkStorage(db: Db, now: () => number = Date.now): ArtifactStorage {
   async function remove(id: string): Promise<void> {
     await db.query('DELETE FROM artifact_chunks WHERE artifact_id = $1', [id]);
   }
@@ -24,11 +24,10 @@ export function chunkStorage(db: Db): ArtifactStorage {
   async function flush(id: string, first: number, chunks: Buffer[]): Promise<void> {
     await db.transaction(async (tx) => {
       for (let i = 0; i < chunks.length; i++)
-        await tx.query('INSERT INTO artifact_chunks (artifact_id, seq, data) VALUES ($1, $2, $3)', [
-          id,
-          first + i,
-          chunks[i],
-        ]);
+        await tx.query(
+          'INSERT INTO artifact_chunks (artifact_id, seq, data, written_at) VALUES ($1, $2, $3, $4)',
+          [id, first + i, chunks[i], now()],
+        );
     });
   }
 
@@ -85,5 +84,20 @@ export function chunkStorage(db: Db): ArtifactStorage {
     },
 
     remove,
+
+    async removeAbandoned(olderThanMs) {
+      // An upload in progress writes a chunk at least every few seconds, and its artifact row appears
+      // only once the image is complete: chunks with no row whose newest is this old were left by a
+      // server that stopped or died during the upload.
+      const rows = await db.query<{ artifact_id: string }>(
+        `DELETE FROM artifact_chunks c
+          WHERE NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.id = c.artifact_id)
+            AND c.artifact_id IN (
+              SELECT artifact_id FROM artifact_chunks GROUP BY artifact_id HAVING max(written_at) < $1)
+          RETURNING artifact_id`,
+        [now() - olderThanMs],
+      );
+      return new Set(rows.map((r) => r.artifact_id)).size;
+    },
   };
 }
