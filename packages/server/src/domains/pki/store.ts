@@ -63,7 +63,43 @@ export const toCertificate = (r: CertRow): DeviceCertificate => ({
 const CERT_COLUMNS =
   'serial, tenant_id, device_id, ca_id, fingerprint, not_before, not_after, created_at, revoked_at, revocation_reason, pending';
 
+/** A device certificate as it is first stored. */
+export interface NewCertificate {
+  serial: string;
+  tenantId: string;
+  deviceId: string;
+  caId: string;
+  fingerprint: string;
+  certPem: string;
+  notBefore: number;
+  notAfter: number;
+  createdAt: number;
+}
+
 export function pkiStore(db: Queryable) {
+  const insertCertificateRow = async (
+    c: NewCertificate,
+    presented: { clientId: string | null; pending: boolean },
+    onConflict: string,
+  ) => {
+    await db.query(
+      `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at, client_id, pending)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ${onConflict}`,
+      [
+        c.serial,
+        c.tenantId,
+        c.deviceId,
+        c.caId,
+        c.fingerprint,
+        c.certPem,
+        c.notBefore,
+        c.notAfter,
+        c.createdAt,
+        presented.clientId,
+        presented.pending,
+      ],
+    );
+  };
   return {
     // Certificate authorities
 
@@ -193,64 +229,14 @@ export function pkiStore(db: Queryable) {
 
     // Device certificates
 
-    async insertCertificate(c: {
-      serial: string;
-      tenantId: string;
-      deviceId: string;
-      caId: string;
-      fingerprint: string;
-      certPem: string;
-      notBefore: number;
-      notAfter: number;
-      createdAt: number;
-    }): Promise<void> {
-      await db.query(
-        `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [
-          c.serial,
-          c.tenantId,
-          c.deviceId,
-          c.caId,
-          c.fingerprint,
-          c.certPem,
-          c.notBefore,
-          c.notAfter,
-          c.createdAt,
-        ],
-      );
+    async insertCertificate(c: NewCertificate): Promise<void> {
+      await insertCertificateRow(c, { clientId: null, pending: false }, '');
     },
     /** A manufacturer certificate presented by its device, unless its serial is known already. */
-    async insertPresentedCertificate(c: {
-      serial: string;
-      tenantId: string;
-      deviceId: string;
-      caId: string;
-      fingerprint: string;
-      certPem: string;
-      notBefore: number;
-      notAfter: number;
-      createdAt: number;
-      clientId: string;
-      pending: boolean;
-    }): Promise<void> {
-      await db.query(
-        `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at, client_id, pending)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (serial) DO NOTHING`,
-        [
-          c.serial,
-          c.tenantId,
-          c.deviceId,
-          c.caId,
-          c.fingerprint,
-          c.certPem,
-          c.notBefore,
-          c.notAfter,
-          c.createdAt,
-          c.clientId,
-          c.pending,
-        ],
-      );
+    async insertPresentedCertificate(
+      c: NewCertificate & { clientId: string; pending: boolean },
+    ): Promise<void> {
+      await insertCertificateRow(c, c, 'ON CONFLICT (serial) DO NOTHING');
     },
     async listForDevice(tenantId: string, deviceId: string): Promise<DeviceCertificate[]> {
       const rows = await db.query<CertRow>(
