@@ -245,6 +245,46 @@ export const ERROR_CATALOGUE = {
     'Artifact digest does not match',
     'The `sha256` the upload claimed differs from the SHA-256 the server computed over the bytes it received. Nothing was stored.',
   ),
+  DEPLOYMENT_NOT_FOUND: spec(
+    404,
+    'Deployment not found',
+    "No deployment with this id is visible to the caller (another tenant's, or never created).",
+  ),
+  OTA_OPERATION_NOT_FOUND: spec(
+    404,
+    'OTA operation not found',
+    "The device has no operation with this id: another device's, or never offered.",
+  ),
+  DEPLOYMENT_STATE_CONFLICT: spec(
+    409,
+    'Deployment cannot do that now',
+    'The action does not apply to the deployment in its current `status` (a finished deployment cannot be resumed, a stopped one cannot be paused). `status` names the current one. Nothing changed.',
+  ),
+  OTA_EMERGENCY_STOP_ACTIVE: spec(
+    409,
+    'OTA emergency stop in force',
+    "The tenant's OTA emergency stop is in force: no deployment may be created or resumed until it is lifted (`DELETE /v1/deployments/emergency-stop`).",
+  ),
+  DEPLOYMENT_TARGET_EMPTY: spec(
+    422,
+    'Deployment targets no device',
+    "After the artifact's checks no device is left to update. `excluded` counts the devices left out, by reason: another hardware class or none reported, a running version below the artifact's minimum, already at or past its version, or in another open deployment.",
+  ),
+  DEPLOYMENT_TARGET_REFUSED: spec(
+    422,
+    'Named devices cannot take this artifact',
+    'Devices named in `target.deviceIds` cannot take the artifact: `errors` names each one and why (unknown device, another hardware class or none reported, a running version below the minimum, already at or past the version, in another open deployment). Nothing was created.',
+  ),
+  OTA_OPERATION_NOT_OPEN: spec(
+    409,
+    'OTA operation is not open',
+    'The progress report names an attempt that is not the current one, an operation already finished (succeeded, failed, timed out) or cancelled, or a step that cannot follow the current state. `state` names the current state; a device that was cancelled should drop the update.',
+  ),
+  INVALID_OTA_REPORT: spec(
+    422,
+    'OTA progress report is not valid',
+    'The progress report is not `{attempt, state, progress?, code?, reason?, version?, until?}` of docs/ota.md; `succeeded` and `rolled_back` name the SemVer version the device runs. `errors` says which field.',
+  ),
   RANGE_NOT_SATISFIABLE: spec(
     416,
     'Range not satisfiable',

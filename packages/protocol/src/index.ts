@@ -4,6 +4,7 @@ export * from './telemetry.js';
 export * from './commands.js';
 export * from './events.js';
 export * from './firmware.js';
+export * from './ota.js';
 export * from './json.js';
 export * from './api/index.js';
 export * from './schema-check.js';

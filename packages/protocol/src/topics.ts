@@ -24,6 +24,12 @@ export const topics = {
   commandsFilter: (deviceId: string) => `d/${deviceId}/commands/+`,
   /** The firmware a device runs, `{version, hardwareClass}`: published at every connect (QoS 1). */
   firmware: (deviceId: string) => `d/${deviceId}/state/firmware`,
+  /** An OTA offer or cancel for one operation (cloud → device, QoS 1; docs/ota.md). */
+  ota: (deviceId: string, operationId: string) => `d/${deviceId}/ota/${operationId}`,
+  /** Filter a device subscribes to for its OTA offers and cancels. */
+  otaFilter: (deviceId: string) => `d/${deviceId}/ota/+`,
+  /** The device's progress reports on one operation (device → cloud). */
+  otaProgress: (deviceId: string, operationId: string) => `d/${deviceId}/ota/${operationId}/progress`,
   /** Where the platform tells a device why one of its messages was refused. */
   errors: (deviceId: string) => `d/${deviceId}/errors`,
 } as const;
@@ -42,11 +48,15 @@ export function parseInboundTopic(topic: string): ParsedDeviceTopic | undefined 
 }
 
 /**
- * The filters a device may subscribe to: exactly its command filter `d/{id}/commands/+` and its error
- * topic. Anything else (`#`, `d/+/…`, another device, a single command id) is refused.
+ * The filters a device may subscribe to: exactly its command filter `d/{id}/commands/+`, its OTA
+ * filter `d/{id}/ota/+` and its error topic. Anything else (`#`, `d/+/…`, another device, a single command id) is refused.
  */
 export function isAllowedDeviceSubscription(deviceId: string, filter: string): boolean {
-  return filter === topics.commandsFilter(deviceId) || filter === topics.errors(deviceId);
+  return (
+    filter === topics.commandsFilter(deviceId) ||
+    filter === topics.otaFilter(deviceId) ||
+    filter === topics.errors(deviceId)
+  );
 }
 
 /**

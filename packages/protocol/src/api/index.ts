@@ -5,6 +5,7 @@
 import { apiKeyOperations } from './api-keys.js';
 import { artifactOperations, deviceArtifactOperations } from './artifacts.js';
 import { auditOperations } from './audit.js';
+import { deploymentOperations, deviceOtaOperations } from './deployments.js';
 import { authOperations } from './auth.js';
 import { commandOperations } from './commands.js';
 import { deviceApiOperations } from './device.js';
@@ -33,6 +34,7 @@ export * from './time.js';
 export * from './device.js';
 export * from './fleet.js';
 export * from './artifacts.js';
+export * from './deployments.js';
 
 /** What people and programs call (the client and the CLI). */
 export const MANAGEMENT_OPERATIONS = {
@@ -49,6 +51,7 @@ export const MANAGEMENT_OPERATIONS = {
   ...auditOperations,
   ...timeOperations,
   ...artifactOperations,
+  ...deploymentOperations,
 };
 /** What devices call (the device SDK). */
 export const DEVICE_OPERATIONS = {
@@ -56,6 +59,7 @@ export const DEVICE_OPERATIONS = {
   ...deviceFirmwareOperations,
   ...deviceProvisioningOperations,
   ...deviceArtifactOperations,
+  ...deviceOtaOperations,
 };
 /** Every documented operation of the API. */
 export const API_OPERATIONS = { ...MANAGEMENT_OPERATIONS, ...DEVICE_OPERATIONS, ...metricsOperations };
