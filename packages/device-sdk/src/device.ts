@@ -13,6 +13,8 @@ import { OfflineBuffer, type Reading } from './buffer.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import type { HttpTarget } from './http.js';
 import { refreshRegistrationToken, renewCertificate } from './provisioning.js';
+import { OtaAgent, type OtaOptions } from './ota.js';
+import { deviceOtaTransport } from './ota-transport.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 
@@ -57,6 +59,11 @@ export interface DeviceOptions {
    * `connected` event): what the platform's fleet versions and minimum-version policy count.
    */
   firmware?: FirmwareReport;
+  /**
+   * Over-the-air updates (docs/ota.md): the device subscribes to `d/{id}/ota/+` and the agent
+   * (`device.ota`) checks, downloads and hands each offered image to `install`. Needs `firmware`.
+   */
+  ota?: OtaOptions;
 }
 
 const RENEW_CHECK_MS = 60_000;
@@ -75,10 +82,16 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
   private renewTimer: NodeJS.Timeout | undefined;
   state: ConnectionState = 'idle';
   private firmware: FirmwareReport | undefined;
+  /** The OTA agent, with the `ota` option: its events tell what it does. */
+  readonly ota: OtaAgent | undefined;
 
   constructor(private readonly opts: DeviceOptions) {
     super();
     if (opts.firmware) this.firmware = checkFirmware(opts.firmware);
+    if (opts.ota) {
+      if (!this.firmware) throw new Error('ota: the firmware option is needed to check offers against');
+      this.ota = this.otaAgent(opts.ota);
+    }
     this.backoff = new Backoff(opts.backoff);
     this.buffer = new OfflineBuffer({
       ...(opts.buffer?.maxReadings !== undefined ? { maxReadings: opts.buffer.maxReadings } : {}),
@@ -119,6 +132,8 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     );
     this.renewTimer.unref();
     const first = new Promise<void>((resolve) => this.once('connected', resolve));
+    // An update the device rebooted into is confirmed while it connects (its report waits for MQTT).
+    this.ota?.start().catch((e: unknown) => this.emit('error', e as Error));
     void this.loop();
     await first;
   }
@@ -127,6 +142,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     this.stopped = true;
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.wake?.();
+    await this.ota?.stop();
     const c = this.client;
     this.client = undefined;
     if (c) await new Promise<void>((r) => c.end(false, {}, () => r()));
@@ -213,8 +229,10 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
           closedResolve();
         });
         client.on('message', (topic, payload) => void this.onMessage(topic, payload));
+        const filters = [topics.commandsFilter(c.deviceId)];
+        if (this.ota) filters.push(topics.otaFilter(c.deviceId));
         const subscribe = () =>
-          client.subscribe(topics.commandsFilter(c.deviceId), { qos: 1 }, () => {
+          client.subscribe(filters, { qos: 1 }, () => {
             this.setState('connected');
             this.emit('connected');
             this.pump();
@@ -275,6 +293,17 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
     const deviceId = this.credentials!.deviceId;
+    const ota = `d/${deviceId}/ota/`;
+    if (this.ota && topic.startsWith(ota) && !topic.slice(ota.length).includes('/')) {
+      let message: unknown;
+      try {
+        message = JSON.parse(payload.toString('utf8'));
+      } catch {
+        return;
+      }
+      await this.ota.handle(message);
+      return;
+    }
     const prefix = `d/${deviceId}/commands/`;
     if (!topic.startsWith(prefix)) return;
     let command: CommandMessage;
@@ -320,6 +349,34 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     this.credentials = next;
     await this.opts.store.save(next);
     this.emit('credentials', next);
+  }
+
+  private otaAgent(options: OtaOptions): OtaAgent {
+    const agent = new OtaAgent({
+      ...options,
+      firmware: () => this.firmware!,
+      transport: deviceOtaTransport({
+        http: this.opts.http,
+        deviceId: () => this.credentials!.deviceId,
+        token: () => this.credentials!.accessKey ?? this.credentials!.registrationToken,
+        client: () => (this.state === 'connected' ? this.client : undefined),
+        connected: (ms) =>
+          new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(t);
+              this.off('connected', done);
+              resolve();
+            };
+            const t = setTimeout(done, ms);
+            this.once('connected', done);
+          }),
+      }),
+    });
+    // A failed report or a retried download: the agent goes on; the firmware may listen.
+    agent.on('error', (e) => {
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+    });
+    return agent;
   }
 
   /** Drops the connection as a network fault would (the device reconnects): for tests and simulations. */

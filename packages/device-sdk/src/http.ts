@@ -1,4 +1,5 @@
 /** The device side of the HTTPS API: JSON requests with the pinned CA, a bearer or a client certificate. */
+import { request as httpRequest } from 'node:http';
 import { Agent, request } from 'node:https';
 
 export class DeviceApiError extends Error {
@@ -91,6 +92,88 @@ export function httpJson<T>(
     opts.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
     req.on('error', (e) => reject(new DeviceApiError(0, 'UNREACHABLE', e.message)));
     if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+export interface RangeResponse {
+  /** 200 (the whole image: the server ignored `Range`), 206 (from `start`) or 416 (`start` is past the end). */
+  status: number;
+  /** The first byte of the body (from `Content-Range`; 0 with a 200). */
+  start: number;
+  /** The image's full size, when the server said it. */
+  total?: number;
+  body: AsyncIterable<Buffer>;
+}
+
+/**
+ * GET `path` from byte `start` (`Range: bytes=start-`), as a stream: the device API's artifact
+ * download. `https:` with the pinned CA, or `http:` (tests, a local mirror). A body that stalls for
+ * `idleTimeoutMs` (default 60 s) fails, as does a refusal other than 416.
+ */
+export function httpRange(
+  target: HttpTarget,
+  path: string,
+  start: number,
+  opts: { token?: string; signal?: AbortSignal; idleTimeoutMs?: number } = {},
+): Promise<RangeResponse> {
+  const url = new URL(path, target.url);
+  const send = url.protocol === 'http:' ? httpRequest : request;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method: 'GET',
+        ...(url.protocol === 'https:'
+          ? { ca: target.ca, ...(target.servername ? { servername: target.servername } : {}) }
+          : {}),
+        agent: false,
+        timeout: opts.idleTimeoutMs ?? 60_000,
+        headers: {
+          accept: 'application/octet-stream',
+          ...(start > 0 ? { range: `bytes=${start}-` } : {}),
+          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+        },
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(res.headers['content-range'] ?? '');
+        const whole = /^bytes \*\/(\d+)$/.exec(res.headers['content-range'] ?? '');
+        const length = Number(res.headers['content-length']);
+        if (status === 200 || status === 206 || status === 416) {
+          const total = range ? Number(range[2]) : whole ? Number(whole[1]) : status === 200 ? length : NaN;
+          if (status === 416) res.resume();
+          return resolve({
+            status,
+            start: status === 206 && range ? Number(range[1]) : status === 206 ? start : 0,
+            ...(Number.isSafeInteger(total) ? { total } : {}),
+            body: status === 416 ? (async function* () {})() : res,
+          });
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: Record<string, unknown> = {};
+          try {
+            body = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            /* not JSON */
+          }
+          reject(
+            new DeviceApiError(
+              status,
+              typeof body.code === 'string' ? body.code : 'HTTP_ERROR',
+              typeof body.detail === 'string' ? body.detail : text.slice(0, 200),
+              typeof body.retryAfterMs === 'number' ? body.retryAfterMs : undefined,
+            ),
+          );
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('download stalled')));
+    opts.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+    req.on('error', (e) => reject(new DeviceApiError(0, 'UNREACHABLE', e.message)));
     req.end();
   });
 }

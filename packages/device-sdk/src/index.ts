@@ -4,5 +4,7 @@ export * from './credentials.js';
 export * from './device.js';
 export * from './http.js';
 export * from './keys.js';
+export * from './ota.js';
+export * from './ota-transport.js';
 export * from './provisioning.js';
 export * from './time.js';

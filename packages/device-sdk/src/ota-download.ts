@@ -1,0 +1,88 @@
+/**
+ * The image download: into `<dir>/<artifactId>.part`, always resumed from the part file's size with
+ * `Range: bytes=N-` (after a dropped connection, a stall, or a restart of the device), with
+ * exponential backoff between failed tries. A server that answers 200 instead of 206 sends the whole
+ * image again and the part file starts over.
+ */
+import { open, rm, stat } from 'node:fs/promises';
+import { sleep, type Backoff } from './backoff.js';
+import { DeviceApiError, type RangeResponse } from './http.js';
+
+/** Fetches the image at `path` from byte `start` (the device API's ranged download). */
+export type OtaRangeFetch = (path: string, start: number, signal: AbortSignal) => Promise<RangeResponse>;
+
+export interface DownloadOptions {
+  file: string;
+  /** The manifest's size: the download stops there (more is a wrong image, left to the size check). */
+  size: number;
+  path: string;
+  fetchRange: OtaRangeFetch;
+  signal: AbortSignal;
+  backoff: Backoff;
+  /** Failed tries in a row, without a byte of progress, before the download gives up. */
+  maxRetries: number;
+  /** Bytes in the part file, after each write. */
+  onBytes: (bytes: number) => void;
+  onRetry?: (error: Error, delayMs: number) => void;
+}
+
+export async function partSize(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
+/**
+ * Downloads until the part file holds `size` bytes, the server has nothing more (416), or the server
+ * sent more than `size`. Throws when aborted, on a refusal that retrying cannot fix (a 4xx such as
+ * `404 ARTIFACT_NOT_FOUND`), or after `maxRetries` failed tries in a row.
+ */
+export async function download(o: DownloadOptions): Promise<void> {
+  let failures = 0;
+  for (;;) {
+    o.signal.throwIfAborted();
+    let have = await partSize(o.file);
+    if (have > o.size) {
+      await rm(o.file, { force: true });
+      have = 0;
+    }
+    if (have === o.size) {
+      if (o.size === 0) await (await open(o.file, 'a')).close();
+      return;
+    }
+    try {
+      const res = await o.fetchRange(o.path, have, o.signal);
+      if (res.status === 416) return;
+      const from = res.status === 200 ? 0 : res.start;
+      if (from !== have && from !== 0) throw new Error(`the server resumed at byte ${from}, not ${have}`);
+      have = from;
+      const fh = await open(o.file, from === 0 ? 'w' : 'a');
+      try {
+        for await (const chunk of res.body) {
+          await fh.write(chunk);
+          have += chunk.length;
+          failures = 0;
+          o.backoff.reset();
+          o.onBytes(have);
+          if (have > o.size) break;
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      if (have >= o.size) return;
+      throw new Error(`the download ended at byte ${have} of ${o.size}`);
+    } catch (e) {
+      o.signal.throwIfAborted();
+      const error = e as Error;
+      if (error instanceof DeviceApiError && error.status >= 400 && !error.transient) throw error;
+      if (++failures > o.maxRetries) throw error;
+      const delayMs = o.backoff.next(error instanceof DeviceApiError ? error.retryAfterMs : undefined);
+      o.onRetry?.(error, delayMs);
+      await sleep(delayMs, o.signal);
+    }
+  }
+}
