@@ -119,6 +119,8 @@ export function httpRange(
 ): Promise<RangeResponse> {
   const url = new URL(path, target.url);
   const send = url.protocol === 'http:' ? httpRequest : request;
+  // The credential goes to the platform only, never to another host a path might name.
+  const token = url.origin === new URL(target.url).origin ? opts.token : undefined;
   return new Promise((resolve, reject) => {
     const req = send(
       url,
@@ -132,7 +134,7 @@ export function httpRange(
         headers: {
           accept: 'application/octet-stream',
           ...(start > 0 ? { range: `bytes=${start}-` } : {}),
-          ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
       },
       (res) => {

@@ -93,7 +93,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
 
   /** Takes a decoded message of `d/{id}/ota/{operationId}`; handled in arrival order. */
   handle(message: unknown): Promise<void> {
-    const checked = checkSchema(OtaMessageSchema, message);
+    const checked = checkSchema(OtaMessageSchema, known(message));
     if (!checked.ok) {
       this.fail(new Error(`OTA message refused: ${checked.message} (${checked.path})`));
       return Promise.resolve();
@@ -396,4 +396,23 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
   private fail(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
+}
+
+const FIELDS: Record<string, readonly string[]> = {
+  offer: ['type', 'operationId', 'deploymentId', 'attempt', 'artifact', 'downloadPath'],
+  cancel: ['type', 'operationId', 'deploymentId', 'attempt', 'reason'],
+};
+const ARTIFACT_FIELDS = Object.keys(OtaMessageSchema.anyOf[0].properties.artifact.properties);
+
+/** The message without members this agent does not know: a newer platform may add some. */
+function known(message: unknown): unknown {
+  const pick = (o: unknown, keys: readonly string[] | undefined) =>
+    typeof o === 'object' && o !== null && !Array.isArray(o) && keys
+      ? Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k)))
+      : o;
+  const type = (message as { type?: unknown } | null)?.type;
+  const m = pick(message, typeof type === 'string' && Object.hasOwn(FIELDS, type) ? FIELDS[type] : undefined);
+  if (typeof m === 'object' && m !== null && 'artifact' in m)
+    return { ...m, artifact: pick(m.artifact, ARTIFACT_FIELDS) };
+  return m;
 }

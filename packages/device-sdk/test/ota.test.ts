@@ -535,3 +535,44 @@ test('after the reboot: a failing health check rolls back; another version than 
   );
   await rebooted.agent.stop();
 });
+
+test('messages: members a newer platform adds are ignored, a malformed message is an error event only', async () => {
+  const image = randomBytes(3_000);
+  const r = rig({ image });
+  const errors: string[] = [];
+  r.agent.on('error', (e) => errors.push(e.message));
+  for (const bad of [
+    null,
+    'offer',
+    [],
+    { type: 'offer' },
+    { type: '__proto__' },
+    { ...offerOf(image), attempt: 0 },
+  ])
+    await r.agent.handle(bad);
+  assert.equal(errors.length, 6);
+  assert.ok(errors.every((m) => /^OTA message refused/.test(m)));
+  assert.deepEqual(r.reports, []);
+  const offer = offerOf(image);
+  await r.agent.handle({ ...offer, expiresAt: 1, artifact: { ...offer.artifact, createdAt: 2 } });
+  await until(final(r, 'rebooting'), 'the install');
+  await r.agent.stop();
+});
+
+test('the image request carries the credential to the platform only', async () => {
+  const auth: (string | undefined)[] = [];
+  const server = createServer((req, res) => {
+    auth.push(req.headers.authorization);
+    res.end('x');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const target = { url: `http://127.0.0.1:${port}`, ca: '' };
+  const signal = new AbortController().signal;
+  for (const path of ['/v1/device/artifacts/a', `http://localhost:${port}/elsewhere`]) {
+    const res = await httpRange(target, path, 0, { token: 'rt_secret', signal });
+    for await (const _ of res.body);
+  }
+  assert.deepEqual(auth, ['Bearer rt_secret', undefined]);
+  await new Promise((r) => server.close(r));
+});
