@@ -1,7 +1,9 @@
 /**
- * The OTA agent wired into `MooringDevice` against a real server: the update keys and the image come
- * over the HTTPS device API with the device's own credential, and the manifest the server signed
- * verifies with the key the device fetched (and a tampered one does not).
+ * The OTA agent inside `MooringDevice` against a real server, end to end: an operator uploads an
+ * image and deploys it; one device installs it, reboots into it and reports success, one refuses it
+ * (anti-rollback), one defers and is cancelled by the operator; the platform's view of each operation
+ * follows. And the agent's own checks with the server's key: a tampered manifest is refused, an image
+ * no deployment offers is not served.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OtaOffer, OtaReport } from '@mooring/protocol';
 import { startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
-import { MemoryCredentialStore, MooringDevice, type OtaOptions } from '../src/index.js';
+import { MemoryCredentialStore, MooringDevice, type Credentials, type OtaOptions } from '../src/index.js';
 
 let t: TestPlatform;
 let apiKey: string;
@@ -33,34 +35,26 @@ async function uploaded(image: Buffer, query: Record<string, string | number>) {
   return r.body;
 }
 
-/** The offer the platform would send for `artifact` (the manifest, signature and key it answers). */
-function offerFor(artifact: any, operationId: string): OtaOffer {
-  const { artifactId: _id, createdAt: _at, ...manifest } = artifact.manifest;
+async function credentials(): Promise<Credentials> {
+  const d = await t.device(apiKey);
   return {
-    type: 'offer',
-    operationId,
-    deploymentId: 'dep_sdk',
-    attempt: 1,
-    artifact: { id: artifact.id, ...manifest, signature: artifact.signature, keyId: artifact.keyId },
-    downloadPath: `/v1/device/artifacts/${artifact.id}`,
+    deviceId: d.deviceId,
+    accessKey: d.accessKey,
+    provisioningToken: '',
+    registrationToken: '',
+    registrationTokenExpiresAt: Date.now() + 86_400_000,
   };
 }
 
-async function device(ota: Partial<OtaOptions>) {
-  const d = await t.device(apiKey);
+/** A device running `version` of `sdk-board`, started; `reports` collects what its agent reports. */
+async function device(c: Credentials, version: string, ota: Partial<OtaOptions> = {}) {
   const dev = new MooringDevice({
-    store: new MemoryCredentialStore({
-      deviceId: d.deviceId,
-      accessKey: d.accessKey,
-      provisioningToken: '',
-      registrationToken: '',
-      registrationTokenExpiresAt: Date.now() + 86_400_000,
-    }),
+    store: new MemoryCredentialStore(c),
     http: { url: `https://127.0.0.1:${t.platform.httpPort}`, ca: t.platform.caCert, servername: 'localhost' },
     mqttUrl: `mqtts://127.0.0.1:${t.platform.mqttPort}`,
     servername: 'localhost',
     backoff: { baseMs: 100, capMs: 1_000 },
-    firmware: { version: '1.4.0', hardwareClass: 'sdk-board' },
+    firmware: { version, hardwareClass: 'sdk-board' },
     ota: { dir: mkdtempSync(join(tmpdir(), 'mooring-sdk-ota-')), install: () => undefined, ...ota },
   });
   const reports: OtaReport[] = [];
@@ -69,53 +63,134 @@ async function device(ota: Partial<OtaOptions>) {
   return { dev, reports };
 }
 
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
+async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
+const reported = (reports: OtaReport[], state: string) => () => reports.some((r) => r.state === state);
 
-test('the device verifies the server-signed manifest with the fetched key, downloads with its credential and installs', async () => {
+test('deployed end to end: installed and confirmed after the reboot, refused as not newer, deferred and cancelled', async () => {
   const image = randomBytes(700_000);
+  const [a, b, c] = [await credentials(), await credentials(), await credentials()];
+  let written: Buffer | undefined;
+  let rebooted = 0;
+  const dirA = mkdtempSync(join(tmpdir(), 'mooring-sdk-ota-'));
+  const A = await device(a, '1.4.0', {
+    dir: dirA,
+    install: (file) => {
+      written = readFileSync(file);
+    },
+    reboot: () => {
+      rebooted++;
+    },
+  });
+  const B = await device(b, '1.4.0', { installedSequence: 100 });
+  const C = await device(c, '1.4.0', { defer: () => ({ reason: 'on a call' }) });
   const artifact = await uploaded(image, {
     version: '1.5.0',
     hardwareClass: 'sdk-board',
     minVersion: '1.0.0',
     sequence: 7,
   });
-  let written: Buffer | undefined;
-  const { dev, reports } = await device({
-    install: (file) => {
-      written = readFileSync(file);
+  const dep = await t.call('POST', '/v1/deployments', {
+    token: apiKey,
+    body: {
+      artifactId: artifact.id,
+      target: { deviceIds: [a.deviceId, b.deviceId, c.deviceId] },
+      phases: [{ percent: 100 }],
+      healthGate: { enabled: false },
     },
   });
-  assert.throws(
-    () =>
-      new MooringDevice({
-        store: new MemoryCredentialStore(),
-        http: { url: 'https://iot.example', ca: '' },
-        mqttUrl: 'mqtts://iot.example',
-        ota: { dir: tmpdir(), install: () => undefined },
-      }),
-    /firmware option/,
-  );
-  await dev.ota!.handle(offerFor(artifact, 'op_sdk_1'));
-  await until(() => reports.some((r) => r.state === 'rebooting'), 'the install');
+  assert.equal(dep.status, 201, dep.text);
+  const operation = async (deviceId: string) => {
+    const r = await t.call('GET', `/v1/deployments/${dep.body.id}/devices`, { token: apiKey });
+    assert.equal(r.status, 200, r.text);
+    return r.body.items.find((d: { deviceId: string }) => d.deviceId === deviceId);
+  };
+  const serverSays = (deviceId: string, state: string) =>
+    until(async () => {
+      const op = await operation(deviceId);
+      return op?.state === state && op;
+    }, `${deviceId} ${state} on the platform`);
+
+  // A: the whole way to `rebooting`, over MQTT, with the image downloaded over the device API.
+  await until(() => rebooted === 1, 'the reboot');
   assert.ok(written?.equals(image));
   assert.deepEqual(
-    reports.filter((r) => r.state !== 'downloading').map((r) => r.state),
+    A.reports.filter((r) => r.state !== 'downloading').map((r) => r.state),
     ['accepted', 'downloaded', 'installing', 'rebooting'],
   );
+  await serverSays(a.deviceId, 'rebooting');
+  await A.dev.stop();
+  // The device comes back on 1.5.0: the agent confirms, the platform counts it.
+  const A2 = await device(a, '1.5.0', { dir: dirA });
+  await until(reported(A2.reports, 'succeeded'), 'succeeded');
+  assert.equal(A2.reports[0]!.version, '1.5.0');
+  await serverSays(a.deviceId, 'succeeded');
+  assert.equal(A2.dev.ota!.installedSequence, 7);
 
-  // The same manifest with a field changed does not verify with the server's key.
-  const tampered = offerFor(artifact, 'op_sdk_2');
-  tampered.artifact.minVersion = null;
-  const other = await device({});
-  await other.dev.ota!.handle(tampered);
-  await until(() => other.reports.some((r) => r.state === 'rejected'), 'the refusal');
-  assert.equal(other.reports.at(-1)!.code, 'SIGNATURE_INVALID');
-  await dev.stop();
-  await other.dev.stop();
+  // B: the anti-rollback floor refuses it; the platform records the code and does not retry.
+  await until(reported(B.reports, 'rejected'), 'the refusal');
+  const rejected = await serverSays(b.deviceId, 'rejected');
+  assert.equal(rejected.code, 'SEQUENCE_NOT_NEWER');
+
+  // C: deferred on the platform; the operator cancels; the agent acknowledges, the cancel is gone.
+  await until(reported(C.reports, 'deferred'), 'the deferral');
+  const deferred = await serverSays(c.deviceId, 'deferred');
+  assert.equal(deferred.reason, 'on a call');
+  const cancel = await t.call('POST', `/v1/deployments/${dep.body.id}/devices/${c.deviceId}/cancel`, {
+    token: apiKey,
+    body: { reason: 'not this one' },
+  });
+  assert.equal(cancel.status, 200, cancel.text);
+  await until(reported(C.reports, 'cancelled'), 'the acknowledgement');
+  await serverSays(c.deviceId, 'cancelled');
+  await until(async () => {
+    const open = await t.call('GET', '/v1/device/ota', { token: c.accessKey! });
+    return open.body.items.length === 0;
+  }, 'no open cancel for C');
+
+  await Promise.all([A2.dev.stop(), B.dev.stop(), C.dev.stop()]);
+});
+
+test("the server's signature verifies with the key the device fetches; a tampered manifest does not", async () => {
+  const artifact = await uploaded(randomBytes(10_000), {
+    version: '2.0.0',
+    hardwareClass: 'sdk-board',
+    sequence: 8,
+  });
+  const { artifactId: _id, createdAt: _at, ...manifest } = artifact.manifest;
+  const offer = (operationId: string, change: Partial<OtaOffer['artifact']> = {}): OtaOffer => ({
+    type: 'offer',
+    operationId,
+    deploymentId: 'dep_none',
+    attempt: 1,
+    artifact: {
+      id: artifact.id,
+      ...manifest,
+      signature: artifact.signature,
+      keyId: artifact.keyId,
+      ...change,
+    },
+    downloadPath: `/v1/device/artifacts/${artifact.id}`,
+  });
+  const D = await device(await credentials(), '1.4.0', { retry: { baseMs: 10, maxRetries: 1 } });
+  await D.dev.ota!.handle(offer('op_tampered', { minVersion: '1.0.0' }));
+  await until(reported(D.reports, 'rejected'), 'the refusal');
+  assert.equal(D.reports.at(-1)!.code, 'SIGNATURE_INVALID');
+  // Untampered, the manifest passes; no deployment offers the image to this device, so it is not served.
+  await D.dev.ota!.handle(offer('op_unoffered'));
+  await until(reported(D.reports, 'failed'), 'the download failure');
+  assert.deepEqual(
+    D.reports.slice(1).map((r) => r.state),
+    ['accepted', 'downloading', 'failed'],
+  );
+  assert.equal(D.reports.at(-1)!.code, 'DOWNLOAD_FAILED');
+  assert.match(D.reports.at(-1)!.reason!, /ARTIFACT_NOT_FOUND/);
+  await D.dev.stop();
 });
