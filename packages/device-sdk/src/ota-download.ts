@@ -21,8 +21,9 @@ export interface DownloadOptions {
   backoff: Backoff;
   /** Failed tries in a row, without a byte of progress, before the download gives up. */
   maxRetries: number;
-  /** Bytes in the part file, after each write. */
-  onBytes: (bytes: number) => void;
+  /** Reports progress in percent: where the part file starts, then every `progressStep` (not 100). */
+  progressStep: number;
+  onProgress: (percent: number) => Promise<void>;
   onRetry?: (error: Error, delayMs: number) => void;
 }
 
@@ -41,6 +42,15 @@ export async function partSize(file: string): Promise<number> {
  * `404 ARTIFACT_NOT_FOUND`), or after `maxRetries` failed tries in a row.
  */
 export async function download(o: DownloadOptions): Promise<void> {
+  const percent = (bytes: number) => (o.size === 0 ? 100 : Math.min(100, Math.floor((bytes * 100) / o.size)));
+  let reported = percent(await partSize(o.file));
+  await o.onProgress(reported);
+  const onBytes = (bytes: number) => {
+    const p = percent(bytes);
+    if (p >= 100 || Math.floor(p / o.progressStep) <= Math.floor(reported / o.progressStep)) return;
+    reported = p;
+    void o.onProgress(p);
+  };
   let failures = 0;
   for (;;) {
     o.signal.throwIfAborted();
@@ -66,7 +76,7 @@ export async function download(o: DownloadOptions): Promise<void> {
           have += chunk.length;
           failures = 0;
           o.backoff.reset();
-          o.onBytes(have);
+          onBytes(have);
           if (have > o.size) break;
         }
         await fh.sync();

@@ -6,7 +6,7 @@
  */
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { OtaReport } from '@mooring/protocol';
+import type { OtaReport, OtaReportState } from '@mooring/protocol';
 import type { OtaUpdateKey } from './ota-verify.js';
 
 /** An update past the point of no return: installing, or installed and waiting for the reboot. */
@@ -33,6 +33,8 @@ export interface OtaPersisted {
   /** The sequence of the image installed last (0: none known). */
   installedSequence: number;
   pending?: OtaPending;
+  /** The furthest step reported of the operation under way (before installing). */
+  active?: { operationId: string; attempt: number; state: OtaReportState };
   finished: OtaFinished[];
   keys?: { fetchedAt: number; items: OtaUpdateKey[] };
 }
@@ -59,6 +61,7 @@ export class OtaStateFile {
       installedSequence: Math.max(initialSequence, Number(raw.installedSequence) || 0),
       finished: Array.isArray(raw.finished) ? raw.finished.slice(-MAX_FINISHED) : [],
       ...(raw.pending ? { pending: raw.pending } : {}),
+      ...(raw.active ? { active: raw.active } : {}),
       ...(raw.keys ? { keys: raw.keys } : {}),
     };
   }

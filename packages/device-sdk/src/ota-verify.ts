@@ -8,6 +8,10 @@ import { createReadStream } from 'node:fs';
 import { Backoff, sleep, type BackoffOptions } from './backoff.js';
 import {
   artifactSignedText,
+  checkSchema,
+  OtaMessageSchema,
+  type SchemaCheck,
+  type OtaMessage,
   compareVersionKeys,
   parseSemver,
   type FirmwareReport,
@@ -159,4 +163,28 @@ export async function currentKeys(o: {
       signal.throwIfAborted();
     }
   }
+}
+
+const FIELDS: Record<string, readonly string[]> = {
+  offer: ['type', 'operationId', 'deploymentId', 'attempt', 'artifact', 'downloadPath'],
+  cancel: ['type', 'operationId', 'deploymentId', 'attempt', 'reason'],
+};
+const ARTIFACT_FIELDS = Object.keys(OtaMessageSchema.anyOf[0].properties.artifact.properties);
+
+/** The message without members this agent does not know (a newer platform may add some). */
+function known(message: unknown): unknown {
+  const pick = (o: unknown, keys: readonly string[] | undefined) =>
+    typeof o === 'object' && o !== null && !Array.isArray(o) && keys
+      ? Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k)))
+      : o;
+  const type = (message as { type?: unknown } | null)?.type;
+  const m = pick(message, typeof type === 'string' && Object.hasOwn(FIELDS, type) ? FIELDS[type] : undefined);
+  if (typeof m === 'object' && m !== null && 'artifact' in m)
+    return { ...m, artifact: pick(m.artifact, ARTIFACT_FIELDS) };
+  return m;
+}
+
+/** Checks a decoded message of `d/{id}/ota/{operationId}` against the contract. */
+export function parseOtaMessage(message: unknown): SchemaCheck<OtaMessage> {
+  return checkSchema(OtaMessageSchema, known(message));
 }

@@ -13,19 +13,25 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  checkSchema,
   OTA_LIMITS,
-  OtaMessageSchema,
   type OtaCancel,
   type OtaOffer,
   type OtaReport,
+  type OtaReportState,
 } from '@mooring/protocol';
 import { Backoff, withTimeout } from './backoff.js';
 import { download, partSize } from './ota-download.js';
 import { OtaStateFile, type OtaPending, type OtaPersisted } from './ota-store.js';
 import { settleInstalled } from './ota-reboot.js';
 import type { OtaAgentOptions, OtaEvents } from './ota-types.js';
-import { checkImage, checkManifest, currentKeys, type OtaRefusal, type OtaUpdateKey } from './ota-verify.js';
+import {
+  checkImage,
+  checkManifest,
+  currentKeys,
+  parseOtaMessage,
+  type OtaRefusal,
+  type OtaUpdateKey,
+} from './ota-verify.js';
 
 export type * from './ota-types.js';
 export type { OtaPending } from './ota-store.js';
@@ -38,10 +44,21 @@ interface Job {
   abort: AbortController;
   phase: Phase;
   last?: OtaReport;
+  /** The furthest step reported, persisted: a restarted agent does not report going back. */
+  reached?: OtaReportState | undefined;
   wake?: (() => void) | undefined;
   done?: Promise<void>;
 }
 type Op = { operationId: string; attempt: number };
+/** The platform's order of the steps (a deferred operation may be accepted again). */
+const RANK: Partial<Record<OtaReportState, number>> = {
+  accepted: 1,
+  deferred: 1,
+  downloading: 2,
+  downloaded: 3,
+  installing: 4,
+  rebooting: 5,
+};
 
 class StepError extends Error {
   constructor(
@@ -93,7 +110,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
 
   /** Takes a decoded message of `d/{id}/ota/{operationId}`; handled in arrival order. */
   handle(message: unknown): Promise<void> {
-    const checked = checkSchema(OtaMessageSchema, known(message));
+    const checked = parseOtaMessage(message);
     if (!checked.ok) {
       this.fail(new Error(`OTA message refused: ${checked.message} (${checked.path})`));
       return Promise.resolve();
@@ -142,7 +159,10 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       return;
     }
     if (known) this.drop(known, 'superseded by the next attempt');
-    const job: Job = { offer, abort: new AbortController(), phase: 'queued' };
+    const active = this.state.active;
+    const reached =
+      active?.operationId === operationId && active.attempt === attempt ? active.state : undefined;
+    const job: Job = { offer, abort: new AbortController(), phase: 'queued', reached };
     this.jobs.set(operationId, job);
     this.queue.push(job);
     this.emit('offer', offer);
@@ -283,7 +303,8 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
 
   private async deferral(job: Job): Promise<void> {
     const policy = this.o.defer;
-    if (!policy) return;
+    // Once downloading (before a restart, say), the update goes on: the platform takes no deferral then.
+    if (!policy || (RANK[job.reached!] ?? 0) >= RANK.downloading!) return;
     const signal = job.abort.signal;
     const recheck = this.o.deferRecheckMs ?? 60_000;
     for (;;) {
@@ -314,11 +335,6 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
 
   private async download(job: Job, file: string): Promise<void> {
     const { artifact, downloadPath } = job.offer;
-    const step = this.o.progressStep ?? 10;
-    const percent = (bytes: number) =>
-      artifact.size === 0 ? 100 : Math.min(100, Math.floor((bytes * 100) / artifact.size));
-    let reported = percent(await partSize(file));
-    await this.step(job, { state: 'downloading', progress: reported });
     try {
       await download({
         file,
@@ -328,12 +344,8 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
         signal: job.abort.signal,
         backoff: new Backoff(this.o.retry),
         maxRetries: this.o.retry?.maxRetries ?? 10,
-        onBytes: (bytes) => {
-          const p = percent(bytes);
-          if (p >= 100 || Math.floor(p / step) <= Math.floor(reported / step)) return;
-          reported = p;
-          void this.step(job, { state: 'downloading', progress: p });
-        },
+        progressStep: this.o.progressStep ?? 10,
+        onProgress: (progress) => this.step(job, { state: 'downloading', progress }),
         onRetry: (e) => this.fail(new Error(`download of ${artifact.id} failed, retrying: ${e.message}`)),
       });
     } catch (e) {
@@ -350,6 +362,17 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
   /** An intermediate report of a job. */
   private step(job: Job, report: Omit<OtaReport, 'attempt'>): Promise<void> {
     const full: OtaReport = { attempt: job.offer.attempt, ...report };
+    const rank = RANK[report.state] ?? 0;
+    if (rank < (RANK[job.reached!] ?? 0)) return Promise.resolve();
+    if (job.reached !== report.state) {
+      job.reached = report.state;
+      this.state.active = {
+        operationId: job.offer.operationId,
+        attempt: job.offer.attempt,
+        state: report.state,
+      };
+      void this.store.save(this.state).catch((e: unknown) => this.fail(e as Error));
+    }
     job.last = full;
     return this.send(job.offer, full);
   }
@@ -363,6 +386,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       this.jobs.delete(op.operationId);
     }
     if (this.state.pending?.operationId === op.operationId) delete this.state.pending;
+    if (this.state.active?.operationId === op.operationId) delete this.state.active;
     this.state.finished = this.state.finished.filter(
       (f) => f.operationId !== op.operationId || f.attempt !== op.attempt,
     );
@@ -396,23 +420,4 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
   private fail(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
-}
-
-const FIELDS: Record<string, readonly string[]> = {
-  offer: ['type', 'operationId', 'deploymentId', 'attempt', 'artifact', 'downloadPath'],
-  cancel: ['type', 'operationId', 'deploymentId', 'attempt', 'reason'],
-};
-const ARTIFACT_FIELDS = Object.keys(OtaMessageSchema.anyOf[0].properties.artifact.properties);
-
-/** The message without members this agent does not know: a newer platform may add some. */
-function known(message: unknown): unknown {
-  const pick = (o: unknown, keys: readonly string[] | undefined) =>
-    typeof o === 'object' && o !== null && !Array.isArray(o) && keys
-      ? Object.fromEntries(Object.entries(o).filter(([k]) => keys.includes(k)))
-      : o;
-  const type = (message as { type?: unknown } | null)?.type;
-  const m = pick(message, typeof type === 'string' && Object.hasOwn(FIELDS, type) ? FIELDS[type] : undefined);
-  if (typeof m === 'object' && m !== null && 'artifact' in m)
-    return { ...m, artifact: pick(m.artifact, ARTIFACT_FIELDS) };
-  return m;
 }

@@ -308,9 +308,17 @@ test('a download interrupted by a restart of the device resumes in the next agen
   await first.agent.stop();
   assert.ok(existsSync(part), 'the part file outlives the agent');
 
-  const second = rig({ dir: first.dir, fetchRange: srv.fetchRange });
+  let asked = 0;
+  const second = rig({
+    dir: first.dir,
+    fetchRange: srv.fetchRange,
+    defer: () => (asked++, { reason: 'busy' }),
+  });
   await second.agent.handle(offer); // the platform redelivers the offer on reconnect
   await until(final(second, 'rebooting'), 'the install');
+  // The platform has `downloading`: the agent neither steps back to `accepted` nor defers now.
+  assert.equal(second.reports[0]!.state, 'downloading');
+  assert.equal(asked, 0);
   const start = Number(/^bytes=(\d+)-$/.exec(srv.ranges.at(-1)!)![1]);
   assert.ok(start >= image.length * 0.6, `resumed at ${start}`);
   assert.equal(second.reports.find((x) => x.state === 'downloading')!.progress, 60);
