@@ -156,6 +156,18 @@ test('deployed end to end: installed and confirmed after the reboot, refused as 
   }, 'no open cancel for C');
 
   await Promise.all([A2.dev.stop(), B.dev.stop(), C.dev.stop()]);
+  // Every report followed the platform's rules: none was refused (redeliveries included).
+  const metrics = (await t.call('GET', '/metrics')).text;
+  const refused = metrics
+    .split('\n')
+    .filter(
+      (l) =>
+        l.startsWith('mooring_refused_total{') && /reason="(ota_report_refused|invalid_payload)"/.test(l),
+    );
+  assert.deepEqual(
+    refused.filter((l) => !l.endsWith(' 0')),
+    [],
+  );
 });
 
 test("the server's signature verifies with the key the device fetches; a tampered manifest does not", async () => {
