@@ -217,7 +217,16 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     try {
       job.phase = 'checking';
       const keys = await this.updateKeys(offer.artifact.keyId, signal);
-      const refusal = checkManifest(offer.artifact, keys, this.o.firmware(), this.state.installedSequence);
+      const running = this.o.firmware();
+      const refusal = checkManifest(offer.artifact, keys, running, this.state.installedSequence);
+      const { sequence, version } = offer.artifact;
+      // A retry of an update the device installed meanwhile (its reboot outlasted the platform's wait).
+      if (
+        sequence === this.state.installedSequence &&
+        version === running.version &&
+        refusal?.code === 'SEQUENCE_NOT_NEWER'
+      )
+        return await this.finish(offer, { state: 'succeeded', version });
       if (refusal) return await this.reject(job, refusal);
       await this.step(job, { state: 'accepted' });
       await this.deferral(job);

@@ -477,9 +477,18 @@ test('after the reboot: the new version and a passing health check report succee
 
   // The floor is persisted: the same sequence is refused on the next start, a newer one is taken.
   const next = rig({ dir, image, firmware: () => ({ version: '1.11.0', hardwareClass: 'board-a' }) });
-  await next.agent.handle(offerOf(image, { operationId: 'op_2' }));
+  await next.agent.handle(offerOf(image, { operationId: 'op_2', signed: { version: '1.11.1' } }));
   await until(final(next, 'rejected'), 'the refusal');
   assert.equal(next.reports.at(-1)!.code, 'SEQUENCE_NOT_NEWER');
+  // A retry of the installed update (the platform timed the reboot out): it runs it, so it succeeded.
+  await next.agent.handle(offerOf(image, { attempt: 2 }));
+  await until(() => next.reports.length === 2, 'the answer to the retry');
+  assert.deepEqual(next.reports[1], {
+    operationId: 'op_1',
+    attempt: 2,
+    state: 'succeeded',
+    version: '1.11.0',
+  });
   await next.agent.handle(
     offerOf(image, { operationId: 'op_3', signed: { sequence: 43, version: '1.12.0' } }),
   );
