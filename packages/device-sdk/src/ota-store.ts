@@ -66,6 +66,11 @@ export class OtaStateFile {
     };
   }
 
+  /** Resolves when every write begun so far is done. */
+  flush(): Promise<void> {
+    return this.writing;
+  }
+
   /** Writes the state (one write at a time, each complete: a temporary file renamed over it). */
   save(state: OtaPersisted): Promise<void> {
     if (state.finished.length > MAX_FINISHED) state.finished.splice(0, state.finished.length - MAX_FINISHED);

@@ -47,6 +47,8 @@ interface Job {
   /** The furthest step reported, persisted: a restarted agent does not report going back. */
   reached?: OtaReportState | undefined;
   wake?: (() => void) | undefined;
+  /** Delivered again while the deferral policy was being asked: ask again at once. */
+  nudged?: boolean;
   done?: Promise<void>;
 }
 type Op = { operationId: string; attempt: number };
@@ -106,6 +108,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     job?.abort.abort(new Error('stopped'));
     await job?.done;
     await this.outbox;
+    await this.store.flush();
   }
 
   /** Takes a decoded message of `d/{id}/ota/{operationId}`; handled in arrival order. */
@@ -155,6 +158,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     if (known && known.offer.attempt > attempt) return;
     if (known && known.offer.attempt === attempt) {
       if (known.last) void this.send(offer, known.last);
+      known.nudged = true;
       known.wake?.();
       return;
     }
@@ -318,6 +322,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     const recheck = this.o.deferRecheckMs ?? 60_000;
     for (;;) {
       signal.throwIfAborted();
+      job.nudged = false;
       const d = await policy(job.offer);
       signal.throwIfAborted();
       if (!d) return;
@@ -331,14 +336,18 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       if (last?.state !== 'deferred' || last.reason !== report.reason || last.until !== report.until)
         await this.step(job, report);
       const waitMs = d.until !== undefined ? Math.min(recheck, d.until - Date.now()) : recheck;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.max(Math.min(1_000, recheck), waitMs));
-        job.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      job.wake = undefined;
+      if (!job.nudged)
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(t);
+            signal.removeEventListener('abort', done);
+            job.wake = undefined;
+            resolve();
+          };
+          const t = setTimeout(done, Math.max(Math.min(1_000, recheck), waitMs));
+          job.wake = done;
+          signal.addEventListener('abort', done);
+        });
     }
   }
 

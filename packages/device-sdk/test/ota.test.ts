@@ -5,7 +5,7 @@
  * during install, deferral, deduplication of redelivered offers, and the post-reboot confirmation,
  * rollback and anti-rollback floor (a restart is a new agent on the same directory).
  */
-import { test } from 'node:test';
+import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
@@ -21,6 +21,12 @@ import {
   type OtaRangeFetch,
   type OtaUpdateKey,
 } from '../src/index.js';
+
+/** Agents and servers of the running test, stopped after it even when it fails (a live one would keep the file running). */
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const stop of cleanups.splice(0)) await stop();
+});
 
 const { publicKey, privateKey } = generateKeyPairSync('ed25519');
 const KEY: OtaUpdateKey = {
@@ -131,6 +137,7 @@ function rig(options: Partial<OtaAgentOptions> & { image?: Buffer; fetchRange?: 
       },
     },
   });
+  cleanups.push(() => agent.stop());
   return { agent, dir, reports, installed, calls };
 }
 
@@ -268,7 +275,12 @@ async function flakyServer(image: Buffer, cut: (req: IncomingMessage) => 'drop' 
   const target = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, ca: '' };
   const fetchRange: OtaRangeFetch = (path, start, signal) =>
     httpRange(target, path, start, { token: 'rt_test', signal });
-  return { ranges, fetchRange, close: () => new Promise((r) => server.close(r)) };
+  const close = () => {
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  };
+  cleanups.push(close);
+  return { ranges, fetchRange, close };
 }
 
 test('a download cut at 60 % resumes with Range from where the part file ends', async () => {
@@ -417,6 +429,33 @@ test('deferral: reported with its reason and time, asked again on a timer and on
   await until(final(s, 'rebooting'), 'the install after the redelivery');
   assert.equal(s.reports.filter((x) => x.state === 'deferred').length, 2, 'the last report was sent again');
   await s.agent.stop();
+
+  // Delivered again while the policy is still deciding: it is asked again at once, not in an hour.
+  let asks = 0;
+  let decide!: () => void;
+  const v = rig({
+    image,
+    deferRecheckMs: 3_600_000,
+    defer: async () => {
+      if (++asks > 1) return undefined;
+      await new Promise<void>((r) => (decide = r));
+      return { reason: 'busy' };
+    },
+  });
+  await v.agent.handle(offer);
+  await until(() => asks === 1 && decide !== undefined, 'the policy asked');
+  await v.agent.handle(offer);
+  decide();
+  await until(final(v, 'rebooting'), 'the install after the nudge');
+  assert.equal(asks, 2);
+
+  // Stopping an agent that waits out a deferral does not wait for the deferral.
+  const w = rig({ image, deferRecheckMs: 3_600_000, defer: () => ({ reason: 'night' }) });
+  await w.agent.handle(offer);
+  await until(final(w, 'deferred'), 'deferred');
+  const t0 = Date.now();
+  await w.agent.stop();
+  assert.ok(Date.now() - t0 < 1_000);
 });
 
 test('a newer attempt of an operation replaces the running one and resumes its download', async () => {
@@ -578,18 +617,21 @@ test('messages: members a newer platform adds are ignored, a malformed message i
 
 test('the image request carries the credential to the platform only', async () => {
   const auth: (string | undefined)[] = [];
-  const server = createServer((req, res) => {
-    auth.push(req.headers.authorization);
-    res.end('x');
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const target = { url: `http://127.0.0.1:${port}`, ca: '' };
+  const listen = async () => {
+    const server = createServer((req, res) => {
+      auth.push(req.headers.authorization);
+      res.end('x');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const platform = await listen();
+  const elsewhere = await listen();
   const signal = new AbortController().signal;
-  for (const path of ['/v1/device/artifacts/a', `http://localhost:${port}/elsewhere`]) {
-    const res = await httpRange(target, path, 0, { token: 'rt_secret', signal });
+  for (const path of ['/v1/device/artifacts/a', `${elsewhere}/image`]) {
+    const res = await httpRange({ url: platform, ca: '' }, path, 0, { token: 'rt_secret', signal });
     for await (const _ of res.body);
   }
   assert.deepEqual(auth, ['Bearer rt_secret', undefined]);
-  await new Promise((r) => server.close(r));
 });
