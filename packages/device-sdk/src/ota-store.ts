@@ -34,7 +34,7 @@ export interface OtaPersisted {
   installedSequence: number;
   pending?: OtaPending;
   /** The furthest step reported of the operation under way (before installing). */
-  active?: { operationId: string; attempt: number; state: OtaReportState };
+  active?: { operationId: string; attempt: number; artifactId: string; state: OtaReportState };
   finished: OtaFinished[];
   keys?: { fetchedAt: number; items: OtaUpdateKey[] };
 }

@@ -12,17 +12,12 @@
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  OTA_LIMITS,
-  type OtaCancel,
-  type OtaOffer,
-  type OtaReport,
-  type OtaReportState,
-} from '@mooring/protocol';
+import { OTA_LIMITS, type OtaCancel, type OtaOffer, type OtaReport } from '@mooring/protocol';
 import { Backoff, withTimeout } from './backoff.js';
 import { download, partSize } from './ota-download.js';
 import { OtaStateFile, type OtaPending, type OtaPersisted } from './ota-store.js';
 import { settleInstalled } from './ota-reboot.js';
+import { RANK, StepError, type Job, type Op } from './ota-job.js';
 import type { OtaAgentOptions, OtaEvents } from './ota-types.js';
 import {
   checkImage,
@@ -37,39 +32,6 @@ export type * from './ota-types.js';
 export type { OtaPending } from './ota-store.js';
 export type { OtaUpdateKey } from './ota-verify.js';
 export type { OtaRangeFetch } from './ota-download.js';
-
-type Phase = 'queued' | 'checking' | 'deferred' | 'downloading' | 'installing' | 'done';
-interface Job {
-  offer: OtaOffer;
-  abort: AbortController;
-  phase: Phase;
-  last?: OtaReport;
-  /** The furthest step reported, persisted: a restarted agent does not report going back. */
-  reached?: OtaReportState | undefined;
-  wake?: (() => void) | undefined;
-  /** Delivered again while the deferral policy was being asked: ask again at once. */
-  nudged?: boolean;
-  done?: Promise<void>;
-}
-type Op = { operationId: string; attempt: number };
-/** The platform's order of the steps (a deferred operation may be accepted again). */
-const RANK: Partial<Record<OtaReportState, number>> = {
-  accepted: 1,
-  deferred: 1,
-  downloading: 2,
-  downloaded: 3,
-  installing: 4,
-  rebooting: 5,
-};
-
-class StepError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export class OtaAgent extends EventEmitter<OtaEvents> {
   private readonly store: OtaStateFile;
@@ -182,9 +144,13 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     if (job) {
       this.drop(job, 'cancelled');
       await job.done;
-      const file = this.partFile(job.offer);
-      if (!this.current || this.partFile(this.current.offer) !== file) await rm(file, { force: true });
     }
+    // The image begun, also one from before a restart (the agent knows it from the step it reached).
+    const active = this.state.active;
+    const artifactId =
+      job?.offer.artifact.id ?? (active?.operationId === operationId ? active.artifactId : undefined);
+    if (artifactId && this.current?.offer.artifact.id !== artifactId)
+      await rm(join(this.o.dir, `${artifactId}.part`), { force: true });
     await this.finish(cancel, { state: 'cancelled' });
     this.emit('cancelled', { operationId, attempt, reason: cancel.reason });
   }
@@ -387,6 +353,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       this.state.active = {
         operationId: job.offer.operationId,
         attempt: job.offer.attempt,
+        artifactId: job.offer.artifact.id,
         state: report.state,
       };
       void this.store.save(this.state).catch((e: unknown) => this.fail(e as Error));

@@ -369,6 +369,25 @@ test('a cancel before install stops the download, deletes the part file and is a
   await r.agent.stop();
 });
 
+test('a cancel after a restart mid-download deletes the part file the agent began', async () => {
+  const image = randomBytes(100_000);
+  const first = rig({ fetchRange: memoryRange(image, 40_000) });
+  await first.agent.handle(offerOf(image));
+  const part = join(first.dir, 'art_1.part');
+  await until(() => existsSync(part) && statSync(part).size >= 40_000, 'a part of the image');
+  await first.agent.stop();
+  const second = rig({ dir: first.dir, image });
+  await second.agent.handle({
+    type: 'cancel',
+    operationId: 'op_1',
+    deploymentId: 'dep_1',
+    attempt: 1,
+    reason: 'x',
+  });
+  await until(final(second, 'cancelled'), 'the acknowledgement');
+  assert.equal(existsSync(part), false);
+});
+
 test('a cancel while installing is ignored: the install goes on', async () => {
   const image = randomBytes(5_000);
   let finishInstall!: () => void;
