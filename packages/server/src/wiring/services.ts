@@ -236,6 +236,7 @@ export async function createServices(deps: ServiceDeps) {
     box,
     cursors,
     maxBytes: config.artifactMaxBytes,
+    deployedIn: (tenantId, artifactId) => deploymentRecords.runningOf(tenantId, artifactId),
     mayDownload: (device, artifactId) =>
       deploymentRecords.mayDownload(device.tenantId, device.deviceId, artifactId),
   });
