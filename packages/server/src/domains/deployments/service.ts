@@ -9,6 +9,7 @@ import type { FactWriter } from '../../platform/outbox.js';
 import type { Transaction } from '../../store/db.js';
 import { whenCommitted } from '../../store/ambient.js';
 import type { AuditSink } from '../audit/audit.js';
+import type { Artifact, ArtifactManifest } from '../artifacts/artifacts.js';
 import type {
   Deployment,
   DeploymentService,
@@ -26,19 +27,9 @@ import {
   type TargetQuery,
 } from './store.js';
 
-/** The artifact facts a deployment needs, read through the artifacts contract. */
-export interface DeployableArtifact {
-  id: string;
-  tenantId: string;
-  version: string;
-  hardwareClass: string;
-  minVersion: string | null;
-  sequence: number;
-  size: number;
-  sha256: string;
-  signature: string;
-  keyId: string;
-}
+/** The artifact facts a deployment needs (its manifest and signature), read through the artifacts contract. */
+export type DeployableArtifact = Omit<ArtifactManifest, 'artifactId' | 'createdAt'> &
+  Pick<Artifact, 'id' | 'signature' | 'keyId'>;
 
 export interface DeploymentDeps {
   store: DeploymentStore;
