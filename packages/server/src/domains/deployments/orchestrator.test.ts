@@ -418,6 +418,24 @@ for (const [name, open] of storeBackends) {
       );
     });
 
+    test('an exponential rate: offers per minute grow by the factor as devices succeed', async () => {
+      const s = await setup(db, 40, `rt${name.slice(0, 2)}`);
+      const dep = await s.create({
+        target: {},
+        phases: [{ percent: 100 }],
+        rate: { perMinute: 5, factor: 2, increaseEvery: 5 },
+      });
+      assert.deepEqual(dep.rate, { perMinute: 5, factor: 2, increaseEvery: 5 });
+      assert.equal((await s.orchestrator.tick()).offered, 5);
+      assert.equal((await s.orchestrator.tick()).offered, 0, 'the budget of the minute is spent');
+      for (const op of await s.offered(dep.id)) await s.walk(op, 'succeed');
+      s.clock.now += 60_000;
+      assert.equal((await s.orchestrator.tick()).offered, 10, '5 succeeded: twice the rate');
+      for (const op of await s.offered(dep.id)) await s.walk(op, 'succeed');
+      s.clock.now += 60_000;
+      assert.equal((await s.orchestrator.tick()).offered, 25, '15 succeeded: 5 × 2³ = 40, 25 left');
+    });
+
     test('targeting: the artifact leaves out other hardware, newer firmware and busy devices; named ones are refused', async () => {
       const s = await setup(db, 6, `tg${name.slice(0, 2)}`);
       const ids = (

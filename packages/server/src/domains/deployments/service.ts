@@ -81,6 +81,7 @@ export function toDeployment(r: DeploymentRow, counts: Record<string, number>): 
     executions: r.executions,
     failures: r.failures,
     maxInFlight: s.maxInFlight,
+    rate: s.rate ?? null,
     statusRule: s.statusRule,
     healthGate: s.healthGate,
     health: r.health,
