@@ -213,7 +213,11 @@ function gateText(d: Deployment): string {
 function countRows(d: Deployment) {
   const known = OTA_STATES.filter((s) => d.counts[s]);
   const other = Object.keys(d.counts).filter((s) => d.counts[s] && !known.includes(s as never));
-  return [...known, ...other].map((state) => ({ state, devices: d.counts[state] }));
+  return [...known, ...other].map((state) => ({
+    state,
+    devices: d.counts[state],
+    share: d.total ? `${((100 * d.counts[state]!) / d.total).toFixed(1)} %` : '',
+  }));
 }
 
 /** A deployment for people: what `show`, `create`, the actions and `watch` print. */
@@ -239,7 +243,7 @@ export function renderDeployment(out: Output, d: Deployment): void {
     finished: d.finishedAt ? when(d.finishedAt) : undefined,
   });
   out.line('');
-  out.table(countRows(d), ['state', 'devices']);
+  out.table(countRows(d), ['state', 'devices', 'share']);
   if (d.health) {
     out.line('');
     out.table(
