@@ -21,7 +21,7 @@ import { migrate } from './store/migrate.js';
 import { openPglite } from './store/pglite.js';
 import { openPostgres } from './store/postgres.js';
 import { createJobRunner } from './workers/runner.js';
-import { platformJobs } from './workers/jobs.js';
+import { OTA_ORCHESTRATOR_JOB, platformJobs } from './workers/jobs.js';
 import { OUTBOX_DELIVERY_JOB } from './workers/outbox.js';
 import { createServices } from './wiring/services.js';
 import { bootstrapCredentialFile } from './wiring/bootstrap-admin.js';
@@ -111,6 +111,8 @@ async function startPlatformSteps(
     hostnames: config.tlsHostnames,
     box,
   });
+  // Built with the workers below; services that commit new work nudge it.
+  let nudgeOrchestrator = (): void => undefined;
   const platform = await createServices({
     config,
     db,
@@ -122,6 +124,7 @@ async function startPlatformSteps(
     metrics,
     logger,
     onBootstrapPasswordSpent: () => bootstrapFile.remove('its one-time password was changed'),
+    nudgeOrchestrator: () => nudgeOrchestrator(),
   });
   const { services, domains } = platform;
 
@@ -139,6 +142,7 @@ async function startPlatformSteps(
     telemetry: services.telemetry,
     fleet: services.fleet,
     commands: services.commands,
+    ota: services.ota,
     presence: services.presence,
     bus,
     metrics,
@@ -180,6 +184,7 @@ async function startPlatformSteps(
     logger: logger.child({ component: 'workers' }),
   });
   outbox.onAdded(() => runner.nudge(OUTBOX_DELIVERY_JOB));
+  nudgeOrchestrator = () => runner.nudge(OTA_ORCHESTRATOR_JOB);
   runner.start();
   opened.push(() => runner.stop());
 

@@ -30,7 +30,8 @@ export type IdPrefix =
   | 'inv'
   | 'pwr'
   | 'art'
-  | 'uky';
+  | 'uky'
+  | 'dep';
 
 const RANDOM_SPACE = 32 ** 8; // 40 bits in 8 base32 characters
 let lastTime = 0;

@@ -37,6 +37,35 @@ const chunkRows = async () =>
 const artifactRows = async () =>
   Number((await t.platform.db.query<{ n: string }>('SELECT count(*) AS n FROM artifacts'))[0]!.n);
 
+/**
+ * Offers an artifact to devA through a deployment (downloads are only for devices an open deployment
+ * offers the image to) and resolves when the offer is there; the returned function cancels it.
+ */
+async function offerToDevA(artifactId: string, hardwareClass: string) {
+  const fw = await t.call('PUT', '/v1/device/firmware', {
+    token: devA.accessKey,
+    body: { version: '0.0.1', hardwareClass },
+  });
+  assert.equal(fw.status, 200, fw.text);
+  const dep = await t.call('POST', '/v1/deployments', {
+    token: a.apiKey,
+    body: { artifactId, target: { deviceIds: [devA.deviceId] }, phases: [{ percent: 100 }] },
+  });
+  assert.equal(dep.status, 201, dep.text);
+  for (let i = 0; i < 100; i++) {
+    const ota = await t.call('GET', '/v1/device/ota', { token: devA.accessKey });
+    if (ota.body.items.some((m: { type: string }) => m.type === 'offer')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return async () => {
+    const c = await t.call('POST', `/v1/deployments/${dep.body.id}/devices/${devA.deviceId}/cancel`, {
+      token: a.apiKey,
+      body: {},
+    });
+    assert.equal(c.status, 200, c.text);
+  };
+}
+
 test('an upload is stored with the server digest and a manifest signed by the tenant key', async () => {
   const img = image(300 * 1024);
   const r = await upload(a.apiKey, img, { version: '1.0.0', hardwareClass: 'hw-a', sequence: 1 });
@@ -57,8 +86,15 @@ test('an upload is stored with the server digest and a manifest signed by the te
   const got = await t.call('GET', `/v1/artifacts/${r.body.id}`, { token: a.apiKey });
   assert.equal(got.status, 200);
   assert.deepEqual(got.body, r.body);
+  const unoffered = await t.call('GET', `/v1/device/artifacts/${r.body.id}`, { token: devA.accessKey });
+  assert.equal(unoffered.status, 404, 'no deployment offers it to the device yet');
+  assert.equal(unoffered.body.code, 'ARTIFACT_NOT_FOUND');
+  const cancel = await offerToDevA(r.body.id, 'hw-a');
   const whole = await t.call('GET', `/v1/device/artifacts/${r.body.id}`, { token: devA.accessKey });
   assert.equal(whole.status, 200);
+  await cancel();
+  const cancelled = await t.call('GET', `/v1/device/artifacts/${r.body.id}`, { token: devA.accessKey });
+  assert.equal(cancelled.status, 404, 'a cancelled operation no longer opens the image');
   assert.equal(whole.headers['accept-ranges'], 'bytes');
   assert.equal(createHash('sha256').update(Buffer.from(whole.text, 'latin1')).digest('hex').length, 64);
 });
@@ -97,6 +133,7 @@ test('Range: single ranges across chunk borders, suffixes, open ends, 416 past t
   assert.equal(r.status, 201, r.text);
   const id = r.body.id as string;
   const size = img.length;
+  const cancel = await offerToDevA(id, 'hw-range');
 
   const whole = await download(devA.accessKey, id);
   assert.equal(whole.status, 200);
@@ -139,6 +176,7 @@ test('Range: single ranges across chunk borders, suffixes, open ends, 416 past t
     assert.equal(answer.status, 200, ignored);
     assert.ok(answer.body.equals(img));
   }
+  await cancel();
 });
 
 test("another tenant's artifact is not found on every route, admin and device", async () => {
@@ -163,8 +201,10 @@ test("another tenant's artifact is not found on every route, admin and device", 
     (await t.call('DELETE', `/v1/update-keys/${keyA}`, { token: b.apiKey })).body.code,
     'UPDATE_KEY_NOT_FOUND',
   );
-  // still there for its own tenant
+  // still there for its own tenant, for a device offered it
+  const cancel = await offerToDevA(id, 'hw-iso');
   assert.equal((await download(devA.accessKey, id)).status, 200);
+  await cancel();
 });
 
 test('over the size cap: 413 naming the cap, with and without a declared length, nothing stored', async () => {

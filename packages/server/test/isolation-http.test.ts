@@ -206,6 +206,43 @@ const ROUTES: Record<string, Row> = {
   'DELETE /v1/update-keys/{updateKeyId}': { need: 'firmware:manage' },
   'GET /v1/device/update-keys': { need: 'device' },
   'GET /v1/device/artifacts/{artifactId}': { need: 'device' },
+
+  'POST /v1/deployments': {
+    need: 'firmware:deploy',
+    // Every device of the fixture is in its deployment already: an allowed caller gets 422 (empty).
+    body: (f) => ({ artifactId: f.deployArtifactId, target: {} }),
+  },
+  'GET /v1/deployments': { need: 'firmware:read' },
+  'GET /v1/deployments/emergency-stop': { need: 'firmware:read' },
+  'POST /v1/deployments/emergency-stop': { need: 'firmware:deploy', body: () => ({}) },
+  'DELETE /v1/deployments/emergency-stop': { need: 'firmware:deploy' },
+  'GET /v1/deployments/{deploymentId}': { need: 'firmware:read' },
+  'GET /v1/deployments/{deploymentId}/devices': { need: 'firmware:read' },
+  'POST /v1/deployments/{deploymentId}/pause': {
+    need: 'firmware:deploy',
+    body: () => ({}),
+    fresh: ['deploymentId'],
+  },
+  'POST /v1/deployments/{deploymentId}/resume': { need: 'firmware:deploy', body: () => ({}) },
+  'POST /v1/deployments/{deploymentId}/abort': {
+    need: 'firmware:deploy',
+    body: () => ({}),
+    fresh: ['deploymentId'],
+  },
+  'POST /v1/deployments/{deploymentId}/stop': {
+    need: 'firmware:deploy',
+    body: () => ({}),
+    fresh: ['deploymentId'],
+  },
+  'POST /v1/deployments/{deploymentId}/devices/{deviceId}/cancel': {
+    need: 'firmware:deploy',
+    body: () => ({}),
+    fresh: ['deploymentId'],
+    // The fixture's device is not in a fresh deployment (each has its own device).
+    ok: [404],
+  },
+  'GET /v1/device/ota': { need: 'device' },
+  'POST /v1/device/ota/{operationId}/progress': { need: 'device' },
 };
 
 /** One tenant's objects, one per path parameter the routes use. */
@@ -225,6 +262,8 @@ interface Fixture {
   name: string;
   artifactId: string;
   updateKeyId: string;
+  deploymentId: string;
+  deployArtifactId: string;
 }
 
 const NONEXISTENT: Fixture = {
@@ -243,6 +282,8 @@ const NONEXISTENT: Fixture = {
   name: 'no-such-role',
   artifactId: 'art_00000000000000000000',
   updateKeyId: 'uky_00000000000000000000',
+  deploymentId: 'dep_00000000000000000000',
+  deployArtifactId: 'art_00000000000000000000',
 };
 
 let t: TestPlatform;
@@ -312,7 +353,29 @@ async function makeMakers(tenantId: string, owner: string) {
           publicKey: generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x,
         })
       ).id as string,
+    /** A deployment of a new artifact to a new device that reported its firmware. */
+    deploymentId: async () => (await deployment()).deploymentId,
+    deployArtifactId: async () => (await deployment()).artifactId,
   };
+  async function deployment() {
+    const hw = `dp${++n}`;
+    const device = (await must('POST', '/v1/devices', owner, { name: `dp${n}` })).id as string;
+    const key = (await must('POST', `/v1/devices/${device}/access-keys`, owner)).secret as string;
+    await must('PUT', '/v1/device/firmware', key, { version: '1.0.0', hardwareClass: hw }, 200);
+    const r = await api.raw('POST', '/v1/artifacts', {
+      token: owner,
+      query: { version: '2.0.0', hardwareClass: hw, sequence: 1 },
+      bytes: { stream: Readable.from([Buffer.from('image')]), length: 5 },
+    });
+    assert.equal(r.status, 201, r.body.toString());
+    const artifactId = JSON.parse(r.body.toString()).id as string;
+    const dep = await must('POST', '/v1/deployments', owner, {
+      artifactId,
+      target: { deviceIds: [device] },
+      maintenanceWindow: { cron: '0 3 1 1 *', durationMinutes: 1 },
+    });
+    return { deploymentId: dep.id as string, artifactId };
+  }
   return make;
 }
 
@@ -368,6 +431,13 @@ async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
     name: await make.name(),
     artifactId: await make.artifactId(),
     updateKeyId: await make.updateKeyId(),
+    ...(await (async () => {
+      const d = await make.deploymentId();
+      return {
+        deploymentId: d,
+        deployArtifactId: (await must('GET', `/v1/deployments/${d}`, owner, undefined, 200)).artifactId,
+      };
+    })()),
   };
 }
 

@@ -104,6 +104,24 @@ const CONTRACT: Record<PatternName, PatternContract> = {
     subscribe: true,
     why: 'the one filter through which a device receives its commands',
   },
+  'topics.ota': {
+    space: 'device',
+    publish: false,
+    subscribe: false,
+    why: 'cloud → device: an offer or cancel, reached only through the exact filter d/{id}/ota/+',
+  },
+  'topics.otaFilter': {
+    space: 'device',
+    publish: false,
+    subscribe: true,
+    why: 'the one filter through which a device receives its OTA offers and cancels',
+  },
+  'topics.otaProgress': {
+    space: 'device',
+    publish: true,
+    subscribe: false,
+    why: 'device → cloud: progress of one of its own OTA operations',
+  },
   'topics.errors': {
     space: 'device',
     publish: false,

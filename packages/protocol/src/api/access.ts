@@ -27,6 +27,8 @@ export const PERMISSIONS = {
   'audit:read': 'query, export and verify the audit trail',
   'firmware:read': 'list firmware artifacts and update-signing keys',
   'firmware:manage': 'upload and delete firmware artifacts, add, rotate and revoke update-signing keys',
+  'firmware:deploy':
+    'create deployments, pause, resume, abort and stop them, and the tenant OTA emergency stop',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -22,6 +22,8 @@ export interface NotifierEvents {
   'provisioning.token-revoked': { tokenId: string };
   /** A command was created and should be pushed if its device is connected. */
   'command.created': { tenantId: string; deviceId: string; commandId: string };
+  /** A device's OTA offers or cancels changed and should be pushed if it is connected. */
+  'ota.changed': { tenantId: string; deviceIds: string[] };
 }
 
 export interface Notifier {

@@ -16,6 +16,27 @@ import type { Db } from '../store/db.js';
 export interface OutboxFacts {
   /** A device record was deleted: its certificates are to be revoked. */
   'device.deleted': { tenantId: string; deviceId: string };
+  /** A device's OTA operation changed state (docs/ota.md): for webhooks and the MQTT bridge. */
+  'ota.operation.changed': {
+    tenantId: string;
+    deploymentId: string;
+    deviceId: string;
+    operationId: string;
+    attempt: number;
+    previous: string;
+    state: string;
+    at: number;
+  };
+  /** A deployment changed status (paused, resumed, completed, aborted, stopped) and why. */
+  'deployment.status.changed': {
+    tenantId: string;
+    deploymentId: string;
+    previous: string;
+    status: string;
+    code: string;
+    reason: string | null;
+    at: number;
+  };
 }
 
 export type FactType = keyof OutboxFacts;
@@ -37,6 +58,8 @@ export interface FactWriter {
    * outside a transaction: written after the change committed, a crash in between would lose it.
    */
   add<K extends FactType>(type: K, payload: OutboxFacts[K]): Promise<void>;
+  /** Writes several facts of one type in one statement, like `add`. */
+  addMany<K extends FactType>(type: K, payloads: readonly OutboxFacts[K][]): Promise<void>;
 }
 
 export interface Outbox extends FactWriter {
@@ -150,6 +173,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
       await db.query('INSERT INTO outbox (type, payload) VALUES ($1, $2::jsonb)', [
         type,
         JSON.stringify(payload),
+      ]);
+      whenCommitted(() => {
+        for (const listener of listeners) listener();
+      });
+    },
+
+    async addMany(type, payloads) {
+      if (payloads.length === 0) return;
+      if (!inTransaction())
+        throw new Error(`outbox facts ${type} written outside a transaction: they must join their change's`);
+      await db.query('INSERT INTO outbox (type, payload) SELECT $1, p FROM unnest($2::jsonb[]) AS p', [
+        type,
+        payloads.map((p) => JSON.stringify(p)),
       ]);
       whenCommitted(() => {
         for (const listener of listeners) listener();

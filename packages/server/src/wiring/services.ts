@@ -52,7 +52,10 @@ import {
 import { createArtifactService } from '../domains/artifacts/service.js';
 import { artifactStore } from '../domains/artifacts/store.js';
 import { chunkStorage } from '../domains/artifacts/chunk-storage.js';
-import { ARTIFACT_RULES } from '../domains/access/rules.js';
+import { ARTIFACT_RULES, DEPLOYMENT_RULES, OTA_DEVICE_RULES } from '../domains/access/rules.js';
+import { createDeploymentServices } from '../domains/deployments/service.js';
+import { deploymentStore } from '../domains/deployments/store.js';
+import { createOrchestrator } from '../domains/deployments/orchestrator.js';
 import { createUserService } from '../domains/users/service.js';
 import type { User } from '../domains/users/users.js';
 import { userStore } from '../domains/users/store.js';
@@ -80,6 +83,8 @@ export interface ServiceDeps {
   tls: TlsMaterial;
   metrics: Metrics;
   logger: Logger;
+  /** The OTA orchestrator should make a pass soon (a deployment changed). */
+  nudgeOrchestrator(): void;
   /** A platform administrator changed the one-time bootstrap password. */
   onBootstrapPasswordSpent(): void;
 }
@@ -224,6 +229,27 @@ export async function createServices(deps: ServiceDeps) {
     box,
     cursors,
     maxBytes: config.artifactMaxBytes,
+    mayDownload: (device, artifactId) =>
+      deploymentRecords.mayDownload(device.tenantId, device.deviceId, artifactId),
+  });
+  const deploymentRecords = deploymentStore(db);
+  const { deployments, ota, effects } = createDeploymentServices({
+    store: deploymentRecords,
+    transaction: transactionOf(db, deploymentStore),
+    outbox,
+    bus,
+    cursors,
+    audit: recordAudit,
+    nudge: () => deps.nudgeOrchestrator(),
+    artifact: async (caller, artifactId) => {
+      const a = await artifacts.get(caller, artifactId);
+      return { ...a.manifest, id: a.id, signature: a.signature, keyId: a.keyId };
+    },
+  });
+  const orchestrator = createOrchestrator({
+    store: deploymentRecords,
+    transaction: transactionOf(db, deploymentStore),
+    effects,
   });
 
   const deviceRecords = deviceStore(db);
@@ -244,6 +270,8 @@ export async function createServices(deps: ServiceDeps) {
     factory: guard(factory, FACTORY_RULES, access),
     audit: guard(audit, AUDIT_RULES, access),
     artifacts: guard(artifacts, ARTIFACT_RULES, access),
+    deployments: guard(deployments, DEPLOYMENT_RULES, access),
+    ota: guard(ota, OTA_DEVICE_RULES, access),
     time,
     authenticateDevice,
     authenticateBearer: (token: string, source: string | null) =>
@@ -253,7 +281,7 @@ export async function createServices(deps: ServiceDeps) {
   };
   return {
     services,
-    domains: { users, commands, presence, provisioning, pki, audit, artifactStorage },
+    domains: { users, commands, presence, provisioning, pki, audit, artifactStorage, ota, orchestrator },
     writer,
     auditWriter,
     authenticateDevice,

@@ -10,6 +10,9 @@ import { checkpointJob, trustRefreshJob } from './node-jobs.js';
 import { outboxJobs } from './outbox.js';
 import type { Job } from './runner.js';
 
+/** Moves every active deployment on (docs/ota.md): every second, and when a change nudges it. */
+export const OTA_ORCHESTRATOR_JOB = 'ota-orchestrator';
+
 /** An upload whose last chunk is this old is abandoned: uploads write a chunk every few seconds. */
 export const ABANDONED_UPLOAD_MS = 3600_000;
 
@@ -21,6 +24,7 @@ export interface PlatformJobDeps {
   audit: { applyRetention(): Promise<unknown> };
   pki: { refreshTrust(): Promise<void> };
   artifactStorage: { removeAbandoned(olderThanMs: number): Promise<number> };
+  orchestrator: { tick(): Promise<unknown> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
 }
@@ -36,6 +40,14 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       removeAbandonedUploads: () => deps.artifactStorage.removeAbandoned(ABANDONED_UPLOAD_MS),
     }),
     ...outboxJobs(deps.outbox),
+    {
+      name: OTA_ORCHESTRATOR_JOB,
+      everyMs: 1_000,
+      scope: 'cluster',
+      run: async () => {
+        await deps.orchestrator.tick();
+      },
+    },
     trustRefreshJob(() => deps.pki.refreshTrust()),
     // PGlite never checkpoints on its own: without this its write-ahead log grows until a restart.
     ...(db.kind === 'pglite'

@@ -29,6 +29,9 @@ import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import { createConnectHandler } from './connect.js';
 import { createFeeds } from './feeds.js';
 import { COMMAND_FEED, commandFeed } from './feeds/commands.js';
+import { OTA_FEED, otaFeed } from './feeds/ota.js';
+import { otaProgressRoute } from './inbound/ota-progress.js';
+import type { OtaDeviceService } from '../../domains/deployments/deployments.js';
 import { commandResultsRoute } from './inbound/command-results.js';
 import { eventsRoute } from './inbound/events.js';
 import { createInboundRouter } from './inbound/router.js';
@@ -56,6 +59,7 @@ export interface BrokerDeps {
   telemetry: TelemetryService;
   fleet: FleetService;
   commands: CommandService;
+  ota: OtaDeviceService;
   presence: PresenceService;
   bus: Notifier;
   metrics: Metrics;
@@ -98,6 +102,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   router.registerInbound(eventsRoute(deps.telemetry));
   router.registerInbound(commandResultsRoute(deps.commands));
   router.registerInbound(firmwareRoute(deps.fleet));
+  router.registerInbound(otaProgressRoute(deps.ota));
 
   // Cloud → device on subscription: one feed per kind of stored item.
   const feeds = createFeeds({
@@ -111,6 +116,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     logger,
   });
   feeds.registerFeed(commandFeed(deps.commands));
+  feeds.registerFeed(otaFeed(deps.ota));
 
   const subscribe = createSubscribeHandlers({ sessions, provisioningSessions, channel, metrics });
   const aedes = await Aedes.createBroker({
@@ -169,6 +175,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       }
     }),
     notices.onCommandCreated(({ deviceId }) => feeds.pumpDevice(deviceId, COMMAND_FEED)),
+    notices.onOtaChanged(({ deviceIds }) => {
+      for (const deviceId of deviceIds) feeds.pumpDevice(deviceId, OTA_FEED);
+    }),
   ];
 
   return {

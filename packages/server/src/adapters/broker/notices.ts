@@ -13,6 +13,8 @@ export interface BrokerNotices {
   onDeviceDisconnect: Listen<'device.disconnect'>;
   /** A command was created for a device: push it if the device is connected here. */
   onCommandCreated: Listen<'command.created'>;
+  /** A device's OTA offers or cancels changed: push them if the device is connected here. */
+  onOtaChanged: Listen<'ota.changed'>;
   /** A provisioning token was revoked: connections holding it are dropped. */
   onProvisioningTokenRevoked: Listen<'provisioning.token-revoked'>;
   /** A provisioning operation was decided: a connection waiting on it is told. */
@@ -23,6 +25,7 @@ export function brokerNotices(bus: Notifier): BrokerNotices {
   return {
     onDeviceDisconnect: (handler) => bus.subscribe('device.disconnect', handler),
     onCommandCreated: (handler) => bus.subscribe('command.created', handler),
+    onOtaChanged: (handler) => bus.subscribe('ota.changed', handler),
     onProvisioningTokenRevoked: (handler) => bus.subscribe('provisioning.token-revoked', handler),
     onProvisioningDecided: (handler) => bus.subscribe('provisioning.decided', handler),
   };

@@ -16,6 +16,7 @@ import type { SelfCaller, UserService } from '../../domains/users/users.js';
 import type { ApiKeyService } from '../../domains/api-keys/api-keys.js';
 import type { RoleService } from '../../domains/access/access.js';
 import type { ArtifactService } from '../../domains/artifacts/artifacts.js';
+import type { DeploymentService, OtaDeviceService } from '../../domains/deployments/deployments.js';
 import { AppError } from '../../errors.js';
 import { MAX_EPOCH_MS } from '@mooring/protocol';
 import type { Principal, TenantCaller } from '../../platform/caller.js';
@@ -43,6 +44,8 @@ export interface Services {
   commands: CommandService;
   presence: PresenceService;
   artifacts: ArtifactService;
+  deployments: DeploymentService;
+  ota: OtaDeviceService;
 }
 
 /** Which credential a route takes. Every route declares one; `none` is for health, login and the spec. */

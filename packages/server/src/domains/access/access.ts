@@ -45,13 +45,15 @@ export const BUILT_IN_ROLES: Record<string, RoleDefinition> = Object.fromEntries
       ['admin', 'everything except the tenant security settings', except('tenant:manage')],
       [
         'operator',
-        'runs the fleet: devices, commands, telemetry; reads provisioning and certificates',
+        'runs the fleet: devices, commands, telemetry, firmware deployments; reads provisioning and certificates',
         [
           'tenant:read',
           'devices:read',
           'devices:write',
           'devices:command',
           'telemetry:read',
+          'firmware:read',
+          'firmware:deploy',
           'provisioning:read',
           'certificates:read',
         ],

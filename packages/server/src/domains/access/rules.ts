@@ -18,6 +18,7 @@ import type { UserService } from '../users/users.js';
 import type { ApiKeyService } from '../api-keys/api-keys.js';
 import type { RoleService } from './access.js';
 import type { ArtifactService } from '../artifacts/artifacts.js';
+import type { DeploymentService, OtaDeviceService } from '../deployments/deployments.js';
 import type { Rules } from './guard.js';
 
 const CREDENTIAL = 'the argument is the credential being checked';
@@ -201,4 +202,26 @@ export const ARTIFACT_RULES: Rules<ArtifactService> = {
   revokeKey: { permission: 'firmware:manage' },
   keysForDevice: { open: DEVICE_SELF },
   openForDevice: { open: DEVICE_SELF },
+};
+
+export const DEPLOYMENT_RULES: Rules<DeploymentService> = {
+  // A scoped caller deploys to the devices its grants cover, no others.
+  create: { permission: 'firmware:deploy', list: true },
+  list: { permission: 'firmware:read' },
+  get: { permission: 'firmware:read' },
+  devices: { permission: 'firmware:read' },
+  pause: { permission: 'firmware:deploy' },
+  resume: { permission: 'firmware:deploy' },
+  abort: { permission: 'firmware:deploy' },
+  stop: { permission: 'firmware:deploy' },
+  cancelDevice: { permission: 'firmware:deploy' },
+  emergencyStop: { permission: 'firmware:read' },
+  setEmergencyStop: { permission: 'firmware:deploy' },
+  liftEmergencyStop: { permission: 'firmware:deploy' },
+};
+
+export const OTA_DEVICE_RULES: Rules<OtaDeviceService> = {
+  messagesFor: { open: DEVICE_SELF },
+  report: { open: DEVICE_SELF },
+  mayDownload: { open: DEVICE_SELF },
 };

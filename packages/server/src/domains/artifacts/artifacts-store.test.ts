@@ -58,6 +58,7 @@ for (const [name, open] of storeBackends) {
         box: createSecretBox(randomBytes(32)),
         cursors: createCursors(randomBytes(32)),
         maxBytes: 4 * CHUNK_BYTES,
+        mayDownload: async () => false,
       });
       // An artifact that was stored completely, long ago.
       const kept = await service.upload(
@@ -94,6 +95,8 @@ for (const [name, open] of storeBackends) {
         tenantId: tenant.id,
         principal: { kind: 'api-key' as const, keyId: 'key_x', tenantId: tenant.id, grants: [] },
       } as never;
+      // Whether a deployment offers the image to the device.
+      let offered = true;
       const service = createArtifactService({
         store: artifactStore(db),
         transaction: transactionOf(db, artifactStore),
@@ -101,6 +104,7 @@ for (const [name, open] of storeBackends) {
         box: createSecretBox(randomBytes(32)),
         cursors: createCursors(randomBytes(32)),
         maxBytes: 6 * CHUNK_BYTES,
+        mayDownload: async () => offered,
       });
       const image = randomBytes(5 * CHUNK_BYTES + 123);
       const a = await service.upload(
@@ -119,6 +123,13 @@ for (const [name, open] of storeBackends) {
         credential: 'access-key',
         credentialId: 'acc',
       };
+      offered = false;
+      await assert.rejects(
+        service.openForDevice(device as never, a.id),
+        (e: unknown) => isAppError(e) && e.code === 'ARTIFACT_NOT_FOUND',
+        'a device no deployment offers the image to cannot download it',
+      );
+      offered = true;
       const download = await service.openForDevice(device as never, a.id);
       assert.ok((await collect(download.read(0, image.length - 1))).equals(image));
       const from = CHUNK_BYTES - 5;

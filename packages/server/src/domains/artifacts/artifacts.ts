@@ -100,6 +100,9 @@ export interface ArtifactService {
   revokeKey(caller: TenantCaller, keyId: string): Promise<void>;
   /** The tenant's active and retired update public keys, for its devices. */
   keysForDevice(device: AuthenticatedDevice): Promise<UpdateKey[]>;
-  /** ARTIFACT_NOT_FOUND unless the artifact is the device's tenant's and not deleted. */
+  /**
+   * ARTIFACT_NOT_FOUND unless the artifact is the device's tenant's, not deleted, and offered to the
+   * device by a deployment it is in (an operation between offered and rebooting).
+   */
   openForDevice(device: AuthenticatedDevice, artifactId: string): Promise<DeviceDownload>;
 }

@@ -17,6 +17,8 @@ export interface ArtifactServiceDeps {
   box: SecretBox;
   cursors: Cursors;
   maxBytes: number;
+  /** Whether a device may download an artifact: an open deployment offers it to the device. */
+  mayDownload(device: { tenantId: string; deviceId: string }, artifactId: string): Promise<boolean>;
   now?: () => number;
 }
 
@@ -224,7 +226,8 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
 
     async openForDevice(device, artifactId) {
       const artifact = await store.get(device.tenantId, artifactId);
-      if (!artifact) throw notFound();
+      // A device that no deployment offers the image learns nothing about it, not even that it exists.
+      if (!artifact || !(await deps.mayDownload(device, artifactId))) throw notFound();
       return { artifact, read: (start, end) => storage.read(artifactId, start, end) };
     },
   };

@@ -15,6 +15,7 @@ import { apiKeyRoutes } from './api-keys.js';
 import { userRoutes } from './users.js';
 import { fleetRoutes } from './fleet.js';
 import { artifactRoutes } from './artifacts.js';
+import { deploymentRoutes } from './deployments.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -34,6 +35,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     auditRoutes,
     fleetRoutes,
     artifactRoutes,
+    deploymentRoutes,
   ])
     routes(app, ctx);
 }
