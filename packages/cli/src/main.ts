@@ -72,7 +72,9 @@ export function report(err: unknown, json: boolean): number {
   if (err instanceof ApiError) {
     const p = err.problem;
     if (json) process.stdout.write(JSON.stringify({ error: p }, null, 2) + '\n');
-    write(`mooring: ${p.code} (${p.status}): ${p.detail ?? p.title ?? ''}`);
+    write(`mooring: ${p.code} (${err.status}): ${p.detail ?? p.title ?? ''}`);
+    // A problem member named `status` that is not the HTTP status (DEPLOYMENT_STATE_CONFLICT's).
+    if (p.status !== err.status) write(`  status: ${JSON.stringify(p.status)}`);
     for (const e of p.errors ?? []) write(`  ${e.path}: ${e.message}`);
     for (const k of ['permission', 'missing', 'retryAfterMs', 'attemptsLeft', 'latestSequence', 'excluded'])
       if (p[k] !== undefined) write(`  ${k}: ${JSON.stringify(p[k])}`);
