@@ -202,11 +202,12 @@ function statusText(d: Deployment): string {
   return why ? `${d.status} (${why})` : d.status;
 }
 
-function gateText(d: Deployment): string {
+/** The gate's last verdict; `at` adds when it was judged (left out where a line per change is printed). */
+function gateText(d: Deployment, at = true): string {
   const gate = d.healthGate as { enabled?: boolean } | null;
   if (gate && gate.enabled === false) return 'off';
   if (!d.health) return 'not judged yet';
-  return `${d.health.verdict}: ${d.health.reason} (${when(d.health.at)})`;
+  return `${d.health.verdict}: ${d.health.reason}` + (at ? ` (${when(d.health.at)})` : '');
 }
 
 /** The counts per state, in the order an update walks them. */
@@ -310,7 +311,7 @@ function progressLine(d: Deployment): string {
   const counts = countRows(d)
     .map((r) => `${r.state} ${r.devices}`)
     .join(', ');
-  return `${d.status}, phase ${phaseText(d)}; ${counts || 'no device yet'}; health ${gateText(d)}`;
+  return `${d.status}, phase ${phaseText(d)}; ${counts || 'no device yet'}; health ${gateText(d, false)}`;
 }
 
 export function registerDeployments(program: Command): void {
@@ -492,7 +493,8 @@ export function registerDeployments(program: Command): void {
             const d = await client.op('getDeployment', { deploymentId });
             if (ctx.out.json) process.stdout.write(JSON.stringify(d) + '\n');
             else if (tty) {
-              const text = `${rendered(d)}\n${new Date().toISOString()}  (Ctrl-C stops watching)\n`;
+              const footer = FINISHED.has(d.status) ? d.status : '(Ctrl-C stops watching)';
+              const text = `${rendered(d)}\n${new Date().toISOString()}  ${footer}\n`;
               process.stdout.write((drawn ? `\x1b[${drawn}A\x1b[0J` : '') + text);
               drawn = text.split('\n').length - 1;
             } else {
