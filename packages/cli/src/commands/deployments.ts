@@ -187,7 +187,7 @@ function phaseText(d: Deployment): string {
   const p = d.phases[d.currentPhase];
   if (!p) return `${d.currentPhase + 1} of ${d.phases.length}`;
   const soak = d.soakUntil && d.status === 'active' ? `, soaking until ${when(d.soakUntil)}` : '';
-  return `${d.currentPhase + 1} of ${d.phases.length}: ${p.percent} % (${p.devices} devices)${soak}`;
+  return `${d.currentPhase + 1} of ${d.phases.length}: ${p.percent} % (${p.devices} device${p.devices === 1 ? '' : 's'})${soak}`;
 }
 
 function doneCount(d: Deployment): number {
@@ -344,7 +344,7 @@ export function registerDeployments(program: Command): void {
     .option('--health-max-reboots <n>', 'a device connecting more often than this in the window is rebooting')
     .option(
       '--health-telemetry <key:higher|lower:percent>',
-      'also compare the cohorts’ mean of a telemetry key',
+      "also compare the cohorts' mean of a telemetry key",
     )
     .option('--no-health-gate', 'no health gate')
     .option('--retries <n>', 'further attempts after a failure or a timeout')
