@@ -11,7 +11,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventually, startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
+import {
+  eventually,
+  startTestPlatform,
+  type HttpResponse,
+  type TestPlatform,
+} from '../../server/test/harness.js';
 
 const BIN = fileURLToPath(new URL('../bin/mooring.mjs', import.meta.url));
 let t: TestPlatform;
@@ -30,21 +35,19 @@ interface Made {
   accessKey: string;
 }
 
-/** A device taking its offer through the HTTPS device API, step by step, to success on `version`. */
-async function update(d: Made, version: string) {
-  const offer = await eventually(
-    async () => {
-      const r = await t.call('GET', '/v1/device/ota', { token: d.accessKey });
-      assert.equal(r.status, 200, r.text);
-      return (r.body.items as { type: string; operationId: string; attempt: number }[]).find(
-        (m) => m.type === 'offer',
-      );
-    },
-    15_000,
-    `an offer to ${d.deviceId}`,
+/**
+ * A device taking its offer, when it holds one, through the HTTPS device API step by step to success
+ * on `version`; false when it holds none (yet: its phase may not have begun).
+ */
+async function update(d: Made, version: string): Promise<boolean> {
+  const r = await t.call('GET', '/v1/device/ota', { token: d.accessKey });
+  assert.equal(r.status, 200, r.text);
+  const offer = (r.body.items as { type: string; operationId: string; attempt: number }[]).find(
+    (m) => m.type === 'offer',
   );
+  if (!offer) return false;
   for (const state of ['accepted', 'downloading', 'downloaded', 'installing', 'rebooting', 'succeeded']) {
-    const r = await t.call('POST', `/v1/device/ota/${offer.operationId}/progress`, {
+    const sent: HttpResponse = await t.call('POST', `/v1/device/ota/${offer.operationId}/progress`, {
       token: d.accessKey,
       body: {
         attempt: offer.attempt,
@@ -53,8 +56,9 @@ async function update(d: Made, version: string) {
         ...(state === 'succeeded' ? { version } : {}),
       },
     });
-    assert.equal(r.status, 200, `${state}: ${r.text}`);
+    assert.equal(sent.status, 200, `${state}: ${sent.text}`);
   }
+  return true;
 }
 
 /** A tenant of its own per test: deployments of one test never hold the devices of another. */
@@ -393,7 +397,16 @@ test('watch follows a deployment to completion as devices update: exit 0, JSON l
   const id = created.json.id as string;
   const json = m.spawn(['deployments', 'watch', id, '--json']);
   const piped = m.spawn(['deployments', 'watch', id, '--interval', '1']);
-  for (const d of made) await update(d, '3.1.0');
+  // The devices are ranked at random: whichever the first phase offered goes first.
+  const pending = new Set(made);
+  await eventually(
+    async () => {
+      for (const d of [...pending]) if (await update(d, '3.1.0')) pending.delete(d);
+      return pending.size === 0;
+    },
+    30_000,
+    'both devices updated',
+  );
   const [j, p] = await Promise.all([json.done, piped.done]);
   assert.equal(j.code, 0, j.stderr);
   const lines = j.stdout
