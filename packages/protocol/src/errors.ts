@@ -245,6 +245,11 @@ export const ERROR_CATALOGUE = {
     'Artifact digest does not match',
     'The `sha256` the upload claimed differs from the SHA-256 the server computed over the bytes it received. Nothing was stored.',
   ),
+  ARTIFACT_IN_USE: spec(
+    409,
+    'Artifact is being deployed',
+    'A deployment that is active or paused rolls this artifact out: abort or stop it (or let it complete) before deleting the artifact. `deployments` names them. Nothing was deleted.',
+  ),
   DEPLOYMENT_NOT_FOUND: spec(
     404,
     'Deployment not found',

@@ -75,6 +75,9 @@ test('a technician approves a field device by the code on its display; the devic
     2,
   );
 
+  // The tenant's update-signing key: the approved device learns it with its registration token.
+  const updateKey = await t.call('POST', '/v1/update-keys/rotate', { token: apiKey });
+  assert.equal(updateKey.status, 201, updateKey.text);
   const ok = await t.call('POST', `/v1/provisioning/operations/${opId}/approve`, {
     token: apiKey,
     body: { verificationCode: 'k7q2xm' },
@@ -88,6 +91,9 @@ test('a technician approves a field device by the code on its display; the devic
   assert.equal(done.body.deviceId, deviceId);
   const rt = done.body.registrationToken as string;
   assert.match(rt, /^eyJ/);
+  assert.deepEqual(done.body.updateKeys, [
+    { id: updateKey.body.id, kind: 'server', status: 'active', publicKey: updateKey.body.publicKey },
+  ]);
 
   const device = await t.call('GET', `/v1/devices/${deviceId}`, { token: apiKey });
   assert.equal(device.body.serial, 'SN-1001');

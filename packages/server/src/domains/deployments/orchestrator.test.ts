@@ -51,6 +51,7 @@ async function setup(db: Db, n: number, name: string) {
     cursors: createCursors(randomBytes(32)),
     maxBytes: 1 << 20,
     mayDownload: async () => true,
+    deployedIn: (tenantId, artifactId) => deploymentStore(db).runningOf(tenantId, artifactId),
   });
   const artifact = await artifacts.upload(
     caller,
@@ -127,6 +128,7 @@ async function setup(db: Db, n: number, name: string) {
     tenant,
     caller,
     artifact,
+    artifacts,
     deployments,
     ota,
     orchestrator,
@@ -244,10 +246,16 @@ for (const [name, open] of storeBackends) {
       d = await s.deployments.get(s.caller, dep.id);
       assert.equal(d.currentPhase, 1);
       assert.equal(d.health?.verdict, 'pass');
+      await assert.rejects(
+        s.artifacts.delete(s.caller, s.artifact.id),
+        (e: unknown) => isAppError(e) && e.code === 'ARTIFACT_IN_USE',
+        'an artifact being rolled out cannot be deleted',
+      );
       for (const op of await s.offered(dep.id)) await s.walk(op, 'succeed');
       await s.orchestrator.tick();
       d = await s.deployments.get(s.caller, dep.id);
       assert.equal(d.status, 'completed');
+      await s.artifacts.delete(s.caller, s.artifact.id);
       assert.equal(d.counts.succeeded, 40);
       assert.equal(d.executions, 40);
     });

@@ -295,6 +295,13 @@ export function deploymentStore(db: Queryable) {
         [tenantId, deviceId],
       );
     },
+    async runningOf(tenantId: string, artifactId: string): Promise<string[]> {
+      const rows = await db.query<{ id: string }>(
+        `SELECT id FROM deployments WHERE tenant_id = $1 AND artifact_id = $2 AND status IN ('active', 'paused') ORDER BY id`,
+        [tenantId, artifactId],
+      );
+      return rows.map((r) => r.id);
+    },
     async mayDownload(tenantId: string, deviceId: string, artifactId: string): Promise<boolean> {
       const rows = await db.query(
         `SELECT 1 FROM deployment_devices o JOIN deployments d ON d.id = o.deployment_id
