@@ -76,7 +76,15 @@ export function report(err: unknown, json: boolean): number {
     // A problem member named `status` that is not the HTTP status (DEPLOYMENT_STATE_CONFLICT's).
     if (p.status !== err.status) write(`  status: ${JSON.stringify(p.status)}`);
     for (const e of p.errors ?? []) write(`  ${e.path}: ${e.message}`);
-    for (const k of ['permission', 'missing', 'retryAfterMs', 'attemptsLeft', 'latestSequence', 'excluded'])
+    for (const k of [
+      'permission',
+      'missing',
+      'retryAfterMs',
+      'attemptsLeft',
+      'latestSequence',
+      'excluded',
+      'deploymentStatus',
+    ])
       if (p[k] !== undefined) write(`  ${k}: ${JSON.stringify(p[k])}`);
     if (err.advice) write(`  ${err.advice}`);
     if (p.requestId) write(`  request ${p.requestId}`);

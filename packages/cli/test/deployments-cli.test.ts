@@ -286,7 +286,7 @@ test('create with every policy option, list, show, devices; pause, resume, cance
   assert.equal(again.code, 1, again.stderr);
   assert.equal(again.json.error.code, 'DEPLOYMENT_STATE_CONFLICT');
   assert.match(again.stderr, /DEPLOYMENT_STATE_CONFLICT \(409\)/);
-  assert.match(again.stderr, /status: "aborted"/, 'the status the deployment is in');
+  assert.match(again.stderr, /status: "aborted"/i, 'the status the deployment is in');
 
   const missing = await m.run(['deployments', 'show', 'dep_nothing']);
   assert.equal(missing.code, 4, missing.stderr);
