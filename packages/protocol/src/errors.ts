@@ -168,7 +168,7 @@ export const ERROR_CATALOGUE = {
   OPERATION_NOT_PENDING: spec(
     409,
     'Provisioning operation is not pending',
-    'The operation was already approved, rejected, superseded, locked or has expired; `status` says which.',
+    'The operation was already approved, rejected, superseded, locked or has expired; `operationStatus` says which.',
   ),
   PROVISIONING_TOKEN_EXHAUSTED: spec(
     403,
@@ -263,7 +263,7 @@ export const ERROR_CATALOGUE = {
   DEPLOYMENT_STATE_CONFLICT: spec(
     409,
     'Deployment cannot do that now',
-    'The action does not apply to the deployment in its current `status` (a finished deployment cannot be resumed, a stopped one cannot be paused). `status` names the current one. Nothing changed.',
+    'The action does not apply to the deployment in its current `status` (a finished deployment cannot be resumed, a stopped one cannot be paused). `deploymentStatus` names the current one. Nothing changed.',
   ),
   OTA_EMERGENCY_STOP_ACTIVE: spec(
     409,

@@ -113,6 +113,9 @@ test('a technician approves a field device by the code on its display; the devic
     body: {},
   });
   assert.equal(again.body.code, 'OPERATION_NOT_PENDING');
+  // The problem's `status` stays the HTTP status (RFC 9457); the operation's is its own member.
+  assert.equal(again.body.status, 409);
+  assert.equal(again.body.operationStatus, 'approved');
   // A registration token is no key for the REST API, and a PT is no device credential.
   assert.equal((await t.call('GET', '/v1/devices', { token: rt })).body.code, 'INVALID_CREDENTIALS');
   assert.equal(
@@ -137,7 +140,7 @@ test('too many wrong codes lock the operation', async () => {
     body: { verificationCode: 'ABCD12' },
   });
   assert.equal(right.body.code, 'OPERATION_NOT_PENDING');
-  assert.equal(right.body.status, 'locked');
+  assert.equal(right.body.operationStatus, 'locked');
   const seen = await t.call('GET', `/v1/device/provisioning/operations/${op}`, { token: pt.secret });
   assert.equal(seen.body.status, 'locked');
   assert.equal(seen.body.registrationToken, undefined);

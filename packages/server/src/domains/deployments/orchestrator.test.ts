@@ -469,7 +469,7 @@ for (const [name, open] of storeBackends) {
       await assert.rejects(
         s.deployments.resume(s.caller, dep.id),
         (e: unknown) =>
-          isAppError(e) && e.code === 'DEPLOYMENT_STATE_CONFLICT' && e.details.status === 'active',
+          isAppError(e) && e.code === 'DEPLOYMENT_STATE_CONFLICT' && e.details.deploymentStatus === 'active',
       );
     });
   });

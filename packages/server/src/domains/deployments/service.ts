@@ -208,7 +208,7 @@ export function createDeploymentServices(deps: DeploymentDeps): {
       const updated = await effects.setStatus(d, from, to, { code, reason: reason ?? null, actor }, t);
       if (!updated)
         throw new AppError('DEPLOYMENT_STATE_CONFLICT', `deployment ${id} is ${d.status}`, {
-          details: { status: d.status },
+          details: { deploymentStatus: d.status },
         });
       return updated;
     });
