@@ -17,6 +17,7 @@ import { registerPki } from './commands/pki.js';
 import { registerAudit } from './commands/audit.js';
 import { registerFleet } from './commands/fleet.js';
 import { registerArtifacts } from './commands/artifacts.js';
+import { registerDeployments } from './commands/deployments.js';
 import { registerServer } from './commands/server.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
     registerAudit,
     registerFleet,
     registerArtifacts,
+    registerDeployments,
     registerSimulate,
     registerDemo,
   ])
@@ -70,9 +72,19 @@ export function report(err: unknown, json: boolean): number {
   if (err instanceof ApiError) {
     const p = err.problem;
     if (json) process.stdout.write(JSON.stringify({ error: p }, null, 2) + '\n');
-    write(`mooring: ${p.code} (${p.status}): ${p.detail ?? p.title ?? ''}`);
+    write(`mooring: ${p.code} (${err.status}): ${p.detail ?? p.title ?? ''}`);
+    // A problem member named `status` that is not the HTTP status (DEPLOYMENT_STATE_CONFLICT's).
+    if (p.status !== err.status) write(`  status: ${JSON.stringify(p.status)}`);
     for (const e of p.errors ?? []) write(`  ${e.path}: ${e.message}`);
-    for (const k of ['permission', 'missing', 'retryAfterMs', 'attemptsLeft'])
+    for (const k of [
+      'permission',
+      'missing',
+      'retryAfterMs',
+      'attemptsLeft',
+      'latestSequence',
+      'excluded',
+      'deploymentStatus',
+    ])
       if (p[k] !== undefined) write(`  ${k}: ${JSON.stringify(p[k])}`);
     if (err.advice) write(`  ${err.advice}`);
     if (p.requestId) write(`  request ${p.requestId}`);

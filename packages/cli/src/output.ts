@@ -21,7 +21,12 @@ function cell(v: unknown): string {
   return String(v);
 }
 
-export function createOutput(json: boolean, out = process.stdout, err = process.stderr): Output {
+/** Where output goes: stdout and stderr, or a buffer (`deployments watch` renders into one). */
+export interface Sink {
+  write(text: string): unknown;
+}
+
+export function createOutput(json: boolean, out: Sink = process.stdout, err: Sink = process.stderr): Output {
   const o: Output = {
     json,
     result(value, human) {

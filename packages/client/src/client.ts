@@ -44,10 +44,11 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly problem: Problem;
-  constructor(problem: Problem) {
+  /** `httpStatus`: the answer's status line, which wins over a problem whose `status` is not it. */
+  constructor(problem: Problem, httpStatus?: number) {
     super(problem.detail ?? problem.title ?? problem.code);
     this.name = 'ApiError';
-    this.status = problem.status;
+    this.status = httpStatus ?? problem.status;
     this.code = problem.code;
     this.problem = problem;
   }
@@ -197,6 +198,7 @@ export class MooringClient {
               code: res.status >= 500 ? 'INTERNAL' : 'NOT_FOUND',
               detail: text.slice(0, 200),
             },
+        res.status,
       );
     }
     if (res.status === 204 || text === '') return undefined as T;

@@ -168,7 +168,7 @@ export const ERROR_CATALOGUE = {
   OPERATION_NOT_PENDING: spec(
     409,
     'Provisioning operation is not pending',
-    'The operation was already approved, rejected, superseded, locked or has expired; `status` says which.',
+    'The operation was already approved, rejected, superseded, locked or has expired; `operationStatus` says which.',
   ),
   PROVISIONING_TOKEN_EXHAUSTED: spec(
     403,
@@ -245,6 +245,11 @@ export const ERROR_CATALOGUE = {
     'Artifact digest does not match',
     'The `sha256` the upload claimed differs from the SHA-256 the server computed over the bytes it received. Nothing was stored.',
   ),
+  ARTIFACT_IN_USE: spec(
+    409,
+    'Artifact is being deployed',
+    'A deployment that is active or paused rolls this artifact out: abort or stop it (or let it complete) before deleting the artifact. `deployments` names them. Nothing was deleted.',
+  ),
   DEPLOYMENT_NOT_FOUND: spec(
     404,
     'Deployment not found',
@@ -258,7 +263,7 @@ export const ERROR_CATALOGUE = {
   DEPLOYMENT_STATE_CONFLICT: spec(
     409,
     'Deployment cannot do that now',
-    'The action does not apply to the deployment in its current `status` (a finished deployment cannot be resumed, a stopped one cannot be paused). `status` names the current one. Nothing changed.',
+    'The action does not apply to the deployment in its current `status` (a finished deployment cannot be resumed, a stopped one cannot be paused). `deploymentStatus` names the current one. Nothing changed.',
   ),
   OTA_EMERGENCY_STOP_ACTIVE: spec(
     409,

@@ -11,6 +11,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { checkSchema } from './schema-check.js';
 import { parseSemver, FIRMWARE_LIMITS } from './firmware.js';
+import { MAX_EPOCH_MS } from './api/common.js';
 
 /** Every state of a device's operation, in the order a healthy update walks them. */
 export const OTA_STATES = [
@@ -164,7 +165,7 @@ export const OtaReportSchema = Type.Object(
     /** The version the device runs: required with `succeeded` and `rolled_back`. */
     version: Type.Optional(Type.String({ minLength: 5, maxLength: FIRMWARE_LIMITS.maxVersionLength })),
     /** With `deferred`: when the device expects to go on (UTC ms); the deferral deadline still holds. */
-    until: Type.Optional(Type.Integer({ minimum: 0 })),
+    until: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS })),
   },
   { additionalProperties: false },
 );

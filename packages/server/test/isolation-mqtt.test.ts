@@ -291,6 +291,11 @@ function oracle(kind: Kind, action: Action, topic: string, ids: Ids): { expect: 
         expect: { outcome: 'refused', code: 'COMMAND_NOT_FOUND' },
         why: "its own result topic, but the command id is not one of its commands: the command service finds nothing (another device's command stays open)",
       };
+    if (name === 'topics.otaProgress')
+      return {
+        expect: { outcome: 'refused', code: 'OTA_OPERATION_NOT_FOUND' },
+        why: "its own progress topic, but device A is in no deployment: no operation of its own has this id (another device's stays untouched)",
+      };
     if (name === 'provisioningTopics.poll' && param !== ids.pOp)
       return {
         expect: { outcome: 'refused', code: 'OPERATION_NOT_FOUND' },
@@ -871,6 +876,8 @@ function payloadFor(row: Row): string {
       return JSON.stringify({ status: 'succeeded', result: { marker } });
     case 'topics.firmware':
       return JSON.stringify({ version: '1.0.0', hardwareClass: marker });
+    case 'topics.otaProgress':
+      return JSON.stringify({ attempt: 1, state: 'accepted', reason: marker });
     case 'provisioningTopics.start':
       return JSON.stringify({ serial: marker, requestId: marker });
     case 'provisioningTopics.poll':
@@ -1006,7 +1013,11 @@ test('the expectation table covers every topic pattern topics.ts exports, for bo
         (r) => r.kind === kind && r.action === action && ['accepted', 'granted'].includes(r.expect.outcome),
       )
       .map((r) => r.topic);
-  assert.deepEqual(allowed('device', 'subscribe'), [topics.commandsFilter(ids.a), topics.errors(ids.a)]);
+  assert.deepEqual(allowed('device', 'subscribe'), [
+    topics.commandsFilter(ids.a),
+    topics.otaFilter(ids.a),
+    topics.errors(ids.a),
+  ]);
   assert.deepEqual(allowed('provisioning', 'subscribe'), [provisioningTopics.result(ids.p)]);
   assert.deepEqual(allowed('device', 'publish'), [
     topics.telemetry(ids.a),

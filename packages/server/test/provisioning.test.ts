@@ -75,6 +75,9 @@ test('a technician approves a field device by the code on its display; the devic
     2,
   );
 
+  // The tenant's update-signing key: the approved device learns it with its registration token.
+  const updateKey = await t.call('POST', '/v1/update-keys/rotate', { token: apiKey });
+  assert.equal(updateKey.status, 201, updateKey.text);
   const ok = await t.call('POST', `/v1/provisioning/operations/${opId}/approve`, {
     token: apiKey,
     body: { verificationCode: 'k7q2xm' },
@@ -88,6 +91,9 @@ test('a technician approves a field device by the code on its display; the devic
   assert.equal(done.body.deviceId, deviceId);
   const rt = done.body.registrationToken as string;
   assert.match(rt, /^eyJ/);
+  assert.deepEqual(done.body.updateKeys, [
+    { id: updateKey.body.id, kind: 'server', status: 'active', publicKey: updateKey.body.publicKey },
+  ]);
 
   const device = await t.call('GET', `/v1/devices/${deviceId}`, { token: apiKey });
   assert.equal(device.body.serial, 'SN-1001');
@@ -107,6 +113,9 @@ test('a technician approves a field device by the code on its display; the devic
     body: {},
   });
   assert.equal(again.body.code, 'OPERATION_NOT_PENDING');
+  // The problem's `status` stays the HTTP status (RFC 9457); the operation's is its own member.
+  assert.equal(again.body.status, 409);
+  assert.equal(again.body.operationStatus, 'approved');
   // A registration token is no key for the REST API, and a PT is no device credential.
   assert.equal((await t.call('GET', '/v1/devices', { token: rt })).body.code, 'INVALID_CREDENTIALS');
   assert.equal(
@@ -131,7 +140,7 @@ test('too many wrong codes lock the operation', async () => {
     body: { verificationCode: 'ABCD12' },
   });
   assert.equal(right.body.code, 'OPERATION_NOT_PENDING');
-  assert.equal(right.body.status, 'locked');
+  assert.equal(right.body.operationStatus, 'locked');
   const seen = await t.call('GET', `/v1/device/provisioning/operations/${op}`, { token: pt.secret });
   assert.equal(seen.body.status, 'locked');
   assert.equal(seen.body.registrationToken, undefined);

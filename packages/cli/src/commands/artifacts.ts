@@ -1,10 +1,19 @@
 /** Firmware artifacts and the tenant's update-signing keys (docs/ota.md). */
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { createPublicKey } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { pathOf } from '@mooring/client';
+import {
+  HardwareClass,
+  MAX_ARTIFACT_SEQUENCE,
+  SEMVER_PATTERN,
+  artifactSignedText,
+  type SignedManifestFields,
+} from '@mooring/protocol';
 import { act } from '../act.js';
 import { UsageError } from '../context.js';
+import { writeOwnerOnly } from '../files.js';
 
 type Row = Record<string, unknown>;
 
@@ -16,10 +25,87 @@ function readFile(file: string, what: string): Buffer {
   }
 }
 
-/** A detached signature file: 64 raw bytes, or their base64 / base64url text. */
-function signatureOf(file: string): string {
-  const bytes = readFile(file, 'signature');
+/** What the upload query takes: base64 or base64url text of the 64 signature bytes. */
+const SIGNATURE_TEXT = /^[A-Za-z0-9+/_-]{86}(==)?$/;
+
+/**
+ * A detached signature: a file holding the 64 raw bytes or their base64 / base64url text (as
+ * `artifacts sign --out` writes), or that text itself (as `artifacts sign` prints).
+ */
+function signatureOf(arg: string): string {
+  if (!existsSync(arg) && SIGNATURE_TEXT.test(arg.trim())) return arg.trim();
+  const bytes = readFile(arg, 'signature');
   return bytes.length === 64 ? bytes.toString('base64') : bytes.toString('utf8').trim();
+}
+
+/** Size and SHA-256 of a file, read as a stream (an image may be larger than a buffer can hold). */
+async function digestOf(file: string): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const chunk of createReadStream(file)) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+  } catch (e) {
+    throw new UsageError(`cannot read the image ${file}: ${(e as Error).message}`);
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
+/**
+ * The manifest fields `artifacts sign` signs, checked as the upload checks them: a signature over a
+ * value the server refuses would be worth nothing.
+ */
+function signedFields(o: SignOptions, size: number, sha256: string): SignedManifestFields {
+  for (const [flag, v] of [
+    ['--firmware-version', o.firmwareVersion],
+    ['--min-version', o.minVersion],
+  ] as const)
+    if (v !== undefined && (v.length > 64 || !SEMVER_PATTERN.test(v)))
+      throw new UsageError(`${flag} '${v}' is not a semantic version (e.g. 1.4.0)`);
+  if (!new RegExp(HardwareClass.pattern!).test(o.hardwareClass) || o.hardwareClass.length > 64)
+    throw new UsageError(`--hardware-class '${o.hardwareClass}': 1-64 of A-Z a-z 0-9 _ . : -`);
+  const sequence = Number(o.sequence);
+  if (!/^\d+$/.test(o.sequence) || sequence < 1 || sequence > MAX_ARTIFACT_SEQUENCE)
+    throw new UsageError(`--sequence '${o.sequence}': an integer from 1 to ${MAX_ARTIFACT_SEQUENCE}`);
+  if (!o.tenant.trim()) throw new UsageError('--tenant: the id of the tenant the image is for (ten_…)');
+  if (size === 0) throw new UsageError('the image is empty: the server refuses empty images');
+  return {
+    tenantId: o.tenant,
+    version: o.firmwareVersion,
+    hardwareClass: o.hardwareClass,
+    minVersion: o.minVersion ?? null,
+    sequence,
+    size,
+    sha256,
+  };
+}
+
+interface SignOptions {
+  key: string;
+  tenant: string;
+  firmwareVersion: string;
+  hardwareClass: string;
+  sequence: string;
+  minVersion?: string;
+  out?: string;
+}
+
+/** An Ed25519 private key from a PEM file (PKCS#8, as `update-keys generate` and `openssl genpkey` write). */
+function privateKeyOf(file: string) {
+  const pem = readFile(file, 'private key').toString('utf8');
+  let key;
+  try {
+    key = createPrivateKey(pem);
+  } catch (e) {
+    throw new UsageError(
+      `${file} is not a readable private key (an unencrypted PKCS#8 PEM): ${(e as Error).message}`,
+    );
+  }
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new UsageError(`${file} holds an ${key.asymmetricKeyType} key; update keys are Ed25519`);
+  return key;
 }
 
 /** A public key: a PEM file (SPKI, as `openssl pkey -pubout` writes), or the raw key in base64url. */
@@ -51,7 +137,10 @@ export function registerArtifacts(program: Command): void {
     .requiredOption('--hardware-class <class>', 'the hardware class it is built for')
     .requiredOption('--sequence <n>', 'anti-rollback: greater than every earlier one of the hardware class')
     .option('--min-version <semver>', 'the lowest running version it may be installed over')
-    .option('--signature <file>', 'a detached Ed25519 signature by an offline update key')
+    .option(
+      '--signature <file|base64>',
+      'a detached Ed25519 signature by an offline update key (`artifacts sign`): a file, or the base64 text',
+    )
     .action(
       act(
         async (
@@ -90,6 +179,45 @@ export function registerArtifacts(program: Command): void {
           ctx.out.result(a, () => ctx.out.fields(flat(a)));
         },
       ),
+    );
+  artifacts
+    .command('sign <file>')
+    .description(
+      'sign an image offline with an Ed25519 update key, for `artifacts upload --signature` (no server call)',
+    )
+    .requiredOption(
+      '--key <pem-file>',
+      'the private update key (PKCS#8 PEM, as `update-keys generate` writes)',
+    )
+    .requiredOption('--tenant <tenantId>', 'the tenant the image is uploaded to (signed: ten_…)')
+    .requiredOption('--firmware-version <semver>', 'the version it will be uploaded as')
+    .requiredOption('--hardware-class <class>', 'the hardware class it will be uploaded as')
+    .requiredOption('--sequence <n>', 'the anti-rollback sequence it will be uploaded with')
+    .option('--min-version <semver>', 'the minimum version it will be uploaded with')
+    .option('--out <file>', 'also write the signature (base64) to this file')
+    .action(
+      act(async (ctx, file: string, o: SignOptions) => {
+        const key = privateKeyOf(o.key);
+        const { size, sha256 } = await digestOf(file);
+        const fields = signedFields(o, size, sha256);
+        const signedText = artifactSignedText(fields);
+        const signature = sign(null, Buffer.from(signedText, 'utf8'), key).toString('base64');
+        const publicKey = createPublicKey(key).export({ format: 'jwk' }).x as string;
+        if (o.out) {
+          try {
+            writeFileSync(o.out, signature + '\n');
+          } catch (e) {
+            throw new UsageError(`cannot write ${o.out}: ${(e as Error).message}`);
+          }
+        }
+        ctx.out.result({ ...fields, signature, publicKey, signedText }, () => {
+          ctx.out.line(signature);
+          ctx.out.note(
+            `signed ${file}: ${size} bytes, sha256 ${sha256}, by the key ${publicKey}` +
+              (o.out ? `; written to ${o.out}` : ''),
+          );
+        });
+      }),
     );
   artifacts
     .command('list')
@@ -151,6 +279,38 @@ export function registerArtifacts(program: Command): void {
       act(async (ctx) => {
         const r = await ctx.client().op('listUpdateKeys');
         ctx.out.result(r.items, () => ctx.out.table(r.items, columns));
+      }),
+    );
+  keys
+    .command('generate')
+    .description(
+      'make an Ed25519 key pair for offline signing: the private key (PEM, mode 0600) and the public key for `update-keys add`',
+    )
+    .option('--out <dir>', 'the directory to write into (made when missing)', '.')
+    .option('--file-name <name>', 'the files are <name>.pem (private) and <name>.pub (public)', 'update-key')
+    .option('--force', 'replace existing files of that name')
+    .action(
+      act((ctx, o: { out: string; fileName: string; force?: boolean }) => {
+        const privateKeyFile = join(o.out, `${o.fileName}.pem`);
+        const publicKeyFile = join(o.out, `${o.fileName}.pub`);
+        for (const f of [privateKeyFile, publicKeyFile])
+          if (existsSync(f) && !o.force) throw new UsageError(`${f} exists (--force replaces it)`);
+        const pair = generateKeyPairSync('ed25519');
+        const publicKey = pair.publicKey.export({ format: 'jwk' }).x as string;
+        try {
+          mkdirSync(o.out, { recursive: true, mode: 0o700 });
+          writeOwnerOnly(privateKeyFile, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string);
+          writeFileSync(publicKeyFile, publicKey + '\n');
+        } catch (e) {
+          throw new UsageError(`cannot write the key pair into ${o.out}: ${(e as Error).message}`);
+        }
+        ctx.out.result({ privateKeyFile, publicKeyFile, publicKey }, () => {
+          ctx.out.fields({ privateKeyFile, publicKeyFile, publicKey });
+          ctx.out.note(
+            `Register the public key with: mooring update-keys add ${publicKeyFile} --name <name>\n` +
+              `Keep ${privateKeyFile} off the platform: whoever holds it can sign firmware for your devices.`,
+          );
+        });
       }),
     );
   keys

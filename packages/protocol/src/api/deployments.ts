@@ -168,6 +168,31 @@ export const RetryPolicy = Type.Object(
   { additionalProperties: false },
 );
 
+export const RolloutRate = Type.Object(
+  {
+    perMinute: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      description: 'offers per minute at the start',
+    }),
+    factor: Type.Optional(
+      Type.Number({ minimum: 1, maximum: 10, description: 'the rate is multiplied by this …' }),
+    ),
+    increaseEvery: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1_000_000,
+        description: '… each time this many more devices succeeded',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'an exponential rate of offers, within the phases: perMinute × factor^floor(succeeded / increaseEvery)',
+  },
+);
+
 export const MaintenanceWindow = Type.Object(
   {
     cron: Type.String({
@@ -202,6 +227,7 @@ export const DeploymentCreate = Type.Object(
         description: 'devices between offer and a final state at once',
       }),
     ),
+    rate: Type.Optional(RolloutRate),
     statusRule: Type.Optional(StatusRule),
     healthGate: Type.Optional(HealthGate),
     timeouts: Type.Optional(OtaTimeouts),
@@ -266,6 +292,7 @@ export const Deployment = Answer({
     description: 'attempts that ended other than succeeded or cancelled',
   }),
   maxInFlight: Nullable(Type.Integer()),
+  rate: Nullable(Answer({ perMinute: Type.Integer(), factor: Type.Number(), increaseEvery: Type.Integer() })),
   statusRule: StatusRule,
   healthGate: Type.Unknown(),
   health: Nullable(HealthComparison),

@@ -2,6 +2,7 @@
  * Provisioning: tokens and operations (technicians, factory tools), bulk batches, the device side
  * (start, poll, refresh) and the registration-token signing keys.
  */
+import { DeviceUpdateKey } from './artifacts.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { checkSchema, type SchemaCheck } from '../schema-check.js';
 import {
@@ -183,6 +184,11 @@ export const OperationView = Answer({
   registrationTokenExpiresAt: Type.Optional(EpochMs),
   certificate: Type.Optional(Type.String({ description: 'PEM, when the device sent a CSR' })),
   certificateChain: Type.Optional(Type.String({ description: 'PEM to send after the certificate' })),
+  updateKeys: Type.Optional(
+    Type.Array(DeviceUpdateKey, {
+      description: "the tenant's update public keys that firmware manifests are signed with",
+    }),
+  ),
   reason: Type.Optional(Type.String()),
 });
 export const ManifestEntry = Answer({

@@ -166,6 +166,13 @@ export async function createServices(deps: ServiceDeps) {
     operationTtlSeconds: config.provisioningOperationTtlSeconds,
     refreshGraceMs: config.registrationTokenTtlSeconds * 1000,
     audit: recordAudit,
+    updateKeys: async (tenantId) =>
+      (await artifacts.keysForDevice({ tenantId, deviceId: '' })).map((k) => ({
+        id: k.id,
+        kind: k.kind,
+        status: k.status as 'active' | 'retired',
+        publicKey: k.publicKey,
+      })),
   });
   // A device proves itself with an access key or a registration token (a JWT).
   const authenticateDevice = (secret: string, claimedDeviceId?: string) =>
@@ -229,6 +236,7 @@ export async function createServices(deps: ServiceDeps) {
     box,
     cursors,
     maxBytes: config.artifactMaxBytes,
+    deployedIn: (tenantId, artifactId) => deploymentRecords.runningOf(tenantId, artifactId),
     mayDownload: (device, artifactId) =>
       deploymentRecords.mayDownload(device.tenantId, device.deviceId, artifactId),
   });

@@ -15,14 +15,15 @@ export function problemOf(
   extra: Record<string, unknown> = {},
 ): Problem {
   const spec = ERROR_CATALOGUE[code];
+  // The members RFC 9457 defines come last: no extra member of an error can replace them.
   return {
+    ...extra,
     type: `${PROBLEM_TYPE_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
     title: spec.title,
     status: spec.status,
     code,
     ...(detail !== undefined ? { detail } : {}),
     requestId,
-    ...extra,
   };
 }
 

@@ -59,6 +59,7 @@ for (const [name, open] of storeBackends) {
         cursors: createCursors(randomBytes(32)),
         maxBytes: 4 * CHUNK_BYTES,
         mayDownload: async () => false,
+        deployedIn: async () => [],
       });
       // An artifact that was stored completely, long ago.
       const kept = await service.upload(
@@ -105,6 +106,7 @@ for (const [name, open] of storeBackends) {
         cursors: createCursors(randomBytes(32)),
         maxBytes: 6 * CHUNK_BYTES,
         mayDownload: async () => offered,
+        deployedIn: async () => [],
       });
       const image = randomBytes(5 * CHUNK_BYTES + 123);
       const a = await service.upload(

@@ -6,7 +6,7 @@
  * The contract; `service.ts` implements it over `store.ts` and `chunk-storage.ts`.
  */
 import type { AuthenticatedDevice } from '../devices/devices.js';
-import type { TenantCaller } from '../../platform/caller.js';
+import type { DeviceIdentity, TenantCaller } from '../../platform/caller.js';
 import type { Page } from '../../platform/pagination.js';
 
 export interface ArtifactManifest {
@@ -99,7 +99,7 @@ export interface ArtifactService {
   rotateKey(caller: TenantCaller): Promise<UpdateKey>;
   revokeKey(caller: TenantCaller, keyId: string): Promise<void>;
   /** The tenant's active and retired update public keys, for its devices. */
-  keysForDevice(device: AuthenticatedDevice): Promise<UpdateKey[]>;
+  keysForDevice(device: DeviceIdentity): Promise<UpdateKey[]>;
   /**
    * ARTIFACT_NOT_FOUND unless the artifact is the device's tenant's, not deleted, and offered to the
    * device by a deployment it is in (an operation between offered and rebooting).

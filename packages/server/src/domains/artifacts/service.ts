@@ -19,6 +19,8 @@ export interface ArtifactServiceDeps {
   maxBytes: number;
   /** Whether a device may download an artifact: an open deployment offers it to the device. */
   mayDownload(device: { tenantId: string; deviceId: string }, artifactId: string): Promise<boolean>;
+  /** The running (active or paused) deployments of an artifact: it may not be deleted under them. */
+  deployedIn(tenantId: string, artifactId: string): Promise<string[]>;
   now?: () => number;
 }
 
@@ -177,6 +179,11 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
     },
 
     async delete(caller, artifactId) {
+      const running = await deps.deployedIn(caller.tenantId, artifactId);
+      if (running.length > 0)
+        throw new AppError('ARTIFACT_IN_USE', `deployments ${running.join(', ')} roll this artifact out`, {
+          details: { deployments: running },
+        });
       if (!(await store.markDeleted(caller.tenantId, artifactId, now()))) throw notFound();
       await storage.remove(artifactId);
     },

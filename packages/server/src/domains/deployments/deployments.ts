@@ -50,6 +50,7 @@ export interface DeploymentCreate {
   target: DeploymentTarget;
   phases?: PhaseInput[];
   maxInFlight?: number;
+  rate?: { perMinute: number; factor?: number; increaseEvery?: number };
   statusRule?: { failurePercent: number; minExecutions: number };
   healthGate?: HealthGateInput;
   timeouts?: Partial<Record<TimeoutState, number>>;
@@ -63,6 +64,7 @@ export interface DeploymentSettings {
   hardwareClass: string;
   phases: { percent: number; soakSeconds: number; devices: number }[];
   maxInFlight: number | null;
+  rate: { perMinute: number; factor: number; increaseEvery: number } | null;
   statusRule: { failurePercent: number; minExecutions: number };
   healthGate: Required<Omit<HealthGateInput, 'telemetry'>> & {
     telemetry: HealthGateInput['telemetry'] | null;
@@ -111,6 +113,7 @@ export interface Deployment {
   executions: number;
   failures: number;
   maxInFlight: number | null;
+  rate: DeploymentSettings['rate'];
   statusRule: DeploymentSettings['statusRule'];
   healthGate: DeploymentSettings['healthGate'];
   health: HealthComparison | null;

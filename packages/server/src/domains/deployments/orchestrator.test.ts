@@ -51,6 +51,7 @@ async function setup(db: Db, n: number, name: string) {
     cursors: createCursors(randomBytes(32)),
     maxBytes: 1 << 20,
     mayDownload: async () => true,
+    deployedIn: (tenantId, artifactId) => deploymentStore(db).runningOf(tenantId, artifactId),
   });
   const artifact = await artifacts.upload(
     caller,
@@ -127,6 +128,7 @@ async function setup(db: Db, n: number, name: string) {
     tenant,
     caller,
     artifact,
+    artifacts,
     deployments,
     ota,
     orchestrator,
@@ -244,10 +246,16 @@ for (const [name, open] of storeBackends) {
       d = await s.deployments.get(s.caller, dep.id);
       assert.equal(d.currentPhase, 1);
       assert.equal(d.health?.verdict, 'pass');
+      await assert.rejects(
+        s.artifacts.delete(s.caller, s.artifact.id),
+        (e: unknown) => isAppError(e) && e.code === 'ARTIFACT_IN_USE',
+        'an artifact being rolled out cannot be deleted',
+      );
       for (const op of await s.offered(dep.id)) await s.walk(op, 'succeed');
       await s.orchestrator.tick();
       d = await s.deployments.get(s.caller, dep.id);
       assert.equal(d.status, 'completed');
+      await s.artifacts.delete(s.caller, s.artifact.id);
       assert.equal(d.counts.succeeded, 40);
       assert.equal(d.executions, 40);
     });
@@ -410,6 +418,24 @@ for (const [name, open] of storeBackends) {
       );
     });
 
+    test('an exponential rate: offers per minute grow by the factor as devices succeed', async () => {
+      const s = await setup(db, 40, `rt${name.slice(0, 2)}`);
+      const dep = await s.create({
+        target: {},
+        phases: [{ percent: 100 }],
+        rate: { perMinute: 5, factor: 2, increaseEvery: 5 },
+      });
+      assert.deepEqual(dep.rate, { perMinute: 5, factor: 2, increaseEvery: 5 });
+      assert.equal((await s.orchestrator.tick()).offered, 5);
+      assert.equal((await s.orchestrator.tick()).offered, 0, 'the budget of the minute is spent');
+      for (const op of await s.offered(dep.id)) await s.walk(op, 'succeed');
+      s.clock.now += 60_000;
+      assert.equal((await s.orchestrator.tick()).offered, 10, '5 succeeded: twice the rate');
+      for (const op of await s.offered(dep.id)) await s.walk(op, 'succeed');
+      s.clock.now += 60_000;
+      assert.equal((await s.orchestrator.tick()).offered, 25, '15 succeeded: 5 × 2³ = 40, 25 left');
+    });
+
     test('targeting: the artifact leaves out other hardware, newer firmware and busy devices; named ones are refused', async () => {
       const s = await setup(db, 6, `tg${name.slice(0, 2)}`);
       const ids = (
@@ -443,7 +469,7 @@ for (const [name, open] of storeBackends) {
       await assert.rejects(
         s.deployments.resume(s.caller, dep.id),
         (e: unknown) =>
-          isAppError(e) && e.code === 'DEPLOYMENT_STATE_CONFLICT' && e.details.status === 'active',
+          isAppError(e) && e.code === 'DEPLOYMENT_STATE_CONFLICT' && e.details.deploymentStatus === 'active',
       );
     });
   });

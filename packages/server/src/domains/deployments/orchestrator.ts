@@ -18,7 +18,7 @@ import type { DeploymentRow, DeploymentStore } from './store.js';
 import type { Transaction } from '../../store/db.js';
 import type { DeploymentEffects } from './service.js';
 import type { HealthComparison, HealthCohort, Orchestrator } from './deployments.js';
-import { insideWindow } from './settings.js';
+import { insideWindow, rateRoom } from './settings.js';
 
 export const HEALTH_EVERY_MS = 5_000;
 /** Most offers one pass makes per deployment (the rest go on the next pass, a second later). */
@@ -198,8 +198,15 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       if (stopped) return 0;
       const window = d.settings.maintenanceWindow;
       if (window && !insideWindow(window, t)) return 0;
-      const room =
+      const slots =
         d.settings.maxInFlight === null ? OFFERS_PER_PASS : d.settings.maxInFlight - progress.in_flight;
+      const rate = rateRoom(
+        d.settings,
+        progress.succeeded,
+        { minute: d.rate_minute, offers: d.rate_offers },
+        t,
+      );
+      const room = Math.min(slots, rate);
       if (room <= 0) return 0;
       const offered = await s.offer(
         d.id,
@@ -208,6 +215,8 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         t,
         t + d.settings.timeouts.offered * 1000,
       );
+      if (d.settings.rate && offered.length > 0)
+        await s.spendRate(d.id, Math.floor(t / 60_000), offered.length);
       await effects.operationsChanged(d, offered, t);
       effects.feedsChanged(
         d.tenant_id,

@@ -9,6 +9,7 @@ import type { FactWriter } from '../../platform/outbox.js';
 import type { Transaction } from '../../store/db.js';
 import { whenCommitted } from '../../store/ambient.js';
 import type { AuditSink } from '../audit/audit.js';
+import type { Artifact, ArtifactManifest } from '../artifacts/artifacts.js';
 import type {
   Deployment,
   DeploymentService,
@@ -26,19 +27,9 @@ import {
   type TargetQuery,
 } from './store.js';
 
-/** The artifact facts a deployment needs, read through the artifacts contract. */
-export interface DeployableArtifact {
-  id: string;
-  tenantId: string;
-  version: string;
-  hardwareClass: string;
-  minVersion: string | null;
-  sequence: number;
-  size: number;
-  sha256: string;
-  signature: string;
-  keyId: string;
-}
+/** The artifact facts a deployment needs (its manifest and signature), read through the artifacts contract. */
+export type DeployableArtifact = Omit<ArtifactManifest, 'artifactId' | 'createdAt'> &
+  Pick<Artifact, 'id' | 'signature' | 'keyId'>;
 
 export interface DeploymentDeps {
   store: DeploymentStore;
@@ -90,6 +81,7 @@ export function toDeployment(r: DeploymentRow, counts: Record<string, number>): 
     executions: r.executions,
     failures: r.failures,
     maxInFlight: s.maxInFlight,
+    rate: s.rate ?? null,
     statusRule: s.statusRule,
     healthGate: s.healthGate,
     health: r.health,
@@ -216,7 +208,7 @@ export function createDeploymentServices(deps: DeploymentDeps): {
       const updated = await effects.setStatus(d, from, to, { code, reason: reason ?? null, actor }, t);
       if (!updated)
         throw new AppError('DEPLOYMENT_STATE_CONFLICT', `deployment ${id} is ${d.status}`, {
-          details: { status: d.status },
+          details: { deploymentStatus: d.status },
         });
       return updated;
     });

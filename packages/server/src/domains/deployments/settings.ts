@@ -87,6 +87,13 @@ export function resolveSettings(
       devices: Math.min(total, Math.ceil((total * p.percent) / 100)),
     })),
     maxInFlight: input.maxInFlight ?? null,
+    rate: input.rate
+      ? {
+          perMinute: input.rate.perMinute,
+          factor: input.rate.factor ?? 2,
+          increaseEvery: input.rate.increaseEvery ?? input.rate.perMinute,
+        }
+      : null,
     statusRule: input.statusRule ?? DEFAULT_STATUS_RULE,
     healthGate: {
       enabled: gate.enabled,
@@ -108,4 +115,21 @@ export function resolveSettings(
 /** The delay before attempt `attempt + 1` after `attempt` ended badly. */
 export function retryDelayMs(settings: DeploymentSettings, attempt: number): number {
   return settings.retries.backoffSeconds * 1000 * 2 ** Math.max(0, attempt - 1);
+}
+
+/** Offers still allowed in the minute of `now` under an exponential rate (Infinity without one). */
+export function rateRoom(
+  settings: DeploymentSettings,
+  succeeded: number,
+  used: { minute: number | null; offers: number },
+  now: number,
+): number {
+  const r = settings.rate;
+  if (!r) return Infinity;
+  const perMinute = Math.min(
+    1_000_000,
+    Math.floor(r.perMinute * r.factor ** Math.floor(succeeded / r.increaseEvery)),
+  );
+  const spent = used.minute === Math.floor(now / 60_000) ? used.offers : 0;
+  return Math.max(0, perMinute - spent);
 }

@@ -30,6 +30,8 @@ export interface DeploymentRow {
   current_phase: number;
   phase_started_at: number | null;
   soak_until: number | null;
+  rate_minute: number | null;
+  rate_offers: number;
   executions: number;
   failures: number;
   health: HealthComparison | null;
@@ -153,6 +155,8 @@ export function deploymentStore(db: Queryable) {
     async insert(
       d: Omit<
         DeploymentRow,
+        | 'rate_minute'
+        | 'rate_offers'
         | 'current_phase'
         | 'phase_started_at'
         | 'soak_until'
@@ -295,6 +299,13 @@ export function deploymentStore(db: Queryable) {
         [tenantId, deviceId],
       );
     },
+    async runningOf(tenantId: string, artifactId: string): Promise<string[]> {
+      const rows = await db.query<{ id: string }>(
+        `SELECT id FROM deployments WHERE tenant_id = $1 AND artifact_id = $2 AND status IN ('active', 'paused') ORDER BY id`,
+        [tenantId, artifactId],
+      );
+      return rows.map((r) => r.id);
+    },
     async mayDownload(tenantId: string, deviceId: string, artifactId: string): Promise<boolean> {
       const rows = await db.query(
         `SELECT 1 FROM deployment_devices o JOIN deployments d ON d.id = o.deployment_id
@@ -377,9 +388,10 @@ export function deploymentStore(db: Queryable) {
     },
     /** Open operations ranked below `cut` (the current phase), and operations in flight overall. */
     async progressOf(deploymentId: string, cut: number) {
-      const [r] = await db.query<{ open_in_phase: number; in_flight: number }>(
+      const [r] = await db.query<{ open_in_phase: number; in_flight: number; succeeded: number }>(
         `SELECT count(*) FILTER (WHERE open AND rank < $2)::int AS open_in_phase,
-                count(*) FILTER (WHERE state IN ${ACTIVE})::int AS in_flight
+                count(*) FILTER (WHERE state IN ${ACTIVE})::int AS in_flight,
+                count(*) FILTER (WHERE state = 'succeeded')::int AS succeeded
            FROM deployment_devices WHERE deployment_id = $1`,
         [deploymentId, cut],
       );
@@ -414,6 +426,14 @@ export function deploymentStore(db: Queryable) {
       await db.query(
         `UPDATE deployments SET current_phase = $2, phase_started_at = $3, soak_until = $4, updated_at = $5 WHERE id = $1`,
         [id, phase.current, phase.startedAt, phase.soakUntil, now],
+      );
+    },
+    /** Counts offers made in the minute `minute` (the exponential rate's budget). */
+    async spendRate(id: string, minute: number, offers: number): Promise<void> {
+      await db.query(
+        `UPDATE deployments SET rate_offers = CASE WHEN rate_minute = $2 THEN rate_offers + $3 ELSE $3 END,
+                rate_minute = $2 WHERE id = $1`,
+        [id, minute, offers],
       );
     },
     async setHealth(id: string, health: HealthComparison): Promise<void> {

@@ -30,7 +30,7 @@ export function operationRules(ctx: ProvisioningContext) {
         'OPERATION_NOT_PENDING',
         `operation ${op.id} is ${op.status === 'pending' ? 'expired' : op.status}`,
         {
-          details: { status: op.status === 'pending' ? 'expired' : op.status },
+          details: { operationStatus: op.status === 'pending' ? 'expired' : op.status },
         },
       );
     }

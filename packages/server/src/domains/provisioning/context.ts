@@ -26,6 +26,10 @@ export interface ProvisioningDeps {
   refreshGraceMs: number;
   /** Device-side credential events (starts, completions, refreshes) for the audit trail. */
   audit?: AuditSink;
+  /** The tenant's update public keys (active and retired), handed to a device when it is approved. */
+  updateKeys?(
+    tenantId: string,
+  ): Promise<{ id: string; kind: 'server' | 'offline'; status: 'active' | 'retired'; publicKey: string }[]>;
   now?: () => number;
 }
 

@@ -83,7 +83,7 @@ export function provisioningOperations(
   /** Long polls in progress: a shutdown answers them at once. */
   const waiters = new Set<() => void>();
 
-  function view(op: OperationRow): OperationView {
+  async function view(op: OperationRow): Promise<OperationView> {
     const v: OperationView = {
       operationId: op.id,
       status: op.status,
@@ -102,6 +102,8 @@ export function provisioningOperations(
         v.certificate = issued.certificate;
         v.certificateChain = issued.chain;
       }
+      // The keys its firmware images are signed with, so the device can check its first offer.
+      if (ctx.deps.updateKeys) v.updateKeys = await ctx.deps.updateKeys(op.tenant_id);
     }
     return v;
   }
@@ -195,9 +197,9 @@ export function provisioningOperations(
       for (const operationId of superseded) bus.publish('provisioning.decided', { operationId });
       if (token.approval === 'auto' && !op.reprovision) {
         await approval.approveLocked(op, token, 'policy:auto-approval');
-        return view((await store.operationForToken(token.id, id))!);
+        return await view((await store.operationForToken(token.id, id))!);
       }
-      return view(op);
+      return await view(op);
     },
 
     async poll(secret, operationId, waitMs) {
@@ -224,8 +226,9 @@ export function provisioningOperations(
         });
         op = await read();
       }
-      if (op.status === 'pending' && op.expires_at <= now()) return { ...view(op), status: 'expired' };
-      return view(op);
+      if (op.status === 'pending' && op.expires_at <= now())
+        return { ...(await view(op)), status: 'expired' };
+      return await view(op);
     },
 
     async listOperations(caller, q) {

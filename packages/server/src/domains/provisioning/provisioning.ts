@@ -75,6 +75,8 @@ export interface OperationView {
   deviceId?: string;
   registrationToken?: string;
   registrationTokenExpiresAt?: number;
+  /** With the registration token: the tenant's update public keys (docs/ota.md). */
+  updateKeys?: { id: string; kind: 'server' | 'offline'; status: 'active' | 'retired'; publicKey: string }[];
   /** When the device sent a CSR: its certificate (PEM) and the chain to send after it. */
   certificate?: string;
   certificateChain?: string;

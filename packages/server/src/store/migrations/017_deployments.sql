@@ -21,6 +21,9 @@ CREATE TABLE deployments (
   phase_started_at bigint,
   -- When the current phase's devices all finished and its soak ends: the next phase may start then.
   soak_until bigint,
+  -- An exponential rate: offers made in the current minute (rate_minute = epoch ms / 60000).
+  rate_minute bigint,
+  rate_offers integer NOT NULL DEFAULT 0,
   executions integer NOT NULL DEFAULT 0,
   failures integer NOT NULL DEFAULT 0,
   health jsonb,

@@ -1,0 +1,562 @@
+/**
+ * Deployments (docs/ota.md): an artifact rolled out to a snapshot of devices in phases; list, show,
+ * the devices' operations, pause/resume/abort/stop, cancel one device, a live `watch`, and the
+ * tenant's emergency stop.
+ */
+import type { Command } from 'commander';
+import { pathOf, type OperationBody, type OperationResponse } from '@mooring/client';
+import { DEPLOYMENT_STATUSES, OTA_STATES, OtaTimeouts } from '@mooring/protocol';
+import { act, collect, seconds } from '../act.js';
+import { UsageError } from '../context.js';
+import { createOutput, type Output } from '../output.js';
+
+export type Deployment = OperationResponse<'getDeployment'>;
+type DeploymentDevice = OperationResponse<'cancelDeploymentDevice'>;
+type CreateBody = OperationBody<'createDeployment'>;
+
+/** Statuses a deployment never leaves: `watch` ends on them. */
+const FINISHED = new Set<string>(['completed', 'aborted', 'stopped']);
+const TIMEOUT_STATES = Object.keys(OtaTimeouts.properties);
+
+export interface CreateOptions {
+  artifact: string;
+  name?: string;
+  tag?: string[];
+  device?: string[];
+  firmwareVersion?: string[];
+  belowVersion?: string;
+  all?: boolean;
+  phases?: string;
+  soak?: string;
+  maxInFlight?: string;
+  abortFailures?: string;
+  abortAfter?: string;
+  healthGate?: boolean;
+  healthMargin?: string;
+  healthMinSample?: string;
+  healthWindow?: string;
+  healthMaxReboots?: string;
+  healthTelemetry?: string;
+  retries?: string;
+  retryBackoff?: string;
+  windowCron?: string;
+  windowMinutes?: string;
+  windowTz?: string;
+  timeout?: string[];
+}
+
+function number(flag: string, text: string, integer = true): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)))
+    throw new UsageError(`${flag} '${text}' is not ${integer ? 'an integer' : 'a number'}`);
+  return n;
+}
+
+function duration(flag: string, text: string): number {
+  try {
+    return seconds(text);
+  } catch {
+    throw new UsageError(`${flag} '${text}' is not a duration (seconds, or e.g. 90s, 15m, 2h, 7d)`);
+  }
+}
+
+/** `1,10,50,100` or with a soak per phase `1:2h,10:1h,50,100`; `soak` is the default soak. */
+export function parsePhases(text: string, soak?: string): NonNullable<CreateBody['phases']> {
+  const soakSeconds = soak === undefined ? undefined : duration('--soak', soak);
+  return text.split(',').map((item) => {
+    const [percent, own, extra] = item.trim().split(':');
+    if (extra !== undefined || !percent)
+      throw new UsageError(`--phases: '${item}' is not <percent> or <percent>:<soak>`);
+    const s = own !== undefined ? duration('--phases', own) : soakSeconds;
+    return { percent: number('--phases', percent, false), ...(s !== undefined ? { soakSeconds: s } : {}) };
+  });
+}
+
+/** The body of `POST /v1/deployments` from the options of `deployments create`. */
+export function createBody(o: CreateOptions): CreateBody {
+  const both = (a: [string, unknown], b: [string, unknown]) => {
+    if ((a[1] === undefined) !== (b[1] === undefined))
+      throw new UsageError(`${a[0]} and ${b[0]} go together: give both or neither`);
+  };
+  const target: CreateBody['target'] = {
+    ...(o.tag?.length ? { tags: o.tag } : {}),
+    ...(o.device?.length ? { deviceIds: o.device } : {}),
+    ...(o.firmwareVersion?.length ? { versions: o.firmwareVersion } : {}),
+    ...(o.belowVersion ? { belowVersion: o.belowVersion } : {}),
+  };
+  const narrowed = Object.keys(target).length > 0;
+  if (!narrowed && !o.all)
+    throw new UsageError(
+      'no target: name devices with --tag, --device, --firmware-version or --below-version, or pass --all for every device the artifact fits',
+    );
+  if (narrowed && o.all)
+    throw new UsageError('--all targets every device: leave out the other target options');
+
+  if (o.soak !== undefined && o.phases === undefined)
+    throw new UsageError('--soak applies to the phases of --phases (e.g. --phases 1,10,50,100 --soak 1h)');
+  both(['--abort-failures', o.abortFailures], ['--abort-after', o.abortAfter]);
+  both(['--window-cron', o.windowCron], ['--window-minutes', o.windowMinutes]);
+  if (o.windowTz !== undefined && o.windowCron === undefined)
+    throw new UsageError('--window-tz goes with --window-cron and --window-minutes');
+  if (o.retryBackoff !== undefined && o.retries === undefined)
+    throw new UsageError('--retry-backoff goes with --retries');
+
+  const health = {
+    ...(o.healthMargin !== undefined
+      ? { marginPercent: number('--health-margin', o.healthMargin, false) }
+      : {}),
+    ...(o.healthMinSample !== undefined
+      ? { minSample: number('--health-min-sample', o.healthMinSample) }
+      : {}),
+    ...(o.healthWindow !== undefined ? { windowSeconds: duration('--health-window', o.healthWindow) } : {}),
+    ...(o.healthMaxReboots !== undefined
+      ? { maxReboots: number('--health-max-reboots', o.healthMaxReboots) }
+      : {}),
+    ...(o.healthTelemetry !== undefined ? { telemetry: telemetryRule(o.healthTelemetry) } : {}),
+  };
+  if (o.healthGate === false && Object.keys(health).length > 0)
+    throw new UsageError('--no-health-gate turns the gate off: leave out the --health-… options');
+
+  let timeouts: Record<string, number> | undefined;
+  for (const pair of o.timeout ?? []) {
+    const i = pair.indexOf('=');
+    const state = pair.slice(0, i);
+    if (i <= 0 || !TIMEOUT_STATES.includes(state))
+      throw new UsageError(
+        `--timeout '${pair}': expected <state>=<duration>, state one of ${TIMEOUT_STATES.join(', ')}`,
+      );
+    (timeouts ??= {})[state] = duration('--timeout', pair.slice(i + 1));
+  }
+
+  return {
+    artifactId: o.artifact,
+    ...(o.name !== undefined ? { name: o.name } : {}),
+    target,
+    ...(o.phases !== undefined ? { phases: parsePhases(o.phases, o.soak) } : {}),
+    ...(o.maxInFlight !== undefined ? { maxInFlight: number('--max-in-flight', o.maxInFlight) } : {}),
+    ...(o.abortFailures !== undefined
+      ? {
+          statusRule: {
+            failurePercent: number('--abort-failures', o.abortFailures, false),
+            minExecutions: number('--abort-after', o.abortAfter!),
+          },
+        }
+      : {}),
+    ...(o.healthGate === false
+      ? { healthGate: { enabled: false } }
+      : Object.keys(health).length
+        ? { healthGate: health }
+        : {}),
+    ...(timeouts ? { timeouts } : {}),
+    ...(o.retries !== undefined
+      ? {
+          retries: {
+            max: number('--retries', o.retries),
+            ...(o.retryBackoff !== undefined
+              ? { backoffSeconds: duration('--retry-backoff', o.retryBackoff) }
+              : {}),
+          },
+        }
+      : {}),
+    ...(o.windowCron !== undefined
+      ? {
+          maintenanceWindow: {
+            cron: o.windowCron,
+            durationMinutes: number('--window-minutes', o.windowMinutes!),
+            ...(o.windowTz !== undefined ? { timezone: o.windowTz } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** `temperature:higher:10`: the key (which may hold colons), which way is worse, the margin in percent. */
+function telemetryRule(text: string) {
+  const parts = text.split(':');
+  const margin = parts.pop();
+  const worseWhen = parts.pop();
+  const key = parts.join(':');
+  if (!key || (worseWhen !== 'higher' && worseWhen !== 'lower') || margin === undefined)
+    throw new UsageError(`--health-telemetry '${text}': expected <key>:<higher|lower>:<margin percent>`);
+  return { key, worseWhen, marginPercent: number('--health-telemetry', margin, false) } as const;
+}
+
+const when = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : '');
+
+function phaseText(d: Deployment): string {
+  const p = d.phases[d.currentPhase];
+  if (!p) return `${d.currentPhase + 1} of ${d.phases.length}`;
+  const soak = d.soakUntil && d.status === 'active' ? `, soaking until ${when(d.soakUntil)}` : '';
+  return `${d.currentPhase + 1} of ${d.phases.length}: ${p.percent} % (${p.devices} device${p.devices === 1 ? '' : 's'})${soak}`;
+}
+
+function doneCount(d: Deployment): number {
+  return ['succeeded', 'failed', 'rolled_back', 'rejected', 'timed_out', 'cancelled'].reduce(
+    (n, s) => n + (d.counts[s] ?? 0),
+    0,
+  );
+}
+
+function statusText(d: Deployment): string {
+  const why = [d.statusCode, d.statusReason].filter(Boolean).join(': ');
+  return why ? `${d.status} (${why})` : d.status;
+}
+
+/** The gate's last verdict; `at` adds when it was judged (left out where a line per change is printed). */
+function gateText(d: Deployment, at = true): string {
+  const gate = d.healthGate as { enabled?: boolean } | null;
+  if (gate && gate.enabled === false) return 'off';
+  if (!d.health) return 'not judged yet';
+  return `${d.health.verdict}: ${d.health.reason}` + (at ? ` (${when(d.health.at)})` : '');
+}
+
+/** The counts per state, in the order an update walks them. */
+function countRows(d: Deployment) {
+  const known = OTA_STATES.filter((s) => d.counts[s]);
+  const other = Object.keys(d.counts).filter((s) => d.counts[s] && !known.includes(s as never));
+  return [...known, ...other].map((state) => ({
+    state,
+    devices: d.counts[state],
+    share: d.total ? `${((100 * d.counts[state]!) / d.total).toFixed(1)} %` : '',
+  }));
+}
+
+/** A deployment for people: what `show`, `create`, the actions and `watch` print. */
+export function renderDeployment(out: Output, d: Deployment): void {
+  const failedPercent = d.executions ? ((100 * d.failures) / d.executions).toFixed(1) : '0';
+  const excluded = Object.entries(d.excluded)
+    .filter(([, n]) => n)
+    .map(([why, n]) => `${why} ${n}`)
+    .join(', ');
+  out.fields({
+    id: d.id,
+    name: d.name ?? undefined,
+    artifact: `${d.artifactId} (${d.version}, ${d.hardwareClass})`,
+    status: statusText(d),
+    phase: phaseText(d),
+    devices: `${d.total} targeted, ${doneCount(d)} finished` + (excluded ? `; left out: ${excluded}` : ''),
+    executions: `${d.executions} ended, ${d.failures} failed (${failedPercent} %); aborts above ${d.statusRule.failurePercent} % once ${d.statusRule.minExecutions} ended`,
+    healthGate: gateText(d),
+    window: d.maintenanceWindow
+      ? `${d.maintenanceWindow.cron} for ${d.maintenanceWindow.durationMinutes} min (${d.maintenanceWindow.timezone ?? 'UTC'})`
+      : undefined,
+    created: when(d.createdAt),
+    finished: d.finishedAt ? when(d.finishedAt) : undefined,
+  });
+  out.line('');
+  out.table(countRows(d), ['state', 'devices', 'share']);
+  if (d.health) {
+    out.line('');
+    out.table(
+      (['updated', 'control'] as const).map((cohort) => ({
+        cohort,
+        ...d.health![cohort],
+        unhealthyPercent: d.health![cohort].unhealthyPercent.toFixed(1),
+      })),
+      [
+        'cohort',
+        'devices',
+        'rebooting',
+        'offline',
+        'crashing',
+        'unhealthy',
+        'unhealthyPercent',
+        'telemetryMean',
+      ],
+    );
+  }
+}
+
+const deploymentColumns = [
+  'id',
+  'name',
+  'version',
+  'hardwareClass',
+  'status',
+  'phase',
+  'total',
+  'succeeded',
+  'failures',
+  'createdAt',
+];
+const listRow = (d: Deployment) => ({
+  ...d,
+  phase: `${d.currentPhase + 1}/${d.phases.length} (${d.phases[d.currentPhase]?.percent ?? '-'} %)`,
+  succeeded: d.counts.succeeded ?? 0,
+});
+
+const deviceColumns = [
+  'deviceId',
+  'state',
+  'attempt',
+  'phase',
+  'progress',
+  'code',
+  'reason',
+  'fromVersion',
+  'stateSince',
+  'deadlineAt',
+];
+
+/** Renders into a string (for `watch`'s redraw). */
+function rendered(d: Deployment): string {
+  let text = '';
+  const sink = { write: (s: string) => (text += s) };
+  renderDeployment(createOutput(false, sink, sink), d);
+  return text;
+}
+
+/** One line of progress: what `watch` prints per change when stdout is not a terminal. */
+function progressLine(d: Deployment): string {
+  const counts = countRows(d)
+    .map((r) => `${r.state} ${r.devices}`)
+    .join(', ');
+  return `${d.status}, phase ${phaseText(d)}; ${counts || 'no device yet'}; health ${gateText(d, false)}`;
+}
+
+export function registerDeployments(program: Command): void {
+  const deployments = program
+    .command('deployments')
+    .description('roll an artifact out to devices in phases (OTA)');
+
+  deployments
+    .command('create')
+    .description('deploy an artifact to a snapshot of the devices it fits, in phases')
+    .requiredOption('--artifact <artifactId>', 'the artifact to deploy')
+    .option('--name <name>', 'a name for people')
+    .option('--tag <tag>', 'target devices with this tag (repeatable: any of them)', collect)
+    .option('--device <deviceId>', 'target this device (repeatable)', collect)
+    .option(
+      '--firmware-version <version>',
+      "target devices running this version (repeatable; `--version` is the CLI's own)",
+      collect,
+    )
+    .option('--below-version <version>', 'target devices running a version below this one')
+    .option('--all', 'target every device the artifact fits (hardware class, minimum version, older version)')
+    .option('--phases <list>', 'shares in percent ending at 100, e.g. 1,10,50,100 or 1:2h,10,100 (own soak)')
+    .option('--soak <duration>', 'the wait after each phase of --phases before the next (3600, 1h)')
+    .option('--max-in-flight <n>', 'devices between offer and a final state at once')
+    .option('--abort-failures <percent>', 'abort when the failed share of ended executions exceeds this …')
+    .option('--abort-after <n>', '… once at least this many ended')
+    .option('--health-margin <points>', 'pause when updated devices are unhealthier than the control by more')
+    .option('--health-min-sample <n>', 'updated devices needed before the health gate judges')
+    .option('--health-window <duration>', 'how far back reboots and crashes count (3600, 1h)')
+    .option('--health-max-reboots <n>', 'a device connecting more often than this in the window is rebooting')
+    .option(
+      '--health-telemetry <key:higher|lower:percent>',
+      "also compare the cohorts' mean of a telemetry key",
+    )
+    .option('--no-health-gate', 'no health gate')
+    .option('--retries <n>', 'further attempts after a failure or a timeout')
+    .option('--retry-backoff <duration>', 'delay before the first retry, doubled for each next one')
+    .option(
+      '--window-cron <cron>',
+      "new offers only in maintenance windows opening at this cron, e.g. '0 2 * * *'",
+    )
+    .option('--window-minutes <n>', 'how long each window stays open')
+    .option('--window-tz <zone>', 'the IANA time zone of the cron (default UTC)')
+    .option(
+      '--timeout <state=duration>',
+      `a state's timeout (repeatable; ${TIMEOUT_STATES.join(', ')})`,
+      collect,
+    )
+    .option('--dry-run', 'print the request body and send nothing')
+    .action(
+      act(async (ctx, o: CreateOptions & { dryRun?: boolean }) => {
+        const body = createBody(o);
+        if (o.dryRun) {
+          ctx.out.line(JSON.stringify(body, null, 2));
+          return;
+        }
+        const d = await ctx.client().op('createDeployment', {}, { body });
+        ctx.out.result(d, () => renderDeployment(ctx.out, d));
+      }),
+    );
+
+  deployments
+    .command('list')
+    .description("the tenant's deployments, newest first")
+    .option('--status <status>', DEPLOYMENT_STATUSES.join(', '))
+    .option('--limit <n>', 'at most this many', '100')
+    .action(
+      act(async (ctx, o: { status?: string; limit: string }) => {
+        const max = number('--limit', o.limit);
+        const rows: Deployment[] = [];
+        const items = ctx
+          .client()
+          .paginate<Deployment>(pathOf('listDeployments'), { status: o.status }, Math.min(500, max));
+        for await (const d of items) {
+          rows.push(d);
+          if (rows.length >= max) break;
+        }
+        ctx.out.result(rows, () => ctx.out.table(rows.map(listRow), deploymentColumns));
+      }),
+    );
+
+  deployments
+    .command('show <deploymentId>')
+    .description('a deployment: phase, devices per state, executions and failures, the health gate')
+    .action(
+      act(async (ctx, deploymentId: string) => {
+        const d = await ctx.client().op('getDeployment', { deploymentId });
+        ctx.out.result(d, () => renderDeployment(ctx.out, d));
+      }),
+    );
+
+  deployments
+    .command('devices <deploymentId>')
+    .description("each targeted device's operation: state, attempt, progress, why it ended")
+    .option('--state <state>', OTA_STATES.join(', '))
+    .option('--limit <n>', 'at most this many')
+    .action(
+      act(async (ctx, deploymentId: string, o: { state?: string; limit?: string }) => {
+        const max = o.limit === undefined ? Infinity : number('--limit', o.limit);
+        const rows: DeploymentDevice[] = [];
+        const items = ctx
+          .client()
+          .paginate<DeploymentDevice>(pathOf('listDeploymentDevices', { deploymentId }), { state: o.state });
+        for await (const d of items) {
+          rows.push(d);
+          if (rows.length >= max) break;
+        }
+        ctx.out.result(rows, () => ctx.out.table(rows, deviceColumns));
+      }),
+    );
+
+  const actions = [
+    ['pause', 'pauseDeployment', 'stop offering; devices already offered go on'],
+    ['resume', 'resumeDeployment', 'go on offering (also after the health gate paused it)'],
+    [
+      'abort',
+      'abortDeployment',
+      'end it (an operator decision): no new offer, a cancel to every device not yet installing',
+    ],
+    [
+      'stop',
+      'stopDeployment',
+      'emergency stop of this deployment: no new offer, a cancel to every device not yet installing',
+    ],
+  ] as const;
+  for (const [verb, op, what] of actions)
+    deployments
+      .command(`${verb} <deploymentId>`)
+      .description(what)
+      .option('--reason <text>', 'why (kept with the deployment and in the audit trail)')
+      .action(
+        act(async (ctx, deploymentId: string, o: { reason?: string }) => {
+          const d = await ctx
+            .client()
+            .op(op, { deploymentId }, { body: o.reason !== undefined ? { reason: o.reason } : {} });
+          ctx.out.result(d, () => renderDeployment(ctx.out, d));
+        }),
+      );
+
+  deployments
+    .command('cancel <deploymentId> <deviceId>')
+    .description("cancel one device's operation (before it began installing)")
+    .option('--reason <text>', 'why')
+    .action(
+      act(async (ctx, deploymentId: string, deviceId: string, o: { reason?: string }) => {
+        const d = await ctx
+          .client()
+          .op(
+            'cancelDeploymentDevice',
+            { deploymentId, deviceId },
+            { body: o.reason !== undefined ? { reason: o.reason } : {} },
+          );
+        ctx.out.result(d, () => ctx.out.fields(d, deviceColumns));
+      }),
+    );
+
+  deployments
+    .command('watch <deploymentId>')
+    .description(
+      'follow a deployment live until it completes, is aborted or stopped (exit 0 completed, 1 aborted or stopped)',
+    )
+    .option('--interval <duration>', 'time between polls', '1s')
+    .action(
+      act(async (ctx, deploymentId: string, o: { interval: string }) => {
+        const ms = Math.max(1, duration('--interval', o.interval)) * 1000;
+        const client = ctx.client();
+        const tty = Boolean(process.stdout.isTTY) && !ctx.out.json;
+        let interrupted = false;
+        let wake: (() => void) | undefined;
+        const onInterrupt = () => {
+          interrupted = true;
+          wake?.();
+        };
+        process.on('SIGINT', onInterrupt);
+        let drawn = 0;
+        let last = '';
+        try {
+          for (;;) {
+            const d = await client.op('getDeployment', { deploymentId });
+            if (ctx.out.json) process.stdout.write(JSON.stringify(d) + '\n');
+            else if (tty) {
+              const footer = FINISHED.has(d.status) ? d.status : '(Ctrl-C stops watching)';
+              const text = `${rendered(d)}\n${new Date().toISOString()}  ${footer}\n`;
+              process.stdout.write((drawn ? `\x1b[${drawn}A\x1b[0J` : '') + text);
+              drawn = text.split('\n').length - 1;
+            } else {
+              const line = progressLine(d);
+              if (line !== last) process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+              last = line;
+            }
+            if (FINISHED.has(d.status)) {
+              if (d.status !== 'completed') process.exitCode = 1;
+              return;
+            }
+            if (interrupted) break;
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, ms);
+              wake = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            if (interrupted) break;
+          }
+          ctx.out.note('Stopped watching; the deployment goes on.');
+          process.exitCode = 130;
+        } finally {
+          process.off('SIGINT', onInterrupt);
+        }
+      }),
+    );
+
+  deployments
+    .command('emergency-stop')
+    .description(
+      "the tenant's OTA emergency stop: stops every active deployment and refuses new ones until lifted",
+    )
+    .option('--reason <text>', 'why (with a stop)')
+    .option('--lift', 'lift the stop (stopped deployments stay stopped)')
+    .option('--status', 'only show whether a stop is in force')
+    .action(
+      act(async (ctx, o: { reason?: string; lift?: boolean; status?: boolean }) => {
+        if (o.lift && o.status) throw new UsageError('--lift or --status, not both');
+        if ((o.lift || o.status) && o.reason !== undefined)
+          throw new UsageError('--reason goes with a stop, not with --lift or --status');
+        const client = ctx.client();
+        const s = o.status
+          ? await client.op('getEmergencyStop')
+          : o.lift
+            ? await client.op('liftEmergencyStop')
+            : await client.op(
+                'setEmergencyStop',
+                {},
+                { body: o.reason !== undefined ? { reason: o.reason } : {} },
+              );
+        ctx.out.result(s, () => {
+          ctx.out.fields({
+            ...s,
+            since: s.since ?? undefined,
+            by: s.by ?? undefined,
+            reason: s.reason ?? undefined,
+          });
+          if (!o.status && !o.lift && s.active)
+            ctx.out.note('Lift it with: mooring deployments emergency-stop --lift');
+        });
+      }),
+    );
+}
