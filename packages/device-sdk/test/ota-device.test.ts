@@ -13,7 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OtaOffer, OtaReport } from '@mooring/protocol';
 import { startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
-import { MemoryCredentialStore, MooringDevice, type Credentials, type OtaOptions } from '../src/index.js';
+import {
+  deviceOtaTransport,
+  MemoryCredentialStore,
+  MooringDevice,
+  type Credentials,
+  type OtaOptions,
+} from '../src/index.js';
 
 let t: TestPlatform;
 let apiKey: string;
@@ -143,6 +149,16 @@ test('deployed end to end: installed and confirmed after the reboot, refused as 
   await until(reported(C.reports, 'deferred'), 'the deferral');
   const deferred = await serverSays(c.deviceId, 'deferred');
   assert.equal(deferred.reason, 'on a call');
+  // The transport's way while MQTT is down: the report goes over HTTPS to the same operation.
+  const https = deviceOtaTransport({
+    http: { url: `https://127.0.0.1:${t.platform.httpPort}`, ca: t.platform.caCert, servername: 'localhost' },
+    deviceId: () => c.deviceId,
+    token: () => c.accessKey!,
+    client: () => undefined,
+    connected: async () => undefined,
+  });
+  await https.report(deferred.operationId, { attempt: 1, state: 'deferred', reason: 'still on a call' });
+  assert.equal((await operation(c.deviceId)).reason, 'still on a call');
   const cancel = await t.call('POST', `/v1/deployments/${dep.body.id}/devices/${c.deviceId}/cancel`, {
     token: apiKey,
     body: { reason: 'not this one' },
