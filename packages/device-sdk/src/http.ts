@@ -174,7 +174,9 @@ export function httpRange(
       },
     );
     req.on('timeout', () => req.destroy(new Error('download stalled')));
-    opts.signal?.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+    const abort = () => req.destroy(new Error('aborted'));
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    req.on('close', () => opts.signal?.removeEventListener('abort', abort));
     req.on('error', (e) => reject(new DeviceApiError(0, 'UNREACHABLE', e.message)));
     req.end();
   });
