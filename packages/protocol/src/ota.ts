@@ -128,6 +128,11 @@ export const OtaOfferSchema = Type.Object(
     artifact: OtaArtifactSchema,
     /** The HTTPS device API path that serves the image, with `Range`. */
     downloadPath: Type.String(),
+    /**
+     * Seconds the device may stay silent in each state before the platform times the attempt out
+     * (`offered`, `accepted`, `deferred`, `downloading`, `downloaded`, `installing`, `rebooting`).
+     */
+    timeouts: Type.Optional(Type.Record(Type.String(), Type.Integer({ minimum: 1 }))),
   },
   { additionalProperties: false },
 );

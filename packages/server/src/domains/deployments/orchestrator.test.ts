@@ -418,6 +418,29 @@ for (const [name, open] of storeBackends) {
       );
     });
 
+    test('a device may defer until it begins installing, but not go back once installing', async () => {
+      const s = await setup(db, 2, `df${name.slice(0, 2)}`);
+      const dep = await s.create({ target: {}, phases: [{ percent: 100 }] });
+      await s.orchestrator.tick();
+      const [a, b] = await s.offered(dep.id);
+      const report = (op: typeof a, state: string) =>
+        s.ota.report(s.device(op!.device_id), op!.operation_id, { attempt: 1, state } as never);
+      for (const st of ['accepted', 'downloading', 'downloaded', 'deferred', 'installing'])
+        assert.equal((await report(a, st)).state, st, `${st} after a download`);
+      const offer = (await s.ota.messagesFor(s.device(a!.device_id)))[0]!.message;
+      assert.equal(offer.type === 'offer' && offer.timeouts?.rebooting, 900, 'the offer names the deadlines');
+      await assert.rejects(
+        report(a, 'deferred'),
+        (e: unknown) =>
+          isAppError(e) && e.code === 'OTA_OPERATION_NOT_OPEN' && e.details.state === 'installing',
+      );
+      await report(b, 'installing');
+      await assert.rejects(
+        report(b, 'downloading'),
+        (e: unknown) => isAppError(e) && e.code === 'OTA_OPERATION_NOT_OPEN',
+      );
+    });
+
     test('an exponential rate: offers per minute grow by the factor as devices succeed', async () => {
       const s = await setup(db, 40, `rt${name.slice(0, 2)}`);
       const dep = await s.create({

@@ -444,6 +444,7 @@ export function createDeploymentServices(deps: DeploymentDeps): {
               keyId: a.keyId,
             },
             downloadPath: `/v1/device/artifacts/${a.id}`,
+            timeouts: r.settings.timeouts,
           },
         });
       }

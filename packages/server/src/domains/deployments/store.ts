@@ -293,7 +293,7 @@ export function deploymentStore(db: Queryable) {
     /** What a device should hear: its offers (an active state) and cancels it has not acknowledged. */
     async openForDevice(tenantId: string, deviceId: string) {
       return db.query<OperationRow & { settings: DeploymentSettings; artifact_id: string }>(
-        `SELECT o.*, d.artifact_id FROM deployment_devices o JOIN deployments d ON d.id = o.deployment_id
+        `SELECT o.*, d.artifact_id, d.settings FROM deployment_devices o JOIN deployments d ON d.id = o.deployment_id
           WHERE o.tenant_id = $1 AND o.device_id = $2 AND (o.state IN ${ACTIVE} OR o.cancel_pending)
           ORDER BY o.operation_id`,
         [tenantId, deviceId],

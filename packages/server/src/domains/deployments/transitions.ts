@@ -1,7 +1,8 @@
 /**
  * What a device's report does to its operation: the rules, free of the store. A report must name the
- * current attempt of an operation that is still with the device, and move it forward (a deferred
- * device may go back to accepting); `succeeded` counts only with the version the deployment installs;
+ * current attempt of an operation that is still with the device, and move it forward (a device may
+ * defer until it begins installing, e.g. downloaded now and installed in a window, and go on from
+ * there); `succeeded` counts only with the version the deployment installs;
  * `failed`, `rolled_back` (and a success with another version) are retried while retries last;
  * `rejected` (the device refused the image) is not.
  */
@@ -69,7 +70,8 @@ export function apply(
   if (!isActive(op.state)) throw notOpen(op, 'it has not been offered');
   const from = ORDER[op.state]!;
   const to = ORDER[report.state];
-  if (to !== undefined && to < from && op.state !== 'deferred')
+  const deferral = report.state === 'deferred' && from <= ORDER.downloaded!;
+  if (to !== undefined && to < from && op.state !== 'deferred' && !deferral)
     throw notOpen(op, `${report.state} cannot follow ${op.state}`);
 
   const detail = { code: report.code ?? null, reason: report.reason ?? null };
