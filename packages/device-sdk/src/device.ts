@@ -13,7 +13,7 @@ import { OfflineBuffer, type Reading } from './buffer.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import type { HttpTarget } from './http.js';
 import { refreshRegistrationToken, renewCertificate } from './provisioning.js';
-import { OtaAgent, type OtaOptions } from './ota.js';
+import { OtaAgent, type OtaOptions, type OtaTransport } from './ota.js';
 import { deviceOtaTransport } from './ota-transport.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
@@ -63,7 +63,16 @@ export interface DeviceOptions {
    * Over-the-air updates (docs/ota.md): the device subscribes to `d/{id}/ota/+` and the agent
    * (`device.ota`) checks, downloads and hands each offered image to `install`. Needs `firmware`.
    */
-  ota?: OtaOptions;
+  ota?: DeviceOtaOptions;
+}
+
+/** The `ota` option of `MooringDevice`. */
+export interface DeviceOtaOptions extends OtaOptions {
+  /**
+   * Wraps the transport the device gives its agent (MQTT reports, the HTTPS download and keys): for
+   * tests and simulations that inject faults, such as a download that breaks off.
+   */
+  wrapTransport?(transport: OtaTransport): OtaTransport;
 }
 
 const RENEW_CHECK_MS = 60_000;
@@ -351,26 +360,27 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     this.emit('credentials', next);
   }
 
-  private otaAgent(options: OtaOptions): OtaAgent {
+  private otaAgent({ wrapTransport, ...options }: DeviceOtaOptions): OtaAgent {
+    const transport = deviceOtaTransport({
+      http: this.opts.http,
+      deviceId: () => this.credentials!.deviceId,
+      token: () => this.credentials!.accessKey ?? this.credentials!.registrationToken,
+      client: () => (this.state === 'connected' ? this.client : undefined),
+      connected: (ms) =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(t);
+            this.off('connected', done);
+            resolve();
+          };
+          const t = setTimeout(done, ms);
+          this.once('connected', done);
+        }),
+    });
     const agent = new OtaAgent({
       ...options,
       firmware: () => this.firmware!,
-      transport: deviceOtaTransport({
-        http: this.opts.http,
-        deviceId: () => this.credentials!.deviceId,
-        token: () => this.credentials!.accessKey ?? this.credentials!.registrationToken,
-        client: () => (this.state === 'connected' ? this.client : undefined),
-        connected: (ms) =>
-          new Promise<void>((resolve) => {
-            const done = () => {
-              clearTimeout(t);
-              this.off('connected', done);
-              resolve();
-            };
-            const t = setTimeout(done, ms);
-            this.once('connected', done);
-          }),
-      }),
+      transport: wrapTransport ? wrapTransport(transport) : transport,
     });
     // A failed report or a retried download: the agent goes on; the firmware may listen.
     agent.on('error', (e) => {
