@@ -4,15 +4,65 @@
  * (connections dropped at random, slow or failing command handlers). Devices provision themselves
  * with a batch provisioning token, or use access keys an operator made. Used by `mooring simulate`,
  * `mooring demo` and the benchmark.
+ *
+ * With `firmware`, each device reports what it runs and takes OTA updates through the SDK's agent:
+ * installing is simulated, and the reboot is a new `MooringDevice` on the same credentials and OTA
+ * directory that reports the new version. OTA faults (an install that throws, a reboot loop after
+ * success, a download that breaks off half-way) hit devices chosen from a seed, so that a test can
+ * tell which ones (`otaFault`).
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   MemoryCredentialStore,
   MooringDevice,
+  httpJson,
   provision,
   type Credentials,
   type HttpTarget,
+  type OtaTransport,
 } from '@mooring/device-sdk';
+
+export type OtaFault = 'installFailure' | 'rebootLoop' | 'downloadInterruption';
+
+/**
+ * Whether the fault with this `rate` (0 to 1) hits device `index` (0-based: the order of the
+ * credentials, or serial number − 1): a function of the seed, the fault and the index only.
+ */
+export function otaFault(seed: string, fault: OtaFault, index: number, rate: number): boolean {
+  if (rate <= 0) return false;
+  if (rate >= 1) return true;
+  const h = createHash('sha256').update(`${seed}\0${fault}\0${index}`).digest();
+  return h.readUInt32BE(0) / 2 ** 32 < rate;
+}
+
+export interface SimulatorOtaOptions {
+  /** The version and hardware class every device runs at start (reported at each connect). */
+  version: string;
+  hardwareClass: string;
+  seed?: string;
+  installFailureRate?: number;
+  rebootLoopRate?: number;
+  downloadInterruptionRate?: number;
+  /** How long a simulated reboot takes (default 1 s). */
+  rebootMs?: number;
+  /** A looping device restarts this often (default 3 s). */
+  rebootLoopMs?: number;
+  /** Where the devices' OTA directories go (default: a new temporary directory, removed at stop). */
+  dir?: string;
+}
+
+export interface SimulatorOtaStats {
+  offers: number;
+  installed: number;
+  succeeded: number;
+  failed: number;
+  rebootLooping: number;
+  downloadResumptions: number;
+}
 
 export interface SimulatorOptions {
   http: HttpTarget;
@@ -34,6 +84,8 @@ export interface SimulatorOptions {
   commandFailure?: number;
   /** Devices connecting at the same time while the fleet comes up. */
   concurrency?: number;
+  /** Firmware reports and OTA updates, with injected faults. */
+  ota?: SimulatorOtaOptions;
 }
 
 export interface SimulatorStats {
@@ -44,18 +96,57 @@ export interface SimulatorStats {
   dropped: number;
   reconnects: number;
   commands: number;
+  ota?: SimulatorOtaStats;
+}
+
+/** What one simulated device is across its (simulated) reboots. */
+interface Unit {
+  index: number;
+  store: MemoryCredentialStore;
+  device: MooringDevice;
+  version: string;
+  dir?: string;
+  looping: boolean;
+  /** Download paths already broken off once. */
+  interrupted: Set<string>;
 }
 
 export class Simulator extends EventEmitter<{ progress: [done: number, total: number] }> {
   readonly devices: MooringDevice[] = [];
+  private readonly units: Unit[] = [];
   private timers: NodeJS.Timeout[] = [];
   private sent = 0;
   private reconnects = 0;
   private dropped = 0;
   private commands = 0;
+  private stopping = false;
+  private otaDir: string | undefined;
+  private ownOtaDir = false;
+  private readonly offersSeen = new Set<string>();
+  private readonly finalSeen = new Set<string>();
+  private readonly ota: SimulatorOtaStats = {
+    offers: 0,
+    installed: 0,
+    succeeded: 0,
+    failed: 0,
+    rebootLooping: 0,
+    downloadResumptions: 0,
+  };
 
   constructor(private readonly opts: SimulatorOptions) {
     super();
+  }
+
+  /** Whether `fault` hits device `index` in this run. */
+  faulty(fault: OtaFault, index: number): boolean {
+    const o = this.opts.ota;
+    if (!o) return false;
+    const rate = {
+      installFailure: o.installFailureRate,
+      rebootLoop: o.rebootLoopRate,
+      downloadInterruption: o.downloadInterruptionRate,
+    }[fault];
+    return otaFault(o.seed ?? '1', fault, index, rate ?? 0);
   }
 
   private async credentialsFor(i: number): Promise<Credentials> {
@@ -78,9 +169,10 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
     });
   }
 
-  private makeDevice(credentials: Credentials): MooringDevice {
+  private makeDevice(unit: Omit<Unit, 'device'>): MooringDevice {
+    const ota = this.opts.ota;
     const device = new MooringDevice({
-      store: new MemoryCredentialStore(credentials),
+      store: unit.store,
       http: this.opts.http,
       mqttUrl: this.opts.mqttUrl,
       preferCertificate: false,
@@ -88,6 +180,30 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
       buffer: { maxReadings: 1_000 },
       backoff: { baseMs: 1_000, capMs: 30_000 },
       keepaliveSeconds: 120,
+      ...(ota && unit.dir
+        ? {
+            firmware: { version: unit.version, hardwareClass: ota.hardwareClass },
+            ota: {
+              dir: unit.dir,
+              retry: { baseMs: 200, capMs: 2_000 },
+              install: async (file: string) => {
+                if (this.faulty('installFailure', unit.index)) throw new Error('simulated flash failure');
+                // The "flash": the image is checked already; the simulated device only needs it there.
+                await stat(file);
+                this.ota.installed++;
+              },
+              // The agent reports `rebooting` before this; the restart runs after it returns.
+              reboot: (offer) => {
+                const t = setTimeout(
+                  () => this.reboot(unit.index, offer.artifact.version),
+                  ota.rebootMs ?? 1_000,
+                );
+                this.timers.push(t);
+              },
+              wrapTransport: (t: OtaTransport) => this.faultyTransport(unit.index, t),
+            },
+          }
+        : {}),
     });
     const answer = async (params: unknown) => {
       if (this.opts.commandDelayMs) await new Promise((r) => setTimeout(r, this.opts.commandDelayMs));
@@ -99,20 +215,131 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
     device.on('reconnecting', () => this.reconnects++);
     device.on('dropped', (n) => (this.dropped += n));
     device.on('error', () => undefined);
+    device.ota?.on('error', () => undefined);
+    device.ota?.on('offer', (offer) => {
+      const key = `${unit.index}/${offer.operationId}/${offer.attempt}`;
+      if (this.offersSeen.has(key)) return;
+      this.offersSeen.add(key);
+      this.ota.offers++;
+    });
+    device.ota?.on('progress', ({ operationId, report }) => {
+      const final = ['succeeded', 'failed', 'rolled_back', 'rejected'].includes(report.state);
+      // A final report is sent again when the platform delivers the offer again (after the reboot).
+      const key = `${unit.index}/${operationId}/${report.attempt}`;
+      if (!final || this.finalSeen.has(key)) return;
+      this.finalSeen.add(key);
+      if (report.state !== 'succeeded') {
+        this.ota.failed++;
+        return;
+      }
+      this.ota.succeeded++;
+      const u = this.units[unit.index];
+      if (u && !u.looping && this.faulty('rebootLoop', unit.index)) {
+        u.looping = true;
+        this.ota.rebootLooping++;
+        const t = setInterval(() => this.reboot(unit.index), ota?.rebootLoopMs ?? 3_000);
+        this.timers.push(t);
+      }
+    });
     return device;
+  }
+
+  /**
+   * The agent's transport, with the download broken off at about half of the image once per offered
+   * image for a device the fault hits; every ranged request after the first byte counts as a
+   * resumption.
+   */
+  private faultyTransport(index: number, t: OtaTransport): OtaTransport {
+    return {
+      ...t,
+      fetchRange: async (path, start, signal) => {
+        if (start > 0) this.ota.downloadResumptions++;
+        const res = await t.fetchRange(path, start, signal);
+        const unit = this.units[index];
+        if (!unit || unit.interrupted.has(path) || !this.faulty('downloadInterruption', index)) return res;
+        if (res.total === undefined || res.status === 416) return res;
+        unit.interrupted.add(path);
+        const cut = Math.max(1, Math.floor(res.total / 2)) - res.start;
+        const body = res.body;
+        return {
+          ...res,
+          body: (async function* () {
+            let got = 0;
+            for await (const chunk of body) {
+              if (got + chunk.length >= cut) {
+                if (cut > got) yield chunk.subarray(0, cut - got);
+                (body as { destroy?: () => void }).destroy?.();
+                throw new Error('simulated interruption of the download');
+              }
+              got += chunk.length;
+              yield chunk;
+            }
+          })(),
+        };
+      },
+    };
+  }
+
+  /**
+   * A simulated reboot: the device stops (its agent keeps its state in the OTA directory) and comes
+   * back as a new `MooringDevice` running `version`; a device in a reboot loop reports a crash on each
+   * boot.
+   */
+  private reboot(index: number, version?: string): void {
+    const unit = this.units[index];
+    if (!unit || this.stopping) return;
+    const run = (async () => {
+      const old = unit.device;
+      if (version) unit.version = version;
+      await old.stop();
+      if (this.stopping) return;
+      const device = this.makeDevice(unit);
+      unit.device = device;
+      this.devices[index] = device;
+      await device.start();
+      if (unit.looping && !this.stopping) {
+        const c = await unit.store.load();
+        await httpJson(this.opts.http, 'POST', '/v1/device/events', {
+          token: c!.accessKey ?? c!.registrationToken,
+          body: {
+            type: 'crash',
+            severity: 'critical',
+            message: `simulated crash after updating to ${unit.version}`,
+          },
+        }).catch(() => undefined);
+      }
+    })();
+    run.catch(() => undefined);
   }
 
   /** Provisions (or loads) and connects every device, `concurrency` at a time. */
   async start(): Promise<void> {
+    const ota = this.opts.ota;
+    if (ota) {
+      this.ownOtaDir = !ota.dir;
+      this.otaDir = ota.dir ?? (await mkdtemp(join(tmpdir(), 'mooring-sim-ota-')));
+    }
     const concurrency = this.opts.concurrency ?? 50;
     let next = 0;
     let done = 0;
     const lane = async () => {
       while (next < this.opts.count) {
         const i = next++;
-        const device = this.makeDevice(await this.credentialsFor(i));
-        await device.start();
-        this.devices[i] = device;
+        const store = new MemoryCredentialStore(await this.credentialsFor(i));
+        const dir = this.otaDir ? join(this.otaDir, `device-${i}`) : undefined;
+        if (dir) await mkdir(dir, { recursive: true });
+        const base = {
+          index: i,
+          store,
+          version: ota?.version ?? '',
+          ...(dir ? { dir } : {}),
+          looping: false,
+          interrupted: new Set<string>(),
+        };
+        const unit: Unit = { ...base, device: this.makeDevice(base) };
+        this.units[i] = unit;
+        await unit.device.start();
+        this.devices[i] = unit.device;
         this.emit('progress', ++done, this.opts.count);
       }
     };
@@ -122,12 +349,15 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
 
   private startTelemetry(): void {
     const periodMs = 1000 / this.opts.rate;
-    for (const device of this.devices) {
+    for (let i = 0; i < this.devices.length; i++) {
       const state = Object.fromEntries(this.opts.keys.map((k) => [k, 20 + Math.random() * 10]));
+      // The device of the moment: a simulated reboot replaces it.
+      const device = () => this.devices[i]!;
       const tick = () => {
         for (const k of this.opts.keys)
           state[k] = Math.round((state[k]! + (Math.random() - 0.5)) * 100) / 100;
-        device.send({ ...state });
+        if (device().state === 'stopped') return;
+        device().send({ ...state });
         this.sent++;
       };
       // A random phase, so that the fleet does not send in lockstep.
@@ -139,7 +369,7 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
       this.timers.push(first);
       if (Math.random() < (this.opts.flaky ?? 0)) {
         const t = setInterval(() => {
-          if (Math.random() < 0.1) device.dropConnection();
+          if (Math.random() < 0.1) device().dropConnection();
         }, 3_000);
         this.timers.push(t);
       }
@@ -155,11 +385,16 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
       dropped: this.dropped,
       reconnects: this.reconnects,
       commands: this.commands,
+      ...(this.opts.ota ? { ota: { ...this.ota } } : {}),
     };
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const t of this.timers) clearTimeout(t);
-    await Promise.all(this.devices.filter(Boolean).map((d) => d.stop()));
+    // A reboot under way sees `stopping` once its old device stopped and starts no new one; one
+    // already starting its new device has put it in `units`, which is stopped here.
+    await Promise.all(this.units.filter(Boolean).map((u) => u.device.stop()));
+    if (this.otaDir && this.ownOtaDir) await rm(this.otaDir, { recursive: true, force: true });
   }
 }

@@ -21,6 +21,21 @@ export function registerSimulate(program: Command): void {
     .option('--command-failure <share>', 'share of commands that fail', '0')
     .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)')
     .option('--concurrency <n>', 'devices connecting at once while the fleet comes up', '50')
+    .option('--firmware-version <v>', 'the firmware the devices run: they report it and take OTA updates')
+    .option('--hardware-class <class>', 'the hardware class they report (with --firmware-version)', 'sim')
+    .option('--seed <seed>', 'picks the devices the OTA faults hit (the same seed, the same devices)', '1')
+    .option('--ota-install-failure-rate <share>', 'share of devices whose install fails', '0')
+    .option(
+      '--ota-reboot-loop-rate <share>',
+      'share of devices that crash-loop after a successful update',
+      '0',
+    )
+    .option('--ota-reboot-loop-every <duration>', 'how often a looping device restarts', '3s')
+    .option(
+      '--ota-download-interruption-rate <share>',
+      'share of devices whose download breaks off half-way',
+      '0',
+    )
     .action(
       act(async (ctx, o: Record<string, string | undefined>) => {
         const server = ctx.server();
@@ -36,6 +51,15 @@ export function registerSimulate(program: Command): void {
         if (!credentials && !o.provisioningToken)
           throw new UsageError('give --provisioning-token or --credentials');
         const count = Number(o.count);
+        const rates = {
+          installFailureRate: share(o.otaInstallFailureRate!, '--ota-install-failure-rate'),
+          rebootLoopRate: share(o.otaRebootLoopRate!, '--ota-reboot-loop-rate'),
+          downloadInterruptionRate: share(o.otaDownloadInterruptionRate!, '--ota-download-interruption-rate'),
+        };
+        if (!o.firmwareVersion && Object.values(rates).some((r) => r > 0))
+          throw new UsageError(
+            'the OTA faults need --firmware-version (devices without firmware take no updates)',
+          );
         if (credentials && credentials.length < count)
           throw new UsageError(`${o.credentials} holds ${credentials.length} devices, fewer than --count`);
         // Loaded here, not with the command line: the device SDK (MQTT, X.509) is most of its start-up.
@@ -57,6 +81,17 @@ export function registerSimulate(program: Command): void {
           commandDelayMs: seconds(o.commandDelay!) * 1000,
           commandFailure: Number(o.commandFailure),
           concurrency: Number(o.concurrency),
+          ...(o.firmwareVersion
+            ? {
+                ota: {
+                  version: o.firmwareVersion,
+                  hardwareClass: o.hardwareClass!,
+                  seed: o.seed!,
+                  ...rates,
+                  rebootLoopMs: seconds(o.otaRebootLoopEvery!) * 1000,
+                },
+              }
+            : {}),
         });
         const bar =
           !ctx.out.json && process.stderr.isTTY
@@ -76,8 +111,11 @@ export function registerSimulate(program: Command): void {
         const t1 = Date.now();
         const report = setInterval(() => {
           const s = sim.stats();
+          const ota = s.ota
+            ? `  ota offers ${s.ota.offers} installed ${s.ota.installed} succeeded ${s.ota.succeeded} failed ${s.ota.failed} looping ${s.ota.rebootLooping} resumed ${s.ota.downloadResumptions}`
+            : '';
           ctx.out.note(
-            `connected ${s.connected}/${s.devices}  sent ${s.sent}  buffered ${s.buffered}  reconnects ${s.reconnects}  commands ${s.commands}  rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`,
+            `connected ${s.connected}/${s.devices}  sent ${s.sent}  buffered ${s.buffered}  reconnects ${s.reconnects}  commands ${s.commands}${ota}  rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`,
           );
         }, 5_000);
         await new Promise<void>((resolve) => {
@@ -98,4 +136,10 @@ export function registerSimulate(program: Command): void {
         ctx.out.result(summary, () => ctx.out.fields(summary));
       }),
     );
+}
+
+function share(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`${flag} takes a share from 0 to 1`);
+  return n;
 }
