@@ -137,6 +137,7 @@ test('install failures hit exactly the devices the seed picks; the others update
     const op = states.get(deviceId)!;
     if (failing.includes(i)) {
       assert.equal(op.state, 'failed', `device ${i}: ${JSON.stringify(op)}`);
+      assert.equal(op.code, 'INSTALL_FAILED');
     } else {
       assert.equal(op.state, 'succeeded', `device ${i}: ${JSON.stringify(op)}`);
       const d = await t.call('GET', `/v1/devices/${deviceId}`, { token: f.apiKey });
