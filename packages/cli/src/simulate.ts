@@ -257,9 +257,11 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
         const res = await t.fetchRange(path, start, signal);
         const unit = this.units[index];
         if (!unit || unit.interrupted.has(path) || !this.faulty('downloadInterruption', index)) return res;
-        if (res.total === undefined || res.status === 416) return res;
+        // Only a body that holds the middle of the image (a part file may be past it already).
+        const half = Math.max(1, Math.floor((res.total ?? 0) / 2));
+        if (res.total === undefined || res.status === 416 || res.start >= half) return res;
         unit.interrupted.add(path);
-        const cut = Math.max(1, Math.floor(res.total / 2)) - res.start;
+        const cut = half - res.start;
         const body = res.body;
         return {
           ...res,
