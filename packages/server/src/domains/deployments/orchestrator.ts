@@ -16,7 +16,7 @@
  */
 import type { DeploymentRow, DeploymentStore } from './store.js';
 import type { Transaction } from '../../store/db.js';
-import type { DeploymentEffects } from './service.js';
+import type { DeploymentEffects } from './effects.js';
 import type { HealthComparison, HealthCohort, Orchestrator } from './deployments.js';
 import { insideWindow, rateRoom } from './settings.js';
 

@@ -1,5 +1,8 @@
-/** Deployments over the store: operator actions, and the device side of each operation. */
-import { parseSemver, type OtaMessage, type VersionKey } from '@mooring/protocol';
+/**
+ * Deployments over the store: the operator's side (create, list, actions, the emergency stop); the
+ * device's side is `device-side.ts`, what every change writes with it `effects.ts`.
+ */
+import { parseSemver, type VersionKey } from '@mooring/protocol';
 import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { principalName, type TenantCaller } from '../../platform/caller.js';
@@ -18,14 +21,9 @@ import type {
   OtaDeviceService,
 } from './deployments.js';
 import { resolveSettings } from './settings.js';
-import { apply } from './transitions.js';
-import {
-  toDeploymentDevice,
-  type Changed,
-  type DeploymentRow,
-  type DeploymentStore,
-  type TargetQuery,
-} from './store.js';
+import { createOtaDeviceService } from './device-side.js';
+import { deploymentEffects, toDeployment, type DeploymentEffects } from './effects.js';
+import { toDeploymentDevice, type DeploymentRow, type DeploymentStore, type TargetQuery } from './store.js';
 
 /** The artifact facts a deployment needs (its manifest and signature), read through the artifacts contract. */
 export type DeployableArtifact = Omit<ArtifactManifest, 'artifactId' | 'createdAt'> &
@@ -57,117 +55,6 @@ function keyOf(version: string, path: string): VersionKey {
     throw new AppError('VALIDATION_FAILED', parsed.message, { errors: [{ path, message: parsed.message }] });
   return parsed.key;
 }
-
-export function toDeployment(r: DeploymentRow, counts: Record<string, number>): Deployment {
-  const s = r.settings;
-  return {
-    id: r.id,
-    tenantId: r.tenant_id,
-    name: r.name,
-    artifactId: r.artifact_id,
-    version: s.version,
-    hardwareClass: s.hardwareClass,
-    status: r.status,
-    statusCode: r.status_code,
-    statusReason: r.status_reason,
-    target: r.target,
-    phases: s.phases,
-    currentPhase: r.current_phase,
-    phaseStartedAt: r.phase_started_at,
-    soakUntil: r.soak_until,
-    total: r.total,
-    excluded: r.excluded,
-    counts,
-    executions: r.executions,
-    failures: r.failures,
-    maxInFlight: s.maxInFlight,
-    rate: s.rate ?? null,
-    statusRule: s.statusRule,
-    healthGate: s.healthGate,
-    health: r.health,
-    timeouts: s.timeouts,
-    retries: s.retries,
-    maintenanceWindow: s.maintenanceWindow,
-    createdAt: r.created_at,
-    createdBy: r.created_by,
-    updatedAt: r.updated_at,
-    finishedAt: r.finished_at,
-  };
-}
-
-/**
- * What every change of deployments writes with it: the outbox facts of changed operations and
- * statuses, the notice that devices' feeds changed, and (for changes no request made) an audit record.
- * Shared by the service and the orchestrator.
- */
-export function deploymentEffects(
-  deps: Pick<DeploymentDeps, 'store' | 'outbox' | 'bus' | 'audit' | 'nudge'>,
-) {
-  return {
-    async operationsChanged(d: { id: string; tenant_id: string }, changed: readonly Changed[], at: number) {
-      if (changed.length === 0) return;
-      await deps.outbox.addMany(
-        'ota.operation.changed',
-        changed.map((c) => ({
-          tenantId: d.tenant_id,
-          deploymentId: d.id,
-          deviceId: c.device_id,
-          operationId: c.operation_id,
-          attempt: c.attempt,
-          previous: c.previous,
-          state: c.state,
-          at,
-        })),
-      );
-    },
-    feedsChanged(tenantId: string, deviceIds: string[]) {
-      if (deviceIds.length > 0) deps.bus.publish('ota.changed', { tenantId, deviceIds });
-    },
-    /**
-     * Moves a deployment from one of `from` to `to`, and for a final status cancels what has not begun
-     * installing; undefined when its status was none of `from`.
-     */
-    async setStatus(
-      d: DeploymentRow,
-      from: readonly DeploymentStatus[],
-      to: DeploymentStatus,
-      why: { code: string; reason: string | null; actor: string | null },
-      now: number,
-    ): Promise<DeploymentRow | undefined> {
-      const updated = await deps.store.setStatus(d.id, from, to, why, now);
-      if (!updated) return undefined;
-      await deps.outbox.add('deployment.status.changed', {
-        tenantId: d.tenant_id,
-        deploymentId: d.id,
-        previous: d.status,
-        status: to,
-        code: why.code,
-        reason: why.reason,
-        at: now,
-      });
-      if (to === 'aborted' || to === 'stopped') {
-        const cancelled = await deps.store.cancelOpen(d.id, why.reason ?? `deployment ${to}`, now);
-        await this.operationsChanged(d, cancelled, now);
-        this.feedsChanged(
-          d.tenant_id,
-          cancelled.filter((c) => c.previous !== 'queued').map((c) => c.device_id),
-        );
-      }
-      // A change no person asked for (a rule tripped) is recorded here; requests are recorded by the API.
-      if (why.actor === null)
-        deps.audit({
-          tenantId: d.tenant_id,
-          actor: 'system:ota',
-          action: `deployments.${to === 'active' ? 'resume' : to}`,
-          target: d.id,
-          changes: { code: why.code, reason: why.reason, previous: d.status },
-        });
-      if (to === 'active') whenCommitted(deps.nudge);
-      return updated;
-    },
-  };
-}
-export type DeploymentEffects = ReturnType<typeof deploymentEffects>;
 
 export function createDeploymentServices(deps: DeploymentDeps): {
   deployments: DeploymentService;
@@ -399,107 +286,7 @@ export function createDeploymentServices(deps: DeploymentDeps): {
     },
   };
 
-  const ota: OtaDeviceService = {
-    async messagesFor(device) {
-      const rows = await store.openForDevice(device.tenantId, device.deviceId);
-      const out: { id: string; message: OtaMessage }[] = [];
-      const artifacts = new Map<string, DeployableArtifact>();
-      for (const r of rows) {
-        if (r.state === 'cancelled' || r.cancel_pending) {
-          out.push({
-            id: `${r.operation_id}:${r.attempt}:cancel`,
-            message: {
-              type: 'cancel',
-              operationId: r.operation_id,
-              deploymentId: r.deployment_id,
-              attempt: r.attempt,
-              reason: r.reason ?? 'cancelled',
-            },
-          });
-          continue;
-        }
-        let a = artifacts.get(r.artifact_id);
-        if (!a) {
-          const caller = { tenantId: device.tenantId, principal: { kind: 'device' as const, ...device } };
-          a = await deps.artifact(caller, r.artifact_id);
-          artifacts.set(r.artifact_id, a);
-        }
-        out.push({
-          id: `${r.operation_id}:${r.attempt}:offer`,
-          message: {
-            type: 'offer',
-            operationId: r.operation_id,
-            deploymentId: r.deployment_id,
-            attempt: r.attempt,
-            artifact: {
-              id: a.id,
-              tenantId: a.tenantId,
-              version: a.version,
-              hardwareClass: a.hardwareClass,
-              minVersion: a.minVersion,
-              sequence: a.sequence,
-              size: a.size,
-              sha256: a.sha256,
-              signature: a.signature,
-              keyId: a.keyId,
-            },
-            downloadPath: `/v1/device/artifacts/${a.id}`,
-            timeouts: r.settings.timeouts,
-          },
-        });
-      }
-      return out;
-    },
-
-    async report(device, operationId, report) {
-      return transaction(async (s) => {
-        const op = await s.deviceOperation(device.tenantId, device.deviceId, operationId);
-        if (!op) throw new AppError('OTA_OPERATION_NOT_FOUND', `no operation ${operationId} for this device`);
-        const d = (await s.lockById(op.deployment_id))!;
-        const t = now();
-        const tr = apply(op, report, d.settings, t);
-        if (!tr) return { operationId, attempt: op.attempt, state: op.state };
-        await s.updateOperation(tr.row);
-        if (tr.factState !== op.state || tr.row.state !== op.state)
-          await effects.operationsChanged(
-            d,
-            [
-              {
-                operation_id: op.operation_id,
-                device_id: op.device_id,
-                attempt: op.attempt,
-                previous: op.state,
-                state: tr.factState,
-              },
-            ],
-            t,
-          );
-        if (tr.feedChanged) effects.feedsChanged(d.tenant_id, [device.deviceId]);
-        if (tr.outcome !== 'none') {
-          const counted = await s.count(d.id, 1, tr.outcome === 'failure' ? 1 : 0, t);
-          const rule = d.settings.statusRule;
-          if (
-            tr.outcome === 'failure' &&
-            counted.executions >= rule.minExecutions &&
-            (counted.failures * 100) / counted.executions > rule.failurePercent
-          ) {
-            const reason = `${counted.failures} of ${counted.executions} executions failed (more than ${rule.failurePercent} %)`;
-            await effects.setStatus(
-              counted,
-              ['active', 'paused'],
-              'aborted',
-              { code: 'status_rule', reason, actor: null },
-              t,
-            );
-          }
-          whenCommitted(deps.nudge);
-        }
-        return { operationId, attempt: tr.row.attempt, state: tr.row.state };
-      });
-    },
-
-    mayDownload: (device, artifactId) => store.mayDownload(device.tenantId, device.deviceId, artifactId),
-  };
+  const ota = createOtaDeviceService(deps, effects);
 
   return { deployments, ota, effects };
 }

@@ -1,12 +1,14 @@
 /**
  * SQL of deployments: `deployments`, `deployment_devices` (one operation per targeted device) and
- * `ota_emergency_stops`. Target selection reads the firmware columns of `devices`; the health gate
+ * `ota_emergency_stops`, with the target selection of `target-store.ts`. The health gate
  * reads `presence_events`, `device_events` and `telemetry` (read-only, by the indexes of migration 017).
  * Every state change of an operation is one statement guarded by the state it leaves.
  */
-import type { OtaState, VersionKey } from '@mooring/protocol';
-import type { DeviceVisibility } from '../../platform/caller.js';
+import type { OtaState } from '@mooring/protocol';
 import type { Queryable } from '../../store/db.js';
+import { targetStore, type TargetQuery } from './target-store.js';
+
+export type { TargetQuery } from './target-store.js';
 import type {
   DeploymentDevice,
   DeploymentSettings,
@@ -93,62 +95,11 @@ export function toDeploymentDevice(r: OperationRow, phases: { devices: number }[
   };
 }
 
-export interface TargetQuery {
-  tenantId: string;
-  target: DeploymentTarget;
-  visible: DeviceVisibility | undefined;
-  hardwareClass: string;
-  versionKey: VersionKey;
-  minKey: VersionKey | null;
-  belowKey: VersionKey | null;
-}
-
-const KEY = '(d.fw_major, d.fw_minor, d.fw_patch, d.fw_pre)';
-
-/** The candidate devices of a target, each with why the artifact leaves it out (NULL: it is in). */
-function candidates(q: TargetQuery) {
-  const params: unknown[] = [q.tenantId, q.hardwareClass];
-  const key = (k: VersionKey) =>
-    `($${params.push(k.major)}::int, $${params.push(k.minor)}::int, $${params.push(k.patch)}::int, $${params.push(k.pre)}::text COLLATE "C")`;
-  const where = ['d.tenant_id = $1', `d.status <> 'released'`];
-  const t = q.target;
-  if (t.tags) where.push(`d.tags && $${params.push(t.tags)}::text[]`);
-  if (t.deviceIds) where.push(`d.id = ANY($${params.push(t.deviceIds)}::text[])`);
-  if (t.versions) where.push(`d.firmware_version = ANY($${params.push(t.versions)}::text[])`);
-  if (q.belowKey) where.push(`${KEY} < ${key(q.belowKey)}`);
-  if (q.visible)
-    where.push(
-      `(d.tags && $${params.push(q.visible.tags)}::text[] OR d.id = ANY($${params.push(q.visible.deviceIds)}::text[]))`,
-    );
-  const sql = `SELECT d.id, d.firmware_version,
-      CASE
-        WHEN d.hardware_class IS NULL THEN 'no_firmware_report'
-        WHEN d.hardware_class <> $2 THEN 'hardware_class'
-        ${q.minKey ? `WHEN ${KEY} < ${key(q.minKey)} THEN 'below_min_version'` : ''}
-        WHEN ${KEY} >= ${key(q.versionKey)} THEN 'not_newer'
-        WHEN EXISTS (SELECT 1 FROM deployment_devices o
-                      WHERE o.tenant_id = d.tenant_id AND o.device_id = d.id AND o.open) THEN 'busy'
-      END AS reason
-    FROM devices d WHERE ${where.join(' AND ')}`;
-  return { sql, params };
-}
-
 export function deploymentStore(db: Queryable) {
+  const targets = targetStore(db);
   return {
+    ...targets,
     /** Per reason, how many candidates are left out (`null`: how many are in). */
-    async targetCounts(q: TargetQuery): Promise<Map<string | null, number>> {
-      const { sql, params } = candidates(q);
-      const rows = await db.query<{ reason: string | null; n: number }>(
-        `SELECT reason, count(*)::int AS n FROM (${sql}) c GROUP BY reason`,
-        params,
-      );
-      return new Map(rows.map((r) => [r.reason, r.n]));
-    },
-    /** Every candidate and why it is left out (null: it is in): for an explicit device list. */
-    async candidateReasons(q: TargetQuery): Promise<{ id: string; reason: string | null }[]> {
-      const { sql, params } = candidates(q);
-      return db.query<{ id: string; reason: string | null }>(`SELECT id, reason FROM (${sql}) c`, params);
-    },
     async lockTenant(tenantId: string): Promise<void> {
       await db.query('SELECT id FROM tenants WHERE id = $1 FOR UPDATE', [tenantId]);
     },
@@ -187,20 +138,7 @@ export function deploymentStore(db: Queryable) {
           d.created_by,
         ],
       );
-      const { sql, params } = candidates(q);
-      // The devices in a random but fixed order: the first phase is no particular corner of the fleet.
-      const inserted = await db.query(
-        `INSERT INTO deployment_devices (operation_id, deployment_id, tenant_id, device_id, rank, state,
-                                         from_version, updated_at)
-         SELECT 'ota_' || $${params.push(d.id.slice(4))} || '_' || (r.rank)::text, $${params.push(d.id)}, $1, r.id,
-                r.rank, 'queued', r.firmware_version, $${params.push(d.created_at)}
-           FROM (SELECT c.id, c.firmware_version,
-                        (row_number() OVER (ORDER BY md5(c.id || $${params.push(d.id)})) - 1)::int AS rank
-                   FROM (${sql}) c WHERE c.reason IS NULL) r
-         RETURNING device_id`,
-        params,
-      );
-      return inserted.length;
+      return targets.insertOperations(d, q);
     },
     async get(tenantId: string, id: string, lock = false): Promise<DeploymentRow | undefined> {
       const [r] = await db.query<DeploymentRow>(

@@ -1,0 +1,118 @@
+/**
+ * The device side of operations: the offers and cancels a device should hear (MQTT feed and HTTPS),
+ * its progress reports (the rules in `transitions.ts`; the status rule is checked as an execution
+ * ends), and whether it may download an artifact.
+ */
+import type { OtaMessage } from '@mooring/protocol';
+import { AppError } from '../../errors.js';
+import { whenCommitted } from '../../store/ambient.js';
+import type { OtaDeviceService } from './deployments.js';
+import type { DeploymentEffects } from './effects.js';
+import type { DeployableArtifact, DeploymentDeps } from './service.js';
+import { apply } from './transitions.js';
+
+export function createOtaDeviceService(deps: DeploymentDeps, effects: DeploymentEffects): OtaDeviceService {
+  const { store, transaction } = deps;
+  const now = deps.now ?? Date.now;
+  return {
+    async messagesFor(device) {
+      const rows = await store.openForDevice(device.tenantId, device.deviceId);
+      const out: { id: string; message: OtaMessage }[] = [];
+      const artifacts = new Map<string, DeployableArtifact>();
+      for (const r of rows) {
+        if (r.state === 'cancelled' || r.cancel_pending) {
+          out.push({
+            id: `${r.operation_id}:${r.attempt}:cancel`,
+            message: {
+              type: 'cancel',
+              operationId: r.operation_id,
+              deploymentId: r.deployment_id,
+              attempt: r.attempt,
+              reason: r.reason ?? 'cancelled',
+            },
+          });
+          continue;
+        }
+        let a = artifacts.get(r.artifact_id);
+        if (!a) {
+          const caller = { tenantId: device.tenantId, principal: { kind: 'device' as const, ...device } };
+          a = await deps.artifact(caller, r.artifact_id);
+          artifacts.set(r.artifact_id, a);
+        }
+        out.push({
+          id: `${r.operation_id}:${r.attempt}:offer`,
+          message: {
+            type: 'offer',
+            operationId: r.operation_id,
+            deploymentId: r.deployment_id,
+            attempt: r.attempt,
+            artifact: {
+              id: a.id,
+              tenantId: a.tenantId,
+              version: a.version,
+              hardwareClass: a.hardwareClass,
+              minVersion: a.minVersion,
+              sequence: a.sequence,
+              size: a.size,
+              sha256: a.sha256,
+              signature: a.signature,
+              keyId: a.keyId,
+            },
+            downloadPath: `/v1/device/artifacts/${a.id}`,
+            timeouts: r.settings.timeouts,
+          },
+        });
+      }
+      return out;
+    },
+
+    async report(device, operationId, report) {
+      return transaction(async (s) => {
+        const op = await s.deviceOperation(device.tenantId, device.deviceId, operationId);
+        if (!op) throw new AppError('OTA_OPERATION_NOT_FOUND', `no operation ${operationId} for this device`);
+        const d = (await s.lockById(op.deployment_id))!;
+        const t = now();
+        const tr = apply(op, report, d.settings, t);
+        if (!tr) return { operationId, attempt: op.attempt, state: op.state };
+        await s.updateOperation(tr.row);
+        if (tr.factState !== op.state || tr.row.state !== op.state)
+          await effects.operationsChanged(
+            d,
+            [
+              {
+                operation_id: op.operation_id,
+                device_id: op.device_id,
+                attempt: op.attempt,
+                previous: op.state,
+                state: tr.factState,
+              },
+            ],
+            t,
+          );
+        if (tr.feedChanged) effects.feedsChanged(d.tenant_id, [device.deviceId]);
+        if (tr.outcome !== 'none') {
+          const counted = await s.count(d.id, 1, tr.outcome === 'failure' ? 1 : 0, t);
+          const rule = d.settings.statusRule;
+          if (
+            tr.outcome === 'failure' &&
+            counted.executions >= rule.minExecutions &&
+            (counted.failures * 100) / counted.executions > rule.failurePercent
+          ) {
+            const reason = `${counted.failures} of ${counted.executions} executions failed (more than ${rule.failurePercent} %)`;
+            await effects.setStatus(
+              counted,
+              ['active', 'paused'],
+              'aborted',
+              { code: 'status_rule', reason, actor: null },
+              t,
+            );
+          }
+          whenCommitted(deps.nudge);
+        }
+        return { operationId, attempt: tr.row.attempt, state: tr.row.state };
+      });
+    },
+
+    mayDownload: (device, artifactId) => store.mayDownload(device.tenantId, device.deviceId, artifactId),
+  };
+}
