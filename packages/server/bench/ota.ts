@@ -54,6 +54,8 @@ export interface OtaPhaseDeps {
   budgetMs: number;
   /** Records figures in the run's report as soon as they are measured. */
   set(figures: Record<string, unknown>): void;
+  /** With BENCH_SERVER_CPU_PROF: profiles the server from the create request to the last offer ('ota-offers'), then to completion ('ota-rollout'). */
+  profile?(at: 'start' | 'stop', name: string): void;
   /** Registers a cleanup step with the run, so that the clients go whatever ends it. */
   onCleanup(step: () => Promise<void> | void): void;
   log(line: string): void;
@@ -426,6 +428,7 @@ export async function otaPhase(d: OtaPhaseDeps) {
     machine0 = machineCpu();
     const c0 = procCpuMs(d.serverPid);
     const cc0 = fleet.pid === null ? null : procCpuMs(fleet.pid);
+    d.profile?.('start', 'ota-offers');
     const answer = await d.rest.call('POST', '/v1/deployments', d.apiKey, {
       artifactId: up.body.id,
       name: 'bench ota',
@@ -447,6 +450,11 @@ export async function otaPhase(d: OtaPhaseDeps) {
     const offers = waitFor(fleet, seen, 'all-offered', deadline, 'every offer');
     offers.catch(() => undefined);
     void offers.then(async () => {
+      if (d.profile) {
+        d.profile('stop', 'ota-offers');
+        await sleep(500); // the profile is written before the next one starts
+        d.profile('start', 'ota-rollout');
+      }
       await collect();
       d.log(`ota: every device offered ${rollout.offerSeconds} s after the create answer`);
     });
@@ -461,6 +469,7 @@ export async function otaPhase(d: OtaPhaseDeps) {
       final = r.body as DeploymentAnswer;
       if (final.status === 'completed') {
         rolloutEnd = at;
+        d.profile?.('stop', 'ota-rollout');
         break;
       }
       if (final.status !== 'active')

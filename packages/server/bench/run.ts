@@ -1285,6 +1285,16 @@ const ota = (rest: Rest, apiKey: string, server: ServerProcess, ca: string) =>
     // Within the run's deadline, leaving time for the report and cleanup.
     budgetMs: Math.min(PARAMS.otaBudgetSeconds * 1000, report.remainingMs() - 20_000),
     set: (figures) => report.set(figures),
+    ...(PROFILE_DIR
+      ? {
+          profile: (at: 'start' | 'stop', name: string) =>
+            server.send(
+              at === 'start'
+                ? { type: 'profile-start' }
+                : { type: 'profile-stop', file: join(PROFILE_DIR, `${name}.cpuprofile`) },
+            ),
+        }
+      : {}),
     onCleanup: (step) => void cleanups.push(step),
     log,
   });
