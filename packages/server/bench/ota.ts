@@ -243,7 +243,7 @@ export async function otaPhase(d: OtaPhaseDeps) {
       'rolloutSeconds: from the create answer until GET /v1/deployments/{id} (polled every 200 ms) answers ' +
       'completed. Download throughput: bytes the clients received / (last download end - first download ' +
       'start); per-device download time from sending the GET to the last byte. Server CPU: user + system ' +
-      'time of the server process (all threads, /proc) from the create answer to completed. MB = 10^6 bytes, MiB = 2^20.',
+      'time of the server process (all threads, /proc) from the create request to completed. MB = 10^6 bytes, MiB = 2^20.',
     devices: d.devices,
     imageBytes: d.imageBytes,
     downloadPool: d.downloads,
@@ -309,6 +309,7 @@ export async function otaPhase(d: OtaPhaseDeps) {
   let created: { id: string; answeredAt: number; sentAt: number } | undefined;
   let cpu0: number | null = null;
   let clientCpu0: number | null = null;
+  let benchCpu0: number | null = null;
   let machine0: ReturnType<typeof machineCpu> = null;
   let rssPeakKb = 0;
   let rolloutEnd: number | undefined;
@@ -320,9 +321,11 @@ export async function otaPhase(d: OtaPhaseDeps) {
     const s = (await fleet.summary().catch(() => undefined)) ?? lastProgress ?? emptySummary();
     const end = rolloutEnd ?? abs();
     const cpuMs = cpu0 === null ? null : (procCpuMs(d.serverPid) ?? NaN) - cpu0;
-    const wallMs = created ? end - created.answeredAt : null;
+    // CPU is read from just before the create request: creating the deployment is part of the rollout.
+    const wallMs = created ? end - created.sentAt : null;
     const clientCpuMs =
       clientCpu0 === null || fleet.pid === null ? null : (procCpuMs(fleet.pid) ?? NaN) - clientCpu0;
+    const benchCpuMs = benchCpu0 === null ? null : (procCpuMs(process.pid) ?? NaN) - benchCpu0;
     const machine1 = machineCpu();
     const mem = procMemory(d.serverPid);
     if (mem) rssPeakKb = Math.max(rssPeakKb, mem.rssKb);
@@ -336,7 +339,7 @@ export async function otaPhase(d: OtaPhaseDeps) {
       const ticks = machine1.total - machine0.total;
       const busyFrac = (machine1.busy - machine0.busy) / ticks;
       machineBusyPct = round(busyFrac * 100, 1);
-      const ours = (cpuMs ?? 0) + (clientCpuMs ?? 0);
+      const ours = (cpuMs ?? 0) + (clientCpuMs ?? 0) + (benchCpuMs ?? 0);
       otherProcessesCpuPct = round(
         Math.max(0, ((busyFrac * wallMs * availableParallelism() - ours) / wallMs) * 100),
         1,
@@ -379,6 +382,11 @@ export async function otaPhase(d: OtaPhaseDeps) {
               seconds: round(clientCpuMs / 1000, 2),
               avgPctOfOneCore: round((clientCpuMs / wallMs) * 100, 1),
             },
+      /** This process: the REST polling, and with BENCH_OTA_CLIENTS=inproc the clients too. */
+      benchProcessCpu:
+        benchCpuMs === null || wallMs === null
+          ? null
+          : { seconds: round(benchCpuMs / 1000, 2), avgPctOfOneCore: round((benchCpuMs / wallMs) * 100, 1) },
       machineBusyPct,
       otherProcessesCpuPct,
       serverRssMb: {
@@ -428,6 +436,7 @@ export async function otaPhase(d: OtaPhaseDeps) {
     machine0 = machineCpu();
     const c0 = procCpuMs(d.serverPid);
     const cc0 = fleet.pid === null ? null : procCpuMs(fleet.pid);
+    const b0 = procCpuMs(process.pid);
     d.profile?.('start', 'ota-offers');
     const answer = await d.rest.call('POST', '/v1/deployments', d.apiKey, {
       artifactId: up.body.id,
@@ -446,6 +455,7 @@ export async function otaPhase(d: OtaPhaseDeps) {
     // CPU from the request: the create itself is part of the rollout's cost.
     cpu0 = c0;
     clientCpu0 = cc0;
+    benchCpu0 = b0;
 
     const offers = waitFor(fleet, seen, 'all-offered', deadline, 'every offer');
     offers.catch(() => undefined);
