@@ -16,7 +16,10 @@
  * write the JSON there), BENCH_ONLY=factory (only the bootstrap and the factory batch, with its probes)
  * or BENCH_ONLY=publish (only the MQTT publish path: throughput, PUBACK latency, command round trips,
  * for an A/B of two builds) or BENCH_ONLY=fleet-versions (only `GET /v1/fleet/versions` over
- * BENCH_FLEET_VERSIONS_DEVICES (100000) seeded device rows), BENCH_DEADLINE_S (330): a quick look at one phase; the full run is what docs/benchmarks.md
+ * BENCH_FLEET_VERSIONS_DEVICES (100000) seeded device rows) or BENCH_ONLY=ota (only the OTA rollout, ota.ts:
+ * BENCH_OTA_DEVICES (1000) devices, a BENCH_OTA_IMAGE_BYTES (1 MiB) image, BENCH_OTA_DOWNLOADS (64) downloads
+ * in flight, BENCH_OTA_CLIENTS=child|inproc (where the MQTT clients run), BENCH_OTA_BUDGET_S (240)),
+ * BENCH_DEADLINE_S (480): a quick look at one phase; the full run is what docs/benchmarks.md
  * reports unless it says otherwise.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +40,7 @@ import type { ServerStats } from './server.js';
 import { authenticatedRequests, authenticatedRequestsOnPostgres } from './api.js';
 import { fleetPhase } from './fleet.js';
 import { fleetVersionsPhase } from './fleet-versions.js';
+import { otaPhase } from './ota.js';
 import { mapLimit, round, Samples, sleep, type Percentiles } from './stats.js';
 
 function intEnv(name: string, def: number): number {
@@ -69,17 +73,28 @@ const PARAMS = {
   fleetSeconds: intEnv('BENCH_FLEET_S', 20),
   apiSeconds: intEnv('BENCH_API_S', 8),
   fleetVersionsDevices: intEnv('BENCH_FLEET_VERSIONS_DEVICES', 100_000),
+  otaDevices: intEnv('BENCH_OTA_DEVICES', 1000),
+  otaImageBytes: intEnv('BENCH_OTA_IMAGE_BYTES', 1024 * 1024),
+  otaDownloads: intEnv('BENCH_OTA_DOWNLOADS', 64),
+  otaClients: (process.env.BENCH_OTA_CLIENTS || 'child') as 'child' | 'inproc',
+  otaBudgetSeconds: intEnv('BENCH_OTA_BUDGET_S', 240),
 };
+if (PARAMS.otaClients !== 'child' && PARAMS.otaClients !== 'inproc')
+  throw new Error(`BENCH_OTA_CLIENTS must be 'child' or 'inproc', got '${String(PARAMS.otaClients)}'`);
 const ONLY = process.env.BENCH_ONLY ?? '';
-if (ONLY !== '' && ONLY !== 'factory' && ONLY !== 'publish' && ONLY !== 'fleet-versions')
-  throw new Error(`BENCH_ONLY must be 'factory', 'publish' or 'fleet-versions', got '${ONLY}'`);
+if (ONLY !== '' && ONLY !== 'factory' && ONLY !== 'publish' && ONLY !== 'fleet-versions' && ONLY !== 'ota')
+  throw new Error(`BENCH_ONLY must be 'factory', 'publish', 'fleet-versions' or 'ota', got '${ONLY}'`);
 const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
 /**
- * The whole run ends by this deadline (BENCH_DEADLINE_S, default 330 s): a phase that would not fit is
+ * The whole run ends by this deadline (BENCH_DEADLINE_S, default 480 s): a phase that would not fit is
  * skipped, and a phase still running at the deadline is stopped; either way the JSON report says what
- * was measured and why the run stopped. On a quiet 2-core machine a full run takes about four minutes; on a loaded one the factory batch and the fleet can take twice their usual time.
+ * was measured and why the run stopped. On a quiet 2-core machine a full run takes about four minutes
+ * before the OTA rollout, which adds one or two; on a loaded one the factory batch and the fleet can
+ * take twice their usual time.
  */
-const DEADLINE_MS = intEnv('BENCH_DEADLINE_S', 330) * 1000;
+const DEADLINE_MS = intEnv('BENCH_DEADLINE_S', 480) * 1000;
+/** What the OTA phase needs on a quiet machine (setup, connections, rollout), and what it may take at most. */
+const OTA_NEEDS_MS = 90_000;
 /** Left for the mTLS phase and cleanup when the factory batch's request timeout is set. */
 const AFTER_BULK_MS = 45_000;
 const DRAIN_MS = 15_000;
@@ -935,6 +950,7 @@ async function main() {
 
   if (ONLY === 'factory') return factoryOnly(rest, dataDir, server, ca);
   if (ONLY === 'fleet-versions') return fleetVersionsOnly(rest, dataDir, server);
+  if (ONLY === 'ota') return otaOnly(rest, dataDir, server, ca);
 
   let peakRssKb = 0;
   const rssMb = async () => {
@@ -1239,6 +1255,9 @@ async function main() {
     report.set({ fleetVersions: await fleetVersions(rest, apiKey, server) });
   });
 
+  // --- OTA: a 1,000-device rollout of a 1 MiB image, last, on the store the phases above filled.
+  await report.optional('ota', OTA_NEEDS_MS, () => ota(rest, apiKey, server, ca));
+
   return { wallSeconds: round((performance.now() - started) / 1000, 1) };
 }
 
@@ -1250,6 +1269,42 @@ const fleetVersions = (rest: Rest, apiKey: string, server: ServerProcess) =>
     seed: (tenantId, devices) => server.seedFleet(tenantId, devices),
     log,
   });
+
+const ota = (rest: Rest, apiKey: string, server: ServerProcess, ca: string) =>
+  otaPhase({
+    rest,
+    apiKey,
+    ca,
+    httpPort: server.ready.httpPort,
+    mqttPort: server.ready.mqttPort,
+    serverPid: server.pid,
+    devices: PARAMS.otaDevices,
+    imageBytes: PARAMS.otaImageBytes,
+    downloads: PARAMS.otaDownloads,
+    clients: PARAMS.otaClients,
+    // Within the run's deadline, leaving time for the report and cleanup.
+    budgetMs: Math.min(PARAMS.otaBudgetSeconds * 1000, report.remainingMs() - 20_000),
+    set: (figures) => report.set(figures),
+    ...(PROFILE_DIR
+      ? {
+          profile: (at: 'start' | 'stop', name: string) =>
+            server.send(
+              at === 'start'
+                ? { type: 'profile-start' }
+                : { type: 'profile-stop', file: join(PROFILE_DIR, `${name}.cpuprofile`) },
+            ),
+        }
+      : {}),
+    onCleanup: (step) => void cleanups.push(step),
+    log,
+  });
+
+/** `BENCH_ONLY=ota`: the OTA rollout on a fresh server. */
+async function otaOnly(rest: Rest, dataDir: string, server: ServerProcess, ca: string) {
+  const { apiKey } = await report.required('bootstrap', 10_000, () => bootstrap(rest, dataDir, 0));
+  const phase = await report.required('ota', OTA_NEEDS_MS, () => ota(rest, apiKey, server, ca));
+  return { ota: phase, wallSeconds: round((performance.now() - started) / 1000, 1) };
+}
 
 /** `BENCH_ONLY=fleet-versions`: the distribution query over seeded devices, on a fresh server. */
 async function fleetVersionsOnly(rest: Rest, dataDir: string, server: ServerProcess) {

@@ -48,6 +48,7 @@ for (const [name, open] of storeBackends) {
 
     test('a fact is written with its transaction and not when it rolls back', async () => {
       const outbox = createOutbox({ db });
+      outbox.handle('device.deleted', async () => undefined);
       let nudges = 0;
       outbox.onAdded(() => nudges++);
       const tenantId = tenant();
@@ -70,6 +71,23 @@ for (const [name, open] of storeBackends) {
       assert.deepEqual(rows[0]!.payload, { tenantId, deviceId: 'dev_committed' });
       assert.equal(rows[0]!.done, false);
       assert.equal(nudges, 1);
+
+      // A fact no handler of this node takes is kept, but wakes nobody here: the worker would claim nothing.
+      await db.transaction(async () => {
+        await outbox.addMany('deployment.status.changed', [
+          {
+            tenantId,
+            deploymentId: 'dep_x',
+            previous: 'active',
+            status: 'completed',
+            code: 'completed',
+            reason: null,
+            at: 0,
+          },
+        ]);
+      });
+      assert.equal((await factsOf(tenantId)).length, 2);
+      assert.equal(nudges, 1, 'the worker was nudged for a fact type it does not handle');
     });
 
     test('a fact written outside a transaction is refused', async () => {

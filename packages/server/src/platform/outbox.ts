@@ -166,6 +166,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
     );
   }
 
+  /**
+   * Wakes this node's worker after the commit, only for a type this node handles: a fact nobody here
+   * handles (the OTA facts, for now) would only make the worker claim nothing, and a rollout writes
+   * one per device report (measured: 6,000 empty job runs of 5 statements each in a 1,000-device
+   * rollout, docs/benchmarks.md). Another node that handles it finds it on its own runs.
+   */
+  function nudge(type: FactType): void {
+    if (!handlers.has(type)) return;
+    whenCommitted(() => {
+      for (const listener of listeners) listener();
+    });
+  }
+
   return {
     async add(type, payload) {
       if (!inTransaction())
@@ -174,9 +187,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         type,
         JSON.stringify(payload),
       ]);
-      whenCommitted(() => {
-        for (const listener of listeners) listener();
-      });
+      nudge(type);
     },
 
     async addMany(type, payloads) {
@@ -187,9 +198,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
         type,
         payloads.map((p) => JSON.stringify(p)),
       ]);
-      whenCommitted(() => {
-        for (const listener of listeners) listener();
-      });
+      nudge(type);
     },
 
     handle(type, handler) {
