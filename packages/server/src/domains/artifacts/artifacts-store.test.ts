@@ -40,6 +40,42 @@ for (const [name, open] of storeBackends) {
     });
     after(async () => close());
 
+    test('chunks are read once into a bounded cache, shared by concurrent reads and dropped with their image', async () => {
+      let reads = 0;
+      const counting = new Proxy(db, {
+        get(target, prop, receiver) {
+          if (prop === 'query')
+            return (sql: string, params?: unknown[]) => {
+              if (sql.includes("encode(data, 'hex')")) reads++;
+              return target.query(sql, params as never);
+            };
+          return Reflect.get(target, prop, receiver) as unknown;
+        },
+      });
+      // Room for two chunks.
+      const storage = chunkStorage(counting, Date.now, 2 * CHUNK_BYTES);
+      const id = `art_cache_${name}`;
+      const image = randomBytes(3 * CHUNK_BYTES);
+      await storage.write(id, pieces(image), 4 * CHUNK_BYTES);
+      const whole = () => collect(storage.read(id, 0, image.length - 1));
+      const [a, b] = await Promise.all([whole(), whole()]);
+      assert.ok(a.equals(image) && b.equals(image));
+      assert.equal(reads, 3, 'two concurrent reads load each chunk once');
+      assert.ok(
+        (await collect(storage.read(id, CHUNK_BYTES, 3 * CHUNK_BYTES - 1))).equals(
+          image.subarray(CHUNK_BYTES),
+        ),
+      );
+      assert.equal(reads, 3, 'the last two chunks came from memory');
+      await collect(storage.read(id, 0, 10));
+      assert.equal(reads, 4, 'the first chunk had made room for them');
+      await storage.remove(id);
+      await assert.rejects(
+        collect(storage.read(id, 0, 10)),
+        (e: unknown) => isAppError(e) && e.code === 'ARTIFACT_NOT_FOUND',
+      );
+    });
+
     test('the chunks of an upload its server abandoned are removed once old; live ones are kept', async () => {
       const tenant = await createTenancyService({ store: tenancyStore(db) }).createTenant(
         platform,

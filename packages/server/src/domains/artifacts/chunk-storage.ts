@@ -14,9 +14,87 @@ export const CHUNK_BYTES = 256 * 1024;
 /** Chunks written per transaction: at most 1 MiB per turn of the store. */
 const CHUNKS_PER_TRANSACTION = 4;
 
-export function chunkStorage(db: Db, now: () => number = Date.now): ArtifactStorage {
+/** Bytes of chunks kept in memory for reads: a rollout has every device read the same few chunks. */
+export const CHUNK_CACHE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The chunks read last, up to a byte budget, oldest out first; a read that misses while another read
+ * of the same chunk is under way waits for that one. Chunks never change once their artifact exists,
+ * so an entry is only ever dropped, never stale; a removal drops the artifact's entries on this node
+ * (another node's reads are refused first by the artifact check of the download).
+ */
+function chunkCache(budget: number) {
+  const entries = new Map<string, Promise<Buffer | undefined>>();
+  const sizes = new Map<string, number>();
+  let bytes = 0;
+  const drop = (key: string) => {
+    bytes -= sizes.get(key) ?? 0;
+    sizes.delete(key);
+    entries.delete(key);
+  };
+  return {
+    get(id: string, seq: number, load: () => Promise<Buffer | undefined>): Promise<Buffer | undefined> {
+      const key = `${id}:${seq}`;
+      const hit = entries.get(key);
+      if (hit) {
+        // Most recently used last.
+        entries.delete(key);
+        entries.set(key, hit);
+        return hit;
+      }
+      const loading = load().then(
+        (data) => {
+          // Removed while it loaded: not kept.
+          if (entries.get(key) !== loading) return data;
+          if (!data) {
+            drop(key);
+            return data;
+          }
+          sizes.set(key, data.length);
+          bytes += data.length;
+          for (const oldest of entries.keys()) {
+            if (bytes <= budget) break;
+            drop(oldest);
+          }
+          return data;
+        },
+        (err: unknown) => {
+          if (entries.get(key) === loading) drop(key);
+          throw err;
+        },
+      );
+      entries.set(key, loading);
+      return loading;
+    },
+    removeArtifact(id: string) {
+      for (const key of [...entries.keys()]) if (key.startsWith(`${id}:`)) drop(key);
+    },
+  };
+}
+
+export function chunkStorage(
+  db: Db,
+  now: () => number = Date.now,
+  cacheBytes = CHUNK_CACHE_BYTES,
+): ArtifactStorage {
+  const cache = chunkCache(cacheBytes);
   async function remove(id: string): Promise<void> {
+    cache.removeArtifact(id);
     await db.query('DELETE FROM artifact_chunks WHERE artifact_id = $1', [id]);
+    cache.removeArtifact(id);
+  }
+
+  /**
+   * One chunk, as hex text decoded by Buffer: the embedded store's own bytea parser walks the hex
+   * text in JavaScript, about 30 ms of CPU per 256 KiB chunk against about 2 ms this way (measured
+   * with the OTA phase of the benchmark, docs/benchmarks.md).
+   */
+  async function loadChunk(id: string, seq: number): Promise<Buffer | undefined> {
+    const [row] = await db.query<{ data: string }>(
+      "SELECT encode(data, 'hex') AS data FROM artifact_chunks WHERE artifact_id = $1 AND seq = $2",
+      [id, seq],
+    );
+    return row ? Buffer.from(row.data, 'hex') : undefined;
   }
 
   async function flush(id: string, first: number, chunks: Buffer[]): Promise<void> {
@@ -70,16 +148,9 @@ export function chunkStorage(db: Db, now: () => number = Date.now): ArtifactStor
 
     async *read(id, start, end) {
       for (let seq = Math.floor(start / CHUNK_BYTES); seq <= Math.floor(end / CHUNK_BYTES); seq++) {
-        // As hex text, decoded by Buffer: the embedded store's own bytea parser walks the hex text in
-        // JavaScript, about 30 ms of CPU per 256 KiB chunk against about 2 ms this way (measured with
-        // the OTA phase of the benchmark, docs/benchmarks.md), and every device of a rollout reads
-        // every chunk.
-        const [row] = await db.query<{ data: string }>(
-          "SELECT encode(data, 'hex') AS data FROM artifact_chunks WHERE artifact_id = $1 AND seq = $2",
-          [id, seq],
-        );
-        if (!row) throw new AppError('ARTIFACT_NOT_FOUND', 'the artifact was deleted while being read');
-        const data = Buffer.from(row.data, 'hex');
+        // Every device of a rollout reads every chunk: from memory after the first.
+        const data = await cache.get(id, seq, () => loadChunk(id, seq));
+        if (!data) throw new AppError('ARTIFACT_NOT_FOUND', 'the artifact was deleted while being read');
         const base = seq * CHUNK_BYTES;
         yield data.subarray(Math.max(0, start - base), Math.min(data.length, end - base + 1));
       }

@@ -70,7 +70,9 @@ export function createOtaDeviceService(deps: DeploymentDeps, effects: Deployment
       return transaction(async (s) => {
         const op = await s.deviceOperation(device.tenantId, device.deviceId, operationId);
         if (!op) throw new AppError('OTA_OPERATION_NOT_FOUND', `no operation ${operationId} for this device`);
-        const d = (await s.lockById(op.deployment_id))!;
+        // The operation's row is locked; the deployment's is only read (its counters are updated, and
+        // so locked, by the reports that end an attempt): reports of one rollout do not queue here.
+        const d = (await s.byId(op.deployment_id))!;
         const t = now();
         const tr = apply(op, report, d.settings, t);
         if (!tr) return { operationId, attempt: op.attempt, state: op.state };

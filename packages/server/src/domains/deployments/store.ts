@@ -147,6 +147,10 @@ export function deploymentStore(db: Queryable) {
       );
       return r;
     },
+    async byId(id: string): Promise<DeploymentRow | undefined> {
+      const [r] = await db.query<DeploymentRow>('SELECT * FROM deployments WHERE id = $1', [id]);
+      return r;
+    },
     async lockById(id: string): Promise<DeploymentRow | undefined> {
       const [r] = await db.query<DeploymentRow>('SELECT * FROM deployments WHERE id = $1 FOR UPDATE', [id]);
       return r;
