@@ -5,20 +5,40 @@
  */
 import type { OtaMessage } from '@mooring/protocol';
 import { AppError } from '../../errors.js';
+import type { TenantCaller } from '../../platform/caller.js';
 import { whenCommitted } from '../../store/ambient.js';
 import type { OtaDeviceService } from './deployments.js';
 import type { DeploymentEffects } from './effects.js';
 import type { DeployableArtifact, DeploymentDeps } from './service.js';
 import { apply } from './transitions.js';
 
+/** Manifests kept in memory (the artifacts of the running deployments). */
+const MANIFESTS_KEPT = 256;
+
 export function createOtaDeviceService(deps: DeploymentDeps, effects: DeploymentEffects): OtaDeviceService {
   const { store, transaction } = deps;
   const now = deps.now ?? Date.now;
+  /**
+   * The manifests offers carry, by tenant and artifact: a manifest never changes, and an artifact
+   * cannot be deleted while a deployment rolls it out, so an entry is never stale. When a rollout
+   * starts, a thousand devices' feeds ask for the same one at once: one read serves them all.
+   */
+  const manifests = new Map<string, Promise<DeployableArtifact>>();
+  function manifestOf(tenantId: string, artifactId: string, caller: TenantCaller) {
+    const key = `${tenantId}:${artifactId}`;
+    let m = manifests.get(key);
+    if (!m) {
+      if (manifests.size >= MANIFESTS_KEPT) manifests.delete(manifests.keys().next().value!);
+      m = deps.artifact(caller, artifactId);
+      manifests.set(key, m);
+      m.catch(() => manifests.delete(key));
+    }
+    return m;
+  }
   return {
     async messagesFor(device) {
       const rows = await store.openForDevice(device.tenantId, device.deviceId);
       const out: { id: string; message: OtaMessage }[] = [];
-      const artifacts = new Map<string, DeployableArtifact>();
       for (const r of rows) {
         if (r.state === 'cancelled' || r.cancel_pending) {
           out.push({
@@ -33,12 +53,8 @@ export function createOtaDeviceService(deps: DeploymentDeps, effects: Deployment
           });
           continue;
         }
-        let a = artifacts.get(r.artifact_id);
-        if (!a) {
-          const caller = { tenantId: device.tenantId, principal: { kind: 'device' as const, ...device } };
-          a = await deps.artifact(caller, r.artifact_id);
-          artifacts.set(r.artifact_id, a);
-        }
+        const caller = { tenantId: device.tenantId, principal: { kind: 'device' as const, ...device } };
+        const a = await manifestOf(device.tenantId, r.artifact_id, caller);
         out.push({
           id: `${r.operation_id}:${r.attempt}:offer`,
           message: {
