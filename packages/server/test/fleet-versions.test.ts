@@ -305,3 +305,27 @@ test('a policy change is audited in its transaction; removing it clears the coun
   );
   assert.match(JSON.stringify(records[0]!.changes), /2\.0\.0/);
 });
+
+test('by tag: a device counts once under each of its tags, untagged ones under null, totals once', async () => {
+  const { apiKey } = await t.tenant();
+  const devices: [string[], string][] = [
+    [['x', 'y'], '1.0.0'],
+    [['y'], '1.0.0'],
+    [[], '1.0.0'],
+    [['x', 'y'], '2.0.0'],
+  ];
+  for (const [tags, version] of devices) {
+    const d = await t.device(apiKey, { name: 'n', tags });
+    await report(d.accessKey, { version, hardwareClass: 'tag-hw' });
+  }
+  const fleet = await t.call('GET', '/v1/fleet/versions?by=tag', { token: apiKey });
+  assert.equal(fleet.status, 200, fleet.text);
+  assert.equal(fleet.body.total, 4);
+  assert.deepEqual(fleet.body.items, [
+    { version: '1.0.0', hardwareClass: 'tag-hw', tag: 'x', count: 1 },
+    { version: '1.0.0', hardwareClass: 'tag-hw', tag: 'y', count: 2 },
+    { version: '1.0.0', hardwareClass: 'tag-hw', tag: null, count: 1 },
+    { version: '2.0.0', hardwareClass: 'tag-hw', tag: 'x', count: 1 },
+    { version: '2.0.0', hardwareClass: 'tag-hw', tag: 'y', count: 1 },
+  ]);
+});
