@@ -105,6 +105,38 @@ for (const [name, open] of storeBackends) {
       assert.equal(runs, 1, 'the lapsed lease was taken over');
     });
 
+    test('a node started again gives back at once the leases its earlier run died holding', async () => {
+      let runs = 0;
+      const job: Job = {
+        name: uniqueName('restarted'),
+        everyMs: 10,
+        scope: 'cluster',
+        run: async () => void runs++,
+      };
+      await db.query(
+        `INSERT INTO job_leases (name, holder, lease_until, last_run_at)
+         VALUES ($1, 'node-r:dead', now() + interval '1 hour', now() - interval '1 hour'),
+                ($2, 'node-other:live', now() + interval '1 hour', now() - interval '1 hour')`,
+        [job.name, `${job.name}-other`],
+      );
+      const runner = createJobRunner({ db, nodeId: 'node-r', jobs: [job], logger: silent });
+      runner.start();
+      try {
+        for (let i = 0; i < 100 && runs === 0; i++) {
+          await runner.runDue();
+          if (runs === 0) await sleep(10);
+        }
+        assert.equal(runs, 1, 'the lease of the earlier run did not keep the restarted node off');
+        const [other] = await db.query<{ held: boolean }>(
+          'SELECT lease_until > now() AS held FROM job_leases WHERE name = $1',
+          [`${job.name}-other`],
+        );
+        assert.equal(other?.held, true, "another node's lease is left alone");
+      } finally {
+        await runner.stop();
+      }
+    });
+
     test('a run still going is not started again; stop waits for it', async () => {
       let started = 0;
       let finished = 0;

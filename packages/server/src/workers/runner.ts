@@ -6,7 +6,7 @@
  * transaction, so two nodes deciding at once never both take it). It is taken only when the job's
  * period has elapsed since its last start by any node and no other node holds a live lease; the lease
  * is renewed while the job runs and given back when it ends, and lapses on its own when its holder
- * dies. Times are the database's clock, the one clock every node shares.
+ * dies; a node that starts again after dying gives back at once what its earlier run held. Times are the database's clock, the one clock every node shares.
  *
  * A `node` job (PGlite's CHECKPOINT, reloading this node's mTLS trust) is about this process and runs
  * on every node, without a lease.
@@ -169,6 +169,15 @@ export function createJobRunner(options: RunnerOptions): JobRunner {
 
   return {
     start() {
+      // Leases an earlier run of this node still held when it died (SIGKILL, power loss) are over:
+      // the next run need not wait for them to lapse (as presence's resetNode does for sessions).
+      void db
+        .query(
+          `UPDATE job_leases SET lease_until = NULL
+            WHERE left(holder, length($1) + 1) = $1 || ':' AND holder <> $2 AND lease_until IS NOT NULL`,
+          [options.nodeId, holder],
+        )
+        .catch((err: unknown) => logger.error({ err }, 'releasing the leases of an earlier run failed'));
       for (const state of states.values()) {
         if (state.timer) continue;
         state.timer = setInterval(() => void attempt(state, false), state.job.everyMs);
