@@ -13,24 +13,18 @@ import { checkSchema } from './schema-check.js';
 import { parseSemver, FIRMWARE_LIMITS } from './firmware.js';
 import { MAX_EPOCH_MS } from './api/common.js';
 
-/** Every state of a device's operation, in the order a healthy update walks them. */
-export const OTA_STATES = [
-  'queued',
+/** States from which a cancel still reaches the device in time: it has not begun installing. */
+export const OTA_CANCELLABLE_STATES = [
   'offered',
   'accepted',
   'deferred',
   'downloading',
   'downloaded',
-  'installing',
-  'rebooting',
-  'succeeded',
-  'failed',
-  'rolled_back',
-  'rejected',
-  'timed_out',
-  'cancelled',
 ] as const;
-export type OtaState = (typeof OTA_STATES)[number];
+
+/** States in which the device holds the offer (each has a deadline). */
+export const OTA_ACTIVE_STATES = [...OTA_CANCELLABLE_STATES, 'installing', 'rebooting'] as const;
+export type OtaActiveState = (typeof OTA_ACTIVE_STATES)[number];
 
 /** States an operation ends in. `failed`, `rolled_back` and `timed_out` are retried while retries last. */
 export const OTA_FINAL_STATES = [
@@ -40,28 +34,11 @@ export const OTA_FINAL_STATES = [
   'rejected',
   'timed_out',
   'cancelled',
-] as const satisfies readonly OtaState[];
+] as const;
 
-/** States in which the device holds the offer (each has a deadline). */
-export const OTA_ACTIVE_STATES = [
-  'offered',
-  'accepted',
-  'deferred',
-  'downloading',
-  'downloaded',
-  'installing',
-  'rebooting',
-] as const satisfies readonly OtaState[];
-export type OtaActiveState = (typeof OTA_ACTIVE_STATES)[number];
-
-/** States from which a cancel still reaches the device in time: it has not begun installing. */
-export const OTA_CANCELLABLE_STATES = [
-  'offered',
-  'accepted',
-  'deferred',
-  'downloading',
-  'downloaded',
-] as const satisfies readonly OtaState[];
+/** Every state of a device's operation, in the order a healthy update walks them. */
+export const OTA_STATES = ['queued', ...OTA_ACTIVE_STATES, ...OTA_FINAL_STATES] as const;
+export type OtaState = (typeof OTA_STATES)[number];
 
 /** What a device may report. `cancelled` acknowledges a cancel. */
 export const OTA_REPORT_STATES = [

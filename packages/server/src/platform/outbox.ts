@@ -179,27 +179,20 @@ export function createOutbox(options: OutboxOptions): Outbox {
     });
   }
 
-  return {
-    async add(type, payload) {
-      if (!inTransaction())
-        throw new Error(`outbox fact ${type} written outside a transaction: it must join its change's`);
-      await db.query('INSERT INTO outbox (type, payload) VALUES ($1, $2::jsonb)', [
-        type,
-        JSON.stringify(payload),
-      ]);
-      nudge(type);
-    },
+  async function addMany<K extends FactType>(type: K, payloads: readonly OutboxFacts[K][]): Promise<void> {
+    if (payloads.length === 0) return;
+    if (!inTransaction())
+      throw new Error(`outbox facts ${type} written outside a transaction: they must join their change's`);
+    await db.query('INSERT INTO outbox (type, payload) SELECT $1, p FROM unnest($2::jsonb[]) AS p', [
+      type,
+      payloads.map((p) => JSON.stringify(p)),
+    ]);
+    nudge(type);
+  }
 
-    async addMany(type, payloads) {
-      if (payloads.length === 0) return;
-      if (!inTransaction())
-        throw new Error(`outbox facts ${type} written outside a transaction: they must join their change's`);
-      await db.query('INSERT INTO outbox (type, payload) SELECT $1, p FROM unnest($2::jsonb[]) AS p', [
-        type,
-        payloads.map((p) => JSON.stringify(p)),
-      ]);
-      nudge(type);
-    },
+  return {
+    add: (type, payload) => addMany(type, [payload]),
+    addMany,
 
     handle(type, handler) {
       if (handlers.has(type)) throw new Error(`outbox facts ${type} already have a handler`);

@@ -6,7 +6,8 @@
  * transaction, so two nodes deciding at once never both take it). It is taken only when the job's
  * period has elapsed since its last start by any node and no other node holds a live lease; the lease
  * is renewed while the job runs and given back when it ends, and lapses on its own when its holder
- * dies; a node that starts again after dying gives back at once what its earlier run held. Times are the database's clock, the one clock every node shares.
+ * dies; a node that starts again after dying gives back at once what its earlier run held. Times are
+ * the database's clock, the one clock every node shares.
  *
  * A `node` job (PGlite's CHECKPOINT, reloading this node's mTLS trust) is about this process and runs
  * on every node, without a lease.

@@ -8,7 +8,7 @@
  * All of it lives in the store; the orchestrator (`orchestrator.ts`) is a leased job that moves each
  * active deployment on: timeouts, phases, the gate, offers. The contract; `service.ts` implements it.
  */
-import type { OtaMessage, OtaReport, OtaState } from '@mooring/protocol';
+import type { OtaMessage, OtaState } from '@mooring/protocol';
 import type { DeviceIdentity, TenantCaller } from '../../platform/caller.js';
 import type { Page } from '../../platform/pagination.js';
 
@@ -183,11 +183,15 @@ export interface DeploymentService {
 export interface OtaDeviceService {
   /** The device's open offers and unacknowledged cancels, by item id (`{operationId}:{attempt}:{type}`). */
   messagesFor(device: DeviceIdentity): Promise<{ id: string; message: OtaMessage }[]>;
-  /** A progress report; OTA_OPERATION_NOT_OPEN when it does not follow the operation's state. */
+  /**
+   * A progress report; OTA_OPERATION_NOT_OPEN when it does not follow the operation's state. Throws
+   * INVALID_OTA_REPORT synchronously for a payload that is not a report (so the broker refuses it
+   * before anything is read or stored), as `FleetService.report` does.
+   */
   report(
     device: DeviceIdentity,
     operationId: string,
-    report: OtaReport,
+    payload: unknown,
   ): Promise<{ operationId: string; attempt: number; state: OtaState }>;
   /** Whether the device holds an open offer of this artifact (it may download it). */
   mayDownload(device: DeviceIdentity, artifactId: string): Promise<boolean>;

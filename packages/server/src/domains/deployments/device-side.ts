@@ -3,7 +3,7 @@
  * its progress reports (the rules in `transitions.ts`; the status rule is checked as an execution
  * ends), and whether it may download an artifact.
  */
-import type { OtaMessage } from '@mooring/protocol';
+import { parseOtaReport, type OtaMessage } from '@mooring/protocol';
 import { AppError } from '../../errors.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import { whenCommitted } from '../../store/ambient.js';
@@ -82,7 +82,13 @@ export function createOtaDeviceService(deps: DeploymentDeps, effects: Deployment
       return out;
     },
 
-    async report(device, operationId, report) {
+    report(device, operationId, payload) {
+      const parsed = parseOtaReport(payload);
+      if (!parsed.ok)
+        throw new AppError('INVALID_OTA_REPORT', parsed.message, {
+          errors: [{ path: parsed.path, message: parsed.message }],
+        });
+      const report = parsed.value;
       return transaction(async (s) => {
         const op = await s.deviceOperation(device.tenantId, device.deviceId, operationId);
         if (!op) throw new AppError('OTA_OPERATION_NOT_FOUND', `no operation ${operationId} for this device`);

@@ -2,7 +2,7 @@
  * Deployments over the store: the operator's side (create, list, actions, the emergency stop); the
  * device's side is `device-side.ts`, what every change writes with it `effects.ts`.
  */
-import { parseSemver, type VersionKey } from '@mooring/protocol';
+import { OTA_CANCELLABLE_STATES, parseSemver, type VersionKey } from '@mooring/protocol';
 import { AppError } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { principalName, type TenantCaller } from '../../platform/caller.js';
@@ -227,7 +227,7 @@ export function createDeploymentServices(deps: DeploymentDeps): {
             details: { state: op.state, attempt: op.attempt },
           });
         const t = now();
-        const held = ['offered', 'accepted', 'deferred', 'downloading', 'downloaded'].includes(op.state);
+        const held = (OTA_CANCELLABLE_STATES as readonly string[]).includes(op.state);
         const row = {
           ...op,
           state: 'cancelled' as const,

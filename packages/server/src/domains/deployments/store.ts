@@ -4,7 +4,7 @@
  * reads `presence_events`, `device_events` and `telemetry` (read-only, by the indexes of migration 017).
  * Every state change of an operation is one statement guarded by the state it leaves.
  */
-import type { OtaState } from '@mooring/protocol';
+import { OTA_ACTIVE_STATES, OTA_CANCELLABLE_STATES, type OtaState } from '@mooring/protocol';
 import type { Queryable } from '../../store/db.js';
 import { targetStore, type TargetQuery } from './target-store.js';
 
@@ -73,8 +73,10 @@ export interface Changed {
   state: OtaState;
 }
 
-export const ACTIVE = `('offered', 'accepted', 'deferred', 'downloading', 'downloaded', 'installing', 'rebooting')`;
-export const CANCELLABLE = `('offered', 'accepted', 'deferred', 'downloading', 'downloaded')`;
+/** A list of states as SQL, for `state IN …`: the protocol's lists are the one source. */
+const sqlList = (states: readonly OtaState[]) => `(${states.map((s) => `'${s}'`).join(', ')})`;
+const ACTIVE = sqlList(OTA_ACTIVE_STATES);
+const CANCELLABLE = sqlList(OTA_CANCELLABLE_STATES);
 
 export function toDeploymentDevice(r: OperationRow, phases: { devices: number }[]): DeploymentDevice {
   const phase = phases.findIndex((p) => r.rank < p.devices);

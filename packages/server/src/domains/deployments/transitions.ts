@@ -6,7 +6,7 @@
  * `failed`, `rolled_back` (and a success with another version) are retried while retries last;
  * `rejected` (the device refused the image) is not.
  */
-import type { OtaReport, OtaState } from '@mooring/protocol';
+import { OTA_FINAL_STATES, type OtaReport, type OtaState } from '@mooring/protocol';
 import { AppError } from '../../errors.js';
 import type { DeploymentSettings, TimeoutState } from './deployments.js';
 import { retryDelayMs } from './settings.js';
@@ -21,7 +21,7 @@ const ORDER: Partial<Record<OtaState, number>> = {
   installing: 5,
   rebooting: 6,
 };
-const FINAL = new Set<OtaState>(['succeeded', 'failed', 'rolled_back', 'rejected', 'timed_out', 'cancelled']);
+const FINAL = new Set<OtaState>(OTA_FINAL_STATES);
 export const isFinal = (s: OtaState) => FINAL.has(s);
 export const isActive = (s: OtaState) => ORDER[s] !== undefined;
 

@@ -4,7 +4,7 @@
  * is refused with the deployment service's code (`OTA_OPERATION_NOT_OPEN`, `OTA_OPERATION_NOT_FOUND`),
  * acknowledged and explained on `d/{id}/errors`.
  */
-import { parseOtaReport, topics } from '@mooring/protocol';
+import { topics } from '@mooring/protocol';
 import { isAppError } from '../../../errors.js';
 import type { OtaDeviceService } from '../../../domains/deployments/deployments.js';
 import type { InboundRoute } from './router.js';
@@ -14,9 +14,8 @@ export function otaProgressRoute(ota: OtaDeviceService): InboundRoute {
     pattern: topics.otaProgress('{deviceId}', '{operationId}'),
     kind: 'ota_progress',
     handle(m, refuse) {
-      const report = parseOtaReport(m.payload);
-      if (!report.ok) return refuse(m, 'INVALID_OTA_REPORT', report.message, 'invalid_payload', report.path);
-      return ota.report(m.session.device, m.params.operationId!, report.value).catch((err: unknown) => {
+      // A payload that is not a report throws synchronously: the broker refuses it as invalid.
+      return ota.report(m.session.device, m.params.operationId!, m.payload).catch((err: unknown) => {
         if (isAppError(err)) return refuse(m, err.code, err.message, 'ota_report_refused');
         throw err;
       });

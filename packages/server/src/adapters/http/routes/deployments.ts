@@ -13,8 +13,7 @@ import type {
   OtaReport,
 } from '@mooring/protocol';
 import { deviceOf, tenantCaller, type RoutePlugin } from '../context.js';
-import { parseOtaReport, type ApiOperationName } from '@mooring/protocol';
-import { AppError } from '../../../errors.js';
+import type { ApiOperationName } from '@mooring/protocol';
 import { api } from '../openapi.js';
 
 type Action = 'pause' | 'resume' | 'abort' | 'stop';
@@ -161,13 +160,6 @@ export const deploymentRoutes: RoutePlugin = (app, { services }) => {
         summary: 'Report a step of an OTA operation (as on d/{id}/ota/{operationId}/progress)',
       },
     },
-    async (request) => {
-      const report = parseOtaReport(request.body);
-      if (!report.ok)
-        throw new AppError('INVALID_OTA_REPORT', report.message, {
-          errors: [{ path: report.path, message: report.message }],
-        });
-      return services.ota.report(deviceOf(request), request.params.operationId, report.value);
-    },
+    async (request) => services.ota.report(deviceOf(request), request.params.operationId, request.body),
   );
 };
