@@ -179,12 +179,16 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
     },
 
     async delete(caller, artifactId) {
-      const running = await deps.deployedIn(caller.tenantId, artifactId);
-      if (running.length > 0)
-        throw new AppError('ARTIFACT_IN_USE', `deployments ${running.join(', ')} roll this artifact out`, {
-          details: { deployments: running },
-        });
-      if (!(await store.markDeleted(caller.tenantId, artifactId, now()))) throw notFound();
+      // Under the tenant's lock, as a deployment is created: none can start on the image meanwhile.
+      await transaction(async (s) => {
+        await s.lockTenant(caller.tenantId);
+        const running = await deps.deployedIn(caller.tenantId, artifactId);
+        if (running.length > 0)
+          throw new AppError('ARTIFACT_IN_USE', `deployments ${running.join(', ')} roll this artifact out`, {
+            details: { deployments: running },
+          });
+        if (!(await s.markDeleted(caller.tenantId, artifactId, now()))) throw notFound();
+      });
       await storage.remove(artifactId);
     },
 

@@ -4,13 +4,15 @@
  * ends), and whether it may download an artifact.
  */
 import { parseOtaReport, type OtaMessage } from '@mooring/protocol';
-import { AppError } from '../../errors.js';
+import { AppError, isAppError } from '../../errors.js';
 import type { TenantCaller } from '../../platform/caller.js';
-import { whenCommitted } from '../../store/ambient.js';
 import type { OtaDeviceService } from './deployments.js';
 import type { DeploymentEffects } from './effects.js';
 import type { DeployableArtifact, DeploymentDeps } from './service.js';
 import { apply } from './transitions.js';
+
+/** Reports that may end an attempt. */
+const ENDING = new Set<string>(['succeeded', 'failed', 'rolled_back', 'rejected']);
 
 /** Manifests kept in memory (the artifacts of the running deployments). */
 const MANIFESTS_KEPT = 256;
@@ -54,7 +56,13 @@ export function createOtaDeviceService(deps: DeploymentDeps, effects: Deployment
           continue;
         }
         const caller = { tenantId: device.tenantId, principal: { kind: 'device' as const, ...device } };
-        const a = await manifestOf(device.tenantId, r.artifact_id, caller);
+        // An image deleted after its deployment ended cannot be offered; the device's other messages
+        // (its cancels) still go out.
+        const a = await manifestOf(device.tenantId, r.artifact_id, caller).catch((e: unknown) => {
+          if (isAppError(e) && e.code === 'ARTIFACT_NOT_FOUND') return undefined;
+          throw e;
+        });
+        if (!a) continue;
         out.push({
           id: `${r.operation_id}:${r.attempt}:offer`,
           message: {
@@ -90,13 +98,17 @@ export function createOtaDeviceService(deps: DeploymentDeps, effects: Deployment
         });
       const report = parsed.value;
       return transaction(async (s) => {
-        const op = await s.deviceOperation(device.tenantId, device.deviceId, operationId);
-        if (!op) throw new AppError('OTA_OPERATION_NOT_FOUND', `no operation ${operationId} for this device`);
-        // The operation's row is locked; the deployment's is only read (its counters are updated, and
-        // so locked, by the reports that end an attempt): reports of one rollout do not queue here.
-        const d = (await s.byId(op.deployment_id))!;
+        const seen = await s.deviceOperation(device.tenantId, device.deviceId, operationId, false);
+        if (!seen)
+          throw new AppError('OTA_OPERATION_NOT_FOUND', `no operation ${operationId} for this device`);
+        // Locks in the order every writer takes them, the deployment before its operations: a report
+        // that may end an attempt (and so update the counters, or abort) locks the deployment first;
+        // a progress report only reads it, so the reports of one rollout do not queue on its row.
+        const ends = ENDING.has(report.state);
+        const d = (ends ? await s.lockById(seen.deployment_id) : await s.byId(seen.deployment_id))!;
+        const op = (await s.deviceOperation(device.tenantId, device.deviceId, operationId))!;
         const t = now();
-        const tr = apply(op, report, d.settings, t);
+        const tr = apply(op, report, d.settings, t, d.status === 'active' || d.status === 'paused');
         if (!tr) return { operationId, attempt: op.attempt, state: op.state };
         await s.updateOperation(tr.row);
         if (tr.factState !== op.state || tr.row.state !== op.state)
@@ -114,25 +126,7 @@ export function createOtaDeviceService(deps: DeploymentDeps, effects: Deployment
             t,
           );
         if (tr.feedChanged) effects.feedsChanged(d.tenant_id, [device.deviceId]);
-        if (tr.outcome !== 'none') {
-          const counted = await s.count(d.id, 1, tr.outcome === 'failure' ? 1 : 0, t);
-          const rule = d.settings.statusRule;
-          if (
-            tr.outcome === 'failure' &&
-            counted.executions >= rule.minExecutions &&
-            (counted.failures * 100) / counted.executions > rule.failurePercent
-          ) {
-            const reason = `${counted.failures} of ${counted.executions} executions failed (more than ${rule.failurePercent} %)`;
-            await effects.setStatus(
-              counted,
-              ['active', 'paused'],
-              'aborted',
-              { code: 'status_rule', reason, actor: null },
-              t,
-            );
-          }
-          whenCommitted(deps.nudge);
-        }
+        if (tr.outcome !== 'none') await effects.executionsEnded(d, 1, tr.outcome === 'failure' ? 1 : 0, t);
         return { operationId, attempt: tr.row.attempt, state: tr.row.state };
       });
     },

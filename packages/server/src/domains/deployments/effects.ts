@@ -82,6 +82,30 @@ export function deploymentEffects(deps: EffectDeps) {
       if (deviceIds.length > 0) deps.bus.publish('ota.changed', { tenantId, deviceIds });
     },
     /**
+     * Counts attempts that ended (`failures` of them badly) and applies the status rule: past its
+     * share of failures, the deployment is aborted in this transaction. The orchestrator is nudged:
+     * slots freed, a phase may be done.
+     */
+    async executionsEnded(d: DeploymentRow, executions: number, failures: number, now: number) {
+      const counted = await deps.store.count(d.id, executions, failures, now);
+      const rule = d.settings.statusRule;
+      if (
+        failures > 0 &&
+        counted.executions >= rule.minExecutions &&
+        (counted.failures * 100) / counted.executions > rule.failurePercent
+      ) {
+        const reason = `${counted.failures} of ${counted.executions} executions failed or timed out (more than ${rule.failurePercent} %)`;
+        await this.setStatus(
+          counted,
+          ['active', 'paused'],
+          'aborted',
+          { code: 'status_rule', reason, actor: null },
+          now,
+        );
+      }
+      whenCommitted(deps.nudge);
+    },
+    /**
      * Moves a deployment from one of `from` to `to`, and for a final status cancels what has not begun
      * installing; undefined when its status was none of `from`.
      */

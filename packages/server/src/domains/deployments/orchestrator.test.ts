@@ -265,7 +265,7 @@ for (const [name, open] of storeBackends) {
       const dep = await s.create({
         target: {},
         phases: [{ percent: 50, soakSeconds: 0 }, { percent: 100 }],
-        retries: { max: 0 },
+        retries: { max: 2, backoffSeconds: 1 },
       });
       await s.orchestrator.tick();
       const ops = await s.offered(dep.id);
@@ -294,7 +294,25 @@ for (const [name, open] of storeBackends) {
         ['cancel'],
       );
       assert.equal((await s.ota.messagesFor(s.device(installing!.device_id)))[0]?.message.type, 'offer');
+      await assert.rejects(
+        s.deployments.cancelDevice(s.caller, dep.id, installing!.device_id),
+        (e: unknown) =>
+          isAppError(e) && e.code === 'OTA_OPERATION_NOT_OPEN' && e.details.state === 'installing',
+        'an install under way is not cancelled',
+      );
       assert.equal((await s.orchestrator.tick()).offered, 0);
+      await assert.rejects(
+        s.artifacts.delete(s.caller, s.artifact.id),
+        (e: unknown) => isAppError(e) && e.code === 'ARTIFACT_IN_USE',
+        'a stopped deployment still needs the image its installing device holds',
+      );
+      // The install fails after the stop: retries are left, but a stopped deployment retries nothing,
+      // so the device is free for the next deployment rather than queued for ever.
+      const failed = await s.ota.report(s.device(installing!.device_id), installing!.operation_id, {
+        attempt: 1,
+        state: 'failed',
+      });
+      assert.equal(failed.state, 'failed');
       // Acknowledged, the cancel is not sent again.
       await s.ota.report(s.device(downloading!.device_id), downloading!.operation_id, {
         attempt: 1,

@@ -119,28 +119,14 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       const d = await s.lockById(deploymentId);
       if (!d) return 0;
       const t = now();
-      const changed = await s.timeOut(d.id, d.settings, t);
+      const changed = await s.timeOut(d.id, d.settings, d.status === 'active' || d.status === 'paused', t);
       if (changed.length === 0) return 0;
       await effects.operationsChanged(d, changed, t);
       effects.feedsChanged(
         d.tenant_id,
         changed.map((c) => c.device_id),
       );
-      const counted = await s.count(d.id, changed.length, changed.length, t);
-      const rule = d.settings.statusRule;
-      if (
-        counted.executions >= rule.minExecutions &&
-        (counted.failures * 100) / counted.executions > rule.failurePercent
-      ) {
-        const reason = `${counted.failures} of ${counted.executions} executions failed or timed out (more than ${rule.failurePercent} %)`;
-        await effects.setStatus(
-          counted,
-          ['active', 'paused'],
-          'aborted',
-          { code: 'status_rule', reason, actor: null },
-          t,
-        );
-      }
+      await effects.executionsEnded(d, changed.length, changed.length, t);
       return changed.length;
     });
   }

@@ -104,20 +104,23 @@ export function createDeploymentServices(deps: DeploymentDeps): {
 
   const deployments: DeploymentService = {
     async create(caller, input) {
-      const artifact = await deps.artifact(caller, input.artifactId);
       const t = now();
       const id = newId('dep', t);
-      const q: TargetQuery = {
-        tenantId: caller.tenantId,
-        target: input.target,
-        visible: caller.visible,
-        hardwareClass: artifact.hardwareClass,
-        versionKey: keyOf(artifact.version, '/artifactId'),
-        minKey: artifact.minVersion ? keyOf(artifact.minVersion, '/artifactId') : null,
-        belowKey: input.target.belowVersion ? keyOf(input.target.belowVersion, '/target/belowVersion') : null,
-      };
       const created = await transaction(async (s) => {
+        // The tenant's lock: an artifact is deleted under it too, so the one read here stays.
         await s.lockTenant(caller.tenantId);
+        const artifact = await deps.artifact(caller, input.artifactId);
+        const q: TargetQuery = {
+          tenantId: caller.tenantId,
+          target: input.target,
+          visible: caller.visible,
+          hardwareClass: artifact.hardwareClass,
+          versionKey: keyOf(artifact.version, '/artifactId'),
+          minKey: artifact.minVersion ? keyOf(artifact.minVersion, '/artifactId') : null,
+          belowKey: input.target.belowVersion
+            ? keyOf(input.target.belowVersion, '/target/belowVersion')
+            : null,
+        };
         if (await s.emergencyStop(caller.tenantId)) throw new AppError('OTA_EMERGENCY_STOP_ACTIVE');
         if (input.target.deviceIds) {
           const reasons = new Map((await s.candidateReasons(q)).map((r) => [r.id, r.reason]));
@@ -222,12 +225,17 @@ export function createDeploymentServices(deps: DeploymentDeps): {
         const op = await s.operationOf(d.id, deviceId, true);
         if (!op)
           throw new AppError('OTA_OPERATION_NOT_FOUND', `device ${deviceId} is not in deployment ${id}`);
-        if (!op.open && op.state !== 'queued')
-          throw new AppError('OTA_OPERATION_NOT_OPEN', `the operation already ended ${op.state}`, {
-            details: { state: op.state, attempt: op.attempt },
-          });
-        const t = now();
         const held = (OTA_CANCELLABLE_STATES as readonly string[]).includes(op.state);
+        // Queued, or with the device and not yet installing: an install under way runs to its end.
+        if (op.state !== 'queued' && !held)
+          throw new AppError(
+            'OTA_OPERATION_NOT_OPEN',
+            op.open
+              ? `the device is ${op.state}: an install runs to its end`
+              : `the operation already ended ${op.state}`,
+            { details: { state: op.state, attempt: op.attempt } },
+          );
+        const t = now();
         const row = {
           ...op,
           state: 'cancelled' as const,

@@ -204,9 +204,9 @@ export function deploymentStore(db: Queryable) {
       return r;
     },
     /** A device's operation, locked. */
-    async deviceOperation(tenantId: string, deviceId: string, operationId: string) {
+    async deviceOperation(tenantId: string, deviceId: string, operationId: string, lock = true) {
       const [r] = await db.query<OperationRow>(
-        `SELECT * FROM deployment_devices WHERE tenant_id = $1 AND device_id = $2 AND operation_id = $3 FOR UPDATE`,
+        `SELECT * FROM deployment_devices WHERE tenant_id = $1 AND device_id = $2 AND operation_id = $3${lock ? ' FOR UPDATE' : ''}`,
         [tenantId, deviceId, operationId],
       );
       return r;
@@ -243,9 +243,14 @@ export function deploymentStore(db: Queryable) {
         [tenantId, deviceId],
       );
     },
+    /** The deployments that still need an artifact: running, or with a device between offer and reboot. */
     async runningOf(tenantId: string, artifactId: string): Promise<string[]> {
       const rows = await db.query<{ id: string }>(
-        `SELECT id FROM deployments WHERE tenant_id = $1 AND artifact_id = $2 AND status IN ('active', 'paused') ORDER BY id`,
+        `SELECT d.id FROM deployments d
+          WHERE d.tenant_id = $1 AND d.artifact_id = $2
+            AND (d.status IN ('active', 'paused')
+                 OR EXISTS (SELECT 1 FROM deployment_devices o WHERE o.deployment_id = d.id AND o.state IN ${ACTIVE}))
+          ORDER BY d.id`,
         [tenantId, artifactId],
       );
       return rows.map((r) => r.id);
@@ -308,23 +313,28 @@ export function deploymentStore(db: Queryable) {
       );
       return rows.map((r) => r.deployment_id);
     },
-    /** Times out a deployment's operations past their deadline: retried while retries last. */
-    async timeOut(deploymentId: string, settings: DeploymentSettings, now: number): Promise<Changed[]> {
+    /** Times out a deployment's operations past their deadline: retried while retries last and it runs. */
+    async timeOut(
+      deploymentId: string,
+      settings: DeploymentSettings,
+      running: boolean,
+      now: number,
+    ): Promise<Changed[]> {
       return db.query<Changed>(
         `WITH due AS (
            SELECT operation_id, state, attempt FROM deployment_devices
             WHERE deployment_id = $1 AND open AND deadline_at <= $2 ORDER BY deadline_at LIMIT 5000 FOR UPDATE)
          UPDATE deployment_devices o SET
-                state = CASE WHEN due.attempt <= $3 THEN 'queued' ELSE 'timed_out' END,
-                next_attempt_at = CASE WHEN due.attempt <= $3
+                state = CASE WHEN due.attempt <= $3 AND $5 THEN 'queued' ELSE 'timed_out' END,
+                next_attempt_at = CASE WHEN due.attempt <= $3 AND $5
                                        THEN $2 + $4::bigint * (2 ^ greatest(due.attempt - 1, 0))::bigint END,
-                cancel_pending = due.attempt > $3 AND due.state IN ${CANCELLABLE},
+                cancel_pending = NOT (due.attempt <= $3 AND $5) AND due.state IN ${CANCELLABLE},
                 code = 'TIMED_OUT', reason = 'silent in ' || due.state || ' past its deadline',
                 deadline_at = NULL, progress = NULL, state_since = $2, updated_at = $2
            FROM due WHERE o.operation_id = due.operation_id
          RETURNING o.operation_id, o.device_id, o.attempt, due.state AS previous,
                    CASE WHEN o.state = 'queued' THEN 'timed_out' ELSE o.state END AS state`,
-        [deploymentId, now, settings.retries.max, settings.retries.backoffSeconds * 1000],
+        [deploymentId, now, settings.retries.max, settings.retries.backoffSeconds * 1000, running],
       );
     },
     async active(): Promise<DeploymentRow[]> {

@@ -49,6 +49,8 @@ export function apply(
   report: OtaReport,
   settings: DeploymentSettings,
   now: number,
+  /** The deployment is active or paused: a failed attempt may be retried. */
+  running: boolean,
 ): Transition | undefined {
   const base = { ...op, updated_at: now };
   if (report.state === 'cancelled') {
@@ -114,22 +116,27 @@ export function apply(
       ? { code: 'VERSION_MISMATCH', reason: `reports running ${report.version}, not ${settings.version}` }
       : detail;
   return {
-    row: failed(base, ended, why, settings, now),
+    row: failed(base, ended, why, settings, now, running),
     factState: ended,
     outcome: 'failure',
     feedChanged: true,
   };
 }
 
-/** An attempt that ended badly: queued for the next attempt while retries last (not after a rejection). */
+/**
+ * An attempt that ended badly: queued for the next attempt while retries last and the deployment runs
+ * (not after a rejection).
+ */
 export function failed(
   op: OperationRow,
   state: OtaState,
   why: { code: string | null; reason: string | null },
   settings: DeploymentSettings,
   now: number,
+  running: boolean,
 ): OperationRow {
-  const retry = state !== 'rejected' && op.attempt <= settings.retries.max;
+  // A deployment that ended (aborted, stopped) retries nothing: its queue is never offered again.
+  const retry = running && state !== 'rejected' && op.attempt <= settings.retries.max;
   return {
     ...op,
     ...why,
