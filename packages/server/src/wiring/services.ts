@@ -166,13 +166,7 @@ export async function createServices(deps: ServiceDeps) {
     operationTtlSeconds: config.provisioningOperationTtlSeconds,
     refreshGraceMs: config.registrationTokenTtlSeconds * 1000,
     audit: recordAudit,
-    updateKeys: async (tenantId) =>
-      (await artifacts.keysForDevice({ tenantId, deviceId: '' })).map((k) => ({
-        id: k.id,
-        kind: k.kind,
-        status: k.status as 'active' | 'retired',
-        publicKey: k.publicKey,
-      })),
+    updateKeys: (tenantId) => artifacts.keysForDevice({ tenantId }),
   });
   // A device proves itself with an access key or a registration token (a JWT).
   const authenticateDevice = (secret: string, claimedDeviceId?: string) =>

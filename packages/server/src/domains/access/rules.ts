@@ -205,8 +205,8 @@ export const ARTIFACT_RULES: Rules<ArtifactService> = {
 };
 
 export const DEPLOYMENT_RULES: Rules<DeploymentService> = {
-  // A scoped caller deploys to the devices its grants cover, no others.
-  create: { permission: 'firmware:deploy', list: true },
+  // firmware:* is granted tenant-wide only (not a device permission): a deployment spans the tenant.
+  create: { permission: 'firmware:deploy' },
   list: { permission: 'firmware:read' },
   get: { permission: 'firmware:read' },
   devices: { permission: 'firmware:read' },

@@ -48,6 +48,14 @@ export interface UpdateKey {
   revokedAt: number | null;
 }
 
+/** An update key as a device sees it (the device API, the provisioning answer). */
+export interface DeviceUpdateKey {
+  id: string;
+  kind: UpdateKeyKind;
+  status: 'active' | 'retired';
+  publicKey: string;
+}
+
 export interface ArtifactUpload {
   version: string;
   hardwareClass: string;
@@ -98,8 +106,8 @@ export interface ArtifactService {
   /** Retires the active server key (kept for verification) and makes a new one. */
   rotateKey(caller: TenantCaller): Promise<UpdateKey>;
   revokeKey(caller: TenantCaller, keyId: string): Promise<void>;
-  /** The tenant's active and retired update public keys, for its devices. */
-  keysForDevice(device: DeviceIdentity): Promise<UpdateKey[]>;
+  /** The tenant's active and retired update public keys, as its devices see them. */
+  keysForDevice(device: Pick<DeviceIdentity, 'tenantId'>): Promise<DeviceUpdateKey[]>;
   /**
    * ARTIFACT_NOT_FOUND unless the artifact is the device's tenant's, not deleted, and offered to the
    * device by a deployment it is in (an operation between offered and rebooting).

@@ -232,7 +232,9 @@ export function createArtifactService(deps: ArtifactServiceDeps): ArtifactServic
     },
 
     async keysForDevice(device) {
-      return (await store.keys(device.tenantId)).filter((k) => k.status !== 'revoked').map(publicOnly);
+      return (await store.keys(device.tenantId)).flatMap((k) =>
+        k.status === 'revoked' ? [] : [{ id: k.id, kind: k.kind, status: k.status, publicKey: k.publicKey }],
+      );
     },
 
     async openForDevice(device, artifactId) {

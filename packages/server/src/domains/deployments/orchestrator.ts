@@ -131,7 +131,15 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     });
   }
 
-  async function step(deploymentId: string, stopped: boolean): Promise<number> {
+  async function step(deploymentId: string): Promise<number> {
+    // The periodic health comparison reads every device of the deployment: it is made before the
+    // deployment's row is locked, so reports that end an attempt do not wait for it.
+    const before = await store.byId(deploymentId);
+    const due =
+      before?.status === 'active' &&
+      before.settings.healthGate.enabled &&
+      (!before.health || now() - before.health.at >= HEALTH_EVERY_MS);
+    const periodic = due ? await evaluateHealth(store, before, now()) : undefined;
     return transaction(async (s) => {
       let d = await s.lockById(deploymentId);
       if (!d || d.status !== 'active') return 0;
@@ -141,8 +149,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
       let cut = phases[d.current_phase]!.devices;
       let progress = await s.progressOf(d.id, cut);
 
-      const judge = async () => {
-        const health = await evaluateHealth(s, d!, t);
+      const judge = async (health: HealthComparison) => {
         await s.setHealth(d!.id, health);
         if (health.verdict !== 'fail') return true;
         await effects.setStatus(
@@ -154,7 +161,7 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
         );
         return false;
       };
-      if (gate.enabled && (!d.health || t - d.health.at >= HEALTH_EVERY_MS) && !(await judge())) return 0;
+      if (periodic && !(await judge(periodic))) return 0;
 
       if (progress.open_in_phase === 0) {
         if (d.current_phase === phases.length - 1) {
@@ -174,14 +181,13 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
           return 0;
         }
         // The soak is over: the gate judges once more, on what the soak showed, before the next phase.
-        if (gate.enabled && !(await judge())) return 0;
+        if (gate.enabled && !(await judge(await evaluateHealth(s, d, t)))) return 0;
         await s.setPhase(d.id, { current: d.current_phase + 1, startedAt: t, soakUntil: null }, t);
         d = { ...d, current_phase: d.current_phase + 1 };
         cut = phases[d.current_phase]!.devices;
         progress = await s.progressOf(d.id, cut);
       }
 
-      if (stopped) return 0;
       const window = d.settings.maintenanceWindow;
       if (window && !insideWindow(window, t)) return 0;
       const slots =
@@ -216,9 +222,9 @@ export function createOrchestrator(deps: OrchestratorDeps): Orchestrator {
     async tick() {
       let timedOut = 0;
       for (const id of await store.withDueDeadlines(now())) timedOut += await timeOut(id);
-      const stopped = await store.stoppedTenants();
       let offered = 0;
-      for (const d of await store.active()) offered += await step(d.id, stopped.has(d.tenant_id));
+      // A tenant's emergency stop stops its deployments: none of them is active.
+      for (const id of await store.active()) offered += await step(id);
       return { offered, timedOut };
     },
   };

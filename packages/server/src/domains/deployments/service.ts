@@ -113,7 +113,6 @@ export function createDeploymentServices(deps: DeploymentDeps): {
         const q: TargetQuery = {
           tenantId: caller.tenantId,
           target: input.target,
-          visible: caller.visible,
           hardwareClass: artifact.hardwareClass,
           versionKey: keyOf(artifact.version, '/artifactId'),
           minKey: artifact.minVersion ? keyOf(artifact.minVersion, '/artifactId') : null,

@@ -337,8 +337,11 @@ export function deploymentStore(db: Queryable) {
         [deploymentId, now, settings.retries.max, settings.retries.backoffSeconds * 1000, running],
       );
     },
-    async active(): Promise<DeploymentRow[]> {
-      return db.query<DeploymentRow>(`SELECT * FROM deployments WHERE status = 'active' ORDER BY id`);
+    async active(): Promise<string[]> {
+      const rows = await db.query<{ id: string }>(
+        `SELECT id FROM deployments WHERE status = 'active' ORDER BY id`,
+      );
+      return rows.map((r) => r.id);
     },
     /** Open operations ranked below `cut` (the current phase), and operations in flight overall. */
     async progressOf(deploymentId: string, cut: number) {
@@ -462,10 +465,6 @@ export function deploymentStore(db: Queryable) {
         [tenantId],
       );
       return rows.map((r) => r.id);
-    },
-    async stoppedTenants(): Promise<Set<string>> {
-      const rows = await db.query<{ tenant_id: string }>('SELECT tenant_id FROM ota_emergency_stops');
-      return new Set(rows.map((r) => r.tenant_id));
     },
   };
 }

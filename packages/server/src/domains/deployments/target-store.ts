@@ -5,14 +5,12 @@
  * the operations of the devices that are in.
  */
 import type { VersionKey } from '@mooring/protocol';
-import type { DeviceVisibility } from '../../platform/caller.js';
 import type { Queryable } from '../../store/db.js';
 import type { DeploymentTarget } from './deployments.js';
 
 export interface TargetQuery {
   tenantId: string;
   target: DeploymentTarget;
-  visible: DeviceVisibility | undefined;
   hardwareClass: string;
   versionKey: VersionKey;
   minKey: VersionKey | null;
@@ -32,10 +30,6 @@ function candidates(q: TargetQuery) {
   if (t.deviceIds) where.push(`d.id = ANY($${params.push(t.deviceIds)}::text[])`);
   if (t.versions) where.push(`d.firmware_version = ANY($${params.push(t.versions)}::text[])`);
   if (q.belowKey) where.push(`${KEY} < ${key(q.belowKey)}`);
-  if (q.visible)
-    where.push(
-      `(d.tags && $${params.push(q.visible.tags)}::text[] OR d.id = ANY($${params.push(q.visible.deviceIds)}::text[]))`,
-    );
   const sql = `SELECT d.id, d.firmware_version,
       CASE
         WHEN d.hardware_class IS NULL THEN 'no_firmware_report'

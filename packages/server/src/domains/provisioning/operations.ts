@@ -102,8 +102,10 @@ export function provisioningOperations(
         v.certificate = issued.certificate;
         v.certificateChain = issued.chain;
       }
-      // The keys its firmware images are signed with, so the device can check its first offer.
-      if (ctx.deps.updateKeys) v.updateKeys = await ctx.deps.updateKeys(op.tenant_id);
+      // With its credential, the keys its firmware images are signed with: the device can check its
+      // first offer. Polls after the pickup window carry no credential and read no keys.
+      if ((v.registrationToken || v.certificate) && ctx.deps.updateKeys)
+        v.updateKeys = await ctx.deps.updateKeys(op.tenant_id);
     }
     return v;
   }

@@ -1,4 +1,5 @@
--- Deployments (docs/ota.md): an artifact rolled out to a snapshot of devices in phases.
+-- Deployments (docs/ota.md): an artifact rolled out to a snapshot of devices in phases. The health
+-- gate's reads of presence_events and device_events use their (device_id, time) indexes of 001.
 --
 -- Everything the orchestrator knows is in these rows, so that a node that dies mid-phase leaves
 -- nothing behind but rows another node (or the same one, restarted) picks up: each device moves from
@@ -76,6 +77,6 @@ CREATE TABLE ota_emergency_stops (
   reason text
 );
 
--- The health gate counts reboots (connections) per device in a window.
-CREATE INDEX presence_events_connects_idx ON presence_events (tenant_id, device_id, at) WHERE event = 'connected';
-CREATE INDEX device_events_tenant_device_idx ON device_events (tenant_id, device_id, ts);
+-- Facts of types no node handles yet (the OTA facts, until webhooks consume them) stay undelivered:
+-- the delivery job claims by type, so it must not walk them every second.
+CREATE INDEX outbox_due_type_idx ON outbox (type, next_attempt_at, id) WHERE done_at IS NULL;

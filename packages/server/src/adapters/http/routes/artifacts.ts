@@ -176,14 +176,7 @@ export const artifactRoutes: RoutePlugin = (app, { services }) => {
           "The tenant's update public keys (active and retired) that artifact manifests are signed with",
       },
     },
-    async (request) => ({
-      items: (await artifacts.keysForDevice(deviceOf(request))).map((k) => ({
-        id: k.id,
-        kind: k.kind,
-        status: k.status as 'active' | 'retired',
-        publicKey: k.publicKey,
-      })),
-    }),
+    async (request) => ({ items: await artifacts.keysForDevice(deviceOf(request)) }),
   );
   app.get<{ Params: typeof ArtifactParams.static }>(
     '/v1/device/artifacts/:artifactId',
