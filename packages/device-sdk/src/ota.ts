@@ -150,7 +150,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     const artifactId =
       job?.offer.artifact.id ?? (active?.operationId === operationId ? active.artifactId : undefined);
     if (artifactId && this.current?.offer.artifact.id !== artifactId)
-      await rm(join(this.o.dir, `${artifactId}.part`), { force: true });
+      await rm(this.partFile(artifactId), { force: true });
     await this.finish(cancel, { state: 'cancelled' });
     this.emit('cancelled', { operationId, attempt, reason: cancel.reason });
   }
@@ -176,14 +176,15 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       });
   }
 
-  private partFile(offer: OtaOffer): string {
-    return join(this.o.dir, `${offer.artifact.id}.part`);
+  /** The only place the part file's path is made: the id is checked by the schema (no path in it). */
+  private partFile(artifactId: string): string {
+    return join(this.o.dir, `${artifactId}.part`);
   }
 
   private async run(job: Job): Promise<void> {
     const { offer } = job;
     const signal = job.abort.signal;
-    const file = this.partFile(offer);
+    const file = this.partFile(offer.artifact.id);
     try {
       job.phase = 'checking';
       const keys = await this.updateKeys(offer.artifact.keyId, signal);

@@ -8,7 +8,7 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -653,4 +653,36 @@ test('the image request carries the credential to the platform only', async () =
     for await (const _ of res.body);
   }
   assert.deepEqual(auth, ['Bearer rt_secret', undefined]);
+});
+
+test('an artifact or operation id that is not a plain id is refused: no file is written or deleted outside the directory', async () => {
+  const image = randomBytes(3_000);
+  const outer = mkdtempSync(join(tmpdir(), 'mooring-ota-outer-'));
+  const dir = join(outer, 'ota');
+  const victim = join(outer, 'x.part');
+  writeFileSync(victim, 'keep');
+  const fetchRange = memoryRange(image);
+  const r = rig({ dir, fetchRange });
+  const errors: string[] = [];
+  r.agent.on('error', (e) => errors.push(e.message));
+  await r.agent.handle(offerOf(image, { tamper: { id: '../x' } }));
+  await r.agent.handle(offerOf(image, { operationId: 'op_1#2' }));
+  await r.agent.handle({
+    type: 'cancel',
+    operationId: 'op_1',
+    deploymentId: 'dep/..',
+    attempt: 1,
+    reason: 'x',
+  });
+  await r.agent.handle({ type: 'cancel', operationId: '..', deploymentId: 'dep_1', attempt: 1, reason: 'x' });
+  assert.equal(errors.length, 4, errors.join('\n'));
+  assert.ok(errors.every((m) => /^OTA message refused/.test(m)));
+  assert.deepEqual(r.reports, []);
+  assert.equal(fetchRange.starts.length, 0);
+  assert.equal(readFileSync(victim, 'utf8'), 'keep');
+  assert.deepEqual(
+    readdirSync(outer).filter((n) => n !== 'ota'),
+    ['x.part'],
+  );
+  await r.agent.stop();
 });
