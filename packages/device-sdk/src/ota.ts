@@ -202,12 +202,14 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       await this.step(job, { state: 'accepted' });
       await this.deferral(job);
       job.phase = 'downloading';
-      let fresh = (await partSize(file)) === 0;
+      let have = await partSize(file);
+      let fresh = have === 0;
       for (;;) {
-        await this.download(job, file);
+        await this.download(job, file, have);
         const bad = await checkImage(file, offer.artifact);
         if (!bad) break;
         await rm(file, { force: true });
+        have = 0;
         // A part file from before a crash may hold bytes that never reached the disk: once more, whole.
         if (fresh) return await this.reject(job, bad);
         fresh = true;
@@ -318,11 +320,12 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     }
   }
 
-  private async download(job: Job, file: string): Promise<void> {
+  private async download(job: Job, file: string, have: number): Promise<void> {
     const { artifact, downloadPath } = job.offer;
     try {
       await download({
         file,
+        have,
         size: artifact.size,
         path: downloadPath,
         fetchRange: this.o.transport.fetchRange,

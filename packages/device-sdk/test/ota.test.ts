@@ -686,3 +686,28 @@ test('an artifact or operation id that is not a plain id is refused: no file is 
   );
   await r.agent.stop();
 });
+
+test('a server that ignores Range and drops each time: the download gives up after maxRetries', async () => {
+  const image = randomBytes(200_000);
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-length': String(image.length) });
+    res.write(image.subarray(0, image.length / 2), () => setTimeout(() => res.socket?.destroy(), 10));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  const target = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, ca: '' };
+  const r = rig({ fetchRange: (path, start, signal) => httpRange(target, path, start, { signal }) });
+  r.agent.on('error', () => undefined);
+  await r.agent.handle(offerOf(image));
+  await until(final(r, 'failed'), 'the download to give up', 10_000);
+  const failed = r.reports.find((x) => x.state === 'failed')!;
+  assert.equal(failed.code, 'DOWNLOAD_FAILED');
+  // The first try got half the image (progress); then maxRetries (5) tries, none got further.
+  assert.equal(requests, 6);
+  await r.agent.stop();
+});
