@@ -142,7 +142,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     this.renewTimer.unref();
     const first = new Promise<void>((resolve) => this.once('connected', resolve));
     // An update the device rebooted into is confirmed while it connects (its report waits for MQTT).
-    this.ota?.start().catch((e: unknown) => this.emit('error', e as Error));
+    this.ota?.start().catch((e: unknown) => this.fail(e as Error));
     void this.loop();
     await first;
   }
@@ -383,10 +383,13 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
       transport: wrapTransport ? wrapTransport(transport) : transport,
     });
     // A failed report or a retried download: the agent goes on; the firmware may listen.
-    agent.on('error', (e) => {
-      if (this.listenerCount('error') > 0) this.emit('error', e);
-    });
+    agent.on('error', (e) => this.fail(e));
     return agent;
+  }
+
+  /** An `error` event when the firmware listens: an OTA failure is no reason for the process to exit. */
+  private fail(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   /** Drops the connection as a network fault would (the device reconnects): for tests and simulations. */

@@ -16,6 +16,8 @@ import { join } from 'node:path';
 import { artifactSignedText, type OtaOffer, type OtaReport } from '@mooring/protocol';
 import {
   httpRange,
+  MemoryCredentialStore,
+  MooringDevice,
   OtaAgent,
   type OtaAgentOptions,
   type OtaRangeFetch,
@@ -710,4 +712,32 @@ test('a server that ignores Range and drops each time: the download gives up aft
   // The first try got half the image (progress); then maxRetries (5) tries, none got further.
   assert.equal(requests, 6);
   await r.agent.stop();
+});
+
+test('MooringDevice: an OTA agent that cannot start is no uncaught error when nobody listens for errors', async () => {
+  const notADir = join(mkdtempSync(join(tmpdir(), 'mooring-ota-')), 'file');
+  writeFileSync(notADir, 'x');
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  const device = new MooringDevice({
+    store: new MemoryCredentialStore({
+      deviceId: 'dev_1',
+      accessKey: 'dak_1',
+      provisioningToken: '',
+      registrationToken: '',
+      registrationTokenExpiresAt: Number.MAX_SAFE_INTEGER,
+    }),
+    http: { url: 'https://127.0.0.1:1', ca: '' },
+    mqttUrl: 'mqtt://127.0.0.1:1',
+    firmware: RUNNING,
+    ota: { dir: notADir, install: () => undefined },
+  });
+  device.on('reconnecting', () => undefined);
+  void device.start();
+  await assert.rejects(device.ota!.start());
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  process.off('unhandledRejection', onUnhandled);
+  await device.stop();
+  assert.deepEqual(unhandled, []);
 });
