@@ -268,7 +268,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
         cached: this.state.keys,
         maxAgeMs: this.o.keysMaxAgeMs ?? 600_000,
         keyId,
-        fetch: () => this.o.transport.fetchUpdateKeys(),
+        fetch: (s) => this.o.transport.fetchUpdateKeys(s),
         retry: this.o.retry ?? {},
         signal,
       });

@@ -741,3 +741,33 @@ test('MooringDevice: an OTA agent that cannot start is no uncaught error when no
   await device.stop();
   assert.deepEqual(unhandled, []);
 });
+
+test('a stop while the update keys are fetched aborts the request', async () => {
+  const image = randomBytes(3_000);
+  let aborted = false;
+  const r = rig({ image });
+  const fetchUpdateKeys = (signal?: AbortSignal) =>
+    new Promise<OtaUpdateKey[]>((_resolve, reject) =>
+      signal?.addEventListener('abort', () => {
+        aborted = true;
+        reject(new Error('aborted'));
+      }),
+    );
+  (r.agent as unknown as { o: OtaAgentOptions }).o.transport.fetchUpdateKeys = fetchUpdateKeys;
+  await r.agent.handle(offerOf(image));
+  const started = Date.now();
+  await r.agent.stop();
+  assert.ok(aborted, 'the key request saw the abort');
+  assert.ok(Date.now() - started < 1_000);
+});
+
+test('the offer member `timeouts` is kept, not dropped as unknown', async () => {
+  const image = randomBytes(3_000);
+  const r = rig({ image });
+  const offers: OtaOffer[] = [];
+  r.agent.on('offer', (o) => offers.push(o));
+  await r.agent.handle({ ...offerOf(image), timeouts: { downloading: 600 } });
+  await until(final(r, 'rebooting'), 'the install');
+  assert.deepEqual(offers[0]!.timeouts, { downloading: 600 });
+  await r.agent.stop();
+});
