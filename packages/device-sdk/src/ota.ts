@@ -128,7 +128,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     const active = this.state.active;
     const reached =
       active?.operationId === operationId && active.attempt === attempt ? active.state : undefined;
-    const job: Job = { offer, abort: new AbortController(), phase: 'queued', reached };
+    const job: Job = { offer, abort: new AbortController(), reached };
     this.jobs.set(operationId, job);
     this.queue.push(job);
     this.emit('offer', offer);
@@ -139,7 +139,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     const { operationId, attempt } = cancel;
     if (this.state.pending?.operationId === operationId) return;
     const job = this.jobs.get(operationId);
-    if (job?.phase === 'installing') return;
+    if (job?.installing) return;
     if (job && job.offer.attempt > attempt) return;
     if (job) {
       this.drop(job, 'cancelled');
@@ -186,7 +186,6 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     const signal = job.abort.signal;
     const file = this.partFile(offer.artifact.id);
     try {
-      job.phase = 'checking';
       const keys = await this.updateKeys(offer.artifact.keyId, signal);
       const running = this.o.firmware();
       const refusal = checkManifest(offer.artifact, keys, running, this.state.installedSequence);
@@ -201,7 +200,6 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       if (refusal) return await this.reject(job, refusal);
       await this.step(job, { state: 'accepted' });
       await this.deferral(job);
-      job.phase = 'downloading';
       let have = await partSize(file);
       let fresh = have === 0;
       for (;;) {
@@ -216,7 +214,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       }
       await this.step(job, { state: 'downloaded' });
       signal.throwIfAborted();
-      job.phase = 'installing';
+      job.installing = true;
       await this.install(job, file);
     } catch (e) {
       if (signal.aborted) return;
@@ -254,7 +252,6 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     pending.phase = 'rebooting';
     await this.store.save(this.state);
     await this.step(job, { state: 'rebooting' });
-    job.phase = 'done';
     this.jobs.delete(offer.operationId);
     this.emit('installed', { offer, file });
     await rm(file, { force: true });
@@ -295,7 +292,6 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       const d = await policy(job.offer);
       signal.throwIfAborted();
       if (!d) return;
-      job.phase = 'deferred';
       const report: Omit<OtaReport, 'attempt'> = {
         state: 'deferred',
         reason: d.reason,
@@ -370,10 +366,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
   private async finish(op: Op, report: Omit<OtaReport, 'attempt'>): Promise<void> {
     const full: OtaReport = { attempt: op.attempt, ...report };
     const job = this.jobs.get(op.operationId);
-    if (job && job.offer.attempt === op.attempt) {
-      job.phase = 'done';
-      this.jobs.delete(op.operationId);
-    }
+    if (job && job.offer.attempt === op.attempt) this.jobs.delete(op.operationId);
     if (this.state.pending?.operationId === op.operationId) delete this.state.pending;
     if (this.state.active?.operationId === op.operationId) delete this.state.active;
     this.state.finished = this.state.finished.filter(
