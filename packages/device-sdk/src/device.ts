@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { parseFirmwareReport, topics, type CommandMessage, type FirmwareReport } from '@mooring/protocol';
-import { Backoff, type BackoffOptions } from './backoff.js';
+import { Backoff, sleep, type BackoffOptions } from './backoff.js';
 import { OfflineBuffer, type Reading } from './buffer.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import type { HttpTarget } from './http.js';
@@ -366,16 +366,13 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
       deviceId: () => this.credentials!.deviceId,
       token: () => this.credentials!.accessKey ?? this.credentials!.registrationToken,
       client: () => (this.state === 'connected' ? this.client : undefined),
-      connected: (ms) =>
-        new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(t);
-            this.off('connected', done);
-            resolve();
-          };
-          const t = setTimeout(done, ms);
-          this.once('connected', done);
-        }),
+      connected: async (ms) => {
+        const up = new AbortController();
+        const done = () => up.abort();
+        this.once('connected', done);
+        await sleep(ms, up.signal);
+        this.off('connected', done);
+      },
     });
     const agent = new OtaAgent({
       ...options,

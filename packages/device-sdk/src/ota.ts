@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OTA_LIMITS, type OtaCancel, type OtaOffer, type OtaReport } from '@mooring/protocol';
-import { Backoff, withTimeout } from './backoff.js';
+import { Backoff, sleep, withTimeout } from './backoff.js';
 import { download, partSize } from './ota-download.js';
 import { OtaStateFile, type OtaPending, type OtaPersisted } from './ota-store.js';
 import { settleInstalled } from './ota-reboot.js';
@@ -301,18 +301,12 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       if (last?.state !== 'deferred' || last.reason !== report.reason || last.until !== report.until)
         await this.step(job, report);
       const waitMs = d.until !== undefined ? Math.min(recheck, d.until - Date.now()) : recheck;
-      if (!job.nudged)
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(t);
-            signal.removeEventListener('abort', done);
-            job.wake = undefined;
-            resolve();
-          };
-          const t = setTimeout(done, Math.max(Math.min(1_000, recheck), waitMs));
-          job.wake = done;
-          signal.addEventListener('abort', done);
-        });
+      if (!job.nudged) {
+        const wake = new AbortController();
+        job.wake = () => wake.abort();
+        await sleep(Math.max(Math.min(1_000, recheck), waitMs), AbortSignal.any([signal, wake.signal]));
+        job.wake = undefined;
+      }
     }
   }
 
