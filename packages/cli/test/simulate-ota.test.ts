@@ -193,3 +193,35 @@ test('a download broken off half-way is resumed with Range and the update still 
   assert.equal(out.ota.succeeded, 1);
   assert.equal(out.ota.downloadResumptions, 1, 'one ranged request after the break');
 });
+
+test('a firmware version or hardware class the platform would refuse, or a reboot loop of 0 s, is a usage error before any device starts', async () => {
+  const { apiKey } = await t.tenant();
+  const run = (args: string[]) =>
+    new Promise<{ code: number; stderr: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [
+          BIN,
+          ...['--server', `https://localhost:${t.platform.httpPort}`, '--ca', caFile, '--token', apiKey],
+          ...['simulate', '-n', '1', '--provisioning-token', 'pt_unused', ...args],
+        ],
+        {
+          env: { ...process.env, MOORING_CONFIG_DIR: join(work, 'config') },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+    });
+  for (const args of [
+    ['--firmware-version', 'abc'],
+    ['--firmware-version', '1.0.0', '--hardware-class', 'no spaces'],
+    ['--firmware-version', '1.0.0', '--ota-reboot-loop-every', '0'],
+  ]) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.doesNotMatch(r.stderr, /devices connected/);
+  }
+});
