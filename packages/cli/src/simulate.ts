@@ -109,6 +109,8 @@ interface Unit {
   looping: boolean;
   /** Download paths already broken off once. */
   interrupted: Set<string>;
+  /** The simulated reboot under way: a loop tick meanwhile starts no second one. */
+  rebooting?: Promise<void> | undefined;
 }
 
 export class Simulator extends EventEmitter<{ progress: [done: number, total: number] }> {
@@ -290,7 +292,10 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
   private reboot(index: number, version?: string): void {
     const unit = this.units[index];
     if (!unit || this.stopping) return;
-    const run = (async () => {
+    // A loop tick while a reboot runs is skipped; the reboot into an update waits for it.
+    if (unit.rebooting && !version) return;
+    const run = (unit.rebooting ?? Promise.resolve()).then(async () => {
+      if (this.stopping) return;
       const old = unit.device;
       if (version) unit.version = version;
       await old.stop();
@@ -310,8 +315,13 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
           },
         }).catch(() => undefined);
       }
-    })();
-    run.catch(() => undefined);
+    });
+    const settled: Promise<void> = run
+      .catch(() => undefined)
+      .finally(() => {
+        if (unit.rebooting === settled) unit.rebooting = undefined;
+      });
+    unit.rebooting = settled;
   }
 
   /** Provisions (or loads) and connects every device, `concurrency` at a time. */

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
-import { otaFault } from '../src/simulate.js';
+import { otaFault, Simulator } from '../src/simulate.js';
 
 const BIN = fileURLToPath(new URL('../bin/mooring.mjs', import.meta.url));
 let t: TestPlatform;
@@ -224,4 +224,39 @@ test('a firmware version or hardware class the platform would refuse, or a reboo
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     assert.doesNotMatch(r.stderr, /devices connected/);
   }
+});
+
+test('reboot-loop ticks while a reboot is under way start no second device', async () => {
+  const sim = new Simulator({
+    http: { url: 'https://127.0.0.1:1', ca: '' },
+    mqttUrl: 'mqtt://127.0.0.1:1',
+    count: 1,
+    rate: 1,
+    keys: [],
+    ota: { version: '1.0.0', hardwareClass: 'sim-hw' },
+  });
+  const started: string[] = [];
+  const fake = (name: string) => ({
+    start: async () => {
+      started.push(name);
+      await sleep(200);
+    },
+    stop: async () => sleep(50),
+  });
+  const s = sim as unknown as {
+    units: unknown[];
+    makeDevice: (u: { version: string }) => unknown;
+    reboot: (index: number, version?: string) => void;
+  };
+  let n = 0;
+  s.makeDevice = (u) => fake(`${++n}@${u.version}`);
+  s.units[0] = { index: 0, device: fake('0'), version: '1.0.0', looping: false, interrupted: new Set() };
+  s.reboot(0);
+  s.reboot(0);
+  s.reboot(0);
+  s.reboot(0, '2.0.0');
+  await until('the reboots to settle', async () => (started.length >= 2 ? true : undefined), 5_000);
+  await sleep(600);
+  assert.deepEqual(started, ['1@1.0.0', '2@2.0.0']);
+  await sim.stop();
 });
