@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OTA_FINAL_STATES } from '@mooring/protocol';
 import {
   MemoryCredentialStore,
   MooringDevice,
@@ -225,7 +226,7 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
       this.ota.offers++;
     });
     device.ota?.on('progress', ({ operationId, report }) => {
-      const final = ['succeeded', 'failed', 'rolled_back', 'rejected'].includes(report.state);
+      const final = (OTA_FINAL_STATES as readonly string[]).includes(report.state);
       // A final report is sent again when the platform delivers the offer again (after the reboot).
       const key = `${unit.index}/${operationId}/${report.attempt}`;
       if (!final || this.finalSeen.has(key)) return;
