@@ -31,6 +31,7 @@ import {
 export type * from './ota-types.js';
 export type { OtaPending } from './ota-store.js';
 export type { OtaUpdateKey } from './ota-verify.js';
+export { fileDigest } from './ota-verify.js';
 export type { OtaRangeFetch } from './ota-download.js';
 
 export class OtaAgent extends EventEmitter<OtaEvents> {

@@ -1,6 +1,6 @@
 /** Firmware artifacts and the tenant's update-signing keys (docs/ota.md). */
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { pathOf } from '@mooring/client';
@@ -38,19 +38,15 @@ function signatureOf(arg: string): string {
   return bytes.length === 64 ? bytes.toString('base64') : bytes.toString('utf8').trim();
 }
 
-/** Size and SHA-256 of a file, read as a stream (an image may be larger than a buffer can hold). */
+/** Size and SHA-256 of a file, as the device computes them (streamed: an image may be large). */
 async function digestOf(file: string): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
+  // Loaded here, not with the command line: the device SDK (MQTT) is most of the CLI's start-up.
+  const { fileDigest } = await import('@mooring/device-sdk');
   try {
-    for await (const chunk of createReadStream(file)) {
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
+    return await fileDigest(file);
   } catch (e) {
     throw new UsageError(`cannot read the image ${file}: ${(e as Error).message}`);
   }
-  return { size, sha256: hash.digest('hex') };
 }
 
 /**
