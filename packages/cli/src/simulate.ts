@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OTA_FINAL_STATES } from '@mooring/protocol';
 import {
   MemoryCredentialStore,
   MooringDevice,
@@ -109,6 +110,8 @@ interface Unit {
   looping: boolean;
   /** Download paths already broken off once. */
   interrupted: Set<string>;
+  /** The simulated reboot under way: a loop tick meanwhile starts no second one. */
+  rebooting?: Promise<void> | undefined;
 }
 
 export class Simulator extends EventEmitter<{ progress: [done: number, total: number] }> {
@@ -223,7 +226,7 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
       this.ota.offers++;
     });
     device.ota?.on('progress', ({ operationId, report }) => {
-      const final = ['succeeded', 'failed', 'rolled_back', 'rejected'].includes(report.state);
+      const final = (OTA_FINAL_STATES as readonly string[]).includes(report.state);
       // A final report is sent again when the platform delivers the offer again (after the reboot).
       const key = `${unit.index}/${operationId}/${report.attempt}`;
       if (!final || this.finalSeen.has(key)) return;
@@ -290,7 +293,10 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
   private reboot(index: number, version?: string): void {
     const unit = this.units[index];
     if (!unit || this.stopping) return;
-    const run = (async () => {
+    // A loop tick while a reboot runs is skipped; the reboot into an update waits for it.
+    if (unit.rebooting && !version) return;
+    const run = (unit.rebooting ?? Promise.resolve()).then(async () => {
+      if (this.stopping) return;
       const old = unit.device;
       if (version) unit.version = version;
       await old.stop();
@@ -310,8 +316,13 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
           },
         }).catch(() => undefined);
       }
-    })();
-    run.catch(() => undefined);
+    });
+    const settled: Promise<void> = run
+      .catch(() => undefined)
+      .finally(() => {
+        if (unit.rebooting === settled) unit.rebooting = undefined;
+      });
+    unit.rebooting = settled;
   }
 
   /** Provisions (or loads) and connects every device, `concurrency` at a time. */

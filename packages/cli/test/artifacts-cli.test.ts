@@ -304,4 +304,20 @@ test('artifacts sign refuses what the upload would refuse, and keys that are not
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, message);
   }
+  // The fields are checked before the image is read.
+  const unread = await mooring([
+    ...['artifacts', 'sign', join(work, 'no-such-image.bin'), '--key', generated.json.privateKeyFile],
+    ...[
+      '--tenant',
+      tenantId,
+      '--firmware-version',
+      '1.0.0',
+      '--hardware-class',
+      'board c',
+      '--sequence',
+      '1',
+    ],
+  ]);
+  assert.equal(unread.code, 2, unread.stderr);
+  assert.match(unread.stderr, /--hardware-class 'board c'/);
 });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
-import { otaFault } from '../src/simulate.js';
+import { otaFault, Simulator } from '../src/simulate.js';
 
 const BIN = fileURLToPath(new URL('../bin/mooring.mjs', import.meta.url));
 let t: TestPlatform;
@@ -192,4 +192,71 @@ test('a download broken off half-way is resumed with Range and the update still 
   const out = await f.stop();
   assert.equal(out.ota.succeeded, 1);
   assert.equal(out.ota.downloadResumptions, 1, 'one ranged request after the break');
+});
+
+test('a firmware version or hardware class the platform would refuse, or a reboot loop of 0 s, is a usage error before any device starts', async () => {
+  const { apiKey } = await t.tenant();
+  const run = (args: string[]) =>
+    new Promise<{ code: number; stderr: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [
+          BIN,
+          ...['--server', `https://localhost:${t.platform.httpPort}`, '--ca', caFile, '--token', apiKey],
+          ...['simulate', '-n', '1', '--provisioning-token', 'pt_unused', ...args],
+        ],
+        {
+          env: { ...process.env, MOORING_CONFIG_DIR: join(work, 'config') },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('close', (code) => resolve({ code: code ?? -1, stderr }));
+    });
+  for (const args of [
+    ['--firmware-version', 'abc'],
+    ['--firmware-version', '1.0.0', '--hardware-class', 'no spaces'],
+    ['--firmware-version', '1.0.0', '--ota-reboot-loop-every', '0'],
+  ]) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.doesNotMatch(r.stderr, /devices connected/);
+  }
+});
+
+test('reboot-loop ticks while a reboot is under way start no second device', async () => {
+  const sim = new Simulator({
+    http: { url: 'https://127.0.0.1:1', ca: '' },
+    mqttUrl: 'mqtt://127.0.0.1:1',
+    count: 1,
+    rate: 1,
+    keys: [],
+    ota: { version: '1.0.0', hardwareClass: 'sim-hw' },
+  });
+  const started: string[] = [];
+  const fake = (name: string) => ({
+    start: async () => {
+      started.push(name);
+      await sleep(200);
+    },
+    stop: async () => sleep(50),
+  });
+  const s = sim as unknown as {
+    units: unknown[];
+    makeDevice: (u: { version: string }) => unknown;
+    reboot: (index: number, version?: string) => void;
+  };
+  let n = 0;
+  s.makeDevice = (u) => fake(`${++n}@${u.version}`);
+  s.units[0] = { index: 0, device: fake('0'), version: '1.0.0', looping: false, interrupted: new Set() };
+  s.reboot(0);
+  s.reboot(0);
+  s.reboot(0);
+  s.reboot(0, '2.0.0');
+  await until('the reboots to settle', async () => (started.length >= 2 ? true : undefined), 5_000);
+  await sleep(600);
+  assert.deepEqual(started, ['1@1.0.0', '2@2.0.0']);
+  await sim.stop();
 });

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { parseFirmwareReport, topics, type CommandMessage, type FirmwareReport } from '@mooring/protocol';
-import { Backoff, type BackoffOptions } from './backoff.js';
+import { Backoff, sleep, type BackoffOptions } from './backoff.js';
 import { OfflineBuffer, type Reading } from './buffer.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import type { HttpTarget } from './http.js';
@@ -142,7 +142,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     this.renewTimer.unref();
     const first = new Promise<void>((resolve) => this.once('connected', resolve));
     // An update the device rebooted into is confirmed while it connects (its report waits for MQTT).
-    this.ota?.start().catch((e: unknown) => this.emit('error', e as Error));
+    this.ota?.start().catch((e: unknown) => this.fail(e as Error));
     void this.loop();
     await first;
   }
@@ -366,16 +366,13 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
       deviceId: () => this.credentials!.deviceId,
       token: () => this.credentials!.accessKey ?? this.credentials!.registrationToken,
       client: () => (this.state === 'connected' ? this.client : undefined),
-      connected: (ms) =>
-        new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(t);
-            this.off('connected', done);
-            resolve();
-          };
-          const t = setTimeout(done, ms);
-          this.once('connected', done);
-        }),
+      connected: async (ms) => {
+        const up = new AbortController();
+        const done = () => up.abort();
+        this.once('connected', done);
+        await sleep(ms, up.signal);
+        this.off('connected', done);
+      },
     });
     const agent = new OtaAgent({
       ...options,
@@ -383,10 +380,13 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
       transport: wrapTransport ? wrapTransport(transport) : transport,
     });
     // A failed report or a retried download: the agent goes on; the firmware may listen.
-    agent.on('error', (e) => {
-      if (this.listenerCount('error') > 0) this.emit('error', e);
-    });
+    agent.on('error', (e) => this.fail(e));
     return agent;
+  }
+
+  /** An `error` event when the firmware listens: an OTA failure is no reason for the process to exit. */
+  private fail(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   /** Drops the connection as a network fault would (the device reconnects): for tests and simulations. */

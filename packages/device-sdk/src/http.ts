@@ -29,6 +29,25 @@ export interface HttpTarget {
 
 const agents = new WeakMap<HttpTarget, Agent>();
 
+/** How much of an error body is kept: enough for the platform's JSON error. */
+const MAX_ERROR_BODY = 4_096;
+
+/** The platform's JSON error (`code`, `detail`, `retryAfterMs`) from a refusal's body, or its start. */
+function apiError(status: number, text: string): DeviceApiError {
+  let body: Record<string, unknown> = {};
+  try {
+    body = (JSON.parse(text) as Record<string, unknown> | null) ?? {};
+  } catch {
+    /* not JSON */
+  }
+  return new DeviceApiError(
+    status,
+    typeof body.code === 'string' ? body.code : 'HTTP_ERROR',
+    typeof body.detail === 'string' ? body.detail : text.slice(0, 200),
+    typeof body.retryAfterMs === 'number' ? body.retryAfterMs : undefined,
+  );
+}
+
 export function httpJson<T>(
   target: HttpTarget,
   method: string,
@@ -68,22 +87,14 @@ export function httpJson<T>(
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 400) return reject(apiError(status, text));
           let body: Record<string, unknown> = {};
           try {
             body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
           } catch {
             /* not JSON */
           }
-          const status = res.statusCode ?? 0;
-          if (status >= 400)
-            return reject(
-              new DeviceApiError(
-                status,
-                typeof body.code === 'string' ? body.code : 'HTTP_ERROR',
-                typeof body.detail === 'string' ? body.detail : text.slice(0, 200),
-                typeof body.retryAfterMs === 'number' ? body.retryAfterMs : undefined,
-              ),
-            );
           resolve(body as T);
         });
       },
@@ -152,25 +163,15 @@ export function httpRange(
             body: status === 416 ? (async function* () {})() : res,
           });
         }
+        // The error body, up to MAX_ERROR_BODY: the rest is read and dropped.
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: Record<string, unknown> = {};
-          try {
-            body = JSON.parse(text) as Record<string, unknown>;
-          } catch {
-            /* not JSON */
-          }
-          reject(
-            new DeviceApiError(
-              status,
-              typeof body.code === 'string' ? body.code : 'HTTP_ERROR',
-              typeof body.detail === 'string' ? body.detail : text.slice(0, 200),
-              typeof body.retryAfterMs === 'number' ? body.retryAfterMs : undefined,
-            ),
-          );
+        let kept = 0;
+        res.on('data', (c: Buffer) => {
+          if (kept >= MAX_ERROR_BODY) return;
+          chunks.push(c.subarray(0, MAX_ERROR_BODY - kept));
+          kept += Math.min(c.length, MAX_ERROR_BODY - kept);
         });
+        res.on('end', () => reject(apiError(status, Buffer.concat(chunks).toString('utf8'))));
       },
     );
     req.on('timeout', () => req.destroy(new Error('download stalled')));

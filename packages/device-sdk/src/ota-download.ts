@@ -13,13 +13,15 @@ export type OtaRangeFetch = (path: string, start: number, signal: AbortSignal) =
 
 export interface DownloadOptions {
   file: string;
+  /** The part file's size now, when the caller has read it (else it is read here). */
+  have?: number;
   /** The manifest's size: the download stops there (more is a wrong image, left to the size check). */
   size: number;
   path: string;
   fetchRange: OtaRangeFetch;
   signal: AbortSignal;
   backoff: Backoff;
-  /** Failed tries in a row, without a byte of progress, before the download gives up. */
+  /** Failed tries in a row, without the part file growing past its largest size, before giving up. */
   maxRetries: number;
   /** Reports progress in percent: where the part file starts, then every `progressStep` (not 100). */
   progressStep: number;
@@ -43,7 +45,11 @@ export async function partSize(file: string): Promise<number> {
  */
 export async function download(o: DownloadOptions): Promise<void> {
   const percent = (bytes: number) => (o.size === 0 ? 100 : Math.min(100, Math.floor((bytes * 100) / o.size)));
-  let reported = percent(await partSize(o.file));
+  let known: number | undefined = o.have ?? (await partSize(o.file));
+  // The part file's largest size so far: only growth past it is progress that earns fresh retries
+  // (a server that ignores Range and drops each time starts over from 0 and never gets past it).
+  let best = known;
+  let reported = percent(known);
   await o.onProgress(reported);
   const onBytes = (bytes: number) => {
     const p = percent(bytes);
@@ -54,7 +60,8 @@ export async function download(o: DownloadOptions): Promise<void> {
   let failures = 0;
   for (;;) {
     o.signal.throwIfAborted();
-    let have = await partSize(o.file);
+    let have = known ?? (await partSize(o.file));
+    known = undefined;
     if (have > o.size) {
       await rm(o.file, { force: true });
       have = 0;
@@ -74,8 +81,11 @@ export async function download(o: DownloadOptions): Promise<void> {
         for await (const chunk of res.body) {
           await fh.write(chunk);
           have += chunk.length;
-          failures = 0;
-          o.backoff.reset();
+          if (have > best) {
+            best = have;
+            failures = 0;
+            o.backoff.reset();
+          }
           onBytes(have);
           if (have > o.size) break;
         }

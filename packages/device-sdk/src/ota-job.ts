@@ -1,11 +1,11 @@
 /** The OTA agent's bookkeeping of one offer it works on (internal). */
 import type { OtaOffer, OtaReport, OtaReportState } from '@mooring/protocol';
 
-export type Phase = 'queued' | 'checking' | 'deferred' | 'downloading' | 'installing' | 'done';
 export interface Job {
   offer: OtaOffer;
   abort: AbortController;
-  phase: Phase;
+  /** The firmware's install began: a cancel comes too late. */
+  installing?: boolean;
   last?: OtaReport;
   /** The furthest step reported, persisted: a restarted agent does not report going back. */
   reached?: OtaReportState | undefined;

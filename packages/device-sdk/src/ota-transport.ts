@@ -47,9 +47,10 @@ export function deviceOtaTransport(link: OtaLink): OtaTransport {
       });
     },
     fetchRange: (path, start, signal) => httpRange(link.http, path, start, { token: link.token(), signal }),
-    async fetchUpdateKeys(): Promise<OtaUpdateKey[]> {
+    async fetchUpdateKeys(signal?: AbortSignal): Promise<OtaUpdateKey[]> {
       const r = await httpJson<{ items: OtaUpdateKey[] }>(link.http, 'GET', '/v1/device/update-keys', {
         token: link.token(),
+        ...(signal ? { signal } : {}),
       });
       return r.items;
     },

@@ -13,8 +13,8 @@ export interface OtaTransport {
   /** Sends a progress report on `operationId` (MQTT `d/{id}/ota/{operationId}/progress`, or HTTPS). */
   report(operationId: string, report: OtaReport): Promise<void>;
   fetchRange: OtaRangeFetch;
-  /** The tenant's update keys (`GET /v1/device/update-keys`). */
-  fetchUpdateKeys(): Promise<OtaUpdateKey[]>;
+  /** The tenant's update keys (`GET /v1/device/update-keys`); `signal` aborts the request. */
+  fetchUpdateKeys(signal?: AbortSignal): Promise<OtaUpdateKey[]>;
 }
 
 export interface OtaDeferral {

@@ -9,7 +9,9 @@ import { Backoff, sleep, type BackoffOptions } from './backoff.js';
 import {
   artifactSignedText,
   checkSchema,
+  OtaCancelSchema,
   OtaMessageSchema,
+  OtaOfferSchema,
   type SchemaCheck,
   type OtaMessage,
   compareVersionKeys,
@@ -144,7 +146,7 @@ export async function currentKeys(o: {
   cached: KeyCache | undefined;
   maxAgeMs: number;
   keyId: string;
-  fetch: () => Promise<OtaUpdateKey[]>;
+  fetch: (signal: AbortSignal) => Promise<OtaUpdateKey[]>;
   retry: BackoffOptions & { maxRetries?: number };
   signal: AbortSignal;
 }): Promise<KeyCache> {
@@ -154,7 +156,7 @@ export async function currentKeys(o: {
   const backoff = new Backoff(o.retry);
   for (let tries = 0; ; tries++) {
     try {
-      return { fetchedAt: Date.now(), items: await o.fetch() };
+      return { fetchedAt: Date.now(), items: await o.fetch(signal) };
     } catch (e) {
       signal.throwIfAborted();
       if (holds) return cached;
@@ -166,10 +168,10 @@ export async function currentKeys(o: {
 }
 
 const FIELDS: Record<string, readonly string[]> = {
-  offer: ['type', 'operationId', 'deploymentId', 'attempt', 'artifact', 'downloadPath'],
-  cancel: ['type', 'operationId', 'deploymentId', 'attempt', 'reason'],
+  offer: Object.keys(OtaOfferSchema.properties),
+  cancel: Object.keys(OtaCancelSchema.properties),
 };
-const ARTIFACT_FIELDS = Object.keys(OtaMessageSchema.anyOf[0].properties.artifact.properties);
+const ARTIFACT_FIELDS = Object.keys(OtaOfferSchema.properties.artifact.properties);
 
 /** The message without members this agent does not know (a newer platform may add some). */
 function known(message: unknown): unknown {

@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OTA_LIMITS, type OtaCancel, type OtaOffer, type OtaReport } from '@mooring/protocol';
-import { Backoff, withTimeout } from './backoff.js';
+import { Backoff, sleep, withTimeout } from './backoff.js';
 import { download, partSize } from './ota-download.js';
 import { OtaStateFile, type OtaPending, type OtaPersisted } from './ota-store.js';
 import { settleInstalled } from './ota-reboot.js';
@@ -31,6 +31,7 @@ import {
 export type * from './ota-types.js';
 export type { OtaPending } from './ota-store.js';
 export type { OtaUpdateKey } from './ota-verify.js';
+export { fileDigest } from './ota-verify.js';
 export type { OtaRangeFetch } from './ota-download.js';
 
 export class OtaAgent extends EventEmitter<OtaEvents> {
@@ -128,7 +129,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     const active = this.state.active;
     const reached =
       active?.operationId === operationId && active.attempt === attempt ? active.state : undefined;
-    const job: Job = { offer, abort: new AbortController(), phase: 'queued', reached };
+    const job: Job = { offer, abort: new AbortController(), reached };
     this.jobs.set(operationId, job);
     this.queue.push(job);
     this.emit('offer', offer);
@@ -139,7 +140,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     const { operationId, attempt } = cancel;
     if (this.state.pending?.operationId === operationId) return;
     const job = this.jobs.get(operationId);
-    if (job?.phase === 'installing') return;
+    if (job?.installing) return;
     if (job && job.offer.attempt > attempt) return;
     if (job) {
       this.drop(job, 'cancelled');
@@ -150,7 +151,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     const artifactId =
       job?.offer.artifact.id ?? (active?.operationId === operationId ? active.artifactId : undefined);
     if (artifactId && this.current?.offer.artifact.id !== artifactId)
-      await rm(join(this.o.dir, `${artifactId}.part`), { force: true });
+      await rm(this.partFile(artifactId), { force: true });
     await this.finish(cancel, { state: 'cancelled' });
     this.emit('cancelled', { operationId, attempt, reason: cancel.reason });
   }
@@ -176,16 +177,16 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       });
   }
 
-  private partFile(offer: OtaOffer): string {
-    return join(this.o.dir, `${offer.artifact.id}.part`);
+  /** The only place the part file's path is made: the id is checked by the schema (no path in it). */
+  private partFile(artifactId: string): string {
+    return join(this.o.dir, `${artifactId}.part`);
   }
 
   private async run(job: Job): Promise<void> {
     const { offer } = job;
     const signal = job.abort.signal;
-    const file = this.partFile(offer);
+    const file = this.partFile(offer.artifact.id);
     try {
-      job.phase = 'checking';
       const keys = await this.updateKeys(offer.artifact.keyId, signal);
       const running = this.o.firmware();
       const refusal = checkManifest(offer.artifact, keys, running, this.state.installedSequence);
@@ -200,20 +201,21 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       if (refusal) return await this.reject(job, refusal);
       await this.step(job, { state: 'accepted' });
       await this.deferral(job);
-      job.phase = 'downloading';
-      let fresh = (await partSize(file)) === 0;
+      let have = await partSize(file);
+      let fresh = have === 0;
       for (;;) {
-        await this.download(job, file);
+        await this.download(job, file, have);
         const bad = await checkImage(file, offer.artifact);
         if (!bad) break;
         await rm(file, { force: true });
+        have = 0;
         // A part file from before a crash may hold bytes that never reached the disk: once more, whole.
         if (fresh) return await this.reject(job, bad);
         fresh = true;
       }
       await this.step(job, { state: 'downloaded' });
       signal.throwIfAborted();
-      job.phase = 'installing';
+      job.installing = true;
       await this.install(job, file);
     } catch (e) {
       if (signal.aborted) return;
@@ -251,7 +253,6 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
     pending.phase = 'rebooting';
     await this.store.save(this.state);
     await this.step(job, { state: 'rebooting' });
-    job.phase = 'done';
     this.jobs.delete(offer.operationId);
     this.emit('installed', { offer, file });
     await rm(file, { force: true });
@@ -265,7 +266,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
         cached: this.state.keys,
         maxAgeMs: this.o.keysMaxAgeMs ?? 600_000,
         keyId,
-        fetch: () => this.o.transport.fetchUpdateKeys(),
+        fetch: (s) => this.o.transport.fetchUpdateKeys(s),
         retry: this.o.retry ?? {},
         signal,
       });
@@ -292,7 +293,6 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       const d = await policy(job.offer);
       signal.throwIfAborted();
       if (!d) return;
-      job.phase = 'deferred';
       const report: Omit<OtaReport, 'attempt'> = {
         state: 'deferred',
         reason: d.reason,
@@ -302,26 +302,21 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
       if (last?.state !== 'deferred' || last.reason !== report.reason || last.until !== report.until)
         await this.step(job, report);
       const waitMs = d.until !== undefined ? Math.min(recheck, d.until - Date.now()) : recheck;
-      if (!job.nudged)
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(t);
-            signal.removeEventListener('abort', done);
-            job.wake = undefined;
-            resolve();
-          };
-          const t = setTimeout(done, Math.max(Math.min(1_000, recheck), waitMs));
-          job.wake = done;
-          signal.addEventListener('abort', done);
-        });
+      if (!job.nudged) {
+        const wake = new AbortController();
+        job.wake = () => wake.abort();
+        await sleep(Math.max(Math.min(1_000, recheck), waitMs), AbortSignal.any([signal, wake.signal]));
+        job.wake = undefined;
+      }
     }
   }
 
-  private async download(job: Job, file: string): Promise<void> {
+  private async download(job: Job, file: string, have: number): Promise<void> {
     const { artifact, downloadPath } = job.offer;
     try {
       await download({
         file,
+        have,
         size: artifact.size,
         path: downloadPath,
         fetchRange: this.o.transport.fetchRange,
@@ -366,10 +361,7 @@ export class OtaAgent extends EventEmitter<OtaEvents> {
   private async finish(op: Op, report: Omit<OtaReport, 'attempt'>): Promise<void> {
     const full: OtaReport = { attempt: op.attempt, ...report };
     const job = this.jobs.get(op.operationId);
-    if (job && job.offer.attempt === op.attempt) {
-      job.phase = 'done';
-      this.jobs.delete(op.operationId);
-    }
+    if (job && job.offer.attempt === op.attempt) this.jobs.delete(op.operationId);
     if (this.state.pending?.operationId === op.operationId) delete this.state.pending;
     if (this.state.active?.operationId === op.operationId) delete this.state.active;
     this.state.finished = this.state.finished.filter(

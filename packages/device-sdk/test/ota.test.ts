@@ -8,7 +8,7 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,8 @@ import { join } from 'node:path';
 import { artifactSignedText, type OtaOffer, type OtaReport } from '@mooring/protocol';
 import {
   httpRange,
+  MemoryCredentialStore,
+  MooringDevice,
   OtaAgent,
   type OtaAgentOptions,
   type OtaRangeFetch,
@@ -653,4 +655,119 @@ test('the image request carries the credential to the platform only', async () =
     for await (const _ of res.body);
   }
   assert.deepEqual(auth, ['Bearer rt_secret', undefined]);
+});
+
+test('an artifact or operation id that is not a plain id is refused: no file is written or deleted outside the directory', async () => {
+  const image = randomBytes(3_000);
+  const outer = mkdtempSync(join(tmpdir(), 'mooring-ota-outer-'));
+  const dir = join(outer, 'ota');
+  const victim = join(outer, 'x.part');
+  writeFileSync(victim, 'keep');
+  const fetchRange = memoryRange(image);
+  const r = rig({ dir, fetchRange });
+  const errors: string[] = [];
+  r.agent.on('error', (e) => errors.push(e.message));
+  await r.agent.handle(offerOf(image, { tamper: { id: '../x' } }));
+  await r.agent.handle(offerOf(image, { operationId: 'op_1#2' }));
+  await r.agent.handle({
+    type: 'cancel',
+    operationId: 'op_1',
+    deploymentId: 'dep/..',
+    attempt: 1,
+    reason: 'x',
+  });
+  await r.agent.handle({ type: 'cancel', operationId: '..', deploymentId: 'dep_1', attempt: 1, reason: 'x' });
+  assert.equal(errors.length, 4, errors.join('\n'));
+  assert.ok(errors.every((m) => /^OTA message refused/.test(m)));
+  assert.deepEqual(r.reports, []);
+  assert.equal(fetchRange.starts.length, 0);
+  assert.equal(readFileSync(victim, 'utf8'), 'keep');
+  assert.deepEqual(
+    readdirSync(outer).filter((n) => n !== 'ota'),
+    ['x.part'],
+  );
+  await r.agent.stop();
+});
+
+test('a server that ignores Range and drops each time: the download gives up after maxRetries', async () => {
+  const image = randomBytes(200_000);
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests++;
+    res.writeHead(200, { 'content-length': String(image.length) });
+    res.write(image.subarray(0, image.length / 2), () => setTimeout(() => res.socket?.destroy(), 10));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  const target = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, ca: '' };
+  const r = rig({ fetchRange: (path, start, signal) => httpRange(target, path, start, { signal }) });
+  r.agent.on('error', () => undefined);
+  await r.agent.handle(offerOf(image));
+  await until(final(r, 'failed'), 'the download to give up', 10_000);
+  const failed = r.reports.find((x) => x.state === 'failed')!;
+  assert.equal(failed.code, 'DOWNLOAD_FAILED');
+  // The first try got half the image (progress); then maxRetries (5) tries, none got further.
+  assert.equal(requests, 6);
+  await r.agent.stop();
+});
+
+test('MooringDevice: an OTA agent that cannot start is no uncaught error when nobody listens for errors', async () => {
+  const notADir = join(mkdtempSync(join(tmpdir(), 'mooring-ota-')), 'file');
+  writeFileSync(notADir, 'x');
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  const device = new MooringDevice({
+    store: new MemoryCredentialStore({
+      deviceId: 'dev_1',
+      accessKey: 'dak_1',
+      provisioningToken: '',
+      registrationToken: '',
+      registrationTokenExpiresAt: Number.MAX_SAFE_INTEGER,
+    }),
+    http: { url: 'https://127.0.0.1:1', ca: '' },
+    mqttUrl: 'mqtt://127.0.0.1:1',
+    firmware: RUNNING,
+    ota: { dir: notADir, install: () => undefined },
+  });
+  device.on('reconnecting', () => undefined);
+  void device.start();
+  await assert.rejects(device.ota!.start());
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  process.off('unhandledRejection', onUnhandled);
+  await device.stop();
+  assert.deepEqual(unhandled, []);
+});
+
+test('a stop while the update keys are fetched aborts the request', async () => {
+  const image = randomBytes(3_000);
+  let aborted = false;
+  const r = rig({ image });
+  const fetchUpdateKeys = (signal?: AbortSignal) =>
+    new Promise<OtaUpdateKey[]>((_resolve, reject) =>
+      signal?.addEventListener('abort', () => {
+        aborted = true;
+        reject(new Error('aborted'));
+      }),
+    );
+  (r.agent as unknown as { o: OtaAgentOptions }).o.transport.fetchUpdateKeys = fetchUpdateKeys;
+  await r.agent.handle(offerOf(image));
+  const started = Date.now();
+  await r.agent.stop();
+  assert.ok(aborted, 'the key request saw the abort');
+  assert.ok(Date.now() - started < 1_000);
+});
+
+test('the offer member `timeouts` is kept, not dropped as unknown', async () => {
+  const image = randomBytes(3_000);
+  const r = rig({ image });
+  const offers: OtaOffer[] = [];
+  r.agent.on('offer', (o) => offers.push(o));
+  await r.agent.handle({ ...offerOf(image), timeouts: { downloading: 600 } });
+  await until(final(r, 'rebooting'), 'the install');
+  assert.deepEqual(offers[0]!.timeouts, { downloading: 600 });
+  await r.agent.stop();
 });

@@ -76,10 +76,16 @@ export const OTA_LIMITS = {
   maxCodeLength: 64,
 } as const;
 
+/**
+ * The platform's ids in OTA messages (`art_…`, `ota_<x>_<n>`, `dep_…`): letters, digits, `_` and `-`
+ * only. The artifact id is not signed and names the part file, so it must not be a path.
+ */
+const OtaIdSchema = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
+
 /** The signed manifest as a device receives it, with what it needs to check the signature. */
 export const OtaArtifactSchema = Type.Object(
   {
-    id: Type.String(),
+    id: OtaIdSchema,
     tenantId: Type.String(),
     version: Type.String(),
     hardwareClass: Type.String(),
@@ -98,8 +104,8 @@ export type OtaArtifact = Static<typeof OtaArtifactSchema>;
 export const OtaOfferSchema = Type.Object(
   {
     type: Type.Literal('offer'),
-    operationId: Type.String(),
-    deploymentId: Type.String(),
+    operationId: OtaIdSchema,
+    deploymentId: OtaIdSchema,
     /** From 1; a retry after a failure or a timeout is the next attempt of the same operation. */
     attempt: Type.Integer({ minimum: 1 }),
     artifact: OtaArtifactSchema,
@@ -118,8 +124,8 @@ export type OtaOffer = Static<typeof OtaOfferSchema>;
 export const OtaCancelSchema = Type.Object(
   {
     type: Type.Literal('cancel'),
-    operationId: Type.String(),
-    deploymentId: Type.String(),
+    operationId: OtaIdSchema,
+    deploymentId: OtaIdSchema,
     attempt: Type.Integer({ minimum: 1 }),
     reason: Type.String(),
   },

@@ -1,14 +1,14 @@
 /** Firmware artifacts and the tenant's update-signing keys (docs/ota.md). */
 import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { pathOf } from '@mooring/client';
 import {
-  HardwareClass,
+  ArtifactUploadQuery,
   MAX_ARTIFACT_SEQUENCE,
-  SEMVER_PATTERN,
   artifactSignedText,
+  checkSchema,
   type SignedManifestFields,
 } from '@mooring/protocol';
 import { act } from '../act.js';
@@ -38,47 +38,43 @@ function signatureOf(arg: string): string {
   return bytes.length === 64 ? bytes.toString('base64') : bytes.toString('utf8').trim();
 }
 
-/** Size and SHA-256 of a file, read as a stream (an image may be larger than a buffer can hold). */
+/** Size and SHA-256 of a file, as the device computes them (streamed: an image may be large). */
 async function digestOf(file: string): Promise<{ size: number; sha256: string }> {
-  const hash = createHash('sha256');
-  let size = 0;
+  // Loaded here, not with the command line: the device SDK (MQTT) is most of the CLI's start-up.
+  const { fileDigest } = await import('@mooring/device-sdk');
   try {
-    for await (const chunk of createReadStream(file)) {
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
+    return await fileDigest(file);
   } catch (e) {
     throw new UsageError(`cannot read the image ${file}: ${(e as Error).message}`);
   }
-  return { size, sha256: hash.digest('hex') };
 }
 
 /**
- * The manifest fields `artifacts sign` signs, checked as the upload checks them: a signature over a
- * value the server refuses would be worth nothing.
+ * The manifest fields `artifacts sign` signs (all but the image's size and digest), checked by the
+ * upload's own query schema before the image is read: a signature over a value the server refuses
+ * would be worth nothing.
  */
-function signedFields(o: SignOptions, size: number, sha256: string): SignedManifestFields {
-  for (const [flag, v] of [
-    ['--firmware-version', o.firmwareVersion],
-    ['--min-version', o.minVersion],
-  ] as const)
-    if (v !== undefined && (v.length > 64 || !SEMVER_PATTERN.test(v)))
-      throw new UsageError(`${flag} '${v}' is not a semantic version (e.g. 1.4.0)`);
-  if (!new RegExp(HardwareClass.pattern!).test(o.hardwareClass) || o.hardwareClass.length > 64)
-    throw new UsageError(`--hardware-class '${o.hardwareClass}': 1-64 of A-Z a-z 0-9 _ . : -`);
-  const sequence = Number(o.sequence);
-  if (!/^\d+$/.test(o.sequence) || sequence < 1 || sequence > MAX_ARTIFACT_SEQUENCE)
-    throw new UsageError(`--sequence '${o.sequence}': an integer from 1 to ${MAX_ARTIFACT_SEQUENCE}`);
+function signedFields(o: SignOptions): Omit<SignedManifestFields, 'size' | 'sha256'> {
+  const query = {
+    version: o.firmwareVersion,
+    hardwareClass: o.hardwareClass,
+    ...(o.minVersion !== undefined ? { minVersion: o.minVersion } : {}),
+    sequence: /^\d+$/.test(o.sequence) ? Number(o.sequence) : NaN,
+  };
+  const checked = checkSchema(ArtifactUploadQuery, query, {
+    version: `--firmware-version '${o.firmwareVersion}' is not a semantic version (e.g. 1.4.0)`,
+    minVersion: `--min-version '${o.minVersion}' is not a semantic version (e.g. 1.4.0)`,
+    hardwareClass: `--hardware-class '${o.hardwareClass}': 1-64 of A-Z a-z 0-9 _ . : -`,
+    sequence: `--sequence '${o.sequence}': an integer from 1 to ${MAX_ARTIFACT_SEQUENCE}`,
+  });
+  if (!checked.ok) throw new UsageError(checked.message);
   if (!o.tenant.trim()) throw new UsageError('--tenant: the id of the tenant the image is for (ten_…)');
-  if (size === 0) throw new UsageError('the image is empty: the server refuses empty images');
   return {
     tenantId: o.tenant,
     version: o.firmwareVersion,
     hardwareClass: o.hardwareClass,
     minVersion: o.minVersion ?? null,
-    sequence,
-    size,
-    sha256,
+    sequence: checked.value.sequence,
   };
 }
 
@@ -198,8 +194,10 @@ export function registerArtifacts(program: Command): void {
     .action(
       act(async (ctx, file: string, o: SignOptions) => {
         const key = privateKeyOf(o.key);
+        const checked = signedFields(o);
         const { size, sha256 } = await digestOf(file);
-        const fields = signedFields(o, size, sha256);
+        if (size === 0) throw new UsageError('the image is empty: the server refuses empty images');
+        const fields: SignedManifestFields = { ...checked, size, sha256 };
         const signedText = artifactSignedText(fields);
         const signature = sign(null, Buffer.from(signedText, 'utf8'), key).toString('base64');
         const publicKey = createPublicKey(key).export({ format: 'jwk' }).x as string;

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { pathOf } from '@mooring/client';
-import { DEPLOYMENT_STATUSES, OTA_STATES } from '@mooring/protocol';
+import { DEPLOYMENT_STATUSES, OTA_FINAL_STATES, OTA_STATES } from '@mooring/protocol';
 import { act, collect } from '../act.js';
 import { UsageError } from '../context.js';
 import { createOutput, type Output } from '../output.js';
@@ -32,10 +32,7 @@ function phaseText(d: Deployment): string {
 }
 
 function doneCount(d: Deployment): number {
-  return ['succeeded', 'failed', 'rolled_back', 'rejected', 'timed_out', 'cancelled'].reduce(
-    (n, s) => n + (d.counts[s] ?? 0),
-    0,
-  );
+  return OTA_FINAL_STATES.reduce((n, s) => n + (d.counts[s] ?? 0), 0);
 }
 
 function statusText(d: Deployment): string {

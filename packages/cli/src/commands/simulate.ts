@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
+import { parseFirmwareReport } from '@mooring/protocol';
 import { act, parseJson, seconds } from '../act.js';
 import { UsageError } from '../context.js';
 
@@ -60,6 +61,19 @@ export function registerSimulate(program: Command): void {
           throw new UsageError(
             'the OTA faults need --firmware-version (devices without firmware take no updates)',
           );
+        // Checked here by the platform's parser, not by each device after the fleet started.
+        if (o.firmwareVersion) {
+          const firmware = parseFirmwareReport({
+            version: o.firmwareVersion,
+            hardwareClass: o.hardwareClass,
+          });
+          if (!firmware.ok)
+            throw new UsageError(
+              `--firmware-version/--hardware-class: ${firmware.error.message} (${firmware.error.path})`,
+            );
+        }
+        const rebootLoopMs = seconds(o.otaRebootLoopEvery!) * 1000;
+        if (rebootLoopMs <= 0) throw new UsageError('--ota-reboot-loop-every must be longer than 0s');
         if (credentials && credentials.length < count)
           throw new UsageError(`${o.credentials} holds ${credentials.length} devices, fewer than --count`);
         // Loaded here, not with the command line: the device SDK (MQTT, X.509) is most of its start-up.
@@ -88,7 +102,7 @@ export function registerSimulate(program: Command): void {
                   hardwareClass: o.hardwareClass!,
                   seed: o.seed!,
                   ...rates,
-                  rebootLoopMs: seconds(o.otaRebootLoopEvery!) * 1000,
+                  rebootLoopMs,
                 },
               }
             : {}),
