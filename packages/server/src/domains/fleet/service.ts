@@ -30,14 +30,16 @@ export function createFleetService(deps: FleetDeps): FleetService {
         ...(caller.visible ? { visible: caller.visible } : {}),
         ...(query.tag ? { tag: query.tag } : {}),
       };
-      const [items, policies, below] = await Promise.all([
-        store.distribution(caller.tenantId, { ...scope, byTag: query.by === 'tag' }),
+      const byTag = query.by === 'tag';
+      const [counts, policies, below] = await Promise.all([
+        byTag
+          ? store.distributionByTag(caller.tenantId, scope)
+          : store.distribution(caller.tenantId, scope).then((plain) => ({ plain, byTag: plain })),
         store.policies(caller.tenantId),
         store.belowMinimum(caller.tenantId, scope),
       ]);
-      // Split by tag, a device counts once per tag: the totals come from the plain counts then.
-      const plain =
-        query.by === 'tag' ? await store.distribution(caller.tenantId, { ...scope, byTag: false }) : items;
+      // Split by tag, a device counts once per tag: the totals come from the plain counts.
+      const { plain, byTag: items } = counts;
       const policy = policies.map((p) => ({ ...p, belowMinimum: below.get(p.hardwareClass) ?? 0 }));
       return {
         total: plain.reduce((n, i) => n + i.count, 0),
