@@ -290,6 +290,36 @@ export const ERROR_CATALOGUE = {
     'OTA progress report is not valid',
     'The progress report is not `{attempt, state, progress?, code?, reason?, version?, until?}` of docs/ota.md; `succeeded` and `rolled_back` name the SemVer version the device runs. `errors` says which field.',
   ),
+  CONFIG_LIMIT_EXCEEDED: spec(
+    422,
+    'Configuration over a limit',
+    'The configuration document or patch goes past a limit: `limit` names it (`documentBytes`: 32 KiB of JSON per document, `patchBytes`: 64 KiB per patch, `depth`: 10 levels, `keyLength`: 128 characters per member name), `max` its value, `actual` what was sent and `path` where. Nothing changed.',
+  ),
+  CONFIG_VERSION_CONFLICT: spec(
+    409,
+    'Configuration changed since that version',
+    'The `If-Match` version is not the current desired version: someone changed it in between. `currentVersion` names the current one; read it, merge, and send again. Nothing changed.',
+  ),
+  CONFIG_SCHEMA_VIOLATION: spec(
+    422,
+    'Configuration does not match its schema',
+    'The desired document the patch would make does not match the JSON Schema of a configuration schema whose tag the device has. `schema` names it and `errors` lists each failing path. Nothing changed.',
+  ),
+  CONFIG_SCHEMA_INVALID: spec(
+    400,
+    'Not a usable JSON Schema',
+    'The configuration schema is not a valid JSON Schema (draft 2020-12 keywords), or uses `$ref` to a document outside itself. `errors` says where.',
+  ),
+  CONFIG_SCHEMA_NOT_FOUND: spec(
+    404,
+    'Configuration schema not found',
+    'The tenant has no configuration schema with this name.',
+  ),
+  INVALID_CONFIG_REPORT: spec(
+    422,
+    'Configuration report is not valid',
+    'The report is not `{desiredVersion?, patch?}` of docs/mqtt.md with at least one of them, or `desiredVersion` is past the current desired version. `errors` says which field.',
+  ),
   RANGE_NOT_SATISFIABLE: spec(
     416,
     'Range not satisfiable',

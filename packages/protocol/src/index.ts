@@ -5,6 +5,7 @@ export * from './commands.js';
 export * from './events.js';
 export * from './firmware.js';
 export * from './ota.js';
+export * from './config.js';
 export * from './json.js';
 export * from './api/index.js';
 export * from './schema-check.js';

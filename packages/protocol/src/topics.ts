@@ -30,6 +30,12 @@ export const topics = {
   otaFilter: (deviceId: string) => `d/${deviceId}/ota/+`,
   /** The device's progress reports on one operation (device → cloud). */
   otaProgress: (deviceId: string, operationId: string) => `d/${deviceId}/ota/${operationId}/progress`,
+  /** Desired configuration patches (cloud → device, QoS 1; `config.ts`). The device subscribes to it. */
+  configDesired: (deviceId: string) => `d/${deviceId}/config/desired`,
+  /** Acknowledgements of desired versions and reported configuration (device → cloud). */
+  configReported: (deviceId: string) => `d/${deviceId}/config/reported`,
+  /** A device that holds no usable desired document asks here for the whole one (device → cloud). */
+  configGet: (deviceId: string) => `d/${deviceId}/config/get`,
   /** Where the platform tells a device why one of its messages was refused. */
   errors: (deviceId: string) => `d/${deviceId}/errors`,
 } as const;
@@ -49,12 +55,13 @@ export function parseInboundTopic(topic: string): ParsedDeviceTopic | undefined 
 
 /**
  * The filters a device may subscribe to: exactly its command filter `d/{id}/commands/+`, its OTA
- * filter `d/{id}/ota/+` and its error topic. Anything else (`#`, `d/+/…`, another device, a single command id) is refused.
+ * filter `d/{id}/ota/+`, its desired configuration topic and its error topic. Anything else (`#`, `d/+/…`, another device, a single command id) is refused.
  */
 export function isAllowedDeviceSubscription(deviceId: string, filter: string): boolean {
   return (
     filter === topics.commandsFilter(deviceId) ||
     filter === topics.otaFilter(deviceId) ||
+    filter === topics.configDesired(deviceId) ||
     filter === topics.errors(deviceId)
   );
 }

@@ -143,6 +143,7 @@ async function startPlatformSteps(
     fleet: services.fleet,
     commands: services.commands,
     ota: services.ota,
+    config: services.config,
     presence: services.presence,
     bus,
     metrics,

@@ -148,10 +148,26 @@ const ROUTES: Record<string, Row> = {
     body: () => ({ hardwareClass: 'iso-hw', minVersion: '1.0.0' }),
   },
 
+  'GET /v1/devices/{deviceId}/config': { need: 'devices:read' },
+  'PATCH /v1/devices/{deviceId}/config/desired': { need: 'config:write', body: () => ({ matrix: 1 }) },
+  'GET /v1/devices/{deviceId}/config/history': { need: 'devices:read' },
+  'GET /v1/config-schemas': { need: 'devices:read' },
+  'POST /v1/config-schemas': {
+    need: 'config:manage',
+    body: () => ({ name: `s-${Math.random().toString(36).slice(2, 10)}`, tag: 'matrix', schema: {} }),
+  },
+  'PUT /v1/config-schemas/{schemaName}': {
+    need: 'config:manage',
+    body: () => ({ tag: 'matrix', schema: { type: 'object' } }),
+  },
+  'DELETE /v1/config-schemas/{schemaName}': { need: 'config:manage', fresh: ['schemaName'] },
+
   'POST /v1/device/telemetry': { need: 'device' },
   'PUT /v1/device/firmware': { need: 'device' },
   'POST /v1/device/events': { need: 'device' },
   'GET /v1/device/commands': { need: 'device' },
+  'GET /v1/device/config/desired': { need: 'device' },
+  'POST /v1/device/config/reported': { need: 'device' },
   'POST /v1/device/commands/{commandId}/result': { need: 'device' },
   'POST /v1/device/certificates': { need: 'device' },
   'POST /v1/device/provisioning/operations': { need: 'provisioning' },
@@ -264,6 +280,7 @@ interface Fixture {
   updateKeyId: string;
   deploymentId: string;
   deployArtifactId: string;
+  schemaName: string;
 }
 
 const NONEXISTENT: Fixture = {
@@ -284,6 +301,7 @@ const NONEXISTENT: Fixture = {
   updateKeyId: 'uky_00000000000000000000',
   deploymentId: 'dep_00000000000000000000',
   deployArtifactId: 'art_00000000000000000000',
+  schemaName: 'no-such-schema',
 };
 
 let t: TestPlatform;
@@ -338,6 +356,11 @@ async function makeMakers(tenantId: string, owner: string) {
       ).name as string,
     keyId: async () =>
       (await must('POST', '/v1/api-keys', owner, { name: `k${++n}`, role: 'viewer' })).apiKey.id as string,
+    schemaName: async () => {
+      const name = `schema-${++n}-${Math.random().toString(36).slice(2, 8)}`;
+      await must('POST', '/v1/config-schemas', owner, { name, tag: 'matrix', schema: { type: 'object' } });
+      return name;
+    },
     artifactId: async () => {
       const r = await api.raw('POST', '/v1/artifacts', {
         token: owner,
@@ -429,6 +452,7 @@ async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
     sessionId: await sessionOf(userId, owner),
     invitationId: await make.invitationId(),
     name: await make.name(),
+    schemaName: await make.schemaName(),
     artifactId: await make.artifactId(),
     updateKeyId: await make.updateKeyId(),
     ...(await (async () => {

@@ -122,6 +122,24 @@ const CONTRACT: Record<PatternName, PatternContract> = {
     subscribe: false,
     why: 'device → cloud: progress of one of its own OTA operations',
   },
+  'topics.configDesired': {
+    space: 'device',
+    publish: false,
+    subscribe: true,
+    why: 'cloud → device: the one topic through which a device receives its desired configuration',
+  },
+  'topics.configReported': {
+    space: 'device',
+    publish: true,
+    subscribe: false,
+    why: 'device → cloud: its own reported configuration and acknowledgements',
+  },
+  'topics.configGet': {
+    space: 'device',
+    publish: true,
+    subscribe: false,
+    why: 'device → cloud: asks for its own whole desired configuration',
+  },
   'topics.errors': {
     space: 'device',
     publish: false,
@@ -861,6 +879,10 @@ async function untouched(victim: 'b' | 'c', marker = MARK): Promise<string | und
   const hardwareClass = (device.body.firmware as { hardwareClass?: string } | null)?.hardwareClass;
   if (hardwareClass?.startsWith(marker))
     return `firmware ${hardwareClass} stored for device ${victim.toUpperCase()}`;
+  const twin = await t.call('GET', `/v1/devices/${deviceId}/config`, { token: key });
+  const reported = Object.keys(twin.body.reported?.document ?? {}).filter((k) => k.startsWith(marker));
+  if (reported.length)
+    return `reported configuration ${reported.join(', ')} stored for device ${victim.toUpperCase()}`;
   const status = await commandStatus(deviceId, cmd, key);
   if (status !== 'pending' && status !== 'delivered')
     return `device ${victim.toUpperCase()}'s command is ${status}`;
@@ -878,6 +900,10 @@ function payloadFor(row: Row): string {
       return JSON.stringify({ version: '1.0.0', hardwareClass: marker });
     case 'topics.otaProgress':
       return JSON.stringify({ attempt: 1, state: 'accepted', reason: marker });
+    case 'topics.configReported':
+      return JSON.stringify({ patch: { [marker]: 1 } });
+    case 'topics.configGet':
+      return '{}';
     case 'provisioningTopics.start':
       return JSON.stringify({ serial: marker, requestId: marker });
     case 'provisioningTopics.poll':
@@ -972,6 +998,15 @@ async function run(row: Row): Promise<string | undefined> {
         return `device A's command ${e.param} is ${r.text.slice(0, 200)}`;
       return (await untouched('b', marker)) ?? (await untouched('c', marker));
     }
+    case 'topics.configReported': {
+      const r = await t.call('GET', `/v1/devices/${ids.a}/config`, { token: key1 });
+      if (r.body.reported?.document?.[marker] !== 1)
+        return `reported configuration of A is ${r.text.slice(0, 200)}`;
+      return (await untouched('b', marker)) ?? (await untouched('c', marker));
+    }
+    case 'topics.configGet':
+      // Device A has no desired configuration: nothing to push, and nothing refused.
+      return answer?.json?.code ? `refused: ${JSON.stringify(answer.json)}` : undefined;
     case 'provisioningTopics.start':
       return answer?.json?.type === 'operation' && answer.json.status === 'approved'
         ? undefined
@@ -1016,6 +1051,7 @@ test('the expectation table covers every topic pattern topics.ts exports, for bo
   assert.deepEqual(allowed('device', 'subscribe'), [
     topics.commandsFilter(ids.a),
     topics.otaFilter(ids.a),
+    topics.configDesired(ids.a),
     topics.errors(ids.a),
   ]);
   assert.deepEqual(allowed('provisioning', 'subscribe'), [provisioningTopics.result(ids.p)]);
@@ -1024,6 +1060,8 @@ test('the expectation table covers every topic pattern topics.ts exports, for bo
     topics.events(ids.a),
     topics.firmware(ids.a),
     topics.commandResult(ids.a, ids.aCmd),
+    topics.configReported(ids.a),
+    topics.configGet(ids.a),
   ]);
   assert.deepEqual(allowed('provisioning', 'publish'), [
     provisioningTopics.start(ids.p),

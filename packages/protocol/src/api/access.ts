@@ -16,6 +16,8 @@ export const PERMISSIONS = {
   'devices:delete': 'delete devices and their data',
   'devices:credentials': "issue and revoke a device's access keys and registration tokens",
   'devices:command': 'send commands to devices',
+  'config:write': "change devices' desired configuration",
+  'config:manage': 'create, change and delete configuration schemas',
   'telemetry:read': 'read telemetry, aggregates and device events',
   'provisioning:read': 'list provisioning operations and provisioning tokens',
   'provisioning:approve': 'approve or reject pending provisioning operations',

@@ -93,6 +93,8 @@ export interface Operation {
   readonly path: string;
   readonly params?: TSchema;
   readonly query?: TSchema;
+  /** Request headers the operation reads (If-Match), documented and validated. */
+  readonly headers?: TSchema;
   readonly body?: TSchema;
   readonly responses: Readonly<Record<number, TSchema | MediaAnswer>>;
 }

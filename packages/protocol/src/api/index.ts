@@ -8,6 +8,7 @@ import { auditOperations } from './audit.js';
 import { deploymentOperations, deviceOtaOperations } from './deployments.js';
 import { authOperations } from './auth.js';
 import { commandOperations } from './commands.js';
+import { configOperations, deviceConfigOperations } from './config.js';
 import { deviceApiOperations } from './device.js';
 import { deviceOperations } from './devices.js';
 import { deviceFirmwareOperations, fleetOperations } from './fleet.js';
@@ -35,6 +36,7 @@ export * from './device.js';
 export * from './fleet.js';
 export * from './artifacts.js';
 export * from './deployments.js';
+export * from './config.js';
 
 /** What people and programs call (the client and the CLI). */
 export const MANAGEMENT_OPERATIONS = {
@@ -46,6 +48,7 @@ export const MANAGEMENT_OPERATIONS = {
   ...fleetOperations,
   ...telemetryOperations,
   ...commandOperations,
+  ...configOperations,
   ...provisioningOperations,
   ...pkiOperations,
   ...auditOperations,
@@ -60,6 +63,7 @@ export const DEVICE_OPERATIONS = {
   ...deviceProvisioningOperations,
   ...deviceArtifactOperations,
   ...deviceOtaOperations,
+  ...deviceConfigOperations,
 };
 /** Every documented operation of the API. */
 export const API_OPERATIONS = { ...MANAGEMENT_OPERATIONS, ...DEVICE_OPERATIONS, ...metricsOperations };

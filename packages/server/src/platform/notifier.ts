@@ -24,6 +24,8 @@ export interface NotifierEvents {
   'command.created': { tenantId: string; deviceId: string; commandId: string };
   /** A device's OTA offers or cancels changed and should be pushed if it is connected. */
   'ota.changed': { tenantId: string; deviceIds: string[] };
+  /** A device's desired configuration (or what it should be pushed of it) changed. */
+  'config.changed': { tenantId: string; deviceIds: string[] };
 }
 
 export interface Notifier {

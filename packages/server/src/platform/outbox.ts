@@ -37,6 +37,20 @@ export interface OutboxFacts {
     reason: string | null;
     at: number;
   };
+  /** A device's desired configuration changed (docs/config.md). */
+  'config.desired.changed': ConfigChangedFact;
+  /** A device's reported configuration changed. */
+  'config.reported.changed': ConfigChangedFact;
+}
+
+/** One change of a configuration document: the merge patch as applied, its new version, who made it. */
+export interface ConfigChangedFact {
+  tenantId: string;
+  deviceId: string;
+  version: number;
+  patch: Record<string, unknown>;
+  actor: string;
+  at: number;
 }
 
 export type FactType = keyof OutboxFacts;

@@ -52,10 +52,13 @@ import {
 import { createArtifactService } from '../domains/artifacts/service.js';
 import { artifactStore } from '../domains/artifacts/store.js';
 import { chunkStorage } from '../domains/artifacts/chunk-storage.js';
-import { ARTIFACT_RULES, DEPLOYMENT_RULES, OTA_DEVICE_RULES } from '../domains/access/rules.js';
+import { ARTIFACT_RULES, CONFIG_RULES, DEPLOYMENT_RULES, OTA_DEVICE_RULES } from '../domains/access/rules.js';
 import { createDeploymentServices } from '../domains/deployments/service.js';
 import { deploymentStore } from '../domains/deployments/store.js';
 import { createOrchestrator } from '../domains/deployments/orchestrator.js';
+import { createConfigService } from '../domains/config/service.js';
+import { configStore } from '../domains/config/store.js';
+import { createSchemaChecker } from '../domains/config/schemas.js';
 import { createUserService } from '../domains/users/service.js';
 import type { User } from '../domains/users/users.js';
 import { userStore } from '../domains/users/store.js';
@@ -254,6 +257,16 @@ export async function createServices(deps: ServiceDeps) {
     effects,
   });
 
+  const twin = createConfigService({
+    store: configStore(db),
+    transaction: transactionOf(db, configStore),
+    outbox,
+    bus,
+    cursors,
+    schemas: createSchemaChecker(),
+    requireDevice,
+  });
+
   const deviceRecords = deviceStore(db);
   const access = { deviceTags: (tenantId: string, id: string) => deviceRecords.tags(tenantId, id) };
   const services: Services = {
@@ -274,6 +287,7 @@ export async function createServices(deps: ServiceDeps) {
     artifacts: guard(artifacts, ARTIFACT_RULES, access),
     deployments: guard(deployments, DEPLOYMENT_RULES, access),
     ota: guard(ota, OTA_DEVICE_RULES, access),
+    config: guard(twin, CONFIG_RULES, access),
     time,
     authenticateDevice,
     authenticateBearer: (token: string, source: string | null) =>

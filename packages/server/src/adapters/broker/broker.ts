@@ -30,6 +30,9 @@ import { createConnectHandler } from './connect.js';
 import { createFeeds } from './feeds.js';
 import { COMMAND_FEED, commandFeed } from './feeds/commands.js';
 import { OTA_FEED, otaFeed } from './feeds/ota.js';
+import { CONFIG_FEED, configFeed } from './feeds/config.js';
+import { configGetRoute, configReportedRoute } from './inbound/config.js';
+import type { ConfigService } from '../../domains/config/config.js';
 import { otaProgressRoute } from './inbound/ota-progress.js';
 import type { OtaDeviceService } from '../../domains/deployments/deployments.js';
 import { commandResultsRoute } from './inbound/command-results.js';
@@ -60,6 +63,7 @@ export interface BrokerDeps {
   fleet: FleetService;
   commands: CommandService;
   ota: OtaDeviceService;
+  config: Pick<ConfigService, 'pushFor' | 'report' | 'requestFull'>;
   presence: PresenceService;
   bus: Notifier;
   metrics: Metrics;
@@ -103,6 +107,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   router.registerInbound(commandResultsRoute(deps.commands));
   router.registerInbound(firmwareRoute(deps.fleet));
   router.registerInbound(otaProgressRoute(deps.ota));
+  router.registerInbound(configReportedRoute(deps.config));
+  router.registerInbound(configGetRoute(deps.config));
 
   // Cloud → device on subscription: one feed per kind of stored item.
   const feeds = createFeeds({
@@ -117,6 +123,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   });
   feeds.registerFeed(commandFeed(deps.commands));
   feeds.registerFeed(otaFeed(deps.ota));
+  feeds.registerFeed(configFeed(deps.config));
 
   const subscribe = createSubscribeHandlers({ sessions, provisioningSessions, channel, metrics });
   const aedes = await Aedes.createBroker({
@@ -177,6 +184,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     notices.onCommandCreated(({ deviceId }) => feeds.pumpDevice(deviceId, COMMAND_FEED)),
     notices.onOtaChanged(({ deviceIds }) => {
       for (const deviceId of deviceIds) feeds.pumpDevice(deviceId, OTA_FEED);
+    }),
+    notices.onConfigChanged(({ deviceIds }) => {
+      for (const deviceId of deviceIds) feeds.pumpDevice(deviceId, CONFIG_FEED);
     }),
   ];
 

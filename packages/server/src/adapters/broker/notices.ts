@@ -15,6 +15,8 @@ export interface BrokerNotices {
   onCommandCreated: Listen<'command.created'>;
   /** A device's OTA offers or cancels changed: push them if the device is connected here. */
   onOtaChanged: Listen<'ota.changed'>;
+  /** A device's desired configuration changed (or it was acknowledged, or asked for): push it here. */
+  onConfigChanged: Listen<'config.changed'>;
   /** A provisioning token was revoked: connections holding it are dropped. */
   onProvisioningTokenRevoked: Listen<'provisioning.token-revoked'>;
   /** A provisioning operation was decided: a connection waiting on it is told. */
@@ -26,6 +28,7 @@ export function brokerNotices(bus: Notifier): BrokerNotices {
     onDeviceDisconnect: (handler) => bus.subscribe('device.disconnect', handler),
     onCommandCreated: (handler) => bus.subscribe('command.created', handler),
     onOtaChanged: (handler) => bus.subscribe('ota.changed', handler),
+    onConfigChanged: (handler) => bus.subscribe('config.changed', handler),
     onProvisioningTokenRevoked: (handler) => bus.subscribe('provisioning.token-revoked', handler),
     onProvisioningDecided: (handler) => bus.subscribe('provisioning.decided', handler),
   };

@@ -1,4 +1,5 @@
 /** What routes see: the services, and the request's authenticated caller. */
+import type { ConfigService } from '../../domains/config/config.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CommandService } from '../../domains/commands/commands.js';
 import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/devices.js';
@@ -46,6 +47,7 @@ export interface Services {
   artifacts: ArtifactService;
   deployments: DeploymentService;
   ota: OtaDeviceService;
+  config: ConfigService;
 }
 
 /** Which credential a route takes. Every route declares one; `none` is for health, login and the spec. */

@@ -30,20 +30,25 @@ export function checkRequestText(request: FastifyRequest): void {
 
 export function registerWireRules(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const charset = charsetOf(request.headers['content-type']);
-    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-      done(new AppError('UNSUPPORTED_MEDIA_TYPE', `charset=${charset} is not accepted; send UTF-8`));
-      return;
-    }
-    const bytes = body as Buffer;
-    if (bytes.length === 0) {
-      done(new AppError('MALFORMED_JSON', 'the body is empty; send a JSON document or no content type'));
-      return;
-    }
-    const parsed = parseStrictJson(bytes);
-    if (parsed.ok) done(null, parsed.value);
-    else done(refusal(parsed.error));
-  });
+  // JSON Merge Patch bodies (RFC 7396) are JSON under the same rules.
+  app.addContentTypeParser(
+    ['application/json', 'application/merge-patch+json'],
+    { parseAs: 'buffer' },
+    (request, body, done) => {
+      const charset = charsetOf(request.headers['content-type']);
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+        done(new AppError('UNSUPPORTED_MEDIA_TYPE', `charset=${charset} is not accepted; send UTF-8`));
+        return;
+      }
+      const bytes = body as Buffer;
+      if (bytes.length === 0) {
+        done(new AppError('MALFORMED_JSON', 'the body is empty; send a JSON document or no content type'));
+        return;
+      }
+      const parsed = parseStrictJson(bytes);
+      if (parsed.ok) done(null, parsed.value);
+      else done(refusal(parsed.error));
+    },
+  );
   app.addHook('onRequest', async (request) => checkRequestText(request));
 }

@@ -19,6 +19,7 @@ import type { ApiKeyService } from '../api-keys/api-keys.js';
 import type { RoleService } from './access.js';
 import type { ArtifactService } from '../artifacts/artifacts.js';
 import type { DeploymentService, OtaDeviceService } from '../deployments/deployments.js';
+import type { ConfigService } from '../config/config.js';
 import type { Rules } from './guard.js';
 
 const CREDENTIAL = 'the argument is the credential being checked';
@@ -224,4 +225,19 @@ export const OTA_DEVICE_RULES: Rules<OtaDeviceService> = {
   messagesFor: { open: DEVICE_SELF },
   report: { open: DEVICE_SELF },
   mayDownload: { open: DEVICE_SELF },
+};
+
+export const CONFIG_RULES: Rules<ConfigService> = {
+  get: { permission: 'devices:read', ...byDevice },
+  setDesired: { permission: 'config:write', ...byDevice },
+  history: { permission: 'devices:read', ...byDevice },
+  // A schema applies across the tenant's devices of a tag: config:manage is granted tenant-wide only.
+  listSchemas: { permission: 'devices:read' },
+  createSchema: { permission: 'config:manage' },
+  updateSchema: { permission: 'config:manage' },
+  deleteSchema: { permission: 'config:manage' },
+  pushFor: { open: DEVICE_SELF },
+  pollDesired: { open: DEVICE_SELF },
+  report: { open: DEVICE_SELF },
+  requestFull: { open: DEVICE_SELF },
 };

@@ -16,6 +16,7 @@ import { userRoutes } from './users.js';
 import { fleetRoutes } from './fleet.js';
 import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
+import { configRoutes } from './config.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -27,6 +28,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     deviceRoutes,
     telemetryRoutes,
     commandRoutes,
+    configRoutes,
     deviceApiRoutes,
     provisioningRoutes,
     pkiRoutes,
