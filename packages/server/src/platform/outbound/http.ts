@@ -1,0 +1,176 @@
+/**
+ * One outbound HTTP request to a tenant-chosen URL (a webhook delivery), made so the tenant cannot
+ * turn it against the platform:
+ * - the URL passes `checkTargetUrl` and every address its host resolves to passes the address policy,
+ *   in the one resolution the connection uses (guarded-lookup.ts), so DNS rebinding finds no gap;
+ * - redirects are returned, never followed: a 302 to http://127.0.0.1/ would otherwise walk around
+ *   every check above (undici's `request` follows none unless a redirect interceptor is added);
+ * - one deadline covers resolution, connect, TLS, headers and body, so a server that answers one byte
+ *   a second cannot hold a worker; only an excerpt of the body is kept, the rest is not read;
+ * - the server certificate is always verified, against the system roots or the target's own CA.
+ * Each request has its own undici Agent: a pooled connection would outlive the checks and the CA it
+ * was made with, and deliveries are few enough per target that reuse buys little.
+ */
+import { Agent, request } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { createAddressPolicy } from './address-policy.js';
+import { createGuardedLookup, type Resolver } from './guarded-lookup.js';
+import { OutboundError, isOutboundError } from './outbound-error.js';
+import { checkTargetUrl, type OutboundScheme } from './url-policy.js';
+
+export interface GuardedRequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  /** Deadline for the whole exchange, body included. */
+  timeoutMs?: number;
+  /** Bytes of the response body kept; the rest is not read. */
+  maxResponseBytes?: number;
+  /**
+   * PEM of the CA (or CAs) the target's certificate must chain to. It replaces the system roots for
+   * this request: a tenant that names its own CA trusts that CA, not every public one as well.
+   */
+  ca?: string;
+  /** Operator CIDRs let through the address policy (see address-policy.ts). */
+  allowList?: readonly string[];
+  /** Allows plain http: targets as well as https:. */
+  allowHttp?: boolean;
+  /** Name resolution, for tests; the system resolver by default. */
+  resolve?: Resolver;
+}
+
+export interface GuardedResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** The first `maxResponseBytes` of the body as UTF-8 text. */
+  bodyExcerpt: string;
+  /** The body went on past the excerpt. */
+  truncated: boolean;
+  /** From the start of the call until the excerpt was read. */
+  latencyMs: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 15_000;
+export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
+
+/** Error codes OpenSSL and Node give to a failed handshake or certificate check. */
+const TLS_CODE = /CERT|SSL|TLS|ISSUER|SIGNATURE|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH|HOSTNAME_MISMATCH/;
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+function causes(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = error; e !== undefined && e !== null && chain.length < 8; e = (e as Error).cause)
+    chain.push(e);
+  return chain;
+}
+
+/** Every failure as an OutboundError with a stable code; the cause is kept for logs, not for callers. */
+function classify(error: unknown, host: string): OutboundError {
+  const chain = causes(error);
+  const known = chain.find(isOutboundError);
+  if (known) return known;
+  const codes = chain.map((e) => String((e as { code?: unknown }).code ?? ''));
+  const described = codes.find((c) => c !== '') ?? (error as Error).message;
+  if (codes.some((c) => TIMEOUT_CODES.has(c)))
+    return new OutboundError('OUTBOUND_TIMEOUT', `${host} did not answer in time`, { cause: error });
+  if (codes.some((c) => TLS_CODE.test(c)))
+    return new OutboundError('OUTBOUND_TLS_FAILED', `TLS with ${host} failed: ${described}`, {
+      cause: error,
+    });
+  return new OutboundError('OUTBOUND_CONNECTION_FAILED', `the request to ${host} failed: ${described}`, {
+    cause: error,
+  });
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`${name} must be a positive number`);
+  return value;
+}
+
+/**
+ * Sends one request and reads at most an excerpt of the answer. Any status, 3xx included, is a
+ * response; a refused target, a timeout, a TLS failure or a failed connection throws an
+ * OutboundError (`OUTBOUND_URL_REFUSED`, `OUTBOUND_ADDRESS_REFUSED`, `OUTBOUND_TIMEOUT`,
+ * `OUTBOUND_TLS_FAILED`, `OUTBOUND_CONNECTION_FAILED`).
+ */
+export async function guardedRequest(
+  url: string,
+  options: GuardedRequestOptions = {},
+): Promise<GuardedResponse> {
+  const started = performance.now();
+  const timeoutMs = positive(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
+  const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  if (!Number.isInteger(maxBytes) || maxBytes < 0)
+    throw new TypeError('maxResponseBytes must be a whole number');
+  const policy = createAddressPolicy({ allowList: options.allowList ?? [] });
+  const schemes: OutboundScheme[] = options.allowHttp ? ['https', 'http'] : ['https'];
+  const target = checkTargetUrl(url, { schemes, policy });
+  const lookup = createGuardedLookup({ policy, ...(options.resolve ? { resolve: options.resolve } : {}) });
+
+  const agent = new Agent({
+    connect: {
+      lookup,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+      timeout: timeoutMs,
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+    },
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connections: 1,
+  });
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new OutboundError(
+        'OUTBOUND_TIMEOUT',
+        `${target.host} did not answer within ${timeoutMs} ms`,
+      );
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+
+  const exchange = async (): Promise<GuardedResponse> => {
+    const response = await request(target.url, {
+      dispatcher: agent,
+      method: (options.method ?? 'POST') as 'POST',
+      headers: options.headers ?? {},
+      body: options.body ?? null,
+      signal: controller.signal,
+    });
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let truncated = false;
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      const room = maxBytes - kept;
+      if (chunk.length > room) {
+        if (room > 0) chunks.push(chunk.subarray(0, room));
+        kept += Math.max(room, 0);
+        truncated = true;
+        break;
+      }
+      chunks.push(chunk);
+      kept += chunk.length;
+    }
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      bodyExcerpt: Buffer.concat(chunks).toString('utf8'),
+      truncated,
+      latencyMs: Math.round(performance.now() - started),
+    };
+  };
+
+  try {
+    return await Promise.race([exchange(), deadline]);
+  } catch (error) {
+    throw classify(error, target.host);
+  } finally {
+    clearTimeout(timer);
+    // Closes the connection at once, whether or not the body was read to its end.
+    await agent.destroy().catch(() => undefined);
+  }
+}
