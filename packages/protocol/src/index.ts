@@ -6,6 +6,7 @@ export * from './events.js';
 export * from './firmware.js';
 export * from './ota.js';
 export * from './config.js';
+export * from './platform-events.js';
 export * from './json.js';
 export * from './api/index.js';
 export * from './schema-check.js';
