@@ -4,6 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import ipaddr from 'ipaddr.js';
+
+function isCidr(v: string): boolean {
+  try {
+    ipaddr.parseCIDR(v);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -36,6 +46,11 @@ export interface Config {
   readonly sessionTtlSeconds: number;
   /** Largest firmware artifact an upload may carry, in bytes (MOORING_ARTIFACT_MAX_BYTES). */
   readonly artifactMaxBytes: number;
+  /**
+   * CIDRs that outbound connections (webhooks, MQTT bridges) may reach although they are loopback,
+   * private, link-local or otherwise refused (MOORING_OUTBOUND_ALLOW_LIST, comma-separated). Empty: none.
+   */
+  readonly outboundAllowList: readonly string[];
   /** Identifies this node in presence records; must be unique per node sharing a database. */
   readonly nodeId: string;
   /** 32-byte key (base64) that encrypts secrets at rest; empty = `<dataDir>/secret.key`, created on first start. */
@@ -173,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     commandMaxTtlSeconds: int(env, file, 'commandMaxTtlSeconds', 7 * 86400, 1, 365 * 86400),
     sessionTtlSeconds: int(env, file, 'sessionTtlSeconds', 12 * 3600, 60, 30 * 86400),
     artifactMaxBytes: int(env, file, 'artifactMaxBytes', 64 * 1024 * 1024, 1, 4 * 1024 * 1024 * 1024),
+    outboundAllowList: list(env, file, 'outboundAllowList'),
     nodeId: str(env, file, 'nodeId', 'node-1'),
     secretKey: str(env, file, 'secretKey', ''),
     registrationTokenTtlSeconds: int(env, file, 'registrationTokenTtlSeconds', 30 * 86400, 3600, 400 * 86400),
@@ -187,6 +203,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   if (config.secretKey && Buffer.from(config.secretKey, 'base64').length !== 32) {
     throw new ConfigError('MOORING_SECRET_KEY: must be 32 bytes, base64-encoded (openssl rand -base64 32)');
+  }
+  for (const cidr of config.outboundAllowList) {
+    if (!isCidr(cidr))
+      throw new ConfigError(`MOORING_OUTBOUND_ALLOW_LIST: '${cidr}' is not a CIDR such as 127.0.0.1/32`);
   }
   if (config.commandDefaultTtlSeconds > config.commandMaxTtlSeconds) {
     throw new ConfigError(
@@ -215,6 +235,7 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   commandMaxTtlSeconds: true,
   sessionTtlSeconds: true,
   artifactMaxBytes: true,
+  outboundAllowList: true,
   nodeId: true,
   secretKey: true,
   registrationTokenTtlSeconds: true,
