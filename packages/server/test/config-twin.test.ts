@@ -354,7 +354,7 @@ test('HTTPS long poll: at once when behind, after a change when current, 204 whe
   assert.equal(none.status, 204);
 });
 
-test('churn: 1,000 random disconnect/reconnect cycles while desired changes every 50 ms; every device ends on the final document and no message repeats an acknowledged version', async () => {
+test('churn: 1,000 random disconnect/reconnect cycles while desired changes every 50 ms; every device ends on the final document and no message repeats an acknowledged version', async (ctx) => {
   const { apiKey } = await t.tenant();
   const devices = [];
   for (let i = 0; i < 20; i++) devices.push(await t.device(apiKey));
@@ -377,7 +377,7 @@ test('churn: 1,000 random disconnect/reconnect cycles while desired changes ever
   const ms = [...result.convergeMs].sort((a, b) => a - b);
   const pct = (p: number) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
   // Diagnostic only (figures belong to the benchmark): how long reconnects took to catch up.
-  console.log(
+  ctx.diagnostic(
     `churn: ${result.cycles} cycles, ${result.writes} writes, ${result.messages} messages, ${result.resyncs} resyncs; ` +
       `catch-up after reconnect p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${ms.at(-1)} ms over ${ms.length}; ` +
       `${result.notConverged} sessions ended before catching up`,
