@@ -2,7 +2,7 @@
  * The outbox: facts that must not be lost. A service writes a fact in the same transaction as the
  * change it follows (`add` joins the ambient transaction, see `store/ambient.ts`), so the fact exists
  * exactly when the change does; a crash after the commit cannot lose it. The outbox worker
- * (`workers/outbox.ts`) later hands each fact to the handler registered for its type, at least once:
+ * (`workers/outbox.ts`) later hands each fact to the handlers registered for its type, at least once:
  * a row is marked done only after its handler succeeded, a failure is retried with backoff (attempts
  * and the last error are kept on the row), and a node that dies while handling a row leaves it to come
  * due again. Handlers must therefore be idempotent, and must not rely on facts arriving in order.
@@ -77,7 +77,11 @@ export interface FactWriter {
 }
 
 export interface Outbox extends FactWriter {
-  /** Registers the one handler of a fact type; facts of types with no handler here stay for others. */
+  /**
+   * Registers a handler of a fact type (revocation and the event fan-out both take `device.deleted`):
+   * a fact is done once every handler of its type succeeded. Facts of types with no handler here stay
+   * for other nodes.
+   */
   handle<K extends FactType>(type: K, handler: FactHandler<K>): void;
   /** Called (after the commit) whenever a fact was written on this node: the worker's nudge. */
   onAdded(listener: () => void): void;
@@ -124,7 +128,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const { db } = options;
   const claimMs = options.claimMs ?? DEFAULT_CLAIM_MS;
   const retryDelayMs = options.retryDelayMs ?? defaultRetryDelayMs;
-  const handlers = new Map<FactType, FactHandler<FactType>>();
+  const handlers = new Map<FactType, FactHandler<FactType>[]>();
   const listeners: (() => void)[] = [];
 
   /** The next due row of a handled type, claimed: no other node takes it while the claim lasts. */
@@ -142,7 +146,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   async function handleRow(row: Row): Promise<void> {
-    const handler = handlers.get(row.type)!;
+    const handling = handlers.get(row.type)!;
     const renew = setInterval(() => {
       db.query(
         `UPDATE outbox SET next_attempt_at = now() + $2::double precision * interval '1 millisecond'
@@ -155,7 +159,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
     let failed = false;
     try {
       const payload = typeof row.payload === 'string' ? (JSON.parse(row.payload) as unknown) : row.payload;
-      await handler(payload as never, { id: row.id, type: row.type, attempt: row.attempts });
+      // Every handler of the type, in registration order; a failure retries them all (they are idempotent).
+      for (const handler of handling)
+        await handler(payload as never, { id: row.id, type: row.type, attempt: row.attempts });
     } catch (err) {
       failed = true;
       failure = err;
@@ -209,8 +215,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
     addMany,
 
     handle(type, handler) {
-      if (handlers.has(type)) throw new Error(`outbox facts ${type} already have a handler`);
-      handlers.set(type, handler as FactHandler<FactType>);
+      const list = handlers.get(type) ?? [];
+      if (list.includes(handler as FactHandler<FactType>))
+        throw new Error(`this handler of outbox facts ${type} is registered already`);
+      handlers.set(type, [...list, handler as FactHandler<FactType>]);
     },
 
     onAdded(listener) {
