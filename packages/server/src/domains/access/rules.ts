@@ -243,9 +243,10 @@ export const CONFIG_RULES: Rules<ConfigService> = {
   requestFull: { open: DEVICE_SELF },
 };
 
-// Rules apply across the tenant's devices: managing them is tenant-wide. Alerts are about one device:
-// a caller scoped to some devices sees (and acknowledges) only theirs, so the single-alert calls are
-// `list` rules too and the service filters by the visibility the guard hands it.
+// Rules apply across the tenant's devices: managing them (and acknowledging or resolving alerts) is
+// tenant-wide. An alert is about one device: a caller holding alerts:read over some devices sees only
+// theirs, so the single-alert calls are `list` rules too and the service filters by the visibility
+// the guard hands it (another device's alert is not found).
 export const ALERT_RULES: Rules<AlertService> = {
   listRules: { permission: 'alerts:read' },
   getRule: { permission: 'alerts:read' },
