@@ -31,7 +31,9 @@ export type IdPrefix =
   | 'pwr'
   | 'art'
   | 'uky'
-  | 'dep';
+  | 'dep'
+  | 'alr'
+  | 'alt';
 
 const RANDOM_SPACE = 32 ** 8; // 40 bits in 8 base32 characters
 let lastTime = 0;

@@ -35,6 +35,14 @@ interface Row {
   ok?: number[];
 }
 
+/** The fixture's alert rule: fires as soon as its device reports `matrix` above 0. */
+const ALERT_RULE = (deviceId: string) => ({
+  name: 'matrix',
+  kind: 'threshold',
+  target: { deviceIds: [deviceId] },
+  threshold: { key: 'matrix', op: '>', value: 0 },
+});
+
 const ROUTES: Record<string, Row> = {
   'GET /healthz': { need: 'public' },
   'GET /readyz': { need: 'public' },
@@ -162,6 +170,28 @@ const ROUTES: Record<string, Row> = {
   },
   'DELETE /v1/config-schemas/{schemaName}': { need: 'config:manage', fresh: ['schemaName'] },
 
+  'GET /v1/alert-rules': { need: 'alerts:read' },
+  'POST /v1/alert-rules': {
+    need: 'alerts:manage',
+    body: () => ({
+      name: 'matrix',
+      kind: 'absence',
+      enabled: false,
+      absence: { minutes: 5, of: 'presence' },
+    }),
+  },
+  'GET /v1/alert-rules/{ruleId}': { need: 'alerts:read' },
+  // The same rule disabled: its open alert resolves (the acknowledge below may then answer 409).
+  'PUT /v1/alert-rules/{ruleId}': {
+    need: 'alerts:manage',
+    body: (f) => ({ ...ALERT_RULE(f.deviceId), enabled: false }),
+  },
+  'DELETE /v1/alert-rules/{ruleId}': { need: 'alerts:manage', fresh: ['ruleId'] },
+  'GET /v1/alerts': { need: 'alerts:read' },
+  'GET /v1/alerts/{alertId}': { need: 'alerts:read' },
+  'POST /v1/alerts/{alertId}/acknowledge': { need: 'alerts:manage', body: () => ({}) },
+  'POST /v1/alerts/{alertId}/resolve': { need: 'alerts:manage', body: () => ({}) },
+
   'POST /v1/device/telemetry': { need: 'device' },
   'PUT /v1/device/firmware': { need: 'device' },
   'POST /v1/device/events': { need: 'device' },
@@ -281,6 +311,8 @@ interface Fixture {
   deploymentId: string;
   deployArtifactId: string;
   schemaName: string;
+  ruleId: string;
+  alertId: string;
 }
 
 const NONEXISTENT: Fixture = {
@@ -302,6 +334,8 @@ const NONEXISTENT: Fixture = {
   deploymentId: 'dep_00000000000000000000',
   deployArtifactId: 'art_00000000000000000000',
   schemaName: 'no-such-schema',
+  ruleId: 'alr_00000000000000000000',
+  alertId: 'alt_00000000000000000000',
 };
 
 let t: TestPlatform;
@@ -325,6 +359,26 @@ async function must(method: string, path: string, token: string, body?: unknown,
   const r = await call(method, path, token, body);
   assert.equal(r.status, status, `${method} ${path}: ${JSON.stringify(r.body)}`);
   return r.body;
+}
+
+/** A rule on a new device that reports a breach at once; its alert comes with the evaluator's next pass. */
+async function alertRule(owner: string): Promise<string> {
+  const name = `al-${Math.random().toString(36).slice(2, 8)}`;
+  const device = (await must('POST', '/v1/devices', owner, { name })).id as string;
+  const key = (await must('POST', `/v1/devices/${device}/access-keys`, owner)).secret as string;
+  const rule = (await must('POST', '/v1/alert-rules', owner, ALERT_RULE(device))).id as string;
+  await must('POST', '/v1/device/telemetry', key, { values: { matrix: 1 } }, 202);
+  return rule;
+}
+
+/** Waits for the evaluator (every 5 s) to open the rule's alert. */
+async function alertOf(owner: string, ruleId: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const page = await must('GET', `/v1/alerts?ruleId=${ruleId}`, owner, undefined, 200);
+    if (page.items[0]) return page.items[0].id as string;
+    if (i > 100) throw new Error(`no alert for ${ruleId}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** Makes one object of each kind in a tenant, with its owner key. */
@@ -361,6 +415,15 @@ async function makeMakers(tenantId: string, owner: string) {
       await must('POST', '/v1/config-schemas', owner, { name, tag: 'matrix', schema: { type: 'object' } });
       return name;
     },
+    ruleId: async () =>
+      (
+        await must('POST', '/v1/alert-rules', owner, {
+          name: `r${++n}`,
+          kind: 'absence',
+          enabled: false,
+          absence: { minutes: 5, of: 'presence' },
+        })
+      ).id as string,
     artifactId: async () => {
       const r = await api.raw('POST', '/v1/artifacts', {
         token: owner,
@@ -414,6 +477,8 @@ async function sessionOf(userId: string, owner: string) {
 
 async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
   const make = await makeMakers(tenantId, owner);
+  // Made first: the evaluator's pass comes while the rest of the fixture is made.
+  const ruleId = await alertRule(owner);
   const deviceId = await make.deviceId();
   const accessKeyId = (await must('POST', `/v1/devices/${deviceId}/access-keys`, owner)).accessKey.id;
   const commandId = (await must('POST', `/v1/devices/${deviceId}/commands`, owner, { name: 'reboot' })).id;
@@ -453,6 +518,8 @@ async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
     invitationId: await make.invitationId(),
     name: await make.name(),
     schemaName: await make.schemaName(),
+    ruleId,
+    alertId: await alertOf(owner, ruleId),
     artifactId: await make.artifactId(),
     updateKeyId: await make.updateKeyId(),
     ...(await (async () => {

@@ -19,6 +19,8 @@ export const PERMISSIONS = {
   'config:write': "change devices' desired configuration",
   'config:manage': 'create, change and delete configuration schemas',
   'telemetry:read': 'read telemetry, aggregates and device events',
+  'alerts:read': 'read alert rules and the alerts of devices',
+  'alerts:manage': 'create, change and delete alert rules; acknowledge and resolve alerts',
   'provisioning:read': 'list provisioning operations and provisioning tokens',
   'provisioning:approve': 'approve or reject pending provisioning operations',
   'provisioning:manage': 'create and revoke provisioning tokens',

@@ -41,6 +41,21 @@ export interface OutboxFacts {
   'config.desired.changed': ConfigChangedFact;
   /** A device's reported configuration changed. */
   'config.reported.changed': ConfigChangedFact;
+  /**
+   * An alert changed state (docs/alerts.md): fired (`previous` null), acknowledged or resolved. For
+   * webhooks and the MQTT bridge (alert.fired, alert.acknowledged, alert.resolved).
+   */
+  'alert.changed': {
+    tenantId: string;
+    alertId: string;
+    ruleId: string;
+    deviceId: string;
+    state: 'firing' | 'acknowledged' | 'resolved';
+    previous: 'firing' | 'acknowledged' | 'resolved' | null;
+    severity: string;
+    value: number | null;
+    at: number;
+  };
 }
 
 /** One change of a configuration document: the merge patch as applied, its new version, who made it. */

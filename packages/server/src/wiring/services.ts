@@ -52,13 +52,23 @@ import {
 import { createArtifactService } from '../domains/artifacts/service.js';
 import { artifactStore } from '../domains/artifacts/store.js';
 import { chunkStorage } from '../domains/artifacts/chunk-storage.js';
-import { ARTIFACT_RULES, CONFIG_RULES, DEPLOYMENT_RULES, OTA_DEVICE_RULES } from '../domains/access/rules.js';
+import {
+  ALERT_RULES,
+  ARTIFACT_RULES,
+  CONFIG_RULES,
+  DEPLOYMENT_RULES,
+  OTA_DEVICE_RULES,
+} from '../domains/access/rules.js';
 import { createDeploymentServices } from '../domains/deployments/service.js';
 import { deploymentStore } from '../domains/deployments/store.js';
 import { createOrchestrator } from '../domains/deployments/orchestrator.js';
 import { createConfigService } from '../domains/config/service.js';
 import { configStore } from '../domains/config/store.js';
 import { createSchemaChecker } from '../domains/config/schemas.js';
+import { createAlertService } from '../domains/alerts/service.js';
+import { alertStore } from '../domains/alerts/store.js';
+import { alertEffects } from '../domains/alerts/effects.js';
+import { createAlertEvaluator } from '../domains/alerts/evaluator.js';
 import { createUserService } from '../domains/users/service.js';
 import type { User } from '../domains/users/users.js';
 import { userStore } from '../domains/users/store.js';
@@ -267,6 +277,19 @@ export async function createServices(deps: ServiceDeps) {
     requireDevice,
   });
 
+  const alertFx = alertEffects({ outbox, audit: recordAudit });
+  const alerts = createAlertService({
+    store: alertStore(db),
+    transaction: transactionOf(db, alertStore),
+    effects: alertFx,
+    cursors,
+  });
+  const alertEvaluator = createAlertEvaluator({
+    store: alertStore(db),
+    transaction: transactionOf(db, alertStore),
+    effects: alertFx,
+  });
+
   const deviceRecords = deviceStore(db);
   const access = { deviceTags: (tenantId: string, id: string) => deviceRecords.tags(tenantId, id) };
   const services: Services = {
@@ -288,6 +311,7 @@ export async function createServices(deps: ServiceDeps) {
     deployments: guard(deployments, DEPLOYMENT_RULES, access),
     ota: guard(ota, OTA_DEVICE_RULES, access),
     config: guard(twin, CONFIG_RULES, access),
+    alerts: guard(alerts, ALERT_RULES, access),
     time,
     authenticateDevice,
     authenticateBearer: (token: string, source: string | null) =>
@@ -297,7 +321,18 @@ export async function createServices(deps: ServiceDeps) {
   };
   return {
     services,
-    domains: { users, commands, presence, provisioning, pki, audit, artifactStorage, ota, orchestrator },
+    domains: {
+      users,
+      commands,
+      presence,
+      provisioning,
+      pki,
+      audit,
+      artifactStorage,
+      ota,
+      orchestrator,
+      alertEvaluator,
+    },
     writer,
     auditWriter,
     authenticateDevice,

@@ -13,6 +13,10 @@ import type { Job } from './runner.js';
 /** Moves every active deployment on (docs/ota.md): every second, and when a change nudges it. */
 export const OTA_ORCHESTRATOR_JOB = 'ota-orchestrator';
 
+/** Judges every enabled alert rule (docs/alerts.md). */
+export const ALERT_EVALUATOR_JOB = 'alert-evaluator';
+const ALERT_EVALUATION_EVERY_MS = 5_000;
+
 /** An upload whose last chunk is this old is abandoned: uploads write a chunk every few seconds. */
 export const ABANDONED_UPLOAD_MS = 3600_000;
 
@@ -25,6 +29,7 @@ export interface PlatformJobDeps {
   pki: { refreshTrust(): Promise<void> };
   artifactStorage: { removeAbandoned(olderThanMs: number): Promise<number> };
   orchestrator: { tick(): Promise<unknown> };
+  alertEvaluator: { tick(): Promise<unknown> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
 }
@@ -46,6 +51,14 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       scope: 'cluster',
       run: async () => {
         await deps.orchestrator.tick();
+      },
+    },
+    {
+      name: ALERT_EVALUATOR_JOB,
+      everyMs: ALERT_EVALUATION_EVERY_MS,
+      scope: 'cluster',
+      run: async () => {
+        await deps.alertEvaluator.tick();
       },
     },
     trustRefreshJob(() => deps.pki.refreshTrust()),
