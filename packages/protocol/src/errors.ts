@@ -341,6 +341,27 @@ export const ERROR_CATALOGUE = {
     'Alert is not in a state that allows this',
     'Only a firing alert can be acknowledged, and only a firing or acknowledged one resolved; `state` names the current state. A resolved alert never opens again: the next breach is a new alert.',
   ),
+  WEBHOOK_NOT_FOUND: spec(404, 'Webhook not found', 'The tenant has no webhook with this id.'),
+  WEBHOOK_DELIVERY_NOT_FOUND: spec(
+    404,
+    'Webhook delivery not found',
+    'The webhook has no delivery with this id.',
+  ),
+  WEBHOOK_URL_REFUSED: spec(
+    422,
+    'Webhook address refused',
+    "The URL (or the OAuth token URL) is not an `https://` URL the platform may call: user information in it, a host that is an address of the platform's own network (loopback, private, link-local, unique-local, cloud metadata, or such an address written another way), or `localhost`. Addresses the operator allowed (`MOORING_OUTBOUND_ALLOW_LIST`) pass. Names are checked again, resolved, at every request. `errors` names the field.",
+  ),
+  WEBHOOK_LIMIT_EXCEEDED: spec(
+    422,
+    'Too many webhooks',
+    'A tenant has at most 50 webhooks (`limit`, `max`). Delete one first.',
+  ),
+  WEBHOOK_DISABLED: spec(
+    409,
+    'Webhook is disabled',
+    'The webhook is disabled (by an operator, or because it answered 410 Gone): enable it with `PATCH {enabled: true}`, which verifies it again.',
+  ),
   RANGE_NOT_SATISFIABLE: spec(
     416,
     'Range not satisfiable',

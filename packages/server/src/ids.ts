@@ -33,7 +33,9 @@ export type IdPrefix =
   | 'uky'
   | 'dep'
   | 'alr'
-  | 'alt';
+  | 'alt'
+  | 'whk'
+  | 'whd';
 
 const RANDOM_SPACE = 32 ** 8; // 40 bits in 8 base32 characters
 let lastTime = 0;

@@ -29,6 +29,9 @@ export const PERMISSIONS = {
   'certificates:manage': 'revoke certificates, register and disable manufacturer CAs',
   'ownership:transfer': 'release devices to another tenant and claim released devices',
   'audit:read': 'query, export and verify the audit trail',
+  'integrations:read': 'list webhooks and MQTT bridges, their deliveries and status',
+  'integrations:manage':
+    'create, change and delete webhooks and MQTT bridges, rotate their secrets, replay deliveries',
   'firmware:read': 'list firmware artifacts and update-signing keys',
   'firmware:manage': 'upload and delete firmware artifacts, add, rotate and revoke update-signing keys',
   'firmware:deploy':

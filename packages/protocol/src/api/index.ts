@@ -9,6 +9,7 @@ import { deploymentOperations, deviceOtaOperations } from './deployments.js';
 import { authOperations } from './auth.js';
 import { commandOperations } from './commands.js';
 import { configOperations, deviceConfigOperations } from './config.js';
+import { webhookOperations } from './webhooks.js';
 import { alertOperations } from './alerts.js';
 import { deviceApiOperations } from './device.js';
 import { deviceOperations } from './devices.js';
@@ -38,6 +39,7 @@ export * from './fleet.js';
 export * from './artifacts.js';
 export * from './deployments.js';
 export * from './config.js';
+export * from './webhooks.js';
 export * from './alerts.js';
 
 /** What people and programs call (the client and the CLI). */
@@ -51,6 +53,7 @@ export const MANAGEMENT_OPERATIONS = {
   ...telemetryOperations,
   ...commandOperations,
   ...configOperations,
+  ...webhookOperations,
   ...alertOperations,
   ...provisioningOperations,
   ...pkiOperations,

@@ -56,6 +56,7 @@ import {
   ALERT_RULES,
   ARTIFACT_RULES,
   CONFIG_RULES,
+  WEBHOOK_RULES,
   DEPLOYMENT_RULES,
   OTA_DEVICE_RULES,
 } from '../domains/access/rules.js';
@@ -63,6 +64,10 @@ import { createDeploymentServices } from '../domains/deployments/service.js';
 import { deploymentStore } from '../domains/deployments/store.js';
 import { createOrchestrator } from '../domains/deployments/orchestrator.js';
 import { createConfigService } from '../domains/config/service.js';
+import { createWebhookService } from '../domains/webhooks/service.js';
+import { webhookStore } from '../domains/webhooks/store.js';
+import { createDeliveryWorker } from '../domains/webhooks/delivery.js';
+import { registerEventFanOut } from '../domains/webhooks/fanout.js';
 import { configStore } from '../domains/config/store.js';
 import { createSchemaChecker } from '../domains/config/schemas.js';
 import { createAlertService } from '../domains/alerts/service.js';
@@ -98,6 +103,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** The OTA orchestrator should make a pass soon (a deployment changed). */
   nudgeOrchestrator(): void;
+  /** The webhook delivery worker should run soon (deliveries or a verification are due). */
+  nudgeWebhooks(): void;
   /** A platform administrator changed the one-time bootstrap password. */
   onBootstrapPasswordSpent(): void;
 }
@@ -290,6 +297,27 @@ export async function createServices(deps: ServiceDeps) {
     effects: alertFx,
   });
 
+  const webhooks = createWebhookService({
+    store: webhookStore(db),
+    transaction: transactionOf(db, webhookStore),
+    box,
+    cursors,
+    allowList: config.outboundAllowList,
+    nudge: () => deps.nudgeWebhooks(),
+  });
+  const webhookDelivery = createDeliveryWorker({
+    store: webhookStore(db),
+    box,
+    allowList: config.outboundAllowList,
+    retryScale: config.webhookRetryScale,
+    logger: logger.child({ component: 'webhooks' }),
+  });
+  registerEventFanOut({
+    outbox,
+    transaction: transactionOf(db, webhookStore),
+    nudge: () => deps.nudgeWebhooks(),
+  });
+
   const deviceRecords = deviceStore(db);
   const access = { deviceTags: (tenantId: string, id: string) => deviceRecords.tags(tenantId, id) };
   const services: Services = {
@@ -311,6 +339,7 @@ export async function createServices(deps: ServiceDeps) {
     deployments: guard(deployments, DEPLOYMENT_RULES, access),
     ota: guard(ota, OTA_DEVICE_RULES, access),
     config: guard(twin, CONFIG_RULES, access),
+    webhooks: guard(webhooks, WEBHOOK_RULES, access),
     alerts: guard(alerts, ALERT_RULES, access),
     time,
     authenticateDevice,
@@ -332,6 +361,7 @@ export async function createServices(deps: ServiceDeps) {
       ota,
       orchestrator,
       alertEvaluator,
+      webhookDelivery,
     },
     writer,
     auditWriter,

@@ -15,6 +15,8 @@ export const OTA_ORCHESTRATOR_JOB = 'ota-orchestrator';
 
 /** Judges every enabled alert rule (docs/alerts.md). */
 export const ALERT_EVALUATOR_JOB = 'alert-evaluator';
+/** Sends due webhook deliveries and verification challenges: every second, and when nudged. */
+export const WEBHOOK_DELIVERY_JOB = 'webhook-delivery';
 const ALERT_EVALUATION_EVERY_MS = 5_000;
 
 /** An upload whose last chunk is this old is abandoned: uploads write a chunk every few seconds. */
@@ -30,6 +32,7 @@ export interface PlatformJobDeps {
   artifactStorage: { removeAbandoned(olderThanMs: number): Promise<number> };
   orchestrator: { tick(): Promise<unknown> };
   alertEvaluator: { tick(): Promise<unknown> };
+  webhookDelivery: { run(): Promise<unknown> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
 }
@@ -51,6 +54,14 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       scope: 'cluster',
       run: async () => {
         await deps.orchestrator.tick();
+      },
+    },
+    {
+      name: WEBHOOK_DELIVERY_JOB,
+      everyMs: 1_000,
+      scope: 'cluster',
+      run: async () => {
+        await deps.webhookDelivery.run();
       },
     },
     {

@@ -1,5 +1,6 @@
 /** What routes see: the services, and the request's authenticated caller. */
 import type { ConfigService } from '../../domains/config/config.js';
+import type { WebhookService } from '../../domains/webhooks/webhooks.js';
 import type { AlertService } from '../../domains/alerts/alerts.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CommandService } from '../../domains/commands/commands.js';
@@ -49,6 +50,7 @@ export interface Services {
   deployments: DeploymentService;
   ota: OtaDeviceService;
   config: ConfigService;
+  webhooks: WebhookService;
   alerts: AlertService;
 }
 

@@ -81,6 +81,7 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'devices', description: 'The device registry, access keys and presence' },
   { name: 'telemetry', description: 'Reading telemetry and device events' },
   { name: 'commands', description: 'Commands to devices' },
+  { name: 'integrations', description: 'Webhooks and MQTT bridges to the customer’s own systems' },
   { name: 'config', description: 'The configuration twin: desired and reported configuration, schemas' },
   { name: 'alerts', description: 'Alert rules and the alerts they raise' },
   { name: 'provisioning', description: 'Provisioning tokens, operations and factory batches' },

@@ -20,6 +20,7 @@ import type { RoleService } from './access.js';
 import type { ArtifactService } from '../artifacts/artifacts.js';
 import type { DeploymentService, OtaDeviceService } from '../deployments/deployments.js';
 import type { ConfigService } from '../config/config.js';
+import type { WebhookService } from '../webhooks/webhooks.js';
 import type { AlertService } from '../alerts/alerts.js';
 import type { Rules } from './guard.js';
 
@@ -257,4 +258,19 @@ export const ALERT_RULES: Rules<AlertService> = {
   get: { permission: 'alerts:read', list: true },
   acknowledge: { permission: 'alerts:manage', list: true },
   resolve: { permission: 'alerts:manage', list: true },
+};
+
+// Integrations span the tenant: integrations:* is granted tenant-wide only.
+export const WEBHOOK_RULES: Rules<WebhookService> = {
+  create: { permission: 'integrations:manage' },
+  list: { permission: 'integrations:read' },
+  get: { permission: 'integrations:read' },
+  update: { permission: 'integrations:manage' },
+  delete: { permission: 'integrations:manage' },
+  verify: { permission: 'integrations:manage' },
+  rotateSecret: { permission: 'integrations:manage' },
+  deliveries: { permission: 'integrations:read' },
+  delivery: { permission: 'integrations:read' },
+  replay: { permission: 'integrations:manage' },
+  replayRange: { permission: 'integrations:manage' },
 };

@@ -17,6 +17,7 @@ import { fleetRoutes } from './fleet.js';
 import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { configRoutes } from './config.js';
+import { webhookRoutes } from './webhooks.js';
 import { alertRoutes } from './alerts.js';
 
 /** The route table: one module per resource. */
@@ -30,6 +31,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     telemetryRoutes,
     commandRoutes,
     configRoutes,
+    webhookRoutes,
     alertRoutes,
     deviceApiRoutes,
     provisioningRoutes,
