@@ -7,7 +7,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConfigDocument } from '@mooring/protocol';
@@ -258,4 +258,22 @@ test('pushes are handled one at a time, in order, however slow the handler', asy
   );
   assert.deepEqual(dev.desiredConfig.document, { step: 5 });
   await dev.stop();
+});
+
+test('the file store: a missing, broken or misshapen file is no state; a save replaces it whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mooring-sdk-config-store-'));
+  const file = join(dir, 'desired.json');
+  const store = new FileDesiredConfigStore(file);
+  assert.equal(await store.load(), undefined);
+  writeFileSync(file, '{"version": 3, "desi');
+  assert.equal(await store.load(), undefined);
+  writeFileSync(file, JSON.stringify({ version: -1, desired: {} }));
+  assert.equal(await store.load(), undefined);
+  writeFileSync(file, JSON.stringify({ version: 2, desired: [1] }));
+  assert.equal(await store.load(), undefined);
+  await Promise.all([
+    store.save({ version: 4, desired: { a: 1 } }),
+    store.save({ version: 5, desired: { a: 2 } }),
+  ]);
+  assert.deepEqual(await store.load(), { version: 5, desired: { a: 2 } });
 });
