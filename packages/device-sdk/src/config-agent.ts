@@ -4,7 +4,8 @@
  * applies a patch by handing the new desired document to the firmware's handler, saves the state and
  * acknowledges the version on `d/{id}/config/reported` with what the handler reports. A handler that
  * throws leaves the state and the acknowledgement where they were: the platform pushes the same
- * change again at the next connect (or with the next change). At each connect a device that holds
+ * change again at the next connect (or with the next change). A patch that starts below the version
+ * held means the platform missed the acknowledgement of it: the device sends it again. At each connect a device that holds
  * nothing asks for the whole document, and one whose last acknowledgement may not have arrived (a
  * restart, a connection lost before the PUBACK) sends it again.
  */
@@ -184,6 +185,11 @@ export class ConfigAgent {
   private async onDesired(message: DesiredConfigMessage): Promise<void> {
     const action = desiredAction(this.state.version, message);
     if (action === 'ignore') return;
+    if (action === 'acknowledge') {
+      // The patch starts below the version held: the platform has not recorded its acknowledgement.
+      await this.acknowledge(this.unsent ?? { desiredVersion: this.state.version });
+      return;
+    }
     if (action === 'resync') {
       await this.send(topics.configGet(this.link.deviceId()), {}, 'request');
       return;

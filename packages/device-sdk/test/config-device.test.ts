@@ -211,6 +211,28 @@ test('a device that applied a version whose acknowledgement was lost (a crash) a
   await dev.stop();
 });
 
+test('a patch that starts below the version held is answered by acknowledging that version again', async () => {
+  const d = await t.device(apiKey);
+  await patchDesired(d, { a: 1 });
+  const ack = await t.call('POST', '/v1/device/config/reported', {
+    token: d.accessKey,
+    body: { desiredVersion: 1 },
+  });
+  assert.equal(ack.status, 200, ack.text);
+  await patchDesired(d, { b: 2 });
+  await patchDesired(d, { c: 3 });
+  // It applied version 2, but the platform recorded only 1: the push is a patch from 1 to 3.
+  const store = new MemoryDesiredConfigStore({ version: 2, desired: { a: 1, b: 2 } });
+  const { dev, applied } = await device(d, { store });
+  await acknowledged(d, 3);
+  assert.deepEqual(
+    applied.map((a) => a.change),
+    [{ version: 3, baseVersion: 2, patch: { c: 3 }, previous: { a: 1, b: 2 } }],
+  );
+  assert.deepEqual(dev.desiredConfig.document, { a: 1, b: 2, c: 3 });
+  await dev.stop();
+});
+
 test('a handler that throws acknowledges nothing; the change comes again after a reconnect', async () => {
   const d = await t.device(apiKey);
   await patchDesired(d, { x: 1 });
