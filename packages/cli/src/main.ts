@@ -18,6 +18,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerFleet } from './commands/fleet.js';
 import { registerArtifacts } from './commands/artifacts.js';
 import { registerDeployments } from './commands/deployments.js';
+import { registerConfig } from './commands/config.js';
 import { registerServer } from './commands/server.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
     registerAdmin,
     registerTeam,
     registerDevices,
+    registerConfig,
     registerProvisioning,
     registerPki,
     registerAudit,
@@ -84,6 +86,11 @@ export function report(err: unknown, json: boolean): number {
       'latestSequence',
       'excluded',
       'deploymentStatus',
+      'currentVersion',
+      'limit',
+      'max',
+      'actual',
+      'schema',
     ])
       if (p[k] !== undefined) write(`  ${k}: ${JSON.stringify(p[k])}`);
     if (err.advice) write(`  ${err.advice}`);
