@@ -192,6 +192,28 @@ const ROUTES: Record<string, Row> = {
   'POST /v1/alerts/{alertId}/acknowledge': { need: 'alerts:manage', body: () => ({}) },
   'POST /v1/alerts/{alertId}/resolve': { need: 'alerts:manage', body: () => ({}) },
 
+  'POST /v1/webhooks': {
+    need: 'integrations:manage',
+    body: () => ({ name: 'w', url: 'https://hooks.example.com/hook', eventTypes: ['device.deleted'] }),
+  },
+  'GET /v1/webhooks': { need: 'integrations:read' },
+  'GET /v1/webhooks/{webhookId}': { need: 'integrations:read' },
+  'PATCH /v1/webhooks/{webhookId}': { need: 'integrations:manage', body: () => ({ name: 'renamed' }) },
+  'DELETE /v1/webhooks/{webhookId}': { need: 'integrations:manage', fresh: ['webhookId'] },
+  'POST /v1/webhooks/{webhookId}/verify': { need: 'integrations:manage' },
+  'POST /v1/webhooks/{webhookId}/rotate-secret': {
+    need: 'integrations:manage',
+    body: () => ({ overlapSeconds: 0 }),
+  },
+  'GET /v1/webhooks/{webhookId}/deliveries': { need: 'integrations:read' },
+  // The fixture's webhook has no delivery: an allowed caller gets WEBHOOK_DELIVERY_NOT_FOUND (404 too).
+  'GET /v1/webhooks/{webhookId}/deliveries/{deliveryId}': { need: 'integrations:read', ok: [404] },
+  'POST /v1/webhooks/{webhookId}/deliveries/{deliveryId}/replay': { need: 'integrations:manage', ok: [404] },
+  'POST /v1/webhooks/{webhookId}/replay': {
+    need: 'integrations:manage',
+    body: () => ({ from: 0, to: 1000 }),
+  },
+
   'POST /v1/device/telemetry': { need: 'device' },
   'PUT /v1/device/firmware': { need: 'device' },
   'POST /v1/device/events': { need: 'device' },
@@ -410,6 +432,14 @@ async function makeMakers(tenantId: string, owner: string) {
       ).name as string,
     keyId: async () =>
       (await must('POST', '/v1/api-keys', owner, { name: `k${++n}`, role: 'viewer' })).apiKey.id as string,
+    webhookId: async () =>
+      (
+        await must('POST', '/v1/webhooks', owner, {
+          name: `w${++n}`,
+          url: 'https://hooks.example.com/hook',
+          eventTypes: ['device.deleted'],
+        })
+      ).webhook.id as string,
     schemaName: async () => {
       const name = `schema-${++n}-${Math.random().toString(36).slice(2, 8)}`;
       await must('POST', '/v1/config-schemas', owner, { name, tag: 'matrix', schema: { type: 'object' } });
@@ -518,6 +548,8 @@ async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
     invitationId: await make.invitationId(),
     name: await make.name(),
     schemaName: await make.schemaName(),
+    webhookId: await make.webhookId(),
+    deliveryId: 'whd_00000000000000000000',
     ruleId,
     alertId: await alertOf(owner, ruleId),
     artifactId: await make.artifactId(),

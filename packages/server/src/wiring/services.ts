@@ -307,6 +307,7 @@ export async function createServices(deps: ServiceDeps) {
   });
   const webhookDelivery = createDeliveryWorker({
     store: webhookStore(db),
+    nodeId: config.nodeId,
     box,
     allowList: config.outboundAllowList,
     retryScale: config.webhookRetryScale,

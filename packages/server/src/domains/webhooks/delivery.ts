@@ -8,6 +8,7 @@
  * (`Retry-After` honoured) until the delivery is dead.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PlatformEvent } from '@mooring/protocol';
 import type { Logger } from '../../platform/observability.js';
 import {
@@ -26,6 +27,8 @@ export type Requester = (url: string, options: GuardedRequestOptions) => Promise
 
 export interface DeliveryWorkerDeps {
   store: WebhookStore;
+  /** This node's id: claims are marked `<nodeId>#<run>`, and a restart frees its earlier run's. */
+  nodeId: string;
   box: SecretBox;
   allowList: readonly string[];
   logger: Pick<Logger, 'warn'>;
@@ -45,6 +48,8 @@ export interface DeliveryWorkerDeps {
 /** Verification attempts before the endpoint waits for an operator's `verify`. */
 export const MAX_VERIFY_ATTEMPTS = 20;
 const EXCERPT_CHARS = 1024;
+/** While requests are in flight, how often a run looks for new due deliveries. */
+const POLL_MS = 250;
 const USER_AGENT = 'Mooring-Webhooks/1';
 
 export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
@@ -57,6 +62,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
   const claimMs = deps.claimMs ?? 60_000;
   const maxRunMs = deps.maxRunMs ?? 30_000;
   const tokens = createTokenCache({ box, allowList: deps.allowList, request });
+  const claimedBy = `${deps.nodeId}#${randomBytes(6).toString('hex')}`;
+  let released = false;
 
   function secretsOf(e: EndpointRow, t: number): string[] {
     const secrets = [box.open(e.secret)];
@@ -176,6 +183,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
     /** One run: verifications, then deliveries until none is due or the run's time is up. */
     async run(): Promise<{ delivered: number; attempted: number }> {
       const started = now();
+      if (!released) {
+        // This node's earlier run died with these in flight: they are due now, not in `claimMs`.
+        await store.releaseClaimsOf(deps.nodeId, started);
+        released = true;
+      }
       const due = await store.claimVerifications(started, started + claimMs, 8);
       await Promise.all(
         due.map((e) =>
@@ -197,6 +209,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
             ? await store.claimDue({
                 now: now(),
                 claimUntil: now() + claimMs,
+                claimedBy,
                 limit: room,
                 perEndpoint,
                 busyEndpoints: [...busy.entries()].filter(([, k]) => k >= perEndpoint).map(([id]) => id),
@@ -224,7 +237,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
           running.add(p);
         }
         if (running.size === 0) break;
-        await Promise.race(running);
+        // One slow endpoint must not hold the others: while there is room, look for new due
+        // deliveries every POLL_MS as well as whenever a request ends.
+        await Promise.race(
+          running.size < concurrency && now() - started < maxRunMs ? [...running, sleep(POLL_MS)] : running,
+        );
       }
       return { delivered, attempted };
     },

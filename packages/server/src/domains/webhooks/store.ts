@@ -194,6 +194,7 @@ export function webhookStore(db: Queryable) {
     async claimDue(q: {
       now: number;
       claimUntil: number;
+      claimedBy: string;
       limit: number;
       perEndpoint: number;
       busyEndpoints: readonly string[];
@@ -210,10 +211,10 @@ export function webhookStore(db: Queryable) {
       );
       if (candidates.length === 0) return [];
       return db.query<DeliveryRow>(
-        `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $3
+        `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $3, claimed_by = $4
           WHERE id = ANY($1::text[]) AND status = 'pending' AND next_attempt_at <= $2
           RETURNING ${DELIVERY_COLUMNS}`,
-        [candidates.map((c) => c.id), q.now, q.claimUntil],
+        [candidates.map((c) => c.id), q.now, q.claimUntil, q.claimedBy],
       );
     },
     async recordAttempt(deliveryId: string, a: DeliveryAttempt): Promise<void> {
@@ -235,7 +236,7 @@ export function webhookStore(db: Queryable) {
     ): Promise<void> {
       await db.query(
         `UPDATE webhook_deliveries SET status = $2, next_attempt_at = $3, last_status = $4, last_error = $5,
-                delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END
+                claimed_by = NULL, delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END
           WHERE id = $1`,
         [deliveryId, s.status, s.nextAttemptAt, s.lastStatus, s.lastError, s.at],
       );
@@ -296,6 +297,18 @@ export function webhookStore(db: Queryable) {
         `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2
           WHERE ${where.join(' AND ')} RETURNING id`,
         params,
+      );
+      return rows.length;
+    },
+    /**
+     * Claims an earlier run of this node held (matched by the node id before the run suffix) are due
+     * again now: that run died with them in flight. Returns how many.
+     */
+    async releaseClaimsOf(nodeId: string, now: number): Promise<number> {
+      const rows = await db.query(
+        `UPDATE webhook_deliveries SET next_attempt_at = $2, claimed_by = NULL
+          WHERE status = 'pending' AND claimed_by LIKE $1 RETURNING id`,
+        [`${nodeId.replace(/[\\%_]/g, (c) => `\\${c}`)}#%`, now],
       );
       return rows.length;
     },

@@ -44,6 +44,9 @@ CREATE TABLE webhook_deliveries (
   delivered_at bigint,
   last_status integer,
   last_error text,
+  -- The node run that claimed it for an attempt (null when not claimed): a node that starts again
+  -- makes its earlier run's claims due at once instead of waiting for them to lapse.
+  claimed_by text,
   UNIQUE (endpoint_id, event_id)
 );
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
