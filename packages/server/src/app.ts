@@ -129,6 +129,8 @@ async function startPlatformSteps(
     nudgeWebhooks: () => nudgeWebhooks(),
   });
   const { services, domains } = platform;
+  platform.interest.start();
+  opened.push(async () => platform.interest.stop());
 
   // Sessions this node held before an unclean stop are over.
   const stale = await domains.presence.resetNode(config.nodeId, 'server_restart');

@@ -335,6 +335,8 @@ interface Fixture {
   schemaName: string;
   ruleId: string;
   alertId: string;
+  webhookId: string;
+  deliveryId: string;
 }
 
 const NONEXISTENT: Fixture = {
@@ -358,6 +360,8 @@ const NONEXISTENT: Fixture = {
   schemaName: 'no-such-schema',
   ruleId: 'alr_00000000000000000000',
   alertId: 'alt_00000000000000000000',
+  webhookId: 'whk_00000000000000000000',
+  deliveryId: 'whd_00000000000000000000',
 };
 
 let t: TestPlatform;

@@ -286,3 +286,82 @@ test('addresses of the platform’s own network are refused; another tenant’s 
   const listed = await t.call('GET', '/v1/webhooks', { token: apiKey });
   assert.ok(!JSON.stringify(listed.body).includes('whsec_'), 'no secret is ever listed');
 });
+
+test('device events reach webhooks: connect and disconnect, telemetry batched per device and second, device events, command results', async () => {
+  const { apiKey } = await t.tenant();
+  const d = await t.device(apiKey);
+  await hook(apiKey, {
+    eventTypes: [
+      'device.connected',
+      'device.disconnected',
+      'telemetry.batch',
+      'device.event',
+      'command.result',
+    ],
+  });
+  const mine = () => receiver.events().filter((e) => e.json.deviceId === d.deviceId);
+  const ofType = (type: string) => mine().filter((e) => e.json.type === type);
+  const client = await t.connectDevice(d.deviceId, d.accessKey);
+  try {
+    await client.subscribeAsync(`d/${d.deviceId}/commands/+`, { qos: 1 });
+    // 50 messages in a burst: they arrive as one or a few telemetry.batch events, not fifty.
+    for (let i = 0; i < 50; i++)
+      await client.publishAsync(`d/${d.deviceId}/telemetry`, JSON.stringify({ values: { seq: i } }), {
+        qos: 1,
+      });
+    await client.publishAsync(
+      `d/${d.deviceId}/events`,
+      JSON.stringify({ type: 'door', severity: 'warning', message: 'opened' }),
+      { qos: 1 },
+    );
+    const command = await t.call('POST', `/v1/devices/${d.deviceId}/commands`, {
+      token: apiKey,
+      body: { name: 'reboot' },
+    });
+    await client.publishAsync(
+      `d/${d.deviceId}/commands/${command.body.id}/result`,
+      JSON.stringify({ status: 'succeeded', result: { ok: true } }),
+      { qos: 1 },
+    );
+    await eventually(() => ofType('device.connected').length === 1, 10_000, 'device.connected');
+    const readings = await eventually(
+      () => {
+        const all = ofType('telemetry.batch').flatMap(
+          (e) => (e.json.data as { readings: { value: number }[] }).readings,
+        );
+        return all.length >= 50 && all;
+      },
+      10_000,
+      'every reading',
+    );
+    assert.deepEqual(
+      readings.map((r) => r.value).sort((a, b) => a - b),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+    assert.ok(
+      ofType('telemetry.batch').length <= 10,
+      `${ofType('telemetry.batch').length} requests for 50 messages`,
+    );
+    const [event] = await eventually(
+      () => ofType('device.event').length >= 1 && ofType('device.event'),
+      10_000,
+      'device.event',
+    );
+    assert.equal((event!.json.data as { type: string }).type, 'door');
+    const [result] = await eventually(
+      () => ofType('command.result').length >= 1 && ofType('command.result'),
+      10_000,
+      'command.result',
+    );
+    assert.equal((result!.json.data as { commandId: string }).commandId, command.body.id);
+    assert.deepEqual((result!.json.data as { result: unknown }).result, { ok: true });
+  } finally {
+    client.end(true);
+  }
+  const [gone] = await eventually(
+    () => ofType('device.disconnected').length >= 1 && ofType('device.disconnected'),
+    10_000,
+    'device.disconnected',
+  );
+  assert.equal(typeof (gone!.json.data as { reason: string }).reason, 'string');
+});

@@ -10,7 +10,7 @@
  * Notices that only need to reach the nodes alive now go through the notifier (`notifier.ts`) instead.
  */
 import { whenCommitted, inTransaction } from '../store/ambient.js';
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 
 /** Every fact type and its payload (JSON). A later fact (webhooks, OTA, alerts) adds a line here. */
 export interface OutboxFacts {
@@ -35,6 +35,47 @@ export interface OutboxFacts {
     status: string;
     code: string;
     reason: string | null;
+    at: number;
+  };
+  /** A device event, written only for tenants that forward device events (docs/integrations.md). */
+  'device.event': {
+    tenantId: string;
+    deviceId: string;
+    ts: number;
+    type: string;
+    severity: string;
+    message: string | null;
+    data: Record<string, unknown> | null;
+    at: number;
+  };
+  /** A device answered a command (docs/integrations.md: command.result). */
+  'command.result': {
+    tenantId: string;
+    deviceId: string;
+    commandId: string;
+    name: string;
+    status: string;
+    result: unknown;
+    error: string | null;
+    at: number;
+  };
+  /** A device session started (docs/integrations.md: device.connected). */
+  'device.connected': {
+    tenantId: string;
+    deviceId: string;
+    sessionId: string;
+    remoteAddress: string | null;
+    transport: string;
+    at: number;
+  };
+  /** A device session ended, and why; a node's restart ends the sessions it held (sessionId null). */
+  'device.disconnected': {
+    tenantId: string;
+    deviceId: string;
+    sessionId: string | null;
+    reason: string;
+    remoteAddress: string | null;
+    transport: string | null;
     at: number;
   };
   /** A device's desired configuration changed (docs/config.md). */
@@ -92,6 +133,13 @@ export interface FactWriter {
 }
 
 export interface Outbox extends FactWriter {
+  /**
+   * Writes facts in a transaction the caller holds outside the ambient ones (the telemetry group
+   * commit); the caller calls `wake` once it committed.
+   */
+  addIn<K extends FactType>(tx: Queryable, type: K, payloads: readonly OutboxFacts[K][]): Promise<void>;
+  /** Nudges this node's worker now, for facts of `type` committed through `addIn`. */
+  wake(type: FactType): void;
   /**
    * Registers a handler of a fact type (revocation and the event fan-out both take `device.deleted`):
    * a fact is done once every handler of its type succeeded. Facts of types with no handler here stay
@@ -218,16 +266,26 @@ export function createOutbox(options: OutboxOptions): Outbox {
     if (payloads.length === 0) return;
     if (!inTransaction())
       throw new Error(`outbox facts ${type} written outside a transaction: they must join their change's`);
-    await db.query('INSERT INTO outbox (type, payload) SELECT $1, p FROM unnest($2::jsonb[]) AS p', [
+    await insert(db, type, payloads);
+    nudge(type);
+  }
+
+  async function insert(q: Queryable, type: FactType, payloads: readonly unknown[]): Promise<void> {
+    await q.query('INSERT INTO outbox (type, payload) SELECT $1, p FROM unnest($2::jsonb[]) AS p', [
       type,
       payloads.map((p) => JSON.stringify(p)),
     ]);
-    nudge(type);
   }
 
   return {
     add: (type, payload) => addMany(type, [payload]),
     addMany,
+    async addIn(tx, type, payloads) {
+      if (payloads.length > 0) await insert(tx, type, payloads);
+    },
+    wake(type) {
+      if (handlers.has(type)) for (const listener of listeners) listener();
+    },
 
     handle(type, handler) {
       const list = handlers.get(type) ?? [];

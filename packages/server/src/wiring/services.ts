@@ -68,6 +68,8 @@ import { createWebhookService } from '../domains/webhooks/service.js';
 import { webhookStore } from '../domains/webhooks/store.js';
 import { createDeliveryWorker } from '../domains/webhooks/delivery.js';
 import { registerEventFanOut } from '../domains/webhooks/fanout.js';
+import { createInterest, WEBHOOK_INTEREST } from '../domains/webhooks/interest.js';
+import { createTelemetryForwarder, forwardInCommit } from '../domains/webhooks/forwarding.js';
 import { configStore } from '../domains/config/store.js';
 import { createSchemaChecker } from '../domains/config/schemas.js';
 import { createAlertService } from '../domains/alerts/service.js';
@@ -124,15 +126,26 @@ export async function createServices(deps: ServiceDeps) {
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
   // Other domains create and read device rows through the devices contract, in their transaction.
   const deviceRecordsOn = (tx?: Queryable) => deviceStore(tx ?? db);
+  // Which tenants forward telemetry and device events: read by the group commit (no cost for others).
+  const interest = createInterest({
+    db,
+    sources: [WEBHOOK_INTEREST],
+    onError: (err) => logger.warn({ err }, 'reading the integrations that forward telemetry failed'),
+  });
+  const forwarding = forwardInCommit({ interest, outbox });
   const writer = createBatchWriter(db, config.telemetryBatchMaxRows, {
     onCommit: (_messages, rows, ms) => {
       metrics.batchRows.observe(rows);
       metrics.commitSeconds.observe(ms / 1000);
+      if (forwarding.takeWroteEvents()) outbox.wake('device.event');
     },
+    inCommit: forwarding.inCommit,
   });
   const telemetry = createTelemetryService({ store: telemetryStore(db), writer, cursors, requireDevice });
   const commands = createCommandService({
     store: commandStore(db),
+    transaction: transactionOf(db, commandStore),
+    outbox,
     bus,
     cursors,
     defaultTtlSeconds: config.commandDefaultTtlSeconds,
@@ -142,6 +155,7 @@ export async function createServices(deps: ServiceDeps) {
   const presence = createPresenceService({
     store: presenceStore(db),
     transaction: transactionOf(db, presenceStore),
+    outbox,
     nodeId: config.nodeId,
     requireDevice,
   });
@@ -303,7 +317,10 @@ export async function createServices(deps: ServiceDeps) {
     box,
     cursors,
     allowList: config.outboundAllowList,
-    nudge: () => deps.nudgeWebhooks(),
+    nudge: () => {
+      deps.nudgeWebhooks();
+      void interest.refresh().catch(() => undefined);
+    },
   });
   const webhookDelivery = createDeliveryWorker({
     store: webhookStore(db),
@@ -312,9 +329,14 @@ export async function createServices(deps: ServiceDeps) {
     allowList: config.outboundAllowList,
     retryScale: config.webhookRetryScale,
     logger: logger.child({ component: 'webhooks' }),
+    onVerified: () => void interest.refresh().catch(() => undefined),
   });
   registerEventFanOut({
     outbox,
+    transaction: transactionOf(db, webhookStore),
+    nudge: () => deps.nudgeWebhooks(),
+  });
+  const telemetryForwarder = createTelemetryForwarder({
     transaction: transactionOf(db, webhookStore),
     nudge: () => deps.nudgeWebhooks(),
   });
@@ -363,7 +385,9 @@ export async function createServices(deps: ServiceDeps) {
       orchestrator,
       alertEvaluator,
       webhookDelivery,
+      telemetryForwarder,
     },
+    interest,
     writer,
     auditWriter,
     authenticateDevice,

@@ -17,6 +17,8 @@ export const OTA_ORCHESTRATOR_JOB = 'ota-orchestrator';
 export const ALERT_EVALUATOR_JOB = 'alert-evaluator';
 /** Sends due webhook deliveries and verification challenges: every second, and when nudged. */
 export const WEBHOOK_DELIVERY_JOB = 'webhook-delivery';
+/** Turns buffered telemetry into telemetry.batch events, one per device and second. */
+export const TELEMETRY_FORWARD_JOB = 'telemetry-forward';
 const ALERT_EVALUATION_EVERY_MS = 5_000;
 
 /** An upload whose last chunk is this old is abandoned: uploads write a chunk every few seconds. */
@@ -33,6 +35,7 @@ export interface PlatformJobDeps {
   orchestrator: { tick(): Promise<unknown> };
   alertEvaluator: { tick(): Promise<unknown> };
   webhookDelivery: { run(): Promise<unknown> };
+  telemetryForwarder: { run(): Promise<unknown> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
 }
@@ -62,6 +65,14 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       scope: 'cluster',
       run: async () => {
         await deps.webhookDelivery.run();
+      },
+    },
+    {
+      name: TELEMETRY_FORWARD_JOB,
+      everyMs: 1_000,
+      scope: 'cluster',
+      run: async () => {
+        await deps.telemetryForwarder.run();
       },
     },
     {

@@ -1,4 +1,5 @@
 import type { TenantCaller } from '../../platform/caller.js';
+import type { FactWriter } from '../../platform/outbox.js';
 import type { Transaction } from '../../store/db.js';
 import type { PresenceService } from './presence.js';
 import type { PresenceStore } from './store.js';
@@ -6,6 +7,8 @@ import type { PresenceStore } from './store.js';
 export function createPresenceService(deps: {
   store: PresenceStore;
   transaction: Transaction<PresenceStore>;
+  /** device.connected and device.disconnected facts, written with the presence change. */
+  outbox: FactWriter;
   nodeId: string;
   requireDevice(caller: TenantCaller, deviceId: string): Promise<unknown>;
   now?: () => number;
@@ -18,13 +21,15 @@ export function createPresenceService(deps: {
       await transaction(async (tx) => {
         await tx.markConnected(device, sessionId, nodeId, t);
         await tx.recordConnected(device, t, info);
+        await deps.outbox.add('device.connected', { ...device, sessionId, ...info, at: t });
       });
     },
     async disconnected(device, sessionId, reason, info) {
       const t = now();
       await transaction(async (tx) => {
-        if (await tx.markDisconnected(device, sessionId, t, reason))
-          await tx.recordDisconnected(device, t, reason, info);
+        if (!(await tx.markDisconnected(device, sessionId, t, reason))) return;
+        await tx.recordDisconnected(device, t, reason, info);
+        await deps.outbox.add('device.disconnected', { ...device, sessionId, reason, ...info, at: t });
       });
     },
     async resetNode(node, reason) {
@@ -32,6 +37,18 @@ export function createPresenceService(deps: {
       return transaction(async (tx) => {
         const rows = await tx.markNodeDisconnected(node, t, reason);
         if (rows.length > 0) await tx.recordNodeDisconnected(rows, t, reason);
+        await deps.outbox.addMany(
+          'device.disconnected',
+          rows.map((r) => ({
+            tenantId: r.tenant_id,
+            deviceId: r.id,
+            sessionId: null,
+            reason,
+            remoteAddress: null,
+            transport: null,
+            at: t,
+          })),
+        );
         return rows.length;
       });
     },

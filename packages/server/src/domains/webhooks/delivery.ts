@@ -32,6 +32,8 @@ export interface DeliveryWorkerDeps {
   box: SecretBox;
   allowList: readonly string[];
   logger: Pick<Logger, 'warn'>;
+  /** An endpoint passed its challenge (the interest in telemetry may have changed). */
+  onVerified?(): void;
   /** Compresses the retry and verification schedules (tests); 1 in production. */
   retryScale?: number;
   request?: Requester;
@@ -128,6 +130,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
           ? null
           : t + Math.round(Math.min(60_000 * 2 ** (attempts - 1), 3600_000) * scale),
     });
+    if (error === null) deps.onVerified?.();
   }
 
   /** Sends one delivery and records the outcome; true when it was delivered. */

@@ -36,6 +36,25 @@ const ALERT_EVENTS: Record<string, PlatformEventType> = {
 
 /** How each fact type reads as an event; a fact type not named here is not an event. */
 export const FACT_EVENTS: { [K in FactType]?: (p: OutboxFacts[K]) => Mapped | undefined } = {
+  'device.connected': (p) => ({
+    type: 'device.connected',
+    deviceId: p.deviceId,
+    occurredAt: p.at,
+    data: dataOf(p),
+  }),
+  'device.disconnected': (p) => ({
+    type: 'device.disconnected',
+    deviceId: p.deviceId,
+    occurredAt: p.at,
+    data: dataOf(p),
+  }),
+  'device.event': (p) => ({ type: 'device.event', deviceId: p.deviceId, occurredAt: p.ts, data: dataOf(p) }),
+  'command.result': (p) => ({
+    type: 'command.result',
+    deviceId: p.deviceId,
+    occurredAt: p.at,
+    data: dataOf(p),
+  }),
   'device.deleted': (p) => ({
     type: 'device.deleted',
     deviceId: p.deviceId,

@@ -9,6 +9,7 @@ import { checkTargetUrl } from '../../platform/outbound/url-policy.js';
 import { generateWebhookSecret } from '../../platform/outbound/webhook-signature.js';
 import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { SecretBox } from '../../platform/secret-box.js';
+import { whenCommitted } from '../../store/ambient.js';
 import type { Transaction } from '../../store/db.js';
 import { toDelivery, type EndpointRow, type StoredAuth, type WebhookStore } from './store.js';
 import type { Webhook, WebhookAuthInput, WebhookService } from './webhooks.js';
@@ -67,6 +68,8 @@ const isCursor = (v: unknown): v is [number, string] =>
 
 export function createWebhookService(deps: WebhookDeps): WebhookService {
   const { store, box } = deps;
+  // After the request's transaction commits: the worker (and the interest in telemetry) must see it.
+  const nudge = () => whenCommitted(() => deps.nudge());
   const now = deps.now ?? Date.now;
   const policy = createAddressPolicy({ allowList: deps.allowList });
 
@@ -120,7 +123,7 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
       await tx.saveEndpoint(next);
       return next;
     });
-    if (row.status === 'pending') deps.nudge();
+    nudge();
     return row;
   }
 
@@ -171,7 +174,7 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
           );
         await tx.insertEndpoint(row);
       });
-      deps.nudge();
+      nudge();
       return { webhook: toWebhook(row, t), secret };
     },
 
@@ -258,7 +261,7 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
       await find(caller, id);
       if ((await store.replay(id, { ids: [deliveryId] }, now())) === 0)
         throw new AppError('WEBHOOK_DELIVERY_NOT_FOUND', `delivery ${deliveryId} not found`);
-      deps.nudge();
+      nudge();
       return toDelivery((await store.delivery(id, deliveryId))!);
     },
 
@@ -270,7 +273,7 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
         { from: q.from, to: q.to, ...(q.status ? { status: q.status } : {}) },
         now(),
       );
-      if (replayed > 0) deps.nudge();
+      if (replayed > 0) nudge();
       return { replayed };
     },
   };

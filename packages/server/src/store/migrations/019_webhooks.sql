@@ -63,3 +63,14 @@ CREATE TABLE webhook_attempts (
   response_excerpt text,
   PRIMARY KEY (delivery_id, attempt)
 );
+
+-- Telemetry to forward (docs/integrations.md): the group commit writes each message's readings here,
+-- only for tenants with an integration taking telemetry.batch; a leased job drains it every second
+-- into one event per device and window.
+CREATE TABLE telemetry_forward (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant_id text NOT NULL,
+  device_id text NOT NULL,
+  readings jsonb NOT NULL,
+  received_at bigint NOT NULL
+);
