@@ -129,6 +129,8 @@ async function startPlatformSteps(
     nudgeWebhooks: () => nudgeWebhooks(),
   });
   const { services, domains } = platform;
+  // Known before the first presence change (the restart's own disconnects included).
+  await platform.interest.refresh();
   platform.interest.start();
   opened.push(async () => platform.interest.stop());
 

@@ -156,6 +156,7 @@ export async function createServices(deps: ServiceDeps) {
     store: presenceStore(db),
     transaction: transactionOf(db, presenceStore),
     outbox,
+    forwards: (tenantId, type) => interest.wants(tenantId, type),
     nodeId: config.nodeId,
     requireDevice,
   });
