@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { LeanClient } from './client.js';
-import type { LatencyResult, LoadCommand, LoadReply, ThroughputResult } from './messages.js';
+import type { LatencyResult, LoadCommand, LoadReply, SequencedResult, ThroughputResult } from './messages.js';
 import { handshakeLoad } from './mtls.js';
 import { mapLimit, Samples, sleep } from './stats.js';
 
@@ -15,6 +15,7 @@ const ID_SPACE = 8191;
 
 interface Conn {
   clientId: string;
+  topic: string;
   client: LeanClient;
   inflight: number;
   acked: number;
@@ -183,6 +184,82 @@ async function latency(cmd: Extract<LoadCommand, { type: 'latency' }>): Promise<
   };
 }
 
+/**
+ * Open loop with numbered readings: a pacer sends `rate` messages per second round-robin across the
+ * connections, each `{"values":{<key>: <n>}}` with n counting up per connection from 0, and records
+ * when each one's PUBACK arrived (epoch ms, `Date.now()`), so that another process can match what it
+ * received against what was acknowledged, and when.
+ */
+async function sequenced(cmd: Extract<LoadCommand, { type: 'sequenced' }>): Promise<SequencedResult> {
+  resetCounters();
+  const samples = new Samples();
+  const start = performance.now();
+  const windowStart = start + cmd.warmupMs;
+  const windowEnd = windowStart + cmd.durationMs;
+  const perConn = Math.ceil((cmd.rate * (cmd.warmupMs + cmd.durationMs)) / 1000 / conns.length) + 1;
+  const ackedAt = conns.map(() => new Float64Array(perConn).fill(-1));
+  const seqOfId = conns.map(() => new Int32Array(ID_SPACE + 1));
+  const next = conns.map(() => 0);
+  let sent = 0;
+  let sentInWindow = 0;
+  let ackedInWindow = 0;
+  conns.forEach((c, i) => {
+    c.client.onPuback = (id) => {
+      const now = performance.now();
+      c.inflight--;
+      c.acked++;
+      ackedAt[i]![seqOfId[i]![id]!] = Date.now();
+      if (now >= windowStart && now < windowEnd) ackedInWindow++;
+      const at = c.sendTimes[id]!;
+      if (at >= windowStart && at < windowEnd) samples.add(now - at);
+    };
+  });
+  let inWindow = false;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      if (now >= windowEnd) {
+        reply({ type: 'mark', at: 'end' });
+        return resolve();
+      }
+      if (!inWindow && now >= windowStart) {
+        inWindow = true;
+        reply({ type: 'mark', at: 'start' });
+      }
+      const due = Math.floor((cmd.rate * (now - start)) / 1000);
+      for (; sent < due; sent++) {
+        const i = sent % conns.length;
+        const c = conns[i]!;
+        const seq = next[i]!++;
+        if (seq >= perConn) continue;
+        const id = c.client.publishOnce(c.topic, Buffer.from(`{"values":{"${cmd.key}":${seq}}}`));
+        seqOfId[i]![id] = seq;
+        c.sendTimes[id] = now;
+        c.inflight++;
+        if (now >= windowStart) sentInWindow++;
+      }
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const unacked = await drain(cmd.drainMs);
+  checkAlive();
+  const seconds = cmd.durationMs / 1000;
+  return {
+    type: 'sequenced',
+    offeredMsgsPerSec: cmd.rate,
+    sentMsgsPerSec: Math.round(sentInWindow / seconds),
+    achievedMsgsPerSec: Math.round(ackedInWindow / seconds),
+    sentTotal: next.reduce((n, k) => n + Math.min(k, perConn), 0),
+    ackedTotal: conns.reduce((n, c) => n + c.acked, 0),
+    unacked,
+    latencyMs: samples.percentiles(),
+    ackedAt: Object.fromEntries(
+      conns.map((c, i) => [c.clientId, Array.from(ackedAt[i]!.subarray(0, Math.min(next[i]!, perConn)))]),
+    ),
+  };
+}
+
 async function handle(cmd: LoadCommand): Promise<LoadReply> {
   switch (cmd.type) {
     case 'connect': {
@@ -200,6 +277,7 @@ async function handle(cmd: LoadCommand): Promise<LoadReply> {
         client.setPublish(t.topic, payload);
         return {
           clientId: t.clientId,
+          topic: t.topic,
           client,
           inflight: 0,
           acked: 0,
@@ -213,6 +291,8 @@ async function handle(cmd: LoadCommand): Promise<LoadReply> {
       return throughput(cmd);
     case 'latency':
       return latency(cmd);
+    case 'sequenced':
+      return sequenced(cmd);
     case 'mtls': {
       const { type: _type, ...opts } = cmd;
       const r = await handshakeLoad({ ...opts, mark: (at) => reply({ type: 'mark', at }) });

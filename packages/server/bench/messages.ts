@@ -14,6 +14,8 @@ export type LoadCommand =
   | { type: 'connect'; transport: Transport; targets: Target[]; payload: string; concurrency: number }
   | { type: 'throughput'; window: number; warmupMs: number; durationMs: number; drainMs: number }
   | { type: 'latency'; rate: number; warmupMs: number; durationMs: number; drainMs: number }
+  /** Open loop, each message one reading `{<key>: n}` numbered per connection (the webhooks phase). */
+  | { type: 'sequenced'; rate: number; key: string; warmupMs: number; durationMs: number; drainMs: number }
   /** Mutual-TLS handshakes with one device certificate, `concurrency` in flight (mtls.ts). */
   | ({
       type: 'mtls';
@@ -55,6 +57,22 @@ export interface LatencyResult {
   ackedByClient: Record<string, number>;
 }
 
+export interface SequencedResult {
+  type: 'sequenced';
+  offeredMsgsPerSec: number;
+  sentMsgsPerSec: number;
+  /** PUBACKs received in the window (after the warm-up), per second. */
+  achievedMsgsPerSec: number;
+  /** Over the whole run, warm-up included. */
+  sentTotal: number;
+  ackedTotal: number;
+  unacked: number;
+  /** PUBLISH → PUBACK, for messages sent in the window. */
+  latencyMs: Percentiles;
+  /** Per client id, indexed by reading number: when its PUBACK arrived (epoch ms), -1 if it did not. */
+  ackedAt: Record<string, number[]>;
+}
+
 export type MtlsResult = { type: 'mtls' } & HandshakeLoadResult;
 
 export type LoadReply =
@@ -62,6 +80,7 @@ export type LoadReply =
   | { type: 'mark'; at: 'start' | 'end' }
   | ThroughputResult
   | LatencyResult
+  | SequencedResult
   | MtlsResult
   | { type: 'closed' }
   | { type: 'error'; message: string };

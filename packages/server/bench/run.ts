@@ -19,10 +19,13 @@
  * BENCH_FLEET_VERSIONS_DEVICES (100000) seeded device rows) or BENCH_ONLY=ota (only the OTA rollout, ota.ts:
  * BENCH_OTA_DEVICES (1000) devices, a BENCH_OTA_IMAGE_BYTES (1 MiB) image, BENCH_OTA_DOWNLOADS (64) downloads
  * in flight, BENCH_OTA_CLIENTS=child|inproc (where the MQTT clients run), BENCH_OTA_BUDGET_S (240)),
- * BENCH_DEADLINE_S (480): a quick look at one phase; the full run is what docs/benchmarks.md
- * reports unless it says otherwise.
+ * or BENCH_ONLY=webhooks (only telemetry forwarded to a webhook, webhooks.ts: BENCH_WEBHOOK_DEVICES (200)
+ * devices, BENCH_WEBHOOK_RATE (2000) msgs/s in all, BENCH_WEBHOOK_S (20) s after a 3 s warm-up),
+ * BENCH_PUBLISH_WEBHOOK=same|other (with BENCH_ONLY=publish: an active webhook taking telemetry.batch in
+ * the publishing tenant, or in another tenant only, before the publish phases), BENCH_DEADLINE_S (560):
+ * a quick look at one phase; the full run is what docs/benchmarks.md reports unless it says otherwise.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,7 +35,15 @@ import { LeanClient, type Transport } from './client.js';
 import { checkCertificate, foreignCertificate, generateCsrs, pemBlocks } from './csr.js';
 import type { LatencyResult, MtlsResult, Target, ThroughputResult } from './messages.js';
 import { clientContext, handshake, HOLD_MS, type TlsVersion } from './mtls.js';
-import { findPid, LoadGenerator, machineCpu, procCpuMs, procMemory, ServerProcess } from './procs.js';
+import {
+  findPid,
+  LoadGenerator,
+  machineCpu,
+  procCpuMs,
+  procMemory,
+  REPO_ROOT,
+  ServerProcess,
+} from './procs.js';
 import { BenchReport } from './report.js';
 import { Rest } from './rest.js';
 import { bootstrapAdminToken } from '../test/harness.js';
@@ -41,6 +52,7 @@ import { authenticatedRequests, authenticatedRequestsOnPostgres } from './api.js
 import { fleetPhase } from './fleet.js';
 import { fleetVersionsPhase } from './fleet-versions.js';
 import { otaPhase } from './ota.js';
+import { createActiveWebhook, startBenchReceiver, webhooksPhase, type BenchReceiver } from './webhooks.js';
 import { mapLimit, round, Samples, sleep, type Percentiles } from './stats.js';
 
 function intEnv(name: string, def: number): number {
@@ -78,23 +90,34 @@ const PARAMS = {
   otaDownloads: intEnv('BENCH_OTA_DOWNLOADS', 64),
   otaClients: (process.env.BENCH_OTA_CLIENTS || 'child') as 'child' | 'inproc',
   otaBudgetSeconds: intEnv('BENCH_OTA_BUDGET_S', 240),
+  webhookDevices: intEnv('BENCH_WEBHOOK_DEVICES', 200),
+  webhookRate: intEnv('BENCH_WEBHOOK_RATE', 2000),
+  webhookSeconds: intEnv('BENCH_WEBHOOK_S', 20),
+  publishWebhook: (process.env.BENCH_PUBLISH_WEBHOOK ?? '') as '' | 'same' | 'other',
 };
 if (PARAMS.otaClients !== 'child' && PARAMS.otaClients !== 'inproc')
   throw new Error(`BENCH_OTA_CLIENTS must be 'child' or 'inproc', got '${String(PARAMS.otaClients)}'`);
 const ONLY = process.env.BENCH_ONLY ?? '';
-if (ONLY !== '' && ONLY !== 'factory' && ONLY !== 'publish' && ONLY !== 'fleet-versions' && ONLY !== 'ota')
-  throw new Error(`BENCH_ONLY must be 'factory', 'publish', 'fleet-versions' or 'ota', got '${ONLY}'`);
+const ONLY_PHASES = ['', 'factory', 'publish', 'fleet-versions', 'ota', 'webhooks'];
+if (!ONLY_PHASES.includes(ONLY))
+  throw new Error(
+    `BENCH_ONLY must be 'factory', 'publish', 'fleet-versions', 'ota' or 'webhooks', got '${ONLY}'`,
+  );
+if (!['', 'same', 'other'].includes(PARAMS.publishWebhook))
+  throw new Error(`BENCH_PUBLISH_WEBHOOK must be 'same' or 'other', got '${PARAMS.publishWebhook}'`);
 const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
 /**
- * The whole run ends by this deadline (BENCH_DEADLINE_S, default 480 s): a phase that would not fit is
+ * The whole run ends by this deadline (BENCH_DEADLINE_S, default 560 s): a phase that would not fit is
  * skipped, and a phase still running at the deadline is stopped; either way the JSON report says what
  * was measured and why the run stopped. On a quiet 2-core machine a full run takes about four minutes
- * before the OTA rollout, which adds one or two; on a loaded one the factory batch and the fleet can
- * take twice their usual time.
+ * before the OTA rollout, which adds one or two, and the webhooks phase about one more; on a loaded one
+ * the factory batch and the fleet can take twice their usual time.
  */
-const DEADLINE_MS = intEnv('BENCH_DEADLINE_S', 480) * 1000;
+const DEADLINE_MS = intEnv('BENCH_DEADLINE_S', 560) * 1000;
 /** What the OTA phase needs on a quiet machine (setup, connections, rollout), and what it may take at most. */
 const OTA_NEEDS_MS = 90_000;
+/** What the webhooks phase needs on a quiet machine: setup, warm-up, window, the last deliveries. */
+const WEBHOOKS_NEEDS_MS = (PARAMS.webhookSeconds + 50) * 1000;
 /** Left for the mTLS phase and cleanup when the factory batch's request timeout is set. */
 const AFTER_BULK_MS = 45_000;
 const DRAIN_MS = 15_000;
@@ -361,9 +384,9 @@ interface Device {
   accessKey: string;
 }
 
-async function bootstrap(rest: Rest, dataDir: string, count: number) {
+async function bootstrap(rest: Rest, dataDir: string, count: number, tenantName = 'bench') {
   const token = await bootstrapAdminToken((path, body, t) => rest.call('POST', path, t, body), dataDir);
-  const tenant = await rest.expect<{ id: string }>(201, 'POST', '/v1/tenants', token, { name: 'bench' });
+  const tenant = await rest.expect<{ id: string }>(201, 'POST', '/v1/tenants', token, { name: tenantName });
   const key = await rest.expect<{ secret: string }>(201, 'POST', `/v1/tenants/${tenant.id}/api-keys`, token, {
     name: 'bench',
   });
@@ -919,6 +942,8 @@ async function main() {
     MOORING_DEV_INSECURE_MQTT: 'false',
     MOORING_TELEMETRY_BATCH_MAX_ROWS: String(PARAMS.telemetryBatchMaxRows),
     MOORING_CONFIG_FILE: '',
+    // The webhooks phase's receiver listens on loopback, which outbound requests may not reach otherwise.
+    MOORING_OUTBOUND_ALLOW_LIST: '127.0.0.1/32',
   };
   const nodeFlags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
@@ -951,6 +976,7 @@ async function main() {
   if (ONLY === 'factory') return factoryOnly(rest, dataDir, server, ca);
   if (ONLY === 'fleet-versions') return fleetVersionsOnly(rest, dataDir, server);
   if (ONLY === 'ota') return otaOnly(rest, dataDir, server, ca);
+  if (ONLY === 'webhooks') return webhooksOnly(rest, dataDir, server, ca);
 
   let peakRssKb = 0;
   const rssMb = async () => {
@@ -990,6 +1016,9 @@ async function main() {
   );
   const loadDevices = devices.slice(0, PARAMS.connections);
   const commandDevice = devices[PARAMS.connections]!;
+  const publishWebhook = PARAMS.publishWebhook
+    ? await report.required('publish webhook', 30_000, () => setUpPublishWebhook(rest, dataDir, apiKey))
+    : undefined;
   report.set({
     params: {
       ...PARAMS,
@@ -1123,6 +1152,7 @@ async function main() {
     log(`commands: p50 ${commandRoundTripMs.p50} ms, p99 ${commandRoundTripMs.p99} ms`);
     report.set({ commandRoundTripMs });
   });
+  if (publishWebhook) report.set({ publishWebhook: publishWebhookReport(publishWebhook) });
   if (ONLY === 'publish') return { wallSeconds: round((performance.now() - started) / 1000, 1) };
 
   // --- Authenticated REST requests with an operator API key (auth, grants, guard, one device read).
@@ -1255,8 +1285,13 @@ async function main() {
     report.set({ fleetVersions: await fleetVersions(rest, apiKey, server) });
   });
 
-  // --- OTA: a 1,000-device rollout of a 1 MiB image, last, on the store the phases above filled.
+  // --- OTA: a 1,000-device rollout of a 1 MiB image, on the store the phases above filled.
   await report.optional('ota', OTA_NEEDS_MS, () => ota(rest, apiKey, server, ca));
+
+  // --- Webhooks: last, in a tenant of its own, so that no phase above forwards anything.
+  await report.optional('webhooks', WEBHOOKS_NEEDS_MS, async () => {
+    report.set({ webhooks: await webhooks(rest, dataDir, server, ca, load) });
+  });
 
   return { wallSeconds: round((performance.now() - started) / 1000, 1) };
 }
@@ -1304,6 +1339,73 @@ async function otaOnly(rest: Rest, dataDir: string, server: ServerProcess, ca: s
   const { apiKey } = await report.required('bootstrap', 10_000, () => bootstrap(rest, dataDir, 0));
   const phase = await report.required('ota', OTA_NEEDS_MS, () => ota(rest, apiKey, server, ca));
   return { ota: phase, wallSeconds: round((performance.now() - started) / 1000, 1) };
+}
+
+const webhooks = (rest: Rest, dataDir: string, server: ServerProcess, ca: string, load: LoadGenerator) =>
+  webhooksPhase({
+    rest,
+    load,
+    ca,
+    mqttPort: server.ready.mqttPort,
+    tenant: (count) => bootstrap(rest, dataDir, count, 'bench-webhooks'),
+    devices: PARAMS.webhookDevices,
+    rate: PARAMS.webhookRate,
+    warmupSeconds: PARAMS.warmupSeconds,
+    seconds: PARAMS.webhookSeconds,
+    drainMs: 10_000,
+    maxDrainMs: Math.max(10_000, Math.min(120_000, report.remainingMs() - 60_000)),
+    meter: () => meter(load, server, { profile: 'webhooks' }),
+    onCleanup: (step) => void cleanups.push(step),
+    log,
+    bridgeBuilt: existsSync(join(REPO_ROOT, 'packages/server/src/domains/bridges')),
+  });
+
+/** `BENCH_ONLY=webhooks`: telemetry forwarded to a webhook, on a fresh server. */
+async function webhooksOnly(rest: Rest, dataDir: string, server: ServerProcess, ca: string) {
+  const load = new LoadGenerator();
+  cleanups.push(() => load.stop());
+  const phase = await report.required('webhooks', WEBHOOKS_NEEDS_MS, () =>
+    webhooks(rest, dataDir, server, ca, load),
+  );
+  return { webhooks: phase, wallSeconds: round((performance.now() - started) / 1000, 1) };
+}
+
+interface PublishWebhook {
+  mode: 'same' | 'other';
+  receiver: BenchReceiver;
+  webhookTenant: string;
+}
+
+/**
+ * BENCH_PUBLISH_WEBHOOK: an active webhook taking telemetry.batch before the publish phases, in the
+ * publishing tenant ('same': its telemetry is written for forwarding in the group commit, drained
+ * and delivered during the phases) or in a tenant of its own ('other': the publishing tenant forwards
+ * nothing).
+ */
+async function setUpPublishWebhook(rest: Rest, dataDir: string, apiKey: string): Promise<PublishWebhook> {
+  const mode = PARAMS.publishWebhook as 'same' | 'other';
+  const receiver = await startBenchReceiver();
+  cleanups.push(() => receiver.close());
+  const key = mode === 'same' ? apiKey : (await bootstrap(rest, dataDir, 0, 'bench-other')).apiKey;
+  log(
+    `publish webhook: an active webhook taking telemetry.batch in ${mode === 'same' ? 'the publishing tenant' : 'another tenant'}`,
+  );
+  await createActiveWebhook(rest, key, receiver, ['telemetry.batch']);
+  return { mode, receiver, webhookTenant: mode === 'same' ? 'bench' : 'bench-other' };
+}
+
+function publishWebhookReport(w: PublishWebhook) {
+  return {
+    measures:
+      'BENCH_PUBLISH_WEBHOOK: the publish phases ran with an active webhook taking telemetry.batch ' +
+      (w.mode === 'same'
+        ? 'in the publishing tenant (its readings are written for forwarding in the group commit and delivered meanwhile).'
+        : 'in another tenant only (the publishing tenant forwards nothing).'),
+    mode: w.mode,
+    webhookTenant: w.webhookTenant,
+    deliveriesByType: w.receiver.deliveries,
+    readingsReceived: w.receiver.readings,
+  };
 }
 
 /** `BENCH_ONLY=fleet-versions`: the distribution query over seeded devices, on a fresh server. */

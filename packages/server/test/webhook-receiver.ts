@@ -64,7 +64,8 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-async function certificates() {
+/** A CA and a leaf for 127.0.0.1 signed by it (also used by the benchmark's receiver). */
+export async function receiverCertificates() {
   const caKeys = await generateEcKeys();
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
@@ -97,7 +98,7 @@ async function certificates() {
 }
 
 export async function startReceiver(): Promise<Receiver> {
-  const tls = await certificates();
+  const tls = await receiverCertificates();
   let server: Server | undefined;
   let port = 0;
   const r: Receiver = {
