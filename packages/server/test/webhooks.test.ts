@@ -365,3 +365,52 @@ test('device events reach webhooks: connect and disconnect, telemetry batched pe
   );
   assert.equal(typeof (gone!.json.data as { reason: string }).reason, 'string');
 });
+
+test('telemetry of several devices in one drain goes to each webhook whose tags match the device, and only there', async () => {
+  const { apiKey } = await t.tenant();
+  const north = await t.device(apiKey, { name: 'north', tags: ['north'] });
+  const south = await t.device(apiKey, { name: 'south', tags: ['south'] });
+  const both = await t.device(apiKey, { name: 'both', tags: ['south', 'north'] });
+  const none = await t.device(apiKey, { name: 'none' });
+  const northHook = await hook(apiKey, { eventTypes: ['telemetry.batch'], deviceTags: ['north'] });
+  const anyHook = await hook(apiKey, { eventTypes: ['telemetry.batch'] });
+  const devices = [north, south, both, none];
+  const clients = await Promise.all(devices.map((d) => t.connectDevice(d.deviceId, d.accessKey)));
+  try {
+    // Published together, so that one drain of the forwarder holds all four devices.
+    await Promise.all(
+      clients.map((c, i) =>
+        c.publishAsync(`d/${devices[i]!.deviceId}/telemetry`, JSON.stringify({ values: { n: i } }), {
+          qos: 1,
+        }),
+      ),
+    );
+  } finally {
+    for (const c of clients) c.end(true);
+  }
+  const ids = new Set(devices.map((d) => d.deviceId));
+  const deviceOfEvent = () =>
+    new Map(
+      receiver
+        .events()
+        .filter((e) => e.json.type === 'telemetry.batch' && ids.has(e.json.deviceId as string))
+        .map((e) => [e.json.id, e.json.deviceId as string]),
+    );
+  const devicesDeliveredTo = async (webhookId: string) => {
+    const log = await t.call('GET', `/v1/webhooks/${webhookId}/deliveries`, { token: apiKey });
+    assert.equal(log.status, 200, log.text);
+    const items = log.body.items as { eventId: string; status: string }[];
+    const known = deviceOfEvent();
+    return items.map((x) => (x.status === 'delivered' ? (known.get(x.eventId) ?? '?') : x.status)).sort();
+  };
+  await eventually(
+    async () =>
+      (await devicesDeliveredTo(anyHook.id)).filter((x) => ids.has(x)).length === 4 &&
+      (await devicesDeliveredTo(northHook.id)).filter((x) => ids.has(x)).length === 2,
+    10_000,
+    'the telemetry deliveries',
+  );
+  await new Promise((r) => setTimeout(r, 1_500)); // one more drain: nothing else may come
+  assert.deepEqual(await devicesDeliveredTo(anyHook.id), [...ids].sort());
+  assert.deepEqual(await devicesDeliveredTo(northHook.id), [north.deviceId, both.deviceId].sort());
+});

@@ -187,6 +187,44 @@ export function webhookStore(db: Queryable) {
       );
     },
     /**
+     * One delivery per endpoint for each of several events, in one statement (the telemetry drain makes
+     * hundreds of events at a time); an event handed on twice makes none twice.
+     */
+    async addDeliveriesOfEvents(
+      items: readonly { endpointIds: readonly string[]; event: PlatformEvent; ids: readonly string[] }[],
+      at: number,
+    ): Promise<void> {
+      const cols = {
+        id: [] as string[],
+        endpoint: [] as string[],
+        tenant: [] as string[],
+        eventId: [] as string[],
+        type: [] as string[],
+        event: [] as string[],
+      };
+      for (const { endpointIds, event, ids } of items) {
+        const json = JSON.stringify(event);
+        endpointIds.forEach((endpointId, i) => {
+          cols.id.push(ids[i]!);
+          cols.endpoint.push(endpointId);
+          cols.tenant.push(event.tenantId);
+          cols.eventId.push(event.id);
+          cols.type.push(event.type);
+          cols.event.push(json);
+        });
+      }
+      if (cols.id.length === 0) return;
+      await db.query(
+        `INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, event_id, event_type, event, status,
+           next_attempt_at, created_at)
+         SELECT d.id, d.endpoint_id, d.tenant_id, d.event_id, d.event_type, d.event, 'pending', $7, $7
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
+             AS d(id, endpoint_id, tenant_id, event_id, event_type, event)
+         ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
+        [cols.id, cols.endpoint, cols.tenant, cols.eventId, cols.type, cols.event, at],
+      );
+    },
+    /**
      * Due deliveries of active endpoints, at most `perEndpoint` of each endpoint and none of
      * `busyEndpoints`, claimed until `claimUntil` (a node that dies leaves them due again then) and
      * counted as an attempt. Safe with several nodes: the claim re-checks that each is still due.
@@ -357,6 +395,14 @@ export function webhookStore(db: Queryable) {
         [tenantId, deviceId],
       );
       return rows[0]?.tags ?? [];
+    },
+    /** The tags of several devices of one tenant in one statement (a device that is gone has none). */
+    async devicesTags(tenantId: string, deviceIds: readonly string[]): Promise<Map<string, string[]>> {
+      const rows = await db.query<{ id: string; tags: string[] }>(
+        'SELECT id, tags FROM devices WHERE tenant_id = $1 AND id = ANY($2::text[])',
+        [tenantId, deviceIds],
+      );
+      return new Map(rows.map((r) => [r.id, r.tags]));
     },
   };
 }
