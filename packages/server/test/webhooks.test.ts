@@ -365,3 +365,53 @@ test('device events reach webhooks: connect and disconnect, telemetry batched pe
   );
   assert.equal(typeof (gone!.json.data as { reason: string }).reason, 'string');
 });
+
+test('provisioning decisions reach webhooks: approved with the device, rejected with the reason', async () => {
+  const { apiKey } = await t.tenant();
+  await hook(apiKey, { eventTypes: ['provisioning.decided'] });
+  const pt = await t.call('POST', '/v1/provisioning-tokens', {
+    token: apiKey,
+    body: { name: 'pt', kind: 'batch', maxUses: 10, approval: 'manual' },
+  });
+  assert.equal(pt.status, 201, pt.text);
+  const start = async (serial: string) => {
+    const r = await t.call('POST', '/v1/device/provisioning/operations', {
+      token: pt.body.secret,
+      body: { serial },
+    });
+    assert.equal(r.status, 202, r.text);
+    return r.body.operationId as string;
+  };
+  const a = await start('WH-APPROVE');
+  const b = await start('WH-REJECT');
+  const approved = await t.call('POST', `/v1/provisioning/operations/${a}/approve`, {
+    token: apiKey,
+    body: {},
+  });
+  assert.equal(approved.status, 200, approved.text);
+  const rejected = await t.call('POST', `/v1/provisioning/operations/${b}/reject`, {
+    token: apiKey,
+    body: { reason: 'not ours' },
+  });
+  assert.equal(rejected.status, 200, rejected.text);
+  const decided = (id: string) =>
+    receiver
+      .events()
+      .find(
+        (e) =>
+          e.json.type === 'provisioning.decided' &&
+          (e.json.data as { operationId: string }).operationId === id,
+      );
+  const ok = await eventually(() => decided(a), 10_000, 'the approval');
+  assert.equal((ok.json.data as { status: string }).status, 'approved');
+  assert.equal(ok.json.deviceId, approved.body.deviceId);
+  const no = await eventually(() => decided(b), 10_000, 'the rejection');
+  assert.deepEqual(
+    [
+      (no.json.data as { status: string }).status,
+      (no.json.data as { reason: string }).reason,
+      no.json.deviceId,
+    ],
+    ['rejected', 'not ours', null],
+  );
+});

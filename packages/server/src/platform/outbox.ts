@@ -37,6 +37,20 @@ export interface OutboxFacts {
     reason: string | null;
     at: number;
   };
+  /** A pending provisioning operation was approved, rejected or locked (docs/provisioning.md). */
+  'provisioning.decided': {
+    tenantId: string;
+    /** The provisioned device when approved; null otherwise. */
+    deviceId: string | null;
+    operationId: string;
+    serial: string;
+    status: string;
+    decidedBy: string;
+    reason: string | null;
+    reprovisioned: boolean;
+    certificateSerial: string | null;
+    at: number;
+  };
   /** A device event, written only for tenants that forward device events (docs/integrations.md). */
   'device.event': {
     tenantId: string;

@@ -192,6 +192,7 @@ export async function createServices(deps: ServiceDeps) {
   const provisioning = createProvisioningService({
     store: provisioningStore(db),
     transaction: transactionOf(db, provisioningStore),
+    outbox,
     deviceRecords: deviceRecordsOn,
     bus,
     cursors,

@@ -55,6 +55,12 @@ export const FACT_EVENTS: { [K in FactType]?: (p: OutboxFacts[K]) => Mapped | un
     occurredAt: p.at,
     data: dataOf(p),
   }),
+  'provisioning.decided': (p) => ({
+    type: 'provisioning.decided',
+    deviceId: p.deviceId,
+    occurredAt: p.at,
+    data: dataOf(p),
+  }),
   'device.deleted': (p) => ({
     type: 'device.deleted',
     deviceId: p.deviceId,
