@@ -20,6 +20,7 @@ import { registerArtifacts } from './commands/artifacts.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerConfig } from './commands/config.js';
 import { registerAlerts } from './commands/alerts.js';
+import { registerWebhooks } from './commands/webhooks.js';
 import { registerServer } from './commands/server.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
     registerArtifacts,
     registerDeployments,
     registerAlerts,
+    registerWebhooks,
     registerSimulate,
     registerDemo,
   ])
