@@ -282,9 +282,16 @@ test('webhooks: refused address; create, list, show, update, disable, verify, ro
   assert.match(rotated.secret, /^whsec_/);
   assert.notEqual(rotated.secret, secret);
   assert.ok(rotated.webhook.previousSecretUntil > Date.now() + 3_500_000);
+  // Without --overlap the server's default (a day) applies; --overlap 0 drops the old secret at once.
   const human = await mooring(['webhooks', 'rotate-secret', id]);
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /New signing secret \(shown this once, it is NOT shown again/);
+  const until = /^previousSecretUntil\s+(\S+)$/m.exec(human.stdout)?.[1];
+  assert.ok(until && Date.parse(until) > Date.now() + 86_000_000, human.stdout);
+  assert.equal(
+    (await ok(['webhooks', 'rotate-secret', id, '--overlap', '0'])).webhook.previousSecretUntil,
+    null,
+  );
 
   assert.deepEqual(await ok(['webhooks', 'deliveries', id]), []);
   assert.deepEqual(await ok(['webhooks', 'deliveries', id, '--status', 'dead']), []);

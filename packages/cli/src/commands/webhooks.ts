@@ -181,13 +181,13 @@ export function registerWebhooks(program: Command): void {
     .description('a new signing secret, printed once; the old one also signs for --overlap')
     .option(
       '--overlap <duration>',
-      'how long requests carry a signature by the old secret too (0, 1h, 7d)',
-      '0',
+      'how long requests are signed with the old secret too (0 for not at all, at most 7d; default: 1d)',
     )
     .action(
-      act(async (ctx, webhookId: string, o: { overlap: string }) => {
-        const overlapSeconds = duration('--overlap', o.overlap);
-        const r = await ctx.client().op('rotateWebhookSecret', { webhookId }, { body: { overlapSeconds } });
+      act(async (ctx, webhookId: string, o: { overlap?: string }) => {
+        // Without --overlap the server's default applies.
+        const body = o.overlap === undefined ? {} : { overlapSeconds: duration('--overlap', o.overlap) };
+        const r = await ctx.client().op('rotateWebhookSecret', { webhookId }, { body });
         showWithSecret(ctx, r, 'New signing secret');
       }),
     );
