@@ -122,7 +122,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
     await store.verificationResult(e.id, e.url, {
       at: t,
       attempts,
-      error,
+      error: error === null ? null : storable(error),
       nextDueAt:
         error === null || attempts >= MAX_VERIFY_ATTEMPTS
           ? null
@@ -143,13 +143,14 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
     }
     const t = now();
     const attempt = Number(d.attempts);
+    error = error === null ? null : storable(error);
     await store.recordAttempt(d.id, {
       attempt,
       at: t,
       status: answer?.status ?? null,
       latencyMs: answer ? Math.round(answer.latencyMs) : null,
       error,
-      responseExcerpt: answer ? answer.bodyExcerpt.slice(0, EXCERPT_CHARS) : null,
+      responseExcerpt: answer ? storable(answer.bodyExcerpt.slice(0, EXCERPT_CHARS)) : null,
     });
     const lastStatus = answer?.status ?? null;
     if (error === null) {
@@ -246,6 +247,15 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
       return { delivered, attempted };
     },
   };
+}
+
+/**
+ * Text from the other side (an answer's excerpt, an error that may quote it) as the store can hold it:
+ * a NUL or a lone surrogate becomes U+FFFD. Refused by the store, the attempt would never be recorded
+ * nor its delivery settled, and the delivery would be sent again every time its claim lapsed.
+ */
+export function storable(text: string): string {
+  return text.replaceAll('\u0000', '\ufffd').toWellFormed();
 }
 
 /** The endpoint proved it got the challenge: `{"challenge": "…"}` or the bare challenge. */
