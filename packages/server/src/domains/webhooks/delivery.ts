@@ -213,7 +213,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
                 claimedBy,
                 limit: room,
                 perEndpoint,
-                busyEndpoints: [...busy.entries()].filter(([, k]) => k >= perEndpoint).map(([id]) => id),
+                inFlight: busy,
               })
             : [];
         for (const d of claimed) {
