@@ -198,7 +198,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
         ),
       );
 
-      const endpoints = new Map<string, EndpointRow>();
       const busy = new Map<string, number>();
       const running = new Set<Promise<void>>();
       let attempted = 0;
@@ -216,6 +215,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
                 inFlight: busy,
               })
             : [];
+        // Each batch reads its endpoints afresh: a run lasts up to maxRunMs, and a rotated secret, a
+        // new password or CA must not wait for the next run to be used.
+        const endpoints = new Map<string, EndpointRow>();
         for (const d of claimed) {
           let e = endpoints.get(d.endpoint_id);
           if (!e) {
