@@ -190,13 +190,18 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
         released = true;
       }
       const due = await store.claimVerifications(started, started + claimMs, 8);
-      await Promise.all(
+      // Challenges go out beside the deliveries, not before them: an endpoint that never answers its
+      // challenge (and a tenant may ask for challenges at will) must not hold everyone's deliveries
+      // for the 15 s of a request, or 30 s with a token to fetch first.
+      const verifying: Promise<unknown> = Promise.all(
         due.map((e) =>
           verifyOne(e).catch((err: unknown) =>
             deps.logger.warn({ err, webhook: e.id }, 'webhook verification failed'),
           ),
         ),
       );
+      let verified = false;
+      void verifying.then(() => (verified = true));
 
       const busy = new Map<string, number>();
       const running = new Set<Promise<void>>();
@@ -239,13 +244,16 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
             });
           running.add(p);
         }
-        if (running.size === 0) break;
+        if (running.size === 0 && (verified || now() - started >= maxRunMs)) break;
         // One slow endpoint must not hold the others: while there is room, look for new due
-        // deliveries every POLL_MS as well as whenever a request ends.
+        // deliveries every POLL_MS as well as whenever a request (or the challenges) end.
         await Promise.race(
-          running.size < concurrency && now() - started < maxRunMs ? [...running, sleep(POLL_MS)] : running,
+          running.size < concurrency && now() - started < maxRunMs
+            ? [...running, sleep(POLL_MS), ...(verified ? [] : [verifying])]
+            : [...running],
         );
       }
+      await verifying;
       return { delivered, attempted };
     },
   };
