@@ -148,7 +148,6 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
     const attempt = Number(d.attempts);
     error = error === null ? null : storable(error);
     await store.recordAttempt(d.id, {
-      attempt,
       at: t,
       status: answer?.status ?? null,
       latencyMs: answer ? Math.round(answer.latencyMs) : null,
@@ -192,6 +191,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
         await store.releaseClaimsOf(deps.nodeId, started);
         released = true;
       }
+      await store.buryExhausted(started, MAX_ATTEMPTS);
       const due = await store.claimVerifications(started, started + claimMs, 8);
       // Challenges go out beside the deliveries, not before them: an endpoint that never answers its
       // challenge (and a tenant may ask for challenges at will) must not hold everyone's deliveries

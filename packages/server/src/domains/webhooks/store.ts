@@ -219,11 +219,33 @@ export function webhookStore(db: Queryable) {
         [candidates.map((c) => c.id), q.now, q.claimUntil, q.claimedBy],
       );
     },
-    async recordAttempt(deliveryId: string, a: DeliveryAttempt): Promise<void> {
+    /**
+     * Due deliveries of active endpoints that have had every attempt they get (a 410 on the last one,
+     * or claims that lapsed with no outcome) are dead, not sent once more.
+     */
+    async buryExhausted(now: number, maxAttempts: number): Promise<number> {
+      const rows = await db.query(
+        `UPDATE webhook_deliveries d SET status = 'dead', claimed_by = NULL,
+                last_error = coalesce(d.last_error, 'no outcome was recorded for the last attempt')
+           FROM webhook_endpoints e
+          WHERE e.id = d.endpoint_id AND e.status = 'active'
+            AND d.status = 'pending' AND d.attempts >= $2 AND d.next_attempt_at <= $1
+          RETURNING d.id`,
+        [now, maxAttempts],
+      );
+      return rows.length;
+    },
+    /**
+     * Logs an attempt. The log numbers attempts over the delivery's whole life (a replay starts the
+     * schedule again, `attempts`, but goes on numbering here).
+     */
+    async recordAttempt(deliveryId: string, a: Omit<DeliveryAttempt, 'attempt'>): Promise<void> {
       await db.query(
         `INSERT INTO webhook_attempts (delivery_id, attempt, at, status, latency_ms, error, response_excerpt)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-        [deliveryId, a.attempt, a.at, a.status, a.latencyMs, a.error, a.responseExcerpt],
+         VALUES ($1, (SELECT coalesce(max(attempt), 0) + 1 FROM webhook_attempts WHERE delivery_id = $1),
+                 $2, $3, $4, $5, $6)
+         ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+        [deliveryId, a.at, a.status, a.latencyMs, a.error, a.responseExcerpt],
       );
     },
     async settle(
@@ -296,7 +318,7 @@ export function webhookStore(db: Queryable) {
       if (q.to !== undefined) where.push(`created_at < $${params.push(q.to)}`);
       if (q.status) where.push(`status = $${params.push(q.status)}`);
       const rows = await db.query(
-        `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2
+        `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2, attempts = 0
           WHERE ${where.join(' AND ')} RETURNING id`,
         params,
       );
