@@ -31,6 +31,8 @@ export const PERMISSIONS = {
   'firmware:manage': 'upload and delete firmware artifacts, add, rotate and revoke update-signing keys',
   'firmware:deploy':
     'create deployments, pause, resume, abort and stop them, and the tenant OTA emergency stop',
+  'integrations:read': 'list webhooks and MQTT bridges with their status (never their secrets)',
+  'integrations:manage': 'create, change and delete webhooks and MQTT bridges',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

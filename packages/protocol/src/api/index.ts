@@ -5,6 +5,7 @@
 import { apiKeyOperations } from './api-keys.js';
 import { artifactOperations, deviceArtifactOperations } from './artifacts.js';
 import { auditOperations } from './audit.js';
+import { bridgeOperations } from './bridges.js';
 import { deploymentOperations, deviceOtaOperations } from './deployments.js';
 import { authOperations } from './auth.js';
 import { commandOperations } from './commands.js';
@@ -37,6 +38,7 @@ export * from './fleet.js';
 export * from './artifacts.js';
 export * from './deployments.js';
 export * from './config.js';
+export * from './bridges.js';
 
 /** What people and programs call (the client and the CLI). */
 export const MANAGEMENT_OPERATIONS = {
@@ -55,6 +57,7 @@ export const MANAGEMENT_OPERATIONS = {
   ...timeOperations,
   ...artifactOperations,
   ...deploymentOperations,
+  ...bridgeOperations,
 };
 /** What devices call (the device SDK). */
 export const DEVICE_OPERATIONS = {
