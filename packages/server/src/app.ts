@@ -21,7 +21,7 @@ import { migrate } from './store/migrate.js';
 import { openPglite } from './store/pglite.js';
 import { openPostgres } from './store/postgres.js';
 import { createJobRunner } from './workers/runner.js';
-import { OTA_ORCHESTRATOR_JOB, platformJobs } from './workers/jobs.js';
+import { BRIDGE_FORWARDERS_JOB, OTA_ORCHESTRATOR_JOB, platformJobs } from './workers/jobs.js';
 import { OUTBOX_DELIVERY_JOB } from './workers/outbox.js';
 import { createServices } from './wiring/services.js';
 import { bootstrapCredentialFile } from './wiring/bootstrap-admin.js';
@@ -188,6 +188,9 @@ async function startPlatformSteps(
   nudgeOrchestrator = () => runner.nudge(OTA_ORCHESTRATOR_JOB);
   runner.start();
   opened.push(() => runner.stop());
+  opened.push(() => domains.bridgeForwarders.stop());
+  // The first look for bridges to forward comes now, not one period after the start.
+  runner.nudge(BRIDGE_FORWARDERS_JOB);
 
   restrictModes('started');
   ready = true;
@@ -213,6 +216,7 @@ async function startPlatformSteps(
       stopping ??= (async () => {
         ready = false;
         await runner.stop();
+        await domains.bridgeForwarders.stop();
         // Stop taking new connections, then let every queued message commit before the store closes.
         await mqtt.close();
         domains.provisioning.endLongPolls();

@@ -31,7 +31,8 @@ export type IdPrefix =
   | 'pwr'
   | 'art'
   | 'uky'
-  | 'dep';
+  | 'dep'
+  | 'brg';
 
 const RANDOM_SPACE = 32 ** 8; // 40 bits in 8 base32 characters
 let lastTime = 0;

@@ -162,6 +162,12 @@ const ROUTES: Record<string, Row> = {
   },
   'DELETE /v1/config-schemas/{schemaName}': { need: 'config:manage', fresh: ['schemaName'] },
 
+  'GET /v1/bridges': { need: 'integrations:read' },
+  'POST /v1/bridges': { need: 'integrations:manage', body: () => BRIDGE_BODY },
+  'GET /v1/bridges/{bridgeId}': { need: 'integrations:read' },
+  'PATCH /v1/bridges/{bridgeId}': { need: 'integrations:manage', body: () => ({ name: 'renamed' }) },
+  'DELETE /v1/bridges/{bridgeId}': { need: 'integrations:manage', fresh: ['bridgeId'] },
+
   'POST /v1/device/telemetry': { need: 'device' },
   'PUT /v1/device/firmware': { need: 'device' },
   'POST /v1/device/events': { need: 'device' },
@@ -261,6 +267,15 @@ const ROUTES: Record<string, Row> = {
   'POST /v1/device/ota/{operationId}/progress': { need: 'device' },
 };
 
+/** A bridge that is never started (disabled), to a name: no connection is tried. */
+const BRIDGE_BODY = {
+  name: 'matrix',
+  url: 'mqtts://broker.example.com',
+  topicTemplate: 'mooring/{deviceId}/{type}',
+  eventTypes: ['device.event'],
+  enabled: false,
+};
+
 /** One tenant's objects, one per path parameter the routes use. */
 interface Fixture {
   tenantId: string;
@@ -281,6 +296,7 @@ interface Fixture {
   deploymentId: string;
   deployArtifactId: string;
   schemaName: string;
+  bridgeId: string;
 }
 
 const NONEXISTENT: Fixture = {
@@ -302,6 +318,7 @@ const NONEXISTENT: Fixture = {
   deploymentId: 'dep_00000000000000000000',
   deployArtifactId: 'art_00000000000000000000',
   schemaName: 'no-such-schema',
+  bridgeId: 'brg_00000000000000000000',
 };
 
 let t: TestPlatform;
@@ -356,6 +373,7 @@ async function makeMakers(tenantId: string, owner: string) {
       ).name as string,
     keyId: async () =>
       (await must('POST', '/v1/api-keys', owner, { name: `k${++n}`, role: 'viewer' })).apiKey.id as string,
+    bridgeId: async () => (await must('POST', '/v1/bridges', owner, BRIDGE_BODY)).id as string,
     schemaName: async () => {
       const name = `schema-${++n}-${Math.random().toString(36).slice(2, 8)}`;
       await must('POST', '/v1/config-schemas', owner, { name, tag: 'matrix', schema: { type: 'object' } });
@@ -453,6 +471,7 @@ async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
     invitationId: await make.invitationId(),
     name: await make.name(),
     schemaName: await make.schemaName(),
+    bridgeId: await make.bridgeId(),
     artifactId: await make.artifactId(),
     updateKeyId: await make.updateKeyId(),
     ...(await (async () => {

@@ -52,13 +52,23 @@ import {
 import { createArtifactService } from '../domains/artifacts/service.js';
 import { artifactStore } from '../domains/artifacts/store.js';
 import { chunkStorage } from '../domains/artifacts/chunk-storage.js';
-import { ARTIFACT_RULES, CONFIG_RULES, DEPLOYMENT_RULES, OTA_DEVICE_RULES } from '../domains/access/rules.js';
+import {
+  ARTIFACT_RULES,
+  BRIDGE_RULES,
+  CONFIG_RULES,
+  DEPLOYMENT_RULES,
+  OTA_DEVICE_RULES,
+} from '../domains/access/rules.js';
 import { createDeploymentServices } from '../domains/deployments/service.js';
 import { deploymentStore } from '../domains/deployments/store.js';
 import { createOrchestrator } from '../domains/deployments/orchestrator.js';
 import { createConfigService } from '../domains/config/service.js';
 import { configStore } from '../domains/config/store.js';
 import { createSchemaChecker } from '../domains/config/schemas.js';
+import { createBridgeService } from '../domains/bridges/service.js';
+import { bridgeStore } from '../domains/bridges/store.js';
+import { createBridgeSupervisor } from '../domains/bridges/supervisor.js';
+import { createAddressPolicy } from '../platform/outbound/address-policy.js';
 import { createUserService } from '../domains/users/service.js';
 import type { User } from '../domains/users/users.js';
 import { userStore } from '../domains/users/store.js';
@@ -68,6 +78,7 @@ import { API_KEY_PREFIX } from '../domains/api-keys/api-keys.js';
 import { loadTimeSigner } from '../domains/time/signer.js';
 import { createRegistrationTokens, looksLikeJwt } from '../domains/provisioning/registration-tokens.js';
 import type { Services } from '../adapters/http/context.js';
+import type { BridgeSpool } from '../domains/bridges/bridges.js';
 import type { Notifier } from '../platform/notifier.js';
 import type { Outbox } from '../platform/outbox.js';
 import type { Cursors } from '../platform/pagination.js';
@@ -267,6 +278,24 @@ export async function createServices(deps: ServiceDeps) {
     requireDevice,
   });
 
+  // MQTT bridges: the spool the event fan-out writes into, and the forwarders this node runs.
+  const outboundPolicy = createAddressPolicy({ allowList: config.outboundAllowList });
+  const bridges = createBridgeService({
+    store: bridgeStore(db),
+    storeOn: bridgeStore,
+    transaction: transactionOf(db, bridgeStore),
+    box,
+    policy: outboundPolicy,
+    audit: recordAudit,
+  });
+  const bridgeForwarders = createBridgeSupervisor({
+    db,
+    box,
+    policy: outboundPolicy,
+    nodeId: config.nodeId,
+    logger: logger.child({ component: 'bridges' }),
+  });
+
   const deviceRecords = deviceStore(db);
   const access = { deviceTags: (tenantId: string, id: string) => deviceRecords.tags(tenantId, id) };
   const services: Services = {
@@ -288,6 +317,7 @@ export async function createServices(deps: ServiceDeps) {
     deployments: guard(deployments, DEPLOYMENT_RULES, access),
     ota: guard(ota, OTA_DEVICE_RULES, access),
     config: guard(twin, CONFIG_RULES, access),
+    bridges: guard(bridges, BRIDGE_RULES, access),
     time,
     authenticateDevice,
     authenticateBearer: (token: string, source: string | null) =>
@@ -297,7 +327,21 @@ export async function createServices(deps: ServiceDeps) {
   };
   return {
     services,
-    domains: { users, commands, presence, provisioning, pki, audit, artifactStorage, ota, orchestrator },
+    domains: {
+      users,
+      commands,
+      presence,
+      provisioning,
+      pki,
+      audit,
+      artifactStorage,
+      ota,
+      orchestrator,
+      bridges,
+      bridgeForwarders,
+    },
+    /** What the event fan-out calls inside the transaction that handles an event. */
+    bridgeSpool: bridges as BridgeSpool,
     writer,
     auditWriter,
     authenticateDevice,

@@ -13,6 +13,9 @@ import type { Job } from './runner.js';
 /** Moves every active deployment on (docs/ota.md): every second, and when a change nudges it. */
 export const OTA_ORCHESTRATOR_JOB = 'ota-orchestrator';
 
+/** Takes, renews and gives back bridge leases, starting and stopping this node's forwarders. */
+export const BRIDGE_FORWARDERS_JOB = 'bridge-forwarders';
+
 /** An upload whose last chunk is this old is abandoned: uploads write a chunk every few seconds. */
 export const ABANDONED_UPLOAD_MS = 3600_000;
 
@@ -25,6 +28,8 @@ export interface PlatformJobDeps {
   pki: { refreshTrust(): Promise<void> };
   artifactStorage: { removeAbandoned(olderThanMs: number): Promise<number> };
   orchestrator: { tick(): Promise<unknown> };
+  bridges: { expireSpools(): Promise<unknown> };
+  bridgeForwarders: { tick(): Promise<void> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
 }
@@ -46,6 +51,16 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       scope: 'cluster',
       run: async () => {
         await deps.orchestrator.tick();
+      },
+    },
+    // Each bridge is forwarded by the node holding its lease: every node looks for free ones.
+    { name: BRIDGE_FORWARDERS_JOB, everyMs: 2_000, scope: 'node', run: () => deps.bridgeForwarders.tick() },
+    {
+      name: 'bridge-spool-expiry',
+      everyMs: 60_000,
+      scope: 'cluster',
+      run: async () => {
+        await deps.bridges.expireSpools();
       },
     },
     trustRefreshJob(() => deps.pki.refreshTrust()),

@@ -1,5 +1,6 @@
 /** What routes see: the services, and the request's authenticated caller. */
 import type { ConfigService } from '../../domains/config/config.js';
+import type { BridgeService } from '../../domains/bridges/bridges.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CommandService } from '../../domains/commands/commands.js';
 import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/devices.js';
@@ -48,6 +49,7 @@ export interface Services {
   deployments: DeploymentService;
   ota: OtaDeviceService;
   config: ConfigService;
+  bridges: BridgeService;
 }
 
 /** Which credential a route takes. Every route declares one; `none` is for health, login and the spec. */

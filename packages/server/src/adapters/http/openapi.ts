@@ -82,6 +82,7 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'telemetry', description: 'Reading telemetry and device events' },
   { name: 'commands', description: 'Commands to devices' },
   { name: 'config', description: 'The configuration twin: desired and reported configuration, schemas' },
+  { name: 'integrations', description: "MQTT bridges to the customer's own broker" },
   { name: 'provisioning', description: 'Provisioning tokens, operations and factory batches' },
   { name: 'pki', description: 'Device certificates and certificate authorities' },
   { name: 'ownership', description: 'Releasing and claiming devices' },

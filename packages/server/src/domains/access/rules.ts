@@ -20,6 +20,7 @@ import type { RoleService } from './access.js';
 import type { ArtifactService } from '../artifacts/artifacts.js';
 import type { DeploymentService, OtaDeviceService } from '../deployments/deployments.js';
 import type { ConfigService } from '../config/config.js';
+import type { BridgeService } from '../bridges/bridges.js';
 import type { Rules } from './guard.js';
 
 const CREDENTIAL = 'the argument is the credential being checked';
@@ -240,4 +241,13 @@ export const CONFIG_RULES: Rules<ConfigService> = {
   pollDesired: { open: DEVICE_SELF },
   report: { open: DEVICE_SELF },
   requestFull: { open: DEVICE_SELF },
+};
+
+// Integrations reach outside the platform with the tenant's events: tenant-wide grants only.
+export const BRIDGE_RULES: Rules<BridgeService> = {
+  list: { permission: 'integrations:read' },
+  get: { permission: 'integrations:read' },
+  create: { permission: 'integrations:manage' },
+  update: { permission: 'integrations:manage' },
+  delete: { permission: 'integrations:manage' },
 };

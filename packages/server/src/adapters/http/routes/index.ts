@@ -17,6 +17,7 @@ import { fleetRoutes } from './fleet.js';
 import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { configRoutes } from './config.js';
+import { bridgeRoutes } from './bridges.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -38,6 +39,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     fleetRoutes,
     artifactRoutes,
     deploymentRoutes,
+    bridgeRoutes,
   ])
     routes(app, ctx);
 }
