@@ -18,6 +18,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerFleet } from './commands/fleet.js';
 import { registerArtifacts } from './commands/artifacts.js';
 import { registerDeployments } from './commands/deployments.js';
+import { registerBridges } from './commands/bridges.js';
 import { registerServer } from './commands/server.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
     registerFleet,
     registerArtifacts,
     registerDeployments,
+    registerBridges,
     registerSimulate,
     registerDemo,
   ])
