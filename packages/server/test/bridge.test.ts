@@ -294,7 +294,7 @@ async function scenario(t: TestContext, open: (dataDir: string) => Promise<Moori
     producing = false;
     await producer;
     const total = n;
-    assert.ok(total >= 400, `only ${total} events were produced`);
+    assert.ok(total >= 200, `only ${total} events were produced`);
 
     await until(() => assert.equal(new Set(received.map((r) => r.id)).size, total), 90_000, 500).catch(
       async (e: unknown) => {
