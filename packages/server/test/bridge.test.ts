@@ -20,7 +20,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,7 +195,9 @@ async function scenario(t: TestContext, open: (dataDir: string) => Promise<Moori
   const dataDir = join(work, 'data');
   const brokerDir = join(work, 'broker');
   mkdirSync(dataDir, { mode: 0o700 });
-  // mosquitto started as root runs as its own user, which must be able to write its state here.
+  // mosquitto started as root runs as its own user, which must be able to reach and write its state
+  // here (mkdtemp makes the parent owner-only).
+  chmodSync(work, 0o711);
   mkdirSync(brokerDir, { mode: 0o777 });
   chmodSync(brokerDir, 0o777);
   const port = await freePort();
@@ -283,6 +285,7 @@ async function scenario(t: TestContext, open: (dataDir: string) => Promise<Moori
     await sleep(2_000);
     log.push(`broker stop +${Date.now() - t0} n=${n}`);
     await stopProcess(broker); // the outage starts
+    assert.ok(existsSync(join(brokerDir, 'mosquitto.db')), 'mosquitto saved its state (the sessions)');
     await sleep(1_000);
     await mooring.restart(); // Mooring restarts during it
     await sleep(2_000);
