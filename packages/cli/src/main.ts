@@ -19,6 +19,9 @@ import { registerFleet } from './commands/fleet.js';
 import { registerArtifacts } from './commands/artifacts.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerBridges } from './commands/bridges.js';
+import { registerConfig } from './commands/config.js';
+import { registerAlerts } from './commands/alerts.js';
+import { registerWebhooks } from './commands/webhooks.js';
 import { registerServer } from './commands/server.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
@@ -47,6 +50,7 @@ export function buildProgram(): Command {
     registerAdmin,
     registerTeam,
     registerDevices,
+    registerConfig,
     registerProvisioning,
     registerPki,
     registerAudit,
@@ -54,6 +58,8 @@ export function buildProgram(): Command {
     registerArtifacts,
     registerDeployments,
     registerBridges,
+    registerAlerts,
+    registerWebhooks,
     registerSimulate,
     registerDemo,
   ])
@@ -86,6 +92,13 @@ export function report(err: unknown, json: boolean): number {
       'latestSequence',
       'excluded',
       'deploymentStatus',
+      'currentVersion',
+      'limit',
+      'max',
+      'actual',
+      'schema',
+      // ALERT_STATE_CONFLICT: the state the alert is in.
+      'state',
     ])
       if (p[k] !== undefined) write(`  ${k}: ${JSON.stringify(p[k])}`);
     if (err.advice) write(`  ${err.advice}`);

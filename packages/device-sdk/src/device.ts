@@ -3,77 +3,30 @@
  * mutual TLS with its certificate; reconnects with exponential backoff and full jitter; telemetry
  * through the offline buffer with a bounded window of QoS 1 messages in flight (several readings per
  * message); commands to registered handlers with a timeout, each result reported once per delivery;
- * registration-token refresh and certificate renewal before expiry. Typed events report the state.
+ * registration-token refresh and certificate renewal before expiry; with the `config` option, the
+ * desired configuration handed to a handler and acknowledged. Typed events report the state.
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { parseFirmwareReport, topics, type CommandMessage, type FirmwareReport } from '@mooring/protocol';
-import { Backoff, sleep, type BackoffOptions } from './backoff.js';
+import {
+  parseFirmwareReport,
+  topics,
+  type CommandMessage,
+  type ConfigDocument,
+  type FirmwareReport,
+} from '@mooring/protocol';
+import { Backoff, sleep } from './backoff.js';
 import { OfflineBuffer, type Reading } from './buffer.js';
-import type { CredentialStore, Credentials } from './credentials.js';
-import type { HttpTarget } from './http.js';
+import type { Credentials } from './credentials.js';
 import { refreshRegistrationToken, renewCertificate } from './provisioning.js';
-import { OtaAgent, type OtaOptions, type OtaTransport } from './ota.js';
+import { OtaAgent } from './ota.js';
 import { deviceOtaTransport } from './ota-transport.js';
+import { CommandRunner, type CommandHandler } from './command-runner.js';
+import { ConfigAgent, type DesiredConfig, type DeviceConfigOptions } from './config-agent.js';
+import type { ConnectionState, DeviceEvents, DeviceOptions, DeviceOtaOptions } from './device-types.js';
 
-export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
-
-export interface DeviceEvents {
-  state: [state: ConnectionState];
-  connected: [];
-  disconnected: [reason: string];
-  /** A connection attempt failed; the next one starts in `delayMs`. */
-  reconnecting: [info: { attempt: number; delayMs: number; reason: string }];
-  /** Readings dropped because the offline buffer was full (oldest first). */
-  dropped: [count: number];
-  /** Credentials changed (refresh, renewal): already saved to the store. */
-  credentials: [credentials: Credentials];
-  command: [command: CommandMessage];
-  error: [error: Error];
-}
-
-export type CommandHandler = (params: unknown, command: CommandMessage) => Promise<unknown> | unknown;
-
-export interface DeviceOptions {
-  store: CredentialStore;
-  http: HttpTarget;
-  /** MQTT over TLS (registration token) at `mqtts://host:8883`. */
-  mqttUrl: string;
-  /** MQTT over mutual TLS at `mqtts://host:8884`: used when the device has a certificate. */
-  mqttMtlsUrl?: string;
-  /** Use the certificate (mTLS) rather than the registration token when both exist. Default true. */
-  preferCertificate?: boolean;
-  /** TLS server name when the URLs use an address. */
-  servername?: string;
-  buffer?: { maxReadings?: number; path?: string };
-  /** Readings per telemetry message (default 50) and messages in flight (default 8). */
-  batchSize?: number;
-  window?: number;
-  commandTimeoutMs?: number;
-  backoff?: BackoffOptions;
-  /** Renew credentials when less than this share of their lifetime is left (default 0.2). */
-  renewAt?: number;
-  keepaliveSeconds?: number;
-  /**
-   * The firmware this device runs, reported on `d/{id}/state/firmware` at every connect (before the
-   * `connected` event): what the platform's fleet versions and minimum-version policy count.
-   */
-  firmware?: FirmwareReport;
-  /**
-   * Over-the-air updates (docs/ota.md): the device subscribes to `d/{id}/ota/+` and the agent
-   * (`device.ota`) checks, downloads and hands each offered image to `install`. Needs `firmware`.
-   */
-  ota?: DeviceOtaOptions;
-}
-
-/** The `ota` option of `MooringDevice`. */
-export interface DeviceOtaOptions extends OtaOptions {
-  /**
-   * Wraps the transport the device gives its agent (MQTT reports, the HTTPS download and keys): for
-   * tests and simulations that inject faults, such as a download that breaks off.
-   */
-  wrapTransport?(transport: OtaTransport): OtaTransport;
-}
+export type * from './device-types.js';
+export type { CommandHandler };
 
 const RENEW_CHECK_MS = 60_000;
 
@@ -81,9 +34,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
   private credentials: Credentials | undefined;
   private client: MqttClient | undefined;
   private readonly backoff: Backoff;
-  private readonly handlers = new Map<string, CommandHandler>();
-  /** Results of recent commands, re-sent when a command is delivered again (at least once). */
-  private readonly results = new Map<string, object>();
+  private readonly commands: CommandRunner;
   private readonly buffer: OfflineBuffer;
   private inFlight = 0;
   private stopped = false;
@@ -93,6 +44,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
   private firmware: FirmwareReport | undefined;
   /** The OTA agent, with the `ota` option: its events tell what it does. */
   readonly ota: OtaAgent | undefined;
+  private readonly config: ConfigAgent | undefined;
 
   constructor(private readonly opts: DeviceOptions) {
     super();
@@ -101,6 +53,8 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
       if (!this.firmware) throw new Error('ota: the firmware option is needed to check offers against');
       this.ota = this.otaAgent(opts.ota);
     }
+    if (opts.config) this.config = this.configAgent(opts.config);
+    this.commands = new CommandRunner(opts.commandTimeoutMs ?? 30_000);
     this.backoff = new Backoff(opts.backoff);
     this.buffer = new OfflineBuffer({
       ...(opts.buffer?.maxReadings !== undefined ? { maxReadings: opts.buffer.maxReadings } : {}),
@@ -120,7 +74,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
 
   /** Handles the command `name`; its return value is the result, a throw reports `failed`. */
   handle(name: string, handler: CommandHandler): this {
-    this.handlers.set(name, handler);
+    this.commands.set(name, handler);
     return this;
   }
 
@@ -134,6 +88,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
   async start(): Promise<void> {
     this.credentials = await this.opts.store.load();
     if (!this.credentials) throw new Error('no credentials: provision the device first');
+    await this.config?.load();
     await this.renewIfDue().catch((e: unknown) => this.emit('error', e as Error));
     this.renewTimer = setInterval(
       () => void this.renewIfDue().catch((e: unknown) => this.emit('error', e as Error)),
@@ -152,6 +107,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     if (this.renewTimer) clearInterval(this.renewTimer);
     this.wake?.();
     await this.ota?.stop();
+    await this.config?.stop();
     const c = this.client;
     this.client = undefined;
     if (c) await new Promise<void>((r) => c.end(false, {}, () => r()));
@@ -240,10 +196,12 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
         client.on('message', (topic, payload) => void this.onMessage(topic, payload));
         const filters = [topics.commandsFilter(c.deviceId)];
         if (this.ota) filters.push(topics.otaFilter(c.deviceId));
+        if (this.config) filters.push(topics.configDesired(c.deviceId));
         const subscribe = () =>
           client.subscribe(filters, { qos: 1 }, () => {
             this.setState('connected');
             this.emit('connected');
+            this.config?.connected();
             this.pump();
           });
         if (this.firmware) this.publishFirmware(client, c.deviceId, this.firmware, subscribe);
@@ -302,6 +260,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
     const deviceId = this.credentials!.deviceId;
+    if (this.config && topic === topics.configDesired(deviceId)) return this.config.handle(payload);
     const ota = `d/${deviceId}/ota/`;
     if (this.ota && topic.startsWith(ota) && !topic.slice(ota.length).includes('/')) {
       let message: unknown;
@@ -322,35 +281,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
       return;
     }
     this.emit('command', command);
-    let result = this.results.get(command.id);
-    if (!result) {
-      const handler = this.handlers.get(command.name);
-      if (!handler) result = { status: 'failed', error: `no handler for command '${command.name}'` };
-      else if (command.expiresAt && Date.parse(command.expiresAt) < Date.now())
-        result = { status: 'failed', error: 'command expired before it was handled' };
-      else {
-        const timeoutMs = this.opts.commandTimeoutMs ?? 30_000;
-        let timer: NodeJS.Timeout | undefined;
-        try {
-          const value = await Promise.race([
-            Promise.resolve().then(() => handler(command.params, command)),
-            new Promise((_r, reject) => {
-              timer = setTimeout(
-                () => reject(new Error(`handler timed out after ${timeoutMs} ms`)),
-                timeoutMs,
-              );
-            }),
-          ]);
-          result = { status: 'succeeded', ...(value !== undefined ? { result: value } : {}) };
-        } catch (e) {
-          result = { status: 'failed', error: String((e as Error).message ?? e).slice(0, 1024) };
-        } finally {
-          clearTimeout(timer);
-        }
-      }
-      this.results.set(command.id, result);
-      if (this.results.size > 256) this.results.delete(this.results.keys().next().value!);
-    }
+    const result = await this.commands.run(command);
     this.client?.publish(topics.commandResult(deviceId, command.id), JSON.stringify(result), { qos: 1 });
   }
 
@@ -366,13 +297,7 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
       deviceId: () => this.credentials!.deviceId,
       token: () => this.credentials!.accessKey ?? this.credentials!.registrationToken,
       client: () => (this.state === 'connected' ? this.client : undefined),
-      connected: async (ms) => {
-        const up = new AbortController();
-        const done = () => up.abort();
-        this.once('connected', done);
-        await sleep(ms, up.signal);
-        this.off('connected', done);
-      },
+      connected: (ms) => this.connectedWithin(ms),
     });
     const agent = new OtaAgent({
       ...options,
@@ -382,6 +307,40 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     // A failed report or a retried download: the agent goes on; the firmware may listen.
     agent.on('error', (e) => this.fail(e));
     return agent;
+  }
+
+  /** The desired configuration applied last (version 0 and `{}`: none); needs the `config` option. */
+  get desiredConfig(): DesiredConfig {
+    if (!this.config) throw new Error('desiredConfig: the config option is not set');
+    return this.config.current;
+  }
+
+  /**
+   * Changes the reported configuration alone (a JSON Merge Patch), on `d/{id}/config/reported` at
+   * QoS 1: resolves at the PUBACK, waiting for the connection when it is down. Needs `config`.
+   */
+  reportConfig(patch: ConfigDocument): Promise<void> {
+    if (!this.config) return Promise.reject(new Error('reportConfig: the config option is not set'));
+    return this.config.report(patch);
+  }
+
+  private configAgent(options: DeviceConfigOptions): ConfigAgent {
+    return new ConfigAgent(options, {
+      deviceId: () => this.credentials!.deviceId,
+      client: () => (this.state === 'connected' ? this.client : undefined),
+      connected: (ms) => this.connectedWithin(ms),
+      applied: (config) => this.emit('desiredConfig', config),
+      fail: (e) => this.fail(e),
+    });
+  }
+
+  /** Resolves at the next `connected` event, or after `ms`. */
+  private async connectedWithin(ms: number): Promise<void> {
+    const up = new AbortController();
+    const done = () => up.abort();
+    this.once('connected', done);
+    await sleep(ms, up.signal);
+    this.off('connected', done);
   }
 
   /** An `error` event when the firmware listens: an OTA failure is no reason for the process to exit. */

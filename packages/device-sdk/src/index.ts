@@ -8,3 +8,5 @@ export * from './ota.js';
 export * from './ota-transport.js';
 export * from './provisioning.js';
 export * from './time.js';
+export * from './config-agent.js';
+export * from './config-store.js';

@@ -69,7 +69,7 @@ test('checkConfigLimits names the limit, its value, the actual figure and where'
   assert.equal(checkConfigLimits({ arr: [[[[[[[[[[[1]]]]]]]]]]] })?.limit, 'depth', 'arrays count as levels');
 });
 
-test('desiredAction: apply from its own version or the empty one, ignore what it holds, ask when a version is missing', () => {
+test('desiredAction: apply from its own version or the empty one, ignore what it holds, acknowledge again when behind it, ask when a version is missing', () => {
   assert.equal(desiredAction(0, { version: 3, baseVersion: 0 }), 'apply');
   assert.equal(desiredAction(2, { version: 3, baseVersion: 2 }), 'apply');
   assert.equal(desiredAction(5, { version: 6, baseVersion: 0 }), 'apply');
@@ -77,8 +77,8 @@ test('desiredAction: apply from its own version or the empty one, ignore what it
   assert.equal(desiredAction(4, { version: 3, baseVersion: 0 }), 'ignore');
   assert.equal(
     desiredAction(3, { version: 5, baseVersion: 2 }),
-    'ignore',
-    'its acknowledgement of 3 is on the way',
+    'acknowledge',
+    'the platform has not recorded its acknowledgement of 3',
   );
   assert.equal(desiredAction(1, { version: 5, baseVersion: 3 }), 'resync');
 });

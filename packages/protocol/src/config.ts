@@ -10,8 +10,8 @@
  * to the desired document at `baseVersion` gives the one at `version`; `baseVersion` 0 means the empty
  * document, so the patch is then the whole document. The platform sends the difference from the
  * version the device last acknowledged, on every (re)connect and after every change, without being
- * asked. A device whose own version is not `baseVersion` ignores the message when it already holds
- * `version` or later, waits for the answer to its acknowledgement when that is in flight, and
+ * asked. A device whose own version is not `baseVersion` follows {@link desiredAction}: it ignores
+ * a version it holds, acknowledges its own version again when the patch starts below it, and
  * otherwise publishes to `d/{id}/config/get` for the whole document.
  *
  * Device → cloud, `d/{id}/config/reported` (QoS 1): `{desiredVersion?, patch?}`. `desiredVersion`
@@ -209,18 +209,20 @@ export function parseReportedConfig(
 
 /**
  * What a device does with a desired message, holding `current` (0 when it holds nothing):
- * `apply` the patch to what it holds (or to `{}` when `baseVersion` is 0), `ignore` it (it holds
- * that version or a later one, or its acknowledgement of a later base is on its way), or ask for
- * the whole document (`resync`).
+ * - `apply` the patch to what it holds (to `{}` when `baseVersion` is 0), then acknowledge `version`;
+ * - `ignore` it: it holds that version or a later one (a redelivery);
+ * - `acknowledge` its own version again: the patch starts from an older version than it holds, so the
+ *   platform has not recorded its last acknowledgement (lost with a dropped connection, or still on
+ *   its way); the platform answers with a patch from `current`;
+ * - `resync`: it holds a version the platform never saw acknowledged and cannot patch from (it lost
+ *   its state, or restored an old one): ask on `d/{id}/config/get` for the whole document.
  */
 export function desiredAction(
   current: number,
   message: Pick<DesiredConfigMessage, 'version' | 'baseVersion'>,
-): 'apply' | 'ignore' | 'resync' {
+): 'apply' | 'ignore' | 'acknowledge' | 'resync' {
   if (message.version <= current) return 'ignore';
   if (message.baseVersion === current || message.baseVersion === 0) return 'apply';
-  // The platform computed the patch from an older acknowledgement: ours is on its way, and the
-  // platform answers it with a patch from our version.
-  if (message.baseVersion < current) return 'ignore';
+  if (message.baseVersion < current) return 'acknowledge';
   return 'resync';
 }

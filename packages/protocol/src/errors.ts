@@ -321,6 +321,48 @@ export const ERROR_CATALOGUE = {
     'Configuration report is not valid',
     'The report is not `{desiredVersion?, patch?}` of docs/mqtt.md with at least one of them, or `desiredVersion` is past the current desired version. `errors` says which field.',
   ),
+  ALERT_RULE_NOT_FOUND: spec(404, 'Alert rule not found', 'The tenant has no alert rule with this id.'),
+  ALERT_NOT_FOUND: spec(
+    404,
+    'Alert not found',
+    "No alert with this id is visible to the caller (another tenant's, or about a device outside its grants).",
+  ),
+  INVALID_ALERT_RULE: spec(
+    422,
+    'Alert rule is not valid',
+    'The rule does not hold together: `kind` `threshold` needs `threshold` and `absence` needs `absence` (and not the other), `clearValue` must be on the safe side of `value` (for `>` and `>=` at most `value`, for `<` and `<=` at least `value`), `forSeconds` 0–86400, `minutes` 1–10080. `errors` names each field. Nothing changed.',
+  ),
+  ALERT_RULE_LIMIT_EXCEEDED: spec(
+    422,
+    'Too many alert rules',
+    'The tenant holds the most alert rules it may (`max`, 200): delete or reuse one. Nothing was created.',
+  ),
+  ALERT_STATE_CONFLICT: spec(
+    409,
+    'Alert is not in a state that allows this',
+    'Only a firing alert can be acknowledged, and only a firing or acknowledged one resolved; `state` names the current state. A resolved alert never opens again: the next breach is a new alert.',
+  ),
+  WEBHOOK_NOT_FOUND: spec(404, 'Webhook not found', 'The tenant has no webhook with this id.'),
+  WEBHOOK_DELIVERY_NOT_FOUND: spec(
+    404,
+    'Webhook delivery not found',
+    'The webhook has no delivery with this id.',
+  ),
+  WEBHOOK_URL_REFUSED: spec(
+    422,
+    'Webhook address refused',
+    "The URL (or the OAuth token URL) is not an `https://` URL the platform may call: user information in it, a host that is an address of the platform's own network (loopback, private, link-local, unique-local, cloud metadata, or such an address written another way), or `localhost`. Addresses the operator allowed (`MOORING_OUTBOUND_ALLOW_LIST`) pass. Names are checked again, resolved, at every request. `errors` names the field.",
+  ),
+  WEBHOOK_LIMIT_EXCEEDED: spec(
+    422,
+    'Too many webhooks',
+    'A tenant has at most 50 webhooks (`limit`, `max`). Delete one first.',
+  ),
+  WEBHOOK_DISABLED: spec(
+    409,
+    'Webhook is disabled',
+    'The webhook is disabled (by an operator, or because it answered 410 Gone): enable it with `PATCH {enabled: true}`, which verifies it again.',
+  ),
   RANGE_NOT_SATISFIABLE: spec(
     416,
     'Range not satisfiable',

@@ -21,7 +21,12 @@ import { migrate } from './store/migrate.js';
 import { openPglite } from './store/pglite.js';
 import { openPostgres } from './store/postgres.js';
 import { createJobRunner } from './workers/runner.js';
-import { BRIDGE_FORWARDERS_JOB, OTA_ORCHESTRATOR_JOB, platformJobs } from './workers/jobs.js';
+import {
+  BRIDGE_FORWARDERS_JOB,
+  OTA_ORCHESTRATOR_JOB,
+  WEBHOOK_DELIVERY_JOB,
+  platformJobs,
+} from './workers/jobs.js';
 import { OUTBOX_DELIVERY_JOB } from './workers/outbox.js';
 import { createServices } from './wiring/services.js';
 import { bootstrapCredentialFile } from './wiring/bootstrap-admin.js';
@@ -113,6 +118,7 @@ async function startPlatformSteps(
   });
   // Built with the workers below; services that commit new work nudge it.
   let nudgeOrchestrator = (): void => undefined;
+  let nudgeWebhooks = (): void => undefined;
   const platform = await createServices({
     config,
     db,
@@ -125,8 +131,13 @@ async function startPlatformSteps(
     logger,
     onBootstrapPasswordSpent: () => bootstrapFile.remove('its one-time password was changed'),
     nudgeOrchestrator: () => nudgeOrchestrator(),
+    nudgeWebhooks: () => nudgeWebhooks(),
   });
   const { services, domains } = platform;
+  // Known before the first presence change (the restart's own disconnects included).
+  await platform.interest.refresh();
+  platform.interest.start();
+  opened.push(async () => platform.interest.stop());
 
   // Sessions this node held before an unclean stop are over.
   const stale = await domains.presence.resetNode(config.nodeId, 'server_restart');
@@ -186,6 +197,7 @@ async function startPlatformSteps(
   });
   outbox.onAdded(() => runner.nudge(OUTBOX_DELIVERY_JOB));
   nudgeOrchestrator = () => runner.nudge(OTA_ORCHESTRATOR_JOB);
+  nudgeWebhooks = () => runner.nudge(WEBHOOK_DELIVERY_JOB);
   runner.start();
   opened.push(() => runner.stop());
   opened.push(() => domains.bridgeForwarders.stop());

@@ -51,6 +51,12 @@ export interface Config {
    * private, link-local or otherwise refused (MOORING_OUTBOUND_ALLOW_LIST, comma-separated). Empty: none.
    */
   readonly outboundAllowList: readonly string[];
+  /**
+   * Compresses the webhook retry and verification schedules (MOORING_WEBHOOK_RETRY_SCALE, above 0,
+   * at most 1): 0.001 turns three days of retries into four minutes, for tests and drills. 1 in
+   * production.
+   */
+  readonly webhookRetryScale: number;
   /** Identifies this node in presence records; must be unique per node sharing a database. */
   readonly nodeId: string;
   /** 32-byte key (base64) that encrypts secrets at rest; empty = `<dataDir>/secret.key`, created on first start. */
@@ -114,6 +120,16 @@ function int(
   const n = typeof v.value === 'number' ? v.value : Number(String(v.value).trim());
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new ConfigError(`${v.from}: must be an integer from ${min} to ${max}, got '${String(v.value)}'`);
+  }
+  return n;
+}
+
+function fraction(env: NodeJS.ProcessEnv, file: Source, name: string, def: number): number {
+  const v = pick(env, file, field(name));
+  if (!v) return def;
+  const n = typeof v.value === 'number' ? v.value : Number(String(v.value).trim());
+  if (!Number.isFinite(n) || n <= 0 || n > 1) {
+    throw new ConfigError(`${v.from}: must be a number above 0 and at most 1, got '${String(v.value)}'`);
   }
   return n;
 }
@@ -189,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     sessionTtlSeconds: int(env, file, 'sessionTtlSeconds', 12 * 3600, 60, 30 * 86400),
     artifactMaxBytes: int(env, file, 'artifactMaxBytes', 64 * 1024 * 1024, 1, 4 * 1024 * 1024 * 1024),
     outboundAllowList: list(env, file, 'outboundAllowList'),
+    webhookRetryScale: fraction(env, file, 'webhookRetryScale', 1),
     nodeId: str(env, file, 'nodeId', 'node-1'),
     secretKey: str(env, file, 'secretKey', ''),
     registrationTokenTtlSeconds: int(env, file, 'registrationTokenTtlSeconds', 30 * 86400, 3600, 400 * 86400),
@@ -236,6 +253,7 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   sessionTtlSeconds: true,
   artifactMaxBytes: true,
   outboundAllowList: true,
+  webhookRetryScale: true,
   nodeId: true,
   secretKey: true,
   registrationTokenTtlSeconds: true,

@@ -32,7 +32,11 @@ export type IdPrefix =
   | 'art'
   | 'uky'
   | 'dep'
-  | 'brg';
+  | 'brg'
+  | 'alr'
+  | 'alt'
+  | 'whk'
+  | 'whd';
 
 const RANDOM_SPACE = 32 ** 8; // 40 bits in 8 base32 characters
 let lastTime = 0;

@@ -35,6 +35,14 @@ interface Row {
   ok?: number[];
 }
 
+/** The fixture's alert rule: fires as soon as its device reports `matrix` above 0. */
+const ALERT_RULE = (deviceId: string) => ({
+  name: 'matrix',
+  kind: 'threshold',
+  target: { deviceIds: [deviceId] },
+  threshold: { key: 'matrix', op: '>', value: 0 },
+});
+
 const ROUTES: Record<string, Row> = {
   'GET /healthz': { need: 'public' },
   'GET /readyz': { need: 'public' },
@@ -167,6 +175,49 @@ const ROUTES: Record<string, Row> = {
   'GET /v1/bridges/{bridgeId}': { need: 'integrations:read' },
   'PATCH /v1/bridges/{bridgeId}': { need: 'integrations:manage', body: () => ({ name: 'renamed' }) },
   'DELETE /v1/bridges/{bridgeId}': { need: 'integrations:manage', fresh: ['bridgeId'] },
+  'GET /v1/alert-rules': { need: 'alerts:read' },
+  'POST /v1/alert-rules': {
+    need: 'alerts:manage',
+    body: () => ({
+      name: 'matrix',
+      kind: 'absence',
+      enabled: false,
+      absence: { minutes: 5, of: 'presence' },
+    }),
+  },
+  'GET /v1/alert-rules/{ruleId}': { need: 'alerts:read' },
+  // The same rule disabled: its open alert resolves (the acknowledge below may then answer 409).
+  'PUT /v1/alert-rules/{ruleId}': {
+    need: 'alerts:manage',
+    body: (f) => ({ ...ALERT_RULE(f.deviceId), enabled: false }),
+  },
+  'DELETE /v1/alert-rules/{ruleId}': { need: 'alerts:manage', fresh: ['ruleId'] },
+  'GET /v1/alerts': { need: 'alerts:read' },
+  'GET /v1/alerts/{alertId}': { need: 'alerts:read' },
+  'POST /v1/alerts/{alertId}/acknowledge': { need: 'alerts:manage', body: () => ({}) },
+  'POST /v1/alerts/{alertId}/resolve': { need: 'alerts:manage', body: () => ({}) },
+
+  'POST /v1/webhooks': {
+    need: 'integrations:manage',
+    body: () => ({ name: 'w', url: 'https://hooks.example.com/hook', eventTypes: ['device.deleted'] }),
+  },
+  'GET /v1/webhooks': { need: 'integrations:read' },
+  'GET /v1/webhooks/{webhookId}': { need: 'integrations:read' },
+  'PATCH /v1/webhooks/{webhookId}': { need: 'integrations:manage', body: () => ({ name: 'renamed' }) },
+  'DELETE /v1/webhooks/{webhookId}': { need: 'integrations:manage', fresh: ['webhookId'] },
+  'POST /v1/webhooks/{webhookId}/verify': { need: 'integrations:manage' },
+  'POST /v1/webhooks/{webhookId}/rotate-secret': {
+    need: 'integrations:manage',
+    body: () => ({ overlapSeconds: 0 }),
+  },
+  'GET /v1/webhooks/{webhookId}/deliveries': { need: 'integrations:read' },
+  // The fixture's webhook has no delivery: an allowed caller gets WEBHOOK_DELIVERY_NOT_FOUND (404 too).
+  'GET /v1/webhooks/{webhookId}/deliveries/{deliveryId}': { need: 'integrations:read', ok: [404] },
+  'POST /v1/webhooks/{webhookId}/deliveries/{deliveryId}/replay': { need: 'integrations:manage', ok: [404] },
+  'POST /v1/webhooks/{webhookId}/replay': {
+    need: 'integrations:manage',
+    body: () => ({ from: 0, to: 1000 }),
+  },
 
   'POST /v1/device/telemetry': { need: 'device' },
   'PUT /v1/device/firmware': { need: 'device' },
@@ -297,6 +348,10 @@ interface Fixture {
   deployArtifactId: string;
   schemaName: string;
   bridgeId: string;
+  ruleId: string;
+  alertId: string;
+  webhookId: string;
+  deliveryId: string;
 }
 
 const NONEXISTENT: Fixture = {
@@ -319,6 +374,10 @@ const NONEXISTENT: Fixture = {
   deployArtifactId: 'art_00000000000000000000',
   schemaName: 'no-such-schema',
   bridgeId: 'brg_00000000000000000000',
+  ruleId: 'alr_00000000000000000000',
+  alertId: 'alt_00000000000000000000',
+  webhookId: 'whk_00000000000000000000',
+  deliveryId: 'whd_00000000000000000000',
 };
 
 let t: TestPlatform;
@@ -342,6 +401,26 @@ async function must(method: string, path: string, token: string, body?: unknown,
   const r = await call(method, path, token, body);
   assert.equal(r.status, status, `${method} ${path}: ${JSON.stringify(r.body)}`);
   return r.body;
+}
+
+/** A rule on a new device that reports a breach at once; its alert comes with the evaluator's next pass. */
+async function alertRule(owner: string): Promise<string> {
+  const name = `al-${Math.random().toString(36).slice(2, 8)}`;
+  const device = (await must('POST', '/v1/devices', owner, { name })).id as string;
+  const key = (await must('POST', `/v1/devices/${device}/access-keys`, owner)).secret as string;
+  const rule = (await must('POST', '/v1/alert-rules', owner, ALERT_RULE(device))).id as string;
+  await must('POST', '/v1/device/telemetry', key, { values: { matrix: 1 } }, 202);
+  return rule;
+}
+
+/** Waits for the evaluator (every 5 s) to open the rule's alert. */
+async function alertOf(owner: string, ruleId: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const page = await must('GET', `/v1/alerts?ruleId=${ruleId}`, owner, undefined, 200);
+    if (page.items[0]) return page.items[0].id as string;
+    if (i > 100) throw new Error(`no alert for ${ruleId}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** Makes one object of each kind in a tenant, with its owner key. */
@@ -374,11 +453,28 @@ async function makeMakers(tenantId: string, owner: string) {
     keyId: async () =>
       (await must('POST', '/v1/api-keys', owner, { name: `k${++n}`, role: 'viewer' })).apiKey.id as string,
     bridgeId: async () => (await must('POST', '/v1/bridges', owner, BRIDGE_BODY)).id as string,
+    webhookId: async () =>
+      (
+        await must('POST', '/v1/webhooks', owner, {
+          name: `w${++n}`,
+          url: 'https://hooks.example.com/hook',
+          eventTypes: ['device.deleted'],
+        })
+      ).webhook.id as string,
     schemaName: async () => {
       const name = `schema-${++n}-${Math.random().toString(36).slice(2, 8)}`;
       await must('POST', '/v1/config-schemas', owner, { name, tag: 'matrix', schema: { type: 'object' } });
       return name;
     },
+    ruleId: async () =>
+      (
+        await must('POST', '/v1/alert-rules', owner, {
+          name: `r${++n}`,
+          kind: 'absence',
+          enabled: false,
+          absence: { minutes: 5, of: 'presence' },
+        })
+      ).id as string,
     artifactId: async () => {
       const r = await api.raw('POST', '/v1/artifacts', {
         token: owner,
@@ -432,6 +528,8 @@ async function sessionOf(userId: string, owner: string) {
 
 async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
   const make = await makeMakers(tenantId, owner);
+  // Made first: the evaluator's pass comes while the rest of the fixture is made.
+  const ruleId = await alertRule(owner);
   const deviceId = await make.deviceId();
   const accessKeyId = (await must('POST', `/v1/devices/${deviceId}/access-keys`, owner)).accessKey.id;
   const commandId = (await must('POST', `/v1/devices/${deviceId}/commands`, owner, { name: 'reboot' })).id;
@@ -472,6 +570,10 @@ async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
     name: await make.name(),
     schemaName: await make.schemaName(),
     bridgeId: await make.bridgeId(),
+    webhookId: await make.webhookId(),
+    deliveryId: 'whd_00000000000000000000',
+    ruleId,
+    alertId: await alertOf(owner, ruleId),
     artifactId: await make.artifactId(),
     updateKeyId: await make.updateKeyId(),
     ...(await (async () => {

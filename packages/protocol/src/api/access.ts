@@ -19,6 +19,8 @@ export const PERMISSIONS = {
   'config:write': "change devices' desired configuration",
   'config:manage': 'create, change and delete configuration schemas',
   'telemetry:read': 'read telemetry, aggregates and device events',
+  'alerts:read': 'read alert rules and the alerts of devices',
+  'alerts:manage': 'create, change and delete alert rules; acknowledge and resolve alerts',
   'provisioning:read': 'list provisioning operations and provisioning tokens',
   'provisioning:approve': 'approve or reject pending provisioning operations',
   'provisioning:manage': 'create and revoke provisioning tokens',
@@ -27,12 +29,13 @@ export const PERMISSIONS = {
   'certificates:manage': 'revoke certificates, register and disable manufacturer CAs',
   'ownership:transfer': 'release devices to another tenant and claim released devices',
   'audit:read': 'query, export and verify the audit trail',
+  'integrations:read': 'list webhooks and MQTT bridges, their deliveries and status',
+  'integrations:manage':
+    'create, change and delete webhooks and MQTT bridges, rotate their secrets, replay deliveries',
   'firmware:read': 'list firmware artifacts and update-signing keys',
   'firmware:manage': 'upload and delete firmware artifacts, add, rotate and revoke update-signing keys',
   'firmware:deploy':
     'create deployments, pause, resume, abort and stop them, and the tenant OTA emergency stop',
-  'integrations:read': 'list webhooks and MQTT bridges with their status (never their secrets)',
-  'integrations:manage': 'create, change and delete webhooks and MQTT bridges',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -10,6 +10,8 @@ import { deploymentOperations, deviceOtaOperations } from './deployments.js';
 import { authOperations } from './auth.js';
 import { commandOperations } from './commands.js';
 import { configOperations, deviceConfigOperations } from './config.js';
+import { webhookOperations } from './webhooks.js';
+import { alertOperations } from './alerts.js';
 import { deviceApiOperations } from './device.js';
 import { deviceOperations } from './devices.js';
 import { deviceFirmwareOperations, fleetOperations } from './fleet.js';
@@ -39,6 +41,8 @@ export * from './artifacts.js';
 export * from './deployments.js';
 export * from './config.js';
 export * from './bridges.js';
+export * from './webhooks.js';
+export * from './alerts.js';
 
 /** What people and programs call (the client and the CLI). */
 export const MANAGEMENT_OPERATIONS = {
@@ -51,6 +55,8 @@ export const MANAGEMENT_OPERATIONS = {
   ...telemetryOperations,
   ...commandOperations,
   ...configOperations,
+  ...webhookOperations,
+  ...alertOperations,
   ...provisioningOperations,
   ...pkiOperations,
   ...auditOperations,

@@ -124,6 +124,32 @@ for (const [name, open] of storeBackends) {
       assert.equal(calls, 2, 'a done fact was handed on again');
     });
 
+    test('every handler of a type sees the fact; it is done only once all of them succeeded', async () => {
+      const outbox = createOutbox({ db, retryDelayMs: () => 100 });
+      const tenantId = tenant();
+      const seen: string[] = [];
+      let failures = 1;
+      outbox.handle('device.deleted', async (payload) => {
+        if (payload.tenantId === tenantId) seen.push('revoke');
+      });
+      outbox.handle('device.deleted', async (payload) => {
+        if (payload.tenantId !== tenantId) return;
+        seen.push('fan-out');
+        if (failures-- > 0) throw new Error('the receiver is down');
+      });
+      await db.transaction(() => outbox.add('device.deleted', { tenantId, deviceId: 'dev_two' }));
+      await outbox.deliver();
+      assert.equal((await factsOf(tenantId))[0]!.done, false);
+      await sleep(150);
+      await outbox.deliver();
+      assert.deepEqual(
+        seen,
+        ['revoke', 'fan-out', 'revoke', 'fan-out'],
+        'both ran, in order, again after a failure',
+      );
+      assert.equal((await factsOf(tenantId))[0]!.done, true);
+    });
+
     test('a failed fact waits for its backoff before the next attempt', async () => {
       const outbox = createOutbox({ db, retryDelayMs: () => 60_000 });
       const tenantId = tenant();

@@ -2,7 +2,7 @@
  * The outbox: facts that must not be lost. A service writes a fact in the same transaction as the
  * change it follows (`add` joins the ambient transaction, see `store/ambient.ts`), so the fact exists
  * exactly when the change does; a crash after the commit cannot lose it. The outbox worker
- * (`workers/outbox.ts`) later hands each fact to the handler registered for its type, at least once:
+ * (`workers/outbox.ts`) later hands each fact to the handlers registered for its type, at least once:
  * a row is marked done only after its handler succeeded, a failure is retried with backoff (attempts
  * and the last error are kept on the row), and a node that dies while handling a row leaves it to come
  * due again. Handlers must therefore be idempotent, and must not rely on facts arriving in order.
@@ -10,7 +10,7 @@
  * Notices that only need to reach the nodes alive now go through the notifier (`notifier.ts`) instead.
  */
 import { whenCommitted, inTransaction } from '../store/ambient.js';
-import type { Db } from '../store/db.js';
+import type { Db, Queryable } from '../store/db.js';
 
 /** Every fact type and its payload (JSON). A later fact (webhooks, OTA, alerts) adds a line here. */
 export interface OutboxFacts {
@@ -37,10 +37,80 @@ export interface OutboxFacts {
     reason: string | null;
     at: number;
   };
+  /** A pending provisioning operation was approved, rejected or locked (docs/provisioning.md). */
+  'provisioning.decided': {
+    tenantId: string;
+    /** The provisioned device when approved; null otherwise. */
+    deviceId: string | null;
+    operationId: string;
+    serial: string;
+    status: string;
+    decidedBy: string;
+    reason: string | null;
+    reprovisioned: boolean;
+    certificateSerial: string | null;
+    at: number;
+  };
+  /** A device event, written only for tenants that forward device events (docs/integrations.md). */
+  'device.event': {
+    tenantId: string;
+    deviceId: string;
+    ts: number;
+    type: string;
+    severity: string;
+    message: string | null;
+    data: Record<string, unknown> | null;
+    at: number;
+  };
+  /** A device answered a command (docs/integrations.md: command.result). */
+  'command.result': {
+    tenantId: string;
+    deviceId: string;
+    commandId: string;
+    name: string;
+    status: string;
+    result: unknown;
+    error: string | null;
+    at: number;
+  };
+  /** A device session started (docs/integrations.md: device.connected). */
+  'device.connected': {
+    tenantId: string;
+    deviceId: string;
+    sessionId: string;
+    remoteAddress: string | null;
+    transport: string;
+    at: number;
+  };
+  /** A device session ended, and why; a node's restart ends the sessions it held (sessionId null). */
+  'device.disconnected': {
+    tenantId: string;
+    deviceId: string;
+    sessionId: string | null;
+    reason: string;
+    remoteAddress: string | null;
+    transport: string | null;
+    at: number;
+  };
   /** A device's desired configuration changed (docs/config.md). */
   'config.desired.changed': ConfigChangedFact;
   /** A device's reported configuration changed. */
   'config.reported.changed': ConfigChangedFact;
+  /**
+   * An alert changed state (docs/alerts.md): fired (`previous` null), acknowledged or resolved. For
+   * webhooks and the MQTT bridge (alert.fired, alert.acknowledged, alert.resolved).
+   */
+  'alert.changed': {
+    tenantId: string;
+    alertId: string;
+    ruleId: string;
+    deviceId: string;
+    state: 'firing' | 'acknowledged' | 'resolved';
+    previous: 'firing' | 'acknowledged' | 'resolved' | null;
+    severity: string;
+    value: number | null;
+    at: number;
+  };
 }
 
 /** One change of a configuration document: the merge patch as applied, its new version, who made it. */
@@ -77,7 +147,18 @@ export interface FactWriter {
 }
 
 export interface Outbox extends FactWriter {
-  /** Registers the one handler of a fact type; facts of types with no handler here stay for others. */
+  /**
+   * Writes facts in a transaction the caller holds outside the ambient ones (the telemetry group
+   * commit); the caller calls `wake` once it committed.
+   */
+  addIn<K extends FactType>(tx: Queryable, type: K, payloads: readonly OutboxFacts[K][]): Promise<void>;
+  /** Nudges this node's worker now, for facts of `type` committed through `addIn`. */
+  wake(type: FactType): void;
+  /**
+   * Registers a handler of a fact type (revocation and the event fan-out both take `device.deleted`):
+   * a fact is done once every handler of its type succeeded. Facts of types with no handler here stay
+   * for other nodes.
+   */
   handle<K extends FactType>(type: K, handler: FactHandler<K>): void;
   /** Called (after the commit) whenever a fact was written on this node: the worker's nudge. */
   onAdded(listener: () => void): void;
@@ -124,7 +205,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const { db } = options;
   const claimMs = options.claimMs ?? DEFAULT_CLAIM_MS;
   const retryDelayMs = options.retryDelayMs ?? defaultRetryDelayMs;
-  const handlers = new Map<FactType, FactHandler<FactType>>();
+  const handlers = new Map<FactType, FactHandler<FactType>[]>();
   const listeners: (() => void)[] = [];
 
   /** The next due row of a handled type, claimed: no other node takes it while the claim lasts. */
@@ -142,7 +223,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
   }
 
   async function handleRow(row: Row): Promise<void> {
-    const handler = handlers.get(row.type)!;
+    const handling = handlers.get(row.type)!;
     const renew = setInterval(() => {
       db.query(
         `UPDATE outbox SET next_attempt_at = now() + $2::double precision * interval '1 millisecond'
@@ -155,7 +236,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
     let failed = false;
     try {
       const payload = typeof row.payload === 'string' ? (JSON.parse(row.payload) as unknown) : row.payload;
-      await handler(payload as never, { id: row.id, type: row.type, attempt: row.attempts });
+      // Every handler of the type, in registration order; a failure retries them all (they are idempotent).
+      for (const handler of handling)
+        await handler(payload as never, { id: row.id, type: row.type, attempt: row.attempts });
     } catch (err) {
       failed = true;
       failure = err;
@@ -197,20 +280,32 @@ export function createOutbox(options: OutboxOptions): Outbox {
     if (payloads.length === 0) return;
     if (!inTransaction())
       throw new Error(`outbox facts ${type} written outside a transaction: they must join their change's`);
-    await db.query('INSERT INTO outbox (type, payload) SELECT $1, p FROM unnest($2::jsonb[]) AS p', [
+    await insert(db, type, payloads);
+    nudge(type);
+  }
+
+  async function insert(q: Queryable, type: FactType, payloads: readonly unknown[]): Promise<void> {
+    await q.query('INSERT INTO outbox (type, payload) SELECT $1, p FROM unnest($2::jsonb[]) AS p', [
       type,
       payloads.map((p) => JSON.stringify(p)),
     ]);
-    nudge(type);
   }
 
   return {
     add: (type, payload) => addMany(type, [payload]),
     addMany,
+    async addIn(tx, type, payloads) {
+      if (payloads.length > 0) await insert(tx, type, payloads);
+    },
+    wake(type) {
+      if (handlers.has(type)) for (const listener of listeners) listener();
+    },
 
     handle(type, handler) {
-      if (handlers.has(type)) throw new Error(`outbox facts ${type} already have a handler`);
-      handlers.set(type, handler as FactHandler<FactType>);
+      const list = handlers.get(type) ?? [];
+      if (list.includes(handler as FactHandler<FactType>))
+        throw new Error(`this handler of outbox facts ${type} is registered already`);
+      handlers.set(type, [...list, handler as FactHandler<FactType>]);
     },
 
     onAdded(listener) {

@@ -95,6 +95,8 @@ for (const [name, open] of storeBackends) {
       });
       const commands = createCommandService({
         store: commandStore(db),
+        transaction: transactionOf(db, commandStore),
+        outbox: createOutbox({ db }),
         bus,
         cursors,
         defaultTtlSeconds: 60,
@@ -105,6 +107,7 @@ for (const [name, open] of storeBackends) {
       const presence = createPresenceService({
         store: presenceStore(db),
         transaction: transactionOf(db, presenceStore),
+        outbox: createOutbox({ db }),
         nodeId: 'n1',
         requireDevice,
         now,

@@ -4,6 +4,7 @@
  * service wrapped by the access guard (services call each other unguarded; the outer call was
  * checked). `domains` are the same services unguarded, for the workers and the adapters' own hooks.
  */
+import type { PlatformEvent } from '@mooring/protocol';
 import type { Config } from '../config.js';
 import { createCommandService } from '../domains/commands/service.js';
 import { commandStore } from '../domains/commands/store.js';
@@ -53,9 +54,11 @@ import { createArtifactService } from '../domains/artifacts/service.js';
 import { artifactStore } from '../domains/artifacts/store.js';
 import { chunkStorage } from '../domains/artifacts/chunk-storage.js';
 import {
+  ALERT_RULES,
   ARTIFACT_RULES,
   BRIDGE_RULES,
   CONFIG_RULES,
+  WEBHOOK_RULES,
   DEPLOYMENT_RULES,
   OTA_DEVICE_RULES,
 } from '../domains/access/rules.js';
@@ -63,12 +66,22 @@ import { createDeploymentServices } from '../domains/deployments/service.js';
 import { deploymentStore } from '../domains/deployments/store.js';
 import { createOrchestrator } from '../domains/deployments/orchestrator.js';
 import { createConfigService } from '../domains/config/service.js';
+import { createWebhookService } from '../domains/webhooks/service.js';
+import { webhookStore } from '../domains/webhooks/store.js';
+import { createDeliveryWorker } from '../domains/webhooks/delivery.js';
+import { registerEventFanOut } from '../domains/webhooks/fanout.js';
+import { createInterest, WEBHOOK_INTEREST } from '../domains/webhooks/interest.js';
+import { createTelemetryForwarder, forwardInCommit } from '../domains/webhooks/forwarding.js';
 import { configStore } from '../domains/config/store.js';
 import { createSchemaChecker } from '../domains/config/schemas.js';
 import { createBridgeService } from '../domains/bridges/service.js';
-import { bridgeStore } from '../domains/bridges/store.js';
+import { BRIDGE_INTEREST, bridgeStore } from '../domains/bridges/store.js';
 import { createBridgeSupervisor } from '../domains/bridges/supervisor.js';
 import { createAddressPolicy } from '../platform/outbound/address-policy.js';
+import { createAlertService } from '../domains/alerts/service.js';
+import { alertStore } from '../domains/alerts/store.js';
+import { alertEffects } from '../domains/alerts/effects.js';
+import { createAlertEvaluator } from '../domains/alerts/evaluator.js';
 import { createUserService } from '../domains/users/service.js';
 import type { User } from '../domains/users/users.js';
 import { userStore } from '../domains/users/store.js';
@@ -99,6 +112,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** The OTA orchestrator should make a pass soon (a deployment changed). */
   nudgeOrchestrator(): void;
+  /** The webhook delivery worker should run soon (deliveries or a verification are due). */
+  nudgeWebhooks(): void;
   /** A platform administrator changed the one-time bootstrap password. */
   onBootstrapPasswordSpent(): void;
 }
@@ -118,15 +133,26 @@ export async function createServices(deps: ServiceDeps) {
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
   // Other domains create and read device rows through the devices contract, in their transaction.
   const deviceRecordsOn = (tx?: Queryable) => deviceStore(tx ?? db);
+  // Which tenants forward telemetry and device events: read by the group commit (no cost for others).
+  const interest = createInterest({
+    db,
+    sources: [WEBHOOK_INTEREST, BRIDGE_INTEREST],
+    onError: (err) => logger.warn({ err }, 'reading the integrations that forward telemetry failed'),
+  });
+  const forwarding = forwardInCommit({ interest, outbox });
   const writer = createBatchWriter(db, config.telemetryBatchMaxRows, {
     onCommit: (_messages, rows, ms) => {
       metrics.batchRows.observe(rows);
       metrics.commitSeconds.observe(ms / 1000);
+      if (forwarding.takeWroteEvents()) outbox.wake('device.event');
     },
+    inCommit: forwarding.inCommit,
   });
   const telemetry = createTelemetryService({ store: telemetryStore(db), writer, cursors, requireDevice });
   const commands = createCommandService({
     store: commandStore(db),
+    transaction: transactionOf(db, commandStore),
+    outbox,
     bus,
     cursors,
     defaultTtlSeconds: config.commandDefaultTtlSeconds,
@@ -136,6 +162,8 @@ export async function createServices(deps: ServiceDeps) {
   const presence = createPresenceService({
     store: presenceStore(db),
     transaction: transactionOf(db, presenceStore),
+    outbox,
+    forwards: (tenantId, type) => interest.wants(tenantId, type),
     nodeId: config.nodeId,
     requireDevice,
   });
@@ -171,6 +199,7 @@ export async function createServices(deps: ServiceDeps) {
   const provisioning = createProvisioningService({
     store: provisioningStore(db),
     transaction: transactionOf(db, provisioningStore),
+    outbox,
     deviceRecords: deviceRecordsOn,
     bus,
     cursors,
@@ -287,6 +316,7 @@ export async function createServices(deps: ServiceDeps) {
     box,
     policy: outboundPolicy,
     audit: recordAudit,
+    changed: () => void interest.refresh().catch(() => undefined),
   });
   const bridgeForwarders = createBridgeSupervisor({
     db,
@@ -294,6 +324,57 @@ export async function createServices(deps: ServiceDeps) {
     policy: outboundPolicy,
     nodeId: config.nodeId,
     logger: logger.child({ component: 'bridges' }),
+  });
+
+  const alertFx = alertEffects({ outbox, audit: recordAudit });
+  const alerts = createAlertService({
+    store: alertStore(db),
+    transaction: transactionOf(db, alertStore),
+    effects: alertFx,
+    cursors,
+  });
+  const alertEvaluator = createAlertEvaluator({
+    store: alertStore(db),
+    transaction: transactionOf(db, alertStore),
+    effects: alertFx,
+  });
+
+  const webhooks = createWebhookService({
+    store: webhookStore(db),
+    transaction: transactionOf(db, webhookStore),
+    box,
+    cursors,
+    allowList: config.outboundAllowList,
+    nudge: () => {
+      deps.nudgeWebhooks();
+      void interest.refresh().catch(() => undefined);
+    },
+  });
+  const webhookDelivery = createDeliveryWorker({
+    store: webhookStore(db),
+    nodeId: config.nodeId,
+    box,
+    allowList: config.outboundAllowList,
+    retryScale: config.webhookRetryScale,
+    logger: logger.child({ component: 'webhooks' }),
+    onVerified: () => void interest.refresh().catch(() => undefined),
+  });
+  // Every platform event is also spooled for the tenant's MQTT bridges, in the fan-out's transaction.
+  const bridgeSink = (tx: Queryable) => ({
+    enqueue: async (event: PlatformEvent, tags: readonly string[]) => {
+      await bridges.enqueue(event, tags, tx);
+    },
+  });
+  registerEventFanOut({
+    outbox,
+    transaction: transactionOf(db, webhookStore),
+    sinks: [bridgeSink],
+    nudge: () => deps.nudgeWebhooks(),
+  });
+  const telemetryForwarder = createTelemetryForwarder({
+    transaction: transactionOf(db, webhookStore),
+    sinks: [bridgeSink],
+    nudge: () => deps.nudgeWebhooks(),
   });
 
   const deviceRecords = deviceStore(db);
@@ -318,6 +399,8 @@ export async function createServices(deps: ServiceDeps) {
     ota: guard(ota, OTA_DEVICE_RULES, access),
     config: guard(twin, CONFIG_RULES, access),
     bridges: guard(bridges, BRIDGE_RULES, access),
+    webhooks: guard(webhooks, WEBHOOK_RULES, access),
+    alerts: guard(alerts, ALERT_RULES, access),
     time,
     authenticateDevice,
     authenticateBearer: (token: string, source: string | null) =>
@@ -339,7 +422,11 @@ export async function createServices(deps: ServiceDeps) {
       orchestrator,
       bridges,
       bridgeForwarders,
+      alertEvaluator,
+      webhookDelivery,
+      telemetryForwarder,
     },
+    interest,
     /** What the event fan-out calls inside the transaction that handles an event. */
     bridgeSpool: bridges as BridgeSpool,
     writer,

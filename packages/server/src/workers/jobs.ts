@@ -15,6 +15,13 @@ export const OTA_ORCHESTRATOR_JOB = 'ota-orchestrator';
 
 /** Takes, renews and gives back bridge leases, starting and stopping this node's forwarders. */
 export const BRIDGE_FORWARDERS_JOB = 'bridge-forwarders';
+/** Judges every enabled alert rule (docs/alerts.md). */
+export const ALERT_EVALUATOR_JOB = 'alert-evaluator';
+/** Sends due webhook deliveries and verification challenges: every second, and when nudged. */
+export const WEBHOOK_DELIVERY_JOB = 'webhook-delivery';
+/** Turns buffered telemetry into telemetry.batch events, one per device and second. */
+export const TELEMETRY_FORWARD_JOB = 'telemetry-forward';
+const ALERT_EVALUATION_EVERY_MS = 5_000;
 
 /** An upload whose last chunk is this old is abandoned: uploads write a chunk every few seconds. */
 export const ABANDONED_UPLOAD_MS = 3600_000;
@@ -30,6 +37,9 @@ export interface PlatformJobDeps {
   orchestrator: { tick(): Promise<unknown> };
   bridges: { expireSpools(): Promise<unknown> };
   bridgeForwarders: { tick(): Promise<void> };
+  alertEvaluator: { tick(): Promise<unknown> };
+  webhookDelivery: { run(): Promise<unknown> };
+  telemetryForwarder: { run(): Promise<unknown> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
 }
@@ -51,6 +61,30 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       scope: 'cluster',
       run: async () => {
         await deps.orchestrator.tick();
+      },
+    },
+    {
+      name: WEBHOOK_DELIVERY_JOB,
+      everyMs: 1_000,
+      scope: 'cluster',
+      run: async () => {
+        await deps.webhookDelivery.run();
+      },
+    },
+    {
+      name: TELEMETRY_FORWARD_JOB,
+      everyMs: 1_000,
+      scope: 'cluster',
+      run: async () => {
+        await deps.telemetryForwarder.run();
+      },
+    },
+    {
+      name: ALERT_EVALUATOR_JOB,
+      everyMs: ALERT_EVALUATION_EVERY_MS,
+      scope: 'cluster',
+      run: async () => {
+        await deps.alertEvaluator.tick();
       },
     },
     // Each bridge is forwarded by the node holding its lease: every node looks for free ones.

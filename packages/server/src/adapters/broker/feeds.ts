@@ -32,6 +32,11 @@ export interface FeedDefinition<Item> {
   topicOf(topicId: string, item: Item): string;
   payloadOf(item: Item): Buffer;
   qos: 0 | 1;
+  /**
+   * Checked right before an item is written: true drops it, because something this connection did
+   * while the pass ran made it moot (an acknowledgement of a later version). Optional.
+   */
+  stale?(session: DeviceSession, item: Item): boolean;
   /** Called once an item was written to a connection (for example to mark a command delivered). */
   sent?(device: AuthenticatedDevice, item: Item): Promise<void> | undefined;
 }
@@ -85,6 +90,7 @@ export function createFeeds(deps: {
             stillOpen.add(id);
             if (state.sent.has(id)) continue;
             if (!(await session.outbound.room())) return;
+            if (feed.stale?.(session, item)) continue;
             const topic = feed.topicOf(session.topicId, item);
             if (!session.outbound.send(filter, topic, feed.payloadOf(item), feed.qos)) return;
             state.sent.add(id);

@@ -1,6 +1,8 @@
 /** What routes see: the services, and the request's authenticated caller. */
 import type { ConfigService } from '../../domains/config/config.js';
 import type { BridgeService } from '../../domains/bridges/bridges.js';
+import type { WebhookService } from '../../domains/webhooks/webhooks.js';
+import type { AlertService } from '../../domains/alerts/alerts.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CommandService } from '../../domains/commands/commands.js';
 import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/devices.js';
@@ -50,6 +52,8 @@ export interface Services {
   ota: OtaDeviceService;
   config: ConfigService;
   bridges: BridgeService;
+  webhooks: WebhookService;
+  alerts: AlertService;
 }
 
 /** Which credential a route takes. Every route declares one; `none` is for health, login and the spec. */

@@ -26,6 +26,7 @@ export const DEVICE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   'devices:command',
   'config:write',
   'telemetry:read',
+  'alerts:read',
   'certificates:read',
   'ownership:transfer',
 ]);
@@ -46,7 +47,7 @@ export const BUILT_IN_ROLES: Record<string, RoleDefinition> = Object.fromEntries
       ['admin', 'everything except the tenant security settings', except('tenant:manage')],
       [
         'operator',
-        'runs the fleet: devices, commands, telemetry, firmware deployments; reads provisioning and certificates',
+        'runs the fleet: devices, commands, telemetry, alerts, firmware deployments; reads provisioning and certificates',
         [
           'tenant:read',
           'devices:read',
@@ -54,6 +55,8 @@ export const BUILT_IN_ROLES: Record<string, RoleDefinition> = Object.fromEntries
           'devices:command',
           'config:write',
           'telemetry:read',
+          'alerts:read',
+          'alerts:manage',
           'firmware:read',
           'firmware:deploy',
           'provisioning:read',
@@ -68,8 +71,15 @@ export const BUILT_IN_ROLES: Record<string, RoleDefinition> = Object.fromEntries
       ],
       [
         'viewer',
-        'reads devices, telemetry, provisioning and certificates',
-        ['tenant:read', 'devices:read', 'telemetry:read', 'provisioning:read', 'certificates:read'],
+        'reads devices, telemetry, alerts, provisioning and certificates',
+        [
+          'tenant:read',
+          'devices:read',
+          'telemetry:read',
+          'alerts:read',
+          'provisioning:read',
+          'certificates:read',
+        ],
       ],
       [
         'auditor',

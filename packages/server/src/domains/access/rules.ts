@@ -21,6 +21,8 @@ import type { ArtifactService } from '../artifacts/artifacts.js';
 import type { DeploymentService, OtaDeviceService } from '../deployments/deployments.js';
 import type { ConfigService } from '../config/config.js';
 import type { BridgeService } from '../bridges/bridges.js';
+import type { WebhookService } from '../webhooks/webhooks.js';
+import type { AlertService } from '../alerts/alerts.js';
 import type { Rules } from './guard.js';
 
 const CREDENTIAL = 'the argument is the credential being checked';
@@ -241,6 +243,37 @@ export const CONFIG_RULES: Rules<ConfigService> = {
   pollDesired: { open: DEVICE_SELF },
   report: { open: DEVICE_SELF },
   requestFull: { open: DEVICE_SELF },
+};
+
+// Rules apply across the tenant's devices: managing them (and acknowledging or resolving alerts) is
+// tenant-wide. An alert is about one device: a caller holding alerts:read over some devices sees only
+// theirs, so the single-alert calls are `list` rules too and the service filters by the visibility
+// the guard hands it (another device's alert is not found).
+export const ALERT_RULES: Rules<AlertService> = {
+  listRules: { permission: 'alerts:read' },
+  getRule: { permission: 'alerts:read' },
+  createRule: { permission: 'alerts:manage' },
+  updateRule: { permission: 'alerts:manage' },
+  deleteRule: { permission: 'alerts:manage' },
+  list: { permission: 'alerts:read', list: true },
+  get: { permission: 'alerts:read', list: true },
+  acknowledge: { permission: 'alerts:manage', list: true },
+  resolve: { permission: 'alerts:manage', list: true },
+};
+
+// Integrations span the tenant: integrations:* is granted tenant-wide only.
+export const WEBHOOK_RULES: Rules<WebhookService> = {
+  create: { permission: 'integrations:manage' },
+  list: { permission: 'integrations:read' },
+  get: { permission: 'integrations:read' },
+  update: { permission: 'integrations:manage' },
+  delete: { permission: 'integrations:manage' },
+  verify: { permission: 'integrations:manage' },
+  rotateSecret: { permission: 'integrations:manage' },
+  deliveries: { permission: 'integrations:read' },
+  delivery: { permission: 'integrations:read' },
+  replay: { permission: 'integrations:manage' },
+  replayRange: { permission: 'integrations:manage' },
 };
 
 // Integrations reach outside the platform with the tenant's events: tenant-wide grants only.

@@ -21,6 +21,8 @@ export interface BridgeDeps {
   /** The outbound address policy (the operator's allow-list applied). */
   policy: AddressPolicy;
   audit: AuditSink;
+  /** A bridge was created, changed or deleted (which tenants forward which events may have changed). */
+  changed?(): void;
   now?: () => number;
 }
 
@@ -188,6 +190,7 @@ export function createBridgeService(
       if (input.clientKey) checkPem('/clientKey', input.clientKey, 'key');
       const id = newId('brg');
       await store.insert(id, caller.tenantId, c, now());
+      deps.changed?.();
       return toBridge(await require(caller, id));
     },
     async update(caller, id, input) {
@@ -204,11 +207,13 @@ export function createBridgeService(
       if (input.clientKey) checkPem('/clientKey', input.clientKey, 'key');
       if (!(await store.update(caller.tenantId, id, c, now())))
         throw new AppError('BRIDGE_NOT_FOUND', `bridge ${id} not found`);
+      deps.changed?.();
       return toBridge(await require(caller, id));
     },
     async delete(caller, id) {
       if (!(await store.remove(caller.tenantId, id)))
         throw new AppError('BRIDGE_NOT_FOUND', `bridge ${id} not found`);
+      deps.changed?.();
     },
 
     enqueue(event, deviceTags, tx) {

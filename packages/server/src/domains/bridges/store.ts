@@ -87,6 +87,9 @@ export interface SpoolOutcome {
   totalDropped: number;
 }
 
+/** The tenants and event types enabled bridges take: a source of the forwarding interest. */
+export const BRIDGE_INTEREST = `SELECT DISTINCT tenant_id, unnest(event_types) AS type FROM bridges WHERE enabled`;
+
 /** One audit record per bridge at most this often; the drops in between are summed into the next one. */
 export const DROP_AUDIT_INTERVAL_MS = 60_000;
 

@@ -2,6 +2,8 @@ import { MAX_COMMAND_DOCUMENT_BYTES } from '@mooring/protocol';
 import { Errors } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Notifier } from '../../platform/notifier.js';
+import type { FactWriter } from '../../platform/outbox.js';
+import type { Transaction } from '../../store/db.js';
 import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import type { Command, CommandService } from './commands.js';
@@ -9,6 +11,9 @@ import { toCommand, type CommandStore } from './store.js';
 
 export interface CommandDeps {
   store: CommandStore;
+  /** A result and its command.result fact commit together. */
+  transaction: Transaction<CommandStore>;
+  outbox: FactWriter;
   bus: Notifier;
   /** Signs and checks pagination cursors. */
   cursors: Cursors;
@@ -102,11 +107,25 @@ export function createCommandService(deps: CommandDeps): CommandService {
         ]);
       }
       const t = now();
-      const done = await store.complete(device, commandId, {
-        status: result.status,
-        resultJson,
-        error: result.error ?? null,
-        at: t,
+      const done = await deps.transaction(async (tx) => {
+        const c = await tx.complete(device, commandId, {
+          status: result.status,
+          resultJson,
+          error: result.error ?? null,
+          at: t,
+        });
+        if (c)
+          await deps.outbox.add('command.result', {
+            tenantId: device.tenantId,
+            deviceId: device.deviceId,
+            commandId: c.id,
+            name: c.name,
+            status: c.status,
+            result: c.result ?? null,
+            error: c.error,
+            at: t,
+          });
+        return c;
       });
       if (done) return done;
       const existing = await find(device.tenantId, device.deviceId, commandId);

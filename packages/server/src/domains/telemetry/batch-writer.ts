@@ -8,6 +8,7 @@
 import type { DeviceEvent, TelemetryValue } from '@mooring/protocol';
 import { outsideTransaction } from '../../store/ambient.js';
 import type { Db, Queryable } from '../../store/db.js';
+import type { CommittedMessage } from './telemetry.js';
 
 export interface TelemetryRow {
   tenantId: string;
@@ -30,6 +31,11 @@ interface Entry {
 export interface BatchStats {
   /** Called after each commit with the number of messages and rows and the commit time in ms. */
   onCommit?(messages: number, rows: number, ms: number): void;
+  /**
+   * Writes, inside the commit's transaction, what must exist exactly when the batch does (what
+   * integrations forward). It should cost nothing for tenants nobody forwards for.
+   */
+  inCommit?(tx: Queryable, messages: readonly CommittedMessage[]): Promise<void>;
 }
 
 export interface BatchWriter {
@@ -81,7 +87,14 @@ export function createBatchWriter(db: Db, maxRows: number, stats: BatchStats = {
       const started = performance.now();
       try {
         // Only `tx` is used inside: not an ambient transaction (see TransactionOptions).
-        const rows = await db.transaction((tx) => commit(tx, batch), { ambient: false });
+        const rows = await db.transaction(
+          async (tx) => {
+            const n = await commit(tx, batch);
+            await stats.inCommit?.(tx, batch);
+            return n;
+          },
+          { ambient: false },
+        );
         stats.onCommit?.(batch.length, rows, performance.now() - started);
         for (const e of batch) e.resolve();
       } catch (err) {

@@ -65,3 +65,15 @@ export interface TelemetryService {
 
 /** Largest number of buckets one aggregate query may return. */
 export const MAX_AGGREGATE_BUCKETS = 10_000;
+
+/**
+ * One message of a telemetry group commit, as the commit's hook sees it (what integrations forward is
+ * written in the same transaction: `BatchStats.inCommit`).
+ */
+export interface CommittedMessage {
+  readonly tenantId: string;
+  readonly deviceId: string;
+  readonly received: number;
+  readonly rows: readonly { readonly key: string; readonly ts: number; readonly value: TelemetryValue }[];
+  readonly event: DeviceEvent | undefined;
+}

@@ -8,8 +8,27 @@
 import { topics, type DesiredConfigMessage } from '@mooring/protocol';
 import type { ConfigService } from '../../../domains/config/config.js';
 import type { FeedDefinition } from '../feeds.js';
+import type { DeviceSession } from '../session.js';
 
 export const CONFIG_FEED = 'config';
+
+/**
+ * What each connection has said: the desired version it acknowledged (set before the PUBACK of that
+ * acknowledgement leaves) and whether it asked for the whole document since. A pass that read the
+ * twin before an acknowledgement committed would otherwise write, after that PUBACK, a patch to a
+ * version the device has just acknowledged.
+ */
+const said = new WeakMap<DeviceSession, { acknowledged: number; wantsWhole: boolean }>();
+
+export function noteAcknowledged(session: DeviceSession, version: number): void {
+  const s = said.get(session);
+  if (s && s.acknowledged >= version) return;
+  said.set(session, { acknowledged: version, wantsWhole: false });
+}
+
+export function noteWholeRequested(session: DeviceSession): void {
+  said.set(session, { acknowledged: said.get(session)?.acknowledged ?? 0, wantsWhole: true });
+}
 
 export function configFeed(
   config: Pick<ConfigService, 'pushFor'>,
@@ -24,6 +43,11 @@ export function configFeed(
       // Ids compare as strings in the pump's paging; there is one item at most, so `after` ends it.
       const id = `${message.version}.${message.baseVersion}`;
       return after === undefined ? [{ id, message }] : [];
+    },
+    stale: (session, m) => {
+      const s = said.get(session);
+      if (!s || m.message.version > s.acknowledged) return false;
+      return !(m.message.baseVersion === 0 && s.wantsWhole);
     },
     idOf: (m) => m.id,
     topicOf: (topicId) => topics.configDesired(topicId),

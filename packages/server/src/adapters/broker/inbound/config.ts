@@ -7,6 +7,7 @@
 import { topics } from '@mooring/protocol';
 import { isAppError } from '../../../errors.js';
 import type { ConfigService } from '../../../domains/config/config.js';
+import { noteAcknowledged, noteWholeRequested } from '../feeds/config.js';
 import type { InboundRoute } from './router.js';
 
 export function configReportedRoute(config: Pick<ConfigService, 'report'>): InboundRoute {
@@ -14,11 +15,15 @@ export function configReportedRoute(config: Pick<ConfigService, 'report'>): Inbo
     pattern: topics.configReported('{deviceId}'),
     kind: 'config_reported',
     handle: (m, refuse) =>
-      config.report(m.session.device, m.payload, m.received).catch((err: unknown) => {
-        if (isAppError(err))
-          return refuse(m, err.code, err.message, 'config_report_refused', err.errors?.[0]?.path);
-        throw err;
-      }),
+      config.report(m.session.device, m.payload, m.received).then(
+        // Before the PUBACK leaves: nothing at or below this version is written to the device after it.
+        (answer) => noteAcknowledged(m.session, answer.acknowledgedVersion),
+        (err: unknown) => {
+          if (isAppError(err))
+            return refuse(m, err.code, err.message, 'config_report_refused', err.errors?.[0]?.path);
+          throw err;
+        },
+      ),
   };
 }
 
@@ -26,6 +31,9 @@ export function configGetRoute(config: Pick<ConfigService, 'requestFull'>): Inbo
   return {
     pattern: topics.configGet('{deviceId}'),
     kind: 'config_get',
-    handle: (m) => config.requestFull(m.session.device),
+    handle: (m) => {
+      noteWholeRequested(m.session);
+      return config.requestFull(m.session.device);
+    },
   };
 }

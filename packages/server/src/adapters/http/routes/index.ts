@@ -18,6 +18,8 @@ import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { configRoutes } from './config.js';
 import { bridgeRoutes } from './bridges.js';
+import { webhookRoutes } from './webhooks.js';
+import { alertRoutes } from './alerts.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -30,6 +32,8 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     telemetryRoutes,
     commandRoutes,
     configRoutes,
+    webhookRoutes,
+    alertRoutes,
     deviceApiRoutes,
     provisioningRoutes,
     pkiRoutes,
