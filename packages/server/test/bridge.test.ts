@@ -38,6 +38,7 @@ import {
   bootstrapAdminToken,
   httpsCall,
   startServerProcess,
+  startTestPlatform,
   testConfig,
   type ServerProcess,
 } from './harness.js';
@@ -357,4 +358,62 @@ test(
   'the same on the embedded store, the platform stopped and started again in this process (PGlite)',
   { timeout: 240_000 },
   (t) => scenario(t, inProcessOnPglite),
+);
+
+test(
+  'events the platform makes reach the bridge through the fan-out: a device connects, reports and sends telemetry',
+  { timeout: 120_000 },
+  async () => {
+    const work = mkdtempSync(join(tmpdir(), 'mooring-bridge-fanout-'));
+    chmodSync(work, 0o711);
+    const port = await freePort();
+    const broker = await startMosquitto(work, port);
+    const t = await startTestPlatform(ALLOW);
+    const subscriber = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+    try {
+      const received: PlatformEvent[] = [];
+      subscriber.on('message', (_topic, payload) => received.push(JSON.parse(payload.toString())));
+      await new Promise<void>((resolve, reject) =>
+        subscriber.once('connect', () =>
+          subscriber.subscribe('fleet/#', { qos: 1 }, (e) => (e ? reject(e) : resolve())),
+        ),
+      );
+      const { apiKey } = await t.tenant();
+      const d = await t.device(apiKey, { name: 'bridged', tags: ['north'] });
+      const created = await t.call('POST', '/v1/bridges', {
+        token: apiKey,
+        body: {
+          name: 'fleet',
+          url: `mqtt://127.0.0.1:${port}`,
+          topicTemplate: 'fleet/{deviceId}/{type}',
+          eventTypes: ['device.connected', 'device.event', 'telemetry.batch'],
+          deviceTags: ['north'],
+        },
+      });
+      assert.equal(created.status, 201, created.text);
+      const client = await t.connectDevice(d.deviceId, d.accessKey);
+      await client.publishAsync(`d/${d.deviceId}/telemetry`, JSON.stringify({ values: { t: 21.5 } }), {
+        qos: 1,
+      });
+      await client.publishAsync(
+        `d/${d.deviceId}/events`,
+        JSON.stringify({ type: 'door', message: 'opened' }),
+        {
+          qos: 1,
+        },
+      );
+      await until(() => {
+        const types = new Set(received.map((e) => e.type));
+        for (const type of ['device.connected', 'device.event', 'telemetry.batch'])
+          assert.ok(types.has(type as PlatformEvent['type']), `${type} in ${[...types].join(', ')}`);
+      }, 30_000);
+      assert.ok(received.every((e) => e.deviceId === d.deviceId && e.id.startsWith('evt_')));
+      await client.endAsync();
+    } finally {
+      subscriber.end(true);
+      await t.stop();
+      await stopProcess(broker);
+      rmSync(work, { recursive: true, force: true });
+    }
+  },
 );
