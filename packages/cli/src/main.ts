@@ -18,6 +18,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerFleet } from './commands/fleet.js';
 import { registerArtifacts } from './commands/artifacts.js';
 import { registerDeployments } from './commands/deployments.js';
+import { registerBridges } from './commands/bridges.js';
 import { registerConfig } from './commands/config.js';
 import { registerAlerts } from './commands/alerts.js';
 import { registerWebhooks } from './commands/webhooks.js';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
     registerFleet,
     registerArtifacts,
     registerDeployments,
+    registerBridges,
     registerAlerts,
     registerWebhooks,
     registerSimulate,
