@@ -6,7 +6,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { deviceKeyAndCsr } from './openssl.js';
 import { eventually, startTestPlatform, type TestPlatform } from './harness.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from './webhook-receiver.js';
 
@@ -414,4 +418,52 @@ test('provisioning decisions reach webhooks: approved with the device, rejected 
     ],
     ['rejected', 'not ours', null],
   );
+});
+
+test('certificate events: issued at approval, revoked once (a second revocation makes no second event)', async () => {
+  const { apiKey } = await t.tenant();
+  await hook(apiKey, { eventTypes: ['certificate.issued', 'certificate.revoked'] });
+  const pt = await t.call('POST', '/v1/provisioning-tokens', {
+    token: apiKey,
+    body: { name: 'pt', kind: 'batch', maxUses: 10, approval: 'manual' },
+  });
+  const work = mkdtempSync(join(tmpdir(), 'mooring-webhook-cert-'));
+  const { csr } = deviceKeyAndCsr(work);
+  const op = await t.call('POST', '/v1/device/provisioning/operations', {
+    token: pt.body.secret,
+    body: { serial: 'WH-CERT', csr },
+  });
+  assert.equal(op.status, 202, op.text);
+  const approved = await t.call('POST', `/v1/provisioning/operations/${op.body.operationId}/approve`, {
+    token: apiKey,
+    body: {},
+  });
+  assert.equal(approved.status, 200, approved.text);
+  const ofType = (type: string) =>
+    receiver.events().filter((e) => e.json.type === type && e.json.deviceId === approved.body.deviceId);
+  const [issued] = await eventually(
+    () => ofType('certificate.issued').length > 0 && ofType('certificate.issued'),
+    10_000,
+    'issued',
+  );
+  const serial = (issued!.json.data as { serial: string }).serial;
+  assert.match(serial, /^[0-9a-f]+$/);
+  for (let i = 0; i < 2; i++) {
+    const r = await t.call('POST', `/v1/certificates/${serial}/revoke`, {
+      token: apiKey,
+      body: { reason: 'lost' },
+    });
+    assert.ok(r.status < 300, r.text);
+  }
+  const [revoked] = await eventually(
+    () => ofType('certificate.revoked').length > 0 && ofType('certificate.revoked'),
+    10_000,
+    'revoked',
+  );
+  assert.deepEqual(
+    [(revoked!.json.data as { serial: string }).serial, (revoked!.json.data as { reason: string }).reason],
+    [serial, 'lost'],
+  );
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(ofType('certificate.revoked').length, 1, 'the second revocation changed nothing');
 });

@@ -61,6 +61,18 @@ export const FACT_EVENTS: { [K in FactType]?: (p: OutboxFacts[K]) => Mapped | un
     occurredAt: p.at,
     data: dataOf(p),
   }),
+  'certificate.issued': (p) => ({
+    type: 'certificate.issued',
+    deviceId: p.deviceId,
+    occurredAt: Number(p.at),
+    data: dataOf(p),
+  }),
+  'certificate.revoked': (p) => ({
+    type: 'certificate.revoked',
+    deviceId: p.deviceId,
+    occurredAt: Number(p.at),
+    data: dataOf(p),
+  }),
   'device.deleted': (p) => ({
     type: 'device.deleted',
     deviceId: p.deviceId,
