@@ -478,8 +478,9 @@ test('mooring simulate: a small fleet provisions itself, sends telemetry and ans
     pt.json.secret,
     '--mqtt',
     `mqtts://localhost:${t.platform.mqttPort}`,
+    // Long enough for a command sent from another CLI process to reach a device under load.
     '--duration',
-    '4s',
+    '12s',
     '--json',
   ]);
   // While it runs: a command to one of its devices is answered.
