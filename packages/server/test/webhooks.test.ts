@@ -467,3 +467,37 @@ test('certificate events: issued at approval, revoked once (a second revocation 
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(ofType('certificate.revoked').length, 1, 'the second revocation changed nothing');
 });
+
+test('credential events: an access key revoked, and the registration tokens of a device revoked', async () => {
+  const { apiKey } = await t.tenant();
+  await hook(apiKey, { eventTypes: ['credential.revoked'] });
+  const d = await t.device(apiKey);
+  const key = await t.call('DELETE', `/v1/devices/${d.deviceId}/access-keys/${d.accessKeyId}`, {
+    token: apiKey,
+  });
+  assert.ok(key.status < 300, key.text);
+  const rts = await t.call('POST', `/v1/devices/${d.deviceId}/registration-tokens/revoke`, { token: apiKey });
+  assert.ok(rts.status < 300, rts.text);
+  const revoked = await eventually(
+    () => {
+      const got = receiver
+        .events()
+        .filter((e) => e.json.type === 'credential.revoked' && e.json.deviceId === d.deviceId);
+      return got.length >= 2 && got;
+    },
+    10_000,
+    'both revocations',
+  );
+  assert.deepEqual(
+    revoked
+      .map((e) => [
+        (e.json.data as { kind: string }).kind,
+        (e.json.data as { credentialId: string }).credentialId,
+      ])
+      .sort(),
+    [
+      ['access-key', d.accessKeyId],
+      ['registration-tokens', null],
+    ],
+  );
+});

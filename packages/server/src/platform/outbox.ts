@@ -55,6 +55,17 @@ export interface OutboxFacts {
   };
   /** A device certificate was revoked (its first revocation), by the statement that revokes it. */
   'certificate.revoked': { tenantId: string; deviceId: string; serial: string; reason: string; at: number };
+  /**
+   * A device credential was revoked by an operator: one access key, or every registration token the
+   * device holds (`credentialId` null).
+   */
+  'credential.revoked': {
+    tenantId: string;
+    deviceId: string;
+    kind: 'access-key' | 'registration-tokens';
+    credentialId: string | null;
+    at: number;
+  };
   /** A pending provisioning operation was approved, rejected or locked (docs/provisioning.md). */
   'provisioning.decided': {
     tenantId: string;

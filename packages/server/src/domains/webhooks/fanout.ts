@@ -73,6 +73,12 @@ export const FACT_EVENTS: { [K in FactType]?: (p: OutboxFacts[K]) => Mapped | un
     occurredAt: Number(p.at),
     data: dataOf(p),
   }),
+  'credential.revoked': (p) => ({
+    type: 'credential.revoked',
+    deviceId: p.deviceId,
+    occurredAt: p.at,
+    data: dataOf(p),
+  }),
   'device.deleted': (p) => ({
     type: 'device.deleted',
     deviceId: p.deviceId,
