@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under packages/ with node's test runner through tsx.
 // Node 20's runner takes no glob, so the file list is built here.
-// The tests run the TypeScript sources, never a build that may be older: NODE_OPTIONS carries the
-// `mooring-source` export condition, so @mooring/* resolve to src/ in the test files and in every node
-// process they start (`mooring serve`, `mooring demo`, the CLI), which then load tsx themselves.
+// The tests run the TypeScript sources, never a build that may be older: the runner is started with
+// the `mooring-source` export condition, which it hands to each test file's process, so @mooring/*
+// resolve to src/ in the test files. The node processes a test starts (`mooring serve`, `mooring demo`,
+// the CLI) do not inherit it: bin/mooring.mjs runs the build when it is newer than every source file
+// (`npm test` builds first) and the sources through tsx otherwise, so they never run old code either,
+// and start in a fraction of the time when the build is current (every CLI call of the CLI tests).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -26,12 +29,19 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  [
+    '--conditions=mooring-source',
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-reporter=spec',
+    ...files,
+  ],
   {
     stdio: 'inherit',
     env: {
       ...process.env,
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=mooring-source`.trim(),
       MOORING_LOG_LEVEL: process.env.MOORING_LOG_LEVEL ?? 'silent',
       // Every JSON answer is checked against its documented schema (adapters/http/openapi.ts).
       MOORING_CHECK_RESPONSES: process.env.MOORING_CHECK_RESPONSES ?? '1',

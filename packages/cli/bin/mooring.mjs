@@ -2,9 +2,9 @@
 // Entry point of the `mooring` command. It runs the built JavaScript in dist/ (`npm run build`; `npm ci`
 // runs it), which starts in a fraction of the time the TypeScript takes through a loader.
 // Inside the repository it never runs a build older than the sources: node started with
-// `--conditions=mooring-source` (the test runner sets it in NODE_OPTIONS, so the servers and commands
-// the tests spawn inherit it) resolves @mooring/* to src/, and a build older than any source file or
-// no build at all falls back to src/; both run through tsx, a development dependency of the repository.
+// `--conditions=mooring-source` (`npm run bench` sets it in NODE_OPTIONS, so the servers it spawns
+// inherit it) resolves @mooring/* to src/, and a build older than any source file or no build at all
+// falls back to src/; both run through tsx, a development dependency of the repository.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { register } from 'node:module';
 import { fileURLToPath } from 'node:url';

@@ -18,7 +18,10 @@ import { registerAudit } from './commands/audit.js';
 import { registerFleet } from './commands/fleet.js';
 import { registerArtifacts } from './commands/artifacts.js';
 import { registerDeployments } from './commands/deployments.js';
+import { registerBridges } from './commands/bridges.js';
 import { registerConfig } from './commands/config.js';
+import { registerAlerts } from './commands/alerts.js';
+import { registerWebhooks } from './commands/webhooks.js';
 import { registerServer } from './commands/server.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerDemo } from './commands/demo.js';
@@ -54,6 +57,9 @@ export function buildProgram(): Command {
     registerFleet,
     registerArtifacts,
     registerDeployments,
+    registerBridges,
+    registerAlerts,
+    registerWebhooks,
     registerSimulate,
     registerDemo,
   ])
@@ -91,6 +97,8 @@ export function report(err: unknown, json: boolean): number {
       'max',
       'actual',
       'schema',
+      // ALERT_STATE_CONFLICT: the state the alert is in.
+      'state',
     ])
       if (p[k] !== undefined) write(`  ${k}: ${JSON.stringify(p[k])}`);
     if (err.advice) write(`  ${err.advice}`);

@@ -478,8 +478,9 @@ test('mooring simulate: a small fleet provisions itself, sends telemetry and ans
     pt.json.secret,
     '--mqtt',
     `mqtts://localhost:${t.platform.mqttPort}`,
+    // Long enough for a command sent from another CLI process to reach a device under load.
     '--duration',
-    '4s',
+    '12s',
     '--json',
   ]);
   // While it runs: a command to one of its devices is answered.
@@ -602,7 +603,8 @@ test('mooring demo: a server, a fleet sending data, and a device approved by the
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
   const code = await (async () => {
-    for (let i = 0; i < 300; i++) {
+    // Up to a minute: the demo starts a server and a fleet, slow on a loaded machine.
+    for (let i = 0; i < 600; i++) {
       const m = /shows the code ([A-Z0-9]{6})/.exec(out);
       if (m && out.includes('Mooring demo is running')) return m[1]!;
       await new Promise((r) => setTimeout(r, 100));

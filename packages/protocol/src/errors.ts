@@ -310,6 +310,7 @@ export const ERROR_CATALOGUE = {
     'Not a usable JSON Schema',
     'The configuration schema is not a valid JSON Schema (draft 2020-12 keywords), or uses `$ref` to a document outside itself. `errors` says where.',
   ),
+  BRIDGE_NOT_FOUND: spec(404, 'Bridge not found', 'The tenant has no MQTT bridge with this id.'),
   CONFIG_SCHEMA_NOT_FOUND: spec(
     404,
     'Configuration schema not found',

@@ -21,7 +21,12 @@ import { migrate } from './store/migrate.js';
 import { openPglite } from './store/pglite.js';
 import { openPostgres } from './store/postgres.js';
 import { createJobRunner } from './workers/runner.js';
-import { OTA_ORCHESTRATOR_JOB, WEBHOOK_DELIVERY_JOB, platformJobs } from './workers/jobs.js';
+import {
+  BRIDGE_FORWARDERS_JOB,
+  OTA_ORCHESTRATOR_JOB,
+  WEBHOOK_DELIVERY_JOB,
+  platformJobs,
+} from './workers/jobs.js';
 import { OUTBOX_DELIVERY_JOB } from './workers/outbox.js';
 import { createServices } from './wiring/services.js';
 import { bootstrapCredentialFile } from './wiring/bootstrap-admin.js';
@@ -195,6 +200,9 @@ async function startPlatformSteps(
   nudgeWebhooks = () => runner.nudge(WEBHOOK_DELIVERY_JOB);
   runner.start();
   opened.push(() => runner.stop());
+  opened.push(() => domains.bridgeForwarders.stop());
+  // The first look for bridges to forward comes now, not one period after the start.
+  runner.nudge(BRIDGE_FORWARDERS_JOB);
 
   restrictModes('started');
   ready = true;
@@ -220,6 +228,7 @@ async function startPlatformSteps(
       stopping ??= (async () => {
         ready = false;
         await runner.stop();
+        await domains.bridgeForwarders.stop();
         // Stop taking new connections, then let every queued message commit before the store closes.
         await mqtt.close();
         domains.provisioning.endLongPolls();

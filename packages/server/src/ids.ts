@@ -32,6 +32,7 @@ export type IdPrefix =
   | 'art'
   | 'uky'
   | 'dep'
+  | 'brg'
   | 'alr'
   | 'alt'
   | 'whk'

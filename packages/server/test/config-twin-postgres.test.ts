@@ -57,7 +57,7 @@ test('ten writers on one version: one succeeds, nine get CONFIG_VERSION_CONFLICT
   for (let i = 1; i < items.length; i++) assert.deepEqual(items[i].before, items[i - 1].after);
 });
 
-test('churn on PostgreSQL: 300 reconnect cycles while desired changes every 50 ms', async () => {
+test('churn on PostgreSQL: 300 reconnect cycles while desired changes every 50 ms', async (ctx) => {
   const { apiKey } = await t.tenant();
   const devices = [];
   for (let i = 0; i < 10; i++) devices.push(await t.device(apiKey));
@@ -77,6 +77,12 @@ test('churn on PostgreSQL: 300 reconnect cycles while desired changes every 50 m
       return { version: r.body.desired.version, document: r.body.desired.document };
     },
   });
+  const ms = [...result.convergeMs].sort((a, b) => a - b);
+  const pct = (p: number) => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))];
+  ctx.diagnostic(
+    `churn (PostgreSQL): ${result.cycles} cycles, ${result.writes} writes, ${result.messages} messages; ` +
+      `catch-up after reconnect p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${ms.at(-1)} ms over ${ms.length}`,
+  );
   assert.equal(result.cycles, 300);
   assert.deepEqual(result.staleDeltas, []);
   assert.deepEqual(result.diverged, []);

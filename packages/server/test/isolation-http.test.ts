@@ -170,6 +170,11 @@ const ROUTES: Record<string, Row> = {
   },
   'DELETE /v1/config-schemas/{schemaName}': { need: 'config:manage', fresh: ['schemaName'] },
 
+  'GET /v1/bridges': { need: 'integrations:read' },
+  'POST /v1/bridges': { need: 'integrations:manage', body: () => BRIDGE_BODY },
+  'GET /v1/bridges/{bridgeId}': { need: 'integrations:read' },
+  'PATCH /v1/bridges/{bridgeId}': { need: 'integrations:manage', body: () => ({ name: 'renamed' }) },
+  'DELETE /v1/bridges/{bridgeId}': { need: 'integrations:manage', fresh: ['bridgeId'] },
   'GET /v1/alert-rules': { need: 'alerts:read' },
   'POST /v1/alert-rules': {
     need: 'alerts:manage',
@@ -313,6 +318,15 @@ const ROUTES: Record<string, Row> = {
   'POST /v1/device/ota/{operationId}/progress': { need: 'device' },
 };
 
+/** A bridge that is never started (disabled), to a name: no connection is tried. */
+const BRIDGE_BODY = {
+  name: 'matrix',
+  url: 'mqtts://broker.example.com',
+  topicTemplate: 'mooring/{deviceId}/{type}',
+  eventTypes: ['device.event'],
+  enabled: false,
+};
+
 /** One tenant's objects, one per path parameter the routes use. */
 interface Fixture {
   tenantId: string;
@@ -333,6 +347,7 @@ interface Fixture {
   deploymentId: string;
   deployArtifactId: string;
   schemaName: string;
+  bridgeId: string;
   ruleId: string;
   alertId: string;
   webhookId: string;
@@ -358,6 +373,7 @@ const NONEXISTENT: Fixture = {
   deploymentId: 'dep_00000000000000000000',
   deployArtifactId: 'art_00000000000000000000',
   schemaName: 'no-such-schema',
+  bridgeId: 'brg_00000000000000000000',
   ruleId: 'alr_00000000000000000000',
   alertId: 'alt_00000000000000000000',
   webhookId: 'whk_00000000000000000000',
@@ -436,6 +452,7 @@ async function makeMakers(tenantId: string, owner: string) {
       ).name as string,
     keyId: async () =>
       (await must('POST', '/v1/api-keys', owner, { name: `k${++n}`, role: 'viewer' })).apiKey.id as string,
+    bridgeId: async () => (await must('POST', '/v1/bridges', owner, BRIDGE_BODY)).id as string,
     webhookId: async () =>
       (
         await must('POST', '/v1/webhooks', owner, {
@@ -552,6 +569,7 @@ async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
     invitationId: await make.invitationId(),
     name: await make.name(),
     schemaName: await make.schemaName(),
+    bridgeId: await make.bridgeId(),
     webhookId: await make.webhookId(),
     deliveryId: 'whd_00000000000000000000',
     ruleId,

@@ -6,7 +6,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { deviceKeyAndCsr } from './openssl.js';
 import { eventually, startTestPlatform, type TestPlatform } from './harness.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from './webhook-receiver.js';
 
@@ -413,4 +417,136 @@ test('telemetry of several devices in one drain goes to each webhook whose tags 
   await new Promise((r) => setTimeout(r, 1_500)); // one more drain: nothing else may come
   assert.deepEqual(await devicesDeliveredTo(anyHook.id), [...ids].sort());
   assert.deepEqual(await devicesDeliveredTo(northHook.id), [north.deviceId, both.deviceId].sort());
+});
+
+test('provisioning decisions reach webhooks: approved with the device, rejected with the reason', async () => {
+  const { apiKey } = await t.tenant();
+  await hook(apiKey, { eventTypes: ['provisioning.decided'] });
+  const pt = await t.call('POST', '/v1/provisioning-tokens', {
+    token: apiKey,
+    body: { name: 'pt', kind: 'batch', maxUses: 10, approval: 'manual' },
+  });
+  assert.equal(pt.status, 201, pt.text);
+  const start = async (serial: string) => {
+    const r = await t.call('POST', '/v1/device/provisioning/operations', {
+      token: pt.body.secret,
+      body: { serial },
+    });
+    assert.equal(r.status, 202, r.text);
+    return r.body.operationId as string;
+  };
+  const a = await start('WH-APPROVE');
+  const b = await start('WH-REJECT');
+  const approved = await t.call('POST', `/v1/provisioning/operations/${a}/approve`, {
+    token: apiKey,
+    body: {},
+  });
+  assert.equal(approved.status, 200, approved.text);
+  const rejected = await t.call('POST', `/v1/provisioning/operations/${b}/reject`, {
+    token: apiKey,
+    body: { reason: 'not ours' },
+  });
+  assert.equal(rejected.status, 200, rejected.text);
+  const decided = (id: string) =>
+    receiver
+      .events()
+      .find(
+        (e) =>
+          e.json.type === 'provisioning.decided' &&
+          (e.json.data as { operationId: string }).operationId === id,
+      );
+  const ok = await eventually(() => decided(a), 10_000, 'the approval');
+  assert.equal((ok.json.data as { status: string }).status, 'approved');
+  assert.equal(ok.json.deviceId, approved.body.deviceId);
+  const no = await eventually(() => decided(b), 10_000, 'the rejection');
+  assert.deepEqual(
+    [
+      (no.json.data as { status: string }).status,
+      (no.json.data as { reason: string }).reason,
+      no.json.deviceId,
+    ],
+    ['rejected', 'not ours', null],
+  );
+});
+
+test('certificate events: issued at approval, revoked once (a second revocation makes no second event)', async () => {
+  const { apiKey } = await t.tenant();
+  await hook(apiKey, { eventTypes: ['certificate.issued', 'certificate.revoked'] });
+  const pt = await t.call('POST', '/v1/provisioning-tokens', {
+    token: apiKey,
+    body: { name: 'pt', kind: 'batch', maxUses: 10, approval: 'manual' },
+  });
+  const work = mkdtempSync(join(tmpdir(), 'mooring-webhook-cert-'));
+  const { csr } = deviceKeyAndCsr(work);
+  const op = await t.call('POST', '/v1/device/provisioning/operations', {
+    token: pt.body.secret,
+    body: { serial: 'WH-CERT', csr },
+  });
+  assert.equal(op.status, 202, op.text);
+  const approved = await t.call('POST', `/v1/provisioning/operations/${op.body.operationId}/approve`, {
+    token: apiKey,
+    body: {},
+  });
+  assert.equal(approved.status, 200, approved.text);
+  const ofType = (type: string) =>
+    receiver.events().filter((e) => e.json.type === type && e.json.deviceId === approved.body.deviceId);
+  const [issued] = await eventually(
+    () => ofType('certificate.issued').length > 0 && ofType('certificate.issued'),
+    10_000,
+    'issued',
+  );
+  const serial = (issued!.json.data as { serial: string }).serial;
+  assert.match(serial, /^[0-9a-f]+$/);
+  for (let i = 0; i < 2; i++) {
+    const r = await t.call('POST', `/v1/certificates/${serial}/revoke`, {
+      token: apiKey,
+      body: { reason: 'lost' },
+    });
+    assert.ok(r.status < 300, r.text);
+  }
+  const [revoked] = await eventually(
+    () => ofType('certificate.revoked').length > 0 && ofType('certificate.revoked'),
+    10_000,
+    'revoked',
+  );
+  assert.deepEqual(
+    [(revoked!.json.data as { serial: string }).serial, (revoked!.json.data as { reason: string }).reason],
+    [serial, 'lost'],
+  );
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(ofType('certificate.revoked').length, 1, 'the second revocation changed nothing');
+});
+
+test('credential events: an access key revoked, and the registration tokens of a device revoked', async () => {
+  const { apiKey } = await t.tenant();
+  await hook(apiKey, { eventTypes: ['credential.revoked'] });
+  const d = await t.device(apiKey);
+  const key = await t.call('DELETE', `/v1/devices/${d.deviceId}/access-keys/${d.accessKeyId}`, {
+    token: apiKey,
+  });
+  assert.ok(key.status < 300, key.text);
+  const rts = await t.call('POST', `/v1/devices/${d.deviceId}/registration-tokens/revoke`, { token: apiKey });
+  assert.ok(rts.status < 300, rts.text);
+  const revoked = await eventually(
+    () => {
+      const got = receiver
+        .events()
+        .filter((e) => e.json.type === 'credential.revoked' && e.json.deviceId === d.deviceId);
+      return got.length >= 2 && got;
+    },
+    10_000,
+    'both revocations',
+  );
+  assert.deepEqual(
+    revoked
+      .map((e) => [
+        (e.json.data as { kind: string }).kind,
+        (e.json.data as { credentialId: string }).credentialId,
+      ])
+      .sort(),
+    [
+      ['access-key', d.accessKeyId],
+      ['registration-tokens', null],
+    ],
+  );
 });

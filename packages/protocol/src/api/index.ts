@@ -5,6 +5,7 @@
 import { apiKeyOperations } from './api-keys.js';
 import { artifactOperations, deviceArtifactOperations } from './artifacts.js';
 import { auditOperations } from './audit.js';
+import { bridgeOperations } from './bridges.js';
 import { deploymentOperations, deviceOtaOperations } from './deployments.js';
 import { authOperations } from './auth.js';
 import { commandOperations } from './commands.js';
@@ -39,6 +40,7 @@ export * from './fleet.js';
 export * from './artifacts.js';
 export * from './deployments.js';
 export * from './config.js';
+export * from './bridges.js';
 export * from './webhooks.js';
 export * from './alerts.js';
 
@@ -61,6 +63,7 @@ export const MANAGEMENT_OPERATIONS = {
   ...timeOperations,
   ...artifactOperations,
   ...deploymentOperations,
+  ...bridgeOperations,
 };
 /** What devices call (the device SDK). */
 export const DEVICE_OPERATIONS = {

@@ -37,6 +37,49 @@ export interface OutboxFacts {
     reason: string | null;
     at: number;
   };
+  /**
+   * A device certificate was issued (provisioning, renewal, factory, just-in-time registration),
+   * written by the statement that records it (`domains/pki/store.ts`).
+   */
+  'certificate.issued': {
+    tenantId: string;
+    deviceId: string;
+    serial: string;
+    caId: string;
+    fingerprint: string;
+    notBefore: number;
+    notAfter: number;
+    /** Registered just in time and waiting for an operator's approval. */
+    pending: boolean;
+    at: number;
+  };
+  /** A device certificate was revoked (its first revocation), by the statement that revokes it. */
+  'certificate.revoked': { tenantId: string; deviceId: string; serial: string; reason: string; at: number };
+  /**
+   * A device credential was revoked by an operator: one access key, or every registration token the
+   * device holds (`credentialId` null).
+   */
+  'credential.revoked': {
+    tenantId: string;
+    deviceId: string;
+    kind: 'access-key' | 'registration-tokens';
+    credentialId: string | null;
+    at: number;
+  };
+  /** A pending provisioning operation was approved, rejected or locked (docs/provisioning.md). */
+  'provisioning.decided': {
+    tenantId: string;
+    /** The provisioned device when approved; null otherwise. */
+    deviceId: string | null;
+    operationId: string;
+    serial: string;
+    status: string;
+    decidedBy: string;
+    reason: string | null;
+    reprovisioned: boolean;
+    certificateSerial: string | null;
+    at: number;
+  };
   /** A device event, written only for tenants that forward device events (docs/integrations.md). */
   'device.event': {
     tenantId: string;

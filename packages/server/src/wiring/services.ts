@@ -4,6 +4,7 @@
  * service wrapped by the access guard (services call each other unguarded; the outer call was
  * checked). `domains` are the same services unguarded, for the workers and the adapters' own hooks.
  */
+import type { PlatformEvent } from '@mooring/protocol';
 import type { Config } from '../config.js';
 import { createCommandService } from '../domains/commands/service.js';
 import { commandStore } from '../domains/commands/store.js';
@@ -55,6 +56,7 @@ import { chunkStorage } from '../domains/artifacts/chunk-storage.js';
 import {
   ALERT_RULES,
   ARTIFACT_RULES,
+  BRIDGE_RULES,
   CONFIG_RULES,
   WEBHOOK_RULES,
   DEPLOYMENT_RULES,
@@ -72,6 +74,10 @@ import { createInterest, WEBHOOK_INTEREST } from '../domains/webhooks/interest.j
 import { createTelemetryForwarder, forwardInCommit } from '../domains/webhooks/forwarding.js';
 import { configStore } from '../domains/config/store.js';
 import { createSchemaChecker } from '../domains/config/schemas.js';
+import { createBridgeService } from '../domains/bridges/service.js';
+import { BRIDGE_INTEREST, bridgeStore } from '../domains/bridges/store.js';
+import { createBridgeSupervisor } from '../domains/bridges/supervisor.js';
+import { createAddressPolicy } from '../platform/outbound/address-policy.js';
 import { createAlertService } from '../domains/alerts/service.js';
 import { alertStore } from '../domains/alerts/store.js';
 import { alertEffects } from '../domains/alerts/effects.js';
@@ -85,6 +91,7 @@ import { API_KEY_PREFIX } from '../domains/api-keys/api-keys.js';
 import { loadTimeSigner } from '../domains/time/signer.js';
 import { createRegistrationTokens, looksLikeJwt } from '../domains/provisioning/registration-tokens.js';
 import type { Services } from '../adapters/http/context.js';
+import type { BridgeSpool } from '../domains/bridges/bridges.js';
 import type { Notifier } from '../platform/notifier.js';
 import type { Outbox } from '../platform/outbox.js';
 import type { Cursors } from '../platform/pagination.js';
@@ -129,7 +136,7 @@ export async function createServices(deps: ServiceDeps) {
   // Which tenants forward telemetry and device events: read by the group commit (no cost for others).
   const interest = createInterest({
     db,
-    sources: [WEBHOOK_INTEREST],
+    sources: [WEBHOOK_INTEREST, BRIDGE_INTEREST],
     onError: (err) => logger.warn({ err }, 'reading the integrations that forward telemetry failed'),
   });
   const forwarding = forwardInCommit({ interest, outbox });
@@ -192,6 +199,7 @@ export async function createServices(deps: ServiceDeps) {
   const provisioning = createProvisioningService({
     store: provisioningStore(db),
     transaction: transactionOf(db, provisioningStore),
+    outbox,
     deviceRecords: deviceRecordsOn,
     bus,
     cursors,
@@ -299,6 +307,25 @@ export async function createServices(deps: ServiceDeps) {
     requireDevice,
   });
 
+  // MQTT bridges: the spool the event fan-out writes into, and the forwarders this node runs.
+  const outboundPolicy = createAddressPolicy({ allowList: config.outboundAllowList });
+  const bridges = createBridgeService({
+    store: bridgeStore(db),
+    storeOn: bridgeStore,
+    transaction: transactionOf(db, bridgeStore),
+    box,
+    policy: outboundPolicy,
+    audit: recordAudit,
+    changed: () => void interest.refresh().catch(() => undefined),
+  });
+  const bridgeForwarders = createBridgeSupervisor({
+    db,
+    box,
+    policy: outboundPolicy,
+    nodeId: config.nodeId,
+    logger: logger.child({ component: 'bridges' }),
+  });
+
   const alertFx = alertEffects({ outbox, audit: recordAudit });
   const alerts = createAlertService({
     store: alertStore(db),
@@ -332,13 +359,21 @@ export async function createServices(deps: ServiceDeps) {
     logger: logger.child({ component: 'webhooks' }),
     onVerified: () => void interest.refresh().catch(() => undefined),
   });
+  // Every platform event is also spooled for the tenant's MQTT bridges, in the fan-out's transaction.
+  const bridgeSink = (tx: Queryable) => ({
+    enqueue: async (event: PlatformEvent, tags: readonly string[]) => {
+      await bridges.enqueue(event, tags, tx);
+    },
+  });
   registerEventFanOut({
     outbox,
     transaction: transactionOf(db, webhookStore),
+    sinks: [bridgeSink],
     nudge: () => deps.nudgeWebhooks(),
   });
   const telemetryForwarder = createTelemetryForwarder({
     transaction: transactionOf(db, webhookStore),
+    sinks: [bridgeSink],
     nudge: () => deps.nudgeWebhooks(),
   });
 
@@ -363,6 +398,7 @@ export async function createServices(deps: ServiceDeps) {
     deployments: guard(deployments, DEPLOYMENT_RULES, access),
     ota: guard(ota, OTA_DEVICE_RULES, access),
     config: guard(twin, CONFIG_RULES, access),
+    bridges: guard(bridges, BRIDGE_RULES, access),
     webhooks: guard(webhooks, WEBHOOK_RULES, access),
     alerts: guard(alerts, ALERT_RULES, access),
     time,
@@ -384,11 +420,15 @@ export async function createServices(deps: ServiceDeps) {
       artifactStorage,
       ota,
       orchestrator,
+      bridges,
+      bridgeForwarders,
       alertEvaluator,
       webhookDelivery,
       telemetryForwarder,
     },
     interest,
+    /** What the event fan-out calls inside the transaction that handles an event. */
+    bridgeSpool: bridges as BridgeSpool,
     writer,
     auditWriter,
     authenticateDevice,

@@ -13,6 +13,8 @@ import type { Job } from './runner.js';
 /** Moves every active deployment on (docs/ota.md): every second, and when a change nudges it. */
 export const OTA_ORCHESTRATOR_JOB = 'ota-orchestrator';
 
+/** Takes, renews and gives back bridge leases, starting and stopping this node's forwarders. */
+export const BRIDGE_FORWARDERS_JOB = 'bridge-forwarders';
 /** Judges every enabled alert rule (docs/alerts.md). */
 export const ALERT_EVALUATOR_JOB = 'alert-evaluator';
 /** Sends due webhook deliveries and verification challenges: every second, and when nudged. */
@@ -33,6 +35,8 @@ export interface PlatformJobDeps {
   pki: { refreshTrust(): Promise<void> };
   artifactStorage: { removeAbandoned(olderThanMs: number): Promise<number> };
   orchestrator: { tick(): Promise<unknown> };
+  bridges: { expireSpools(): Promise<unknown> };
+  bridgeForwarders: { tick(): Promise<void> };
   alertEvaluator: { tick(): Promise<unknown> };
   webhookDelivery: { run(): Promise<unknown> };
   telemetryForwarder: { run(): Promise<unknown> };
@@ -81,6 +85,16 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       scope: 'cluster',
       run: async () => {
         await deps.alertEvaluator.tick();
+      },
+    },
+    // Each bridge is forwarded by the node holding its lease: every node looks for free ones.
+    { name: BRIDGE_FORWARDERS_JOB, everyMs: 2_000, scope: 'node', run: () => deps.bridgeForwarders.tick() },
+    {
+      name: 'bridge-spool-expiry',
+      everyMs: 60_000,
+      scope: 'cluster',
+      run: async () => {
+        await deps.bridges.expireSpools();
       },
     },
     trustRefreshJob(() => deps.pki.refreshTrust()),

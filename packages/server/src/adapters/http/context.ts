@@ -1,5 +1,6 @@
 /** What routes see: the services, and the request's authenticated caller. */
 import type { ConfigService } from '../../domains/config/config.js';
+import type { BridgeService } from '../../domains/bridges/bridges.js';
 import type { WebhookService } from '../../domains/webhooks/webhooks.js';
 import type { AlertService } from '../../domains/alerts/alerts.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -50,6 +51,7 @@ export interface Services {
   deployments: DeploymentService;
   ota: OtaDeviceService;
   config: ConfigService;
+  bridges: BridgeService;
   webhooks: WebhookService;
   alerts: AlertService;
 }

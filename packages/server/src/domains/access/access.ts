@@ -61,6 +61,7 @@ export const BUILT_IN_ROLES: Record<string, RoleDefinition> = Object.fromEntries
           'firmware:deploy',
           'provisioning:read',
           'certificates:read',
+          'integrations:read',
         ],
       ],
       [

@@ -20,6 +20,7 @@ import type { RoleService } from './access.js';
 import type { ArtifactService } from '../artifacts/artifacts.js';
 import type { DeploymentService, OtaDeviceService } from '../deployments/deployments.js';
 import type { ConfigService } from '../config/config.js';
+import type { BridgeService } from '../bridges/bridges.js';
 import type { WebhookService } from '../webhooks/webhooks.js';
 import type { AlertService } from '../alerts/alerts.js';
 import type { Rules } from './guard.js';
@@ -273,4 +274,13 @@ export const WEBHOOK_RULES: Rules<WebhookService> = {
   delivery: { permission: 'integrations:read' },
   replay: { permission: 'integrations:manage' },
   replayRange: { permission: 'integrations:manage' },
+};
+
+// Integrations reach outside the platform with the tenant's events: tenant-wide grants only.
+export const BRIDGE_RULES: Rules<BridgeService> = {
+  list: { permission: 'integrations:read' },
+  get: { permission: 'integrations:read' },
+  create: { permission: 'integrations:manage' },
+  update: { permission: 'integrations:manage' },
+  delete: { permission: 'integrations:manage' },
 };

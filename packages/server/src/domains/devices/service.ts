@@ -146,8 +146,18 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
 
     async revokeAccessKey(caller, deviceId, keyId) {
       await require(caller, deviceId);
-      if (!(await store.revokeAccessKey(caller.tenantId, deviceId, keyId, now())))
-        throw Errors.accessKeyNotFound(keyId);
+      const t = now();
+      await transaction(async (tx) => {
+        if (!(await tx.revokeAccessKey(caller.tenantId, deviceId, keyId, t)))
+          throw Errors.accessKeyNotFound(keyId);
+        await deps.outbox.add('credential.revoked', {
+          tenantId: caller.tenantId,
+          deviceId,
+          kind: 'access-key',
+          credentialId: keyId,
+          at: t,
+        });
+      });
       deps.bus.publish('device.disconnect', { deviceId, reason: 'access_key_revoked', keyId });
     },
 

@@ -76,15 +76,29 @@ export interface NewCertificate {
   createdAt: number;
 }
 
+/**
+ * The INSERT of an outbox fact per row of the CTE `rows` (serial, tenant_id, device_id), with `more`
+ * members: facts of certificates are written by the statement that changes the certificate.
+ */
+function factOf(type: string, rows: string, more: string): string {
+  return `INSERT INTO outbox (type, payload)
+    SELECT '${type}', jsonb_build_object('tenantId', ${rows}.tenant_id, 'deviceId', ${rows}.device_id,
+                                         'serial', ${rows}.serial, ${more}) FROM ${rows}`;
+}
+
 export function pkiStore(db: Queryable) {
   const insertCertificateRow = async (
     c: NewCertificate,
     presented: { clientId: string | null; pending: boolean },
     onConflict: string,
   ) => {
+    // The certificate.issued fact is written by the same statement: it exists exactly when the row does.
     await db.query(
-      `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at, client_id, pending)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ${onConflict}`,
+      `WITH c AS (
+         INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at, client_id, pending)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ${onConflict}
+         RETURNING serial, tenant_id, device_id, ca_id, fingerprint, not_before, not_after, created_at, pending)
+       ${factOf('certificate.issued', 'c', `'caId', c.ca_id, 'fingerprint', c.fingerprint, 'notBefore', c.not_before, 'notAfter', c.not_after, 'pending', c.pending, 'at', c.created_at`)}`,
       [
         c.serial,
         c.tenantId,
@@ -247,11 +261,18 @@ export function pkiStore(db: Queryable) {
     },
     /** Revokes one certificate (a second revocation keeps the first date and reason). */
     async revoke(tenantId: string, serial: string, at: number, reason: string): Promise<CertRow | undefined> {
+      // The first revocation writes its certificate.revoked fact in the same statement.
       const [row] = await db.query<CertRow>(
-        `UPDATE device_certificates SET revoked_at = coalesce(revoked_at, $3), revocation_reason = coalesce(revocation_reason, $4)
-          WHERE tenant_id = $1 AND serial = $2 RETURNING *`,
+        `WITH p AS (SELECT serial, revoked_at AS was FROM device_certificates
+                     WHERE tenant_id = $1 AND serial = $2 FOR UPDATE),
+              r AS (UPDATE device_certificates c SET revoked_at = coalesce(c.revoked_at, $3),
+                           revocation_reason = coalesce(c.revocation_reason, $4)
+                      FROM p WHERE c.tenant_id = $1 AND c.serial = p.serial RETURNING c.*, p.was),
+              f AS (${factOf('certificate.revoked', 'r', `'reason', r.revocation_reason, 'at', r.revoked_at`)} WHERE r.was IS NULL)
+         SELECT * FROM r`,
         [tenantId, serial, at, reason],
       );
+      if (row) delete (row as Partial<CertRow & { was: unknown }>).was;
       return row;
     },
     async approve(tenantId: string, serial: string): Promise<DeviceCertificate | undefined> {
@@ -270,8 +291,11 @@ export function pkiStore(db: Queryable) {
       exceptSerial: string | null,
     ): Promise<{ ca_id: string; serial: string }[]> {
       return db.query<{ ca_id: string; serial: string }>(
-        `UPDATE device_certificates SET revoked_at = $3, revocation_reason = $4
-          WHERE tenant_id = $1 AND device_id = $2 AND revoked_at IS NULL AND serial IS DISTINCT FROM $5 RETURNING ca_id, serial`,
+        `WITH r AS (UPDATE device_certificates SET revoked_at = $3, revocation_reason = $4
+                     WHERE tenant_id = $1 AND device_id = $2 AND revoked_at IS NULL AND serial IS DISTINCT FROM $5
+                     RETURNING ca_id, serial, tenant_id, device_id, revocation_reason, revoked_at),
+              f AS (${factOf('certificate.revoked', 'r', `'reason', r.revocation_reason, 'at', r.revoked_at`)})
+         SELECT ca_id, serial FROM r`,
         [tenantId, deviceId, at, reason, exceptSerial],
       );
     },
@@ -284,9 +308,11 @@ export function pkiStore(db: Queryable) {
       reason: string,
     ): Promise<{ device_id: string; serial: string }[]> {
       return db.query<{ device_id: string; serial: string }>(
-        `UPDATE device_certificates SET revoked_at = $4, revocation_reason = $5
-          WHERE tenant_id = $1 AND ca_id = $2 AND ltrim(serial, '0') = ANY($3::text[]) AND revoked_at IS NULL
-          RETURNING device_id, serial`,
+        `WITH r AS (UPDATE device_certificates SET revoked_at = $4, revocation_reason = $5
+                     WHERE tenant_id = $1 AND ca_id = $2 AND ltrim(serial, '0') = ANY($3::text[]) AND revoked_at IS NULL
+                     RETURNING device_id, serial, tenant_id, revocation_reason, revoked_at),
+              f AS (${factOf('certificate.revoked', 'r', `'reason', r.revocation_reason, 'at', r.revoked_at`)})
+         SELECT device_id, serial FROM r`,
         [tenantId, caId, serials, at, reason],
       );
     },

@@ -115,6 +115,18 @@ export function operationApproval(ctx: ProvisioningContext) {
           ...(issued ? { certificateSerial: issued.serial } : {}),
         },
       });
+      await ctx.deps.outbox?.add('provisioning.decided', {
+        tenantId: op.tenant_id,
+        deviceId,
+        operationId: op.id,
+        serial: op.serial,
+        status: 'approved',
+        decidedBy,
+        reason: null,
+        reprovisioned: Boolean(existing),
+        certificateSerial: issued?.serial ?? null,
+        at: t,
+      });
       return {
         deviceId,
         reprovisioned: Boolean(existing),
@@ -135,6 +147,22 @@ export function operationApproval(ctx: ProvisioningContext) {
     return outcome;
   }
 
+  /** The provisioning.decided fact of a refusal, in the caller's transaction. */
+  async function decided(op: OperationRow, status: string, decidedBy: string, reason: string, at: number) {
+    await ctx.deps.outbox?.add('provisioning.decided', {
+      tenantId: op.tenant_id,
+      deviceId: null,
+      operationId: op.id,
+      serial: op.serial,
+      status,
+      decidedBy,
+      reason,
+      reprovisioned: false,
+      certificateSerial: null,
+      at,
+    });
+  }
+
   const service: Pick<ProvisioningService, 'approve' | 'reject'> = {
     async approve(caller, id, input) {
       const op = await requireOperation(caller, id);
@@ -147,11 +175,19 @@ export function operationApproval(ctx: ProvisioningContext) {
         if (!constantTimeEqual(codeHash(op.id, input.verificationCode ?? ''), op.verification_code_hash)) {
           const locked = attempts! >= MAX_WRONG_CODES;
           if (locked) {
+            const t = now();
             await store.setOperation(op.id, {
               status: 'locked',
-              decided_at: now(),
+              decided_at: t,
               reason: 'too many wrong verification codes',
             });
+            await decided(
+              op,
+              'locked',
+              principalName(caller.principal),
+              'too many wrong verification codes',
+              t,
+            );
             bus.publish('provisioning.decided', { operationId: op.id });
           }
           throw new AppError(
@@ -175,11 +211,16 @@ export function operationApproval(ctx: ProvisioningContext) {
     async reject(caller, id, reason) {
       const op = await requireOperation(caller, id);
       requirePending(op);
-      await store.setOperation(op.id, {
-        status: 'rejected',
-        decided_at: now(),
-        decided_by: principalName(caller.principal),
-        reason: reason ?? 'rejected by an operator',
+      const t = now();
+      const why = reason ?? 'rejected by an operator';
+      await ctx.deps.transaction(async (s) => {
+        await s.setOperation(op.id, {
+          status: 'rejected',
+          decided_at: t,
+          decided_by: principalName(caller.principal),
+          reason: why,
+        });
+        await decided(op, 'rejected', principalName(caller.principal), why, t);
       });
       bus.publish('provisioning.decided', { operationId: op.id });
       return toOperation((await store.getOperation(caller.tenantId, id))!);

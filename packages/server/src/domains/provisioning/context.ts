@@ -1,4 +1,5 @@
 /** What the parts of the provisioning service share: their dependencies, the store and the clock. */
+import type { FactWriter } from '../../platform/outbox.js';
 import type { Notifier } from '../../platform/notifier.js';
 import type { Cursors } from '../../platform/pagination.js';
 import type { SecretBox } from '../../platform/secret-box.js';
@@ -24,6 +25,8 @@ export interface ProvisioningDeps {
   operationTtlSeconds: number;
   /** How long after expiry an RT may still be exchanged for a new one, in ms. */
   refreshGraceMs: number;
+  /** provisioning.decided facts for integrations, written with the decision. */
+  outbox?: FactWriter;
   /** Device-side credential events (starts, completions, refreshes) for the audit trail. */
   audit?: AuditSink;
   /** The tenant's update public keys (active and retired), handed to a device when it is approved. */

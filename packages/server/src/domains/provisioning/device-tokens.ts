@@ -45,8 +45,18 @@ export function registrationTokenUse(
     },
 
     async revokeRegistrationTokens(caller, deviceId) {
-      if (!(await devices.revokeRegistrationTokens(caller.tenantId, deviceId, now())))
-        throw Errors.deviceNotFound(deviceId);
+      const t = now();
+      await ctx.deps.transaction(async (_s, tx) => {
+        if (!(await ctx.deps.deviceRecords(tx).revokeRegistrationTokens(caller.tenantId, deviceId, t)))
+          throw Errors.deviceNotFound(deviceId);
+        await ctx.deps.outbox?.add('credential.revoked', {
+          tenantId: caller.tenantId,
+          deviceId,
+          kind: 'registration-tokens',
+          credentialId: null,
+          at: t,
+        });
+      });
       bus.publish('device.disconnect', { deviceId, reason: 'registration_tokens_revoked' });
     },
 

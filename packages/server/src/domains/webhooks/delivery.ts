@@ -124,7 +124,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
     await store.verificationResult(e.id, e.url, {
       at: t,
       attempts,
-      error,
+      error: error === null ? null : storable(error),
       nextDueAt:
         error === null || attempts >= MAX_VERIFY_ATTEMPTS
           ? null
@@ -146,13 +146,13 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
     }
     const t = now();
     const attempt = Number(d.attempts);
+    error = error === null ? null : storable(error);
     await store.recordAttempt(d.id, {
-      attempt,
       at: t,
       status: answer?.status ?? null,
       latencyMs: answer ? Math.round(answer.latencyMs) : null,
       error,
-      responseExcerpt: answer ? answer.bodyExcerpt.slice(0, EXCERPT_CHARS) : null,
+      responseExcerpt: answer ? storable(answer.bodyExcerpt.slice(0, EXCERPT_CHARS)) : null,
     });
     const lastStatus = answer?.status ?? null;
     if (error === null) {
@@ -191,16 +191,21 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
         await store.releaseClaimsOf(deps.nodeId, started);
         released = true;
       }
+      await store.buryExhausted(started, MAX_ATTEMPTS);
       const due = await store.claimVerifications(started, started + claimMs, 8);
-      await Promise.all(
+      // Challenges go out beside the deliveries, not before them: an endpoint that never answers its
+      // challenge (and a tenant may ask for challenges at will) must not hold everyone's deliveries
+      // for the 15 s of a request, or 30 s with a token to fetch first.
+      const verifying: Promise<unknown> = Promise.all(
         due.map((e) =>
           verifyOne(e).catch((err: unknown) =>
             deps.logger.warn({ err, webhook: e.id }, 'webhook verification failed'),
           ),
         ),
       );
+      let verified = false;
+      void verifying.then(() => (verified = true));
 
-      const endpoints = new Map<string, EndpointRow>();
       const busy = new Map<string, number>();
       const running = new Set<Promise<void>>();
       let attempted = 0;
@@ -215,9 +220,12 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
                 claimedBy,
                 limit: room,
                 perEndpoint,
-                busyEndpoints: [...busy.entries()].filter(([, k]) => k >= perEndpoint).map(([id]) => id),
+                inFlight: busy,
               })
             : [];
+        // Each batch reads its endpoints afresh: a run lasts up to maxRunMs, and a rotated secret, a
+        // new password or CA must not wait for the next run to be used.
+        const endpoints = new Map<string, EndpointRow>();
         for (const d of claimed) {
           let e = endpoints.get(d.endpoint_id);
           if (!e) {
@@ -239,16 +247,28 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
             });
           running.add(p);
         }
-        if (running.size === 0) break;
+        if (running.size === 0 && (verified || now() - started >= maxRunMs)) break;
         // One slow endpoint must not hold the others: while there is room, look for new due
-        // deliveries every POLL_MS as well as whenever a request ends.
+        // deliveries every POLL_MS as well as whenever a request (or the challenges) end.
         await Promise.race(
-          running.size < concurrency && now() - started < maxRunMs ? [...running, sleep(POLL_MS)] : running,
+          running.size < concurrency && now() - started < maxRunMs
+            ? [...running, sleep(POLL_MS), ...(verified ? [] : [verifying])]
+            : [...running],
         );
       }
+      await verifying;
       return { delivered, attempted };
     },
   };
+}
+
+/**
+ * Text from the other side (an answer's excerpt, an error that may quote it) as the store can hold it:
+ * a NUL or a lone surrogate becomes U+FFFD. Refused by the store, the attempt would never be recorded
+ * nor its delivery settled, and the delivery would be sent again every time its claim lapsed.
+ */
+export function storable(text: string): string {
+  return text.replaceAll('\u0000', '\ufffd').toWellFormed();
 }
 
 /** The endpoint proved it got the challenge: `{"challenge": "…"}` or the bare challenge. */

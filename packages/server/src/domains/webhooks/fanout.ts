@@ -55,6 +55,30 @@ export const FACT_EVENTS: { [K in FactType]?: (p: OutboxFacts[K]) => Mapped | un
     occurredAt: p.at,
     data: dataOf(p),
   }),
+  'provisioning.decided': (p) => ({
+    type: 'provisioning.decided',
+    deviceId: p.deviceId,
+    occurredAt: p.at,
+    data: dataOf(p),
+  }),
+  'certificate.issued': (p) => ({
+    type: 'certificate.issued',
+    deviceId: p.deviceId,
+    occurredAt: Number(p.at),
+    data: dataOf(p),
+  }),
+  'certificate.revoked': (p) => ({
+    type: 'certificate.revoked',
+    deviceId: p.deviceId,
+    occurredAt: Number(p.at),
+    data: dataOf(p),
+  }),
+  'credential.revoked': (p) => ({
+    type: 'credential.revoked',
+    deviceId: p.deviceId,
+    occurredAt: p.at,
+    data: dataOf(p),
+  }),
   'device.deleted': (p) => ({
     type: 'device.deleted',
     deviceId: p.deviceId,

@@ -218,7 +218,8 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
             'WEBHOOK_DISABLED',
             `webhook ${id} is disabled: enable it (PATCH enabled: true) first`,
           );
-        return reverify(r, t);
+        // An active webhook stays active: made pending, events of that moment would not reach it.
+        return r.status === 'active' ? r : reverify(r, t);
       });
       return toWebhook(row, now());
     },

@@ -225,9 +225,9 @@ export function webhookStore(db: Queryable) {
       );
     },
     /**
-     * Due deliveries of active endpoints, at most `perEndpoint` of each endpoint and none of
-     * `busyEndpoints`, claimed until `claimUntil` (a node that dies leaves them due again then) and
-     * counted as an attempt. Safe with several nodes: the claim re-checks that each is still due.
+     * Due deliveries of active endpoints, claimed until `claimUntil` (a node that dies leaves them due
+     * again then) and counted as an attempt: of each endpoint at most `perEndpoint` less what this node
+     * has `inFlight` to it already. Safe with several nodes: the claim re-checks that each is still due.
      */
     async claimDue(q: {
       now: number;
@@ -235,17 +235,19 @@ export function webhookStore(db: Queryable) {
       claimedBy: string;
       limit: number;
       perEndpoint: number;
-      busyEndpoints: readonly string[];
+      /** Requests this node has in flight, by endpoint id. */
+      inFlight: ReadonlyMap<string, number>;
     }): Promise<DeliveryRow[]> {
+      const busy = [...q.inFlight].filter(([, k]) => k > 0);
       const candidates = await db.query<{ id: string }>(
         `SELECT id FROM (
            SELECT d.id, row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS k,
-                  d.next_attempt_at
+                  coalesce(b.n, 0) AS busy, d.next_attempt_at
              FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-            WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.status = 'active'
-              AND NOT (d.endpoint_id = ANY($4::text[]))) c
-          WHERE k <= $3 ORDER BY next_attempt_at, id LIMIT $2`,
-        [q.now, q.limit, q.perEndpoint, q.busyEndpoints],
+             LEFT JOIN unnest($4::text[], $5::int[]) AS b(endpoint_id, n) ON b.endpoint_id = d.endpoint_id
+            WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.status = 'active') c
+          WHERE k + busy <= $3 ORDER BY next_attempt_at, id LIMIT $2`,
+        [q.now, q.limit, q.perEndpoint, busy.map(([id]) => id), busy.map(([, k]) => k)],
       );
       if (candidates.length === 0) return [];
       return db.query<DeliveryRow>(
@@ -255,11 +257,33 @@ export function webhookStore(db: Queryable) {
         [candidates.map((c) => c.id), q.now, q.claimUntil, q.claimedBy],
       );
     },
-    async recordAttempt(deliveryId: string, a: DeliveryAttempt): Promise<void> {
+    /**
+     * Due deliveries of active endpoints that have had every attempt they get (a 410 on the last one,
+     * or claims that lapsed with no outcome) are dead, not sent once more.
+     */
+    async buryExhausted(now: number, maxAttempts: number): Promise<number> {
+      const rows = await db.query(
+        `UPDATE webhook_deliveries d SET status = 'dead', claimed_by = NULL,
+                last_error = coalesce(d.last_error, 'no outcome was recorded for the last attempt')
+           FROM webhook_endpoints e
+          WHERE e.id = d.endpoint_id AND e.status = 'active'
+            AND d.status = 'pending' AND d.attempts >= $2 AND d.next_attempt_at <= $1
+          RETURNING d.id`,
+        [now, maxAttempts],
+      );
+      return rows.length;
+    },
+    /**
+     * Logs an attempt. The log numbers attempts over the delivery's whole life (a replay starts the
+     * schedule again, `attempts`, but goes on numbering here).
+     */
+    async recordAttempt(deliveryId: string, a: Omit<DeliveryAttempt, 'attempt'>): Promise<void> {
       await db.query(
         `INSERT INTO webhook_attempts (delivery_id, attempt, at, status, latency_ms, error, response_excerpt)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id, attempt) DO NOTHING`,
-        [deliveryId, a.attempt, a.at, a.status, a.latencyMs, a.error, a.responseExcerpt],
+         VALUES ($1, (SELECT coalesce(max(attempt), 0) + 1 FROM webhook_attempts WHERE delivery_id = $1),
+                 $2, $3, $4, $5, $6)
+         ON CONFLICT (delivery_id, attempt) DO NOTHING`,
+        [deliveryId, a.at, a.status, a.latencyMs, a.error, a.responseExcerpt],
       );
     },
     async settle(
@@ -332,21 +356,24 @@ export function webhookStore(db: Queryable) {
       if (q.to !== undefined) where.push(`created_at < $${params.push(q.to)}`);
       if (q.status) where.push(`status = $${params.push(q.status)}`);
       const rows = await db.query(
-        `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2
+        `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2, attempts = 0
           WHERE ${where.join(' AND ')} RETURNING id`,
         params,
       );
       return rows.length;
     },
     /**
-     * Claims an earlier run of this node held (matched by the node id before the run suffix) are due
-     * again now: that run died with them in flight. Returns how many.
+     * Claims an earlier run of this node held (marked `<nodeId>#<run>`, the run a suffix without `#`)
+     * are due again now: that run died with them in flight. Returns how many. Another node's claims are
+     * left alone, also when its id starts with this one's and a `#` (node `a` and node `a#b`).
      */
     async releaseClaimsOf(nodeId: string, now: number): Promise<number> {
       const rows = await db.query(
         `UPDATE webhook_deliveries SET next_attempt_at = $2, claimed_by = NULL
-          WHERE status = 'pending' AND claimed_by LIKE $1 RETURNING id`,
-        [`${nodeId.replace(/[\\%_]/g, (c) => `\\${c}`)}#%`, now],
+          WHERE status = 'pending' AND left(claimed_by, char_length($1::text) + 1) = $1::text || '#'
+            AND strpos(substr(claimed_by, char_length($1::text) + 2), '#') = 0
+          RETURNING id`,
+        [nodeId, now],
       );
       return rows.length;
     },

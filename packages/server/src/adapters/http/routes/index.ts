@@ -17,6 +17,7 @@ import { fleetRoutes } from './fleet.js';
 import { artifactRoutes } from './artifacts.js';
 import { deploymentRoutes } from './deployments.js';
 import { configRoutes } from './config.js';
+import { bridgeRoutes } from './bridges.js';
 import { webhookRoutes } from './webhooks.js';
 import { alertRoutes } from './alerts.js';
 
@@ -42,6 +43,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     fleetRoutes,
     artifactRoutes,
     deploymentRoutes,
+    bridgeRoutes,
   ])
     routes(app, ctx);
 }

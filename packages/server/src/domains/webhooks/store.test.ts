@@ -1,0 +1,164 @@
+/**
+ * The webhook store on both back ends: what a claim takes when this node already has requests in
+ * flight, claims of two nodes at once, which earlier claims a restarted node frees, and that every
+ * query reached with a tenant's ids stays in that tenant.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PlatformEvent } from '@mooring/protocol';
+import { storeBackends } from '../../../test/postgres.js';
+import type { Db } from '../../store/db.js';
+import { migrate } from '../../store/migrate.js';
+import { webhookStore, type EndpointRow } from './store.js';
+
+let counter = 0;
+const T0 = 1_800_000_000_000;
+
+function endpoint(tenantId: string, over: Partial<EndpointRow> = {}): EndpointRow {
+  const id = `whk_test${++counter}`;
+  return {
+    id,
+    tenant_id: tenantId,
+    name: id,
+    url: 'https://hooks.example.com/h',
+    event_types: ['config.desired.changed'],
+    device_tags: [],
+    auth: { type: 'none' },
+    ca_pem: null,
+    secret: 'sealed',
+    previous_secret: null,
+    previous_until: null,
+    status: 'active',
+    status_reason: null,
+    verify_due_at: null,
+    verify_attempts: 0,
+    verified_at: null,
+    last_error: null,
+    created_at: T0,
+    updated_at: T0,
+    ...over,
+  };
+}
+
+const event = (tenantId: string, n: number): PlatformEvent => ({
+  id: `evt_test${++counter}_${n}`,
+  type: 'config.desired.changed',
+  tenantId,
+  deviceId: null,
+  occurredAt: T0,
+  data: { n },
+});
+
+for (const [name, open] of storeBackends) {
+  describe(`webhook store on ${name}`, () => {
+    let db: Db;
+    let close: () => Promise<void>;
+    let store: ReturnType<typeof webhookStore>;
+    before(async () => {
+      ({ db, close } = await open());
+      await migrate(db);
+      store = webhookStore(db);
+      for (const t of ['ten_a', 'ten_b'])
+        await db.query('INSERT INTO tenants (id, name, created_at) VALUES ($1, $1, $2)', [t, T0]);
+    });
+    after(async () => {
+      await close();
+    });
+
+    /** An active endpoint of ten_a with `n` due deliveries; their ids. */
+    async function withDue(n: number) {
+      const e = endpoint('ten_a');
+      await store.insertEndpoint(e);
+      await db.query(`UPDATE webhook_endpoints SET status = 'active' WHERE id = $1`, [e.id]);
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const id = `whd_test${++counter}`;
+        await store.addDeliveries([e.id], event('ten_a', i), [id], T0 + i);
+        ids.push(id);
+      }
+      return { endpointId: e.id, ids };
+    }
+
+    const claim = (claimedBy: string, inFlight: Map<string, number>, limit = 100) =>
+      store.claimDue({ now: T0 + 1000, claimUntil: T0 + 61_000, claimedBy, limit, perEndpoint: 4, inFlight });
+
+    test('a claim takes of each endpoint only the room its requests in flight leave', async () => {
+      await db.query(`UPDATE webhook_deliveries SET status = 'delivered'`);
+      const one = await withDue(6);
+      const two = await withDue(2);
+      const three = await withDue(3);
+      const claimed = await claim(
+        'n1#r',
+        new Map([
+          [one.endpointId, 3],
+          [three.endpointId, 4],
+        ]),
+      );
+      const of = (e: { endpointId: string }) => claimed.filter((d) => d.endpoint_id === e.endpointId);
+      assert.equal(of(one).length, 1, 'three in flight: room for one');
+      assert.equal(of(two).length, 2);
+      assert.equal(of(three).length, 0, 'four in flight: no room');
+      assert.deepEqual(
+        of(one).map((d) => d.id),
+        [one.ids[0]],
+        'the earliest due first',
+      );
+      assert.ok(
+        claimed.every((d) => d.attempts === 1),
+        'each claim counts as an attempt',
+      );
+    });
+
+    test('two nodes claiming at once never take the same delivery', async () => {
+      await db.query(`UPDATE webhook_deliveries SET status = 'delivered'`);
+      const due = await withDue(4);
+      await db.query(`UPDATE webhook_deliveries SET next_attempt_at = $1 WHERE endpoint_id = $2`, [
+        T0,
+        due.endpointId,
+      ]);
+      const more = await withDue(4);
+      const [a, b] = await Promise.all([claim('n1#r', new Map()), claim('n2#r', new Map())]);
+      const ids = [...a!, ...b!].map((d) => d.id).sort();
+      assert.equal(new Set(ids).size, ids.length, 'no delivery claimed twice');
+      assert.deepEqual(ids, [...due.ids, ...more.ids].sort());
+    });
+
+    test('a restarted node frees the claims of its own earlier runs only', async () => {
+      await db.query(`UPDATE webhook_deliveries SET status = 'delivered'`);
+      const owners = ['a#run1', 'a#run2', 'a#b#run1', 'ab#run1', 'a%#run1', 'A#run1', 'a'];
+      const { ids } = await withDue(owners.length);
+      for (const [i, owner] of owners.entries())
+        await db.query(`UPDATE webhook_deliveries SET claimed_by = $2, next_attempt_at = $3 WHERE id = $1`, [
+          ids[i],
+          owner,
+          T0 + 60_000,
+        ]);
+      assert.equal(await store.releaseClaimsOf('a', T0 + 5), 2);
+      const rows = await db.query<{ id: string; claimed_by: string | null; next_attempt_at: string }>(
+        'SELECT id, claimed_by, next_attempt_at FROM webhook_deliveries WHERE id = ANY($1::text[])',
+        [ids],
+      );
+      const freed = rows.filter((r) => r.claimed_by === null).map((r) => ids.indexOf(r.id));
+      assert.deepEqual(freed.sort(), [0, 1]);
+      assert.equal(await store.releaseClaimsOf('a%', T0 + 5), 1, 'a wildcard in the id is just a character');
+      assert.equal(await store.releaseClaimsOf('a#b', T0 + 5), 1);
+      assert.equal(await store.releaseClaimsOf('a', T0 + 5), 0);
+    });
+
+    test('every query with a tenant’s ids stays in that tenant', async () => {
+      const mine = endpoint('ten_a', { device_tags: [] });
+      await store.insertEndpoint(mine);
+      await db.query(`UPDATE webhook_endpoints SET status = 'active' WHERE id = $1`, [mine.id]);
+      assert.equal(await store.endpoint('ten_b', mine.id), undefined);
+      assert.equal(await store.endpoint('ten_b', mine.id, true), undefined);
+      assert.equal(
+        (await store.endpoints('ten_b')).some((e) => e.id === mine.id),
+        false,
+      );
+      assert.equal(await store.deleteEndpoint('ten_b', mine.id), false);
+      assert.deepEqual(await store.matching('ten_b', 'config.desired.changed', []), []);
+      assert.ok((await store.matching('ten_a', 'config.desired.changed', [])).includes(mine.id));
+      assert.ok(await store.endpoint('ten_a', mine.id));
+    });
+  });
+}
