@@ -349,7 +349,7 @@ export async function webhooksPhase(deps: WebhooksPhaseDeps) {
       windowSeconds: round(windowSeconds, 2),
     },
     cpu,
-    // TODO: the MQTT bridge's forwarded msgs/s, once domains/bridges exists.
-    bridge: deps.bridgeBuilt ? 'built, not measured yet' : 'not built yet',
+    // TODO: the MQTT bridge's forwarded msgs/s (a bridge to the local Mosquitto taking telemetry.batch).
+    bridge: deps.bridgeBuilt ? 'built, not measured yet (TODO)' : 'not built yet',
   };
 }
