@@ -89,7 +89,11 @@ export const ConfigSchemaAnswer = Answer({
 export const DesiredPollQuery = Type.Object(
   {
     version: Type.Optional(
-      Type.Integer({ minimum: 0, description: 'the desired version the device holds (0: none)' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'the desired version the device holds (0: none)',
+      }),
     ),
     waitSeconds: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 60, description: 'how long to wait for a change (long poll)' }),
