@@ -35,7 +35,7 @@ interface EventBody {
   id?: string;
   deviceId?: string;
   challenge?: string;
-  data?: { readings?: Reading[] };
+  data?: { devices?: { deviceId: string; readings: Reading[] }[] };
 }
 
 export interface BenchReceiver {
@@ -104,13 +104,14 @@ export async function startBenchReceiver(): Promise<BenchReceiver> {
         else seen.add(json.id);
       }
       if (type !== 'telemetry.batch') return;
-      const readings = json.data?.readings ?? [];
-      r.readings += readings.length;
+      const devices = json.data?.devices ?? [];
+      const count = devices.reduce((n, d) => n + d.readings.length, 0);
+      r.readings += count;
       if (r.measuring) {
         r.window.deliveries++;
-        r.window.readings += readings.length;
+        r.window.readings += count;
       }
-      r.onBatch(json.deviceId ?? '', readings, at);
+      for (const d of devices) r.onBatch(d.deviceId, d.readings, at);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -291,8 +291,8 @@ test('addresses of the platform’s own network are refused; another tenant’s 
   assert.ok(!JSON.stringify(listed.body).includes('whsec_'), 'no secret is ever listed');
 });
 
-test('device events reach webhooks: connect and disconnect, telemetry batched per device and second, device events, command results', async () => {
-  const { apiKey } = await t.tenant();
+test('device events reach webhooks: connect and disconnect, telemetry batched per second, device events, command results', async () => {
+  const { apiKey, tenantId } = await t.tenant();
   const d = await t.device(apiKey);
   await hook(apiKey, {
     eventTypes: [
@@ -305,6 +305,8 @@ test('device events reach webhooks: connect and disconnect, telemetry batched pe
   });
   const mine = () => receiver.events().filter((e) => e.json.deviceId === d.deviceId);
   const ofType = (type: string) => mine().filter((e) => e.json.type === type);
+  const batches = () =>
+    receiver.events().filter((e) => e.json.type === 'telemetry.batch' && e.json.tenantId === tenantId);
   const client = await t.connectDevice(d.deviceId, d.accessKey);
   try {
     await client.subscribeAsync(`d/${d.deviceId}/commands/+`, { qos: 1 });
@@ -330,8 +332,11 @@ test('device events reach webhooks: connect and disconnect, telemetry batched pe
     await eventually(() => ofType('device.connected').length === 1, 10_000, 'device.connected');
     const readings = await eventually(
       () => {
-        const all = ofType('telemetry.batch').flatMap(
-          (e) => (e.json.data as { readings: { value: number }[] }).readings,
+        const all = batches().flatMap((e) =>
+          devicesIn(e.json).flatMap((part) => {
+            assert.equal(part.deviceId, d.deviceId);
+            return part.readings as { value: number }[];
+          }),
         );
         return all.length >= 50 && all;
       },
@@ -342,10 +347,9 @@ test('device events reach webhooks: connect and disconnect, telemetry batched pe
       readings.map((r) => r.value).sort((a, b) => a - b),
       Array.from({ length: 50 }, (_, i) => i),
     );
-    assert.ok(
-      ofType('telemetry.batch').length <= 10,
-      `${ofType('telemetry.batch').length} requests for 50 messages`,
-    );
+    assert.ok(batches().length <= 10, `${batches().length} requests for 50 messages`);
+    // One device's readings: the event names it.
+    assert.ok(batches().every((e) => e.json.deviceId === d.deviceId));
     const [event] = await eventually(
       () => ofType('device.event').length >= 1 && ofType('device.event'),
       10_000,
@@ -371,7 +375,7 @@ test('device events reach webhooks: connect and disconnect, telemetry batched pe
 });
 
 test('telemetry of several devices in one drain goes to each webhook whose tags match the device, and only there', async () => {
-  const { apiKey } = await t.tenant();
+  const { apiKey, tenantId } = await t.tenant();
   const north = await t.device(apiKey, { name: 'north', tags: ['north'] });
   const south = await t.device(apiKey, { name: 'south', tags: ['south'] });
   const both = await t.device(apiKey, { name: 'both', tags: ['south', 'north'] });
@@ -393,19 +397,22 @@ test('telemetry of several devices in one drain goes to each webhook whose tags 
     for (const c of clients) c.end(true);
   }
   const ids = new Set(devices.map((d) => d.deviceId));
-  const deviceOfEvent = () =>
+  const devicesOfEvent = () =>
     new Map(
       receiver
         .events()
-        .filter((e) => e.json.type === 'telemetry.batch' && ids.has(e.json.deviceId as string))
-        .map((e) => [e.json.id, e.json.deviceId as string]),
+        .filter((e) => e.json.type === 'telemetry.batch' && e.json.tenantId === tenantId)
+        .map((e) => [e.json.id, devicesIn(e.json).map((part) => part.deviceId)]),
     );
+  /** The devices whose readings were delivered to the webhook (a delivery carries several). */
   const devicesDeliveredTo = async (webhookId: string) => {
     const log = await t.call('GET', `/v1/webhooks/${webhookId}/deliveries`, { token: apiKey });
     assert.equal(log.status, 200, log.text);
     const items = log.body.items as { eventId: string; status: string }[];
-    const known = deviceOfEvent();
-    return items.map((x) => (x.status === 'delivered' ? (known.get(x.eventId) ?? '?') : x.status)).sort();
+    const known = devicesOfEvent();
+    return items
+      .flatMap((x) => (x.status === 'delivered' ? (known.get(x.eventId) ?? ['?']) : [x.status]))
+      .sort();
   };
   await eventually(
     async () =>
@@ -418,6 +425,53 @@ test('telemetry of several devices in one drain goes to each webhook whose tags 
   assert.deepEqual(await devicesDeliveredTo(anyHook.id), [...ids].sort());
   assert.deepEqual(await devicesDeliveredTo(northHook.id), [north.deviceId, both.deviceId].sort());
 });
+
+test('telemetry of many devices reaches a webhook in a few requests a second, not one per device, and none is lost', async () => {
+  const { apiKey, tenantId } = await t.tenant();
+  const devices = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => t.device(apiKey, { name: `many-${i}` })),
+  );
+  await hook(apiKey, { eventTypes: ['telemetry.batch'] });
+  const clients = await Promise.all(devices.map((d) => t.connectDevice(d.deviceId, d.accessKey)));
+  try {
+    await Promise.all(
+      clients.map(async (c, i) => {
+        for (let n = 0; n < 3; n++)
+          await c.publishAsync(`d/${devices[i]!.deviceId}/telemetry`, JSON.stringify({ values: { n } }), {
+            qos: 1,
+          });
+      }),
+    );
+  } finally {
+    for (const c of clients) c.end(true);
+  }
+  const batches = () =>
+    receiver.events().filter((e) => e.json.type === 'telemetry.batch' && e.json.tenantId === tenantId);
+  const received = await eventually(
+    () => {
+      const got = new Map<string, number[]>();
+      for (const e of batches())
+        for (const part of devicesIn(e.json))
+          for (const r of part.readings as { value: number }[])
+            got.set(part.deviceId, [...(got.get(part.deviceId) ?? []), r.value]);
+      return [...got.values()].flat().length >= 60 && got;
+    },
+    10_000,
+    'every reading',
+  );
+  for (const d of devices) assert.deepEqual(received.get(d.deviceId)?.sort(), [0, 1, 2], d.deviceId);
+  // 60 messages of 20 devices: one event per drain of the second or so they took, not twenty.
+  assert.ok(batches().length <= 6, `${batches().length} requests for 20 devices`);
+  assert.ok(
+    batches().some((e) => devicesIn(e.json).length > 1 && e.json.deviceId === null),
+    'an event of several devices names none',
+  );
+});
+
+/** The devices' parts of a telemetry.batch event. */
+function devicesIn(json: Record<string, unknown>): { deviceId: string; readings: unknown[] }[] {
+  return (json.data as { devices: { deviceId: string; readings: unknown[] }[] }).devices;
+}
 
 test('provisioning decisions reach webhooks: approved with the device, rejected with the reason', async () => {
   const { apiKey } = await t.tenant();

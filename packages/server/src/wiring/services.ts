@@ -4,7 +4,6 @@
  * service wrapped by the access guard (services call each other unguarded; the outer call was
  * checked). `domains` are the same services unguarded, for the workers and the adapters' own hooks.
  */
-import type { PlatformEvent } from '@mooring/protocol';
 import type { Config } from '../config.js';
 import { createCommandService } from '../domains/commands/service.js';
 import { commandStore } from '../domains/commands/store.js';
@@ -69,7 +68,7 @@ import { createConfigService } from '../domains/config/service.js';
 import { createWebhookService } from '../domains/webhooks/service.js';
 import { webhookStore } from '../domains/webhooks/store.js';
 import { createDeliveryWorker } from '../domains/webhooks/delivery.js';
-import { registerEventFanOut } from '../domains/webhooks/fanout.js';
+import { registerEventFanOut, type EventSink } from '../domains/webhooks/fanout.js';
 import { createInterest, WEBHOOK_INTEREST } from '../domains/webhooks/interest.js';
 import { createTelemetryForwarder, forwardInCommit } from '../domains/webhooks/forwarding.js';
 import { configStore } from '../domains/config/store.js';
@@ -360,9 +359,9 @@ export async function createServices(deps: ServiceDeps) {
     onVerified: () => void interest.refresh().catch(() => undefined),
   });
   // Every platform event is also spooled for the tenant's MQTT bridges, in the fan-out's transaction.
-  const bridgeSink = (tx: Queryable) => ({
-    enqueue: async (event: PlatformEvent, tags: readonly string[]) => {
-      await bridges.enqueue(event, tags, tx);
+  const bridgeSink = (tx: Queryable): EventSink => ({
+    enqueue: async (items) => {
+      await bridges.enqueueMany(items, tx);
     },
   });
   registerEventFanOut({

@@ -80,4 +80,12 @@ export interface BridgeService {
  */
 export interface BridgeSpool {
   enqueue(event: PlatformEvent, deviceTags: readonly string[], tx?: Queryable): Promise<number>;
+  /** The same for several events at once; resolves to the number of messages spooled. */
+  enqueueMany(items: readonly SpoolItem[], tx?: Queryable): Promise<number>;
+}
+
+/** One event to spool, with the tags of the device it is about. */
+export interface SpoolItem {
+  event: PlatformEvent;
+  deviceTags: readonly string[];
 }

@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { BRIDGE_LIMITS, type PlatformEvent } from '@mooring/protocol';
+import { BRIDGE_LIMITS } from '@mooring/protocol';
 import { AppError, Errors } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { TenantCaller } from '../../platform/caller.js';
@@ -9,7 +9,7 @@ import { checkTargetUrl } from '../../platform/outbound/url-policy.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Queryable, Transaction } from '../../store/db.js';
 import type { AuditSink } from '../audit/audit.js';
-import type { Bridge, BridgeInput, BridgeService, BridgeSpool } from './bridges.js';
+import type { Bridge, BridgeInput, BridgeService, BridgeSpool, SpoolItem } from './bridges.js';
 import type { BridgeColumns, BridgeRow, BridgeStore, SpoolOutcome } from './store.js';
 import { renderTopic, topicTemplateProblem } from './topic-template.js';
 
@@ -155,26 +155,48 @@ export function createBridgeService(
     };
   }
 
-  /** Spools one event into the matching bridges, in the transaction `q` belongs to. */
-  async function enqueueOn(q: Queryable, event: PlatformEvent, deviceTags: readonly string[]) {
+  /**
+   * Spools events into the matching bridges, in the transaction `q` belongs to: the tenant's bridges
+   * are read once per tenant and each bridge's messages written in one go, in the events' order.
+   */
+  async function enqueueOn(q: Queryable, items: readonly SpoolItem[]) {
     const s = deps.storeOn(q);
-    const targets = (await s.spoolTargets(event.tenantId)).filter(
-      (t) =>
-        t.event_types.includes(event.type) &&
-        (t.device_tags === null ||
-          event.deviceId === null ||
-          t.device_tags.some((tag) => deviceTags.includes(tag))),
-    );
-    if (targets.length === 0) return 0;
-    const payload = Buffer.from(JSON.stringify(event));
+    const byTenant = new Map<string, SpoolItem[]>();
+    for (const item of items) {
+      const list = byTenant.get(item.event.tenantId);
+      if (list) list.push(item);
+      else byTenant.set(item.event.tenantId, [item]);
+    }
     let spooled = 0;
-    for (const t of targets) {
-      const out = await s.spool(t.id, t.tenant_id, renderTopic(t.topic_template, event), payload, now());
-      if (!out) continue;
-      spooled++;
-      if (out.auditNow > 0) deps.audit(dropRecord(t.tenant_id, t.id, out, 'spool cap'));
+    for (const [tenantId, list] of byTenant) {
+      const targets = await s.spoolTargets(tenantId);
+      for (const t of targets) {
+        const messages = list
+          .filter(
+            ({ event, deviceTags }) =>
+              t.event_types.includes(event.type) &&
+              (t.device_tags === null ||
+                event.deviceId === null ||
+                t.device_tags.some((tag) => deviceTags.includes(tag))),
+          )
+          .map(({ event }) => ({
+            topic: renderTopic(t.topic_template, event),
+            payload: Buffer.from(JSON.stringify(event)),
+          }));
+        if (messages.length === 0) continue;
+        const out = await s.spool(t.id, t.tenant_id, messages, now());
+        if (!out) continue;
+        spooled += messages.length;
+        if (out.auditNow > 0) deps.audit(dropRecord(t.tenant_id, t.id, out, 'spool cap'));
+      }
     }
     return spooled;
+  }
+
+  function enqueueMany(items: readonly SpoolItem[], tx?: Queryable): Promise<number> {
+    if (items.length === 0) return Promise.resolve(0);
+    if (tx) return enqueueOn(tx, items);
+    return deps.transaction((_s, q) => enqueueOn(q, items));
   }
 
   return {
@@ -216,10 +238,8 @@ export function createBridgeService(
       deps.changed?.();
     },
 
-    enqueue(event, deviceTags, tx) {
-      if (tx) return enqueueOn(tx, event, deviceTags);
-      return deps.transaction((_s, q) => enqueueOn(q, event, deviceTags));
-    },
+    enqueue: (event, deviceTags, tx) => enqueueMany([{ event, deviceTags }], tx),
+    enqueueMany,
 
     /** The periodic pass: the age cap of every spool, and drops still to be audited. */
     async expireSpools() {

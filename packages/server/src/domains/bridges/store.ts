@@ -211,25 +211,33 @@ export function bridgeStore(db: Queryable) {
       );
     },
     /**
-     * Adds one message to a bridge's spool and applies its caps; undefined when the bridge is no
-     * longer enabled. Must run in a transaction: the bridge row stays locked until it ends, so seq
-     * order is commit order for the bridge.
+     * Adds messages to a bridge's spool, in order, and applies its caps; undefined when the bridge is
+     * no longer enabled. Must run in a transaction: the bridge row stays locked until it ends, so seq
+     * order is commit order for the bridge. Three statements however many messages (the caps' drops
+     * aside): the telemetry forwarder spools a second of a tenant's devices at once.
      */
-    async spool(bridgeId: string, tenantId: string, topic: string, payload: Buffer, at: number) {
+    async spool(
+      bridgeId: string,
+      tenantId: string,
+      messages: readonly { topic: string; payload: Buffer }[],
+      at: number,
+    ) {
+      const bytes = messages.reduce((n, m) => n + m.payload.length, 0);
       const [b] = await db.query<{
         spool_bytes: string;
         spool_max_bytes: string;
         spool_max_age_seconds: number;
       }>(
-        `UPDATE bridges SET spool_rows = spool_rows + 1, spool_bytes = spool_bytes + $2
+        `UPDATE bridges SET spool_rows = spool_rows + $3, spool_bytes = spool_bytes + $2
           WHERE id = $1 AND enabled RETURNING spool_bytes, spool_max_bytes, spool_max_age_seconds`,
-        [bridgeId, payload.length],
+        [bridgeId, bytes, messages.length],
       );
       if (!b) return undefined;
       await db.query(
         `INSERT INTO bridge_spool (bridge_id, tenant_id, topic, payload, bytes, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
-        [bridgeId, tenantId, topic, payload, payload.length, at],
+         SELECT $1, $2, m.topic, m.payload, octet_length(m.payload), $5
+           FROM unnest($3::text[], $4::bytea[]) WITH ORDINALITY AS m(topic, payload, n) ORDER BY m.n`,
+        [bridgeId, tenantId, messages.map((m) => m.topic), messages.map((m) => m.payload), at],
       );
       const excess = Number(b.spool_bytes) - Number(b.spool_max_bytes);
       const cut = await dropPastCaps(bridgeId, excess, at - b.spool_max_age_seconds * 1000);

@@ -12,7 +12,8 @@ import type { WebhookStore } from './store.js';
 
 /** Another consumer of events, written in the fan-out's transaction. */
 export interface EventSink {
-  enqueue(event: PlatformEvent, deviceTags: readonly string[]): Promise<void>;
+  /** Events in order, each with the tags of the device it is about. */
+  enqueue(items: readonly { event: PlatformEvent; deviceTags: readonly string[] }[]): Promise<void>;
 }
 
 type Mapped = {
@@ -160,7 +161,7 @@ export function registerEventFanOut(deps: FanOutDeps): void {
           endpoints.map(() => newId('whd', t)),
           t,
         );
-        for (const sink of deps.sinks ?? []) await sink(tx).enqueue(event, tags);
+        for (const sink of deps.sinks ?? []) await sink(tx).enqueue([{ event, deviceTags: tags }]);
         return endpoints.length > 0;
       });
       if (wrote) deps.nudge();

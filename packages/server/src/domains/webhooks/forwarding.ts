@@ -1,11 +1,16 @@
 /**
  * Telemetry and device events for integrations. The telemetry group commit writes, in its own
- * transaction and only for tenants that forward them (`interest.ts`), each message's readings to
- * `telemetry_forward` and each device event as an outbox fact: what was acknowledged to the device is
- * forwarded, and nothing else. A leased job then drains `telemetry_forward` every second: the
- * readings of one device in that window become one `telemetry.batch` event (at most
- * `MAX_READINGS_PER_EVENT`), so a forwarding target gets one request per device and window, not one
- * per message, and the fan-out and the removal of the rows share one transaction.
+ * transaction and only for tenants that forward them (`interest.ts`), the readings of each tenant's
+ * messages as one row of `telemetry_forward_batches` and each device event as an outbox fact: what was
+ * acknowledged to the device is forwarded, and nothing else, at the cost of one row per commit and
+ * tenant. A leased job then drains the buffer every second into telemetry.batch events
+ * (docs/integrations.md):
+ * - for webhooks, one event per tenant, drain and set of matching webhooks, holding every device's
+ *   readings of that second (at most `MAX_READINGS_PER_EVENT`; more make several events): a webhook
+ *   gets about one request a second however many devices report, not one per device or message;
+ * - for MQTT bridges, whose topics name a device, one event per device and drain.
+ * The events, their deliveries and spool rows and the removal of the drained rows share one
+ * transaction of a handful of statements.
  */
 import type { PlatformEvent, TelemetryValue } from '@mooring/protocol';
 import { newId } from '../../ids.js';
@@ -16,10 +21,13 @@ import type { EventSink } from './fanout.js';
 import type { Interest } from './interest.js';
 import type { WebhookStore } from './store.js';
 
-/** Readings in one telemetry.batch event; a device with more in one window gets several events. */
-export const MAX_READINGS_PER_EVENT = 1000;
-/** Messages drained per transaction. */
-const DRAIN_ROWS = 5000;
+/** Readings in one telemetry.batch event; a second with more makes several events. */
+export const MAX_READINGS_PER_EVENT = 2000;
+/** Buffer rows (each a commit's worth of a tenant's messages) drained per transaction. */
+const DRAIN_ROWS = 100;
+
+/** A buffered message as stored: [deviceId, receivedAt, [[key, ts, value], …]]. */
+type StoredMessage = [string, number, [string, number, TelemetryValue][]];
 
 interface Reading {
   key: string;
@@ -27,33 +35,36 @@ interface Reading {
   value: TelemetryValue;
 }
 
+/** One device's part of a telemetry.batch event. */
+export interface DeviceReadings {
+  deviceId: string;
+  readings: Reading[];
+  receivedFrom: number;
+  receivedTo: number;
+}
+
 /** The group commit's hook: what interested tenants forward, in the commit's transaction. */
 export function forwardInCommit(deps: { interest: Interest; outbox: Pick<Outbox, 'addIn'> }) {
   let wroteEvents = false;
   return {
     async inCommit(tx: Queryable, messages: readonly CommittedMessage[]): Promise<void> {
-      const tenants: string[] = [];
-      const devices: string[] = [];
-      const readings: string[] = [];
-      const received: number[] = [];
+      const byTenant = new Map<string, StoredMessage[]>();
       const events = [];
       for (const m of messages) {
         if (m.rows.length > 0 && deps.interest.wants(m.tenantId, 'telemetry.batch')) {
-          tenants.push(m.tenantId);
-          devices.push(m.deviceId);
-          readings.push(
-            JSON.stringify(m.rows.map((r): Reading => ({ key: r.key, ts: r.ts, value: r.value }))),
-          );
-          received.push(m.received);
+          const stored: StoredMessage = [m.deviceId, m.received, m.rows.map((r) => [r.key, r.ts, r.value])];
+          const list = byTenant.get(m.tenantId);
+          if (list) list.push(stored);
+          else byTenant.set(m.tenantId, [stored]);
         }
         if (m.event && deps.interest.wants(m.tenantId, 'device.event'))
           events.push({ tenantId: m.tenantId, deviceId: m.deviceId, ...m.event, at: m.received });
       }
-      if (tenants.length > 0)
+      if (byTenant.size > 0)
         await tx.query(
-          `INSERT INTO telemetry_forward (tenant_id, device_id, readings, received_at)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[])`,
-          [tenants, devices, readings, received],
+          `INSERT INTO telemetry_forward_batches (tenant_id, messages)
+           SELECT * FROM unnest($1::text[], $2::text[])`,
+          [[...byTenant.keys()], [...byTenant.values()].map((list) => JSON.stringify(list))],
         );
       if (events.length > 0) {
         await deps.outbox.addIn(tx, 'device.event', events);
@@ -72,12 +83,65 @@ export function forwardInCommit(deps: { interest: Interest; outbox: Pick<Outbox,
 interface BufferRow {
   id: string;
   tenant_id: string;
-  device_id: string;
-  readings: Reading[];
-  received_at: number;
+  messages: string;
 }
 
-/** The leased drain of `telemetry_forward` into telemetry.batch events. */
+/** What one tenant sent in a drain: each device's readings, devices in the order they first appear. */
+function devicesOf(rows: readonly BufferRow[]): Map<string, Map<string, DeviceReadings>> {
+  const tenants = new Map<string, Map<string, DeviceReadings>>();
+  for (const row of rows) {
+    let devices = tenants.get(row.tenant_id);
+    if (!devices) tenants.set(row.tenant_id, (devices = new Map()));
+    for (const [deviceId, received, readings] of JSON.parse(row.messages) as StoredMessage[]) {
+      let d = devices.get(deviceId);
+      if (!d)
+        devices.set(deviceId, (d = { deviceId, readings: [], receivedFrom: received, receivedTo: received }));
+      for (const [key, ts, value] of readings) d.readings.push({ key, ts, value });
+      d.receivedFrom = Math.min(d.receivedFrom, received);
+      d.receivedTo = Math.max(d.receivedTo, received);
+    }
+  }
+  return tenants;
+}
+
+/**
+ * Devices' readings as parts of at most `max` readings each, in order: a device's readings stay in
+ * one part when they fit in what is left of it, and are split across parts only when they do not.
+ */
+export function chunkReadings(devices: readonly DeviceReadings[], max = MAX_READINGS_PER_EVENT) {
+  const chunks: DeviceReadings[][] = [];
+  let chunk: DeviceReadings[] = [];
+  let room = max;
+  for (const d of devices) {
+    for (let at = 0; at < d.readings.length;) {
+      if (room === 0) {
+        chunks.push(chunk);
+        chunk = [];
+        room = max;
+      }
+      const part = d.readings.slice(at, at + room);
+      chunk.push({ ...d, readings: part });
+      at += part.length;
+      room -= part.length;
+    }
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/** A telemetry.batch event of one or more devices' readings. */
+function batchEvent(id: string, tenantId: string, devices: DeviceReadings[]): PlatformEvent {
+  return {
+    id,
+    type: 'telemetry.batch',
+    tenantId,
+    deviceId: devices.length === 1 ? devices[0]!.deviceId : null,
+    occurredAt: Math.max(...devices.map((d) => d.receivedTo)),
+    data: { devices },
+  };
+}
+
+/** The leased drain of the buffer into telemetry.batch events. */
 export function createTelemetryForwarder(deps: {
   transaction: Transaction<WebhookStore>;
   sinks?: ((tx: Queryable) => EventSink)[];
@@ -92,58 +156,58 @@ export function createTelemetryForwarder(deps: {
       for (;;) {
         const { events, rows, delivered } = await deps.transaction(async (store, tx) => {
           const buffered = await tx.query<BufferRow>(
-            `SELECT id::text AS id, tenant_id, device_id, readings, received_at FROM telemetry_forward
+            `SELECT id::text AS id, tenant_id, messages FROM telemetry_forward_batches
               ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
             [DRAIN_ROWS],
           );
           if (buffered.length === 0) return { events: 0, rows: 0, delivered: false };
-          const byDevice = new Map<string, BufferRow[]>();
-          for (const r of buffered) {
-            const k = `${r.tenant_id} ${r.device_id}`;
-            const list = byDevice.get(k);
-            if (list) list.push(r);
-            else byDevice.set(k, [r]);
-          }
-          // Per drain, one statement for the tags of each tenant's devices, the matching endpoints once
-          // per tenant and set of tags, and one for all the deliveries: a drain is a handful of
-          // statements, not three per device. (PGlite runs a transaction's statements back to back
-          // without yielding to the event loop, so each statement here is time no PUBACK leaves.)
-          const devicesOf = new Map<string, string[]>();
-          for (const group of byDevice.values()) {
-            const { tenant_id: tenantId, device_id: deviceId } = group[0]!;
-            const list = devicesOf.get(tenantId);
-            if (list) list.push(deviceId);
-            else devicesOf.set(tenantId, [deviceId]);
-          }
-          const tagsOf = new Map<string, Map<string, string[]>>();
-          for (const [tenantId, ids] of devicesOf)
-            tagsOf.set(tenantId, await store.devicesTags(tenantId, ids));
-          const matching = new Map<string, string[]>();
+          // Event ids derive from the drain's first row: the same rows make the same ids.
+          const base = buffered[0]!.id;
+          let k = 0;
           const deliveries: Parameters<WebhookStore['addDeliveriesOfEvents']>[0][number][] = [];
-          let count = 0;
-          let wrote = false;
+          const spooled: { event: PlatformEvent; deviceTags: readonly string[] }[] = [];
           const t = now();
-          for (const group of byDevice.values()) {
-            const { tenant_id: tenantId, device_id: deviceId } = group[0]!;
-            const tags = tagsOf.get(tenantId)?.get(deviceId) ?? [];
-            const key = JSON.stringify([tenantId, [...tags].sort()]);
-            let endpoints = matching.get(key);
-            if (!endpoints) {
-              endpoints = await store.matching(tenantId, 'telemetry.batch', tags);
-              matching.set(key, endpoints);
+          for (const [tenantId, devices] of devicesOf(buffered)) {
+            // One statement for the tags of the tenant's devices, one per distinct set of tags for the
+            // matching webhooks (PGlite runs a transaction's statements back to back without yielding
+            // to the event loop: each statement here is time no PUBACK leaves).
+            const tags = await store.devicesTags(tenantId, [...devices.keys()]);
+            const byTags = new Map<string, string[]>();
+            const groups = new Map<string, { endpoints: string[]; devices: DeviceReadings[] }>();
+            for (const d of devices.values()) {
+              const deviceTags = tags.get(d.deviceId) ?? [];
+              const tagKey = JSON.stringify([...deviceTags].sort());
+              let endpoints = byTags.get(tagKey);
+              if (!endpoints) {
+                endpoints = (await store.matching(tenantId, 'telemetry.batch', deviceTags)).sort();
+                byTags.set(tagKey, endpoints);
+              }
+              if (endpoints.length > 0) {
+                const key = endpoints.join(' ');
+                const group = groups.get(key);
+                if (group) group.devices.push(d);
+                else groups.set(key, { endpoints, devices: [d] });
+              }
+              if (deps.sinks?.length)
+                for (const part of chunkReadings([d]))
+                  spooled.push({ event: batchEvent(`evt_tlmd_${base}_${k++}`, tenantId, part), deviceTags });
             }
-            for (const event of batchEvents(group)) {
-              count++;
-              deliveries.push({ endpointIds: endpoints, event, ids: endpoints.map(() => newId('whd', t)) });
-              wrote ||= endpoints.length > 0;
-              for (const sink of deps.sinks ?? []) await sink(tx).enqueue(event, tags);
-            }
+            for (const { endpoints, devices: grouped } of groups.values())
+              for (const part of chunkReadings(grouped)) {
+                const event = batchEvent(`evt_tlm_${base}_${k++}`, tenantId, part);
+                deliveries.push({ endpointIds: endpoints, event, ids: endpoints.map(() => newId('whd', t)) });
+              }
           }
           await store.addDeliveriesOfEvents(deliveries, t);
-          await tx.query('DELETE FROM telemetry_forward WHERE id = ANY($1::bigint[])', [
+          for (const sink of deps.sinks ?? []) await sink(tx).enqueue(spooled);
+          await tx.query('DELETE FROM telemetry_forward_batches WHERE id = ANY($1::bigint[])', [
             buffered.map((r) => r.id),
           ]);
-          return { events: count, rows: buffered.length, delivered: wrote };
+          return {
+            events: deliveries.length + spooled.length,
+            rows: buffered.length,
+            delivered: deliveries.length > 0,
+          };
         });
         made += events;
         if (delivered) deps.nudge();
@@ -151,40 +215,4 @@ export function createTelemetryForwarder(deps: {
       }
     },
   };
-}
-
-/**
- * One device's buffered messages as telemetry.batch events of at most MAX_READINGS_PER_EVENT
- * readings each. An event's id is its first message's row id: the same rows make the same id.
- */
-function batchEvents(group: BufferRow[]): PlatformEvent[] {
-  const events: PlatformEvent[] = [];
-  let readings: Reading[] = [];
-  let first: BufferRow | undefined;
-  let last: BufferRow | undefined;
-  const flush = () => {
-    if (!first || !last) return;
-    events.push({
-      id: `evt_tlm_${first.id}`,
-      type: 'telemetry.batch',
-      tenantId: first.tenant_id,
-      deviceId: first.device_id,
-      occurredAt: Number(last.received_at),
-      data: {
-        readings,
-        receivedFrom: Number(first.received_at),
-        receivedTo: Number(last.received_at),
-      },
-    });
-    readings = [];
-    first = undefined;
-  };
-  for (const r of group) {
-    if (readings.length > 0 && readings.length + r.readings.length > MAX_READINGS_PER_EVENT) flush();
-    first ??= r;
-    last = r;
-    readings.push(...r.readings);
-  }
-  flush();
-  return events;
 }
