@@ -18,21 +18,15 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import type { PlatformEvent } from '@mooring/protocol';
-import { createBridgeService } from '../src/domains/bridges/service.js';
-import { bridgeStore } from '../src/domains/bridges/store.js';
-import { createAddressPolicy } from '../src/platform/outbound/address-policy.js';
-import { createSecretBox } from '../src/platform/secret-box.js';
 import { openPostgres } from '../src/store/postgres.js';
-import { transactionOf, type Db } from '../src/store/db.js';
 import { startPlatform, type Platform } from '../src/app.js';
 import {
   bootstrapAdminToken,
@@ -42,42 +36,15 @@ import {
   testConfig,
   type ServerProcess,
 } from './harness.js';
+import { ALLOW, freePort, spoolOver, startMosquitto, stopProcess, until } from './mosquitto.js';
 import { createTestDatabase } from './postgres.js';
 
-const MOSQUITTO = '/usr/sbin/mosquitto';
 const TOPICS = 3;
 
-/** Runs `check` until it neither throws nor returns false; its last error after `timeoutMs`. */
-async function until<T>(check: () => Promise<T> | T, timeoutMs: number, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-    await sleep(intervalMs);
-  }
-}
-
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
-    if (port !== 1883 && port !== 8883) return port;
-  }
-}
-
-function startMosquitto(dir: string, port: number): Promise<ChildProcess> {
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
+/** A plain-MQTT broker on `port` that keeps its sessions in `dir` across restarts. */
+function startBroker(dir: string, port: number): Promise<ChildProcess> {
+  return startMosquitto(
+    dir,
     [
       `listener ${port} 127.0.0.1`,
       'allow_anonymous true',
@@ -87,29 +54,9 @@ function startMosquitto(dir: string, port: number): Promise<ChildProcess> {
       // The subscriber's queue must hold the whole backlog of the outage: by default mosquitto keeps
       // 1000 messages per client and drops the rest, after acknowledging them to the bridge.
       'max_queued_messages 0',
-      '',
-    ].join('\n'),
+    ],
+    [port],
   );
-  const child = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
-  return until(
-    () =>
-      new Promise<ChildProcess>((resolve, reject) => {
-        const probe = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 1000 });
-        probe.once('connect', () => probe.end(true, () => resolve(child)));
-        probe.once('error', (e) => {
-          probe.end(true);
-          reject(e);
-        });
-      }),
-    10_000,
-  );
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 /** A Mooring to bridge from: its API, a way to spool an event as the fan-out does, and a restart. */
@@ -121,18 +68,6 @@ interface Mooring {
   output(): string;
   close(): Promise<void>;
 }
-
-const spoolOver = (db: Db) =>
-  createBridgeService({
-    store: bridgeStore(db),
-    storeOn: bridgeStore,
-    transaction: transactionOf(db, bridgeStore),
-    box: createSecretBox(randomBytes(32)),
-    policy: createAddressPolicy(),
-    audit: () => undefined,
-  });
-
-const ALLOW = { MOORING_OUTBOUND_ALLOW_LIST: '127.0.0.1/32' };
 
 /** `mooring serve` processes on PostgreSQL; events spooled over a connection of the test's own. */
 async function processOnPostgres(dataDir: string): Promise<Mooring> {
@@ -202,7 +137,7 @@ async function scenario(t: TestContext, open: (dataDir: string) => Promise<Moori
   mkdirSync(brokerDir, { mode: 0o777 });
   chmodSync(brokerDir, 0o777);
   const port = await freePort();
-  let broker = await startMosquitto(brokerDir, port);
+  let broker = await startBroker(brokerDir, port);
   const mooring = await open(dataDir);
   const subscriber = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
     clientId: `bridge-test-${randomBytes(3).toString('hex')}`,
@@ -292,7 +227,7 @@ async function scenario(t: TestContext, open: (dataDir: string) => Promise<Moori
     await sleep(2_000);
     assert.equal((await status()).connected, false);
     log.push(`broker start +${Date.now() - t0} n=${n}`);
-    broker = await startMosquitto(brokerDir, port); // the outage ends
+    broker = await startBroker(brokerDir, port); // the outage ends
     log.push(`broker up +${Date.now() - t0} n=${n}`);
     await sleep(2_000);
     producing = false;
@@ -367,7 +302,7 @@ test(
     const work = mkdtempSync(join(tmpdir(), 'mooring-bridge-fanout-'));
     chmodSync(work, 0o711);
     const port = await freePort();
-    const broker = await startMosquitto(work, port);
+    const broker = await startBroker(work, port);
     const t = await startTestPlatform(ALLOW);
     const subscriber = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
     try {

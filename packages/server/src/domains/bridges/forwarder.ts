@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MqttClient } from 'mqtt';
 import type { AddressPolicy } from '../../platform/outbound/address-policy.js';
 import { createGuardedLookup, type Resolver } from '../../platform/outbound/guarded-lookup.js';
+import { TLS_ERROR_CODE } from '../../platform/outbound/outbound-error.js';
 import { checkTargetUrl } from '../../platform/outbound/url-policy.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import type { Db } from '../../store/db.js';
@@ -57,6 +58,20 @@ export interface Forwarder {
 export function backoffMs(attempt: number): number {
   const step = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 16));
   return Math.round(step / 2 + (Math.random() * step) / 2);
+}
+
+/**
+ * A connection error as the bridge's status shows it. OpenSSL's own messages carry a thread id, a
+ * source path and a newline (`80EC…:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert
+ * certificate required:../deps/openssl/…`), so they are shown by their reason alone; a failed
+ * handshake or certificate check says it is TLS, as a webhook's does.
+ */
+export function describeError(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const { code, reason } = e as { code?: unknown; reason?: unknown };
+  const openssl = typeof reason === 'string' && /^[0-9A-F]*:?error:[0-9A-F]+:/.test(e.message);
+  const text = openssl ? reason : e.message;
+  return typeof code === 'string' && TLS_ERROR_CODE.test(code) ? `TLS failed: ${text}` : text;
 }
 
 export function startForwarder(b: ForwarderSettings, deps: ForwarderDeps): Forwarder {
@@ -117,7 +132,7 @@ export function startForwarder(b: ForwarderSettings, deps: ForwarderDeps): Forwa
     let error: string | undefined;
     const ended = new Promise<void>((resolve) => {
       client.on('error', (e) => {
-        error ??= e.message;
+        error ??= describeError(e);
         client.end(true);
       });
       client.on('close', () => resolve());
@@ -176,7 +191,7 @@ export function startForwarder(b: ForwarderSettings, deps: ForwarderDeps): Forwa
       try {
         outcome = await session();
       } catch (e) {
-        outcome = { connected: false, error: e instanceof Error ? e.message : String(e) };
+        outcome = { connected: false, error: describeError(e) };
       }
       current = undefined;
       if (stopping.signal.aborted) break;

@@ -16,7 +16,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createAddressPolicy } from './address-policy.js';
 import { createGuardedLookup, type Resolver } from './guarded-lookup.js';
-import { OutboundError, isOutboundError } from './outbound-error.js';
+import { OutboundError, TLS_ERROR_CODE, isOutboundError } from './outbound-error.js';
 import { checkTargetUrl, type OutboundScheme } from './url-policy.js';
 
 export interface GuardedRequestOptions {
@@ -54,8 +54,6 @@ export interface GuardedResponse {
 export const DEFAULT_TIMEOUT_MS = 15_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
 
-/** Error codes OpenSSL and Node give to a failed handshake or certificate check. */
-const TLS_CODE = /CERT|SSL|TLS|ISSUER|SIGNATURE|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH|HOSTNAME_MISMATCH/;
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 function causes(error: unknown): unknown[] {
@@ -74,7 +72,7 @@ function classify(error: unknown, host: string): OutboundError {
   const described = codes.find((c) => c !== '') ?? (error as Error).message;
   if (codes.some((c) => TIMEOUT_CODES.has(c)))
     return new OutboundError('OUTBOUND_TIMEOUT', `${host} did not answer in time`, { cause: error });
-  if (codes.some((c) => TLS_CODE.test(c)))
+  if (codes.some((c) => TLS_ERROR_CODE.test(c)))
     return new OutboundError('OUTBOUND_TLS_FAILED', `TLS with ${host} failed: ${described}`, {
       cause: error,
     });

@@ -16,6 +16,10 @@ export type OutboundErrorCode =
   /** The name did not resolve, or the connection was refused, reset or closed early. */
   | 'OUTBOUND_CONNECTION_FAILED';
 
+/** Error codes OpenSSL and Node give to a failed handshake or certificate check. */
+export const TLS_ERROR_CODE =
+  /CERT|SSL|TLS|ISSUER|SIGNATURE|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH|HOSTNAME_MISMATCH/;
+
 export class OutboundError extends Error {
   readonly code: OutboundErrorCode;
 
