@@ -9,7 +9,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { PlatformEvent } from '@mooring/protocol';
 import type { Logger } from '../../platform/observability.js';
 import {
   guardedRequest,
@@ -20,7 +19,7 @@ import { isOutboundError } from '../../platform/outbound/outbound-error.js';
 import { signWebhook } from '../../platform/outbound/webhook-signature.js';
 import type { SecretBox } from '../../platform/secret-box.js';
 import { MAX_ATTEMPTS, retryAfterMs, retryDelayMs } from './schedule.js';
-import type { DeliveryRow, EndpointRow, WebhookStore } from './store.js';
+import type { DeliveryWithEvent, EndpointRow, WebhookStore } from './store.js';
 import { createTokenCache } from './oauth.js';
 
 export type Requester = (url: string, options: GuardedRequestOptions) => Promise<GuardedResponse>;
@@ -134,8 +133,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
   }
 
   /** Sends one delivery and records the outcome; true when it was delivered. */
-  async function deliverOne(d: DeliveryRow, e: EndpointRow): Promise<boolean> {
-    const body = JSON.stringify(d.event as PlatformEvent);
+  async function deliverOne(d: DeliveryWithEvent, e: EndpointRow): Promise<boolean> {
+    const body = d.event;
     let answer: GuardedResponse | undefined;
     let error: string | null = null;
     try {

@@ -1,5 +1,6 @@
 /** The operator side of webhooks: endpoints, secrets, verification requests, the delivery log, replays. */
 import { X509Certificate } from 'node:crypto';
+import type { PlatformEvent } from '@mooring/protocol';
 import { AppError, Errors } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { TenantCaller } from '../../platform/caller.js';
@@ -255,7 +256,11 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
       await find(caller, id);
       const row = await store.delivery(id, deliveryId);
       if (!row) throw new AppError('WEBHOOK_DELIVERY_NOT_FOUND', `delivery ${deliveryId} not found`);
-      return { ...toDelivery(row), event: row.event, attemptLog: await store.attempts(deliveryId) };
+      return {
+        ...toDelivery(row),
+        event: JSON.parse(row.event) as PlatformEvent,
+        attemptLog: await store.attempts(deliveryId),
+      };
     },
 
     async replay(caller, id, deliveryId) {

@@ -44,7 +44,6 @@ export interface DeliveryRow {
   tenant_id: string;
   event_id: string;
   event_type: PlatformEventType;
-  event: PlatformEvent;
   status: DeliveryStatus;
   attempts: number;
   next_attempt_at: number;
@@ -70,10 +69,33 @@ export const toDelivery = (r: DeliveryRow): Delivery => ({
   lastError: r.last_error,
 });
 
-const DELIVERY_COLUMNS = `id, endpoint_id, tenant_id, event_id, event_type, event, status, attempts,
+const DELIVERY_COLUMNS = `id, endpoint_id, tenant_id, event_id, event_type, status, attempts,
   next_attempt_at, created_at, delivered_at, last_status, last_error`;
 
+/** A delivery with its event: the JSON text that is signed and sent. */
+export interface DeliveryWithEvent extends DeliveryRow {
+  event: string;
+}
+
 export function webhookStore(db: Queryable) {
+  /** One delivery per endpoint for an event; an event handed on twice makes none twice. */
+  async function addDeliveries(
+    endpointIds: readonly string[],
+    event: PlatformEvent,
+    ids: readonly string[],
+    at: number,
+  ): Promise<void> {
+    if (endpointIds.length === 0) return;
+    await db.query(
+      `INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, event_id, event_type, event, status,
+         next_attempt_at, created_at)
+       SELECT d.id, d.endpoint_id, $3, $4, $5, $6, 'pending', $7, $7
+         FROM unnest($1::text[], $2::text[]) AS d(id, endpoint_id)
+       ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
+      [ids, endpointIds, event.tenantId, event.id, event.type, JSON.stringify(event), at],
+    );
+  }
+
   return {
     async insertEndpoint(r: EndpointRow): Promise<void> {
       await db.query(
@@ -169,60 +191,17 @@ export function webhookStore(db: Queryable) {
       );
       return rows.map((r) => r.id);
     },
-    /** One delivery per endpoint for an event; an event handed on twice makes none twice. */
-    async addDeliveries(
-      endpointIds: readonly string[],
-      event: PlatformEvent,
-      ids: readonly string[],
-      at: number,
-    ): Promise<void> {
-      if (endpointIds.length === 0) return;
-      await db.query(
-        `INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, event_id, event_type, event, status,
-           next_attempt_at, created_at)
-         SELECT d.id, d.endpoint_id, $3, $4, $5, $6, 'pending', $7, $7
-           FROM unnest($1::text[], $2::text[]) AS d(id, endpoint_id)
-         ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
-        [ids, endpointIds, event.tenantId, event.id, event.type, JSON.stringify(event), at],
-      );
-    },
+    addDeliveries,
     /**
-     * One delivery per endpoint for each of several events, in one statement (the telemetry drain makes
-     * hundreds of events at a time); an event handed on twice makes none twice.
+     * One delivery per endpoint for each of several events (the telemetry drain's); an event handed on
+     * twice makes none twice. A statement per event, its text one parameter: a telemetry event is large,
+     * and inside a text array it would be escaped and quoted on its way in.
      */
     async addDeliveriesOfEvents(
       items: readonly { endpointIds: readonly string[]; event: PlatformEvent; ids: readonly string[] }[],
       at: number,
     ): Promise<void> {
-      const cols = {
-        id: [] as string[],
-        endpoint: [] as string[],
-        tenant: [] as string[],
-        eventId: [] as string[],
-        type: [] as string[],
-        event: [] as string[],
-      };
-      for (const { endpointIds, event, ids } of items) {
-        const json = JSON.stringify(event);
-        endpointIds.forEach((endpointId, i) => {
-          cols.id.push(ids[i]!);
-          cols.endpoint.push(endpointId);
-          cols.tenant.push(event.tenantId);
-          cols.eventId.push(event.id);
-          cols.type.push(event.type);
-          cols.event.push(json);
-        });
-      }
-      if (cols.id.length === 0) return;
-      await db.query(
-        `INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, event_id, event_type, event, status,
-           next_attempt_at, created_at)
-         SELECT d.id, d.endpoint_id, d.tenant_id, d.event_id, d.event_type, d.event, 'pending', $7, $7
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])
-             AS d(id, endpoint_id, tenant_id, event_id, event_type, event)
-         ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
-        [cols.id, cols.endpoint, cols.tenant, cols.eventId, cols.type, cols.event, at],
-      );
+      for (const { endpointIds, event, ids } of items) await addDeliveries(endpointIds, event, ids, at);
     },
     /**
      * Due deliveries of active endpoints, claimed until `claimUntil` (a node that dies leaves them due
@@ -237,7 +216,7 @@ export function webhookStore(db: Queryable) {
       perEndpoint: number;
       /** Requests this node has in flight, by endpoint id. */
       inFlight: ReadonlyMap<string, number>;
-    }): Promise<DeliveryRow[]> {
+    }): Promise<DeliveryWithEvent[]> {
       const busy = [...q.inFlight].filter(([, k]) => k > 0);
       const candidates = await db.query<{ id: string }>(
         `SELECT id FROM (
@@ -250,10 +229,10 @@ export function webhookStore(db: Queryable) {
         [q.now, q.limit, q.perEndpoint, busy.map(([id]) => id), busy.map(([, k]) => k)],
       );
       if (candidates.length === 0) return [];
-      return db.query<DeliveryRow>(
+      return db.query<DeliveryWithEvent>(
         `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $3, claimed_by = $4
           WHERE id = ANY($1::text[]) AND status = 'pending' AND next_attempt_at <= $2
-          RETURNING ${DELIVERY_COLUMNS}`,
+          RETURNING ${DELIVERY_COLUMNS}, event`,
         [candidates.map((c) => c.id), q.now, q.claimUntil, q.claimedBy],
       );
     },
@@ -318,9 +297,9 @@ export function webhookStore(db: Queryable) {
         params,
       );
     },
-    async delivery(endpointId: string, id: string): Promise<DeliveryRow | undefined> {
-      const rows = await db.query<DeliveryRow>(
-        `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2`,
+    async delivery(endpointId: string, id: string): Promise<DeliveryWithEvent | undefined> {
+      const rows = await db.query<DeliveryWithEvent>(
+        `SELECT ${DELIVERY_COLUMNS}, event FROM webhook_deliveries WHERE endpoint_id = $1 AND id = $2`,
         [endpointId, id],
       );
       return rows[0];
