@@ -103,7 +103,7 @@ async function startPlatformSteps(
 
   // Notices reach the nodes alive now; facts that must not be lost go through the outbox.
   const bus = createLocalNotifier((err, topic) => logger.error({ err, topic }, 'a notifier listener failed'));
-  const outbox = createOutbox({ db, logger: logger.child({ component: 'outbox' }) });
+  const outbox = createOutbox({ db, nodeId: config.nodeId, logger: logger.child({ component: 'outbox' }) });
 
   // Services
   const metrics = createMetrics();
@@ -201,6 +201,7 @@ async function startPlatformSteps(
   runner.start();
   opened.push(() => runner.stop());
   opened.push(() => domains.bridgeForwarders.stop());
+  opened.push(() => domains.webhookDelivery.close());
   // The first look for bridges to forward comes now, not one period after the start.
   runner.nudge(BRIDGE_FORWARDERS_JOB);
 
@@ -229,6 +230,7 @@ async function startPlatformSteps(
         ready = false;
         await runner.stop();
         await domains.bridgeForwarders.stop();
+        await domains.webhookDelivery.close();
         // Stop taking new connections, then let every queued message commit before the store closes.
         await mqtt.close();
         domains.provisioning.endLongPolls();

@@ -72,7 +72,12 @@ test('SIGKILL mid-delivery: every event arrives after the restart', { timeout: 1
       },
       30_000,
       'every event after the restart',
-    );
+    ).catch((e: Error) => {
+      const seen = receiver.events().map((x) => (x.json.data as { version?: number } | undefined)?.version);
+      throw new Error(
+        `${e.message}: ${receiver.events().length} requests, versions ${JSON.stringify(seen)}; ${server.output().slice(-4000)}`,
+      );
+    });
     assert.deepEqual(
       [...versions].sort((a, b) => a - b),
       Array.from({ length: EVENTS }, (_, i) => i + 1),

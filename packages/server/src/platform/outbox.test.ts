@@ -167,6 +167,41 @@ for (const [name, open] of storeBackends) {
       await db.query(`UPDATE outbox SET done_at = now() WHERE payload->>'tenantId' = $1`, [tenantId]);
     });
 
+    test('a node started again handles at once the facts its earlier run died with; another node waits for the claim', async () => {
+      const tenantId = tenant();
+      const writer = createOutbox({ db });
+      await db.transaction(() => writer.add('device.deleted', { tenantId, deviceId: 'dev_crash' }));
+      // The first run claims the fact and dies in its handler: the handler never returns.
+      const first = createOutbox({ db, nodeId: 'node-a' });
+      let entered!: () => void;
+      const inHandler = new Promise<void>((resolve) => (entered = resolve));
+      first.handle('device.deleted', async (p) => {
+        if (p.tenantId !== tenantId) return;
+        entered();
+        await new Promise(() => undefined);
+      });
+      void first.deliver();
+      await inHandler;
+      const seen: string[] = [];
+      const take = (who: string) => async (p: { tenantId: string }) => {
+        if (p.tenantId === tenantId) seen.push(who);
+      };
+      // Another node (a name that merely starts the same way included) leaves it while the claim lasts.
+      for (const nodeId of ['node-b', 'node-aa']) {
+        const other = createOutbox({ db, nodeId });
+        other.handle('device.deleted', take(nodeId));
+        await other.deliver();
+      }
+      assert.deepEqual(seen, []);
+      // The same node, started again, takes it at once instead of a minute later.
+      const again = createOutbox({ db, nodeId: 'node-a' });
+      again.handle('device.deleted', take('node-a again'));
+      await again.deliver();
+      assert.deepEqual(seen, ['node-a again']);
+      const [fact] = await factsOf(tenantId);
+      assert.equal(fact!.done, true);
+    });
+
     test('two nodes handing facts on at once never handle one fact both', async () => {
       const tenantId = tenant();
       const writer = createOutbox({ db });

@@ -9,6 +9,7 @@
  *
  * Notices that only need to reach the nodes alive now go through the notifier (`notifier.ts`) instead.
  */
+import { randomBytes } from 'node:crypto';
 import { whenCommitted, inTransaction } from '../store/ambient.js';
 import type { Db, Queryable } from '../store/db.js';
 
@@ -208,6 +209,11 @@ export interface OutboxOptions {
   db: Db;
   logger?: OutboxLogger;
   /**
+   * This node's id: claims are marked `<nodeId>:<run>`, and the first delivery of a run frees the
+   * claims an earlier run of the same node left when it died. Two live nodes must not share one.
+   */
+  nodeId?: string;
+  /**
    * How long a claimed row is kept from other nodes while its handler runs (ms); renewed while it
    * runs, so a dead node's row comes due again after at most this long.
    */
@@ -236,17 +242,30 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const retryDelayMs = options.retryDelayMs ?? defaultRetryDelayMs;
   const handlers = new Map<FactType, FactHandler<FactType>[]>();
   const listeners: (() => void)[] = [];
+  // Without a node id, every outbox is a node of its own: it frees no one's claims.
+  const nodeId = options.nodeId ?? `node-${randomBytes(6).toString('hex')}`;
+  const holder = `${nodeId}:${randomBytes(4).toString('hex')}`;
+  let released = false;
+
+  /** Facts an earlier run of this node claimed and never finished (it died) are due now. */
+  async function releaseEarlierClaims(): Promise<void> {
+    await db.query(
+      `UPDATE outbox SET next_attempt_at = now(), claimed_by = NULL
+        WHERE done_at IS NULL AND left(claimed_by, length($1) + 1) = $1 || ':' AND claimed_by <> $2`,
+      [nodeId, holder],
+    );
+  }
 
   /** The next due row of a handled type, claimed: no other node takes it while the claim lasts. */
   async function claim(): Promise<Row | undefined> {
     const [row] = await db.query<Row>(
-      `UPDATE outbox SET attempts = attempts + 1,
+      `UPDATE outbox SET attempts = attempts + 1, claimed_by = $3,
               next_attempt_at = now() + $2::double precision * interval '1 millisecond'
         WHERE id = (SELECT id FROM outbox
                      WHERE done_at IS NULL AND next_attempt_at <= now() AND type = ANY($1::text[])
                      ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
         RETURNING id::text AS id, type, payload, attempts`,
-      [[...handlers.keys()], claimMs],
+      [[...handlers.keys()], claimMs, holder],
     );
     return row;
   }
@@ -275,7 +294,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
       clearInterval(renew);
     }
     if (!failed) {
-      await db.query('UPDATE outbox SET done_at = now(), last_error = NULL WHERE id = $1', [row.id]);
+      await db.query(
+        'UPDATE outbox SET done_at = now(), last_error = NULL, claimed_by = NULL WHERE id = $1',
+        [row.id],
+      );
       return;
     }
     const message = (failure instanceof Error ? failure.message : String(failure)).slice(0, MAX_ERROR_LENGTH);
@@ -285,7 +307,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       'an outbox fact handler failed; it will be retried',
     );
     await db.query(
-      `UPDATE outbox SET last_error = $2,
+      `UPDATE outbox SET last_error = $2, claimed_by = NULL,
               next_attempt_at = now() + $3::double precision * interval '1 millisecond'
         WHERE id = $1`,
       [row.id, message, delayMs],
@@ -343,6 +365,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
 
     async deliver(max = 100) {
       if (handlers.size === 0) return 0;
+      if (!released) {
+        await releaseEarlierClaims();
+        released = true;
+      }
       let handled = 0;
       while (handled < max) {
         const row = await claim();

@@ -3,15 +3,16 @@
  * endpoints waiting for verification, then claims due deliveries (a claim lasts `claimMs`: a node that
  * dies mid-request leaves its deliveries due again, so an event is sent at least once, at most once
  * more than needed) and sends them side by side, a few per endpoint, each through the guarded
- * outbound request (no private addresses, no redirects, 15 s for the whole exchange). Every attempt
- * is logged; a 2xx delivers, 410 disables the endpoint, anything else is retried on the schedule
- * (`Retry-After` honoured) until the delivery is dead.
+ * outbound request (no private addresses, no redirects, 15 s for the whole exchange), on connections
+ * kept per endpoint for its next deliveries. Every attempt is logged; a 2xx delivers, 410 disables the
+ * endpoint, anything else is retried on the schedule (`Retry-After` honoured) until the delivery is
+ * dead.
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../platform/observability.js';
 import {
-  guardedRequest,
+  createOutboundPool,
   type GuardedRequestOptions,
   type GuardedResponse,
 } from '../../platform/outbound/http.js';
@@ -56,10 +57,13 @@ const USER_AGENT = 'Mooring-Webhooks/1';
 export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
   const { store, box } = deps;
   const now = deps.now ?? Date.now;
-  const request = deps.request ?? guardedRequest;
   const scale = deps.retryScale ?? 1;
   const concurrency = deps.concurrency ?? 16;
   const perEndpoint = deps.perEndpoint ?? 4;
+  // Connections to an endpoint are kept for its next deliveries (a handshake per delivery capped an
+  // endpoint at a few dozen a second); each was made through the address and certificate checks.
+  const pool = createOutboundPool({ connectionsPerTarget: perEndpoint });
+  const request = deps.request ?? pool.request;
   const claimMs = deps.claimMs ?? 60_000;
   const maxRunMs = deps.maxRunMs ?? 30_000;
   const tokens = createTokenCache({ box, allowList: deps.allowList, request });
@@ -182,6 +186,8 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
   }
 
   return {
+    /** Closes the connections kept to endpoints. */
+    close: () => pool.close(),
     /** One run: verifications, then deliveries until none is due or the run's time is up. */
     async run(): Promise<{ delivered: number; attempted: number }> {
       const started = now();

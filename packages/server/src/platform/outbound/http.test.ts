@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   DAY_MS,
   ECDSA_SHA256,
@@ -16,7 +16,7 @@ import {
   randomSerial,
   x509,
 } from '../../domains/pki/x509.js';
-import { guardedRequest, type GuardedRequestOptions } from './http.js';
+import { createOutboundPool, guardedRequest, type GuardedRequestOptions } from './http.js';
 import type { Resolver } from './guarded-lookup.js';
 
 const LOOPBACK = ['127.0.0.1/32'];
@@ -89,6 +89,8 @@ describe('guarded outbound HTTP', () => {
   let ca: Awaited<ReturnType<typeof createCa>>;
   let otherCa: Awaited<ReturnType<typeof createCa>>;
   const hits: string[] = [];
+  let tlsConnections = 0;
+  let lastSocket: Socket | undefined;
 
   before(async () => {
     http = createHttpServer((req, res) => {
@@ -113,7 +115,13 @@ describe('guarded outbound HTTP', () => {
     httpPort = await listen(http);
     ca = await createCa('Receiver CA');
     otherCa = await createCa('Other CA');
-    https = createHttpsServer(await createLeaf(ca), (req, res) => res.end(`secure ${req.method}`));
+    https = createHttpsServer(await createLeaf(ca), (req, res) => {
+      if (req.url === '/large' || req.url === '/silent') lastSocket = req.socket;
+      if (req.url === '/large') res.end('y'.repeat(100_000));
+      else if (req.url === '/silent') return;
+      else res.end(`secure ${req.method}`);
+    });
+    https.on('secureConnection', () => tlsConnections++);
     httpsPort = await listen(https);
   });
   after(async () => {
@@ -247,5 +255,58 @@ describe('guarded outbound HTTP', () => {
       allowList: LOOPBACK,
     });
     await failsWith('OUTBOUND_CONNECTION_FAILED', 'https://nx.example/', { resolve: async () => [] });
+  });
+
+  test('a pool keeps one connection per target for the next request, never across a changed CA', async () => {
+    const pool = createOutboundPool();
+    try {
+      const url = `https://receiver.test:${httpsPort}/hook`;
+      const options = { ca: ca.pem, allowList: LOOPBACK, resolve: toLoopback };
+      const before = tlsConnections;
+      for (let i = 0; i < 20; i++)
+        assert.equal((await pool.request(url, options)).bodyExcerpt, 'secure POST');
+      // undici may open a second connection while the first is being handed back: not one per request.
+      assert.ok(tlsConnections - before <= 2, `${tlsConnections - before} handshakes for 20 requests`);
+      assert.equal(pool.connectionsMade, tlsConnections - before);
+      // Another CA is another pool entry: it is checked on a connection of its own, and fails.
+      await assert.rejects(pool.request(url, { ...options, ca: otherCa.pem }), {
+        code: 'OUTBOUND_TLS_FAILED',
+      });
+      // The pool checks every target as guardedRequest does.
+      await assert.rejects(pool.request(url, { ca: ca.pem, resolve: toLoopback }), {
+        code: 'OUTBOUND_ADDRESS_REFUSED',
+      });
+      assert.equal((await pool.request(url, options)).bodyExcerpt, 'secure POST');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a pooled connection whose answer was cut, or timed out, is not reused', async () => {
+    const pool = createOutboundPool();
+    try {
+      const options = { ca: ca.pem, allowList: LOOPBACK, resolve: toLoopback };
+      const base = `https://receiver.test:${httpsPort}`;
+      /** The server sees the connection of the last /large or /silent request closed. */
+      const closedSoon = async (what: string) => {
+        const socket = lastSocket!;
+        if (socket.destroyed) return;
+        await Promise.race([
+          new Promise((resolve) => socket.once('close', resolve)),
+          new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: still open`)), 2000)),
+        ]);
+      };
+      const cut = await pool.request(`${base}/large`, options);
+      assert.equal(cut.truncated, true);
+      await closedSoon('the cut answer');
+      assert.equal((await pool.request(`${base}/`, options)).bodyExcerpt, 'secure POST');
+      await assert.rejects(pool.request(`${base}/silent`, { ...options, timeoutMs: 300 }), {
+        code: 'OUTBOUND_TIMEOUT',
+      });
+      await closedSoon('the timed-out request');
+      assert.equal((await pool.request(`${base}/`, options)).bodyExcerpt, 'secure POST');
+    } finally {
+      await pool.close();
+    }
   });
 });

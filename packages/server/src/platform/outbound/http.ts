@@ -8,8 +8,11 @@
  * - one deadline covers resolution, connect, TLS, headers and body, so a server that answers one byte
  *   a second cannot hold a worker; only an excerpt of the body is kept, the rest is not read;
  * - the server certificate is always verified, against the system roots or the target's own CA.
- * Each request has its own undici Agent: a pooled connection would outlive the checks and the CA it
- * was made with, and deliveries are few enough per target that reuse buys little.
+ * `guardedRequest` makes one connection per request. `createOutboundPool` keeps connections to a
+ * target for the next request (a webhook endpoint gets many): each pooled connection was made through
+ * the same checks (the address policy in its resolution, the CA, the certificate check) and stays
+ * pinned to the address it was checked with; connections are kept per target URL origin, CA and
+ * policy, so a changed URL or CA never reuses one, and an idle target's are closed.
  */
 import { Agent, request } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -86,17 +89,8 @@ function positive(value: number, name: string): number {
   return value;
 }
 
-/**
- * Sends one request and reads at most an excerpt of the answer. Any status, 3xx included, is a
- * response; a refused target, a timeout, a TLS failure or a failed connection throws an
- * OutboundError (`OUTBOUND_URL_REFUSED`, `OUTBOUND_ADDRESS_REFUSED`, `OUTBOUND_TIMEOUT`,
- * `OUTBOUND_TLS_FAILED`, `OUTBOUND_CONNECTION_FAILED`).
- */
-export async function guardedRequest(
-  url: string,
-  options: GuardedRequestOptions = {},
-): Promise<GuardedResponse> {
-  const started = performance.now();
+/** What a request needs before it connects: the checked target and the connection's options. */
+function prepare(url: string, options: GuardedRequestOptions) {
   const timeoutMs = positive(options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 'timeoutMs');
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   if (!Number.isInteger(maxBytes) || maxBytes < 0)
@@ -105,8 +99,7 @@ export async function guardedRequest(
   const schemes: OutboundScheme[] = options.allowHttp ? ['https', 'http'] : ['https'];
   const target = checkTargetUrl(url, { schemes, policy });
   const lookup = createGuardedLookup({ policy, ...(options.resolve ? { resolve: options.resolve } : {}) });
-
-  const agent = new Agent({
+  const agentOptions = (connections: number, keepAliveMs?: number): Agent.Options => ({
     connect: {
       lookup,
       rejectUnauthorized: true,
@@ -116,8 +109,20 @@ export async function guardedRequest(
     },
     headersTimeout: timeoutMs,
     bodyTimeout: timeoutMs,
-    connections: 1,
+    connections,
+    ...(keepAliveMs === undefined ? {} : { keepAliveTimeout: keepAliveMs, keepAliveMaxTimeout: keepAliveMs }),
   });
+  return { target, timeoutMs, maxBytes, agentOptions };
+}
+
+/** Sends the request through `agent` under one deadline and reads at most an excerpt of the answer. */
+async function exchange(
+  prepared: ReturnType<typeof prepare>,
+  agent: Agent,
+  options: GuardedRequestOptions,
+  started: number,
+): Promise<GuardedResponse> {
+  const { target, timeoutMs, maxBytes } = prepared;
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -131,7 +136,7 @@ export async function guardedRequest(
     }, timeoutMs);
   });
 
-  const exchange = async (): Promise<GuardedResponse> => {
+  const send = async (): Promise<GuardedResponse> => {
     const response = await request(target.url, {
       dispatcher: agent,
       method: (options.method ?? 'POST') as 'POST',
@@ -153,6 +158,8 @@ export async function guardedRequest(
       chunks.push(chunk);
       kept += chunk.length;
     }
+    // An answer not read to its end leaves its connection unusable: it is closed, never reused.
+    if (truncated) response.body.destroy();
     return {
       status: response.statusCode,
       headers: response.headers,
@@ -163,12 +170,113 @@ export async function guardedRequest(
   };
 
   try {
-    return await Promise.race([exchange(), deadline]);
+    return await Promise.race([send(), deadline]);
   } catch (error) {
     throw classify(error, target.host);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Sends one request and reads at most an excerpt of the answer. Any status, 3xx included, is a
+ * response; a refused target, a timeout, a TLS failure or a failed connection throws an
+ * OutboundError (`OUTBOUND_URL_REFUSED`, `OUTBOUND_ADDRESS_REFUSED`, `OUTBOUND_TIMEOUT`,
+ * `OUTBOUND_TLS_FAILED`, `OUTBOUND_CONNECTION_FAILED`). Its connection is closed afterwards.
+ */
+export async function guardedRequest(
+  url: string,
+  options: GuardedRequestOptions = {},
+): Promise<GuardedResponse> {
+  const started = performance.now();
+  const prepared = prepare(url, options);
+  const agent = new Agent(prepared.agentOptions(1));
+  try {
+    return await exchange(prepared, agent, options, started);
+  } finally {
     // Closes the connection at once, whether or not the body was read to its end.
     await agent.destroy().catch(() => undefined);
   }
+}
+
+export interface OutboundPoolOptions {
+  /** Connections at most per target (requests beyond wait for one, within their deadline). */
+  connectionsPerTarget?: number;
+  /** An idle connection is closed after this long; a target unused this long loses its agent. */
+  idleMs?: number;
+  /** Targets with connections kept at once; the least recently used is closed beyond. */
+  maxTargets?: number;
+}
+
+export interface OutboundPool {
+  /** `guardedRequest`, on a kept connection to the same target when there is one. */
+  request(url: string, options?: GuardedRequestOptions): Promise<GuardedResponse>;
+  /** Connections made so far (for tests and metrics). */
+  readonly connectionsMade: number;
+  close(): Promise<void>;
+}
+
+export function createOutboundPool(o: OutboundPoolOptions = {}): OutboundPool {
+  const perTarget = o.connectionsPerTarget ?? 4;
+  const idleMs = o.idleMs ?? 30_000;
+  const maxTargets = o.maxTargets ?? 256;
+  // Insertion order is use order: a used agent is moved to the end.
+  const agents = new Map<string, { agent: Agent; usedAt: number }>();
+  // A resolver other than the system's (tests) is part of the key: by identity, numbered.
+  const resolvers = new WeakMap<Resolver, number>();
+  let resolverCount = 0;
+  let made = 0;
+  const keyOf = (origin: string, options: GuardedRequestOptions) => {
+    let resolver = 0;
+    if (options.resolve) {
+      resolver = resolvers.get(options.resolve) ?? ++resolverCount;
+      resolvers.set(options.resolve, resolver);
+    }
+    return JSON.stringify([
+      origin,
+      options.ca ?? null,
+      options.allowList ?? [],
+      !!options.allowHttp,
+      resolver,
+    ]);
+  };
+  const drop = (key: string) => {
+    const entry = agents.get(key);
+    if (!entry) return;
+    agents.delete(key);
+    void entry.agent.close().catch(() => undefined);
+  };
+  const sweep = setInterval(() => {
+    const now = performance.now();
+    for (const [key, entry] of agents) if (now - entry.usedAt > idleMs) drop(key);
+  }, idleMs);
+  sweep.unref();
+
+  return {
+    get connectionsMade() {
+      return made;
+    },
+    async request(url, options = {}) {
+      const started = performance.now();
+      const prepared = prepare(url, options);
+      const key = keyOf(prepared.target.url.origin, options);
+      let entry = agents.get(key);
+      if (entry) agents.delete(key);
+      else {
+        const agent = new Agent(prepared.agentOptions(perTarget, idleMs));
+        agent.on('connect', () => made++);
+        entry = { agent, usedAt: started };
+      }
+      entry.usedAt = started;
+      agents.set(key, entry);
+      while (agents.size > maxTargets) drop(agents.keys().next().value!);
+      return exchange(prepared, entry.agent, options, started);
+    },
+    async close() {
+      clearInterval(sweep);
+      const all = [...agents.values()];
+      agents.clear();
+      await Promise.all(all.map((e) => e.agent.destroy().catch(() => undefined)));
+    },
+  };
 }
