@@ -325,6 +325,58 @@ test('a device tag filter: events of devices with the tag arrive, those of other
   assert.equal(eventsFor(bare.deviceId).length, 1, 'only the unfiltered webhook');
 });
 
+test('a deleted device’s event passes the tag filter by the tags it had', async () => {
+  const { apiKey } = await t.tenant();
+  const tagged = await t.device(apiKey, { name: 'tagged', tags: ['a'] });
+  const other = await t.device(apiKey, { name: 'other', tags: ['b'] });
+  const filtered = await hook(apiKey, { name: 'only a', deviceTags: ['a'], eventTypes: ['device.deleted'] });
+  const all = await hook(apiKey, { name: 'all', eventTypes: ['device.deleted'] });
+  for (const dev of [tagged, other])
+    assert.equal((await t.call('DELETE', `/v1/devices/${dev.deviceId}`, { token: apiKey })).status, 204);
+  await eventually(
+    async () => (await deliveries(apiKey, all.id)).filter((x) => x.status === 'delivered').length === 2,
+    10_000,
+    'both deletions on the unfiltered webhook',
+  );
+  const items = await deliveries(apiKey, filtered.id);
+  assert.equal(items.length, 1, 'the tagged device’s deletion only');
+  const one = await t.call('GET', `/v1/webhooks/${filtered.id}/deliveries/${items[0]!.id}`, {
+    token: apiKey,
+  });
+  assert.equal(one.body.event.type, 'device.deleted');
+  assert.equal(one.body.event.deviceId, tagged.deviceId);
+});
+
+test('replaying a delivery while it is being sent does not send it a second time', async () => {
+  const { apiKey } = await t.tenant();
+  const d = await t.device(apiKey);
+  const { id } = await hook(apiKey);
+  receiver.stallIf = (r) => r.json.deviceId === d.deviceId;
+  try {
+    await change(apiKey, d.deviceId, { n: 1 });
+    await eventually(() => eventsFor(d.deviceId).length === 1, 10_000, 'the request in flight');
+    const [inFlight] = await deliveries(apiKey, id);
+    const one = await t.call('POST', `/v1/webhooks/${id}/deliveries/${inFlight!.id}/replay`, {
+      token: apiKey,
+    });
+    assert.equal(one.status, 202, one.text);
+    assert.equal(one.body.status, 'pending');
+    assert.equal(one.body.attempts, 1, 'its schedule is not started again');
+    const range = await t.call('POST', `/v1/webhooks/${id}/replay`, {
+      token: apiKey,
+      body: { from: 0, to: Date.now() + 60_000 },
+    });
+    assert.equal(range.status, 200, range.text);
+    assert.equal(range.body.replayed, 0, 'the delivery in flight is not made due again');
+    await new Promise((r) => setTimeout(r, 1_500)); // a worker run or two
+    assert.equal(eventsFor(d.deviceId).length, 1, 'no second request beside the one in flight');
+  } finally {
+    receiver.release();
+  }
+  const done = await settled(apiKey, id, 'delivered');
+  assert.equal(done.attemptLog.length, 1);
+});
+
 test('a redirect is a failed attempt and is not followed', async () => {
   const { apiKey } = await t.tenant();
   const d = await t.device(apiKey);

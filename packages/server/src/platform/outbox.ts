@@ -16,7 +16,8 @@ import type { Db, Queryable } from '../store/db.js';
 /** Every fact type and its payload (JSON). A later fact (webhooks, OTA, alerts) adds a line here. */
 export interface OutboxFacts {
   /** A device record was deleted: its certificates are to be revoked. */
-  'device.deleted': { tenantId: string; deviceId: string };
+  /** `tags`: what the device had (absent in facts written before they were recorded). */
+  'device.deleted': { tenantId: string; deviceId: string; tags?: string[] };
   /** A device's OTA operation changed state (docs/ota.md): for webhooks and the MQTT bridge. */
   'ota.operation.changed': {
     tenantId: string;

@@ -116,8 +116,9 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
       // The revocation of its certificates is a fact written with the delete: it happens even when
       // the process dies right after the commit.
       const deleted = await transaction(async (tx) => {
-        if (!(await tx.delete(caller.tenantId, id))) return false;
-        await deps.outbox.add('device.deleted', { tenantId: caller.tenantId, deviceId: id });
+        const gone = await tx.delete(caller.tenantId, id);
+        if (!gone) return false;
+        await deps.outbox.add('device.deleted', { tenantId: caller.tenantId, deviceId: id, tags: gone.tags });
         return true;
       });
       if (!deleted) throw Errors.deviceNotFound(id);

@@ -165,17 +165,20 @@ export function deviceStore(db: Queryable) {
         [d.tenantId, d.id, d.name, d.tags, JSON.stringify(d.metadata), d.status, d.updatedAt],
       );
     },
-    /** Deletes the device and the rows that hang off it without a foreign key. */
-    async delete(tenantId: string, id: string): Promise<boolean> {
-      const rows = await db.query('DELETE FROM devices WHERE tenant_id = $1 AND id = $2 RETURNING id', [
-        tenantId,
-        id,
-      ]);
-      if (rows.length === 0) return false;
+    /**
+     * Deletes the device and the rows that hang off it without a foreign key; answers the tags it had
+     * (the event of its deletion is filtered by them), or undefined when there was no such device.
+     */
+    async delete(tenantId: string, id: string): Promise<{ tags: string[] } | undefined> {
+      const rows = await db.query<{ tags: string[] }>(
+        'DELETE FROM devices WHERE tenant_id = $1 AND id = $2 RETURNING tags',
+        [tenantId, id],
+      );
+      if (rows.length === 0) return undefined;
       for (const table of ['telemetry', 'telemetry_latest', 'device_events', 'presence_events']) {
         await db.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND device_id = $2`, [tenantId, id]);
       }
-      return true;
+      return { tags: rows[0]!.tags };
     },
     /** Every access key of the device stops working (one revoked already keeps its date). */
     async revokeAllAccessKeys(tenantId: string, deviceId: string, at: number): Promise<void> {

@@ -21,6 +21,8 @@ type Mapped = {
   deviceId: string | null;
   occurredAt: number;
   data: Record<string, unknown>;
+  /** The device's tags as the fact recorded them (the device may be gone when the fact is handed on). */
+  deviceTags?: readonly string[];
 };
 
 /** Drops the envelope's members from a fact's payload: what is left is the event's `data`. */
@@ -85,6 +87,7 @@ export const FACT_EVENTS: { [K in FactType]?: (p: OutboxFacts[K]) => Mapped | un
     deviceId: p.deviceId,
     occurredAt: Date.now(),
     data: {},
+    ...(p.tags ? { deviceTags: p.tags } : {}),
   }),
   'config.desired.changed': (p) => ({
     type: 'config.desired.changed',
@@ -126,16 +129,12 @@ export interface FanOutDeps {
   now?: () => number;
 }
 
-/** The event a fact makes, or undefined when it makes none. */
-export function eventOf<K extends FactType>(
-  type: K,
-  payload: OutboxFacts[K],
-  fact: FactInfo,
-): PlatformEvent | undefined {
+/** The event a fact makes (and the device tags the fact recorded), or undefined when it makes none. */
+function mappedEvent<K extends FactType>(type: K, payload: OutboxFacts[K], fact: FactInfo) {
   const map = FACT_EVENTS[type] as ((p: OutboxFacts[K]) => Mapped | undefined) | undefined;
   const mapped = map?.(payload);
   if (!mapped) return undefined;
-  return {
+  const event: PlatformEvent = {
     id: `evt_${fact.id}`,
     type: mapped.type,
     tenantId: (payload as { tenantId: string }).tenantId,
@@ -143,16 +142,19 @@ export function eventOf<K extends FactType>(
     occurredAt: mapped.occurredAt,
     data: mapped.data,
   };
+  return { event, deviceTags: mapped.deviceTags };
 }
 
 export function registerEventFanOut(deps: FanOutDeps): void {
   const now = deps.now ?? Date.now;
   for (const type of Object.keys(FACT_EVENTS) as FactType[]) {
     deps.outbox.handle(type, async (payload, fact) => {
-      const event = eventOf(type, payload, fact);
-      if (!event) return;
+      const mapped = mappedEvent(type, payload, fact);
+      if (!mapped) return;
+      const { event } = mapped;
       const wrote = await deps.transaction(async (store, tx) => {
-        const tags = event.deviceId ? await store.deviceTags(event.tenantId, event.deviceId) : [];
+        const tags =
+          mapped.deviceTags ?? (event.deviceId ? await store.deviceTags(event.tenantId, event.deviceId) : []);
         const endpoints = await store.matching(event.tenantId, event.type, tags);
         const t = now();
         await store.addDeliveries(

@@ -265,10 +265,11 @@ export function createWebhookService(deps: WebhookDeps): WebhookService {
 
     async replay(caller, id, deliveryId) {
       await find(caller, id);
-      if ((await store.replay(id, { ids: [deliveryId] }, now())) === 0)
-        throw new AppError('WEBHOOK_DELIVERY_NOT_FOUND', `delivery ${deliveryId} not found`);
-      nudge();
-      return toDelivery((await store.delivery(id, deliveryId))!);
+      // Zero replayed: no such delivery, or one being sent right now (answered as it is).
+      if ((await store.replay(id, { ids: [deliveryId] }, now())) > 0) nudge();
+      const row = await store.delivery(id, deliveryId);
+      if (!row) throw new AppError('WEBHOOK_DELIVERY_NOT_FOUND', `delivery ${deliveryId} not found`);
+      return toDelivery(row);
     },
 
     async replayRange(caller, id, q) {

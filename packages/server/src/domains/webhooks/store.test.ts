@@ -82,6 +82,21 @@ for (const [name, open] of storeBackends) {
     const claim = (claimedBy: string, inFlight: Map<string, number>, limit = 100) =>
       store.claimDue({ now: T0 + 1000, claimUntil: T0 + 61_000, claimedBy, limit, perEndpoint: 4, inFlight });
 
+    test('two creations at once cannot both take the last room under the limit', async () => {
+      await db.query('INSERT INTO tenants (id, name, created_at) VALUES ($1, $1, $2)', ['ten_full', T0]);
+      for (let i = 0; i < 9; i++) await store.insertEndpoint(endpoint('ten_full'));
+      // Both count, then both insert when there is room for ten: the lock the count takes makes the
+      // second wait for the first, and then see no room.
+      const create = () =>
+        db.transaction(async () => {
+          const n = await store.countEndpoints('ten_full');
+          await new Promise((r) => setTimeout(r, 50));
+          if (n < 10) await store.insertEndpoint(endpoint('ten_full'));
+        });
+      await Promise.all([create(), create()]);
+      assert.equal(await store.countEndpoints('ten_full'), 10);
+    });
+
     test('a claim takes of each endpoint only the room its requests in flight leave', async () => {
       await db.query(`UPDATE webhook_deliveries SET status = 'delivered'`);
       const one = await withDue(6);

@@ -134,7 +134,12 @@ export function webhookStore(db: Queryable) {
         tenantId,
       ]);
     },
+    /**
+     * The tenant's webhooks, counted with the tenant row locked until the transaction ends: two
+     * creations at once (on two nodes) cannot both see room for one more.
+     */
     async countEndpoints(tenantId: string): Promise<number> {
+      await db.query('SELECT id FROM tenants WHERE id = $1 FOR UPDATE', [tenantId]);
       const [r] = await db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM webhook_endpoints WHERE tenant_id = $1',
         [tenantId],
@@ -322,13 +327,19 @@ export function webhookStore(db: Queryable) {
         responseExcerpt: r.response_excerpt,
       }));
     },
-    /** Makes deliveries due again now (a replay); returns how many. */
+    /**
+     * Makes deliveries due again now (a replay); returns how many. One being sent right now (claimed
+     * and pending) is left alone: replaying it would send it a second time beside the first.
+     */
     async replay(
       endpointId: string,
       q: { ids?: readonly string[]; from?: number; to?: number; status?: DeliveryStatus },
       now: number,
     ): Promise<number> {
-      const where = ['endpoint_id = $1'];
+      const where = [
+        'endpoint_id = $1',
+        "NOT (status = 'pending' AND claimed_by IS NOT NULL AND next_attempt_at > $2)",
+      ];
       const params: unknown[] = [endpointId, now];
       if (q.ids) where.push(`id = ANY($${params.push(q.ids)}::text[])`);
       if (q.from !== undefined) where.push(`created_at >= $${params.push(q.from)}`);
