@@ -77,7 +77,8 @@ test('deliveries that need a token at once share one fetch; it is kept, and fetc
   const [call] = s.calls;
   assert.equal(call!.url, 'https://auth.example.com/token');
   assert.equal(call!.options.body, 'grant_type=client_credentials&scope=a+b');
-  const basic = Buffer.from('client%20id:client-secret').toString('base64');
+  // Form-encoded as RFC 6749 §2.3.1 asks: a space is `+`.
+  const basic = Buffer.from('client+id:client-secret').toString('base64');
   assert.equal(call!.options.headers?.authorization, `Basic ${basic}`);
   assert.equal(await s.cache.tokenFor(e), 'tok1');
   s.cache.forget(e.id);

@@ -29,8 +29,9 @@ export function createTokenCache(deps: {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (a.scope) form.set('scope', a.scope);
     if (a.audience) form.set('audience', a.audience);
+    // RFC 6749 §2.3.1: the id and secret are form-encoded (a space is `+`), then joined for Basic.
     const basic = Buffer.from(
-      `${encodeURIComponent(a.clientId)}:${encodeURIComponent(deps.box.open(a.clientSecret))}`,
+      `${formEncoded(a.clientId)}:${formEncoded(deps.box.open(a.clientSecret))}`,
     ).toString('base64');
     const answer = await deps.request(a.tokenUrl, {
       method: 'POST',
@@ -92,4 +93,9 @@ export function createTokenCache(deps: {
       cache.delete(endpointId);
     },
   };
+}
+
+/** A value as application/x-www-form-urlencoded writes it. */
+function formEncoded(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2);
 }
