@@ -14,6 +14,8 @@ export interface HousekeepingDeps {
   applyAuditRetention(): Promise<unknown>;
   /** Deletes what artifact uploads left behind when their server stopped or died mid-upload. */
   removeAbandonedUploads(): Promise<unknown>;
+  /** Deletes webhook deliveries past their keeping (a week delivered, a month dead). */
+  purgeWebhookLog(): Promise<unknown>;
 }
 
 const EXPIRY_EVERY_MS = 5_000;
@@ -34,5 +36,6 @@ export function housekeepingJobs(deps: HousekeepingDeps): Job[] {
     job('provisioning-expiry', EXPIRY_EVERY_MS, deps.expireProvisioning),
     job('audit-retention', RETENTION_EVERY_MS, deps.applyAuditRetention),
     job('artifact-upload-cleanup', RETENTION_EVERY_MS, deps.removeAbandonedUploads),
+    job('webhook-log-retention', RETENTION_EVERY_MS, deps.purgeWebhookLog),
   ];
 }

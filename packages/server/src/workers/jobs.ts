@@ -38,7 +38,7 @@ export interface PlatformJobDeps {
   bridges: { expireSpools(): Promise<unknown> };
   bridgeForwarders: { tick(): Promise<void> };
   alertEvaluator: { tick(): Promise<unknown> };
-  webhookDelivery: { run(): Promise<unknown> };
+  webhookDelivery: { run(): Promise<unknown>; purgeLog(): Promise<unknown> };
   telemetryForwarder: { run(): Promise<unknown> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
@@ -53,6 +53,7 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       expireProvisioning: () => deps.provisioning.expireDue(),
       applyAuditRetention: () => deps.audit.applyRetention(),
       removeAbandonedUploads: () => deps.artifactStorage.removeAbandoned(ABANDONED_UPLOAD_MS),
+      purgeWebhookLog: () => deps.webhookDelivery.purgeLog(),
     }),
     ...outboxJobs(deps.outbox),
     {

@@ -47,6 +47,12 @@ export interface DeliveryWorkerDeps {
   maxRunMs?: number;
 }
 
+/** How long the delivery log keeps a delivered delivery, and a dead one (a dead letter to replay). */
+export const DELIVERED_KEPT_MS = 7 * 86_400_000;
+export const DEAD_KEPT_MS = 30 * 86_400_000;
+/** Deliveries deleted per statement: a long delete would hold the embedded store's one thread. */
+const PURGE_CHUNK = 2_000;
+
 /** Verification attempts before the endpoint waits for an operator's `verify`. */
 export const MAX_VERIFY_ATTEMPTS = 20;
 const EXCERPT_CHARS = 1024;
@@ -186,6 +192,17 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
   }
 
   return {
+    /** The delivery log's retention: deletes what is past its keeping, a chunk at a time. */
+    async purgeLog(): Promise<number> {
+      const t = now();
+      let purged = 0;
+      for (;;) {
+        const n = await store.purgeLog(t - DELIVERED_KEPT_MS, t - DEAD_KEPT_MS, PURGE_CHUNK);
+        purged += n;
+        if (n < PURGE_CHUNK) return purged;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    },
     /** Closes the connections kept to endpoints. */
     close: () => pool.close(),
     /** One run: verifications, then deliveries until none is due or the run's time is up. */

@@ -82,6 +82,48 @@ for (const [name, open] of storeBackends) {
     const claim = (claimedBy: string, inFlight: Map<string, number>, limit = 100) =>
       store.claimDue({ now: T0 + 1000, claimUntil: T0 + 61_000, claimedBy, limit, perEndpoint: 4, inFlight });
 
+    test('the delivery log keeps delivered deliveries and dead letters for their time, and pending ones always', async () => {
+      const e = endpoint('ten_a');
+      await store.insertEndpoint(e);
+      const DAY = 86_400_000;
+      const made: Record<string, string> = {};
+      for (const [name, status, age] of [
+        ['old delivered', 'delivered', 8],
+        ['new delivered', 'delivered', 6],
+        ['old dead', 'dead', 31],
+        ['young dead', 'dead', 8],
+        ['old pending', 'pending', 40],
+      ] as const) {
+        const id = `whd_log${++counter}`;
+        made[name] = id;
+        await store.addDeliveries([e.id], event('ten_a', counter), [id], T0 - age * DAY);
+        await db.query('UPDATE webhook_deliveries SET status = $2 WHERE id = $1', [id, status]);
+        await store.recordAttempt(id, {
+          at: T0,
+          status: 200,
+          latencyMs: 1,
+          error: null,
+          responseExcerpt: 'ok',
+        });
+      }
+      // Two statements of one, then nothing left to purge.
+      assert.equal(await store.purgeLog(T0 - 7 * DAY, T0 - 30 * DAY, 1), 1);
+      assert.equal(await store.purgeLog(T0 - 7 * DAY, T0 - 30 * DAY, 1), 1);
+      assert.equal(await store.purgeLog(T0 - 7 * DAY, T0 - 30 * DAY, 10), 0);
+      const left = await db.query<{ id: string }>(
+        'SELECT id FROM webhook_deliveries WHERE id = ANY($1::text[])',
+        [Object.values(made)],
+      );
+      assert.deepEqual(
+        left.map((r) => r.id).sort(),
+        [made['new delivered'], made['young dead'], made['old pending']].sort(),
+      );
+      const attempts = await db.query('SELECT 1 FROM webhook_attempts WHERE delivery_id = ANY($1::text[])', [
+        [made['old delivered'], made['old dead']],
+      ]);
+      assert.equal(attempts.length, 0, 'their attempts went with them');
+    });
+
     test('two creations at once cannot both take the last room under the limit', async () => {
       await db.query('INSERT INTO tenants (id, name, created_at) VALUES ($1, $1, $2)', ['ten_full', T0]);
       for (let i = 0; i < 9; i++) await store.insertEndpoint(endpoint('ten_full'));

@@ -328,6 +328,21 @@ export function webhookStore(db: Queryable) {
       }));
     },
     /**
+     * Deletes up to `limit` deliveries (and their attempts) past their keeping: delivered ones created
+     * before `deliveredBefore`, dead ones created before `deadBefore`; returns how many.
+     */
+    async purgeLog(deliveredBefore: number, deadBefore: number, limit: number): Promise<number> {
+      const rows = await db.query(
+        `DELETE FROM webhook_deliveries WHERE id IN (
+           SELECT id FROM webhook_deliveries
+            WHERE (status = 'delivered' AND created_at < $1) OR (status = 'dead' AND created_at < $2)
+            LIMIT $3)
+         RETURNING id`,
+        [deliveredBefore, deadBefore, limit],
+      );
+      return rows.length;
+    },
+    /**
      * Makes deliveries due again now (a replay); returns how many. One being sent right now (claimed
      * and pending) is left alone: replaying it would send it a second time beside the first.
      */
