@@ -15,6 +15,8 @@ import { restrictDataDir } from './platform/data-dir.js';
 import { createLocalNotifier } from './platform/notifier.js';
 import { createOutbox } from './platform/outbox.js';
 import { createCursors } from './platform/pagination.js';
+import { createCsrfTokens } from './platform/csrf.js';
+import { defaultConsoleDir, loadConsole } from './adapters/http/console.js';
 import { createLogger, createMetrics, type Logger } from './platform/observability.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
@@ -54,6 +56,8 @@ export interface Platform {
 export interface StartOptions {
   /** Use this store instead of opening one from the configuration (tests pass a PostgreSQL schema). */
   db?: Db;
+  /** Serve the web console built in this directory instead of the `@mooring/console` package's build. */
+  consoleDir?: string;
 }
 
 /**
@@ -166,6 +170,8 @@ async function startPlatformSteps(
     services,
     db,
     metrics,
+    csrf: createCsrfTokens(secretKey),
+    consoleBuild: loadConsole(options.consoleDir ?? defaultConsoleDir()),
     tls,
     clientTrust: { ca: initialTrust.ca, ...(initialTrust.crl ? { crl: initialTrust.crl } : {}) },
     broker,
