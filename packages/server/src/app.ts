@@ -48,6 +48,8 @@ export interface Platform {
    * on later starts until the password is changed); null once it is spent.
    */
   readonly bootstrapCredentialFile: string | null;
+  /** A web console build was found at start, and is served at /console. */
+  readonly consoleBuilt: boolean;
   readonly logger: Logger;
   readonly db: Db;
   stop(): Promise<void>;
@@ -166,12 +168,13 @@ async function startPlatformSteps(
   });
   opened.push(() => broker.close());
   const initialTrust = await mutualTlsContext(tls, domains.pki)();
+  const consoleBuild = loadConsole(options.consoleDir ?? defaultConsoleDir());
   const http = await createHttpServer({
     services,
     db,
     metrics,
     csrf: createCsrfTokens(secretKey),
-    consoleBuild: loadConsole(options.consoleDir ?? defaultConsoleDir()),
+    consoleBuild,
     tls,
     clientTrust: { ca: initialTrust.ca, ...(initialTrust.crl ? { crl: initialTrust.crl } : {}) },
     broker,
@@ -228,6 +231,7 @@ async function startPlatformSteps(
     caFile: tls.caFile,
     operatorCertificate: tls.operatorCertificate,
     bootstrapCredentialFile: bootstrapCredential,
+    consoleBuilt: consoleBuild.built,
     logger,
     db,
     stop() {
