@@ -57,6 +57,28 @@ export default tseslint.config(
     },
   },
   {
+    // The console renders what the server sends as text only: no markup from a string, no code from one.
+    files: ['packages/console/src/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "JSXAttribute[name.name='dangerouslySetInnerHTML']",
+          message: 'The console renders server data as text only.',
+        },
+        {
+          selector:
+            'MemberExpression[property.name=/^(innerHTML|outerHTML|insertAdjacentHTML|write|writeln)$/]',
+          message: 'The console renders server data as text only.',
+        },
+        {
+          selector: 'CallExpression[callee.name=/^(eval|Function)$/]',
+          message: 'No code from strings (the Content-Security-Policy refuses it too).',
+        },
+      ],
+    },
+  },
+  {
     // Tests read JSON responses of many shapes; typing each one would add noise, not safety.
     files: ['**/test/**', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -3,7 +3,9 @@
 // references in tsconfig.build.json; incremental, so an up-to-date build takes about a second), then
 // copies the files a package reads at run time from beside its modules (the server's SQL migrations)
 // into dist/ at the same relative path. Last, it stamps each dist/ so that bin/mooring.mjs can tell a
-// build older than its sources. `npm ci` runs it (the root `prepare` script); so does `npm run build`.
+// build older than its sources. The web console (packages/console) is built by Vite into its dist/,
+// when a file it is built from is newer than its stamp; its build fails when its JavaScript is over
+// budget. `npm ci` runs it (the root `prepare` script); so does `npm run build`.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -48,5 +50,24 @@ for (const name of PACKAGES) {
     copyFileSync(path, target);
   }
   writeFileSync(join(dist, STAMP), `${new Date().toISOString()}\n`);
+}
+
+// The console: static files, not a TypeScript project; what it imports of @mooring/protocol are types.
+const consoleDir = join(root, 'packages', 'console');
+const consoleStamp = join(consoleDir, 'dist', STAMP);
+const consoleInputs = [
+  ...files(join(consoleDir, 'src')),
+  ...['index.html', 'vite.config.ts', 'package.json'].map((f) => join(consoleDir, f)),
+];
+const newestInput = Math.max(...consoleInputs.map((f) => statSync(f).mtimeMs));
+if (!existsSync(consoleStamp) || statSync(consoleStamp).mtimeMs < newestInput) {
+  const { build } = await import('vite');
+  try {
+    await build({ configFile: join(consoleDir, 'vite.config.ts') });
+  } catch (e) {
+    console.error(`build: the console failed: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  }
+  writeFileSync(consoleStamp, `${new Date().toISOString()}\n`);
 }
 console.error(`build: packages/*/dist up to date (${((Date.now() - started) / 1000).toFixed(1)} s)`);

@@ -94,6 +94,11 @@ export const ERROR_CATALOGUE = {
     'Two-factor enrolment required',
     'The tenant requires two-factor authentication and this account has none: this session can only enrol one (`POST /v1/auth/totp`, then `/v1/auth/totp/confirm`). Log in again afterwards.',
   ),
+  CSRF_TOKEN_INVALID: spec(
+    403,
+    'CSRF token missing or wrong',
+    'The request was authenticated by the session cookie (a console login with `"session": "cookie"`) and changes something, so it must carry the session\'s CSRF token in `X-CSRF-Token`: the `csrfToken` of the login answer, or of `GET /v1/auth/me`. Nothing was done. Programs send `Authorization: Bearer` instead and need no CSRF token.',
+  ),
   DEVICE_DISABLED: spec(
     403,
     'Device is disabled',
@@ -407,6 +412,11 @@ export const ERROR_CATALOGUE = {
     500,
     'Audit record not written',
     'The action was not taken: its audit record could not be written, so nothing it would have changed was kept. Nothing about the cause is exposed; retry, and report the `requestId` if it persists.',
+  ),
+  CONSOLE_NOT_BUILT: spec(
+    503,
+    'Console not built',
+    'This server has no built web console to serve at `/console`: build it (`npm run build`, which `npm ci` runs) and restart the server. The REST API works without it.',
   ),
   NOT_READY: spec(
     503,

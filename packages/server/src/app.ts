@@ -15,6 +15,8 @@ import { restrictDataDir } from './platform/data-dir.js';
 import { createLocalNotifier } from './platform/notifier.js';
 import { createOutbox } from './platform/outbox.js';
 import { createCursors } from './platform/pagination.js';
+import { createCsrfTokens } from './platform/csrf.js';
+import { defaultConsoleDir, loadConsole } from './adapters/http/console.js';
 import { createLogger, createMetrics, type Logger } from './platform/observability.js';
 import type { Db } from './store/db.js';
 import { migrate } from './store/migrate.js';
@@ -46,6 +48,8 @@ export interface Platform {
    * on later starts until the password is changed); null once it is spent.
    */
   readonly bootstrapCredentialFile: string | null;
+  /** A web console build was found at start, and is served at /console. */
+  readonly consoleBuilt: boolean;
   readonly logger: Logger;
   readonly db: Db;
   stop(): Promise<void>;
@@ -54,6 +58,8 @@ export interface Platform {
 export interface StartOptions {
   /** Use this store instead of opening one from the configuration (tests pass a PostgreSQL schema). */
   db?: Db;
+  /** Serve the web console built in this directory instead of the `@mooring/console` package's build. */
+  consoleDir?: string;
 }
 
 /**
@@ -162,10 +168,13 @@ async function startPlatformSteps(
   });
   opened.push(() => broker.close());
   const initialTrust = await mutualTlsContext(tls, domains.pki)();
+  const consoleBuild = loadConsole(options.consoleDir ?? defaultConsoleDir());
   const http = await createHttpServer({
     services,
     db,
     metrics,
+    csrf: createCsrfTokens(secretKey),
+    consoleBuild,
     tls,
     clientTrust: { ca: initialTrust.ca, ...(initialTrust.crl ? { crl: initialTrust.crl } : {}) },
     broker,
@@ -223,6 +232,7 @@ async function startPlatformSteps(
     caFile: tls.caFile,
     operatorCertificate: tls.operatorCertificate,
     bootstrapCredentialFile: bootstrapCredential,
+    consoleBuilt: consoleBuild.built,
     logger,
     db,
     stop() {

@@ -1,6 +1,6 @@
 /** Logging in, profiles, and the logged-in user's own account (password, sessions, 2FA). */
 import type { Command } from 'commander';
-import { ApiError } from '@mooring/client';
+import { ApiError, type MooringClient } from '@mooring/client';
 import { act, readSecret } from '../act.js';
 import { readCa, UsageError } from '../context.js';
 import { readProfiles, removeProfile, saveProfile, writeProfiles } from '../profiles.js';
@@ -11,6 +11,15 @@ interface LoginResult {
   user: { id: string; username: string; tenantId: string | null; platformAdmin: boolean };
   totpEnrollmentRequired: boolean;
   passwordChangeRequired?: boolean;
+}
+
+type LoginBody = { username: string; password: string; totp?: string; recoveryCode?: string };
+
+/** A login that answers with its session token: the CLI never asks for a cookie session. */
+async function login(client: MooringClient, body: LoginBody): Promise<LoginResult> {
+  const r = await client.op('login', {}, { body });
+  if (r.token === undefined) throw new Error('the server answered the login without a session token');
+  return { ...r, token: r.token };
 }
 
 export function registerAuth(program: Command): void {
@@ -96,7 +105,7 @@ export function registerAuth(program: Command): void {
           };
           let r: LoginResult;
           try {
-            r = await client.op('login', {}, { body });
+            r = await login(client, body);
           } catch (e) {
             if (
               e instanceof ApiError &&
@@ -105,7 +114,7 @@ export function registerAuth(program: Command): void {
               !opts.passwordStdin
             ) {
               const totp = await readSecret('One-time code', false);
-              r = await client.op('login', {}, { body: { ...body, totp } });
+              r = await login(client, { ...body, totp });
             } else throw e;
           }
           // A one-time password (the bootstrap administrator's): choose a new one, then log in with it.
@@ -126,7 +135,7 @@ export function registerAuth(program: Command): void {
             await client
               .withToken(r.token)
               .op('changePassword', {}, { body: { currentPassword: password, newPassword: next } });
-            r = await client.op('login', {}, { body: { ...body, password: next } });
+            r = await login(client, { ...body, password: next });
             changedPassword = true;
           }
           const current = saveProfile(

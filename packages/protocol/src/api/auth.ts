@@ -13,6 +13,12 @@ export const Login = Type.Object(
       Type.String({ minLength: 1, maxLength: 16, description: 'the 6-digit code of the authenticator app' }),
     ),
     recoveryCode: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    session: Type.Optional(
+      Type.Union([Type.Literal('token'), Type.Literal('cookie')], {
+        description:
+          'token (the default): the answer carries the session token. cookie (the web console): the token is set as the HttpOnly cookie `mooring_session` and the answer carries the CSRF token to send with every change instead',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -42,8 +48,17 @@ export const PasswordReset = Type.Object(
 );
 export const SessionParams = Type.Object({ sessionId: IdParam });
 
+/** The session's CSRF token: what a cookie-authenticated change sends as `X-CSRF-Token`. */
+const CsrfToken = Type.String({
+  description: 'send it as X-CSRF-Token with every cookie-authenticated request that is not GET or HEAD',
+});
 export const LoginResult = Answer({
-  token: Type.String({ description: 'the session token (mst_…): send it as a bearer credential' }),
+  token: Type.Optional(
+    Type.String({
+      description: 'the session token (mst_…): send it as a bearer credential. Absent with `session: cookie`',
+    }),
+  ),
+  csrfToken: Type.Optional(CsrfToken),
   expiresAt: EpochMs,
   user: User,
   totpEnrollmentRequired: Type.Boolean({
@@ -57,6 +72,12 @@ export const Me = Answer({
   user: User,
   restricted: Type.Boolean({ description: 'the session may only enrol 2FA or change the password' }),
   grants: Type.Array(EffectiveGrant),
+  csrfToken: Type.Optional(
+    Type.String({
+      description:
+        "the session's CSRF token, present when the request was authenticated by the session cookie",
+    }),
+  ),
 });
 export const MySession = Answer({ ...Session.properties, current: Type.Boolean() });
 

@@ -66,6 +66,9 @@ export async function main(argv: string[]): Promise<number> {
     [
       `Mooring is running.`,
       `  REST API:        https://localhost:${platform.httpPort}/v1   (OpenAPI: /openapi.json)`,
+      platform.consoleBuilt
+        ? `  Web console:     https://localhost:${platform.httpPort}/console`
+        : `  Web console:     not built (npm run build), /console answers CONSOLE_NOT_BUILT`,
       `  MQTT over TLS:   mqtts://localhost:${platform.mqttPort}`,
       `  MQTT over mTLS:  mqtts://localhost:${platform.mqttMtlsPort}   (device certificates)`,
       `  MQTT over WSS:   wss://localhost:${platform.httpPort}/mqtt`,

@@ -26,6 +26,7 @@ import { MAX_EPOCH_MS } from '@mooring/protocol';
 import type { Principal, TenantCaller } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
 import type { Metrics } from '../../platform/observability.js';
+import type { CsrfTokens } from '../../platform/csrf.js';
 
 export interface Services {
   tenancy: TenancyService;
@@ -81,6 +82,8 @@ declare module 'fastify' {
     /** On `provisioning` routes: the provisioning token, checked by the provisioning service. */
     provisioningToken?: string;
     device?: AuthenticatedDevice;
+    /** The session was named by the session cookie (`session-cookie.ts`), not a bearer credential. */
+    sessionCookie?: boolean;
   }
 }
 
@@ -88,6 +91,8 @@ export interface RouteContext {
   services: Services;
   db: Db;
   metrics: Metrics;
+  /** The CSRF tokens of cookie sessions. */
+  csrf: CsrfTokens;
 }
 
 export type RoutePlugin = (app: FastifyInstance, ctx: RouteContext) => void;

@@ -1,6 +1,6 @@
 /**
  * The HTTP adapter: one HTTPS listener for the REST API (/v1), the device API (/v1/device), MQTT over
- * WebSocket (/mqtt), health, metrics and the OpenAPI document. Routes are thin: schema, then a call
+ * WebSocket (/mqtt), health, metrics, the OpenAPI document and the web console's files (/console). Routes are thin: schema, then a call
  * into a service. Authentication happens once here, per the route's declared `auth` mode.
  */
 import Fastify, {
@@ -25,6 +25,9 @@ import { sendProblem, toAppError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
 import { registerAuditedRequests } from './audit-hook.js';
 import { registerWireRules } from './wire-rules.js';
+import { registerConsole, type ConsoleBuild } from './console.js';
+import { CSRF_HEADER, SAFE_METHODS, sessionCookieOf } from './session-cookie.js';
+import { SESSION_TOKEN_PREFIX } from '../../domains/users/users.js';
 import { OPENAPI_OPTIONS, registerOpenApi } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
 import type { AuditService } from '../../domains/audit/audit.js';
@@ -40,6 +43,8 @@ export interface HttpServerOptions extends RouteContext {
   audit: { records: Pick<AuditService, 'recordMany'>; writer: AuditWriter };
   /** Whether the platform is ready to serve (false while starting or draining). */
   isReady(): boolean;
+  /** The web console's files, served at /console. */
+  consoleBuild: ConsoleBuild;
 }
 
 /** Largest request body outside the routes that set their own, in bytes. */
@@ -153,12 +158,36 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       };
       return;
     }
-    if (!token) throw new AppError('UNAUTHENTICATED', 'send Authorization: Bearer <credential>');
     if (mode === 'provisioning') {
+      if (!token) throw new AppError('UNAUTHENTICATED', 'send Authorization: Bearer <credential>');
       request.provisioningToken = token;
       return;
     }
-    const principal = await opts.services.authenticateBearer(token, request.ip);
+    // A browser's session cookie counts only when no Authorization header is sent at all: a program's
+    // bearer credential is never mixed with what a browser adds on its own.
+    const cookie = header === undefined ? sessionCookieOf(request) : undefined;
+    if (!token && !cookie) throw new AppError('UNAUTHENTICATED', 'send Authorization: Bearer <credential>');
+    if (cookie !== undefined && !cookie.startsWith(`${SESSION_TOKEN_PREFIX}_`))
+      throw new AppError('INVALID_CREDENTIALS', 'the session cookie holds no session token');
+    const principal = await opts.services.authenticateBearer(token ?? cookie!, request.ip);
+    if (cookie !== undefined) {
+      request.sessionCookie = true;
+      // The cookie comes with every request the browser makes to this origin, whichever page caused
+      // it: a change also needs the session's CSRF token, which only the console's own pages can read.
+      const sessionId = 'sessionId' in principal ? principal.sessionId : undefined;
+      const given = request.headers[CSRF_HEADER];
+      if (
+        !SAFE_METHODS.has(request.method) &&
+        (sessionId === undefined ||
+          !opts.csrf.matches(sessionId, typeof given === 'string' ? given : undefined))
+      )
+        throw new AppError(
+          'CSRF_TOKEN_INVALID',
+          given === undefined
+            ? 'a change made with the session cookie needs the X-CSRF-Token header'
+            : "the X-CSRF-Token header is not this session's CSRF token",
+        );
+    }
     if (mode === 'session' && principal.kind !== 'user' && principal.kind !== 'platform-admin') {
       throw new AppError('FORBIDDEN', 'this route needs a login session');
     }
@@ -206,6 +235,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   );
 
   healthRoutes(app, opts);
+  registerConsole(app, opts.consoleBuild);
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
   registerAuditedRequests(app, {

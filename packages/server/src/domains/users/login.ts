@@ -238,10 +238,11 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
       const token = newSecret(SESSION_TOKEN_PREFIX);
       const expiresAt = t + deps.sessionTtlMs;
       const inTransaction = deps.transaction ?? (<T>(fn: () => Promise<T>) => fn());
+      const sessionId = newId('ses');
       await inTransaction(async () => {
         await store.insertSession(
           found.user.id,
-          { id: newId('ses'), createdAt: t, expiresAt, lastSeenAt: t, source, userAgent, restricted },
+          { id: sessionId, createdAt: t, expiresAt, lastSeenAt: t, source, userAgent, restricted },
           sha256Hex(token),
         );
         await store.recordLogin(found.user.id, t);
@@ -258,6 +259,7 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
       });
       return {
         token,
+        sessionId,
         expiresAt,
         user: { ...found.user, lastLoginAt: t },
         totpEnrollmentRequired: restricted,

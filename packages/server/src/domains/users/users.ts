@@ -54,6 +54,8 @@ export interface LoginInput {
 
 export interface LoginResult {
   token: string;
+  /** The session's id (`ses_…`): what a cookie session's CSRF token is derived from. */
+  sessionId: string;
   expiresAt: number;
   user: User;
   /** The tenant requires 2FA and the user has none: the session can only enrol it. */

@@ -11,8 +11,10 @@ import type {
 import { selfCaller, type RoutePlugin } from '../context.js';
 import { api } from '../openapi.js';
 import { describeGrants } from '../../../domains/access/policy.js';
+import { AppError } from '../../../errors.js';
+import { CSRF_HEADER, clearSessionCookie, sessionCookieOf, setSessionCookie } from '../session-cookie.js';
 
-export const authRoutes: RoutePlugin = (app, { services }) => {
+export const authRoutes: RoutePlugin = (app, { services, csrf }) => {
   const tags = ['auth'];
   const open = { auth: 'none' as const };
   const session = { auth: 'session' as const };
@@ -29,19 +31,19 @@ export const authRoutes: RoutePlugin = (app, { services }) => {
         security: [],
       },
     },
-    async (request) => {
-      const r = await users.login(
-        request.body,
-        request.ip,
-        request.headers['user-agent']?.slice(0, 256) ?? null,
-      );
-      return {
-        token: r.token,
+    async (request, reply) => {
+      const { session, ...input } = request.body;
+      const r = await users.login(input, request.ip, request.headers['user-agent']?.slice(0, 256) ?? null);
+      const common = {
         expiresAt: r.expiresAt,
         user: r.user,
         totpEnrollmentRequired: r.totpEnrollmentRequired,
         passwordChangeRequired: r.passwordChangeRequired,
       };
+      if (session !== 'cookie') return { token: r.token, ...common };
+      // The console's login: the token goes where its scripts cannot read it; they get the CSRF token.
+      setSessionCookie(reply, r.token, r.expiresAt);
+      return { csrfToken: csrf.tokenFor(r.sessionId), ...common };
     },
   );
   app.post(
@@ -57,6 +59,23 @@ export const authRoutes: RoutePlugin = (app, { services }) => {
     async (request, reply) => {
       const h = request.headers.authorization;
       if (h?.startsWith('Bearer ')) await users.logout(h.slice(7).trim());
+      const cookie = h === undefined ? sessionCookieOf(request) : undefined;
+      if (cookie !== undefined) {
+        // Ending a live cookie session is a change like any other: it needs the CSRF token. A cookie
+        // whose session is over already is only dropped.
+        const live = await services.authenticateBearer(cookie, request.ip).catch(() => undefined);
+        const sessionId = live && 'sessionId' in live ? live.sessionId : undefined;
+        if (sessionId !== undefined) {
+          const given = request.headers[CSRF_HEADER];
+          if (!csrf.matches(sessionId, typeof given === 'string' ? given : undefined))
+            throw new AppError(
+              'CSRF_TOKEN_INVALID',
+              'logging out with the session cookie needs X-CSRF-Token',
+            );
+          await users.logout(cookie);
+        }
+        clearSessionCookie(reply);
+      }
       return reply.code(204).send();
     },
   );
@@ -104,12 +123,15 @@ export const authRoutes: RoutePlugin = (app, { services }) => {
       },
     },
     async (request) => {
-      const user = await users.me(selfCaller(request));
+      const self = selfCaller(request);
+      const user = await users.me(self);
       const p = request.principal;
       return {
         user,
         restricted: p?.kind === 'user' && p.restricted === true,
         grants: p?.kind === 'user' ? describeGrants(p.grants) : [],
+        // A console that was reloaded has its cookie but no longer the CSRF token: it reads it here.
+        ...(request.sessionCookie ? { csrfToken: csrf.tokenFor(self.sessionId) } : {}),
       };
     },
   );
@@ -125,6 +147,8 @@ export const authRoutes: RoutePlugin = (app, { services }) => {
     },
     async (request, reply) => {
       await users.changePassword(selfCaller(request), request.body.currentPassword, request.body.newPassword);
+      // Every session of the user has ended, the cookie's too.
+      if (request.sessionCookie) clearSessionCookie(reply);
       return reply.code(204).send();
     },
   );
@@ -177,7 +201,12 @@ export const authRoutes: RoutePlugin = (app, { services }) => {
         summary: 'Confirm 2FA with a first code; returns recovery codes (shown once) and ends all sessions',
       },
     },
-    async (request) => users.confirmTotp(selfCaller(request), request.body.code),
+    async (request, reply) => {
+      const r = await users.confirmTotp(selfCaller(request), request.body.code);
+      // Every session of the user has ended, the cookie's too.
+      if (request.sessionCookie) clearSessionCookie(reply);
+      return r;
+    },
   );
   app.post<{ Body: typeof TotpOff.static }>(
     '/v1/auth/totp/disable',

@@ -1,0 +1,89 @@
+/**
+ * The REST API as the console calls it: the same origin, the session cookie the browser keeps (never
+ * visible here), and the session's CSRF token on every change. Answers and bodies are typed by the
+ * API's own schemas (`@mooring/protocol`, imported for its types only: nothing of it is bundled).
+ * Every refusal becomes an `ApiProblem` carrying the stable `code` and the members some codes add
+ * (`attemptsLeft`, `retryAfterMs`, …): the screens branch on the code, never on the text.
+ */
+import type { BodyOf, ErrorCode, MANAGEMENT_OPERATIONS, ResponseOf } from '@mooring/protocol';
+
+type Operations = typeof MANAGEMENT_OPERATIONS;
+export type Answer<N extends keyof Operations> = ResponseOf<Operations[N]>;
+export type Body<N extends keyof Operations> = BodyOf<Operations[N]>;
+export type Me = Answer<'me'>;
+export type Operation = Answer<'listOperations'>['items'][number];
+export type ProvisioningToken = Answer<'listProvisioningTokens'>['items'][number];
+
+/** A refusal: the problem+json answer, or `NETWORK` when no answer came. */
+export class ApiProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | 'NETWORK' | 'NOT_JSON',
+    message: string,
+    readonly members: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+  }
+
+  /** A numeric member of the problem (`attemptsLeft`, `retryAfterMs`), if it has one. */
+  number(name: string): number | undefined {
+    const v = this.members[name];
+    return typeof v === 'number' ? v : undefined;
+  }
+}
+
+/** The CSRF token of the signed-in session (from the login answer or `GET /v1/auth/me`). */
+let csrfToken: string | undefined;
+export function setCsrfToken(token: string | undefined): void {
+  csrfToken = token;
+}
+
+async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      redirect: 'error',
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  } catch {
+    throw new ApiProblem(0, 'NETWORK', 'The server cannot be reached. Check the connection and try again.');
+  }
+  if (res.status === 204) return undefined as T;
+  let parsed: unknown;
+  try {
+    parsed = await res.json();
+  } catch {
+    throw new ApiProblem(res.status, 'NOT_JSON', `The server answered ${res.status} without JSON.`);
+  }
+  if (res.ok) return parsed as T;
+  const p = (parsed ?? {}) as Record<string, unknown>;
+  const text = typeof p.detail === 'string' ? p.detail : typeof p.title === 'string' ? p.title : '';
+  throw new ApiProblem(res.status, (p.code as ErrorCode) ?? 'NOT_JSON', text, p);
+}
+
+const id = (value: string) => encodeURIComponent(value);
+
+/** The calls the console makes, by the API's operation names. */
+export const api = {
+  login: (body: Body<'login'>) => call<Answer<'login'>>('POST', '/v1/auth/login', body),
+  logout: () => call<undefined>('POST', '/v1/auth/logout'),
+  me: () => call<Me>('GET', '/v1/auth/me'),
+  changePassword: (body: Body<'changePassword'>) => call<undefined>('POST', '/v1/auth/password', body),
+  listOperations: (cursor?: string) =>
+    call<Answer<'listOperations'>>(
+      'GET',
+      `/v1/provisioning/operations?status=pending&limit=50${cursor ? `&cursor=${id(cursor)}` : ''}`,
+    ),
+  listProvisioningTokens: () => call<Answer<'listProvisioningTokens'>>('GET', '/v1/provisioning-tokens'),
+  approveOperation: (operationId: string, body: Body<'approveOperation'>) =>
+    call<Answer<'approveOperation'>>('POST', `/v1/provisioning/operations/${id(operationId)}/approve`, body),
+  rejectOperation: (operationId: string, body: Body<'rejectOperation'>) =>
+    call<Answer<'rejectOperation'>>('POST', `/v1/provisioning/operations/${id(operationId)}/reject`, body),
+};

@@ -1,0 +1,141 @@
+/**
+ * The console's screens and the moves between them. On load it asks the API who is signed in
+ * (`GET /v1/auth/me`, which answers the session's CSRF token when the cookie named it); without a
+ * session it shows the sign-in. The REST API is the only back end.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { ApiProblem, api, setCsrfToken, type Me } from './api.js';
+import { Approvals } from './approvals.js';
+import { problemText } from './messages.js';
+import { ChangePassword, SignIn, type SignedIn } from './sign-in.js';
+import { Heading, Notice } from './ui.js';
+
+type Screen =
+  | { name: 'loading' }
+  | { name: 'sign-in'; notice?: string }
+  | { name: 'change-password'; username: string; currentPassword?: string }
+  | { name: 'console'; me: Me };
+
+const TITLES: Record<Screen['name'], string> = {
+  loading: 'Mooring console',
+  'sign-in': 'Sign in · Mooring console',
+  'change-password': 'Choose your password · Mooring console',
+  console: 'Approvals · Mooring console',
+};
+
+export function App() {
+  const [screen, setScreen] = useState<Screen>({ name: 'loading' });
+
+  useEffect(() => {
+    document.title = TITLES[screen.name];
+  }, [screen.name]);
+
+  /** Reads who is signed in and shows what that session may see. */
+  async function enter(notice?: string) {
+    try {
+      const me = await api.me();
+      setCsrfToken(me.csrfToken);
+      setScreen(
+        me.user.passwordChangeRequired
+          ? { name: 'change-password', username: me.user.username }
+          : { name: 'console', me },
+      );
+    } catch (e) {
+      if (!(e instanceof ApiProblem)) throw e;
+      setCsrfToken(undefined);
+      const why = notice ?? (e.status === 401 ? undefined : problemText(e));
+      setScreen({ name: 'sign-in', ...(why ? { notice: why } : {}) });
+    }
+  }
+
+  useEffect(() => {
+    void enter();
+  }, []);
+
+  function signedIn(result: SignedIn) {
+    if (result.next === 'change-password')
+      setScreen({
+        name: 'change-password',
+        username: result.username,
+        currentPassword: result.currentPassword,
+      });
+    else void enter();
+  }
+
+  async function signOut() {
+    try {
+      await api.logout();
+    } catch (e) {
+      // A session that is over already is signed out; anything else is worth saying.
+      if (!(e instanceof ApiProblem)) throw e;
+      if (e.status !== 401) {
+        setScreen({ name: 'sign-in', notice: `Signing out failed: ${problemText(e)}` });
+        return;
+      }
+    }
+    setCsrfToken(undefined);
+    setScreen({ name: 'sign-in', notice: 'You are signed out.' });
+  }
+
+  const sessionEnded = () => {
+    setCsrfToken(undefined);
+    setScreen({ name: 'sign-in', notice: 'Your session has ended. Sign in again.' });
+  };
+
+  return (
+    <>
+      <header class="top">
+        <span class="brand">Mooring</span>
+        {screen.name === 'console' && (
+          <>
+            <span class="who">{screen.me.user.username}</span>
+            <button type="button" onClick={() => void signOut()}>
+              Sign out
+            </button>
+          </>
+        )}
+      </header>
+      <main>
+        {screen.name === 'loading' && <p class="loading">Loading…</p>}
+        {screen.name === 'sign-in' && (
+          <SignIn {...(screen.notice ? { notice: screen.notice } : {})} onSignedIn={signedIn} />
+        )}
+        {screen.name === 'change-password' && (
+          <ChangePassword
+            username={screen.username}
+            {...(screen.currentPassword !== undefined ? { currentPassword: screen.currentPassword } : {})}
+            onChanged={() => void enter()}
+            onCancel={() => void signOut()}
+          />
+        )}
+        {screen.name === 'console' && <Home me={screen.me} onSessionEnded={sessionEnded} />}
+      </main>
+    </>
+  );
+}
+
+/** What a signed-in session sees: the approvals, or why it cannot. */
+function Home(props: { me: Me; onSessionEnded(): void }) {
+  const { me } = props;
+  if (me.user.platformAdmin)
+    return (
+      <section class="card">
+        <Heading>Signed in as a platform administrator</Heading>
+        <Notice kind="info">
+          Platform administrators manage tenants but do not act inside one, so there are no devices to approve
+          here. Sign in as a user of a tenant to approve its devices.
+        </Notice>
+      </section>
+    );
+  if (me.restricted)
+    return (
+      <section class="card">
+        <Heading>Two-factor authentication required</Heading>
+        <Notice kind="info">
+          Your tenant requires two-factor authentication and your account has none yet. Enrol it with the
+          command line (`mooring account totp enable`), then sign in again here.
+        </Notice>
+      </section>
+    );
+  return <Approvals onSessionEnded={props.onSessionEnded} />;
+}

@@ -1,0 +1,109 @@
+/**
+ * The few building blocks every screen uses, accessible by construction: a field is always a label
+ * tied to its input (with its hint and error read out with it), a screen's heading takes the focus
+ * when the screen appears (so a screen reader announces it and the keyboard starts there), and a
+ * notice is a live region. Text only: nothing here renders markup from a string.
+ */
+import type { ComponentChildren } from 'preact';
+import { useEffect, useId, useRef } from 'preact/hooks';
+
+/** The screen's heading; focused when it appears. */
+export function Heading(props: { children: ComponentChildren }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => ref.current?.focus(), []);
+  return (
+    <h1 tabIndex={-1} ref={ref}>
+      {props.children}
+    </h1>
+  );
+}
+
+/**
+ * A message: errors are announced at once (`alert`), the rest when the reader is idle (`status`).
+ * `focus` moves the focus to it when it appears (after the thing the focus was on went away).
+ */
+export function Notice(props: {
+  kind: 'error' | 'info' | 'success';
+  id?: string;
+  focus?: boolean;
+  children: ComponentChildren;
+}) {
+  const ref = useRef<HTMLParagraphElement>(null);
+  useEffect(() => {
+    if (props.focus) ref.current?.focus();
+  }, []);
+  return (
+    <p
+      ref={ref}
+      class={`notice ${props.kind}`}
+      role={props.kind === 'error' ? 'alert' : 'status'}
+      {...(props.id ? { id: props.id } : {})}
+      {...(props.focus ? { tabIndex: -1 } : {})}
+    >
+      {props.children}
+    </p>
+  );
+}
+
+export interface TextFieldProps {
+  label: string;
+  value: string;
+  onInput(value: string): void;
+  hint?: string;
+  error?: string | undefined;
+  type?: 'text' | 'password';
+  autocomplete?: string;
+  autocapitalize?: 'none' | 'characters';
+  inputMode?: 'text' | 'numeric';
+  required?: boolean;
+  disabled?: boolean;
+  autoFocus?: boolean;
+  minLength?: number;
+  maxLength?: number;
+  inputRef?: { current: HTMLInputElement | null };
+}
+
+export function TextField(props: TextFieldProps) {
+  const id = useId();
+  const local = useRef<HTMLInputElement>(null);
+  const ref = props.inputRef ?? local;
+  useEffect(() => {
+    if (props.autoFocus) ref.current?.focus();
+  }, []);
+  const described = [props.hint ? `${id}-hint` : '', props.error ? `${id}-error` : '']
+    .filter(Boolean)
+    .join(' ');
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      {props.hint && (
+        <span class="hint" id={`${id}-hint`}>
+          {props.hint}
+        </span>
+      )}
+      <input
+        id={id}
+        ref={ref}
+        // Preact's types tie `role` to each input type; these inputs set none, so either type fits.
+        type={(props.type ?? 'text') as 'text'}
+        value={props.value}
+        onInput={(e) => props.onInput((e.currentTarget as HTMLInputElement).value)}
+        autocomplete={props.autocomplete ?? 'off'}
+        autocapitalize={props.autocapitalize ?? 'none'}
+        spellcheck={false}
+        inputMode={props.inputMode ?? 'text'}
+        required={props.required ?? false}
+        disabled={props.disabled ?? false}
+        aria-invalid={props.error ? true : undefined}
+        aria-describedby={described || undefined}
+        {...(props.minLength !== undefined ? { minLength: props.minLength } : {})}
+        {...(props.maxLength !== undefined ? { maxLength: props.maxLength } : {})}
+      />
+      {props.error && (
+        <span class="field-error" id={`${id}-error`}>
+          {props.error}
+        </span>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,294 @@
+/**
+ * The console in a real browser against a real server, no mocks: the console is built from its
+ * sources (Vite, into a temporary directory), a platform starts on the embedded store and serves it,
+ * and headless Chromium (Debian's, driven by playwright-core) goes through it as people would:
+ *
+ * - the bootstrap administrator signs in with the one-time password and chooses a new one;
+ * - a technician of a tenant sees the devices waiting (a device provisioning itself through the device
+ *   SDK with the code it shows, and one whose provisioning token was flagged suspicious), types a
+ *   wrong code and is told the attempts left, types the right one, and the device gets its
+ *   credentials; rejects the other; signs out;
+ * - with two-factor authentication enrolled, the sign-in asks for the one-time code.
+ *
+ * Every request the page makes stays on the server's origin, the Content-Security-Policy is never
+ * violated, and the page's scripts never see the session cookie. With MOORING_CONSOLE_SCREENSHOTS=1
+ * each screen is saved to docs/console/ (the pictures the README shows).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { provision } from '@mooring/device-sdk';
+import { ADMIN_TEST_PASSWORD, startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
+import { totpCode } from '../../server/src/domains/users/totp.js';
+
+const CHROMIUM = process.env.MOORING_CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOTS = process.env.MOORING_CONSOLE_SCREENSHOTS === '1';
+const consoleDir = fileURLToPath(new URL('..', import.meta.url));
+const screenshotDir = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
+const PASSWORD = 'tidal harbour lantern 9';
+
+// Without Chromium the test cannot run; CI installs it (.ci/run), so there its absence fails.
+const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: apt-get install -y chromium`;
+if (missing && process.env.CI) throw new Error(missing);
+
+let t: TestPlatform;
+let buildDir: string;
+let browser: Browser;
+let origin: string;
+
+before(async () => {
+  if (missing) return;
+  buildDir = mkdtempSync(join(tmpdir(), 'mooring-console-build-'));
+  // The sources, never an older build: the same configuration as `npm run build`, another outDir.
+  await build({
+    configFile: join(consoleDir, 'vite.config.ts'),
+    build: { outDir: buildDir, emptyOutDir: true },
+  });
+  const [platform, launched] = await Promise.all([
+    startTestPlatform({}, { consoleDir: buildDir }),
+    chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // No sandbox as root; nothing that would reach out of this machine on its own.
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    }),
+  ]);
+  t = platform;
+  browser = launched;
+  origin = `https://127.0.0.1:${t.platform.httpPort}`;
+});
+after(async () => {
+  await browser?.close();
+  await t?.stop();
+  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+});
+
+/** A phone-sized page that records what would break the console's rules. */
+async function phone(): Promise<{ context: BrowserContext; page: Page; violations: string[] }> {
+  // The server's certificate is the platform CA's, which this browser does not know; TLS itself
+  // is another test's subject.
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    locale: 'en-GB',
+    timezoneId: 'UTC',
+  });
+  const page = await context.newPage();
+  const violations: string[] = [];
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.origin !== origin && url.protocol !== 'data:') violations.push(`request to ${r.url()}`);
+  });
+  page.on('pageerror', (e) => violations.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (/Content.Security.Policy|Refused to/i.test(m.text())) violations.push(`console: ${m.text()}`);
+  });
+  return { context, page, violations };
+}
+
+/** A picture of the page, or of one part of it, for the docs. */
+async function shot(what: Page | Locator, name: string) {
+  if (!SCREENSHOTS) return;
+  mkdirSync(screenshotDir, { recursive: true });
+  const path = join(screenshotDir, `${name}.png`);
+  await ('goto' in what ? what.screenshot({ path, fullPage: true }) : what.screenshot({ path }));
+}
+
+async function signIn(page: Page, username: string, password: string) {
+  await page.getByLabel('User name').fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+test(
+  'the bootstrap administrator signs in with the one-time password and chooses a new one',
+  { skip: missing, timeout: 60_000 },
+  async () => {
+    const { context, page, violations } = await phone();
+    const first = await page.goto(`${origin}/console/`);
+    assert.equal(first?.status(), 200);
+    assert.match(String(first?.headers()['content-security-policy']), /script-src 'self'/);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await shot(page, 'sign-in');
+
+    const cred = JSON.parse(readFileSync(join(t.dataDir, 'bootstrap-admin.json'), 'utf8'));
+    await signIn(page, cred.username, cred.password);
+    await page.getByRole('heading', { name: 'Choose your password' }).waitFor();
+    await page.getByLabel('New password', { exact: true }).fill('admin');
+    await page.getByLabel('New password again').fill('admin');
+    await page.getByRole('button', { name: 'Save and continue' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That password is refused' }).waitFor();
+    await page.getByLabel('New password', { exact: true }).fill(ADMIN_TEST_PASSWORD);
+    await page.getByLabel('New password again').fill(ADMIN_TEST_PASSWORD);
+    await shot(page, 'change-password');
+    await page.getByRole('button', { name: 'Save and continue' }).click();
+    await page.getByRole('heading', { name: 'Signed in as a platform administrator' }).waitFor();
+
+    // The one-time password is spent; the new one works (the harness logs in with it from here on).
+    assert.equal(existsSync(join(t.dataDir, 'bootstrap-admin.json')), false);
+    assert.match(await t.adminToken(), /^mst_/);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You are signed out.').waitFor();
+    assert.deepEqual(violations, []);
+    await context.close();
+  },
+);
+
+test(
+  'a technician approves a device by the code it shows, is told the attempts left after a wrong one, and rejects a suspicious one',
+  { skip: missing, timeout: 60_000 },
+  async (ctx) => {
+    const started = Date.now();
+    const { tenantId, apiKey } = await t.tenant('field-service');
+    const user = await t.call('POST', `/v1/tenants/${tenantId}/users`, {
+      token: await t.adminToken(),
+      body: { username: 'tech', password: PASSWORD },
+    });
+    assert.equal(user.status, 201, user.text);
+    const token = async (serial: string) => {
+      const r = await t.call('POST', '/v1/provisioning-tokens', {
+        token: apiKey,
+        body: { name: `unit ${serial}`, kind: 'device', serial, approval: 'manual' },
+      });
+      assert.equal(r.status, 201, r.text);
+      return r.body.secret as string;
+    };
+
+    // A unit that starts provisioning far more often than firmware does: its token is flagged.
+    const noisy = await token('SN-2002');
+    for (let i = 0; i < 6; i++)
+      await t.call('POST', '/v1/device/provisioning/operations', {
+        token: noisy,
+        body: { serial: 'SN-2002', verificationCode: 'NOISY2', attributes: { fw: '0.9.1' } },
+      });
+
+    // The device: the SDK starts the operation, shows its code, and waits for the decision (given up
+    // when the test ends without one, so that no long poll outlives it).
+    let shown!: (code: string) => void;
+    const code = new Promise<string>((resolve) => (shown = resolve));
+    const giveUp = new AbortController();
+    ctx.after(() => giveUp.abort());
+    const credentials = provision({
+      signal: giveUp.signal,
+      http: {
+        url: `https://127.0.0.1:${t.platform.httpPort}`,
+        ca: t.platform.caCert,
+        servername: 'localhost',
+      },
+      provisioningToken: await token('SN-2001'),
+      serial: 'SN-2001',
+      attributes: { model: 'boiler-3', fw: '1.4.0' },
+      certificate: false,
+      onVerificationCode: shown,
+    });
+    credentials.catch(() => undefined); // awaited below; a failure before then is the test's own
+    const onDisplay = await code;
+
+    const { context, page, violations } = await phone();
+    await page.goto(`${origin}/console/`);
+    await signIn(page, 'tech', PASSWORD);
+    await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
+    const device = page.getByRole('article', { name: 'Serial SN-2001' });
+    const suspicious = page.getByRole('article', { name: 'Serial SN-2002' });
+    await device.waitFor();
+    await suspicious.getByText('Suspicious token').waitFor();
+    await shot(page, 'approvals');
+
+    // The session is the cookie the scripts cannot read.
+    const [cookie] = await context.cookies(`${origin}/v1/`);
+    assert.equal(cookie?.name, 'mooring_session');
+    assert.equal(cookie?.httpOnly, true);
+    assert.equal(cookie?.secure, true);
+    assert.equal(cookie?.sameSite, 'Strict');
+    assert.equal(cookie?.path, '/v1');
+    assert.equal(await page.evaluate(() => document.cookie), '');
+
+    // A wrong code: refused, counted, and the attempts left said.
+    const field = device.getByLabel('Code shown on the device');
+    await field.fill(onDisplay === 'AAAAAA' ? 'BBBBBB' : 'AAAAAA');
+    await device.getByRole('button', { name: 'Approve' }).click();
+    await device.getByText('Wrong code. 4 attempts left').waitFor();
+    assert.equal(
+      await field.evaluate((el) => el === document.activeElement),
+      true,
+      'the focus is back on the field',
+    );
+    assert.equal(await field.getAttribute('aria-invalid'), 'true');
+    await shot(device, 'wrong-code');
+
+    // The right one, typed as a person might (lower case): approved, and the device has its credentials.
+    await field.fill(onDisplay.toLowerCase());
+    await device.getByRole('button', { name: 'Approve' }).click();
+    await page.getByRole('status').filter({ hasText: 'Approved SN-2001' }).waitFor();
+    const { deviceId } = await credentials;
+    assert.match(deviceId, /^dev_/);
+    const ops = await t.call('GET', '/v1/provisioning/operations?serial=SN-2001', { token: apiKey });
+    const approved = ops.body.items.find((o: { status: string }) => o.status === 'approved');
+    assert.equal(approved.deviceId, deviceId);
+    assert.equal(approved.wrongCodeAttempts, 1);
+    assert.match(approved.decidedBy, /^user:usr_/, 'decided by the signed-in technician');
+
+    // The suspicious one is rejected, after a confirmation.
+    await suspicious.getByRole('button', { name: 'Reject…' }).click();
+    await suspicious.getByRole('button', { name: 'Reject SN-2002' }).click();
+    await page.getByRole('status').filter({ hasText: 'Rejected SN-2002' }).waitFor();
+    const rejected = await t.call('GET', '/v1/provisioning/operations?serial=SN-2002&status=rejected', {
+      token: apiKey,
+    });
+    assert.equal(rejected.body.items.length, 1);
+    await page.getByText('No device is waiting for approval.').waitFor();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.deepEqual(await context.cookies(`${origin}/v1/`), [], 'signing out drops the cookie');
+    assert.deepEqual(violations, []);
+    await context.close();
+    console.error(`browser: the approval walk took ${Date.now() - started} ms`);
+  },
+);
+
+test(
+  'with two-factor authentication the sign-in asks for the one-time code',
+  { skip: missing, timeout: 60_000 },
+  async () => {
+    const login = await t.call('POST', '/v1/auth/login', { body: { username: 'tech', password: PASSWORD } });
+    const begin = await t.call('POST', '/v1/auth/totp', { token: login.body.token });
+    const at = Date.now();
+    const confirmed = await t.call('POST', '/v1/auth/totp/confirm', {
+      token: login.body.token,
+      body: { code: totpCode(begin.body.secret, at) },
+    });
+    assert.equal(confirmed.status, 200, confirmed.text);
+
+    const { context, page, violations } = await phone();
+    await page.goto(`${origin}/console/approvals`);
+    await signIn(page, 'tech', PASSWORD);
+    const field = page.getByLabel('One-time code');
+    await field.waitFor();
+    assert.equal(await field.evaluate((el) => el === document.activeElement), true);
+    await field.fill('000000');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'That code was not accepted' }).waitFor();
+    // The next time step: the confirming code was spent.
+    await field.fill(totpCode(begin.body.secret, at + 30_000));
+    await shot(page, 'one-time-code');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
+    assert.deepEqual(violations, []);
+    await context.close();
+  },
+);
