@@ -186,8 +186,9 @@ async function latency(cmd: Extract<LoadCommand, { type: 'latency' }>): Promise<
 
 /**
  * Open loop with numbered readings: a pacer sends `rate` messages per second round-robin across the
- * connections, each `{"values":{<key>: <n>}}` with n counting up per connection from 0, and records
- * when each one's PUBACK arrived (epoch ms, `Date.now()`), so that another process can match what it
+ * connections, each `{"values":{<key>: <n>}}` (with `as: 'event'`, the device event
+ * `{"type":"bench","data":{<key>: <n>}}`) with n counting up per connection from 0, and records when
+ * each one's PUBACK arrived (epoch ms, `Date.now()`), so that another process can match what it
  * received against what was acknowledged, and when.
  */
 async function sequenced(cmd: Extract<LoadCommand, { type: 'sequenced' }>): Promise<SequencedResult> {
@@ -232,7 +233,11 @@ async function sequenced(cmd: Extract<LoadCommand, { type: 'sequenced' }>): Prom
         const c = conns[i]!;
         const seq = next[i]!++;
         if (seq >= perConn) continue;
-        const id = c.client.publishOnce(c.topic, Buffer.from(`{"values":{"${cmd.key}":${seq}}}`));
+        const body =
+          cmd.as === 'event'
+            ? `{"type":"bench","data":{"${cmd.key}":${seq}}}`
+            : `{"values":{"${cmd.key}":${seq}}}`;
+        const id = c.client.publishOnce(c.topic, Buffer.from(body));
         seqOfId[i]![id] = seq;
         c.sendTimes[id] = now;
         c.inflight++;

@@ -14,8 +14,20 @@ export type LoadCommand =
   | { type: 'connect'; transport: Transport; targets: Target[]; payload: string; concurrency: number }
   | { type: 'throughput'; window: number; warmupMs: number; durationMs: number; drainMs: number }
   | { type: 'latency'; rate: number; warmupMs: number; durationMs: number; drainMs: number }
-  /** Open loop, each message one reading `{<key>: n}` numbered per connection (the webhooks phase). */
-  | { type: 'sequenced'; rate: number; key: string; warmupMs: number; durationMs: number; drainMs: number }
+  /**
+   * Open loop, each message one reading `{<key>: n}` numbered per connection (the webhooks phase), or
+   * with `as: 'event'` one device event `{"type": "bench", "data": {<key>: n}}` (the bridge phase; the
+   * connections' topic is then `d/{id}/events`).
+   */
+  | {
+      type: 'sequenced';
+      rate: number;
+      key: string;
+      as?: 'reading' | 'event';
+      warmupMs: number;
+      durationMs: number;
+      drainMs: number;
+    }
   /** Mutual-TLS handshakes with one device certificate, `concurrency` in flight (mtls.ts). */
   | ({
       type: 'mtls';

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { LoadCommand, LoadReply } from './messages.js';
-import type { SeedAnswer, ServerCommand, ServerReady, ServerStats } from './server.js';
+import type { OutboxAnswer, SeedAnswer, ServerCommand, ServerReady, ServerStats } from './server.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SERVER_FILE = fileURLToPath(new URL('./server.ts', import.meta.url));
@@ -89,6 +89,7 @@ export class ServerProcess {
   /** Called if the server exits without having been asked to stop. */
   onUnexpectedExit: (reason: string) => void = () => undefined;
   private stopping = false;
+  private requests = 0;
 
   private constructor(
     readonly child: ChildProcess,
@@ -168,6 +169,29 @@ export class ServerProcess {
       };
       this.child.on('message', onMessage);
       this.send({ type: 'seed-fleet', tenantId, devices });
+    });
+  }
+
+  /**
+   * The outbox facts the server has not handed on yet, by type, read from its own store. Requests may
+   * overlap (a busy server answers late): each answer names its request.
+   */
+  outboxPending(timeoutMs = 30_000): Promise<Record<string, number>> {
+    const id = ++this.requests;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.child.off('message', onMessage);
+        reject(new Error('the server did not answer an outbox request'));
+      }, timeoutMs);
+      const onMessage = (m: OutboxAnswer) => {
+        if (m.type !== 'outbox' || m.id !== id) return;
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        if (m.error !== undefined) reject(new Error(`reading the outbox failed: ${m.error}`));
+        else resolve(m.pending ?? {});
+      };
+      this.child.on('message', onMessage);
+      this.send({ type: 'outbox', id });
     });
   }
 

@@ -21,8 +21,11 @@
  * in flight, BENCH_OTA_CLIENTS=child|inproc (where the MQTT clients run), BENCH_OTA_BUDGET_S (240)),
  * or BENCH_ONLY=webhooks (only telemetry forwarded to a webhook, webhooks.ts: BENCH_WEBHOOK_DEVICES (200)
  * devices, BENCH_WEBHOOK_RATE (2000) msgs/s in all, BENCH_WEBHOOK_S (20) s after a 3 s warm-up),
+ * or BENCH_ONLY=bridge (only device events forwarded by the MQTT bridge to a mosquitto of its own, bridge.ts:
+ * BENCH_BRIDGE_DEVICES (100) devices, BENCH_BRIDGE_RATE (1000) events/s in all, BENCH_BRIDGE_S (20) s after a
+ * 3 s warm-up),
  * BENCH_PUBLISH_WEBHOOK=same|other (with BENCH_ONLY=publish: an active webhook taking telemetry.batch in
- * the publishing tenant, or in another tenant only, before the publish phases), BENCH_DEADLINE_S (560):
+ * the publishing tenant, or in another tenant only, before the publish phases), BENCH_DEADLINE_S (640):
  * a quick look at one phase; the full run is what docs/benchmarks.md reports unless it says otherwise.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -53,6 +56,7 @@ import { fleetPhase } from './fleet.js';
 import { fleetVersionsPhase } from './fleet-versions.js';
 import { otaPhase } from './ota.js';
 import { createActiveWebhook, startBenchReceiver, webhooksPhase, type BenchReceiver } from './webhooks.js';
+import { bridgePhase } from './bridge.js';
 import { mapLimit, round, Samples, sleep, type Percentiles } from './stats.js';
 
 function intEnv(name: string, def: number): number {
@@ -93,31 +97,36 @@ const PARAMS = {
   webhookDevices: intEnv('BENCH_WEBHOOK_DEVICES', 200),
   webhookRate: intEnv('BENCH_WEBHOOK_RATE', 2000),
   webhookSeconds: intEnv('BENCH_WEBHOOK_S', 20),
+  bridgeDevices: intEnv('BENCH_BRIDGE_DEVICES', 100),
+  bridgeRate: intEnv('BENCH_BRIDGE_RATE', 1000),
+  bridgeSeconds: intEnv('BENCH_BRIDGE_S', 20),
   publishWebhook: (process.env.BENCH_PUBLISH_WEBHOOK ?? '') as '' | 'same' | 'other',
 };
 if (PARAMS.otaClients !== 'child' && PARAMS.otaClients !== 'inproc')
   throw new Error(`BENCH_OTA_CLIENTS must be 'child' or 'inproc', got '${String(PARAMS.otaClients)}'`);
 const ONLY = process.env.BENCH_ONLY ?? '';
-const ONLY_PHASES = ['', 'factory', 'publish', 'fleet-versions', 'ota', 'webhooks'];
+const ONLY_PHASES = ['', 'factory', 'publish', 'fleet-versions', 'ota', 'webhooks', 'bridge'];
 if (!ONLY_PHASES.includes(ONLY))
   throw new Error(
-    `BENCH_ONLY must be 'factory', 'publish', 'fleet-versions', 'ota' or 'webhooks', got '${ONLY}'`,
+    `BENCH_ONLY must be 'factory', 'publish', 'fleet-versions', 'ota', 'webhooks' or 'bridge', got '${ONLY}'`,
   );
 if (!['', 'same', 'other'].includes(PARAMS.publishWebhook))
   throw new Error(`BENCH_PUBLISH_WEBHOOK must be 'same' or 'other', got '${PARAMS.publishWebhook}'`);
 const TARGETS = { persistedQos1MsgsPerSec: 15_000, pubackP99MsAt5000: 50 };
 /**
- * The whole run ends by this deadline (BENCH_DEADLINE_S, default 560 s): a phase that would not fit is
+ * The whole run ends by this deadline (BENCH_DEADLINE_S, default 640 s): a phase that would not fit is
  * skipped, and a phase still running at the deadline is stopped; either way the JSON report says what
  * was measured and why the run stopped. On a quiet 2-core machine a full run takes about four minutes
- * before the OTA rollout, which adds one or two, and the webhooks phase about one more; on a loaded one
- * the factory batch and the fleet can take twice their usual time.
+ * before the OTA rollout, which adds one or two, and the webhooks and bridge phases about one more
+ * each; on a loaded one the factory batch and the fleet can take twice their usual time.
  */
-const DEADLINE_MS = intEnv('BENCH_DEADLINE_S', 560) * 1000;
+const DEADLINE_MS = intEnv('BENCH_DEADLINE_S', 640) * 1000;
 /** What the OTA phase needs on a quiet machine (setup, connections, rollout), and what it may take at most. */
 const OTA_NEEDS_MS = 90_000;
 /** What the webhooks phase needs on a quiet machine: setup, warm-up, window, the last deliveries. */
 const WEBHOOKS_NEEDS_MS = (PARAMS.webhookSeconds + 50) * 1000;
+/** What the bridge phase needs on a quiet machine: broker, setup, warm-up, window, the last arrivals. */
+const BRIDGE_NEEDS_MS = (PARAMS.bridgeSeconds + 50) * 1000;
 /** Left for the mTLS phase and cleanup when the factory batch's request timeout is set. */
 const AFTER_BULK_MS = 45_000;
 const DRAIN_MS = 15_000;
@@ -942,7 +951,8 @@ async function main() {
     MOORING_DEV_INSECURE_MQTT: 'false',
     MOORING_TELEMETRY_BATCH_MAX_ROWS: String(PARAMS.telemetryBatchMaxRows),
     MOORING_CONFIG_FILE: '',
-    // The webhooks phase's receiver listens on loopback, which outbound requests may not reach otherwise.
+    // The webhooks phase's receiver and the bridge phase's broker listen on loopback, which outbound
+    // requests and connections may not reach otherwise.
     MOORING_OUTBOUND_ALLOW_LIST: '127.0.0.1/32',
   };
   const nodeFlags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
@@ -977,6 +987,7 @@ async function main() {
   if (ONLY === 'fleet-versions') return fleetVersionsOnly(rest, dataDir, server);
   if (ONLY === 'ota') return otaOnly(rest, dataDir, server, ca);
   if (ONLY === 'webhooks') return webhooksOnly(rest, dataDir, server, ca);
+  if (ONLY === 'bridge') return bridgeOnly(rest, dataDir, server, ca);
 
   let peakRssKb = 0;
   const rssMb = async () => {
@@ -1293,6 +1304,9 @@ async function main() {
     report.set({ webhooks: await webhooks(rest, dataDir, server, ca, load) });
   });
 
+  // --- The MQTT bridge: after the webhooks phase, in a tenant of its own, to a mosquitto of its own.
+  await report.optional('bridge', BRIDGE_NEEDS_MS, () => bridge(rest, dataDir, server, ca, load));
+
   return { wallSeconds: round((performance.now() - started) / 1000, 1) };
 }
 
@@ -1368,6 +1382,36 @@ async function webhooksOnly(rest: Rest, dataDir: string, server: ServerProcess, 
     webhooks(rest, dataDir, server, ca, load),
   );
   return { webhooks: phase, wallSeconds: round((performance.now() - started) / 1000, 1) };
+}
+
+const bridge = (rest: Rest, dataDir: string, server: ServerProcess, ca: string, load: LoadGenerator) =>
+  bridgePhase({
+    rest,
+    load,
+    ca,
+    mqttPort: server.ready.mqttPort,
+    tenant: (count) => bootstrap(rest, dataDir, count, 'bench-bridge'),
+    devices: PARAMS.bridgeDevices,
+    rate: PARAMS.bridgeRate,
+    warmupSeconds: PARAMS.warmupSeconds,
+    seconds: PARAMS.bridgeSeconds,
+    drainMs: 10_000,
+    maxDrainMs: Math.max(10_000, Math.min(120_000, report.remainingMs() - 60_000)),
+    meter: () => meter(load, server, { profile: 'bridge' }),
+    outboxPending: () => server.outboxPending(),
+    set: (figures) => report.set(figures),
+    onCleanup: (step) => void cleanups.push(step),
+    log,
+  });
+
+/** `BENCH_ONLY=bridge`: device events forwarded by the MQTT bridge, on a fresh server. */
+async function bridgeOnly(rest: Rest, dataDir: string, server: ServerProcess, ca: string) {
+  const load = new LoadGenerator();
+  cleanups.push(() => load.stop());
+  const phase = await report.required('bridge', BRIDGE_NEEDS_MS, () =>
+    bridge(rest, dataDir, server, ca, load),
+  );
+  return { bridge: phase, wallSeconds: round((performance.now() - started) / 1000, 1) };
 }
 
 interface PublishWebhook {

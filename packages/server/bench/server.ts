@@ -3,8 +3,8 @@
  * configuration from the environment the orchestrator sets (temp data dir, port 0, PGlite), starts the
  * platform and prints one `{"benchServer": …}` line on stdout. It stops gracefully on SIGTERM, SIGINT or
  * when the orchestrator's IPC channel goes away (so a crashed orchestrator leaves no server behind), and
- * answers `{type:'stats'}` over IPC with its event-loop utilisation and memory; it can also CPU-profile
- * one measured window at a time.
+ * answers `{type:'stats'}` over IPC with its event-loop utilisation and memory (and `{type:'outbox'}` with
+ * the outbox facts not yet handed on); it can also CPU-profile one measured window at a time.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -42,7 +42,18 @@ export type ServerCommand =
   | { type: 'profile-start' }
   | { type: 'profile-stop'; file: string }
   /** Writes `devices` device rows with firmware into the tenant (the fleet-versions phase); answers `seeded`. */
-  | { type: 'seed-fleet'; tenantId: string; devices: number };
+  | { type: 'seed-fleet'; tenantId: string; devices: number }
+  /** Counts the outbox facts not handed on yet, by type (the bridge phase's backlog); answers `outbox`. */
+  | { type: 'outbox'; id: number };
+
+/** Server → orchestrator: the outbox facts not done yet, by type. */
+export interface OutboxAnswer {
+  type: 'outbox';
+  /** The request's. */
+  id: number;
+  pending?: Record<string, number>;
+  error?: string;
+}
 
 /** Server → orchestrator: the seed is committed. */
 export interface SeedAnswer {
@@ -114,6 +125,22 @@ process.on('message', (m: ServerCommand) => {
         (ms) => process.send?.({ type: 'seeded', ms } satisfies SeedAnswer),
         (err: unknown) => process.send?.({ type: 'seeded', error: String(err) } satisfies SeedAnswer),
       );
+      break;
+    case 'outbox':
+      void platform.db
+        .query<{ type: string; n: number }>(
+          'SELECT type, count(*)::int AS n FROM outbox WHERE done_at IS NULL GROUP BY type',
+        )
+        .then(
+          (rows) =>
+            process.send?.({
+              type: 'outbox',
+              id: m.id,
+              pending: Object.fromEntries(rows.map((r) => [r.type, r.n])),
+            } satisfies OutboxAnswer),
+          (err: unknown) =>
+            process.send?.({ type: 'outbox', id: m.id, error: String(err) } satisfies OutboxAnswer),
+        );
       break;
     case 'profile-start':
       // The inspector profiles only the measured window, not start-up and bootstrap.

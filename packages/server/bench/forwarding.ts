@@ -1,0 +1,104 @@
+/**
+ * What the phases that follow numbered messages from a device to an integration share (the bridge
+ * phase; the webhooks phase does the same steps inline): connecting a tenant's devices in the load
+ * generator, listing what was acknowledged, waiting for the last arrivals, and the summaries.
+ */
+import { performance } from 'node:perf_hooks';
+import type { SequencedResult, Target } from './messages.js';
+import type { LoadGenerator } from './procs.js';
+import { round, sleep, type Samples } from './stats.js';
+
+export interface BenchDevice {
+  id: string;
+  accessKey: string;
+}
+
+/** One MQTT/TLS connection per device in the load generator (client id = username = device id). */
+export async function connectDevices(
+  load: LoadGenerator,
+  devices: readonly BenchDevice[],
+  opts: { mqttPort: number; ca: string; topic: (deviceId: string) => string },
+): Promise<{ count: number; ms: number }> {
+  const targets: Target[] = devices.map((d) => ({
+    clientId: d.id,
+    username: d.id,
+    password: d.accessKey,
+    topic: opts.topic(d.id),
+  }));
+  return load.request(
+    {
+      type: 'connect',
+      transport: { kind: 'tls', port: opts.mqttPort, ca: opts.ca },
+      targets,
+      payload: '{}',
+      concurrency: 20,
+    },
+    'connected',
+    90_000,
+  );
+}
+
+export interface Acked {
+  device: string;
+  seq: number;
+  /** When its PUBACK reached the device (epoch ms, the load generator's Date.now()). */
+  at: number;
+}
+
+/** Every message of a sequenced run that was acknowledged. */
+export function ackedOf(pub: SequencedResult): Acked[] {
+  const acked: Acked[] = [];
+  for (const [device, times] of Object.entries(pub.ackedAt))
+    times.forEach((at, seq) => {
+      if (at >= 0) acked.push({ device, seq, at });
+    });
+  return acked;
+}
+
+/**
+ * Waits until `missing()` is 0, or it did not move for `drainMs` (a backlog still moving is waited
+ * for), or `maxDrainMs` passed; resolves with the last count.
+ */
+export async function waitForArrivals(
+  missing: () => number,
+  drainMs: number,
+  maxDrainMs: number,
+): Promise<number> {
+  const giveUpAt = performance.now() + maxDrainMs;
+  let before = -1;
+  let progressAt = performance.now();
+  for (;;) {
+    const left = missing();
+    if (left === 0 || performance.now() > giveUpAt) return left;
+    if (left !== before) progressAt = performance.now();
+    else if (performance.now() - progressAt > drainMs) return left;
+    before = left;
+    await sleep(200);
+  }
+}
+
+export function latencySummary(s: Samples) {
+  const p = s.percentiles();
+  return { p50: p.p50, p90: p.p90, p99: p.p99, max: p.max, samples: p.samples };
+}
+
+/** The publish side of a sequenced run: rates and PUBACK latency of the messages sent in the window. */
+export function publishSummary(pub: SequencedResult) {
+  return {
+    offeredMsgsPerSec: pub.offeredMsgsPerSec,
+    sentMsgsPerSec: pub.sentMsgsPerSec,
+    achievedMsgsPerSec: pub.achievedMsgsPerSec,
+    pubackLatencyMs: {
+      p50: pub.latencyMs.p50,
+      p90: pub.latencyMs.p90,
+      p99: pub.latencyMs.p99,
+      max: pub.latencyMs.max,
+      samples: pub.latencyMs.samples,
+    },
+    sentTotal: pub.sentTotal,
+    ackedTotal: pub.ackedTotal,
+    unacked: pub.unacked,
+  };
+}
+
+export const perSecond = (n: number, seconds: number) => (seconds > 0 ? round(n / seconds, 1) : 0);
