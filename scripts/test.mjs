@@ -35,6 +35,8 @@ const result = spawnSync(
     'tsx',
     '--test',
     '--test-concurrency=2',
+    // No test may hold the run for ever: one that hangs fails after five minutes and the rest go on.
+    '--test-timeout=300000',
     '--test-reporter=spec',
     ...files,
   ],

@@ -305,7 +305,12 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
       unit.device = device;
       this.devices[index] = device;
       await device.start();
-      if (unit.looping && !this.stopping) {
+      // Stopped while this device was starting: it must not stay connected after the stop.
+      if (this.stopping) {
+        await device.stop();
+        return;
+      }
+      if (unit.looping) {
         const c = await unit.store.load();
         await httpJson(this.opts.http, 'POST', '/v1/device/events', {
           token: c!.accessKey ?? c!.registrationToken,
@@ -406,8 +411,16 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
     this.stopping = true;
     for (const t of this.timers) clearTimeout(t);
     // A reboot under way sees `stopping` once its old device stopped and starts no new one; one
-    // already starting its new device has put it in `units`, which is stopped here.
-    await Promise.all(this.units.filter(Boolean).map((u) => u.device.stop()));
+    // already starting its new device has put it in `units`, which is stopped here, and stops it
+    // again itself when its start ends. The stop waits for those reboots (a while at most), so that
+    // no device is left connected and the process can end.
+    const units = this.units.filter(Boolean);
+    await Promise.all(units.map((u) => u.device.stop()));
+    const reboots = Promise.all(units.map((u) => u.rebooting));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([reboots, new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+    clearTimeout(timer);
+    await Promise.all(units.map((u) => u.device.stop()));
     if (this.otaDir && this.ownOtaDir) await rm(this.otaDir, { recursive: true, force: true });
   }
 }

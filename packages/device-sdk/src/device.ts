@@ -95,7 +95,16 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
       RENEW_CHECK_MS,
     );
     this.renewTimer.unref();
-    const first = new Promise<void>((resolve) => this.once('connected', resolve));
+    // The first connection, or a stop before it came (a start must not wait for ever on a stopped device).
+    const first = new Promise<void>((resolve) => {
+      const onState = (state: ConnectionState) => {
+        if (state !== 'connected' && state !== 'stopped') return;
+        this.off('state', onState);
+        resolve();
+      };
+      if (this.stopped) resolve();
+      else this.on('state', onState);
+    });
     // An update the device rebooted into is confirmed while it connects (its report waits for MQTT).
     this.ota?.start().catch((e: unknown) => this.fail(e as Error));
     void this.loop();
@@ -125,7 +134,13 @@ export class MooringDevice extends EventEmitter<DeviceEvents> {
     while (!this.stopped) {
       this.setState('connecting');
       const outcome = await this.connectOnce();
-      if (this.stopped) return;
+      if (this.stopped) {
+        // Stopped while connecting: the connection that came up meanwhile must not outlive the stop.
+        const c = this.client;
+        this.client = undefined;
+        if (outcome.ok && c) await new Promise<void>((r) => c.end(false, {}, () => r()));
+        return;
+      }
       if (outcome.ok) {
         this.backoff.reset();
         await outcome.closed;
