@@ -7,7 +7,16 @@
 // when a file it is built from is newer than its stamp; its build fails when its JavaScript is over
 // budget. `npm ci` runs it (the root `prepare` script); so does `npm run build`.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,5 +78,9 @@ if (!existsSync(consoleStamp) || statSync(consoleStamp).mtimeMs < newestInput) {
     process.exit(1);
   }
   writeFileSync(consoleStamp, `${new Date().toISOString()}\n`);
+  const size = JSON.parse(readFileSync(join(consoleDir, 'dist', '.size.json'), 'utf8'));
+  console.error(
+    `build: console JavaScript ${(size.gzipBytes / 1024).toFixed(1)} KB gzipped (${(size.bytes / 1024).toFixed(1)} KB) in ${size.files.length} file(s), budget ${size.budgetGzipBytes / 1024} KB`,
+  );
 }
 console.error(`build: packages/*/dist up to date (${((Date.now() - started) / 1000).toFixed(1)} s)`);

@@ -36,9 +36,11 @@ function jsBudget(): Plugin {
         fileName: '.size.json',
         source: `${JSON.stringify(report, null, 2)}\n`,
       });
-      const line = `console: JavaScript ${(gzipBytes / 1024).toFixed(1)} KB gzipped (${(bytes / 1024).toFixed(1)} KB) in ${files.length} file(s), budget ${JS_BUDGET_BYTES / 1024} KB`;
-      if (gzipBytes > JS_BUDGET_BYTES) this.error(`${line}: over the budget`);
-      console.error(line);
+      // scripts/build.mjs prints the size from .size.json; over the budget, the build fails here.
+      if (gzipBytes > JS_BUDGET_BYTES)
+        this.error(
+          `console: JavaScript ${(gzipBytes / 1024).toFixed(1)} KB gzipped is over the budget of ${JS_BUDGET_BYTES / 1024} KB`,
+        );
     },
   };
 }

@@ -152,7 +152,6 @@ test(
   'a technician approves a device by the code it shows, is told the attempts left after a wrong one, and rejects a suspicious one',
   { skip: missing, timeout: 60_000 },
   async (ctx) => {
-    const started = Date.now();
     const { tenantId, apiKey } = await t.tenant('field-service');
     const user = await t.call('POST', `/v1/tenants/${tenantId}/users`, {
       token: await t.adminToken(),
@@ -257,7 +256,6 @@ test(
     assert.deepEqual(await context.cookies(`${origin}/v1/`), [], 'signing out drops the cookie');
     assert.deepEqual(violations, []);
     await context.close();
-    console.error(`browser: the approval walk took ${Date.now() - started} ms`);
   },
 );
 

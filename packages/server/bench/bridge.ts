@@ -28,39 +28,18 @@ import {
   perSecond,
   publishSummary,
   waitForArrivals,
-  type BenchDevice,
+  type ForwardingPhaseDeps,
 } from './forwarding.js';
-import type { LoadGenerator } from './procs.js';
-import type { Rest } from './rest.js';
 import { round, Samples, sleep } from './stats.js';
 import { SEQ_KEY } from './webhooks.js';
 
 const TOPIC_ROOT = 'bench';
 
-export interface BridgePhaseDeps {
-  rest: Rest;
-  load: LoadGenerator;
-  ca: string;
-  mqttPort: number;
-  /** A new tenant with `count` devices (client id = username = device id): the phase's own. */
-  tenant(count: number): Promise<{ apiKey: string; devices: BenchDevice[] }>;
-  devices: number;
-  /** Device events per second offered, over all devices. */
-  rate: number;
-  warmupSeconds: number;
-  seconds: number;
-  /** After the last PUBACK: how long to wait for the next event to arrive before calling the rest missing. */
-  drainMs: number;
-  /** …and how long at most in all. */
-  maxDrainMs: number;
-  /** Starts measuring the server's CPU at the load generator's marks; the returned call reads it. */
-  meter(): () => Promise<unknown>;
+export interface BridgePhaseDeps extends ForwardingPhaseDeps {
   /** The server's outbox facts not handed on yet, by type: events acknowledged and not yet spooled. */
   outboxPending(): Promise<Record<string, number>>;
   /** Records figures in the run's report as soon as they are measured. */
   set(figures: Record<string, unknown>): void;
-  onCleanup(step: () => Promise<void> | void): void;
-  log(line: string): void;
 }
 
 interface BridgeStatus {

@@ -1,16 +1,40 @@
 /**
- * What the phases that follow numbered messages from a device to an integration share (the bridge
- * phase; the webhooks phase does the same steps inline): connecting a tenant's devices in the load
- * generator, listing what was acknowledged, waiting for the last arrivals, and the summaries.
+ * What the phases that follow numbered messages from a device to an integration share (the webhooks
+ * and the bridge phase): their inputs, connecting a tenant's devices in the load generator, listing
+ * what was acknowledged, waiting for the last arrivals, and the summaries.
  */
 import { performance } from 'node:perf_hooks';
 import type { SequencedResult, Target } from './messages.js';
 import type { LoadGenerator } from './procs.js';
+import type { Rest } from './rest.js';
 import { round, sleep, type Samples } from './stats.js';
 
 export interface BenchDevice {
   id: string;
   accessKey: string;
+}
+
+/** What such a phase is given. */
+export interface ForwardingPhaseDeps {
+  rest: Rest;
+  load: LoadGenerator;
+  ca: string;
+  mqttPort: number;
+  /** A new tenant with `count` devices (client id = username = device id): the phase's own. */
+  tenant(count: number): Promise<{ apiKey: string; devices: BenchDevice[] }>;
+  devices: number;
+  /** Messages per second offered, over all devices. */
+  rate: number;
+  warmupSeconds: number;
+  seconds: number;
+  /** After the last PUBACK: how long to wait for the next arrival before calling the rest missing. */
+  drainMs: number;
+  /** …and how long at most in all. */
+  maxDrainMs: number;
+  /** Starts measuring the server's CPU at the load generator's marks; the returned call reads it. */
+  meter(): () => Promise<unknown>;
+  onCleanup(step: () => Promise<void> | void): void;
+  log(line: string): void;
 }
 
 /** One MQTT/TLS connection per device in the load generator (client id = username = device id). */

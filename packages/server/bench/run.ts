@@ -28,7 +28,7 @@
  * the publishing tenant, or in another tenant only, before the publish phases), BENCH_DEADLINE_S (640):
  * a quick look at one phase; the full run is what docs/benchmarks.md reports unless it says otherwise.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,15 +38,7 @@ import { LeanClient, type Transport } from './client.js';
 import { checkCertificate, foreignCertificate, generateCsrs, pemBlocks } from './csr.js';
 import type { LatencyResult, MtlsResult, Target, ThroughputResult } from './messages.js';
 import { clientContext, handshake, HOLD_MS, type TlsVersion } from './mtls.js';
-import {
-  findPid,
-  LoadGenerator,
-  machineCpu,
-  procCpuMs,
-  procMemory,
-  REPO_ROOT,
-  ServerProcess,
-} from './procs.js';
+import { findPid, LoadGenerator, machineCpu, procCpuMs, procMemory, ServerProcess } from './procs.js';
 import { BenchReport } from './report.js';
 import { Rest } from './rest.js';
 import { bootstrapAdminToken } from '../test/harness.js';
@@ -1371,7 +1363,6 @@ const webhooks = (rest: Rest, dataDir: string, server: ServerProcess, ca: string
     meter: () => meter(load, server, { profile: 'webhooks' }),
     onCleanup: (step) => void cleanups.push(step),
     log,
-    bridgeBuilt: existsSync(join(REPO_ROOT, 'packages/server/src/domains/bridges')),
   });
 
 /** `BENCH_ONLY=webhooks`: telemetry forwarded to a webhook, on a fresh server. */

@@ -16,9 +16,15 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { receiverCertificates } from '../test/webhook-receiver.js';
-import type { Target } from './messages.js';
-import type { LoadGenerator } from './procs.js';
 import type { Rest } from './rest.js';
+import {
+  ackedOf,
+  connectDevices,
+  latencySummary,
+  publishSummary,
+  waitForArrivals,
+  type ForwardingPhaseDeps,
+} from './forwarding.js';
 import { round, Samples, sleep } from './stats.js';
 
 /** The reading's key: its value is the reading's number on its device. */
@@ -151,34 +157,7 @@ export async function createActiveWebhook(
   return id;
 }
 
-export interface WebhooksPhaseDeps {
-  rest: Rest;
-  load: LoadGenerator;
-  ca: string;
-  mqttPort: number;
-  /** A new tenant with `count` devices (client id = username = device id): the phase's own. */
-  tenant(count: number): Promise<{ apiKey: string; devices: { id: string; accessKey: string }[] }>;
-  devices: number;
-  /** Messages per second offered, over all devices. */
-  rate: number;
-  warmupSeconds: number;
-  seconds: number;
-  /** After the last PUBACK: how long to wait for the next reading to arrive before calling the rest missing. */
-  drainMs: number;
-  /** …and how long at most in all. */
-  maxDrainMs: number;
-  /** Starts measuring the server's CPU at the load generator's marks; the returned call reads it. */
-  meter(): () => Promise<unknown>;
-  onCleanup(step: () => Promise<void> | void): void;
-  log(line: string): void;
-  /** Whether the MQTT bridge exists in this build (domains/bridges). */
-  bridgeBuilt: boolean;
-}
-
-function latencySummary(s: Samples) {
-  const p = s.percentiles();
-  return { p50: p.p50, p90: p.p90, p99: p.p99, max: p.max, samples: p.samples };
-}
+export type WebhooksPhaseDeps = ForwardingPhaseDeps;
 
 export async function webhooksPhase(deps: WebhooksPhaseDeps) {
   const { rest, load, log } = deps;
@@ -187,23 +166,11 @@ export async function webhooksPhase(deps: WebhooksPhaseDeps) {
   deps.onCleanup(() => receiver.close());
   const { apiKey, devices } = await deps.tenant(deps.devices);
   const webhookId = await createActiveWebhook(rest, apiKey, receiver, ['telemetry.batch', 'device.event']);
-  const targets: Target[] = devices.map((d) => ({
-    clientId: d.id,
-    username: d.id,
-    password: d.accessKey,
-    topic: `d/${d.id}/telemetry`,
-  }));
-  const conn = await load.request(
-    {
-      type: 'connect',
-      transport: { kind: 'tls', port: deps.mqttPort, ca: deps.ca },
-      targets,
-      payload: '{}',
-      concurrency: 20,
-    },
-    'connected',
-    90_000,
-  );
+  const conn = await connectDevices(load, devices, {
+    mqttPort: deps.mqttPort,
+    ca: deps.ca,
+    topic: (id) => `d/${id}/telemetry`,
+  });
   log(`webhooks: ${conn.count} TLS device connections in ${conn.ms} ms`);
 
   // First arrival of each reading, per device, indexed by its number.
@@ -259,27 +226,10 @@ export async function webhooksPhase(deps: WebhooksPhaseDeps) {
   const inWindow = { ...receiver.window };
 
   // Everything acknowledged must arrive: wait for the forwarder's last drain and its deliveries.
-  const acked: { device: string; seq: number; at: number }[] = [];
-  for (const [device, times] of Object.entries(pub.ackedAt))
-    times.forEach((at, seq) => {
-      if (at >= 0) acked.push({ device, seq, at });
-    });
+  const acked = ackedOf(pub);
   const lastAck = acked.reduce((m, a) => Math.max(m, a.at), 0);
   const missingNow = () => acked.filter((a) => !arrived.get(a.device)?.has(a.seq)).length;
-  // Until everything arrived, or nothing more arrived for drainMs (a backlog still moving is waited for, up
-  // to the phase's budget).
-  const giveUpAt = performance.now() + deps.maxDrainMs;
-  let before = -1;
-  let progressAt = performance.now();
-  for (;;) {
-    const left = missingNow();
-    if (left === 0 || performance.now() > giveUpAt) break;
-    if (left !== before) progressAt = performance.now();
-    else if (performance.now() - progressAt > deps.drainMs) break;
-    before = left;
-    await sleep(200);
-  }
-  const missingWithinWait = missingNow();
+  const missingWithinWait = await waitForArrivals(missingNow, deps.drainMs, deps.maxDrainMs);
   await sleep(500); // a late duplicate would still be counted
 
   const latency = new Samples();
@@ -327,19 +277,7 @@ export async function webhooksPhase(deps: WebhooksPhaseDeps) {
       readingsReceived: receiver.readings,
       lastArrivalAfterLastPubackMs: lastArrival && lastAck ? lastArrival - lastAck : null,
     },
-    publish: {
-      offeredMsgsPerSec: pub.offeredMsgsPerSec,
-      sentMsgsPerSec: pub.sentMsgsPerSec,
-      achievedMsgsPerSec: pub.achievedMsgsPerSec,
-      pubackLatencyMs: {
-        p50: pub.latencyMs.p50,
-        p90: pub.latencyMs.p90,
-        p99: pub.latencyMs.p99,
-        max: pub.latencyMs.max,
-        samples: pub.latencyMs.samples,
-      },
-      unacked: pub.unacked,
-    },
+    publish: publishSummary(pub),
     params: {
       devices: deps.devices,
       rate: deps.rate,
@@ -351,6 +289,5 @@ export async function webhooksPhase(deps: WebhooksPhaseDeps) {
     },
     cpu,
     // The MQTT bridge's forwarded msgs/s is measured by the bridge phase (bench/bridge.ts).
-    bridge: deps.bridgeBuilt ? 'measured by the bridge phase (BENCH_ONLY=bridge)' : 'not built yet',
   };
 }

@@ -24,81 +24,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { PlatformEvent } from '@mooring/protocol';
-import { createBridgeService } from '../src/domains/bridges/service.js';
-import { bridgeStore } from '../src/domains/bridges/store.js';
 import { createBridgeSupervisor } from '../src/domains/bridges/supervisor.js';
-import {
-  DAY_MS,
-  ECDSA_SHA256,
-  exportPkcs8Pem,
-  generateEcKeys,
-  randomSerial,
-  x509,
-} from '../src/domains/pki/x509.js';
-import { createTenancyService } from '../src/domains/tenancy/service.js';
-import { tenancyStore } from '../src/domains/tenancy/store.js';
-import type { TenantCaller } from '../src/platform/caller.js';
 import { createAddressPolicy } from '../src/platform/outbound/address-policy.js';
-import { createSecretBox } from '../src/platform/secret-box.js';
-import { transactionOf } from '../src/store/db.js';
-import { migrate } from '../src/store/migrate.js';
 import { openPglite } from '../src/store/pglite.js';
 import { startTestPlatform, type TestPlatform } from './harness.js';
+import { bridgeServiceOn, quiet } from './bridge-service.js';
 import { ALLOW, freePort, spoolOver, startMosquitto, stopProcess, until } from './mosquitto.js';
-
-interface Authority {
-  pem: string;
-  cert: x509.X509Certificate;
-  keys: CryptoKeyPair;
-}
-interface Leaf {
-  cert: string;
-  key: string;
-}
-
-async function authority(name: string): Promise<Authority> {
-  const keys = await generateEcKeys();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerial(),
-    name,
-    notBefore: new Date(Date.now() - DAY_MS),
-    notAfter: new Date(Date.now() + DAY_MS),
-    keys,
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
-    ],
-  });
-  return { pem: cert.toString('pem'), cert, keys };
-}
-
-/** A leaf of `ca` for a server (its names as subject alternative names) or a client (its CN). */
-async function leaf(
-  ca: Authority,
-  subject: string,
-  use: 'server' | 'client',
-  names: { type: 'ip' | 'dns'; value: string }[] = [],
-): Promise<Leaf> {
-  const keys = await generateEcKeys();
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject,
-    issuer: ca.cert.subject,
-    notBefore: new Date(Date.now() - DAY_MS),
-    notAfter: new Date(Date.now() + DAY_MS),
-    publicKey: keys.publicKey,
-    signingKey: ca.keys.privateKey,
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [
-      new x509.ExtendedKeyUsageExtension([
-        use === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
-      ]),
-      ...(names.length > 0 ? [new x509.SubjectAlternativeNameExtension(names)] : []),
-    ],
-  });
-  return { cert: cert.toString('pem'), key: await exportPkcs8Pem(keys.privateKey) };
-}
+import { authority, leaf, type Authority, type Leaf } from './test-pki.js';
 
 const BRIDGE_USER = 'mooring-bridge';
 const BRIDGE_PASSWORD = randomBytes(12).toString('base64url');
@@ -393,9 +325,8 @@ test('the broker certificate must name the address in the URL: one of the right 
 
 test('a name in the URL is checked against the broker certificate too (the name resolved by the test)', async () => {
   const db = await openPglite(undefined);
-  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
-  const box = createSecretBox(randomBytes(32));
   const policy = createAddressPolicy({ allowList: ['127.0.0.1/32'] });
+  const { tenant, caller, box, service } = await bridgeServiceOn(db, 'tls-names', policy);
   const supervisor = createBridgeSupervisor({
     db,
     box,
@@ -406,23 +337,6 @@ test('a name in the URL is checked against the broker certificate too (the name 
     resolve: async () => [{ address: '127.0.0.1', family: 4 }],
   });
   try {
-    await migrate(db);
-    const tenant = await createTenancyService({ store: tenancyStore(db) }).createTenant(
-      { principal: { kind: 'platform-admin', userId: 'usr_admin' } } as never,
-      'tls-names',
-    );
-    const caller: TenantCaller = {
-      tenantId: tenant.id,
-      principal: { kind: 'api-key', keyId: 'key_x', tenantId: tenant.id, grants: [] },
-    };
-    const service = createBridgeService({
-      store: bridgeStore(db),
-      storeOn: bridgeStore,
-      transaction: transactionOf(db, bridgeStore),
-      box,
-      policy,
-      audit: () => undefined,
-    });
     const prefix = `tls/dns/${tenant.id}/`;
     // The certificate on this listener names broker.test: the name matches.
     const right = await service.create(caller, {

@@ -7,14 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import {
-  DAY_MS,
-  ECDSA_SHA256,
-  exportPkcs8Pem,
-  generateEcKeys,
-  randomSerial,
-  x509,
-} from '../src/domains/pki/x509.js';
+import { authority, leaf } from './test-pki.js';
 
 export interface Received {
   method: string;
@@ -99,35 +92,9 @@ export interface Receiver {
 
 /** A CA and a leaf for 127.0.0.1 signed by it (also used by the benchmark's receiver). */
 export async function receiverCertificates() {
-  const caKeys = await generateEcKeys();
-  const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerial(),
-    name: 'CN=receiver test CA',
-    notBefore: new Date(Date.now() - DAY_MS),
-    notAfter: new Date(Date.now() + DAY_MS),
-    keys: caKeys,
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
-    ],
-  });
-  const keys = await generateEcKeys();
-  const leaf = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: 'CN=127.0.0.1',
-    issuer: ca.subject,
-    notBefore: new Date(Date.now() - DAY_MS),
-    notAfter: new Date(Date.now() + DAY_MS),
-    publicKey: keys.publicKey,
-    signingKey: caKeys.privateKey,
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]),
-    ],
-  });
-  return { ca: ca.toString('pem'), cert: leaf.toString('pem'), key: await exportPkcs8Pem(keys.privateKey) };
+  const ca = await authority('CN=receiver test CA');
+  const server = await leaf(ca, 'CN=127.0.0.1', 'server', [{ type: 'ip', value: '127.0.0.1' }]);
+  return { ca: ca.pem, ...server };
 }
 
 export async function startReceiver(): Promise<Receiver> {

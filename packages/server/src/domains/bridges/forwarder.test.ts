@@ -5,44 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openPglite } from '../../store/pglite.js';
-import { migrate } from '../../store/migrate.js';
-import { transactionOf } from '../../store/db.js';
-import { createSecretBox } from '../../platform/secret-box.js';
 import { createAddressPolicy } from '../../platform/outbound/address-policy.js';
-import type { TenantCaller } from '../../platform/caller.js';
-import { createTenancyService } from '../tenancy/service.js';
-import { tenancyStore } from '../tenancy/store.js';
-import { createBridgeService } from './service.js';
-import { bridgeStore } from './store.js';
 import { createBridgeSupervisor } from './supervisor.js';
-
-const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+import { bridgeServiceOn, quiet } from '../../../test/bridge-service.js';
 
 test('a name that resolves to a refused address is a recorded connection error; one node holds the lease', async () => {
   const db = await openPglite(undefined);
   try {
-    await migrate(db);
-    const tenant = await createTenancyService({ store: tenancyStore(db) }).createTenant(
-      { principal: { kind: 'platform-admin', userId: 'usr_admin' } } as never,
-      'forwarder',
-    );
-    const caller: TenantCaller = {
-      tenantId: tenant.id,
-      principal: { kind: 'api-key', keyId: 'key_x', tenantId: tenant.id, grants: [] },
-    };
-    const box = createSecretBox(randomBytes(32));
     const policy = createAddressPolicy();
-    const service = createBridgeService({
-      store: bridgeStore(db),
-      storeOn: bridgeStore,
-      transaction: transactionOf(db, bridgeStore),
-      box,
-      policy,
-      audit: () => undefined,
-    });
+    const { caller, box, service } = await bridgeServiceOn(db, 'forwarder', policy);
     const bridge = await service.create(caller, {
       name: 'rebinding',
       url: 'mqtts://broker.example.com',

@@ -8,58 +8,19 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  DAY_MS,
-  ECDSA_SHA256,
-  exportPkcs8Pem,
-  generateEcKeys,
-  randomSerial,
-  x509,
-} from '../../domains/pki/x509.js';
+import { authority, leaf, type Authority } from '../../../test/test-pki.js';
 import { createOutboundPool, guardedRequest, type GuardedRequestOptions } from './http.js';
 import type { Resolver } from './guarded-lookup.js';
 
 const LOOPBACK = ['127.0.0.1/32'];
 const toLoopback: Resolver = async () => [{ address: '127.0.0.1', family: 4 }];
 
-async function createCa(name: string) {
-  const keys = await generateEcKeys();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerial(),
-    name: `CN=${name}`,
-    notBefore: new Date(Date.now() - DAY_MS),
-    notAfter: new Date(Date.now() + DAY_MS),
-    keys,
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign, true),
-    ],
-  });
-  return { cert, keys, pem: cert.toString('pem') };
-}
-
-async function createLeaf(ca: Awaited<ReturnType<typeof createCa>>) {
-  const keys = await generateEcKeys();
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject: 'CN=receiver.test',
-    issuer: ca.cert.subject,
-    notBefore: new Date(Date.now() - DAY_MS),
-    notAfter: new Date(Date.now() + DAY_MS),
-    publicKey: keys.publicKey,
-    signingKey: ca.keys.privateKey,
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension([
-        { type: 'dns', value: 'receiver.test' },
-        { type: 'ip', value: '127.0.0.1' },
-      ]),
-    ],
-  });
-  return { cert: cert.toString('pem'), key: await exportPkcs8Pem(keys.privateKey) };
-}
+const createCa = (name: string) => authority(`CN=${name}`);
+const createLeaf = (ca: Authority) =>
+  leaf(ca, 'CN=receiver.test', 'server', [
+    { type: 'dns', value: 'receiver.test' },
+    { type: 'ip', value: '127.0.0.1' },
+  ]);
 
 const listen = (server: Server) =>
   new Promise<number>((resolve) =>
