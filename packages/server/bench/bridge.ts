@@ -40,6 +40,8 @@ export interface BridgePhaseDeps extends ForwardingPhaseDeps {
   outboxPending(): Promise<Record<string, number>>;
   /** Records figures in the run's report as soon as they are measured. */
   set(figures: Record<string, unknown>): void;
+  /** First the same load with no bridge: the publish path's own figures, to compare with. */
+  control: boolean;
 }
 
 interface BridgeStatus {
@@ -81,7 +83,9 @@ export async function bridgePhase(d: BridgePhaseDeps) {
       'outbox: device.event facts the server has not fanned out yet (not yet in the spool), read from its ' +
       'store. unaccounted: missing minus the outbox (read first when the wait ended) minus the spool (read ' +
       'next), the missing counted last: above a handful (messages on their way from the broker), events were ' +
-      'lost; below 0 when events moved on between the reads (counted in both, or arrived before the count).',
+      'lost; below 0 when events moved on between the reads (counted in both, or arrived before the count). ' +
+      'withoutBridge: the same load on the same connections before the bridge exists (nothing is forwarded, ' +
+      'no outbox fact written): the publish figures to compare `publish` with.',
     params: {
       devices: d.devices,
       rate: d.rate,
@@ -146,6 +150,22 @@ export async function bridgePhase(d: BridgePhaseDeps) {
     topic: (id) => `d/${id}/events`,
   });
   log(`bridge: ${conn.count} TLS device connections in ${conn.ms} ms`);
+  const sequencedLoad = {
+    type: 'sequenced',
+    as: 'event',
+    rate: d.rate,
+    key: SEQ_KEY,
+    warmupMs: d.warmupSeconds * 1000,
+    durationMs: d.seconds * 1000,
+    drainMs: 15_000,
+  } as const;
+  const sequencedTimeoutMs = (d.warmupSeconds + d.seconds) * 1000 + 30_000;
+  if (d.control) {
+    log(`bridge: the same load without a bridge first, ${d.rate} device events/s`);
+    const meterControl = d.meter();
+    const control = await load.request(sequencedLoad, 'sequenced', sequencedTimeoutMs);
+    publish({ withoutBridge: { publish: publishSummary(control), cpu: await meterControl() } });
+  }
   const created = await rest.expect<{ id: string }>(201, 'POST', '/v1/bridges', apiKey, {
     name: 'bench-broker',
     url: `mqtt://127.0.0.1:${port}`,
@@ -266,19 +286,7 @@ export async function bridgePhase(d: BridgePhaseDeps) {
   })();
   let pub;
   try {
-    pub = await load.request(
-      {
-        type: 'sequenced',
-        as: 'event',
-        rate: d.rate,
-        key: SEQ_KEY,
-        warmupMs: d.warmupSeconds * 1000,
-        durationMs: d.seconds * 1000,
-        drainMs: 15_000,
-      },
-      'sequenced',
-      (d.warmupSeconds + d.seconds) * 1000 + 30_000,
-    );
+    pub = await load.request(sequencedLoad, 'sequenced', sequencedTimeoutMs);
   } finally {
     loading = false;
   }

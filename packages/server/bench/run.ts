@@ -23,7 +23,7 @@
  * devices, BENCH_WEBHOOK_RATE (2000) msgs/s in all, BENCH_WEBHOOK_S (20) s after a 3 s warm-up),
  * or BENCH_ONLY=bridge (only device events forwarded by the MQTT bridge to a mosquitto of its own, bridge.ts:
  * BENCH_BRIDGE_DEVICES (100) devices, BENCH_BRIDGE_RATE (1000) events/s in all, BENCH_BRIDGE_S (20) s after a
- * 3 s warm-up),
+ * 3 s warm-up, first without a bridge unless BENCH_BRIDGE_CONTROL=0),
  * BENCH_PUBLISH_WEBHOOK=same|other (with BENCH_ONLY=publish: an active webhook taking telemetry.batch in
  * the publishing tenant, or in another tenant only, before the publish phases), BENCH_DEADLINE_S (640):
  * a quick look at one phase; the full run is what docs/benchmarks.md reports unless it says otherwise.
@@ -92,6 +92,7 @@ const PARAMS = {
   bridgeDevices: intEnv('BENCH_BRIDGE_DEVICES', 100),
   bridgeRate: intEnv('BENCH_BRIDGE_RATE', 1000),
   bridgeSeconds: intEnv('BENCH_BRIDGE_S', 20),
+  bridgeControl: (process.env.BENCH_BRIDGE_CONTROL ?? '1') !== '0',
   publishWebhook: (process.env.BENCH_PUBLISH_WEBHOOK ?? '') as '' | 'same' | 'other',
 };
 if (PARAMS.otaClients !== 'child' && PARAMS.otaClients !== 'inproc')
@@ -118,7 +119,7 @@ const OTA_NEEDS_MS = 90_000;
 /** What the webhooks phase needs on a quiet machine: setup, warm-up, window, the last deliveries. */
 const WEBHOOKS_NEEDS_MS = (PARAMS.webhookSeconds + 50) * 1000;
 /** What the bridge phase needs on a quiet machine: broker, setup, warm-up, window, the last arrivals. */
-const BRIDGE_NEEDS_MS = (PARAMS.bridgeSeconds + 50) * 1000;
+const BRIDGE_NEEDS_MS = ((PARAMS.bridgeControl ? 2 : 1) * PARAMS.bridgeSeconds + 50) * 1000;
 /** Left for the mTLS phase and cleanup when the factory batch's request timeout is set. */
 const AFTER_BULK_MS = 45_000;
 const DRAIN_MS = 15_000;
@@ -1386,6 +1387,7 @@ const bridge = (rest: Rest, dataDir: string, server: ServerProcess, ca: string, 
     rate: PARAMS.bridgeRate,
     warmupSeconds: PARAMS.warmupSeconds,
     seconds: PARAMS.bridgeSeconds,
+    control: PARAMS.bridgeControl,
     drainMs: 10_000,
     maxDrainMs: Math.max(10_000, Math.min(120_000, report.remainingMs() - 60_000)),
     meter: () => meter(load, server, { profile: 'bridge' }),

@@ -138,7 +138,10 @@ test('HTTP Basic: the challenge and every event carry the credentials; the passw
     receiver.requireAuthorization = () => [`Basic ${Buffer.from(`ops:${next}`).toString('base64')}`];
     await change(apiKey, d.deviceId, { a: 3 });
     await eventually(
-      async () => (await deliveries(apiKey, id)).every((x) => x.status === 'delivered') && true,
+      async () => {
+        const items = await deliveries(apiKey, id);
+        return items.length === 3 && items.every((x) => x.status === 'delivered');
+      },
       10_000,
       'every delivery delivered',
     );
@@ -207,7 +210,10 @@ test('OAuth 2.0 client credentials: one token for many deliveries, a new one aft
     receiver.revokeTokens();
     await change(apiKey, d.deviceId, { n: 'after revocation' });
     await eventually(
-      async () => (await deliveries(apiKey, id)).every((x) => x.status === 'delivered') && true,
+      async () => {
+        const items = await deliveries(apiKey, id);
+        return items.length === 5 && items.every((x) => x.status === 'delivered');
+      },
       10_000,
       'the delivery after the revocation',
     );

@@ -282,6 +282,100 @@ for (const [name, open] of storeBackends) {
       assert.equal((await factsOf(tenantId))[0]!.done, true);
     });
 
+    /** `n` command.result facts of a new tenant (a type no other test here writes). */
+    async function results(n: number, outbox = createOutbox({ db })) {
+      const tenantId = tenant();
+      await db.transaction(() =>
+        outbox.addMany(
+          'command.result',
+          Array.from({ length: n }, (_, i) => ({
+            tenantId,
+            deviceId: `dev_${i}`,
+            commandId: `cmd_${i}`,
+            name: 'reboot',
+            status: 'succeeded',
+            result: null,
+            error: null,
+            at: i,
+          })),
+        ),
+      );
+      return tenantId;
+    }
+
+    test('a batch handler takes the due facts of its type together, in the order they were written', async () => {
+      const tenantId = await results(7);
+      const outbox = createOutbox({ db });
+      const calls: string[][] = [];
+      outbox.handleBatch('command.result', async (items) => {
+        calls.push(items.filter((i) => i.payload.tenantId === tenantId).map((i) => i.payload.deviceId));
+        assert.ok(items.every((i) => i.fact.type === 'command.result' && i.fact.attempt === 1));
+      });
+      assert.equal(await outbox.deliver(), 7);
+      assert.deepEqual(calls, [['dev_0', 'dev_1', 'dev_2', 'dev_3', 'dev_4', 'dev_5', 'dev_6']]);
+      assert.ok((await factsOf(tenantId)).every((r) => r.done && r.attempts === 1));
+    });
+
+    test('a batch that fails is retried one fact at a time: a fact that always fails holds back no other', async () => {
+      const tenantId = await results(5);
+      const outbox = createOutbox({ db, retryDelayMs: () => 100 });
+      const calls: string[][] = [];
+      outbox.handleBatch('command.result', async (items) => {
+        const mine = items.filter((i) => i.payload.tenantId === tenantId).map((i) => i.payload.deviceId);
+        calls.push(mine);
+        if (mine.includes('dev_3')) throw new Error('dev_3 cannot be handed on');
+      });
+      assert.equal(await outbox.deliver(), 5);
+      assert.deepEqual(calls, [['dev_0', 'dev_1', 'dev_2', 'dev_3', 'dev_4']]);
+      let rows = await factsOf(tenantId);
+      assert.ok(
+        rows.every((r) => !r.done && r.attempts === 1 && r.last_error === 'dev_3 cannot be handed on'),
+      );
+      // After the backoff, one at a time: the others are done, dev_3 waits for its next backoff.
+      calls.length = 0;
+      await sleep(150);
+      assert.equal(await outbox.deliver(), 5);
+      assert.deepEqual(calls, [['dev_0'], ['dev_1'], ['dev_2'], ['dev_3'], ['dev_4']]);
+      rows = await factsOf(tenantId);
+      assert.deepEqual(
+        rows.map((r) => [r.payload.deviceId, r.done, r.attempts]),
+        [
+          ['dev_0', true, 2],
+          ['dev_1', true, 2],
+          ['dev_2', true, 2],
+          ['dev_3', false, 2],
+          ['dev_4', true, 2],
+        ],
+      );
+      calls.length = 0;
+      await sleep(150);
+      await outbox.deliver();
+      assert.deepEqual(calls, [['dev_3']], 'it goes on alone');
+      await db.query(`UPDATE outbox SET done_at = now() WHERE payload->>'tenantId' = $1`, [tenantId]);
+    });
+
+    test('one run hands on at most its maximum, in batches, and lets the event loop run between them', async () => {
+      const tenantId = await results(5);
+      const outbox = createOutbox({ db, batchSize: 2 });
+      const sizes: number[] = [];
+      let ticks = 0;
+      const tick = setInterval(() => ticks++, 0);
+      const ticksAtBatch: number[] = [];
+      outbox.handleBatch('command.result', async (items) => {
+        sizes.push(items.length);
+        ticksAtBatch.push(ticks);
+      });
+      try {
+        assert.equal(await outbox.deliver(4), 4);
+        assert.deepEqual(sizes, [2, 2]);
+        assert.equal(await outbox.deliver(4), 1);
+      } finally {
+        clearInterval(tick);
+      }
+      assert.ok(ticksAtBatch[1]! > ticksAtBatch[0]!, 'timers never ran between two batches');
+      assert.equal((await factsOf(tenantId)).filter((r) => r.done).length, 5);
+    });
+
     test('done facts are purged after the time they are kept', async () => {
       const outbox = createOutbox({ db });
       const tenantId = tenant();

@@ -6,6 +6,10 @@
  * a row is marked done only after its handler succeeded, a failure is retried with backoff (attempts
  * and the last error are kept on the row), and a node that dies while handling a row leaves it to come
  * due again. Handlers must therefore be idempotent, and must not rely on facts arriving in order.
+ * The worker claims due facts in batches (one statement for up to 200); a batch handler
+ * (`handleBatch`) takes a type's share of them at once, so that handing on a thousand device events
+ * costs a handful of statements instead of thousands. A batch that fails is retried, after its
+ * backoff, one fact at a time.
  *
  * Notices that only need to reach the nodes alive now go through the notifier (`notifier.ts`) instead.
  */
@@ -166,6 +170,19 @@ export interface FactInfo {
 
 export type FactHandler<K extends FactType> = (payload: OutboxFacts[K], fact: FactInfo) => Promise<void>;
 
+/** One fact of a batch: its payload and what the handler learns about its row. */
+export interface FactItem<K extends FactType> {
+  readonly payload: OutboxFacts[K];
+  readonly fact: FactInfo;
+}
+
+/**
+ * Handles several facts of one type at once (in the order they were written), e.g. in one
+ * transaction: the batch succeeds or fails as a whole. A failed batch is retried one fact at a time,
+ * so one fact that always fails holds back no other.
+ */
+export type FactBatchHandler<K extends FactType> = (items: readonly FactItem<K>[]) => Promise<void>;
+
 /** The side services see: writing facts. */
 export interface FactWriter {
   /**
@@ -191,11 +208,14 @@ export interface Outbox extends FactWriter {
    * for other nodes.
    */
   handle<K extends FactType>(type: K, handler: FactHandler<K>): void;
+  /** Registers a handler that takes the due facts of a type in batches (see `FactBatchHandler`). */
+  handleBatch<K extends FactType>(type: K, handler: FactBatchHandler<K>): void;
   /** Called (after the commit) whenever a fact was written on this node: the worker's nudge. */
   onAdded(listener: () => void): void;
   /**
-   * Claims due facts one at a time and hands each to its handler, until none is due or `max` were
-   * handled; resolves with how many were handled (successfully or not).
+   * Claims due facts in batches and hands them to their handlers, until none is due or `max` were
+   * handled; resolves with how many were handled (successfully or not). It yields to the event loop
+   * between batches.
    */
   deliver(max?: number): Promise<number>;
   /** Deletes facts done for longer than `olderThanMs`; resolves with how many. */
@@ -221,9 +241,14 @@ export interface OutboxOptions {
   claimMs?: number;
   /** The delay before attempt `attempts + 1` after `attempts` failed ones (ms). */
   retryDelayMs?: (attempts: number) => number;
+  /** How many due facts one claim takes (default 200). */
+  batchSize?: number;
 }
 
 const DEFAULT_CLAIM_MS = 60_000;
+const DEFAULT_BATCH_SIZE = 200;
+/** Facts one run of `deliver` hands on at most, by default. */
+const DEFAULT_MAX_PER_RUN = 1_000;
 /** 1 s, 2 s, 4 s… up to 15 minutes: a handler whose dependency is down is retried for ever, slowly. */
 export const defaultRetryDelayMs = (attempts: number) =>
   Math.min(1000 * 2 ** Math.max(0, attempts - 1), 15 * 60_000);
@@ -241,7 +266,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
   const { db } = options;
   const claimMs = options.claimMs ?? DEFAULT_CLAIM_MS;
   const retryDelayMs = options.retryDelayMs ?? defaultRetryDelayMs;
-  const handlers = new Map<FactType, FactHandler<FactType>[]>();
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  // Each type's handlers; `of` is what was registered (a handler registers once).
+  const handlers = new Map<FactType, { of: unknown; batch: FactBatchHandler<FactType> }[]>();
   const listeners: (() => void)[] = [];
   // Without a node id, every outbox is a node of its own: it frees no one's claims.
   const nodeId = options.nodeId ?? `node-${randomBytes(6).toString('hex')}`;
@@ -257,62 +284,100 @@ export function createOutbox(options: OutboxOptions): Outbox {
     );
   }
 
-  /** The next due row of a handled type, claimed: no other node takes it while the claim lasts. */
-  async function claim(): Promise<Row | undefined> {
-    const [row] = await db.query<Row>(
-      `UPDATE outbox SET attempts = attempts + 1, claimed_by = $3,
+  /**
+   * The next due rows of handled types (up to `limit`), claimed: no other node takes them while the
+   * claim lasts. In the order they came due, then were written.
+   */
+  async function claim(limit: number): Promise<Row[]> {
+    const rows = await db.query<Row & { due: string }>(
+      `UPDATE outbox o SET attempts = o.attempts + 1, claimed_by = $3,
               next_attempt_at = now() + $2::double precision * interval '1 millisecond'
-        WHERE id = (SELECT id FROM outbox
-                     WHERE done_at IS NULL AND next_attempt_at <= now() AND type = ANY($1::text[])
-                     ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING id::text AS id, type, payload, attempts`,
-      [[...handlers.keys()], claimMs, holder],
+         FROM (SELECT id, next_attempt_at FROM outbox
+                WHERE done_at IS NULL AND next_attempt_at <= now() AND type = ANY($1::text[])
+                ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) due
+        WHERE o.id = due.id
+        RETURNING o.id::text AS id, o.type, o.payload, o.attempts, due.next_attempt_at AS due`,
+      [[...handlers.keys()], claimMs, holder, limit],
     );
-    return row;
+    const time = (r: { due: unknown }) => new Date(r.due as string).getTime();
+    return rows.sort((a, b) => time(a) - time(b) || Number(BigInt(a.id) - BigInt(b.id)));
   }
 
-  async function handleRow(row: Row): Promise<void> {
-    const handling = handlers.get(row.type)!;
+  /** Keeps claimed rows from other nodes while their handlers run (renewed every third of the claim). */
+  function renewing(ids: readonly string[]): () => void {
     const renew = setInterval(() => {
       db.query(
         `UPDATE outbox SET next_attempt_at = now() + $2::double precision * interval '1 millisecond'
-          WHERE id = $1 AND done_at IS NULL`,
-        [row.id, claimMs],
+          WHERE id = ANY($1::bigint[]) AND done_at IS NULL`,
+        [ids, claimMs],
       ).catch(() => undefined);
     }, claimMs / 3);
     renew.unref();
-    let failure: unknown;
-    let failed = false;
-    try {
-      const payload = typeof row.payload === 'string' ? (JSON.parse(row.payload) as unknown) : row.payload;
-      // Every handler of the type, in registration order; a failure retries them all (they are idempotent).
-      for (const handler of handling)
-        await handler(payload as never, { id: row.id, type: row.type, attempt: row.attempts });
-    } catch (err) {
-      failed = true;
-      failure = err;
-    } finally {
-      clearInterval(renew);
-    }
-    if (!failed) {
-      await db.query(
-        'UPDATE outbox SET done_at = now(), last_error = NULL, claimed_by = NULL WHERE id = $1',
-        [row.id],
-      );
-      return;
-    }
+    return () => clearInterval(renew);
+  }
+
+  const itemOf = (row: Row): FactItem<FactType> => ({
+    payload: (typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload) as never,
+    fact: { id: row.id, type: row.type, attempt: row.attempts },
+  });
+
+  async function markDone(rows: readonly Row[]): Promise<void> {
+    await db.query(
+      'UPDATE outbox SET done_at = now(), last_error = NULL, claimed_by = NULL WHERE id = ANY($1::bigint[])',
+      [rows.map((r) => r.id)],
+    );
+  }
+
+  /** Rows that failed on the same attempt (one row, or a batch): each waits for its backoff. */
+  async function markFailed(rows: readonly Row[], failure: unknown): Promise<void> {
     const message = (failure instanceof Error ? failure.message : String(failure)).slice(0, MAX_ERROR_LENGTH);
-    const delayMs = retryDelayMs(row.attempts);
+    const { attempts, type } = rows[0]!;
+    const delayMs = retryDelayMs(attempts);
     options.logger?.warn(
-      { err: failure, fact: row.id, type: row.type, attempt: row.attempts, retryInMs: delayMs },
-      'an outbox fact handler failed; it will be retried',
+      { err: failure, facts: rows.map((r) => r.id), type, attempt: attempts, retryInMs: delayMs },
+      rows.length > 1
+        ? 'an outbox fact handler failed on a batch; its facts will be retried one at a time'
+        : 'an outbox fact handler failed; it will be retried',
     );
     await db.query(
       `UPDATE outbox SET last_error = $2, claimed_by = NULL,
               next_attempt_at = now() + $3::double precision * interval '1 millisecond'
-        WHERE id = $1`,
-      [row.id, message, delayMs],
+        WHERE id = ANY($1::bigint[])`,
+      [rows.map((r) => r.id), message, delayMs],
     );
+  }
+
+  /** Every handler of the type, in registration order; a failure fails the rows (they are idempotent). */
+  async function runHandlers(rows: readonly Row[]): Promise<void> {
+    const items = rows.map(itemOf);
+    for (const { batch } of handlers.get(rows[0]!.type)!) await batch(items);
+  }
+
+  /** Rows handled together: done together, or failed together. */
+  async function handleTogether(rows: readonly Row[]): Promise<void> {
+    try {
+      await runHandlers(rows);
+    } catch (err) {
+      await markFailed(rows, err);
+      return;
+    }
+    await markDone(rows);
+  }
+
+  /**
+   * Rows of one type: those on their first attempt together; those that failed before (in a batch or
+   * alone) one at a time, so that a fact that always fails holds back no other for longer than one
+   * backoff.
+   */
+  async function handleRows(rows: readonly Row[]): Promise<void> {
+    const stop = renewing(rows.map((r) => r.id));
+    try {
+      const fresh = rows.filter((r) => r.attempts === 1);
+      if (fresh.length > 0) await handleTogether(fresh);
+      for (const row of rows) if (row.attempts > 1) await handleTogether([row]);
+    } finally {
+      stop();
+    }
   }
 
   /**
@@ -343,6 +408,13 @@ export function createOutbox(options: OutboxOptions): Outbox {
     ]);
   }
 
+  function register<K extends FactType>(type: K, of: unknown, batch: FactBatchHandler<K>): void {
+    const list = handlers.get(type) ?? [];
+    if (list.some((h) => h.of === of))
+      throw new Error(`this handler of outbox facts ${type} is registered already`);
+    handlers.set(type, [...list, { of, batch: batch as unknown as FactBatchHandler<FactType> }]);
+  }
+
   return {
     add: (type, payload) => addMany(type, [payload]),
     addMany,
@@ -354,17 +426,19 @@ export function createOutbox(options: OutboxOptions): Outbox {
     },
 
     handle(type, handler) {
-      const list = handlers.get(type) ?? [];
-      if (list.includes(handler as FactHandler<FactType>))
-        throw new Error(`this handler of outbox facts ${type} is registered already`);
-      handlers.set(type, [...list, handler as FactHandler<FactType>]);
+      register(type, handler, async (items) => {
+        for (const { payload, fact } of items) await handler(payload, fact);
+      });
+    },
+    handleBatch(type, handler) {
+      register(type, handler, handler);
     },
 
     onAdded(listener) {
       listeners.push(listener);
     },
 
-    async deliver(max = 100) {
+    async deliver(max = DEFAULT_MAX_PER_RUN) {
       if (handlers.size === 0) return 0;
       if (!released) {
         await releaseEarlierClaims();
@@ -372,10 +446,21 @@ export function createOutbox(options: OutboxOptions): Outbox {
       }
       let handled = 0;
       while (handled < max) {
-        const row = await claim();
-        if (!row) break;
-        handled++;
-        await handleRow(row);
+        // The embedded store runs on this event loop: between batches, PUBACKs and requests go first.
+        if (handled > 0) await new Promise((resolve) => setImmediate(resolve));
+        const want = Math.min(batchSize, max - handled);
+        const rows = await claim(want);
+        if (rows.length === 0) break;
+        handled += rows.length;
+        // A batch handler sees one type at a time, its facts in order.
+        const byType = new Map<FactType, Row[]>();
+        for (const row of rows) {
+          const list = byType.get(row.type);
+          if (list) list.push(row);
+          else byType.set(row.type, [row]);
+        }
+        for (const list of byType.values()) await handleRows(list);
+        if (rows.length < want) break;
       }
       return handled;
     },

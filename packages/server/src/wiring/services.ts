@@ -316,6 +316,7 @@ export async function createServices(deps: ServiceDeps) {
     policy: outboundPolicy,
     audit: recordAudit,
     changed: () => void interest.refresh().catch(() => undefined),
+    spooled: (bridgeId) => bridgeForwarders.wake(bridgeId),
   });
   const bridgeForwarders = createBridgeSupervisor({
     db,

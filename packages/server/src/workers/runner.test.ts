@@ -226,5 +226,28 @@ for (const [name, open] of storeBackends) {
       await runner.stop();
       assert.equal(runs, 3);
     });
+
+    test('nudges within a job’s gathering time make one run; stop drops a gathering not yet started', async () => {
+      let runs = 0;
+      const job: Job = {
+        name: uniqueName('gathered'),
+        everyMs: 60_000,
+        scope: 'cluster',
+        gatherNudgesMs: 80,
+        run: async () => void runs++,
+      };
+      const runner = createJobRunner({ db, nodeId: 'node-a', jobs: [job], logger: silent });
+      for (let i = 0; i < 5; i++) {
+        runner.nudge(job.name);
+        await sleep(5);
+      }
+      assert.equal(runs, 0, 'the run waits for the nudges to gather');
+      await sleep(150);
+      assert.equal(runs, 1, 'five nudges made one run');
+      runner.nudge(job.name);
+      await runner.stop();
+      await sleep(150);
+      assert.equal(runs, 1, 'a run started after stop');
+    });
   });
 }

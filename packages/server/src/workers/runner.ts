@@ -27,6 +27,12 @@ export interface Job {
   readonly everyMs: number;
   /** `cluster`: one node at a time, once per period across nodes; `node`: on every node. */
   readonly scope: 'cluster' | 'node';
+  /**
+   * Nudges within this long of the first one make one run (ms; default 0, at once): a job nudged by
+   * every commit under load (the outbox) would otherwise run for a handful of rows at a time, its
+   * fixed cost (the lease, the claim) paid each time.
+   */
+  readonly gatherNudgesMs?: number;
   run(): Promise<void>;
 }
 
@@ -68,6 +74,8 @@ interface JobState {
   running?: Promise<void> | undefined;
   /** A nudge came while the job was running: run once more when it ends. */
   again: boolean;
+  /** Nudges are being gathered: the run starts when this fires. */
+  gathering?: NodeJS.Timeout | undefined;
 }
 
 export function createJobRunner(options: RunnerOptions): JobRunner {
@@ -188,14 +196,24 @@ export function createJobRunner(options: RunnerOptions): JobRunner {
     nudge(name) {
       const state = states.get(name);
       if (!state) throw new Error(`no job named ${name}`);
-      void attempt(state, true);
+      const gatherMs = state.job.gatherNudgesMs ?? 0;
+      if (gatherMs <= 0) return void attempt(state, true);
+      if (state.gathering) return;
+      state.gathering = setTimeout(() => {
+        state.gathering = undefined;
+        void attempt(state, true);
+      }, gatherMs);
     },
     async runDue() {
       await Promise.all([...states.values()].map((state) => attempt(state, false)));
     },
     async stop() {
       stopped = true;
-      for (const state of states.values()) clearInterval(state.timer);
+      for (const state of states.values()) {
+        clearInterval(state.timer);
+        clearTimeout(state.gathering);
+        state.gathering = undefined;
+      }
       // A run may end by starting one more (a nudge): wait until none is left.
       for (;;) {
         const running = [...states.values()].flatMap((s) => (s.running ? [s.running] : []));

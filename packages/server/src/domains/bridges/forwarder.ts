@@ -51,6 +51,8 @@ export interface ForwarderDeps {
 
 export interface Forwarder {
   readonly revision: number;
+  /** New rows were spooled: an idle forwarder looks now instead of at its next poll. */
+  wake(): void;
   stop(): Promise<void>;
 }
 
@@ -82,6 +84,13 @@ export function startForwarder(b: ForwarderSettings, deps: ForwarderDeps): Forwa
     ...(deps.resolve ? { resolve: deps.resolve } : {}),
   });
   let current: MqttClient | undefined;
+  /** Something to look at (rows spooled, an acknowledgement, the end): the session does not wait. */
+  let woken = false;
+  let endWait: (() => void) | undefined;
+  const wake = () => {
+    woken = true;
+    endWait?.();
+  };
 
   /** Deletes acknowledged rows, a batch per transaction, one flush at a time, in order. */
   const acked: string[] = [];
@@ -154,10 +163,10 @@ export function startForwarder(b: ForwarderSettings, deps: ForwarderDeps): Forwa
     await flush();
     let cursor = '0';
     let inFlight = 0;
-    let wake: (() => void) | undefined;
-    const nudge = () => wake?.();
+    const nudge = wake;
     void ended.then(nudge);
     while (client.connected && !stopping.signal.aborted) {
+      woken = false;
       const rows = inFlight < WINDOW ? await deps.store.pending(b.id, cursor, WINDOW - inFlight) : [];
       for (const row of rows) {
         if (!client.connected) break;
@@ -174,11 +183,12 @@ export function startForwarder(b: ForwarderSettings, deps: ForwarderDeps): Forwa
           nudge();
         });
       }
-      if (rows.length === 0 || inFlight >= WINDOW)
+      if ((rows.length === 0 || inFlight >= WINDOW) && !woken)
         await new Promise<void>((resolve) => {
-          wake = resolve;
+          endWait = resolve;
           setTimeout(resolve, IDLE_POLL_MS).unref();
         });
+      endWait = undefined;
     }
     await ended;
     return { connected, ...(error ? { error } : {}) };
@@ -206,6 +216,7 @@ export function startForwarder(b: ForwarderSettings, deps: ForwarderDeps): Forwa
 
   return {
     revision: b.revision,
+    wake,
     async stop() {
       stopping.abort();
       await loop;

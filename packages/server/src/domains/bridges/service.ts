@@ -7,6 +7,7 @@ import type { AddressPolicy } from '../../platform/outbound/address-policy.js';
 import { isOutboundError } from '../../platform/outbound/outbound-error.js';
 import { checkTargetUrl } from '../../platform/outbound/url-policy.js';
 import type { SecretBox } from '../../platform/secret-box.js';
+import { whenCommitted } from '../../store/ambient.js';
 import type { Queryable, Transaction } from '../../store/db.js';
 import type { AuditSink } from '../audit/audit.js';
 import type { Bridge, BridgeInput, BridgeService, BridgeSpool, SpoolItem } from './bridges.js';
@@ -23,6 +24,8 @@ export interface BridgeDeps {
   audit: AuditSink;
   /** A bridge was created, changed or deleted (which tenants forward which events may have changed). */
   changed?(): void;
+  /** Messages were spooled for the bridge and committed: its forwarder, if it runs here, should look. */
+  spooled?(bridgeId: string): void;
   now?: () => number;
 }
 
@@ -187,6 +190,8 @@ export function createBridgeService(
         const out = await s.spool(t.id, t.tenant_id, messages, now());
         if (!out) continue;
         spooled += messages.length;
+        const bridgeId = t.id;
+        whenCommitted(() => deps.spooled?.(bridgeId));
         if (out.auditNow > 0) deps.audit(dropRecord(t.tenant_id, t.id, out, 'spool cap'));
       }
     }

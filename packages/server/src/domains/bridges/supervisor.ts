@@ -26,6 +26,8 @@ export interface SupervisorOptions {
 export interface BridgeSupervisor {
   /** Takes free leases, renews held ones, starts, restarts and stops forwarders. */
   tick(): Promise<void>;
+  /** Rows were spooled for the bridge: its forwarder, if it runs on this node, looks now. */
+  wake(bridgeId: string): void;
   /** Stops every forwarder and gives its lease back. */
   stop(): Promise<void>;
 }
@@ -96,6 +98,9 @@ export function createBridgeSupervisor(options: SupervisorOptions): BridgeSuperv
           logger.error({ err, bridge: c.id }, 'starting a bridge forwarder failed');
         }
       }
+    },
+    wake(bridgeId) {
+      running.get(bridgeId)?.forwarder.wake();
     },
     async stop() {
       stopped = true;

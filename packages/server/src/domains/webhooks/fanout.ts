@@ -8,7 +8,7 @@ import type { PlatformEvent, PlatformEventType } from '@mooring/protocol';
 import { newId } from '../../ids.js';
 import type { FactInfo, FactType, Outbox, OutboxFacts } from '../../platform/outbox.js';
 import type { Queryable, Transaction } from '../../store/db.js';
-import type { WebhookStore } from './store.js';
+import { endpointMatcher, type WebhookStore } from './store.js';
 
 /** Another consumer of events, written in the fan-out's transaction. */
 export interface EventSink {
@@ -120,7 +120,7 @@ export const FACT_EVENTS: { [K in FactType]?: (p: OutboxFacts[K]) => Mapped | un
 };
 
 export interface FanOutDeps {
-  outbox: Pick<Outbox, 'handle'>;
+  outbox: Pick<Outbox, 'handleBatch'>;
   transaction: Transaction<WebhookStore>;
   /** Other sinks, bound to the fan-out's transaction. */
   sinks?: ((tx: Queryable) => EventSink)[];
@@ -129,8 +129,17 @@ export interface FanOutDeps {
   now?: () => number;
 }
 
+interface MappedEvent {
+  event: PlatformEvent;
+  deviceTags: readonly string[] | undefined;
+}
+
 /** The event a fact makes (and the device tags the fact recorded), or undefined when it makes none. */
-function mappedEvent<K extends FactType>(type: K, payload: OutboxFacts[K], fact: FactInfo) {
+function mappedEvent<K extends FactType>(
+  type: K,
+  payload: OutboxFacts[K],
+  fact: FactInfo,
+): MappedEvent | undefined {
   const map = FACT_EVENTS[type] as ((p: OutboxFacts[K]) => Mapped | undefined) | undefined;
   const mapped = map?.(payload);
   if (!mapped) return undefined;
@@ -145,28 +154,57 @@ function mappedEvent<K extends FactType>(type: K, payload: OutboxFacts[K], fact:
   return { event, deviceTags: mapped.deviceTags };
 }
 
+/**
+ * Hands facts on as events in batches: each batch in one transaction of a few statements whatever
+ * its size (per tenant: the devices' tags, the tenant's active webhooks; then the deliveries and each
+ * sink's writes). On the embedded store a transaction's statements run back to back on the event
+ * loop, so a statement per fact would be time no PUBACK leaves.
+ */
 export function registerEventFanOut(deps: FanOutDeps): void {
   const now = deps.now ?? Date.now;
   for (const type of Object.keys(FACT_EVENTS) as FactType[]) {
-    deps.outbox.handle(type, async (payload, fact) => {
-      const mapped = mappedEvent(type, payload, fact);
-      if (!mapped) return;
-      const { event } = mapped;
+    deps.outbox.handleBatch(type, async (facts) => {
+      const items: MappedEvent[] = facts.flatMap(
+        ({ payload, fact }) => mappedEvent(type, payload, fact) ?? [],
+      );
+      if (items.length === 0) return;
       const wrote = await deps.transaction(async (store, tx) => {
-        const tags =
-          mapped.deviceTags ?? (event.deviceId ? await store.deviceTags(event.tenantId, event.deviceId) : []);
-        const endpoints = await store.matching(event.tenantId, event.type, tags);
         const t = now();
-        await store.addDeliveries(
-          endpoints,
-          event,
-          endpoints.map(() => newId('whd', t)),
-          t,
-        );
-        for (const sink of deps.sinks ?? []) await sink(tx).enqueue([{ event, deviceTags: tags }]);
-        return endpoints.length > 0;
+        const deliveries: Parameters<WebhookStore['addDeliveriesOfEvents']>[0][number][] = [];
+        const events: { event: PlatformEvent; deviceTags: readonly string[] }[] = [];
+        for (const [tenantId, list] of groupBy(items, (i) => i.event.tenantId)) {
+          const unknownTags = [
+            ...new Set(list.flatMap((i) => (!i.deviceTags && i.event.deviceId ? [i.event.deviceId] : []))),
+          ];
+          const tags =
+            unknownTags.length > 0
+              ? await store.devicesTags(tenantId, unknownTags)
+              : new Map<string, string[]>();
+          const matching = endpointMatcher(await store.activeEndpoints(tenantId));
+          for (const { event, deviceTags } of list) {
+            const known = deviceTags ?? (event.deviceId ? (tags.get(event.deviceId) ?? []) : []);
+            events.push({ event, deviceTags: known });
+            const endpointIds = matching(event.type, known);
+            if (endpointIds.length > 0)
+              deliveries.push({ endpointIds, event, ids: endpointIds.map(() => newId('whd', t)) });
+          }
+        }
+        await store.addDeliveriesOfEvents(deliveries, t);
+        for (const sink of deps.sinks ?? []) await sink(tx).enqueue(events);
+        return deliveries.length > 0;
       });
       if (wrote) deps.nudge();
     });
   }
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
 }

@@ -19,7 +19,7 @@ import type { Queryable, Transaction } from '../../store/db.js';
 import type { CommittedMessage } from '../telemetry/telemetry.js';
 import type { EventSink } from './fanout.js';
 import type { Interest } from './interest.js';
-import type { WebhookStore } from './store.js';
+import { endpointMatcher, type WebhookStore } from './store.js';
 
 /** Readings in one telemetry.batch event; a second with more makes several events. */
 export const MAX_READINGS_PER_EVENT = 2000;
@@ -172,20 +172,15 @@ export function createTelemetryForwarder(deps: {
           const spooled: { event: PlatformEvent; deviceTags: readonly string[] }[] = [];
           const t = now();
           for (const [tenantId, devices] of devicesOf(buffered)) {
-            // One statement for the tags of the tenant's devices, one per distinct set of tags for the
-            // matching webhooks (PGlite runs a transaction's statements back to back without yielding
-            // to the event loop: each statement here is time no PUBACK leaves).
+            // One statement for the tags of the tenant's devices, one for its webhooks (PGlite runs a
+            // transaction's statements back to back without yielding to the event loop: each
+            // statement here is time no PUBACK leaves).
             const tags = await store.devicesTags(tenantId, [...devices.keys()]);
-            const byTags = new Map<string, string[]>();
+            const matching = endpointMatcher(await store.activeEndpoints(tenantId));
             const groups = new Map<string, { endpoints: string[]; devices: DeviceReadings[] }>();
             for (const d of devices.values()) {
               const deviceTags = tags.get(d.deviceId) ?? [];
-              const tagKey = JSON.stringify([...deviceTags].sort());
-              let endpoints = byTags.get(tagKey);
-              if (!endpoints) {
-                endpoints = (await store.matching(tenantId, 'telemetry.batch', deviceTags)).sort();
-                byTags.set(tagKey, endpoints);
-              }
+              const endpoints = matching('telemetry.batch', deviceTags);
               if (endpoints.length > 0) {
                 const key = endpoints.join(' ');
                 const group = groups.get(key);

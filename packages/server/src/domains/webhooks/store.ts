@@ -77,6 +77,32 @@ export interface DeliveryWithEvent extends DeliveryRow {
   event: string;
 }
 
+/** What the fan-out needs of an active endpoint to match events against it. */
+export interface MatchableEndpoint {
+  id: string;
+  event_types: string[];
+  device_tags: string[];
+}
+
+/**
+ * Matches events against a tenant's active endpoints: an endpoint takes an event when it takes the
+ * event's type and has no tag filter or shares a tag with the device. Ids come sorted.
+ */
+export function endpointMatcher(endpoints: readonly MatchableEndpoint[]) {
+  return (type: PlatformEventType, deviceTags: readonly string[]): string[] =>
+    endpoints
+      .filter(
+        (e) =>
+          e.event_types.includes(type) &&
+          (e.device_tags.length === 0 || e.device_tags.some((tag) => deviceTags.includes(tag))),
+      )
+      .map((e) => e.id)
+      .sort();
+}
+
+/** Small events of one `addDeliveriesOfEvents` call share a statement up to this much JSON. */
+const SHARED_STATEMENT_BYTES = 64 * 1024;
+
 export function webhookStore(db: Queryable) {
   /** One delivery per endpoint for an event; an event handed on twice makes none twice. */
   async function addDeliveries(
@@ -182,31 +208,61 @@ export function webhookStore(db: Queryable) {
       );
       return rows.length > 0;
     },
-    /** Active endpoints of the tenant that take events of `type` about a device with these tags. */
-    async matching(
-      tenantId: string,
-      type: PlatformEventType,
-      deviceTags: readonly string[],
-    ): Promise<string[]> {
-      const rows = await db.query<{ id: string }>(
-        `SELECT id FROM webhook_endpoints
-          WHERE tenant_id = $1 AND status = 'active' AND $2 = ANY(event_types)
-            AND (device_tags = '{}' OR device_tags && $3::text[])`,
-        [tenantId, type, deviceTags],
+    /** The tenant's active endpoints, for `endpointMatcher`. */
+    async activeEndpoints(tenantId: string): Promise<MatchableEndpoint[]> {
+      return db.query<MatchableEndpoint>(
+        `SELECT id, event_types, device_tags FROM webhook_endpoints WHERE tenant_id = $1 AND status = 'active'`,
+        [tenantId],
       );
-      return rows.map((r) => r.id);
     },
     addDeliveries,
     /**
-     * One delivery per endpoint for each of several events (the telemetry drain's); an event handed on
-     * twice makes none twice. A statement per event, its text one parameter: a telemetry event is large,
-     * and inside a text array it would be escaped and quoted on its way in.
+     * One delivery per endpoint for each of several events; an event handed on twice makes none twice.
+     * A large event (a telemetry batch) gets a statement of its own, its text one parameter: inside a
+     * text array it would be escaped and quoted on its way in. Small events (device events, presence)
+     * share statements, up to `SHARED_STATEMENT_BYTES` of JSON each.
      */
     async addDeliveriesOfEvents(
       items: readonly { endpointIds: readonly string[]; event: PlatformEvent; ids: readonly string[] }[],
       at: number,
     ): Promise<void> {
-      for (const { endpointIds, event, ids } of items) await addDeliveries(endpointIds, event, ids, at);
+      let shared: { id: string; endpoint: string; event: PlatformEvent; text: string }[] = [];
+      let bytes = 0;
+      const flush = async () => {
+        if (shared.length === 0) return;
+        const rows = shared;
+        shared = [];
+        bytes = 0;
+        await db.query(
+          `INSERT INTO webhook_deliveries (id, endpoint_id, tenant_id, event_id, event_type, event, status,
+             next_attempt_at, created_at)
+           SELECT d.id, d.endpoint_id, d.tenant_id, d.event_id, d.event_type, d.event, 'pending', $7, $7
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                  AS d(id, endpoint_id, tenant_id, event_id, event_type, event)
+           ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
+          [
+            rows.map((r) => r.id),
+            rows.map((r) => r.endpoint),
+            rows.map((r) => r.event.tenantId),
+            rows.map((r) => r.event.id),
+            rows.map((r) => r.event.type),
+            rows.map((r) => r.text),
+            at,
+          ],
+        );
+      };
+      for (const { endpointIds, event, ids } of items) {
+        if (endpointIds.length === 0) continue;
+        const text = JSON.stringify(event);
+        if (text.length > SHARED_STATEMENT_BYTES / 4) {
+          await addDeliveries(endpointIds, event, ids, at);
+          continue;
+        }
+        if (bytes + text.length * endpointIds.length > SHARED_STATEMENT_BYTES) await flush();
+        endpointIds.forEach((endpoint, i) => shared.push({ id: ids[i]!, endpoint, event, text }));
+        bytes += text.length * endpointIds.length;
+      }
+      await flush();
     },
     /**
      * Due deliveries of active endpoints, claimed until `claimUntil` (a node that dies leaves them due
