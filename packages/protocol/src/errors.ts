@@ -99,6 +99,11 @@ export const ERROR_CATALOGUE = {
     'CSRF token missing or wrong',
     'The request was authenticated by the session cookie (a console login with `"session": "cookie"`) and changes something, so it must carry the session\'s CSRF token in `X-CSRF-Token`: the `csrfToken` of the login answer, or of `GET /v1/auth/me`. Nothing was done. Programs send `Authorization: Bearer` instead and need no CSRF token.',
   ),
+  BULK_MATCH_CHANGED: spec(
+    409,
+    'The filter matches another number of devices',
+    'The bulk operation named the count its dry run showed (`expectMatched`), and the filter now matches another number of devices: nothing was done. `matched` in the problem is the count now; run the dry run again and confirm that count.',
+  ),
   DEVICE_DISABLED: spec(
     403,
     'Device is disabled',

@@ -109,6 +109,57 @@ export const DeviceListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+/** The list's filters without its paging: which devices a bulk operation acts on. */
+export const DeviceFilter = Type.Omit(DeviceListQuery, ['cursor', 'limit'], {
+  additionalProperties: false,
+  description: 'the filters of GET /v1/devices; {} is every device of the tenant',
+});
+const BulkTags = Type.Array(Tag, { minItems: 1, maxItems: 32, uniqueItems: true });
+export const DeviceBulkAction = Type.Union(
+  [
+    Type.Object(
+      { type: Type.Literal('addTags'), tags: BulkTags },
+      { additionalProperties: false, description: 'adds the tags each device does not have yet' },
+    ),
+    Type.Object(
+      { type: Type.Literal('removeTags'), tags: BulkTags },
+      { additionalProperties: false, description: 'removes these tags where present' },
+    ),
+    Type.Object(
+      { type: Type.Literal('disable') },
+      { additionalProperties: false, description: 'disables enabled devices and drops their sessions' },
+    ),
+    Type.Object(
+      { type: Type.Literal('enable') },
+      { additionalProperties: false, description: 'enables disabled devices' },
+    ),
+  ],
+  { description: 'what to do to each matching device (released devices are never changed)' },
+);
+export const DeviceBulkRequest = Type.Object(
+  {
+    filter: DeviceFilter,
+    action: DeviceBulkAction,
+    dryRun: Type.Optional(
+      Type.Boolean({ description: 'true: count what would match and change, change nothing (default false)' }),
+    ),
+    expectMatched: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'the count a dry run showed: when the filter matches another number now, nothing is done (409 BULK_MATCH_CHANGED)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const DeviceBulkResult = Answer({
+  dryRun: Type.Boolean(),
+  matched: Type.Integer({ description: 'devices the filter matches: what GET /v1/devices lists with it' }),
+  wouldChange: Type.Integer({ description: 'of those, the devices the action changes (the rest are as asked already)' }),
+  changed: Type.Integer({ description: 'devices changed (0 on a dry run)' }),
+});
+
 export const PresenceQuery = Type.Object(
   { limit: Type.Optional(PageLimit) },
   { additionalProperties: false },
@@ -147,6 +198,12 @@ export const deviceOperations = {
     path: '/v1/devices',
     query: DeviceListQuery,
     responses: { 200: PageOf(Device) },
+  }),
+  bulkDevices: operation({
+    method: 'POST',
+    path: '/v1/devices/bulk',
+    body: DeviceBulkRequest,
+    responses: { 200: DeviceBulkResult },
   }),
   getDevice: operation({
     method: 'GET',

@@ -37,6 +37,8 @@ export const DEVICE_RULES: Rules<DeviceService> = {
   get: { permission: 'devices:read', ...byDevice },
   update: { permission: 'devices:write', ...byDevice, tags: (_c, _id, patch) => patch.tags },
   delete: { permission: 'devices:delete', ...byDevice },
+  // A bulk operation acts on the tenant's fleet by a filter: tenant-wide grants only.
+  bulk: { permission: 'devices:write' },
   createAccessKey: { permission: 'devices:credentials', ...byDevice },
   listAccessKeys: { permission: 'devices:credentials', ...byDevice },
   revokeAccessKey: { permission: 'devices:credentials', ...byDevice },

@@ -75,6 +75,29 @@ export interface DeviceListQuery {
   belowMinimum?: boolean;
 }
 
+/** The list's filters without paging: the devices a bulk operation acts on. */
+export type DeviceFilter = Omit<DeviceListQuery, 'cursor' | 'limit'>;
+
+/** A bulk operation (docs/api.md#bulk-operations): what to do to every device a filter matches. */
+export interface DeviceBulkInput {
+  filter: DeviceFilter;
+  action:
+    | { type: 'addTags'; tags: string[] }
+    | { type: 'removeTags'; tags: string[] }
+    | { type: 'disable' }
+    | { type: 'enable' };
+  dryRun?: boolean;
+  /** The count the dry run showed: another count now refuses the operation (BULK_MATCH_CHANGED). */
+  expectMatched?: number;
+}
+
+export interface DeviceBulkResult {
+  dryRun: boolean;
+  matched: number;
+  wouldChange: number;
+  changed: number;
+}
+
 /** How a device proved itself; carried on its session for logs, presence and revocation. */
 export interface AuthenticatedDevice extends DeviceIdentity {
   credential: 'access-key' | 'registration-token' | 'certificate';
@@ -94,6 +117,11 @@ export interface DeviceService {
   update(caller: TenantCaller, deviceId: string, patch: DeviceUpdate): Promise<Device>;
   /** Deletes the device with its keys, commands and data; drops its live sessions. */
   delete(caller: TenantCaller, deviceId: string): Promise<void>;
+  /**
+   * Acts on every device the filter matches, in one transaction (the request's, with its one audit
+   * record), or only counts them (`dryRun`); disabling drops the disabled devices' live sessions.
+   */
+  bulk(caller: TenantCaller, input: DeviceBulkInput): Promise<DeviceBulkResult>;
   /** Issues a new access key; the secret is returned once. Several may be live for rotation. */
   createAccessKey(caller: TenantCaller, deviceId: string): Promise<{ accessKey: AccessKey; secret: string }>;
   listAccessKeys(caller: TenantCaller, deviceId: string): Promise<AccessKey[]>;

@@ -1,4 +1,4 @@
-import { parseSemver, type VersionKey } from '@mooring/protocol';
+import { parseSemver } from '@mooring/protocol';
 import { AppError, Errors } from '../../errors.js';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
 import type { Notifier } from '../../platform/notifier.js';
@@ -12,9 +12,10 @@ import {
   MAX_TAGS,
   newDeviceRecord,
   type Device,
+  type DeviceFilter,
   type DeviceService,
 } from './devices.js';
-import { toDevice, type DeviceStore } from './store.js';
+import { toDevice, type DeviceFilterQuery, type DeviceStore } from './store.js';
 
 export interface DeviceDeps {
   store: DeviceStore;
@@ -39,6 +40,16 @@ function checkShape(tags: string[] | undefined, metadata: Record<string, unknown
       { path: '/metadata', message: `at most ${MAX_METADATA_BYTES} bytes of JSON` },
     ]);
   }
+}
+
+/** The list's filters as the store takes them: the version bound parsed (`path` names it in errors). */
+function filterQuery(filter: DeviceFilter, path: string): DeviceFilterQuery {
+  const { belowVersion, ...rest } = filter;
+  if (belowVersion === undefined) return rest;
+  const parsed = parseSemver(belowVersion);
+  if (!parsed.ok)
+    throw new AppError('INVALID_FIRMWARE_REPORT', parsed.message, { errors: [{ path, message: parsed.message }] });
+  return { ...rest, below: parsed.key };
 }
 
 export function createDeviceService(deps: DeviceDeps): DeviceService {
@@ -70,24 +81,40 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     async list(caller, query) {
       const limit = clampLimit(query.limit);
       const afterId = deps.cursors.decode(query.cursor, isString);
-      const { belowVersion, ...filters } = query;
-      let below: VersionKey | undefined;
-      if (belowVersion !== undefined) {
-        const parsed = parseSemver(belowVersion);
-        if (!parsed.ok)
-          throw new AppError('INVALID_FIRMWARE_REPORT', parsed.message, {
-            errors: [{ path: '/belowVersion', message: parsed.message }],
-          });
-        below = parsed.key;
-      }
+      const { cursor: _c, limit: _l, ...filter } = query;
       const rows = await store.list(caller.tenantId, {
-        ...filters,
-        ...(below ? { below } : {}),
+        ...filterQuery(filter, '/belowVersion'),
         limit,
         ...(afterId ? { afterId } : {}),
         ...(caller.visible ? { visible: caller.visible } : {}),
       });
       return deps.cursors.pageOf(rows, limit, toDevice, (r) => r.id);
+    },
+
+    async bulk(caller, input) {
+      const filter = filterQuery(input.filter, '/filter/belowVersion');
+      const dryRun = input.dryRun === true;
+      return transaction(async (tx) => {
+        const counted = await tx.bulk(caller.tenantId, filter, input.action, undefined);
+        if (input.expectMatched !== undefined && counted.matched !== input.expectMatched)
+          throw new AppError(
+            'BULK_MATCH_CHANGED',
+            `the filter matches ${counted.matched} devices now, not ${input.expectMatched}: nothing was done`,
+            { details: { matched: counted.matched, expectMatched: input.expectMatched } },
+          );
+        if (counted.tooManyTags > 0)
+          throw Errors.validation(
+            `${counted.tooManyTags} of the matching devices would have more than ${MAX_TAGS} tags: nothing was done`,
+            [{ path: '/action/tags', message: `a device has at most ${MAX_TAGS} tags` }],
+          );
+        const base = { dryRun, matched: counted.matched, wouldChange: counted.wouldChange };
+        if (dryRun) return { ...base, changed: 0 };
+        const done = await tx.bulk(caller.tenantId, filter, input.action, { at: now() });
+        if (input.action.type === 'disable')
+          for (const deviceId of done.changedIds)
+            deps.bus.publish('device.disconnect', { deviceId, reason: 'device_disabled' });
+        return { ...base, changed: done.changedIds.length };
+      });
     },
 
     get: require,

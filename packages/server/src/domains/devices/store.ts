@@ -2,7 +2,14 @@
 import { mapUniqueViolation, type Queryable } from '../../store/db.js';
 import type { VersionKey } from '@mooring/protocol';
 import type { DeviceVisibility } from '../../platform/caller.js';
-import type { AccessKey, Device, DeviceCredentialState, DeviceListQuery, DeviceStatus } from './devices.js';
+import {
+  MAX_TAGS,
+  type AccessKey,
+  type Device,
+  type DeviceCredentialState,
+  type DeviceListQuery,
+  type DeviceStatus,
+} from './devices.js';
 
 interface DeviceRow {
   id: string;
@@ -70,6 +77,64 @@ const toAccessKey = (r: AccessKeyRow): AccessKey => ({
   revokedAt: r.revoked_at,
 });
 
+/** The list's filters (the firmware bound parsed), as a bulk operation takes them too. */
+export type DeviceFilterQuery = Omit<DeviceListQuery, 'belowVersion' | 'cursor' | 'limit'> & { below?: VersionKey };
+
+/** What a bulk operation does to each device (docs/api.md#bulk-operations). */
+export type BulkChange =
+  | { type: 'addTags'; tags: readonly string[] }
+  | { type: 'removeTags'; tags: readonly string[] }
+  | { type: 'disable' }
+  | { type: 'enable' };
+
+/** The WHERE terms of a filter, its values pushed onto `params` (`$1` is the tenant). */
+function filterSql(q: DeviceFilterQuery, params: unknown[]): string[] {
+  const where = ['tenant_id = $1'];
+  if (q.tag) where.push(`tags @> ARRAY[$${params.push(q.tag)}]::text[]`);
+  if (q.status) where.push(`status = $${params.push(q.status)}`);
+  if (q.connected !== undefined) where.push(`connected = $${params.push(q.connected)}`);
+  if (q.firmwareVersion) where.push(`firmware_version = $${params.push(q.firmwareVersion)}`);
+  if (q.hardwareClass) where.push(`hardware_class = $${params.push(q.hardwareClass)}`);
+  if (q.below) {
+    const { major, minor, patch, pre } = q.below;
+    where.push(
+      `fw_major IS NOT NULL AND (fw_major, fw_minor, fw_patch, fw_pre) < ($${params.push(major)}::int, $${params.push(minor)}::int, $${params.push(patch)}::int, $${params.push(pre)}::text COLLATE "C")`,
+    );
+  }
+  // The fleet policy's table is read here so that the list stays one indexed query.
+  if (q.belowMinimum !== undefined)
+    where.push(
+      `${q.belowMinimum ? '' : 'NOT '}EXISTS (SELECT 1 FROM fleet_policies p WHERE p.tenant_id = devices.tenant_id AND p.hardware_class = devices.hardware_class AND (devices.fw_major, devices.fw_minor, devices.fw_patch, devices.fw_pre) < (p.min_major, p.min_minor, p.min_patch, p.min_pre))`,
+    );
+  return where;
+}
+
+/**
+ * A bulk change as SQL: `when` holds for a device the change would alter, `set` alters it, `tags` is
+ * the device's tags after it (for the tag limit).
+ */
+function changeSql(c: BulkChange, params: unknown[]): { when: string; set: string; tags?: string } {
+  switch (c.type) {
+    case 'addTags': {
+      const p = `$${params.push(c.tags)}::text[]`;
+      // Its tags, then the new ones it lacks, in the order given.
+      const tags = `(tags || ARRAY(SELECT t FROM unnest(${p}) WITH ORDINALITY AS n(t, i) WHERE NOT t = ANY(tags) ORDER BY i))`;
+      return { when: `NOT tags @> ${p}`, set: `tags = ${tags}`, tags };
+    }
+    case 'removeTags': {
+      const p = `$${params.push(c.tags)}::text[]`;
+      return {
+        when: `tags && ${p}`,
+        set: `tags = ARRAY(SELECT t FROM unnest(tags) WITH ORDINALITY AS n(t, i) WHERE NOT t = ANY(${p}) ORDER BY i)`,
+      };
+    }
+    case 'disable':
+      return { when: `status = 'enabled'`, set: `status = 'disabled'` };
+    case 'enable':
+      return { when: `status = 'disabled'`, set: `status = 'enabled'` };
+  }
+}
+
 export function deviceStore(db: Queryable) {
   return {
     async insert(d: Device, provisioningTokenId: string | null = null): Promise<Device> {
@@ -124,40 +189,56 @@ export function deviceStore(db: Queryable) {
     },
     async list(
       tenantId: string,
-      q: Omit<DeviceListQuery, 'belowVersion'> & {
-        afterId?: string;
-        limit: number;
-        visible?: DeviceVisibility;
-        below?: VersionKey;
-      },
+      q: DeviceFilterQuery & { afterId?: string; limit: number; visible?: DeviceVisibility },
     ): Promise<DeviceRow[]> {
-      const where = ['tenant_id = $1'];
       const params: unknown[] = [tenantId];
+      const where = filterSql(q, params);
       if (q.visible)
         where.push(
           `(tags && $${params.push(q.visible.tags)}::text[] OR id = ANY($${params.push(q.visible.deviceIds)}::text[]))`,
         );
       if (q.afterId) where.push(`id > $${params.push(q.afterId)}`);
-      if (q.tag) where.push(`tags @> ARRAY[$${params.push(q.tag)}]::text[]`);
-      if (q.status) where.push(`status = $${params.push(q.status)}`);
-      if (q.connected !== undefined) where.push(`connected = $${params.push(q.connected)}`);
-      if (q.firmwareVersion) where.push(`firmware_version = $${params.push(q.firmwareVersion)}`);
-      if (q.hardwareClass) where.push(`hardware_class = $${params.push(q.hardwareClass)}`);
-      if (q.below) {
-        const { major, minor, patch, pre } = q.below;
-        where.push(
-          `fw_major IS NOT NULL AND (fw_major, fw_minor, fw_patch, fw_pre) < ($${params.push(major)}::int, $${params.push(minor)}::int, $${params.push(patch)}::int, $${params.push(pre)}::text COLLATE "C")`,
-        );
-      }
-      // The fleet policy's table is read here so that the list stays one indexed query.
-      if (q.belowMinimum !== undefined)
-        where.push(
-          `${q.belowMinimum ? '' : 'NOT '}EXISTS (SELECT 1 FROM fleet_policies p WHERE p.tenant_id = devices.tenant_id AND p.hardware_class = devices.hardware_class AND (devices.fw_major, devices.fw_minor, devices.fw_patch, devices.fw_pre) < (p.min_major, p.min_minor, p.min_patch, p.min_pre))`,
-        );
       return db.query<DeviceRow>(
         `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.push(q.limit + 1)}`,
         params,
       );
+    },
+    /**
+     * How many devices the filter matches (what the list shows with it), and how many of those the
+     * bulk action would change; with `apply`, changes them (in the caller's transaction) and answers
+     * the ids changed. One statement each: a bulk operation on 100,000 devices is two statements.
+     */
+    async bulk(
+      tenantId: string,
+      q: DeviceFilterQuery,
+      action: BulkChange,
+      apply: { at: number } | undefined,
+    ): Promise<{ matched: number; wouldChange: number; tooManyTags: number; changedIds: string[] }> {
+      const params: unknown[] = [tenantId];
+      const where = filterSql(q, params).join(' AND ');
+      const change = changeSql(action, params);
+      const [counts] = await db.query<{ matched: string; would: string; too_many: string }>(
+        `SELECT count(*) AS matched,
+                count(*) FILTER (WHERE status <> 'released' AND ${change.when}) AS would,
+                count(*) FILTER (WHERE status <> 'released' AND ${change.when}
+                                 AND cardinality(${change.tags ?? 'tags'}) > ${MAX_TAGS}) AS too_many
+           FROM devices WHERE ${where}`,
+        params,
+      );
+      const out = {
+        matched: Number(counts!.matched),
+        wouldChange: Number(counts!.would),
+        tooManyTags: Number(counts!.too_many),
+        changedIds: [] as string[],
+      };
+      if (!apply || out.wouldChange === 0 || out.tooManyTags > 0) return out;
+      const rows = await db.query<{ id: string }>(
+        `UPDATE devices SET ${change.set}, updated_at = $${params.push(apply.at)}
+          WHERE ${where} AND status <> 'released' AND ${change.when} RETURNING id`,
+        params,
+      );
+      out.changedIds = rows.map((r) => r.id);
+      return out;
     },
     async update(d: Device): Promise<void> {
       await db.query(

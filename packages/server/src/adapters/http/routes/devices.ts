@@ -1,6 +1,7 @@
 /** The device registry: devices, their access keys, and their presence history. */
 import type {
   AccessKeyParams,
+  DeviceBulkRequest,
   DeviceCreate,
   DeviceListQuery,
   DeviceParams,
@@ -39,6 +40,19 @@ export const deviceRoutes: RoutePlugin = (app, { services, db }) => {
       },
     },
     async (request) => services.devices.list(tenantCaller(request), request.query),
+  );
+  app.post<{ Body: typeof DeviceBulkRequest.static }>(
+    '/v1/devices/bulk',
+    {
+      config,
+      schema: {
+        ...api('bulkDevices', config.auth),
+        tags,
+        summary:
+          'Act on every device a filter matches (add or remove tags, disable, enable), or count them first (dryRun); one audit record',
+      },
+    },
+    async (request) => services.devices.bulk(tenantCaller(request), request.body),
   );
   app.get<{ Params: typeof DeviceParams.static }>(
     '/v1/devices/:deviceId',
