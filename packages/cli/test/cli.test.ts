@@ -18,7 +18,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OPERATIONS } from '@mooring/client';
+import { MooringClient, OPERATIONS } from '@mooring/client';
 import { ADMIN_TEST_PASSWORD, startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
 import { deviceKeyAndCsr } from '../../server/test/openssl.js';
 import { buildProgram } from '../src/main.js';
@@ -295,6 +295,41 @@ test('fleet versions: the distribution, the policy, and the devices below it', a
   assert.deepEqual(cleared.json, []);
   const shown = await mooring([...base, 'fleet', 'policy', 'show', '--json']);
   assert.deepEqual(shown.json, []);
+
+  // Bulk: counted first; acting needs --yes; exactly one action.
+  const counted = await mooring([
+    ...base,
+    'devices',
+    'bulk',
+    '--below-version',
+    '1.10.0',
+    '--add-tag',
+    'update-me',
+  ]);
+  assert.equal(counted.code, 0, counted.stderr);
+  assert.match(counted.stdout, /1 devices match; 1 would change\. Run again with --yes/);
+  assert.equal((await mooring([...base, 'devices', 'list', '--tag', 'update-me', '--json'])).json.length, 0);
+  const acted = await mooring([
+    ...base,
+    'devices',
+    'bulk',
+    '--below-version',
+    '1.10.0',
+    '--add-tag',
+    'update-me',
+    '--yes',
+    '--json',
+  ]);
+  assert.equal(acted.code, 0, acted.stderr);
+  assert.deepEqual(acted.json, { dryRun: false, matched: 1, wouldChange: 1, changed: 1 });
+  const tagged = await mooring([...base, 'devices', 'list', '--tag', 'update-me', '--json']);
+  assert.deepEqual(
+    tagged.json.map((d: { id: string }) => d.id),
+    [old.deviceId],
+  );
+  const two = await mooring([...base, 'devices', 'bulk', '--disable', '--enable']);
+  assert.equal(two.code, 1);
+  assert.match(two.stderr, /exactly one action/);
 });
 
 test('a technician approves a waiting device by the code on its display, in one command', async () => {
@@ -612,6 +647,18 @@ test('mooring demo: a server, a fleet sending data, and a device approved by the
     throw new Error(`the demo did not come up:\n${out}`);
   })();
   assert.match(out, /Fleet:\s+3 simulated buoys/);
+  // The console's address and a person to sign in as (the console signs in people, not API keys).
+  const consoleLine = /Console:\s+(https:\/\/localhost:\d+)\/console\s+sign in as (\S+) \/ (\S+)/.exec(out);
+  assert.ok(consoleLine, out);
+  const [, consoleUrl, username, password] = consoleLine;
+  const caPath = /CA:\s+(\S+)/.exec(out)![1]!;
+  const client = new MooringClient({ baseUrl: consoleUrl!, ca: readFileSync(caPath, 'utf8') });
+  try {
+    const signedIn = await client.op('login', {}, { body: { username: username!, password: password! } });
+    assert.ok(signedIn.token, 'the printed login works');
+  } finally {
+    client.close();
+  }
   const demo = (args: string[]) => mooring(['-p', 'demo', ...args], { env: { MOORING_CONFIG_DIR: config } });
   const approved = await demo(['approve', code, '--json']);
   assert.equal(approved.code, 0, approved.stderr);

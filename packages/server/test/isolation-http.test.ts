@@ -121,6 +121,11 @@ const ROUTES: Record<string, Row> = {
 
   'POST /v1/devices': { need: 'devices:write', body: () => ({ name: 'matrix' }) },
   'GET /v1/devices': { need: 'devices:read' },
+  // A filter reaches the whole fleet: tenant-wide grants only.
+  'POST /v1/devices/bulk': {
+    need: 'devices:write',
+    body: () => ({ filter: { tag: 'matrix-none' }, action: { type: 'addTags', tags: ['x'] } }),
+  },
   'GET /v1/devices/{deviceId}': { need: 'devices:read' },
   'PATCH /v1/devices/{deviceId}': { need: 'devices:write', body: () => ({ name: 'renamed' }) },
   'DELETE /v1/devices/{deviceId}': { need: 'devices:delete', fresh: ['deviceId'] },

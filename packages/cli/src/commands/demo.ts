@@ -128,6 +128,13 @@ async function runDemo(
     { tenantId: tenant.id },
     { body: { name: 'demo owner' } },
   );
+  // A person of the tenant, for the web console (it signs in people, not API keys).
+  const consoleUser = { username: 'demo-operator', password: randomBytes(12).toString('base64url') };
+  await asAdmin.op(
+    'createTenantUser',
+    { tenantId: tenant.id },
+    { body: { ...consoleUser, grants: [{ role: 'owner' }] } },
+  );
   const api = anon.withToken(key.secret);
   saveProfile('demo', { server: url, ca: platform.caCert, token: key.secret, tokenKind: 'api-key' }, 'never');
   undo.push(() => forgetDemoProfile(key.secret));
@@ -218,6 +225,9 @@ async function runDemo(
       `  CA:        ${platform.caFile}`,
       `  Admin:     ${admin.username} / ${password}   (the one-time password was changed to this one)`,
       `  Tenant:    demo (${tenant.id}); its owner API key is saved as the CLI profile 'demo' (until the demo stops)`,
+      platform.consoleBuilt
+        ? `  Console:   ${url}/console   sign in as ${consoleUser.username} / ${consoleUser.password} (the tenant's owner)`
+        : '  Console:   not built (npm run build), so not served',
       `  Fleet:     ${sim.devices.length} simulated buoys sending temp, hum, battery`,
       '',
       '  Try:',

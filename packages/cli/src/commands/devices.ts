@@ -18,31 +18,64 @@ interface ListOptions {
 
 const tagOpt = (v: string, p: string[] = []) => [...p, v];
 
-export function registerDevices(program: Command): void {
-  const devices = program.command('devices').description('devices of your tenant');
-  devices
-    .command('list')
-    .description('list devices (all pages unless --limit)')
+/** The list's filters, as options (`devices list`, `devices bulk`). */
+function filterOptions(command: Command): Command {
+  return command
     .option('--tag <tag>', 'only devices with this tag')
     .option('--status <status>', 'enabled or disabled')
     .option('--connected <yes|no>', 'only connected (yes) or disconnected (no) devices')
     .option('--firmware-version <version>', 'only devices running exactly this version')
     .option('--hardware-class <class>', 'only devices of this hardware class')
     .option('--below-version <version>', 'only devices running a version below this one')
-    .option('--below-minimum', 'only devices below the minimum version of their hardware class')
+    .option('--below-minimum', 'only devices below the minimum version of their hardware class');
+}
+
+/** The filter the options name; members not given are left out. */
+function filterOf(o: ListOptions) {
+  const filter = {
+    tag: o.tag,
+    status: o.status as 'enabled' | 'disabled' | undefined,
+    connected: o.connected === undefined ? undefined : o.connected === 'yes' || o.connected === 'true',
+    firmwareVersion: o.firmwareVersion,
+    hardwareClass: o.hardwareClass,
+    belowVersion: o.belowVersion,
+    belowMinimum: o.belowMinimum ? true : undefined,
+  };
+  type Given = { [K in keyof typeof filter]?: Exclude<(typeof filter)[K], undefined> };
+  return Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as Given;
+}
+
+interface BulkOptions extends ListOptions {
+  addTag?: string[];
+  removeTag?: string[];
+  disable?: boolean;
+  enable?: boolean;
+  yes?: boolean;
+}
+
+/** The one action the options name, or an error naming the choice. */
+function bulkAction(o: BulkOptions) {
+  const actions = [
+    ...(o.addTag ? [{ type: 'addTags' as const, tags: o.addTag }] : []),
+    ...(o.removeTag ? [{ type: 'removeTags' as const, tags: o.removeTag }] : []),
+    ...(o.disable ? [{ type: 'disable' as const }] : []),
+    ...(o.enable ? [{ type: 'enable' as const }] : []),
+  ];
+  if (actions.length !== 1)
+    throw new Error(
+      'name exactly one action: --add-tag, --remove-tag (each repeatable), --disable or --enable',
+    );
+  return actions[0]!;
+}
+
+export function registerDevices(program: Command): void {
+  const devices = program.command('devices').description('devices of your tenant');
+  filterOptions(devices.command('list').description('list devices (all pages unless --limit)'))
     .option('--limit <n>', 'at most this many')
     .action(
       act(async (ctx, o: ListOptions) => {
         const client = ctx.client();
-        const query = {
-          tag: o.tag,
-          status: o.status,
-          connected: o.connected === undefined ? undefined : o.connected === 'yes' || o.connected === 'true',
-          firmwareVersion: o.firmwareVersion,
-          hardwareClass: o.hardwareClass,
-          belowVersion: o.belowVersion,
-          belowMinimum: o.belowMinimum ? true : undefined,
-        };
+        const query = filterOf(o);
         const max = o.limit ? Number(o.limit) : Infinity;
         const rows: Row[] = [];
         for await (const d of client.paginate<Row>(pathOf('listDevices'), query)) {
@@ -57,6 +90,35 @@ export function registerDevices(program: Command): void {
               firmware: (d.firmware as Row | null)?.version ?? '',
             })),
             ['id', 'name', 'serial', 'status', 'tags', 'connected', 'firmware'],
+          ),
+        );
+      }),
+    );
+  filterOptions(
+    devices
+      .command('bulk')
+      .description(
+        'act on every device a filter matches: counts them first, and acts only with --yes (on that count)',
+      ),
+  )
+    .option('--add-tag <tag>', 'add this tag, repeatable', tagOpt)
+    .option('--remove-tag <tag>', 'remove this tag, repeatable', tagOpt)
+    .option('--disable', 'disable them (their sessions are closed)')
+    .option('--enable', 'enable them')
+    .option('--yes', 'act, after the count (refused if the count changes in between)')
+    .action(
+      act(async (ctx, o: BulkOptions) => {
+        const client = ctx.client();
+        const body = { filter: filterOf(o), action: bulkAction(o) };
+        const dry = await client.op('bulkDevices', {}, { body: { ...body, dryRun: true } });
+        const done = o.yes
+          ? await client.op('bulkDevices', {}, { body: { ...body, expectMatched: dry.matched } })
+          : dry;
+        ctx.out.result(done, () =>
+          ctx.out.line(
+            done.dryRun
+              ? `${done.matched} devices match; ${done.wouldChange} would change. Run again with --yes to act.`
+              : `${done.matched} devices matched; ${done.changed} changed.`,
           ),
         );
       }),

@@ -146,6 +146,7 @@ export const DeviceBulkRequest = Type.Object(
     expectMatched: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: 2 ** 31 - 1,
         description:
           'the count a dry run showed: when the filter matches another number now, nothing is done (409 BULK_MATCH_CHANGED)',
       }),
