@@ -20,11 +20,39 @@ export type FleetVersions = Answer<'getFleetVersions'>;
 /** What the device list is filtered by: its query without the paging members. */
 export type DeviceFilter = Omit<Query<'listDevices'>, 'cursor' | 'limit'>;
 
+/**
+ * A change to every device a filter matches (`POST /v1/devices/bulk`). The operation is not in the
+ * API's schemas yet, so its body and answer are written out here from its contract; once it is,
+ * these become `Body<…>` and `Answer<…>` of it and `bulkDevices` below is the one call to adapt.
+ */
+export type BulkAction =
+  | { type: 'addTags'; tags: string[] }
+  | { type: 'removeTags'; tags: string[] }
+  | { type: 'disable' }
+  | { type: 'enable' };
+export interface BulkRequest {
+  /** The same members as the device list's filter. */
+  filter: DeviceFilter;
+  action: BulkAction;
+  /** true: only count the devices the filter matches; nothing changes. */
+  dryRun: boolean;
+  /** The count the person confirmed: the server refuses (BULK_MATCH_CHANGED) when it is not the count now. */
+  expectMatched?: number;
+}
+export interface BulkResult {
+  dryRun: boolean;
+  matched: number;
+  /** 0 on a dry run. */
+  changed: number;
+}
+/** Codes of operations whose server side is not in the error catalogue yet (the bulk change). */
+type PendingCode = 'BULK_MATCH_CHANGED';
+
 /** A refusal: the problem+json answer, or `NETWORK` when no answer came. */
 export class ApiProblem extends Error {
   constructor(
     readonly status: number,
-    readonly code: ErrorCode | 'NETWORK' | 'NOT_JSON',
+    readonly code: ErrorCode | PendingCode | 'NETWORK' | 'NOT_JSON',
     message: string,
     readonly members: Readonly<Record<string, unknown>> = {},
   ) {
@@ -103,4 +131,6 @@ export const api = {
     call<Answer<'rejectOperation'>>('POST', `/v1/provisioning/operations/${id(operationId)}/reject`, body),
   listDevices: (q: Query<'listDevices'>) => call<DevicePage>('GET', `/v1/devices${query(q)}`),
   getFleetVersions: () => call<FleetVersions>('GET', '/v1/fleet/versions'),
+  /** Counts (`dryRun: true`) or changes the devices a filter matches. */
+  bulkDevices: (body: BulkRequest) => call<BulkResult>('POST', '/v1/devices/bulk', body),
 };

@@ -1,9 +1,10 @@
 /**
  * The Fleet screen: how the tenant's devices stand (how many, online and offline, below the minimum
  * firmware of their hardware class), the firmware versions per hardware class against the minimum of
- * each, and the device list with the API's filters and its pages. Everything comes from the REST API
- * as it is: `GET /v1/fleet/versions` (the distribution, and the policy with the count below each
- * minimum: the same entries as `GET /v1/fleet/policy`, from the same read) and `GET /v1/devices`.
+ * each, and the device list with the API's filters, its pages, and a change to every device a filter
+ * matches. Everything comes from the REST API as it is: `GET /v1/fleet/versions` (the distribution,
+ * and the policy with the count below each minimum: the same entries as `GET /v1/fleet/policy`, from
+ * the same read) and `GET /v1/devices`.
  *
  * The API counts devices (`total`) but not connected ones: online and offline are counted from one
  * page of the device list filtered by `connected`, exact up to PRESENCE_PAGE devices and shown as
@@ -11,6 +12,7 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiProblem, api, type FleetVersions } from './api.js';
+import { BulkPanel } from './bulk.js';
 import { DeviceList } from './devices.js';
 import { viewFromSearch, type ListView } from './filter.js';
 import { plural, problemText } from './messages.js';
@@ -23,7 +25,7 @@ export const PRESENCE_PAGE = 200;
 
 export function Fleet(props: { search: string; onSessionEnded(): void }) {
   const view = useMemo(() => viewFromSearch(props.search), [props.search]);
-  /** Raised to read everything again (Refresh). */
+  /** Raised to read everything again: Refresh, and after a bulk change. */
   const [generation, setGeneration] = useState(0);
   const reload = () => setGeneration((g) => g + 1);
 
@@ -45,7 +47,9 @@ export function Fleet(props: { search: string; onSessionEnded(): void }) {
         </button>
       </div>
       <Overview generation={generation} limit={view.limit} sessionOver={sessionOver} />
-      <DeviceList view={view} generation={generation} sessionOver={sessionOver} />
+      <DeviceList view={view} generation={generation} sessionOver={sessionOver}>
+        <BulkPanel filter={view.filter} sessionOver={sessionOver} onChanged={reload} />
+      </DeviceList>
     </section>
   );
 }

@@ -85,3 +85,10 @@ export function decisionText(p: ApiProblem): string {
       return problemText(p);
   }
 }
+
+/** A refused bulk change on the devices a filter matches. */
+export function bulkText(p: ApiProblem): string {
+  if (p.code === 'BULK_MATCH_CHANGED')
+    return 'The devices the filter matches changed after they were counted, so nothing was changed.';
+  return problemText(p);
+}
