@@ -59,7 +59,8 @@ export function BulkPanel(props: {
   const questionRef = useRef<HTMLParagraphElement>(null);
 
   const filterWords = describeFilter(props.filter);
-  const tags = tagText.split(/[\s,]+/).filter(Boolean);
+  // Each tag once: the API refuses a list that names one twice.
+  const tags = [...new Set(tagText.split(/[\s,]+/).filter(Boolean))];
   const action: BulkAction =
     kind === 'addTags' || kind === 'removeTags' ? { type: kind, tags } : { type: kind };
 
