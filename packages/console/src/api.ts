@@ -5,20 +5,54 @@
  * Every refusal becomes an `ApiProblem` carrying the stable `code` and the members some codes add
  * (`attemptsLeft`, `retryAfterMs`, …): the screens branch on the code, never on the text.
  */
-import type { BodyOf, ErrorCode, MANAGEMENT_OPERATIONS, ResponseOf } from '@mooring/protocol';
+import type { BodyOf, ErrorCode, MANAGEMENT_OPERATIONS, QueryOf, ResponseOf } from '@mooring/protocol';
 
 type Operations = typeof MANAGEMENT_OPERATIONS;
 export type Answer<N extends keyof Operations> = ResponseOf<Operations[N]>;
 export type Body<N extends keyof Operations> = BodyOf<Operations[N]>;
+export type Query<N extends keyof Operations> = QueryOf<Operations[N]>;
 export type Me = Answer<'me'>;
 export type Operation = Answer<'listOperations'>['items'][number];
 export type ProvisioningToken = Answer<'listProvisioningTokens'>['items'][number];
+export type Device = Answer<'listDevices'>['items'][number];
+export type DevicePage = Answer<'listDevices'>;
+export type FleetVersions = Answer<'getFleetVersions'>;
+/** What the device list is filtered by: its query without the paging members. */
+export type DeviceFilter = Omit<Query<'listDevices'>, 'cursor' | 'limit'>;
+
+/**
+ * A change to every device a filter matches (`POST /v1/devices/bulk`). The operation is not in the
+ * API's schemas yet, so its body and answer are written out here from its contract; once it is,
+ * these become `Body<…>` and `Answer<…>` of it and `bulkDevices` below is the one call to adapt.
+ */
+export type BulkAction =
+  | { type: 'addTags'; tags: string[] }
+  | { type: 'removeTags'; tags: string[] }
+  | { type: 'disable' }
+  | { type: 'enable' };
+export interface BulkRequest {
+  /** The same members as the device list's filter. */
+  filter: DeviceFilter;
+  action: BulkAction;
+  /** true: only count the devices the filter matches; nothing changes. */
+  dryRun: boolean;
+  /** The count the person confirmed: the server refuses (BULK_MATCH_CHANGED) when it is not the count now. */
+  expectMatched?: number;
+}
+export interface BulkResult {
+  dryRun: boolean;
+  matched: number;
+  /** 0 on a dry run. */
+  changed: number;
+}
+/** Codes of operations whose server side is not in the error catalogue yet (the bulk change). */
+type PendingCode = 'BULK_MATCH_CHANGED';
 
 /** A refusal: the problem+json answer, or `NETWORK` when no answer came. */
 export class ApiProblem extends Error {
   constructor(
     readonly status: number,
-    readonly code: ErrorCode | 'NETWORK' | 'NOT_JSON',
+    readonly code: ErrorCode | PendingCode | 'NETWORK' | 'NOT_JSON',
     message: string,
     readonly members: Readonly<Record<string, unknown>> = {},
   ) {
@@ -70,6 +104,15 @@ async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Pr
 
 const id = (value: string) => encodeURIComponent(value);
 
+/** `?a=1&b=true` of the members that are set (booleans as `true`/`false`, as the API reads them). */
+function query(members: Readonly<Record<string, string | number | boolean | undefined>>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(members))
+    if (value !== undefined) params.set(name, String(value));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
 /** The calls the console makes, by the API's operation names. */
 export const api = {
   login: (body: Body<'login'>) => call<Answer<'login'>>('POST', '/v1/auth/login', body),
@@ -86,4 +129,8 @@ export const api = {
     call<Answer<'approveOperation'>>('POST', `/v1/provisioning/operations/${id(operationId)}/approve`, body),
   rejectOperation: (operationId: string, body: Body<'rejectOperation'>) =>
     call<Answer<'rejectOperation'>>('POST', `/v1/provisioning/operations/${id(operationId)}/reject`, body),
+  listDevices: (q: Query<'listDevices'>) => call<DevicePage>('GET', `/v1/devices${query(q)}`),
+  getFleetVersions: () => call<FleetVersions>('GET', '/v1/fleet/versions'),
+  /** Counts (`dryRun: true`) or changes the devices a filter matches. */
+  bulkDevices: (body: BulkRequest) => call<BulkResult>('POST', '/v1/devices/bulk', body),
 };

@@ -1,12 +1,15 @@
 /**
  * The console's screens and the moves between them. On load it asks the API who is signed in
  * (`GET /v1/auth/me`, which answers the session's CSRF token when the cookie named it); without a
- * session it shows the sign-in. The REST API is the only back end.
+ * session it shows the sign-in, and after it the screen the address names (`/console/fleet?…`).
+ * The REST API is the only back end.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiProblem, api, setCsrfToken, type Me } from './api.js';
 import { Approvals } from './approvals.js';
+import { Fleet } from './fleet.js';
 import { problemText } from './messages.js';
+import { BASE, Link, SCREENS, usePlace, type Place } from './nav.js';
 import { ChangePassword, SignIn, type SignedIn } from './sign-in.js';
 import { Heading, Notice } from './ui.js';
 
@@ -16,19 +19,26 @@ type Screen =
   | { name: 'change-password'; username: string; currentPassword?: string }
   | { name: 'console'; me: Me };
 
-const TITLES: Record<Screen['name'], string> = {
+const TITLES: Record<Exclude<Screen['name'], 'console'>, string> = {
   loading: 'Mooring console',
   'sign-in': 'Sign in · Mooring console',
   'change-password': 'Choose your password · Mooring console',
-  console: 'Approvals · Mooring console',
 };
+
+/** A session that acts inside a tenant: it has the tenant's screens. */
+const inTenant = (me: Me) => !me.user.platformAdmin && !me.restricted;
 
 export function App() {
   const [screen, setScreen] = useState<Screen>({ name: 'loading' });
+  const place = usePlace();
 
   useEffect(() => {
-    document.title = TITLES[screen.name];
-  }, [screen.name]);
+    const shown = SCREENS.find((s) => s.name === place.screen);
+    document.title =
+      screen.name === 'console'
+        ? `${shown?.title ?? 'Page not found'} · Mooring console`
+        : TITLES[screen.name];
+  }, [screen.name, place.screen]);
 
   /** Reads who is signed in and shows what that session may see. */
   async function enter(notice?: string) {
@@ -88,6 +98,15 @@ export function App() {
         <span class="brand">Mooring</span>
         {screen.name === 'console' && (
           <>
+            {inTenant(screen.me) && (
+              <nav class="screens" aria-label="Screens">
+                {SCREENS.map((s) => (
+                  <Link key={s.name} href={s.path} current={s.name === place.screen}>
+                    {s.title}
+                  </Link>
+                ))}
+              </nav>
+            )}
             <span class="who">{screen.me.user.username}</span>
             <button type="button" onClick={() => void signOut()}>
               Sign out
@@ -108,14 +127,14 @@ export function App() {
             onCancel={() => void signOut()}
           />
         )}
-        {screen.name === 'console' && <Home me={screen.me} onSessionEnded={sessionEnded} />}
+        {screen.name === 'console' && <Home me={screen.me} place={place} onSessionEnded={sessionEnded} />}
       </main>
     </>
   );
 }
 
-/** What a signed-in session sees: the approvals, or why it cannot. */
-function Home(props: { me: Me; onSessionEnded(): void }) {
+/** What a signed-in session sees: the screen its address names, or why it cannot. */
+function Home(props: { me: Me; place: Place; onSessionEnded(): void }) {
   const { me } = props;
   if (me.user.platformAdmin)
     return (
@@ -137,5 +156,20 @@ function Home(props: { me: Me; onSessionEnded(): void }) {
         </Notice>
       </section>
     );
-  return <Approvals onSessionEnded={props.onSessionEnded} />;
+  switch (props.place.screen) {
+    case 'approvals':
+      return <Approvals onSessionEnded={props.onSessionEnded} />;
+    case 'fleet':
+      return <Fleet search={props.place.search} onSessionEnded={props.onSessionEnded} />;
+    case undefined:
+      return (
+        <section class="card">
+          <Heading>Page not found</Heading>
+          <p>
+            The console has no page at this address. Go to <Link href={`${BASE}/approvals`}>Approvals</Link>{' '}
+            or <Link href={`${BASE}/fleet`}>Fleet</Link>.
+          </p>
+        </section>
+      );
+  }
 }

@@ -6,7 +6,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiProblem, api, type Operation, type ProvisioningToken } from './api.js';
-import { decisionText, plural, problemText } from './messages.js';
+import { ago, decisionText, problemText, when } from './messages.js';
 import { Heading, Notice, TextField } from './ui.js';
 
 interface Loaded {
@@ -15,16 +15,6 @@ interface Loaded {
   /** The tenant's provisioning tokens by id; empty when the caller may not list them. */
   tokens: ReadonlyMap<string, ProvisioningToken>;
 }
-
-function ago(ms: number, now: number): string {
-  const s = Math.max(0, Math.round((now - ms) / 1000));
-  if (s < 60) return 'just now';
-  if (s < 3600) return `${plural(Math.round(s / 60), 'minute')} ago`;
-  if (s < 86_400) return `${plural(Math.round(s / 3600), 'hour')} ago`;
-  return `${plural(Math.round(s / 86_400), 'day')} ago`;
-}
-
-const when = (ms: number) => new Date(ms).toLocaleString();
 
 export function Approvals(props: { onSessionEnded(): void }) {
   const [loaded, setLoaded] = useState<Loaded | undefined>(undefined);

@@ -7,6 +7,17 @@ import type { ApiProblem } from './api.js';
 
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+/** How long ago an instant was, in words: "just now", "5 minutes ago". */
+export function ago(ms: number, now: number): string {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${plural(Math.round(s / 60), 'minute')} ago`;
+  if (s < 86_400) return `${plural(Math.round(s / 3600), 'hour')} ago`;
+  return `${plural(Math.round(s / 86_400), 'day')} ago`;
+}
+
+export const when = (ms: number) => new Date(ms).toLocaleString();
+
 function minutes(ms: number | undefined): string {
   return ms === undefined ? 'a while' : plural(Math.max(1, Math.ceil(ms / 60_000)), 'minute');
 }
@@ -73,4 +84,11 @@ export function decisionText(p: ApiProblem): string {
     default:
       return problemText(p);
   }
+}
+
+/** A refused bulk change on the devices a filter matches. */
+export function bulkText(p: ApiProblem): string {
+  if (p.code === 'BULK_MATCH_CHANGED')
+    return 'The devices the filter matches changed after they were counted, so nothing was changed.';
+  return problemText(p);
 }

@@ -107,3 +107,40 @@ export function TextField(props: TextFieldProps) {
     </div>
   );
 }
+
+export interface SelectFieldProps<V extends string> {
+  label: string;
+  value: V;
+  options: readonly { value: V; label: string }[];
+  onChange(value: V): void;
+  hint?: string;
+  disabled?: boolean;
+}
+
+/** A choice among a few: a label tied to a native select (keyboard and screen readers know it). */
+export function SelectField<V extends string>(props: SelectFieldProps<V>) {
+  const id = useId();
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      {props.hint && (
+        <span class="hint" id={`${id}-hint`}>
+          {props.hint}
+        </span>
+      )}
+      <select
+        id={id}
+        value={props.value}
+        disabled={props.disabled ?? false}
+        aria-describedby={props.hint ? `${id}-hint` : undefined}
+        onChange={(e) => props.onChange((e.currentTarget as HTMLSelectElement).value as V)}
+      >
+        {props.options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}

@@ -8,7 +8,11 @@
  *   SDK with the code it shows, and one whose provisioning token was flagged suspicious), types a
  *   wrong code and is told the attempts left, types the right one, and the device gets its
  *   credentials; rejects the other; signs out;
- * - with two-factor authentication enrolled, the sign-in asks for the one-time code.
+ * - with two-factor authentication enrolled, the sign-in asks for the one-time code;
+ * - an operator opens the Fleet screen by its address: the counts, the firmware versions of each
+ *   hardware class against its minimum, and the device list show what the API answers; the filters
+ *   narrow it and stay in the address through a reload and Back, the pages follow the API's cursor,
+ *   a refused filter is said, and the screens are reached from the keyboard.
  *
  * Every request the page makes stays on the server's origin, the Content-Security-Policy is never
  * violated, and the page's scripts never see the session cookie. With MOORING_CONSOLE_SCREENSHOTS=1
@@ -23,7 +27,12 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { provision } from '@mooring/device-sdk';
-import { ADMIN_TEST_PASSWORD, startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
+import {
+  ADMIN_TEST_PASSWORD,
+  eventually,
+  startTestPlatform,
+  type TestPlatform,
+} from '../../server/test/harness.js';
 import { totpCode } from '../../server/src/domains/users/totp.js';
 
 const CHROMIUM = process.env.MOORING_CHROMIUM ?? '/usr/bin/chromium';
@@ -286,6 +295,186 @@ test(
     await shot(page, 'one-time-code');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
+    assert.deepEqual(violations, []);
+    await context.close();
+  },
+);
+
+test(
+  'an operator sees the fleet as the API answers it: counts, versions against the minimum, a filtered and paged device list kept in the address',
+  { skip: missing, timeout: 90_000 },
+  async (ctx) => {
+    const { tenantId, apiKey } = await t.tenant('fleet-ops');
+    const user = await t.call('POST', `/v1/tenants/${tenantId}/users`, {
+      token: await t.adminToken(),
+      body: { username: 'ops', password: PASSWORD, grants: [{ role: 'operator' }] },
+    });
+    assert.equal(user.status, 201, user.text);
+
+    // 23 devices: one page of 20 and one of 3. Seven report firmware, two are connected, one disabled.
+    const units: { name: string; deviceId: string; accessKey: string }[] = [];
+    for (let i = 1; i <= 23; i++) {
+      const name = `unit-${String(i).padStart(2, '0')}`;
+      const tags = [i % 2 === 1 ? 'site:north' : 'site:south'];
+      units.push({ name, ...(await t.device(apiKey, { name, tags })) });
+    }
+    const unit = (n: number) => units[n - 1]!;
+    const firmware: [number, string, string][] = [
+      [1, '1.2.0', 'gw-v2'],
+      [2, '1.2.0', 'gw-v2'],
+      [3, '1.2.0', 'gw-v2'],
+      [4, '1.10.0', 'gw-v2'],
+      [5, '1.10.0', 'gw-v2'],
+      [6, '1.4.0', 'gw-v2'],
+      [7, '0.9.0', 'sensor-a'],
+    ];
+    for (const [n, version, hardwareClass] of firmware) {
+      const r = await t.call('PUT', '/v1/device/firmware', {
+        token: unit(n).accessKey,
+        body: { version, hardwareClass },
+      });
+      assert.equal(r.status, 200, r.text);
+    }
+    const policy = await t.call('PUT', '/v1/fleet/policy', {
+      token: apiKey,
+      body: { hardwareClass: 'gw-v2', minVersion: '1.4.0' },
+    });
+    assert.equal(policy.status, 200, policy.text);
+    const disabled = await t.call('POST', `/v1/devices/${unit(23).deviceId}/disable`, { token: apiKey });
+    assert.equal(disabled.status, 200, disabled.text);
+    const online = [await t.connectDevice(unit(1).deviceId, unit(1).accessKey)];
+    online.push(await t.connectDevice(unit(4).deviceId, unit(4).accessKey));
+    ctx.after(() => online.forEach((c) => c.end(true)));
+
+    /** The names of the devices the API lists for a query: what the console must show. */
+    const listed = async (query: string) => {
+      const r = await t.call('GET', `/v1/devices?${query}`, { token: apiKey });
+      assert.equal(r.status, 200, r.text);
+      return { names: (r.body.items as { name: string }[]).map((d) => d.name), next: r.body.nextCursor };
+    };
+    await eventually(async () => (await listed('connected=true')).names.length === 2, 5_000, 'presence');
+
+    const { context, page, violations } = await phone();
+    // The address names the screen and the page size; it is kept through the sign-in.
+    await page.goto(`${origin}/console/fleet?limit=20`);
+    await signIn(page, 'ops', PASSWORD);
+    await page.getByRole('heading', { name: 'Fleet', level: 1 }).waitFor();
+    assert.equal(await page.title(), 'Fleet · Mooring console');
+    const nav = page.getByRole('navigation', { name: 'Screens' });
+    assert.equal(await nav.getByRole('link', { name: 'Fleet' }).getAttribute('aria-current'), 'page');
+
+    // The counts: the API's total, online and offline from the device list, below the minimum.
+    const count = (label: string) =>
+      page.locator('.counts > div').filter({ has: page.getByRole('term').getByText(label, { exact: true }) });
+    await count('Online').getByRole('definition').getByText('2', { exact: true }).waitFor();
+    for (const [label, value] of [
+      ['Devices', '23'],
+      ['Online', '2'],
+      ['Offline', '21'],
+      ['Below minimum', '3'],
+      ['No firmware reported', '16'],
+    ])
+      assert.equal(await count(label!).getByRole('definition').innerText(), value, label);
+
+    // The versions of each class in SemVer order (1.10.0 after 1.4.0), the minimum as a line between.
+    const gw = page.getByRole('table', { name: /^gw-v2/ });
+    assert.match(await gw.locator('caption').innerText(), /minimum 1\.4\.0/);
+    const rows = async (table: Locator) =>
+      (await table.locator('tbody tr').allInnerTexts()).map((r) => r.replace(/\s+/g, ' ').trim());
+    assert.deepEqual(await rows(gw), [
+      '1.2.0 below minimum 3',
+      'Minimum 1.4.0: 3 devices below',
+      '1.4.0 1',
+      '1.10.0 2',
+    ]);
+    const sensor = page.getByRole('table', { name: /^sensor-a/ });
+    assert.match(await sensor.locator('caption').innerText(), /no minimum version/);
+    assert.deepEqual(await rows(sensor), ['0.9.0 1']);
+
+    // The list is the API's first page, then its second by the cursor, and back.
+    const status = page.getByRole('status').filter({ hasText: /^Page \d/ });
+    const shown = () =>
+      page
+        .getByRole('article')
+        .evaluateAll((els) => els.map((e) => e.querySelector('h3')?.textContent ?? ''));
+    const first = await listed('limit=20');
+    await status.filter({ hasText: 'Page 1: 20 devices, more on the next page.' }).waitFor();
+    assert.deepEqual(await shown(), first.names);
+    const card = page.getByRole('article', { name: 'unit-01' });
+    for (const text of ['Enabled', 'Online', '1.2.0 (gw-v2)', 'site:north'])
+      await card.getByText(text).waitFor();
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await status.filter({ hasText: 'Page 2: 3 devices.' }).waitFor();
+    assert.deepEqual(
+      await shown(),
+      (await listed(`limit=20&cursor=${encodeURIComponent(first.next)}`)).names,
+    );
+    assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+    assert.equal(
+      await status.evaluate((el) => el === document.activeElement),
+      true,
+      'the focus is on the count',
+    );
+    await page.getByRole('article', { name: 'unit-23' }).getByText('Disabled').waitFor();
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await status.filter({ hasText: 'Page 1: 20 devices' }).waitFor();
+    assert.deepEqual(await shown(), first.names);
+
+    // A filter narrows the list on the server and is in the address; a reload keeps it.
+    const filters = page.getByRole('search', { name: 'Filter the devices' });
+    await filters.getByLabel('Connection').selectOption('true');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();
+    assert.equal(new URL(page.url()).search, '?connected=true&limit=20');
+    assert.deepEqual(await shown(), (await listed('connected=true&limit=20')).names);
+    await shot(page, 'fleet');
+    await page.reload();
+    await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();
+    assert.equal(await filters.getByLabel('Connection').inputValue(), 'true');
+    assert.deepEqual(await shown(), ['unit-01', 'unit-04']);
+
+    // Two filters at once.
+    await filters.getByLabel('Connection').selectOption('');
+    await filters.getByLabel('Tag').fill('site:north');
+    await filters.getByLabel('Minimum version').selectOption('true');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();
+    assert.equal(new URL(page.url()).search, '?tag=site%3Anorth&belowMinimum=true&limit=20');
+    assert.deepEqual(await shown(), (await listed('tag=site:north&belowMinimum=true')).names);
+    assert.deepEqual(await shown(), ['unit-01', 'unit-03']);
+
+    // A version in the table is a link to its devices; Back returns to the filters before.
+    await gw.getByRole('link', { name: '1.10.0' }).click();
+    await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();
+    await page.waitForURL(/firmwareVersion=1\.10\.0/);
+    assert.deepEqual(await shown(), (await listed('hardwareClass=gw-v2&firmwareVersion=1.10.0')).names);
+    assert.equal(await filters.getByLabel('Firmware version').inputValue(), '1.10.0');
+    assert.equal(await filters.getByLabel('Tag').inputValue(), '');
+    await page.goBack();
+    await page.waitForURL(/belowMinimum=true/);
+    await page.getByRole('article', { name: 'unit-03' }).waitFor();
+    assert.equal(await filters.getByLabel('Tag').inputValue(), 'site:north');
+
+    // A filter the API refuses: its words, its code, and the field marked.
+    await filters.getByLabel('Firmware version').fill('1.2');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('alert').filter({ hasText: 'VALIDATION_FAILED' }).waitFor();
+    assert.equal(await filters.getByLabel('Firmware version').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByRole('article').count(), 0);
+
+    // The screens from the keyboard: each link is reached and followed like any link.
+    await nav.getByRole('link', { name: 'Approvals' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/console/approvals');
+    assert.equal(await page.title(), 'Approvals · Mooring console');
+    // From the screen's heading (focused when it appears) back past Sign out to the Fleet link.
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Fleet');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Fleet', level: 1 }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/console/fleet');
     assert.deepEqual(violations, []);
     await context.close();
   },
