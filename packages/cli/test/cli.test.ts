@@ -328,7 +328,7 @@ test('fleet versions: the distribution, the policy, and the devices below it', a
     [old.deviceId],
   );
   const two = await mooring([...base, 'devices', 'bulk', '--disable', '--enable']);
-  assert.equal(two.code, 1);
+  assert.equal(two.code, 2, 'a usage error');
   assert.match(two.stderr, /exactly one action/);
 });
 

@@ -20,39 +20,16 @@ export type FleetVersions = Answer<'getFleetVersions'>;
 /** What the device list is filtered by: its query without the paging members. */
 export type DeviceFilter = Omit<Query<'listDevices'>, 'cursor' | 'limit'>;
 
-/**
- * A change to every device a filter matches (`POST /v1/devices/bulk`). The operation is not in the
- * API's schemas yet, so its body and answer are written out here from its contract; once it is,
- * these become `Body<…>` and `Answer<…>` of it and `bulkDevices` below is the one call to adapt.
- */
-export type BulkAction =
-  | { type: 'addTags'; tags: string[] }
-  | { type: 'removeTags'; tags: string[] }
-  | { type: 'disable' }
-  | { type: 'enable' };
-export interface BulkRequest {
-  /** The same members as the device list's filter. */
-  filter: DeviceFilter;
-  action: BulkAction;
-  /** true: only count the devices the filter matches; nothing changes. */
-  dryRun: boolean;
-  /** The count the person confirmed: the server refuses (BULK_MATCH_CHANGED) when it is not the count now. */
-  expectMatched?: number;
-}
-export interface BulkResult {
-  dryRun: boolean;
-  matched: number;
-  /** 0 on a dry run. */
-  changed: number;
-}
-/** Codes of operations whose server side is not in the error catalogue yet (the bulk change). */
-type PendingCode = 'BULK_MATCH_CHANGED';
+/** A change to every device a filter matches (`POST /v1/devices/bulk`), and what it did. */
+export type BulkRequest = Body<'bulkDevices'>;
+export type BulkAction = BulkRequest['action'];
+export type BulkResult = Answer<'bulkDevices'>;
 
 /** A refusal: the problem+json answer, or `NETWORK` when no answer came. */
 export class ApiProblem extends Error {
   constructor(
     readonly status: number,
-    readonly code: ErrorCode | PendingCode | 'NETWORK' | 'NOT_JSON',
+    readonly code: ErrorCode | 'NETWORK' | 'NOT_JSON',
     message: string,
     readonly members: Readonly<Record<string, unknown>> = {},
   ) {

@@ -53,6 +53,12 @@ export function BulkPanel(props: {
   const [tagText, setTagText] = useState('');
   /** The devices the dry run counted, waiting for the confirmation. */
   const [matched, setMatched] = useState<number | undefined>(undefined);
+  // Of those, how many the change alters (the rest are as asked already).
+  const [wouldChange, setWouldChange] = useState(0);
+  const counted = (r: BulkResult) => {
+    setMatched(r.matched);
+    setWouldChange(r.wouldChange);
+  };
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);
   const [done, setDone] = useState<string | undefined>(undefined);
@@ -100,7 +106,7 @@ export function BulkPanel(props: {
   const count = (event: Event) => {
     event.preventDefault();
     void step(async () => {
-      setMatched((await api.bulkDevices({ filter: props.filter, action, dryRun: true })).matched);
+      counted(await api.bulkDevices({ filter: props.filter, action, dryRun: true }));
     });
   };
 
@@ -115,7 +121,7 @@ export function BulkPanel(props: {
         if (!(e instanceof ApiProblem) || e.code !== 'BULK_MATCH_CHANGED') throw e;
         // Devices came or went since the count: count again, and ask again with the new count.
         const again = await api.bulkDevices({ filter: props.filter, action, dryRun: true });
-        setMatched(again.matched);
+        counted(again);
         setError(`${bulkText(e)} ${plural(again.matched, 'device')} match now.`);
       }
     });
@@ -167,6 +173,8 @@ export function BulkPanel(props: {
           <div class="confirm" role="group" aria-label="Confirm the change">
             <p tabIndex={-1} ref={questionRef}>
               {plural(matched, 'device')} {matched === 1 ? 'matches' : 'match'}.{' '}
+              {wouldChange < matched &&
+                `${wouldChange} of them would change (the others are as asked already). `}
               {kind === 'disable' &&
                 'Disabling closes their connections; they cannot connect until enabled. '}
               Nothing has changed yet.

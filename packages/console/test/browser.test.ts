@@ -479,3 +479,89 @@ test(
     await context.close();
   },
 );
+
+test(
+  'an operator changes every device a filter matches: counted by a dry run first, then confirmed with that count',
+  { skip: missing, timeout: 90_000 },
+  async () => {
+    const { tenantId, apiKey } = await t.tenant('bulk-ops');
+    const user = await t.call('POST', `/v1/tenants/${tenantId}/users`, {
+      token: await t.adminToken(),
+      body: { username: 'bulk', password: PASSWORD, grants: [{ role: 'operator' }] },
+    });
+    assert.equal(user.status, 201, user.text);
+    // Four devices at site:east (one disabled already), two at site:west.
+    const east: string[] = [];
+    for (let i = 1; i <= 4; i++)
+      east.push((await t.device(apiKey, { name: `east-${i}`, tags: ['site:east'] })).deviceId);
+    for (let i = 1; i <= 2; i++) await t.device(apiKey, { name: `west-${i}`, tags: ['site:west'] });
+    await t.call('POST', `/v1/devices/${east[3]}/disable`, { token: apiKey });
+    const names = async (query: string) => {
+      const r = await t.call('GET', `/v1/devices?limit=500&${query}`, { token: apiKey });
+      assert.equal(r.status, 200, r.text);
+      return (r.body.items as { name: string }[]).map((d) => d.name).sort();
+    };
+
+    const { context, page, violations } = await phone();
+    await page.goto(`${origin}/console/fleet?tag=site%3Aeast`);
+    await signIn(page, 'bulk', PASSWORD);
+    const status = page.getByRole('status').filter({ hasText: /^Page \d/ });
+    await status.filter({ hasText: 'Page 1: 4 devices.' }).waitFor();
+
+    const panel = page.locator('details.bulk');
+    await panel.getByText('Change every matching device').click();
+    await panel.getByText('Devices that are tagged site:east').waitFor();
+    const confirm = panel.getByRole('group', { name: 'Confirm the change' });
+
+    // Add a tag: the dry run counts, nothing changes until the count is confirmed.
+    await panel.getByLabel('Change').selectOption('addTags');
+    await panel.getByLabel('Tags to add').fill('batch:7');
+    await panel.getByRole('button', { name: 'Count matching devices' }).click();
+    await confirm.getByText('4 devices match.').waitFor();
+    assert.deepEqual(await names('tag=batch:7'), [], 'a dry run changes nothing');
+    await confirm.getByRole('button', { name: 'Add tag batch:7 to 4 devices' }).click();
+    await panel.getByRole('status').filter({ hasText: 'Done: 4 devices changed.' }).waitFor();
+    assert.deepEqual(await names('tag=batch:7'), ['east-1', 'east-2', 'east-3', 'east-4']);
+    await page.getByRole('article', { name: 'east-1' }).getByText('batch:7').waitFor();
+    await shot(page, 'fleet-bulk');
+
+    // Disable: one of the four is disabled already, so three change, as the count says first.
+    await panel.getByLabel('Change').selectOption('disable');
+    await panel.getByRole('button', { name: 'Count matching devices' }).click();
+    await confirm.getByText('3 of them would change').waitFor();
+    await confirm.getByText('Disabling closes their connections').waitFor();
+    await confirm.getByRole('button', { name: 'Disable 4 devices' }).click();
+    await panel
+      .getByRole('status')
+      .filter({ hasText: 'Done: 3 devices changed; 1 of the 4 matching needed no change.' })
+      .waitFor();
+    assert.deepEqual(await names('tag=site:east&status=disabled'), ['east-1', 'east-2', 'east-3', 'east-4']);
+
+    // Enable, but a device joins the filter between the count and the confirmation: the server
+    // refuses the old count, nothing changes, and the panel counts again and asks again.
+    await panel.getByLabel('Change').selectOption('enable');
+    await panel.getByRole('button', { name: 'Count matching devices' }).click();
+    await confirm.getByRole('button', { name: 'Enable 4 devices' }).waitFor();
+    await t.device(apiKey, { name: 'east-5', tags: ['site:east'] });
+    await confirm.getByRole('button', { name: 'Enable 4 devices' }).click();
+    await panel.getByRole('alert').filter({ hasText: 'changed after they were counted' }).waitFor();
+    await panel.getByRole('alert').filter({ hasText: '5 devices match now.' }).waitFor();
+    assert.deepEqual(await names('tag=site:east&status=disabled'), ['east-1', 'east-2', 'east-3', 'east-4']);
+    await confirm.getByRole('button', { name: 'Enable 5 devices' }).click();
+    await panel
+      .getByRole('status')
+      .filter({ hasText: 'Done: 4 devices changed; 1 of the 5 matching needed no change.' })
+      .waitFor();
+    assert.deepEqual(await names('tag=site:east&status=disabled'), []);
+
+    // Without a filter the panel says that a change reaches every device.
+    await page
+      .getByRole('search', { name: 'Filter the devices' })
+      .getByRole('button', { name: 'Clear filters' })
+      .click();
+    await status.filter({ hasText: 'Page 1: 7 devices.' }).waitFor();
+    await panel.getByText('No filter is applied: a change here applies to every device.').waitFor();
+    assert.deepEqual(violations, []);
+    await context.close();
+  },
+);

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { pathOf } from '@mooring/client';
 import { act, collect, keyValues, seconds, timeArg } from '../act.js';
+import { UsageError } from '../context.js';
 
 type Row = Record<string, unknown>;
 
@@ -62,7 +63,7 @@ function bulkAction(o: BulkOptions) {
     ...(o.enable ? [{ type: 'enable' as const }] : []),
   ];
   if (actions.length !== 1)
-    throw new Error(
+    throw new UsageError(
       'name exactly one action: --add-tag, --remove-tag (each repeatable), --disable or --enable',
     );
   return actions[0]!;
