@@ -154,7 +154,7 @@ export class ServerProcess {
   }
 
   /** Asks the server to seed the fleet-versions rows in its own store; resolves with the time taken. */
-  seedFleet(tenantId: string, devices: number, timeoutMs = 120_000): Promise<number> {
+  seedFleet(tenantId: string, devices: number, analyze: boolean, timeoutMs = 120_000): Promise<number> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.child.off('message', onMessage);
@@ -168,7 +168,7 @@ export class ServerProcess {
         else resolve(m.ms ?? 0);
       };
       this.child.on('message', onMessage);
-      this.send({ type: 'seed-fleet', tenantId, devices });
+      this.send({ type: 'seed-fleet', tenantId, devices, analyze });
     });
   }
 

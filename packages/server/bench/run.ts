@@ -15,8 +15,10 @@
  * BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. --trace-gc), BENCH_OUT=<file> (also
  * write the JSON there), BENCH_ONLY=factory (only the bootstrap and the factory batch, with its probes)
  * or BENCH_ONLY=publish (only the MQTT publish path: throughput, PUBACK latency, command round trips,
- * for an A/B of two builds) or BENCH_ONLY=fleet-versions (only `GET /v1/fleet/versions` over
- * BENCH_FLEET_VERSIONS_DEVICES (100000) seeded device rows) or BENCH_ONLY=ota (only the OTA rollout, ota.ts:
+ * for an A/B of two builds) or BENCH_ONLY=fleet-versions (only `GET /v1/fleet/versions` and the device
+ * list over BENCH_FLEET_VERSIONS_DEVICES (100000) seeded device rows, BENCH_DEVICE_LIST_CALLS (40) timed
+ * calls per list request, BENCH_FLEET_VERSIONS_ANALYZE=0 to leave the seeded rows without planner
+ * statistics, as a PGlite store that grew by provisioning has them) or BENCH_ONLY=ota (only the OTA rollout, ota.ts:
  * BENCH_OTA_DEVICES (1000) devices, a BENCH_OTA_IMAGE_BYTES (1 MiB) image, BENCH_OTA_DOWNLOADS (64) downloads
  * in flight, BENCH_OTA_CLIENTS=child|inproc (where the MQTT clients run), BENCH_OTA_BUDGET_S (240)),
  * or BENCH_ONLY=webhooks (only telemetry forwarded to a webhook, webhooks.ts: BENCH_WEBHOOK_DEVICES (200)
@@ -81,6 +83,8 @@ const PARAMS = {
   fleetSeconds: intEnv('BENCH_FLEET_S', 20),
   apiSeconds: intEnv('BENCH_API_S', 8),
   fleetVersionsDevices: intEnv('BENCH_FLEET_VERSIONS_DEVICES', 100_000),
+  deviceListCalls: intEnv('BENCH_DEVICE_LIST_CALLS', 40),
+  fleetVersionsAnalyze: (process.env.BENCH_FLEET_VERSIONS_ANALYZE ?? '1') !== '0',
   otaDevices: intEnv('BENCH_OTA_DEVICES', 1000),
   otaImageBytes: intEnv('BENCH_OTA_IMAGE_BYTES', 1024 * 1024),
   otaDownloads: intEnv('BENCH_OTA_DOWNLOADS', 64),
@@ -264,11 +268,11 @@ interface PhaseLoad {
  * window into `<dir>/<profile>.cpuprofile`).
  */
 function meter(
-  load: LoadGenerator,
+  load: Pick<LoadGenerator, 'onMark'> & { child?: { pid?: number | undefined } },
   server: ServerProcess,
   opts: { mosquittoPid?: number | null; profile?: string } = {},
 ) {
-  const pids = [server.pid, load.child.pid ?? -1, process.pid, opts.mosquittoPid ?? -1];
+  const pids = [server.pid, load.child?.pid ?? -1, process.pid, opts.mosquittoPid ?? -1];
   const marks: Partial<Record<'start' | 'end', Snapshot>> = {};
   load.onMark = (at) => {
     marks[at] = {
@@ -319,6 +323,17 @@ function meter(
       otherProcessesCpuPct,
       serverLoopStallsMs: sb.loopStallsMs,
     };
+  };
+}
+
+/** Meters a window the orchestrator marks itself, without a load generator: call the answer at its end. */
+function meterWindow(server: ServerProcess): () => Promise<PhaseLoad> {
+  const marks = { onMark: (_at: 'start' | 'end') => undefined as void };
+  const done = meter(marks, server);
+  marks.onMark('start');
+  return () => {
+    marks.onMark('end');
+    return done();
   };
 }
 
@@ -1308,7 +1323,10 @@ const fleetVersions = (rest: Rest, apiKey: string, server: ServerProcess) =>
     rest,
     apiKey,
     devices: PARAMS.fleetVersionsDevices,
-    seed: (tenantId, devices) => server.seedFleet(tenantId, devices),
+    seed: (tenantId, devices, analyze) => server.seedFleet(tenantId, devices, analyze),
+    analyze: PARAMS.fleetVersionsAnalyze,
+    meter: () => meterWindow(server),
+    listCalls: PARAMS.deviceListCalls,
     log,
   });
 

@@ -41,8 +41,11 @@ export type ServerCommand =
   /** CPU-profile one phase (BENCH_SERVER_CPU_PROF): start, then stop writing `<dir>/<name>.cpuprofile`. */
   | { type: 'profile-start' }
   | { type: 'profile-stop'; file: string }
-  /** Writes `devices` device rows with firmware into the tenant (the fleet-versions phase); answers `seeded`. */
-  | { type: 'seed-fleet'; tenantId: string; devices: number }
+  /**
+   * Writes `devices` device rows with firmware into the tenant (the fleet-versions phase), then
+   * analyses the table when `analyze`; answers `seeded`.
+   */
+  | { type: 'seed-fleet'; tenantId: string; devices: number; analyze: boolean }
   /** Counts the outbox facts not handed on yet, by type (the bridge phase's backlog); answers `outbox`. */
   | { type: 'outbox'; id: number };
 
@@ -121,7 +124,7 @@ process.on('message', (m: ServerCommand) => {
       break;
     }
     case 'seed-fleet':
-      void seedFleetVersions(platform.db, m.tenantId, m.devices).then(
+      void seedFleetVersions(platform.db, m.tenantId, m.devices, m.analyze).then(
         (ms) => process.send?.({ type: 'seeded', ms } satisfies SeedAnswer),
         (err: unknown) => process.send?.({ type: 'seeded', error: String(err) } satisfies SeedAnswer),
       );

@@ -4,6 +4,7 @@ export interface Percentiles {
   samples: number;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
   max: number;
 }
@@ -31,7 +32,7 @@ export class Samples {
     // Nearest-rank: the smallest sample with at least q of all samples at or below it.
     const at = (q: number) =>
       this.n === 0 ? 0 : round(sorted[Math.min(this.n - 1, Math.ceil(q * this.n) - 1)]!);
-    return { samples: this.n, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
+    return { samples: this.n, p50: at(0.5), p90: at(0.9), p95: at(0.95), p99: at(0.99), max: at(1) };
   }
 }
 

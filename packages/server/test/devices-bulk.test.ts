@@ -180,6 +180,13 @@ test('a key scoped to a tag, a reader, bad tags, text the store cannot hold and 
   const tooMany = await bulk(apiKey, { filter: {}, action: { type: 'addTags', tags: many } });
   assert.equal(tooMany.status, 400, tooMany.text);
   assert.match(tooMany.body.detail, /would have more than 32 tags/);
+  // A tag a device has already counts once: 30 new tags and spare bring every device to 32 at most.
+  const fits = await bulk(apiKey, {
+    filter: {},
+    action: { type: 'addTags', tags: [...many.slice(1), 'spare'] },
+    dryRun: true,
+  });
+  assert.deepEqual(fits.body, { dryRun: true, matched: 6, wouldChange: 6, changed: 0 }, fits.text);
   const deep = '{"filter":'.repeat(100_000) + '{}' + '}'.repeat(100_000);
   const nested = await t.call('POST', '/v1/devices/bulk', { token: apiKey, raw: deep });
   assert.ok([400, 413].includes(nested.status), nested.text);

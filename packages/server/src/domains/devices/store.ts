@@ -78,7 +78,9 @@ const toAccessKey = (r: AccessKeyRow): AccessKey => ({
 });
 
 /** The list's filters (the firmware bound parsed), as a bulk operation takes them too. */
-export type DeviceFilterQuery = Omit<DeviceListQuery, 'belowVersion' | 'cursor' | 'limit'> & { below?: VersionKey };
+export type DeviceFilterQuery = Omit<DeviceListQuery, 'belowVersion' | 'cursor' | 'limit'> & {
+  below?: VersionKey;
+};
 
 /** What a bulk operation does to each device (docs/api.md#bulk-operations). */
 export type BulkChange =
@@ -110,28 +112,36 @@ function filterSql(q: DeviceFilterQuery, params: unknown[]): string[] {
 }
 
 /**
- * A bulk change as SQL: `when` holds for a device the change would alter, `set` alters it, `tags` is
- * the device's tags after it (for the tag limit).
+ * A bulk change as SQL: `when` holds for a device the change would alter, `set` alters it, `tooMany`
+ * holds when the device would have more than MAX_TAGS tags after it.
  */
-function changeSql(c: BulkChange, params: unknown[]): { when: string; set: string; tags?: string } {
+function changeSql(c: BulkChange, params: unknown[]): { when: string; set: string; tooMany: string } {
+  const tooMany = `cardinality(tags) > ${MAX_TAGS}`;
   switch (c.type) {
     case 'addTags': {
       const p = `$${params.push(c.tags)}::text[]`;
       // Its tags, then the new ones it lacks, in the order given.
       const tags = `(tags || ARRAY(SELECT t FROM unnest(${p}) WITH ORDINALITY AS n(t, i) WHERE NOT t = ANY(tags) ORDER BY i))`;
-      return { when: `NOT tags @> ${p}`, set: `tags = ${tags}`, tags };
+      return {
+        when: `NOT tags @> ${p}`,
+        set: `tags = ${tags}`,
+        // The subquery only for a device that could reach the limit: run for every device, it was
+        // most of the dry-run count over a whole fleet.
+        tooMany: `cardinality(tags) + cardinality(${p}) > ${MAX_TAGS} AND cardinality(${tags}) > ${MAX_TAGS}`,
+      };
     }
     case 'removeTags': {
       const p = `$${params.push(c.tags)}::text[]`;
       return {
         when: `tags && ${p}`,
         set: `tags = ARRAY(SELECT t FROM unnest(tags) WITH ORDINALITY AS n(t, i) WHERE NOT t = ANY(${p}) ORDER BY i)`,
+        tooMany,
       };
     }
     case 'disable':
-      return { when: `status = 'enabled'`, set: `status = 'disabled'` };
+      return { when: `status = 'enabled'`, set: `status = 'disabled'`, tooMany };
     case 'enable':
-      return { when: `status = 'disabled'`, set: `status = 'enabled'` };
+      return { when: `status = 'disabled'`, set: `status = 'enabled'`, tooMany };
   }
 }
 
@@ -220,8 +230,7 @@ export function deviceStore(db: Queryable) {
       const [counts] = await db.query<{ matched: string; would: string; too_many: string }>(
         `SELECT count(*) AS matched,
                 count(*) FILTER (WHERE status <> 'released' AND ${change.when}) AS would,
-                count(*) FILTER (WHERE status <> 'released' AND ${change.when}
-                                 AND cardinality(${change.tags ?? 'tags'}) > ${MAX_TAGS}) AS too_many
+                count(*) FILTER (WHERE status <> 'released' AND ${change.when} AND ${change.tooMany}) AS too_many
            FROM devices WHERE ${where}`,
         params,
       );
