@@ -259,7 +259,10 @@ test('fleet versions: the distribution, the policy, and the devices below it', a
   assert.equal(versions.code, 0, versions.stderr);
   assert.match(versions.stdout, /gw\s+1\.9\.0\s+1/);
   assert.match(versions.stdout, /\(never reported\)\s+1/);
-  assert.match(versions.stderr, /3 devices, 1 never reported, 1 below the minimum version/);
+  assert.match(
+    versions.stderr,
+    /3 devices \(0 connected, 0 disabled\), 1 never reported, 1 below the minimum version/,
+  );
   const byTag = await mooring([...base, 'fleet', 'versions', '--by', 'tag', '--json']);
   assert.deepEqual(
     byTag.json.items.find((i: { tag: string | null }) => i.tag === 'north'),

@@ -271,6 +271,39 @@ test("another tenant's devices are never counted, listed or below its policy", a
   assert.equal(tagged.body.belowMinimum, 3);
 });
 
+test('connected and disabled devices are counted, of the tenant and within a scoped grant only', async () => {
+  const mine = await t.tenant();
+  const theirs = await t.tenant();
+  const on = await t.device(mine.apiKey, { name: 'on', tags: ['line-a'] });
+  const off = await t.device(mine.apiKey, { name: 'off', tags: ['line-b'] });
+  const other = await t.device(theirs.apiKey, { name: 'theirs' });
+  await t.call('POST', `/v1/devices/${off.deviceId}/disable`, { token: mine.apiKey });
+  const a = await t.connectDevice(on.deviceId, on.accessKey);
+  const b = await t.connectDevice(other.deviceId, other.accessKey);
+  try {
+    const counts = async (token: string, query = '') => {
+      const r = await t.call('GET', `/v1/fleet/versions${query}`, { token });
+      assert.equal(r.status, 200, r.text);
+      return { total: r.body.total, connected: r.body.connected, disabled: r.body.disabled };
+    };
+    await eventually(async () => (await counts(mine.apiKey)).connected === 1, 5_000, 'connected');
+    assert.deepEqual(await counts(mine.apiKey), { total: 2, connected: 1, disabled: 1 });
+    assert.deepEqual(await counts(mine.apiKey, '?tag=line-b'), { total: 1, connected: 0, disabled: 1 });
+    assert.deepEqual(await counts(theirs.apiKey), { total: 1, connected: 1, disabled: 0 });
+    const scoped = await t.call('POST', '/v1/api-keys', {
+      token: mine.apiKey,
+      body: { name: 'scoped', grants: [{ role: 'viewer', scope: { tag: 'line-b' } }] },
+    });
+    assert.equal(scoped.status, 201, scoped.text);
+    assert.deepEqual(await counts(scoped.body.secret), { total: 1, connected: 0, disabled: 1 });
+    a.end(true);
+    await eventually(async () => (await counts(mine.apiKey)).connected === 0, 5_000, 'disconnected');
+  } finally {
+    a.end(true);
+    b.end(true);
+  }
+});
+
 test('a policy change is audited in its transaction; removing it clears the count', async () => {
   const { apiKey } = await t.tenant();
   const d = await t.device(apiKey);

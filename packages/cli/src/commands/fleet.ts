@@ -26,7 +26,7 @@ export function registerFleet(program: Command): void {
           );
           if (v.policy.length) ctx.out.table(v.policy, ['hardwareClass', 'minVersion', 'belowMinimum']);
           ctx.out.note(
-            `${v.total} devices, ${v.neverReported} never reported, ${v.belowMinimum} below the minimum version`,
+            `${v.total} devices (${v.connected} connected, ${v.disabled} disabled), ${v.neverReported} never reported, ${v.belowMinimum} below the minimum version`,
           );
         });
       }),

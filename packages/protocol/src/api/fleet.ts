@@ -20,6 +20,8 @@ export const FleetPolicyEntry = Answer({
 export const FleetVersions = Answer({
   total: Type.Integer({ minimum: 0, description: 'devices counted (released ones are not)' }),
   neverReported: Type.Integer({ minimum: 0, description: 'devices that never reported a firmware' }),
+  connected: Type.Integer({ minimum: 0, description: 'devices connected now (the rest are offline)' }),
+  disabled: Type.Integer({ minimum: 0, description: 'devices disabled by an operator' }),
   belowMinimum: Type.Integer({
     minimum: 0,
     description: 'devices below the minimum version of their hardware class',

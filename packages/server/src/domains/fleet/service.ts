@@ -31,12 +31,13 @@ export function createFleetService(deps: FleetDeps): FleetService {
         ...(query.tag ? { tag: query.tag } : {}),
       };
       const byTag = query.by === 'tag';
-      const [counts, policies, below] = await Promise.all([
+      const [counts, policies, below, states] = await Promise.all([
         byTag
           ? store.distributionByTag(caller.tenantId, scope)
           : store.distribution(caller.tenantId, scope).then((plain) => ({ plain, byTag: plain })),
         store.policies(caller.tenantId),
         store.belowMinimum(caller.tenantId, scope),
+        store.states(caller.tenantId, scope),
       ]);
       // Split by tag, a device counts once per tag: the totals come from the plain counts.
       const { plain, byTag: items } = counts;
@@ -44,6 +45,7 @@ export function createFleetService(deps: FleetDeps): FleetService {
       return {
         total: plain.reduce((n, i) => n + i.count, 0),
         neverReported: plain.filter((i) => i.version === null).reduce((n, i) => n + i.count, 0),
+        ...states,
         belowMinimum: policy.reduce((n, p) => n + p.belowMinimum, 0),
         items,
         policy,

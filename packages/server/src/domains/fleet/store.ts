@@ -59,6 +59,20 @@ export function fleetStore(db: Queryable) {
       );
       return rows.length > 0;
     },
+    /** How many of the devices are connected now, and how many disabled. */
+    async states(
+      tenantId: string,
+      q: { visible?: DeviceVisibility; tag?: string },
+    ): Promise<{ connected: number; disabled: number }> {
+      const { where, params } = scope(tenantId, q.visible, q.tag);
+      const [row] = await db.query<{ connected: number; disabled: number }>(
+        `SELECT count(*) FILTER (WHERE d.connected)::int AS connected,
+                count(*) FILTER (WHERE d.status = 'disabled')::int AS disabled
+           FROM devices d WHERE ${where}`,
+        params,
+      );
+      return { connected: row?.connected ?? 0, disabled: row?.disabled ?? 0 };
+    },
     /** Devices per version × hardware class, ordered by class then version (nulls last). */
     async distribution(
       tenantId: string,
