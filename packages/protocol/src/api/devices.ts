@@ -141,7 +141,9 @@ export const DeviceBulkRequest = Type.Object(
     filter: DeviceFilter,
     action: DeviceBulkAction,
     dryRun: Type.Optional(
-      Type.Boolean({ description: 'true: count what would match and change, change nothing (default false)' }),
+      Type.Boolean({
+        description: 'true: count what would match and change, change nothing (default false)',
+      }),
     ),
     expectMatched: Type.Optional(
       Type.Integer({
@@ -157,7 +159,9 @@ export const DeviceBulkRequest = Type.Object(
 export const DeviceBulkResult = Answer({
   dryRun: Type.Boolean(),
   matched: Type.Integer({ description: 'devices the filter matches: what GET /v1/devices lists with it' }),
-  wouldChange: Type.Integer({ description: 'of those, the devices the action changes (the rest are as asked already)' }),
+  wouldChange: Type.Integer({
+    description: 'of those, the devices the action changes (the rest are as asked already)',
+  }),
   changed: Type.Integer({ description: 'devices changed (0 on a dry run)' }),
 });
 

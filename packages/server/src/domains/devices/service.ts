@@ -48,7 +48,9 @@ function filterQuery(filter: DeviceFilter, path: string): DeviceFilterQuery {
   if (belowVersion === undefined) return rest;
   const parsed = parseSemver(belowVersion);
   if (!parsed.ok)
-    throw new AppError('INVALID_FIRMWARE_REPORT', parsed.message, { errors: [{ path, message: parsed.message }] });
+    throw new AppError('INVALID_FIRMWARE_REPORT', parsed.message, {
+      errors: [{ path, message: parsed.message }],
+    });
   return { ...rest, below: parsed.key };
 }
 
