@@ -2,7 +2,7 @@
  * A device's commands on its page: the recent ones with their status and what the device answered
  * (`GET …/commands`), and a form to send one (`POST …/commands`: a name and JSON parameters). While a
  * command shown is still waiting for the device (pending or delivered), the list is read again every
- * few seconds, so the answer appears when the device gives it.
+ * few seconds (less often after a minute), so the answer appears when the device gives it.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiProblem, api, type Command } from './api.js';
@@ -11,7 +11,10 @@ import { problemText } from './messages.js';
 import { Notice, TextAreaField, TextField } from './ui.js';
 
 const RECENT = 10;
+/** Read again every 2 s for the first minute a command waits, then every 15 s. */
 const POLL_MS = 2000;
+const POLL_SLOW_MS = 15_000;
+const POLL_FAST = 30;
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 const open = (c: Command) => c.status === 'pending' || c.status === 'delivered';
@@ -34,6 +37,8 @@ export function DeviceCommands(props: {
   const [commands, setCommands] = useState<Command[] | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const [tick, setTick] = useState(0);
+  /** Reads since the last load or send: how soon to read again. */
+  const polls = useRef(0);
 
   useEffect(() => {
     let current = true;
@@ -52,12 +57,16 @@ export function DeviceCommands(props: {
       current = false;
     };
   }, [props.deviceId, props.generation, tick]);
+  useEffect(() => {
+    polls.current = 0;
+  }, [props.deviceId, props.generation]);
 
   // Waiting for a device's answer: read the list again a little later.
   const waiting = commands?.some(open) ?? false;
   useEffect(() => {
     if (!waiting) return;
-    const timer = setTimeout(() => setTick((n) => n + 1), POLL_MS);
+    const delay = polls.current++ < POLL_FAST ? POLL_MS : POLL_SLOW_MS;
+    const timer = setTimeout(() => setTick((n) => n + 1), delay);
     return () => clearTimeout(timer);
   }, [waiting, commands]);
 
@@ -67,7 +76,10 @@ export function DeviceCommands(props: {
       <SendCommand
         deviceId={props.deviceId}
         sessionOver={props.sessionOver}
-        onSent={(c) => setCommands((list) => [c, ...(list ?? []).filter((o) => o.id !== c.id)])}
+        onSent={(c) => {
+          polls.current = 0;
+          setCommands((list) => [c, ...(list ?? []).filter((o) => o.id !== c.id)]);
+        }}
       />
       {error && <Notice kind="error">{error}</Notice>}
       {commands && commands.length === 0 && <p class="empty">No command has been sent to this device.</p>}

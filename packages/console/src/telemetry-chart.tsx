@@ -2,7 +2,7 @@
  * A device's telemetry over time, drawn with uPlot (a canvas; its style sheet is bundled into the
  * console's CSS file, and it styles its elements through the CSSOM, which the Content-Security-Policy
  * allows). One numeric key at a time, over the last hour (every reading: `GET …/telemetry`, page by
- * page), the last 24 hours or the last 7 days (the average per bucket: `GET …/telemetry/aggregate`,
+ * page; beyond MAX_POINTS readings, the averages per 10 s), the last 24 hours or the last 7 days (the average per bucket: `GET …/telemetry/aggregate`,
  * so a long range stays a few hundred points). Dragging across the chart zooms in; a double click
  * zooms out. The chart's container says how many points it holds (`data-points`), and a caption says
  * the same in words for those who cannot see the canvas.
@@ -39,50 +39,59 @@ interface Series {
   /** Seconds (uPlot's time scale) and values; null: a bucket without a number. */
   xs: number[];
   ys: (number | null)[];
+  /** Averages per bucket of this many seconds; none: every reading. */
+  bucket?: number;
 }
+
+/** Bucket width when the last hour has more readings than MAX_POINTS. */
+const DENSE_BUCKET = 10;
 
 async function readSeries(deviceId: string, key: string, range: Range): Promise<Series> {
   const to = Date.now();
   const from = to - range.ms;
-  const xs: number[] = [];
-  const ys: (number | null)[] = [];
-  if (range.bucket) {
+  const averages = async (bucket: number): Promise<Series> => {
     const { items } = await api.aggregateTelemetry(deviceId, {
       key,
       from: String(from),
       to: String(to),
-      bucket: range.bucket,
+      bucket,
     });
-    for (const b of [...items].sort((a, b) => a.start - b.start)) {
-      xs.push(b.start / 1000);
-      ys.push(b.avg);
-    }
-  } else {
-    const points: { ts: number; value: number }[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await api.getTelemetry(deviceId, {
-        key,
-        from: String(from),
-        to: String(to),
-        limit: 500,
-        ...(cursor ? { cursor } : {}),
-      });
-      for (const p of page.items) if (typeof p.value === 'number') points.push({ ts: p.ts, value: p.value });
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor && points.length < MAX_POINTS);
-    points.sort((a, b) => a.ts - b.ts);
-    for (const p of points) {
-      xs.push(p.ts / 1000);
-      ys.push(p.value);
-    }
-  }
-  return { key, range, from, to, xs, ys };
+    const sorted = [...items].sort((a, b) => a.start - b.start);
+    return {
+      key,
+      range,
+      from,
+      to,
+      bucket,
+      xs: sorted.map((b) => b.start / 1000),
+      ys: sorted.map((b) => b.avg),
+    };
+  };
+  if (range.bucket) return averages(range.bucket);
+  const points: { ts: number; value: number }[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await api.getTelemetry(deviceId, {
+      key,
+      from: String(from),
+      to: String(to),
+      limit: 500,
+      ...(cursor ? { cursor } : {}),
+    });
+    for (const p of page.items) if (typeof p.value === 'number') points.push({ ts: p.ts, value: p.value });
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor && points.length < MAX_POINTS);
+  // Too many to draw one by one (the API answers oldest first): the averages of short buckets.
+  if (cursor) return averages(DENSE_BUCKET);
+  points.sort((a, b) => a.ts - b.ts);
+  return { key, range, from, to, xs: points.map((p) => p.ts / 1000), ys: points.map((p) => p.value) };
 }
 
 function summary(s: Series): string {
   const numbers = s.ys.filter((y): y is number => y !== null);
-  const what = s.range.bucket ? plural(s.xs.length, 'average') : plural(s.xs.length, 'reading');
+  const what = s.bucket
+    ? `${plural(s.xs.length, 'average')} per ${s.bucket >= 3600 ? `${s.bucket / 3600} h` : s.bucket >= 60 ? `${s.bucket / 60} min` : `${s.bucket} s`}`
+    : plural(s.xs.length, 'reading');
   const span = `from ${when(s.from)} to ${when(s.to)}`;
   if (numbers.length === 0) return `No reading of ${s.key} ${span}.`;
   return `${what} of ${s.key} ${span}: lowest ${Math.min(...numbers)}, highest ${Math.max(
@@ -142,7 +151,7 @@ export function TelemetryChart(props: {
         series: [
           {},
           {
-            label: series.range.bucket ? `${series.key} (average)` : series.key,
+            label: series.bucket ? `${series.key} (average)` : series.key,
             stroke: '#0a4f9e',
             width: 2,
             points: { show: series.xs.length <= 60 },
