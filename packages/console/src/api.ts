@@ -25,6 +25,17 @@ export type BulkRequest = Body<'bulkDevices'>;
 export type BulkAction = BulkRequest['action'];
 export type BulkResult = Answer<'bulkDevices'>;
 
+/** One device and what the device page shows of it. */
+export type DeviceDetail = Answer<'getDevice'>;
+export type PresenceEvent = Answer<'getPresence'>['items'][number];
+export type LatestValue = Answer<'getLatestTelemetry'>['items'][number];
+export type TelemetryPage = Answer<'getTelemetry'>;
+export type AggregateBucket = Answer<'aggregateTelemetry'>['items'][number];
+export type Command = Answer<'getCommand'>;
+export type CommandRequest = Body<'sendCommand'>;
+export type DeviceConfig = Answer<'getDeviceConfig'>;
+export type ConfigHistoryEntry = Answer<'listConfigHistory'>['items'][number];
+
 /** A refusal: the problem+json answer, or `NETWORK` when no answer came. */
 export class ApiProblem extends Error {
   constructor(
@@ -49,9 +60,14 @@ export function setCsrfToken(token: string | undefined): void {
   csrfToken = token;
 }
 
-async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+async function call<T>(
+  method: 'GET' | 'POST' | 'PATCH',
+  path: string,
+  body?: unknown,
+  extra: Readonly<Record<string, string>> = {},
+): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json', ...extra };
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
   let res: Response;
   try {
@@ -110,4 +126,26 @@ export const api = {
   getFleetVersions: () => call<FleetVersions>('GET', '/v1/fleet/versions'),
   /** Counts (`dryRun: true`) or changes the devices a filter matches. */
   bulkDevices: (body: BulkRequest) => call<BulkResult>('POST', '/v1/devices/bulk', body),
+  getDevice: (deviceId: string) => call<DeviceDetail>('GET', `/v1/devices/${id(deviceId)}`),
+  getPresence: (deviceId: string, limit: number) =>
+    call<Answer<'getPresence'>>('GET', `/v1/devices/${id(deviceId)}/presence${query({ limit })}`),
+  getLatestTelemetry: (deviceId: string) =>
+    call<Answer<'getLatestTelemetry'>>('GET', `/v1/devices/${id(deviceId)}/telemetry/latest`),
+  getTelemetry: (deviceId: string, q: Query<'getTelemetry'>) =>
+    call<TelemetryPage>('GET', `/v1/devices/${id(deviceId)}/telemetry${query(q)}`),
+  aggregateTelemetry: (deviceId: string, q: Query<'aggregateTelemetry'>) =>
+    call<Answer<'aggregateTelemetry'>>('GET', `/v1/devices/${id(deviceId)}/telemetry/aggregate${query(q)}`),
+  listCommands: (deviceId: string, q: Query<'listCommands'>) =>
+    call<Answer<'listCommands'>>('GET', `/v1/devices/${id(deviceId)}/commands${query(q)}`),
+  sendCommand: (deviceId: string, body: CommandRequest) =>
+    call<Command>('POST', `/v1/devices/${id(deviceId)}/commands`, body),
+  getDeviceConfig: (deviceId: string) => call<DeviceConfig>('GET', `/v1/devices/${id(deviceId)}/config`),
+  /** A JSON merge patch of the desired document, based on `version` (409 when it is not current). */
+  patchDesiredConfig: (deviceId: string, patch: Body<'patchDesiredConfig'>, version: number) =>
+    call<DeviceConfig>('PATCH', `/v1/devices/${id(deviceId)}/config/desired`, patch, {
+      'content-type': 'application/merge-patch+json',
+      'if-match': `"${version}"`,
+    }),
+  listConfigHistory: (deviceId: string, q: Query<'listConfigHistory'>) =>
+    call<Answer<'listConfigHistory'>>('GET', `/v1/devices/${id(deviceId)}/config/history${query(q)}`),
 };

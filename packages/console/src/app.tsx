@@ -7,6 +7,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiProblem, api, setCsrfToken, type Me } from './api.js';
 import { Approvals } from './approvals.js';
+import { DevicePage } from './device.js';
 import { Fleet } from './fleet.js';
 import { problemText } from './messages.js';
 import { BASE, Link, SCREENS, usePlace, type Place } from './nav.js';
@@ -33,11 +34,9 @@ export function App() {
   const place = usePlace();
 
   useEffect(() => {
-    const shown = SCREENS.find((s) => s.name === place.screen);
+    const shown = place.screen === 'device' ? 'Device' : SCREENS.find((s) => s.name === place.screen)?.title;
     document.title =
-      screen.name === 'console'
-        ? `${shown?.title ?? 'Page not found'} · Mooring console`
-        : TITLES[screen.name];
+      screen.name === 'console' ? `${shown ?? 'Page not found'} · Mooring console` : TITLES[screen.name];
   }, [screen.name, place.screen]);
 
   /** Reads who is signed in and shows what that session may see. */
@@ -161,6 +160,14 @@ function Home(props: { me: Me; place: Place; onSessionEnded(): void }) {
       return <Approvals onSessionEnded={props.onSessionEnded} />;
     case 'fleet':
       return <Fleet search={props.place.search} onSessionEnded={props.onSessionEnded} />;
+    case 'device':
+      return (
+        <DevicePage
+          key={props.place.deviceId}
+          deviceId={props.place.deviceId!}
+          onSessionEnded={props.onSessionEnded}
+        />
+      );
     case undefined:
       return (
         <section class="card">

@@ -9,7 +9,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiProblem, api, type Device, type DevicePage } from './api.js';
 import { PAGE_SIZES, viewFromSearch, type ListView } from './filter.js';
 import { ago, plural, problemText, when } from './messages.js';
-import { fleetHref, navigate } from './nav.js';
+import { Link, deviceHref, fleetHref, navigate } from './nav.js';
 import { Notice, SelectField, TextField } from './ui.js';
 
 /** The filter form's fields as typed, empty for "any". */
@@ -238,7 +238,8 @@ function Filters(props: { view: ListView; refused: Set<string> }) {
   );
 }
 
-function Instant(props: { at: number; now: number }) {
+/** An instant as "5 minutes ago", with the date and time as its title. */
+export function Instant(props: { at: number; now: number }) {
   return (
     <time dateTime={new Date(props.at).toISOString()} title={when(props.at)}>
       {ago(props.at, props.now)}
@@ -252,7 +253,9 @@ function DeviceCard(props: { device: Device; now: number }) {
   const headingId = `device-${d.id}`;
   return (
     <article class="device" aria-labelledby={headingId}>
-      <h3 id={headingId}>{d.name}</h3>
+      <h3 id={headingId}>
+        <Link href={deviceHref(d.id)}>{d.name}</Link>
+      </h3>
       <div class="badges">
         <span class={`badge ${d.status === 'enabled' ? '' : 'warn'}`}>
           {d.status === 'enabled' ? 'Enabled' : d.status === 'disabled' ? 'Disabled' : 'Released'}

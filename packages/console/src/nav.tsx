@@ -10,7 +10,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { searchOfView, type ListView } from './filter.js';
 
 export const BASE = '/console';
-export type ScreenName = 'approvals' | 'fleet';
+export type ScreenName = 'approvals' | 'fleet' | 'device';
+/** The screens of the navigation; a device's page is reached from the Fleet screen. */
 export const SCREENS: readonly { name: ScreenName; path: string; title: string }[] = [
   { name: 'approvals', path: `${BASE}/approvals`, title: 'Approvals' },
   { name: 'fleet', path: `${BASE}/fleet`, title: 'Fleet' },
@@ -19,15 +20,23 @@ export const SCREENS: readonly { name: ScreenName; path: string; title: string }
 /** The Fleet screen's address with the device list's view. */
 export const fleetHref = (view: ListView) => `${BASE}/fleet${searchOfView(view)}`;
 
+/** A device's page. */
+export const deviceHref = (deviceId: string) => `${BASE}/devices/${encodeURIComponent(deviceId)}`;
+const DEVICE_PATH = new RegExp(`^${BASE}/devices/([^/]+)$`);
+
 export interface Place {
   /** undefined: an address that is no screen of the console. */
   screen: ScreenName | undefined;
   /** The query, `?…` or empty. */
   search: string;
+  /** On a device's page: the device. */
+  deviceId?: string;
 }
 
 function placeOf(loc: Location): Place {
   const path = loc.pathname.replace(/\/+$/, '');
+  const device = DEVICE_PATH.exec(path);
+  if (device) return { screen: 'device', search: loc.search, deviceId: decodeURIComponent(device[1]!) };
   // The console's own address (and its file's) shows the first screen.
   const screen =
     path === BASE || path === `${BASE}/index.html` ? 'approvals' : SCREENS.find((s) => s.path === path)?.name;

@@ -144,3 +144,48 @@ export function SelectField<V extends string>(props: SelectFieldProps<V>) {
     </div>
   );
 }
+
+export interface TextAreaFieldProps {
+  label: string;
+  value: string;
+  onInput(value: string): void;
+  hint?: string;
+  error?: string | undefined;
+  rows?: number;
+  disabled?: boolean;
+}
+
+/** Several lines of text (JSON): a label tied to a textarea, with its hint and error read out with it. */
+export function TextAreaField(props: TextAreaFieldProps) {
+  const id = useId();
+  const described = [props.hint ? `${id}-hint` : '', props.error ? `${id}-error` : '']
+    .filter(Boolean)
+    .join(' ');
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      {props.hint && (
+        <span class="hint" id={`${id}-hint`}>
+          {props.hint}
+        </span>
+      )}
+      <textarea
+        id={id}
+        value={props.value}
+        rows={props.rows ?? 4}
+        onInput={(e) => props.onInput((e.currentTarget as HTMLTextAreaElement).value)}
+        autocomplete="off"
+        autocapitalize="none"
+        spellcheck={false}
+        disabled={props.disabled ?? false}
+        aria-invalid={props.error ? true : undefined}
+        aria-describedby={described || undefined}
+      />
+      {props.error && (
+        <span class="field-error" id={`${id}-error`}>
+          {props.error}
+        </span>
+      )}
+    </div>
+  );
+}

@@ -565,3 +565,143 @@ test(
     await context.close();
   },
 );
+
+test(
+  "an operator opens a device's page from the fleet: its latest values and chart as the API answers them, a command and its answer, and a change of its desired configuration",
+  { skip: missing, timeout: 60_000 },
+  async (ctx) => {
+    const { tenantId, apiKey } = await t.tenant('device-page');
+    const user = await t.call('POST', `/v1/tenants/${tenantId}/users`, {
+      token: await t.adminToken(),
+      body: { username: 'dev-ops', password: PASSWORD, grants: [{ role: 'operator' }] },
+    });
+    assert.equal(user.status, 201, user.text);
+    const { deviceId, accessKey } = await t.device(apiKey, {
+      name: 'boiler-7',
+      serial: 'SN-7007',
+      tags: ['site:harbour'],
+    });
+    await t.device(apiKey, { name: 'boiler-8' });
+    // Six readings over the last hour, through the device API, and a connection.
+    const start = Date.now() - 50 * 60_000;
+    const readings = [61.5, 63, 64.25, 62, 65.5, 66].map((temp, i) => ({
+      ts: start + i * 8 * 60_000,
+      values: { temp, pressure: 1 + i / 10, mode: i % 2 ? 'heat' : 'idle' },
+    }));
+    const sent = await t.call('POST', '/v1/device/telemetry', { token: accessKey, body: readings });
+    assert.equal(sent.status, 202, sent.text);
+    const mqtt = await t.connectDevice(deviceId, accessKey);
+    ctx.after(() => mqtt.end(true));
+    const get = async (path: string) => {
+      const r = await t.call('GET', `/v1/devices/${deviceId}${path}`, { token: apiKey });
+      assert.equal(r.status, 200, r.text);
+      return r.body;
+    };
+    await eventually(async () => (await get('')).presence.connected, 5_000, 'presence');
+
+    const { context, page, violations } = await phone();
+    await page.goto(`${origin}/console/fleet`);
+    await signIn(page, 'dev-ops', PASSWORD);
+    await page.getByRole('article', { name: 'boiler-7' }).getByRole('link', { name: 'boiler-7' }).click();
+    await page.getByRole('heading', { name: 'boiler-7', level: 1 }).waitFor();
+    assert.equal(new URL(page.url()).pathname, `/console/devices/${deviceId}`);
+    assert.equal(await page.title(), 'Device · Mooring console');
+    const about = page.getByRole('region', { name: 'Device', exact: true });
+    for (const text of [deviceId, 'SN-7007', 'site:harbour', 'Online', 'Enabled'])
+      await about.getByText(text, { exact: true }).first().waitFor();
+    await about.getByRole('list', { name: 'Recent connections' }).getByText('Connected').first().waitFor();
+
+    // The latest values: the API's, key by key.
+    const latest = (await get('/telemetry/latest')).items as { key: string; value: unknown }[];
+    assert.equal(latest.length, 3);
+    const table = page.getByRole('region', { name: 'Latest values' }).getByRole('table');
+    await table.getByRole('row').nth(latest.length).waitFor();
+    for (const v of latest) {
+      const row = table.getByRole('row', { name: new RegExp(`^${v.key} `) });
+      assert.equal(await row.getByRole('cell').first().textContent(), String(v.value));
+    }
+
+    // The chart: uPlot's canvas, holding every reading of the hour the API returns (the count of
+    // points uPlot holds is on its container).
+    const chart = page.getByRole('region', { name: 'Telemetry' });
+    const plotted = (n: number) => chart.locator(`.plot[data-points="${n}"] canvas`).waitFor();
+    const raw = await get(`/telemetry?key=pressure&from=${Date.now() - 3_600_000}&limit=500`);
+    assert.equal(raw.items.length, readings.length);
+    await plotted(raw.items.length);
+    assert.equal(await chart.getByLabel('Value').inputValue(), 'pressure', 'the first numeric key');
+    await chart.getByText(`${raw.items.length} readings of pressure`).waitFor();
+    await chart.getByLabel('Value').selectOption('temp');
+    await chart.getByText('6 readings of temp').waitFor();
+    await plotted(6);
+    // 24 hours: the average per 10 minutes, as many points as the API has buckets.
+    await chart.getByRole('button', { name: '24 h' }).click();
+    await chart.getByText(/averages per 10 min of temp/).waitFor();
+    const buckets = await get(`/telemetry/aggregate?key=temp&from=${Date.now() - 86_400_000}&bucket=600`);
+    assert.ok(buckets.items.length > 1 && buckets.items.length < readings.length, JSON.stringify(buckets));
+    await plotted(buckets.items.length);
+    assert.equal(await chart.getByRole('button', { name: '24 h' }).getAttribute('aria-pressed'), 'true');
+    assert.equal(await chart.getByRole('button', { name: '1 h' }).getAttribute('aria-pressed'), 'false');
+
+    // A command: sent, listed, and its result once the device answers.
+    const commands = page.getByRole('region', { name: 'Commands' });
+    await commands.getByLabel('Command name').fill('reboot');
+    await commands.getByLabel('Parameters (JSON, optional)').fill('{"delay": ');
+    await commands.getByRole('button', { name: 'Send command' }).click();
+    await commands.getByText(/^Not JSON/).waitFor();
+    await commands.getByLabel('Parameters (JSON, optional)').fill('{"delay": 5}');
+    await commands.getByRole('button', { name: 'Send command' }).click();
+    await commands.getByRole('status').filter({ hasText: 'Sent reboot' }).waitFor();
+    const listed = commands.getByRole('article', { name: 'Command reboot' });
+    await listed.getByText('pending').waitFor();
+    const [command] = (await get('/commands')).items;
+    assert.equal(command.name, 'reboot');
+    assert.deepEqual(command.params, { delay: 5 });
+    const answered = await t.call('POST', `/v1/device/commands/${command.id}/result`, {
+      token: accessKey,
+      body: { status: 'succeeded', result: { uptime: 0 } },
+    });
+    assert.equal(answered.status, 200, answered.text);
+    await listed.getByText('succeeded').waitFor();
+    await listed.getByText('"uptime": 0').waitFor();
+
+    // The desired configuration: a merge patch, its new version and history entry.
+    const config = page.getByRole('region', { name: 'Configuration' });
+    const editor = config.getByLabel('Merge patch (JSON)');
+    await editor.fill('{"interval": 30, "mode": "eco"}');
+    await config.getByRole('button', { name: 'Save desired configuration' }).click();
+    await config
+      .getByRole('status')
+      .filter({ hasText: 'Saved: the desired configuration is at version 1.' })
+      .waitFor();
+    assert.equal((await get('/config')).desired.version, 1);
+    const history = config.getByRole('list', { name: 'Configuration history' });
+    await history.getByText('Desired version 1').waitFor();
+    await config.getByRole('row', { name: /^interval 30 not reported/ }).waitFor();
+
+    // Someone else changes it meanwhile: the page's version is stale, and the conflict is said.
+    const other = await t.call('PATCH', `/v1/devices/${deviceId}/config/desired`, {
+      token: apiKey,
+      body: { interval: 60 },
+      headers: { 'if-match': '"1"' },
+    });
+    assert.equal(other.status, 200, other.text);
+    await editor.fill('{"interval": 45}');
+    await config.getByRole('button', { name: 'Save desired configuration' }).click();
+    const conflict = config.getByRole('alert').filter({ hasText: 'CONFIG_VERSION_CONFLICT' });
+    await conflict.waitFor();
+    await conflict.getByText(/it is at version 2 now/).waitFor();
+    assert.equal((await get('/config')).desired.document.interval, 60, 'nothing changed');
+    await shot(page, 'device');
+    await config.getByRole('button', { name: 'Load the current version' }).click();
+    await history.getByText('Desired version 2').waitFor();
+    await config.getByRole('button', { name: 'Save desired configuration' }).click();
+    await config.getByRole('status').filter({ hasText: 'at version 3' }).waitFor();
+    assert.equal((await get('/config')).desired.document.interval, 45);
+
+    // A device that is not there: said with its code.
+    await page.goto(`${origin}/console/devices/dev_nosuchdevice`);
+    await page.getByRole('alert').filter({ hasText: 'NOT_FOUND' }).waitFor();
+    assert.deepEqual(violations, []);
+    await context.close();
+  },
+);
