@@ -4,11 +4,7 @@
  * each, and the device list with the API's filters, its pages, and a change to every device a filter
  * matches. Everything comes from the REST API as it is: `GET /v1/fleet/versions` (the distribution,
  * and the policy with the count below each minimum: the same entries as `GET /v1/fleet/policy`, from
- * the same read) and `GET /v1/devices`.
- *
- * The API counts devices (`total`) but not connected ones: online and offline are counted from one
- * page of the device list filtered by `connected`, exact up to PRESENCE_PAGE devices and shown as
- * "N or more" beyond, never as an estimate.
+ * the same read; the devices connected now and disabled) and `GET /v1/devices`.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiProblem, api, type FleetVersions } from './api.js';
@@ -19,9 +15,6 @@ import { plural, problemText } from './messages.js';
 import { Link, fleetHref } from './nav.js';
 import { compareVersions } from './semver.js';
 import { Heading, Notice } from './ui.js';
-
-/** Devices counted per presence: one page of the list, so the cost stays one bounded query. */
-export const PRESENCE_PAGE = 200;
 
 export function Fleet(props: { search: string; onSessionEnded(): void }) {
   const view = useMemo(() => viewFromSearch(props.search), [props.search]);
@@ -54,34 +47,8 @@ export function Fleet(props: { search: string; onSessionEnded(): void }) {
   );
 }
 
-interface Count {
-  n: number;
-  /** false: there were more than one page of them; `n` is how many were on it. */
-  exact: boolean;
-}
-
-/**
- * Online and offline devices. `total` (the API's count, which leaves released devices out) gives the
- * other one whenever one of the two is exact; released devices are left out here as well.
- */
-async function presenceCounts(total: number): Promise<{ online: Count; offline: Count }> {
-  const count = async (connected: boolean): Promise<Count> => {
-    const page = await api.listDevices({ connected, limit: PRESENCE_PAGE });
-    return { n: page.items.filter((d) => d.status !== 'released').length, exact: page.nextCursor === null };
-  };
-  const rest = (c: Count): Count => ({ n: Math.max(0, total - c.n), exact: true });
-  const online = await count(true);
-  if (online.exact) return { online, offline: rest(online) };
-  const offline = await count(false);
-  return { online: offline.exact ? rest(offline) : online, offline };
-}
-
-const countText = (c: Count | undefined) =>
-  c === undefined ? '…' : c.exact ? String(c.n) : `${c.n} or more`;
-
 function Overview(props: { generation: number; limit: number; sessionOver(e: unknown): boolean }) {
   const [versions, setVersions] = useState<FleetVersions | undefined>(undefined);
-  const [presence, setPresence] = useState<{ online: Count; offline: Count } | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const [loading, setLoading] = useState(false);
 
@@ -94,8 +61,6 @@ function Overview(props: { generation: number; limit: number; sessionOver(e: unk
         const v = await api.getFleetVersions();
         if (!current) return;
         setVersions(v);
-        const p = await presenceCounts(v.total);
-        if (current) setPresence(p);
       } catch (e) {
         if (!(e instanceof ApiProblem)) throw e;
         if (current && !props.sessionOver(e)) setError(problemText(e));
@@ -122,11 +87,11 @@ function Overview(props: { generation: number; limit: number; sessionOver(e: unk
             </div>
             <div>
               <dt>Online</dt>
-              <dd>{countText(presence?.online)}</dd>
+              <dd>{versions.connected}</dd>
             </div>
             <div>
               <dt>Offline</dt>
-              <dd>{countText(presence?.offline)}</dd>
+              <dd>{versions.total - versions.connected}</dd>
             </div>
             <div>
               <dt>Below minimum</dt>
@@ -139,16 +104,14 @@ function Overview(props: { generation: number; limit: number; sessionOver(e: unk
               </dd>
             </div>
             <div>
+              <dt>Disabled</dt>
+              <dd>{versions.disabled}</dd>
+            </div>
+            <div>
               <dt>No firmware reported</dt>
               <dd>{versions.neverReported}</dd>
             </div>
           </dl>
-        )}
-        {presence && !(presence.online.exact && presence.offline.exact) && (
-          <p class="hint">
-            Online and offline are counted up to {PRESENCE_PAGE} each: the API does not count connected
-            devices.
-          </p>
         )}
       </section>
       {versions && <Versions versions={versions} limit={props.limit} />}

@@ -363,7 +363,7 @@ test(
     const nav = page.getByRole('navigation', { name: 'Screens' });
     assert.equal(await nav.getByRole('link', { name: 'Fleet' }).getAttribute('aria-current'), 'page');
 
-    // The counts: the API's total, online and offline from the device list, below the minimum.
+    // The counts: the API's total, connected (online) and the rest offline, disabled, below the minimum.
     const count = (label: string) =>
       page.locator('.counts > div').filter({ has: page.getByRole('term').getByText(label, { exact: true }) });
     await count('Online').getByRole('definition').getByText('2', { exact: true }).waitFor();
@@ -371,6 +371,7 @@ test(
       ['Devices', '23'],
       ['Online', '2'],
       ['Offline', '21'],
+      ['Disabled', '1'],
       ['Below minimum', '3'],
       ['No firmware reported', '16'],
     ])
