@@ -10,6 +10,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 function find(dir, out) {
   for (const name of readdirSync(dir)) {
@@ -38,6 +39,9 @@ const result = spawnSync(
     // No test may hold the run for ever: one that hangs fails after five minutes and the rest go on.
     '--test-timeout=300000',
     '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${fileURLToPath(new URL('./file-times-reporter.mjs', import.meta.url))}`,
+    '--test-reporter-destination=stdout',
     ...files,
   ],
   {

@@ -8,6 +8,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiProblem, api, type Command } from './api.js';
 import { Instant } from './devices.js';
 import { problemText } from './messages.js';
+import { useApiRead } from './read.js';
 import { Notice, TextAreaField, TextField } from './ui.js';
 
 const RECENT = 10;
@@ -40,23 +41,12 @@ export function DeviceCommands(props: {
   /** Reads since the last load or send: how soon to read again. */
   const polls = useRef(0);
 
-  useEffect(() => {
-    let current = true;
-    api
-      .listCommands(props.deviceId, { limit: RECENT })
-      .then((page) => {
-        if (!current) return;
-        setCommands(page.items);
-        setError(undefined);
-      })
-      .catch((e: unknown) => {
-        if (!(e instanceof ApiProblem)) throw e;
-        if (current && !props.sessionOver(e)) setError(problemText(e));
-      });
-    return () => {
-      current = false;
-    };
-  }, [props.deviceId, props.generation, tick]);
+  useApiRead(
+    () => api.listCommands(props.deviceId, { limit: RECENT }),
+    (page) => setCommands(page.items),
+    [props.deviceId, props.generation, tick],
+    { sessionOver: props.sessionOver, setError },
+  );
   useEffect(() => {
     polls.current = 0;
   }, [props.deviceId, props.generation]);

@@ -6,12 +6,13 @@
  * CONFIG_VERSION_CONFLICT rather than overwritten), and the history of both sides
  * (`GET …/config/history`).
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { ApiProblem, api, type ConfigHistoryEntry, type DeviceConfig } from './api.js';
 import { delta } from './config-delta.js';
 import { json } from './device-commands.js';
 import { Instant } from './devices.js';
 import { problemText } from './messages.js';
+import { useApiRead } from './read.js';
 import { Notice, TextAreaField } from './ui.js';
 
 const HISTORY = 10;
@@ -33,26 +34,19 @@ export function DeviceConfigPanel(props: {
   const [error, setError] = useState<string | undefined>(undefined);
   const [reads, setReads] = useState(0);
 
-  useEffect(() => {
-    let current = true;
-    Promise.all([
-      api.getDeviceConfig(props.deviceId),
-      api.listConfigHistory(props.deviceId, { limit: HISTORY }),
-    ])
-      .then(([c, h]) => {
-        if (!current) return;
-        setConfig(c);
-        setHistory(h.items);
-        setError(undefined);
-      })
-      .catch((e: unknown) => {
-        if (!(e instanceof ApiProblem)) throw e;
-        if (current && !props.sessionOver(e)) setError(problemText(e));
-      });
-    return () => {
-      current = false;
-    };
-  }, [props.deviceId, props.generation, reads]);
+  useApiRead(
+    () =>
+      Promise.all([
+        api.getDeviceConfig(props.deviceId),
+        api.listConfigHistory(props.deviceId, { limit: HISTORY }),
+      ]),
+    ([c, h]) => {
+      setConfig(c);
+      setHistory(h.items);
+    },
+    [props.deviceId, props.generation, reads],
+    { sessionOver: props.sessionOver, setError },
+  );
 
   const now = Date.now();
   const differs = config ? delta(config.desired.document, config.reported.document) : [];

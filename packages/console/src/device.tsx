@@ -13,7 +13,7 @@ import { Instant } from './devices.js';
 import { problemText, when } from './messages.js';
 import { BASE, Link } from './nav.js';
 import { TelemetryChart } from './telemetry-chart.js';
-import { Heading, Notice } from './ui.js';
+import { Heading, Notice, TagList } from './ui.js';
 
 /** Presence events shown. */
 const PRESENCE = 8;
@@ -202,15 +202,7 @@ function Header(props: { device: DeviceDetail; now: number }) {
         )}
         <dt>Tags</dt>
         <dd>
-          {d.tags.length === 0 ? (
-            'none'
-          ) : (
-            <ul class="tags">
-              {d.tags.map((tag) => (
-                <li key={tag}>{tag}</li>
-              ))}
-            </ul>
-          )}
+          <TagList tags={d.tags} />
         </dd>
       </dl>
     </>

@@ -10,7 +10,7 @@ import { ApiProblem, api, type Device, type DevicePage } from './api.js';
 import { PAGE_SIZES, viewFromSearch, type ListView } from './filter.js';
 import { ago, plural, problemText, when } from './messages.js';
 import { Link, deviceHref, fleetHref, navigate } from './nav.js';
-import { Notice, SelectField, TextField } from './ui.js';
+import { Notice, SelectField, TagList, TextField } from './ui.js';
 
 /** The filter form's fields as typed, empty for "any". */
 interface Draft {
@@ -289,15 +289,7 @@ function DeviceCard(props: { device: Device; now: number }) {
         <dd>{firmware ? `${firmware.version} (${firmware.hardwareClass})` : 'never reported'}</dd>
         <dt>Tags</dt>
         <dd>
-          {d.tags.length === 0 ? (
-            'none'
-          ) : (
-            <ul class="tags">
-              {d.tags.map((tag) => (
-                <li key={tag}>{tag}</li>
-              ))}
-            </ul>
-          )}
+          <TagList tags={d.tags} />
         </dd>
       </dl>
     </article>

@@ -189,3 +189,15 @@ export function TextAreaField(props: TextAreaFieldProps) {
     </div>
   );
 }
+
+/** A device's tags as a list, or "none". */
+export function TagList(props: { tags: readonly string[] }) {
+  if (props.tags.length === 0) return <>none</>;
+  return (
+    <ul class="tags">
+      {props.tags.map((tag) => (
+        <li key={tag}>{tag}</li>
+      ))}
+    </ul>
+  );
+}
