@@ -121,7 +121,7 @@ test('disabling in bulk drops the live sessions of the disabled devices; enablin
   }
 });
 
-test('one audit record per operation, naming the filter, the action and the count; none for a dry run that changed nothing', async () => {
+test('one audit record per operation on three devices, naming its filter and action; a dry run is recorded as one', async () => {
   const { apiKey } = await fleet();
   await bulk(apiKey, { filter: { tag: 'line-a' }, action: { type: 'addTags', tags: ['x'] }, dryRun: true });
   const r = await bulk(apiKey, { filter: { tag: 'line-a' }, action: { type: 'addTags', tags: ['x'] } });
@@ -133,6 +133,8 @@ test('one audit record per operation, naming the filter, the action and the coun
   const records = audit.body.items as { outcome: string; changes: { request: Record<string, unknown> } }[];
   const applied = records.filter((x) => x.changes.request.dryRun !== true);
   assert.equal(applied.length, 1, 'one record for the operation on three devices');
+  assert.equal(records.length, 2, 'the dry run has its record too');
+  assert.ok(records.every((x) => x.outcome === 'success'));
   assert.deepEqual(applied[0]!.changes.request.filter, { tag: 'line-a' });
   assert.deepEqual(applied[0]!.changes.request.action, { type: 'addTags', tags: ['x'] });
 });
