@@ -9,7 +9,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiProblem, api, type DeviceDetail, type LatestValue, type PresenceEvent } from './api.js';
 import { DeviceCommands } from './device-commands.js';
 import { DeviceConfigPanel } from './device-config.js';
-import { Instant } from './devices.js';
+import { firmwareText, Instant, PresenceFacts } from './devices.js';
 import { problemText, when } from './messages.js';
 import { BASE, Link } from './nav.js';
 import { TelemetryChart } from './telemetry-chart.js';
@@ -183,17 +183,8 @@ function Header(props: { device: DeviceDetail; now: number }) {
         <dt>Serial</dt>
         <dd>{d.serial ?? 'none'}</dd>
         <dt>Firmware</dt>
-        <dd>{firmware ? `${firmware.version} (${firmware.hardwareClass})` : 'never reported'}</dd>
-        <dt>{presence.connected ? 'Connected' : 'Last seen'}</dt>
-        <dd>
-          {presence.connected && presence.lastConnectedAt !== null ? (
-            <Instant at={presence.lastConnectedAt} now={props.now} />
-          ) : presence.lastSeenAt !== null ? (
-            <Instant at={presence.lastSeenAt} now={props.now} />
-          ) : (
-            'never'
-          )}
-        </dd>
+        <dd>{firmwareText(firmware)}</dd>
+        <PresenceFacts presence={presence} now={props.now} />
         {!presence.connected && presence.lastDisconnectReason !== null && (
           <>
             <dt>Disconnected because</dt>

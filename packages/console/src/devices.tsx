@@ -247,6 +247,22 @@ export function Instant(props: { at: number; now: number }) {
   );
 }
 
+/** When a device connected (while it is connected), or when it was last seen. */
+export function PresenceFacts(props: { presence: Device['presence']; now: number }) {
+  const p = props.presence;
+  const at = p.connected && p.lastConnectedAt !== null ? p.lastConnectedAt : p.lastSeenAt;
+  return (
+    <>
+      <dt>{p.connected ? 'Connected' : 'Last seen'}</dt>
+      <dd>{at !== null ? <Instant at={at} now={props.now} /> : 'never'}</dd>
+    </>
+  );
+}
+
+/** The firmware a device last reported, as one line. */
+export const firmwareText = (firmware: Device['firmware']) =>
+  firmware ? `${firmware.version} (${firmware.hardwareClass})` : 'never reported';
+
 function DeviceCard(props: { device: Device; now: number }) {
   const d = props.device;
   const { presence, firmware } = d;
@@ -275,18 +291,9 @@ function DeviceCard(props: { device: Device; now: number }) {
             <dd>{d.serial}</dd>
           </>
         )}
-        <dt>{presence.connected ? 'Connected' : 'Last seen'}</dt>
-        <dd>
-          {presence.connected && presence.lastConnectedAt !== null ? (
-            <Instant at={presence.lastConnectedAt} now={props.now} />
-          ) : presence.lastSeenAt !== null ? (
-            <Instant at={presence.lastSeenAt} now={props.now} />
-          ) : (
-            'never'
-          )}
-        </dd>
+        <PresenceFacts presence={presence} now={props.now} />
         <dt>Firmware</dt>
-        <dd>{firmware ? `${firmware.version} (${firmware.hardwareClass})` : 'never reported'}</dd>
+        <dd>{firmwareText(firmware)}</dd>
         <dt>Tags</dt>
         <dd>
           <TagList tags={d.tags} />

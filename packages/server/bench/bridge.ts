@@ -19,6 +19,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Static } from '@sinclair/typebox';
+import type { BridgeStatus as BridgeStatusSchema } from '@mooring/protocol';
 import mqtt from 'mqtt';
 import { freePort, startMosquitto, stopProcess } from '../test/mosquitto.js';
 import {
@@ -27,11 +29,12 @@ import {
   latencySummary,
   perSecond,
   publishSummary,
+  sequencedLoad,
+  SEQ_KEY,
   waitForArrivals,
   type ForwardingPhaseDeps,
 } from './forwarding.js';
 import { round, Samples, sleep } from './stats.js';
-import { SEQ_KEY } from './webhooks.js';
 
 const TOPIC_ROOT = 'bench';
 
@@ -44,16 +47,7 @@ export interface BridgePhaseDeps extends ForwardingPhaseDeps {
   control: boolean;
 }
 
-interface BridgeStatus {
-  connected: boolean;
-  lastError: string | null;
-  spoolRows: number;
-  spoolBytes: number;
-  oldestSpooledAt: number | null;
-  forwarded: number;
-  dropped: number;
-  lastDroppedAt: number | null;
-}
+type BridgeStatus = Static<typeof BridgeStatusSchema>;
 
 interface Envelope {
   id?: string;
@@ -150,20 +144,10 @@ export async function bridgePhase(d: BridgePhaseDeps) {
     topic: (id) => `d/${id}/events`,
   });
   log(`bridge: ${conn.count} TLS device connections in ${conn.ms} ms`);
-  const sequencedLoad = {
-    type: 'sequenced',
-    as: 'event',
-    rate: d.rate,
-    key: SEQ_KEY,
-    warmupMs: d.warmupSeconds * 1000,
-    durationMs: d.seconds * 1000,
-    drainMs: 15_000,
-  } as const;
-  const sequencedTimeoutMs = (d.warmupSeconds + d.seconds) * 1000 + 30_000;
   if (d.control) {
     log(`bridge: the same load without a bridge first, ${d.rate} device events/s`);
     const meterControl = d.meter();
-    const control = await load.request(sequencedLoad, 'sequenced', sequencedTimeoutMs);
+    const control = await sequencedLoad(load, d, 'event');
     publish({ withoutBridge: { publish: publishSummary(control), cpu: await meterControl() } });
   }
   const created = await rest.expect<{ id: string }>(201, 'POST', '/v1/bridges', apiKey, {
@@ -286,7 +270,7 @@ export async function bridgePhase(d: BridgePhaseDeps) {
   })();
   let pub;
   try {
-    pub = await load.request(sequencedLoad, 'sequenced', sequencedTimeoutMs);
+    pub = await sequencedLoad(load, d, 'event');
   } finally {
     loading = false;
   }

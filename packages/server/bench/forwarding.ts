@@ -9,6 +9,9 @@ import type { LoadGenerator } from './procs.js';
 import type { Rest } from './rest.js';
 import { round, sleep, type Samples } from './stats.js';
 
+/** The data key of the numbered readings and events the forwarding phases send. */
+export const SEQ_KEY = 'seq';
+
 export interface BenchDevice {
   id: string;
   accessKey: string;
@@ -126,3 +129,27 @@ export function publishSummary(pub: SequencedResult) {
 }
 
 export const perSecond = (n: number, seconds: number) => (seconds > 0 ? round(n / seconds, 1) : 0);
+
+/**
+ * The phase's numbered load: `rate` messages a second over the connected devices, open loop, for the
+ * warm-up and the window; resolves after the last PUBACK (or the drain) with what was acknowledged.
+ */
+export function sequencedLoad(
+  load: LoadGenerator,
+  d: Pick<ForwardingPhaseDeps, 'rate' | 'warmupSeconds' | 'seconds'>,
+  as: 'reading' | 'event',
+): Promise<SequencedResult> {
+  return load.request(
+    {
+      type: 'sequenced',
+      as,
+      rate: d.rate,
+      key: SEQ_KEY,
+      warmupMs: d.warmupSeconds * 1000,
+      durationMs: d.seconds * 1000,
+      drainMs: 15_000,
+    },
+    'sequenced',
+    (d.warmupSeconds + d.seconds) * 1000 + 30_000,
+  );
+}

@@ -22,13 +22,14 @@ import {
   connectDevices,
   latencySummary,
   publishSummary,
+  sequencedLoad,
+  SEQ_KEY,
   waitForArrivals,
   type ForwardingPhaseDeps,
 } from './forwarding.js';
 import { round, Samples, sleep } from './stats.js';
 
 /** The reading's key: its value is the reading's number on its device. */
-export const SEQ_KEY = 'seq';
 
 interface Reading {
   key: string;
@@ -209,18 +210,7 @@ export async function webhooksPhase(deps: WebhooksPhaseDeps) {
       receiver.measuring = false;
     }
   };
-  const pub = await load.request(
-    {
-      type: 'sequenced',
-      rate: deps.rate,
-      key: SEQ_KEY,
-      warmupMs: deps.warmupSeconds * 1000,
-      durationMs: deps.seconds * 1000,
-      drainMs: 15_000,
-    },
-    'sequenced',
-    (deps.warmupSeconds + deps.seconds) * 1000 + 30_000,
-  );
+  const pub = await sequencedLoad(load, deps, 'reading');
   const cpu = await done();
   const windowSeconds = (windowEnd - windowStart) / 1000;
   const inWindow = { ...receiver.window };

@@ -97,7 +97,7 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
       const filter = filterQuery(input.filter, '/filter/belowVersion');
       const dryRun = input.dryRun === true;
       return transaction(async (tx) => {
-        const counted = await tx.bulk(caller.tenantId, filter, input.action, undefined);
+        const counted = await tx.bulkCount(caller.tenantId, filter, input.action);
         if (input.expectMatched !== undefined && counted.matched !== input.expectMatched)
           throw new AppError(
             'BULK_MATCH_CHANGED',
@@ -111,11 +111,11 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
           );
         const base = { dryRun, matched: counted.matched, wouldChange: counted.wouldChange };
         if (dryRun) return { ...base, changed: 0 };
-        const done = await tx.bulk(caller.tenantId, filter, input.action, { at: now() });
+        const changed = await tx.bulkApply(caller.tenantId, filter, input.action, now());
         if (input.action.type === 'disable')
-          for (const deviceId of done.changedIds)
+          for (const deviceId of changed)
             deps.bus.publish('device.disconnect', { deviceId, reason: 'device_disabled' });
-        return { ...base, changed: done.changedIds.length };
+        return { ...base, changed: changed.length };
       });
     },
 

@@ -110,6 +110,7 @@ export function webhookStore(db: Queryable) {
     event: PlatformEvent,
     ids: readonly string[],
     at: number,
+    text = JSON.stringify(event),
   ): Promise<void> {
     if (endpointIds.length === 0) return;
     await db.query(
@@ -118,7 +119,7 @@ export function webhookStore(db: Queryable) {
        SELECT d.id, d.endpoint_id, $3, $4, $5, $6, 'pending', $7, $7
          FROM unnest($1::text[], $2::text[]) AS d(id, endpoint_id)
        ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
-      [ids, endpointIds, event.tenantId, event.id, event.type, JSON.stringify(event), at],
+      [ids, endpointIds, event.tenantId, event.id, event.type, text, at],
     );
   }
 
@@ -255,7 +256,7 @@ export function webhookStore(db: Queryable) {
         if (endpointIds.length === 0) continue;
         const text = JSON.stringify(event);
         if (text.length > SHARED_STATEMENT_BYTES / 4) {
-          await addDeliveries(endpointIds, event, ids, at);
+          await addDeliveries(endpointIds, event, ids, at, text);
           continue;
         }
         if (bytes + text.length * endpointIds.length > SHARED_STATEMENT_BYTES) await flush();
