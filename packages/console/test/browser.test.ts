@@ -20,108 +20,29 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { build } from 'vite';
+import type { Locator } from 'playwright-core';
 import { provision } from '@mooring/device-sdk';
-import {
-  ADMIN_TEST_PASSWORD,
-  eventually,
-  startTestPlatform,
-  type TestPlatform,
-} from '../../server/test/harness.js';
+import { ADMIN_TEST_PASSWORD, eventually, type TestPlatform } from '../../server/test/harness.js';
 import { totpCode } from '../../server/src/domains/users/totp.js';
+import { PASSWORD, missing, shot, signIn, startConsole, type ConsoleHarness } from './browser-harness.js';
 
-const CHROMIUM = process.env.MOORING_CHROMIUM ?? '/usr/bin/chromium';
-const SCREENSHOTS = process.env.MOORING_CONSOLE_SCREENSHOTS === '1';
-const consoleDir = fileURLToPath(new URL('..', import.meta.url));
-const screenshotDir = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
-const PASSWORD = 'tidal harbour lantern 9';
-
-// Without Chromium the test cannot run; CI installs it (.ci/run), so there its absence fails.
-const missing = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: apt-get install -y chromium`;
-if (missing && process.env.CI) throw new Error(missing);
-
+let h: ConsoleHarness;
 let t: TestPlatform;
-let buildDir: string;
-let browser: Browser;
 let origin: string;
 
 before(async () => {
   if (missing) return;
-  buildDir = mkdtempSync(join(tmpdir(), 'mooring-console-build-'));
-  // The sources, never an older build: the same configuration as `npm run build`, another outDir.
-  await build({
-    configFile: join(consoleDir, 'vite.config.ts'),
-    build: { outDir: buildDir, emptyOutDir: true },
-  });
-  const [platform, launched] = await Promise.all([
-    startTestPlatform({}, { consoleDir: buildDir }),
-    chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // No sandbox as root; nothing that would reach out of this machine on its own.
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    }),
-  ]);
-  t = platform;
-  browser = launched;
-  origin = `https://127.0.0.1:${t.platform.httpPort}`;
+  h = await startConsole();
+  t = h.t;
+  origin = h.origin;
 });
 after(async () => {
-  await browser?.close();
-  await t?.stop();
-  if (buildDir) rmSync(buildDir, { recursive: true, force: true });
+  await h?.stop();
 });
 
-/** A phone-sized page that records what would break the console's rules. */
-async function phone(): Promise<{ context: BrowserContext; page: Page; violations: string[] }> {
-  // The server's certificate is the platform CA's, which this browser does not know; TLS itself
-  // is another test's subject.
-  const context = await browser.newContext({
-    ignoreHTTPSErrors: true,
-    viewport: { width: 390, height: 844 },
-    deviceScaleFactor: 2,
-    locale: 'en-GB',
-    timezoneId: 'UTC',
-  });
-  const page = await context.newPage();
-  const violations: string[] = [];
-  page.on('request', (r) => {
-    const url = new URL(r.url());
-    if (url.origin !== origin && url.protocol !== 'data:') violations.push(`request to ${r.url()}`);
-  });
-  page.on('pageerror', (e) => violations.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content.Security.Policy|Refused to/i.test(m.text())) violations.push(`console: ${m.text()}`);
-  });
-  return { context, page, violations };
-}
-
-/** A picture of the page, or of one part of it, for the docs. */
-async function shot(what: Page | Locator, name: string) {
-  if (!SCREENSHOTS) return;
-  mkdirSync(screenshotDir, { recursive: true });
-  const path = join(screenshotDir, `${name}.png`);
-  await ('goto' in what ? what.screenshot({ path, fullPage: true }) : what.screenshot({ path }));
-}
-
-async function signIn(page: Page, username: string, password: string) {
-  await page.getByLabel('User name').fill(username);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
+const phone = () => h.phone();
 
 test(
   'the bootstrap administrator signs in with the one-time password and chooses a new one',
