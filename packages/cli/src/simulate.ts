@@ -10,6 +10,10 @@
  * directory that reports the new version. OTA faults (an install that throws, a reboot loop after
  * success, a download that breaks off half-way) hit devices chosen from a seed, so that a test can
  * tell which ones (`otaFault`).
+ *
+ * Every device takes desired configuration (docs/config.md): it applies what the platform pushes and
+ * reports the same change back, so that an operator's edit shows up as reported a moment later. What
+ * it applied is kept across its simulated reboots (a real device keeps it in flash).
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -19,6 +23,7 @@ import { join } from 'node:path';
 import { OTA_FINAL_STATES } from '@mooring/protocol';
 import {
   MemoryCredentialStore,
+  MemoryDesiredConfigStore,
   MooringDevice,
   httpJson,
   provision,
@@ -97,6 +102,8 @@ export interface SimulatorStats {
   dropped: number;
   reconnects: number;
   commands: number;
+  /** Desired configuration versions applied and reported back. */
+  configApplied: number;
   ota?: SimulatorOtaStats;
 }
 
@@ -104,6 +111,8 @@ export interface SimulatorStats {
 interface Unit {
   index: number;
   store: MemoryCredentialStore;
+  /** The desired configuration it applied, kept across its reboots. */
+  config: MemoryDesiredConfigStore;
   device: MooringDevice;
   version: string;
   dir?: string;
@@ -122,6 +131,7 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
   private reconnects = 0;
   private dropped = 0;
   private commands = 0;
+  private configApplied = 0;
   private stopping = false;
   private otaDir: string | undefined;
   private ownOtaDir = false;
@@ -183,6 +193,14 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
       buffer: { maxReadings: 1_000 },
       backoff: { baseMs: 1_000, capMs: 30_000 },
       keepaliveSeconds: 120,
+      // The change is applied as it comes and reported as it is: the reported document follows.
+      config: {
+        store: unit.config,
+        onDesired: (_desired, change) => {
+          this.configApplied++;
+          return change.patch;
+        },
+      },
       ...(ota && unit.dir
         ? {
             firmware: { version: unit.version, hardwareClass: ota.hardwareClass },
@@ -353,6 +371,7 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
           ...(dir ? { dir } : {}),
           looping: false,
           interrupted: new Set<string>(),
+          config: new MemoryDesiredConfigStore(),
         };
         const unit: Unit = { ...base, device: this.makeDevice(base) };
         this.units[i] = unit;
@@ -403,6 +422,7 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
       dropped: this.dropped,
       reconnects: this.reconnects,
       commands: this.commands,
+      configApplied: this.configApplied,
       ...(this.opts.ota ? { ota: { ...this.ota } } : {}),
     };
   }

@@ -184,14 +184,31 @@ test('a reboot-looping device reports success, then reconnects again and again w
   assert.equal(out.ota.succeeded, 1);
 });
 
-test('a download broken off half-way is resumed with Range and the update still succeeds', async () => {
+test('a download broken off half-way is resumed with Range and the update still succeeds; the rebooted device takes desired configuration and reports it', async () => {
   const f = await fleet(1, ['--ota-download-interruption-rate', '1']);
   const id = await f.deploy(256 * 1024);
   const { states } = await finished(f.apiKey, id);
-  assert.equal(states.get(f.ids[0]!)!.state, 'succeeded');
-  const out = await f.stop();
+  const deviceId = f.ids[0]!;
+  assert.equal(states.get(deviceId)!.state, 'succeeded');
+
+  // The operator's change reaches the device running 2.0.0 and comes back as its reported document.
+  const patch = await t.call('PATCH', `/v1/devices/${deviceId}/config/desired`, {
+    token: f.apiKey,
+    body: { sampling: { intervalSeconds: 30 }, mode: 'eco' },
+    headers: { 'content-type': 'application/merge-patch+json' },
+  });
+  assert.equal(patch.status, 200, patch.text);
+  const twin = await until('the device to report the desired configuration', async () => {
+    const r = await t.call('GET', `/v1/devices/${deviceId}/config`, { token: f.apiKey });
+    return r.body.acknowledgedVersion === patch.body.desired.version ? r.body : undefined;
+  });
+  assert.deepEqual(twin.reported.document, { sampling: { intervalSeconds: 30 }, mode: 'eco' });
+  assert.deepEqual(twin.pending, {});
+
+  const out = (await f.stop()) as unknown as { ota: Record<string, number>; configApplied: number };
   assert.equal(out.ota.succeeded, 1);
   assert.equal(out.ota.downloadResumptions, 1, 'one ranged request after the break');
+  assert.equal(out.configApplied, 1);
 });
 
 test('a firmware version or hardware class the platform would refuse, or a reboot loop of 0 s, is a usage error before any device starts', async () => {

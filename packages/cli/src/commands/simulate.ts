@@ -129,7 +129,7 @@ export function registerSimulate(program: Command): void {
             ? `  ota offers ${s.ota.offers} installed ${s.ota.installed} succeeded ${s.ota.succeeded} failed ${s.ota.failed} looping ${s.ota.rebootLooping} resumed ${s.ota.downloadResumptions}`
             : '';
           ctx.out.note(
-            `connected ${s.connected}/${s.devices}  sent ${s.sent}  buffered ${s.buffered}  reconnects ${s.reconnects}  commands ${s.commands}${ota}  rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`,
+            `connected ${s.connected}/${s.devices}  sent ${s.sent}  buffered ${s.buffered}  reconnects ${s.reconnects}  commands ${s.commands}  config ${s.configApplied}${ota}  rss ${Math.round(process.memoryUsage().rss / 2 ** 20)} MB`,
           );
         }, 5_000);
         await new Promise<void>((resolve) => {
