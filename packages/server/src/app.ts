@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { createBroker } from './adapters/broker/broker.js';
+import { DEFAULT_OUTBOUND_LIMITS } from './adapters/broker/outbound.js';
 import { createHttpServer } from './adapters/http/server.js';
 import { ensureTlsMaterial } from './domains/pki/platform-ca.js';
 import { createSecretBox, loadSecretKey } from './platform/secret-box.js';
@@ -165,6 +166,7 @@ async function startPlatformSteps(
     bus,
     metrics,
     logger: logger.child({ component: 'mqtt' }),
+    outboundLimits: { ...DEFAULT_OUTBOUND_LIMITS, drainTimeoutMs: config.mqttDrainTimeoutSeconds * 1000 },
   });
   opened.push(() => broker.close());
   const initialTrust = await mutualTlsContext(tls, domains.pki)();

@@ -71,6 +71,11 @@ export interface Config {
   readonly mqttMtlsPort: number;
   /** Validity of device certificates, in days. */
   readonly certificateValidityDays: number;
+  /**
+   * An MQTT client that accepts nothing while messages wait toward it is disconnected as a slow
+   * consumer after this many seconds (MOORING_MQTT_DRAIN_TIMEOUT_SECONDS).
+   */
+  readonly mqttDrainTimeoutSeconds: number;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -213,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tokenClockSkewSeconds: int(env, file, 'tokenClockSkewSeconds', 300, 0, 3600),
     mqttMtlsPort: int(env, file, 'mqttMtlsPort', 8884, 0, 65535),
     certificateValidityDays: int(env, file, 'certificateValidityDays', 365, 1, 3650),
+    mqttDrainTimeoutSeconds: int(env, file, 'mqttDrainTimeoutSeconds', 30, 1, 600),
     ...overrides,
   };
   if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) {
@@ -261,4 +267,5 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   tokenClockSkewSeconds: true,
   mqttMtlsPort: true,
   certificateValidityDays: true,
+  mqttDrainTimeoutSeconds: true,
 };

@@ -32,7 +32,8 @@ interface Setup {
 
 async function setup(): Promise<Setup> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mooring-slow-'));
-  const server = await startServerProcess(dataDir);
+  // A client that reads nothing is cut off after 5 s here (30 s by default): the same rule, sooner.
+  const server = await startServerProcess(dataDir, { MOORING_MQTT_DRAIN_TIMEOUT_SECONDS: '5' });
   const token = await bootstrapAdminToken(
     (path, body, bearer) => server.call('POST', path, { body, ...(bearer ? { token: bearer } : {}) }),
     dataDir,
@@ -193,10 +194,11 @@ test(
     try {
       const reader = await s.device('reads');
       const stuck = await s.device('stuck');
-      // 2,000 small ones for the reader; 2,000 of 15 KB (30 MB, more than the kernel's socket
-      // buffers take) for the client that never reads.
+      // 2,000 small ones for the reader (twice what may wait written toward one connection); 1,000
+      // of 15 KB (15 MB, more than the kernel's socket buffers take of a connection whose reader
+      // never reads) for the client that never reads.
       await createCommands(s, reader.id, 2_000, 1_000);
-      await createCommands(s, stuck.id, 2_000, 15_000);
+      await createCommands(s, stuck.id, 1_000, 15_000);
 
       const before = rssBytes(s.server.child.pid!);
       const slow = await neverReadingClient(s.server.mqttPort, s.server.ca, stuck.id, stuck.key);

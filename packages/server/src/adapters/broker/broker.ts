@@ -130,8 +130,8 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     // A client has 10 s to send CONNECT after the socket opens.
     connectTimeout: 10_000,
     // Deliveries to a subscriber whose socket stays blocked this long are abandoned, so one stuck
-    // client cannot stall the broker.
-    drainTimeout: 30_000,
+    // client cannot stall the broker (the same time the platform's own writes wait).
+    drainTimeout: (deps.outboundLimits ?? DEFAULT_OUTBOUND_LIMITS).drainTimeoutMs,
     authenticate: createConnectHandler({
       authenticateDevice: deps.authenticateDevice,
       authenticateCertificate: deps.authenticateCertificate,
