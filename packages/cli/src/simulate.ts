@@ -123,7 +123,11 @@ interface Unit {
   rebooting?: Promise<void> | undefined;
 }
 
-export class Simulator extends EventEmitter<{ progress: [done: number, total: number] }> {
+export class Simulator extends EventEmitter<{
+  progress: [done: number, total: number];
+  /** A device provisioning with a token that needs approval shows this code and waits. */
+  verificationCode: [serial: string, code: string];
+}> {
   readonly devices: MooringDevice[] = [];
   private readonly units: Unit[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -173,11 +177,14 @@ export class Simulator extends EventEmitter<{ progress: [done: number, total: nu
         registrationTokenExpiresAt: Number.MAX_SAFE_INTEGER,
       };
     if (!this.opts.provisioningToken) throw new Error('give a provisioning token or credentials');
+    const serial = `${this.opts.serialPrefix ?? 'SIM'}-${String(i + 1).padStart(5, '0')}`;
     return provision({
       http: this.opts.http,
       provisioningToken: this.opts.provisioningToken,
-      serial: `${this.opts.serialPrefix ?? 'SIM'}-${String(i + 1).padStart(5, '0')}`,
+      serial,
       certificate: false,
+      // With a token that needs approval the device waits, showing its code (a real one on its display).
+      onVerificationCode: (code) => this.emit('verificationCode', serial, code),
       attributes: { simulated: true },
     });
   }

@@ -9,6 +9,8 @@ import { ApiProblem, api, type Operation, type ProvisioningToken } from './api.j
 import { ago, decisionText, problemText, when } from './messages.js';
 import { Heading, Notice, TextField } from './ui.js';
 
+const REFRESH_MS = 10_000;
+
 interface Loaded {
   items: Operation[];
   nextCursor: string | null;
@@ -31,8 +33,12 @@ export function Approvals(props: { onSessionEnded(): void }) {
     return false;
   }
 
-  async function load(more = false) {
-    setLoading(true);
+  /** More than the first page is shown: a quiet refresh would drop the rest, so it waits. */
+  const extended = useRef(false);
+
+  /** Reads the first page again (or the next one, `more`); `quiet`: the periodic read, unannounced. */
+  async function load(more = false, quiet = false) {
+    if (!quiet) setLoading(true);
     setError(undefined);
     try {
       const [page, tokens] = await Promise.all([
@@ -46,21 +52,28 @@ export function Approvals(props: { onSessionEnded(): void }) {
           },
         ),
       ]);
-      setLoaded({
-        items: more && loaded ? [...loaded.items, ...page.items] : page.items,
+      extended.current = more;
+      setLoaded((l) => ({
+        items: more && l ? [...l.items, ...page.items] : page.items,
         nextCursor: page.nextCursor,
         tokens,
-      });
+      }));
     } catch (e) {
       if (!(e instanceof ApiProblem)) throw e;
       if (!sessionOver(e)) setError(problemText(e));
     } finally {
-      setLoading(false);
+      if (!quiet) setLoading(false);
     }
   }
 
   useEffect(() => {
     void load();
+    // A device that starts provisioning shows up without a Refresh: the list is read again every
+    // 10 s while the page is in view (a typed code stays: each card keeps its own state).
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible' && !extended.current) void load(false, true);
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
   }, []);
 
   function decided(operation: Operation, message: string) {

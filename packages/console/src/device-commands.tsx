@@ -8,14 +8,10 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiProblem, api, type Command } from './api.js';
 import { Instant } from './devices.js';
 import { problemText } from './messages.js';
-import { useApiRead } from './read.js';
+import { useApiRead, usePoll } from './read.js';
 import { Notice, TextAreaField, TextField } from './ui.js';
 
 const RECENT = 10;
-/** Read again every 2 s for the first minute a command waits, then every 15 s. */
-const POLL_MS = 2000;
-const POLL_SLOW_MS = 15_000;
-const POLL_FAST = 30;
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 const open = (c: Command) => c.status === 'pending' || c.status === 'delivered';
@@ -37,28 +33,16 @@ export function DeviceCommands(props: {
 }) {
   const [commands, setCommands] = useState<Command[] | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
-  const [tick, setTick] = useState(0);
-  /** Reads since the last load or send: how soon to read again. */
-  const polls = useRef(0);
+  // Waiting for a device's answer: the list is read again a little later.
+  const poll = usePoll(commands?.some(open) ?? false, commands);
 
   useApiRead(
     () => api.listCommands(props.deviceId, { limit: RECENT }),
     (page) => setCommands(page.items),
-    [props.deviceId, props.generation, tick],
+    [props.deviceId, props.generation, poll.tick],
     { sessionOver: props.sessionOver, setError },
   );
-  useEffect(() => {
-    polls.current = 0;
-  }, [props.deviceId, props.generation]);
-
-  // Waiting for a device's answer: read the list again a little later.
-  const waiting = commands?.some(open) ?? false;
-  useEffect(() => {
-    if (!waiting) return;
-    const delay = polls.current++ < POLL_FAST ? POLL_MS : POLL_SLOW_MS;
-    const timer = setTimeout(() => setTick((n) => n + 1), delay);
-    return () => clearTimeout(timer);
-  }, [waiting, commands]);
+  useEffect(poll.restart, [props.deviceId, props.generation]);
 
   const now = Date.now();
   return (
@@ -67,7 +51,7 @@ export function DeviceCommands(props: {
         deviceId={props.deviceId}
         sessionOver={props.sessionOver}
         onSent={(c) => {
-          polls.current = 0;
+          poll.restart();
           setCommands((list) => [c, ...(list ?? []).filter((o) => o.id !== c.id)]);
         }}
       />

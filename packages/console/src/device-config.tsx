@@ -12,7 +12,7 @@ import { delta } from './config-delta.js';
 import { json } from './device-commands.js';
 import { Instant } from './devices.js';
 import { problemText } from './messages.js';
-import { useApiRead } from './read.js';
+import { useApiRead, usePoll } from './read.js';
 import { Notice, TextAreaField } from './ui.js';
 
 const HISTORY = 10;
@@ -33,6 +33,8 @@ export function DeviceConfigPanel(props: {
   const [history, setHistory] = useState<ConfigHistoryEntry[] | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const [reads, setReads] = useState(0);
+  // A desired version the device has not applied yet: read again a little later, until it reports.
+  const poll = usePoll(config !== undefined && config.acknowledgedVersion < config.desired.version, config);
 
   useApiRead(
     () =>
@@ -44,7 +46,7 @@ export function DeviceConfigPanel(props: {
       setConfig(c);
       setHistory(h.items);
     },
-    [props.deviceId, props.generation, reads],
+    [props.deviceId, props.generation, reads, poll.tick],
     { sessionOver: props.sessionOver, setError },
   );
 
@@ -117,6 +119,7 @@ export function DeviceConfigPanel(props: {
             sessionOver={props.sessionOver}
             onSaved={(c) => {
               setConfig(c);
+              poll.restart();
               setReads((n) => n + 1);
             }}
             onReload={() => setReads((n) => n + 1)}

@@ -13,7 +13,10 @@ export function registerSimulate(program: Command): void {
     .option('-n, --count <n>', 'devices', '10')
     .option('--rate <perSecond>', 'telemetry messages per device per second', '1')
     .option('--keys <list>', 'telemetry keys, comma-separated', 'temp,hum')
-    .option('--provisioning-token <pt>', 'an auto-approved batch PT the devices provision themselves with')
+    .option(
+      '--provisioning-token <pt>',
+      'a PT the devices provision themselves with (one that needs approval: each prints its code and waits)',
+    )
     .option('--credentials <file>', 'JSON array of {deviceId, accessKey} made beforehand')
     .option('--serial-prefix <prefix>', 'serials of provisioned devices', 'SIM')
     .option('--mqtt <url>', 'MQTT over TLS URL (default: the server host, port 8883)')
@@ -116,6 +119,9 @@ export function registerSimulate(program: Command): void {
             : undefined;
         bar?.start(count, 0);
         sim.on('progress', (done) => bar?.update(done));
+        sim.on('verificationCode', (serial, code) =>
+          ctx.out.note(`${serial} is waiting for approval; the code on its display: ${code}`),
+        );
         const t0 = Date.now();
         await sim.start();
         bar?.stop();

@@ -1,0 +1,266 @@
+/**
+ * The console end to end, as a team would use it on its first day: a real server on the embedded
+ * store serving the console, a fleet of simulated devices from `mooring simulate` (a separate
+ * process, over MQTT/TLS, through the device SDK), headless Chromium, no mocks. Each step is a test
+ * that goes on from the one before:
+ *
+ * 1. an owner signs in with a password and the one-time code of an authenticator;
+ * 2. a device waiting for approval shows its code (the simulator prints its "display"); the owner
+ *    types it on the Approvals screen, and the device connects;
+ * 3. the Fleet screen filtered to the simulated fleet; a bulk tag whose dry-run count is the API's;
+ * 4. a device's page: its chart draws the readings the API answered the page;
+ * 5. a change of its desired configuration, applied by the simulated device and shown as reported.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { eventually, type TestPlatform } from '../../server/test/harness.js';
+import { totpCode } from '../../server/src/domains/users/totp.js';
+import {
+  PASSWORD,
+  missing,
+  shot,
+  signIn,
+  startConsole,
+  tenantUser,
+  type ConsoleHarness,
+  type ConsolePage,
+} from './browser-harness.js';
+
+const BIN = fileURLToPath(new URL('../../cli/bin/mooring.mjs', import.meta.url));
+const FLEET = 6;
+
+let h: ConsoleHarness;
+let t: TestPlatform;
+let work: string;
+let apiKey: string;
+let owner: ConsolePage;
+let page: Page;
+const simulators: { child: ChildProcess; stderr: () => string; exited: Promise<number> }[] = [];
+
+/** `mooring simulate` against the test server, with these options, until the suite ends. */
+function simulate(args: string[]) {
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      ...['--server', `https://localhost:${t.platform.httpPort}`, '--ca', join(work, 'ca.pem')],
+      ...['simulate', '--mqtt', `mqtts://localhost:${t.platform.mqttPort}`, '--json', ...args],
+    ],
+    {
+      env: { ...process.env, MOORING_CONFIG_DIR: join(work, 'config'), TMPDIR: work },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdout!.resume();
+  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  const sim = { child, stderr: () => stderr, exited };
+  simulators.push(sim);
+  return sim;
+}
+
+async function provisioningToken(body: Record<string, unknown>): Promise<string> {
+  const r = await t.call('POST', '/v1/provisioning-tokens', { token: apiKey, body });
+  assert.equal(r.status, 201, r.text);
+  return r.body.secret as string;
+}
+
+async function api(method: string, path: string, body?: unknown) {
+  const r = await t.call(method, path, { token: apiKey, ...(body !== undefined ? { body } : {}) });
+  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`);
+  return r.body;
+}
+
+before(async () => {
+  if (missing) return;
+  h = await startConsole();
+  t = h.t;
+  work = mkdtempSync(join(tmpdir(), 'mooring-console-e2e-'));
+  writeFileSync(join(work, 'ca.pem'), t.platform.caCert);
+  const tenant = await t.tenant('harbour-works');
+  apiKey = tenant.apiKey;
+  await tenantUser(t, tenant.tenantId, 'harbourmaster');
+
+  // The fleet: six buoys on firmware 1.0.0 that provision themselves with an auto-approved batch token.
+  const batch = await provisioningToken({
+    name: 'buoys',
+    kind: 'batch',
+    maxUses: FLEET,
+    approval: 'auto',
+    deviceTags: ['fleet:buoys'],
+  });
+  simulate([
+    ...['-n', String(FLEET), '--provisioning-token', batch, '--serial-prefix', 'BUOY'],
+    ...['--rate', '2', '--keys', 'temp,hum', '--firmware-version', '1.0.0', '--hardware-class', 'buoy-2'],
+  ]);
+});
+
+after(async () => {
+  for (const s of simulators)
+    if (s.child.exitCode !== null || process.env.MOORING_E2E_DEBUG) console.error(s.stderr());
+  for (const s of simulators) s.child.kill('SIGTERM');
+  await Promise.all(simulators.map((s) => s.exited));
+  await owner?.context.close();
+  await h?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('the owner signs in with a password and an authenticator code', { skip: missing }, async () => {
+  const login = await t.call('POST', '/v1/auth/login', {
+    body: { username: 'harbourmaster', password: PASSWORD },
+  });
+  const begin = await t.call('POST', '/v1/auth/totp', { token: login.body.token });
+  const at = Date.now();
+  const confirmed = await t.call('POST', '/v1/auth/totp/confirm', {
+    token: login.body.token,
+    body: { code: totpCode(begin.body.secret, at) },
+  });
+  assert.equal(confirmed.status, 200, confirmed.text);
+
+  owner = await h.desktop();
+  page = owner.page;
+  await page.goto(`${h.origin}/console/approvals`);
+  await signIn(page, 'harbourmaster', PASSWORD);
+  // The code of the next time step: the one that confirmed the enrolment is spent.
+  await page.getByLabel('One-time code').fill(totpCode(begin.body.secret, at + 30_000));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
+  assert.deepEqual(owner.violations, []);
+});
+
+test(
+  'a device waiting for approval is approved by the code on its display, and connects',
+  { skip: missing },
+  async () => {
+    const manual = await provisioningToken({
+      name: 'field unit',
+      kind: 'device',
+      serial: 'FIELD-00001',
+      approval: 'manual',
+    });
+    const field = simulate(['-n', '1', '--provisioning-token', manual, '--serial-prefix', 'FIELD']);
+    const code = await eventually(
+      () => /FIELD-00001 is waiting for approval; the code on its display: (\w+)/.exec(field.stderr())?.[1],
+      30_000,
+      'the simulated device to show its code',
+    );
+
+    const unit = page.getByRole('article', { name: 'Serial FIELD-00001' });
+    await unit.waitFor({ timeout: 15_000 });
+    await unit.getByLabel('Code shown on the device').fill(code);
+    await unit.getByRole('button', { name: 'Approve' }).click();
+    await page.getByRole('status').filter({ hasText: 'Approved FIELD-00001' }).waitFor();
+
+    // The simulated device gets its credentials and connects: the fleet list says it is online.
+    const ops = await api('GET', '/v1/provisioning/operations?serial=FIELD-00001&status=approved');
+    const deviceId = ops.items[0].deviceId as string;
+    await eventually(
+      async () => (await api('GET', `/v1/devices/${deviceId}`)).presence.connected,
+      30_000,
+      'the approved device to connect',
+    );
+    await page.getByRole('link', { name: 'Fleet' }).click();
+    const filters = page.getByRole('search', { name: 'Filter the devices' });
+    await filters.getByLabel('Connection').selectOption('true');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('article', { name: 'FIELD-00001' }).getByText('Online').waitFor();
+    assert.deepEqual(owner.violations, []);
+  },
+);
+
+test(
+  'the fleet filtered to the buoys, and a bulk tag whose dry-run count is the API’s',
+  { skip: missing },
+  async () => {
+    await eventually(
+      async () => (await api('GET', '/v1/fleet/versions')).connected >= FLEET + 1,
+      60_000,
+      'the simulated fleet to connect',
+    );
+    await page.goto(`${h.origin}/console/fleet?tag=fleet%3Abuoys`);
+    const status = page.getByRole('status').filter({ hasText: /^Page \d/ });
+    await status.filter({ hasText: `Page 1: ${FLEET} devices.` }).waitFor();
+
+    const panel = page.locator('details.bulk');
+    await panel.getByText('Change every matching device').click();
+    await panel.getByLabel('Change').selectOption('addTags');
+    await panel.getByLabel('Tags to add').fill('wave:1');
+    await panel.getByRole('button', { name: 'Count matching devices' }).click();
+    const confirm = panel.getByRole('group', { name: 'Confirm the change' });
+    const dry = await api('POST', '/v1/devices/bulk', {
+      filter: { tag: 'fleet:buoys' },
+      action: { type: 'addTags', tags: ['wave:1'] },
+      dryRun: true,
+    });
+    assert.equal(dry.matched, FLEET);
+    await confirm.getByText(`${dry.matched} devices match.`).waitFor();
+    await confirm.getByRole('button', { name: `Add tag wave:1 to ${dry.matched} devices` }).click();
+    await panel
+      .getByRole('status')
+      .filter({ hasText: `Done: ${FLEET} devices changed.` })
+      .waitFor();
+    assert.equal((await api('GET', '/v1/devices?tag=wave:1&limit=100')).items.length, FLEET);
+    assert.deepEqual(owner.violations, []);
+  },
+);
+
+test('a buoy’s page: its chart draws the readings the API answers', { skip: missing }, async () => {
+  const buoy = page.getByRole('article', { name: 'BUOY-00001' });
+  // The page asks the API for the last hour of the first numeric key; the chart holds what came back.
+  const answered = page.waitForResponse((r) => /\/telemetry\?/.test(r.url()));
+  await buoy.getByRole('link', { name: 'BUOY-00001' }).click();
+  await page.getByRole('heading', { name: 'BUOY-00001', level: 1 }).waitFor();
+  const response = await answered;
+  const key = new URL(response.url()).searchParams.get('key')!;
+  assert.match(key, /^(temp|hum)$/);
+  const body = (await response.json()) as { items: { ts: number; value: number }[] };
+  assert.ok(body.items.length >= 2, `readings: ${body.items.length}`);
+  const chart = page.getByRole('region', { name: 'Telemetry' });
+  await chart.locator(`.plot[data-points="${body.items.length}"] canvas`).waitFor();
+  await chart.getByText(`${body.items.length} readings of ${key}`).waitFor();
+
+  // The same readings, asked of the API by the test: what the page drew is what the store holds.
+  const from = Math.min(...body.items.map((i) => i.ts));
+  const to = Math.max(...body.items.map((i) => i.ts));
+  const deviceId = new URL(page.url()).pathname.split('/').pop()!;
+  const again = await api(
+    'GET',
+    `/v1/devices/${deviceId}/telemetry?key=${key}&from=${from}&to=${to + 1}&limit=500`,
+  );
+  assert.deepEqual(
+    (again.items as { ts: number; value: number }[]).map((i) => [i.ts, i.value]).sort(),
+    body.items.map((i) => [i.ts, i.value]).sort(),
+  );
+  assert.deepEqual(owner.violations, []);
+});
+
+test(
+  'a change of desired configuration is applied by the simulated device and shown as reported',
+  { skip: missing },
+  async () => {
+    const config = page.getByRole('region', { name: 'Configuration' });
+    await config
+      .getByLabel('Merge patch (JSON)')
+      .fill('{"sampling": {"intervalSeconds": 30}, "mode": "storm"}');
+    await config.getByRole('button', { name: 'Save desired configuration' }).click();
+    await config
+      .getByRole('status')
+      .filter({ hasText: 'Saved: the desired configuration is at version 1.' })
+      .waitFor();
+    // The page reads again until the device acknowledges: the reported document holds the change.
+    const reported = config.getByLabel('Reported document');
+    await reported.filter({ hasText: '"storm"' }).waitFor({ timeout: 20_000 });
+    assert.match((await reported.textContent()) ?? '', /"intervalSeconds": 30/);
+    await config.getByText('Desired version 1').waitFor();
+    await config.getByText('Reported version 1').waitFor();
+    await shot(page, 'device-config-reported');
+    assert.deepEqual(owner.violations, []);
+  },
+);
