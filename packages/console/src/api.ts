@@ -36,6 +36,13 @@ export type CommandRequest = Body<'sendCommand'>;
 export type DeviceConfig = Answer<'getDeviceConfig'>;
 export type ConfigHistoryEntry = Answer<'listConfigHistory'>['items'][number];
 
+/** Firmware deployments (`docs/ota.md`): what they roll out, to whom, and how far they got. */
+export type Artifact = Answer<'listArtifacts'>['items'][number];
+export type Deployment = Answer<'getDeployment'>;
+export type DeploymentRequest = Body<'createDeployment'>;
+export type DeploymentDevice = Answer<'listDeploymentDevices'>['items'][number];
+export type EmergencyStop = Answer<'getEmergencyStop'>;
+
 /** A refusal: the problem+json answer, or `NETWORK` when no answer came. */
 export class ApiProblem extends Error {
   constructor(
@@ -61,7 +68,7 @@ export function setCsrfToken(token: string | undefined): void {
 }
 
 async function call<T>(
-  method: 'GET' | 'POST' | 'PATCH',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
   body?: unknown,
   extra: Readonly<Record<string, string>> = {},
@@ -148,4 +155,21 @@ export const api = {
     }),
   listConfigHistory: (deviceId: string, q: Query<'listConfigHistory'>) =>
     call<Answer<'listConfigHistory'>>('GET', `/v1/devices/${id(deviceId)}/config/history${query(q)}`),
+  listArtifacts: (q: Query<'listArtifacts'>) =>
+    call<Answer<'listArtifacts'>>('GET', `/v1/artifacts${query(q)}`),
+  listDeployments: (q: Query<'listDeployments'>) =>
+    call<Answer<'listDeployments'>>('GET', `/v1/deployments${query(q)}`),
+  createDeployment: (body: DeploymentRequest) => call<Deployment>('POST', '/v1/deployments', body),
+  getDeployment: (deploymentId: string) => call<Deployment>('GET', `/v1/deployments/${id(deploymentId)}`),
+  listDeploymentDevices: (deploymentId: string, q: Query<'listDeploymentDevices'>) =>
+    call<Answer<'listDeploymentDevices'>>('GET', `/v1/deployments/${id(deploymentId)}/devices${query(q)}`),
+  /** Pause, resume, abort or stop one deployment (`409 DEPLOYMENT_STATE_CONFLICT` when it does not apply). */
+  deploymentAction: (deploymentId: string, action: 'pause' | 'resume' | 'abort' | 'stop', reason?: string) =>
+    call<Deployment>('POST', `/v1/deployments/${id(deploymentId)}/${action}`, reason ? { reason } : {}),
+  cancelDeploymentDevice: (deploymentId: string, deviceId: string) =>
+    call<DeploymentDevice>('POST', `/v1/deployments/${id(deploymentId)}/devices/${id(deviceId)}/cancel`, {}),
+  getEmergencyStop: () => call<EmergencyStop>('GET', '/v1/deployments/emergency-stop'),
+  setEmergencyStop: (reason?: string) =>
+    call<EmergencyStop>('POST', '/v1/deployments/emergency-stop', reason ? { reason } : {}),
+  liftEmergencyStop: () => call<EmergencyStop>('DELETE', '/v1/deployments/emergency-stop'),
 };

@@ -7,6 +7,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiProblem, api, setCsrfToken, type Me } from './api.js';
 import { Approvals } from './approvals.js';
+import { DeploymentPage } from './deployment.js';
+import { Deployments } from './deployments.js';
 import { DevicePage } from './device.js';
 import { Fleet } from './fleet.js';
 import { problemText } from './messages.js';
@@ -34,7 +36,12 @@ export function App() {
   const place = usePlace();
 
   useEffect(() => {
-    const shown = place.screen === 'device' ? 'Device' : SCREENS.find((s) => s.name === place.screen)?.title;
+    const shown =
+      place.screen === 'device'
+        ? 'Device'
+        : place.screen === 'deployment'
+          ? 'Deployment'
+          : SCREENS.find((s) => s.name === place.screen)?.title;
     document.title =
       screen.name === 'console' ? `${shown ?? 'Page not found'} · Mooring console` : TITLES[screen.name];
   }, [screen.name, place.screen]);
@@ -165,6 +172,16 @@ function Home(props: { me: Me; place: Place; onSessionEnded(): void }) {
         <DevicePage
           key={props.place.deviceId}
           deviceId={props.place.deviceId!}
+          onSessionEnded={props.onSessionEnded}
+        />
+      );
+    case 'deployments':
+      return <Deployments onSessionEnded={props.onSessionEnded} />;
+    case 'deployment':
+      return (
+        <DeploymentPage
+          key={props.place.deploymentId}
+          deploymentId={props.place.deploymentId!}
           onSessionEnded={props.onSessionEnded}
         />
       );

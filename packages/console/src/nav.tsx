@@ -10,11 +10,12 @@ import { useEffect, useState } from 'preact/hooks';
 import { searchOfView, type ListView } from './filter.js';
 
 export const BASE = '/console';
-export type ScreenName = 'approvals' | 'fleet' | 'device';
+export type ScreenName = 'approvals' | 'fleet' | 'device' | 'deployments' | 'deployment';
 /** The screens of the navigation; a device's page is reached from the Fleet screen. */
 export const SCREENS: readonly { name: ScreenName; path: string; title: string }[] = [
   { name: 'approvals', path: `${BASE}/approvals`, title: 'Approvals' },
   { name: 'fleet', path: `${BASE}/fleet`, title: 'Fleet' },
+  { name: 'deployments', path: `${BASE}/deployments`, title: 'Deployments' },
 ];
 
 /** The Fleet screen's address with the device list's view. */
@@ -24,6 +25,11 @@ export const fleetHref = (view: ListView) => `${BASE}/fleet${searchOfView(view)}
 export const deviceHref = (deviceId: string) => `${BASE}/devices/${encodeURIComponent(deviceId)}`;
 const DEVICE_PATH = new RegExp(`^${BASE}/devices/([^/]+)$`);
 
+/** A deployment's page. */
+export const deploymentHref = (deploymentId: string) =>
+  `${BASE}/deployments/${encodeURIComponent(deploymentId)}`;
+const DEPLOYMENT_PATH = new RegExp(`^${BASE}/deployments/([^/]+)$`);
+
 export interface Place {
   /** undefined: an address that is no screen of the console. */
   screen: ScreenName | undefined;
@@ -31,12 +37,17 @@ export interface Place {
   search: string;
   /** On a device's page: the device. */
   deviceId?: string;
+  /** On a deployment's page: the deployment. */
+  deploymentId?: string;
 }
 
 function placeOf(loc: Location): Place {
   const path = loc.pathname.replace(/\/+$/, '');
   const device = DEVICE_PATH.exec(path);
   if (device) return { screen: 'device', search: loc.search, deviceId: decodeURIComponent(device[1]!) };
+  const deployment = DEPLOYMENT_PATH.exec(path);
+  if (deployment)
+    return { screen: 'deployment', search: loc.search, deploymentId: decodeURIComponent(deployment[1]!) };
   // The console's own address (and its file's) shows the first screen.
   const screen =
     path === BASE || path === `${BASE}/index.html` ? 'approvals' : SCREENS.find((s) => s.path === path)?.name;
