@@ -9,11 +9,14 @@
  *    types it on the Approvals screen, and the device connects;
  * 3. the Fleet screen filtered to the simulated fleet; a bulk tag whose dry-run count is the API's;
  * 4. a device's page: its chart draws the readings the API answered the page;
- * 5. a change of its desired configuration, applied by the simulated device and shown as reported.
+ * 5. a change of its desired configuration, applied by the simulated device and shown as reported;
+ * 6. a deployment created on the Deployments screen: the buoys it updates crash-loop (a fault the
+ *    simulator injects), the health gate pauses it, and the emergency stop stops it.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -99,6 +102,8 @@ before(async () => {
   simulate([
     ...['-n', String(FLEET), '--provisioning-token', batch, '--serial-prefix', 'BUOY'],
     ...['--rate', '2', '--keys', 'temp,hum', '--firmware-version', '1.0.0', '--hardware-class', 'buoy-2'],
+    // Whatever the buoys are updated to crash-loops: they restart every 2 s, with a crash event each time.
+    ...['--ota-reboot-loop-rate', '1', '--ota-reboot-loop-every', '2s'],
   ]);
 });
 
@@ -261,6 +266,63 @@ test(
     await config.getByText('Desired version 1').waitFor();
     await config.getByText('Reported version 1').waitFor();
     await shot(page, 'device-config-reported');
+    assert.deepEqual(owner.violations, []);
+  },
+);
+
+test(
+  'a deployment the health gate pauses when the updated buoys crash-loop, then the emergency stop',
+  { skip: missing },
+  async () => {
+    const artifact = await t.call('POST', '/v1/artifacts?version=2.0.0&hardwareClass=buoy-2&sequence=1', {
+      token: apiKey,
+      raw: randomBytes(4096),
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    assert.equal(artifact.status, 201, artifact.text);
+
+    await page.getByRole('link', { name: 'Deployments' }).click();
+    await page.getByRole('heading', { name: 'Deployments', level: 1 }).waitFor();
+    await page.getByText('New deployment', { exact: true }).click();
+    const form = page.getByRole('form', { name: 'New deployment' });
+    await form.getByLabel('Artifact').selectOption({ label: '2.0.0 for buoy-2 (sequence 1)' });
+    await form.getByLabel('Name (optional)').fill('buoys 2.0.0');
+    await form.getByLabel('Tags').fill('fleet:buoys');
+    // Half the buoys first; the other half is the control the gate compares them with.
+    await form.getByLabel('Phases (%)').fill('50 100');
+    await form.getByLabel('Soak (minutes)').fill('60');
+    await form.getByLabel('Sample').fill('2');
+    await form.getByRole('button', { name: 'Create deployment' }).click();
+    await page.getByRole('heading', { name: 'buoys 2.0.0', level: 1 }).waitFor();
+    const deploymentId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+
+    // The updated half reports success, then restarts again and again: the gate pauses the rollout.
+    const about = page.getByRole('region', { name: 'Deployment', exact: true });
+    await about.getByText('Paused by the health gate').waitFor({ timeout: 60_000 });
+    const paused = await api('GET', `/v1/deployments/${deploymentId}`);
+    assert.equal(paused.status, 'paused');
+    assert.equal(paused.health.verdict, 'fail');
+    assert.equal(paused.health.updated.devices, FLEET / 2);
+    const health = page.getByRole('region', { name: 'Health gate' });
+    await health.getByText('Fail', { exact: true }).waitFor();
+    await health
+      .getByRole('row', { name: /^Updated/ })
+      .getByText(`${paused.health.updated.unhealthyPercent} %`)
+      .waitFor();
+
+    // The emergency stop, through its confirmation: every deployment of the tenant stops.
+    const stop = page.getByRole('region', { name: 'Emergency stop' });
+    await stop.getByRole('button', { name: 'Engage the emergency stop…' }).click();
+    const confirm = stop.getByRole('group', { name: 'Confirm the emergency stop' });
+    await confirm.getByLabel('Reason (optional)').fill('buoys crash-looping after 2.0.0');
+    await confirm.getByRole('button', { name: 'Stop every deployment of this tenant' }).click();
+    await stop
+      .getByRole('status')
+      .filter({ hasText: 'Emergency stop engaged: 1 deployment stopped.' })
+      .waitFor();
+    assert.equal((await api('GET', '/v1/deployments/emergency-stop')).active, true);
+    assert.equal((await api('GET', `/v1/deployments/${deploymentId}`)).status, 'stopped');
+    await shot(page, 'e2e-deployment-stopped');
     assert.deepEqual(owner.violations, []);
   },
 );
