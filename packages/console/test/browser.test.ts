@@ -390,9 +390,12 @@ test(
     await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
     assert.equal(new URL(page.url()).pathname, '/console/approvals');
     assert.equal(await page.title(), 'Approvals · Mooring console');
-    // From the screen's heading (focused when it appears) back past Sign out to the Fleet link.
-    await page.keyboard.press('Shift+Tab');
-    await page.keyboard.press('Shift+Tab');
+    // From the screen's heading (focused when it appears) back past Sign out, the account and the
+    // screens after it to the Fleet link.
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press('Shift+Tab');
+      if ((await page.evaluate(() => document.activeElement?.textContent)) === 'Fleet') break;
+    }
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Fleet');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Fleet', level: 1 }).waitFor();
