@@ -5,15 +5,20 @@
  * The REST API is the only back end.
  */
 import { useEffect, useState } from 'preact/hooks';
+import { Access } from './access.js';
+import { Account } from './account.js';
+import { sessionOverFor } from './actions.js';
 import { ApiProblem, api, setCsrfToken, type Me } from './api.js';
 import { Approvals } from './approvals.js';
 import { DeploymentPage } from './deployment.js';
 import { Deployments } from './deployments.js';
+import { Audit } from './audit.js';
 import { DevicePage } from './device.js';
 import { Fleet } from './fleet.js';
 import { problemText } from './messages.js';
-import { BASE, Link, SCREENS, usePlace, type Place } from './nav.js';
+import { ACCOUNT_PATH, BASE, Link, SCREENS, usePlace, type Place } from './nav.js';
 import { ChangePassword, SignIn, type SignedIn } from './sign-in.js';
+import { TotpSetup } from './totp.js';
 import { Heading, Notice } from './ui.js';
 
 type Screen =
@@ -41,7 +46,9 @@ export function App() {
         ? 'Device'
         : place.screen === 'deployment'
           ? 'Deployment'
-          : SCREENS.find((s) => s.name === place.screen)?.title;
+          : place.screen === 'account'
+            ? 'Your account'
+            : SCREENS.find((s) => s.name === place.screen)?.title;
     document.title =
       screen.name === 'console' ? `${shown ?? 'Page not found'} · Mooring console` : TITLES[screen.name];
   }, [screen.name, place.screen]);
@@ -97,6 +104,14 @@ export function App() {
     setCsrfToken(undefined);
     setScreen({ name: 'sign-in', notice: 'Your session has ended. Sign in again.' });
   };
+  // Confirming two-factor authentication ends every session of the user, this one too.
+  const enrolled = () => {
+    setCsrfToken(undefined);
+    setScreen({
+      name: 'sign-in',
+      notice: 'Two-factor authentication is on. Sign in with your password and a code from your app.',
+    });
+  };
 
   return (
     <>
@@ -113,7 +128,9 @@ export function App() {
                 ))}
               </nav>
             )}
-            <span class="who">{screen.me.user.username}</span>
+            <Link href={ACCOUNT_PATH} class="who" current={place.screen === 'account'}>
+              {screen.me.user.username}
+            </Link>
             <button type="button" onClick={() => void signOut()}>
               Sign out
             </button>
@@ -133,15 +150,41 @@ export function App() {
             onCancel={() => void signOut()}
           />
         )}
-        {screen.name === 'console' && <Home me={screen.me} place={place} onSessionEnded={sessionEnded} />}
+        {screen.name === 'console' && (
+          <Home
+            me={screen.me}
+            place={place}
+            onSessionEnded={sessionEnded}
+            onSignOut={() => void signOut()}
+            onEnrolled={enrolled}
+            onChanged={() => void enter()}
+          />
+        )}
       </main>
     </>
   );
 }
 
 /** What a signed-in session sees: the screen its address names, or why it cannot. */
-function Home(props: { me: Me; place: Place; onSessionEnded(): void }) {
+function Home(props: {
+  me: Me;
+  place: Place;
+  onSessionEnded(): void;
+  onSignOut(): void;
+  onEnrolled(): void;
+  onChanged(): void;
+}) {
   const { me } = props;
+  if (props.place.screen === 'account' && !me.restricted)
+    return (
+      <Account
+        me={me}
+        onSessionEnded={props.onSessionEnded}
+        onSignOut={props.onSignOut}
+        onEnrolled={props.onEnrolled}
+        onChanged={props.onChanged}
+      />
+    );
   if (me.user.platformAdmin)
     return (
       <section class="card">
@@ -155,11 +198,12 @@ function Home(props: { me: Me; place: Place; onSessionEnded(): void }) {
   if (me.restricted)
     return (
       <section class="card">
-        <Heading>Two-factor authentication required</Heading>
+        <Heading>Set up two-factor authentication</Heading>
         <Notice kind="info">
-          Your tenant requires two-factor authentication and your account has none yet. Enrol it with the
-          command line (`mooring account totp enable`), then sign in again here.
+          Your tenant requires two-factor authentication and your account has none yet: set it up to go on.
+          Until then this session can do nothing else.
         </Notice>
+        <TotpSetup sessionOver={sessionOverFor(props.onSessionEnded)} onEnrolled={props.onEnrolled} />
       </section>
     );
   switch (props.place.screen) {
@@ -167,6 +211,12 @@ function Home(props: { me: Me; place: Place; onSessionEnded(): void }) {
       return <Approvals onSessionEnded={props.onSessionEnded} />;
     case 'fleet':
       return <Fleet search={props.place.search} onSessionEnded={props.onSessionEnded} />;
+    case 'access':
+      return <Access me={me} onSessionEnded={props.onSessionEnded} />;
+    case 'audit':
+      return <Audit onSessionEnded={props.onSessionEnded} />;
+    case 'account':
+      return null; // shown above
     case 'device':
       return (
         <DevicePage

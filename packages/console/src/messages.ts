@@ -26,11 +26,16 @@ function minutes(ms: number | undefined): string {
 export function problemText(p: ApiProblem): string {
   if (p.code === 'NETWORK') return p.message;
   if (p.code === 'FORBIDDEN') {
-    const permission = p.members.permission;
+    const { permission, missing } = p.members;
+    // The delegation rule: nobody hands on, or acts on, more than they hold (`permission@scope`).
+    if (Array.isArray(missing) && missing.length > 0)
+      return `Refused (FORBIDDEN): nobody may hand on or act on more than they hold, and you do not hold ${missing.join(', ')}.`;
     return typeof permission === 'string'
-      ? `You are not allowed to do this: it needs the permission ${permission}.`
-      : `You are not allowed to do this. ${p.message}`;
+      ? `You are not allowed to do this: it needs the permission ${permission} (FORBIDDEN).`
+      : `You are not allowed to do this. ${p.message} (FORBIDDEN)`;
   }
+  if (p.code === 'TOTP_ENROLLMENT_REQUIRED')
+    return 'Your tenant requires two-factor authentication: set it up on your account page first (TOTP_ENROLLMENT_REQUIRED).';
   return p.message ? `${p.message} (${p.code})` : `The request failed (${p.code}).`;
 }
 
@@ -91,4 +96,21 @@ export function bulkText(p: ApiProblem): string {
   if (p.code === 'BULK_MATCH_CHANGED')
     return 'The devices the filter matches changed after they were counted, so nothing was changed.';
   return problemText(p);
+}
+
+/** A refused step of two-factor enrolment or its removal. */
+export function totpText(p: ApiProblem): string {
+  if (p.code === 'TOTP_INVALID')
+    return 'That code was not accepted: it is wrong, expired or was used already. Wait for the next code (TOTP_INVALID).';
+  if (p.code === 'TOTP_STATE')
+    return `Two-factor authentication cannot change now: ${p.message} (TOTP_STATE).`;
+  if (p.code === 'INVALID_CREDENTIALS') return 'The password is wrong (INVALID_CREDENTIALS).';
+  return problemText(p);
+}
+
+/** A refused invitation or reset link. */
+export function linkText(p: ApiProblem): string {
+  if (p.code === 'LINK_INVALID')
+    return 'This code is unknown, was used already, was revoked or has expired: ask an administrator for a new one (LINK_INVALID).';
+  return passwordText(p);
 }

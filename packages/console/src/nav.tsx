@@ -10,13 +10,19 @@ import { useEffect, useState } from 'preact/hooks';
 import { searchOfView, type ListView } from './filter.js';
 
 export const BASE = '/console';
-export type ScreenName = 'approvals' | 'fleet' | 'device' | 'deployments' | 'deployment';
+export type ScreenName =
+  'approvals' | 'fleet' | 'device' | 'deployments' | 'deployment' | 'access' | 'audit' | 'account';
 /** The screens of the navigation; a device's page is reached from the Fleet screen. */
 export const SCREENS: readonly { name: ScreenName; path: string; title: string }[] = [
   { name: 'approvals', path: `${BASE}/approvals`, title: 'Approvals' },
   { name: 'fleet', path: `${BASE}/fleet`, title: 'Fleet' },
   { name: 'deployments', path: `${BASE}/deployments`, title: 'Deployments' },
+  { name: 'access', path: `${BASE}/access`, title: 'Access' },
+  { name: 'audit', path: `${BASE}/audit`, title: 'Audit' },
 ];
+
+/** The signed-in user's own account, reached from the user name in the top bar. */
+export const ACCOUNT_PATH = `${BASE}/account`;
 
 /** The Fleet screen's address with the device list's view. */
 export const fleetHref = (view: ListView) => `${BASE}/fleet${searchOfView(view)}`;
@@ -48,6 +54,7 @@ function placeOf(loc: Location): Place {
   const deployment = DEPLOYMENT_PATH.exec(path);
   if (deployment)
     return { screen: 'deployment', search: loc.search, deploymentId: decodeURIComponent(deployment[1]!) };
+  if (path === ACCOUNT_PATH) return { screen: 'account', search: loc.search };
   // The console's own address (and its file's) shows the first screen.
   const screen =
     path === BASE || path === `${BASE}/index.html` ? 'approvals' : SCREENS.find((s) => s.path === path)?.name;

@@ -1,22 +1,63 @@
 /**
  * Signing in: user name and password, then the one-time code when the account has two-factor
- * authentication (the server answers TOTP_REQUIRED), and the new password when the password was a
- * one-time one (the bootstrap administrator's). The session itself is the cookie the server sets;
- * the page keeps only the CSRF token.
+ * authentication (the server answers TOTP_REQUIRED) or one of its recovery codes, and the new
+ * password when the password was a one-time one (the bootstrap administrator's). From the same page,
+ * an invitation is accepted and a reset code sets a password (`links.tsx`). The session itself is the
+ * cookie the server sets; the page keeps only the CSRF token. A user whose tenant requires two-factor
+ * authentication and who has none gets a session that can only enrol it: the console then shows the
+ * enrolment (`app.tsx`).
  */
 import { useState } from 'preact/hooks';
 import { ApiProblem, api, setCsrfToken } from './api.js';
+import { AcceptInvitation, ResetPassword, takeInvitationFromAddress } from './links.js';
 import { Heading, Notice, TextField } from './ui.js';
-import { passwordText, signInText } from './messages.js';
+import { passwordText, plural, signInText } from './messages.js';
 
 /** What a successful sign-in leads to. */
 export type SignedIn =
   { next: 'console' } | { next: 'change-password'; username: string; currentPassword: string };
 
 export function SignIn(props: { notice?: string; onSignedIn(result: SignedIn): void }) {
+  const [invitation] = useState(takeInvitationFromAddress);
+  const [mode, setMode] = useState<'sign-in' | 'invitation' | 'password-reset'>(
+    invitation === undefined ? 'sign-in' : 'invitation',
+  );
+  const [notice, setNotice] = useState<string | undefined>(undefined);
+  const back = (text?: string) => {
+    setNotice(text);
+    setMode('sign-in');
+  };
+  if (mode === 'invitation')
+    return (
+      <AcceptInvitation
+        {...(invitation ? { token: invitation } : {})}
+        onDone={back}
+        onCancel={() => back()}
+      />
+    );
+  if (mode === 'password-reset') return <ResetPassword onDone={back} onCancel={() => back()} />;
+  const shown = notice ?? props.notice;
+  return (
+    <SignInForm
+      {...(shown ? { notice: shown } : {})}
+      onSignedIn={props.onSignedIn}
+      onInvitation={() => setMode('invitation')}
+      onPasswordReset={() => setMode('password-reset')}
+    />
+  );
+}
+
+function SignInForm(props: {
+  notice?: string;
+  onSignedIn(result: SignedIn): void;
+  onInvitation(): void;
+  onPasswordReset(): void;
+}) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
+  /** The second factor, once the server asked for it. */
   const [totp, setTotp] = useState<string | undefined>(undefined);
+  const [recovery, setRecovery] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
 
@@ -28,7 +69,7 @@ export function SignIn(props: { notice?: string; onSignedIn(result: SignedIn): v
       const r = await api.login({
         username,
         password,
-        ...(totp !== undefined ? { totp: totp.trim() } : {}),
+        ...(totp === undefined ? {} : recovery ? { recoveryCode: totp.trim() } : { totp: totp.trim() }),
         session: 'cookie',
       });
       setCsrfToken(r.csrfToken);
@@ -42,9 +83,18 @@ export function SignIn(props: { notice?: string; onSignedIn(result: SignedIn): v
       if (e.code === 'TOTP_REQUIRED') {
         setTotp('');
         setError(undefined);
+      } else if (recovery && e.code === 'TOTP_INVALID') {
+        const left = e.number('attemptsLeft');
+        setError(
+          `That recovery code was not accepted: it is wrong or was used already (TOTP_INVALID).${
+            left !== undefined ? ` ${plural(left, 'attempt')} left before sign-ins are locked.` : ''
+          }`,
+        );
+        setTotp('');
       } else {
         setError(signInText(e));
-        if (totp !== undefined) setTotp('');
+        // A locked name still lets its owner in with the password and a second factor: ask for it.
+        if (totp !== undefined || e.code === 'ACCOUNT_LOCKED') setTotp('');
       }
     } finally {
       setBusy(false);
@@ -73,7 +123,7 @@ export function SignIn(props: { notice?: string; onSignedIn(result: SignedIn): v
         required
         disabled={totp !== undefined}
       />
-      {totp !== undefined && (
+      {totp !== undefined && !recovery && (
         <TextField
           label="One-time code"
           hint="Your account has two-factor authentication: enter the 6-digit code of your authenticator app."
@@ -81,6 +131,17 @@ export function SignIn(props: { notice?: string; onSignedIn(result: SignedIn): v
           onInput={setTotp}
           autocomplete="one-time-code"
           inputMode="numeric"
+          required
+          autoFocus
+        />
+      )}
+      {totp !== undefined && recovery && (
+        <TextField
+          label="Recovery code"
+          hint="One of the recovery codes you saved when you set up two-factor authentication. Each works once."
+          value={totp}
+          onInput={setTotp}
+          autocomplete="off"
           required
           autoFocus
         />
@@ -98,7 +159,20 @@ export function SignIn(props: { notice?: string; onSignedIn(result: SignedIn): v
           <button
             type="button"
             onClick={() => {
+              setRecovery(!recovery);
+              setTotp('');
+              setError(undefined);
+            }}
+          >
+            {recovery ? 'Use a code from the app' : 'Use a recovery code'}
+          </button>
+        )}
+        {totp !== undefined && (
+          <button
+            type="button"
+            onClick={() => {
               setTotp(undefined);
+              setRecovery(false);
               setError(undefined);
             }}
           >
@@ -106,6 +180,16 @@ export function SignIn(props: { notice?: string; onSignedIn(result: SignedIn): v
           </button>
         )}
       </div>
+      {totp === undefined && (
+        <div class="actions other-ways">
+          <button type="button" class="link" onClick={props.onInvitation}>
+            I have an invitation
+          </button>
+          <button type="button" class="link" onClick={props.onPasswordReset}>
+            I have a password reset code
+          </button>
+        </div>
+      )}
     </form>
   );
 }

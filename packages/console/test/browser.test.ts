@@ -390,8 +390,8 @@ test(
     await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
     assert.equal(new URL(page.url()).pathname, '/console/approvals');
     assert.equal(await page.title(), 'Approvals · Mooring console');
-    // From the screen's heading (focused when it appears) back past Sign out and the screens after
-    // Fleet to the Fleet link: each is reached from the keyboard on the way.
+    // From the screen's heading (focused when it appears) back past Sign out, the account and the
+    // screens after Fleet to the Fleet link: each is reached from the keyboard on the way.
     const passed: string[] = [];
     for (let i = 0; i < 10 && passed.at(-1) !== 'Fleet'; i++) {
       await page.keyboard.press('Shift+Tab');

@@ -97,6 +97,21 @@ test('each admin action and login attempt leaves exactly one record, without sec
   // Filters and export.
   const filtered = await t.call('GET', `/v1/audit?target=${d.body.id}`, { token: apiKey });
   assert.equal(filtered.body.items.length, 2);
+  // Newest first (how the console shows the trail), paged on by its cursor in that order.
+  const seqs = (r: { body: { items: { seq: number }[] } }) => r.body.items.map((x) => x.seq);
+  const newest = await t.call('GET', '/v1/audit?order=newest&limit=5', { token: apiKey });
+  assert.equal(newest.status, 200, newest.text);
+  assert.deepEqual(seqs(newest), [8, 7, 6, 5, 4]);
+  const older = await t.call(
+    'GET',
+    `/v1/audit?order=newest&limit=5&cursor=${encodeURIComponent(newest.body.nextCursor)}`,
+    { token: apiKey },
+  );
+  assert.deepEqual(seqs(older), [3, 2, 1]);
+  assert.equal(older.body.nextCursor, null);
+  const refused = await t.call('GET', '/v1/audit?order=sideways', { token: apiKey });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.code, 'VALIDATION_FAILED');
   const exported = await t.call('GET', '/v1/audit/export', { token: apiKey });
   assert.match(String(exported.headers['content-type']), /ndjson/);
   assert.equal(exported.text.trim().split('\n').length, 8);

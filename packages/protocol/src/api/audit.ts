@@ -19,6 +19,12 @@ export const AuditQuerySchema = Type.Object(
     target: Type.Optional(Type.String({ maxLength: 200 })),
     from: Type.Optional(Type.String({ maxLength: 40, description: 'epoch milliseconds or RFC 3339' })),
     to: Type.Optional(Type.String({ maxLength: 40, description: 'epoch milliseconds or RFC 3339' })),
+    order: Type.Optional(
+      Type.Union([Type.Literal('oldest'), Type.Literal('newest')], {
+        description:
+          'oldest first (the default) or newest first; a cursor pages on in the order it came from',
+      }),
+    ),
     cursor: Type.Optional(Cursor),
     limit: Type.Optional(PageLimit),
   },

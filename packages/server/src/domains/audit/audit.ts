@@ -46,6 +46,8 @@ export interface AuditQuery {
   target?: string;
   from?: number;
   to?: number;
+  /** Oldest first (the default) or newest first. */
+  order?: 'oldest' | 'newest';
   cursor?: string;
   limit?: number;
 }

@@ -32,7 +32,7 @@ export const toRecord = (r: Row): AuditRecord => ({
 
 export function auditStore(db: Queryable) {
   return {
-    /** A page of a chain in order, one row more than `limit` when there are more. */
+    /** A page of a chain in order (oldest or newest first), one row more than `limit` when there are more. */
     async list(
       tenantId: string,
       q: Omit<AuditQuery, 'cursor' | 'limit'> & { afterSeq?: number; limit: number },
@@ -44,9 +44,11 @@ export function auditStore(db: Queryable) {
       if (q.target) where += ` AND target = $${params.push(q.target)}`;
       if (q.from !== undefined) where += ` AND at >= $${params.push(q.from)}`;
       if (q.to !== undefined) where += ` AND at < $${params.push(q.to)}`;
-      if (q.afterSeq !== undefined) where += ` AND seq > $${params.push(q.afterSeq)}`;
+      const newest = q.order === 'newest';
+      // "After" in the page's order: a lower seq when newest first.
+      if (q.afterSeq !== undefined) where += ` AND seq ${newest ? '<' : '>'} $${params.push(q.afterSeq)}`;
       return db.query<Row>(
-        `SELECT * FROM audit_records WHERE ${where} ORDER BY seq LIMIT $${params.push(q.limit + 1)}`,
+        `SELECT * FROM audit_records WHERE ${where} ORDER BY seq ${newest ? 'DESC' : 'ASC'} LIMIT $${params.push(q.limit + 1)}`,
         params,
       );
     },

@@ -14,6 +14,7 @@ function toQuery(q: Q): AuditQuery {
     ...(q.target ? { target: q.target } : {}),
     ...(q.from ? { from: parseTime(q.from, 0, 'from') } : {}),
     ...(q.to ? { to: parseTime(q.to, 0, 'to') } : {}),
+    ...(q.order ? { order: q.order } : {}),
     ...(q.cursor ? { cursor: q.cursor } : {}),
     ...(q.limit ? { limit: q.limit } : {}),
   };
@@ -51,7 +52,7 @@ export const auditRoutes: RoutePlugin = (app, { services }) => {
         schema: {
           ...api(c.names.list, c.config.auth),
           tags,
-          summary: `Query ${c.who} audit records, oldest first`,
+          summary: `Query ${c.who} audit records, oldest first (or newest first)`,
         },
       },
       async (request) => c.list(request, toQuery(request.query)),
