@@ -11,7 +11,8 @@
  * 4. a device's page: its chart draws the readings the API answered the page;
  * 5. a change of its desired configuration, applied by the simulated device and shown as reported;
  * 6. a deployment created on the Deployments screen: the buoys it updates crash-loop (a fault the
- *    simulator injects), the health gate pauses it, and the emergency stop stops it.
+ *    simulator injects), the health gate pauses it, and the emergency stop stops it;
+ * 7. the Audit screen: what the steps did, and the chain verified as the API verifies it.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -326,3 +327,29 @@ test(
     assert.deepEqual(owner.violations, []);
   },
 );
+
+test('the audit trail holds what the steps did, and its chain is verified', { skip: missing }, async () => {
+  await page.getByRole('link', { name: 'Audit' }).click();
+  await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
+  const verdict = page
+    .getByRole('status')
+    .filter({ hasText: /^Verified: the chain is intact from record 1 to record \d+/ });
+  await verdict.waitFor();
+  const shown = Number(/to record (\d+)/.exec((await verdict.textContent()) ?? '')?.[1]);
+  const verified = await api('GET', '/v1/audit/verify');
+  assert.equal(verified.intact, true);
+  assert.ok(verified.records >= shown && shown > 0, `${shown} of ${verified.records}`);
+
+  const records = page.getByRole('region', { name: 'Records' }).getByRole('listitem');
+  await records.first().waitFor();
+  const actions = await records.locator('h3 code').allInnerTexts();
+  for (const action of [
+    'POST /v1/deployments/emergency-stop',
+    'POST /v1/deployments',
+    'PATCH /v1/devices/:deviceId/config/desired',
+    'POST /v1/devices/bulk',
+    'POST /v1/provisioning/operations/:operationId/approve',
+  ])
+    assert.ok(actions.includes(action), `${action} in ${actions.join(', ')}`);
+  assert.deepEqual(owner.violations, []);
+});

@@ -489,6 +489,20 @@ test('lists are paged; every mutation leaves an audit record', async () => {
     'DELETE /v1/update-keys/:updateKeyId success',
   ])
     assert.ok(records.has(action), `${action} in ${[...records].join(', ')}`);
+
+  // An upload's record holds its query's fields and the body's kind, never the request's stream
+  // (whose members, once walked into the record, broke the chain's hash), and the chain verifies.
+  const all = await t.call('GET', '/v1/audit?limit=500', { token: a.apiKey });
+  const upload = all.body.items.find(
+    (x: { action: string; outcome: string }) => x.action === 'POST /v1/artifacts' && x.outcome === 'success',
+  );
+  assert.equal(upload.changes.status, 201, JSON.stringify(upload.changes).slice(0, 500));
+  assert.equal(typeof upload.changes.request.version, 'string');
+  assert.equal(typeof upload.changes.request.hardwareClass, 'string');
+  assert.equal(upload.changes.request.body, '[not JSON]');
+  assert.ok(JSON.stringify(upload.changes).length < 1_000, JSON.stringify(upload.changes));
+  const verified = await t.call('GET', '/v1/audit/verify', { token: a.apiKey });
+  assert.equal(verified.body.intact, true, JSON.stringify(verified.body));
 });
 
 test('a device of another tenant gets only its own keys; admin routes refuse device credentials', async () => {

@@ -31,11 +31,27 @@ import { toAppError } from './problem.js';
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const AUDITED_MODES = new Set(['tenant', 'platform-admin', 'session']);
 
-/** The request's fields, secrets replaced, long values cut: a summary of what the action changed. */
+/**
+ * A JSON object as parsed, or a query's dictionary (whose prototype may be a null-prototype object),
+ * not a stream, a buffer or another class's instance.
+ */
+function isPlainObject(value: object): boolean {
+  const made = (value as { constructor?: unknown }).constructor;
+  return made === undefined || made === Object;
+}
+
+/**
+ * The request's fields, secrets replaced, long values cut: a summary of what the action changed. A
+ * body that is not JSON (an upload: a stream or bytes) is summarised by its type, never walked.
+ */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 3) return '…';
   if (Array.isArray(value))
     return value.length > 20 ? { items: value.length } : value.map((v) => redact(v, depth + 1));
+  if (value instanceof Uint8Array) return { bytes: value.byteLength };
+  if (value && typeof value === 'object' && !isPlainObject(value)) return '[not JSON]';
+  if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint')
+    return '[not JSON]';
   if (value && typeof value === 'object') {
     return Object.fromEntries(
       Object.entries(value as Record<string, unknown>).map(([k, v]) => [
@@ -84,7 +100,13 @@ function entryFor(request: FastifyRequest, status: number): AuditEntry {
   const p = request.principal!;
   const params = (request.params ?? {}) as Record<string, string>;
   const tenantId = 'tenantId' in p ? p.tenantId : (params.tenantId ?? '');
-  const body = redact(request.body ?? null) as Record<string, unknown> | null;
+  const raw = request.body ?? null;
+  // An upload's fields are in its query (an artifact's version and class); its body is summarised.
+  const body = (
+    raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !isPlainObject(raw)
+      ? { ...(redact(request.query ?? {}) as object), body: redact(raw) }
+      : redact(raw)
+  ) as Record<string, unknown> | null;
   return {
     tenantId,
     actor: principalName(p),

@@ -40,6 +40,11 @@ export function recordHash(prevHash: string, r: Omit<AuditRecord, 'hash' | 'prev
 
 const isNumber = (v: unknown): v is number => typeof v === 'number';
 
+function jsonChanges(entry: AuditEntry): Pick<AuditEntry, 'changes'> {
+  if (entry.changes === null) return { changes: null };
+  return { changes: JSON.parse(JSON.stringify(entry.changes)) as AuditEntry['changes'] };
+}
+
 export function createAuditService(deps: {
   store: AuditStore;
   transaction: Transaction<AuditStore>;
@@ -128,7 +133,9 @@ export function createAuditService(deps: {
       for (const entry of entries) {
         const head = heads.get(entry.tenantId)!;
         const seq = head.seq + 1;
-        const base = { ...entry, seq, at: now() };
+        // The changes as the store gives them back (JSON: no undefined members, no functions), so
+        // that the hash taken now is the hash a verification computes from the stored record.
+        const base = { ...entry, ...jsonChanges(entry), seq, at: now() };
         const hash = recordHash(head.hash, base);
         const record = { ...base, prevHash: head.hash, hash };
         await tx.insert(record);
