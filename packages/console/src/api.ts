@@ -67,8 +67,9 @@ export function setCsrfToken(token: string | undefined): void {
   csrfToken = token;
 }
 
-async function call<T>(
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+/** One request to the API: its answer, or an `ApiProblem`. */
+export async function call<T>(
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
   path: string,
   body?: unknown,
   extra: Readonly<Record<string, string>> = {},
@@ -102,10 +103,10 @@ async function call<T>(
   throw new ApiProblem(res.status, (p.code as ErrorCode) ?? 'NOT_JSON', text, p);
 }
 
-const id = (value: string) => encodeURIComponent(value);
+export const id = (value: string) => encodeURIComponent(value);
 
 /** `?a=1&b=true` of the members that are set (booleans as `true`/`false`, as the API reads them). */
-function query(members: Readonly<Record<string, string | number | boolean | undefined>>): string {
+export function query(members: Readonly<Record<string, string | number | boolean | undefined>>): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(members))
     if (value !== undefined) params.set(name, String(value));

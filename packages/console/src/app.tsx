@@ -11,6 +11,7 @@ import { DeploymentPage } from './deployment.js';
 import { Deployments } from './deployments.js';
 import { DevicePage } from './device.js';
 import { Fleet } from './fleet.js';
+import { Integrations } from './integrations.js';
 import { problemText } from './messages.js';
 import { BASE, Link, SCREENS, usePlace, type Place } from './nav.js';
 import { ChangePassword, SignIn, type SignedIn } from './sign-in.js';
@@ -167,6 +168,8 @@ function Home(props: { me: Me; place: Place; onSessionEnded(): void }) {
       return <Approvals onSessionEnded={props.onSessionEnded} />;
     case 'fleet':
       return <Fleet search={props.place.search} onSessionEnded={props.onSessionEnded} />;
+    case 'integrations':
+      return <Integrations search={props.place.search} onSessionEnded={props.onSessionEnded} />;
     case 'device':
       return (
         <DevicePage

@@ -10,12 +10,13 @@ import { useEffect, useState } from 'preact/hooks';
 import { searchOfView, type ListView } from './filter.js';
 
 export const BASE = '/console';
-export type ScreenName = 'approvals' | 'fleet' | 'device' | 'deployments' | 'deployment';
+export type ScreenName = 'approvals' | 'fleet' | 'device' | 'deployments' | 'deployment' | 'integrations';
 /** The screens of the navigation; a device's page is reached from the Fleet screen. */
 export const SCREENS: readonly { name: ScreenName; path: string; title: string }[] = [
   { name: 'approvals', path: `${BASE}/approvals`, title: 'Approvals' },
   { name: 'fleet', path: `${BASE}/fleet`, title: 'Fleet' },
   { name: 'deployments', path: `${BASE}/deployments`, title: 'Deployments' },
+  { name: 'integrations', path: `${BASE}/integrations`, title: 'Integrations' },
 ];
 
 /** The Fleet screen's address with the device list's view. */
