@@ -15,6 +15,7 @@ import { Deployments } from './deployments.js';
 import { Audit } from './audit.js';
 import { DevicePage } from './device.js';
 import { Fleet } from './fleet.js';
+import { Integrations } from './integrations.js';
 import { problemText } from './messages.js';
 import { ACCOUNT_PATH, BASE, Link, SCREENS, usePlace, type Place } from './nav.js';
 import { ChangePassword, SignIn, type SignedIn } from './sign-in.js';
@@ -211,6 +212,8 @@ function Home(props: {
       return <Approvals onSessionEnded={props.onSessionEnded} />;
     case 'fleet':
       return <Fleet search={props.place.search} onSessionEnded={props.onSessionEnded} />;
+    case 'integrations':
+      return <Integrations search={props.place.search} onSessionEnded={props.onSessionEnded} />;
     case 'access':
       return <Access me={me} onSessionEnded={props.onSessionEnded} />;
     case 'audit':

@@ -11,12 +11,21 @@ import { searchOfView, type ListView } from './filter.js';
 
 export const BASE = '/console';
 export type ScreenName =
-  'approvals' | 'fleet' | 'device' | 'deployments' | 'deployment' | 'access' | 'audit' | 'account';
+  | 'approvals'
+  | 'fleet'
+  | 'device'
+  | 'deployments'
+  | 'deployment'
+  | 'integrations'
+  | 'access'
+  | 'audit'
+  | 'account';
 /** The screens of the navigation; a device's page is reached from the Fleet screen. */
 export const SCREENS: readonly { name: ScreenName; path: string; title: string }[] = [
   { name: 'approvals', path: `${BASE}/approvals`, title: 'Approvals' },
   { name: 'fleet', path: `${BASE}/fleet`, title: 'Fleet' },
   { name: 'deployments', path: `${BASE}/deployments`, title: 'Deployments' },
+  { name: 'integrations', path: `${BASE}/integrations`, title: 'Integrations' },
   { name: 'access', path: `${BASE}/access`, title: 'Access' },
   { name: 'audit', path: `${BASE}/audit`, title: 'Audit' },
 ];
