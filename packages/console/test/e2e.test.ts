@@ -12,7 +12,9 @@
  * 5. a change of its desired configuration, applied by the simulated device and shown as reported;
  * 6. a deployment created on the Deployments screen: the buoys it updates crash-loop (a fault the
  *    simulator injects), the health gate pauses it, and the emergency stop stops it;
- * 7. the Audit screen: what the steps did, and the chain verified as the API verifies it.
+ * 7. a webhook added on the Integrations screen receives the crash events of the looping buoys (at a
+ *    receiver of the test's own); one delivery is replayed and arrives again;
+ * 8. the Audit screen: what the steps did, and the chain verified as the API verifies it.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { eventually, type TestPlatform } from '../../server/test/harness.js';
+import { startReceiver, verifyStandardWebhook, type Receiver } from '../../server/test/webhook-receiver.js';
 import { totpCode } from '../../server/src/domains/users/totp.js';
 import {
   PASSWORD,
@@ -41,6 +44,7 @@ const FLEET = 6;
 
 let h: ConsoleHarness;
 let t: TestPlatform;
+let receiver: Receiver;
 let work: string;
 let apiKey: string;
 let owner: ConsolePage;
@@ -84,7 +88,11 @@ async function api(method: string, path: string, body?: unknown) {
 
 before(async () => {
   if (missing) return;
-  h = await startConsole();
+  // The webhook receiver is on 127.0.0.1, which the platform refuses to call unless allowed.
+  [receiver, h] = await Promise.all([
+    startReceiver(),
+    startConsole({ MOORING_OUTBOUND_ALLOW_LIST: '127.0.0.1/32' }),
+  ]);
   t = h.t;
   work = mkdtempSync(join(tmpdir(), 'mooring-console-e2e-'));
   writeFileSync(join(work, 'ca.pem'), t.platform.caCert);
@@ -115,6 +123,7 @@ after(async () => {
   await Promise.all(simulators.map((s) => s.exited));
   await owner?.context.close();
   await h?.stop();
+  await receiver?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -328,6 +337,44 @@ test(
   },
 );
 
+test(
+  'a webhook receives the crash events of the looping buoys, and a delivery replayed arrives again',
+  { skip: missing },
+  async () => {
+    await page.getByRole('link', { name: 'Integrations' }).click();
+    const form = page.getByRole('form', { name: 'Add a webhook' });
+    await page.getByText('Add a webhook', { exact: true }).click();
+    await form.getByLabel('Name', { exact: true }).fill('ops');
+    await form.getByLabel('URL').fill(receiver.url);
+    await form.getByLabel('CA certificate (PEM, optional)').fill(receiver.ca);
+    await form.getByRole('checkbox', { name: 'device.event' }).check();
+    await form.getByRole('button', { name: 'Add the webhook' }).click();
+    const shown = page.getByRole('region', { name: 'Signing secret of ops' });
+    const secret = (await shown.locator('code').textContent()) ?? '';
+    assert.match(secret, /^whsec_/);
+    await shown.getByRole('button', { name: 'I have kept it' }).click();
+    const card = page.getByRole('article', { name: 'Webhook ops' });
+    await card.getByText('active', { exact: true }).waitFor();
+
+    // The updated buoys restart every 2 s and say so: their crash events reach the receiver, signed.
+    const crashes = () => receiver.events().filter((e) => e.json.type === 'device.event');
+    const [first] = await eventually(() => crashes().length > 0 && crashes(), 20_000, 'a crash event');
+    verifyStandardWebhook(secret, first!.headers, first!.body);
+    const eventId = first!.json.id!;
+    await card.getByRole('link', { name: 'Delivery log' }).click();
+    const log = page.getByRole('region', { name: 'Delivery log of ops' });
+    const row = log.getByRole('row', { name: `Delivery ${eventId}` });
+    await row.getByText('delivered', { exact: true }).waitFor({ timeout: 15_000 });
+    await row.getByRole('button', { name: 'Replay' }).click();
+    await log.getByText('Replayed the device.event event: delivered, answered 200.').waitFor();
+    const copies = () => crashes().filter((e) => e.json.id === eventId);
+    const [, again] = await eventually(() => copies().length === 2 && copies(), 10_000, 'the replay');
+    assert.equal(again!.body, first!.body, 'the same event, for the receiver to deduplicate');
+    verifyStandardWebhook(secret, again!.headers, again!.body);
+    assert.deepEqual(owner.violations, []);
+  },
+);
+
 test('the audit trail holds what the steps did, and its chain is verified', { skip: missing }, async () => {
   await page.getByRole('link', { name: 'Audit' }).click();
   await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
@@ -348,6 +395,7 @@ test('the audit trail holds what the steps did, and its chain is verified', { sk
     'POST /v1/deployments',
     'PATCH /v1/devices/:deviceId/config/desired',
     'POST /v1/devices/bulk',
+    'POST /v1/webhooks',
     'POST /v1/provisioning/operations/:operationId/approve',
   ])
     assert.ok(actions.includes(action), `${action} in ${actions.join(', ')}`);
