@@ -709,8 +709,10 @@ test('a server that ignores Range and drops each time: the download gives up aft
   await until(final(r, 'failed'), 'the download to give up', 10_000);
   const failed = r.reports.find((x) => x.state === 'failed')!;
   assert.equal(failed.code, 'DOWNLOAD_FAILED');
-  // The first try got half the image (progress); then maxRetries (5) tries, none got further.
-  assert.equal(requests, 6);
+  // The first try got half the image (progress); then maxRetries (5) tries, none got further. On a
+  // loaded machine a try can end before all of its half arrived, and a later one that gets further
+  // earns fresh retries (growth past the best is progress): one or two more requests, never a loop.
+  assert.ok(requests >= 6 && requests <= 8, `${requests} requests`);
   await r.agent.stop();
 });
 
