@@ -5,22 +5,22 @@
  * The REST API is the only back end.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { Access } from './access.js';
-import { Account } from './account.js';
-import { sessionOverFor } from './actions.js';
-import { ApiProblem, api, setCsrfToken, type Me } from './api.js';
-import { Approvals } from './approvals.js';
-import { DeploymentPage } from './deployment.js';
-import { Deployments } from './deployments.js';
-import { Audit } from './audit.js';
-import { DevicePage } from './device.js';
-import { Fleet } from './fleet.js';
-import { Integrations } from './integrations.js';
-import { problemText } from './messages.js';
-import { ACCOUNT_PATH, BASE, Link, SCREENS, usePlace, type Place } from './nav.js';
-import { ChangePassword, SignIn, type SignedIn } from './sign-in.js';
-import { TotpSetup } from './totp.js';
-import { Heading, Notice } from './ui.js';
+import { Access } from './access/access.js';
+import { Account } from './account/account.js';
+import { sessionOverFor } from './shared/actions.js';
+import { ApiProblem, api, setCsrfToken, type Me } from './shared/api.js';
+import { Approvals } from './approvals/approvals.js';
+import { DeploymentPage } from './deployments/deployment.js';
+import { Deployments } from './deployments/deployments.js';
+import { Audit } from './access/audit.js';
+import { DevicePage } from './device/device.js';
+import { Fleet } from './fleet/fleet.js';
+import { Integrations } from './integrations/integrations.js';
+import { problemText } from './shared/messages.js';
+import { ACCOUNT_PATH, BASE, Link, SCREENS, usePlace, type Place } from './shared/nav.js';
+import { ChangePassword, SignIn, type SignedIn } from './account/sign-in.js';
+import { TotpSetup } from './account/totp.js';
+import { Heading, Notice } from './shared/ui.js';
 
 type Screen =
   | { name: 'loading' }

@@ -1,0 +1,200 @@
+/**
+ * A change to every device the list's filter matches: add or remove tags, disable, enable. It is done
+ * in two steps, and the count comes from the server both times: first a dry run counts the devices
+ * (nothing changes), then the confirmation says that count and sends it as `expectMatched`, so that
+ * the server refuses (BULK_MATCH_CHANGED) when the devices matching are no longer the ones counted;
+ * the console then counts again and asks again. The filter is the one applied (the page's address),
+ * never what is typed in the filter form and not yet applied.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiProblem, api, type BulkAction, type BulkResult, type DeviceFilter } from '../shared/api.js';
+import { describeFilter } from './filter.js';
+import { bulkText, plural } from '../shared/messages.js';
+import { Notice, SelectField, TextField } from '../shared/ui.js';
+
+type Kind = BulkAction['type'];
+const KINDS: readonly { value: Kind; label: string }[] = [
+  { value: 'addTags', label: 'Add tag' },
+  { value: 'removeTags', label: 'Remove tag' },
+  { value: 'disable', label: 'Disable' },
+  { value: 'enable', label: 'Enable' },
+];
+
+const tagWords = (tags: string[]) => `${tags.length === 1 ? 'tag' : 'tags'} ${tags.join(', ')}`;
+
+/** The confirming button's words: what happens, to how many. */
+function actionText(action: BulkAction, n: number): string {
+  const devices = plural(n, 'device');
+  switch (action.type) {
+    case 'addTags':
+      return `Add ${tagWords(action.tags)} to ${devices}`;
+    case 'removeTags':
+      return `Remove ${tagWords(action.tags)} from ${devices}`;
+    case 'disable':
+      return `Disable ${devices}`;
+    case 'enable':
+      return `Enable ${devices}`;
+  }
+}
+
+function doneText(r: BulkResult): string {
+  const unchanged = r.matched - r.changed;
+  return `Done: ${plural(r.changed, 'device')} changed${
+    unchanged > 0 ? `; ${unchanged} of the ${r.matched} matching needed no change` : ''
+  }.`;
+}
+
+export function BulkPanel(props: {
+  filter: DeviceFilter;
+  sessionOver(e: unknown): boolean;
+  onChanged(): void;
+}) {
+  const [kind, setKind] = useState<Kind>('addTags');
+  const [tagText, setTagText] = useState('');
+  /** The devices the dry run counted, waiting for the confirmation. */
+  const [matched, setMatched] = useState<number | undefined>(undefined);
+  // Of those, how many the change alters (the rest are as asked already).
+  const [wouldChange, setWouldChange] = useState(0);
+  const counted = (r: BulkResult) => {
+    setMatched(r.matched);
+    setWouldChange(r.wouldChange);
+  };
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [done, setDone] = useState<string | undefined>(undefined);
+  const questionRef = useRef<HTMLParagraphElement>(null);
+
+  const filterWords = describeFilter(props.filter);
+  // Each tag once: the API refuses a list that names one twice.
+  const tags = [...new Set(tagText.split(/[\s,]+/).filter(Boolean))];
+  const action: BulkAction =
+    kind === 'addTags' || kind === 'removeTags' ? { type: kind, tags } : { type: kind };
+
+  // A count holds for the filter and the change it was made for, no other.
+  const filterKey = JSON.stringify(props.filter);
+  useEffect(() => {
+    setMatched(undefined);
+    setError(undefined);
+    setDone(undefined);
+  }, [filterKey]);
+  useEffect(() => {
+    if (matched !== undefined) questionRef.current?.focus();
+  }, [matched]);
+
+  function change(next: () => void) {
+    next();
+    setMatched(undefined);
+    setDone(undefined);
+  }
+
+  /** Runs a step; a refusal is said, and what was counted no longer holds. */
+  async function step(run: () => Promise<void>) {
+    setBusy(true);
+    setError(undefined);
+    setDone(undefined);
+    try {
+      await run();
+    } catch (e) {
+      if (!(e instanceof ApiProblem)) throw e;
+      setMatched(undefined);
+      if (!props.sessionOver(e)) setError(bulkText(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const count = (event: Event) => {
+    event.preventDefault();
+    void step(async () => {
+      counted(await api.bulkDevices({ filter: props.filter, action, dryRun: true }));
+    });
+  };
+
+  const confirm = (expectMatched: number) =>
+    step(async () => {
+      try {
+        const r = await api.bulkDevices({ filter: props.filter, action, dryRun: false, expectMatched });
+        setMatched(undefined);
+        setDone(doneText(r));
+        props.onChanged();
+      } catch (e) {
+        if (!(e instanceof ApiProblem) || e.code !== 'BULK_MATCH_CHANGED') throw e;
+        // Devices came or went since the count: count again, and ask again with the new count.
+        const again = await api.bulkDevices({ filter: props.filter, action, dryRun: true });
+        counted(again);
+        setError(`${bulkText(e)} ${plural(again.matched, 'device')} match now.`);
+      }
+    });
+
+  return (
+    <details class="bulk">
+      <summary>Change every matching device</summary>
+      <form onSubmit={count}>
+        <p>
+          {filterWords.length > 0 ? (
+            <>Devices that are {filterWords.join(', ')}: the filter applied above.</>
+          ) : (
+            <strong>No filter is applied: a change here applies to every device.</strong>
+          )}
+        </p>
+        <SelectField
+          label="Change"
+          value={kind}
+          options={KINDS}
+          disabled={busy}
+          onChange={(v) => change(() => setKind(v))}
+        />
+        {(kind === 'addTags' || kind === 'removeTags') && (
+          <TextField
+            label={kind === 'addTags' ? 'Tags to add' : 'Tags to remove'}
+            hint="One or more, separated by spaces."
+            value={tagText}
+            onInput={(v) => change(() => setTagText(v))}
+            required
+            disabled={busy}
+          />
+        )}
+        {error && <Notice kind="error">{error}</Notice>}
+        {done && (
+          <Notice kind="success" focus key={done}>
+            {done}
+          </Notice>
+        )}
+        {matched === undefined || matched === 0 ? (
+          <>
+            {matched === 0 && <Notice kind="info">No device matches: there is nothing to change.</Notice>}
+            <div class="actions">
+              <button type="submit" disabled={busy}>
+                {busy ? 'Counting…' : 'Count matching devices'}
+              </button>
+            </div>
+          </>
+        ) : (
+          <div class="confirm" role="group" aria-label="Confirm the change">
+            <p tabIndex={-1} ref={questionRef}>
+              {plural(matched, 'device')} {matched === 1 ? 'matches' : 'match'}.{' '}
+              {wouldChange < matched &&
+                `${wouldChange} of them would change (the others are as asked already). `}
+              {kind === 'disable' &&
+                'Disabling closes their connections; they cannot connect until enabled. '}
+              Nothing has changed yet.
+            </p>
+            <div class="actions">
+              <button
+                type="button"
+                class={kind === 'disable' ? 'danger' : 'primary'}
+                disabled={busy}
+                onClick={() => void confirm(matched)}
+              >
+                {actionText(action, matched)}
+              </button>
+              <button type="button" disabled={busy} onClick={() => setMatched(undefined)}>
+                Cancel
+              </button>
+            </div>
+          </div>
+        )}
+      </form>
+    </details>
+  );
+}

@@ -1,0 +1,239 @@
+/**
+ * The Fleet screen: how the tenant's devices stand (how many, online and offline, below the minimum
+ * firmware of their hardware class), the firmware versions per hardware class against the minimum of
+ * each, and the device list with the API's filters, its pages, and a change to every device a filter
+ * matches. Everything comes from the REST API as it is: `GET /v1/fleet/versions` (the distribution,
+ * and the policy with the count below each minimum: the same entries as `GET /v1/fleet/policy`, from
+ * the same read; the devices connected now and disabled) and `GET /v1/devices`.
+ */
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { ApiProblem, api, type FleetVersions } from '../shared/api.js';
+import { BulkPanel } from './bulk.js';
+import { DeviceList } from './devices.js';
+import { viewFromSearch, type ListView } from './filter.js';
+import { plural, problemText } from '../shared/messages.js';
+import { Link, fleetHref } from '../shared/nav.js';
+import { compareVersions } from './semver.js';
+import { Heading, Notice } from '../shared/ui.js';
+
+export function Fleet(props: { search: string; onSessionEnded(): void }) {
+  const view = useMemo(() => viewFromSearch(props.search), [props.search]);
+  /** Raised to read everything again: Refresh, and after a bulk change. */
+  const [generation, setGeneration] = useState(0);
+  const reload = () => setGeneration((g) => g + 1);
+
+  /** A refusal of an expired or ended session sends the person back to sign in. */
+  function sessionOver(e: unknown): boolean {
+    if (e instanceof ApiProblem && e.status === 401) {
+      props.onSessionEnded();
+      return true;
+    }
+    return false;
+  }
+
+  return (
+    <section class="fleet">
+      <div class="title-row">
+        <Heading>Fleet</Heading>
+        <button type="button" onClick={reload}>
+          Refresh
+        </button>
+      </div>
+      <Overview generation={generation} limit={view.limit} sessionOver={sessionOver} />
+      <DeviceList view={view} generation={generation} sessionOver={sessionOver}>
+        <BulkPanel filter={view.filter} sessionOver={sessionOver} onChanged={reload} />
+      </DeviceList>
+    </section>
+  );
+}
+
+function Overview(props: { generation: number; limit: number; sessionOver(e: unknown): boolean }) {
+  const [versions, setVersions] = useState<FleetVersions | undefined>(undefined);
+  const [error, setError] = useState<string | undefined>(undefined);
+  const [loading, setLoading] = useState(false);
+
+  useEffect(() => {
+    let current = true;
+    setLoading(true);
+    setError(undefined);
+    void (async () => {
+      try {
+        const v = await api.getFleetVersions();
+        if (!current) return;
+        setVersions(v);
+      } catch (e) {
+        if (!(e instanceof ApiProblem)) throw e;
+        if (current && !props.sessionOver(e)) setError(problemText(e));
+      } finally {
+        if (current) setLoading(false);
+      }
+    })();
+    return () => {
+      current = false;
+    };
+  }, [props.generation]);
+
+  const belowHref = fleetHref({ filter: { belowMinimum: true }, limit: props.limit });
+  return (
+    <>
+      <section class="panel" aria-labelledby="fleet-counts" aria-busy={loading}>
+        <h2 id="fleet-counts">All devices</h2>
+        {error && <Notice kind="error">{error}</Notice>}
+        {versions && (
+          <dl class="counts">
+            <div>
+              <dt>Devices</dt>
+              <dd>{versions.total}</dd>
+            </div>
+            <div>
+              <dt>Online</dt>
+              <dd>{versions.connected}</dd>
+            </div>
+            <div>
+              <dt>Offline</dt>
+              <dd>{versions.total - versions.connected}</dd>
+            </div>
+            <div>
+              <dt>Below minimum</dt>
+              <dd>
+                {versions.belowMinimum > 0 ? (
+                  <Link href={belowHref}>{versions.belowMinimum}</Link>
+                ) : (
+                  versions.belowMinimum
+                )}
+              </dd>
+            </div>
+            <div>
+              <dt>Disabled</dt>
+              <dd>{versions.disabled}</dd>
+            </div>
+            <div>
+              <dt>No firmware reported</dt>
+              <dd>{versions.neverReported}</dd>
+            </div>
+          </dl>
+        )}
+      </section>
+      {versions && <Versions versions={versions} limit={props.limit} />}
+    </>
+  );
+}
+
+interface ClassVersions {
+  hardwareClass: string;
+  /** In SemVer order. */
+  rows: { version: string; count: number }[];
+  policy: FleetVersions['policy'][number] | undefined;
+}
+
+function byHardwareClass(v: FleetVersions): ClassVersions[] {
+  const classes = new Map<string, ClassVersions>();
+  const of = (hardwareClass: string) => {
+    let c = classes.get(hardwareClass);
+    if (!c) classes.set(hardwareClass, (c = { hardwareClass, rows: [], policy: undefined }));
+    return c;
+  };
+  // The row with null version and class is the devices that never reported: counted above.
+  for (const item of v.items)
+    if (item.hardwareClass !== null && item.version !== null)
+      of(item.hardwareClass).rows.push({ version: item.version, count: item.count });
+  for (const p of v.policy) of(p.hardwareClass).policy = p;
+  for (const c of classes.values()) c.rows.sort((a, b) => compareVersions(a.version, b.version));
+  return [...classes.values()].sort((a, b) => (a.hardwareClass < b.hardwareClass ? -1 : 1));
+}
+
+/**
+ * A table per hardware class: each version with its devices as a bar (to one scale for the whole
+ * fleet), and the class's minimum as a line between the versions below it and the others.
+ */
+function Versions(props: { versions: FleetVersions; limit: number }) {
+  const classes = byHardwareClass(props.versions);
+  const most = Math.max(1, ...classes.flatMap((c) => c.rows.map((r) => r.count)));
+  const href = (filter: ListView['filter']) => fleetHref({ filter, limit: props.limit });
+  return (
+    <section class="panel" aria-labelledby="fleet-versions">
+      <h2 id="fleet-versions">Firmware versions</h2>
+      {classes.length === 0 && <p class="empty">No device has reported its firmware yet.</p>}
+      {classes.map((c) => {
+        const min = c.policy?.minVersion;
+        const firstAtMin =
+          min === undefined ? -1 : c.rows.findIndex((r) => compareVersions(r.version, min) >= 0);
+        const line = firstAtMin === -1 ? c.rows.length : firstAtMin;
+        const minimum = c.policy && (
+          <tr class="minimum" key="minimum">
+            <td colSpan={3}>
+              Minimum {c.policy.minVersion}:{' '}
+              {c.policy.belowMinimum > 0 ? (
+                <Link href={href({ hardwareClass: c.hardwareClass, belowMinimum: true })}>
+                  {plural(c.policy.belowMinimum, 'device')} below
+                </Link>
+              ) : (
+                'no device below'
+              )}
+            </td>
+          </tr>
+        );
+        return (
+          <table class="versions" key={c.hardwareClass}>
+            <caption>
+              {c.hardwareClass}
+              <span class="hint"> · {min === undefined ? 'no minimum version' : `minimum ${min}`}</span>
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Version</th>
+                <th scope="col" class="num">
+                  Devices
+                </th>
+                <th scope="col">
+                  <span class="visually-hidden">Share</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {c.rows.map((r, i) => {
+                const below = min !== undefined && i < line;
+                return [
+                  i === line ? minimum : null,
+                  <tr key={r.version} class={below ? 'below' : undefined}>
+                    <td>
+                      <Link href={href({ hardwareClass: c.hardwareClass, firmwareVersion: r.version })}>
+                        {r.version}
+                      </Link>
+                      {below && (
+                        <>
+                          {' '}
+                          <span class="badge warn">below minimum</span>
+                        </>
+                      )}
+                    </td>
+                    <td class="num">{r.count}</td>
+                    <td class="bar-cell">
+                      <svg
+                        class="bar"
+                        viewBox="0 0 100 10"
+                        preserveAspectRatio="none"
+                        aria-hidden="true"
+                        focusable="false"
+                      >
+                        <rect width={(100 * r.count) / most} height="10" />
+                      </svg>
+                    </td>
+                  </tr>,
+                ];
+              })}
+              {line === c.rows.length && minimum}
+              {c.rows.length === 0 && (
+                <tr>
+                  <td colSpan={3} class="empty">
+                    No device of this class has reported.
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        );
+      })}
+    </section>
+  );
+}
