@@ -109,6 +109,11 @@ test('each admin action and login attempt leaves exactly one record, without sec
   );
   assert.deepEqual(seqs(older), [3, 2, 1]);
   assert.equal(older.body.nextCursor, null);
+  // The cursor holds its order: without `order` it still pages on newest first.
+  const same = await t.call('GET', `/v1/audit?limit=5&cursor=${encodeURIComponent(newest.body.nextCursor)}`, {
+    token: apiKey,
+  });
+  assert.deepEqual(seqs(same), [3, 2, 1]);
   const refused = await t.call('GET', '/v1/audit?order=sideways', { token: apiKey });
   assert.equal(refused.status, 400);
   assert.equal(refused.body.code, 'VALIDATION_FAILED');
@@ -249,5 +254,23 @@ test('device-side credential events are recorded: provisioning start and complet
   const text = JSON.stringify(records);
   for (const secret of [pt.body.secret, started.body.registrationToken, refreshed.body.registrationToken])
     assert.equal(text.includes(secret), false, 'no secret in the trail');
+  assert.equal((await t.call('GET', '/v1/audit/verify', { token: apiKey })).body.intact, true);
+});
+
+test("a request whose members are named like an object's own is recorded as sent, not summarised", async () => {
+  const { apiKey } = await t.tenant();
+  const made = await t.call('POST', '/v1/devices', {
+    token: apiKey,
+    body: { name: 'ctor', metadata: { constructor: 'box', toString: 'north' } },
+  });
+  assert.equal(made.status, 201, made.text);
+  const rec = await eventually(async () => {
+    const all = await t.call('GET', '/v1/audit?order=newest&limit=50', { token: apiKey });
+    return all.body.items.find((x: { action: string }) => x.action === 'POST /v1/devices');
+  });
+  assert.deepEqual(rec.changes.request, {
+    name: 'ctor',
+    metadata: { constructor: 'box', toString: 'north' },
+  });
   assert.equal((await t.call('GET', '/v1/audit/verify', { token: apiKey })).body.intact, true);
 });

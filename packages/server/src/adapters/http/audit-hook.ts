@@ -33,11 +33,12 @@ const AUDITED_MODES = new Set(['tenant', 'platform-admin', 'session']);
 
 /**
  * A JSON object as parsed, or a query's dictionary (whose prototype may be a null-prototype object),
- * not a stream, a buffer or another class's instance.
+ * not a stream, a buffer or another class's instance. Judged by the prototype, never by a member: a
+ * body may well hold a member named `constructor`.
  */
 function isPlainObject(value: object): boolean {
-  const made = (value as { constructor?: unknown }).constructor;
-  return made === undefined || made === Object;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  return proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;
 }
 
 /**

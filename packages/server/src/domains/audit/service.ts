@@ -39,6 +39,9 @@ export function recordHash(prevHash: string, r: Omit<AuditRecord, 'hash' | 'prev
 }
 
 const isNumber = (v: unknown): v is number => typeof v === 'number';
+/** Where a page ends: a seq (oldest first) or `{ before: seq }` (newest first). */
+const isPlace = (v: unknown): v is number | { before: number } =>
+  isNumber(v) || (typeof v === 'object' && v !== null && isNumber((v as { before?: unknown }).before));
 
 function jsonChanges(entry: AuditEntry): Pick<AuditEntry, 'changes'> {
   if (entry.changes === null) return { changes: null };
@@ -57,14 +60,20 @@ export function createAuditService(deps: {
 
   async function listChain(tenantId: string, q: AuditQuery) {
     const limit = clampLimit(q.limit);
-    const after = deps.cursors.decode(q.cursor, isNumber);
+    // A cursor carries the order of the page it came from (newest first: `{ before: seq }`), so that
+    // it pages on in that order whatever the next request's `order` says.
+    const at = deps.cursors.decode(q.cursor, isPlace);
+    const newest = at === undefined ? q.order === 'newest' : typeof at !== 'number';
     const { cursor: _c, limit: _l, ...filters } = q;
     const rows = await store.list(tenantId, {
       ...filters,
-      ...(after !== undefined ? { afterSeq: after } : {}),
+      order: newest ? 'newest' : 'oldest',
+      ...(at !== undefined ? { afterSeq: typeof at === 'number' ? at : at.before } : {}),
       limit,
     });
-    return deps.cursors.pageOf(rows, limit, toRecord, (r) => Number(r.seq));
+    return deps.cursors.pageOf(rows, limit, toRecord, (r) =>
+      newest ? { before: Number(r.seq) } : Number(r.seq),
+    );
   }
 
   async function verifyChain(tenantId: string): Promise<AuditVerification> {
