@@ -239,7 +239,7 @@ test(
     await down.getByText(stuck.lastError, { exact: false }).waitFor();
     await down.locator('.spool').filter({ hasText: /^1$/ }).waitFor();
     // Forwarded: 1, and nothing waiting.
-    await plant.getByRole('definition').filter({ hasText: /^1$/ }).waitFor();
+    await plant.locator('dt:text-is("Forwarded") + dd').filter({ hasText: /^1$/ }).waitFor();
     assert.equal(await plant.locator('.spool').textContent(), '0');
 
     // Paused after a confirmation, resumed, and the other deleted after one.
