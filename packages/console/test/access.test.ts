@@ -19,33 +19,37 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Page } from 'playwright-core';
 import type { TestPlatform } from '../../server/test/harness.js';
 import { totpCode } from '../../server/src/domains/users/totp.js';
 import {
   PASSWORD,
+  apiWith,
+  assertOnScreen,
   missing,
+  openAs,
   shot,
   signIn,
   startConsole,
   tenantUser,
+  tenantWith,
+  type Api,
   type ConsoleHarness,
 } from './browser-harness.js';
 
 let h: ConsoleHarness;
 let t: TestPlatform;
-let origin: string;
 let apiKey: string;
+let api: Api;
 const ids: Record<string, string> = {};
 
 before(async () => {
   if (missing) return;
   h = await startConsole();
   t = h.t;
-  origin = h.origin;
-  const tenant = await t.tenant('harbour-works');
+  const tenant = await tenantWith(t, 'harbour-works', 'olive');
   apiKey = tenant.apiKey;
-  ids.olive = await tenantUser(t, tenant.tenantId, 'olive');
+  api = apiWith(t, apiKey);
+  ids.olive = tenant.userId;
   ids.otto = await tenantUser(t, tenant.tenantId, 'otto', [{ role: 'viewer' }]);
   ids.adam = await tenantUser(t, tenant.tenantId, 'adam', [{ role: 'admin' }]);
 });
@@ -53,22 +57,13 @@ after(async () => {
   await h?.stop();
 });
 
-/** Opens a page of the console and signs in there. */
-async function openAs(page: Page, path: string, username: string): Promise<void> {
-  await page.goto(`${origin}/console/${path}`);
-  await signIn(page, username, PASSWORD);
-}
-
 test(
   'an owner creates an API key whose secret is shown once and works, revokes it, and gives a user an operator grant over a tag',
   { skip: missing, timeout: 90_000 },
   async () => {
     const { context, page, violations } = await h.desktop();
     await openAs(page, 'access', 'olive');
-    await page.getByRole('heading', { name: 'Access', level: 1 }).waitFor();
-    assert.equal(await page.title(), 'Access · Mooring console');
-    const nav = page.getByRole('navigation', { name: 'Screens' });
-    assert.equal(await nav.getByRole('link', { name: 'Access' }).getAttribute('aria-current'), 'page');
+    await assertOnScreen(page, 'Access');
     // The roles a grant can name: built-in ones with their permissions.
     await page.getByRole('listitem', { name: 'Role technician' }).getByText('2 permissions').waitFor();
 
@@ -93,8 +88,8 @@ test(
     const card = page.getByRole('listitem', { name: 'billing-export' });
     await card.getByText('Active').waitFor();
     await card.getByText('over the whole tenant').waitFor();
-    const created = await t.call('GET', '/v1/api-keys', { token: apiKey });
-    const key = created.body.items.find((k: { name: string }) => k.name === 'billing-export');
+    const created = await api('GET', '/v1/api-keys');
+    const key = created.items.find((k: { name: string }) => k.name === 'billing-export');
     const days = (key.expiresAt - Date.now()) / 86_400_000;
     assert.ok(days > 29.9 && days <= 30, `expires in ${days} days`);
 
@@ -113,8 +108,8 @@ test(
     await otto.getByRole('button', { name: 'Save the grants' }).click();
     await otto.getByRole('status').filter({ hasText: 'The grants of otto are changed.' }).waitFor();
     await otto.getByText('over devices tagged site:north').waitFor();
-    const user = await t.call('GET', `/v1/users/${ids.otto}`, { token: apiKey });
-    assert.deepEqual(user.body.grants, [{ role: 'operator', scope: { tag: 'site:north' } }]);
+    const user = await api('GET', `/v1/users/${ids.otto}`);
+    assert.deepEqual(user.grants, [{ role: 'operator', scope: { tag: 'site:north' } }]);
     await shot(page, 'access');
 
     // Its session ends here, so that the account test sees only the sessions it makes.
@@ -153,8 +148,8 @@ test(
     await invitee.page.getByLabel('Password again').fill(PASSWORD);
     await invitee.page.getByRole('button', { name: 'Create my account' }).click();
     await invitee.page.getByText('Your account ivy is ready: sign in.').waitFor();
-    const users = await t.call('GET', '/v1/users', { token: apiKey });
-    const ivy = users.body.items.find((u: { username: string }) => u.username === 'ivy');
+    const users = await api('GET', '/v1/users');
+    const ivy = users.items.find((u: { username: string }) => u.username === 'ivy');
     assert.deepEqual(ivy.grants, [{ role: 'technician' }]);
 
     // A password reset code from the owner sets another password.
@@ -196,9 +191,9 @@ test(
     const text = await refusal.innerText();
     assert.match(text, /FORBIDDEN/);
     assert.match(text, /you do not hold .*tenant:manage/);
-    const keys = await t.call('GET', '/v1/api-keys', { token: apiKey });
+    const keys = await api('GET', '/v1/api-keys');
     assert.equal(
-      keys.body.items.some((k: { name: string }) => k.name === 'root-key'),
+      keys.items.some((k: { name: string }) => k.name === 'root-key'),
       false,
       'no key was made',
     );
@@ -255,8 +250,8 @@ test(
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
     await page.getByRole('definition').getByText('On', { exact: true }).waitFor();
-    const olive = await t.call('GET', `/v1/users/${ids.olive}`, { token: apiKey });
-    assert.equal(olive.body.totpEnabled, true);
+    const olive = await api('GET', `/v1/users/${ids.olive}`);
+    assert.equal(olive.totpEnabled, true);
     assert.deepEqual(violations, []);
     await context.close();
   },
@@ -297,10 +292,8 @@ test(
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('heading', { name: 'Your account' }).waitFor();
       await page.getByRole('navigation', { name: 'Screens' }).waitFor();
-      const logins = await t.call('GET', '/v1/audit?action=auth.login&target=otto&order=newest&limit=1', {
-        token: apiKey,
-      });
-      assert.deepEqual(logins.body.items[0].changes, { reason: 'recovery code used' });
+      const logins = await api('GET', '/v1/audit?action=auth.login&target=otto&order=newest&limit=1');
+      assert.deepEqual(logins.items[0].changes, { reason: 'recovery code used' });
       assert.deepEqual(violations, []);
       await context.close();
     } finally {
@@ -318,8 +311,8 @@ test(
     await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
 
     // The chain as the API verifies it.
-    const verified = await t.call('GET', '/v1/audit/verify', { token: apiKey });
-    assert.equal(verified.body.intact, true);
+    const verified = await api('GET', '/v1/audit/verify');
+    assert.equal(verified.intact, true);
     await page
       .getByRole('status')
       .filter({ hasText: /^Verified: the chain is intact from record 1 to record \d+/ })

@@ -26,7 +26,19 @@ import type { Locator } from 'playwright-core';
 import { provision } from '@mooring/device-sdk';
 import { ADMIN_TEST_PASSWORD, eventually, type TestPlatform } from '../../server/test/harness.js';
 import { totpCode } from '../../server/src/domains/users/totp.js';
-import { PASSWORD, missing, shot, signIn, startConsole, type ConsoleHarness } from './browser-harness.js';
+import {
+  apiWith,
+  assertOnScreen,
+  countsOf,
+  enrolTotp,
+  missing,
+  openAs,
+  shot,
+  signIn,
+  startConsole,
+  tenantWith,
+  type ConsoleHarness,
+} from './browser-harness.js';
 
 let h: ConsoleHarness;
 let t: TestPlatform;
@@ -82,12 +94,8 @@ test(
   'a technician approves a device by the code it shows, is told the attempts left after a wrong one, and rejects a suspicious one',
   { skip: missing, timeout: 60_000 },
   async (ctx) => {
-    const { tenantId, apiKey } = await t.tenant('field-service');
-    const user = await t.call('POST', `/v1/tenants/${tenantId}/users`, {
-      token: await t.adminToken(),
-      body: { username: 'tech', password: PASSWORD },
-    });
-    assert.equal(user.status, 201, user.text);
+    const { apiKey } = await tenantWith(t, 'field-service', 'tech');
+    const api = apiWith(t, apiKey);
     const token = async (serial: string) => {
       const r = await t.call('POST', '/v1/provisioning-tokens', {
         token: apiKey,
@@ -128,8 +136,8 @@ test(
     const onDisplay = await code;
 
     const { context, page, violations } = await phone();
-    await page.goto(`${origin}/console/`);
-    await signIn(page, 'tech', PASSWORD);
+    // The console's own address: a technician starts on the approvals.
+    await openAs(page, '', 'tech');
     await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
     const device = page.getByRole('article', { name: 'Serial SN-2001' });
     const suspicious = page.getByRole('article', { name: 'Serial SN-2002' });
@@ -165,8 +173,8 @@ test(
     await page.getByRole('status').filter({ hasText: 'Approved SN-2001' }).waitFor();
     const { deviceId } = await credentials;
     assert.match(deviceId, /^dev_/);
-    const ops = await t.call('GET', '/v1/provisioning/operations?serial=SN-2001', { token: apiKey });
-    const approved = ops.body.items.find((o: { status: string }) => o.status === 'approved');
+    const ops = await api('GET', '/v1/provisioning/operations?serial=SN-2001');
+    const approved = ops.items.find((o: { status: string }) => o.status === 'approved');
     assert.equal(approved.deviceId, deviceId);
     assert.equal(approved.wrongCodeAttempts, 1);
     assert.match(approved.decidedBy, /^user:usr_/, 'decided by the signed-in technician');
@@ -175,10 +183,8 @@ test(
     await suspicious.getByRole('button', { name: 'Reject…' }).click();
     await suspicious.getByRole('button', { name: 'Reject SN-2002' }).click();
     await page.getByRole('status').filter({ hasText: 'Rejected SN-2002' }).waitFor();
-    const rejected = await t.call('GET', '/v1/provisioning/operations?serial=SN-2002&status=rejected', {
-      token: apiKey,
-    });
-    assert.equal(rejected.body.items.length, 1);
+    const rejected = await api('GET', '/v1/provisioning/operations?serial=SN-2002&status=rejected');
+    assert.equal(rejected.items.length, 1);
     await page.getByText('No device is waiting for approval.').waitFor();
 
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -193,18 +199,10 @@ test(
   'with two-factor authentication the sign-in asks for the one-time code',
   { skip: missing, timeout: 60_000 },
   async () => {
-    const login = await t.call('POST', '/v1/auth/login', { body: { username: 'tech', password: PASSWORD } });
-    const begin = await t.call('POST', '/v1/auth/totp', { token: login.body.token });
-    const at = Date.now();
-    const confirmed = await t.call('POST', '/v1/auth/totp/confirm', {
-      token: login.body.token,
-      body: { code: totpCode(begin.body.secret, at) },
-    });
-    assert.equal(confirmed.status, 200, confirmed.text);
+    const totp = await enrolTotp(t, 'tech');
 
     const { context, page, violations } = await phone();
-    await page.goto(`${origin}/console/approvals`);
-    await signIn(page, 'tech', PASSWORD);
+    await openAs(page, 'approvals', 'tech');
     const field = page.getByLabel('One-time code');
     await field.waitFor();
     assert.equal(await field.evaluate((el) => el === document.activeElement), true);
@@ -212,7 +210,7 @@ test(
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'That code was not accepted' }).waitFor();
     // The next time step: the confirming code was spent.
-    await field.fill(totpCode(begin.body.secret, at + 30_000));
+    await field.fill(totpCode(totp.secret, totp.at + 30_000));
     await shot(page, 'one-time-code');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
@@ -225,12 +223,8 @@ test(
   'an operator sees the fleet as the API answers it: counts, versions against the minimum, a filtered and paged device list kept in the address',
   { skip: missing, timeout: 90_000 },
   async (ctx) => {
-    const { tenantId, apiKey } = await t.tenant('fleet-ops');
-    const user = await t.call('POST', `/v1/tenants/${tenantId}/users`, {
-      token: await t.adminToken(),
-      body: { username: 'ops', password: PASSWORD, grants: [{ role: 'operator' }] },
-    });
-    assert.equal(user.status, 201, user.text);
+    const { apiKey } = await tenantWith(t, 'fleet-ops', 'ops', [{ role: 'operator' }]);
+    const api = apiWith(t, apiKey);
 
     // 23 devices: one page of 20 and one of 3. Seven report firmware, two are connected, one disabled.
     const units: { name: string; deviceId: string; accessKey: string }[] = [];
@@ -269,34 +263,28 @@ test(
 
     /** The names of the devices the API lists for a query: what the console must show. */
     const listed = async (query: string) => {
-      const r = await t.call('GET', `/v1/devices?${query}`, { token: apiKey });
-      assert.equal(r.status, 200, r.text);
-      return { names: (r.body.items as { name: string }[]).map((d) => d.name), next: r.body.nextCursor };
+      const r = await api('GET', `/v1/devices?${query}`);
+      return { names: (r.items as { name: string }[]).map((d) => d.name), next: r.nextCursor };
     };
     await eventually(async () => (await listed('connected=true')).names.length === 2, 5_000, 'presence');
 
     const { context, page, violations } = await phone();
     // The address names the screen and the page size; it is kept through the sign-in.
-    await page.goto(`${origin}/console/fleet?limit=20`);
-    await signIn(page, 'ops', PASSWORD);
-    await page.getByRole('heading', { name: 'Fleet', level: 1 }).waitFor();
-    assert.equal(await page.title(), 'Fleet · Mooring console');
-    const nav = page.getByRole('navigation', { name: 'Screens' });
-    assert.equal(await nav.getByRole('link', { name: 'Fleet' }).getAttribute('aria-current'), 'page');
+    await openAs(page, 'fleet?limit=20', 'ops');
+    await assertOnScreen(page, 'Fleet');
 
     // The counts: the API's total, connected (online) and the rest offline, disabled, below the minimum.
     const count = (label: string) =>
       page.locator('.counts > div').filter({ has: page.getByRole('term').getByText(label, { exact: true }) });
     await count('Online').getByRole('definition').getByText('2', { exact: true }).waitFor();
-    for (const [label, value] of [
-      ['Devices', '23'],
-      ['Online', '2'],
-      ['Offline', '21'],
-      ['Disabled', '1'],
-      ['Below minimum', '3'],
-      ['No firmware reported', '16'],
-    ])
-      assert.equal(await count(label!).getByRole('definition').innerText(), value, label);
+    assert.deepEqual(await countsOf(page), {
+      Devices: 23,
+      Online: 2,
+      Offline: 21,
+      Disabled: 1,
+      'Below minimum': 3,
+      'No firmware reported': 16,
+    });
 
     // The versions of each class in SemVer order (1.10.0 after 1.4.0), the minimum as a line between.
     const gw = page.getByRole('table', { name: /^gw-v2/ });
@@ -385,6 +373,7 @@ test(
     assert.equal(await page.getByRole('article').count(), 0);
 
     // The screens from the keyboard: each link is reached and followed like any link.
+    const nav = page.getByRole('navigation', { name: 'Screens' });
     await nav.getByRole('link', { name: 'Approvals' }).focus();
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
@@ -411,27 +400,21 @@ test(
   'an operator changes every device a filter matches: counted by a dry run first, then confirmed with that count',
   { skip: missing, timeout: 90_000 },
   async () => {
-    const { tenantId, apiKey } = await t.tenant('bulk-ops');
-    const user = await t.call('POST', `/v1/tenants/${tenantId}/users`, {
-      token: await t.adminToken(),
-      body: { username: 'bulk', password: PASSWORD, grants: [{ role: 'operator' }] },
-    });
-    assert.equal(user.status, 201, user.text);
+    const { apiKey } = await tenantWith(t, 'bulk-ops', 'bulk', [{ role: 'operator' }]);
+    const api = apiWith(t, apiKey);
     // Four devices at site:east (one disabled already), two at site:west.
     const east: string[] = [];
     for (let i = 1; i <= 4; i++)
       east.push((await t.device(apiKey, { name: `east-${i}`, tags: ['site:east'] })).deviceId);
     for (let i = 1; i <= 2; i++) await t.device(apiKey, { name: `west-${i}`, tags: ['site:west'] });
-    await t.call('POST', `/v1/devices/${east[3]}/disable`, { token: apiKey });
-    const names = async (query: string) => {
-      const r = await t.call('GET', `/v1/devices?limit=500&${query}`, { token: apiKey });
-      assert.equal(r.status, 200, r.text);
-      return (r.body.items as { name: string }[]).map((d) => d.name).sort();
-    };
+    await api('POST', `/v1/devices/${east[3]}/disable`);
+    const names = async (query: string) =>
+      ((await api('GET', `/v1/devices?limit=500&${query}`)).items as { name: string }[])
+        .map((d) => d.name)
+        .sort();
 
     const { context, page, violations } = await phone();
-    await page.goto(`${origin}/console/fleet?tag=site%3Aeast`);
-    await signIn(page, 'bulk', PASSWORD);
+    await openAs(page, 'fleet?tag=site%3Aeast', 'bulk');
     const status = page.getByRole('status').filter({ hasText: /^Page \d/ });
     await status.filter({ hasText: 'Page 1: 4 devices.' }).waitFor();
 
@@ -497,12 +480,8 @@ test(
   "an operator opens a device's page from the fleet: its latest values and chart as the API answers them, a command and its answer, and a change of its desired configuration",
   { skip: missing, timeout: 60_000 },
   async (ctx) => {
-    const { tenantId, apiKey } = await t.tenant('device-page');
-    const user = await t.call('POST', `/v1/tenants/${tenantId}/users`, {
-      token: await t.adminToken(),
-      body: { username: 'dev-ops', password: PASSWORD, grants: [{ role: 'operator' }] },
-    });
-    assert.equal(user.status, 201, user.text);
+    const { apiKey } = await tenantWith(t, 'device-page', 'dev-ops', [{ role: 'operator' }]);
+    const api = apiWith(t, apiKey);
     const { deviceId, accessKey } = await t.device(apiKey, {
       name: 'boiler-7',
       serial: 'SN-7007',
@@ -519,16 +498,11 @@ test(
     assert.equal(sent.status, 202, sent.text);
     const mqtt = await t.connectDevice(deviceId, accessKey);
     ctx.after(() => mqtt.end(true));
-    const get = async (path: string) => {
-      const r = await t.call('GET', `/v1/devices/${deviceId}${path}`, { token: apiKey });
-      assert.equal(r.status, 200, r.text);
-      return r.body;
-    };
+    const get = (path: string) => api('GET', `/v1/devices/${deviceId}${path}`);
     await eventually(async () => (await get('')).presence.connected, 5_000, 'presence');
 
     const { context, page, violations } = await phone();
-    await page.goto(`${origin}/console/fleet`);
-    await signIn(page, 'dev-ops', PASSWORD);
+    await openAs(page, 'fleet', 'dev-ops');
     await page.getByRole('article', { name: 'boiler-7' }).getByRole('link', { name: 'boiler-7' }).click();
     await page.getByRole('heading', { name: 'boiler-7', level: 1 }).waitFor();
     assert.equal(new URL(page.url()).pathname, `/console/devices/${deviceId}`);
@@ -626,7 +600,7 @@ test(
     assert.equal((await get('/config')).desired.document.interval, 45);
 
     // A device that is not there: said with its code.
-    await page.goto(`${origin}/console/devices/dev_nosuchdevice`);
+    await page.goto('/console/devices/dev_nosuchdevice');
     await page.getByRole('alert').filter({ hasText: 'NOT_FOUND' }).waitFor();
     assert.deepEqual(violations, []);
     await context.close();

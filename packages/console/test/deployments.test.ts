@@ -13,32 +13,35 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { Page } from 'playwright-core';
 import { eventually, type TestPlatform } from '../../server/test/harness.js';
 import {
-  PASSWORD,
+  apiWith,
+  assertOnScreen,
+  countsOf,
+  idInAddress,
   missing,
+  openAs,
   shot,
-  signIn,
   startConsole,
-  tenantUser,
+  tenantWith,
+  uploadArtifact,
+  type Api,
   type ConsoleHarness,
 } from './browser-harness.js';
 
 let h: ConsoleHarness;
 let t: TestPlatform;
-let origin: string;
 let tenant: { tenantId: string; apiKey: string };
+let api: Api;
 
 before(async () => {
   if (missing) return;
   h = await startConsole();
   t = h.t;
-  origin = h.origin;
-  tenant = await t.tenant('ota-ops');
-  await tenantUser(t, tenant.tenantId, 'deployer');
+  tenant = await tenantWith(t, 'ota-ops', 'deployer');
+  api = apiWith(t, tenant.apiKey);
 });
 after(async () => {
   await h?.stop();
@@ -57,22 +60,9 @@ const LABELS: Record<string, string> = {
   cancelled: 'Cancelled',
 };
 
-async function api(method: string, path: string, body?: unknown) {
-  const r = await t.call(method, path, { token: tenant.apiKey, ...(body !== undefined ? { body } : {}) });
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`);
-  return r.body;
-}
-
 /** An image of `hardwareClass` at 2.0.0. */
-async function upload(hardwareClass: string): Promise<string> {
-  const r = await t.call('POST', `/v1/artifacts?version=2.0.0&hardwareClass=${hardwareClass}&sequence=2`, {
-    token: tenant.apiKey,
-    raw: randomBytes(4096),
-    headers: { 'content-type': 'application/octet-stream' },
-  });
-  assert.equal(r.status, 201, r.text);
-  return r.body.id;
-}
+const upload = (hardwareClass: string) =>
+  uploadArtifact(t, tenant.apiKey, { version: '2.0.0', hardwareClass, sequence: 2 });
 
 type Unit = Awaited<ReturnType<typeof unit>>;
 
@@ -113,15 +103,7 @@ async function report(accessKey: string, operationId: string, body: object) {
 }
 
 /** The counts the page shows ("Devices" and each state's), and the same from the API. */
-const shownCounts = (page: Page) =>
-  page
-    .getByRole('region', { name: 'Devices by state' })
-    .locator('.counts > div')
-    .evaluateAll((els) =>
-      Object.fromEntries(
-        els.map((e) => [e.querySelector('dt')!.textContent, Number(e.querySelector('dd')!.textContent)]),
-      ),
-    );
+const shownCounts = (page: Page) => countsOf(page.getByRole('region', { name: 'Devices by state' }));
 async function apiCounts(deploymentId: string) {
   const d = await api('GET', `/v1/deployments/${deploymentId}`);
   return {
@@ -156,12 +138,8 @@ test(
     await unit('gw-new', 'fleet:a', 'gw-ota', '2.0.0');
 
     const { context, page, violations } = await h.desktop();
-    await page.goto(`${origin}/console/deployments`);
-    await signIn(page, 'deployer', PASSWORD);
-    await page.getByRole('heading', { name: 'Deployments', level: 1 }).waitFor();
-    assert.equal(await page.title(), 'Deployments · Mooring console');
-    const nav = page.getByRole('navigation', { name: 'Screens' });
-    assert.equal(await nav.getByRole('link', { name: 'Deployments' }).getAttribute('aria-current'), 'page');
+    await openAs(page, 'deployments', 'deployer');
+    await assertOnScreen(page, 'Deployments');
     await page.getByText('No deployment yet.').waitFor();
     await page.getByRole('region', { name: 'Emergency stop' }).getByText('Not engaged').waitFor();
 
@@ -186,7 +164,7 @@ test(
     await form.getByLabel('Retries').fill('0');
     await form.getByRole('button', { name: 'Create deployment' }).click();
     await page.getByRole('heading', { name: 'gw 2.0.0', level: 1 }).waitFor();
-    const deploymentId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const deploymentId = idInAddress(page);
     assert.match(deploymentId, /^dep_/);
     assert.equal(await page.title(), 'Deployment · Mooring console');
     const created = await api('GET', `/v1/deployments/${deploymentId}`);
@@ -332,8 +310,7 @@ test(
     ctx.after(() => clients.forEach((c) => c.end(true)));
 
     const { context, page, violations } = await h.phone();
-    await page.goto(`${origin}/console/deployments`);
-    await signIn(page, 'deployer', PASSWORD);
+    await openAs(page, 'deployments', 'deployer');
     await page.getByText('New deployment', { exact: true }).click();
     const form = page.getByRole('form', { name: 'New deployment' });
     await form.getByLabel('Artifact').selectOption({ label: '2.0.0 for gate-hw (sequence 2)' });
@@ -346,7 +323,7 @@ test(
     await form.getByLabel('Margin (points)').fill('5');
     await form.getByRole('button', { name: 'Create deployment' }).click();
     await page.getByRole('heading', { name: 'gate 2.0.0', level: 1 }).waitFor();
-    const deploymentId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const deploymentId = idInAddress(page);
     const gate = (await api('GET', `/v1/deployments/${deploymentId}`)).healthGate;
     assert.equal(gate.minSample, 1);
     assert.equal(gate.marginPercent, 5);

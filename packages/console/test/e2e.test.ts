@@ -19,7 +19,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,12 +28,16 @@ import { eventually, type TestPlatform } from '../../server/test/harness.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from '../../server/test/webhook-receiver.js';
 import { totpCode } from '../../server/src/domains/users/totp.js';
 import {
-  PASSWORD,
+  apiWith,
+  enrolTotp,
+  idInAddress,
   missing,
+  openAs,
   shot,
-  signIn,
   startConsole,
-  tenantUser,
+  tenantWith,
+  uploadArtifact,
+  type Api,
   type ConsoleHarness,
   type ConsolePage,
 } from './browser-harness.js';
@@ -47,6 +50,7 @@ let t: TestPlatform;
 let receiver: Receiver;
 let work: string;
 let apiKey: string;
+let api: Api;
 let owner: ConsolePage;
 let page: Page;
 const simulators: { child: ChildProcess; stderr: () => string; exited: Promise<number> }[] = [];
@@ -80,12 +84,6 @@ async function provisioningToken(body: Record<string, unknown>): Promise<string>
   return r.body.secret as string;
 }
 
-async function api(method: string, path: string, body?: unknown) {
-  const r = await t.call(method, path, { token: apiKey, ...(body !== undefined ? { body } : {}) });
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`);
-  return r.body;
-}
-
 before(async () => {
   if (missing) return;
   // The webhook receiver is on 127.0.0.1, which the platform refuses to call unless allowed.
@@ -96,9 +94,8 @@ before(async () => {
   t = h.t;
   work = mkdtempSync(join(tmpdir(), 'mooring-console-e2e-'));
   writeFileSync(join(work, 'ca.pem'), t.platform.caCert);
-  const tenant = await t.tenant('harbour-works');
-  apiKey = tenant.apiKey;
-  await tenantUser(t, tenant.tenantId, 'harbourmaster');
+  ({ apiKey } = await tenantWith(t, 'harbour-works', 'harbourmaster'));
+  api = apiWith(t, apiKey);
 
   // The fleet: six buoys on firmware 1.0.0 that provision themselves with an auto-approved batch token.
   const batch = await provisioningToken({
@@ -128,23 +125,13 @@ after(async () => {
 });
 
 test('the owner signs in with a password and an authenticator code', { skip: missing }, async () => {
-  const login = await t.call('POST', '/v1/auth/login', {
-    body: { username: 'harbourmaster', password: PASSWORD },
-  });
-  const begin = await t.call('POST', '/v1/auth/totp', { token: login.body.token });
-  const at = Date.now();
-  const confirmed = await t.call('POST', '/v1/auth/totp/confirm', {
-    token: login.body.token,
-    body: { code: totpCode(begin.body.secret, at) },
-  });
-  assert.equal(confirmed.status, 200, confirmed.text);
+  const totp = await enrolTotp(t, 'harbourmaster');
 
   owner = await h.desktop();
   page = owner.page;
-  await page.goto(`${h.origin}/console/approvals`);
-  await signIn(page, 'harbourmaster', PASSWORD);
+  await openAs(page, 'approvals', 'harbourmaster');
   // The code of the next time step: the one that confirmed the enrolment is spent.
-  await page.getByLabel('One-time code').fill(totpCode(begin.body.secret, at + 30_000));
+  await page.getByLabel('One-time code').fill(totpCode(totp.secret, totp.at + 30_000));
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Devices waiting for approval' }).waitFor();
   assert.deepEqual(owner.violations, []);
@@ -199,7 +186,7 @@ test(
       60_000,
       'the simulated fleet to connect',
     );
-    await page.goto(`${h.origin}/console/fleet?tag=fleet%3Abuoys`);
+    await page.goto('/console/fleet?tag=fleet%3Abuoys');
     const status = page.getByRole('status').filter({ hasText: /^Page \d/ });
     await status.filter({ hasText: `Page 1: ${FLEET} devices.` }).waitFor();
 
@@ -244,7 +231,7 @@ test('a buoy’s page: its chart draws the readings the API answers', { skip: mi
   // The same readings, asked of the API by the test: what the page drew is what the store holds.
   const from = Math.min(...body.items.map((i) => i.ts));
   const to = Math.max(...body.items.map((i) => i.ts));
-  const deviceId = new URL(page.url()).pathname.split('/').pop()!;
+  const deviceId = idInAddress(page);
   const again = await api(
     'GET',
     `/v1/devices/${deviceId}/telemetry?key=${key}&from=${from}&to=${to + 1}&limit=500`,
@@ -284,12 +271,7 @@ test(
   'a deployment the health gate pauses when the updated buoys crash-loop, then the emergency stop',
   { skip: missing },
   async () => {
-    const artifact = await t.call('POST', '/v1/artifacts?version=2.0.0&hardwareClass=buoy-2&sequence=1', {
-      token: apiKey,
-      raw: randomBytes(4096),
-      headers: { 'content-type': 'application/octet-stream' },
-    });
-    assert.equal(artifact.status, 201, artifact.text);
+    await uploadArtifact(t, apiKey, { version: '2.0.0', hardwareClass: 'buoy-2', sequence: 1 });
 
     await page.getByRole('link', { name: 'Deployments' }).click();
     await page.getByRole('heading', { name: 'Deployments', level: 1 }).waitFor();
@@ -304,7 +286,7 @@ test(
     await form.getByLabel('Sample').fill('2');
     await form.getByRole('button', { name: 'Create deployment' }).click();
     await page.getByRole('heading', { name: 'buoys 2.0.0', level: 1 }).waitFor();
-    const deploymentId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const deploymentId = idInAddress(page);
 
     // The updated half reports success, then restarts again and again: the gate pauses the rollout.
     const about = page.getByRole('region', { name: 'Deployment', exact: true });

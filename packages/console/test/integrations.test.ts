@@ -23,12 +23,14 @@ import { eventually, type TestPlatform } from '../../server/test/harness.js';
 import { freePort, startMosquitto, stopProcess } from '../../server/test/mosquitto.js';
 import { startReceiver, verifyStandardWebhook, type Receiver } from '../../server/test/webhook-receiver.js';
 import {
-  PASSWORD,
+  apiWith,
+  assertOnScreen,
   missing,
+  openAs,
   shot,
-  signIn,
   startConsole,
-  tenantUser,
+  tenantWith,
+  type Api,
   type ConsoleHarness,
 } from './browser-harness.js';
 
@@ -39,6 +41,7 @@ let broker: ChildProcess;
 let brokerPort: number;
 let brokerDir: string;
 let apiKey: string;
+let api: Api;
 let device: { deviceId: string; accessKey: string };
 let device2: { deviceId: string; accessKey: string };
 
@@ -57,9 +60,8 @@ before(async () => {
     startConsole({ MOORING_OUTBOUND_ALLOW_LIST: '127.0.0.1/32' }),
   ]);
   t = h.t;
-  const tenant = await t.tenant('harbour-integrations');
-  apiKey = tenant.apiKey;
-  await tenantUser(t, tenant.tenantId, 'integrator');
+  ({ apiKey } = await tenantWith(t, 'harbour-integrations', 'integrator'));
+  api = apiWith(t, apiKey);
   device = await t.device(apiKey, { name: 'boiler-1' });
   device2 = await t.device(apiKey, { name: 'boiler-2' });
 });
@@ -70,17 +72,10 @@ after(async () => {
   if (brokerDir) rmSync(brokerDir, { recursive: true, force: true });
 });
 
-const get = async (path: string) => {
-  const r = await t.call('GET', path, { token: apiKey });
-  assert.equal(r.status, 200, r.text);
-  return r.body;
-};
-
 /** A signed-in desktop page on the Integrations screen (at `query`). */
 async function open(query = '') {
   const p = await h.desktop();
-  await p.page.goto(`${h.origin}/console/integrations${query}`);
-  await signIn(p.page, 'integrator', PASSWORD);
+  await openAs(p.page, `integrations${query}`, 'integrator');
   await p.page.getByRole('heading', { name: 'Integrations', level: 1 }).waitFor();
   return p;
 }
@@ -92,9 +87,7 @@ test(
   { skip: missing, timeout: 90_000 },
   async () => {
     const { context, page, violations } = await open();
-    assert.equal(await page.title(), 'Integrations · Mooring console');
-    const nav = page.getByRole('navigation', { name: 'Screens' });
-    assert.equal(await nav.getByRole('link', { name: 'Integrations' }).getAttribute('aria-current'), 'page');
+    await assertOnScreen(page, 'Integrations');
     await page.getByText('No webhook yet.').waitFor();
 
     // An address inside the platform's own network: refused, said with its code.
@@ -107,7 +100,7 @@ test(
     await form.getByRole('checkbox', { name: 'device.event' }).check();
     await form.getByRole('button', { name: 'Add the webhook' }).click();
     await form.getByRole('alert').filter({ hasText: 'WEBHOOK_URL_REFUSED' }).waitFor();
-    assert.deepEqual((await get('/v1/webhooks')).items, []);
+    assert.deepEqual((await api('GET', '/v1/webhooks')).items, []);
 
     // The receiver's address and CA: created, and its secret shown this once.
     await form.getByLabel('URL').fill(receiver.url);
@@ -117,7 +110,7 @@ test(
     await shown.getByText('it is shown this once and is not shown again').waitFor();
     const secret = (await shown.locator('code').textContent()) ?? '';
     assert.match(secret, /^whsec_/);
-    [webhookId] = (await get('/v1/webhooks')).items.map((w: { id: string }) => w.id);
+    [webhookId] = (await api('GET', '/v1/webhooks')).items.map((w: { id: string }) => w.id);
     const card = page.getByRole('article', { name: 'Webhook ops' });
     await card.getByText('active', { exact: true }).waitFor();
     // The secret shown is the one the platform signs with: the challenge the receiver got verifies.
@@ -147,7 +140,7 @@ test(
     const log = page.getByRole('region', { name: 'Delivery log of ops' });
     const row = log.getByRole('row', { name: `Delivery ${eventId}` });
     await row.getByText('delivered', { exact: true }).waitFor();
-    const [delivery] = (await get(`/v1/webhooks/${webhookId}/deliveries`)).items;
+    const [delivery] = (await api('GET', `/v1/webhooks/${webhookId}/deliveries`)).items;
     assert.equal(delivery.status, 'delivered');
     assert.equal(await row.getByRole('cell').nth(2).textContent(), String(delivery.attempts));
     assert.equal(await row.getByRole('cell').nth(3).textContent(), '200');
@@ -181,11 +174,11 @@ test(
     await card.getByText('are not delivered to it, not even after it is enabled again').waitFor();
     await card.getByRole('button', { name: 'Disable ops' }).click();
     await card.getByText('disabled', { exact: true }).waitFor();
-    assert.equal((await get(`/v1/webhooks/${webhookId}`)).status, 'disabled');
+    assert.equal((await api('GET', `/v1/webhooks/${webhookId}`)).status, 'disabled');
     await log.getByText('This webhook is disabled: deliveries wait until it is active.').waitFor();
     await card.getByRole('button', { name: 'Enable' }).click();
     await card.getByRole('button', { name: 'Disable…' }).waitFor();
-    assert.notEqual((await get(`/v1/webhooks/${webhookId}`)).status, 'disabled');
+    assert.notEqual((await api('GET', `/v1/webhooks/${webhookId}`)).status, 'disabled');
     assert.deepEqual(violations, []);
     await context.close();
   },
@@ -230,7 +223,7 @@ test(
     });
     assert.equal(sent.status, 202, sent.text);
     const status = async (name: string) =>
-      (await get('/v1/bridges')).items.find((b: { name: string }) => b.name === name).status;
+      (await api('GET', '/v1/bridges')).items.find((b: { name: string }) => b.name === name).status;
     await eventually(async () => (await status('plant broker')).forwarded === 1, 10_000, 'forwarded');
     const stuck = await eventually(
       async () => {
@@ -246,7 +239,7 @@ test(
     await down.getByText(stuck.lastError, { exact: false }).waitFor();
     await down.locator('.spool').filter({ hasText: /^1$/ }).waitFor();
     // Forwarded: 1, and nothing waiting.
-    await plant.getByRole('definition').filter({ hasText: /^1$/ }).waitFor();
+    await plant.locator('dt:text-is("Forwarded") + dd').filter({ hasText: /^1$/ }).waitFor();
     assert.equal(await plant.locator('.spool').textContent(), '0');
 
     // Paused after a confirmation, resumed, and the other deleted after one.
@@ -254,7 +247,8 @@ test(
     await plant.getByRole('button', { name: 'Pause plant broker' }).click();
     await plant.getByText('paused', { exact: true }).waitFor();
     assert.equal(
-      (await get('/v1/bridges')).items.find((b: { name: string }) => b.name === 'plant broker').enabled,
+      (await api('GET', '/v1/bridges')).items.find((b: { name: string }) => b.name === 'plant broker')
+        .enabled,
       false,
     );
     await plant.getByRole('button', { name: 'Resume' }).click();
@@ -264,7 +258,7 @@ test(
     await down.getByRole('button', { name: 'Delete offline broker' }).click();
     await down.waitFor({ state: 'detached' });
     assert.deepEqual(
-      (await get('/v1/bridges')).items.map((b: { name: string }) => b.name),
+      (await api('GET', '/v1/bridges')).items.map((b: { name: string }) => b.name),
       ['plant broker'],
     );
     assert.deepEqual(violations, []);
@@ -302,7 +296,7 @@ test(
     }
     const fired = await eventually(
       async () => {
-        const items = (await get('/v1/alerts?state=open')).items as { id: string; deviceId: string }[];
+        const items = (await api('GET', '/v1/alerts?state=open')).items as { id: string; deviceId: string }[];
         return items.length === 2 && items;
       },
       15_000,
@@ -312,11 +306,11 @@ test(
     await page.getByRole('button', { name: 'Refresh' }).click();
     const alert = page.getByRole('article', { name: `Alert boiler too hot on ${device.deviceId}` });
     await alert.getByText('firing', { exact: true }).waitFor();
-    await alert.getByText((await get(`/v1/alerts/${first!.id}`)).reason).waitFor();
+    await alert.getByText((await api('GET', `/v1/alerts/${first!.id}`)).reason).waitFor();
     await alert.getByRole('button', { name: 'Acknowledge' }).click();
     await alert.getByText('acknowledged', { exact: true }).waitFor();
     await page.getByText(`Acknowledged boiler too hot on ${device.deviceId}.`).waitFor();
-    assert.equal((await get(`/v1/alerts/${first!.id}`)).state, 'acknowledged');
+    assert.equal((await api('GET', `/v1/alerts/${first!.id}`)).state, 'acknowledged');
     await shot(page, 'integrations');
     // Resolved by hand after a confirmation: it leaves the open alerts.
     await alert.getByRole('button', { name: 'Resolve…' }).click();
@@ -324,7 +318,7 @@ test(
     await alert.getByRole('button', { name: 'Resolve the alert' }).click();
     await page.getByText(`Resolved boiler too hot on ${device.deviceId}.`).waitFor();
     await alert.waitFor({ state: 'detached' });
-    const resolved = await get(`/v1/alerts/${first!.id}`);
+    const resolved = await api('GET', `/v1/alerts/${first!.id}`);
     assert.equal(resolved.resolution, 'manual');
     assert.match(resolved.resolvedBy, /^user:/);
 
@@ -336,12 +330,12 @@ test(
     await stale.getByRole('button', { name: 'Acknowledge' }).click();
     await stale.getByRole('alert').filter({ hasText: 'ALERT_STATE_CONFLICT' }).waitFor();
     await stale.getByText('The alert is resolved already').waitFor();
-    assert.match((await get(`/v1/alerts/${second!.id}`)).resolvedBy, /^api-key:/);
+    assert.match((await api('GET', `/v1/alerts/${second!.id}`)).resolvedBy, /^api-key:/);
 
     await rule.getByRole('button', { name: 'Delete…' }).click();
     await rule.getByRole('button', { name: 'Delete boiler too hot' }).click();
     await page.getByText('No alert rule yet.').waitFor();
-    assert.deepEqual((await get('/v1/alert-rules')).items, []);
+    assert.deepEqual((await api('GET', '/v1/alert-rules')).items, []);
     assert.deepEqual(violations, []);
     await context.close();
   },
