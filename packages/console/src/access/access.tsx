@@ -7,7 +7,7 @@
  */
 import { useState } from 'preact/hooks';
 import { accessApi, type Role } from './api-access.js';
-import { sessionOverFor } from '../shared/actions.js';
+import type { SessionOver } from '../shared/actions.js';
 import type { Me } from '../shared/api.js';
 import { ApiKeys } from './api-keys.js';
 import { Invitations } from './invitations.js';
@@ -16,8 +16,8 @@ import { Roles } from './roles.js';
 import { Heading } from '../shared/ui.js';
 import { Users } from './users.js';
 
-export function Access(props: { me: Me; onSessionEnded(): void }) {
-  const sessionOver = sessionOverFor(props.onSessionEnded);
+export function Access(props: { me: Me; sessionOver: SessionOver }) {
+  const { sessionOver } = props;
   const [roles, setRoles] = useState<Role[] | undefined>(undefined);
   const [rolesError, setRolesError] = useState<string | undefined>(undefined);
   const [generation, setGeneration] = useState(0);

@@ -5,9 +5,10 @@
  * no firmware uses it is marked suspicious. Made for a phone held next to the device.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { ConfirmPanel, refusalText, type SessionOver } from '../shared/actions.js';
 import { ApiProblem, api, type Operation, type ProvisioningToken } from '../shared/api.js';
-import { ago, decisionText, problemText, when } from '../shared/messages.js';
-import { Heading, Notice, TextField } from '../shared/ui.js';
+import { decisionText, when } from '../shared/messages.js';
+import { Heading, Instant, Notice, TextField } from '../shared/ui.js';
 
 const REFRESH_MS = 10_000;
 
@@ -18,20 +19,12 @@ interface Loaded {
   tokens: ReadonlyMap<string, ProvisioningToken>;
 }
 
-export function Approvals(props: { onSessionEnded(): void }) {
+export function Approvals(props: { sessionOver: SessionOver }) {
+  const { sessionOver } = props;
   const [loaded, setLoaded] = useState<Loaded | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const [done, setDone] = useState<string | undefined>(undefined);
   const [loading, setLoading] = useState(false);
-
-  /** Every refusal of an expired or ended session sends the person back to sign in. */
-  function sessionOver(e: unknown): boolean {
-    if (e instanceof ApiProblem && e.status === 401) {
-      props.onSessionEnded();
-      return true;
-    }
-    return false;
-  }
 
   /** More than the first page is shown: a quiet refresh would drop the rest, so it waits. */
   const extended = useRef(false);
@@ -59,8 +52,7 @@ export function Approvals(props: { onSessionEnded(): void }) {
         tokens,
       }));
     } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      if (!sessionOver(e)) setError(problemText(e));
+      setError(refusalText(e, sessionOver));
     } finally {
       if (!quiet) setLoading(false);
     }
@@ -132,7 +124,7 @@ function OperationCard(props: {
   token: ProvisioningToken | undefined;
   now: number;
   onDecided(message: string): void;
-  sessionOver(e: unknown): boolean;
+  sessionOver: SessionOver;
 }) {
   const op = props.operation;
   const [code, setCode] = useState('');
@@ -197,9 +189,7 @@ function OperationCard(props: {
       <dl>
         <dt>Waiting since</dt>
         <dd>
-          <time dateTime={new Date(op.createdAt).toISOString()} title={when(op.createdAt)}>
-            {ago(op.createdAt, props.now)}
-          </time>
+          <Instant at={op.createdAt} now={props.now} />
         </dd>
         <dt>Waits until</dt>
         <dd>{when(op.expiresAt)}</dd>
@@ -269,18 +259,17 @@ function OperationCard(props: {
           </div>
         </form>
       ) : (
-        <div class="confirm" role="group" aria-label={`Reject ${op.serial}`}>
-          <p>Reject {op.serial}? The device is told and must start again to be approved later.</p>
+        <ConfirmPanel
+          name={`Reject ${op.serial}`}
+          question={`Reject ${op.serial}? The device is told and must start again to be approved later.`}
+          confirmLabel={`Reject ${op.serial}`}
+          danger
+          busy={busy}
+          onConfirm={reject}
+          onCancel={() => setRejecting(false)}
+        >
           {error && <Notice kind="error">{error}</Notice>}
-          <div class="actions">
-            <button type="button" class="danger" disabled={busy} onClick={reject}>
-              Reject {op.serial}
-            </button>
-            <button type="button" disabled={busy} onClick={() => setRejecting(false)}>
-              Cancel
-            </button>
-          </div>
-        </div>
+        </ConfirmPanel>
       )}
     </article>
   );
