@@ -96,7 +96,7 @@ export function Approvals(props: { sessionOver: SessionOver }) {
         <p class="empty">No device is waiting for approval.</p>
       )}
       {loaded && loaded.items.length > 0 && (
-        <ul class="operations">
+        <ul class="cards">
           {loaded.items.map((op) => (
             <li key={op.id}>
               <OperationCard
@@ -177,7 +177,7 @@ function OperationCard(props: {
   const suspicious = props.token?.suspicious;
   const attributes = Object.keys(op.attributes).length > 0 ? JSON.stringify(op.attributes) : undefined;
   return (
-    <article class="operation" aria-labelledby={headingId}>
+    <article class="card-item" aria-labelledby={headingId}>
       <h2 id={headingId}>
         <span class="label">Serial</span> {op.serial}
       </h2>

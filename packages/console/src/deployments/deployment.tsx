@@ -87,7 +87,7 @@ export function DeploymentPage(props: { deploymentId: string; sessionOver: Sessi
 
   const d = deployment;
   return (
-    <section class="deployment-page">
+    <section class="deployment-page wide">
       <p class="back">
         <Link href={`${BASE}/deployments`}>← Deployments</Link>
       </p>

@@ -87,7 +87,7 @@ export function Deployments(props: { sessionOver: SessionOver }) {
 
   const now = Date.now();
   return (
-    <section class="deployments">
+    <section class="deployments wide">
       <div class="title-row">
         <Heading>Deployments</Heading>
         <button type="button" onClick={reload}>
@@ -113,7 +113,7 @@ export function Deployments(props: { sessionOver: SessionOver }) {
           empty={status ? `No deployment is ${status}.` : 'No deployment yet.'}
           label="Pages of deployments"
         >
-          <ul class="deployment-list">
+          <ul class="cards">
             {pages.page?.items.map((d) => (
               <DeploymentCard key={d.id} deployment={d} now={now} />
             ))}
@@ -131,7 +131,7 @@ function DeploymentCard(props: { deployment: Deployment; now: number }) {
   const headingId = `dep-${d.id}`;
   return (
     <li>
-      <article class="deployment-card" aria-labelledby={headingId}>
+      <article class="card-item" aria-labelledby={headingId}>
         <h3 id={headingId}>
           <Link href={deploymentHref(d.id)}>{title}</Link>
         </h3>

@@ -60,7 +60,7 @@ export function DeviceConfigPanel(props: {
       <PollStopped stopped={poll.stopped} />
       {config && (
         <>
-          <dl class="config-versions">
+          <dl class="counts">
             <div>
               <dt>Desired version</dt>
               <dd>{config.desired.version}</dd>

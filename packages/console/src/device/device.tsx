@@ -59,7 +59,7 @@ export function DevicePage(props: { deviceId: string; sessionOver: SessionOver }
   const now = Date.now();
   const numericKeys = (latest ?? []).filter((v) => typeof v.value === 'number').map((v) => v.key);
   return (
-    <section class="device-page" aria-busy={loading}>
+    <section class="device-page wide" aria-busy={loading}>
       <p class="back">
         <Link href={`${BASE}/fleet`}>← Fleet</Link>
       </p>

@@ -113,7 +113,7 @@ export function BulkPanel(props: { filter: DeviceFilter; sessionOver: SessionOve
 
   const matched = count?.matched;
   return (
-    <details class="bulk">
+    <details class="fold bulk">
       <summary>Change every matching device</summary>
       <form onSubmit={countMatching}>
         <p>

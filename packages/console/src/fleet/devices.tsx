@@ -89,7 +89,7 @@ export function DeviceList(props: {
         empty="No device matches these filters."
         label="Pages of devices"
       >
-        <ul class="devices">
+        <ul class="cards devices">
           {pages.page?.items.map((d) => (
             <li key={d.id}>
               <DeviceCard device={d} now={now} />
@@ -222,7 +222,7 @@ function DeviceCard(props: { device: Device; now: number }) {
   const { presence, firmware } = d;
   const headingId = `device-${d.id}`;
   return (
-    <article class="device" aria-labelledby={headingId}>
+    <article class="card-item" aria-labelledby={headingId}>
       <h3 id={headingId}>
         <Link href={deviceHref(d.id)}>{d.name}</Link>
       </h3>

@@ -26,7 +26,7 @@ export function Fleet(props: { search: string; sessionOver: SessionOver }) {
   const reload = () => setGeneration((g) => g + 1);
 
   return (
-    <section class="fleet">
+    <section class="fleet wide">
       <div class="title-row">
         <Heading>Fleet</Heading>
         <button type="button" onClick={reload}>

@@ -107,7 +107,7 @@ function OpenAlerts(props: { generation: number; sessionOver: SessionOver }) {
       )}
       {alerts && alerts.length === 0 && <p class="empty">No alert is open.</p>}
       {alerts && alerts.length > 0 && (
-        <ul class="integrations">
+        <ul class="cards">
           {alerts.map((a) => (
             <li key={a.id}>
               <AlertCard alert={a} sessionOver={props.sessionOver} onChanged={changed} />
@@ -146,7 +146,7 @@ function AlertCard(props: {
 
   const now = Date.now();
   return (
-    <article class="integration" aria-label={`Alert ${a.ruleName} on ${a.deviceId}`}>
+    <article class="card-item" aria-label={`Alert ${a.ruleName} on ${a.deviceId}`}>
       <h3>
         {a.ruleName} <span class={`badge ${SEVERITY_CLASS[a.severity]}`}>{a.severity}</span>{' '}
         <span class={`badge ${a.state === 'firing' ? 'warn' : ''}`}>{a.state}</span>
@@ -213,7 +213,7 @@ function Rules(props: { generation: number; sessionOver: SessionOver; onChanged(
       {error && <Notice kind="error">{error}</Notice>}
       {rules && rules.length === 0 && <p class="empty">No alert rule yet.</p>}
       {rules && rules.length > 0 && (
-        <ul class="integrations">
+        <ul class="cards">
           {rules.map((r) => (
             <li key={r.id}>
               <RuleCard rule={r} sessionOver={props.sessionOver} onChanged={props.onChanged} />
@@ -230,7 +230,7 @@ function RuleCard(props: { rule: AlertRule; sessionOver: SessionOver; onChanged(
   const r = props.rule;
   const action = useAction(props.sessionOver, integrationText);
   return (
-    <article class="integration" aria-label={`Rule ${r.name}`}>
+    <article class="card-item" aria-label={`Rule ${r.name}`}>
       <h3>
         {r.name} <span class={`badge ${SEVERITY_CLASS[r.severity]}`}>{r.severity}</span>
         {!r.enabled && <span class="badge off">disabled</span>}

@@ -75,7 +75,7 @@ export function Bridges(props: { generation: number; sessionOver: SessionOver })
       <PollStopped stopped={poll.stopped} />
       {bridges && bridges.length === 0 && <p class="empty">No bridge yet.</p>}
       {bridges && bridges.length > 0 && (
-        <ul class="integrations">
+        <ul class="cards">
           {bridges.map((b) => (
             <li key={b.id}>
               <BridgeCard bridge={b} sessionOver={props.sessionOver} onChanged={changed} />
@@ -103,7 +103,7 @@ function BridgeCard(props: { bridge: Bridge; sessionOver: SessionOver; onChanged
   const now = Date.now();
   const st = state(b);
   return (
-    <article class="integration" aria-label={`Bridge ${b.name}`}>
+    <article class="card-item" aria-label={`Bridge ${b.name}`}>
       <h3>
         {b.name} <span class={`badge ${st.class}`}>{st.text}</span>
       </h3>

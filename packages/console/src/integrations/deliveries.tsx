@@ -328,7 +328,7 @@ function ReplayRange(props: { webhookId: string; sessionOver: SessionOver; onRep
   }
 
   return (
-    <details class="add">
+    <details class="fold">
       <summary>Replay a time range</summary>
       <form aria-label="Replay a time range" onSubmit={replay}>
         <p class="hint">

@@ -51,7 +51,7 @@ export function AddForm(props: {
     <>
       {outcome?.kind === 'success' && <OutcomeNotice outcome={outcome} />}
       <details
-        class="add"
+        class="fold"
         open={open}
         onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}
       >

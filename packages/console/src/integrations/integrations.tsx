@@ -20,7 +20,7 @@ export function Integrations(props: { search: string; sessionOver: SessionOver }
   const [generation, setGeneration] = useState(0);
 
   return (
-    <section class="integrations-screen">
+    <section class="integrations-screen wide">
       <div class="title-row">
         <Heading>Integrations</Heading>
         <button type="button" onClick={() => setGeneration((g) => g + 1)}>

@@ -91,7 +91,7 @@ export function Webhooks(props: {
       )}
       {webhooks && webhooks.length === 0 && <p class="empty">No webhook yet.</p>}
       {webhooks && webhooks.length > 0 && (
-        <ul class="integrations">
+        <ul class="cards">
           {webhooks.map((w) => (
             <li key={w.id}>
               <WebhookCard
@@ -156,7 +156,7 @@ function WebhookCard(props: {
   const now = Date.now();
   const status = STATUS[w.status];
   return (
-    <article class="integration" aria-label={`Webhook ${w.name}`}>
+    <article class="card-item" aria-label={`Webhook ${w.name}`}>
       <h3>
         {w.name} <span class={`badge ${status.class}`}>{status.text}</span>
       </h3>
