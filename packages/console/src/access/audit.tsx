@@ -12,7 +12,7 @@ import { query } from '../shared/api.js';
 import { plural, problemText, when } from '../shared/messages.js';
 import { PagedList, usePagedRead } from '../shared/pages.js';
 import { useApiRead } from '../shared/read.js';
-import { Heading, Notice, SelectField, TextField } from '../shared/ui.js';
+import { Notice, ScreenTitle, SelectField, TextField } from '../shared/ui.js';
 
 const PERIODS = [
   { value: '3600000', label: 'The last hour' },
@@ -80,18 +80,14 @@ export function Audit(props: { sessionOver: SessionOver }) {
 
   return (
     <section class="audit wide">
-      <div class="title-row">
-        <Heading>Audit</Heading>
-        <button
-          type="button"
-          onClick={() => {
-            setApplied(queryOf(draft, Date.now()));
-            setGeneration((g) => g + 1);
-          }}
-        >
-          Refresh
-        </button>
-      </div>
+      <ScreenTitle
+        onRefresh={() => {
+          setApplied(queryOf(draft, Date.now()));
+          setGeneration((g) => g + 1);
+        }}
+      >
+        Audit
+      </ScreenTitle>
       <Verification generation={generation} sessionOver={sessionOver} />
       <form class="filters" onSubmit={apply} aria-label="Filter the records">
         <div class="filter-fields">

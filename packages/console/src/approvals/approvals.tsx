@@ -8,7 +8,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ConfirmPanel, refusalText, type SessionOver } from '../shared/actions.js';
 import { ApiProblem, api, type Operation, type ProvisioningToken } from '../shared/api.js';
 import { decisionText, when } from '../shared/messages.js';
-import { Heading, Instant, Notice, TextField } from '../shared/ui.js';
+import { Instant, Notice, ScreenTitle, TextField } from '../shared/ui.js';
 
 const REFRESH_MS = 10_000;
 
@@ -76,12 +76,9 @@ export function Approvals(props: { sessionOver: SessionOver }) {
   const now = Date.now();
   return (
     <section class="approvals" aria-busy={loading}>
-      <div class="title-row">
-        <Heading>Devices waiting for approval</Heading>
-        <button type="button" onClick={() => void load()} disabled={loading}>
-          {loading ? 'Refreshing…' : 'Refresh'}
-        </button>
-      </div>
+      <ScreenTitle onRefresh={() => void load()} refreshing={loading}>
+        Devices waiting for approval
+      </ScreenTitle>
       <p class="lead">
         Approve a device only when you can see it: type the code on its display. Wrong codes are counted;
         after a few the operation locks and the device has to start again with a new code.

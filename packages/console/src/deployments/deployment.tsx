@@ -27,7 +27,7 @@ import { EmergencyStopPanel } from './emergency-stop.js';
 import { plural, when } from '../shared/messages.js';
 import { BASE, Link } from '../shared/nav.js';
 import { useApiRead } from '../shared/read.js';
-import { Heading, Notice, PollStopped } from '../shared/ui.js';
+import { Notice, PollStopped, ScreenTitle } from '../shared/ui.js';
 
 const POLL_MS = 2_000;
 /** Reads while the page is open (10 minutes at POLL_MS), then it waits for Refresh. */
@@ -91,12 +91,7 @@ export function DeploymentPage(props: { deploymentId: string; sessionOver: Sessi
       <p class="back">
         <Link href={`${BASE}/deployments`}>← Deployments</Link>
       </p>
-      <div class="title-row">
-        <Heading>{d ? (d.name ?? d.id) : 'Deployment'}</Heading>
-        <button type="button" onClick={refresh}>
-          Refresh
-        </button>
-      </div>
+      <ScreenTitle onRefresh={refresh}>{d ? (d.name ?? d.id) : 'Deployment'}</ScreenTitle>
       {error && <Notice kind="error">{error}</Notice>}
       {d && (
         <>

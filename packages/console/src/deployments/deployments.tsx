@@ -20,7 +20,7 @@ import { EmergencyStopPanel } from './emergency-stop.js';
 import { ago, plural, problemText, when } from '../shared/messages.js';
 import { Link, deploymentHref } from '../shared/nav.js';
 import { PagedList, usePagedRead } from '../shared/pages.js';
-import { Heading, Notice, SelectField } from '../shared/ui.js';
+import { Notice, ScreenTitle, SelectField } from '../shared/ui.js';
 
 const PAGE = 20;
 
@@ -88,12 +88,7 @@ export function Deployments(props: { sessionOver: SessionOver }) {
   const now = Date.now();
   return (
     <section class="deployments wide">
-      <div class="title-row">
-        <Heading>Deployments</Heading>
-        <button type="button" onClick={reload}>
-          Refresh
-        </button>
-      </div>
+      <ScreenTitle onRefresh={reload}>Deployments</ScreenTitle>
       <EmergencyStopPanel generation={generation} sessionOver={sessionOver} onChanged={reload} />
       <NewDeployment sessionOver={sessionOver} />
       <section class="panel" aria-labelledby="deployment-list">

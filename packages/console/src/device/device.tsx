@@ -14,7 +14,7 @@ import { DeviceBadges, firmwareText, PresenceFacts } from '../fleet/devices.js';
 import { problemText, when } from '../shared/messages.js';
 import { BASE, Link } from '../shared/nav.js';
 import { TelemetryChart } from './telemetry-chart.js';
-import { Heading, Instant, Notice, TagList } from '../shared/ui.js';
+import { Instant, Notice, ScreenTitle, TagList } from '../shared/ui.js';
 
 /** Presence events shown. */
 const PRESENCE = 8;
@@ -63,12 +63,7 @@ export function DevicePage(props: { deviceId: string; sessionOver: SessionOver }
       <p class="back">
         <Link href={`${BASE}/fleet`}>← Fleet</Link>
       </p>
-      <div class="title-row">
-        <Heading>{device?.name ?? 'Device'}</Heading>
-        <button type="button" onClick={() => setGeneration((g) => g + 1)}>
-          Refresh
-        </button>
-      </div>
+      <ScreenTitle onRefresh={() => setGeneration((g) => g + 1)}>{device?.name ?? 'Device'}</ScreenTitle>
       {error && (
         <Notice kind="error">
           {error.code === 'NOT_FOUND' || error.status === 404

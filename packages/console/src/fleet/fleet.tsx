@@ -16,7 +16,7 @@ import { plural } from '../shared/messages.js';
 import { Link, fleetHref } from '../shared/nav.js';
 import { useApiRead } from '../shared/read.js';
 import { compareVersions } from './semver.js';
-import { Heading, Notice } from '../shared/ui.js';
+import { Notice, ScreenTitle } from '../shared/ui.js';
 
 export function Fleet(props: { search: string; sessionOver: SessionOver }) {
   const { sessionOver } = props;
@@ -27,12 +27,7 @@ export function Fleet(props: { search: string; sessionOver: SessionOver }) {
 
   return (
     <section class="fleet wide">
-      <div class="title-row">
-        <Heading>Fleet</Heading>
-        <button type="button" onClick={reload}>
-          Refresh
-        </button>
-      </div>
+      <ScreenTitle onRefresh={reload}>Fleet</ScreenTitle>
       <Overview generation={generation} limit={view.limit} sessionOver={sessionOver} />
       <DeviceList view={view} generation={generation} sessionOver={sessionOver}>
         <BulkPanel filter={view.filter} sessionOver={sessionOver} onChanged={reload} />

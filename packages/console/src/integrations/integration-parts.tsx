@@ -91,10 +91,10 @@ const EVENT_HINTS: Record<EventType, string> = {
   'alert.resolved': 'an alert was resolved',
 };
 /** Every type the API knows, in its order: a type added to the API without a hint does not compile. */
-export const EVENT_TYPES = Object.keys(EVENT_HINTS) as EventType[];
+const EVENT_TYPES = Object.keys(EVENT_HINTS) as EventType[];
 
 /** The platform events to carry: a checkbox each, with what it is. */
-export function EventTypesField(props: {
+function EventTypesField(props: {
   value: readonly EventType[];
   onChange(value: EventType[]): void;
   error?: string | undefined;

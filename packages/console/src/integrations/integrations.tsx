@@ -9,7 +9,7 @@ import { useMemo, useState } from 'preact/hooks';
 import type { SessionOver } from '../shared/actions.js';
 import { Alerts } from './alerts.js';
 import { Bridges } from './bridges.js';
-import { Heading } from '../shared/ui.js';
+import { ScreenTitle } from '../shared/ui.js';
 import { Webhooks } from './webhooks.js';
 import './integrations.css';
 
@@ -21,12 +21,7 @@ export function Integrations(props: { search: string; sessionOver: SessionOver }
 
   return (
     <section class="integrations-screen wide">
-      <div class="title-row">
-        <Heading>Integrations</Heading>
-        <button type="button" onClick={() => setGeneration((g) => g + 1)}>
-          Refresh
-        </button>
-      </div>
+      <ScreenTitle onRefresh={() => setGeneration((g) => g + 1)}>Integrations</ScreenTitle>
       <Webhooks generation={generation} chosen={chosen} sessionOver={sessionOver} />
       <Bridges generation={generation} sessionOver={sessionOver} />
       <Alerts generation={generation} sessionOver={sessionOver} />

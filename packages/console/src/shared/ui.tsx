@@ -19,6 +19,18 @@ export function Heading(props: { children: ComponentChildren }) {
   );
 }
 
+/** A screen's heading, with the Refresh that reads again everything the screen shows. */
+export function ScreenTitle(props: { children: ComponentChildren; onRefresh(): void; refreshing?: boolean }) {
+  return (
+    <div class="title-row">
+      <Heading>{props.children}</Heading>
+      <button type="button" onClick={props.onRefresh} disabled={props.refreshing ?? false}>
+        {props.refreshing ? 'Refreshing…' : 'Refresh'}
+      </button>
+    </div>
+  );
+}
+
 /**
  * A message: errors are announced at once (`alert`), the rest when the reader is idle (`status`).
  * `focus` moves the focus to it when it appears (after the thing the focus was on went away).
