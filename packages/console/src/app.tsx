@@ -97,22 +97,18 @@ export function App() {
         return;
       }
     }
-    setCsrfToken(undefined);
-    setScreen({ name: 'sign-in', notice: 'You are signed out.' });
+    toSignIn('You are signed out.');
   }
 
-  const sessionEnded = () => {
+  /** Back to the sign-in, saying why; the session's CSRF token goes with it. */
+  function toSignIn(notice: string) {
     setCsrfToken(undefined);
-    setScreen({ name: 'sign-in', notice: 'Your session has ended. Sign in again.' });
-  };
+    setScreen({ name: 'sign-in', notice });
+  }
+  const sessionEnded = () => toSignIn('Your session has ended. Sign in again.');
   // Confirming two-factor authentication ends every session of the user, this one too.
-  const enrolled = () => {
-    setCsrfToken(undefined);
-    setScreen({
-      name: 'sign-in',
-      notice: 'Two-factor authentication is on. Sign in with your password and a code from your app.',
-    });
-  };
+  const enrolled = () =>
+    toSignIn('Two-factor authentication is on. Sign in with your password and a code from your app.');
 
   return (
     <>
@@ -176,11 +172,13 @@ function Home(props: {
   onChanged(): void;
 }) {
   const { me } = props;
+  // One rule for every screen: a refusal that ended the session leads back to the sign-in.
+  const sessionOver = sessionOverFor(props.onSessionEnded);
   if (props.place.screen === 'account' && !me.restricted)
     return (
       <Account
         me={me}
-        onSessionEnded={props.onSessionEnded}
+        sessionOver={sessionOver}
         onSignOut={props.onSignOut}
         onEnrolled={props.onEnrolled}
         onChanged={props.onChanged}
@@ -204,38 +202,34 @@ function Home(props: {
           Your tenant requires two-factor authentication and your account has none yet: set it up to go on.
           Until then this session can do nothing else.
         </Notice>
-        <TotpSetup sessionOver={sessionOverFor(props.onSessionEnded)} onEnrolled={props.onEnrolled} />
+        <TotpSetup sessionOver={sessionOver} onEnrolled={props.onEnrolled} />
       </section>
     );
   switch (props.place.screen) {
     case 'approvals':
-      return <Approvals onSessionEnded={props.onSessionEnded} />;
+      return <Approvals sessionOver={sessionOver} />;
     case 'fleet':
-      return <Fleet search={props.place.search} onSessionEnded={props.onSessionEnded} />;
+      return <Fleet search={props.place.search} sessionOver={sessionOver} />;
     case 'integrations':
-      return <Integrations search={props.place.search} onSessionEnded={props.onSessionEnded} />;
+      return <Integrations search={props.place.search} sessionOver={sessionOver} />;
     case 'access':
-      return <Access me={me} onSessionEnded={props.onSessionEnded} />;
+      return <Access me={me} sessionOver={sessionOver} />;
     case 'audit':
-      return <Audit onSessionEnded={props.onSessionEnded} />;
+      return <Audit sessionOver={sessionOver} />;
     case 'account':
       return null; // shown above
     case 'device':
       return (
-        <DevicePage
-          key={props.place.deviceId}
-          deviceId={props.place.deviceId!}
-          onSessionEnded={props.onSessionEnded}
-        />
+        <DevicePage key={props.place.deviceId} deviceId={props.place.deviceId!} sessionOver={sessionOver} />
       );
     case 'deployments':
-      return <Deployments onSessionEnded={props.onSessionEnded} />;
+      return <Deployments sessionOver={sessionOver} />;
     case 'deployment':
       return (
         <DeploymentPage
           key={props.place.deploymentId}
           deploymentId={props.place.deploymentId!}
-          onSessionEnded={props.onSessionEnded}
+          sessionOver={sessionOver}
         />
       );
     case undefined:

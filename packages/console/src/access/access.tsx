@@ -7,17 +7,17 @@
  */
 import { useState } from 'preact/hooks';
 import { accessApi, type Role } from './api-access.js';
-import { sessionOverFor } from '../shared/actions.js';
+import type { SessionOver } from '../shared/actions.js';
 import type { Me } from '../shared/api.js';
 import { ApiKeys } from './api-keys.js';
 import { Invitations } from './invitations.js';
 import { useApiRead } from '../shared/read.js';
 import { Roles } from './roles.js';
-import { Heading } from '../shared/ui.js';
+import { ScreenTitle } from '../shared/ui.js';
 import { Users } from './users.js';
 
-export function Access(props: { me: Me; onSessionEnded(): void }) {
-  const sessionOver = sessionOverFor(props.onSessionEnded);
+export function Access(props: { me: Me; sessionOver: SessionOver }) {
+  const { sessionOver } = props;
   const [roles, setRoles] = useState<Role[] | undefined>(undefined);
   const [rolesError, setRolesError] = useState<string | undefined>(undefined);
   const [generation, setGeneration] = useState(0);
@@ -27,12 +27,7 @@ export function Access(props: { me: Me; onSessionEnded(): void }) {
   });
   return (
     <section class="access wide">
-      <div class="title-row">
-        <Heading>Access</Heading>
-        <button type="button" onClick={() => setGeneration((g) => g + 1)}>
-          Refresh
-        </button>
-      </div>
+      <ScreenTitle onRefresh={() => setGeneration((g) => g + 1)}>Access</ScreenTitle>
       <Users roles={roles} meId={props.me.user.id} generation={generation} sessionOver={sessionOver} />
       <Invitations key={`i${generation}`} roles={roles} sessionOver={sessionOver} />
       <ApiKeys key={`k${generation}`} roles={roles} sessionOver={sessionOver} />

@@ -12,7 +12,6 @@ export type Invitation = Answer<'listInvitations'>['items'][number];
 export type ApiKey = Answer<'getApiKey'>;
 export type ApiKeyWithSecret = Answer<'createApiKey'>;
 export type MySession = Answer<'listMySessions'>['items'][number];
-export type AuditRecord = Answer<'listAudit'>['items'][number];
 export type AuditPage = Answer<'listAudit'>;
 export type AuditQuery = Query<'listAudit'>;
 export type AuditVerification = Answer<'verifyAudit'>;

@@ -6,8 +6,16 @@
  */
 import { useState } from 'preact/hooks';
 import { accessApi, type ApiKey, type ApiKeyWithSecret, type Role } from './api-access.js';
-import { Confirm, OutcomeNotice, SecretOnce, useAction, type SessionOver } from '../shared/actions.js';
-import { GrantList, GrantsEditor, grantsOf, type GrantDraft } from './grants.js';
+import {
+  Confirm,
+  ConfirmPanel,
+  FormCard,
+  OutcomeNotice,
+  SecretOnce,
+  useAction,
+  type SessionOver,
+} from '../shared/actions.js';
+import { GrantList, GrantsEditor, VIEWER, grantsOf, type GrantDraft } from './grants.js';
 import { ago, when } from '../shared/messages.js';
 import { useApiRead } from '../shared/read.js';
 import { Notice, SelectField, TextField } from '../shared/ui.js';
@@ -85,13 +93,12 @@ function NewKey(props: {
 }) {
   const [open, setOpen] = useState(false);
   const [name, setName] = useState('');
-  const [grants, setGrants] = useState<GrantDraft[]>([{ role: 'viewer', scope: 'tenant', value: '' }]);
+  const [grants, setGrants] = useState<GrantDraft[]>([VIEWER]);
   const [expiry, setExpiry] = useState<(typeof EXPIRIES)[number]['value']>('90');
   const action = useAction(props.sessionOver);
 
-  async function submit(event: Event) {
-    event.preventDefault();
-    await action.run(async () => {
+  const submit = () =>
+    action.run(async () => {
       const created = await accessApi.createApiKey({
         name: name.trim(),
         grants: grantsOf(grants),
@@ -102,18 +109,18 @@ function NewKey(props: {
       setOpen(false);
       return undefined;
     });
-  }
 
-  if (!open)
-    return (
-      <p>
-        <button type="button" class="primary" onClick={() => setOpen(true)}>
-          New API key…
-        </button>
-      </p>
-    );
   return (
-    <form class="form-card" onSubmit={submit} aria-label="New API key">
+    <FormCard
+      label="New API key"
+      openLabel="New API key…"
+      submitLabel={action.busy ? 'Creating…' : 'Create the key'}
+      open={open}
+      onOpen={setOpen}
+      busy={action.busy}
+      outcome={action.outcome}
+      onSubmit={() => void submit()}
+    >
       <TextField
         label="Name"
         hint="What uses the key, e.g. billing-export."
@@ -124,16 +131,7 @@ function NewKey(props: {
       />
       <GrantsEditor roles={props.roles} value={grants} onChange={setGrants} disabled={action.busy} />
       <SelectField label="Expires" value={expiry} options={EXPIRIES} onChange={(v) => setExpiry(v)} />
-      <OutcomeNotice outcome={action.outcome} />
-      <div class="actions">
-        <button type="submit" class="primary" disabled={action.busy}>
-          {action.busy ? 'Creating…' : 'Create the key'}
-        </button>
-        <button type="button" onClick={() => setOpen(false)}>
-          Cancel
-        </button>
-      </div>
-    </form>
+    </FormCard>
   );
 }
 
@@ -214,27 +212,25 @@ function KeyCard(props: {
             question={`Revoke ${k.name}? Programs using it are refused from their next request.`}
             busy={action.busy}
             danger
-            onConfirm={() => void revoke()}
+            onConfirm={revoke}
           />
         </div>
       )}
       {live && rotating && (
-        <div class="confirm" role="group" aria-label={`Rotate ${k.name}`}>
+        <ConfirmPanel
+          name={`Rotate ${k.name}`}
+          confirmLabel={`Rotate ${k.name}`}
+          busy={action.busy}
+          onConfirm={() => void rotate()}
+          onCancel={() => setRotating(false)}
+        >
           <SelectField
             label="The current secret"
             value={overlap}
             options={OVERLAPS}
             onChange={(v) => setOverlap(v)}
           />
-          <div class="actions">
-            <button type="button" class="primary" disabled={action.busy} onClick={() => void rotate()}>
-              Rotate {k.name}
-            </button>
-            <button type="button" onClick={() => setRotating(false)}>
-              Cancel
-            </button>
-          </div>
-        </div>
+        </ConfirmPanel>
       )}
     </li>
   );

@@ -5,13 +5,14 @@
  * actor, target: exact; a period) and its cursor pages. Actors are named when the tenant's users and
  * keys can be read; every record shows what the API holds of it, as text.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { accessApi, type AuditPage, type AuditQuery, type AuditVerification } from './api-access.js';
-import { sessionOverFor, type SessionOver } from '../shared/actions.js';
-import { ApiProblem, query } from '../shared/api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { accessApi, type AuditQuery, type AuditVerification } from './api-access.js';
+import type { SessionOver } from '../shared/actions.js';
+import { query } from '../shared/api.js';
 import { plural, problemText, when } from '../shared/messages.js';
+import { PagedList, usePagedRead } from '../shared/pages.js';
 import { useApiRead } from '../shared/read.js';
-import { Heading, Notice, SelectField, TextField } from '../shared/ui.js';
+import { Notice, ScreenTitle, SelectField, TextField } from '../shared/ui.js';
 
 const PERIODS = [
   { value: '3600000', label: 'The last hour' },
@@ -44,8 +45,8 @@ function queryOf(f: Filter, now: number): AuditQuery {
   };
 }
 
-export function Audit(props: { onSessionEnded(): void }) {
-  const sessionOver = sessionOverFor(props.onSessionEnded);
+export function Audit(props: { sessionOver: SessionOver }) {
+  const { sessionOver } = props;
   const [draft, setDraft] = useState<Filter>({
     action: '',
     actor: '',
@@ -79,18 +80,14 @@ export function Audit(props: { onSessionEnded(): void }) {
 
   return (
     <section class="audit wide">
-      <div class="title-row">
-        <Heading>Audit</Heading>
-        <button
-          type="button"
-          onClick={() => {
-            setApplied(queryOf(draft, Date.now()));
-            setGeneration((g) => g + 1);
-          }}
-        >
-          Refresh
-        </button>
-      </div>
+      <ScreenTitle
+        onRefresh={() => {
+          setApplied(queryOf(draft, Date.now()));
+          setGeneration((g) => g + 1);
+        }}
+      >
+        Audit
+      </ScreenTitle>
       <Verification generation={generation} sessionOver={sessionOver} />
       <form class="filters" onSubmit={apply} aria-label="Filter the records">
         <div class="filter-fields">
@@ -197,49 +194,25 @@ function Verification(props: { generation: number; sessionOver: SessionOver }) {
 }
 
 function Records(props: { q: AuditQuery; names: ReadonlyMap<string, string>; sessionOver: SessionOver }) {
-  /** The cursor of every page up to the one shown. */
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const [page, setPage] = useState<AuditPage | undefined>(undefined);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [loading, setLoading] = useState(false);
-  const latest = useRef(0);
-
-  async function load(stack: (string | undefined)[]) {
-    const request = ++latest.current;
-    setLoading(true);
-    try {
-      const cursor = stack.at(-1);
-      const p = await accessApi.listAudit({ ...props.q, limit: PAGE, ...(cursor ? { cursor } : {}) });
-      if (request !== latest.current) return;
-      setPage(p);
-      setCursors(stack);
-      setError(undefined);
-    } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      if (request === latest.current && !props.sessionOver(e)) setError(problemText(e));
-    } finally {
-      if (request === latest.current) setLoading(false);
-    }
-  }
-  useEffect(() => {
-    void load([undefined]);
-  }, []);
-
-  const n = page?.items.length ?? 0;
+  const pages = usePagedRead(
+    (cursor) => accessApi.listAudit({ ...props.q, limit: PAGE, ...(cursor ? { cursor } : {}) }),
+    JSON.stringify(props.q),
+    [],
+    props.sessionOver,
+  );
+  const name = (actor: string) => props.names.get(actor);
   return (
-    <section class="panel" aria-labelledby="audit-records" aria-busy={loading}>
+    <section class="panel" aria-labelledby="audit-records" aria-busy={pages.loading}>
       <h2 id="audit-records">Records</h2>
-      {error && <Notice kind="error">{error}</Notice>}
-      {page && (
-        <p role="status" class="page-status">
-          {n === 0
-            ? 'No record matches.'
-            : `Page ${cursors.length}: ${plural(n, 'record')}${page.nextCursor ? ', more on the next page' : ''}.`}
-        </p>
-      )}
-      {page && n > 0 && (
+      {pages.error && <Notice kind="error">{problemText(pages.error)}</Notice>}
+      <PagedList
+        pages={pages}
+        noun={['record', 'records']}
+        empty="No record matches."
+        label="Pages of records"
+      >
         <ol class="cards records">
-          {page.items.map((r) => (
+          {pages.page?.items.map((r) => (
             <li key={r.seq} class="card-item" aria-label={`Record ${r.seq}`}>
               <h3>
                 <span class="hint">#{r.seq}</span> <code>{r.action}</code>{' '}
@@ -251,7 +224,7 @@ function Records(props: { q: AuditQuery; names: ReadonlyMap<string, string>; ses
                 <dt>When</dt>
                 <dd>{when(r.at)}</dd>
                 <dt>Actor</dt>
-                <dd>{props.names.get(r.actor) ? `${props.names.get(r.actor)} (${r.actor})` : r.actor}</dd>
+                <dd>{name(r.actor) ? `${name(r.actor)} (${r.actor})` : r.actor}</dd>
                 {r.target !== null && (
                   <>
                     <dt>Target</dt>
@@ -274,19 +247,7 @@ function Records(props: { q: AuditQuery; names: ReadonlyMap<string, string>; ses
             </li>
           ))}
         </ol>
-      )}
-      <div class="actions">
-        {cursors.length > 1 && (
-          <button type="button" disabled={loading} onClick={() => void load(cursors.slice(0, -1))}>
-            Previous page
-          </button>
-        )}
-        {page?.nextCursor && (
-          <button type="button" disabled={loading} onClick={() => void load([...cursors, page.nextCursor!])}>
-            Next page
-          </button>
-        )}
-      </div>
+      </PagedList>
     </section>
   );
 }

@@ -15,16 +15,11 @@ function scopeOf(scope: Grant['scope']): { tag?: string; deviceId?: string } {
   return (scope ?? {}) as { tag?: string; deviceId?: string };
 }
 
-export function scopeText(scope: Grant['scope']): string {
+function scopeText(scope: Grant['scope']): string {
   const { tag, deviceId } = scopeOf(scope);
   if (tag !== undefined) return `devices tagged ${tag}`;
   if (deviceId !== undefined) return `device ${deviceId}`;
   return 'the whole tenant';
-}
-
-export function grantText(g: Grant): string {
-  const what = g.role ?? (g.permissions ?? []).join(', ');
-  return `${what} over ${scopeText(g.scope)}`;
 }
 
 /** A principal's grants, one per line. */
@@ -49,6 +44,9 @@ export interface GrantDraft {
   scope: 'tenant' | 'tag' | 'device';
   value: string;
 }
+
+/** What a new grant starts as: a viewer over the whole tenant. */
+export const VIEWER: GrantDraft = { role: 'viewer', scope: 'tenant', value: '' };
 
 export function draftOf(g: Grant): GrantDraft {
   const { tag, deviceId } = scopeOf(g.scope);

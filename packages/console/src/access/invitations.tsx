@@ -6,8 +6,15 @@
  */
 import { useState } from 'preact/hooks';
 import { accessApi, type Invitation, type Role } from './api-access.js';
-import { Confirm, OutcomeNotice, SecretOnce, useAction, type SessionOver } from '../shared/actions.js';
-import { GrantList, GrantsEditor, grantsOf, type GrantDraft } from './grants.js';
+import {
+  Confirm,
+  FormCard,
+  OutcomeNotice,
+  SecretOnce,
+  useAction,
+  type SessionOver,
+} from '../shared/actions.js';
+import { GrantList, GrantsEditor, VIEWER, grantsOf, type GrantDraft } from './grants.js';
 import { when } from '../shared/messages.js';
 import { BASE } from '../shared/nav.js';
 import { useApiRead } from '../shared/read.js';
@@ -30,7 +37,7 @@ export function Invitations(props: { roles: readonly Role[] | undefined; session
   const [generation, setGeneration] = useState(0);
   const [created, setCreated] = useState<string | undefined>(undefined);
   const [open, setOpen] = useState(false);
-  const [grants, setGrants] = useState<GrantDraft[]>([{ role: 'viewer', scope: 'tenant', value: '' }]);
+  const [grants, setGrants] = useState<GrantDraft[]>([VIEWER]);
   const [note, setNote] = useState('');
   const [expiry, setExpiry] = useState<(typeof EXPIRIES)[number]['value']>('72');
   const action = useAction(props.sessionOver);
@@ -44,8 +51,7 @@ export function Invitations(props: { roles: readonly Role[] | undefined; session
     (i) => i.acceptedAt === null && i.revokedAt === null && i.expiresAt > now,
   );
 
-  async function submit(event: Event) {
-    event.preventDefault();
+  async function submit() {
     const ok = await action.run(async () => {
       const r = await accessApi.createInvitation({
         grants: grantsOf(grants),
@@ -74,39 +80,31 @@ export function Invitations(props: { roles: readonly Role[] | undefined; session
           </p>
         </SecretOnce>
       )}
-      {!open ? (
-        <p>
-          <button type="button" class="primary" onClick={() => setOpen(true)}>
-            Invite a user…
-          </button>
-        </p>
-      ) : (
-        <form class="form-card" onSubmit={submit} aria-label="Invite a user">
-          <GrantsEditor roles={props.roles} value={grants} onChange={setGrants} disabled={action.busy} />
-          <TextField
-            label="Note"
-            hint="Who it is for (optional)."
-            value={note}
-            onInput={setNote}
-            maxLength={256}
-          />
-          <SelectField
-            label="The invitation expires"
-            value={expiry}
-            options={EXPIRIES}
-            onChange={(v) => setExpiry(v)}
-          />
-          <OutcomeNotice outcome={action.outcome} />
-          <div class="actions">
-            <button type="submit" class="primary" disabled={action.busy}>
-              Create the invitation
-            </button>
-            <button type="button" onClick={() => setOpen(false)}>
-              Cancel
-            </button>
-          </div>
-        </form>
-      )}
+      <FormCard
+        label="Invite a user"
+        openLabel="Invite a user…"
+        submitLabel="Create the invitation"
+        open={open}
+        onOpen={setOpen}
+        busy={action.busy}
+        outcome={action.outcome}
+        onSubmit={() => void submit()}
+      >
+        <GrantsEditor roles={props.roles} value={grants} onChange={setGrants} disabled={action.busy} />
+        <TextField
+          label="Note"
+          hint="Who it is for (optional)."
+          value={note}
+          onInput={setNote}
+          maxLength={256}
+        />
+        <SelectField
+          label="The invitation expires"
+          value={expiry}
+          options={EXPIRIES}
+          onChange={(v) => setExpiry(v)}
+        />
+      </FormCard>
       {!open && <OutcomeNotice outcome={action.outcome} />}
       {items && pending.length === 0 && <p class="empty">No invitation is waiting to be accepted.</p>}
       {pending.length > 0 && (
@@ -129,7 +127,7 @@ export function Invitations(props: { roles: readonly Role[] | undefined; session
                 busy={action.busy}
                 danger
                 onConfirm={() =>
-                  void action.run(async () => {
+                  action.run(async () => {
                     await accessApi.revokeInvitation(i.id);
                     reload();
                     return 'The invitation is revoked.';

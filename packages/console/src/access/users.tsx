@@ -8,7 +8,7 @@
 import { useState } from 'preact/hooks';
 import { accessApi, type Role, type User } from './api-access.js';
 import { Confirm, OutcomeNotice, SecretOnce, useAction, type SessionOver } from '../shared/actions.js';
-import { GrantList, GrantsEditor, draftOf, grantsOf, type GrantDraft } from './grants.js';
+import { GrantList, GrantsEditor, VIEWER, draftOf, grantsOf, type GrantDraft } from './grants.js';
 import { ago, plural, when } from '../shared/messages.js';
 import { ACCOUNT_PATH, Link } from '../shared/nav.js';
 import { useApiRead } from '../shared/read.js';
@@ -131,13 +131,7 @@ function UserCard(props: {
           <button
             type="button"
             disabled={action.busy}
-            onClick={() =>
-              setEditing(
-                u.grants.length > 0
-                  ? u.grants.map(draftOf)
-                  : [{ role: 'viewer', scope: 'tenant', value: '' }],
-              )
-            }
+            onClick={() => setEditing(u.grants.length > 0 ? u.grants.map(draftOf) : [VIEWER])}
           >
             Change grants…
           </button>
@@ -162,7 +156,7 @@ function UserCard(props: {
               busy={action.busy}
               danger
               onConfirm={() =>
-                void action.run(async () => {
+                action.run(async () => {
                   await accessApi.updateUser(u.id, { disabled: true });
                   return changed(`${u.username} is disabled.`);
                 })
@@ -177,7 +171,7 @@ function UserCard(props: {
               busy={action.busy}
               danger
               onConfirm={() =>
-                void action.run(async () => {
+                action.run(async () => {
                   await accessApi.resetUserTotp(u.id);
                   return changed(`The second factor of ${u.username} is removed.`);
                 })
@@ -214,7 +208,7 @@ function UserCard(props: {
             question={`End every session of ${u.username}? They sign in again.`}
             busy={action.busy}
             onConfirm={() =>
-              void action.run(async () => {
+              action.run(async () => {
                 const r = await accessApi.endUserSessions(u.id);
                 return `${plural(r.ended, 'session')} of ${u.username} ended.`;
               })

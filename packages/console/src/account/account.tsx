@@ -6,7 +6,7 @@
  */
 import { useState } from 'preact/hooks';
 import { accessApi, type MySession } from '../access/api-access.js';
-import { OutcomeNotice, sessionOverFor, useAction } from '../shared/actions.js';
+import { OutcomeNotice, useAction, type SessionOver } from '../shared/actions.js';
 import type { Me } from '../shared/api.js';
 import { ago, when } from '../shared/messages.js';
 import { useApiRead } from '../shared/read.js';
@@ -15,7 +15,7 @@ import { Heading, Notice } from '../shared/ui.js';
 
 export function Account(props: {
   me: Me;
-  onSessionEnded(): void;
+  sessionOver: SessionOver;
   /** Signs this session out (the top bar's Sign out). */
   onSignOut(): void;
   /** After enrolment: every session has ended, sign in again. */
@@ -24,7 +24,7 @@ export function Account(props: {
   onChanged(): void;
 }) {
   const { user } = props.me;
-  const sessionOver = sessionOverFor(props.onSessionEnded);
+  const { sessionOver } = props;
   return (
     <section class="account wide">
       <Heading>Your account</Heading>

@@ -5,11 +5,12 @@
  * carries its code in the address's fragment (`/console/#invitation=…`), which no server sees; the
  * page takes it out of the address at once.
  */
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { ApiProblem } from '../shared/api.js';
 import { accessApi } from '../access/api-access.js';
+import { OutcomeNotice, noSession, useAction, type Outcome } from '../shared/actions.js';
 import { linkText } from '../shared/messages.js';
-import { Heading, Notice, TextField } from '../shared/ui.js';
+import { Heading, TextField } from '../shared/ui.js';
 
 /** The code an invitation link carried, removed from the address. */
 export function takeInvitationFromAddress(): string | undefined {
@@ -19,47 +20,106 @@ export function takeInvitationFromAddress(): string | undefined {
   return decodeURIComponent(m[1]!);
 }
 
-/** A form's submission: `act` answers why it did not send (said as it is), or sends. */
-function useSubmit(act: () => Promise<string | undefined>) {
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  async function submit(event: Event) {
-    event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      setError(await act());
-    } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      setError(linkText(e));
-    } finally {
-      setBusy(false);
-    }
-  }
-  return { error, busy, submit };
-}
-
 const PASSWORD_HINT =
   '12 to 256 characters, not containing the user name, and not a common password. A few words make a good one.';
+
+/** A new password, typed twice: `label` names the first field, the second is the same "again". */
+export function NewPasswordFields(props: {
+  label: string;
+  hint?: string;
+  value: string;
+  again: string;
+  onInput(value: string): void;
+  onAgain(value: string): void;
+}) {
+  return (
+    <>
+      <TextField
+        label={props.label}
+        {...(props.hint ? { hint: props.hint } : {})}
+        type="password"
+        value={props.value}
+        onInput={props.onInput}
+        autocomplete="new-password"
+        required
+      />
+      <TextField
+        label={`${props.label} again`}
+        type="password"
+        value={props.again}
+        onInput={props.onAgain}
+        autocomplete="new-password"
+        required
+      />
+    </>
+  );
+}
+
+/**
+ * A form of the signed-out pages (and of the one-time password's session): a heading, its fields,
+ * what went wrong, and the button that sends it beside the one that goes back.
+ */
+export function CardForm(props: {
+  title: string;
+  submitLabel: string;
+  cancelLabel: string;
+  busy: boolean;
+  outcome: Outcome | undefined;
+  onSubmit(): void;
+  onCancel(): void;
+  children: ComponentChildren;
+}) {
+  return (
+    <form
+      class="card"
+      onSubmit={(e) => {
+        e.preventDefault();
+        props.onSubmit();
+      }}
+    >
+      <Heading>{props.title}</Heading>
+      {props.children}
+      <OutcomeNotice outcome={props.outcome} />
+      <div class="actions">
+        <button type="submit" class="primary" disabled={props.busy}>
+          {props.submitLabel}
+        </button>
+        <button type="button" onClick={props.onCancel}>
+          {props.cancelLabel}
+        </button>
+      </div>
+    </form>
+  );
+}
 
 export function AcceptInvitation(props: { token?: string; onDone(notice: string): void; onCancel(): void }) {
   const [token, setToken] = useState(props.token ?? '');
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [again, setAgain] = useState('');
-  const { error, busy, submit } = useSubmit(async () => {
-    if (password !== again) return 'The two passwords are not the same.';
-    const user = await accessApi.acceptInvitation({
-      token: token.trim(),
-      username: username.trim(),
-      password,
+  const action = useAction(noSession, linkText);
+  function submit() {
+    if (password !== again) return action.refuse('The two passwords are not the same.');
+    void action.run(async () => {
+      const user = await accessApi.acceptInvitation({
+        token: token.trim(),
+        username: username.trim(),
+        password,
+      });
+      props.onDone(`Your account ${user.username} is ready: sign in.`);
+      return undefined;
     });
-    props.onDone(`Your account ${user.username} is ready: sign in.`);
-    return undefined;
-  });
+  }
   return (
-    <form class="card" onSubmit={submit}>
-      <Heading>Accept an invitation</Heading>
+    <CardForm
+      title="Accept an invitation"
+      submitLabel="Create my account"
+      cancelLabel="Back to sign-in"
+      busy={action.busy}
+      outcome={action.outcome}
+      onSubmit={submit}
+      onCancel={props.onCancel}
+    >
       {props.token === undefined && (
         <TextField label="Invitation code" value={token} onInput={setToken} autocomplete="off" required />
       )}
@@ -72,33 +132,15 @@ export function AcceptInvitation(props: { token?: string; onDone(notice: string)
         required
         maxLength={128}
       />
-      <TextField
+      <NewPasswordFields
         label="Password"
         hint={PASSWORD_HINT}
-        type="password"
         value={password}
+        again={again}
         onInput={setPassword}
-        autocomplete="new-password"
-        required
+        onAgain={setAgain}
       />
-      <TextField
-        label="Password again"
-        type="password"
-        value={again}
-        onInput={setAgain}
-        autocomplete="new-password"
-        required
-      />
-      {error && <Notice kind="error">{error}</Notice>}
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          Create my account
-        </button>
-        <button type="button" onClick={props.onCancel}>
-          Back to sign-in
-        </button>
-      </div>
-    </form>
+    </CardForm>
   );
 }
 
@@ -106,15 +148,25 @@ export function ResetPassword(props: { onDone(notice: string): void; onCancel():
   const [token, setToken] = useState('');
   const [password, setPassword] = useState('');
   const [again, setAgain] = useState('');
-  const { error, busy, submit } = useSubmit(async () => {
-    if (password !== again) return 'The two passwords are not the same.';
-    await accessApi.resetPassword({ token: token.trim(), newPassword: password });
-    props.onDone('Your password is changed: sign in with it.');
-    return undefined;
-  });
+  const action = useAction(noSession, linkText);
+  function submit() {
+    if (password !== again) return action.refuse('The two passwords are not the same.');
+    void action.run(async () => {
+      await accessApi.resetPassword({ token: token.trim(), newPassword: password });
+      props.onDone('Your password is changed: sign in with it.');
+      return undefined;
+    });
+  }
   return (
-    <form class="card" onSubmit={submit}>
-      <Heading>Reset your password</Heading>
+    <CardForm
+      title="Reset your password"
+      submitLabel="Set the password"
+      cancelLabel="Back to sign-in"
+      busy={action.busy}
+      outcome={action.outcome}
+      onSubmit={submit}
+      onCancel={props.onCancel}
+    >
       <TextField
         label="Reset code"
         hint="The code an administrator gave you."
@@ -122,32 +174,14 @@ export function ResetPassword(props: { onDone(notice: string): void; onCancel():
         onInput={setToken}
         required
       />
-      <TextField
+      <NewPasswordFields
         label="New password"
         hint={PASSWORD_HINT}
-        type="password"
         value={password}
+        again={again}
         onInput={setPassword}
-        autocomplete="new-password"
-        required
+        onAgain={setAgain}
       />
-      <TextField
-        label="New password again"
-        type="password"
-        value={again}
-        onInput={setAgain}
-        autocomplete="new-password"
-        required
-      />
-      {error && <Notice kind="error">{error}</Notice>}
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          Set the password
-        </button>
-        <button type="button" onClick={props.onCancel}>
-          Back to sign-in
-        </button>
-      </div>
-    </form>
+    </CardForm>
   );
 }

@@ -2,14 +2,21 @@
  * Signing in: user name and password, then the one-time code when the account has two-factor
  * authentication (the server answers TOTP_REQUIRED) or one of its recovery codes, and the new
  * password when the password was a one-time one (the bootstrap administrator's). From the same page,
- * an invitation is accepted and a reset code sets a password (`links.tsx`). The session itself is the
+ * an invitation is accepted and a reset code sets a password (`one-time-codes.tsx`). The session itself is the
  * cookie the server sets; the page keeps only the CSRF token. A user whose tenant requires two-factor
  * authentication and who has none gets a session that can only enrol it: the console then shows the
  * enrolment (`app.tsx`).
  */
 import { useState } from 'preact/hooks';
 import { ApiProblem, api, setCsrfToken } from '../shared/api.js';
-import { AcceptInvitation, ResetPassword, takeInvitationFromAddress } from './one-time-codes.js';
+import {
+  AcceptInvitation,
+  CardForm,
+  NewPasswordFields,
+  ResetPassword,
+  takeInvitationFromAddress,
+} from './one-time-codes.js';
+import { noSession, useAction } from '../shared/actions.js';
 import { Heading, Notice, TextField } from '../shared/ui.js';
 import { passwordText, plural, signInText } from '../shared/messages.js';
 
@@ -207,34 +214,30 @@ export function ChangePassword(props: {
   const [current, setCurrent] = useState(props.currentPassword ?? '');
   const [next, setNext] = useState('');
   const [again, setAgain] = useState('');
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
+  const action = useAction(noSession, passwordText);
 
-  async function submit(event: Event) {
-    event.preventDefault();
-    setError(undefined);
-    if (next !== again) {
-      setError('The two new passwords are not the same.');
-      return;
-    }
-    setBusy(true);
-    try {
+  function submit() {
+    if (next !== again) return action.refuse('The two new passwords are not the same.');
+    void action.run(async () => {
       await api.changePassword({ currentPassword: current, newPassword: next });
       setCsrfToken(undefined);
       const r = await api.login({ username: props.username, password: next, session: 'cookie' });
       setCsrfToken(r.csrfToken);
       props.onChanged();
-    } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      setError(passwordText(e));
-    } finally {
-      setBusy(false);
-    }
+      return undefined;
+    });
   }
 
   return (
-    <form class="card" onSubmit={submit}>
-      <Heading>Choose your password</Heading>
+    <CardForm
+      title="Choose your password"
+      submitLabel={action.busy ? 'Saving…' : 'Save and continue'}
+      cancelLabel="Sign out"
+      busy={action.busy}
+      outcome={action.outcome}
+      onSubmit={submit}
+      onCancel={props.onCancel}
+    >
       <p>
         The password you signed in with works only once. Choose a new one for{' '}
         <strong>{props.username}</strong>: 12 to 256 characters, not containing the user name, and not a
@@ -250,31 +253,13 @@ export function ChangePassword(props: {
           required
         />
       )}
-      <TextField
+      <NewPasswordFields
         label="New password"
-        type="password"
         value={next}
+        again={again}
         onInput={setNext}
-        autocomplete="new-password"
-        required
+        onAgain={setAgain}
       />
-      <TextField
-        label="New password again"
-        type="password"
-        value={again}
-        onInput={setAgain}
-        autocomplete="new-password"
-        required
-      />
-      {error && <Notice kind="error">{error}</Notice>}
-      <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? 'Saving…' : 'Save and continue'}
-        </button>
-        <button type="button" onClick={props.onCancel}>
-          Sign out
-        </button>
-      </div>
-    </form>
+    </CardForm>
   );
 }

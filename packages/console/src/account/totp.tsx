@@ -9,7 +9,7 @@
 import { useState } from 'preact/hooks';
 import { ApiProblem } from '../shared/api.js';
 import { accessApi, type TotpEnrolment } from '../access/api-access.js';
-import { OutcomeNotice, useAction, type SessionOver } from '../shared/actions.js';
+import { FormCard, OutcomeNotice, useAction, type SessionOver } from '../shared/actions.js';
 import { totpText } from '../shared/messages.js';
 import { QrCode } from './qr-code.js';
 import { TextField } from '../shared/ui.js';
@@ -125,8 +125,7 @@ export function TotpDisable(props: { sessionOver: SessionOver; onDisabled(): voi
     totpText,
   );
 
-  async function submit(event: Event) {
-    event.preventDefault();
+  async function submit() {
     const ok = await action.run(async () => {
       await accessApi.disableTotp({ password, code: code.trim() });
       return undefined;
@@ -134,14 +133,18 @@ export function TotpDisable(props: { sessionOver: SessionOver; onDisabled(): voi
     if (ok) props.onDisabled();
   }
 
-  if (!open)
-    return (
-      <button type="button" class="danger" onClick={() => setOpen(true)}>
-        Turn off two-factor authentication…
-      </button>
-    );
   return (
-    <form class="form-card" onSubmit={submit} aria-label="Turn off two-factor authentication">
+    <FormCard
+      label="Turn off two-factor authentication"
+      openLabel="Turn off two-factor authentication…"
+      submitLabel="Turn it off"
+      danger
+      open={open}
+      onOpen={setOpen}
+      busy={action.busy}
+      outcome={action.outcome}
+      onSubmit={() => void submit()}
+    >
       <TextField
         label="Password"
         type="password"
@@ -158,15 +161,6 @@ export function TotpDisable(props: { sessionOver: SessionOver; onDisabled(): voi
         inputMode="numeric"
         required
       />
-      <OutcomeNotice outcome={action.outcome} />
-      <div class="actions">
-        <button type="submit" class="danger" disabled={action.busy}>
-          Turn it off
-        </button>
-        <button type="button" onClick={() => setOpen(false)}>
-          Cancel
-        </button>
-      </div>
-    </form>
+    </FormCard>
   );
 }

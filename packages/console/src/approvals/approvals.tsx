@@ -5,9 +5,10 @@
  * no firmware uses it is marked suspicious. Made for a phone held next to the device.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { ConfirmPanel, refusalText, type SessionOver } from '../shared/actions.js';
 import { ApiProblem, api, type Operation, type ProvisioningToken } from '../shared/api.js';
-import { ago, decisionText, problemText, when } from '../shared/messages.js';
-import { Heading, Notice, TextField } from '../shared/ui.js';
+import { decisionText, when } from '../shared/messages.js';
+import { Instant, Notice, ScreenTitle, TextField } from '../shared/ui.js';
 
 const REFRESH_MS = 10_000;
 
@@ -18,20 +19,12 @@ interface Loaded {
   tokens: ReadonlyMap<string, ProvisioningToken>;
 }
 
-export function Approvals(props: { onSessionEnded(): void }) {
+export function Approvals(props: { sessionOver: SessionOver }) {
+  const { sessionOver } = props;
   const [loaded, setLoaded] = useState<Loaded | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const [done, setDone] = useState<string | undefined>(undefined);
   const [loading, setLoading] = useState(false);
-
-  /** Every refusal of an expired or ended session sends the person back to sign in. */
-  function sessionOver(e: unknown): boolean {
-    if (e instanceof ApiProblem && e.status === 401) {
-      props.onSessionEnded();
-      return true;
-    }
-    return false;
-  }
 
   /** More than the first page is shown: a quiet refresh would drop the rest, so it waits. */
   const extended = useRef(false);
@@ -59,8 +52,7 @@ export function Approvals(props: { onSessionEnded(): void }) {
         tokens,
       }));
     } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      if (!sessionOver(e)) setError(problemText(e));
+      setError(refusalText(e, sessionOver));
     } finally {
       if (!quiet) setLoading(false);
     }
@@ -84,12 +76,9 @@ export function Approvals(props: { onSessionEnded(): void }) {
   const now = Date.now();
   return (
     <section class="approvals" aria-busy={loading}>
-      <div class="title-row">
-        <Heading>Devices waiting for approval</Heading>
-        <button type="button" onClick={() => void load()} disabled={loading}>
-          {loading ? 'Refreshing…' : 'Refresh'}
-        </button>
-      </div>
+      <ScreenTitle onRefresh={() => void load()} refreshing={loading}>
+        Devices waiting for approval
+      </ScreenTitle>
       <p class="lead">
         Approve a device only when you can see it: type the code on its display. Wrong codes are counted;
         after a few the operation locks and the device has to start again with a new code.
@@ -104,7 +93,7 @@ export function Approvals(props: { onSessionEnded(): void }) {
         <p class="empty">No device is waiting for approval.</p>
       )}
       {loaded && loaded.items.length > 0 && (
-        <ul class="operations">
+        <ul class="cards">
           {loaded.items.map((op) => (
             <li key={op.id}>
               <OperationCard
@@ -132,7 +121,7 @@ function OperationCard(props: {
   token: ProvisioningToken | undefined;
   now: number;
   onDecided(message: string): void;
-  sessionOver(e: unknown): boolean;
+  sessionOver: SessionOver;
 }) {
   const op = props.operation;
   const [code, setCode] = useState('');
@@ -185,7 +174,7 @@ function OperationCard(props: {
   const suspicious = props.token?.suspicious;
   const attributes = Object.keys(op.attributes).length > 0 ? JSON.stringify(op.attributes) : undefined;
   return (
-    <article class="operation" aria-labelledby={headingId}>
+    <article class="card-item" aria-labelledby={headingId}>
       <h2 id={headingId}>
         <span class="label">Serial</span> {op.serial}
       </h2>
@@ -197,9 +186,7 @@ function OperationCard(props: {
       <dl>
         <dt>Waiting since</dt>
         <dd>
-          <time dateTime={new Date(op.createdAt).toISOString()} title={when(op.createdAt)}>
-            {ago(op.createdAt, props.now)}
-          </time>
+          <Instant at={op.createdAt} now={props.now} />
         </dd>
         <dt>Waits until</dt>
         <dd>{when(op.expiresAt)}</dd>
@@ -269,18 +256,17 @@ function OperationCard(props: {
           </div>
         </form>
       ) : (
-        <div class="confirm" role="group" aria-label={`Reject ${op.serial}`}>
-          <p>Reject {op.serial}? The device is told and must start again to be approved later.</p>
+        <ConfirmPanel
+          name={`Reject ${op.serial}`}
+          question={`Reject ${op.serial}? The device is told and must start again to be approved later.`}
+          confirmLabel={`Reject ${op.serial}`}
+          danger
+          busy={busy}
+          onConfirm={reject}
+          onCancel={() => setRejecting(false)}
+        >
           {error && <Notice kind="error">{error}</Notice>}
-          <div class="actions">
-            <button type="button" class="danger" disabled={busy} onClick={reject}>
-              Reject {op.serial}
-            </button>
-            <button type="button" disabled={busy} onClick={() => setRejecting(false)}>
-              Cancel
-            </button>
-          </div>
-        </div>
+        </ConfirmPanel>
       )}
     </article>
   );

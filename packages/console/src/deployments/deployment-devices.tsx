@@ -6,8 +6,9 @@
  * platform times them out. A device that has not begun installing can be cancelled
  * (`POST …/devices/{deviceId}/cancel`); one installing runs to its end, so it has no Cancel.
  */
-import { useEffect, useState } from 'preact/hooks';
-import { ApiProblem, api, type Deployment, type DeploymentDevice } from '../shared/api.js';
+import { useState } from 'preact/hooks';
+import { OutcomeNotice, useAction, type SessionOver } from '../shared/actions.js';
+import { api, type Deployment, type DeploymentDevice } from '../shared/api.js';
 import {
   CANCELLABLE_STATES,
   FAILED_STATES,
@@ -17,10 +18,10 @@ import {
   deploymentText,
   type OtaState,
 } from './deployment-text.js';
-import { ago, when } from '../shared/messages.js';
+import { problemText, when } from '../shared/messages.js';
 import { Link, deviceHref } from '../shared/nav.js';
-import { useApiRead } from '../shared/read.js';
-import { Notice, SelectField } from '../shared/ui.js';
+import { PagedList, usePagedRead } from '../shared/pages.js';
+import { Instant, Notice, SelectField } from '../shared/ui.js';
 
 const PAGE = 50;
 
@@ -34,46 +35,31 @@ export function DeploymentDevices(props: {
   deployment: Deployment;
   generation: number;
   polls: number;
-  sessionOver(e: unknown): boolean;
+  sessionOver: SessionOver;
   onChanged(): void;
 }) {
   const d = props.deployment;
   const [state, setState] = useState<'' | OtaState>('');
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const [page, setPage] = useState<{ items: DeploymentDevice[]; nextCursor: string | null } | undefined>();
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState<string | undefined>(undefined);
-  const [notice, setNotice] = useState<{ kind: 'error' | 'success'; text: string } | undefined>();
-
-  const cursor = cursors[cursors.length - 1];
-  useApiRead(
-    () =>
+  const pages = usePagedRead(
+    (cursor) =>
       api.listDeploymentDevices(d.id, {
         limit: PAGE,
         ...(state ? { state } : {}),
         ...(cursor ? { cursor } : {}),
       }),
-    setPage,
-    [d.id, state, cursor, props.generation, props.polls],
-    { sessionOver: props.sessionOver, setError },
+    `${d.id} ${state}`,
+    [props.generation, props.polls],
+    props.sessionOver,
   );
-  useEffect(() => setCursors([undefined]), [state]);
+  const action = useAction(props.sessionOver, deploymentText);
 
-  async function cancel(deviceId: string) {
-    setBusy(deviceId);
-    setNotice(undefined);
-    try {
+  const cancel = (deviceId: string) =>
+    action.run(async () => {
       const op = await api.cancelDeploymentDevice(d.id, deviceId);
-      setPage((p) => p && { ...p, items: p.items.map((o) => (o.deviceId === deviceId ? op : o)) });
-      setNotice({ kind: 'success', text: `Cancelled the update of ${deviceId}.` });
+      pages.update((p) => ({ ...p, items: p.items.map((o) => (o.deviceId === deviceId ? op : o)) }));
       props.onChanged();
-    } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      if (!props.sessionOver(e)) setNotice({ kind: 'error', text: deploymentText(e) });
-    } finally {
-      setBusy(undefined);
-    }
-  }
+      return `Cancelled the update of ${deviceId}.`;
+    });
 
   const options: { value: '' | OtaState; label: string }[] = [
     { value: '', label: `Any (${d.total})` },
@@ -86,14 +72,14 @@ export function DeploymentDevices(props: {
       <div class="list-filter">
         <SelectField label="State" value={state} options={options} onChange={(v) => setState(v)} />
       </div>
-      {error && <Notice kind="error">{error}</Notice>}
-      {notice && (
-        <Notice kind={notice.kind} key={notice.text}>
-          {notice.text}
-        </Notice>
-      )}
-      {page && page.items.length === 0 && <p class="empty">No device is in this state.</p>}
-      {page && page.items.length > 0 && (
+      {pages.error && <Notice kind="error">{problemText(pages.error)}</Notice>}
+      <OutcomeNotice outcome={action.outcome} />
+      <PagedList
+        pages={pages}
+        noun={['device', 'devices']}
+        empty="No device is in this state."
+        label="Pages of devices"
+      >
         <div class="table-scroll">
           <table class="ota-devices">
             <thead>
@@ -114,79 +100,63 @@ export function DeploymentDevices(props: {
               </tr>
             </thead>
             <tbody>
-              {page.items.map((o) => {
-                const failed = FAILED_STATES.has(o.state);
-                const stuck = isStuck(o, now);
-                return (
-                  <tr key={o.deviceId} class={failed ? 'failed' : stuck ? 'stuck' : undefined}>
-                    <th scope="row">
-                      <Link href={deviceHref(o.deviceId)}>{o.deviceId}</Link>
-                    </th>
-                    <td>
-                      <span class={`badge ${failed ? 'bad' : o.state === 'succeeded' ? 'ok' : ''}`}>
-                        {STATE_TEXT[o.state]}
-                      </span>
-                      {o.state === 'downloading' && o.progress !== null && ` ${o.progress} %`}
-                      {stuck && (
-                        <>
-                          {' '}
-                          <span class="badge warn">stuck</span>
-                        </>
-                      )}
-                    </td>
-                    <td class="num">{o.phase + 1}</td>
-                    <td class="num">{o.attempt}</td>
-                    <td>
-                      {o.stateSince !== null && (
-                        <time dateTime={new Date(o.stateSince).toISOString()} title={when(o.stateSince)}>
-                          {ago(o.stateSince, now)}
-                        </time>
-                      )}
-                      {o.nextAttemptAt !== null && <span class="hint"> · retry {when(o.nextAttemptAt)}</span>}
-                    </td>
-                    <td>
-                      {o.code !== null && <code>{o.code}</code>}
-                      {o.code !== null && o.reason !== null && ' '}
-                      {o.reason}
-                      {o.fromVersion !== null && <span class="hint"> (from {o.fromVersion})</span>}
-                    </td>
-                    <td>
-                      {CANCELLABLE_STATES.has(o.state) && (
-                        <button
-                          type="button"
-                          class="danger small"
-                          disabled={busy !== undefined}
-                          onClick={() => void cancel(o.deviceId)}
-                        >
-                          Cancel<span class="visually-hidden"> the update of {o.deviceId}</span>
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
+              {pages.page?.items.map((o) => (
+                <DeviceRow
+                  key={o.deviceId}
+                  operation={o}
+                  now={now}
+                  busy={action.busy}
+                  onCancel={() => void cancel(o.deviceId)}
+                />
+              ))}
             </tbody>
           </table>
         </div>
-      )}
-      {page && (cursors.length > 1 || page.nextCursor) && (
-        <nav class="pager actions" aria-label="Pages of devices">
-          <button
-            type="button"
-            disabled={cursors.length === 1}
-            onClick={() => setCursors((c) => c.slice(0, -1))}
-          >
-            Previous page
-          </button>
-          <button
-            type="button"
-            disabled={!page.nextCursor}
-            onClick={() => page.nextCursor && setCursors((c) => [...c, page.nextCursor!])}
-          >
-            Next page
-          </button>
-        </nav>
-      )}
+      </PagedList>
     </section>
+  );
+}
+
+function DeviceRow(props: { operation: DeploymentDevice; now: number; busy: boolean; onCancel(): void }) {
+  const o = props.operation;
+  const failed = FAILED_STATES.has(o.state);
+  const stuck = isStuck(o, props.now);
+  return (
+    <tr class={failed ? 'failed' : stuck ? 'stuck' : undefined}>
+      <th scope="row">
+        <Link href={deviceHref(o.deviceId)}>{o.deviceId}</Link>
+      </th>
+      <td>
+        <span class={`badge ${failed ? 'bad' : o.state === 'succeeded' ? 'ok' : ''}`}>
+          {STATE_TEXT[o.state]}
+        </span>
+        {o.state === 'downloading' && o.progress !== null && ` ${o.progress} %`}
+        {stuck && (
+          <>
+            {' '}
+            <span class="badge warn">stuck</span>
+          </>
+        )}
+      </td>
+      <td class="num">{o.phase + 1}</td>
+      <td class="num">{o.attempt}</td>
+      <td>
+        {o.stateSince !== null && <Instant at={o.stateSince} now={props.now} />}
+        {o.nextAttemptAt !== null && <span class="hint"> · retry {when(o.nextAttemptAt)}</span>}
+      </td>
+      <td>
+        {o.code !== null && <code>{o.code}</code>}
+        {o.code !== null && o.reason !== null && ' '}
+        {o.reason}
+        {o.fromVersion !== null && <span class="hint"> (from {o.fromVersion})</span>}
+      </td>
+      <td>
+        {CANCELLABLE_STATES.has(o.state) && (
+          <button type="button" class="danger small" disabled={props.busy} onClick={props.onCancel}>
+            Cancel<span class="visually-hidden"> the update of {o.deviceId}</span>
+          </button>
+        )}
+      </td>
+    </tr>
   );
 }

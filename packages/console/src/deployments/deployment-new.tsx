@@ -95,7 +95,7 @@ export function NewDeployment(props: { sessionOver(e: unknown): boolean }) {
   }));
   return (
     <details
-      class="bulk new-deployment"
+      class="fold new-deployment"
       onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}
     >
       <summary>New deployment</summary>

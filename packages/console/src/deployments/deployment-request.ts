@@ -5,6 +5,7 @@
  * fields they name. Pure, so that it is tested without a browser (`deployment-request.test.ts`).
  */
 import type { ApiProblem, DeploymentRequest } from '../shared/api.js';
+import { listOf, setOf } from '../shared/messages.js';
 
 export interface Draft {
   artifactId: string;
@@ -64,8 +65,6 @@ const FIELD_PATHS: Partial<Record<keyof Draft, string>> = {
   maxReboots: '/healthGate/maxReboots',
 };
 
-const words = (text: string) => [...new Set(text.split(/[\s,]+/).filter(Boolean))];
-
 /** A number typed in a field; undefined when empty. Throws the field's complaint when not a number. */
 function numberOf(field: keyof Draft, text: string): number | undefined {
   const t = text.trim();
@@ -92,23 +91,20 @@ export function requestOf(d: Draft): DeploymentRequest {
     return m === undefined ? undefined : Math.round(m * 60);
   };
   const target: DeploymentRequest['target'] = {};
-  if (words(d.tags).length) target.tags = words(d.tags);
-  if (words(d.versions).length) target.versions = words(d.versions);
+  if (setOf(d.tags).length) target.tags = setOf(d.tags);
+  if (setOf(d.versions).length) target.versions = setOf(d.versions);
   if (d.belowVersion.trim()) target.belowVersion = d.belowVersion.trim();
-  if (words(d.deviceIds).length) target.deviceIds = words(d.deviceIds);
+  if (setOf(d.deviceIds).length) target.deviceIds = setOf(d.deviceIds);
   const body: DeploymentRequest = { artifactId: d.artifactId, target };
   if (d.name.trim()) body.name = d.name.trim();
   const soakSeconds = seconds('soakMinutes');
   if (d.phases.trim()) {
     // Not deduplicated: a share named twice is the API's to refuse, not the form's to drop.
-    body.phases = d.phases
-      .split(/[\s,]+/)
-      .filter(Boolean)
-      .map((p) => {
-        const percent = Number(p.replace(/%$/, ''));
-        if (!Number.isFinite(percent)) throw new FieldProblem('phases', `Not a percentage: ${p}`);
-        return { percent, ...(soakSeconds !== undefined ? { soakSeconds } : {}) };
-      });
+    body.phases = listOf(d.phases).map((p) => {
+      const percent = Number(p.replace(/%$/, ''));
+      if (!Number.isFinite(percent)) throw new FieldProblem('phases', `Not a percentage: ${p}`);
+      return { percent, ...(soakSeconds !== undefined ? { soakSeconds } : {}) };
+    });
   } else if (soakSeconds !== undefined)
     throw new FieldProblem('soakMinutes', 'The soak applies to the phases: give the phases too.');
   const maxInFlight = num('maxInFlight');

@@ -7,8 +7,9 @@
  * page reads it again every POLL_MS, at most POLL_MAX times (then Refresh goes on), so that a page
  * left open does not poll for ever.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiProblem, api, type Deployment } from '../shared/api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { ConfirmPanel, OutcomeNotice, useAction, type SessionOver } from '../shared/actions.js';
+import { api, type Deployment } from '../shared/api.js';
 import { DeploymentDevices } from './deployment-devices.js';
 import { HealthPanel } from './deployment-health.js';
 import {
@@ -26,7 +27,7 @@ import { EmergencyStopPanel } from './emergency-stop.js';
 import { plural, when } from '../shared/messages.js';
 import { BASE, Link } from '../shared/nav.js';
 import { useApiRead } from '../shared/read.js';
-import { Heading, Notice } from '../shared/ui.js';
+import { Notice, PollStopped, ScreenTitle } from '../shared/ui.js';
 
 const POLL_MS = 2_000;
 /** Reads while the page is open (10 minutes at POLL_MS), then it waits for Refresh. */
@@ -49,8 +50,8 @@ function duration(seconds: number): string {
   return plural(seconds, 'second');
 }
 
-export function DeploymentPage(props: { deploymentId: string; onSessionEnded(): void }) {
-  const { deploymentId } = props;
+export function DeploymentPage(props: { deploymentId: string; sessionOver: SessionOver }) {
+  const { deploymentId, sessionOver } = props;
   const [deployment, setDeployment] = useState<Deployment | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   /** Raised by Refresh and after an action: everything is read again, and polling starts over. */
@@ -58,23 +59,12 @@ export function DeploymentPage(props: { deploymentId: string; onSessionEnded(): 
   /** Reads by the poll since the last Refresh. */
   const [polls, setPolls] = useState(0);
   const [asking, setAsking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState<string | undefined>(undefined);
-  const [actionError, setActionError] = useState<string | undefined>(undefined);
-  const abortRef = useRef<HTMLParagraphElement>(null);
+  const action = useAction(sessionOver, deploymentText);
 
   const refresh = () => {
     setPolls(0);
     setGeneration((g) => g + 1);
   };
-
-  function sessionOver(e: unknown): boolean {
-    if (e instanceof ApiProblem && e.status === 401) {
-      props.onSessionEnded();
-      return true;
-    }
-    return false;
-  }
 
   useApiRead(() => api.getDeployment(deploymentId), setDeployment, [deploymentId, generation, polls], {
     sessionOver,
@@ -85,40 +75,23 @@ export function DeploymentPage(props: { deploymentId: string; onSessionEnded(): 
     const timer = setTimeout(() => setPolls((n) => n + 1), POLL_MS);
     return () => clearTimeout(timer);
   }, [deployment, polls]);
-  useEffect(() => {
-    if (asking) abortRef.current?.focus();
-  }, [asking]);
 
-  async function act(action: Action) {
-    setBusy(true);
-    setDone(undefined);
-    setActionError(undefined);
-    try {
-      setDeployment(await api.deploymentAction(deploymentId, action));
-      setDone(DONE_TEXT[action]);
-      setAsking(false);
-      refresh();
-    } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      if (!sessionOver(e)) setActionError(deploymentText(e));
-      refresh();
-    } finally {
-      setBusy(false);
-    }
+  async function act(what: Action) {
+    const done = await action.run(async () => {
+      setDeployment(await api.deploymentAction(deploymentId, what));
+      return DONE_TEXT[what];
+    });
+    if (done) setAsking(false);
+    refresh();
   }
 
   const d = deployment;
   return (
-    <section class="deployment-page">
+    <section class="deployment-page wide">
       <p class="back">
         <Link href={`${BASE}/deployments`}>← Deployments</Link>
       </p>
-      <div class="title-row">
-        <Heading>{d ? (d.name ?? d.id) : 'Deployment'}</Heading>
-        <button type="button" onClick={refresh}>
-          Refresh
-        </button>
-      </div>
+      <ScreenTitle onRefresh={refresh}>{d ? (d.name ?? d.id) : 'Deployment'}</ScreenTitle>
       {error && <Notice kind="error">{error}</Notice>}
       {d && (
         <>
@@ -172,48 +145,41 @@ export function DeploymentPage(props: { deploymentId: string; onSessionEnded(): 
             {live(d) && (
               <div class="actions" role="group" aria-label="Deployment actions">
                 {d.status === 'active' && (
-                  <button type="button" disabled={busy} onClick={() => void act('pause')}>
+                  <button type="button" disabled={action.busy} onClick={() => void act('pause')}>
                     Pause
                   </button>
                 )}
                 {d.status === 'paused' && (
-                  <button type="button" class="primary" disabled={busy} onClick={() => void act('resume')}>
+                  <button
+                    type="button"
+                    class="primary"
+                    disabled={action.busy}
+                    onClick={() => void act('resume')}
+                  >
                     Resume
                   </button>
                 )}
                 {!asking && (
-                  <button type="button" class="danger" disabled={busy} onClick={() => setAsking(true)}>
+                  <button type="button" class="danger" disabled={action.busy} onClick={() => setAsking(true)}>
                     Abort…
                   </button>
                 )}
               </div>
             )}
             {live(d) && asking && (
-              <div class="confirm" role="group" aria-label="Confirm the abort">
-                <p tabIndex={-1} ref={abortRef}>
-                  Aborting is final: no new offers leave, the {d.counts.queued ?? 0} queued devices are
-                  cancelled, devices that have not begun installing are told to cancel, and devices installing
-                  finish. The deployment cannot be resumed.
-                </p>
-                <div class="actions">
-                  <button type="button" class="danger" disabled={busy} onClick={() => void act('abort')}>
-                    Abort the deployment
-                  </button>
-                  <button type="button" disabled={busy} onClick={() => setAsking(false)}>
-                    Keep it
-                  </button>
-                </div>
-              </div>
+              <ConfirmPanel
+                name="Confirm the abort"
+                question={`Aborting is final: no new offers leave, the ${d.counts.queued ?? 0} queued devices are cancelled, devices that have not begun installing are told to cancel, and devices installing finish. The deployment cannot be resumed.`}
+                confirmLabel="Abort the deployment"
+                cancelLabel="Keep it"
+                danger
+                busy={action.busy}
+                onConfirm={() => void act('abort')}
+                onCancel={() => setAsking(false)}
+              />
             )}
-            {actionError && <Notice kind="error">{actionError}</Notice>}
-            {done && (
-              <Notice kind="success" focus key={done}>
-                {done}
-              </Notice>
-            )}
-            {live(d) && polls >= POLL_MAX && (
-              <Notice kind="info">Live updates stopped after 10 minutes: Refresh to go on.</Notice>
-            )}
+            <OutcomeNotice outcome={action.outcome} focus />
+            <PollStopped stopped={live(d) && polls >= POLL_MAX} />
           </section>
           <Counts deployment={d} />
           <Phases deployment={d} />

@@ -5,7 +5,8 @@
  * and a new deployment (`deployment-new.tsx`). Each deployment links to its page.
  */
 import { useState } from 'preact/hooks';
-import { ApiProblem, api, type Deployment } from '../shared/api.js';
+import type { SessionOver } from '../shared/actions.js';
+import { api, type Deployment } from '../shared/api.js';
 import { NewDeployment } from './deployment-new.js';
 import {
   FAILED_STATES,
@@ -16,10 +17,10 @@ import {
   type DeploymentStatus,
 } from './deployment-text.js';
 import { EmergencyStopPanel } from './emergency-stop.js';
-import { ago, plural, when } from '../shared/messages.js';
+import { ago, plural, problemText, when } from '../shared/messages.js';
 import { Link, deploymentHref } from '../shared/nav.js';
-import { useApiRead } from '../shared/read.js';
-import { Heading, Notice, SelectField } from '../shared/ui.js';
+import { PagedList, usePagedRead } from '../shared/pages.js';
+import { Notice, ScreenTitle, SelectField } from '../shared/ui.js';
 
 const PAGE = 20;
 
@@ -71,40 +72,23 @@ export function ProgressBar(props: { deployment: Deployment }) {
   );
 }
 
-export function Deployments(props: { onSessionEnded(): void }) {
+export function Deployments(props: { sessionOver: SessionOver }) {
+  const { sessionOver } = props;
   const [status, setStatus] = useState<StatusFilter>('');
-  /** The cursor of every page up to the one shown (undefined: the first). */
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const [page, setPage] = useState<{ items: Deployment[]; nextCursor: string | null } | undefined>();
-  const [error, setError] = useState<string | undefined>(undefined);
   const [generation, setGeneration] = useState(0);
   const reload = () => setGeneration((g) => g + 1);
-
-  function sessionOver(e: unknown): boolean {
-    if (e instanceof ApiProblem && e.status === 401) {
-      props.onSessionEnded();
-      return true;
-    }
-    return false;
-  }
-
-  const cursor = cursors[cursors.length - 1];
-  useApiRead(
-    () => api.listDeployments({ limit: PAGE, ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) }),
-    setPage,
-    [status, cursor, generation],
-    { sessionOver, setError },
+  const pages = usePagedRead(
+    (cursor) =>
+      api.listDeployments({ limit: PAGE, ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) }),
+    status,
+    [generation],
+    sessionOver,
   );
 
   const now = Date.now();
   return (
-    <section class="deployments">
-      <div class="title-row">
-        <Heading>Deployments</Heading>
-        <button type="button" onClick={reload}>
-          Refresh
-        </button>
-      </div>
+    <section class="deployments wide">
+      <ScreenTitle onRefresh={reload}>Deployments</ScreenTitle>
       <EmergencyStopPanel generation={generation} sessionOver={sessionOver} onChanged={reload} />
       <NewDeployment sessionOver={sessionOver} />
       <section class="panel" aria-labelledby="deployment-list">
@@ -114,41 +98,22 @@ export function Deployments(props: { onSessionEnded(): void }) {
             label="Status"
             value={status}
             options={STATUS_OPTIONS}
-            onChange={(v) => {
-              setStatus(v);
-              setCursors([undefined]);
-            }}
+            onChange={(v) => setStatus(v)}
           />
         </div>
-        {error && <Notice kind="error">{error}</Notice>}
-        {page && page.items.length === 0 && (
-          <p class="empty">{status ? `No deployment is ${status}.` : 'No deployment yet.'}</p>
-        )}
-        {page && page.items.length > 0 && (
-          <ul class="deployment-list">
-            {page.items.map((d) => (
+        {pages.error && <Notice kind="error">{problemText(pages.error)}</Notice>}
+        <PagedList
+          pages={pages}
+          noun={['deployment', 'deployments']}
+          empty={status ? `No deployment is ${status}.` : 'No deployment yet.'}
+          label="Pages of deployments"
+        >
+          <ul class="cards">
+            {pages.page?.items.map((d) => (
               <DeploymentCard key={d.id} deployment={d} now={now} />
             ))}
           </ul>
-        )}
-        {page && (cursors.length > 1 || page.nextCursor) && (
-          <div class="actions pager">
-            <button
-              type="button"
-              disabled={cursors.length === 1}
-              onClick={() => setCursors((c) => c.slice(0, -1))}
-            >
-              Previous page
-            </button>
-            <button
-              type="button"
-              disabled={!page.nextCursor}
-              onClick={() => page.nextCursor && setCursors((c) => [...c, page.nextCursor!])}
-            >
-              Next page
-            </button>
-          </div>
-        )}
+        </PagedList>
       </section>
     </section>
   );
@@ -161,7 +126,7 @@ function DeploymentCard(props: { deployment: Deployment; now: number }) {
   const headingId = `dep-${d.id}`;
   return (
     <li>
-      <article class="deployment-card" aria-labelledby={headingId}>
+      <article class="card-item" aria-labelledby={headingId}>
         <h3 id={headingId}>
           <Link href={deploymentHref(d.id)}>{title}</Link>
         </h3>

@@ -6,8 +6,9 @@
  * begun installing are told to cancel) and refuses new deployments and resumes until it is released;
  * releasing does not restart what it stopped.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiProblem, api, type EmergencyStop } from '../shared/api.js';
+import { useState } from 'preact/hooks';
+import { ConfirmPanel, OutcomeNotice, refusalText, useAction, type SessionOver } from '../shared/actions.js';
+import { api, type EmergencyStop } from '../shared/api.js';
 import { deploymentText } from './deployment-text.js';
 import { plural, when } from '../shared/messages.js';
 import { useApiRead } from '../shared/read.js';
@@ -29,7 +30,7 @@ async function countRunning(): Promise<string> {
 
 export function EmergencyStopPanel(props: {
   generation: number;
-  sessionOver(e: unknown): boolean;
+  sessionOver: SessionOver;
   /** After it was engaged or released: what it changed is read again. */
   onChanged(): void;
 }) {
@@ -38,56 +39,40 @@ export function EmergencyStopPanel(props: {
   const [asking, setAsking] = useState<'engage' | 'release' | undefined>(undefined);
   const [running, setRunning] = useState<string | undefined>(undefined);
   const [reason, setReason] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState<string | undefined>(undefined);
   const [own, setOwn] = useState(0);
-  const questionRef = useRef<HTMLParagraphElement>(null);
+  const action = useAction(props.sessionOver, deploymentText);
 
   useApiRead(api.getEmergencyStop, setStop, [props.generation, own], {
     sessionOver: props.sessionOver,
     setError,
   });
-  useEffect(() => {
-    if (asking) questionRef.current?.focus();
-  }, [asking]);
 
   async function ask(what: 'engage' | 'release') {
     setAsking(what);
-    setDone(undefined);
-    setError(undefined);
+    action.setOutcome(undefined);
     setRunning(undefined);
     if (what !== 'engage') return;
     try {
       setRunning(await countRunning());
     } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      if (!props.sessionOver(e)) setRunning('The running deployments could not be counted.');
+      if (refusalText(e, props.sessionOver)) setRunning('The running deployments could not be counted.');
     }
   }
 
   async function confirm() {
-    setBusy(true);
-    setError(undefined);
-    try {
+    const done = await action.run(async () => {
       if (asking === 'engage') {
         const r = await api.setEmergencyStop(reason.trim() || undefined);
-        setDone(
-          `Emergency stop engaged: ${plural(r.stoppedDeployments ?? 0, 'deployment')} stopped. New deployments and resumes are refused until it is released.`,
-        );
-      } else {
-        await api.liftEmergencyStop();
-        setDone('Emergency stop released: deployments can be created and resumed again.');
+        return `Emergency stop engaged: ${plural(r.stoppedDeployments ?? 0, 'deployment')} stopped. New deployments and resumes are refused until it is released.`;
       }
-      setAsking(undefined);
-      setReason('');
-      setOwn((n) => n + 1);
-      props.onChanged();
-    } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      if (!props.sessionOver(e)) setError(deploymentText(e));
-    } finally {
-      setBusy(false);
-    }
+      await api.liftEmergencyStop();
+      return 'Emergency stop released: deployments can be created and resumed again.';
+    });
+    if (!done) return;
+    setAsking(undefined);
+    setReason('');
+    setOwn((n) => n + 1);
+    props.onChanged();
   }
 
   const engaged = stop?.active === true;
@@ -99,11 +84,7 @@ export function EmergencyStopPanel(props: {
     >
       <h2 id="emergency-stop">Emergency stop</h2>
       {error && <Notice kind="error">{error}</Notice>}
-      {done && (
-        <Notice kind="success" focus key={done}>
-          {done}
-        </Notice>
-      )}
+      <OutcomeNotice outcome={action.outcome} focus />
       {stop && (
         <p class="stop-state" role="status">
           {engaged ? (
@@ -132,46 +113,34 @@ export function EmergencyStopPanel(props: {
         </div>
       )}
       {asking === 'engage' && (
-        <div class="confirm" role="group" aria-label="Confirm the emergency stop">
-          <p tabIndex={-1} ref={questionRef}>
-            Engaging the emergency stop stops every active and paused deployment of this tenant at once:
-            devices that have not begun installing are told to cancel, devices installing finish. Stopped
-            deployments cannot be resumed, and no deployment can be created or resumed until the stop is
-            released. {running ?? 'Counting the running deployments…'}
-          </p>
+        <ConfirmPanel
+          name="Confirm the emergency stop"
+          question={`Engaging the emergency stop stops every active and paused deployment of this tenant at once: devices that have not begun installing are told to cancel, devices installing finish. Stopped deployments cannot be resumed, and no deployment can be created or resumed until the stop is released. ${running ?? 'Counting the running deployments…'}`}
+          confirmLabel="Stop every deployment of this tenant"
+          danger
+          busy={action.busy}
+          onConfirm={() => void confirm()}
+          onCancel={() => setAsking(undefined)}
+        >
           <TextField
             label="Reason (optional)"
             hint="Kept with the stop and told to the devices that cancel."
             value={reason}
             onInput={setReason}
             maxLength={256}
-            disabled={busy}
+            disabled={action.busy}
           />
-          <div class="actions">
-            <button type="button" class="danger" disabled={busy} onClick={() => void confirm()}>
-              Stop every deployment of this tenant
-            </button>
-            <button type="button" disabled={busy} onClick={() => setAsking(undefined)}>
-              Cancel
-            </button>
-          </div>
-        </div>
+        </ConfirmPanel>
       )}
       {asking === 'release' && (
-        <div class="confirm" role="group" aria-label="Confirm the release">
-          <p tabIndex={-1} ref={questionRef}>
-            Releasing the emergency stop lets deployments be created and paused ones resumed again. The
-            deployments it stopped stay stopped: a new deployment is needed to go on.
-          </p>
-          <div class="actions">
-            <button type="button" class="primary" disabled={busy} onClick={() => void confirm()}>
-              Release the emergency stop
-            </button>
-            <button type="button" disabled={busy} onClick={() => setAsking(undefined)}>
-              Cancel
-            </button>
-          </div>
-        </div>
+        <ConfirmPanel
+          name="Confirm the release"
+          question="Releasing the emergency stop lets deployments be created and paused ones resumed again. The deployments it stopped stay stopped: a new deployment is needed to go on."
+          confirmLabel="Release the emergency stop"
+          busy={action.busy}
+          onConfirm={() => void confirm()}
+          onCancel={() => setAsking(undefined)}
+        />
       )}
     </section>
   );

@@ -4,12 +4,12 @@
  * command shown is still waiting for the device (pending or delivered), the list is read again every
  * few seconds (less often after a minute), so the answer appears when the device gives it.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiProblem, api, type Command } from '../shared/api.js';
-import { Instant } from '../fleet/devices.js';
-import { problemText } from '../shared/messages.js';
+import { useRef, useState } from 'preact/hooks';
+import { OutcomeNotice, useAction, type SessionOver } from '../shared/actions.js';
+import { api, type Command } from '../shared/api.js';
+import { json } from '../shared/messages.js';
 import { useApiRead, usePoll } from '../shared/read.js';
-import { Notice, TextAreaField, TextField } from '../shared/ui.js';
+import { Instant, Notice, PollStopped, TextAreaField, TextField } from '../shared/ui.js';
 
 const RECENT = 10;
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -23,9 +23,6 @@ const STATUS_CLASS: Record<Command['status'], string> = {
   expired: 'off',
 };
 
-/** A JSON value as indented text (shown as text, never as markup). */
-export const json = (value: unknown) => JSON.stringify(value, null, 2);
-
 export function DeviceCommands(props: {
   deviceId: string;
   generation: number;
@@ -34,7 +31,7 @@ export function DeviceCommands(props: {
   const [commands, setCommands] = useState<Command[] | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   // Waiting for a device's answer: the list is read again a little later.
-  const poll = usePoll(commands?.some(open) ?? false, commands);
+  const poll = usePoll(commands?.some(open) ?? false, commands, [props.deviceId, props.generation]);
 
   useApiRead(
     () => api.listCommands(props.deviceId, { limit: RECENT }),
@@ -42,7 +39,6 @@ export function DeviceCommands(props: {
     [props.deviceId, props.generation, poll.tick],
     { sessionOver: props.sessionOver, setError },
   );
-  useEffect(poll.restart, [props.deviceId, props.generation]);
 
   const now = Date.now();
   return (
@@ -56,6 +52,7 @@ export function DeviceCommands(props: {
         }}
       />
       {error && <Notice kind="error">{error}</Notice>}
+      <PollStopped stopped={poll.stopped} />
       {commands && commands.length === 0 && <p class="empty">No command has been sent to this device.</p>}
       {commands && commands.length > 0 && (
         <ul class="commands" aria-label="Recent commands">
@@ -113,22 +110,16 @@ export function DeviceCommands(props: {
   );
 }
 
-function SendCommand(props: {
-  deviceId: string;
-  sessionOver(e: unknown): boolean;
-  onSent(c: Command): void;
-}) {
+function SendCommand(props: { deviceId: string; sessionOver: SessionOver; onSent(c: Command): void }) {
   const [name, setName] = useState('');
   const [params, setParams] = useState('');
   const [nameError, setNameError] = useState<string | undefined>(undefined);
   const [paramsError, setParamsError] = useState<string | undefined>(undefined);
-  const [notice, setNotice] = useState<{ kind: 'error' | 'success'; text: string } | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
+  const action = useAction(props.sessionOver);
   const formRef = useRef<HTMLFormElement>(null);
 
-  async function send(event: Event) {
+  function send(event: Event) {
     event.preventDefault();
-    setNotice(undefined);
     const badName = NAME.test(name)
       ? undefined
       : 'A command name is 1 to 64 of the letters, digits and _ . : -';
@@ -143,29 +134,24 @@ function SendCommand(props: {
     setNameError(badName);
     setParamsError(badParams);
     if (badName || badParams) {
+      action.setOutcome(undefined);
       formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
       return;
     }
-    setBusy(true);
-    try {
+    void action.run(async () => {
       const sent = await api.sendCommand(props.deviceId, {
         name,
         ...(parsed !== undefined ? { params: parsed } : {}),
       });
       props.onSent(sent);
-      setNotice({ kind: 'success', text: `Sent ${sent.name} (${sent.id}); waiting for the device.` });
       setName('');
       setParams('');
-    } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      if (!props.sessionOver(e)) setNotice({ kind: 'error', text: problemText(e) });
-    } finally {
-      setBusy(false);
-    }
+      return `Sent ${sent.name} (${sent.id}); waiting for the device.`;
+    });
   }
 
   return (
-    <form class="send-command" aria-label="Send a command" ref={formRef} onSubmit={(e) => void send(e)}>
+    <form class="send-command" aria-label="Send a command" ref={formRef} onSubmit={send}>
       <TextField label="Command name" value={name} onInput={setName} error={nameError} required />
       <TextAreaField
         label="Parameters (JSON, optional)"
@@ -176,11 +162,11 @@ function SendCommand(props: {
         rows={3}
       />
       <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
+        <button type="submit" class="primary" disabled={action.busy}>
           Send command
         </button>
       </div>
-      {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
+      <OutcomeNotice outcome={action.outcome} />
     </form>
   );
 }

@@ -7,13 +7,12 @@
  * (`GET …/config/history`).
  */
 import { useRef, useState } from 'preact/hooks';
-import { ApiProblem, api, type ConfigHistoryEntry, type DeviceConfig } from '../shared/api.js';
+import { OutcomeNotice, useAction, type SessionOver } from '../shared/actions.js';
+import { api, type ApiProblem, type ConfigHistoryEntry, type DeviceConfig } from '../shared/api.js';
 import { delta } from './config-delta.js';
-import { json } from './device-commands.js';
-import { Instant } from '../fleet/devices.js';
-import { problemText } from '../shared/messages.js';
+import { json, problemText } from '../shared/messages.js';
 import { useApiRead, usePoll } from '../shared/read.js';
-import { Notice, TextAreaField } from '../shared/ui.js';
+import { Instant, Notice, PollStopped, TextAreaField } from '../shared/ui.js';
 
 const HISTORY = 10;
 
@@ -34,7 +33,10 @@ export function DeviceConfigPanel(props: {
   const [error, setError] = useState<string | undefined>(undefined);
   const [reads, setReads] = useState(0);
   // A desired version the device has not applied yet: read again a little later, until it reports.
-  const poll = usePoll(config !== undefined && config.acknowledgedVersion < config.desired.version, config);
+  const poll = usePoll(config !== undefined && config.acknowledgedVersion < config.desired.version, config, [
+    props.deviceId,
+    props.generation,
+  ]);
 
   useApiRead(
     () =>
@@ -55,9 +57,10 @@ export function DeviceConfigPanel(props: {
   return (
     <>
       {error && <Notice kind="error">{error}</Notice>}
+      <PollStopped stopped={poll.stopped} />
       {config && (
         <>
-          <dl class="config-versions">
+          <dl class="counts">
             <div>
               <dt>Desired version</dt>
               <dd>{config.desired.version}</dd>
@@ -157,77 +160,66 @@ export function DeviceConfigPanel(props: {
 function PatchDesired(props: {
   deviceId: string;
   version: number;
-  sessionOver(e: unknown): boolean;
+  sessionOver: SessionOver;
   onSaved(c: DeviceConfig): void;
   onReload(): void;
 }) {
   const [text, setText] = useState('');
   const [fieldError, setFieldError] = useState<string | undefined>(undefined);
-  const [notice, setNotice] = useState<{ kind: 'error' | 'success'; text: string; conflict?: boolean }>();
-  const [busy, setBusy] = useState(false);
-  const fieldRef = useRef<HTMLDivElement>(null);
+  const based = props.version;
+  const action = useAction(props.sessionOver, (p) =>
+    p.code === 'CONFIG_VERSION_CONFLICT' ? conflictText(p, based) : problemText(p),
+  );
+  /** The last save was refused because the version shown is not the current one. */
+  const conflict = action.outcome?.code === 'CONFIG_VERSION_CONFLICT';
+  const fieldRef = useRef<HTMLTextAreaElement>(null);
 
-  async function save(event: Event) {
+  function save(event: Event) {
     event.preventDefault();
-    setNotice(undefined);
     let patch: unknown;
     try {
       patch = JSON.parse(text);
-    } catch (e) {
-      patch = e;
+    } catch {
+      patch = undefined;
     }
-    if (patch === null || typeof patch !== 'object' || Array.isArray(patch) || patch instanceof Error) {
+    if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) {
+      action.setOutcome(undefined);
       setFieldError('A merge patch is a JSON object, like {"interval": 30}; null removes a member.');
-      fieldRef.current?.querySelector('textarea')?.focus();
+      fieldRef.current?.focus();
       return;
     }
     setFieldError(undefined);
-    setBusy(true);
-    const based = props.version;
-    try {
+    void action.run(async () => {
       const saved = await api.patchDesiredConfig(props.deviceId, patch as Record<string, unknown>, based);
-      setNotice({
-        kind: 'success',
-        text:
-          saved.desired.version === based
-            ? `Nothing changed: the desired configuration already holds this (version ${based}).`
-            : `Saved: the desired configuration is at version ${saved.desired.version}.`,
-      });
       setText('');
       props.onSaved(saved);
-    } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      if (props.sessionOver(e)) return;
-      if (e.code === 'CONFIG_VERSION_CONFLICT')
-        setNotice({ kind: 'error', text: conflictText(e, based), conflict: true });
-      else setNotice({ kind: 'error', text: problemText(e) });
-    } finally {
-      setBusy(false);
-    }
+      return saved.desired.version === based
+        ? `Nothing changed: the desired configuration already holds this (version ${based}).`
+        : `Saved: the desired configuration is at version ${saved.desired.version}.`;
+    });
   }
 
   return (
-    <form class="patch-desired" aria-label="Change the desired configuration" onSubmit={(e) => void save(e)}>
+    <form class="patch-desired" aria-label="Change the desired configuration" onSubmit={save}>
       <h3>Change the desired configuration</h3>
-      <div ref={fieldRef}>
-        <TextAreaField
-          label="Merge patch (JSON)"
-          hint={`Members to set, null to remove one. Sent as a change of version ${props.version}.`}
-          value={text}
-          onInput={setText}
-          error={fieldError}
-          rows={4}
-        />
-      </div>
+      <TextAreaField
+        label="Merge patch (JSON)"
+        hint={`Members to set, null to remove one. Sent as a change of version ${props.version}.`}
+        value={text}
+        onInput={setText}
+        error={fieldError}
+        rows={4}
+        inputRef={fieldRef}
+      />
       <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>
+        <button type="submit" class="primary" disabled={action.busy}>
           Save desired configuration
         </button>
-        {notice?.conflict && (
+        {conflict && (
           <button
             type="button"
             onClick={() => {
-              setNotice(undefined);
+              action.setOutcome(undefined);
               props.onReload();
             }}
           >
@@ -235,7 +227,7 @@ function PatchDesired(props: {
           </button>
         )}
       </div>
-      {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
+      <OutcomeNotice outcome={action.outcome} />
     </form>
   );
 }

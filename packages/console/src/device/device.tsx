@@ -6,26 +6,21 @@
  * shown as text; a refusal is said with its code.
  */
 import { useEffect, useState } from 'preact/hooks';
+import type { SessionOver } from '../shared/actions.js';
 import { ApiProblem, api, type DeviceDetail, type LatestValue, type PresenceEvent } from '../shared/api.js';
 import { DeviceCommands } from './device-commands.js';
 import { DeviceConfigPanel } from './device-config.js';
-import { firmwareText, Instant, PresenceFacts } from '../fleet/devices.js';
+import { DeviceBadges, firmwareText, PresenceFacts } from '../fleet/devices.js';
 import { problemText, when } from '../shared/messages.js';
 import { BASE, Link } from '../shared/nav.js';
 import { TelemetryChart } from './telemetry-chart.js';
-import { Heading, Notice, TagList } from '../shared/ui.js';
+import { Instant, Notice, ScreenTitle, TagList } from '../shared/ui.js';
 
 /** Presence events shown. */
 const PRESENCE = 8;
 
-const STATUS_TEXT: Record<DeviceDetail['status'], string> = {
-  enabled: 'Enabled',
-  disabled: 'Disabled',
-  released: 'Released',
-};
-
-export function DevicePage(props: { deviceId: string; onSessionEnded(): void }) {
-  const { deviceId } = props;
+export function DevicePage(props: { deviceId: string; sessionOver: SessionOver }) {
+  const { deviceId, sessionOver } = props;
   const [device, setDevice] = useState<DeviceDetail | undefined>(undefined);
   const [presence, setPresence] = useState<PresenceEvent[] | undefined>(undefined);
   const [latest, setLatest] = useState<LatestValue[] | undefined>(undefined);
@@ -33,14 +28,6 @@ export function DevicePage(props: { deviceId: string; onSessionEnded(): void }) 
   const [loading, setLoading] = useState(false);
   /** Raised to read everything again (Refresh). */
   const [generation, setGeneration] = useState(0);
-
-  function sessionOver(e: unknown): boolean {
-    if (e instanceof ApiProblem && e.status === 401) {
-      props.onSessionEnded();
-      return true;
-    }
-    return false;
-  }
 
   useEffect(() => {
     let current = true;
@@ -72,16 +59,11 @@ export function DevicePage(props: { deviceId: string; onSessionEnded(): void }) 
   const now = Date.now();
   const numericKeys = (latest ?? []).filter((v) => typeof v.value === 'number').map((v) => v.key);
   return (
-    <section class="device-page" aria-busy={loading}>
+    <section class="device-page wide" aria-busy={loading}>
       <p class="back">
         <Link href={`${BASE}/fleet`}>← Fleet</Link>
       </p>
-      <div class="title-row">
-        <Heading>{device?.name ?? 'Device'}</Heading>
-        <button type="button" onClick={() => setGeneration((g) => g + 1)}>
-          Refresh
-        </button>
-      </div>
+      <ScreenTitle onRefresh={() => setGeneration((g) => g + 1)}>{device?.name ?? 'Device'}</ScreenTitle>
       {error && (
         <Notice kind="error">
           {error.code === 'NOT_FOUND' || error.status === 404
@@ -95,49 +77,11 @@ export function DevicePage(props: { deviceId: string; onSessionEnded(): void }) 
             <h2 id="device-about">Device</h2>
             <Header device={device} now={now} />
             <h3>Connections</h3>
-            {presence && presence.length === 0 && <p class="empty">The device has never connected.</p>}
-            {presence && presence.length > 0 && (
-              <ol class="presence" aria-label="Recent connections">
-                {presence.map((p, i) => (
-                  <li key={`${p.at}-${i}`}>
-                    <span class={`badge ${p.event === 'connected' ? 'ok' : 'off'}`}>
-                      {p.event === 'connected' ? 'Connected' : 'Disconnected'}
-                    </span>{' '}
-                    <Instant at={p.at} now={now} />
-                    {p.reason !== null && <span> · {p.reason}</span>}
-                    {p.transport !== null && <span class="hint"> · {p.transport}</span>}
-                  </li>
-                ))}
-              </ol>
-            )}
+            {presence && <Connections presence={presence} now={now} />}
           </section>
           <section class="panel" aria-labelledby="device-latest">
             <h2 id="device-latest">Latest values</h2>
-            {latest && latest.length === 0 && <p class="empty">The device has not sent any value.</p>}
-            {latest && latest.length > 0 && (
-              <table class="latest">
-                <thead>
-                  <tr>
-                    <th scope="col">Key</th>
-                    <th scope="col">Value</th>
-                    <th scope="col">Time</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {latest.map((v) => (
-                    <tr key={v.key}>
-                      <th scope="row">{v.key}</th>
-                      <td class={typeof v.value === 'number' ? 'num' : undefined}>{String(v.value)}</td>
-                      <td>
-                        <time dateTime={new Date(v.ts).toISOString()} title={when(v.ts)}>
-                          {when(v.ts)}
-                        </time>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
+            {latest && <LatestValues latest={latest} />}
           </section>
           <section class="panel" aria-labelledby="device-chart">
             <h2 id="device-chart">Telemetry</h2>
@@ -169,12 +113,7 @@ function Header(props: { device: DeviceDetail; now: number }) {
   const { presence, firmware } = d;
   return (
     <>
-      <div class="badges">
-        <span class={`badge ${d.status === 'enabled' ? '' : 'warn'}`}>{STATUS_TEXT[d.status]}</span>
-        <span class={`badge ${presence.connected ? 'ok' : 'off'}`}>
-          {presence.connected ? 'Online' : 'Offline'}
-        </span>
-      </div>
+      <DeviceBadges status={d.status} presence={presence} />
       <dl class="device-facts">
         <dt>Id</dt>
         <dd>
@@ -197,5 +136,51 @@ function Header(props: { device: DeviceDetail; now: number }) {
         </dd>
       </dl>
     </>
+  );
+}
+
+function Connections(props: { presence: PresenceEvent[]; now: number }) {
+  if (props.presence.length === 0) return <p class="empty">The device has never connected.</p>;
+  return (
+    <ol class="presence" aria-label="Recent connections">
+      {props.presence.map((p, i) => (
+        <li key={`${p.at}-${i}`}>
+          <span class={`badge ${p.event === 'connected' ? 'ok' : 'off'}`}>
+            {p.event === 'connected' ? 'Connected' : 'Disconnected'}
+          </span>{' '}
+          <Instant at={p.at} now={props.now} />
+          {p.reason !== null && <span> · {p.reason}</span>}
+          {p.transport !== null && <span class="hint"> · {p.transport}</span>}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function LatestValues(props: { latest: LatestValue[] }) {
+  if (props.latest.length === 0) return <p class="empty">The device has not sent any value.</p>;
+  return (
+    <table class="latest">
+      <thead>
+        <tr>
+          <th scope="col">Key</th>
+          <th scope="col">Value</th>
+          <th scope="col">Time</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.latest.map((v) => (
+          <tr key={v.key}>
+            <th scope="row">{v.key}</th>
+            <td class={typeof v.value === 'number' ? 'num' : undefined}>{String(v.value)}</td>
+            <td>
+              <time dateTime={new Date(v.ts).toISOString()} title={when(v.ts)}>
+                {when(v.ts)}
+              </time>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

@@ -6,10 +6,11 @@
  * the console then counts again and asks again. The filter is the one applied (the page's address),
  * never what is typed in the filter form and not yet applied.
  */
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
+import { ConfirmPanel, refusalText, type SessionOver } from '../shared/actions.js';
 import { ApiProblem, api, type BulkAction, type BulkResult, type DeviceFilter } from '../shared/api.js';
 import { describeFilter } from './filter.js';
-import { bulkText, plural } from '../shared/messages.js';
+import { bulkText, plural, setOf } from '../shared/messages.js';
 import { Notice, SelectField, TextField } from '../shared/ui.js';
 
 type Kind = BulkAction['type'];
@@ -44,46 +45,32 @@ function doneText(r: BulkResult): string {
   }.`;
 }
 
-export function BulkPanel(props: {
-  filter: DeviceFilter;
-  sessionOver(e: unknown): boolean;
-  onChanged(): void;
-}) {
+export function BulkPanel(props: { filter: DeviceFilter; sessionOver: SessionOver; onChanged(): void }) {
   const [kind, setKind] = useState<Kind>('addTags');
   const [tagText, setTagText] = useState('');
-  /** The devices the dry run counted, waiting for the confirmation. */
-  const [matched, setMatched] = useState<number | undefined>(undefined);
-  // Of those, how many the change alters (the rest are as asked already).
-  const [wouldChange, setWouldChange] = useState(0);
-  const counted = (r: BulkResult) => {
-    setMatched(r.matched);
-    setWouldChange(r.wouldChange);
-  };
+  /** The dry run's count, waiting for the confirmation: the devices matched, and how many would change. */
+  const [count, setCount] = useState<BulkResult | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>(undefined);
   const [done, setDone] = useState<string | undefined>(undefined);
-  const questionRef = useRef<HTMLParagraphElement>(null);
 
   const filterWords = describeFilter(props.filter);
   // Each tag once: the API refuses a list that names one twice.
-  const tags = [...new Set(tagText.split(/[\s,]+/).filter(Boolean))];
+  const tags = setOf(tagText);
   const action: BulkAction =
     kind === 'addTags' || kind === 'removeTags' ? { type: kind, tags } : { type: kind };
 
   // A count holds for the filter and the change it was made for, no other.
   const filterKey = JSON.stringify(props.filter);
   useEffect(() => {
-    setMatched(undefined);
+    setCount(undefined);
     setError(undefined);
     setDone(undefined);
   }, [filterKey]);
-  useEffect(() => {
-    if (matched !== undefined) questionRef.current?.focus();
-  }, [matched]);
 
   function change(next: () => void) {
     next();
-    setMatched(undefined);
+    setCount(undefined);
     setDone(undefined);
   }
 
@@ -95,41 +82,40 @@ export function BulkPanel(props: {
     try {
       await run();
     } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      setMatched(undefined);
-      if (!props.sessionOver(e)) setError(bulkText(e));
+      setCount(undefined);
+      setError(refusalText(e, props.sessionOver, bulkText));
     } finally {
       setBusy(false);
     }
   }
 
-  const count = (event: Event) => {
+  const dryRun = () => api.bulkDevices({ filter: props.filter, action, dryRun: true });
+  const countMatching = (event: Event) => {
     event.preventDefault();
-    void step(async () => {
-      counted(await api.bulkDevices({ filter: props.filter, action, dryRun: true }));
-    });
+    void step(async () => setCount(await dryRun()));
   };
 
   const confirm = (expectMatched: number) =>
     step(async () => {
       try {
         const r = await api.bulkDevices({ filter: props.filter, action, dryRun: false, expectMatched });
-        setMatched(undefined);
+        setCount(undefined);
         setDone(doneText(r));
         props.onChanged();
       } catch (e) {
         if (!(e instanceof ApiProblem) || e.code !== 'BULK_MATCH_CHANGED') throw e;
         // Devices came or went since the count: count again, and ask again with the new count.
-        const again = await api.bulkDevices({ filter: props.filter, action, dryRun: true });
-        counted(again);
+        const again = await dryRun();
+        setCount(again);
         setError(`${bulkText(e)} ${plural(again.matched, 'device')} match now.`);
       }
     });
 
+  const matched = count?.matched;
   return (
-    <details class="bulk">
+    <details class="fold bulk">
       <summary>Change every matching device</summary>
-      <form onSubmit={count}>
+      <form onSubmit={countMatching}>
         <p>
           {filterWords.length > 0 ? (
             <>Devices that are {filterWords.join(', ')}: the filter applied above.</>
@@ -160,7 +146,7 @@ export function BulkPanel(props: {
             {done}
           </Notice>
         )}
-        {matched === undefined || matched === 0 ? (
+        {!count || matched === 0 ? (
           <>
             {matched === 0 && <Notice kind="info">No device matches: there is nothing to change.</Notice>}
             <div class="actions">
@@ -170,29 +156,26 @@ export function BulkPanel(props: {
             </div>
           </>
         ) : (
-          <div class="confirm" role="group" aria-label="Confirm the change">
-            <p tabIndex={-1} ref={questionRef}>
-              {plural(matched, 'device')} {matched === 1 ? 'matches' : 'match'}.{' '}
-              {wouldChange < matched &&
-                `${wouldChange} of them would change (the others are as asked already). `}
-              {kind === 'disable' &&
-                'Disabling closes their connections; they cannot connect until enabled. '}
-              Nothing has changed yet.
-            </p>
-            <div class="actions">
-              <button
-                type="button"
-                class={kind === 'disable' ? 'danger' : 'primary'}
-                disabled={busy}
-                onClick={() => void confirm(matched)}
-              >
-                {actionText(action, matched)}
-              </button>
-              <button type="button" disabled={busy} onClick={() => setMatched(undefined)}>
-                Cancel
-              </button>
-            </div>
-          </div>
+          <ConfirmPanel
+            // A new count asks anew: the question takes the focus again.
+            key={count.matched}
+            name="Confirm the change"
+            question={
+              <>
+                {plural(count.matched, 'device')} {count.matched === 1 ? 'matches' : 'match'}.{' '}
+                {count.wouldChange < count.matched &&
+                  `${count.wouldChange} of them would change (the others are as asked already). `}
+                {kind === 'disable' &&
+                  'Disabling closes their connections; they cannot connect until enabled. '}
+                Nothing has changed yet.
+              </>
+            }
+            confirmLabel={actionText(action, count.matched)}
+            danger={kind === 'disable'}
+            busy={busy}
+            onConfirm={() => void confirm(count.matched)}
+            onCancel={() => setCount(undefined)}
+          />
         )}
       </form>
     </details>

@@ -5,12 +5,14 @@
  * firmware and tags. A refused filter is said with the server's words, and on its field.
  */
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiProblem, api, type Device, type DevicePage } from '../shared/api.js';
+import { useEffect, useState } from 'preact/hooks';
+import type { SessionOver } from '../shared/actions.js';
+import { api, type ApiProblem, type Device } from '../shared/api.js';
 import { PAGE_SIZES, viewFromSearch, type ListView } from './filter.js';
-import { ago, plural, problemText, when } from '../shared/messages.js';
+import { problemText } from '../shared/messages.js';
 import { Link, deviceHref, fleetHref, navigate } from '../shared/nav.js';
-import { Notice, SelectField, TagList, TextField } from '../shared/ui.js';
+import { PagedList, usePagedRead } from '../shared/pages.js';
+import { Instant, Notice, SelectField, TagList, TextField } from '../shared/ui.js';
 
 /** The filter form's fields as typed, empty for "any". */
 interface Draft {
@@ -62,96 +64,39 @@ function refusedFields(p: ApiProblem | undefined): Set<string> {
 export function DeviceList(props: {
   view: ListView;
   generation: number;
-  sessionOver(e: unknown): boolean;
+  sessionOver: SessionOver;
   /** Shown between the filters and the list (the bulk change on the filter). */
   children?: ComponentChildren;
 }) {
   const { view } = props;
-  /** The cursor of every page up to the one shown (undefined: the first). */
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const [page, setPage] = useState<DevicePage | undefined>(undefined);
-  const [error, setError] = useState<ApiProblem | undefined>(undefined);
-  const [loading, setLoading] = useState(false);
-  const latest = useRef(0);
-  const statusRef = useRef<HTMLParagraphElement>(null);
-
-  /** Shows the page at the end of `stack`; a newer request wins over an older one still on its way. */
-  async function load(stack: (string | undefined)[], focusAfter = false) {
-    const request = ++latest.current;
-    setLoading(true);
-    setError(undefined);
-    try {
-      const cursor = stack[stack.length - 1];
-      const next = await api.listDevices({
-        ...view.filter,
-        limit: view.limit,
-        ...(cursor ? { cursor } : {}),
-      });
-      if (request !== latest.current) return;
-      setPage(next);
-      setCursors(stack);
-      // The button pressed may be gone (the last page has no Next): the reader goes on from the count.
-      if (focusAfter) statusRef.current?.focus();
-    } catch (e) {
-      if (!(e instanceof ApiProblem)) throw e;
-      if (request !== latest.current || props.sessionOver(e)) return;
-      setError(e);
-      setPage(undefined);
-    } finally {
-      if (request === latest.current) setLoading(false);
-    }
-  }
-
   // Another filter starts at its first page; a refresh reads the page shown again.
-  useEffect(() => void load([undefined]), [view]);
-  useEffect(() => {
-    if (props.generation > 0) void load(cursors);
-  }, [props.generation]);
-
-  const pageNumber = cursors.length;
+  const pages = usePagedRead(
+    (cursor) => api.listDevices({ ...view.filter, limit: view.limit, ...(cursor ? { cursor } : {}) }),
+    JSON.stringify(view),
+    [props.generation],
+    props.sessionOver,
+  );
   const now = Date.now();
   return (
-    <section class="panel" aria-labelledby="fleet-devices" aria-busy={loading}>
+    <section class="panel" aria-labelledby="fleet-devices" aria-busy={pages.loading}>
       <h2 id="fleet-devices">Devices</h2>
-      <Filters view={view} refused={refusedFields(error)} />
+      <Filters view={view} refused={refusedFields(pages.error)} />
       {props.children}
-      {error && <Notice kind="error">{problemText(error)}</Notice>}
-      {page && (
-        <p class="page-status" role="status" tabIndex={-1} ref={statusRef}>
-          {page.items.length === 0
-            ? pageNumber === 1
-              ? 'No device matches these filters.'
-              : `Page ${pageNumber} is empty.`
-            : `Page ${pageNumber}: ${plural(page.items.length, 'device')}${page.nextCursor ? ', more on the next page' : ''}.`}
-        </p>
-      )}
-      {page && page.items.length > 0 && (
-        <ul class="devices">
-          {page.items.map((d) => (
+      {pages.error && <Notice kind="error">{problemText(pages.error)}</Notice>}
+      <PagedList
+        pages={pages}
+        noun={['device', 'devices']}
+        empty="No device matches these filters."
+        label="Pages of devices"
+      >
+        <ul class="cards devices">
+          {pages.page?.items.map((d) => (
             <li key={d.id}>
               <DeviceCard device={d} now={now} />
             </li>
           ))}
         </ul>
-      )}
-      {page && (pageNumber > 1 || page.nextCursor) && (
-        <nav class="pager actions" aria-label="Pages of devices">
-          <button
-            type="button"
-            disabled={loading || pageNumber === 1}
-            onClick={() => void load(cursors.slice(0, -1), true)}
-          >
-            Previous page
-          </button>
-          <button
-            type="button"
-            disabled={loading || !page.nextCursor}
-            onClick={() => page.nextCursor && void load([...cursors, page.nextCursor], true)}
-          >
-            Next page
-          </button>
-        </nav>
-      )}
+      </PagedList>
     </section>
   );
 }
@@ -238,15 +183,6 @@ function Filters(props: { view: ListView; refused: Set<string> }) {
   );
 }
 
-/** An instant as "5 minutes ago", with the date and time as its title. */
-export function Instant(props: { at: number; now: number }) {
-  return (
-    <time dateTime={new Date(props.at).toISOString()} title={when(props.at)}>
-      {ago(props.at, props.now)}
-    </time>
-  );
-}
-
 /** When a device connected (while it is connected), or when it was last seen. */
 export function PresenceFacts(props: { presence: Device['presence']; now: number }) {
   const p = props.presence;
@@ -263,23 +199,34 @@ export function PresenceFacts(props: { presence: Device['presence']; now: number
 export const firmwareText = (firmware: Device['firmware']) =>
   firmware ? `${firmware.version} (${firmware.hardwareClass})` : 'never reported';
 
+const STATUS_TEXT: Record<Device['status'], string> = {
+  enabled: 'Enabled',
+  disabled: 'Disabled',
+  released: 'Released',
+};
+
+/** A device's status and whether it is connected, as badges. */
+export function DeviceBadges(props: { status: Device['status']; presence: Device['presence'] }) {
+  return (
+    <div class="badges">
+      <span class={`badge ${props.status === 'enabled' ? '' : 'warn'}`}>{STATUS_TEXT[props.status]}</span>
+      <span class={`badge ${props.presence.connected ? 'ok' : 'off'}`}>
+        {props.presence.connected ? 'Online' : 'Offline'}
+      </span>
+    </div>
+  );
+}
+
 function DeviceCard(props: { device: Device; now: number }) {
   const d = props.device;
   const { presence, firmware } = d;
   const headingId = `device-${d.id}`;
   return (
-    <article class="device" aria-labelledby={headingId}>
+    <article class="card-item" aria-labelledby={headingId}>
       <h3 id={headingId}>
         <Link href={deviceHref(d.id)}>{d.name}</Link>
       </h3>
-      <div class="badges">
-        <span class={`badge ${d.status === 'enabled' ? '' : 'warn'}`}>
-          {d.status === 'enabled' ? 'Enabled' : d.status === 'disabled' ? 'Disabled' : 'Released'}
-        </span>
-        <span class={`badge ${presence.connected ? 'ok' : 'off'}`}>
-          {presence.connected ? 'Online' : 'Offline'}
-        </span>
-      </div>
+      <DeviceBadges status={d.status} presence={presence} />
       <dl>
         <dt>Id</dt>
         <dd>

@@ -6,39 +6,28 @@
  * and the policy with the count below each minimum: the same entries as `GET /v1/fleet/policy`, from
  * the same read; the devices connected now and disabled) and `GET /v1/devices`.
  */
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiProblem, api, type FleetVersions } from '../shared/api.js';
+import { useMemo, useState } from 'preact/hooks';
+import type { SessionOver } from '../shared/actions.js';
+import { api, type FleetVersions } from '../shared/api.js';
 import { BulkPanel } from './bulk.js';
 import { DeviceList } from './devices.js';
 import { viewFromSearch, type ListView } from './filter.js';
-import { plural, problemText } from '../shared/messages.js';
+import { plural } from '../shared/messages.js';
 import { Link, fleetHref } from '../shared/nav.js';
+import { useApiRead } from '../shared/read.js';
 import { compareVersions } from './semver.js';
-import { Heading, Notice } from '../shared/ui.js';
+import { Notice, ScreenTitle } from '../shared/ui.js';
 
-export function Fleet(props: { search: string; onSessionEnded(): void }) {
+export function Fleet(props: { search: string; sessionOver: SessionOver }) {
+  const { sessionOver } = props;
   const view = useMemo(() => viewFromSearch(props.search), [props.search]);
   /** Raised to read everything again: Refresh, and after a bulk change. */
   const [generation, setGeneration] = useState(0);
   const reload = () => setGeneration((g) => g + 1);
 
-  /** A refusal of an expired or ended session sends the person back to sign in. */
-  function sessionOver(e: unknown): boolean {
-    if (e instanceof ApiProblem && e.status === 401) {
-      props.onSessionEnded();
-      return true;
-    }
-    return false;
-  }
-
   return (
-    <section class="fleet">
-      <div class="title-row">
-        <Heading>Fleet</Heading>
-        <button type="button" onClick={reload}>
-          Refresh
-        </button>
-      </div>
+    <section class="fleet wide">
+      <ScreenTitle onRefresh={reload}>Fleet</ScreenTitle>
       <Overview generation={generation} limit={view.limit} sessionOver={sessionOver} />
       <DeviceList view={view} generation={generation} sessionOver={sessionOver}>
         <BulkPanel filter={view.filter} sessionOver={sessionOver} onChanged={reload} />
@@ -47,36 +36,18 @@ export function Fleet(props: { search: string; onSessionEnded(): void }) {
   );
 }
 
-function Overview(props: { generation: number; limit: number; sessionOver(e: unknown): boolean }) {
+function Overview(props: { generation: number; limit: number; sessionOver: SessionOver }) {
   const [versions, setVersions] = useState<FleetVersions | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
-  const [loading, setLoading] = useState(false);
-
-  useEffect(() => {
-    let current = true;
-    setLoading(true);
-    setError(undefined);
-    void (async () => {
-      try {
-        const v = await api.getFleetVersions();
-        if (!current) return;
-        setVersions(v);
-      } catch (e) {
-        if (!(e instanceof ApiProblem)) throw e;
-        if (current && !props.sessionOver(e)) setError(problemText(e));
-      } finally {
-        if (current) setLoading(false);
-      }
-    })();
-    return () => {
-      current = false;
-    };
-  }, [props.generation]);
+  useApiRead(api.getFleetVersions, setVersions, [props.generation], {
+    sessionOver: props.sessionOver,
+    setError,
+  });
 
   const belowHref = fleetHref({ filter: { belowMinimum: true }, limit: props.limit });
   return (
     <>
-      <section class="panel" aria-labelledby="fleet-counts" aria-busy={loading}>
+      <section class="panel" aria-labelledby="fleet-counts" aria-busy={!versions && !error}>
         <h2 id="fleet-counts">All devices</h2>
         {error && <Notice kind="error">{error}</Notice>}
         {versions && (
@@ -149,91 +120,95 @@ function byHardwareClass(v: FleetVersions): ClassVersions[] {
 function Versions(props: { versions: FleetVersions; limit: number }) {
   const classes = byHardwareClass(props.versions);
   const most = Math.max(1, ...classes.flatMap((c) => c.rows.map((r) => r.count)));
-  const href = (filter: ListView['filter']) => fleetHref({ filter, limit: props.limit });
   return (
     <section class="panel" aria-labelledby="fleet-versions">
       <h2 id="fleet-versions">Firmware versions</h2>
       {classes.length === 0 && <p class="empty">No device has reported its firmware yet.</p>}
-      {classes.map((c) => {
-        const min = c.policy?.minVersion;
-        const firstAtMin =
-          min === undefined ? -1 : c.rows.findIndex((r) => compareVersions(r.version, min) >= 0);
-        const line = firstAtMin === -1 ? c.rows.length : firstAtMin;
-        const minimum = c.policy && (
-          <tr class="minimum" key="minimum">
-            <td colSpan={3}>
-              Minimum {c.policy.minVersion}:{' '}
-              {c.policy.belowMinimum > 0 ? (
-                <Link href={href({ hardwareClass: c.hardwareClass, belowMinimum: true })}>
-                  {plural(c.policy.belowMinimum, 'device')} below
+      {classes.map((c) => (
+        <ClassTable key={c.hardwareClass} versions={c} most={most} limit={props.limit} />
+      ))}
+    </section>
+  );
+}
+
+function ClassTable(props: { versions: ClassVersions; most: number; limit: number }) {
+  const c = props.versions;
+  const href = (filter: ListView['filter']) => fleetHref({ filter, limit: props.limit });
+  const min = c.policy?.minVersion;
+  const firstAtMin = min === undefined ? -1 : c.rows.findIndex((r) => compareVersions(r.version, min) >= 0);
+  const line = firstAtMin === -1 ? c.rows.length : firstAtMin;
+  const minimum = c.policy && (
+    <tr class="minimum" key="minimum">
+      <td colSpan={3}>
+        Minimum {c.policy.minVersion}:{' '}
+        {c.policy.belowMinimum > 0 ? (
+          <Link href={href({ hardwareClass: c.hardwareClass, belowMinimum: true })}>
+            {plural(c.policy.belowMinimum, 'device')} below
+          </Link>
+        ) : (
+          'no device below'
+        )}
+      </td>
+    </tr>
+  );
+  return (
+    <table class="versions">
+      <caption>
+        {c.hardwareClass}
+        <span class="hint"> · {min === undefined ? 'no minimum version' : `minimum ${min}`}</span>
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">Version</th>
+          <th scope="col" class="num">
+            Devices
+          </th>
+          <th scope="col">
+            <span class="visually-hidden">Share</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {c.rows.map((r, i) => {
+          const below = min !== undefined && i < line;
+          return [
+            i === line ? minimum : null,
+            <tr key={r.version} class={below ? 'below' : undefined}>
+              <td>
+                <Link href={href({ hardwareClass: c.hardwareClass, firmwareVersion: r.version })}>
+                  {r.version}
                 </Link>
-              ) : (
-                'no device below'
-              )}
+                {below && (
+                  <>
+                    {' '}
+                    <span class="badge warn">below minimum</span>
+                  </>
+                )}
+              </td>
+              <td class="num">{r.count}</td>
+              <td class="bar-cell">
+                <svg
+                  class="bar"
+                  viewBox="0 0 100 10"
+                  preserveAspectRatio="none"
+                  aria-hidden="true"
+                  focusable="false"
+                >
+                  <rect width={(100 * r.count) / props.most} height="10" />
+                </svg>
+              </td>
+            </tr>,
+          ];
+        })}
+        {line === c.rows.length && minimum}
+        {c.rows.length === 0 && (
+          <tr>
+            <td colSpan={3} class="empty">
+              No device of this class has reported.
             </td>
           </tr>
-        );
-        return (
-          <table class="versions" key={c.hardwareClass}>
-            <caption>
-              {c.hardwareClass}
-              <span class="hint"> · {min === undefined ? 'no minimum version' : `minimum ${min}`}</span>
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col" class="num">
-                  Devices
-                </th>
-                <th scope="col">
-                  <span class="visually-hidden">Share</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {c.rows.map((r, i) => {
-                const below = min !== undefined && i < line;
-                return [
-                  i === line ? minimum : null,
-                  <tr key={r.version} class={below ? 'below' : undefined}>
-                    <td>
-                      <Link href={href({ hardwareClass: c.hardwareClass, firmwareVersion: r.version })}>
-                        {r.version}
-                      </Link>
-                      {below && (
-                        <>
-                          {' '}
-                          <span class="badge warn">below minimum</span>
-                        </>
-                      )}
-                    </td>
-                    <td class="num">{r.count}</td>
-                    <td class="bar-cell">
-                      <svg
-                        class="bar"
-                        viewBox="0 0 100 10"
-                        preserveAspectRatio="none"
-                        aria-hidden="true"
-                        focusable="false"
-                      >
-                        <rect width={(100 * r.count) / most} height="10" />
-                      </svg>
-                    </td>
-                  </tr>,
-                ];
-              })}
-              {line === c.rows.length && minimum}
-              {c.rows.length === 0 && (
-                <tr>
-                  <td colSpan={3} class="empty">
-                    No device of this class has reported.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        );
-      })}
-    </section>
+        )}
+      </tbody>
+    </table>
   );
 }

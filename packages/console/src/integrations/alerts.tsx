@@ -5,8 +5,8 @@
  * with acknowledge and resolve. A resolved alert never opens again, so resolving asks first.
  */
 import { useState } from 'preact/hooks';
-import { Instant } from '../fleet/devices.js';
-import { Confirm, refusal, tagsOf } from './integration-parts.js';
+import { Confirm, OutcomeNotice, refusalText, useAction, type SessionOver } from '../shared/actions.js';
+import { AddForm, integrationText } from './integration-parts.js';
 import {
   integrationsApi as api,
   type Alert,
@@ -14,8 +14,9 @@ import {
   type AlertRuleInput,
 } from './integrations-api.js';
 import { Link, deviceHref } from '../shared/nav.js';
+import { setOf } from '../shared/messages.js';
 import { useApiRead } from '../shared/read.js';
-import { Notice, SelectField, TagList, TextField } from '../shared/ui.js';
+import { Instant, Notice, SelectField, TagList, TextField } from '../shared/ui.js';
 
 type Severity = NonNullable<AlertRuleInput['severity']>;
 type Op = NonNullable<AlertRuleInput['threshold']>['op'];
@@ -49,7 +50,7 @@ function conditionText(r: AlertRule): string {
   return r.kind;
 }
 
-export function Alerts(props: { generation: number; sessionOver(e: unknown): boolean }) {
+export function Alerts(props: { generation: number; sessionOver: SessionOver }) {
   const [tick, setTick] = useState(0);
   const reload = () => setTick((n) => n + 1);
   return (
@@ -61,7 +62,7 @@ export function Alerts(props: { generation: number; sessionOver(e: unknown): boo
   );
 }
 
-function OpenAlerts(props: { generation: number; sessionOver(e: unknown): boolean }) {
+function OpenAlerts(props: { generation: number; sessionOver: SessionOver }) {
   const [alerts, setAlerts] = useState<Alert[] | undefined>(undefined);
   const [next, setNext] = useState<string | null>(null);
   const [error, setError] = useState<string | undefined>(undefined);
@@ -83,7 +84,7 @@ function OpenAlerts(props: { generation: number; sessionOver(e: unknown): boolea
       setAlerts((list) => [...(list ?? []), ...page.items]);
       setNext(page.nextCursor);
     } catch (e) {
-      setError(refusal(e, props.sessionOver));
+      setError(refusalText(e, props.sessionOver, integrationText));
     }
   }
 
@@ -106,7 +107,7 @@ function OpenAlerts(props: { generation: number; sessionOver(e: unknown): boolea
       )}
       {alerts && alerts.length === 0 && <p class="empty">No alert is open.</p>}
       {alerts && alerts.length > 0 && (
-        <ul class="integrations">
+        <ul class="cards">
           {alerts.map((a) => (
             <li key={a.id}>
               <AlertCard alert={a} sessionOver={props.sessionOver} onChanged={changed} />
@@ -127,36 +128,25 @@ function OpenAlerts(props: { generation: number; sessionOver(e: unknown): boolea
 
 function AlertCard(props: {
   alert: Alert;
-  sessionOver(e: unknown): boolean;
+  sessionOver: SessionOver;
   onChanged(a: Alert, text: string): void;
 }) {
   const a = props.alert;
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-
-  async function acknowledge() {
-    setBusy(true);
-    try {
+  const action = useAction(props.sessionOver, integrationText);
+  const acknowledge = () =>
+    action.run(async () => {
       props.onChanged(await api.acknowledgeAlert(a.id), `Acknowledged ${a.ruleName} on ${a.deviceId}.`);
-      setError(undefined);
-    } catch (e) {
-      setError(refusal(e, props.sessionOver));
-    } finally {
-      setBusy(false);
-    }
-  }
-  async function resolve(): Promise<string | undefined> {
-    try {
+      return undefined;
+    });
+  const resolve = () =>
+    action.run(async () => {
       props.onChanged(await api.resolveAlert(a.id), `Resolved ${a.ruleName} on ${a.deviceId}.`);
       return undefined;
-    } catch (e) {
-      return refusal(e, props.sessionOver);
-    }
-  }
+    });
 
   const now = Date.now();
   return (
-    <article class="integration" aria-label={`Alert ${a.ruleName} on ${a.deviceId}`}>
+    <article class="card-item" aria-label={`Alert ${a.ruleName} on ${a.deviceId}`}>
       <h3>
         {a.ruleName} <span class={`badge ${SEVERITY_CLASS[a.severity]}`}>{a.severity}</span>{' '}
         <span class={`badge ${a.state === 'firing' ? 'warn' : ''}`}>{a.state}</span>
@@ -188,25 +178,27 @@ function AlertCard(props: {
           </>
         )}
       </dl>
-      {error && <Notice kind="error">{error}</Notice>}
+      <OutcomeNotice outcome={action.outcome} />
       <div class="actions">
         {a.state === 'firing' && (
-          <button type="button" class="primary" disabled={busy} onClick={() => void acknowledge()}>
+          <button type="button" class="primary" disabled={action.busy} onClick={() => void acknowledge()}>
             Acknowledge
           </button>
         )}
         <Confirm
           label="Resolve…"
-          question={`Resolve this alert by hand? It does not open again: if the condition still holds, the rule raises a new alert.`}
-          confirm="Resolve the alert"
-          run={resolve}
+          question="Resolve this alert by hand? It does not open again: if the condition still holds, the rule raises a new alert."
+          confirmLabel="Resolve the alert"
+          busy={action.busy}
+          danger
+          onConfirm={resolve}
         />
       </div>
     </article>
   );
 }
 
-function Rules(props: { generation: number; sessionOver(e: unknown): boolean; onChanged(): void }) {
+function Rules(props: { generation: number; sessionOver: SessionOver; onChanged(): void }) {
   const [rules, setRules] = useState<AlertRule[] | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   useApiRead(
@@ -215,52 +207,16 @@ function Rules(props: { generation: number; sessionOver(e: unknown): boolean; on
     [props.generation],
     { sessionOver: props.sessionOver, setError },
   );
-  async function remove(r: AlertRule): Promise<string | undefined> {
-    try {
-      await api.deleteAlertRule(r.id);
-      props.onChanged();
-      return undefined;
-    } catch (e) {
-      return refusal(e, props.sessionOver);
-    }
-  }
   return (
     <>
       <h3>Rules</h3>
       {error && <Notice kind="error">{error}</Notice>}
       {rules && rules.length === 0 && <p class="empty">No alert rule yet.</p>}
       {rules && rules.length > 0 && (
-        <ul class="integrations">
+        <ul class="cards">
           {rules.map((r) => (
             <li key={r.id}>
-              <article class="integration" aria-label={`Rule ${r.name}`}>
-                <h3>
-                  {r.name} <span class={`badge ${SEVERITY_CLASS[r.severity]}`}>{r.severity}</span>
-                  {!r.enabled && <span class="badge off">disabled</span>}
-                </h3>
-                <dl>
-                  <dt>When</dt>
-                  <dd>{conditionText(r)}</dd>
-                  <dt>Devices</dt>
-                  <dd>
-                    {r.target.tags ? (
-                      <TagList tags={r.target.tags} />
-                    ) : r.target.deviceIds ? (
-                      r.target.deviceIds.join(', ')
-                    ) : (
-                      'all devices'
-                    )}
-                  </dd>
-                </dl>
-                <div class="actions">
-                  <Confirm
-                    label="Delete…"
-                    question={`Delete the rule ${r.name}? Its open alerts are resolved; its alerts are kept.`}
-                    confirm={`Delete ${r.name}`}
-                    run={() => remove(r)}
-                  />
-                </div>
-              </article>
+              <RuleCard rule={r} sessionOver={props.sessionOver} onChanged={props.onChanged} />
             </li>
           ))}
         </ul>
@@ -270,107 +226,138 @@ function Rules(props: { generation: number; sessionOver(e: unknown): boolean; on
   );
 }
 
-/** A threshold rule: a telemetry key against a value, for every device or those with a tag. */
-function AddRule(props: { sessionOver(e: unknown): boolean; onCreated(): void }) {
-  const [open, setOpen] = useState(false);
-  const [name, setName] = useState('');
-  const [key, setKey] = useState('');
-  const [op, setOp] = useState<Op>('>');
-  const [value, setValue] = useState('');
-  const [severity, setSeverity] = useState<Severity>('warning');
-  const [tags, setTags] = useState('');
-  const [valueError, setValueError] = useState<string | undefined>(undefined);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
+function RuleCard(props: { rule: AlertRule; sessionOver: SessionOver; onChanged(): void }) {
+  const r = props.rule;
+  const action = useAction(props.sessionOver, integrationText);
+  return (
+    <article class="card-item" aria-label={`Rule ${r.name}`}>
+      <h3>
+        {r.name} <span class={`badge ${SEVERITY_CLASS[r.severity]}`}>{r.severity}</span>
+        {!r.enabled && <span class="badge off">disabled</span>}
+      </h3>
+      <dl>
+        <dt>When</dt>
+        <dd>{conditionText(r)}</dd>
+        <dt>Devices</dt>
+        <dd>
+          {r.target.tags ? (
+            <TagList tags={r.target.tags} />
+          ) : r.target.deviceIds ? (
+            r.target.deviceIds.join(', ')
+          ) : (
+            'all devices'
+          )}
+        </dd>
+      </dl>
+      <OutcomeNotice outcome={action.outcome} />
+      <div class="actions">
+        <Confirm
+          label="Delete…"
+          question={`Delete the rule ${r.name}? Its open alerts are resolved; its alerts are kept.`}
+          confirmLabel={`Delete ${r.name}`}
+          busy={action.busy}
+          danger
+          onConfirm={() =>
+            action.run(async () => {
+              await api.deleteAlertRule(r.id);
+              props.onChanged();
+              return undefined;
+            })
+          }
+        />
+      </div>
+    </article>
+  );
+}
 
-  async function create(event: Event) {
-    event.preventDefault();
-    setError(undefined);
-    const threshold = Number(value);
-    if (value.trim() === '' || !Number.isFinite(threshold)) {
-      setValueError('A number, such as 80 or -5.5.');
-      return;
+const NO_RULE = { name: '', key: '', value: '', tags: '' };
+
+/** A threshold rule: a telemetry key against a value, for every device or those with a tag. */
+function AddRule(props: { sessionOver: SessionOver; onCreated(): void }) {
+  const [draft, setDraft] = useState(NO_RULE);
+  const [op, setOp] = useState<Op>('>');
+  const [severity, setSeverity] = useState<Severity>('warning');
+  const [valueError, setValueError] = useState<string | undefined>(undefined);
+  const action = useAction(props.sessionOver, integrationText);
+  const set = (key: keyof typeof NO_RULE) => (value: string) => setDraft((d) => ({ ...d, [key]: value }));
+
+  function create(): Promise<boolean> {
+    const threshold = Number(draft.value);
+    const problem =
+      draft.value.trim() === '' || !Number.isFinite(threshold) ? 'A number, such as 80 or -5.5.' : undefined;
+    setValueError(problem);
+    if (problem) {
+      action.setOutcome(undefined);
+      return Promise.resolve(false);
     }
-    setValueError(undefined);
-    setBusy(true);
-    try {
-      const target = tagsOf(tags);
+    return action.run(async () => {
+      const tags = setOf(draft.tags);
       await api.createAlertRule({
-        name: name.trim(),
+        name: draft.name.trim(),
         kind: 'threshold',
         severity,
-        threshold: { key: key.trim(), op, value: threshold },
-        ...(target.length > 0 ? { target: { tags: target } } : {}),
+        threshold: { key: draft.key.trim(), op, value: threshold },
+        ...(tags.length > 0 ? { target: { tags } } : {}),
       });
-      setName('');
-      setKey('');
-      setValue('');
-      setTags('');
-      setOpen(false);
+      setDraft(NO_RULE);
       props.onCreated();
-    } catch (e) {
-      setError(refusal(e, props.sessionOver));
-    } finally {
-      setBusy(false);
-    }
+      return undefined;
+    });
   }
 
   return (
-    <details class="add" open={open} onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
-      <summary>Add a rule</summary>
-      <form aria-label="Add an alert rule" onSubmit={(e) => void create(e)}>
-        <p class="hint">
-          A rule on a device's latest value of a telemetry key, judged every few seconds. Rules that wait for
-          a silence, or a breach that must last, are made with the API or the command line.
-        </p>
+    <AddForm
+      summary="Add a rule"
+      label="Add an alert rule"
+      submitLabel="Add the rule"
+      busy={action.busy}
+      outcome={action.outcome}
+      onSubmit={create}
+    >
+      <p class="hint">
+        A rule on a device's latest value of a telemetry key, judged every few seconds. Rules that wait for a
+        silence, or a breach that must last, are made with the API or the command line.
+      </p>
+      <TextField
+        label="Rule name"
+        value={draft.name}
+        onInput={set('name')}
+        required
+        maxLength={128}
+        disabled={action.busy}
+      />
+      <div class="filter-fields">
         <TextField
-          label="Rule name"
-          value={name}
-          onInput={setName}
+          label="Telemetry key"
+          value={draft.key}
+          onInput={set('key')}
           required
-          maxLength={128}
-          disabled={busy}
+          maxLength={64}
+          disabled={action.busy}
         />
-        <div class="filter-fields">
-          <TextField
-            label="Telemetry key"
-            value={key}
-            onInput={setKey}
-            required
-            maxLength={64}
-            disabled={busy}
-          />
-          <SelectField label="Comparison" value={op} options={OPS} onChange={(v) => setOp(v)} />
-          <TextField
-            label="Value"
-            value={value}
-            onInput={setValue}
-            inputMode="text"
-            required
-            error={valueError}
-            disabled={busy}
-          />
-          <SelectField
-            label="Severity"
-            value={severity}
-            options={SEVERITIES}
-            onChange={(v) => setSeverity(v)}
-          />
-        </div>
+        <SelectField label="Comparison" value={op} options={OPS} onChange={(v) => setOp(v)} />
         <TextField
-          label="Device tags (optional)"
-          hint="Only devices with one of these tags, separated by spaces. Empty: every device."
-          value={tags}
-          onInput={setTags}
-          disabled={busy}
+          label="Value"
+          value={draft.value}
+          onInput={set('value')}
+          required
+          error={valueError}
+          disabled={action.busy}
         />
-        {error && <Notice kind="error">{error}</Notice>}
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy}>
-            {busy ? 'Adding…' : 'Add the rule'}
-          </button>
-        </div>
-      </form>
-    </details>
+        <SelectField
+          label="Severity"
+          value={severity}
+          options={SEVERITIES}
+          onChange={(v) => setSeverity(v)}
+        />
+      </div>
+      <TextField
+        label="Device tags (optional)"
+        hint="Only devices with one of these tags, separated by spaces. Empty: every device."
+        value={draft.tags}
+        onInput={set('tags')}
+        disabled={action.busy}
+      />
+    </AddForm>
   );
 }

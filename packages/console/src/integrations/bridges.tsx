@@ -3,14 +3,29 @@
  * not connected, paused), its spool (rows, bytes, the oldest), what it forwarded and dropped, and its
  * last error; pause, resume and delete; a form to add one. A bridge's status moves on its own (the
  * forwarder connects, drains the spool), so the list is read again while it is shown: every 2 s for
- * the first minute after it is shown or changed, then every 15 s (`usePoll`).
+ * the first minute after it is shown, changed or refreshed, then every 15 s, for 10 minutes (`usePoll`).
  */
 import { useState } from 'preact/hooks';
-import { Instant } from '../fleet/devices.js';
-import { Confirm, EventTypesField, refusal, tagsOf } from './integration-parts.js';
-import { integrationsApi as api, type Bridge, type EventType } from './integrations-api.js';
+import { Confirm, OutcomeNotice, useAction, type SessionOver } from '../shared/actions.js';
+import {
+  AddForm,
+  EventChoiceFields,
+  NO_EVENTS,
+  choiceBody,
+  choiceError,
+  integrationText,
+} from './integration-parts.js';
+import { integrationsApi as api, type Bridge } from './integrations-api.js';
 import { useApiRead, usePoll } from '../shared/read.js';
-import { Notice, SelectField, TagList, TextAreaField, TextField } from '../shared/ui.js';
+import {
+  Instant,
+  Notice,
+  PollStopped,
+  SelectField,
+  TagList,
+  TextAreaField,
+  TextField,
+} from '../shared/ui.js';
 
 const DEFAULT_TOPIC = 'mooring/{tenantId}/{deviceId}/{type}';
 
@@ -32,12 +47,12 @@ function state(b: Bridge): { text: string; class: string } {
   return b.status.connected ? { text: 'connected', class: 'ok' } : { text: 'not connected', class: 'warn' };
 }
 
-export function Bridges(props: { generation: number; sessionOver(e: unknown): boolean }) {
+export function Bridges(props: { generation: number; sessionOver: SessionOver }) {
   const [bridges, setBridges] = useState<Bridge[] | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   const [tick, setTick] = useState(0);
   // A bridge's status moves on its own (connecting, draining its spool): read again while there is one.
-  const poll = usePoll((bridges?.length ?? 0) > 0, bridges);
+  const poll = usePoll((bridges?.length ?? 0) > 0, bridges, [props.generation]);
   const changed = () => {
     poll.restart();
     setTick((n) => n + 1);
@@ -57,9 +72,10 @@ export function Bridges(props: { generation: number; sessionOver(e: unknown): bo
         Platform events published to your own MQTT broker, spooled in the platform while the broker is away.
       </p>
       {error && <Notice kind="error">{error}</Notice>}
+      <PollStopped stopped={poll.stopped} />
       {bridges && bridges.length === 0 && <p class="empty">No bridge yet.</p>}
       {bridges && bridges.length > 0 && (
-        <ul class="integrations">
+        <ul class="cards">
           {bridges.map((b) => (
             <li key={b.id}>
               <BridgeCard bridge={b} sessionOver={props.sessionOver} onChanged={changed} />
@@ -72,31 +88,22 @@ export function Bridges(props: { generation: number; sessionOver(e: unknown): bo
   );
 }
 
-function BridgeCard(props: { bridge: Bridge; sessionOver(e: unknown): boolean; onChanged(): void }) {
+function BridgeCard(props: { bridge: Bridge; sessionOver: SessionOver; onChanged(): void }) {
   const b = props.bridge;
   const s = b.status;
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-
-  async function change(run: () => Promise<unknown>): Promise<string | undefined> {
-    try {
-      await run();
+  const action = useAction(props.sessionOver, integrationText);
+  /** Pauses or resumes it; the list is read again after it. */
+  const enable = (enabled: boolean) =>
+    action.run(async () => {
+      await api.setBridgeEnabled(b.id, enabled);
       props.onChanged();
       return undefined;
-    } catch (e) {
-      return refusal(e, props.sessionOver);
-    }
-  }
-  async function resume() {
-    setBusy(true);
-    setError(await change(() => api.setBridgeEnabled(b.id, true)));
-    setBusy(false);
-  }
+    });
 
   const now = Date.now();
   const st = state(b);
   return (
-    <article class="integration" aria-label={`Bridge ${b.name}`}>
+    <article class="card-item" aria-label={`Bridge ${b.name}`}>
       <h3>
         {b.name} <span class={`badge ${st.class}`}>{st.text}</span>
       </h3>
@@ -152,156 +159,145 @@ function BridgeCard(props: { bridge: Bridge; sessionOver(e: unknown): boolean; o
           </>
         )}
       </dl>
-      {error && <Notice kind="error">{error}</Notice>}
+      <OutcomeNotice outcome={action.outcome} />
       <div class="actions">
         {b.enabled ? (
           <Confirm
             label="Pause…"
             question={`Pause ${b.name}? It disconnects, and events that happen while it is paused are not spooled for it.`}
-            confirm={`Pause ${b.name}`}
-            run={() => change(() => api.setBridgeEnabled(b.id, false))}
+            confirmLabel={`Pause ${b.name}`}
+            busy={action.busy}
+            danger
+            onConfirm={() => enable(false)}
           />
         ) : (
-          <button type="button" disabled={busy} onClick={() => void resume()}>
+          <button type="button" disabled={action.busy} onClick={() => void enable(true)}>
             Resume
           </button>
         )}
         <Confirm
           label="Delete…"
           question={`Delete ${b.name}${s.spoolRows > 0 ? ` and the ${s.spoolRows} messages in its spool` : ''}? This cannot be undone.`}
-          confirm={`Delete ${b.name}`}
-          run={() => change(() => api.deleteBridge(b.id))}
+          confirmLabel={`Delete ${b.name}`}
+          busy={action.busy}
+          danger
+          onConfirm={() =>
+            action.run(async () => {
+              await api.deleteBridge(b.id);
+              props.onChanged();
+              return undefined;
+            })
+          }
         />
       </div>
     </article>
   );
 }
 
-function AddBridge(props: { sessionOver(e: unknown): boolean; onCreated(): void }) {
-  const [open, setOpen] = useState(false);
-  const [name, setName] = useState('');
-  const [url, setUrl] = useState('');
-  const [topic, setTopic] = useState(DEFAULT_TOPIC);
-  const [types, setTypes] = useState<EventType[]>([]);
-  const [tags, setTags] = useState('');
-  const [qos, setQos] = useState<'0' | '1'>('1');
-  const [username, setUsername] = useState('');
-  const [password, setPassword] = useState('');
-  const [ca, setCa] = useState('');
-  const [typesError, setTypesError] = useState<string | undefined>(undefined);
-  const [notice, setNotice] = useState<{ kind: 'error' | 'success'; text: string } | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
+const NO_BRIDGE = { name: '', url: '', topic: DEFAULT_TOPIC, username: '', password: '', ca: '' };
 
-  async function create(event: Event) {
-    event.preventDefault();
-    setNotice(undefined);
-    if (types.length === 0) {
-      setTypesError('Choose at least one event.');
-      return;
+function AddBridge(props: { sessionOver: SessionOver; onCreated(): void }) {
+  const [draft, setDraft] = useState(NO_BRIDGE);
+  const [events, setEvents] = useState(NO_EVENTS);
+  const [eventsError, setEventsError] = useState<string | undefined>(undefined);
+  const [qos, setQos] = useState<'0' | '1'>('1');
+  const action = useAction(props.sessionOver, integrationText);
+  const set = (key: keyof typeof NO_BRIDGE) => (value: string) => setDraft((d) => ({ ...d, [key]: value }));
+
+  function create(): Promise<boolean> {
+    const problem = choiceError(events);
+    setEventsError(problem);
+    if (problem) {
+      action.setOutcome(undefined);
+      return Promise.resolve(false);
     }
-    setTypesError(undefined);
-    setBusy(true);
-    try {
-      const deviceTags = tagsOf(tags);
+    return action.run(async () => {
+      const { username, password } = draft;
+      const ca = draft.ca.trim();
       const b = await api.createBridge({
-        name: name.trim(),
-        url: url.trim(),
-        topicTemplate: topic.trim(),
-        eventTypes: types,
+        name: draft.name.trim(),
+        url: draft.url.trim(),
+        topicTemplate: draft.topic.trim(),
+        ...choiceBody(events),
         qos: qos === '0' ? 0 : 1,
-        ...(deviceTags.length > 0 ? { deviceTags } : {}),
         ...(username ? { username } : {}),
         ...(password ? { password } : {}),
-        ...(ca.trim() ? { ca: ca.trim() } : {}),
+        ...(ca ? { ca } : {}),
       });
-      setName('');
-      setUrl('');
-      setTypes([]);
-      setTags('');
-      setUsername('');
-      setPassword('');
-      setCa('');
-      setOpen(false);
-      setNotice({ kind: 'success', text: `Added ${b.name}: it connects within a few seconds.` });
+      // The topic and the QoS stay for the next bridge, which likely shares them.
+      setDraft((d) => ({ ...NO_BRIDGE, topic: d.topic }));
+      setEvents(NO_EVENTS);
       props.onCreated();
-    } catch (e) {
-      const text = refusal(e, props.sessionOver);
-      if (text) setNotice({ kind: 'error', text });
-    } finally {
-      setBusy(false);
-    }
+      return `Added ${b.name}: it connects within a few seconds.`;
+    });
   }
 
   return (
-    <>
-      {notice?.kind === 'success' && <Notice kind="success">{notice.text}</Notice>}
-      <details
-        class="add"
-        open={open}
-        onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}
-      >
-        <summary>Add a bridge</summary>
-        <form aria-label="Add a bridge" onSubmit={(e) => void create(e)}>
-          <TextField label="Name" value={name} onInput={setName} required maxLength={128} disabled={busy} />
-          <TextField
-            label="Broker URL"
-            hint="mqtts://host[:port] (TLS, the certificate checked), or mqtt://host[:port] without TLS: then the password and every event cross the network in clear."
-            value={url}
-            onInput={setUrl}
-            required
-            disabled={busy}
-          />
-          <TextField
-            label="Topic template"
-            hint="Placeholders {tenantId} {deviceId} {type} {eventId}; no + or #."
-            value={topic}
-            onInput={setTopic}
-            required
-            disabled={busy}
-          />
-          <EventTypesField value={types} onChange={setTypes} error={typesError} />
-          <TextField
-            label="Device tags (optional)"
-            hint="Only events of devices with one of these tags, separated by spaces. Empty: every device."
-            value={tags}
-            onInput={setTags}
-            disabled={busy}
-          />
-          <SelectField
-            label="QoS"
-            value={qos}
-            options={[
-              { value: '1', label: '1: the broker acknowledges every message' },
-              { value: '0', label: '0: at most once' },
-            ]}
-            onChange={(v) => setQos(v)}
-          />
-          <TextField label="User name (optional)" value={username} onInput={setUsername} disabled={busy} />
-          <TextField
-            label="Password (optional)"
-            type="password"
-            autocomplete="new-password"
-            hint="Kept encrypted and never shown again."
-            value={password}
-            onInput={setPassword}
-            disabled={busy}
-          />
-          <TextAreaField
-            label="CA certificate (PEM, optional)"
-            hint="The CA the broker's certificate chains to, when it is not a public one."
-            value={ca}
-            onInput={setCa}
-            rows={3}
-            disabled={busy}
-          />
-          {notice?.kind === 'error' && <Notice kind="error">{notice.text}</Notice>}
-          <div class="actions">
-            <button type="submit" class="primary" disabled={busy}>
-              {busy ? 'Adding…' : 'Add the bridge'}
-            </button>
-          </div>
-        </form>
-      </details>
-    </>
+    <AddForm
+      summary="Add a bridge"
+      label="Add a bridge"
+      submitLabel="Add the bridge"
+      busy={action.busy}
+      outcome={action.outcome}
+      onSubmit={create}
+    >
+      <TextField
+        label="Name"
+        value={draft.name}
+        onInput={set('name')}
+        required
+        maxLength={128}
+        disabled={action.busy}
+      />
+      <TextField
+        label="Broker URL"
+        hint="mqtts://host[:port] (TLS, the certificate checked), or mqtt://host[:port] without TLS: then the password and every event cross the network in clear."
+        value={draft.url}
+        onInput={set('url')}
+        required
+        disabled={action.busy}
+      />
+      <TextField
+        label="Topic template"
+        hint="Placeholders {tenantId} {deviceId} {type} {eventId}; no + or #."
+        value={draft.topic}
+        onInput={set('topic')}
+        required
+        disabled={action.busy}
+      />
+      <EventChoiceFields value={events} onChange={setEvents} error={eventsError} disabled={action.busy} />
+      <SelectField
+        label="QoS"
+        value={qos}
+        options={[
+          { value: '1', label: '1: the broker acknowledges every message' },
+          { value: '0', label: '0: at most once' },
+        ]}
+        onChange={(v) => setQos(v)}
+      />
+      <TextField
+        label="User name (optional)"
+        value={draft.username}
+        onInput={set('username')}
+        disabled={action.busy}
+      />
+      <TextField
+        label="Password (optional)"
+        type="password"
+        autocomplete="new-password"
+        hint="Kept encrypted and never shown again."
+        value={draft.password}
+        onInput={set('password')}
+        disabled={action.busy}
+      />
+      <TextAreaField
+        label="CA certificate (PEM, optional)"
+        hint="The CA the broker's certificate chains to, when it is not a public one."
+        value={draft.ca}
+        onInput={set('ca')}
+        rows={3}
+        disabled={action.busy}
+      />
+    </AddForm>
   );
 }

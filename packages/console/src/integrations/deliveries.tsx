@@ -6,20 +6,19 @@
  * is read again (`usePoll`), so the outcome of a replay appears when it is known.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { json } from '../device/device-commands.js';
-import { Instant } from '../fleet/devices.js';
-import { refusal } from './integration-parts.js';
+import { OutcomeNotice, refusalText, useAction, type Outcome, type SessionOver } from '../shared/actions.js';
+import { integrationText } from './integration-parts.js';
 import {
   integrationsApi as api,
   type Delivery,
   type DeliveryDetail,
-  type DeliveryPage,
   type DeliveryStatus,
   type Webhook,
 } from './integrations-api.js';
-import { plural, when } from '../shared/messages.js';
+import { json, plural, when } from '../shared/messages.js';
+import { PagedList, usePagedRead } from '../shared/pages.js';
 import { useApiRead, usePoll } from '../shared/read.js';
-import { Notice, SelectField } from '../shared/ui.js';
+import { Instant, Notice, PollStopped, SelectField, TextField } from '../shared/ui.js';
 
 const PAGE = 20;
 const STATUSES: readonly { value: '' | DeliveryStatus; label: string }[] = [
@@ -36,46 +35,66 @@ export function deliveryText(d: Delivery): string {
   return 'not tried yet';
 }
 
+/** A delivery's status as a badge: delivered, dead (its attempts ran out) or pending. */
+export function DeliveryBadge(props: { delivery: Delivery }) {
+  const { status } = props.delivery;
+  return (
+    <span class={`badge ${status === 'delivered' ? 'ok' : status === 'dead' ? 'warn' : ''}`}>{status}</span>
+  );
+}
+
 /** A replay waiting for its outcome: the delivery, and the last attempt its log held before it. */
 interface Watch {
   delivery: Delivery;
   after: number;
 }
 
+/** A replay's outcome in words, from the first attempt after it (undefined: not made yet). */
+function replayOutcome(d: DeliveryDetail, after: number): Outcome | undefined {
+  const a = d.attemptLog.find((x) => x.attempt > after);
+  if (!a) return undefined;
+  const what = `Replayed the ${d.eventType} event`;
+  return a.status !== null && a.status >= 200 && a.status < 300
+    ? { kind: 'success', text: `${what}: delivered, answered ${a.status}.` }
+    : {
+        kind: 'error',
+        text: `${what}: the attempt failed (${a.status !== null ? `answered ${a.status}` : (a.error ?? 'no answer')}); the log shows when it is tried again.`,
+      };
+}
+
 export function DeliveryLog(props: {
   webhook: Webhook;
-  sessionOver(e: unknown): boolean;
+  /** Raised by the screen's Refresh. */
+  generation: number;
+  sessionOver: SessionOver;
   /** After each read of the log. */
   onRead(): void;
 }) {
   const w = props.webhook;
   const [status, setStatus] = useState<'' | DeliveryStatus>('');
-  /** The cursor of every page up to the one shown (undefined: the first). */
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const [page, setPage] = useState<DeliveryPage | undefined>(undefined);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [tick, setTick] = useState(0);
   const [watch, setWatch] = useState<Watch | undefined>(undefined);
-  const [outcome, setOutcome] = useState<{ kind: 'success' | 'error' | 'info'; text: string } | undefined>(
-    undefined,
-  );
+  const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
   const [detail, setDetail] = useState<string | undefined>(undefined);
   const headingRef = useRef<HTMLHeadingElement>(null);
   useEffect(() => headingRef.current?.focus(), [w.id]);
 
-  const cursor = cursors[cursors.length - 1];
-  const pending = page?.items.some((d) => d.status === 'pending') ?? false;
-  const poll = usePoll(pending || watch !== undefined, page);
-  useApiRead(
-    () =>
+  const pages = usePagedRead(
+    (cursor) =>
       api.listDeliveries(w.id, { limit: PAGE, ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) }),
-    (p) => {
-      setPage(p);
-      props.onRead();
-    },
-    [w.id, status, cursor, tick, poll.tick],
-    { sessionOver: props.sessionOver, setError },
+    status,
+    [props.generation],
+    props.sessionOver,
   );
+  const page = pages.page;
+  // While a delivery shown is pending, or a replay waits for its outcome, the page is read again.
+  const pending = page?.items.some((d) => d.status === 'pending') ?? false;
+  const poll = usePoll(pending || watch !== undefined, page, [props.generation]);
+  useEffect(() => {
+    if (poll.tick > 0) pages.reload();
+  }, [poll.tick]);
+  useEffect(() => {
+    if (page) props.onRead();
+  }, [page]);
 
   // A replay's outcome: the first attempt after it in the delivery's attempt log. The log numbers
   // attempts over the delivery's whole life, whereas `attempts` starts again at a replay and a
@@ -86,29 +105,21 @@ export function DeliveryLog(props: {
     api
       .getDelivery(w.id, watch.delivery.id)
       .then((d) => {
-        const a = d.attemptLog.find((x) => x.attempt > watch.after);
-        if (!current || !a) return;
+        const known = replayOutcome(d, watch.after);
+        if (!current || !known) return;
         setWatch(undefined);
-        const what = `Replayed the ${d.eventType} event`;
-        setOutcome(
-          a.status !== null && a.status >= 200 && a.status < 300
-            ? { kind: 'success', text: `${what}: delivered, answered ${a.status}.` }
-            : {
-                kind: 'error',
-                text: `${what}: the attempt failed (${a.status !== null ? `answered ${a.status}` : (a.error ?? 'no answer')}); the log shows when it is tried again.`,
-              },
-        );
+        setOutcome(known);
       })
       .catch((e: unknown) => {
         if (!current) return;
         setWatch(undefined);
-        const text = refusal(e, props.sessionOver);
+        const text = refusalText(e, props.sessionOver, integrationText);
         if (text) setOutcome({ kind: 'error', text });
       });
     return () => {
       current = false;
     };
-  }, [watch, tick, poll.tick]);
+  }, [watch, poll.tick]);
 
   async function replay(d: Delivery) {
     setOutcome(undefined);
@@ -122,19 +133,14 @@ export function DeliveryLog(props: {
         kind: 'info',
         text: `Replaying the ${r.eventType} event ${r.eventId}: it is sent again now…`,
       });
-      setTick((n) => n + 1);
+      pages.reload();
     } catch (e) {
-      const text = refusal(e, props.sessionOver);
+      const text = refusalText(e, props.sessionOver, integrationText);
       if (text) setOutcome({ kind: 'error', text });
     }
   }
 
-  const filter = (value: '' | DeliveryStatus) => {
-    setStatus(value);
-    setCursors([undefined]);
-  };
   const now = Date.now();
-  const items = page?.items ?? [];
   return (
     <section class="deliveries" aria-labelledby="delivery-log">
       <h3 id="delivery-log" tabIndex={-1} ref={headingRef}>
@@ -143,19 +149,20 @@ export function DeliveryLog(props: {
       {w.status !== 'active' && (
         <Notice kind="info">This webhook is {w.status}: deliveries wait until it is active.</Notice>
       )}
-      <div class="log-controls">
-        <SelectField label="Status" value={status} options={STATUSES} onChange={filter} />
+      <div class="list-filter">
+        <SelectField label="Status" value={status} options={STATUSES} onChange={(v) => setStatus(v)} />
       </div>
-      {error && <Notice kind="error">{error}</Notice>}
-      {outcome && (
-        <Notice kind={outcome.kind} key={outcome.text}>
-          {outcome.text}
-        </Notice>
-      )}
-      {page && items.length === 0 && (
-        <p class="empty">{cursors.length > 1 ? 'No more deliveries.' : 'No delivery yet.'}</p>
-      )}
-      {items.length > 0 && (
+      {pages.error && <Notice kind="error">{integrationText(pages.error)}</Notice>}
+      <PollStopped stopped={poll.stopped} />
+      <OutcomeNotice outcome={outcome} />
+      <PagedList
+        pages={pages}
+        noun={['delivery', 'deliveries']}
+        empty="No delivery yet."
+        label="Pages of the delivery log"
+        previousLabel="Newer"
+        nextLabel="Older"
+      >
         <div class="table-scroll">
           <table class="log">
             <caption class="visually-hidden">Deliveries, newest first</caption>
@@ -175,53 +182,15 @@ export function DeliveryLog(props: {
               </tr>
             </thead>
             <tbody>
-              {items.map((d) => [
-                <tr key={d.id} aria-label={`Delivery ${d.eventId}`}>
-                  <td>
-                    <span class="nowrap">{d.eventType}</span>
-                    <br />
-                    <code class="hint">{d.eventId}</code>
-                  </td>
-                  <td>
-                    <span
-                      class={`badge ${d.status === 'delivered' ? 'ok' : d.status === 'dead' ? 'warn' : ''}`}
-                    >
-                      {d.status}
-                    </span>
-                    {d.status === 'pending' && d.nextAttemptAt !== null && (
-                      <span class="hint">
-                        <br />
-                        due {when(d.nextAttemptAt)}
-                      </span>
-                    )}
-                  </td>
-                  <td class="num">{d.attempts}</td>
-                  <td>{d.lastStatus ?? '—'}</td>
-                  <td>
-                    <Instant at={d.createdAt} now={now} />
-                    {d.deliveredAt !== null && (
-                      <span class="hint">
-                        {' '}
-                        · delivered <Instant at={d.deliveredAt} now={now} />
-                      </span>
-                    )}
-                  </td>
-                  <td class={d.lastError ? 'warn-text' : undefined}>{d.lastError ?? '—'}</td>
-                  <td>
-                    <div class="actions">
-                      <button type="button" onClick={() => void replay(d)}>
-                        Replay
-                      </button>
-                      <button
-                        type="button"
-                        aria-expanded={detail === d.id}
-                        onClick={() => setDetail(detail === d.id ? undefined : d.id)}
-                      >
-                        Attempts
-                      </button>
-                    </div>
-                  </td>
-                </tr>,
+              {page?.items.map((d) => [
+                <DeliveryRow
+                  key={d.id}
+                  delivery={d}
+                  now={now}
+                  open={detail === d.id}
+                  onReplay={() => void replay(d)}
+                  onOpen={() => setDetail(detail === d.id ? undefined : d.id)}
+                />,
                 detail === d.id && (
                   <tr key={`${d.id}-detail`}>
                     <td colSpan={7}>
@@ -233,37 +202,65 @@ export function DeliveryLog(props: {
             </tbody>
           </table>
         </div>
-      )}
-      <nav class="actions pages" aria-label="Pages of the delivery log">
-        <button
-          type="button"
-          disabled={cursors.length === 1}
-          onClick={() => setCursors((c) => c.slice(0, -1))}
-        >
-          Newer
-        </button>
-        <button
-          type="button"
-          disabled={!page?.nextCursor}
-          onClick={() => page?.nextCursor && setCursors((c) => [...c, page.nextCursor!])}
-        >
-          Older
-        </button>
-        <span class="hint" role="status">
-          Page {cursors.length}: {plural(items.length, 'delivery', 'deliveries')}.
-        </span>
-      </nav>
-      <ReplayRange
-        webhookId={w.id}
-        sessionOver={props.sessionOver}
-        onReplayed={() => setTick((n) => n + 1)}
-      />
+      </PagedList>
+      <ReplayRange webhookId={w.id} sessionOver={props.sessionOver} onReplayed={pages.reload} />
     </section>
   );
 }
 
+function DeliveryRow(props: {
+  delivery: Delivery;
+  now: number;
+  /** Its attempts are shown. */
+  open: boolean;
+  onReplay(): void;
+  onOpen(): void;
+}) {
+  const d = props.delivery;
+  return (
+    <tr aria-label={`Delivery ${d.eventId}`}>
+      <td>
+        <span class="nowrap">{d.eventType}</span>
+        <br />
+        <code class="hint">{d.eventId}</code>
+      </td>
+      <td>
+        <DeliveryBadge delivery={d} />
+        {d.status === 'pending' && d.nextAttemptAt !== null && (
+          <span class="hint">
+            <br />
+            due {when(d.nextAttemptAt)}
+          </span>
+        )}
+      </td>
+      <td class="num">{d.attempts}</td>
+      <td>{d.lastStatus ?? '—'}</td>
+      <td>
+        <Instant at={d.createdAt} now={props.now} />
+        {d.deliveredAt !== null && (
+          <span class="hint">
+            {' '}
+            · delivered <Instant at={d.deliveredAt} now={props.now} />
+          </span>
+        )}
+      </td>
+      <td class={d.lastError ? 'warn-text' : undefined}>{d.lastError ?? '—'}</td>
+      <td>
+        <div class="actions">
+          <button type="button" onClick={props.onReplay}>
+            Replay
+          </button>
+          <button type="button" aria-expanded={props.open} onClick={props.onOpen}>
+            Attempts
+          </button>
+        </div>
+      </td>
+    </tr>
+  );
+}
+
 /** A delivery's every attempt and the event as it was sent (`GET …/deliveries/{id}`). */
-function Attempts(props: { webhookId: string; delivery: Delivery; sessionOver(e: unknown): boolean }) {
+function Attempts(props: { webhookId: string; delivery: Delivery; sessionOver: SessionOver }) {
   const [detail, setDetail] = useState<DeliveryDetail | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
   useApiRead(
@@ -310,76 +307,46 @@ function localInput(ms: number): string {
 }
 
 /** Every delivery created in `[from, to)`, of one status or any, sent again (`POST …/replay`). */
-function ReplayRange(props: { webhookId: string; sessionOver(e: unknown): boolean; onReplayed(): void }) {
+function ReplayRange(props: { webhookId: string; sessionOver: SessionOver; onReplayed(): void }) {
   const [from, setFrom] = useState(() => localInput(Date.now() - 3_600_000));
   const [to, setTo] = useState(() => localInput(Date.now() + 60_000));
   const [status, setStatus] = useState<'' | DeliveryStatus>('dead');
-  const [notice, setNotice] = useState<{ kind: 'success' | 'error'; text: string } | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
+  const action = useAction(props.sessionOver, integrationText);
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
-  async function replay(event: Event) {
+  function replay(event: Event) {
     event.preventDefault();
     const range = { from: new Date(from).getTime(), to: new Date(to).getTime() };
-    if (!(range.to > range.from)) {
-      setNotice({ kind: 'error', text: 'The end of the range must be after its start.' });
-      return;
-    }
-    setBusy(true);
-    try {
+    if (!(range.to > range.from)) return action.refuse('The end of the range must be after its start.');
+    void action.run(async () => {
       const r = await api.replayDeliveries(props.webhookId, { ...range, ...(status ? { status } : {}) });
-      setNotice({
-        kind: 'success',
-        text:
-          r.replayed === 0
-            ? 'No delivery was created in that range (with that status): nothing is sent again.'
-            : `${plural(r.replayed, 'delivery', 'deliveries')} ${r.replayed === 1 ? 'is' : 'are'} sent again.`,
-      });
       props.onReplayed();
-    } catch (e) {
-      const text = refusal(e, props.sessionOver);
-      if (text) setNotice({ kind: 'error', text });
-    } finally {
-      setBusy(false);
-    }
+      return r.replayed === 0
+        ? 'No delivery was created in that range (with that status): nothing is sent again.'
+        : `${plural(r.replayed, 'delivery', 'deliveries')} ${r.replayed === 1 ? 'is' : 'are'} sent again.`;
+    });
   }
 
   return (
-    <details class="add">
+    <details class="fold">
       <summary>Replay a time range</summary>
-      <form aria-label="Replay a time range" onSubmit={(e) => void replay(e)}>
+      <form aria-label="Replay a time range" onSubmit={replay}>
         <p class="hint">
           Sends again every delivery created in the range ({zone} time), from the first minute up to, not
           including, the last. Receivers deduplicate by the event id.
         </p>
         <div class="filter-fields">
-          <DateTimeField label="From" value={from} onInput={setFrom} />
-          <DateTimeField label="Up to" value={to} onInput={setTo} />
+          <TextField label="From" type="datetime-local" value={from} onInput={setFrom} required />
+          <TextField label="Up to" type="datetime-local" value={to} onInput={setTo} required />
           <SelectField label="Deliveries" value={status} options={STATUSES} onChange={(v) => setStatus(v)} />
         </div>
-        {notice && <Notice kind={notice.kind}>{notice.text}</Notice>}
+        <OutcomeNotice outcome={action.outcome} />
         <div class="actions">
-          <button type="submit" disabled={busy}>
+          <button type="submit" disabled={action.busy}>
             Replay the range
           </button>
         </div>
       </form>
     </details>
-  );
-}
-
-function DateTimeField(props: { label: string; value: string; onInput(v: string): void }) {
-  const id = `replay-${props.label.toLowerCase().replace(/\W+/g, '-')}`;
-  return (
-    <div class="field">
-      <label for={id}>{props.label}</label>
-      <input
-        id={id}
-        type="datetime-local"
-        value={props.value}
-        required
-        onInput={(e) => props.onInput((e.currentTarget as HTMLInputElement).value)}
-      />
-    </div>
   );
 }

@@ -1,13 +1,14 @@
 /**
  * What the parts of the Integrations screen share: the refusals of their operations in words (always
- * with the stable code), a confirmation before anything that cannot be undone, a secret shown the one
- * time the API answers it, and the choice of platform events.
+ * with the stable code), the form that adds one, and the choice of platform events and devices.
  */
-import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import { ApiProblem } from '../shared/api.js';
+import type { ComponentChildren } from 'preact';
+import { useId, useState } from 'preact/hooks';
+import { OutcomeNotice, type Outcome } from '../shared/actions.js';
+import type { ApiProblem } from '../shared/api.js';
 import type { EventType } from './integrations-api.js';
-import { problemText } from '../shared/messages.js';
-import { Notice } from '../shared/ui.js';
+import { problemText, setOf } from '../shared/messages.js';
+import { TextField } from '../shared/ui.js';
 
 /** A refusal of a webhook, bridge or alert operation, in words, with its code. */
 export function integrationText(p: ApiProblem): string {
@@ -25,114 +26,47 @@ export function integrationText(p: ApiProblem): string {
   }
 }
 
-/** Turns a refusal into the text to show, unless it ended the session (which the screen handles). */
-export function refusal(e: unknown, sessionOver: (e: unknown) => boolean): string | undefined {
-  if (!(e instanceof ApiProblem)) throw e;
-  return sessionOver(e) ? undefined : integrationText(e);
-}
-
 /**
- * A button that asks first: the question and the button that does it take its place, and the focus
- * moves to the question. `run` resolves when done; a refusal is shown beside the question.
+ * A form that adds an endpoint, a bridge or a rule: folded away until opened, and again once added.
+ * A refusal is said in the form; what was added is said above it, where it stays in view.
  */
-export function Confirm(props: {
-  /** The first button's text (ends with …). */
+export function AddForm(props: {
+  /** The fold's summary, and the form's name. */
+  summary: string;
   label: string;
-  question: string;
-  /** The confirming button's text: says exactly what happens. */
-  confirm: string;
-  run(): Promise<string | undefined>;
+  submitLabel: string;
+  busy: boolean;
+  outcome: Outcome | undefined;
+  /** Resolves true once added. */
+  onSubmit(): Promise<boolean>;
+  children: ComponentChildren;
 }) {
-  const [asking, setAsking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const questionRef = useRef<HTMLParagraphElement>(null);
-  const openRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    if (asking) questionRef.current?.focus();
-  }, [asking]);
-
-  async function go() {
-    setBusy(true);
-    setError(undefined);
-    const failed = await props.run();
-    setBusy(false);
-    if (failed) setError(failed);
-    else setAsking(false);
-  }
-
-  if (!asking)
-    return (
-      <button type="button" class="danger" ref={openRef} onClick={() => setAsking(true)}>
-        {props.label}
-      </button>
-    );
-  return (
-    <div class="confirm" role="group" aria-label={props.confirm}>
-      <p tabIndex={-1} ref={questionRef}>
-        {props.question}
-      </p>
-      {error && <Notice kind="error">{error}</Notice>}
-      <div class="actions">
-        <button type="button" class="danger" disabled={busy} onClick={() => void go()}>
-          {props.confirm}
-        </button>
-        <button
-          type="button"
-          disabled={busy}
-          onClick={() => {
-            setAsking(false);
-            setError(undefined);
-          }}
-        >
-          Cancel
-        </button>
-      </div>
-    </div>
-  );
-}
-
-/** A secret the API answers once (a webhook's signing secret): shown until it is put away. */
-export function SecretOnce(props: { what: string; secret: string; onDone(): void }) {
-  const [copied, setCopied] = useState<string | undefined>(undefined);
-  const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => ref.current?.focus(), [props.secret]);
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(props.secret);
-      setCopied('Copied to the clipboard.');
-    } catch {
-      setCopied('The browser did not allow copying: select the secret and copy it.');
-    }
+  const [open, setOpen] = useState(false);
+  const { outcome } = props;
+  async function submit(event: Event) {
+    event.preventDefault();
+    if (await props.onSubmit()) setOpen(false);
   }
   return (
-    <div
-      class="secret-once"
-      role="region"
-      aria-label={`Signing secret of ${props.what}`}
-      tabIndex={-1}
-      ref={ref}
-    >
-      <p>
-        <strong>The signing secret of {props.what}:</strong>
-      </p>
-      <p>
-        <code class="secret">{props.secret}</code>
-      </p>
-      <p class="warn-text">
-        Keep it now, in the receiver's configuration: it is shown this once and is not shown again. The
-        receiver checks every request's signature with it.
-      </p>
-      {copied && <Notice kind="info">{copied}</Notice>}
-      <div class="actions">
-        <button type="button" onClick={() => void copy()}>
-          Copy
-        </button>
-        <button type="button" class="primary" onClick={props.onDone}>
-          I have kept it
-        </button>
-      </div>
-    </div>
+    <>
+      {outcome?.kind === 'success' && <OutcomeNotice outcome={outcome} />}
+      <details
+        class="fold"
+        open={open}
+        onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}
+      >
+        <summary>{props.summary}</summary>
+        <form aria-label={props.label} onSubmit={(e) => void submit(e)}>
+          {props.children}
+          {outcome?.kind === 'error' && <OutcomeNotice outcome={outcome} />}
+          <div class="actions">
+            <button type="submit" class="primary" disabled={props.busy}>
+              {props.busy ? 'Adding…' : props.submitLabel}
+            </button>
+          </div>
+        </form>
+      </details>
+    </>
   );
 }
 
@@ -157,10 +91,10 @@ const EVENT_HINTS: Record<EventType, string> = {
   'alert.resolved': 'an alert was resolved',
 };
 /** Every type the API knows, in its order: a type added to the API without a hint does not compile. */
-export const EVENT_TYPES = Object.keys(EVENT_HINTS) as EventType[];
+const EVENT_TYPES = Object.keys(EVENT_HINTS) as EventType[];
 
 /** The platform events to carry: a checkbox each, with what it is. */
-export function EventTypesField(props: {
+function EventTypesField(props: {
   value: readonly EventType[];
   onChange(value: EventType[]): void;
   error?: string | undefined;
@@ -197,5 +131,45 @@ export function EventTypesField(props: {
   );
 }
 
-/** Tags as typed: separated by spaces or commas. */
-export const tagsOf = (text: string) => text.split(/[\s,]+/).filter(Boolean);
+/** What a webhook or a bridge carries: the events chosen, from the devices with one of the tags. */
+export interface EventChoice {
+  types: EventType[];
+  tags: string;
+}
+export const NO_EVENTS: EventChoice = { types: [], tags: '' };
+
+/** Why the choice cannot be sent, if it cannot. */
+export const choiceError = (c: EventChoice) =>
+  c.types.length === 0 ? 'Choose at least one event.' : undefined;
+
+/** The choice as the API takes it (no device tags: every device). */
+export function choiceBody(c: EventChoice): { eventTypes: EventType[]; deviceTags?: string[] } {
+  const deviceTags = setOf(c.tags);
+  return { eventTypes: c.types, ...(deviceTags.length > 0 ? { deviceTags } : {}) };
+}
+
+/** The events to carry and the devices they come from. */
+export function EventChoiceFields(props: {
+  value: EventChoice;
+  onChange(value: EventChoice): void;
+  error: string | undefined;
+  disabled: boolean;
+}) {
+  const v = props.value;
+  return (
+    <>
+      <EventTypesField
+        value={v.types}
+        onChange={(types) => props.onChange({ ...v, types })}
+        error={props.error}
+      />
+      <TextField
+        label="Device tags (optional)"
+        hint="Only events of devices with one of these tags, separated by spaces. Empty: every device."
+        value={v.tags}
+        onInput={(tags) => props.onChange({ ...v, tags })}
+        disabled={props.disabled}
+      />
+    </>
+  );
+}

@@ -6,35 +6,22 @@
  * (`?webhook=whk_…`): nothing is changed by following a link, every change is a button of the page.
  */
 import { useMemo, useState } from 'preact/hooks';
-import { ApiProblem } from '../shared/api.js';
+import type { SessionOver } from '../shared/actions.js';
 import { Alerts } from './alerts.js';
 import { Bridges } from './bridges.js';
-import { Heading } from '../shared/ui.js';
+import { ScreenTitle } from '../shared/ui.js';
 import { Webhooks } from './webhooks.js';
 import './integrations.css';
 
-export function Integrations(props: { search: string; onSessionEnded(): void }) {
+export function Integrations(props: { search: string; sessionOver: SessionOver }) {
+  const { sessionOver } = props;
   const chosen = useMemo(() => new URLSearchParams(props.search).get('webhook') ?? undefined, [props.search]);
   /** Raised to read everything again (Refresh). */
   const [generation, setGeneration] = useState(0);
 
-  /** A refusal of an expired or ended session sends the person back to sign in. */
-  function sessionOver(e: unknown): boolean {
-    if (e instanceof ApiProblem && e.status === 401) {
-      props.onSessionEnded();
-      return true;
-    }
-    return false;
-  }
-
   return (
-    <section class="integrations-screen">
-      <div class="title-row">
-        <Heading>Integrations</Heading>
-        <button type="button" onClick={() => setGeneration((g) => g + 1)}>
-          Refresh
-        </button>
-      </div>
+    <section class="integrations-screen wide">
+      <ScreenTitle onRefresh={() => setGeneration((g) => g + 1)}>Integrations</ScreenTitle>
       <Webhooks generation={generation} chosen={chosen} sessionOver={sessionOver} />
       <Bridges generation={generation} sessionOver={sessionOver} />
       <Alerts generation={generation} sessionOver={sessionOver} />

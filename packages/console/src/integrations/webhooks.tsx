@@ -6,19 +6,25 @@
  * address names (`?webhook=whk_…`) is below the list.
  */
 import { useState } from 'preact/hooks';
-import { DeliveryLog, deliveryText } from './deliveries.js';
-import { Instant } from '../fleet/devices.js';
-import { Confirm, EventTypesField, SecretOnce, refusal, tagsOf } from './integration-parts.js';
+import { Confirm, OutcomeNotice, SecretOnce, useAction, type SessionOver } from '../shared/actions.js';
+import { DeliveryBadge, DeliveryLog, deliveryText } from './deliveries.js';
+import {
+  AddForm,
+  EventChoiceFields,
+  NO_EVENTS,
+  choiceBody,
+  choiceError,
+  integrationText,
+} from './integration-parts.js';
 import {
   integrationsApi as api,
   type Delivery,
-  type EventType,
   type Webhook,
   type WebhookWithSecret,
 } from './integrations-api.js';
 import { BASE, Link } from '../shared/nav.js';
 import { useApiRead, usePoll } from '../shared/read.js';
-import { Notice, TagList, TextAreaField, TextField } from '../shared/ui.js';
+import { Instant, Notice, PollStopped, TagList, TextAreaField, TextField } from '../shared/ui.js';
 
 export const webhookHref = (webhookId: string) =>
   `${BASE}/integrations?webhook=${encodeURIComponent(webhookId)}`;
@@ -33,7 +39,7 @@ export function Webhooks(props: {
   generation: number;
   /** The webhook whose delivery log is shown. */
   chosen: string | undefined;
-  sessionOver(e: unknown): boolean;
+  sessionOver: SessionOver;
 }) {
   const [webhooks, setWebhooks] = useState<Webhook[] | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
@@ -41,12 +47,11 @@ export function Webhooks(props: {
   const [secret, setSecret] = useState<{ what: string; secret: string } | undefined>(undefined);
   /** Reads of the delivery log shown: the chosen webhook's last delivery is read again with them. */
   const [logReads, setLogReads] = useState(0);
-  const reload = () => setTick((n) => n + 1);
   // A new or re-enabled endpoint answers its challenge within seconds: read until it is active.
-  const poll = usePoll(webhooks?.some((w) => w.status === 'pending') ?? false, webhooks);
+  const poll = usePoll(webhooks?.some((w) => w.status === 'pending') ?? false, webhooks, [props.generation]);
   const changed = () => {
     poll.restart();
-    reload();
+    setTick((n) => n + 1);
   };
 
   useApiRead(
@@ -69,16 +74,31 @@ export function Webhooks(props: {
         challenge before any event is sent to it.
       </p>
       {error && <Notice kind="error">{error}</Notice>}
-      {secret && <SecretOnce what={secret.what} secret={secret.secret} onDone={() => setSecret(undefined)} />}
+      <PollStopped stopped={poll.stopped} />
+      {secret && (
+        <SecretOnce
+          label={`Signing secret of ${secret.what}`}
+          lead={<strong>The signing secret of {secret.what}:</strong>}
+          secret={secret.secret}
+          doneLabel="I have kept it"
+          onDone={() => setSecret(undefined)}
+        >
+          <p class="warn-text">
+            Keep it now, in the receiver's configuration: it is shown this once and is not shown again. The
+            receiver checks every request's signature with it.
+          </p>
+        </SecretOnce>
+      )}
       {webhooks && webhooks.length === 0 && <p class="empty">No webhook yet.</p>}
       {webhooks && webhooks.length > 0 && (
-        <ul class="integrations">
+        <ul class="cards">
           {webhooks.map((w) => (
             <li key={w.id}>
               <WebhookCard
                 webhook={w}
                 chosen={w.id === props.chosen}
-                generation={props.generation + tick + poll.tick + (w.id === props.chosen ? logReads : 0)}
+                // Its last delivery: read again after a change, and with the log when it is the one shown.
+                generation={props.generation + tick + (w.id === props.chosen ? logReads : 0)}
                 sessionOver={props.sessionOver}
                 onChanged={changed}
                 onSecret={shown}
@@ -97,6 +117,7 @@ export function Webhooks(props: {
         <DeliveryLog
           key={chosen.id}
           webhook={chosen}
+          generation={props.generation}
           sessionOver={props.sessionOver}
           onRead={() => setLogReads((n) => n + 1)}
         />
@@ -109,14 +130,14 @@ function WebhookCard(props: {
   webhook: Webhook;
   chosen: boolean;
   generation: number;
-  sessionOver(e: unknown): boolean;
+  sessionOver: SessionOver;
   onChanged(): void;
   onSecret(r: WebhookWithSecret): void;
 }) {
   const w = props.webhook;
   const [last, setLast] = useState<Delivery | null | undefined>(undefined);
   const [error, setError] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
+  const action = useAction(props.sessionOver, integrationText);
   useApiRead(
     () => api.listDeliveries(w.id, { limit: 1 }),
     (page) => setLast(page.items[0] ?? null),
@@ -124,26 +145,18 @@ function WebhookCard(props: {
     { sessionOver: props.sessionOver, setError },
   );
 
-  /** Runs a change; its refusal in words, or undefined when done. */
-  async function change(run: () => Promise<unknown>): Promise<string | undefined> {
-    try {
+  /** Makes a change; the list is read again after it. */
+  const change = (run: () => Promise<unknown>) =>
+    action.run(async () => {
       await run();
       props.onChanged();
       return undefined;
-    } catch (e) {
-      return refusal(e, props.sessionOver);
-    }
-  }
-  async function act(run: () => Promise<unknown>) {
-    setBusy(true);
-    setError(await change(run));
-    setBusy(false);
-  }
+    });
 
   const now = Date.now();
   const status = STATUS[w.status];
   return (
-    <article class="integration" aria-label={`Webhook ${w.name}`}>
+    <article class="card-item" aria-label={`Webhook ${w.name}`}>
       <h3>
         {w.name} <span class={`badge ${status.class}`}>{status.text}</span>
       </h3>
@@ -186,6 +199,7 @@ function WebhookCard(props: {
         </dd>
       </dl>
       {error && <Notice kind="error">{error}</Notice>}
+      <OutcomeNotice outcome={action.outcome} />
       <div class="actions">
         <Link href={webhookHref(w.id)} class="button-link" current={props.chosen}>
           Delivery log
@@ -193,8 +207,8 @@ function WebhookCard(props: {
         {w.status === 'disabled' ? (
           <button
             type="button"
-            disabled={busy}
-            onClick={() => void act(() => api.setWebhookEnabled(w.id, true))}
+            disabled={action.busy}
+            onClick={() => void change(() => api.setWebhookEnabled(w.id, true))}
           >
             Enable
           </button>
@@ -202,26 +216,41 @@ function WebhookCard(props: {
           <Confirm
             label="Disable…"
             question={`Disable ${w.name}? Events that happen while it is disabled are not delivered to it, not even after it is enabled again.`}
-            confirm={`Disable ${w.name}`}
-            run={() => change(() => api.setWebhookEnabled(w.id, false))}
+            confirmLabel={`Disable ${w.name}`}
+            busy={action.busy}
+            danger
+            onConfirm={() => change(() => api.setWebhookEnabled(w.id, false))}
           />
         )}
         {w.status === 'pending' && (
-          <button type="button" disabled={busy} onClick={() => void act(() => api.verifyWebhook(w.id))}>
+          <button
+            type="button"
+            disabled={action.busy}
+            onClick={() => void change(() => api.verifyWebhook(w.id))}
+          >
             Send the challenge again
           </button>
         )}
         <Confirm
           label="New secret…"
           question={`Give ${w.name} a new signing secret? For a day, requests are signed with the new and the old secret, then with the new one only.`}
-          confirm={`New secret for ${w.name}`}
-          run={() => change(async () => props.onSecret(await api.rotateWebhookSecret(w.id, {})))}
+          confirmLabel={`New secret for ${w.name}`}
+          busy={action.busy}
+          danger
+          onConfirm={() =>
+            action.run(async () => {
+              props.onSecret(await api.rotateWebhookSecret(w.id, {}));
+              return undefined;
+            })
+          }
         />
         <Confirm
           label="Delete…"
           question={`Delete ${w.name} and its delivery log? Nothing more is sent to it; this cannot be undone.`}
-          confirm={`Delete ${w.name}`}
-          run={() => change(() => api.deleteWebhook(w.id))}
+          confirmLabel={`Delete ${w.name}`}
+          busy={action.busy}
+          danger
+          onConfirm={() => change(() => api.deleteWebhook(w.id))}
         />
       </div>
     </article>
@@ -232,93 +261,78 @@ function LastDelivery(props: { delivery: Delivery; now: number }) {
   const d = props.delivery;
   return (
     <>
-      <span class={`badge ${d.status === 'delivered' ? 'ok' : d.status === 'dead' ? 'warn' : ''}`}>
-        {d.status}
-      </span>{' '}
-      {deliveryText(d)} · {d.eventType} · <Instant at={d.createdAt} now={props.now} />
+      <DeliveryBadge delivery={d} /> {deliveryText(d)} · {d.eventType} ·{' '}
+      <Instant at={d.createdAt} now={props.now} />
     </>
   );
 }
 
-function AddWebhook(props: { sessionOver(e: unknown): boolean; onCreated(r: WebhookWithSecret): void }) {
-  const [open, setOpen] = useState(false);
-  const [name, setName] = useState('');
-  const [url, setUrl] = useState('');
-  const [types, setTypes] = useState<EventType[]>([]);
-  const [tags, setTags] = useState('');
-  const [ca, setCa] = useState('');
-  const [typesError, setTypesError] = useState<string | undefined>(undefined);
-  const [error, setError] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
+const NO_WEBHOOK = { name: '', url: '', ca: '' };
 
-  async function create(event: Event) {
-    event.preventDefault();
-    setError(undefined);
-    if (types.length === 0) {
-      setTypesError('Choose at least one event.');
-      return;
+function AddWebhook(props: { sessionOver: SessionOver; onCreated(r: WebhookWithSecret): void }) {
+  const [draft, setDraft] = useState(NO_WEBHOOK);
+  const [events, setEvents] = useState(NO_EVENTS);
+  const [eventsError, setEventsError] = useState<string | undefined>(undefined);
+  const action = useAction(props.sessionOver, integrationText);
+  const set = (key: keyof typeof NO_WEBHOOK) => (value: string) => setDraft((d) => ({ ...d, [key]: value }));
+
+  function create(): Promise<boolean> {
+    const problem = choiceError(events);
+    setEventsError(problem);
+    if (problem) {
+      action.setOutcome(undefined);
+      return Promise.resolve(false);
     }
-    setTypesError(undefined);
-    setBusy(true);
-    try {
-      const deviceTags = tagsOf(tags);
-      const created = await api.createWebhook({
-        name: name.trim(),
-        url: url.trim(),
-        eventTypes: types,
-        ...(deviceTags.length > 0 ? { deviceTags } : {}),
-        ...(ca.trim() ? { caPem: ca.trim() } : {}),
-      });
-      setName('');
-      setUrl('');
-      setTypes([]);
-      setTags('');
-      setCa('');
-      setOpen(false);
-      props.onCreated(created);
-    } catch (e) {
-      setError(refusal(e, props.sessionOver));
-    } finally {
-      setBusy(false);
-    }
+    return action.run(async () => {
+      const ca = draft.ca.trim();
+      props.onCreated(
+        await api.createWebhook({
+          name: draft.name.trim(),
+          url: draft.url.trim(),
+          ...choiceBody(events),
+          ...(ca ? { caPem: ca } : {}),
+        }),
+      );
+      setDraft(NO_WEBHOOK);
+      setEvents(NO_EVENTS);
+      return undefined;
+    });
   }
 
   return (
-    <details class="add" open={open} onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
-      <summary>Add a webhook</summary>
-      <form aria-label="Add a webhook" onSubmit={(e) => void create(e)}>
-        <TextField label="Name" value={name} onInput={setName} required maxLength={128} disabled={busy} />
-        <TextField
-          label="URL"
-          hint="https:// only, outside the platform's own network; the certificate is always checked."
-          value={url}
-          onInput={setUrl}
-          required
-          disabled={busy}
-        />
-        <EventTypesField value={types} onChange={setTypes} error={typesError} />
-        <TextField
-          label="Device tags (optional)"
-          hint="Only events of devices with one of these tags, separated by spaces. Empty: every device."
-          value={tags}
-          onInput={setTags}
-          disabled={busy}
-        />
-        <TextAreaField
-          label="CA certificate (PEM, optional)"
-          hint="The CA the endpoint's certificate chains to, when it is not a public one."
-          value={ca}
-          onInput={setCa}
-          rows={3}
-          disabled={busy}
-        />
-        {error && <Notice kind="error">{error}</Notice>}
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy}>
-            {busy ? 'Adding…' : 'Add the webhook'}
-          </button>
-        </div>
-      </form>
-    </details>
+    <AddForm
+      summary="Add a webhook"
+      label="Add a webhook"
+      submitLabel="Add the webhook"
+      busy={action.busy}
+      outcome={action.outcome}
+      onSubmit={create}
+    >
+      <TextField
+        label="Name"
+        value={draft.name}
+        onInput={set('name')}
+        required
+        maxLength={128}
+        disabled={action.busy}
+      />
+      <TextField
+        label="URL"
+        hint="https:// only, outside the platform's own network; the certificate is always checked."
+        value={draft.url}
+        onInput={set('url')}
+        required
+        disabled={action.busy}
+      />
+      <EventChoiceFields value={events} onChange={setEvents} error={eventsError} disabled={action.busy} />
+      <TextAreaField
+        label="CA certificate (PEM, optional)"
+        hint="The CA the endpoint's certificate chains to, when it is not a public one."
+        value={draft.ca}
+        onInput={set('ca')}
+        rows={3}
+        disabled={action.busy}
+      />
+    </AddForm>
   );
 }

@@ -30,7 +30,6 @@ export type DeviceDetail = Answer<'getDevice'>;
 export type PresenceEvent = Answer<'getPresence'>['items'][number];
 export type LatestValue = Answer<'getLatestTelemetry'>['items'][number];
 export type TelemetryPage = Answer<'getTelemetry'>;
-export type AggregateBucket = Answer<'aggregateTelemetry'>['items'][number];
 export type Command = Answer<'getCommand'>;
 export type CommandRequest = Body<'sendCommand'>;
 export type DeviceConfig = Answer<'getDeviceConfig'>;

@@ -18,6 +18,15 @@ export function ago(ms: number, now: number): string {
 
 export const when = (ms: number) => new Date(ms).toLocaleString();
 
+/** A JSON value as indented text (shown as text, never as markup). */
+export const json = (value: unknown) => JSON.stringify(value, null, 2);
+
+/** What is typed as a list: the words separated by spaces or commas. */
+export const listOf = (text: string) => text.split(/[\s,]+/).filter(Boolean);
+
+/** The same, each once: the API refuses a list of tags or ids that names one twice. */
+export const setOf = (text: string) => [...new Set(listOf(text))];
+
 function minutes(ms: number | undefined): string {
   return ms === undefined ? 'a while' : plural(Math.max(1, Math.ceil(ms / 60_000)), 'minute');
 }
