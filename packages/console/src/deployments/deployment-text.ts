@@ -26,24 +26,7 @@ export const STATUS_BADGE: Record<DeploymentStatus, string> = {
   stopped: 'bad',
 };
 
-/** Every state of a device's operation, in the order a healthy update walks them (as the API lists them). */
-export const OTA_STATES: readonly OtaState[] = [
-  'queued',
-  'offered',
-  'accepted',
-  'deferred',
-  'downloading',
-  'downloaded',
-  'installing',
-  'rebooting',
-  'succeeded',
-  'failed',
-  'rolled_back',
-  'rejected',
-  'timed_out',
-  'cancelled',
-];
-
+/** Each state in words, in the order a healthy update walks them. */
 export const STATE_TEXT: Record<OtaState, string> = {
   queued: 'Queued',
   offered: 'Offered',
@@ -60,6 +43,12 @@ export const STATE_TEXT: Record<OtaState, string> = {
   timed_out: 'Timed out',
   cancelled: 'Cancelled',
 };
+
+/**
+ * Every state of a device's operation, in the order a healthy update walks them (as the API lists
+ * them): the order of STATE_TEXT, whose type makes it name every state the API has.
+ */
+export const OTA_STATES = Object.keys(STATE_TEXT) as readonly OtaState[];
 
 /** States in which an update went wrong. */
 export const FAILED_STATES: ReadonlySet<OtaState> = new Set([
