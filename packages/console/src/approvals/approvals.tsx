@@ -28,9 +28,14 @@ export function Approvals(props: { sessionOver: SessionOver }) {
 
   /** More than the first page is shown: a quiet refresh would drop the rest, so it waits. */
   const extended = useRef(false);
+  /** The latest read: an answer to an earlier one (a quiet refresh overtaken by Show more) is dropped. */
+  const latest = useRef(0);
 
   /** Reads the first page again (or the next one, `more`); `quiet`: the periodic read, unannounced. */
   async function load(more = false, quiet = false) {
+    const read = ++latest.current;
+    // From the moment Show more is asked, the periodic read waits (it would replace what it adds).
+    if (more) extended.current = true;
     if (!quiet) setLoading(true);
     setError(undefined);
     try {
@@ -45,6 +50,7 @@ export function Approvals(props: { sessionOver: SessionOver }) {
           },
         ),
       ]);
+      if (read !== latest.current) return;
       extended.current = more;
       setLoaded((l) => ({
         items: more && l ? [...l.items, ...page.items] : page.items,
@@ -52,6 +58,8 @@ export function Approvals(props: { sessionOver: SessionOver }) {
         tokens,
       }));
     } catch (e) {
+      if (read !== latest.current) return;
+      if (more) extended.current = false;
       setError(refusalText(e, sessionOver));
     } finally {
       if (!quiet) setLoading(false);
