@@ -124,6 +124,11 @@ export const ERROR_CATALOGUE = {
   USER_NOT_FOUND: spec(404, 'User not found', 'No user with this id is visible to the caller.'),
   API_KEY_NOT_FOUND: spec(404, 'API key not found', 'No API key with this id is visible to the caller.'),
   DEVICE_NOT_FOUND: spec(404, 'Device not found', 'No device with this id is visible to the caller.'),
+  BULK_JOB_NOT_FOUND: spec(
+    404,
+    'Bulk job not found',
+    'No bulk job with this id is visible to the caller (`GET /v1/devices/bulk/{jobId}`).',
+  ),
   ACCESS_KEY_NOT_FOUND: spec(404, 'Access key not found', 'The device has no access key with this id.'),
   COMMAND_NOT_FOUND: spec(404, 'Command not found', 'No command with this id exists for the device.'),
   PROVISIONING_TOKEN_NOT_FOUND: spec(

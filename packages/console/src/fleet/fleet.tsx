@@ -10,6 +10,7 @@ import { useMemo, useState } from 'preact/hooks';
 import type { SessionOver } from '../shared/actions.js';
 import { api, type FleetVersions } from '../shared/api.js';
 import { BulkPanel } from './bulk.js';
+import { DeployLink } from './deploy-link.js';
 import { DeviceList } from './devices.js';
 import { viewFromSearch, type ListView } from './filter.js';
 import { plural } from '../shared/messages.js';
@@ -31,6 +32,7 @@ export function Fleet(props: { search: string; sessionOver: SessionOver }) {
       <Overview generation={generation} limit={view.limit} sessionOver={sessionOver} />
       <DeviceList view={view} generation={generation} sessionOver={sessionOver}>
         <BulkPanel filter={view.filter} sessionOver={sessionOver} onChanged={reload} />
+        <DeployLink filter={view.filter} />
       </DeviceList>
     </section>
   );

@@ -24,6 +24,8 @@ export type DeviceFilter = Omit<Query<'listDevices'>, 'cursor' | 'limit'>;
 export type BulkRequest = Body<'bulkDevices'>;
 export type BulkAction = BulkRequest['action'];
 export type BulkResult = Answer<'bulkDevices'>;
+/** A bulk revocation or configuration change runs as a job: its progress. */
+export type BulkJob = Answer<'getDeviceBulkJob'>;
 
 /** One device and what the device page shows of it. */
 export type DeviceDetail = Answer<'getDevice'>;
@@ -133,6 +135,7 @@ export const api = {
   getFleetVersions: () => call<FleetVersions>('GET', '/v1/fleet/versions'),
   /** Counts (`dryRun: true`) or changes the devices a filter matches. */
   bulkDevices: (body: BulkRequest) => call<BulkResult>('POST', '/v1/devices/bulk', body),
+  getBulkJob: (jobId: string) => call<BulkJob>('GET', `/v1/devices/bulk/${encodeURIComponent(jobId)}`),
   getDevice: (deviceId: string) => call<DeviceDetail>('GET', `/v1/devices/${id(deviceId)}`),
   getPresence: (deviceId: string, limit: number) =>
     call<Answer<'getPresence'>>('GET', `/v1/devices/${id(deviceId)}/presence${query({ limit })}`),

@@ -2,7 +2,7 @@
  * One audit record per admin action, written with the action: every state-changing request made with
  * a person's or an API key's credential runs in one store transaction, and its record — actor, tenant,
  * target, outcome with the final status, source address and the request's fields with secrets
- * removed — is appended to the tenant's chain inside that transaction before it commits, together
+ * removed, and what the handler said the action came to (`request.auditResult`) — is appended to the tenant's chain inside that transaction before it commits, together
  * with the lifecycle events the services reported while handling it. The response leaves only after
  * the commit. So an action is kept with its record or not at all:
  *
@@ -115,7 +115,11 @@ function entryFor(request: FastifyRequest, status: number): AuditEntry {
     target: Object.values(params)[0] ?? null,
     outcome: status < 400 ? 'success' : 'failure',
     source: request.ip,
-    changes: { status, ...(body && typeof body === 'object' ? { request: body } : {}) },
+    changes: {
+      status,
+      ...(body && typeof body === 'object' ? { request: body } : {}),
+      ...(request.auditResult ? { result: redact(request.auditResult) } : {}),
+    },
   };
 }
 

@@ -5,7 +5,11 @@ import type { WebhookService } from '../../domains/webhooks/webhooks.js';
 import type { AlertService } from '../../domains/alerts/alerts.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CommandService } from '../../domains/commands/commands.js';
-import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/devices.js';
+import type {
+  AuthenticatedDevice,
+  DeviceBulkJobService,
+  DeviceService,
+} from '../../domains/devices/devices.js';
 import type { PresenceService } from '../../domains/presence/presence.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
 import type { PkiService } from '../../domains/pki/pki.js';
@@ -44,6 +48,7 @@ export interface Services {
   /** Resolves a device credential (access key or registration token). */
   authenticateDevice(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
   devices: DeviceService;
+  deviceBulk: DeviceBulkJobService;
   fleet: FleetService;
   telemetry: TelemetryService;
   commands: CommandService;
@@ -84,6 +89,8 @@ declare module 'fastify' {
     device?: AuthenticatedDevice;
     /** The session was named by the session cookie (`session-cookie.ts`), not a bearer credential. */
     sessionCookie?: boolean;
+    /** What the action came to (counts, the id of what it started), kept in its audit record. */
+    auditResult?: Record<string, unknown>;
   }
 }
 

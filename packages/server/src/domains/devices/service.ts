@@ -43,7 +43,7 @@ function checkShape(tags: string[] | undefined, metadata: Record<string, unknown
 }
 
 /** The list's filters as the store takes them: the version bound parsed (`path` names it in errors). */
-function filterQuery(filter: DeviceFilter, path: string): DeviceFilterQuery {
+export function filterQuery(filter: DeviceFilter, path: string): DeviceFilterQuery {
   const { belowVersion, ...rest } = filter;
   if (belowVersion === undefined) return rest;
   const parsed = parseSemver(belowVersion);
@@ -94,10 +94,13 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     },
 
     async bulk(caller, input) {
+      const { action } = input;
+      if (action.type === 'revoke' || action.type === 'setDesiredConfig')
+        throw new Error(`bulk ${action.type} runs as a job (DeviceBulkJobService)`);
       const filter = filterQuery(input.filter, '/filter/belowVersion');
       const dryRun = input.dryRun === true;
       return transaction(async (tx) => {
-        const counted = await tx.bulkCount(caller.tenantId, filter, input.action);
+        const counted = await tx.bulkCount(caller.tenantId, filter, action, caller.visible);
         if (input.expectMatched !== undefined && counted.matched !== input.expectMatched)
           throw new AppError(
             'BULK_MATCH_CHANGED',
@@ -111,8 +114,8 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
           );
         const base = { dryRun, matched: counted.matched, wouldChange: counted.wouldChange };
         if (dryRun) return { ...base, changed: 0 };
-        const changed = await tx.bulkApply(caller.tenantId, filter, input.action, now());
-        if (input.action.type === 'disable')
+        const changed = await tx.bulkApply(caller.tenantId, filter, action, now(), caller.visible);
+        if (action.type === 'disable')
           for (const deviceId of changed)
             deps.bus.publish('device.disconnect', { deviceId, reason: 'device_disabled' });
         return { ...base, changed: changed.length };

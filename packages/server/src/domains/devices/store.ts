@@ -90,7 +90,7 @@ export type BulkChange =
   | { type: 'enable' };
 
 /** The WHERE terms of a filter, its values pushed onto `params` (`$1` is the tenant). */
-function filterSql(q: DeviceFilterQuery, params: unknown[]): string[] {
+export function filterSql(q: DeviceFilterQuery, params: unknown[]): string[] {
   const where = ['tenant_id = $1'];
   if (q.tag) where.push(`tags @> ARRAY[$${params.push(q.tag)}]::text[]`);
   if (q.status) where.push(`status = $${params.push(q.status)}`);
@@ -115,6 +115,11 @@ function filterSql(q: DeviceFilterQuery, params: unknown[]): string[] {
  * A bulk change as SQL: `when` holds for a device the change would alter, `set` alters it, `tooMany`
  * (only a change that adds tags has one) holds when the device would have more than MAX_TAGS after it.
  */
+/** The WHERE term that keeps a scoped caller to the devices its grants cover. */
+export function visibleSql(visible: DeviceVisibility, params: unknown[]): string {
+  return `(tags && $${params.push(visible.tags)}::text[] OR id = ANY($${params.push(visible.deviceIds)}::text[]))`;
+}
+
 function changeSql(c: BulkChange, params: unknown[]): { when: string; set: string; tooMany?: string } {
   switch (c.type) {
     case 'addTags': {
@@ -201,10 +206,7 @@ export function deviceStore(db: Queryable) {
     ): Promise<DeviceRow[]> {
       const params: unknown[] = [tenantId];
       const where = filterSql(q, params);
-      if (q.visible)
-        where.push(
-          `(tags && $${params.push(q.visible.tags)}::text[] OR id = ANY($${params.push(q.visible.deviceIds)}::text[]))`,
-        );
+      if (q.visible) where.push(visibleSql(q.visible, params));
       if (q.afterId) where.push(`id > $${params.push(q.afterId)}`);
       return db.query<DeviceRow>(
         `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.push(q.limit + 1)}`,
@@ -220,9 +222,12 @@ export function deviceStore(db: Queryable) {
       tenantId: string,
       q: DeviceFilterQuery,
       action: BulkChange,
+      visible?: DeviceVisibility,
     ): Promise<{ matched: number; wouldChange: number; tooManyTags: number }> {
       const params: unknown[] = [tenantId];
-      const where = filterSql(q, params).join(' AND ');
+      const where = [...filterSql(q, params), ...(visible ? [visibleSql(visible, params)] : [])].join(
+        ' AND ',
+      );
       const change = changeSql(action, params);
       const [counts] = await db.query<{ matched: string; would: string; too_many: string }>(
         `SELECT count(*) AS matched,
@@ -243,9 +248,12 @@ export function deviceStore(db: Queryable) {
       q: DeviceFilterQuery,
       action: BulkChange,
       at: number,
+      visible?: DeviceVisibility,
     ): Promise<string[]> {
       const params: unknown[] = [tenantId];
-      const where = filterSql(q, params).join(' AND ');
+      const where = [...filterSql(q, params), ...(visible ? [visibleSql(visible, params)] : [])].join(
+        ' AND ',
+      );
       const change = changeSql(action, params);
       const rows = await db.query<{ id: string }>(
         `UPDATE devices SET ${change.set}, updated_at = $${params.push(at)}
@@ -289,20 +297,20 @@ export function deviceStore(db: Queryable) {
       at: number,
     ): Promise<void> {
       await db.query(
-        'UPDATE devices SET tokens_valid_after = $3, provisioning_token_id = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2',
+        'UPDATE devices SET tokens_valid_after = $3, tokens_revoked_at = NULL, provisioning_token_id = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2',
         [tenantId, deviceId, at, provisioningTokenId],
       );
     },
     async revokeRegistrationTokens(tenantId: string, deviceId: string, at: number): Promise<boolean> {
       const rows = await db.query(
-        'UPDATE devices SET tokens_valid_after = $3 WHERE tenant_id = $1 AND id = $2 RETURNING id',
+        'UPDATE devices SET tokens_valid_after = $3, tokens_revoked_at = $3 WHERE tenant_id = $1 AND id = $2 RETURNING id',
         [tenantId, deviceId, at],
       );
       return rows.length > 0;
     },
     async release(tenantId: string, deviceId: string, at: number): Promise<void> {
       await db.query(
-        `UPDATE devices SET tokens_valid_after = $3, status = 'released', serial = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
+        `UPDATE devices SET tokens_valid_after = $3, tokens_revoked_at = $3, status = 'released', serial = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
         [tenantId, deviceId, at],
       );
     },

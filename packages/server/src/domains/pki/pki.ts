@@ -120,6 +120,15 @@ export interface PkiService {
     reason: string,
     exceptSerial?: string,
   ): Promise<number>;
+  /**
+   * Revokes every live certificate of these devices of the tenant (a bulk revocation's chunk), in the
+   * caller's transaction; the listeners reload their trust once it commits. Answers what it revoked.
+   */
+  revokeAllForDevices(
+    tenantId: string,
+    deviceIds: readonly string[],
+    reason: string,
+  ): Promise<{ deviceId: string; serial: string }[]>;
   /** The CRL of a CA (PEM), public. */
   crl(caId: string): Promise<string>;
   /**

@@ -137,5 +137,16 @@ export function createRevocation(deps: {
       await deps.trustChanged();
       return rows.length;
     },
+
+    async revokeAllForDevices(tenantId: string, deviceIds: readonly string[], reason: string) {
+      const rows = await store.revokeAllForDevices(tenantId, deviceIds, now(), reason);
+      if (rows.length === 0) return [];
+      const cas = new Set(rows.map((r) => r.ca_id));
+      for (const ca of cas) crlCache.delete(ca);
+      whenCommitted(() => cas.forEach((ca) => crlCache.delete(ca)));
+      // Inside the caller's transaction the listeners reload once it has committed.
+      await deps.trustChanged();
+      return rows.map((r) => ({ deviceId: r.device_id, serial: r.serial }));
+    },
   };
 }
