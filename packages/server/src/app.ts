@@ -166,6 +166,7 @@ async function startPlatformSteps(
     ota: services.ota,
     config: services.config,
     presence: services.presence,
+    refusals: domains.refusalLog,
     bus,
     metrics,
     logger: logger.child({ component: 'mqtt' }),
@@ -251,6 +252,7 @@ async function startPlatformSteps(
         await mqtt.close();
         domains.provisioning.endLongPolls();
         await broker.close();
+        await domains.refusalLog.close();
         await http.close();
         await platform.writer.drain();
         await domains.presence.resetNode(config.nodeId, 'server_shutdown').catch(() => 0);

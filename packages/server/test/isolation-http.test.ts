@@ -156,6 +156,8 @@ const ROUTES: Record<string, Row> = {
 
   'GET /v1/fleet/versions': { need: 'devices:read' },
   'GET /v1/fleet/policy': { need: 'devices:read' },
+  'GET /v1/fleet/problems': { need: 'devices:read' },
+  'GET /v1/fleet/problems/counts': { need: 'devices:read' },
   'PUT /v1/fleet/policy': {
     need: 'devices:write',
     body: () => ({ hardwareClass: 'iso-hw', minVersion: '1.0.0' }),

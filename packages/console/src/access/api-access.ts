@@ -13,6 +13,7 @@ export type ApiKey = Answer<'getApiKey'>;
 export type ApiKeyWithSecret = Answer<'createApiKey'>;
 export type MySession = Answer<'listMySessions'>['items'][number];
 export type AuditPage = Answer<'listAudit'>;
+export type AuditRecord = AuditPage['items'][number];
 export type AuditQuery = Query<'listAudit'>;
 export type AuditVerification = Answer<'verifyAudit'>;
 export type TotpEnrolment = Answer<'beginTotp'>;

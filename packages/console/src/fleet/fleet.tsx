@@ -4,7 +4,8 @@
  * each, and the device list with the API's filters, its pages, and a change to every device a filter
  * matches. Everything comes from the REST API as it is: `GET /v1/fleet/versions` (the distribution,
  * and the policy with the count below each minimum: the same entries as `GET /v1/fleet/policy`, from
- * the same read; the devices connected now and disabled) and `GET /v1/devices`.
+ * the same read; the devices connected now and disabled), `GET /v1/devices`, and the devices' recent
+ * failures and refusals (`problems.tsx`).
  */
 import { useMemo, useState } from 'preact/hooks';
 import type { SessionOver } from '../shared/actions.js';
@@ -12,6 +13,7 @@ import { api, type FleetVersions } from '../shared/api.js';
 import { BulkPanel } from './bulk.js';
 import { DeployLink } from './deploy-link.js';
 import { DeviceList } from './devices.js';
+import { RecentProblems } from './problems.js';
 import { viewFromSearch, type ListView } from './filter.js';
 import { plural } from '../shared/messages.js';
 import { Link, fleetHref } from '../shared/nav.js';
@@ -30,6 +32,7 @@ export function Fleet(props: { search: string; sessionOver: SessionOver }) {
     <section class="fleet wide">
       <ScreenTitle onRefresh={reload}>Fleet</ScreenTitle>
       <Overview generation={generation} limit={view.limit} sessionOver={sessionOver} />
+      <RecentProblems generation={generation} sessionOver={sessionOver} />
       <DeviceList view={view} generation={generation} sessionOver={sessionOver}>
         <BulkPanel filter={view.filter} sessionOver={sessionOver} onChanged={reload} />
         <DeployLink filter={view.filter} />

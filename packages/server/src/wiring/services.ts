@@ -13,6 +13,9 @@ import { createDeviceBulkJobService } from '../domains/devices/bulk-jobs.js';
 import { bulkJobStore } from '../domains/devices/bulk-jobs-store.js';
 import { createFleetService } from '../domains/fleet/service.js';
 import { fleetStore } from '../domains/fleet/store.js';
+import { createFleetProblemService } from '../domains/fleet/problems-service.js';
+import { problemStore } from '../domains/fleet/problems-store.js';
+import { createRefusalLog } from '../domains/fleet/refusal-log.js';
 import { createPresenceService } from '../domains/presence/service.js';
 import { presenceStore } from '../domains/presence/store.js';
 import { createBatchWriter } from '../domains/telemetry/batch-writer.js';
@@ -42,6 +45,7 @@ import {
   DEVICE_BULK_JOB_RULES,
   DEVICE_RULES,
   FLEET_RULES,
+  FLEET_PROBLEM_RULES,
   FACTORY_RULES,
   OWNERSHIP_RULES,
   PKI_RULES,
@@ -135,6 +139,11 @@ export async function createServices(deps: ServiceDeps) {
     cursors,
   });
   const fleet = createFleetService({ store: fleetStore(db) });
+  const fleetProblems = createFleetProblemService({ store: problemStore(db), cursors });
+  const refusalLog = createRefusalLog({
+    store: problemStore(db),
+    onError: (err, dropped) => logger.warn({ err, dropped }, 'refusals not stored'),
+  });
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
   // Other domains create and read device rows through the devices contract, in their transaction.
   const deviceRecordsOn = (tx?: Queryable) => deviceStore(tx ?? db);
@@ -406,6 +415,7 @@ export async function createServices(deps: ServiceDeps) {
     devices: guard(devices, DEVICE_RULES, access),
     deviceBulk: guard(deviceBulk, DEVICE_BULK_JOB_RULES, access),
     fleet: guard(fleet, FLEET_RULES, access),
+    fleetProblems: guard(fleetProblems, FLEET_PROBLEM_RULES, access),
     telemetry: guard(telemetry, TELEMETRY_RULES, access),
     commands: guard(commands, COMMAND_RULES, access),
     presence: guard(presence, PRESENCE_RULES, access),
@@ -446,6 +456,7 @@ export async function createServices(deps: ServiceDeps) {
       alertEvaluator,
       webhookDelivery,
       telemetryForwarder,
+      refusalLog,
     },
     interest,
     /** What the event fan-out calls inside the transaction that handles an event. */

@@ -43,6 +43,7 @@ export interface PlatformJobDeps {
   webhookDelivery: { run(): Promise<unknown>; purgeLog(): Promise<unknown> };
   telemetryForwarder: { run(): Promise<unknown> };
   deviceBulk: { work(): Promise<boolean> };
+  refusalLog: { purge(): Promise<unknown> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
 }
@@ -57,6 +58,7 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       applyAuditRetention: () => deps.audit.applyRetention(),
       removeAbandonedUploads: () => deps.artifactStorage.removeAbandoned(ABANDONED_UPLOAD_MS),
       purgeWebhookLog: () => deps.webhookDelivery.purgeLog(),
+      purgeRefusals: () => deps.refusalLog.purge(),
     }),
     ...outboxJobs(deps.outbox),
     {

@@ -17,7 +17,7 @@ import type { OwnershipService } from '../../domains/ownership/ownership.js';
 import type { FactoryService } from '../../domains/provisioning/factory.js';
 import type { AuditService } from '../../domains/audit/audit.js';
 import type { TimeSigner } from '../../domains/time/signer.js';
-import type { FleetService } from '../../domains/fleet/fleet.js';
+import type { FleetProblemService, FleetService } from '../../domains/fleet/fleet.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { PlatformCaller, TenancyService } from '../../domains/tenancy/tenancy.js';
 import type { SelfCaller, UserService } from '../../domains/users/users.js';
@@ -50,6 +50,7 @@ export interface Services {
   devices: DeviceService;
   deviceBulk: DeviceBulkJobService;
   fleet: FleetService;
+  fleetProblems: FleetProblemService;
   telemetry: TelemetryService;
   commands: CommandService;
   presence: PresenceService;

@@ -7,7 +7,7 @@
 import type { AuditService } from '../audit/audit.js';
 import type { CommandService } from '../commands/commands.js';
 import type { DeviceBulkJobService, DeviceService } from '../devices/devices.js';
-import type { FleetService } from '../fleet/fleet.js';
+import type { FleetProblemService, FleetService } from '../fleet/fleet.js';
 import type { OwnershipService } from '../ownership/ownership.js';
 import type { PkiService } from '../pki/pki.js';
 import type { PresenceService } from '../presence/presence.js';
@@ -61,6 +61,12 @@ export const FLEET_RULES: Rules<FleetService> = {
   versions: { permission: 'devices:read', list: true },
   policy: { permission: 'devices:read' },
   setPolicy: { permission: 'devices:write' },
+};
+
+// A scoped caller sees its own devices' problems (and no provisioning request, which has no device).
+export const FLEET_PROBLEM_RULES: Rules<FleetProblemService> = {
+  list: { permission: 'devices:read', list: true },
+  counts: { permission: 'devices:read', list: true },
 };
 
 export const COMMAND_RULES: Rules<CommandService> = {

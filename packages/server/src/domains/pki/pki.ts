@@ -94,7 +94,7 @@ export interface PkiService {
   renew(device: AuthenticatedDevice, csrPem: string): Promise<IssuedCertificate>;
   listForDevice(caller: TenantCaller, deviceId: string): Promise<DeviceCertificate[]>;
   /** Revokes by serial: the next handshake is refused and live sessions that used it are dropped. */
-  revoke(caller: TenantCaller, serial: string, reason?: string): Promise<void>;
+  revoke(caller: TenantCaller, serial: string, reason?: string): Promise<{ deviceId: string }>;
   /** Lets a pending certificate authenticate its device (idempotent); CERTIFICATE_NOT_FOUND otherwise. */
   approve(caller: TenantCaller, serial: string): Promise<DeviceCertificate>;
   /** A one-time code (valid one hour) that a CA must sign into a verification certificate. */

@@ -92,7 +92,7 @@ export function createRevocation(deps: {
     rootCrlPem,
 
     /** Revokes by serial: returns once the listeners refuse it; live sessions that used it are dropped. */
-    async revoke(caller: TenantCaller, serial: string, reason?: string): Promise<void> {
+    async revoke(caller: TenantCaller, serial: string, reason?: string): Promise<{ deviceId: string }> {
       const row = await store.revoke(
         caller.tenantId,
         serial.toLowerCase(),
@@ -109,6 +109,7 @@ export function createRevocation(deps: {
         reason: 'certificate_revoked',
         keyId: row.serial,
       });
+      return { deviceId: row.device_id };
     },
 
     async approve(caller: TenantCaller, serial: string): Promise<DeviceCertificate> {
