@@ -35,8 +35,8 @@ export const ERROR_CATALOGUE = {
   ),
   JSON_TOO_DEEP: spec(
     400,
-    'JSON nested too deeply',
-    `Objects and arrays in one document nest at most ${JSON_LIMITS.maxDepth} levels, counting the top level as 1 (metadata, command params, event data and attributes included). Flatten the document.`,
+    'JSON nested too deeply or too wide',
+    `Objects and arrays in one document nest at most ${JSON_LIMITS.maxDepth} levels, counting the top level as 1 (metadata, command params, event data and attributes included), and one object holds at most ${JSON_LIMITS.maxMembers} members. Flatten the document, or split a wide object into several requests or messages.`,
   ),
   NUMBER_OUT_OF_RANGE: spec(
     400,

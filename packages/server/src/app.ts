@@ -181,6 +181,7 @@ async function startPlatformSteps(
     metrics,
     csrf: createCsrfTokens(secretKey),
     consoleBuild,
+    hygiene: config,
     tls,
     clientTrust: { ca: initialTrust.ca, ...(initialTrust.crl ? { crl: initialTrust.crl } : {}) },
     broker,
