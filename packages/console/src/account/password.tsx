@@ -31,7 +31,10 @@ export function PasswordChange(props: {
   const [next, setNext] = useState('');
   const [again, setAgain] = useState('');
   const [refused, setRefused] = useState<{ field: 'current' | 'next' | 'again'; text: string }>();
-  const action = useAction(props.sessionOver, passwordText);
+  // A wrong current password is a 401 too, and leaves the session as it was.
+  const sessionOver: SessionOver = (e) =>
+    !(e instanceof ApiProblem && e.code === 'INVALID_CREDENTIALS') && props.sessionOver(e);
+  const action = useAction(sessionOver, passwordText);
 
   function submit() {
     setRefused(undefined);
