@@ -351,6 +351,8 @@ test(
     await filters.getByLabel('Tag').fill('site:north');
     await filters.getByLabel('Minimum version').selectOption('true');
     await filters.getByRole('button', { name: 'Apply filters' }).click();
+    // The page before had two devices too: wait for one that only this filter shows.
+    await page.getByRole('article', { name: 'unit-03' }).waitFor();
     await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();
     assert.equal(new URL(page.url()).search, '?tag=site%3Anorth&belowMinimum=true&limit=20');
     assert.deepEqual(await shown(), (await listed('tag=site:north&belowMinimum=true')).names);
@@ -406,8 +408,9 @@ test(
     const { apiKey } = await tenantWith(t, 'fleet-silence', 'watch', [{ role: 'operator' }]);
     const api = apiWith(t, apiKey);
     const db = t.platform.db;
-    // quiet: seen three days ago; chatty: connected now; newborn: never seen; certified: a
-    // certificate expiring in ten days (provisioned with a CSR, then its expiry moved closer).
+    // quiet: seen three days ago; chatty: connected now; newborn: never seen; CERT-1 (named by its
+    // serial), never seen either, with a certificate expiring in ten days (provisioned with a CSR,
+    // then its expiry moved closer).
     const quiet = await t.device(apiKey, { name: 'quiet' });
     await db.query('UPDATE devices SET last_seen_at = $2 WHERE id = $1', [
       quiet.deviceId,
@@ -448,15 +451,15 @@ test(
         .evaluateAll((els) => els.map((e) => e.querySelector('h3')?.textContent ?? ''));
     const filters = page.getByRole('search', { name: 'Filter the devices' });
 
-    // Not seen for over 24 hours: the quiet one and the one never seen; the address keeps the choice.
+    // Not seen for over 24 hours: the quiet one and the two never seen; the address keeps the choice.
     await filters.getByLabel('Last seen').selectOption('over-24h');
     await filters.getByRole('button', { name: 'Apply filters' }).click();
-    await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();
+    await status.filter({ hasText: 'Page 1: 3 devices.' }).waitFor();
     assert.equal(new URL(page.url()).search, '?lastSeen=over-24h');
     assert.deepEqual(await shown(), await listed(`lastSeenBefore=${Date.now() - 86_400_000}`));
-    assert.deepEqual(await shown(), ['quiet', 'newborn']);
+    assert.deepEqual(await shown(), ['quiet', 'newborn', 'CERT-1']);
     await page.reload();
-    await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();
+    await status.filter({ hasText: 'Page 1: 3 devices.' }).waitFor();
     assert.equal(await filters.getByLabel('Last seen').inputValue(), 'over-24h');
     assert.equal(new URL(page.url()).search, '?lastSeen=over-24h', 'the address did not move');
 
@@ -467,6 +470,7 @@ test(
     await filters.getByLabel('Last seen').selectOption('never');
     await filters.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL(/lastSeen=never/);
+    await page.getByRole('article', { name: 'CERT-1' }).waitFor();
     await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();
     assert.deepEqual(await shown(), await listed('neverSeen=true'));
 
@@ -476,7 +480,7 @@ test(
     await filters.getByRole('button', { name: 'Apply filters' }).click();
     await status.filter({ hasText: 'Page 1: 1 device.' }).waitFor();
     assert.equal(new URL(page.url()).search, '?certificateExpires=30d');
-    assert.deepEqual(await shown(), ['certified']);
+    assert.deepEqual(await shown(), ['CERT-1']);
     await filters.getByLabel('Certificate expires').selectOption('7d');
     await filters.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByText('No device matches these filters.').waitFor();
