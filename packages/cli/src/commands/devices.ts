@@ -14,6 +14,11 @@ interface ListOptions {
   hardwareClass?: string;
   belowVersion?: string;
   belowMinimum?: boolean;
+  lastSeenBefore?: string;
+  lastSeenAfter?: string;
+  neverSeen?: boolean;
+  seen?: boolean;
+  certificateExpiresBefore?: string;
   limit?: string;
 }
 
@@ -28,11 +33,30 @@ function filterOptions(command: Command): Command {
     .option('--firmware-version <version>', 'only devices running exactly this version')
     .option('--hardware-class <class>', 'only devices of this hardware class')
     .option('--below-version <version>', 'only devices running a version below this one')
-    .option('--below-minimum', 'only devices below the minimum version of their hardware class');
+    .option('--below-minimum', 'only devices below the minimum version of their hardware class')
+    .option(
+      '--last-seen-before <time>',
+      'only devices not seen since then (never-seen ones included): epoch ms, RFC 3339 or a duration ago (24h)',
+    )
+    .option('--last-seen-after <time>', 'only devices seen since then: epoch ms, RFC 3339 or a duration ago')
+    .option('--never-seen', 'only devices never seen')
+    .option('--seen', 'only devices seen at least once')
+    .option(
+      '--certificate-expires-before <time>',
+      'only devices whose current certificate expires before then (expired included): epoch ms, RFC 3339 or a duration from now (30d)',
+    );
+}
+
+/** A time given as epoch ms, an RFC 3339 date-time, or a duration from now (`30d`). */
+function aheadArg(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  if (/^\d+[smhd]$/.test(text)) return String(Date.now() + seconds(text) * 1000);
+  return text;
 }
 
 /** The filter the options name; members not given are left out. */
 function filterOf(o: ListOptions) {
+  if (o.neverSeen && o.seen) throw new UsageError('--never-seen and --seen exclude each other');
   const filter = {
     tag: o.tag,
     status: o.status as 'enabled' | 'disabled' | undefined,
@@ -41,6 +65,10 @@ function filterOf(o: ListOptions) {
     hardwareClass: o.hardwareClass,
     belowVersion: o.belowVersion,
     belowMinimum: o.belowMinimum ? true : undefined,
+    lastSeenBefore: timeArg(o.lastSeenBefore),
+    lastSeenAfter: timeArg(o.lastSeenAfter),
+    neverSeen: o.neverSeen ? true : o.seen ? false : undefined,
+    certificateExpiresBefore: aheadArg(o.certificateExpiresBefore),
   };
   type Given = { [K in keyof typeof filter]?: Exclude<(typeof filter)[K], undefined> };
   return Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as Given;

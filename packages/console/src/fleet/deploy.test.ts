@@ -11,6 +11,8 @@ test('a filter becomes the target a deployment can take, and every filter it can
     connected: false,
     hardwareClass: 'gw-v2',
     belowMinimum: true,
+    lastSeenBefore: '1700000000000',
+    certificateExpiresBefore: '2030-01-01T00:00:00Z',
   });
   assert.deepEqual(prefill, { tags: 'site:a', versions: '1.2.0', belowVersion: '2.0.0' });
   assert.deepEqual(cannot, [
@@ -18,7 +20,10 @@ test('a filter becomes the target a deployment can take, and every filter it can
     'not connected',
     'hardware class gw-v2 (the artifact brings its own hardware class)',
     'below the minimum version (the artifact brings its own minimum)',
+    'when it was last seen',
+    'when its certificate expires',
   ]);
+  assert.deepEqual(deploymentTargetOf({ neverSeen: true }).cannot, ['when it was last seen']);
   assert.deepEqual(deploymentTargetOf({}), { prefill: {}, cannot: [] });
   assert.deepEqual(prefillOf(prefillSearch(prefill)), prefill, 'the prefill survives the address');
   assert.equal(prefillOf('?tags=x'), undefined, 'no form asked for');

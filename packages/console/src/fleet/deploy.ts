@@ -1,9 +1,9 @@
 /**
  * "Deploy to these devices": the Fleet screen's filter as a new deployment's target, as far as a
  * deployment's target (tags, running versions, below a version, device ids) can say it. What it cannot
- * take is named, never silently dropped: status, connection and hardware class are not part of a
- * target (the artifact brings its own hardware class), nor is "below the minimum" (the artifact brings
- * its own minimum). The prefill travels in the new deployment's address, so the form opens filled in.
+ * take is named, never silently dropped: status, connection, last seen, certificate expiry and
+ * hardware class are not part of a target (the artifact brings its own hardware class), nor is "below
+ * the minimum" (the artifact brings its own minimum). The prefill travels in the new deployment's address, so the form opens filled in.
  */
 import type { DeviceFilter } from '../shared/api.js';
 
@@ -28,6 +28,13 @@ export function deploymentTargetOf(filter: DeviceFilter): { prefill: DeployPrefi
     cannot.push(
       `${filter.belowMinimum ? 'below' : 'not below'} the minimum version (the artifact brings its own minimum)`,
     );
+  if (
+    filter.lastSeenBefore !== undefined ||
+    filter.lastSeenAfter !== undefined ||
+    filter.neverSeen !== undefined
+  )
+    cannot.push('when it was last seen');
+  if (filter.certificateExpiresBefore !== undefined) cannot.push('when its certificate expires');
   return { prefill, cannot };
 }
 

@@ -14,7 +14,7 @@ import { BulkPanel } from './bulk.js';
 import { DeployLink } from './deploy-link.js';
 import { DeviceList } from './devices.js';
 import { RecentProblems } from './problems.js';
-import { viewFromSearch, type ListView } from './filter.js';
+import { filterOfView, viewFromSearch, type ListView } from './filter.js';
 import { plural } from '../shared/messages.js';
 import { Link, fleetHref } from '../shared/nav.js';
 import { useApiRead } from '../shared/read.js';
@@ -27,15 +27,18 @@ export function Fleet(props: { search: string; sessionOver: SessionOver }) {
   /** Raised to read everything again: Refresh, and after a bulk change. */
   const [generation, setGeneration] = useState(0);
   const reload = () => setGeneration((g) => g + 1);
+  // "Not seen for 24 hours" as an instant, fixed until the view changes or a refresh: the list, the
+  // bulk change's count and the change itself read the same devices.
+  const filter = useMemo(() => filterOfView(view, Date.now()), [view, generation]);
 
   return (
     <section class="fleet wide">
       <ScreenTitle onRefresh={reload}>Fleet</ScreenTitle>
       <Overview generation={generation} limit={view.limit} sessionOver={sessionOver} />
       <RecentProblems generation={generation} sessionOver={sessionOver} />
-      <DeviceList view={view} generation={generation} sessionOver={sessionOver}>
-        <BulkPanel filter={view.filter} sessionOver={sessionOver} onChanged={reload} />
-        <DeployLink filter={view.filter} />
+      <DeviceList view={view} filter={filter} generation={generation} sessionOver={sessionOver}>
+        <BulkPanel filter={filter} sessionOver={sessionOver} onChanged={reload} />
+        <DeployLink filter={filter} />
       </DeviceList>
     </section>
   );

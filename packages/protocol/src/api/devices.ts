@@ -86,6 +86,9 @@ export const DeviceUpdate = Type.Object(
   },
   { additionalProperties: false, minProperties: 1 },
 );
+/** An instant a filter names: epoch milliseconds or an RFC 3339 date-time (as the audit query's `from`). */
+const Instant = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 40, description: `epoch milliseconds or RFC 3339: ${description}` });
 export const DeviceParams = Type.Object({ deviceId: IdParam });
 export const AccessKeyParams = Type.Object({ deviceId: IdParam, keyId: IdParam });
 export const DeviceListQuery = Type.Object(
@@ -105,6 +108,23 @@ export const DeviceListQuery = Type.Object(
     ),
     belowMinimum: Type.Optional(
       Type.Boolean({ description: 'true: devices below the minimum version of their hardware class' }),
+    ),
+    lastSeenBefore: Type.Optional(
+      Instant(
+        'devices not seen since this instant: last seen before it, or never seen (`neverSeen=false` leaves those out)',
+      ),
+    ),
+    lastSeenAfter: Type.Optional(Instant('devices seen at or after this instant')),
+    neverSeen: Type.Optional(
+      Type.Boolean({
+        description:
+          'true: devices never seen (no connection, no message); false: devices seen at least once',
+      }),
+    ),
+    certificateExpiresBefore: Type.Optional(
+      Instant(
+        'devices whose current certificate (the latest-expiring of those neither revoked nor awaiting approval) expires before this instant, expired ones included; a device without one never matches',
+      ),
     ),
   },
   { additionalProperties: false },

@@ -26,7 +26,7 @@ import type { RoleService } from '../../domains/access/access.js';
 import type { ArtifactService } from '../../domains/artifacts/artifacts.js';
 import type { DeploymentService, OtaDeviceService } from '../../domains/deployments/deployments.js';
 import { AppError } from '../../errors.js';
-import { MAX_EPOCH_MS } from '@mooring/protocol';
+import { parseInstant } from '@mooring/protocol';
 import type { Principal, TenantCaller } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
 import type { Metrics } from '../../platform/observability.js';
@@ -139,11 +139,11 @@ export function deviceOf(request: FastifyRequest): AuthenticatedDevice {
   return request.device;
 }
 
-/** Accepts epoch milliseconds or an RFC 3339 date-time, up to 9999-12-31 (`MAX_EPOCH_MS`). */
+/** Accepts epoch milliseconds or an RFC 3339 date-time, up to 9999-12-31 (`parseInstant`). */
 export function parseTime(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_EPOCH_MS)
+  const ms = parseInstant(value);
+  if (ms === undefined)
     throw new AppError('VALIDATION_FAILED', `${name} must be epoch milliseconds or an RFC 3339 date-time`, {
       errors: [{ path: `querystring:/${name}`, message: 'not a time' }],
     });

@@ -73,6 +73,21 @@ export interface DeviceListQuery {
   belowVersion?: string;
   /** true: below the tenant's minimum version for their hardware class. */
   belowMinimum?: boolean;
+  /**
+   * Instants as the query gives them (epoch ms or RFC 3339). Not seen since then: `presence.lastSeenAt`
+   * before it, or never seen.
+   */
+  lastSeenBefore?: string;
+  /** Seen at or after this instant. */
+  lastSeenAfter?: string;
+  /** true: never seen (`presence.lastSeenAt` null); false: seen at least once. */
+  neverSeen?: boolean;
+  /**
+   * The device's current certificate expires before this instant (expired included): of its
+   * certificates neither revoked nor pending approval, the one that expires last. A device without
+   * one never matches.
+   */
+  certificateExpiresBefore?: string;
 }
 
 /** The list's filters without paging: the devices a bulk operation acts on. */

@@ -77,10 +77,23 @@ const toAccessKey = (r: AccessKeyRow): AccessKey => ({
   revokedAt: r.revoked_at,
 });
 
-/** The list's filters (the firmware bound parsed), as a bulk operation takes them too. */
-export type DeviceFilterQuery = Omit<DeviceListQuery, 'belowVersion' | 'cursor' | 'limit'> & {
+/** The list's filters (the firmware bound and the instants parsed), as a bulk operation takes them too. */
+export type DeviceFilterQuery = Omit<
+  DeviceListQuery,
+  'belowVersion' | 'lastSeenBefore' | 'lastSeenAfter' | 'certificateExpiresBefore' | 'cursor' | 'limit'
+> & {
   below?: VersionKey;
+  /** Epoch ms: not seen since (last seen before, or never seen). */
+  seenBefore?: number;
+  /** Epoch ms: seen at or after. */
+  seenAfter?: number;
+  /** Epoch ms: the current certificate expires before. */
+  certificateBefore?: number;
 };
+
+/** A certificate of the device row in scope that authenticates it: neither revoked nor pending. */
+const LIVE_CERTIFICATE = `SELECT 1 FROM device_certificates c
+  WHERE c.tenant_id = devices.tenant_id AND c.device_id = devices.id AND c.revoked_at IS NULL AND NOT c.pending`;
 
 /** What a bulk operation does to each device (docs/api.md#bulk-operations). */
 export type BulkChange =
@@ -108,6 +121,19 @@ export function filterSql(q: DeviceFilterQuery, params: unknown[]): string[] {
     where.push(
       `${q.belowMinimum ? '' : 'NOT '}EXISTS (SELECT 1 FROM fleet_policies p WHERE p.tenant_id = devices.tenant_id AND p.hardware_class = devices.hardware_class AND (devices.fw_major, devices.fw_minor, devices.fw_patch, devices.fw_pre) < (p.min_major, p.min_minor, p.min_patch, p.min_pre))`,
     );
+  // Never seen counts as not seen since any time; devices_last_seen_idx serves both bounds.
+  if (q.seenBefore !== undefined)
+    where.push(`(last_seen_at < $${params.push(q.seenBefore)} OR last_seen_at IS NULL)`);
+  if (q.seenAfter !== undefined) where.push(`last_seen_at >= $${params.push(q.seenAfter)}`);
+  if (q.neverSeen !== undefined) where.push(`last_seen_at IS ${q.neverSeen ? '' : 'NOT '}NULL`);
+  // The current certificate expires before T: a live one does, and none expires later (a renewed
+  // device keeps its old certificate until it expires). device_certificates_live_idx answers both.
+  if (q.certificateBefore !== undefined) {
+    const t = `$${params.push(q.certificateBefore)}::bigint`;
+    where.push(
+      `EXISTS (${LIVE_CERTIFICATE} AND c.not_after < ${t}) AND NOT EXISTS (${LIVE_CERTIFICATE} AND c.not_after >= ${t})`,
+    );
+  }
   return where;
 }
 
