@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createLocalNotifier } from '../../platform/notifier.js';
 import type { FactWriter } from '../../platform/outbox.js';
 import type { TenantCaller } from '../../platform/caller.js';
+import { inTransaction } from '../../store/ambient.js';
 import { transactionOf, type Db } from '../../store/db.js';
 import { migrate } from '../../store/migrate.js';
 import { openPglite } from '../../store/pglite.js';
@@ -151,4 +152,27 @@ test('a chunk whose action fails is undone and the job fails with why; a refused
     ids,
   ]);
   assert.equal(half.length, 0, 'the failed chunk was not undone');
+});
+
+test('the worker is nudged once the request has committed the job, never before, nor for a request rolled back', async () => {
+  await devices('ten_a', 2, 'nudge');
+  // Whether each nudge came inside a transaction: one on another connection (PostgreSQL) would not
+  // see the job yet, find nothing, and leave it to the next period.
+  const nudges: boolean[] = [];
+  const svc = service([], { nudge: () => nudges.push(inTransaction()) });
+  await db.transaction(async () => {
+    const started = await svc.setDesiredConfig(caller('ten_a'), setConfig('nudge'));
+    assert.ok('job' in started);
+    assert.deepEqual(nudges, [], 'nudged before the job was committed');
+  });
+  assert.deepEqual(nudges, [false]);
+  await assert.rejects(
+    db.transaction(async () => {
+      await svc.revoke(caller('ten_a'), { filter: { tag: 'nudge' }, action: { type: 'revoke' } });
+      throw new Error('the request failed after the job was stored');
+    }),
+    /the request failed/,
+  );
+  assert.deepEqual(nudges, [false], 'nudged for a job rolled back');
+  assert.equal(await svc.work(), false);
 });

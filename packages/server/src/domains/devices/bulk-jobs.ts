@@ -15,6 +15,7 @@ import { newId } from '../../ids.js';
 import { principalName, type TenantCaller } from '../../platform/caller.js';
 import type { Notifier } from '../../platform/notifier.js';
 import type { FactWriter } from '../../platform/outbox.js';
+import { whenCommitted } from '../../store/ambient.js';
 import type { Transaction } from '../../store/db.js';
 import type { AuditSink } from '../audit/audit.js';
 import type { BulkJobRow, BulkJobStore } from './bulk-jobs-store.js';
@@ -87,7 +88,9 @@ export function createDeviceBulkJobService(deps: DeviceBulkJobDeps): DeviceBulkJ
       );
       return { dryRun: false as const, ...counted, changed: 0, job };
     });
-    if (!result.dryRun) deps.nudge();
+    // Once the job is committed (the request's transaction, when there is one): a worker nudged
+    // before would read from another connection, find no job and leave it to the next period.
+    if (!result.dryRun) whenCommitted(deps.nudge);
     return result;
   }
 
