@@ -175,6 +175,8 @@ export function registerDevices(program: Command): void {
             job = await client.op('getDeviceBulkJob', { jobId: job.id });
           }
           done = { ...done, job };
+          // Exit 0 means done (docs/cli.md): a job that stopped failed is not.
+          if (job.status === 'failed') process.exitCode = 1;
         }
         const result = done;
         ctx.out.result(result, () =>
