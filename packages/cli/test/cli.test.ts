@@ -381,6 +381,25 @@ test('a technician approves a waiting device by the code on its display, in one 
     pending.json.map((o: { serial: string }) => o.serial),
     ['FIELD-2'],
   );
+
+  // A rejected request is one of the fleet's recent problems, listed and counted by kind.
+  const rejected = await t.call('POST', `/v1/provisioning/operations/${pending.json[0].id}/reject`, {
+    token: apiKey,
+    body: {},
+  });
+  assert.equal(rejected.status, 200, rejected.text);
+  const problems = await mooring([...base, 'fleet', 'problems', '--json']);
+  assert.equal(problems.code, 0, problems.stderr);
+  assert.deepEqual(
+    problems.json.map((p: { kind: string; serial: string }) => [p.kind, p.serial]),
+    [['provisioning_rejected', 'FIELD-2']],
+  );
+  const counts = await mooring([...base, 'fleet', 'problems', '--counts']);
+  assert.equal(counts.code, 0, counts.stderr);
+  assert.match(counts.stdout, /provisioning_rejected\s+1/);
+  assert.match(counts.stdout, /publish_refused\s+0/);
+  const badKind = await mooring([...base, 'fleet', 'problems', '--kind', 'meltdown']);
+  assert.equal(badKind.code, 2, 'a kind the API does not know is a usage error, nothing sent');
 });
 
 test('a factory run: certificates and tokens per unit, a manifest written owner-only, idempotent per batch', async () => {

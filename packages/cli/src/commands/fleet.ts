@@ -1,9 +1,74 @@
-/** Fleet versions: the firmware distribution and the minimum supported version per hardware class. */
+/**
+ * The fleet: the firmware distribution and the minimum supported version per hardware class, and the
+ * recent failures and refusals of its devices.
+ */
 import type { Command } from 'commander';
+import { pathOf } from '@mooring/client';
+import { FLEET_PROBLEM_KINDS, type FleetProblem } from '@mooring/protocol';
 import { act } from '../act.js';
+import { oneOf } from './alert-options.js';
+import { number } from './deployment-options.js';
+
+type Problem = typeof FleetProblem.static;
 
 export function registerFleet(program: Command): void {
-  const fleet = program.command('fleet').description('firmware versions across the fleet');
+  const fleet = program
+    .command('fleet')
+    .description('firmware versions across the fleet, and its recent failures and refusals');
+  fleet
+    .command('problems')
+    .description(
+      'recent failures and refusals, newest first: refused publishes and connects, failed updates, error events, lost connections, rejected provisioning',
+    )
+    .option('--kind <kind>', FLEET_PROBLEM_KINDS.join(', '))
+    .option('--device <deviceId>', "only this device's")
+    .option('--from <time>', 'since (epoch ms or RFC 3339; default 24 hours ago, at most 30 days ago)')
+    .option('--counts', 'how many of each kind instead of the list')
+    .option('--limit <n>', 'at most this many', '100')
+    .action(
+      act(
+        async (
+          ctx,
+          o: { kind?: string; device?: string; from?: string; counts?: boolean; limit: string },
+        ) => {
+          const client = ctx.client();
+          if (o.counts) {
+            if (o.kind !== undefined) throw new Error('--counts counts every kind: leave out --kind');
+            const c = await client.op(
+              'countFleetProblems',
+              {},
+              { query: { deviceId: o.device, from: o.from } },
+            );
+            ctx.out.result(c, () => {
+              ctx.out.table(c.items, ['kind', 'count']);
+              ctx.out.note(`${c.total} since ${new Date(c.from).toISOString()}`);
+            });
+            return;
+          }
+          const max = number('--limit', o.limit);
+          const query = {
+            kind: o.kind === undefined ? undefined : oneOf('--kind', o.kind, FLEET_PROBLEM_KINDS),
+            deviceId: o.device,
+            from: o.from,
+          };
+          const rows: Problem[] = [];
+          for await (const p of client.paginate<Problem>(
+            pathOf('listFleetProblems'),
+            query,
+            Math.min(500, max),
+          )) {
+            rows.push(p);
+            if (rows.length >= max) break;
+          }
+          ctx.out.result(rows, () =>
+            ctx.out.table(
+              rows.map((p) => ({ ...p, device: p.deviceName ?? p.deviceId ?? p.serial ?? '-' })),
+              ['at', 'kind', 'device', 'code', 'count', 'message'],
+            ),
+          );
+        },
+      ),
+    );
   fleet
     .command('versions')
     .description('devices by firmware version × hardware class, and how many are below the policy')
