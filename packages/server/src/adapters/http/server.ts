@@ -25,6 +25,7 @@ import { sendProblem, toAppError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
 import { registerAuditedRequests } from './audit-hook.js';
 import { registerWireRules } from './wire-rules.js';
+import { registerRequestLimits } from './request-limits.js';
 import { registerConsole, type ConsoleBuild } from './console.js';
 import { CSRF_HEADER, SAFE_METHODS, sessionCookieOf } from './session-cookie.js';
 import { SESSION_TOKEN_PREFIX } from '../../domains/users/users.js';
@@ -159,6 +160,9 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     }
     return opts.services.pki.authenticate(peer);
   }
+
+  // Requests per address before authentication, per credential after it (request-limits.ts).
+  registerRequestLimits(app, opts.services.limits);
 
   app.addHook('onRequest', async (request) => {
     const mode = request.routeOptions.config.auth;
