@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../config.js';
@@ -12,6 +13,7 @@ import {
   LIMIT_NAMES,
   LIMITS,
   limitEnvName,
+  type ConfigurableLimit,
   type LimitName,
 } from './catalogue.js';
 import { createMemoryLimiter, defaultsResolver } from './memory.js';
@@ -232,4 +234,28 @@ test('limit defaults are settings: environment first, then the config file’s l
   );
   writeFileSync(file, JSON.stringify({ limits: [1] }));
   refused({ MOORING_CONFIG_FILE: file }, /^config file key 'limits': must be an object/);
+});
+
+test('docs/operations.md lists every limit with its scope and setting', () => {
+  const doc = readFileSync(
+    fileURLToPath(new URL('../../../../../docs/operations.md', import.meta.url)),
+    'utf8',
+  );
+  const rows = new Map(
+    [...doc.matchAll(/^\| `([a-z]+\.[a-z0-9_]+)` \| ([a-z-]+) \| ([^|]+) \| ([^|]+) \|/gm)].map((m) => [
+      m[1]!,
+      { scope: m[2]!, value: m[3]!, setting: m[4]!.trim() },
+    ]),
+  );
+  assert.deepEqual([...rows.keys()].sort(), [...LIMIT_NAMES].sort());
+  for (const name of LIMIT_NAMES) {
+    const row = rows.get(name)!;
+    assert.equal(row.scope, LIMITS[name].scope, name);
+    assert.ok(
+      row.value.replace(/ /g, '').includes(String(LIMITS[name].defaultValue)),
+      `${name}: ${row.value}`,
+    );
+    if (LIMITS[name].state === 'limiter')
+      assert.equal(row.setting, `\`${limitEnvName(name as ConfigurableLimit)}\``, name);
+  }
 });
