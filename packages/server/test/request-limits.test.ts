@@ -127,7 +127,11 @@ before(async () => {
 after(() => perAddress.stop());
 
 test('per address: counted before authentication; health, readiness and metrics are not counted', async () => {
-  for (let i = 1; i <= PER_ADDRESS; i++) {
+  // A malformed request counts like any other (it is counted before the wire rules refuse it).
+  const malformed = await perAddress.call('GET', '/v1/devices?tag=%00');
+  assert.equal(malformed.status, 400, malformed.text);
+  assert.equal(malformed.body.code, 'INVALID_TEXT');
+  for (let i = 2; i <= PER_ADDRESS; i++) {
     const r = await perAddress.call('GET', '/v1/devices');
     assert.equal(r.status, 401, `request ${i}: ${r.text}`);
   }

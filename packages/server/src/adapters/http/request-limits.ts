@@ -31,7 +31,10 @@ export function credentialSubject(p: Principal): LimitSubject {
 
 const counted = (request: FastifyRequest) => !NOT_COUNTED.has(request.routeOptions.url ?? '');
 
-/** Registered before the authentication hook, so that the address is counted first. */
+/**
+ * Registered before the other hooks (wire rules, authentication), so that every request is counted
+ * against its address first, a malformed one included.
+ */
 export function registerRequestLimits(app: FastifyInstance, limits: Limiter): void {
   app.addHook('onRequest', async (request) => {
     if (!counted(request)) return;

@@ -121,6 +121,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // JSON only: a body in any other media type is refused with UNSUPPORTED_MEDIA_TYPE. Bodies, query
   // strings and path parameters pass the strict text and JSON rule before authentication runs.
   app.removeContentTypeParser('text/plain');
+  // Requests per address before anything else, per credential after authentication (request-limits.ts).
+  registerRequestLimits(app, opts.services.limits);
   registerWireRules(app);
   // A route marked `streamedBody` (the firmware upload) gets an application/octet-stream body as the
   // request stream, read by its service under its own size cap; every other route refuses the type.
@@ -160,9 +162,6 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     }
     return opts.services.pki.authenticate(peer);
   }
-
-  // Requests per address before authentication, per credential after it (request-limits.ts).
-  registerRequestLimits(app, opts.services.limits);
 
   app.addHook('onRequest', async (request) => {
     const mode = request.routeOptions.config.auth;

@@ -138,7 +138,9 @@ export const LIMITS = {
     scope: 'address',
     unit: 'requests',
     windowMs: 10 * SECOND,
-    defaultValue: 1000,
+    // 500/s from one address: far above a person, the CLI or a test, and room for many devices behind
+    // one NAT address (each is limited by its credential too); about a third of what one node serves.
+    defaultValue: 5000,
     state: 'limiter',
     description:
       'HTTP requests from one address per 10 s, counted before authentication (health and metrics are not counted)',
@@ -147,7 +149,7 @@ export const LIMITS = {
     scope: 'api-key',
     unit: 'requests',
     windowMs: 10 * SECOND,
-    defaultValue: 500,
+    defaultValue: 1000,
     state: 'limiter',
     description:
       'HTTP requests per 10 s made with one credential: an API key, a login session or a device credential',

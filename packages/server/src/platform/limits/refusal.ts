@@ -29,7 +29,7 @@ export function limitDetails(
   };
 }
 
-/** "at most 500 requests per 10 s" */
+/** "at most 1000 requests per 10 s" */
 export function limitWords(limit: LimitName, configured: number): string {
   const spec = LIMITS[limit];
   return `at most ${configured} ${spec.unit} ${windowWords(spec.windowMs)}`;
