@@ -82,7 +82,7 @@ export const ERROR_CATALOGUE = {
   ACCOUNT_LOCKED: spec(
     423,
     'Too many failed logins',
-    'Logins for this user name are locked after repeated failures. `retryAfterMs` says when the lock ends; an administrator can issue a password-reset link meanwhile.',
+    'Logins for this user name are locked after repeated failures. `retryAfterMs` (and `Retry-After`) says when the lock ends, `limit` names it (`auth.failed_logins_per_user_name`); an administrator can lift the lock or issue a password-reset link meanwhile.',
   ),
   PASSWORD_CHANGE_REQUIRED: spec(
     403,
@@ -203,7 +203,7 @@ export const ERROR_CATALOGUE = {
   TOO_MANY_OPERATIONS: spec(
     429,
     'Too many provisioning operations',
-    'Too many operations were started with this provisioning token in a short time; the token is flagged as suspicious. `retryAfterMs` says when to try again.',
+    'Too many operations were started with this provisioning token in a short time; the token is flagged as suspicious. `retryAfterMs` (and `Retry-After`) says when to try again; `limit`, `configured` and `observed` name the limit that was hit.',
   ),
   IDEMPOTENCY_KEY_IN_USE: spec(
     409,
@@ -411,7 +411,7 @@ export const ERROR_CATALOGUE = {
   RATE_LIMITED: spec(
     429,
     'Too many requests',
-    'A rate limit was hit; `retryAfterMs` says when to try again and `limit` which limit tripped.',
+    'A rate limit was hit. The body names it: `limit` (its name, as in the list of limits in docs/operations.md), `scope` (whose count: `address`, `api-key`, `device`, `tenant`…), `configured` (the value for this caller), `observed` (the count in the current window) and `retryAfterMs` (when the window ends); the `Retry-After` header says the same in whole seconds. Nothing was done.',
   ),
   INTERNAL: spec(
     500,

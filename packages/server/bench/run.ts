@@ -969,6 +969,10 @@ async function main() {
     // The webhooks phase's receiver and the bridge phase's broker listen on loopback, which outbound
     // requests and connections may not reach otherwise.
     MOORING_OUTBOUND_ALLOW_LIST: '127.0.0.1/32',
+    // Every load generator runs on loopback with few credentials: the REST limits (per address, per
+    // credential) would measure themselves rather than the server.
+    MOORING_LIMIT_REST_REQUESTS_PER_ADDRESS: String(Number.MAX_SAFE_INTEGER),
+    MOORING_LIMIT_REST_REQUESTS_PER_KEY: String(Number.MAX_SAFE_INTEGER),
   };
   const nodeFlags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 

@@ -5,6 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
+import {
+  CONFIGURABLE_LIMITS,
+  DEFAULT_LIMIT_VALUES,
+  limitEnvName,
+  type ConfigurableLimit,
+  type LimitValues,
+} from './platform/limits/catalogue.js';
 
 function isCidr(v: string): boolean {
   try {
@@ -96,6 +103,12 @@ export interface Config {
   readonly securityContact: readonly string[];
   /** The Expires date of security.txt (RFC 3339); empty: 180 days after the answer's day. */
   readonly securityTxtExpires: string;
+  /**
+   * The default value of every limit kept by the limiter, by name (platform/limits/catalogue.ts, docs/operations.md
+   * "Limits"): `MOORING_LIMIT_<NAME>` (`rest.requests_per_key` → `MOORING_LIMIT_REST_REQUESTS_PER_KEY`), or the
+   * config file's `limits` object (`{"rest.requests_per_key": 1000}`). Per-tenant and per-device overrides win.
+   */
+  readonly limits: LimitValues;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -179,6 +192,39 @@ function list(env: NodeJS.ProcessEnv, file: Source, name: string): string[] {
     .filter(Boolean);
 }
 
+/**
+ * The limits' default values: each from its `MOORING_LIMIT_<NAME>` variable, else from the config
+ * file's `limits` object, else the catalogue's default. A whole number of units per the limit's window.
+ */
+function limitSettings(env: NodeJS.ProcessEnv, file: Source): LimitValues {
+  const fromFile = file.limits ?? {};
+  if (typeof fromFile !== 'object' || fromFile === null || Array.isArray(fromFile))
+    throw new ConfigError(`config file key 'limits': must be an object of limit names and values`);
+  const known = new Set<string>(CONFIGURABLE_LIMITS);
+  for (const name of Object.keys(fromFile)) {
+    if (!known.has(name)) throw new ConfigError(`config file key 'limits.${name}' is not a known limit`);
+  }
+  const values: Partial<Record<ConfigurableLimit, number>> = {};
+  for (const name of CONFIGURABLE_LIMITS) {
+    const e = env[limitEnvName(name)];
+    const given: { value: unknown; from: string } | undefined =
+      e !== undefined && e !== ''
+        ? { value: e, from: limitEnvName(name) }
+        : (fromFile as Source)[name] !== undefined
+          ? { value: (fromFile as Source)[name], from: `config file key 'limits.${name}'` }
+          : undefined;
+    if (!given) {
+      values[name] = DEFAULT_LIMIT_VALUES[name];
+      continue;
+    }
+    const n = typeof given.value === 'number' ? given.value : Number(String(given.value).trim());
+    if (!Number.isSafeInteger(n) || n < 1)
+      throw new ConfigError(`${given.from}: must be a whole number above 0, got '${String(given.value)}'`);
+    values[name] = n;
+  }
+  return Object.freeze(values as Record<ConfigurableLimit, number>);
+}
+
 /** Parses configuration. `overrides` (from command-line flags) win over the environment and the file. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const filePath = env.MOORING_CONFIG_FILE;
@@ -248,6 +294,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     httpStrictTransportSecurity: str(env, file, 'httpStrictTransportSecurity', HSTS_DEFAULT),
     securityContact: list(env, file, 'securityContact'),
     securityTxtExpires: str(env, file, 'securityTxtExpires', ''),
+    // Limits (platform/limits/catalogue.ts)
+    limits: limitSettings(env, file),
     ...overrides,
   };
   if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) {
@@ -307,6 +355,8 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   httpStrictTransportSecurity: true,
   securityContact: true,
   securityTxtExpires: true,
+  // Limits
+  limits: true,
 };
 
 /** One year, no subdomains: every listener is HTTPS, but a sibling name may not be. */

@@ -59,6 +59,10 @@ test('a locked user name still lets its owner in with the password and a second 
     const r = await login({ username: u.username, ...attempt });
     assert.equal(r.status, 423, JSON.stringify(attempt));
     assert.equal(r.body.code, 'ACCOUNT_LOCKED');
+    assert.equal(r.body.limit, 'auth.failed_logins_per_user_name');
+    assert.equal(r.body.configured, 5);
+    assert.ok(r.body.retryAfterMs > 0 && r.body.retryAfterMs <= 15 * 60_000);
+    assert.equal(r.headers['retry-after'], String(Math.ceil(r.body.retryAfterMs / 1000)));
   }
   const through = await login({ username: u.username, password: PASSWORD, totp: code });
   assert.equal(through.status, 200, through.text);

@@ -193,6 +193,12 @@ test('a device token used for another serial or in a burst is refused, and the b
   const refused = answers.filter((a) => a.body.code === 'TOO_MANY_OPERATIONS');
   assert.ok(refused.length >= 3, `refused ${refused.length}`);
   assert.ok(refused[0]!.body.retryAfterMs > 0);
+  // The refusal names the limit it hit, and says when to come back in the header too.
+  assert.equal(refused[0]!.body.limit, 'provisioning.operations_per_device_token');
+  assert.equal(refused[0]!.body.scope, 'provisioning-token');
+  assert.equal(refused[0]!.body.configured, 5);
+  assert.ok(refused[0]!.body.observed > 5);
+  assert.equal(refused[0]!.headers['retry-after'], String(Math.ceil(refused[0]!.body.retryAfterMs / 1000)));
   const token = await t.call('GET', `/v1/provisioning-tokens/${pt.id}`, { token: apiKey });
   assert.ok(token.body.suspicious, 'the token is flagged');
   assert.match(token.body.suspicious.reason, /operations within/);

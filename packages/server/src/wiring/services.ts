@@ -105,6 +105,7 @@ import type { Cursors } from '../platform/pagination.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import type { TenantCaller } from '../platform/caller.js';
 import type { Logger, Metrics } from '../platform/observability.js';
+import { createMemoryLimiter, defaultsResolver } from '../platform/limits/memory.js';
 import { transactionOf, type Db, type Queryable } from '../store/db.js';
 
 export interface ServiceDeps {
@@ -129,6 +130,8 @@ export interface ServiceDeps {
 
 export async function createServices(deps: ServiceDeps) {
   const { config, db, bus, outbox, cursors, box, tls, metrics, logger } = deps;
+  // One limiter for the node: the configured defaults until overrides are stored.
+  const limits = createMemoryLimiter(defaultsResolver(config.limits));
   const tenancy = createTenancyService({ store: tenancyStore(db) });
   const roles = createRoleService({ store: roleStore(db), transaction: transactionOf(db, roleStore) });
   const devices = createDeviceService({
@@ -259,6 +262,7 @@ export async function createServices(deps: ServiceDeps) {
     requireTenant: (id) => tenancy.require(id),
     record: recordAudit,
     transaction: (fn) => db.transaction(() => fn()),
+    limits,
     onOneTimePasswordSpent: (user: User) => {
       if (user.platformAdmin) deps.onBootstrapPasswordSpent();
     },
@@ -432,6 +436,7 @@ export async function createServices(deps: ServiceDeps) {
     webhooks: guard(webhooks, WEBHOOK_RULES, access),
     alerts: guard(alerts, ALERT_RULES, access),
     time,
+    limits,
     authenticateDevice,
     authenticateBearer: (token: string, source: string | null) =>
       token.startsWith(`${API_KEY_PREFIX}_`)

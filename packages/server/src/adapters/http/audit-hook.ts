@@ -14,7 +14,8 @@
  *   failure is recorded on its own before the response.
  *
  * Requests refused before their handler runs (schema validation) are recorded on their own before the
- * response. Routes marked `recordedByService` (invitation acceptance, password reset: no logged-in
+ * response, except those refused by a rate limit (429), which change nothing and would turn a flood into
+ * audit writes. Routes marked `recordedByService` (invitation acceptance, password reset: no logged-in
  * caller) run in one transaction the same way, and the records their service reports commit with them. Routes marked `ownTransactions` (bulk work that commits in chunks, so as not to hold the
  * store for the whole batch) are recorded after the handler, before the response. Device data-plane
  * traffic (telemetry, provisioning by devices) is not an admin action and is not recorded here.
@@ -257,10 +258,12 @@ export function registerAuditedRequests(app: FastifyInstance, deps: AuditedReque
       if (answer) throw answer;
       return payload;
     }
-    // Refused before the handler ran (validation, media type, body size): nothing was changed.
+    // Refused before the handler ran (validation, media type, body size): nothing was changed. A
+    // request refused by a rate limit (429) is not recorded: a flood must not become a write flood.
     if (
       request.principal &&
       reply.statusCode >= 400 &&
+      reply.statusCode !== 429 &&
       !recordedApart.has(request) &&
       audited(request.method, request.routeOptions.config.auth)
     ) {

@@ -31,6 +31,7 @@ import type { Principal, TenantCaller } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
 import type { Metrics } from '../../platform/observability.js';
 import type { CsrfTokens } from '../../platform/csrf.js';
+import type { Limiter } from '../../platform/limits/limits.js';
 
 export interface Services {
   tenancy: TenancyService;
@@ -45,6 +46,8 @@ export interface Services {
   factory: FactoryService;
   audit: AuditService;
   time: TimeSigner;
+  /** The node's limiter (platform/limits): REST requests per address and per credential, and the domains' limits. */
+  limits: Limiter;
   /** Resolves a device credential (access key or registration token). */
   authenticateDevice(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
   devices: DeviceService;

@@ -81,10 +81,24 @@ export function toAppError(err: FastifyError | Error): { error: AppError; intern
   return { error: new AppError('INTERNAL'), internal: true };
 }
 
+/**
+ * `Retry-After` in whole seconds (RFC 9110 §10.2.3), rounded up and at least 1, so that a client that
+ * waits as told is not refused again for a few ms; `retryAfterMs` in the body keeps the precise value.
+ */
+export function retryAfterSeconds(retryAfterMs: unknown): number | undefined {
+  if (typeof retryAfterMs !== 'number' || !Number.isFinite(retryAfterMs) || retryAfterMs < 0)
+    return undefined;
+  return Math.max(1, Math.ceil(retryAfterMs / 1000));
+}
+
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError): FastifyReply {
   const extra: Record<string, unknown> = { ...error.details };
   if (error.errors) extra.errors = error.errors;
   const detail = error.code === 'INTERNAL' ? undefined : error.message;
+  // Every refusal that says when to come back (rate limits, lockouts, provisioning bursts) says it
+  // in the header too, where HTTP clients and proxies look for it.
+  const retryAfter = retryAfterSeconds(error.details.retryAfterMs);
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   return reply
     .code(error.status)
     .type('application/problem+json')

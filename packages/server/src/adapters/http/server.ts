@@ -25,6 +25,7 @@ import { sendProblem, toAppError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
 import { registerAuditedRequests } from './audit-hook.js';
 import { registerWireRules } from './wire-rules.js';
+import { registerRequestLimits } from './request-limits.js';
 import { registerConsole, type ConsoleBuild } from './console.js';
 import { CSRF_HEADER, SAFE_METHODS, sessionCookieOf } from './session-cookie.js';
 import { SESSION_TOKEN_PREFIX } from '../../domains/users/users.js';
@@ -120,6 +121,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // JSON only: a body in any other media type is refused with UNSUPPORTED_MEDIA_TYPE. Bodies, query
   // strings and path parameters pass the strict text and JSON rule before authentication runs.
   app.removeContentTypeParser('text/plain');
+  // Requests per address before anything else, per credential after authentication (request-limits.ts).
+  registerRequestLimits(app, opts.services.limits);
   registerWireRules(app);
   // A route marked `streamedBody` (the firmware upload) gets an application/octet-stream body as the
   // request stream, read by its service under its own size cap; every other route refuses the type.

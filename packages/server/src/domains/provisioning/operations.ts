@@ -6,6 +6,7 @@
 import { AppError, Errors } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { clampLimit } from '../../platform/pagination.js';
+import { limitDetails, type LimitDetails } from '../../platform/limits/refusal.js';
 import type { ProvisioningContext } from './context.js';
 import { codeHash, type operationApproval } from './approval.js';
 import {
@@ -44,19 +45,30 @@ function checkStart(input: OperationStart) {
 
 /**
  * Firmware restarts provisioning now and then; dozens of starts in minutes on one unit's token is a
- * bug or someone else holding the token. Returns why a start is refused, if it is.
+ * bug or someone else holding the token. Returns why a start is refused, if it is, with the limit it
+ * hit (named as in platform/limits/catalogue.ts).
+ *
+ * These two limits stay counted in the store, not in the limiter: they count the token's operation
+ * rows, which every node sharing the database sees and which outlive a restart, and the pending limit
+ * moves with the token's remaining uses. A node-local count would let a token start 5 operations per
+ * node, and forget the burst when the server restarts.
  */
 async function burstRefusal(
   s: ProvisioningStore,
   token: TokenRow,
   t: number,
-): Promise<{ reason: string; retryAfterMs: number } | undefined> {
+): Promise<{ reason: string; details: LimitDetails } | undefined> {
   if (token.kind === 'device') {
     const recent = await s.countRecentOperations(token.id, t - BURST_WINDOW_MS);
     if (recent >= DEVICE_TOKEN_BURST)
       return {
         reason: `${recent + 1} operations within ${BURST_WINDOW_MS / 60_000} minutes`,
-        retryAfterMs: BURST_WINDOW_MS,
+        details: limitDetails({
+          limit: 'provisioning.operations_per_device_token',
+          configured: DEVICE_TOKEN_BURST,
+          observed: recent + 1,
+          retryAfterMs: BURST_WINDOW_MS,
+        }),
       };
     return undefined;
   }
@@ -65,7 +77,12 @@ async function burstRefusal(
   if (pending >= remaining * 2 + 10)
     return {
       reason: `${pending + 1} pending operations for ${remaining} remaining uses`,
-      retryAfterMs: 60_000,
+      details: limitDetails({
+        limit: 'provisioning.pending_per_batch_token',
+        configured: remaining * 2 + 10,
+        observed: pending + 1,
+        retryAfterMs: 60_000,
+      }),
     };
   return undefined;
 }
@@ -180,9 +197,7 @@ export function provisioningOperations(
           outcome: 'failure',
           changes: { reason: outcome.burst.reason, flaggedSuspicious: true },
         });
-        throw new AppError('TOO_MANY_OPERATIONS', undefined, {
-          details: { retryAfterMs: outcome.burst.retryAfterMs },
-        });
+        throw new AppError('TOO_MANY_OPERATIONS', undefined, { details: outcome.burst.details });
       }
       const superseded = outcome.superseded;
       audit({

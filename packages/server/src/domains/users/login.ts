@@ -9,13 +9,15 @@ import { AppError, Errors } from '../../errors.js';
 import { newId, newSecret, sha256Hex } from '../../ids.js';
 import type { Principal } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
+import type { Limiter } from '../../platform/limits/limits.js';
+import { createMemoryLimiter } from '../../platform/limits/memory.js';
+import { limitDetails, rateLimited } from '../../platform/limits/refusal.js';
 import type { Permission } from '../access/access.js';
 import { resolveGrants } from '../access/policy.js';
 import type { AuditSink } from '../audit/audit.js';
 import type { UserSecrets, UserStore } from './store.js';
 import { normaliseRecoveryCode, totpStep } from './totp.js';
 import {
-  ADDRESS_FAILURES_PER_MINUTE,
   LOCKOUT_FAILURES,
   LOCKOUT_MS,
   LOCKOUT_WINDOW_MS,
@@ -53,6 +55,8 @@ export interface LoginDeps {
    * together. The password check runs before it, so a failed attempt never holds the store.
    */
   transaction?<T>(fn: () => Promise<T>): Promise<T>;
+  /** Counts failed logins per source address (`auth.failed_logins_per_address`); a node-local one if absent. */
+  limits?: Limiter;
   now: () => number;
 }
 
@@ -63,7 +67,7 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
   const { store, box, now } = deps;
   // Verified against when the user does not exist, so a login takes the same time either way.
   const dummyHash = hashPassword(randomBytes(16).toString('hex'));
-  const byAddress = new Map<string, { windowStart: number; failures: number }>();
+  const limits = deps.limits ?? createMemoryLimiter();
 
   async function checkPassword(found: UserSecrets | undefined, password: string) {
     const ok = await verify(found?.passwordHash ?? (await dummyHash), password).catch(() => false);
@@ -80,33 +84,19 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
     return false;
   }
 
-  function throttleAddress(source: string | null) {
+  /**
+   * An address that failed too often waits for its window to end before any login from it is tried:
+   * checked before the password hash, which is the costly part. Only failures count.
+   */
+  async function throttleAddress(source: string | null) {
     if (!source) return;
-    const entry = byAddress.get(source);
-    const t = now();
-    if (entry && t - entry.windowStart < 60_000 && entry.failures >= ADDRESS_FAILURES_PER_MINUTE) {
-      const retryAfterMs = entry.windowStart + 60_000 - t;
-      throw new AppError(
-        'RATE_LIMITED',
-        `too many failed logins from ${source}; try again in ${Math.ceil(retryAfterMs / 1000)} s`,
-        {
-          details: {
-            retryAfterMs,
-            limit: `${ADDRESS_FAILURES_PER_MINUTE} failed logins per minute per address`,
-          },
-        },
-      );
-    }
+    const d = await limits.peek('auth.failed_logins_per_address', { key: source });
+    if (!d.allowed) throw rateLimited(d, `failed logins from ${source}`);
   }
 
-  function countAddressFailure(source: string | null) {
+  async function countAddressFailure(source: string | null) {
     if (!source) return;
-    const t = now();
-    const entry = byAddress.get(source);
-    if (!entry || t - entry.windowStart >= 60_000) byAddress.set(source, { windowStart: t, failures: 1 });
-    else entry.failures++;
-    if (byAddress.size > 10_000)
-      for (const [k, v] of byAddress) if (t - v.windowStart >= 60_000) byAddress.delete(k);
+    await limits.consume('auth.failed_logins_per_address', { key: source });
   }
 
   function audit(
@@ -139,7 +129,7 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
     error: AppError,
     reason: string,
   ): Promise<never> {
-    countAddressFailure(source);
+    await countAddressFailure(source);
     const r = POSSIBLE_USERNAME.test(username)
       ? await store.recordFailure(username, now(), LOCKOUT_WINDOW_MS, LOCKOUT_FAILURES, LOCKOUT_MS)
       : { failures: 0, lockedUntil: null };
@@ -166,15 +156,23 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
   async function throughLock(
     input: LoginInput,
     source: string | null,
-    lockedUntil: number,
+    lock: { lockedUntil: number; failures: number },
   ): Promise<UserSecrets> {
     const t = now();
+    const { lockedUntil } = lock;
     const refuse = () => {
       const retryAfterMs = lockedUntil - t;
       return new AppError(
         'ACCOUNT_LOCKED',
         `logins for this user name are locked for ${Math.ceil(retryAfterMs / 60_000)} min after ${LOCKOUT_FAILURES} failures; a correct password with a one-time code or recovery code still gets through, or an administrator can lift the lock`,
-        { details: { retryAfterMs } },
+        {
+          details: limitDetails({
+            limit: 'auth.failed_logins_per_user_name',
+            configured: LOCKOUT_FAILURES,
+            observed: lock.failures,
+            retryAfterMs,
+          }),
+        },
       );
     };
     if (input.totp === undefined && input.recoveryCode === undefined) {
@@ -195,7 +193,7 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
       if (!exhausted)
         await store.recordFailure(key, t, LOCKOUT_WINDOW_MS, LOCKOUT_FAILURES, Math.max(0, lockedUntil - t));
     }
-    countAddressFailure(source);
+    await countAddressFailure(source);
     audit(found, input.username, source, 'failure', 'locked');
     throw refuse();
   }
@@ -204,12 +202,15 @@ export function createLoginPath(deps: LoginDeps): Pick<UserService, 'login' | 'l
     checkPassword,
     secondFactor,
     async login(input: LoginInput, source, userAgent): Promise<LoginResult> {
-      throttleAddress(source);
+      await throttleAddress(source);
       const t = now();
       const lock = await store.lockState(input.username);
       const locked = lock?.lockedUntil && lock.lockedUntil > t ? lock.lockedUntil : undefined;
       const found = locked
-        ? await throughLock(input, source, locked)
+        ? await throughLock(input, source, {
+            lockedUntil: locked,
+            failures: lock?.failures ?? LOCKOUT_FAILURES,
+          })
         : await store.byUsername(input.username);
       const ok = locked !== undefined || (await checkPassword(found, input.password));
       if (!found || !ok || found.user.disabled)

@@ -3,6 +3,7 @@ import { AppError, Errors } from '../../errors.js';
 import { newId, newSecret, sha256Hex } from '../../ids.js';
 import { principalName, type TenantCaller } from '../../platform/caller.js';
 import type { SecretBox } from '../../platform/secret-box.js';
+import type { Limiter } from '../../platform/limits/limits.js';
 import type { Grant, RoleService } from '../access/access.js';
 import type { AuditSink } from '../audit/audit.js';
 import { checkDelegation, checkHolds } from '../access/delegation.js';
@@ -24,6 +25,8 @@ export interface UserDeps {
   transaction?<T>(fn: () => Promise<T>): Promise<T>;
   /** A user whose password was a one-time one chose its own (the bootstrap file can go). */
   onOneTimePasswordSpent?(user: User): void;
+  /** Counts failed logins per address; a node-local limiter with the default values if absent. */
+  limits?: Limiter;
   now?: () => number;
 }
 
@@ -42,6 +45,7 @@ export function createUserService(deps: UserDeps): UserService {
     customPermissions: (tenantId) => roles.customPermissions(tenantId),
     ...(deps.record ? { record: deps.record } : {}),
     ...(deps.transaction ? { transaction: deps.transaction } : {}),
+    ...(deps.limits ? { limits: deps.limits } : {}),
     now,
   });
 

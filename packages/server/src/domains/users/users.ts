@@ -147,5 +147,3 @@ export const BOOTSTRAP_CREDENTIAL_FILE = 'bootstrap-admin.json';
 export const LOCKOUT_FAILURES = 5;
 export const LOCKOUT_WINDOW_MS = 15 * 60_000;
 export const LOCKOUT_MS = 15 * 60_000;
-/** Failed logins from one source address within a minute before it is throttled. */
-export const ADDRESS_FAILURES_PER_MINUTE = 20;
