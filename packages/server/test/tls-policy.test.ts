@@ -1,8 +1,10 @@
 /**
- * The TLS policy of every listener (HTTPS with WSS, MQTT/TLS, MQTT/mTLS): only AEAD suites are offered
- * (a client that speaks only CBC suites fails the handshake), and a client-initiated renegotiation is
- * refused. The mTLS and HTTPS listeners are checked after their trust was reloaded by the first device
- * certificate, since a reload replaces the whole secure context.
+ * The TLS policy of every listener (HTTPS with WSS, which is the same server, MQTT/TLS, MQTT/mTLS with a
+ * device certificate the platform issued): TLS 1.1 is refused, only AEAD suites are offered (a client
+ * that speaks only CBC suites fails the handshake), TLS 1.3 is there, the key-exchange groups are the
+ * profile's, the client's suite preference wins, and a client-initiated renegotiation is refused. The
+ * mTLS and HTTPS listeners are checked after their trust was reloaded by the first device certificate,
+ * since a reload replaces the whole secure context.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { CLASSIC_GROUPS } from '../src/platform/tls/policy.js';
 import { startTestPlatform, type TestPlatform } from './harness.js';
 import { deviceKeyAndCsr } from './openssl.js';
 
@@ -27,6 +30,8 @@ const CBC_ONLY = [
   'ECDHE-RSA-AES256-SHA384',
   'ECDHE-RSA-AES128-SHA',
   'ECDHE-RSA-AES256-SHA',
+  // RSA key transport, no forward secrecy.
+  'AES128-SHA',
 ].join(':');
 
 before(async () => {
@@ -96,6 +101,75 @@ test('a client that offers only CBC suites fails the handshake on every listener
     assert.ok(!(modern instanceof Error), `${l.name}: ${String(modern)}`);
     assert.equal(modern.getProtocol(), 'TLSv1.3', l.name);
     modern.destroy();
+  }
+});
+
+test('TLS 1.1 is refused on every listener with a protocol_version alert', async () => {
+  for (const l of listeners()) {
+    // SECLEVEL=0 lets this client's OpenSSL offer TLS 1.1 at all: the refusal must be the server's.
+    const old = await handshake(l.port, {
+      ...l.options,
+      minVersion: 'TLSv1.1',
+      maxVersion: 'TLSv1.1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+    });
+    if (!(old instanceof Error)) {
+      old.destroy();
+      assert.fail(`${l.name} accepted TLS 1.1`);
+    }
+    assert.match(old.message, /alert protocol version/, `${l.name}: ${old.message}`);
+  }
+});
+
+test("the key-exchange groups are the profile's on every listener, on TLS 1.2 and 1.3", async () => {
+  /** The group agreed on when the client offers these, in its order of preference. */
+  async function agreed(
+    l: ReturnType<typeof listeners>[number],
+    maxVersion: 'TLSv1.2' | 'TLSv1.3',
+    groups: string,
+  ) {
+    const s = await handshake(l.port, { ...l.options, maxVersion, ecdhCurve: groups });
+    if (s instanceof Error) return s;
+    // A client sees the server's ephemeral key: { type: 'ECDH', name, size }.
+    const info = s.getEphemeralKeyInfo() as { name?: string } | null;
+    s.destroy();
+    return info?.name;
+  }
+  for (const l of listeners()) {
+    for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+      for (const group of CLASSIC_GROUPS) {
+        // On TLS 1.2 the client's groups also name the curves it accepts in an ECDSA certificate: the
+        // server's key is P-256, so P-256 stays on the list, last.
+        const offer = maxVersion === 'TLSv1.2' && group !== 'prime256v1' ? `${group}:prime256v1` : group;
+        assert.equal(await agreed(l, maxVersion, offer), group, `${l.name} ${maxVersion} ${offer}`);
+      }
+      // OpenSSL's defaults outside the profile, P-521 and X448, are never agreed on, even when the
+      // client prefers them (on TLS 1.3 the server asks for another key share).
+      for (const outside of ['secp521r1', 'X448']) {
+        const offer = `${outside}:prime256v1`;
+        assert.equal(await agreed(l, maxVersion, offer), 'prime256v1', `${l.name} ${maxVersion} ${offer}`);
+      }
+    }
+    for (const outside of ['secp521r1', 'X448']) {
+      const alone = await agreed(l, 'TLSv1.3', outside);
+      assert.ok(alone instanceof Error, `${l.name} agreed on ${String(alone)}`);
+      assert.match(alone.message, /handshake failure/, `${l.name} ${outside}: ${alone.message}`);
+    }
+  }
+});
+
+test("the client's suite preference wins on every listener", async () => {
+  for (const l of listeners()) {
+    // The policy lists AES-128-GCM first; a client that prefers ChaCha20 (no AES instructions) gets it.
+    const s = await handshake(l.port, {
+      ...l.options,
+      maxVersion: 'TLSv1.2',
+      ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256',
+    });
+    assert.ok(!(s instanceof Error), `${l.name}: ${String(s)}`);
+    const suite = s.getCipher().name;
+    s.destroy();
+    assert.equal(suite, 'ECDHE-ECDSA-CHACHA20-POLY1305', l.name);
   }
 });
 
