@@ -2,7 +2,8 @@
  * The TLS policy of every listener (HTTPS with WSS, which is the same server, MQTT/TLS, MQTT/mTLS with a
  * device certificate the platform issued): TLS 1.1 is refused, only AEAD suites are offered (a client
  * that speaks only CBC suites fails the handshake), TLS 1.3 is there, the key-exchange groups are the
- * profile's, the client's suite preference wins, and a client-initiated renegotiation is refused. The
+ * profile's, the server's suite order holds (but ChaCha20 for a client that lists it first), and a
+ * client-initiated renegotiation is refused. The
  * mTLS and HTTPS listeners are checked after their trust was reloaded by the first device certificate,
  * since a reload replaces the whole secure context.
  */
@@ -122,7 +123,7 @@ test('TLS 1.1 is refused on every listener with a protocol_version alert', async
 });
 
 test("the key-exchange groups are the profile's on every listener, on TLS 1.2 and 1.3", async () => {
-  /** The group agreed on when the client offers these, in its order of preference. */
+  /** The group agreed on when the client offers these, in its order of preference, or the error. */
   async function agreed(
     l: ReturnType<typeof listeners>[number],
     maxVersion: 'TLSv1.2' | 'TLSv1.3',
@@ -136,40 +137,45 @@ test("the key-exchange groups are the profile's on every listener, on TLS 1.2 an
     return info?.name;
   }
   for (const l of listeners()) {
-    for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
-      for (const group of CLASSIC_GROUPS) {
-        // On TLS 1.2 the client's groups also name the curves it accepts in an ECDSA certificate: the
-        // server's key is P-256, so P-256 stays on the list, last.
-        const offer = maxVersion === 'TLSv1.2' && group !== 'prime256v1' ? `${group}:prime256v1` : group;
-        assert.equal(await agreed(l, maxVersion, offer), group, `${l.name} ${maxVersion} ${offer}`);
-      }
-      // OpenSSL's defaults outside the profile, P-521 and X448, are never agreed on, even when the
-      // client prefers them (on TLS 1.3 the server asks for another key share).
-      for (const outside of ['secp521r1', 'X448']) {
-        const offer = `${outside}:prime256v1`;
-        assert.equal(await agreed(l, maxVersion, offer), 'prime256v1', `${l.name} ${maxVersion} ${offer}`);
-      }
+    // TLS 1.3: the client's key share in each of the profile's groups is taken as it is.
+    for (const group of CLASSIC_GROUPS) {
+      assert.equal(await agreed(l, 'TLSv1.3', group), group, `${l.name} TLS 1.3 ${group}`);
     }
+    // OpenSSL's defaults outside the profile, P-521 and X448, are never agreed on: alone they fail,
+    // and beside P-256 the server asks for a P-256 key share instead.
     for (const outside of ['secp521r1', 'X448']) {
       const alone = await agreed(l, 'TLSv1.3', outside);
       assert.ok(alone instanceof Error, `${l.name} agreed on ${String(alone)}`);
       assert.match(alone.message, /handshake failure/, `${l.name} ${outside}: ${alone.message}`);
+      assert.equal(await agreed(l, 'TLSv1.3', `${outside}:prime256v1`), 'prime256v1', l.name);
+    }
+    // TLS 1.2: the server's order picks among the groups both sides have. (The client's list also
+    // names the curves it accepts in an ECDSA certificate, so P-256, the server key's, is on each.)
+    const tls12: [string, string][] = [
+      ['secp521r1:X448:secp384r1:prime256v1:X25519', 'X25519'],
+      ['secp521r1:X448:secp384r1:prime256v1', 'prime256v1'],
+      ['secp521r1:prime256v1', 'prime256v1'],
+    ];
+    for (const [offer, group] of tls12) {
+      assert.equal(await agreed(l, 'TLSv1.2', offer), group, `${l.name} TLS 1.2 ${offer}`);
     }
   }
 });
 
-test("the client's suite preference wins on every listener", async () => {
+test("the server's suite order holds on every listener, except for a client that prefers ChaCha20", async () => {
   for (const l of listeners()) {
-    // The policy lists AES-128-GCM first; a client that prefers ChaCha20 (no AES instructions) gets it.
-    const s = await handshake(l.port, {
-      ...l.options,
-      maxVersion: 'TLSv1.2',
-      ciphers: 'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256',
-    });
-    assert.ok(!(s instanceof Error), `${l.name}: ${String(s)}`);
-    const suite = s.getCipher().name;
-    s.destroy();
-    assert.equal(suite, 'ECDHE-ECDSA-CHACHA20-POLY1305', l.name);
+    const cases: [string, string][] = [
+      ['ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256'],
+      // A client without AES instructions lists ChaCha20 first and gets it.
+      ['ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-CHACHA20-POLY1305'],
+    ];
+    for (const [ciphers, expected] of cases) {
+      const s = await handshake(l.port, { ...l.options, maxVersion: 'TLSv1.2', ciphers });
+      assert.ok(!(s instanceof Error), `${l.name}: ${String(s)}`);
+      const suite = s.getCipher().name;
+      s.destroy();
+      assert.equal(suite, expected, `${l.name} ${ciphers}`);
+    }
   }
 });
 
