@@ -7,7 +7,7 @@
 # scan that did not complete; 2: testssl.sh is missing or the platform did not start.
 #
 # It installs nothing. testssl.sh is a Debian package: sudo apt-get install -y testssl.sh
-# Takes about 4 minutes on two cores (the three scans run side by side; --serial: one after another).
+# Takes 5 to 6.5 minutes on two shared cores (the three scans side by side, or --serial one after another).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
