@@ -273,6 +273,24 @@ test('fleet versions: the distribution, the policy, and the devices below it', a
     below.json.map((d: { id: string }) => d.id),
     [old.deviceId],
   );
+  // Last seen: `old` was seen two days ago, the others never; a duration counts back from now.
+  await t.platform.db.query('UPDATE devices SET last_seen_at = $2 WHERE id = $1', [
+    old.deviceId,
+    Date.now() - 2 * 86_400_000,
+  ]);
+  const listed = async (...args: string[]) => {
+    const r = await mooring([...base, 'devices', 'list', ...args, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return r.json.map((d: { name: string }) => d.name).sort();
+  };
+  assert.deepEqual(await listed('--last-seen-before', '24h'), ['fresh', 'old', 'silent']);
+  assert.deepEqual(await listed('--last-seen-before', '24h', '--seen'), ['old']);
+  assert.deepEqual(await listed('--last-seen-after', '3d'), ['old']);
+  assert.deepEqual(await listed('--never-seen'), ['fresh', 'silent']);
+  assert.deepEqual(await listed('--certificate-expires-before', '30d'), []);
+  const badTime = await mooring([...base, 'devices', 'list', '--last-seen-before', 'yesterday']);
+  assert.equal(badTime.code, 1);
+  assert.match(badTime.stderr, /VALIDATION_FAILED \(400\)/);
   const bad = await mooring([
     ...base,
     'fleet',

@@ -109,6 +109,11 @@ export function App() {
   // Confirming two-factor authentication ends every session of the user, this one too.
   const enrolled = () =>
     toSignIn('Two-factor authentication is on. Sign in with your password and a code from your app.');
+  // So does changing the password.
+  const passwordChanged = () =>
+    toSignIn(
+      'Your password is changed. Every session of yours has been signed out, this one and those in other browsers and programs: sign in with the new password.',
+    );
 
   return (
     <>
@@ -154,6 +159,7 @@ export function App() {
             onSessionEnded={sessionEnded}
             onSignOut={() => void signOut()}
             onEnrolled={enrolled}
+            onPasswordChanged={passwordChanged}
             onChanged={() => void enter()}
           />
         )}
@@ -169,6 +175,7 @@ function Home(props: {
   onSessionEnded(): void;
   onSignOut(): void;
   onEnrolled(): void;
+  onPasswordChanged(): void;
   onChanged(): void;
 }) {
   const { me } = props;
@@ -181,6 +188,7 @@ function Home(props: {
         sessionOver={sessionOver}
         onSignOut={props.onSignOut}
         onEnrolled={props.onEnrolled}
+        onPasswordChanged={props.onPasswordChanged}
         onChanged={props.onChanged}
       />
     );

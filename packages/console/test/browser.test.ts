@@ -12,7 +12,8 @@
  * - an operator opens the Fleet screen by its address: the counts, the firmware versions of each
  *   hardware class against its minimum, and the device list show what the API answers; the filters
  *   narrow it and stay in the address through a reload and Back, the pages follow the API's cursor,
- *   a refused filter is said, and the screens are reached from the keyboard.
+ *   a refused filter is said, and the screens are reached from the keyboard;
+ * - the fleet filtered by last seen and certificate expiry: the address keeps the choice, not a time.
  *
  * Every request the page makes stays on the server's origin, the Content-Security-Policy is never
  * violated, and the page's scripts never see the session cookie. With MOORING_CONSOLE_SCREENSHOTS=1
@@ -20,12 +21,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Locator } from 'playwright-core';
 import { provision } from '@mooring/device-sdk';
 import { ADMIN_TEST_PASSWORD, eventually, type TestPlatform } from '../../server/test/harness.js';
 import { totpCode } from '../../server/src/domains/users/totp.js';
+import { deviceKeyAndCsr } from '../../server/test/openssl.js';
 import {
   apiWith,
   assertOnScreen,
@@ -277,7 +280,8 @@ test(
     const count = (label: string) =>
       page.locator('.counts > div').filter({ has: page.getByRole('term').getByText(label, { exact: true }) });
     await count('Online').getByRole('definition').getByText('2', { exact: true }).waitFor();
-    assert.deepEqual(await countsOf(page), {
+    // The screen's first counts (the failures and refusals have their own panel).
+    assert.deepEqual(await countsOf(page.getByRole('region', { name: 'All devices' })), {
       Devices: 23,
       Online: 2,
       Offline: 21,
@@ -348,6 +352,8 @@ test(
     await filters.getByLabel('Tag').fill('site:north');
     await filters.getByLabel('Minimum version').selectOption('true');
     await filters.getByRole('button', { name: 'Apply filters' }).click();
+    // The page before had two devices too: wait for one that only this filter shows.
+    await page.getByRole('article', { name: 'unit-03' }).waitFor();
     await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();
     assert.equal(new URL(page.url()).search, '?tag=site%3Anorth&belowMinimum=true&limit=20');
     assert.deepEqual(await shown(), (await listed('tag=site:north&belowMinimum=true')).names);
@@ -391,6 +397,106 @@ test(
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Fleet', level: 1 }).waitFor();
     assert.equal(new URL(page.url()).pathname, '/console/fleet');
+    assert.deepEqual(violations, []);
+    await context.close();
+  },
+);
+
+test(
+  'an operator filters the fleet by last seen and by certificate expiry: the address keeps the choice, the list is what the API answers for it',
+  { skip: missing, timeout: 90_000 },
+  async (ctx) => {
+    const { apiKey } = await tenantWith(t, 'fleet-silence', 'watch', [{ role: 'operator' }]);
+    const api = apiWith(t, apiKey);
+    const db = t.platform.db;
+    // quiet: seen three days ago; chatty: connected now; newborn: never seen; CERT-1 (named by its
+    // serial), never seen either, with a certificate expiring in ten days (provisioned with a CSR,
+    // then its expiry moved closer).
+    const quiet = await t.device(apiKey, { name: 'quiet' });
+    await db.query('UPDATE devices SET last_seen_at = $2 WHERE id = $1', [
+      quiet.deviceId,
+      Date.now() - 3 * 86_400_000,
+    ]);
+    const chatty = await t.device(apiKey, { name: 'chatty' });
+    const client = await t.connectDevice(chatty.deviceId, chatty.accessKey);
+    ctx.after(() => client.end(true));
+    await t.device(apiKey, { name: 'newborn' });
+    const work = mkdtempSync(join(tmpdir(), 'mooring-console-cert-'));
+    ctx.after(() => rmSync(work, { recursive: true, force: true }));
+    const token = await api('POST', '/v1/provisioning-tokens', {
+      name: 'certified',
+      kind: 'device',
+      serial: 'CERT-1',
+      approval: 'auto',
+    });
+    const provisioned = await t.call('POST', '/v1/device/provisioning/operations', {
+      token: token.secret,
+      body: { serial: 'CERT-1', csr: deviceKeyAndCsr(work).csr },
+    });
+    assert.ok(provisioned.body.deviceId, provisioned.text);
+    await db.query('UPDATE device_certificates SET not_after = $2 WHERE device_id = $1', [
+      provisioned.body.deviceId,
+      Date.now() + 10 * 86_400_000,
+    ]);
+    const listed = async (query: string) =>
+      ((await api('GET', `/v1/devices?${query}`)).items as { name: string }[]).map((d) => d.name);
+
+    const { context, page, violations } = await phone();
+    await openAs(page, 'fleet', 'watch');
+    await assertOnScreen(page, 'Fleet');
+    const status = page.getByRole('status').filter({ hasText: /^Page \d/ });
+    await status.filter({ hasText: 'Page 1: 4 devices.' }).waitFor();
+    const shown = () =>
+      page
+        .getByRole('article')
+        .evaluateAll((els) => els.map((e) => e.querySelector('h3')?.textContent ?? ''));
+    const filters = page.getByRole('search', { name: 'Filter the devices' });
+
+    // Not seen for over 24 hours: the quiet one and the two never seen; the address keeps the choice.
+    await filters.getByLabel('Last seen').selectOption('over-24h');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await status.filter({ hasText: 'Page 1: 3 devices.' }).waitFor();
+    assert.equal(new URL(page.url()).search, '?lastSeen=over-24h');
+    assert.deepEqual(await shown(), await listed(`lastSeenBefore=${Date.now() - 86_400_000}`));
+    assert.deepEqual(await shown(), ['quiet', 'newborn', 'CERT-1']);
+    await page.reload();
+    await status.filter({ hasText: 'Page 1: 3 devices.' }).waitFor();
+    assert.equal(await filters.getByLabel('Last seen').inputValue(), 'over-24h');
+    assert.equal(new URL(page.url()).search, '?lastSeen=over-24h', 'the address did not move');
+
+    await filters.getByLabel('Last seen').selectOption('within-1h');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await status.filter({ hasText: 'Page 1: 1 device.' }).waitFor();
+    assert.deepEqual(await shown(), ['chatty']);
+    await filters.getByLabel('Last seen').selectOption('never');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/lastSeen=never/);
+    await page.getByRole('article', { name: 'CERT-1' }).waitFor();
+    await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();
+    assert.deepEqual(await shown(), await listed('neverSeen=true'));
+
+    // Certificate expires within 30 days: the one whose certificate ends in ten days, not the rest.
+    await filters.getByLabel('Last seen').selectOption('');
+    await filters.getByLabel('Certificate expires').selectOption('30d');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await status.filter({ hasText: 'Page 1: 1 device.' }).waitFor();
+    assert.equal(new URL(page.url()).search, '?certificateExpires=30d');
+    assert.deepEqual(await shown(), ['CERT-1']);
+    await filters.getByLabel('Certificate expires').selectOption('7d');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('No device matches these filters.').waitFor();
+
+    // A bulk change on such a filter says it in words and counts what the list shows.
+    await filters.getByLabel('Certificate expires').selectOption('90d');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await status.filter({ hasText: 'Page 1: 1 device.' }).waitFor();
+    const panel = page.locator('details.bulk');
+    await panel.getByText('Change every matching device').click();
+    await panel.getByText(/with a certificate expiring before/).waitFor();
+    await panel.getByLabel('Change').selectOption('addTags');
+    await panel.getByLabel('Tags to add').fill('renew');
+    await panel.getByRole('button', { name: 'Count matching devices' }).click();
+    await panel.getByRole('group', { name: 'Confirm the change' }).getByText('1 device matches.').waitFor();
     assert.deepEqual(violations, []);
     await context.close();
   },

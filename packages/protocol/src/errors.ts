@@ -35,8 +35,8 @@ export const ERROR_CATALOGUE = {
   ),
   JSON_TOO_DEEP: spec(
     400,
-    'JSON nested too deeply',
-    `Objects and arrays in one document nest at most ${JSON_LIMITS.maxDepth} levels, counting the top level as 1 (metadata, command params, event data and attributes included). Flatten the document.`,
+    'JSON nested too deeply or too wide',
+    `Objects and arrays in one document nest at most ${JSON_LIMITS.maxDepth} levels, counting the top level as 1 (metadata, command params, event data and attributes included), and one object holds at most ${JSON_LIMITS.maxMembers} members. Flatten the document, or split a wide object into several requests or messages.`,
   ),
   NUMBER_OUT_OF_RANGE: spec(
     400,
@@ -124,6 +124,11 @@ export const ERROR_CATALOGUE = {
   USER_NOT_FOUND: spec(404, 'User not found', 'No user with this id is visible to the caller.'),
   API_KEY_NOT_FOUND: spec(404, 'API key not found', 'No API key with this id is visible to the caller.'),
   DEVICE_NOT_FOUND: spec(404, 'Device not found', 'No device with this id is visible to the caller.'),
+  BULK_JOB_NOT_FOUND: spec(
+    404,
+    'Bulk job not found',
+    'No bulk job with this id is visible to the caller (`GET /v1/devices/bulk/{jobId}`).',
+  ),
   ACCESS_KEY_NOT_FOUND: spec(404, 'Access key not found', 'The device has no access key with this id.'),
   COMMAND_NOT_FOUND: spec(404, 'Command not found', 'No command with this id exists for the device.'),
   PROVISIONING_TOKEN_NOT_FOUND: spec(

@@ -10,6 +10,8 @@ import {
 } from './json.js';
 
 const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+/** An object of `n` members `"k0":0, "k1":1, …`. */
+const wide = (n: number) => `{${Array.from({ length: n }, (_, i) => `"k${i}":${i}`).join(',')}}`;
 
 const refused: { desc: string; raw: string | Buffer; code: WireRefusalCode; path?: string }[] = [
   { desc: 'a NUL in a string', raw: '{"a":"x\\u0000y"}', code: 'INVALID_TEXT', path: '/a' },
@@ -57,6 +59,17 @@ const refused: { desc: string; raw: string | Buffer; code: WireRefusalCode; path
   { desc: 'a negative number beyond a double', raw: '[-1e400]', code: 'NUMBER_OUT_OF_RANGE', path: '/0' },
   { desc: 'nesting 5,000 deep', raw: `{"a":${nested(5000)}}`, code: 'JSON_TOO_DEEP' },
   { desc: 'nesting one past the limit', raw: nested(JSON_LIMITS.maxDepth + 1), code: 'JSON_TOO_DEEP' },
+  {
+    desc: 'an object one member past the limit',
+    raw: wide(JSON_LIMITS.maxMembers + 1),
+    code: 'JSON_TOO_DEEP',
+  },
+  {
+    desc: 'a nested object one member past the limit',
+    raw: `{"a":[1,{"b":${wide(JSON_LIMITS.maxMembers + 1)}}]}`,
+    code: 'JSON_TOO_DEEP',
+  },
+  { desc: '50,000 members in one object', raw: Buffer.from(wide(50_000)), code: 'JSON_TOO_DEEP' },
   { desc: 'a syntax error', raw: '{"a":', code: 'MALFORMED_JSON' },
   { desc: 'a raw NUL byte', raw: Buffer.from('{"a":"x\u0000"}'), code: 'MALFORMED_JSON' },
 ];
@@ -74,6 +87,15 @@ for (const c of refused) {
 test('strict JSON accepts what the rule allows', () => {
   const accepted: [string, unknown][] = [
     [nested(JSON_LIMITS.maxDepth), JSON.parse(nested(JSON_LIMITS.maxDepth))],
+    // The cap is per object: two objects at the limit each, and colons inside strings, do not add up.
+    [
+      `{"a":${wide(JSON_LIMITS.maxMembers)},"b":${wide(JSON_LIMITS.maxMembers - 2)}}`,
+      JSON.parse(`{"a":${wide(JSON_LIMITS.maxMembers)},"b":${wide(JSON_LIMITS.maxMembers - 2)}}`),
+    ],
+    [
+      `[${Array.from({ length: 3000 }, () => '{"x":"a:b:c"}').join(',')}]`,
+      Array.from({ length: 3000 }, () => ({ x: 'a:b:c' })),
+    ],
     ['{"a":"😀 é \\ud83d\\ude00","b:c":"x:y","q":"\\"{[:"}', { a: '😀 é 😀', 'b:c': 'x:y', q: '"{[:' }],
     ['{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}', { a: { a: { a: 1 } }, b: [{ a: 1 }, { a: 2 }] }],
     ['{"n":1.7976931348623157e308,"m":-0,"k":5e-324}', { n: 1.7976931348623157e308, m: -0, k: 5e-324 }],

@@ -6,8 +6,9 @@
  *   UTF-16 surrogate (PostgreSQL `text` and `jsonb` refuse both, and `\ud800` written to a `text`
  *   column would be silently replaced).
  * - JSON is one I-JSON document (RFC 7493): UTF-8 without a byte order mark, no duplicate member
- *   names, every number a finite IEEE 754 double (`1e999` is refused, not turned into `null`), and at
- *   most {@link JSON_LIMITS.maxDepth} levels of nested objects and arrays.
+ *   names, every number a finite IEEE 754 double (`1e999` is refused, not turned into `null`), at
+ *   most {@link JSON_LIMITS.maxDepth} levels of nested objects and arrays, and at most
+ *   {@link JSON_LIMITS.maxMembers} members in any one object.
  *
  * The checks cost one scan of the text and one walk of the parsed value: they sit on the publish path.
  */
@@ -19,6 +20,12 @@ export const JSON_LIMITS = {
    * is 2 deep. Deeper documents are refused with `JSON_TOO_DEEP`.
    */
   maxDepth: 32,
+  /**
+   * Most members one object may hold. A wider object is refused with `JSON_TOO_DEEP` too (one code for
+   * the shape of a document), before it is parsed: tens of thousands of names fit in a 256 KiB body,
+   * and each would cost a validation error, an audit line or a column of work downstream.
+   */
+  maxMembers: 1000,
 } as const;
 
 export type WireRefusalCode = 'MALFORMED_JSON' | 'INVALID_TEXT' | 'JSON_TOO_DEEP' | 'NUMBER_OUT_OF_RANGE';
@@ -61,31 +68,40 @@ const CLOSE_BRACE = 0x7d;
 const CLOSE_BRACKET = 0x5d;
 
 /**
- * One pass over JSON text outside its strings: the deepest nesting, and how many name separators
- * (`:`) it holds. In well-formed JSON every member has exactly one, so a parsed value with fewer
- * members than that had a name twice. Stops as soon as the depth limit is passed.
+ * One pass over JSON text outside its strings: the deepest nesting, the widest object, and how many
+ * name separators (`:`) it holds. In well-formed JSON every member has exactly one, so a parsed value
+ * with fewer members than that had a name twice. Stops as soon as a limit is passed.
  */
-function scan(text: string, maxDepth: number): { tooDeep: boolean; members: number } {
+function scan(
+  text: string,
+  maxDepth: number,
+  maxMembers: number,
+): { tooDeep: boolean; tooWide: boolean; members: number } {
   let depth = 0;
   let members = 0;
+  // Members seen so far in the open object at each depth (arrays hold no `:`, so theirs stay 0).
+  const open = new Array<number>(maxDepth + 1).fill(0);
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       // Skip the string natively: to the next quote not escaped by an odd run of backslashes.
       for (;;) {
         const end = text.indexOf('"', i + 1);
-        if (end === -1) return { tooDeep: false, members }; // unterminated: JSON.parse refuses it
+        if (end === -1) return { tooDeep: false, tooWide: false, members }; // unterminated: JSON.parse refuses it
         let backslashes = 0;
         while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
         i = end;
         if (backslashes % 2 === 0) break;
       }
-    } else if (c === COLON) members++;
-    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      if (++depth > maxDepth) return { tooDeep: true, members };
+    } else if (c === COLON) {
+      members++;
+      if (depth > 0 && ++open[depth]! > maxMembers) return { tooDeep: false, tooWide: true, members };
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return { tooDeep: true, tooWide: false, members };
+      if (depth > 0) open[depth] = 0;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
   }
-  return { tooDeep: false, members };
+  return { tooDeep: false, tooWide: false, members };
 }
 
 function hasPrototypeMember(v: unknown): boolean {
@@ -169,6 +185,7 @@ export function checkValue(value: unknown): WireRefusal | undefined {
 export function parseStrictJson(
   raw: Buffer | Uint8Array | string,
   maxDepth: number = JSON_LIMITS.maxDepth,
+  maxMembers: number = JSON_LIMITS.maxMembers,
 ): WireResult<unknown> {
   let text: string;
   if (typeof raw === 'string') text = raw;
@@ -182,8 +199,9 @@ export function parseStrictJson(
   }
   if (text.charCodeAt(0) === 0xfeff)
     return fail('MALFORMED_JSON', 'the document starts with a byte order mark; send UTF-8 without one');
-  const { tooDeep, members } = scan(text, maxDepth);
+  const { tooDeep, tooWide, members } = scan(text, maxDepth, maxMembers);
   if (tooDeep) return fail('JSON_TOO_DEEP', `objects and arrays nest more than ${maxDepth} levels deep`);
+  if (tooWide) return fail('JSON_TOO_DEEP', `an object holds more than ${maxMembers} members`);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -18,9 +18,12 @@ const CHUNK = 10_000;
 
 /**
  * Inserts `count` devices into the tenant: 4 hardware classes, 1.0.0 to 3.11.3 with every 50th a
- * release candidate, every 20th never reported, one of 10 site tags each, then analyses the table
- * unless `analyze` is false (the server never does: PGlite has no autovacuum, so a PGlite store that
- * grew by provisioning has no statistics). Runs in the server process.
+ * release candidate, every 20th never reported (and never seen: the others last seen within the past
+ * 30 days), one of 10 site tags each; 7 in 10 with a certificate expiring between 10 days ago and 400
+ * days on, every 10th of those renewed (a second one a year on), from a disabled CA of the seed's own
+ * that no listener loads. Then analyses the tables unless `analyze` is false (the server never does:
+ * PGlite has no autovacuum, so a PGlite store that grew by provisioning has no statistics). Runs in
+ * the server process.
  */
 export async function seedFleetVersions(
   db: Db,
@@ -34,7 +37,7 @@ export async function seedFleetVersions(
     const to = Math.min(count, from + CHUNK - 1);
     await db.query(
       `INSERT INTO devices (id, tenant_id, name, tags, created_at, updated_at, firmware_version,
-                            hardware_class, firmware_reported_at, fw_major, fw_minor, fw_patch, fw_pre)
+                            hardware_class, firmware_reported_at, fw_major, fw_minor, fw_patch, fw_pre, last_seen_at)
        SELECT 'dev_fleetbench' || lpad(i::text, 8, '0'), $1::text, 'fleet-' || i, ARRAY['site-' || (i % 10)], $2::bigint, $2::bigint,
               CASE WHEN silent THEN NULL ELSE major || '.' || minor || '.' || patch || CASE WHEN rc THEN '-rc.1' ELSE '' END END,
               CASE WHEN silent THEN NULL ELSE 'hw-' || (i % 4) END,
@@ -42,15 +45,35 @@ export async function seedFleetVersions(
               CASE WHEN silent THEN NULL ELSE major END,
               CASE WHEN silent THEN NULL ELSE minor END,
               CASE WHEN silent THEN NULL ELSE patch END,
-              CASE WHEN silent THEN NULL WHEN rc THEN '1rc 00000000001' ELSE '~' END
+              CASE WHEN silent THEN NULL WHEN rc THEN '1rc 00000000001' ELSE '~' END,
+              CASE WHEN silent THEN NULL ELSE $2::bigint - ((i::bigint * 7919) % (30 * 86400)) * 1000 END
          FROM (SELECT i, i % 20 = 0 AS silent, i % 50 = 1 AS rc, 1 + (i % 3) AS major,
                       (i / 7) % 12 AS minor, (i / 3) % 4 AS patch
                  FROM generate_series($3::int, $4::int) AS i) s`,
       [tenantId, now, from, to],
     );
+    await db.query(
+      `INSERT INTO device_certificates (serial, tenant_id, device_id, ca_id, fingerprint, cert_pem, not_before, not_after, created_at)
+       SELECT 'fb' || lpad(to_hex(i), 8, '0') || suffix, $1::text, 'dev_fleetbench' || lpad(i::text, 8, '0'), $5::text, 'seeded', '', $2::bigint,
+              $2::bigint + CASE WHEN suffix = '01' THEN 365 ELSE (i::bigint * 104729) % 410 - 10 END * 86400000, $2::bigint
+         FROM generate_series($3::int, $4::int) AS i, (VALUES ('00'), ('01')) AS v(suffix)
+        WHERE i % 10 < 7 AND (suffix = '00' OR i % 10 = 1)`,
+      [tenantId, now, from, to, await benchCa(db, tenantId, now)],
+    );
   }
-  if (analyze) await db.query('ANALYZE devices');
+  if (analyze) for (const table of ['devices', 'device_certificates']) await db.query(`ANALYZE ${table}`);
   return performance.now() - t0;
+}
+
+/** A disabled manufacturer CA of the seed's own for the tenant (no listener loads a disabled one). */
+async function benchCa(db: Db, tenantId: string, now: number): Promise<string> {
+  const id = `ca_fleetbench_${tenantId}`;
+  await db.query(
+    `INSERT INTO certificate_authorities (id, tenant_id, kind, subject, cert_pem, status, registration_policy, created_at)
+     VALUES ($1, $2, 'external', 'CN=fleet bench ' || $1, '', 'disabled', 'auto', $3) ON CONFLICT (id) DO NOTHING`,
+    [id, tenantId, now],
+  );
+  return id;
 }
 
 async function timed(
@@ -110,6 +133,10 @@ const pick = (l: WindowLoad) => ({
  */
 async function deviceList(d: FleetVersionsDeps, firmwareVersion: string) {
   const calls = d.listCalls;
+  const now = Date.now();
+  const sevenDaysAgo = now - 7 * 86_400_000;
+  const hourAgo = now - 3_600_000;
+  const in30Days = now + 30 * 86_400_000;
   const filters: [string, Record<string, unknown>][] = [
     ['', {}],
     ['tag=site-3', { tag: 'site-3' }],
@@ -119,6 +146,10 @@ async function deviceList(d: FleetVersionsDeps, firmwareVersion: string) {
     ['hardwareClass=hw-2', { hardwareClass: 'hw-2' }],
     ['belowVersion=2.0.0', { belowVersion: '2.0.0' }],
     ['belowMinimum=true', { belowMinimum: true }],
+    [`lastSeenBefore=${sevenDaysAgo}`, { lastSeenBefore: String(sevenDaysAgo) }],
+    [`lastSeenAfter=${hourAgo}`, { lastSeenAfter: String(hourAgo) }],
+    ['neverSeen=true', { neverSeen: true }],
+    [`certificateExpiresBefore=${in30Days}`, { certificateExpiresBefore: String(in30Days) }],
   ];
   const reads = d.meter();
   const firstPage = [];
@@ -146,7 +177,13 @@ async function deviceList(d: FleetVersionsDeps, firmwareVersion: string) {
   }
 
   const dryRun = [];
-  for (const filter of [{}, { tag: 'site-3' }, { belowMinimum: true }]) {
+  for (const filter of [
+    {},
+    { tag: 'site-3' },
+    { belowMinimum: true },
+    { lastSeenBefore: String(sevenDaysAgo) },
+    { certificateExpiresBefore: String(in30Days) },
+  ]) {
     const body = { filter, action: { type: 'addTags', tags: ['x'] }, dryRun: true };
     const answer = await d.rest.expect<BulkAnswer>(200, 'POST', '/v1/devices/bulk', d.apiKey, body);
     dryRun.push({
@@ -187,7 +224,7 @@ async function deviceList(d: FleetVersionsDeps, firmwareVersion: string) {
       `GET /v1/devices over the same devices: the first page (limit 50 and 500) unfiltered and with each ` +
       `filter alone, ${calls} sequential calls each after 3 warm-up calls; 100 pages of 50 following ` +
       'nextCursor from the first, each fetch timed; the dry-run count of POST /v1/devices/bulk (addTags) ' +
-      `for three filters, ${calls} calls each; then one real bulk addTags over the devices of tag site-3 ` +
+      `for five filters, ${calls} calls each; then one real bulk addTags over the devices of tag site-3 ` +
       `(${(d.devices / 10).toLocaleString('en')}) and the removeTags undoing it, each with its wall time ` +
       "and the longest times the server's " +
       'event loop was held during it (PGlite runs on that loop: every other client waits that long). ' +

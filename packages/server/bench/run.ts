@@ -26,6 +26,8 @@
  * or BENCH_ONLY=bridge (only device events forwarded by the MQTT bridge to a mosquitto of its own, bridge.ts:
  * BENCH_BRIDGE_DEVICES (100) devices, BENCH_BRIDGE_RATE (1000) events/s in all, BENCH_BRIDGE_S (20) s after a
  * 3 s warm-up, first without a bridge unless BENCH_BRIDGE_CONTROL=0),
+ * or BENCH_ONLY=slowloris (only a probe client's latency while BENCH_SLOWLORIS_CONNECTIONS (500) slow
+ * HTTPS connections are held open for BENCH_SLOWLORIS_S (20) s, slowloris.ts),
  * BENCH_PUBLISH_WEBHOOK=same|other (with BENCH_ONLY=publish: an active webhook taking telemetry.batch in
  * the publishing tenant, or in another tenant only, before the publish phases), BENCH_DEADLINE_S (640):
  * a quick look at one phase; the full run is what docs/benchmarks.md reports unless it says otherwise.
@@ -51,6 +53,7 @@ import { fleetVersionsPhase } from './fleet-versions.js';
 import { otaPhase } from './ota.js';
 import { createActiveWebhook, startBenchReceiver, webhooksPhase, type BenchReceiver } from './webhooks.js';
 import { bridgePhase } from './bridge.js';
+import { slowlorisPhase } from './slowloris.js';
 import { mapLimit, round, Samples, sleep, type Percentiles } from './stats.js';
 
 function intEnv(name: string, def: number): number {
@@ -98,14 +101,16 @@ const PARAMS = {
   bridgeSeconds: intEnv('BENCH_BRIDGE_S', 20),
   bridgeControl: (process.env.BENCH_BRIDGE_CONTROL ?? '1') !== '0',
   publishWebhook: (process.env.BENCH_PUBLISH_WEBHOOK ?? '') as '' | 'same' | 'other',
+  slowlorisConnections: intEnv('BENCH_SLOWLORIS_CONNECTIONS', 500),
+  slowlorisSeconds: intEnv('BENCH_SLOWLORIS_S', 20),
 };
 if (PARAMS.otaClients !== 'child' && PARAMS.otaClients !== 'inproc')
   throw new Error(`BENCH_OTA_CLIENTS must be 'child' or 'inproc', got '${String(PARAMS.otaClients)}'`);
 const ONLY = process.env.BENCH_ONLY ?? '';
-const ONLY_PHASES = ['', 'factory', 'publish', 'fleet-versions', 'ota', 'webhooks', 'bridge'];
+const ONLY_PHASES = ['', 'factory', 'publish', 'fleet-versions', 'ota', 'webhooks', 'bridge', 'slowloris'];
 if (!ONLY_PHASES.includes(ONLY))
   throw new Error(
-    `BENCH_ONLY must be 'factory', 'publish', 'fleet-versions', 'ota', 'webhooks' or 'bridge', got '${ONLY}'`,
+    `BENCH_ONLY must be 'factory', 'publish', 'fleet-versions', 'ota', 'webhooks', 'bridge' or 'slowloris', got '${ONLY}'`,
   );
 if (!['', 'same', 'other'].includes(PARAMS.publishWebhook))
   throw new Error(`BENCH_PUBLISH_WEBHOOK must be 'same' or 'other', got '${PARAMS.publishWebhook}'`);
@@ -124,6 +129,8 @@ const OTA_NEEDS_MS = 90_000;
 const WEBHOOKS_NEEDS_MS = (PARAMS.webhookSeconds + 50) * 1000;
 /** What the bridge phase needs on a quiet machine: broker, setup, warm-up, window, the last arrivals. */
 const BRIDGE_NEEDS_MS = ((PARAMS.bridgeControl ? 2 : 1) * PARAMS.bridgeSeconds + 50) * 1000;
+/** What the slowloris phase needs: the baseline, opening the connections, the window, closing. */
+const SLOWLORIS_NEEDS_MS = (PARAMS.slowlorisSeconds + 15) * 1000;
 /** Left for the mTLS phase and cleanup when the factory batch's request timeout is set. */
 const AFTER_BULK_MS = 45_000;
 const DRAIN_MS = 15_000;
@@ -996,6 +1003,7 @@ async function main() {
   if (ONLY === 'ota') return otaOnly(rest, dataDir, server, ca);
   if (ONLY === 'webhooks') return webhooksOnly(rest, dataDir, server, ca);
   if (ONLY === 'bridge') return bridgeOnly(rest, dataDir, server, ca);
+  if (ONLY === 'slowloris') return slowlorisOnly(server, ca);
 
   let peakRssKb = 0;
   const rssMb = async () => {
@@ -1315,6 +1323,11 @@ async function main() {
   // --- The MQTT bridge: after the webhooks phase, in a tenant of its own, to a mosquitto of its own.
   await report.optional('bridge', BRIDGE_NEEDS_MS, () => bridge(rest, dataDir, server, ca, load));
 
+  // --- Slowloris: a probe client served while slow HTTPS connections are held open.
+  await report.optional('slowloris', SLOWLORIS_NEEDS_MS, async () => {
+    report.set({ slowloris: await slowloris(server, ca) });
+  });
+
   return { wallSeconds: round((performance.now() - started) / 1000, 1) };
 }
 
@@ -1423,6 +1436,22 @@ async function bridgeOnly(rest: Rest, dataDir: string, server: ServerProcess, ca
     bridge(rest, dataDir, server, ca, load),
   );
   return { bridge: phase, wallSeconds: round((performance.now() - started) / 1000, 1) };
+}
+
+const slowloris = (server: ServerProcess, ca: string) =>
+  slowlorisPhase({
+    port: server.ready.httpPort,
+    ca,
+    connections: PARAMS.slowlorisConnections,
+    seconds: PARAMS.slowlorisSeconds,
+    baselineSeconds: 3,
+    log,
+  });
+
+/** `BENCH_ONLY=slowloris`: the probe under slow connections, on a fresh server. */
+async function slowlorisOnly(server: ServerProcess, ca: string) {
+  const phase = await report.required('slowloris', SLOWLORIS_NEEDS_MS, () => slowloris(server, ca));
+  return { slowloris: phase, wallSeconds: round((performance.now() - started) / 1000, 1) };
 }
 
 interface PublishWebhook {

@@ -28,6 +28,7 @@ import {
   BRIDGE_FORWARDERS_JOB,
   OTA_ORCHESTRATOR_JOB,
   WEBHOOK_DELIVERY_JOB,
+  DEVICE_BULK_JOB,
   platformJobs,
 } from './workers/jobs.js';
 import { OUTBOX_DELIVERY_JOB } from './workers/outbox.js';
@@ -126,6 +127,7 @@ async function startPlatformSteps(
   // Built with the workers below; services that commit new work nudge it.
   let nudgeOrchestrator = (): void => undefined;
   let nudgeWebhooks = (): void => undefined;
+  let nudgeBulkJobs = (): void => undefined;
   const platform = await createServices({
     config,
     db,
@@ -139,6 +141,7 @@ async function startPlatformSteps(
     onBootstrapPasswordSpent: () => bootstrapFile.remove('its one-time password was changed'),
     nudgeOrchestrator: () => nudgeOrchestrator(),
     nudgeWebhooks: () => nudgeWebhooks(),
+    nudgeBulkJobs: () => nudgeBulkJobs(),
   });
   const { services, domains } = platform;
   // Known before the first presence change (the restart's own disconnects included).
@@ -163,6 +166,7 @@ async function startPlatformSteps(
     ota: services.ota,
     config: services.config,
     presence: services.presence,
+    refusals: domains.refusalLog,
     bus,
     metrics,
     logger: logger.child({ component: 'mqtt' }),
@@ -177,6 +181,7 @@ async function startPlatformSteps(
     metrics,
     csrf: createCsrfTokens(secretKey),
     consoleBuild,
+    hygiene: config,
     tls,
     clientTrust: { ca: initialTrust.ca, ...(initialTrust.crl ? { crl: initialTrust.crl } : {}) },
     broker,
@@ -209,6 +214,7 @@ async function startPlatformSteps(
   outbox.onAdded(() => runner.nudge(OUTBOX_DELIVERY_JOB));
   nudgeOrchestrator = () => runner.nudge(OTA_ORCHESTRATOR_JOB);
   nudgeWebhooks = () => runner.nudge(WEBHOOK_DELIVERY_JOB);
+  nudgeBulkJobs = () => runner.nudge(DEVICE_BULK_JOB);
   runner.start();
   opened.push(() => runner.stop());
   opened.push(() => domains.bridgeForwarders.stop());
@@ -247,6 +253,7 @@ async function startPlatformSteps(
         await mqtt.close();
         domains.provisioning.endLongPolls();
         await broker.close();
+        await domains.refusalLog.close();
         await http.close();
         await platform.writer.drain();
         await domains.presence.resetNode(config.nodeId, 'server_shutdown').catch(() => 0);

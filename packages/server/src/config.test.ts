@@ -73,3 +73,42 @@ test('a config file is read, the environment wins over it, and unknown keys are 
   writeFileSync(file, '[1,2]');
   assert.throws(() => loadConfig({ MOORING_CONFIG_FILE: file }), /is not a JSON object/);
 });
+
+test('HTTPS hygiene settings: defaults, and values that fail fast naming the key', () => {
+  const c = loadConfig({});
+  assert.equal(c.httpHeadersTimeoutSeconds, 10);
+  assert.equal(c.httpIdleTimeoutSeconds, 75, 'longer than the 60-second long polls');
+  assert.equal(c.httpStrictTransportSecurity, 'max-age=31536000');
+  assert.deepEqual(c.securityContact, []);
+  const ok = loadConfig({
+    MOORING_HTTP_STRICT_TRANSPORT_SECURITY: 'max-age=63072000; includeSubDomains; preload',
+    MOORING_SECURITY_CONTACT: 'mailto:security@example.com, https://example.com/security',
+  });
+  assert.equal(ok.httpStrictTransportSecurity, 'max-age=63072000; includeSubDomains; preload');
+  assert.deepEqual(ok.securityContact, ['mailto:security@example.com', 'https://example.com/security']);
+  assert.equal(
+    loadConfig({ MOORING_HTTP_STRICT_TRANSPORT_SECURITY: 'off' }).httpStrictTransportSecurity,
+    'off',
+  );
+  const bad: [Record<string, string>, RegExp][] = [
+    [
+      { MOORING_HTTP_STRICT_TRANSPORT_SECURITY: 'max-age=1; evil' },
+      /^MOORING_HTTP_STRICT_TRANSPORT_SECURITY: /,
+    ],
+    [
+      { MOORING_HTTP_STRICT_TRANSPORT_SECURITY: 'max-age=1\r\nX-A: b' },
+      /^MOORING_HTTP_STRICT_TRANSPORT_SECURITY: /,
+    ],
+    [{ MOORING_SECURITY_CONTACT: 'security@example.com' }, /^MOORING_SECURITY_CONTACT: /],
+    [{ MOORING_SECURITY_CONTACT: 'http://example.com/security' }, /^MOORING_SECURITY_CONTACT: /],
+    [{ MOORING_SECURITY_TXT_EXPIRES: 'next year' }, /^MOORING_SECURITY_TXT_EXPIRES: /],
+    [{ MOORING_HTTP_HEADERS_TIMEOUT_SECONDS: '0' }, /^MOORING_HTTP_HEADERS_TIMEOUT_SECONDS: /],
+    [{ MOORING_HTTP_HANDSHAKE_TIMEOUT_SECONDS: '121' }, /^MOORING_HTTP_HANDSHAKE_TIMEOUT_SECONDS: /],
+  ];
+  for (const [env, message] of bad)
+    assert.throws(
+      () => loadConfig(env),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+      JSON.stringify(env),
+    );
+});

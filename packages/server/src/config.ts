@@ -76,6 +76,26 @@ export interface Config {
    * consumer after this many seconds (MOORING_MQTT_DRAIN_TIMEOUT_SECONDS).
    */
   readonly mqttDrainTimeoutSeconds: number;
+  // --- HTTPS hygiene (slow clients, security headers, security.txt): docs/operations.md "HTTPS hygiene".
+  /** A TLS handshake on the HTTPS port must complete within this many seconds. */
+  readonly httpHandshakeTimeoutSeconds: number;
+  /** A request's headers must arrive in full within this many seconds of its first byte. */
+  readonly httpHeadersTimeoutSeconds: number;
+  /** A request's body must arrive in full within this many seconds of its headers (streamed uploads: see below). */
+  readonly httpRequestTimeoutSeconds: number;
+  /**
+   * A streamed upload (a firmware image) must deliver at least this many bytes in every
+   * `httpRequestTimeoutSeconds` window, on average per second, instead of the fixed body deadline.
+   */
+  readonly httpUploadMinBytesPerSecond: number;
+  /** A connection that carries nothing for this many seconds is closed (between requests and during one). */
+  readonly httpIdleTimeoutSeconds: number;
+  /** The Strict-Transport-Security value sent on every HTTPS answer; `off` sends none. */
+  readonly httpStrictTransportSecurity: string;
+  /** Contact URIs (`mailto:`, `https:`, `tel:`) of /.well-known/security.txt; empty: it is not served. */
+  readonly securityContact: readonly string[];
+  /** The Expires date of security.txt (RFC 3339); empty: 180 days after the answer's day. */
+  readonly securityTxtExpires: string;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -219,6 +239,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     mqttMtlsPort: int(env, file, 'mqttMtlsPort', 8884, 0, 65535),
     certificateValidityDays: int(env, file, 'certificateValidityDays', 365, 1, 3650),
     mqttDrainTimeoutSeconds: int(env, file, 'mqttDrainTimeoutSeconds', 30, 1, 600),
+    // HTTPS hygiene
+    httpHandshakeTimeoutSeconds: int(env, file, 'httpHandshakeTimeoutSeconds', 10, 1, 120),
+    httpHeadersTimeoutSeconds: int(env, file, 'httpHeadersTimeoutSeconds', 10, 1, 300),
+    httpRequestTimeoutSeconds: int(env, file, 'httpRequestTimeoutSeconds', 30, 1, 3600),
+    httpUploadMinBytesPerSecond: int(env, file, 'httpUploadMinBytesPerSecond', 1024, 1, 1024 * 1024 * 1024),
+    httpIdleTimeoutSeconds: int(env, file, 'httpIdleTimeoutSeconds', 75, 1, 3600),
+    httpStrictTransportSecurity: str(env, file, 'httpStrictTransportSecurity', HSTS_DEFAULT),
+    securityContact: list(env, file, 'securityContact'),
+    securityTxtExpires: str(env, file, 'securityTxtExpires', ''),
     ...overrides,
   };
   if (Boolean(config.tlsCertFile) !== Boolean(config.tlsKeyFile)) {
@@ -231,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     if (!isCidr(cidr))
       throw new ConfigError(`MOORING_OUTBOUND_ALLOW_LIST: '${cidr}' is not a CIDR such as 127.0.0.1/32`);
   }
+  checkHttpHygiene(config);
   if (config.commandDefaultTtlSeconds > config.commandMaxTtlSeconds) {
     throw new ConfigError(
       'MOORING_COMMAND_DEFAULT_TTL_SECONDS must not exceed MOORING_COMMAND_MAX_TTL_SECONDS',
@@ -268,4 +298,36 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   mqttMtlsPort: true,
   certificateValidityDays: true,
   mqttDrainTimeoutSeconds: true,
+  // HTTPS hygiene
+  httpHandshakeTimeoutSeconds: true,
+  httpHeadersTimeoutSeconds: true,
+  httpRequestTimeoutSeconds: true,
+  httpUploadMinBytesPerSecond: true,
+  httpIdleTimeoutSeconds: true,
+  httpStrictTransportSecurity: true,
+  securityContact: true,
+  securityTxtExpires: true,
 };
+
+/** One year, no subdomains: every listener is HTTPS, but a sibling name may not be. */
+const HSTS_DEFAULT = 'max-age=31536000';
+const HSTS = /^max-age=\d{1,10}(?:;\s*includeSubDomains)?(?:;\s*preload)?$/i;
+
+function checkHttpHygiene(config: Config): void {
+  const hsts = config.httpStrictTransportSecurity;
+  if (hsts !== 'off' && !HSTS.test(hsts))
+    throw new ConfigError(
+      `MOORING_HTTP_STRICT_TRANSPORT_SECURITY: must be 'off' or 'max-age=<seconds>' with optional '; includeSubDomains' and '; preload', got '${hsts}'`,
+    );
+  for (const uri of config.securityContact) {
+    if (!/^(mailto:[^\s@]+@[^\s@]+|https:\/\/\S+|tel:\+?[\d\-. ()]+)$/.test(uri))
+      throw new ConfigError(
+        `MOORING_SECURITY_CONTACT: '${uri}' is not a mailto:, https:// or tel: URI (RFC 9116 §2.5.3)`,
+      );
+  }
+  const expires = config.securityTxtExpires;
+  if (expires && (!/^\d{4}-\d{2}-\d{2}T/.test(expires) || Number.isNaN(Date.parse(expires))))
+    throw new ConfigError(
+      `MOORING_SECURITY_TXT_EXPIRES: must be an RFC 3339 date-time such as 2026-12-31T00:00:00Z, got '${expires}'`,
+    );
+}

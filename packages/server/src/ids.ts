@@ -36,7 +36,8 @@ export type IdPrefix =
   | 'alr'
   | 'alt'
   | 'whk'
-  | 'whd';
+  | 'whd'
+  | 'blk';
 
 const RANDOM_SPACE = 32 ** 8; // 40 bits in 8 base32 characters
 let lastTime = 0;

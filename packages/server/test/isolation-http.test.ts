@@ -126,6 +126,7 @@ const ROUTES: Record<string, Row> = {
     need: 'devices:write',
     body: () => ({ filter: { tag: 'matrix-none' }, action: { type: 'addTags', tags: ['x'] } }),
   },
+  'GET /v1/devices/bulk/{jobId}': { need: 'devices:read' },
   'GET /v1/devices/{deviceId}': { need: 'devices:read' },
   'PATCH /v1/devices/{deviceId}': { need: 'devices:write', body: () => ({ name: 'renamed' }) },
   'DELETE /v1/devices/{deviceId}': { need: 'devices:delete', fresh: ['deviceId'] },
@@ -156,6 +157,8 @@ const ROUTES: Record<string, Row> = {
 
   'GET /v1/fleet/versions': { need: 'devices:read' },
   'GET /v1/fleet/policy': { need: 'devices:read' },
+  'GET /v1/fleet/problems': { need: 'devices:read' },
+  'GET /v1/fleet/problems/counts': { need: 'devices:read' },
   'PUT /v1/fleet/policy': {
     need: 'devices:write',
     body: () => ({ hardwareClass: 'iso-hw', minVersion: '1.0.0' }),
@@ -357,6 +360,7 @@ interface Fixture {
   alertId: string;
   webhookId: string;
   deliveryId: string;
+  jobId: string;
 }
 
 const NONEXISTENT: Fixture = {
@@ -383,6 +387,7 @@ const NONEXISTENT: Fixture = {
   alertId: 'alt_00000000000000000000',
   webhookId: 'whk_00000000000000000000',
   deliveryId: 'whd_00000000000000000000',
+  jobId: 'blk_00000000000000000000',
 };
 
 let t: TestPlatform;
@@ -577,6 +582,19 @@ async function makeFixture(tenantId: string, owner: string): Promise<Fixture> {
     bridgeId: await make.bridgeId(),
     webhookId: await make.webhookId(),
     deliveryId: 'whd_00000000000000000000',
+    // A job over no device: it ends at once, and its record stays readable.
+    jobId: (
+      await must(
+        'POST',
+        '/v1/devices/bulk',
+        owner,
+        {
+          filter: { tag: 'matrix-none' },
+          action: { type: 'revoke' },
+        },
+        202,
+      )
+    ).job.id,
     ruleId,
     alertId: await alertOf(owner, ruleId),
     artifactId: await make.artifactId(),

@@ -14,6 +14,11 @@ interface ListOptions {
   hardwareClass?: string;
   belowVersion?: string;
   belowMinimum?: boolean;
+  lastSeenBefore?: string;
+  lastSeenAfter?: string;
+  neverSeen?: boolean;
+  seen?: boolean;
+  certificateExpiresBefore?: string;
   limit?: string;
 }
 
@@ -28,11 +33,30 @@ function filterOptions(command: Command): Command {
     .option('--firmware-version <version>', 'only devices running exactly this version')
     .option('--hardware-class <class>', 'only devices of this hardware class')
     .option('--below-version <version>', 'only devices running a version below this one')
-    .option('--below-minimum', 'only devices below the minimum version of their hardware class');
+    .option('--below-minimum', 'only devices below the minimum version of their hardware class')
+    .option(
+      '--last-seen-before <time>',
+      'only devices not seen since then (never-seen ones included): epoch ms, RFC 3339 or a duration ago (24h)',
+    )
+    .option('--last-seen-after <time>', 'only devices seen since then: epoch ms, RFC 3339 or a duration ago')
+    .option('--never-seen', 'only devices never seen')
+    .option('--seen', 'only devices seen at least once')
+    .option(
+      '--certificate-expires-before <time>',
+      'only devices whose current certificate expires before then (expired included): epoch ms, RFC 3339 or a duration from now (30d)',
+    );
+}
+
+/** A time given as epoch ms, an RFC 3339 date-time, or a duration from now (`30d`). */
+function aheadArg(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  if (/^\d+[smhd]$/.test(text)) return String(Date.now() + seconds(text) * 1000);
+  return text;
 }
 
 /** The filter the options name; members not given are left out. */
 function filterOf(o: ListOptions) {
+  if (o.neverSeen && o.seen) throw new UsageError('--never-seen and --seen exclude each other');
   const filter = {
     tag: o.tag,
     status: o.status as 'enabled' | 'disabled' | undefined,
@@ -41,6 +65,10 @@ function filterOf(o: ListOptions) {
     hardwareClass: o.hardwareClass,
     belowVersion: o.belowVersion,
     belowMinimum: o.belowMinimum ? true : undefined,
+    lastSeenBefore: timeArg(o.lastSeenBefore),
+    lastSeenAfter: timeArg(o.lastSeenAfter),
+    neverSeen: o.neverSeen ? true : o.seen ? false : undefined,
+    certificateExpiresBefore: aheadArg(o.certificateExpiresBefore),
   };
   type Given = { [K in keyof typeof filter]?: Exclude<(typeof filter)[K], undefined> };
   return Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as Given;
@@ -51,7 +79,22 @@ interface BulkOptions extends ListOptions {
   removeTag?: string[];
   disable?: boolean;
   enable?: boolean;
+  revoke?: boolean;
+  setDesired?: string;
   yes?: boolean;
+}
+
+/** A JSON Merge Patch given on the command line: a JSON object. */
+function patchOf(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--set-desired takes a JSON object: ${(e as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new UsageError('--set-desired takes a JSON object (a JSON Merge Patch)');
+  return value as Record<string, unknown>;
 }
 
 /** The one action the options name, or an error naming the choice. */
@@ -61,10 +104,14 @@ function bulkAction(o: BulkOptions) {
     ...(o.removeTag ? [{ type: 'removeTags' as const, tags: o.removeTag }] : []),
     ...(o.disable ? [{ type: 'disable' as const }] : []),
     ...(o.enable ? [{ type: 'enable' as const }] : []),
+    ...(o.revoke ? [{ type: 'revoke' as const }] : []),
+    ...(o.setDesired !== undefined
+      ? [{ type: 'setDesiredConfig' as const, patch: patchOf(o.setDesired) }]
+      : []),
   ];
   if (actions.length !== 1)
     throw new UsageError(
-      'name exactly one action: --add-tag, --remove-tag (each repeatable), --disable or --enable',
+      'name exactly one action: --add-tag, --remove-tag (each repeatable), --disable, --enable, --revoke or --set-desired',
     );
   return actions[0]!;
 }
@@ -106,20 +153,39 @@ export function registerDevices(program: Command): void {
     .option('--remove-tag <tag>', 'remove this tag, repeatable', tagOpt)
     .option('--disable', 'disable them (their sessions are closed)')
     .option('--enable', 'enable them')
+    .option(
+      '--revoke',
+      'revoke every credential of each (certificates, access keys, tokens); cannot be undone',
+    )
+    .option('--set-desired <json>', 'merge this JSON Merge Patch into the desired configuration of each')
     .option('--yes', 'act, after the count (refused if the count changes in between)')
     .action(
       act(async (ctx, o: BulkOptions) => {
         const client = ctx.client();
         const body = { filter: filterOf(o), action: bulkAction(o) };
         const dry = await client.op('bulkDevices', {}, { body: { ...body, dryRun: true } });
-        const done = o.yes
+        let done = o.yes
           ? await client.op('bulkDevices', {}, { body: { ...body, expectMatched: dry.matched } })
           : dry;
-        ctx.out.result(done, () =>
+        // Revoking and the desired configuration run as a job: wait for it to end.
+        if ('job' in done) {
+          let job = done.job;
+          while (job.status === 'queued' || job.status === 'running') {
+            await new Promise((r) => setTimeout(r, 1000));
+            job = await client.op('getDeviceBulkJob', { jobId: job.id });
+          }
+          done = { ...done, job };
+          // Exit 0 means done (docs/cli.md): a job that stopped failed is not.
+          if (job.status === 'failed') process.exitCode = 1;
+        }
+        const result = done;
+        ctx.out.result(result, () =>
           ctx.out.line(
-            done.dryRun
-              ? `${done.matched} devices match; ${done.wouldChange} would change. Run again with --yes to act.`
-              : `${done.matched} devices matched; ${done.changed} changed.`,
+            result.dryRun
+              ? `${result.matched} devices match; ${result.wouldChange} would change. Run again with --yes to act.`
+              : 'job' in result
+                ? `${result.job.matched} devices matched; ${result.job.changed} changed, ${result.job.skipped} skipped (job ${result.job.id}: ${result.job.status}${result.job.error ? `, ${result.job.error}` : ''}).`
+                : `${result.matched} devices matched; ${result.changed} changed.`,
           ),
         );
       }),

@@ -1,6 +1,7 @@
 /**
  * The Access screen (`/console/access`): who may do what in the tenant. Its users with their grants,
- * the invitations that add users, the API keys of its programs, and the roles a grant can name.
+ * the invitations that add users, the API keys of its programs, and the roles a grant can name (its
+ * custom roles created, changed and deleted here).
  * Everything is the REST API's: each part reads what it shows, and a change the caller may not make
  * is refused by the API and said with its code (a user handing on more than it holds is told what it
  * lacks).
@@ -31,7 +32,12 @@ export function Access(props: { me: Me; sessionOver: SessionOver }) {
       <Users roles={roles} meId={props.me.user.id} generation={generation} sessionOver={sessionOver} />
       <Invitations key={`i${generation}`} roles={roles} sessionOver={sessionOver} />
       <ApiKeys key={`k${generation}`} roles={roles} sessionOver={sessionOver} />
-      <Roles roles={roles} error={rolesError} />
+      <Roles
+        roles={roles}
+        error={rolesError}
+        sessionOver={sessionOver}
+        onChanged={() => setGeneration((g) => g + 1)}
+      />
     </section>
   );
 }

@@ -8,11 +8,13 @@ import { call, id, query, type Answer, type Body, type Query } from '../shared/a
 export type User = Answer<'getUser'>;
 export type Grant = User['grants'][number];
 export type Role = Answer<'listRoles'>['items'][number];
+export type Permission = Role['permissions'][number];
 export type Invitation = Answer<'listInvitations'>['items'][number];
 export type ApiKey = Answer<'getApiKey'>;
 export type ApiKeyWithSecret = Answer<'createApiKey'>;
 export type MySession = Answer<'listMySessions'>['items'][number];
 export type AuditPage = Answer<'listAudit'>;
+export type AuditRecord = AuditPage['items'][number];
 export type AuditQuery = Query<'listAudit'>;
 export type AuditVerification = Answer<'verifyAudit'>;
 export type TotpEnrolment = Answer<'beginTotp'>;
@@ -38,6 +40,9 @@ export const accessApi = {
   resetPassword: (body: Body<'resetPassword'>) => call<undefined>('POST', '/v1/auth/password-reset', body),
 
   listRoles: () => call<Answer<'listRoles'>>('GET', '/v1/roles'),
+  createRole: (body: Body<'createRole'>) => call<Role>('POST', '/v1/roles', body),
+  updateRole: (name: string, body: Body<'updateRole'>) => call<Role>('PUT', `/v1/roles/${id(name)}`, body),
+  deleteRole: (name: string) => call<undefined>('DELETE', `/v1/roles/${id(name)}`),
 
   listApiKeys: () => call<Answer<'listApiKeys'>>('GET', '/v1/api-keys'),
   createApiKey: (body: Body<'createApiKey'>) => call<ApiKeyWithSecret>('POST', '/v1/api-keys', body),

@@ -6,7 +6,7 @@
  * keys can be read; every record shows what the API holds of it, as text.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { accessApi, type AuditQuery, type AuditVerification } from './api-access.js';
+import { accessApi, type AuditQuery, type AuditRecord, type AuditVerification } from './api-access.js';
 import type { SessionOver } from '../shared/actions.js';
 import { query } from '../shared/api.js';
 import { plural, problemText, when } from '../shared/messages.js';
@@ -213,41 +213,49 @@ function Records(props: { q: AuditQuery; names: ReadonlyMap<string, string>; ses
       >
         <ol class="cards records">
           {pages.page?.items.map((r) => (
-            <li key={r.seq} class="card-item" aria-label={`Record ${r.seq}`}>
-              <h3>
-                <span class="hint">#{r.seq}</span> <code>{r.action}</code>{' '}
-                <span class={`badge ${r.outcome === 'success' ? 'ok' : 'warn'}`}>
-                  {r.outcome === 'success' ? 'Success' : 'Failure'}
-                </span>
-              </h3>
-              <dl>
-                <dt>When</dt>
-                <dd>{when(r.at)}</dd>
-                <dt>Actor</dt>
-                <dd>{name(r.actor) ? `${name(r.actor)} (${r.actor})` : r.actor}</dd>
-                {r.target !== null && (
-                  <>
-                    <dt>Target</dt>
-                    <dd>{r.target}</dd>
-                  </>
-                )}
-                {r.source !== null && (
-                  <>
-                    <dt>From</dt>
-                    <dd>{r.source}</dd>
-                  </>
-                )}
-              </dl>
-              {r.changes !== null && (
-                <details>
-                  <summary>Details</summary>
-                  <pre>{JSON.stringify(r.changes, null, 2)}</pre>
-                </details>
-              )}
-            </li>
+            <AuditRecordCard key={r.seq} record={r} name={name(r.actor)} />
           ))}
         </ol>
       </PagedList>
     </section>
+  );
+}
+
+/** One audit record as a card: what was done, by whom, on what, from where, and its details. */
+export function AuditRecordCard(props: { record: AuditRecord; name?: string | undefined }) {
+  const r = props.record;
+  return (
+    <li class="card-item" aria-label={`Record ${r.seq}`}>
+      <h3>
+        <span class="hint">#{r.seq}</span> <code>{r.action}</code>{' '}
+        <span class={`badge ${r.outcome === 'success' ? 'ok' : 'warn'}`}>
+          {r.outcome === 'success' ? 'Success' : 'Failure'}
+        </span>
+      </h3>
+      <dl>
+        <dt>When</dt>
+        <dd>{when(r.at)}</dd>
+        <dt>Actor</dt>
+        <dd>{props.name ? `${props.name} (${r.actor})` : r.actor}</dd>
+        {r.target !== null && (
+          <>
+            <dt>Target</dt>
+            <dd>{r.target}</dd>
+          </>
+        )}
+        {r.source !== null && (
+          <>
+            <dt>From</dt>
+            <dd>{r.source}</dd>
+          </>
+        )}
+      </dl>
+      {r.changes !== null && (
+        <details>
+          <summary>Details</summary>
+          <pre>{JSON.stringify(r.changes, null, 2)}</pre>
+        </details>
+      )}
+    </li>
   );
 }

@@ -1,8 +1,9 @@
 /**
  * Your account (`/console/account`, reached from the user name in the top bar): the signed-in user's
- * live sessions (`GET /v1/auth/sessions`, this one marked) with a way to sign out any of them, and
- * two-factor authentication: set it up (then every session ends and the console signs in again), or
- * turn it off with the password and a code.
+ * live sessions (`GET /v1/auth/sessions`, this one marked) with a way to sign out any of them, a
+ * password change (then every session ends, this one too, and the console goes back to the sign-in),
+ * and two-factor authentication: set it up (then every session ends and the console signs in again),
+ * or turn it off with the password and a code.
  */
 import { useState } from 'preact/hooks';
 import { accessApi, type MySession } from '../access/api-access.js';
@@ -10,6 +11,7 @@ import { OutcomeNotice, useAction, type SessionOver } from '../shared/actions.js
 import type { Me } from '../shared/api.js';
 import { ago, when } from '../shared/messages.js';
 import { useApiRead } from '../shared/read.js';
+import { PasswordChange } from './password.js';
 import { TotpDisable, TotpSetup } from './totp.js';
 import { Heading, Notice } from '../shared/ui.js';
 
@@ -22,6 +24,8 @@ export function Account(props: {
   onEnrolled(): void;
   /** Reads the account again (after 2FA is turned off). */
   onChanged(): void;
+  /** After a password change: every session has ended, sign in again. */
+  onPasswordChanged(): void;
 }) {
   const { user } = props.me;
   const { sessionOver } = props;
@@ -37,6 +41,7 @@ export function Account(props: {
         <dd>{user.lastLoginAt === null ? 'never' : when(user.lastLoginAt)}</dd>
       </dl>
       <Sessions sessionOver={sessionOver} onSignOut={props.onSignOut} />
+      <PasswordChange sessionOver={sessionOver} onChanged={props.onPasswordChanged} />
       <section class="panel" aria-labelledby="account-totp">
         <h2 id="account-totp">Two-factor authentication</h2>
         {user.totpEnabled ? (

@@ -31,6 +31,10 @@ export function NewPasswordFields(props: {
   again: string;
   onInput(value: string): void;
   onAgain(value: string): void;
+  /** Said on the field: why the server refused the new password. */
+  error?: string | undefined;
+  /** Said on the second field: the two differ. */
+  againError?: string | undefined;
 }) {
   return (
     <>
@@ -41,6 +45,7 @@ export function NewPasswordFields(props: {
         value={props.value}
         onInput={props.onInput}
         autocomplete="new-password"
+        error={props.error}
         required
       />
       <TextField
@@ -48,6 +53,7 @@ export function NewPasswordFields(props: {
         type="password"
         value={props.again}
         onInput={props.onAgain}
+        error={props.againError}
         autocomplete="new-password"
         required
       />

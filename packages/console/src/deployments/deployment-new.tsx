@@ -4,19 +4,23 @@
  * class, its minimum version and "older than its own"), the phases with their soak, how many
  * devices at once, retries, the status rule and the health gate. An empty field sends nothing and
  * the API's default applies. The API checks every value: a refusal is said with its code, and on the
- * fields its `errors` name. Created, the deployment's page opens.
+ * fields its `errors` name. Created, the deployment's page opens. Opened from the Fleet screen ("Deploy to
+ * these devices", `fleet/deploy.ts`), the form is open with the target its filter can say.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ApiProblem, api, type Artifact, type DeploymentRequest } from '../shared/api.js';
 import { EMPTY_DRAFT, FieldProblem, fieldErrors, requestOf, type Draft } from './deployment-request.js';
 import { deploymentText } from './deployment-text.js';
 import { deploymentHref, navigate } from '../shared/nav.js';
+import { prefillOf } from '../fleet/deploy.js';
 import { Notice, SelectField, TextField } from '../shared/ui.js';
 
 export function NewDeployment(props: { sessionOver(e: unknown): boolean }) {
-  const [open, setOpen] = useState(false);
+  // "Deploy to these devices" on the Fleet screen opens the form with its filter as the target.
+  const [prefill] = useState(() => prefillOf(location.search));
+  const [open, setOpen] = useState(prefill !== undefined);
   const [artifacts, setArtifacts] = useState<Artifact[] | undefined>(undefined);
-  const [draft, setDraft] = useState<Draft>(EMPTY_DRAFT);
+  const [draft, setDraft] = useState<Draft>(() => ({ ...EMPTY_DRAFT, ...prefill }));
   const [error, setError] = useState<string | undefined>(undefined);
   const [fields, setFields] = useState<Partial<Record<keyof Draft, string>>>({});
   const [busy, setBusy] = useState(false);
@@ -96,6 +100,7 @@ export function NewDeployment(props: { sessionOver(e: unknown): boolean }) {
   return (
     <details
       class="fold new-deployment"
+      open={prefill !== undefined}
       onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}
     >
       <summary>New deployment</summary>

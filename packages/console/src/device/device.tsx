@@ -1,8 +1,10 @@
 /**
  * A device's page (`/console/devices/<deviceId>`, reached from its name in the Fleet list): who it
  * is and how it stands (`GET /v1/devices/{id}`), its last connections and disconnections with their
- * reasons (`…/presence`), its latest values (`…/telemetry/latest`), a chart of one numeric value
- * over time, its commands, and its configuration twin. Everything comes from the REST API and is
+ * reasons (`…/presence`) and a timeline of them over 24 hours or 7 days, its latest values
+ * (`…/telemetry/latest`), a chart of one numeric value over time, its commands, its configuration
+ * twin, its certificates and credentials (revocable), its open alerts, its recent failures and
+ * refusals, and its audit records. Everything comes from the REST API and is
  * shown as text; a refusal is said with its code.
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -10,6 +12,10 @@ import type { SessionOver } from '../shared/actions.js';
 import { ApiProblem, api, type DeviceDetail, type LatestValue, type PresenceEvent } from '../shared/api.js';
 import { DeviceCommands } from './device-commands.js';
 import { DeviceConfigPanel } from './device-config.js';
+import { DeviceCredentials } from './device-credentials.js';
+import { DeviceAlerts, DeviceAudit } from './device-records.js';
+import { DeviceProblems } from '../fleet/problems.js';
+import { PresenceTimeline } from './presence-timeline.js';
 import { DeviceBadges, firmwareText, PresenceFacts } from '../fleet/devices.js';
 import { problemText, when } from '../shared/messages.js';
 import { BASE, Link } from '../shared/nav.js';
@@ -79,6 +85,10 @@ export function DevicePage(props: { deviceId: string; sessionOver: SessionOver }
             <h3>Connections</h3>
             {presence && <Connections presence={presence} now={now} />}
           </section>
+          <section class="panel" aria-labelledby="device-timeline">
+            <h2 id="device-timeline">Presence timeline</h2>
+            <PresenceTimeline deviceId={deviceId} generation={generation} sessionOver={sessionOver} />
+          </section>
           <section class="panel" aria-labelledby="device-latest">
             <h2 id="device-latest">Latest values</h2>
             {latest && <LatestValues latest={latest} />}
@@ -101,6 +111,22 @@ export function DevicePage(props: { deviceId: string; sessionOver: SessionOver }
           <section class="panel" aria-labelledby="device-config">
             <h2 id="device-config">Configuration</h2>
             <DeviceConfigPanel deviceId={deviceId} generation={generation} sessionOver={sessionOver} />
+          </section>
+          <section class="panel" aria-labelledby="device-credentials">
+            <h2 id="device-credentials">Certificates and credentials</h2>
+            <DeviceCredentials deviceId={deviceId} generation={generation} sessionOver={sessionOver} />
+          </section>
+          <section class="panel" aria-labelledby="device-alerts">
+            <h2 id="device-alerts">Alerts</h2>
+            <DeviceAlerts deviceId={deviceId} generation={generation} sessionOver={sessionOver} />
+          </section>
+          <section class="panel" aria-labelledby="device-problems">
+            <h2 id="device-problems">Failures and refusals</h2>
+            <DeviceProblems deviceId={deviceId} generation={generation} sessionOver={sessionOver} />
+          </section>
+          <section class="panel" aria-labelledby="device-audit">
+            <h2 id="device-audit">Audit records</h2>
+            <DeviceAudit deviceId={deviceId} generation={generation} sessionOver={sessionOver} />
           </section>
         </>
       )}

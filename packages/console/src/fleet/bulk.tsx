@@ -1,17 +1,27 @@
 /**
- * A change to every device the list's filter matches: add or remove tags, disable, enable. It is done
+ * A change to every device the list's filter matches: add or remove tags, disable, enable, revoke every
+ * credential, or merge a JSON Merge Patch into the desired configuration. It is done
  * in two steps, and the count comes from the server both times: first a dry run counts the devices
  * (nothing changes), then the confirmation says that count and sends it as `expectMatched`, so that
  * the server refuses (BULK_MATCH_CHANGED) when the devices matching are no longer the ones counted;
  * the console then counts again and asks again. The filter is the one applied (the page's address),
- * never what is typed in the filter form and not yet applied.
+ * never what is typed in the filter form and not yet applied. Revoking and the configuration run as a
+ * job on the server: its progress is shown until it is done (`bulk-job.tsx`).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { ConfirmPanel, refusalText, type SessionOver } from '../shared/actions.js';
-import { ApiProblem, api, type BulkAction, type BulkResult, type DeviceFilter } from '../shared/api.js';
+import {
+  ApiProblem,
+  api,
+  type BulkAction,
+  type BulkJob,
+  type BulkResult,
+  type DeviceFilter,
+} from '../shared/api.js';
+import { BulkJobProgress } from './bulk-job.js';
 import { describeFilter } from './filter.js';
 import { bulkText, plural, setOf } from '../shared/messages.js';
-import { Notice, SelectField, TextField } from '../shared/ui.js';
+import { Notice, SelectField, TextAreaField, TextField } from '../shared/ui.js';
 
 type Kind = BulkAction['type'];
 const KINDS: readonly { value: Kind; label: string }[] = [
@@ -19,7 +29,22 @@ const KINDS: readonly { value: Kind; label: string }[] = [
   { value: 'removeTags', label: 'Remove tag' },
   { value: 'disable', label: 'Disable' },
   { value: 'enable', label: 'Enable' },
+  { value: 'revoke', label: 'Revoke every credential' },
+  { value: 'setDesiredConfig', label: 'Set desired configuration' },
 ];
+
+/** The patch as typed: an object, or why not (shown on the field). */
+function parsePatch(text: string): { patch: Record<string, unknown> } | { error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { error: `Not JSON: ${(e as Error).message}` };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return { error: 'A JSON Merge Patch is an object: { "member": value, "removed": null }.' };
+  return { patch: value as Record<string, unknown> };
+}
 
 const tagWords = (tags: string[]) => `${tags.length === 1 ? 'tag' : 'tags'} ${tags.join(', ')}`;
 
@@ -35,6 +60,10 @@ function actionText(action: BulkAction, n: number): string {
       return `Disable ${devices}`;
     case 'enable':
       return `Enable ${devices}`;
+    case 'revoke':
+      return `Revoke every credential of ${devices}`;
+    case 'setDesiredConfig':
+      return `Set the desired configuration of ${devices}`;
   }
 }
 
@@ -48,6 +77,9 @@ function doneText(r: BulkResult): string {
 export function BulkPanel(props: { filter: DeviceFilter; sessionOver: SessionOver; onChanged(): void }) {
   const [kind, setKind] = useState<Kind>('addTags');
   const [tagText, setTagText] = useState('');
+  const [patchText, setPatchText] = useState('');
+  /** The job a revocation or a configuration change started, shown until it is done. */
+  const [job, setJob] = useState<BulkJob | undefined>(undefined);
   /** The dry run's count, waiting for the confirmation: the devices matched, and how many would change. */
   const [count, setCount] = useState<BulkResult | undefined>(undefined);
   const [busy, setBusy] = useState(false);
@@ -57,8 +89,14 @@ export function BulkPanel(props: { filter: DeviceFilter; sessionOver: SessionOve
   const filterWords = describeFilter(props.filter);
   // Each tag once: the API refuses a list that names one twice.
   const tags = setOf(tagText);
+  const parsed = kind === 'setDesiredConfig' ? parsePatch(patchText) : undefined;
+  const patchError = parsed && 'error' in parsed && patchText.trim() !== '' ? parsed.error : undefined;
   const action: BulkAction =
-    kind === 'addTags' || kind === 'removeTags' ? { type: kind, tags } : { type: kind };
+    kind === 'addTags' || kind === 'removeTags'
+      ? { type: kind, tags }
+      : kind === 'setDesiredConfig'
+        ? { type: kind, patch: parsed && 'patch' in parsed ? parsed.patch : {} }
+        : { type: kind };
 
   // A count holds for the filter and the change it was made for, no other.
   const filterKey = JSON.stringify(props.filter);
@@ -66,6 +104,7 @@ export function BulkPanel(props: { filter: DeviceFilter; sessionOver: SessionOve
     setCount(undefined);
     setError(undefined);
     setDone(undefined);
+    setJob(undefined);
   }, [filterKey]);
 
   function change(next: () => void) {
@@ -92,6 +131,10 @@ export function BulkPanel(props: { filter: DeviceFilter; sessionOver: SessionOve
   const dryRun = () => api.bulkDevices({ filter: props.filter, action, dryRun: true });
   const countMatching = (event: Event) => {
     event.preventDefault();
+    if (parsed && 'error' in parsed) {
+      setError(`The desired configuration: ${parsed.error}`);
+      return;
+    }
     void step(async () => setCount(await dryRun()));
   };
 
@@ -100,8 +143,11 @@ export function BulkPanel(props: { filter: DeviceFilter; sessionOver: SessionOve
       try {
         const r = await api.bulkDevices({ filter: props.filter, action, dryRun: false, expectMatched });
         setCount(undefined);
-        setDone(doneText(r));
-        props.onChanged();
+        if ('job' in r) setJob(r.job);
+        else {
+          setDone(doneText(r));
+          props.onChanged();
+        }
       } catch (e) {
         if (!(e instanceof ApiProblem) || e.code !== 'BULK_MATCH_CHANGED') throw e;
         // Devices came or went since the count: count again, and ask again with the new count.
@@ -140,7 +186,26 @@ export function BulkPanel(props: { filter: DeviceFilter; sessionOver: SessionOve
             disabled={busy}
           />
         )}
+        {kind === 'setDesiredConfig' && (
+          <TextAreaField
+            label="Desired configuration (JSON Merge Patch)"
+            hint='Merged into each device’s desired configuration: { "interval": 30, "debug": null } sets interval and removes debug. A device whose configuration schema refuses the result is skipped.'
+            value={patchText}
+            onInput={(v) => change(() => setPatchText(v))}
+            error={patchError}
+            rows={6}
+            disabled={busy}
+          />
+        )}
         {error && <Notice kind="error">{error}</Notice>}
+        {job && (
+          <BulkJobProgress
+            key={job.id}
+            job={job}
+            sessionOver={props.sessionOver}
+            onFinished={props.onChanged}
+          />
+        )}
         {done && (
           <Notice kind="success" focus key={done}>
             {done}
@@ -167,11 +232,13 @@ export function BulkPanel(props: { filter: DeviceFilter; sessionOver: SessionOve
                   `${count.wouldChange} of them would change (the others are as asked already). `}
                 {kind === 'disable' &&
                   'Disabling closes their connections; they cannot connect until enabled. '}
+                {kind === 'revoke' &&
+                  'Revoking closes their connections and cannot be undone: their certificates, access keys and registration tokens stop working for good, and each device needs new credentials to connect again. '}
                 Nothing has changed yet.
               </>
             }
             confirmLabel={actionText(action, count.matched)}
-            danger={kind === 'disable'}
+            danger={kind === 'disable' || kind === 'revoke'}
             busy={busy}
             onConfirm={() => void confirm(count.matched)}
             onCancel={() => setCount(undefined)}

@@ -7,8 +7,16 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { SessionOver } from '../shared/actions.js';
-import { api, type ApiProblem, type Device } from '../shared/api.js';
-import { PAGE_SIZES, viewFromSearch, type ListView } from './filter.js';
+import { api, type ApiProblem, type Device, type DeviceFilter } from '../shared/api.js';
+import {
+  CERTIFICATE_CHOICES,
+  LAST_SEEN_CHOICES,
+  PAGE_SIZES,
+  viewFromSearch,
+  type CertificateChoice,
+  type LastSeenChoice,
+  type ListView,
+} from './filter.js';
 import { problemText } from '../shared/messages.js';
 import { Link, deviceHref, fleetHref, navigate } from '../shared/nav.js';
 import { PagedList, usePagedRead } from '../shared/pages.js';
@@ -23,6 +31,8 @@ interface Draft {
   firmwareVersion: string;
   belowVersion: string;
   belowMinimum: '' | 'true' | 'false';
+  lastSeen: '' | LastSeenChoice;
+  certificateExpires: '' | CertificateChoice;
   limit: string;
 }
 
@@ -37,6 +47,8 @@ function draftOf(view: ListView): Draft {
     firmwareVersion: f.firmwareVersion ?? '',
     belowVersion: f.belowVersion ?? '',
     belowMinimum: flag(f.belowMinimum),
+    lastSeen: view.lastSeen ?? '',
+    certificateExpires: view.certificateExpires ?? '',
     limit: String(view.limit),
   };
 }
@@ -63,6 +75,8 @@ function refusedFields(p: ApiProblem | undefined): Set<string> {
 
 export function DeviceList(props: {
   view: ListView;
+  /** The view's filter as the API takes it (`filterOfView`): read with, and what a bulk change acts on. */
+  filter: DeviceFilter;
   generation: number;
   sessionOver: SessionOver;
   /** Shown between the filters and the list (the bulk change on the filter). */
@@ -71,7 +85,7 @@ export function DeviceList(props: {
   const { view } = props;
   // Another filter starts at its first page; a refresh reads the page shown again.
   const pages = usePagedRead(
-    (cursor) => api.listDevices({ ...view.filter, limit: view.limit, ...(cursor ? { cursor } : {}) }),
+    (cursor) => api.listDevices({ ...props.filter, limit: view.limit, ...(cursor ? { cursor } : {}) }),
     JSON.stringify(view),
     [props.generation],
     props.sessionOver,
@@ -116,6 +130,20 @@ const BELOW_MINIMUM_OPTIONS = [
   { value: 'true', label: 'Below the minimum' },
   { value: 'false', label: 'Not below the minimum' },
 ] as const;
+const LAST_SEEN_OPTIONS = [
+  { value: '' as const, label: 'Any' },
+  ...Object.entries(LAST_SEEN_CHOICES).map(([value, c]) => ({
+    value: value as LastSeenChoice,
+    label: c.label,
+  })),
+];
+const CERTIFICATE_OPTIONS = [
+  { value: '' as const, label: 'Any' },
+  ...Object.entries(CERTIFICATE_CHOICES).map(([value, c]) => ({
+    value: value as CertificateChoice,
+    label: c.label,
+  })),
+];
 const LIMIT_OPTIONS = PAGE_SIZES.map((n) => ({ value: String(n), label: String(n) }));
 
 /** The filters as a form: applying it is a new address, so Back returns to the filters before. */
@@ -163,6 +191,20 @@ function Filters(props: { view: ListView; refused: Set<string> }) {
           value={draft.belowMinimum}
           options={BELOW_MINIMUM_OPTIONS}
           onChange={(v) => set({ belowMinimum: v })}
+        />
+        <SelectField
+          label="Last seen"
+          hint="By its last connection or message; never seen counts as not seen for any time"
+          value={draft.lastSeen}
+          options={LAST_SEEN_OPTIONS}
+          onChange={(v) => set({ lastSeen: v })}
+        />
+        <SelectField
+          label="Certificate expires"
+          hint="Its current certificate; expired ones included"
+          value={draft.certificateExpires}
+          options={CERTIFICATE_OPTIONS}
+          onChange={(v) => set({ certificateExpires: v })}
         />
         <SelectField
           label="Per page"

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_PAGE_SIZE, describeFilter, searchOfView, viewFromSearch } from './filter.js';
+import {
+  CERTIFICATE_CHOICES,
+  DEFAULT_PAGE_SIZE,
+  LAST_SEEN_CHOICES,
+  describeFilter,
+  filterOfView,
+  searchOfView,
+  viewFromSearch,
+} from './filter.js';
 
 test('a view survives the address: every filter member and the page size', () => {
   const view = {
@@ -41,5 +49,66 @@ test('a filter is said in words before a bulk change applies to it', () => {
     'online',
     'tagged x',
     'not below the minimum version',
+  ]);
+});
+
+test('last seen and certificate expiry stay choices in the address, and become instants only when read', () => {
+  const view = viewFromSearch('?tag=x&lastSeen=over-24h&certificateExpires=30d');
+  assert.deepEqual(view, {
+    filter: { tag: 'x' },
+    lastSeen: 'over-24h',
+    certificateExpires: '30d',
+    limit: DEFAULT_PAGE_SIZE,
+  });
+  // The address does not move with the clock.
+  assert.equal(searchOfView(view), '?tag=x&lastSeen=over-24h&certificateExpires=30d');
+  const now = 1_750_000_000_000;
+  assert.deepEqual(filterOfView(view, now), {
+    tag: 'x',
+    lastSeenBefore: String(now - 86_400_000),
+    certificateExpiresBefore: String(now + 30 * 86_400_000),
+  });
+  assert.deepEqual(filterOfView(viewFromSearch('?lastSeen=within-1h'), now), {
+    lastSeenAfter: String(now - 3_600_000),
+  });
+  assert.deepEqual(filterOfView(viewFromSearch('?lastSeen=over-7d'), now), {
+    lastSeenBefore: String(now - 7 * 86_400_000),
+  });
+  assert.deepEqual(filterOfView(viewFromSearch('?lastSeen=never&certificateExpires=7d'), now), {
+    neverSeen: true,
+    certificateExpiresBefore: String(now + 7 * 86_400_000),
+  });
+  // Every choice the form offers survives the address.
+  for (const lastSeen of Object.keys(LAST_SEEN_CHOICES) as (keyof typeof LAST_SEEN_CHOICES)[])
+    for (const certificateExpires of Object.keys(
+      CERTIFICATE_CHOICES,
+    ) as (keyof typeof CERTIFICATE_CHOICES)[]) {
+      const v = { filter: {}, lastSeen, certificateExpires, limit: 20 };
+      assert.deepEqual(viewFromSearch(searchOfView(v)), v);
+    }
+  // A timestamp, an unknown span or a prototype member is not a choice.
+  assert.deepEqual(
+    viewFromSearch(
+      '?lastSeen=over-3h&certificateExpires=toString&lastSeenBefore=1&certificateExpiresBefore=2&neverSeen=true',
+    ),
+    { filter: {}, limit: DEFAULT_PAGE_SIZE },
+  );
+  assert.deepEqual(filterOfView({ filter: { status: 'enabled' }, limit: 20 }, now), { status: 'enabled' });
+});
+
+test('the instants of a filter are said in words', () => {
+  const at = 1_750_000_000_000;
+  const local = new Date(at).toLocaleString();
+  assert.deepEqual(
+    describeFilter({ lastSeenBefore: String(at), certificateExpiresBefore: String(at), neverSeen: false }),
+    [
+      `not seen since ${local} (or never)`,
+      'seen at least once',
+      `with a certificate expiring before ${local}`,
+    ],
+  );
+  assert.deepEqual(describeFilter({ lastSeenAfter: String(at), neverSeen: true }), [
+    `seen since ${local}`,
+    'never seen',
   ]);
 });

@@ -4,17 +4,57 @@
  * The members have the API's names and forms (`connected=true`), and are sent as they are: the server
  * validates them, and the console shows its refusal. A member the console does not know, or a value
  * no filter takes (`status=maybe`), is left out rather than guessed at.
+ *
+ * "Last seen" and "certificate expires within" are relative to now: the address keeps the choice
+ * (`lastSeen=over-24h`, `certificateExpires=30d`), never a timestamp that moves on, and
+ * `filterOfView` turns it into the API's instants when the list is read.
  */
 import type { DeviceFilter } from '../shared/api.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Last seen: not seen for more than a span (never seen included), seen within one, or never seen. */
+export const LAST_SEEN_CHOICES = {
+  'over-1h': { label: 'Not seen for over 1 hour', before: HOUR },
+  'over-24h': { label: 'Not seen for over 24 hours', before: DAY },
+  'over-7d': { label: 'Not seen for over 7 days', before: 7 * DAY },
+  'within-1h': { label: 'Seen within 1 hour', after: HOUR },
+  'within-24h': { label: 'Seen within 24 hours', after: DAY },
+  'within-7d': { label: 'Seen within 7 days', after: 7 * DAY },
+  never: { label: 'Never seen' },
+} as const satisfies Record<string, LastSeenSpan>;
+interface LastSeenSpan {
+  label: string;
+  /** Not seen for more than this (ms). */
+  before?: number;
+  /** Seen within this (ms). */
+  after?: number;
+}
+export type LastSeenChoice = keyof typeof LAST_SEEN_CHOICES;
+
+/** Certificate expires within a span: the current certificate expires before now + span (expired included). */
+export const CERTIFICATE_CHOICES = {
+  '7d': { label: 'Within 7 days', within: 7 * DAY },
+  '30d': { label: 'Within 30 days', within: 30 * DAY },
+  '90d': { label: 'Within 90 days', within: 90 * DAY },
+} as const;
+export type CertificateChoice = keyof typeof CERTIFICATE_CHOICES;
 
 export const PAGE_SIZES = [20, 50, 100] as const;
 /** The API's own default page size. */
 export const DEFAULT_PAGE_SIZE = 50;
 
 export interface ListView {
+  /** The API's filter members that are not relative to now. */
   filter: DeviceFilter;
+  lastSeen?: LastSeenChoice;
+  certificateExpires?: CertificateChoice;
   limit: number;
 }
+
+const isKey = <T extends object>(choices: T, value: string | null): value is Extract<keyof T, string> =>
+  value !== null && Object.prototype.hasOwnProperty.call(choices, value);
 
 const TEXT_MEMBERS = ['tag', 'hardwareClass', 'firmwareVersion', 'belowVersion'] as const;
 
@@ -34,8 +74,32 @@ export function viewFromSearch(search: string): ListView {
   }
   const belowMinimum = flag(params.get('belowMinimum'));
   if (belowMinimum !== undefined) filter.belowMinimum = belowMinimum;
+  const lastSeen = params.get('lastSeen');
+  const certificateExpires = params.get('certificateExpires');
   const limit = Number(params.get('limit'));
-  return { filter, limit: (PAGE_SIZES as readonly number[]).includes(limit) ? limit : DEFAULT_PAGE_SIZE };
+  return {
+    filter,
+    ...(isKey(LAST_SEEN_CHOICES, lastSeen) ? { lastSeen } : {}),
+    ...(isKey(CERTIFICATE_CHOICES, certificateExpires) ? { certificateExpires } : {}),
+    limit: (PAGE_SIZES as readonly number[]).includes(limit) ? limit : DEFAULT_PAGE_SIZE,
+  };
+}
+
+/**
+ * The filter the API takes for a view at `now`: the relative choices as instants. Computed once per
+ * reading, so that a bulk change's count and the change itself name the same instants.
+ */
+export function filterOfView(view: ListView, now: number): DeviceFilter {
+  const filter: DeviceFilter = { ...view.filter };
+  if (view.lastSeen) {
+    const choice: LastSeenSpan = LAST_SEEN_CHOICES[view.lastSeen];
+    if (choice.before !== undefined) filter.lastSeenBefore = String(now - choice.before);
+    else if (choice.after !== undefined) filter.lastSeenAfter = String(now - choice.after);
+    else filter.neverSeen = true;
+  }
+  if (view.certificateExpires)
+    filter.certificateExpiresBefore = String(now + CERTIFICATE_CHOICES[view.certificateExpires].within);
+  return filter;
 }
 
 /** The query for a view, `?…` or empty; members in a fixed order, the default page size left out. */
@@ -49,10 +113,14 @@ export function searchOfView(view: ListView): string {
     if (value) params.set(name, value);
   }
   if (f.belowMinimum !== undefined) params.set('belowMinimum', String(f.belowMinimum));
+  if (view.lastSeen) params.set('lastSeen', view.lastSeen);
+  if (view.certificateExpires) params.set('certificateExpires', view.certificateExpires);
   if (view.limit !== DEFAULT_PAGE_SIZE) params.set('limit', String(view.limit));
   const text = params.toString();
   return text ? `?${text}` : '';
 }
+
+const when = (ms: string) => new Date(Number(ms)).toLocaleString();
 
 /** The filter in words, one phrase per member: what a bulk change is about to apply to. */
 export function describeFilter(f: DeviceFilter): string[] {
@@ -65,5 +133,10 @@ export function describeFilter(f: DeviceFilter): string[] {
   if (f.belowVersion) words.push(`running a version below ${f.belowVersion}`);
   if (f.belowMinimum !== undefined)
     words.push(f.belowMinimum ? 'below the minimum version' : 'not below the minimum version');
+  if (f.lastSeenBefore) words.push(`not seen since ${when(f.lastSeenBefore)} (or never)`);
+  if (f.lastSeenAfter) words.push(`seen since ${when(f.lastSeenAfter)}`);
+  if (f.neverSeen !== undefined) words.push(f.neverSeen ? 'never seen' : 'seen at least once');
+  if (f.certificateExpiresBefore)
+    words.push(`with a certificate expiring before ${when(f.certificateExpiresBefore)}`);
   return words;
 }

@@ -4,14 +4,17 @@
  * each, and the device list with the API's filters, its pages, and a change to every device a filter
  * matches. Everything comes from the REST API as it is: `GET /v1/fleet/versions` (the distribution,
  * and the policy with the count below each minimum: the same entries as `GET /v1/fleet/policy`, from
- * the same read; the devices connected now and disabled) and `GET /v1/devices`.
+ * the same read; the devices connected now and disabled), `GET /v1/devices`, and the devices' recent
+ * failures and refusals (`problems.tsx`).
  */
 import { useMemo, useState } from 'preact/hooks';
 import type { SessionOver } from '../shared/actions.js';
 import { api, type FleetVersions } from '../shared/api.js';
 import { BulkPanel } from './bulk.js';
+import { DeployLink } from './deploy-link.js';
 import { DeviceList } from './devices.js';
-import { viewFromSearch, type ListView } from './filter.js';
+import { RecentProblems } from './problems.js';
+import { filterOfView, viewFromSearch, type ListView } from './filter.js';
 import { plural } from '../shared/messages.js';
 import { Link, fleetHref } from '../shared/nav.js';
 import { useApiRead } from '../shared/read.js';
@@ -24,13 +27,18 @@ export function Fleet(props: { search: string; sessionOver: SessionOver }) {
   /** Raised to read everything again: Refresh, and after a bulk change. */
   const [generation, setGeneration] = useState(0);
   const reload = () => setGeneration((g) => g + 1);
+  // "Not seen for 24 hours" as an instant, fixed until the view changes or a refresh: the list, the
+  // bulk change's count and the change itself read the same devices.
+  const filter = useMemo(() => filterOfView(view, Date.now()), [view, generation]);
 
   return (
     <section class="fleet wide">
       <ScreenTitle onRefresh={reload}>Fleet</ScreenTitle>
       <Overview generation={generation} limit={view.limit} sessionOver={sessionOver} />
-      <DeviceList view={view} generation={generation} sessionOver={sessionOver}>
-        <BulkPanel filter={view.filter} sessionOver={sessionOver} onChanged={reload} />
+      <RecentProblems generation={generation} sessionOver={sessionOver} />
+      <DeviceList view={view} filter={filter} generation={generation} sessionOver={sessionOver}>
+        <BulkPanel filter={filter} sessionOver={sessionOver} onChanged={reload} />
+        <DeployLink filter={filter} />
       </DeviceList>
     </section>
   );

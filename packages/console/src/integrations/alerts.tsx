@@ -126,7 +126,7 @@ function OpenAlerts(props: { generation: number; sessionOver: SessionOver }) {
   );
 }
 
-function AlertCard(props: {
+export function AlertCard(props: {
   alert: Alert;
   sessionOver: SessionOver;
   onChanged(a: Alert, text: string): void;

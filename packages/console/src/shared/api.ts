@@ -20,10 +20,17 @@ export type FleetVersions = Answer<'getFleetVersions'>;
 /** What the device list is filtered by: its query without the paging members. */
 export type DeviceFilter = Omit<Query<'listDevices'>, 'cursor' | 'limit'>;
 
+/** A device's failure or refusal (`GET /v1/fleet/problems`), and how many of each kind. */
+export type FleetProblem = Answer<'listFleetProblems'>['items'][number];
+export type FleetProblemKind = FleetProblem['kind'];
+export type FleetProblemCounts = Answer<'countFleetProblems'>;
+
 /** A change to every device a filter matches (`POST /v1/devices/bulk`), and what it did. */
 export type BulkRequest = Body<'bulkDevices'>;
 export type BulkAction = BulkRequest['action'];
 export type BulkResult = Answer<'bulkDevices'>;
+/** A bulk revocation or configuration change runs as a job: its progress. */
+export type BulkJob = Answer<'getDeviceBulkJob'>;
 
 /** One device and what the device page shows of it. */
 export type DeviceDetail = Answer<'getDevice'>;
@@ -131,8 +138,13 @@ export const api = {
     call<Answer<'rejectOperation'>>('POST', `/v1/provisioning/operations/${id(operationId)}/reject`, body),
   listDevices: (q: Query<'listDevices'>) => call<DevicePage>('GET', `/v1/devices${query(q)}`),
   getFleetVersions: () => call<FleetVersions>('GET', '/v1/fleet/versions'),
+  listFleetProblems: (q: Query<'listFleetProblems'>) =>
+    call<Answer<'listFleetProblems'>>('GET', `/v1/fleet/problems${query(q)}`),
+  countFleetProblems: (q: Query<'countFleetProblems'>) =>
+    call<FleetProblemCounts>('GET', `/v1/fleet/problems/counts${query(q)}`),
   /** Counts (`dryRun: true`) or changes the devices a filter matches. */
   bulkDevices: (body: BulkRequest) => call<BulkResult>('POST', '/v1/devices/bulk', body),
+  getBulkJob: (jobId: string) => call<BulkJob>('GET', `/v1/devices/bulk/${encodeURIComponent(jobId)}`),
   getDevice: (deviceId: string) => call<DeviceDetail>('GET', `/v1/devices/${id(deviceId)}`),
   getPresence: (deviceId: string, limit: number) =>
     call<Answer<'getPresence'>>('GET', `/v1/devices/${id(deviceId)}/presence${query({ limit })}`),

@@ -17,6 +17,13 @@ export const AuditQuerySchema = Type.Object(
     action: Type.Optional(Type.String({ maxLength: 200 })),
     actor: Type.Optional(Type.String({ maxLength: 200 })),
     target: Type.Optional(Type.String({ maxLength: 200 })),
+    deviceId: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description:
+          "records about this device: its target is the device, or it names the device in changes.deviceId (a certificate's revocation, a deployment's device)",
+      }),
+    ),
     from: Type.Optional(Type.String({ maxLength: 40, description: 'epoch milliseconds or RFC 3339' })),
     to: Type.Optional(Type.String({ maxLength: 40, description: 'epoch milliseconds or RFC 3339' })),
     order: Type.Optional(

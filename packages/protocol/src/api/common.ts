@@ -15,6 +15,19 @@ export const MAX_DURATION_SECONDS = 10 * 365 * 86_400;
 /** Latest instant a request may name, 9999-12-31T23:59:59.999Z, in epoch milliseconds. */
 export const MAX_EPOCH_MS = 253_402_300_799_999;
 
+/** An RFC 3339 date-time (section 5.6), the seconds optional: `2025-01-02T03:04:05.678+01:00`. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * An instant a query names (the audit query's `from`, a device filter's `lastSeenBefore`): epoch
+ * milliseconds or an RFC 3339 date-time, within ±`MAX_EPOCH_MS`; undefined when it is neither. Only
+ * those two forms: `Date.parse` alone takes `-1` for 2001 and `2020` for a year.
+ */
+export function parseInstant(text: string): number | undefined {
+  const ms = /^\d+$/.test(text) ? Number(text) : RFC3339.test(text) ? Date.parse(text) : NaN;
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_EPOCH_MS ? ms : undefined;
+}
+
 /** An instant in an answer, in epoch milliseconds. */
 export const EpochMs = Type.Integer({ minimum: 0, maximum: MAX_EPOCH_MS, description: 'epoch milliseconds' });
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);

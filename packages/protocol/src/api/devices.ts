@@ -86,6 +86,9 @@ export const DeviceUpdate = Type.Object(
   },
   { additionalProperties: false, minProperties: 1 },
 );
+/** An instant a filter names: epoch milliseconds or an RFC 3339 date-time (as the audit query's `from`). */
+const Instant = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 40, description: `epoch milliseconds or RFC 3339: ${description}` });
 export const DeviceParams = Type.Object({ deviceId: IdParam });
 export const AccessKeyParams = Type.Object({ deviceId: IdParam, keyId: IdParam });
 export const DeviceListQuery = Type.Object(
@@ -105,6 +108,23 @@ export const DeviceListQuery = Type.Object(
     ),
     belowMinimum: Type.Optional(
       Type.Boolean({ description: 'true: devices below the minimum version of their hardware class' }),
+    ),
+    lastSeenBefore: Type.Optional(
+      Instant(
+        'devices not seen since this instant: last seen before it, or never seen (`neverSeen=false` leaves those out)',
+      ),
+    ),
+    lastSeenAfter: Type.Optional(Instant('devices seen at or after this instant')),
+    neverSeen: Type.Optional(
+      Type.Boolean({
+        description:
+          'true: devices never seen (no connection, no message); false: devices seen at least once',
+      }),
+    ),
+    certificateExpiresBefore: Type.Optional(
+      Instant(
+        'devices whose current certificate (the latest-expiring of those neither revoked nor awaiting approval) expires before this instant, expired ones included; a device without one never matches',
+      ),
     ),
   },
   { additionalProperties: false },
@@ -132,6 +152,28 @@ export const DeviceBulkAction = Type.Union(
     Type.Object(
       { type: Type.Literal('enable') },
       { additionalProperties: false, description: 'enables disabled devices' },
+    ),
+    Type.Object(
+      { type: Type.Literal('revoke') },
+      {
+        additionalProperties: false,
+        description:
+          'revokes every credential of each device (certificates, access keys, registration tokens) and drops its sessions; cannot be undone; runs as a job (202)',
+      },
+    ),
+    Type.Object(
+      {
+        type: Type.Literal('setDesiredConfig'),
+        patch: Type.Record(Type.String(), Type.Unknown(), {
+          description:
+            'a JSON Merge Patch (RFC 7396) applied to each device’s desired configuration, as PATCH /v1/devices/{deviceId}/config/desired does',
+        }),
+      },
+      {
+        additionalProperties: false,
+        description:
+          'merges the patch into each device’s desired configuration; a device whose result its schemas refuse is skipped; runs as a job (202)',
+      },
     ),
   ],
   { description: 'what to do to each matching device (released devices are never changed)' },
@@ -164,6 +206,47 @@ export const DeviceBulkResult = Answer({
   }),
   changed: Type.Integer({ description: 'devices changed (0 on a dry run)' }),
 });
+export const DeviceBulkJobStatus = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('done'),
+  Type.Literal('failed'),
+]);
+export const DeviceBulkJob = Answer(
+  {
+    id: Type.String(),
+    action: Type.Union([Type.Literal('revoke'), Type.Literal('setDesiredConfig')]),
+    status: DeviceBulkJobStatus,
+    filter: Type.Record(Type.String(), Type.Unknown(), { description: 'the filter as requested' }),
+    createdBy: Type.String({ description: 'who asked for it: user:…, api-key:…' }),
+    matched: Type.Integer({
+      description: 'the devices the filter matched when it was requested: the job acts on exactly these',
+    }),
+    processed: Type.Integer({ description: 'of those, the devices worked through so far' }),
+    changed: Type.Integer({ description: 'devices changed (a credential revoked, a new desired version)' }),
+    skipped: Type.Integer({
+      description:
+        'devices left as they were because the change does not fit them (schema violation, size limit) or they are gone or released',
+    }),
+    skippedDevices: Type.Array(
+      Answer({ deviceId: Type.String(), code: Type.String(), message: Type.String() }),
+      { description: 'the first skipped devices (at most 20), with why' },
+    ),
+    createdAt: EpochMs,
+    startedAt: NullableEpochMs,
+    finishedAt: NullableEpochMs,
+    error: Nullable(Type.String({ description: 'why a failed job stopped' })),
+  },
+  { description: 'a bulk operation worked through in chunks (docs/api.md#bulk-operations)' },
+);
+export const DeviceBulkAccepted = Answer({
+  dryRun: Type.Literal(false),
+  matched: Type.Integer(),
+  wouldChange: Type.Integer(),
+  changed: Type.Integer({ description: '0: the job changes the devices; read its progress' }),
+  job: DeviceBulkJob,
+});
+export const DeviceBulkJobParams = Type.Object({ jobId: IdParam });
 
 export const PresenceQuery = Type.Object(
   { limit: Type.Optional(PageLimit) },
@@ -208,7 +291,13 @@ export const deviceOperations = {
     method: 'POST',
     path: '/v1/devices/bulk',
     body: DeviceBulkRequest,
-    responses: { 200: DeviceBulkResult },
+    responses: { 200: DeviceBulkResult, 202: DeviceBulkAccepted },
+  }),
+  getDeviceBulkJob: operation({
+    method: 'GET',
+    path: '/v1/devices/bulk/{jobId}',
+    params: DeviceBulkJobParams,
+    responses: { 200: DeviceBulkJob },
   }),
   getDevice: operation({
     method: 'GET',

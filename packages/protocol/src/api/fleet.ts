@@ -1,7 +1,18 @@
 /** Fleet versions: the firmware distribution of a tenant and its minimum-supported-version policy. */
 import { Type } from '@sinclair/typebox';
 import { FirmwareReportSchema, HardwareClassSchema, SemverSchema } from '../firmware.js';
-import { Answer, EpochMs, ItemsOf, Nullable, Tag, operation } from './common.js';
+import {
+  Answer,
+  Cursor,
+  EpochMs,
+  IdParam,
+  ItemsOf,
+  Nullable,
+  PageLimit,
+  PageOf,
+  Tag,
+  operation,
+} from './common.js';
 
 export const FleetVersionsQuery = Type.Object(
   {
@@ -59,6 +70,69 @@ export const FirmwareState = Answer({
   reportedAt: EpochMs,
 });
 
+/**
+ * What counts as a device's failure or refusal (docs/api.md#recent-failures-and-refusals):
+ * publish_refused and connect_refused are stored when the broker refuses them (bounded per device and
+ * code); the others are read from what the platform keeps anyway.
+ */
+export const FLEET_PROBLEM_KINDS = [
+  'publish_refused',
+  'connect_refused',
+  'ota_failed',
+  'device_error',
+  'abnormal_disconnect',
+  'provisioning_rejected',
+] as const;
+export const FleetProblemKind = Type.Union(
+  FLEET_PROBLEM_KINDS.map((k) => Type.Literal(k)),
+  { description: 'what went wrong' },
+);
+const Since = Type.String({
+  maxLength: 40,
+  description: 'epoch milliseconds or RFC 3339; default 24 hours ago, at most 30 days ago',
+});
+export const FleetProblemsQuery = Type.Object(
+  {
+    kind: Type.Optional(FleetProblemKind),
+    deviceId: Type.Optional(IdParam),
+    from: Type.Optional(Since),
+    cursor: Type.Optional(Cursor),
+    limit: Type.Optional(PageLimit),
+  },
+  { additionalProperties: false },
+);
+export const FleetProblemCountsQuery = Type.Object(
+  { deviceId: Type.Optional(IdParam), from: Type.Optional(Since) },
+  { additionalProperties: false },
+);
+export const FleetProblem = Answer({
+  id: Type.String({ description: 'the record it comes from, unique within its kind' }),
+  kind: FleetProblemKind,
+  deviceId: Nullable(Type.String({ description: 'null: a provisioning request that made no device' })),
+  deviceName: Nullable(Type.String()),
+  serial: Nullable(Type.String({ description: 'provisioning_rejected: the serial that asked' })),
+  at: EpochMs,
+  code: Nullable(
+    Type.String({
+      description:
+        'the error code of a refusal, the state of a failed OTA operation, the disconnect reason, the event type',
+    }),
+  ),
+  message: Nullable(Type.String()),
+  topic: Nullable(Type.String({ description: 'publish_refused: the topic published to' })),
+  count: Type.Integer({
+    minimum: 1,
+    description: 'how many it stands for: a stored refusal counts the like ones not stored (docs/mqtt.md)',
+  }),
+});
+export const FleetProblemCounts = Answer({
+  from: EpochMs,
+  total: Type.Integer({ minimum: 0 }),
+  items: Type.Array(Answer({ kind: FleetProblemKind, count: Type.Integer({ minimum: 0 }) }), {
+    description: 'one per kind, every kind listed',
+  }),
+});
+
 export const fleetOperations = {
   getFleetVersions: operation({
     method: 'GET',
@@ -76,6 +150,18 @@ export const fleetOperations = {
     path: '/v1/fleet/policy',
     body: FleetPolicySet,
     responses: { 200: ItemsOf(FleetPolicyEntry) },
+  }),
+  listFleetProblems: operation({
+    method: 'GET',
+    path: '/v1/fleet/problems',
+    query: FleetProblemsQuery,
+    responses: { 200: PageOf(FleetProblem) },
+  }),
+  countFleetProblems: operation({
+    method: 'GET',
+    path: '/v1/fleet/problems/counts',
+    query: FleetProblemCountsQuery,
+    responses: { 200: FleetProblemCounts },
   }),
 };
 

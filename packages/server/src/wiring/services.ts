@@ -9,8 +9,13 @@ import { createCommandService } from '../domains/commands/service.js';
 import { commandStore } from '../domains/commands/store.js';
 import { createDeviceService } from '../domains/devices/service.js';
 import { deviceStore } from '../domains/devices/store.js';
+import { createDeviceBulkJobService } from '../domains/devices/bulk-jobs.js';
+import { bulkJobStore } from '../domains/devices/bulk-jobs-store.js';
 import { createFleetService } from '../domains/fleet/service.js';
 import { fleetStore } from '../domains/fleet/store.js';
+import { createFleetProblemService } from '../domains/fleet/problems-service.js';
+import { problemStore } from '../domains/fleet/problems-store.js';
+import { createRefusalLog } from '../domains/fleet/refusal-log.js';
 import { createPresenceService } from '../domains/presence/service.js';
 import { presenceStore } from '../domains/presence/store.js';
 import { createBatchWriter } from '../domains/telemetry/batch-writer.js';
@@ -37,8 +42,10 @@ import {
   API_KEY_RULES,
   AUDIT_RULES,
   COMMAND_RULES,
+  DEVICE_BULK_JOB_RULES,
   DEVICE_RULES,
   FLEET_RULES,
+  FLEET_PROBLEM_RULES,
   FACTORY_RULES,
   OWNERSHIP_RULES,
   PKI_RULES,
@@ -73,6 +80,7 @@ import { createInterest, WEBHOOK_INTEREST } from '../domains/webhooks/interest.j
 import { createTelemetryForwarder, forwardInCommit } from '../domains/webhooks/forwarding.js';
 import { configStore } from '../domains/config/store.js';
 import { createSchemaChecker } from '../domains/config/schemas.js';
+import { parseDesiredPatch } from '../domains/config/merge.js';
 import { createBridgeService } from '../domains/bridges/service.js';
 import { BRIDGE_INTEREST, bridgeStore } from '../domains/bridges/store.js';
 import { createBridgeSupervisor } from '../domains/bridges/supervisor.js';
@@ -113,6 +121,8 @@ export interface ServiceDeps {
   nudgeOrchestrator(): void;
   /** The webhook delivery worker should run soon (deliveries or a verification are due). */
   nudgeWebhooks(): void;
+  /** The bulk-job worker should run soon (a bulk job was queued). */
+  nudgeBulkJobs(): void;
   /** A platform administrator changed the one-time bootstrap password. */
   onBootstrapPasswordSpent(): void;
 }
@@ -129,6 +139,11 @@ export async function createServices(deps: ServiceDeps) {
     cursors,
   });
   const fleet = createFleetService({ store: fleetStore(db) });
+  const fleetProblems = createFleetProblemService({ store: problemStore(db), cursors });
+  const refusalLog = createRefusalLog({
+    store: problemStore(db),
+    onError: (err, dropped) => logger.warn({ err, dropped }, 'refusals not stored'),
+  });
   const requireDevice = (caller: TenantCaller, deviceId: string) => devices.get(caller, deviceId);
   // Other domains create and read device rows through the devices contract, in their transaction.
   const deviceRecordsOn = (tx?: Queryable) => deviceStore(tx ?? db);
@@ -306,6 +321,19 @@ export async function createServices(deps: ServiceDeps) {
     requireDevice,
   });
 
+  // Revocations and desired configuration for many devices: jobs worked in chunks (docs/api.md).
+  const deviceBulk = createDeviceBulkJobService({
+    store: bulkJobStore(db),
+    transaction: transactionOf(db, bulkJobStore),
+    bus,
+    outbox,
+    revokeCertificates: (tenantId, ids, reason) => pki.revokeAllForDevices(tenantId, ids, reason),
+    parsePatch: parseDesiredPatch,
+    setDesiredMany: (tenantId, ids, patch, actor, at) => twin.setDesiredMany(tenantId, ids, patch, actor, at),
+    nudge: () => deps.nudgeBulkJobs(),
+    audit: recordAudit,
+  });
+
   // MQTT bridges: the spool the event fan-out writes into, and the forwarders this node runs.
   const outboundPolicy = createAddressPolicy({ allowList: config.outboundAllowList });
   const bridges = createBridgeService({
@@ -385,7 +413,9 @@ export async function createServices(deps: ServiceDeps) {
     apiKeys: guard(apiKeys, API_KEY_RULES, access),
     roles: guard(roles, ROLE_RULES, access),
     devices: guard(devices, DEVICE_RULES, access),
+    deviceBulk: guard(deviceBulk, DEVICE_BULK_JOB_RULES, access),
     fleet: guard(fleet, FLEET_RULES, access),
+    fleetProblems: guard(fleetProblems, FLEET_PROBLEM_RULES, access),
     telemetry: guard(telemetry, TELEMETRY_RULES, access),
     commands: guard(commands, COMMAND_RULES, access),
     presence: guard(presence, PRESENCE_RULES, access),
@@ -412,6 +442,7 @@ export async function createServices(deps: ServiceDeps) {
     services,
     domains: {
       users,
+      deviceBulk,
       commands,
       presence,
       provisioning,
@@ -425,6 +456,7 @@ export async function createServices(deps: ServiceDeps) {
       alertEvaluator,
       webhookDelivery,
       telemetryForwarder,
+      refusalLog,
     },
     interest,
     /** What the event fan-out calls inside the transaction that handles an event. */

@@ -16,6 +16,8 @@ export interface HousekeepingDeps {
   removeAbandonedUploads(): Promise<unknown>;
   /** Deletes webhook deliveries past their keeping (a week delivered, a month dead). */
   purgeWebhookLog(): Promise<unknown>;
+  /** Deletes stored device refusals past their keeping (30 days). */
+  purgeRefusals(): Promise<unknown>;
 }
 
 const EXPIRY_EVERY_MS = 5_000;
@@ -37,5 +39,6 @@ export function housekeepingJobs(deps: HousekeepingDeps): Job[] {
     job('audit-retention', RETENTION_EVERY_MS, deps.applyAuditRetention),
     job('artifact-upload-cleanup', RETENTION_EVERY_MS, deps.removeAbandonedUploads),
     job('webhook-log-retention', RETENTION_EVERY_MS, deps.purgeWebhookLog),
+    job('refusal-retention', RETENTION_EVERY_MS, deps.purgeRefusals),
   ];
 }

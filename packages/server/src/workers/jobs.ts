@@ -17,6 +17,8 @@ export const OTA_ORCHESTRATOR_JOB = 'ota-orchestrator';
 export const BRIDGE_FORWARDERS_JOB = 'bridge-forwarders';
 /** Judges every enabled alert rule (docs/alerts.md). */
 export const ALERT_EVALUATOR_JOB = 'alert-evaluator';
+/** Works bulk jobs through in chunks (docs/api.md#bulk-operations): every second, and when nudged. */
+export const DEVICE_BULK_JOB = 'device-bulk-jobs';
 /** Sends due webhook deliveries and verification challenges: every second, and when nudged. */
 export const WEBHOOK_DELIVERY_JOB = 'webhook-delivery';
 /** Turns buffered telemetry into telemetry.batch events, one per device and second. */
@@ -40,6 +42,8 @@ export interface PlatformJobDeps {
   alertEvaluator: { tick(): Promise<unknown> };
   webhookDelivery: { run(): Promise<unknown>; purgeLog(): Promise<unknown> };
   telemetryForwarder: { run(): Promise<unknown> };
+  deviceBulk: { work(): Promise<boolean> };
+  refusalLog: { purge(): Promise<unknown> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
 }
@@ -54,6 +58,7 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       applyAuditRetention: () => deps.audit.applyRetention(),
       removeAbandonedUploads: () => deps.artifactStorage.removeAbandoned(ABANDONED_UPLOAD_MS),
       purgeWebhookLog: () => deps.webhookDelivery.purgeLog(),
+      purgeRefusals: () => deps.refusalLog.purge(),
     }),
     ...outboxJobs(deps.outbox),
     {
@@ -78,6 +83,14 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       scope: 'cluster',
       run: async () => {
         await deps.telemetryForwarder.run();
+      },
+    },
+    {
+      name: DEVICE_BULK_JOB,
+      everyMs: 1_000,
+      scope: 'cluster',
+      run: async () => {
+        await deps.deviceBulk.work();
       },
     },
     {

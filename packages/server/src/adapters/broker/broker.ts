@@ -26,6 +26,7 @@ import type { PresenceService } from '../../domains/presence/presence.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
 import type { FleetService } from '../../domains/fleet/fleet.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
+import type { RefusalLog } from '../../domains/fleet/refusal-log.js';
 import { createConnectHandler } from './connect.js';
 import { createFeeds } from './feeds.js';
 import { COMMAND_FEED, commandFeed } from './feeds/commands.js';
@@ -68,6 +69,8 @@ export interface BrokerDeps {
   bus: Notifier;
   metrics: Metrics;
   logger: Logger;
+  /** Where refused publishes and connects are kept (bounded per device and code). */
+  refusals?: Pick<RefusalLog, 'refused'>;
   /** Bounds on what may wait toward one client; defaults to DEFAULT_OUTBOUND_LIMITS. */
   outboundLimits?: OutboundLimits;
 }
@@ -144,8 +147,16 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       outboundLimits: deps.outboundLimits ?? DEFAULT_OUTBOUND_LIMITS,
       metrics,
       logger,
+      refusals: deps.refusals,
     }),
-    authorizePublish: createPublishHandler({ sessions, provisioningSessions, channel, router, metrics }),
+    authorizePublish: createPublishHandler({
+      sessions,
+      provisioningSessions,
+      channel,
+      router,
+      metrics,
+      refusals: deps.refusals,
+    }),
     authorizeSubscribe: subscribe.authorizeSubscribe,
     authorizeForward: subscribe.authorizeForward,
   });

@@ -17,6 +17,7 @@ import type { AuthenticatedDevice } from '../../domains/devices/devices.js';
 import type { PeerCertificate } from '../../domains/pki/pki.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
 import type { Logger, Metrics } from '../../platform/observability.js';
+import type { RefusalLog } from '../../domains/fleet/refusal-log.js';
 import { createOutbound, type OutboundLimits } from './outbound.js';
 import { CONNACK_RETURN_CODES, type ConnectRefusalCode } from './return-codes.js';
 import type { RevocationLog } from './revocations.js';
@@ -66,6 +67,8 @@ export interface ConnectDeps {
   outboundLimits: OutboundLimits;
   metrics: Metrics;
   logger: Logger;
+  /** Where refused connects of an authenticated device are kept. */
+  refusals?: Pick<RefusalLog, 'refused'> | undefined;
 }
 
 /** aedes' `authenticate` hook. */
@@ -285,7 +288,17 @@ export function createConnectHandler(deps: ConnectDeps) {
     run(steps, attempt).catch((err: unknown) => {
       if (attempt.answered) return logger.error({ err }, 'mqtt connect failed after it was accepted');
       attempt.answered = true;
-      if (err instanceof ConnectRefusal) return refuse(meta.transport, done, err.code, err.reason);
+      if (err instanceof ConnectRefusal) {
+        // Kept only for a device that proved who it is: a wrong credential names no one reliably.
+        if (attempt.device && err.reason !== 'connection_closed')
+          deps.refusals?.refused(attempt.device, {
+            kind: 'connect_refused',
+            code: err.code,
+            topic: null,
+            message: `connect refused: ${err.reason}`,
+          });
+        return refuse(meta.transport, done, err.code, err.reason);
+      }
       logger.error({ err }, 'mqtt connect failed');
       refuse(meta.transport, done, 'NOT_READY', 'auth_error');
     });

@@ -4,7 +4,8 @@
  * callback runs when the route's handler resolves, after the message's batch has committed.
  *
  * Refused publishes are acknowledged and dropped (MQTT 3.1.1 has no negative PUBACK), counted, and
- * explained on the device's `d/{id}/errors` topic. Device publishes are stored, not relayed: after a
+ * explained on the device's `d/{id}/errors` topic, and kept (`refusal-log.ts`: bounded per device and
+ * code). Device publishes are stored, not relayed: after a
  * publish is handled its topic is rewritten to `$mooring/dropped`, which no one may subscribe to.
  *
  * This is the hot path: per message one topic split, one message object, one continuation for the
@@ -14,6 +15,7 @@ import type { Client, PublishPacket } from 'aedes';
 import { decodeJsonPayload, textProblem, topics, TELEMETRY_LIMITS, type ErrorCode } from '@mooring/protocol';
 import { isAppError } from '../../errors.js';
 import type { Metrics } from '../../platform/observability.js';
+import type { RefusalLog } from '../../domains/fleet/refusal-log.js';
 import { REFUSED, type InboundMessage, type InboundRouter, type Refused } from './inbound/router.js';
 import type { ProvisioningChannel } from './provisioning-channel.js';
 import type { DeviceSession, ProvisioningSession, Transport } from './session.js';
@@ -32,6 +34,8 @@ export interface PublishDeps {
   channel: ProvisioningChannel;
   router: InboundRouter;
   metrics: Metrics;
+  /** Where refusals are kept (bounded per device and code); none: only counted and noticed. */
+  refusals?: Pick<RefusalLog, 'refused'> | undefined;
 }
 
 export function createPublishHandler(deps: PublishDeps) {
@@ -56,6 +60,7 @@ export function createPublishHandler(deps: PublishDeps) {
     metrics.refused.inc({ transport: session.transport, reason });
     const topic = packet.topic;
     dropForward(packet);
+    deps.refusals?.refused(session.device, { kind: 'publish_refused', code, topic, message });
     const notice = {
       code,
       message,

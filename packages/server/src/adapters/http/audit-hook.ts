@@ -2,7 +2,7 @@
  * One audit record per admin action, written with the action: every state-changing request made with
  * a person's or an API key's credential runs in one store transaction, and its record — actor, tenant,
  * target, outcome with the final status, source address and the request's fields with secrets
- * removed — is appended to the tenant's chain inside that transaction before it commits, together
+ * removed, and what the handler said the action came to (`request.auditResult`) — is appended to the tenant's chain inside that transaction before it commits, together
  * with the lifecycle events the services reported while handling it. The response leaves only after
  * the commit. So an action is kept with its record or not at all:
  *
@@ -97,9 +97,22 @@ function audited(method: string | string[], mode: string | undefined): boolean {
   return methods.some((m) => MUTATING.has(m)) && mode !== undefined && AUDITED_MODES.has(mode);
 }
 
+/** The device a request acted on when its path does not name it first (a certificate by serial). */
+const devicesOf = new WeakMap<FastifyRequest, string>();
+
+/**
+ * Names the device a request acted on, for its audit record: a record about a device has the device
+ * as its target, or names it in `changes.deviceId` (what `GET /v1/audit?deviceId=` finds).
+ */
+export function auditAbout(request: FastifyRequest, deviceId: string): void {
+  devicesOf.set(request, deviceId);
+}
+
 function entryFor(request: FastifyRequest, status: number): AuditEntry {
   const p = request.principal!;
   const params = (request.params ?? {}) as Record<string, string>;
+  const target = Object.values(params)[0] ?? null;
+  const deviceId = devicesOf.get(request) ?? params.deviceId;
   const tenantId = 'tenantId' in p ? p.tenantId : (params.tenantId ?? '');
   const raw = request.body ?? null;
   // An upload's fields are in its query (an artifact's version and class); its body is summarised.
@@ -112,10 +125,15 @@ function entryFor(request: FastifyRequest, status: number): AuditEntry {
     tenantId,
     actor: principalName(p),
     action: `${request.method} ${request.routeOptions.url}`,
-    target: Object.values(params)[0] ?? null,
+    target,
     outcome: status < 400 ? 'success' : 'failure',
     source: request.ip,
-    changes: { status, ...(body && typeof body === 'object' ? { request: body } : {}) },
+    changes: {
+      status,
+      ...(deviceId !== undefined && deviceId !== target ? { deviceId } : {}),
+      ...(body && typeof body === 'object' ? { request: body } : {}),
+      ...(request.auditResult ? { result: redact(request.auditResult) } : {}),
+    },
   };
 }
 

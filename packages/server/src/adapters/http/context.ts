@@ -5,7 +5,11 @@ import type { WebhookService } from '../../domains/webhooks/webhooks.js';
 import type { AlertService } from '../../domains/alerts/alerts.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CommandService } from '../../domains/commands/commands.js';
-import type { AuthenticatedDevice, DeviceService } from '../../domains/devices/devices.js';
+import type {
+  AuthenticatedDevice,
+  DeviceBulkJobService,
+  DeviceService,
+} from '../../domains/devices/devices.js';
 import type { PresenceService } from '../../domains/presence/presence.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
 import type { PkiService } from '../../domains/pki/pki.js';
@@ -13,7 +17,7 @@ import type { OwnershipService } from '../../domains/ownership/ownership.js';
 import type { FactoryService } from '../../domains/provisioning/factory.js';
 import type { AuditService } from '../../domains/audit/audit.js';
 import type { TimeSigner } from '../../domains/time/signer.js';
-import type { FleetService } from '../../domains/fleet/fleet.js';
+import type { FleetProblemService, FleetService } from '../../domains/fleet/fleet.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { PlatformCaller, TenancyService } from '../../domains/tenancy/tenancy.js';
 import type { SelfCaller, UserService } from '../../domains/users/users.js';
@@ -22,7 +26,7 @@ import type { RoleService } from '../../domains/access/access.js';
 import type { ArtifactService } from '../../domains/artifacts/artifacts.js';
 import type { DeploymentService, OtaDeviceService } from '../../domains/deployments/deployments.js';
 import { AppError } from '../../errors.js';
-import { MAX_EPOCH_MS } from '@mooring/protocol';
+import { parseInstant } from '@mooring/protocol';
 import type { Principal, TenantCaller } from '../../platform/caller.js';
 import type { Db } from '../../store/db.js';
 import type { Metrics } from '../../platform/observability.js';
@@ -44,7 +48,9 @@ export interface Services {
   /** Resolves a device credential (access key or registration token). */
   authenticateDevice(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
   devices: DeviceService;
+  deviceBulk: DeviceBulkJobService;
   fleet: FleetService;
+  fleetProblems: FleetProblemService;
   telemetry: TelemetryService;
   commands: CommandService;
   presence: PresenceService;
@@ -84,6 +90,8 @@ declare module 'fastify' {
     device?: AuthenticatedDevice;
     /** The session was named by the session cookie (`session-cookie.ts`), not a bearer credential. */
     sessionCookie?: boolean;
+    /** What the action came to (counts, the id of what it started), kept in its audit record. */
+    auditResult?: Record<string, unknown>;
   }
 }
 
@@ -131,11 +139,11 @@ export function deviceOf(request: FastifyRequest): AuthenticatedDevice {
   return request.device;
 }
 
-/** Accepts epoch milliseconds or an RFC 3339 date-time, up to 9999-12-31 (`MAX_EPOCH_MS`). */
+/** Accepts epoch milliseconds or an RFC 3339 date-time, up to 9999-12-31 (`parseInstant`). */
 export function parseTime(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined || value === '') return fallback;
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_EPOCH_MS)
+  const ms = parseInstant(value);
+  if (ms === undefined)
     throw new AppError('VALIDATION_FAILED', `${name} must be epoch milliseconds or an RFC 3339 date-time`, {
       errors: [{ path: `querystring:/${name}`, message: 'not a time' }],
     });

@@ -69,6 +69,10 @@ export function toAppError(err: FastifyError | Error): { error: AppError; intern
     const detail = code === 'MALFORMED_JSON' ? 'the body is not valid JSON' : fe.message;
     return { error: new AppError(code, detail), internal: false };
   }
+  // A body that broke off (the client went away, or was cut off at its deadline: slow-clients.ts) is
+  // the client's doing: refused, and logged at debug, so that a slow-client flood floods no log.
+  if (fe.code === 'ECONNRESET')
+    return { error: new AppError('VALIDATION_FAILED', 'the body broke off before its end'), internal: false };
   if (fe.statusCode === 429) return { error: new AppError('RATE_LIMITED', fe.message), internal: false };
   if (fe.statusCode === 413) return { error: new AppError('PAYLOAD_TOO_LARGE'), internal: false };
   if (fe.statusCode === 415) return { error: new AppError('UNSUPPORTED_MEDIA_TYPE'), internal: false };

@@ -32,6 +32,19 @@ import { OPENAPI_OPTIONS, registerOpenApi } from './openapi.js';
 import { healthRoutes } from './routes/health.js';
 import type { AuditService } from '../../domains/audit/audit.js';
 import type { AuditWriter } from '../../domains/audit/writer.js';
+import type { Config } from '../../config.js';
+import {
+  fastifyTimeoutOptions,
+  guardSlowClients,
+  httpsTimeoutOptions,
+  type SlowClientSettings,
+} from './slow-clients.js';
+import { registerSecurityHeaders } from './security-headers.js';
+import { registerSecurityTxt } from './security-txt.js';
+
+/** The settings of the HTTPS listener's hygiene: slow clients, security headers, security.txt. */
+export type HttpHygieneSettings = SlowClientSettings &
+  Pick<Config, 'httpStrictTransportSecurity' | 'securityContact' | 'securityTxtExpires'>;
 
 export interface HttpServerOptions extends RouteContext {
   tls: { cert: string; key: string };
@@ -45,6 +58,7 @@ export interface HttpServerOptions extends RouteContext {
   isReady(): boolean;
   /** The web console's files, served at /console. */
   consoleBuild: ConsoleBuild;
+  hygiene: HttpHygieneSettings;
 }
 
 /** Largest request body outside the routes that set their own, in bytes. */
@@ -70,7 +84,9 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       ...withTlsPolicy({ cert: opts.tls.cert, key: opts.tls.key, ...opts.clientTrust }),
       requestCert: true,
       rejectUnauthorized: false,
+      ...httpsTimeoutOptions(opts.hygiene),
     },
+    ...fastifyTimeoutOptions(opts.hygiene),
     loggerInstance: opts.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     // Per-request access logs would drown device traffic; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
@@ -92,6 +108,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
 
   // Every HTTPS connection, WSS included, refuses renegotiation (see tls-policy.ts).
   app.server.on('secureConnection', refuseRenegotiation);
+  guardSlowClients(app, opts.hygiene, DEFAULT_BODY_LIMIT);
+  registerSecurityHeaders(app, opts.hygiene);
 
   const strict = makeAjv(false);
   const coercing = makeAjv(true);
@@ -235,6 +253,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   );
 
   healthRoutes(app, opts);
+  registerSecurityTxt(app, opts.hygiene);
   registerConsole(app, opts.consoleBuild);
   app.get('/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 

@@ -22,6 +22,11 @@ export type Rule<A extends unknown[]> =
       list?: true;
       /** Platform administrators may call it too (bootstrapping a tenant). */
       platform?: true;
+      /**
+       * Permissions needed besides `permission`, each over the whole tenant: a call that does the work
+       * of several single-device paths (a bulk revocation) needs what each of them needs.
+       */
+      also?: readonly Permission[];
     }
   | {
       /** Only platform administrators; the first argument carries the principal. */
@@ -76,6 +81,7 @@ async function authorize<A extends unknown[]>(rule: Rule<A>, args: A, deps: Guar
     throw new AppError('TOTP_ENROLLMENT_REQUIRED', 'enrol a second factor, then log in again');
   const r = reach(p.grants, rule.permission);
   if (r.kind === 'none') throw denied(p, rule.permission);
+  for (const more of rule.also ?? []) if (reach(p.grants, more).kind !== 'tenant') throw denied(p, more);
   if (r.kind === 'tenant') return caller;
   // Only scoped grants hold the permission.
   if (rule.list) return { ...caller, visible: visibility(r.grants) };

@@ -6,8 +6,8 @@
  */
 import type { AuditService } from '../audit/audit.js';
 import type { CommandService } from '../commands/commands.js';
-import type { DeviceService } from '../devices/devices.js';
-import type { FleetService } from '../fleet/fleet.js';
+import type { DeviceBulkJobService, DeviceService } from '../devices/devices.js';
+import type { FleetProblemService, FleetService } from '../fleet/fleet.js';
 import type { OwnershipService } from '../ownership/ownership.js';
 import type { PkiService } from '../pki/pki.js';
 import type { PresenceService } from '../presence/presence.js';
@@ -45,11 +45,28 @@ export const DEVICE_RULES: Rules<DeviceService> = {
   authenticate: { open: CREDENTIAL },
 };
 
+// Bulk jobs act on the tenant's fleet by a filter: tenant-wide grants only, each action with the
+// permissions of its single-device paths (a certificate's revocation needs certificates:manage, an
+// access key's or the registration tokens' devices:credentials; the desired configuration
+// config:write). The filter's count is what the caller could see, so a dry run needs the same.
+export const DEVICE_BULK_JOB_RULES: Rules<DeviceBulkJobService> = {
+  revoke: { permission: 'certificates:manage', also: ['devices:credentials'] },
+  setDesiredConfig: { permission: 'config:write' },
+  get: { permission: 'devices:read' },
+  work: { internal: HOUSEKEEPING },
+};
+
 export const FLEET_RULES: Rules<FleetService> = {
   report: { open: DEVICE_SELF },
   versions: { permission: 'devices:read', list: true },
   policy: { permission: 'devices:read' },
   setPolicy: { permission: 'devices:write' },
+};
+
+// A scoped caller sees its own devices' problems (and no provisioning request, which has no device).
+export const FLEET_PROBLEM_RULES: Rules<FleetProblemService> = {
+  list: { permission: 'devices:read', list: true },
+  counts: { permission: 'devices:read', list: true },
 };
 
 export const COMMAND_RULES: Rules<CommandService> = {
@@ -116,6 +133,7 @@ export const PKI_RULES: Rules<PkiService> = {
   setCaStatus: { permission: 'certificates:manage' },
   updateExternalCrl: { permission: 'certificates:manage' },
   revokeAllForDevice: { internal: HOUSEKEEPING },
+  revokeAllForDevices: { internal: HOUSEKEEPING },
   crl: { open: 'a public certificate revocation list' },
   refreshTrust: { internal: HOUSEKEEPING },
   trust: { internal: HOUSEKEEPING },
@@ -235,6 +253,7 @@ export const OTA_DEVICE_RULES: Rules<OtaDeviceService> = {
 export const CONFIG_RULES: Rules<ConfigService> = {
   get: { permission: 'devices:read', ...byDevice },
   setDesired: { permission: 'config:write', ...byDevice },
+  setDesiredMany: { internal: HOUSEKEEPING },
   history: { permission: 'devices:read', ...byDevice },
   // A schema applies across the tenant's devices of a tag: config:manage is granted tenant-wide only.
   listSchemas: { permission: 'devices:read' },

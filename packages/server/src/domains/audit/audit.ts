@@ -44,6 +44,8 @@ export interface AuditQuery {
   action?: string;
   actor?: string;
   target?: string;
+  /** Records about this device: its target, or `changes.deviceId`. */
+  deviceId?: string;
   from?: number;
   to?: number;
   /** Oldest first (the default) or newest first. */

@@ -42,6 +42,11 @@ export function auditStore(db: Queryable) {
       if (q.action) where += ` AND action = $${params.push(q.action)}`;
       if (q.actor) where += ` AND actor = $${params.push(q.actor)}`;
       if (q.target) where += ` AND target = $${params.push(q.target)}`;
+      if (q.deviceId) {
+        const d = `$${params.push(q.deviceId)}`;
+        // Two arms, one index each (migration 027).
+        where += ` AND (target = ${d} OR (changes ? 'deviceId' AND changes ->> 'deviceId' = ${d}))`;
+      }
       if (q.from !== undefined) where += ` AND at >= $${params.push(q.from)}`;
       if (q.to !== undefined) where += ` AND at < $${params.push(q.to)}`;
       const newest = q.order === 'newest';

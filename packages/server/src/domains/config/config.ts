@@ -69,6 +69,18 @@ export interface ConfigService {
     patch: unknown,
     options?: { ifMatch?: number },
   ): Promise<DeviceConfig>;
+  /**
+   * Merges `patch` into the desired configuration of each of these devices of the tenant, in the
+   * caller's transaction (a bulk job's chunk; not for adapters): the devices changed, and those left
+   * as they were with why (over a limit, refused by a schema, gone).
+   */
+  setDesiredMany(
+    tenantId: string,
+    deviceIds: readonly string[],
+    patch: ConfigDocument,
+    actor: string,
+    at: number,
+  ): Promise<{ changed: string[]; skipped: { deviceId: string; code: string; message: string }[] }>;
   history(
     caller: TenantCaller,
     deviceId: string,

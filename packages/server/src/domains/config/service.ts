@@ -1,6 +1,4 @@
 import {
-  applyMergePatch,
-  checkConfigLimits,
   diffMergePatch,
   isPlainObject,
   parseReportedConfig,
@@ -14,7 +12,9 @@ import type { Notifier } from '../../platform/notifier.js';
 import type { FactWriter } from '../../platform/outbox.js';
 import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { Transaction } from '../../store/db.js';
-import type { ConfigMemberMeta, ConfigService, ConfigSide, ConfigSideName, DeviceConfig } from './config.js';
+import { desiredForMany } from './bulk.js';
+import { parseDesiredPatch, planChange } from './merge.js';
+import type { ConfigService, ConfigSide, ConfigSideName, DeviceConfig } from './config.js';
 import { toHistoryEntry, type ConfigRow, type ConfigStore } from './store.js';
 import type { SchemaChecker } from './schemas.js';
 
@@ -31,30 +31,6 @@ export interface ConfigDeps {
 }
 
 const isSeq = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-
-function limitError(value: unknown, what: 'document' | 'patch', json?: string): void {
-  const breach = checkConfigLimits(value, what, json);
-  if (!breach) return;
-  const { message, ...details } = breach;
-  throw new AppError('CONFIG_LIMIT_EXCEEDED', message, {
-    details,
-    ...(breach.path ? { errors: [{ path: breach.path, message }] } : {}),
-  });
-}
-
-/** Members `patch` names, with the version, time and actor of this change; deleted ones dropped. */
-function touch(
-  meta: Record<string, ConfigMemberMeta>,
-  patch: ConfigDocument,
-  stamp: ConfigMemberMeta,
-): Record<string, ConfigMemberMeta> {
-  const next = { ...meta };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete next[key];
-    else next[key] = stamp;
-  }
-  return next;
-}
 
 /** Drops `null` members (deletions), recursively: what is still to be applied, not what to remove. */
 function withoutDeletions(patch: ConfigDocument): ConfigDocument {
@@ -114,40 +90,41 @@ export function createConfigService(deps: ConfigDeps): ConfigService {
     at: number,
     check?: (document: ConfigDocument) => void,
   ): Promise<ConfigRow> {
-    const before = row[side];
-    const after = applyMergePatch(before, patch) as ConfigDocument;
-    limitError(after, 'document');
-    if (Object.keys(diffMergePatch(before, after)).length === 0) return row; // nothing changes: no version
-    check?.(after);
-    const version = Number(row[`${side}_version`]) + 1;
-    const meta = touch(row[`${side}_meta`], patch, { version, at, by: actor });
-    await tx.setSide(row.device_id, side, { document: after, version, meta, at });
-    await tx.addHistory(row.tenant_id, row.device_id, { side, version, patch, before, after, actor, at });
+    const next = planChange(row, side, patch, actor, at, check);
+    if (!next) return row; // nothing changes: no version
+    await tx.setSide(row.device_id, side, {
+      document: next.after,
+      version: next.version,
+      meta: next.meta,
+      at,
+    });
+    await tx.addHistory(row.tenant_id, row.device_id, {
+      side,
+      version: next.version,
+      patch,
+      before: row[side],
+      after: next.after,
+      actor,
+      at,
+    });
     await deps.outbox.add(side === 'desired' ? 'config.desired.changed' : 'config.reported.changed', {
       tenantId: row.tenant_id,
       deviceId: row.device_id,
-      version,
+      version: next.version,
       patch,
       actor,
       at,
     });
     return {
       ...row,
-      [side]: after,
-      [`${side}_version`]: version,
-      [`${side}_meta`]: meta,
+      [side]: next.after,
+      [`${side}_version`]: next.version,
+      [`${side}_meta`]: next.meta,
       [`${side}_at`]: at,
     };
   }
 
-  function parsePatch(patch: unknown): ConfigDocument {
-    if (!isPlainObject(patch))
-      throw Errors.validation('the body must be a JSON object: a JSON Merge Patch (RFC 7396)', [
-        { path: '', message: 'must be an object' },
-      ]);
-    limitError(patch, 'patch');
-    return patch;
-  }
+  const parsePatch = (patch: unknown) => parseDesiredPatch(patch);
 
   function messageFrom(
     version: number,
@@ -188,6 +165,8 @@ export function createConfigService(deps: ConfigDeps): ConfigService {
       });
       return toConfig(deviceId, row);
     },
+
+    setDesiredMany: desiredForMany({ store, outbox: deps.outbox, bus: deps.bus, schemas: deps.schemas }),
 
     async history(caller, deviceId, q) {
       await deps.requireDevice(caller, deviceId);

@@ -80,6 +80,63 @@ export function configStore(db: Queryable) {
       if (!rows[0]) throw new Error(`device_config row of ${deviceId} is not the tenant's`);
       return rows[0];
     },
+    /**
+     * The rows of these devices of the tenant (made where missing) with each device's tags, locked
+     * until the transaction ends; released devices and ids of no device of the tenant are left out.
+     */
+    async lockMany(
+      tenantId: string,
+      deviceIds: readonly string[],
+    ): Promise<(ConfigRow & { tags: string[] })[]> {
+      await db.query(
+        `INSERT INTO device_config (device_id, tenant_id)
+         SELECT id, tenant_id FROM devices WHERE tenant_id = $1 AND id = ANY($2::text[]) AND status <> 'released'
+         ON CONFLICT (device_id) DO NOTHING`,
+        [tenantId, deviceIds],
+      );
+      return db.query<ConfigRow & { tags: string[] }>(
+        `SELECT c.*, d.tags FROM device_config c JOIN devices d ON d.id = c.device_id AND d.tenant_id = c.tenant_id
+          WHERE c.tenant_id = $1 AND c.device_id = ANY($2::text[]) AND d.status <> 'released'
+          ORDER BY c.device_id FOR UPDATE OF c`,
+        [tenantId, deviceIds],
+      );
+    },
+    /** Writes new desired documents of several devices and their history entries: two statements. */
+    async setDesiredMany(
+      tenantId: string,
+      changes: readonly {
+        deviceId: string;
+        version: number;
+        before: ConfigDocument;
+        after: ConfigDocument;
+        meta: Record<string, ConfigMemberMeta>;
+      }[],
+      patch: ConfigDocument,
+      actor: string,
+      at: number,
+    ): Promise<void> {
+      const rows = json(
+        changes.map((c) => ({
+          device_id: c.deviceId,
+          version: c.version,
+          before: c.before,
+          after: c.after,
+          meta: c.meta,
+        })),
+      );
+      await db.query(
+        `UPDATE device_config c SET desired = x.after, desired_version = x.version, desired_meta = x.meta, desired_at = $3
+           FROM jsonb_to_recordset($2::jsonb) AS x(device_id text, version bigint, after jsonb, meta jsonb)
+          WHERE c.tenant_id = $1 AND c.device_id = x.device_id`,
+        [tenantId, rows, at],
+      );
+      await db.query(
+        `INSERT INTO device_config_history (device_id, side, version, tenant_id, patch, before, after, actor, at)
+         SELECT x.device_id, 'desired', x.version, $1, $3, x.before, x.after, $4, $5
+           FROM jsonb_to_recordset($2::jsonb) AS x(device_id text, version bigint, before jsonb, after jsonb)`,
+        [tenantId, rows, json(patch), actor, at],
+      );
+    },
     async setSide(
       deviceId: string,
       side: ConfigSideName,

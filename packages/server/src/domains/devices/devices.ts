@@ -73,6 +73,21 @@ export interface DeviceListQuery {
   belowVersion?: string;
   /** true: below the tenant's minimum version for their hardware class. */
   belowMinimum?: boolean;
+  /**
+   * Instants as the query gives them (epoch ms or RFC 3339). Not seen since then: `presence.lastSeenAt`
+   * before it, or never seen.
+   */
+  lastSeenBefore?: string;
+  /** Seen at or after this instant. */
+  lastSeenAfter?: string;
+  /** true: never seen (`presence.lastSeenAt` null); false: seen at least once. */
+  neverSeen?: boolean;
+  /**
+   * The device's current certificate expires before this instant (expired included): of its
+   * certificates neither revoked nor pending approval, the one that expires last. A device without
+   * one never matches.
+   */
+  certificateExpiresBefore?: string;
 }
 
 /** The list's filters without paging: the devices a bulk operation acts on. */
@@ -85,7 +100,9 @@ export interface DeviceBulkInput {
     | { type: 'addTags'; tags: string[] }
     | { type: 'removeTags'; tags: string[] }
     | { type: 'disable' }
-    | { type: 'enable' };
+    | { type: 'enable' }
+    | { type: 'revoke' }
+    | { type: 'setDesiredConfig'; patch: Record<string, unknown> };
   dryRun?: boolean;
   /** The count the dry run showed: another count now refuses the operation (BULK_MATCH_CHANGED). */
   expectMatched?: number;
@@ -96,6 +113,64 @@ export interface DeviceBulkResult {
   matched: number;
   wouldChange: number;
   changed: number;
+}
+
+/** The actions that run as a job: their work is too much for one transaction at fleet size. */
+export type DeviceBulkJobAction = 'revoke' | 'setDesiredConfig';
+export type DeviceBulkJobStatus = 'queued' | 'running' | 'done' | 'failed';
+
+/** A device a job left as it was, and why. */
+export interface SkippedDevice {
+  deviceId: string;
+  code: string;
+  message: string;
+}
+
+/** A bulk job (docs/api.md#bulk-operations): its request and its progress. */
+export interface DeviceBulkJob {
+  id: string;
+  action: DeviceBulkJobAction;
+  status: DeviceBulkJobStatus;
+  filter: DeviceFilter;
+  createdBy: string;
+  matched: number;
+  processed: number;
+  changed: number;
+  skipped: number;
+  skippedDevices: SkippedDevice[];
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+}
+
+/** The answer to a bulk request that started a job. */
+export interface DeviceBulkAccepted extends DeviceBulkResult {
+  dryRun: false;
+  job: DeviceBulkJob;
+}
+
+/**
+ * Bulk operations that run as jobs. The request counts the filter's devices (a dry run stops there)
+ * and stores the job with the ids it matched, in one transaction; a worker under a lease then works
+ * the job through in chunks (`work`). One method per action: each needs the permissions of its
+ * single-device paths.
+ */
+export interface DeviceBulkJobService {
+  /** Revokes every credential of each matched device (certificates, access keys, registration tokens). */
+  revoke(caller: TenantCaller, input: DeviceBulkInput): Promise<DeviceBulkResult | DeviceBulkAccepted>;
+  /** Merges a JSON Merge Patch into each matched device's desired configuration. */
+  setDesiredConfig(
+    caller: TenantCaller,
+    input: DeviceBulkInput,
+  ): Promise<DeviceBulkResult | DeviceBulkAccepted>;
+  /** A job of the caller's tenant (BULK_JOB_NOT_FOUND otherwise). */
+  get(caller: TenantCaller, jobId: string): Promise<DeviceBulkJob>;
+  /**
+   * Works queued and running jobs through, chunk by chunk, for about `budgetMs` (the worker); resolves
+   * with whether work is left. `maxChunks` stops after that many chunks (tests of a resumption).
+   */
+  work(options?: { budgetMs?: number; maxChunks?: number }): Promise<boolean>;
 }
 
 /** How a device proved itself; carried on its session for logs, presence and revocation. */
@@ -120,6 +195,7 @@ export interface DeviceService {
   /**
    * Acts on every device the filter matches, in one transaction (the request's, with its one audit
    * record), or only counts them (`dryRun`); disabling drops the disabled devices' live sessions.
+   * Revoking and setting the desired configuration run as jobs (`DeviceBulkJobService`).
    */
   bulk(caller: TenantCaller, input: DeviceBulkInput): Promise<DeviceBulkResult>;
   /** Issues a new access key; the secret is returned once. Several may be live for rotation. */

@@ -1,4 +1,4 @@
-import { parseSemver } from '@mooring/protocol';
+import { parseInstant, parseSemver } from '@mooring/protocol';
 import { AppError, Errors } from '../../errors.js';
 import { constantTimeEqual, newId, newSecret, sha256Hex } from '../../ids.js';
 import type { Notifier } from '../../platform/notifier.js';
@@ -42,16 +42,39 @@ function checkShape(tags: string[] | undefined, metadata: Record<string, unknown
   }
 }
 
-/** The list's filters as the store takes them: the version bound parsed (`path` names it in errors). */
-function filterQuery(filter: DeviceFilter, path: string): DeviceFilterQuery {
-  const { belowVersion, ...rest } = filter;
-  if (belowVersion === undefined) return rest;
+/**
+ * The list's filters as the store takes them: the version bound and the instants parsed. `path` names
+ * `belowVersion` in errors (`querystring:/belowVersion`, `/filter/belowVersion`); the other fields are
+ * named beside it.
+ */
+export function filterQuery(filter: DeviceFilter, path: string): DeviceFilterQuery {
+  const { belowVersion, lastSeenBefore, lastSeenAfter, certificateExpiresBefore, ...rest } = filter;
+  const at = (field: string) => `${path.slice(0, path.lastIndexOf('/') + 1)}${field}`;
+  const instant = (field: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const ms = parseInstant(text);
+    if (ms === undefined)
+      throw Errors.validation(`${field} must be epoch milliseconds or an RFC 3339 date-time`, [
+        { path: at(field), message: 'not a time' },
+      ]);
+    return ms;
+  };
+  const seenBefore = instant('lastSeenBefore', lastSeenBefore);
+  const seenAfter = instant('lastSeenAfter', lastSeenAfter);
+  const certificateBefore = instant('certificateExpiresBefore', certificateExpiresBefore);
+  const query: DeviceFilterQuery = {
+    ...rest,
+    ...(seenBefore !== undefined ? { seenBefore } : {}),
+    ...(seenAfter !== undefined ? { seenAfter } : {}),
+    ...(certificateBefore !== undefined ? { certificateBefore } : {}),
+  };
+  if (belowVersion === undefined) return query;
   const parsed = parseSemver(belowVersion);
   if (!parsed.ok)
     throw new AppError('INVALID_FIRMWARE_REPORT', parsed.message, {
       errors: [{ path, message: parsed.message }],
     });
-  return { ...rest, below: parsed.key };
+  return { ...query, below: parsed.key };
 }
 
 export function createDeviceService(deps: DeviceDeps): DeviceService {
@@ -85,7 +108,7 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
       const afterId = deps.cursors.decode(query.cursor, isString);
       const { cursor: _c, limit: _l, ...filter } = query;
       const rows = await store.list(caller.tenantId, {
-        ...filterQuery(filter, '/belowVersion'),
+        ...filterQuery(filter, 'querystring:/belowVersion'),
         limit,
         ...(afterId ? { afterId } : {}),
         ...(caller.visible ? { visible: caller.visible } : {}),
@@ -94,10 +117,13 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
     },
 
     async bulk(caller, input) {
+      const { action } = input;
+      if (action.type === 'revoke' || action.type === 'setDesiredConfig')
+        throw new Error(`bulk ${action.type} runs as a job (DeviceBulkJobService)`);
       const filter = filterQuery(input.filter, '/filter/belowVersion');
       const dryRun = input.dryRun === true;
       return transaction(async (tx) => {
-        const counted = await tx.bulkCount(caller.tenantId, filter, input.action);
+        const counted = await tx.bulkCount(caller.tenantId, filter, action, caller.visible);
         if (input.expectMatched !== undefined && counted.matched !== input.expectMatched)
           throw new AppError(
             'BULK_MATCH_CHANGED',
@@ -111,8 +137,8 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
           );
         const base = { dryRun, matched: counted.matched, wouldChange: counted.wouldChange };
         if (dryRun) return { ...base, changed: 0 };
-        const changed = await tx.bulkApply(caller.tenantId, filter, input.action, now());
-        if (input.action.type === 'disable')
+        const changed = await tx.bulkApply(caller.tenantId, filter, action, now(), caller.visible);
+        if (action.type === 'disable')
           for (const deviceId of changed)
             deps.bus.publish('device.disconnect', { deviceId, reason: 'device_disabled' });
         return { ...base, changed: changed.length };

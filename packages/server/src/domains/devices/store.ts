@@ -77,10 +77,23 @@ const toAccessKey = (r: AccessKeyRow): AccessKey => ({
   revokedAt: r.revoked_at,
 });
 
-/** The list's filters (the firmware bound parsed), as a bulk operation takes them too. */
-export type DeviceFilterQuery = Omit<DeviceListQuery, 'belowVersion' | 'cursor' | 'limit'> & {
+/** The list's filters (the firmware bound and the instants parsed), as a bulk operation takes them too. */
+export type DeviceFilterQuery = Omit<
+  DeviceListQuery,
+  'belowVersion' | 'lastSeenBefore' | 'lastSeenAfter' | 'certificateExpiresBefore' | 'cursor' | 'limit'
+> & {
   below?: VersionKey;
+  /** Epoch ms: not seen since (last seen before, or never seen). */
+  seenBefore?: number;
+  /** Epoch ms: seen at or after. */
+  seenAfter?: number;
+  /** Epoch ms: the current certificate expires before. */
+  certificateBefore?: number;
 };
+
+/** A certificate of the device row in scope that authenticates it: neither revoked nor pending. */
+const LIVE_CERTIFICATE = `SELECT 1 FROM device_certificates c
+  WHERE c.tenant_id = devices.tenant_id AND c.device_id = devices.id AND c.revoked_at IS NULL AND NOT c.pending`;
 
 /** What a bulk operation does to each device (docs/api.md#bulk-operations). */
 export type BulkChange =
@@ -90,7 +103,7 @@ export type BulkChange =
   | { type: 'enable' };
 
 /** The WHERE terms of a filter, its values pushed onto `params` (`$1` is the tenant). */
-function filterSql(q: DeviceFilterQuery, params: unknown[]): string[] {
+export function filterSql(q: DeviceFilterQuery, params: unknown[]): string[] {
   const where = ['tenant_id = $1'];
   if (q.tag) where.push(`tags @> ARRAY[$${params.push(q.tag)}]::text[]`);
   if (q.status) where.push(`status = $${params.push(q.status)}`);
@@ -108,6 +121,19 @@ function filterSql(q: DeviceFilterQuery, params: unknown[]): string[] {
     where.push(
       `${q.belowMinimum ? '' : 'NOT '}EXISTS (SELECT 1 FROM fleet_policies p WHERE p.tenant_id = devices.tenant_id AND p.hardware_class = devices.hardware_class AND (devices.fw_major, devices.fw_minor, devices.fw_patch, devices.fw_pre) < (p.min_major, p.min_minor, p.min_patch, p.min_pre))`,
     );
+  // Never seen counts as not seen since any time; devices_last_seen_idx serves both bounds.
+  if (q.seenBefore !== undefined)
+    where.push(`(last_seen_at < $${params.push(q.seenBefore)} OR last_seen_at IS NULL)`);
+  if (q.seenAfter !== undefined) where.push(`last_seen_at >= $${params.push(q.seenAfter)}`);
+  if (q.neverSeen !== undefined) where.push(`last_seen_at IS ${q.neverSeen ? '' : 'NOT '}NULL`);
+  // The current certificate expires before T: a live one does, and none expires later (a renewed
+  // device keeps its old certificate until it expires). device_certificates_live_idx answers both.
+  if (q.certificateBefore !== undefined) {
+    const t = `$${params.push(q.certificateBefore)}::bigint`;
+    where.push(
+      `EXISTS (${LIVE_CERTIFICATE} AND c.not_after < ${t}) AND NOT EXISTS (${LIVE_CERTIFICATE} AND c.not_after >= ${t})`,
+    );
+  }
   return where;
 }
 
@@ -115,6 +141,11 @@ function filterSql(q: DeviceFilterQuery, params: unknown[]): string[] {
  * A bulk change as SQL: `when` holds for a device the change would alter, `set` alters it, `tooMany`
  * (only a change that adds tags has one) holds when the device would have more than MAX_TAGS after it.
  */
+/** The WHERE term that keeps a scoped caller to the devices its grants cover. */
+export function visibleSql(visible: DeviceVisibility, params: unknown[]): string {
+  return `(tags && $${params.push(visible.tags)}::text[] OR id = ANY($${params.push(visible.deviceIds)}::text[]))`;
+}
+
 function changeSql(c: BulkChange, params: unknown[]): { when: string; set: string; tooMany?: string } {
   switch (c.type) {
     case 'addTags': {
@@ -201,10 +232,7 @@ export function deviceStore(db: Queryable) {
     ): Promise<DeviceRow[]> {
       const params: unknown[] = [tenantId];
       const where = filterSql(q, params);
-      if (q.visible)
-        where.push(
-          `(tags && $${params.push(q.visible.tags)}::text[] OR id = ANY($${params.push(q.visible.deviceIds)}::text[]))`,
-        );
+      if (q.visible) where.push(visibleSql(q.visible, params));
       if (q.afterId) where.push(`id > $${params.push(q.afterId)}`);
       return db.query<DeviceRow>(
         `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.push(q.limit + 1)}`,
@@ -220,9 +248,12 @@ export function deviceStore(db: Queryable) {
       tenantId: string,
       q: DeviceFilterQuery,
       action: BulkChange,
+      visible?: DeviceVisibility,
     ): Promise<{ matched: number; wouldChange: number; tooManyTags: number }> {
       const params: unknown[] = [tenantId];
-      const where = filterSql(q, params).join(' AND ');
+      const where = [...filterSql(q, params), ...(visible ? [visibleSql(visible, params)] : [])].join(
+        ' AND ',
+      );
       const change = changeSql(action, params);
       const [counts] = await db.query<{ matched: string; would: string; too_many: string }>(
         `SELECT count(*) AS matched,
@@ -243,9 +274,12 @@ export function deviceStore(db: Queryable) {
       q: DeviceFilterQuery,
       action: BulkChange,
       at: number,
+      visible?: DeviceVisibility,
     ): Promise<string[]> {
       const params: unknown[] = [tenantId];
-      const where = filterSql(q, params).join(' AND ');
+      const where = [...filterSql(q, params), ...(visible ? [visibleSql(visible, params)] : [])].join(
+        ' AND ',
+      );
       const change = changeSql(action, params);
       const rows = await db.query<{ id: string }>(
         `UPDATE devices SET ${change.set}, updated_at = $${params.push(at)}
@@ -289,20 +323,20 @@ export function deviceStore(db: Queryable) {
       at: number,
     ): Promise<void> {
       await db.query(
-        'UPDATE devices SET tokens_valid_after = $3, provisioning_token_id = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2',
+        'UPDATE devices SET tokens_valid_after = $3, tokens_revoked_at = NULL, provisioning_token_id = $4, updated_at = $3 WHERE tenant_id = $1 AND id = $2',
         [tenantId, deviceId, at, provisioningTokenId],
       );
     },
     async revokeRegistrationTokens(tenantId: string, deviceId: string, at: number): Promise<boolean> {
       const rows = await db.query(
-        'UPDATE devices SET tokens_valid_after = $3 WHERE tenant_id = $1 AND id = $2 RETURNING id',
+        'UPDATE devices SET tokens_valid_after = $3, tokens_revoked_at = $3 WHERE tenant_id = $1 AND id = $2 RETURNING id',
         [tenantId, deviceId, at],
       );
       return rows.length > 0;
     },
     async release(tenantId: string, deviceId: string, at: number): Promise<void> {
       await db.query(
-        `UPDATE devices SET tokens_valid_after = $3, status = 'released', serial = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
+        `UPDATE devices SET tokens_valid_after = $3, tokens_revoked_at = $3, status = 'released', serial = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = $2`,
         [tenantId, deviceId, at],
       );
     },

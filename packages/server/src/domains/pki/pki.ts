@@ -94,7 +94,7 @@ export interface PkiService {
   renew(device: AuthenticatedDevice, csrPem: string): Promise<IssuedCertificate>;
   listForDevice(caller: TenantCaller, deviceId: string): Promise<DeviceCertificate[]>;
   /** Revokes by serial: the next handshake is refused and live sessions that used it are dropped. */
-  revoke(caller: TenantCaller, serial: string, reason?: string): Promise<void>;
+  revoke(caller: TenantCaller, serial: string, reason?: string): Promise<{ deviceId: string }>;
   /** Lets a pending certificate authenticate its device (idempotent); CERTIFICATE_NOT_FOUND otherwise. */
   approve(caller: TenantCaller, serial: string): Promise<DeviceCertificate>;
   /** A one-time code (valid one hour) that a CA must sign into a verification certificate. */
@@ -120,6 +120,15 @@ export interface PkiService {
     reason: string,
     exceptSerial?: string,
   ): Promise<number>;
+  /**
+   * Revokes every live certificate of these devices of the tenant (a bulk revocation's chunk), in the
+   * caller's transaction; the listeners reload their trust once it commits. Answers what it revoked.
+   */
+  revokeAllForDevices(
+    tenantId: string,
+    deviceIds: readonly string[],
+    reason: string,
+  ): Promise<{ deviceId: string; serial: string }[]>;
   /** The CRL of a CA (PEM), public. */
   crl(caId: string): Promise<string>;
   /**

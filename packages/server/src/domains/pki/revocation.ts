@@ -92,7 +92,7 @@ export function createRevocation(deps: {
     rootCrlPem,
 
     /** Revokes by serial: returns once the listeners refuse it; live sessions that used it are dropped. */
-    async revoke(caller: TenantCaller, serial: string, reason?: string): Promise<void> {
+    async revoke(caller: TenantCaller, serial: string, reason?: string): Promise<{ deviceId: string }> {
       const row = await store.revoke(
         caller.tenantId,
         serial.toLowerCase(),
@@ -109,6 +109,7 @@ export function createRevocation(deps: {
         reason: 'certificate_revoked',
         keyId: row.serial,
       });
+      return { deviceId: row.device_id };
     },
 
     async approve(caller: TenantCaller, serial: string): Promise<DeviceCertificate> {
@@ -136,6 +137,17 @@ export function createRevocation(deps: {
       });
       await deps.trustChanged();
       return rows.length;
+    },
+
+    async revokeAllForDevices(tenantId: string, deviceIds: readonly string[], reason: string) {
+      const rows = await store.revokeAllForDevices(tenantId, deviceIds, now(), reason);
+      if (rows.length === 0) return [];
+      const cas = new Set(rows.map((r) => r.ca_id));
+      for (const ca of cas) crlCache.delete(ca);
+      whenCommitted(() => cas.forEach((ca) => crlCache.delete(ca)));
+      // Inside the caller's transaction the listeners reload once it has committed.
+      await deps.trustChanged();
+      return rows.map((r) => ({ deviceId: r.device_id, serial: r.serial }));
     },
   };
 }

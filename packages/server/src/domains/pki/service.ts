@@ -123,6 +123,7 @@ export async function createPkiService(deps: PkiDeps): Promise<PkiService> {
     revoke: revocation.revoke,
     approve: revocation.approve,
     revokeAllForDevice: revocation.revokeAllForDevice,
+    revokeAllForDevices: revocation.revokeAllForDevices,
     crl: revocation.crl,
     trust: trustList.trust,
     authenticate: createPeerAuthentication({ store, registerJustInTime: ext.registerJustInTime }),

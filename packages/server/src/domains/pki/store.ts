@@ -299,6 +299,22 @@ export function pkiStore(db: Queryable) {
         [tenantId, deviceId, at, reason, exceptSerial],
       );
     },
+    /** Revokes every live certificate of these devices, each with its certificate.revoked fact. */
+    async revokeAllForDevices(
+      tenantId: string,
+      deviceIds: readonly string[],
+      at: number,
+      reason: string,
+    ): Promise<{ ca_id: string; serial: string; device_id: string }[]> {
+      return db.query<{ ca_id: string; serial: string; device_id: string }>(
+        `WITH r AS (UPDATE device_certificates SET revoked_at = $3, revocation_reason = $4
+                     WHERE tenant_id = $1 AND device_id = ANY($2::text[]) AND revoked_at IS NULL
+                     RETURNING ca_id, serial, tenant_id, device_id, revocation_reason, revoked_at),
+              f AS (${factOf('certificate.revoked', 'r', `'reason', r.revocation_reason, 'at', r.revoked_at`)})
+         SELECT ca_id, serial, device_id FROM r`,
+        [tenantId, deviceIds, at, reason],
+      );
+    },
     /** Revokes the live certificates of a CA whose serials (without leading zeros) are listed. */
     async revokeListed(
       tenantId: string,

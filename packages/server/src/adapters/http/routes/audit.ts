@@ -12,6 +12,7 @@ function toQuery(q: Q): AuditQuery {
     ...(q.action ? { action: q.action } : {}),
     ...(q.actor ? { actor: q.actor } : {}),
     ...(q.target ? { target: q.target } : {}),
+    ...(q.deviceId ? { deviceId: q.deviceId } : {}),
     ...(q.from ? { from: parseTime(q.from, 0, 'from') } : {}),
     ...(q.to ? { to: parseTime(q.to, 0, 'to') } : {}),
     ...(q.order ? { order: q.order } : {}),

@@ -1,6 +1,7 @@
 /** The device registry: devices, their access keys, and their presence history. */
 import type {
   AccessKeyParams,
+  DeviceBulkJobParams,
   DeviceBulkRequest,
   DeviceCreate,
   DeviceListQuery,
@@ -8,6 +9,7 @@ import type {
   DeviceUpdate,
   PresenceQuery,
 } from '@mooring/protocol';
+import type { DeviceBulkAccepted } from '../../../domains/devices/devices.js';
 import { idempotent } from '../idempotency.js';
 import { tenantCaller, type RoutePlugin } from '../context.js';
 import { api } from '../openapi.js';
@@ -49,10 +51,36 @@ export const deviceRoutes: RoutePlugin = (app, { services, db }) => {
         ...api('bulkDevices', config.auth),
         tags,
         summary:
-          'Act on every device a filter matches (add or remove tags, disable, enable), or count them first (dryRun); one audit record',
+          'Act on every device a filter matches (add or remove tags, disable, enable; revoke or set the desired configuration as a job, 202), or count them first (dryRun); one audit record',
       },
     },
-    async (request) => services.devices.bulk(tenantCaller(request), request.body),
+    async (request, reply) => {
+      const caller = tenantCaller(request);
+      const { action } = request.body;
+      const result =
+        action.type === 'revoke'
+          ? await services.deviceBulk.revoke(caller, request.body)
+          : action.type === 'setDesiredConfig'
+            ? await services.deviceBulk.setDesiredConfig(caller, request.body)
+            : await services.devices.bulk(caller, request.body);
+      // The request's audit record holds the counts and the job it started, besides the request.
+      const { dryRun, matched, wouldChange, changed } = result;
+      const job = 'job' in result ? (result as DeviceBulkAccepted).job : undefined;
+      request.auditResult = { dryRun, matched, wouldChange, changed, ...(job ? { jobId: job.id } : {}) };
+      return job ? reply.code(202).send(result) : result;
+    },
+  );
+  app.get<{ Params: typeof DeviceBulkJobParams.static }>(
+    '/v1/devices/bulk/:jobId',
+    {
+      config,
+      schema: {
+        ...api('getDeviceBulkJob', config.auth),
+        tags,
+        summary: 'A bulk job: its status and progress (matched, processed, changed, skipped)',
+      },
+    },
+    async (request) => services.deviceBulk.get(tenantCaller(request), request.params.jobId),
   );
   app.get<{ Params: typeof DeviceParams.static }>(
     '/v1/devices/:deviceId',

@@ -10,6 +10,7 @@ import type {
 } from '@mooring/protocol';
 import { deviceOf, tenantCaller, type RoutePlugin } from '../context.js';
 import { api } from '../openapi.js';
+import { auditAbout } from '../audit-hook.js';
 
 export const pkiRoutes: RoutePlugin = (app, { services }) => {
   const tenant = { auth: 'tenant' as const };
@@ -39,7 +40,12 @@ export const pkiRoutes: RoutePlugin = (app, { services }) => {
       },
     },
     async (request, reply) => {
-      await services.pki.revoke(tenantCaller(request), request.params.serial, request.body.reason);
+      const { deviceId } = await services.pki.revoke(
+        tenantCaller(request),
+        request.params.serial,
+        request.body.reason,
+      );
+      auditAbout(request, deviceId);
       return reply.code(204).send();
     },
   );
@@ -54,7 +60,11 @@ export const pkiRoutes: RoutePlugin = (app, { services }) => {
           'Approve a pending certificate: a new one a pending-policy manufacturer CA presented for a known serial',
       },
     },
-    async (request) => services.pki.approve(tenantCaller(request), request.params.serial),
+    async (request) => {
+      const cert = await services.pki.approve(tenantCaller(request), request.params.serial);
+      auditAbout(request, cert.deviceId);
+      return cert;
+    },
   );
   app.get<{ Params: typeof CaParams.static }>(
     '/v1/pki/crl/:caId',
