@@ -7,7 +7,7 @@
 # scan that did not complete; 2: testssl.sh is missing or the platform did not start.
 #
 # It installs nothing. testssl.sh is a Debian package: sudo apt-get install -y testssl.sh
-# Takes 5 to 6.5 minutes on two shared cores (the three scans side by side, or --serial one after another).
+# Takes 2 minutes on two idle cores, up to 6.5 on busy ones (the three scans side by side, or --serial).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
