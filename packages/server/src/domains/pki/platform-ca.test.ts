@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CA_KEY_SEALED_FILE, ensureTlsMaterial } from './platform-ca.js';
+import { CA_KEY_SEALED_FILE, SERVER_CERT_LIFETIME_DAYS, ensureTlsMaterial } from './platform-ca.js';
+import { DAY_MS, ECDSA_SHA256, generateEcKeys, importEcPrivateKey, randomSerial, x509 } from './x509.js';
 import { createSecretBox } from '../../platform/secret-box.js';
 
 const box = createSecretBox(randomBytes(32));
@@ -81,4 +82,38 @@ test('the platform CA key is sealed at rest; a plain key from an older data dire
   assert.equal(migrated.caKeyPem, made.caKeyPem);
   assert.equal(existsSync(join(older, 'pki', 'ca.key.pem')), false);
   assert.equal(existsSync(join(older, 'pki', CA_KEY_SEALED_FILE)), true);
+});
+
+test('the server certificate lives 366 days at most; a longer one from an older version is issued anew', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mooring-pki-'));
+  const opts = { dataDir, certFile: '', keyFile: '', hostnames: [] as string[], box };
+  const first = await ensureTlsMaterial(opts);
+  const leaf = new X509Certificate(first.cert);
+  const lifetime = Date.parse(leaf.validTo) - Date.parse(leaf.validFrom);
+  assert.equal(lifetime, SERVER_CERT_LIFETIME_DAYS * DAY_MS);
+  assert.equal(SERVER_CERT_LIFETIME_DAYS, 366);
+
+  // What earlier versions made: the same CA and names, valid 825 days from a day before.
+  const caKey = await importEcPrivateKey(first.caKeyPem);
+  const keys = await generateEcKeys();
+  const san = new x509.X509Certificate(first.cert).getExtension(x509.SubjectAlternativeNameExtension);
+  assert.ok(san);
+  const start = Date.now() - DAY_MS;
+  const old = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: leaf.subject.replace(/\n/g, ', '),
+    issuer: new x509.X509Certificate(first.ca).subject,
+    notBefore: new Date(start),
+    notAfter: new Date(start + 825 * DAY_MS),
+    publicKey: keys.publicKey,
+    signingKey: caKey,
+    signingAlgorithm: ECDSA_SHA256,
+    extensions: [san],
+  });
+  writeFileSync(join(dataDir, 'pki', 'server.pem'), old.toString('pem') + '\n' + first.ca);
+  const renewed = await ensureTlsMaterial(opts);
+  assert.equal(renewed.generated, true, 'the 825-day certificate was replaced');
+  assert.notEqual(renewed.cert, first.cert);
+  const next = new X509Certificate(renewed.cert);
+  assert.equal(Date.parse(next.validTo) - Date.parse(next.validFrom), SERVER_CERT_LIFETIME_DAYS * DAY_MS);
 });

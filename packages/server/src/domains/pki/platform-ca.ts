@@ -56,15 +56,22 @@ async function createCa(commonName: string) {
   return { cert, keys };
 }
 
+/**
+ * Longest life of the generated server certificate, in days from its start (a day before it is made,
+ * for clocks that lag) to its end: the 366 days of Mozilla's intermediate profile. It is issued anew
+ * at a start in its last RENEW_BEFORE_DAYS, and a longer one (825 days before this limit) is replaced.
+ */
+export const SERVER_CERT_LIFETIME_DAYS = 366;
+
 async function createServerCert(ca: { cert: x509.X509Certificate; key: CryptoKey }, names: string[]) {
   const keys = await generateEcKeys();
-  const now = Date.now();
+  const notBefore = Date.now() - DAY_MS;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: `CN=${names[0] ?? 'localhost'}, O=Mooring`,
     issuer: ca.cert.subject,
-    notBefore: new Date(now - DAY_MS),
-    notAfter: new Date(now + 825 * DAY_MS),
+    notBefore: new Date(notBefore),
+    notAfter: new Date(notBefore + SERVER_CERT_LIFETIME_DAYS * DAY_MS),
     publicKey: keys.publicKey,
     signingKey: ca.key,
     signingAlgorithm: SIGN,
@@ -89,7 +96,8 @@ const RENEW_BEFORE_DAYS = 30;
 
 /**
  * Whether the generated server certificate on disk still fits: signed by the current CA, valid for more
- * than RENEW_BEFORE_DAYS, and naming every host asked for.
+ * than RENEW_BEFORE_DAYS, no longer-lived than SERVER_CERT_LIFETIME_DAYS, and naming every host asked
+ * for.
  */
 async function serverCertFits(certPem: string, caPem: string, names: string[]): Promise<boolean> {
   try {
@@ -98,6 +106,7 @@ async function serverCertFits(certPem: string, caPem: string, names: string[]): 
     if (cert.issuer !== ca.subject || !(await cert.verify({ publicKey: ca.publicKey, signatureOnly: true })))
       return false;
     if (cert.notAfter.getTime() - Date.now() < RENEW_BEFORE_DAYS * DAY_MS) return false;
+    if (cert.notAfter.getTime() - cert.notBefore.getTime() > SERVER_CERT_LIFETIME_DAYS * DAY_MS) return false;
     const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
     const have = new Set((san?.names.items ?? []).map((n) => n.value));
     return names.every((n) => have.has(n));
