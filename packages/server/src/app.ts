@@ -171,6 +171,7 @@ async function startPlatformSteps(
     metrics,
     logger: logger.child({ component: 'mqtt' }),
     outboundLimits: { ...DEFAULT_OUTBOUND_LIMITS, drainTimeoutMs: config.mqttDrainTimeoutSeconds * 1000 },
+    connectTimeoutMs: config.mqttConnectTimeoutSeconds * 1000,
   });
   opened.push(() => broker.close());
   const initialTrust = await mutualTlsContext(tls, domains.pki)();

@@ -103,6 +103,11 @@ export interface Config {
   readonly securityContact: readonly string[];
   /** The Expires date of security.txt (RFC 3339); empty: 180 days after the answer's day. */
   readonly securityTxtExpires: string;
+  // --- MQTT connection hygiene: docs/operations.md "MQTT connection hygiene".
+  /** A TLS handshake on an MQTT port (TLS, mutual TLS) must complete within this many seconds. */
+  readonly mqttHandshakeTimeoutSeconds: number;
+  /** After the handshake (or the WebSocket upgrade), CONNECT must arrive within this many seconds. */
+  readonly mqttConnectTimeoutSeconds: number;
   /**
    * The default value of every limit kept by the limiter, by name (platform/limits/catalogue.ts, docs/operations.md
    * "Limits"): `MOORING_LIMIT_<NAME>` (`rest.requests_per_key` → `MOORING_LIMIT_REST_REQUESTS_PER_KEY`), or the
@@ -294,6 +299,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     httpStrictTransportSecurity: str(env, file, 'httpStrictTransportSecurity', HSTS_DEFAULT),
     securityContact: list(env, file, 'securityContact'),
     securityTxtExpires: str(env, file, 'securityTxtExpires', ''),
+    // MQTT connection hygiene
+    mqttHandshakeTimeoutSeconds: int(env, file, 'mqttHandshakeTimeoutSeconds', 10, 1, 120),
+    mqttConnectTimeoutSeconds: int(env, file, 'mqttConnectTimeoutSeconds', 10, 1, 120),
     // Limits (platform/limits/catalogue.ts)
     limits: limitSettings(env, file),
     ...overrides,
@@ -355,6 +363,9 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   httpStrictTransportSecurity: true,
   securityContact: true,
   securityTxtExpires: true,
+  // MQTT connection hygiene
+  mqttHandshakeTimeoutSeconds: true,
+  mqttConnectTimeoutSeconds: true,
   // Limits
   limits: true,
 };

@@ -73,6 +73,8 @@ export interface BrokerDeps {
   refusals?: Pick<RefusalLog, 'refused'>;
   /** Bounds on what may wait toward one client; defaults to DEFAULT_OUTBOUND_LIMITS. */
   outboundLimits?: OutboundLimits;
+  /** A client has this long to send CONNECT once its stream is handed over (after TLS); 10 s by default. */
+  connectTimeoutMs?: number;
 }
 
 export interface Broker {
@@ -130,8 +132,9 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   const subscribe = createSubscribeHandlers({ sessions, provisioningSessions, channel, metrics });
   const aedes = await Aedes.createBroker({
-    // A client has 10 s to send CONNECT after the socket opens.
-    connectTimeout: 10_000,
+    // A client has this long to send CONNECT once its TLS handshake (or WebSocket upgrade) is done;
+    // the handshake has its own deadline in the listeners (MOORING_MQTT_HANDSHAKE_TIMEOUT_SECONDS).
+    connectTimeout: deps.connectTimeoutMs ?? 10_000,
     // Deliveries to a subscriber whose socket stays blocked this long are abandoned, so one stuck
     // client cannot stall the broker (the same time the platform's own writes wait).
     drainTimeout: (deps.outboundLimits ?? DEFAULT_OUTBOUND_LIMITS).drainTimeoutMs,
