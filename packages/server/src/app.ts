@@ -172,6 +172,7 @@ async function startPlatformSteps(
     logger: logger.child({ component: 'mqtt' }),
     outboundLimits: { ...DEFAULT_OUTBOUND_LIMITS, drainTimeoutMs: config.mqttDrainTimeoutSeconds * 1000 },
     connectTimeoutMs: config.mqttConnectTimeoutSeconds * 1000,
+    pendingPerAddress: () => config.limits['mqtt.pending_connections_per_address'],
   });
   opened.push(() => broker.close());
   const initialTrust = await mutualTlsContext(tls, domains.pki)();

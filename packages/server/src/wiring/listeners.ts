@@ -3,7 +3,7 @@
  * CRLs, as does the HTTPS listener's for client certificates), and the development-only plain-TCP
  * broker. Every port is bound on `listen`, each `close` is registered with the caller as it opens.
  */
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions } from 'node:tls';
 import type { Config } from '../config.js';
@@ -70,7 +70,11 @@ export async function startMqttListeners(deps: MqttListenerDeps): Promise<MqttLi
     (socket) => {
       refuseRenegotiation(socket);
       socket.setNoDelay(true);
-      broker.handle(socket, { transport: 'mqtts', remoteAddress: socket.remoteAddress ?? null });
+      broker.handle(socket, {
+        transport: 'mqtts',
+        remoteAddress: socket.remoteAddress ?? null,
+        counted: socket,
+      });
     },
   );
   // A failed handshake (old TLS version, plain TCP, wrong CA) is the client's problem, not a crash.
@@ -78,6 +82,10 @@ export async function startMqttListeners(deps: MqttListenerDeps): Promise<MqttLi
   mqttServer.on('tlsClientError', (err, socket) => {
     socket.destroy();
     logger.debug({ err: err.message }, 'tls handshake failed');
+  });
+  // Counted per address from the TCP accept, before any TLS work (pre-auth.ts).
+  mqttServer.on('connection', (raw: Socket) => {
+    if (!broker.admit(raw, 'mqtts')) raw.destroy();
   });
   opened.push(() => mqttServer.close());
   const mqttPort = await listen(mqttServer, config.mqttPort, config.mqttHost);
@@ -95,6 +103,7 @@ export async function startMqttListeners(deps: MqttListenerDeps): Promise<MqttLi
         transport: 'mqtts-mtls',
         remoteAddress: socket.remoteAddress ?? null,
         certificate,
+        counted: socket,
       });
     },
   );
@@ -104,6 +113,9 @@ export async function startMqttListeners(deps: MqttListenerDeps): Promise<MqttLi
     socket.destroy();
     metrics.refused.inc({ transport: 'mqtts-mtls', reason: 'tls_handshake' });
     logger.debug({ err: err.message }, 'mtls handshake refused');
+  });
+  mtlsServer.on('connection', (raw: Socket) => {
+    if (!broker.admit(raw, 'mqtts-mtls')) raw.destroy();
   });
   const context = mutualTlsContext(tls, deps.pki);
   deps.pki.onTrustChanged(async () => {

@@ -27,6 +27,7 @@ import type { ProvisioningService } from '../../domains/provisioning/provisionin
 import type { FleetService } from '../../domains/fleet/fleet.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { RefusalLog } from '../../domains/fleet/refusal-log.js';
+import { LIMITS } from '../../platform/limits/catalogue.js';
 import { createConnectHandler } from './connect.js';
 import { createFeeds } from './feeds.js';
 import { COMMAND_FEED, commandFeed } from './feeds/commands.js';
@@ -46,9 +47,10 @@ import { createMemorySessionRegistry } from './memory-session-registry.js';
 import { brokerNotices } from './notices.js';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from './outbound.js';
 import { createProvisioningChannel } from './provisioning-channel.js';
+import { createPreAuthGate, type PeerSocket } from './pre-auth.js';
 import { createPublishHandler } from './publish.js';
 import { createRevocationLog } from './revocations.js';
-import type { ConnectionMeta, DeviceSession, ProvisioningSession } from './session.js';
+import type { ConnectionMeta, DeviceSession, ProvisioningSession, Transport } from './session.js';
 import { createSubscribeHandlers } from './subscribe.js';
 
 export type { ConnectionMeta, Transport } from './session.js';
@@ -75,9 +77,19 @@ export interface BrokerDeps {
   outboundLimits?: OutboundLimits;
   /** A client has this long to send CONNECT once its stream is handed over (after TLS); 10 s by default. */
   connectTimeoutMs?: number;
+  /** Connections one address may hold before CONNACK (`mqtt.pending_connections_per_address`). */
+  pendingPerAddress?: () => number;
 }
 
 export interface Broker {
+  /**
+   * Counts a new socket against its address's cap of connections before CONNACK (`pre-auth.ts`);
+   * false: the caller closes it at once. Pass the socket as `meta.counted` to `handle`.
+   */
+  admit(
+    socket: PeerSocket & { once(event: 'close', listener: () => void): unknown },
+    transport: Transport,
+  ): boolean;
   /** Serves one MQTT connection (a TLS socket or a WebSocket stream). */
   handle(stream: Duplex, meta: ConnectionMeta): void;
   /** Live sessions on this node. */
@@ -94,6 +106,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const provisioningClients = new Map<string, Client>();
   const registry = createMemorySessionRegistry<Client>();
   const revocations = createRevocationLog();
+  const preAuth = createPreAuthGate({
+    max: deps.pendingPerAddress ?? (() => LIMITS['mqtt.pending_connections_per_address'].defaultValue),
+    onRefused: (transport) => metrics.refused.inc({ transport, reason: 'too_many_pending_connections' }),
+  });
 
   const channel = createProvisioningChannel({
     provisioning: deps.provisioning,
@@ -204,7 +220,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     }),
   ];
 
+  // CONNACK written (accepted or refused): the connection no longer counts as pending.
+  aedes.on('connackSent', (_packet, client) => {
+    const counted = pendingMeta.get(client)?.counted;
+    if (counted) preAuth.answered(counted);
+  });
+
   return {
+    admit: (socket, transport) => preAuth.admit(socket, transport),
     handle(stream, meta) {
       const client = aedes.handle(stream, undefined as never);
       pendingMeta.set(client, meta);
