@@ -1,7 +1,9 @@
 /**
  * MQTT connection hygiene: a new socket must finish its TLS handshake and then send CONNECT within
  * their deadlines or it is closed, while a real device connects meanwhile; an address may hold only
- * so many sockets before CONNACK, on all MQTT listeners together.
+ * so many sockets before CONNACK, on all MQTT listeners together; malformed CONNECTs (will QoS 3) are
+ * refused without CONNACK, keep-alive 0 gets the maximum keep-alive's idle deadline, and a packet that
+ * announces more than the maximum packet size closes the connection when its header arrives.
  *
  * The deadlines are short here (1 s each) and follow the same rules as the defaults (10 s each).
  */
@@ -10,10 +12,12 @@ import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
+import mqttPacket from 'mqtt-packet';
 import { connectMqtt, startTestPlatform, type TestPlatform } from './harness.js';
 
 const HANDSHAKE_S = 1;
 const CONNECT_S = 1;
+const MAX_KEEPALIVE_S = 2;
 
 let t: TestPlatform;
 let apiKey: string;
@@ -22,6 +26,7 @@ before(async () => {
   t = await startTestPlatform({
     MOORING_MQTT_HANDSHAKE_TIMEOUT_SECONDS: String(HANDSHAKE_S),
     MOORING_MQTT_CONNECT_TIMEOUT_SECONDS: String(CONNECT_S),
+    MOORING_MQTT_MAX_KEEPALIVE_SECONDS: String(MAX_KEEPALIVE_S),
   });
   ({ apiKey } = await t.tenant());
 });
@@ -177,4 +182,135 @@ test('an address over its cap of connections before CONNACK is closed at once, o
     for (const s of open) s.destroy();
     await p.stop();
   }
+});
+
+/** MQTT's variable-length integer (remaining length). */
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return Buffer.from(out);
+}
+
+interface RawClient {
+  socket: TLSSocket;
+  /** The CONNACK return code, or null when the connection closed without one. */
+  connack: Promise<number | null>;
+  closed: Promise<void>;
+}
+
+/** A TLS connection to the MQTT port that sends `connect` as given (bytes) and reads what comes back. */
+async function raw(connect?: Buffer): Promise<RawClient> {
+  const socket = await tlsMqtt();
+  socket.on('error', () => {});
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const connack = new Promise<number | null>((resolve) => {
+    parser.on('packet', (p) => {
+      if (p.cmd === 'connack') resolve(p.returnCode ?? -1);
+    });
+    void closed.then(() => resolve(null));
+  });
+  socket.on('data', (chunk: Buffer) => parser.parse(chunk));
+  if (connect) socket.write(connect);
+  return { socket, connack, closed };
+}
+
+function connectBytes(deviceId: string, accessKey: string, extra: Record<string, unknown> = {}): Buffer {
+  return mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clientId: deviceId,
+    username: deviceId,
+    password: Buffer.from(accessKey),
+    clean: true,
+    keepalive: 60,
+    ...extra,
+  } as mqttPacket.IConnectPacket);
+}
+
+async function presenceReasons(deviceId: string): Promise<string[]> {
+  const r = await t.call('GET', `/v1/devices/${deviceId}/presence`, { token: apiKey });
+  assert.equal(r.status, 200, r.text);
+  return (r.body.items as { reason: string | null }[]).map((i) => i.reason ?? '');
+}
+
+test('a CONNECT with a will of QoS 3 is closed without CONNACK; the same with QoS 1 is accepted', async () => {
+  const { deviceId, accessKey } = await t.device(apiKey);
+  const will = { topic: `d/${deviceId}/events`, payload: Buffer.from('{}'), qos: 1 as const, retain: false };
+  const valid = connectBytes(deviceId, accessKey, { will });
+  const control = await raw(valid);
+  assert.equal(await control.connack, 0, 'the credential and the will are fine otherwise');
+  control.socket.destroy();
+
+  // Fixed header (1 byte + the remaining length's bytes), protocol name (6), level (1), then the flags.
+  const bad = Buffer.from(valid);
+  let lengthEnd = 1;
+  while (bad[lengthEnd]! & 0x80) lengthEnd++;
+  const flags = lengthEnd + 1 + 6 + 1;
+  assert.equal((bad[flags]! >> 3) & 3, 1, 'will QoS 1 where expected');
+  bad[flags] = bad[flags]! | 0x18;
+  // mqtt-packet itself reads it as QoS 3, and does not refuse it.
+  const parsed = await new Promise<mqttPacket.IConnectPacket>((resolve, reject) => {
+    const p = mqttPacket.parser({ protocolVersion: 4 });
+    p.on('packet', (packet) => resolve(packet as mqttPacket.IConnectPacket));
+    p.on('error', reject);
+    p.parse(bad);
+  });
+  assert.equal(parsed.will?.qos, 3);
+
+  const before = await refusedTotal(t, 'will_qos_invalid');
+  const refused = await raw(bad);
+  assert.equal(await refused.connack, null, 'no CONNACK');
+  await refused.closed;
+  assert.equal(await refusedTotal(t, 'will_qos_invalid'), before + 1);
+});
+
+test('keep-alive 0 gets the maximum keep-alive: a silent connection is closed at 1.5 × it', async () => {
+  const { deviceId, accessKey } = await t.device(apiKey);
+  const client = await raw(connectBytes(deviceId, accessKey, { keepalive: 0 }));
+  assert.equal(await client.connack, 0);
+  const accepted = performance.now();
+  await client.closed;
+  const ms = performance.now() - accepted;
+  assert.ok(ms >= MAX_KEEPALIVE_S * 1500 - 200, `closed after ${ms} ms`);
+  assert.ok(ms < MAX_KEEPALIVE_S * 1500 + 2000, `closed after ${ms} ms`);
+  await eventuallyTrue(async () => (await presenceReasons(deviceId)).includes('keepalive_timeout'));
+});
+
+async function eventuallyTrue(check: () => Promise<boolean>, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) assert.fail('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('a packet announcing more than the maximum size is cut off at its header, before or after CONNECT', async () => {
+  const tenMb = 10 * 1024 * 1024;
+  // After CONNECT: a PUBLISH whose header announces 10 MB.
+  const { deviceId, accessKey } = await t.device(apiKey);
+  const client = await raw(connectBytes(deviceId, accessKey));
+  assert.equal(await client.connack, 0);
+  const before = await refusedTotal(t, 'packet_too_large');
+  const started = performance.now();
+  client.socket.write(Buffer.concat([Buffer.from([0x30]), varint(tenMb), Buffer.alloc(64 * 1024, 0x61)]));
+  await client.closed;
+  assert.ok(performance.now() - started < 2000, 'closed at once, not after 10 MB or a deadline');
+  await eventuallyTrue(async () => (await presenceReasons(deviceId)).includes('packet_too_large'));
+
+  // Before CONNECT: a CONNECT announcing 10 MB is closed as well (no CONNACK).
+  const pre = await raw(Buffer.concat([Buffer.from([0x10]), varint(tenMb), Buffer.alloc(1024, 0x61)]));
+  assert.equal(await pre.connack, null);
+  assert.equal(await refusedTotal(t, 'packet_too_large'), before + 2);
+
+  // A packet at the limit's side of it (a 60 KiB publish) still goes through.
+  const ok = await t.connectDevice(deviceId, accessKey);
+  await ok.publishAsync(`d/${deviceId}/telemetry`, JSON.stringify({ v: 'x'.repeat(60 * 1024) }), { qos: 1 });
+  await ok.endAsync();
 });

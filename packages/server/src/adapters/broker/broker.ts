@@ -52,6 +52,7 @@ import { createPublishHandler } from './publish.js';
 import { createRevocationLog } from './revocations.js';
 import type { ConnectionMeta, DeviceSession, ProvisioningSession, Transport } from './session.js';
 import { createSubscribeHandlers } from './subscribe.js';
+import { checkConnect, limitPacketSize } from './wire-guard.js';
 
 export type { ConnectionMeta, Transport } from './session.js';
 
@@ -79,6 +80,10 @@ export interface BrokerDeps {
   connectTimeoutMs?: number;
   /** Connections one address may hold before CONNACK (`mqtt.pending_connections_per_address`). */
   pendingPerAddress?: () => number;
+  /** A packet announcing more than this (remaining length) closes the connection; 128 KiB by default. */
+  maxPacketBytes?: number;
+  /** Keep-alive 0 or above this is taken as this (seconds); 1200 by default. */
+  maxKeepaliveSeconds?: number;
 }
 
 export interface Broker {
@@ -151,6 +156,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     // A client has this long to send CONNECT once its TLS handshake (or WebSocket upgrade) is done;
     // the handshake has its own deadline in the listeners (MOORING_MQTT_HANDSHAKE_TIMEOUT_SECONDS).
     connectTimeout: deps.connectTimeoutMs ?? 10_000,
+    // Malformed CONNECTs close without CONNACK; keep-alive 0 or too long becomes the maximum.
+    preConnect: checkConnect({
+      maxKeepaliveSeconds: deps.maxKeepaliveSeconds ?? 1200,
+      onMalformed: (client, reason) =>
+        metrics.refused.inc({ transport: pendingMeta.get(client)?.transport ?? 'mqtts', reason }),
+    }),
     // Deliveries to a subscriber whose socket stays blocked this long are abandoned, so one stuck
     // client cannot stall the broker (the same time the platform's own writes wait).
     drainTimeout: (deps.outboundLimits ?? DEFAULT_OUTBOUND_LIMITS).drainTimeoutMs,
@@ -231,6 +242,12 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     handle(stream, meta) {
       const client = aedes.handle(stream, undefined as never);
       pendingMeta.set(client, meta);
+      limitPacketSize(client, deps.maxPacketBytes ?? 128 * 1024, () => {
+        // Recorded as the disconnect reason (presence) before the close.
+        const session = sessions.get(client);
+        if (session) session.closeReason ??= 'packet_too_large';
+        metrics.refused.inc({ transport: meta.transport, reason: 'packet_too_large' });
+      });
     },
     get connectedDevices() {
       return lifecycle.readySessions;
