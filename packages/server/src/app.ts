@@ -175,6 +175,7 @@ async function startPlatformSteps(
     pendingPerAddress: () => config.limits['mqtt.pending_connections_per_address'],
     maxPacketBytes: config.mqttMaxPacketBytes,
     maxKeepaliveSeconds: config.mqttMaxKeepaliveSeconds,
+    limiter: services.limits,
   });
   opened.push(() => broker.close());
   const initialTrust = await mutualTlsContext(tls, domains.pki)();

@@ -3,7 +3,9 @@
  * their deadlines or it is closed, while a real device connects meanwhile; an address may hold only
  * so many sockets before CONNACK, on all MQTT listeners together; malformed CONNECTs (will QoS 3) are
  * refused without CONNACK, keep-alive 0 gets the maximum keep-alive's idle deadline, and a packet that
- * announces more than the maximum packet size closes the connection when its header arrives.
+ * announces more than the maximum packet size closes the connection when its header arrives; CONNECTs
+ * per client id are limited once the credential is proven, refused with CONNACK 3 and kept as a
+ * refusal of the device.
  *
  * The deadlines are short here (1 s each) and follow the same rules as the defaults (10 s each).
  */
@@ -18,6 +20,7 @@ import { connectMqtt, startTestPlatform, type TestPlatform } from './harness.js'
 const HANDSHAKE_S = 1;
 const CONNECT_S = 1;
 const MAX_KEEPALIVE_S = 2;
+const CONNECTS_PER_MINUTE = 3;
 
 let t: TestPlatform;
 let apiKey: string;
@@ -27,6 +30,7 @@ before(async () => {
     MOORING_MQTT_HANDSHAKE_TIMEOUT_SECONDS: String(HANDSHAKE_S),
     MOORING_MQTT_CONNECT_TIMEOUT_SECONDS: String(CONNECT_S),
     MOORING_MQTT_MAX_KEEPALIVE_SECONDS: String(MAX_KEEPALIVE_S),
+    MOORING_LIMIT_MQTT_CONNECTS_PER_CLIENT_ID: String(CONNECTS_PER_MINUTE),
   });
   ({ apiKey } = await t.tenant());
 });
@@ -313,4 +317,41 @@ test('a packet announcing more than the maximum size is cut off at its header, b
   const ok = await t.connectDevice(deviceId, accessKey);
   await ok.publishAsync(`d/${deviceId}/telemetry`, JSON.stringify({ v: 'x'.repeat(60 * 1024) }), { qos: 1 });
   await ok.endAsync();
+});
+
+test('CONNECTs per client id are limited after authentication: CONNACK 3, the limit kept as a refusal', async () => {
+  const { deviceId, accessKey } = await t.device(apiKey);
+  const victim = await t.device(apiKey);
+
+  // Someone without the credential cannot use up a device's allowance with its client id.
+  for (let i = 0; i < CONNECTS_PER_MINUTE + 2; i++) {
+    const bad = await raw(connectBytes(victim.deviceId, 'not-the-key'));
+    assert.equal(await bad.connack, 4);
+    bad.socket.destroy();
+  }
+  const stillFine = await t.connectDevice(victim.deviceId, victim.accessKey);
+  await stillFine.endAsync();
+
+  for (let i = 0; i < CONNECTS_PER_MINUTE; i++) {
+    const c = await t.connectDevice(deviceId, accessKey);
+    await c.endAsync();
+  }
+  const before = await refusedTotal(t, 'rate_limited');
+  const refused = await raw(connectBytes(deviceId, accessKey));
+  assert.equal(await refused.connack, 3, 'CONNACK 3, server unavailable: retry later');
+  assert.equal(await refusedTotal(t, 'rate_limited'), before + 1);
+
+  // The refusal is kept for the device, naming the limit.
+  await eventuallyTrue(async () => {
+    const r = await t.call('GET', `/v1/fleet/problems?deviceId=${deviceId}`, { token: apiKey });
+    assert.equal(r.status, 200, r.text);
+    return (r.body.items as { code: string | null; message: string | null }[]).some(
+      (p) => p.code === 'RATE_LIMITED' && (p.message ?? '').includes('mqtt.connects_per_client_id'),
+    );
+  }, 15_000);
+
+  // Another device of the tenant is not affected.
+  const other = await t.connectDevice(victim.deviceId, victim.accessKey);
+  assert.ok(other.connected);
+  await other.endAsync();
 });

@@ -28,6 +28,7 @@ import type { FleetService } from '../../domains/fleet/fleet.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { RefusalLog } from '../../domains/fleet/refusal-log.js';
 import { LIMITS } from '../../platform/limits/catalogue.js';
+import type { Limiter } from '../../platform/limits/limits.js';
 import { createConnectHandler } from './connect.js';
 import { createFeeds } from './feeds.js';
 import { COMMAND_FEED, commandFeed } from './feeds/commands.js';
@@ -84,6 +85,8 @@ export interface BrokerDeps {
   maxPacketBytes?: number;
   /** Keep-alive 0 or above this is taken as this (seconds); 1200 by default. */
   maxKeepaliveSeconds?: number;
+  /** Counts CONNECTs per client id (`mqtt.connects_per_client_id`); none: not limited. */
+  limiter?: Pick<Limiter, 'consume'>;
 }
 
 export interface Broker {
@@ -178,6 +181,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       metrics,
       logger,
       refusals: deps.refusals,
+      limiter: deps.limiter,
     }),
     authorizePublish: createPublishHandler({
       sessions,
