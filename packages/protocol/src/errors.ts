@@ -431,7 +431,7 @@ export const ERROR_CATALOGUE = {
   NOT_READY: spec(
     503,
     'Not ready',
-    'The server is starting or shutting down, or its store does not answer. Retry after a moment.',
+    'The server is starting or shutting down, or its store does not answer (down, restarting, the connection cut). Nothing was done, or, if the store went away during the commit, possibly done: repeat only what is safe to repeat. `retryAfterMs` and the `Retry-After` header say when to try again. Over MQTT: CONNACK 3, server unavailable.',
   ),
 } as const satisfies Record<string, ErrorSpec>;
 
