@@ -157,6 +157,29 @@ test('every sort pages through ties and never-seen devices with none repeated or
       .sort((a, b) => cmp(a.name, b.name) || cmp(a.id, b.id))
       .map((d) => d.id),
   );
+  // The last-seen filters bound the last-seen orders' index range: the same devices, in order.
+  const every = await pages(apiKey, '', 20);
+  const seenBefore = (d: Listed) => (d.presence.lastSeenAt ?? -Infinity) < now - 500;
+  for (const [query, keep] of [
+    [`lastSeenBefore=${now - 500}`, seenBefore],
+    [
+      `lastSeenBefore=${now - 500}&neverSeen=false`,
+      (d: Listed) => seenBefore(d) && d.presence.lastSeenAt !== null,
+    ],
+    [`lastSeenAfter=${now - 2000}`, (d: Listed) => (d.presence.lastSeenAt ?? -Infinity) >= now - 2000],
+    ['neverSeen=true', (d: Listed) => d.presence.lastSeenAt === null],
+  ] as const) {
+    for (const sort of ['lastSeen', '-lastSeen']) {
+      const listed = (await pages(apiKey, `${query}&sort=${sort}`, 2)).map((d) => d.id);
+      const expected = every.filter(keep).sort(ORDERS[sort]!);
+      assert.ok(expected.length > 0);
+      assert.deepEqual(
+        listed,
+        expected.map((d) => d.id),
+        `${query}&sort=${sort}`,
+      );
+    }
+  }
   // The other tenant sees its four devices only.
   assert.equal((await pages(other.apiKey, 'sort=firmwareVersion', 2)).length, 4);
 });

@@ -123,6 +123,27 @@ export function cursorBodyOf(sort: DeviceSort, r: SortRow): unknown {
   return sort === 'id' ? r.id : { s: sort, k: ORDERS[sort].keyOf(r), id: r.id };
 }
 
+/**
+ * The last-seen filters restated on the last-seen orders' key, so that they bound the index range
+ * rather than filter it from its start (`lastSeenAfter` with `sort=lastSeen` read ~70 ms at 100,000
+ * devices as a filter, well under 1 ms as a bound). Each term is implied by the filter it restates,
+ * which stays in the query: never seen is -1, before every instant at or after 1970.
+ */
+export function rangeSql(
+  sort: DeviceSort,
+  q: { seenBefore?: number; seenAfter?: number; neverSeen?: boolean },
+  params: unknown[],
+): string[] {
+  if (sort !== 'lastSeen' && sort !== '-lastSeen') return [];
+  const [key] = LAST_SEEN.exprs;
+  const terms: string[] = [];
+  if (q.seenAfter !== undefined) terms.push(`${key} >= $${params.push(q.seenAfter)}::bigint`);
+  if (q.seenBefore !== undefined && q.seenBefore >= 0)
+    terms.push(`${key} < $${params.push(q.seenBefore)}::bigint`);
+  if (q.neverSeen === true) terms.push(`${key} = ${NEVER_SEEN}`);
+  return terms;
+}
+
 /** The ORDER BY clause of an order, and (after a place) the WHERE term that starts past it. */
 export function orderSql(
   sort: DeviceSort,

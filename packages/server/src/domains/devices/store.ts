@@ -10,7 +10,7 @@ import {
   type DeviceListQuery,
   type DeviceStatus,
 } from './devices.js';
-import { orderSql, type DevicePlace } from './sort.js';
+import { orderSql, rangeSql, type DevicePlace } from './sort.js';
 
 interface DeviceRow {
   id: string;
@@ -249,7 +249,9 @@ export function deviceStore(db: Queryable) {
       const params: unknown[] = [tenantId];
       const where = filterSql(q, params);
       if (q.visible) where.push(visibleSql(q.visible, params));
-      const { after, orderBy } = orderSql(q.sort ?? 'id', q.after, params);
+      const sort = q.sort ?? 'id';
+      where.push(...rangeSql(sort, q, params));
+      const { after, orderBy } = orderSql(sort, q.after, params);
       if (after) where.push(after);
       return db.query<DeviceRow>(
         `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY ${orderBy} LIMIT $${params.push(q.limit + 1)}`,
