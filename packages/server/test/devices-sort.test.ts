@@ -1,9 +1,9 @@
 /**
- * The device list's sorts (GET /v1/devices?sort=): each order paged two devices at a time over ties
- * (same name, same last seen, never seen, same version, never reported) gives every device exactly
- * once, in the documented order; filters combine with a sort; a cursor pages on only with the sort it
- * was made for (else 400 INVALID_CURSOR); an unknown sort is a 400 problem; another tenant's devices
- * never appear.
+ * The device list's sorts (GET /v1/devices?sort=): each order paged one, two and four devices at a
+ * time over ties (same name, same last seen, never seen, same version, never reported) gives every
+ * device exactly once, in the documented order; filters and a scoped key's reach combine with a
+ * sort; a cursor pages on only with the sort it was made for (else 400 INVALID_CURSOR); an unknown
+ * sort is a 400 problem; another tenant's devices never appear.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -179,6 +179,20 @@ test('every sort pages through ties and never-seen devices with none repeated or
         `${query}&sort=${sort}`,
       );
     }
+  }
+  // A key scoped to the odd-tagged devices pages through those only, in order.
+  const scoped = await t.call('POST', '/v1/api-keys', {
+    token: apiKey,
+    body: { name: 'scoped', grants: [{ role: 'viewer', scope: { tag: 'odd' } }] },
+  });
+  assert.equal(scoped.status, 201, scoped.text);
+  for (const sort of ['name', '-lastSeen', 'firmwareVersion']) {
+    const listed = (await pages(scoped.body.secret, `sort=${sort}`, 1)).map((d) => d.id);
+    assert.deepEqual(
+      listed,
+      odd.sort(ORDERS[sort]!).map((d) => d.id),
+      `scoped, ${sort}`,
+    );
   }
   // The other tenant sees its four devices only.
   assert.equal((await pages(other.apiKey, 'sort=firmwareVersion', 2)).length, 4);
