@@ -46,7 +46,7 @@ export const ERROR_CATALOGUE = {
   INVALID_CURSOR: spec(
     400,
     'Pagination cursor is not valid',
-    'Pass back the `nextCursor` value of a previous page unchanged.',
+    'Pass back the `nextCursor` value of a previous page unchanged, with the same order: a device list cursor is valid only with the `sort` it was made for (`detail` names both).',
   ),
   INVALID_TIME_RANGE: spec(
     400,
