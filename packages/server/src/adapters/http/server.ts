@@ -123,7 +123,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // strings and path parameters pass the strict text and JSON rule before authentication runs.
   app.removeContentTypeParser('text/plain');
   // Requests per address before anything else, per credential after authentication (request-limits.ts).
-  registerRequestLimits(app, opts.services.limits);
+  registerRequestLimits(app, opts.services.limits, opts.services.limitEvents);
   registerWireRules(app);
   // A route marked `streamedBody` (the firmware upload) gets an application/octet-stream body as the
   // request stream, read by its service under its own size cap; every other route refuses the type.
