@@ -16,6 +16,7 @@ import { registerProvisioning } from './commands/provisioning.js';
 import { registerPki } from './commands/pki.js';
 import { registerAudit } from './commands/audit.js';
 import { registerFleet } from './commands/fleet.js';
+import { registerLimits } from './commands/limits.js';
 import { registerArtifacts } from './commands/artifacts.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerBridges } from './commands/bridges.js';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
     registerPki,
     registerAudit,
     registerFleet,
+    registerLimits,
     registerArtifacts,
     registerDeployments,
     registerBridges,

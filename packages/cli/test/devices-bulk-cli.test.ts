@@ -3,6 +3,7 @@
  * with --yes, then waiting for the job's end and printing its result (changed, skipped, the job), as
  * the API has it afterwards; a patch that is not a JSON object is a usage error said in one line, with
  * nothing sent; revoking without the permission is refused with its exit code; one action only.
+ * And `devices list --sort`: every page in the API's order, a sort it does not know a usage error.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -205,4 +206,24 @@ test('--revoke: counted, then with --yes every credential of the matching device
 
   const none = await mooring(['devices', 'bulk', '--tag', 'cli-revoke', '--revoke']);
   assert.match(none.stdout, /2 devices match; 0 would change/);
+});
+
+test('devices list --sort: all pages in that order with the filters; an unknown sort is a usage error', async () => {
+  const { apiKey: key } = await t.tenant();
+  const made: string[] = [];
+  for (const name of ['delta', 'alpha', 'charlie', 'alpha', 'bravo'])
+    made.push((await t.device(key, { name, tags: name === 'bravo' ? [] : ['sorted'] })).deviceId);
+  const listed = async (...args: string[]) => {
+    const r = await mooring(['devices', 'list', ...args, '--json'], key);
+    assert.equal(r.code, 0, r.stderr);
+    return (r.json as { id: string; name: string }[]).map((d) => `${d.name} ${d.id}`);
+  };
+  const at = (i: number) => `${['delta', 'alpha', 'charlie', 'alpha', 'bravo'][i]} ${made[i]}`;
+  assert.deepEqual(await listed('--sort', 'name'), [at(1), at(3), at(4), at(2), at(0)]);
+  assert.deepEqual(await listed('--sort', 'name', '--tag', 'sorted', '--limit', '3'), [at(1), at(3), at(2)]);
+  assert.deepEqual(await listed(), [0, 1, 2, 3, 4].map(at));
+  assert.deepEqual(await listed('--sort', '-lastSeen'), [4, 3, 2, 1, 0].map(at));
+  const bad = await mooring(['devices', 'list', '--sort', 'nme'], key);
+  assert.equal(bad.code, 2, `${bad.stdout}${bad.stderr}`);
+  assert.match(bad.stderr, /--sort takes one of id, name, -lastSeen, lastSeen, firmwareVersion/);
 });

@@ -11,7 +11,8 @@
  * - with two-factor authentication enrolled, the sign-in asks for the one-time code;
  * - an operator opens the Fleet screen by its address: the counts, the firmware versions of each
  *   hardware class against its minimum, and the device list show what the API answers; the filters
- *   narrow it and stay in the address through a reload and Back, the pages follow the API's cursor,
+ *   narrow it and stay in the address through a reload and Back, the pages follow the API's cursor
+ *   (sorted by name too),
  *   a refused filter is said, and the screens are reached from the keyboard;
  * - the fleet filtered by last seen and certificate expiry: the address keeps the choice, not a time.
  *
@@ -258,6 +259,14 @@ test(
       body: { hardwareClass: 'gw-v2', minVersion: '1.4.0' },
     });
     assert.equal(policy.status, 200, policy.text);
+    // Two devices renamed alike: first by name, in creation order between them.
+    for (const n of [22, 21]) {
+      const r = await t.call('PATCH', `/v1/devices/${unit(n).deviceId}`, {
+        token: apiKey,
+        body: { name: 'aa-gateway' },
+      });
+      assert.equal(r.status, 200, r.text);
+    }
     const disabled = await t.call('POST', `/v1/devices/${unit(23).deviceId}/disable`, { token: apiKey });
     assert.equal(disabled.status, 200, disabled.text);
     const online = [await t.connectDevice(unit(1).deviceId, unit(1).accessKey)];
@@ -334,8 +343,36 @@ test(
     await status.filter({ hasText: 'Page 1: 20 devices' }).waitFor();
     assert.deepEqual(await shown(), first.names);
 
-    // A filter narrows the list on the server and is in the address; a reload keeps it.
+    // Sorted by name: the API's order and its cursor for that order; the address keeps it.
     const filters = page.getByRole('search', { name: 'Filter the devices' });
+    await filters.getByLabel('Sort by').selectOption('name');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/sort=name/);
+    assert.equal(new URL(page.url()).search, '?sort=name&limit=20');
+    const byName = await listed('sort=name&limit=20');
+    assert.deepEqual(byName.names.slice(0, 3), ['aa-gateway', 'aa-gateway', 'unit-01']);
+    await eventually(async () => (await shown())[0] === 'aa-gateway', 5_000, 'sorted by name');
+    await status.filter({ hasText: 'Page 1: 20 devices, more on the next page.' }).waitFor();
+    assert.deepEqual(await shown(), byName.names);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await status.filter({ hasText: 'Page 2: 3 devices.' }).waitFor();
+    assert.deepEqual(await shown(), ['unit-19', 'unit-20', 'unit-23']);
+    assert.deepEqual(
+      await shown(),
+      (await listed(`sort=name&limit=20&cursor=${encodeURIComponent(byName.next)}`)).names,
+    );
+    await page.reload();
+    await status.filter({ hasText: 'Page 1: 20 devices' }).waitFor();
+    assert.equal(await filters.getByLabel('Sort by').inputValue(), 'name');
+    assert.deepEqual(await shown(), byName.names);
+    // Back to creation order: no sort in the address.
+    await filters.getByLabel('Sort by').selectOption('');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL((url) => url.search === '?limit=20');
+    await eventually(async () => (await shown())[0] === 'unit-01', 5_000, 'creation order');
+    assert.deepEqual(await shown(), first.names);
+
+    // A filter narrows the list on the server and is in the address; a reload keeps it.
     await filters.getByLabel('Connection').selectOption('true');
     await filters.getByRole('button', { name: 'Apply filters' }).click();
     await status.filter({ hasText: 'Page 1: 2 devices.' }).waitFor();

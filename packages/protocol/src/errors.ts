@@ -46,7 +46,7 @@ export const ERROR_CATALOGUE = {
   INVALID_CURSOR: spec(
     400,
     'Pagination cursor is not valid',
-    'Pass back the `nextCursor` value of a previous page unchanged.',
+    'Pass back the `nextCursor` value of a previous page unchanged, with the same order: a device list cursor is valid only with the `sort` it was made for (`detail` names both).',
   ),
   INVALID_TIME_RANGE: spec(
     400,
@@ -431,7 +431,7 @@ export const ERROR_CATALOGUE = {
   NOT_READY: spec(
     503,
     'Not ready',
-    'The server is starting or shutting down, or its store does not answer. Retry after a moment.',
+    'The server is starting or shutting down, or its store does not answer (down, restarting, the connection cut). Nothing was done, or, if the store went away during the commit, possibly done: repeat only what is safe to repeat. `retryAfterMs` and the `Retry-After` header say when to try again. Over MQTT: CONNACK 3, server unavailable.',
   ),
 } as const satisfies Record<string, ErrorSpec>;
 

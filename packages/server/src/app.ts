@@ -260,6 +260,7 @@ async function startPlatformSteps(
         await broker.close();
         await domains.refusalLog.close();
         await http.close();
+        await domains.limitEventLog.close();
         await platform.writer.drain();
         await domains.presence.resetNode(config.nodeId, 'server_shutdown').catch(() => 0);
         await platform.auditWriter.flush();

@@ -87,6 +87,12 @@ const ROUTES: Record<string, Row> = {
 
   'GET /v1/tenant': { need: 'tenant:read' },
   'PATCH /v1/tenant': { need: 'tenant:manage', body: () => ({ requireTotp: false }) },
+  'GET /v1/tenant/limits': { need: 'tenant:read' },
+  'PUT /v1/tenant/limits': {
+    need: 'tenant:manage',
+    body: () => ({ items: [{ limit: 'rest.requests_per_key', value: null }] }),
+  },
+  'GET /v1/limit-events': { need: 'devices:read' },
   'GET /v1/users': { need: 'users:read' },
   'GET /v1/users/{userId}': { need: 'users:read' },
   'PATCH /v1/users/{userId}': { need: 'users:manage', body: () => ({ grants: [{ role: 'viewer' }] }) },
@@ -128,6 +134,11 @@ const ROUTES: Record<string, Row> = {
   },
   'GET /v1/devices/bulk/{jobId}': { need: 'devices:read' },
   'GET /v1/devices/{deviceId}': { need: 'devices:read' },
+  'GET /v1/devices/{deviceId}/limits': { need: 'devices:read' },
+  'PUT /v1/devices/{deviceId}/limits': {
+    need: 'tenant:manage',
+    body: () => ({ items: [{ limit: 'rest.requests_per_key', value: null }] }),
+  },
   'PATCH /v1/devices/{deviceId}': { need: 'devices:write', body: () => ({ name: 'renamed' }) },
   'DELETE /v1/devices/{deviceId}': { need: 'devices:delete', fresh: ['deviceId'] },
   'POST /v1/devices/{deviceId}/disable': { need: 'devices:write' },

@@ -1,6 +1,7 @@
 /** Devices and what hangs off them: access keys, presence, telemetry, events, commands, ownership. */
 import type { Command } from 'commander';
 import { pathOf } from '@mooring/client';
+import { DEVICE_SORTS, type DeviceSort } from '@mooring/protocol';
 import { act, collect, keyValues, seconds, timeArg } from '../act.js';
 import { UsageError } from '../context.js';
 
@@ -19,7 +20,16 @@ interface ListOptions {
   neverSeen?: boolean;
   seen?: boolean;
   certificateExpiresBefore?: string;
+  sort?: string;
   limit?: string;
+}
+
+/** `--sort`, checked before any request so that a typo is a usage error naming the choices. */
+function sortOf(sort: string | undefined): { sort?: DeviceSort } {
+  if (sort === undefined) return {};
+  if (!(DEVICE_SORTS as readonly string[]).includes(sort))
+    throw new UsageError(`--sort takes one of ${DEVICE_SORTS.join(', ')}`);
+  return { sort: sort as DeviceSort };
 }
 
 const tagOpt = (v: string, p: string[] = []) => [...p, v];
@@ -119,11 +129,15 @@ function bulkAction(o: BulkOptions) {
 export function registerDevices(program: Command): void {
   const devices = program.command('devices').description('devices of your tenant');
   filterOptions(devices.command('list').description('list devices (all pages unless --limit)'))
+    .option(
+      '--sort <key>',
+      `the order: ${DEVICE_SORTS.join(', ')} (default id, creation order; -lastSeen: most recently seen first, never seen last; firmwareVersion: SemVer, never reported last)`,
+    )
     .option('--limit <n>', 'at most this many')
     .action(
       act(async (ctx, o: ListOptions) => {
         const client = ctx.client();
-        const query = filterOf(o);
+        const query = { ...filterOf(o), ...sortOf(o.sort) };
         const max = o.limit ? Number(o.limit) : Infinity;
         const rows: Row[] = [];
         for await (const d of client.paginate<Row>(pathOf('listDevices'), query)) {

@@ -1,17 +1,18 @@
 /**
- * The device list of the Fleet screen: the filters the API takes (`GET /v1/devices`), applied by the
- * server and kept in the page's address; its pages by the API's cursor (the cursors of the pages
+ * The device list of the Fleet screen: the filters and orders the API takes (`GET /v1/devices`),
+ * applied by the server and kept in the page's address; its pages by the API's cursor (the cursors of the pages
  * before are kept, so Previous goes back to them); each device with its status, presence,
  * firmware and tags. A refused filter is said with the server's words, and on its field.
  */
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { SessionOver } from '../shared/actions.js';
-import { api, type ApiProblem, type Device, type DeviceFilter } from '../shared/api.js';
+import { api, type ApiProblem, type Device, type DeviceFilter, type DeviceSort } from '../shared/api.js';
 import {
   CERTIFICATE_CHOICES,
   LAST_SEEN_CHOICES,
   PAGE_SIZES,
+  SORT_CHOICES,
   viewFromSearch,
   type CertificateChoice,
   type LastSeenChoice,
@@ -33,6 +34,7 @@ interface Draft {
   belowMinimum: '' | 'true' | 'false';
   lastSeen: '' | LastSeenChoice;
   certificateExpires: '' | CertificateChoice;
+  sort: '' | DeviceSort;
   limit: string;
 }
 
@@ -49,6 +51,7 @@ function draftOf(view: ListView): Draft {
     belowMinimum: flag(f.belowMinimum),
     lastSeen: view.lastSeen ?? '',
     certificateExpires: view.certificateExpires ?? '',
+    sort: view.sort ?? '',
     limit: String(view.limit),
   };
 }
@@ -83,9 +86,16 @@ export function DeviceList(props: {
   children?: ComponentChildren;
 }) {
   const { view } = props;
-  // Another filter starts at its first page; a refresh reads the page shown again.
+  // Another filter or order starts at its first page (a cursor pages on only in the order it came
+  // from); a refresh reads the page shown again.
   const pages = usePagedRead(
-    (cursor) => api.listDevices({ ...props.filter, limit: view.limit, ...(cursor ? { cursor } : {}) }),
+    (cursor) =>
+      api.listDevices({
+        ...props.filter,
+        ...(view.sort ? { sort: view.sort } : {}),
+        limit: view.limit,
+        ...(cursor ? { cursor } : {}),
+      }),
     JSON.stringify(view),
     [props.generation],
     props.sessionOver,
@@ -144,6 +154,11 @@ const CERTIFICATE_OPTIONS = [
     label: c.label,
   })),
 ];
+// Creation order is the default: '' in the form, no `sort` in the address.
+const SORT_OPTIONS = Object.entries(SORT_CHOICES).map(([value, label]) => ({
+  value: value === 'id' ? ('' as const) : (value as DeviceSort),
+  label,
+}));
 const LIMIT_OPTIONS = PAGE_SIZES.map((n) => ({ value: String(n), label: String(n) }));
 
 /** The filters as a form: applying it is a new address, so Back returns to the filters before. */
@@ -207,6 +222,13 @@ function Filters(props: { view: ListView; refused: Set<string> }) {
           onChange={(v) => set({ certificateExpires: v })}
         />
         <SelectField
+          label="Sort by"
+          hint="Ties by creation. Never seen devices: last when newest first, first when oldest first; never reported ones last"
+          value={draft.sort}
+          options={SORT_OPTIONS}
+          onChange={(v) => set({ sort: v })}
+        />
+        <SelectField
           label="Per page"
           value={draft.limit}
           options={LIMIT_OPTIONS}
@@ -217,7 +239,18 @@ function Filters(props: { view: ListView; refused: Set<string> }) {
         <button type="submit" class="primary">
           Apply filters
         </button>
-        <button type="button" onClick={() => navigate(fleetHref({ filter: {}, limit: props.view.limit }))}>
+        <button
+          type="button"
+          onClick={() =>
+            navigate(
+              fleetHref({
+                filter: {},
+                ...(props.view.sort ? { sort: props.view.sort } : {}),
+                limit: props.view.limit,
+              }),
+            )
+          }
+        >
           Clear filters
         </button>
       </div>

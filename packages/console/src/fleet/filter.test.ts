@@ -4,6 +4,7 @@ import {
   CERTIFICATE_CHOICES,
   DEFAULT_PAGE_SIZE,
   LAST_SEEN_CHOICES,
+  SORT_CHOICES,
   describeFilter,
   filterOfView,
   searchOfView,
@@ -111,4 +112,27 @@ test('the instants of a filter are said in words', () => {
     `seen since ${local}`,
     'never seen',
   ]);
+});
+
+test('the order survives the address beside the filters; creation order is no sort; an unknown one is left out', () => {
+  const view = viewFromSearch('?tag=x&sort=name&limit=20');
+  assert.deepEqual(view, { filter: { tag: 'x' }, sort: 'name', limit: 20 });
+  assert.equal(searchOfView(view), '?tag=x&sort=name&limit=20');
+  // The order is not a filter: a bulk change's filter has none.
+  assert.deepEqual(filterOfView(view, 0), { tag: 'x' });
+  for (const sort of Object.keys(SORT_CHOICES) as (keyof typeof SORT_CHOICES)[]) {
+    const v = viewFromSearch(`?sort=${encodeURIComponent(sort)}`);
+    if (sort === 'id') {
+      assert.deepEqual(v, { filter: {}, limit: DEFAULT_PAGE_SIZE });
+      continue;
+    }
+    assert.equal(v.sort, sort);
+    assert.equal(searchOfView(v), `?sort=${encodeURIComponent(sort)}`);
+    assert.deepEqual(viewFromSearch(searchOfView(v)), v);
+  }
+  for (const bad of ['Name', 'lastseen', '-name', 'toString', '__proto__', ''])
+    assert.deepEqual(viewFromSearch(`?sort=${encodeURIComponent(bad)}`), {
+      filter: {},
+      limit: DEFAULT_PAGE_SIZE,
+    });
 });

@@ -1,6 +1,7 @@
 /**
- * The device list's view (its filter and page size) as the query of the page's address, so that a
- * reload, a bookmark or a link keeps it: `/console/fleet?status=enabled&connected=false&limit=20`.
+ * The device list's view (its filter, order and page size) as the query of the page's address, so
+ * that a reload, a bookmark or a link keeps it:
+ * `/console/fleet?status=enabled&connected=false&sort=name&limit=20`.
  * The members have the API's names and forms (`connected=true`), and are sent as they are: the server
  * validates them, and the console shows its refusal. A member the console does not know, or a value
  * no filter takes (`status=maybe`), is left out rather than guessed at.
@@ -9,7 +10,7 @@
  * (`lastSeen=over-24h`, `certificateExpires=30d`), never a timestamp that moves on, and
  * `filterOfView` turns it into the API's instants when the list is read.
  */
-import type { DeviceFilter } from '../shared/api.js';
+import type { DeviceFilter, DeviceSort } from '../shared/api.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -41,6 +42,18 @@ export const CERTIFICATE_CHOICES = {
 } as const;
 export type CertificateChoice = keyof typeof CERTIFICATE_CHOICES;
 
+/**
+ * The list's orders, as the API names them. Creation order is the API's default, and is left out of
+ * the address (`?sort=id` reads as no sort), so that one view has one address.
+ */
+export const SORT_CHOICES = {
+  id: 'Creation (oldest first)',
+  name: 'Name',
+  '-lastSeen': 'Last seen, newest first',
+  lastSeen: 'Last seen, oldest first',
+  firmwareVersion: 'Firmware version',
+} as const satisfies Record<DeviceSort, string>;
+
 export const PAGE_SIZES = [20, 50, 100] as const;
 /** The API's own default page size. */
 export const DEFAULT_PAGE_SIZE = 50;
@@ -50,6 +63,8 @@ export interface ListView {
   filter: DeviceFilter;
   lastSeen?: LastSeenChoice;
   certificateExpires?: CertificateChoice;
+  /** The order; absent: creation order (the API's default). */
+  sort?: Exclude<DeviceSort, 'id'>;
   limit: number;
 }
 
@@ -76,11 +91,13 @@ export function viewFromSearch(search: string): ListView {
   if (belowMinimum !== undefined) filter.belowMinimum = belowMinimum;
   const lastSeen = params.get('lastSeen');
   const certificateExpires = params.get('certificateExpires');
+  const sort = params.get('sort');
   const limit = Number(params.get('limit'));
   return {
     filter,
     ...(isKey(LAST_SEEN_CHOICES, lastSeen) ? { lastSeen } : {}),
     ...(isKey(CERTIFICATE_CHOICES, certificateExpires) ? { certificateExpires } : {}),
+    ...(isKey(SORT_CHOICES, sort) && sort !== 'id' ? { sort } : {}),
     limit: (PAGE_SIZES as readonly number[]).includes(limit) ? limit : DEFAULT_PAGE_SIZE,
   };
 }
@@ -115,6 +132,7 @@ export function searchOfView(view: ListView): string {
   if (f.belowMinimum !== undefined) params.set('belowMinimum', String(f.belowMinimum));
   if (view.lastSeen) params.set('lastSeen', view.lastSeen);
   if (view.certificateExpires) params.set('certificateExpires', view.certificateExpires);
+  if (view.sort) params.set('sort', view.sort);
   if (view.limit !== DEFAULT_PAGE_SIZE) params.set('limit', String(view.limit));
   const text = params.toString();
   return text ? `?${text}` : '';

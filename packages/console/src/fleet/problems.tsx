@@ -20,6 +20,7 @@ export const KIND_TEXT: Record<FleetProblemKind, string> = {
   device_error: 'Error event',
   abnormal_disconnect: 'Connection lost',
   provisioning_rejected: 'Provisioning rejected',
+  limit_exceeded: 'Limit exceeded',
 };
 const NEWEST = 20;
 const WEEK = 7 * 86_400_000;

@@ -17,8 +17,10 @@ export type ProvisioningToken = Answer<'listProvisioningTokens'>['items'][number
 export type Device = Answer<'listDevices'>['items'][number];
 export type DevicePage = Answer<'listDevices'>;
 export type FleetVersions = Answer<'getFleetVersions'>;
-/** What the device list is filtered by: its query without the paging members. */
-export type DeviceFilter = Omit<Query<'listDevices'>, 'cursor' | 'limit'>;
+/** What the device list is filtered by: its query without the paging members and the order. */
+export type DeviceFilter = Omit<Query<'listDevices'>, 'cursor' | 'limit' | 'sort'>;
+/** The orders the device list pages in (`GET /v1/devices?sort=`). */
+export type DeviceSort = NonNullable<Query<'listDevices'>['sort']>;
 
 /** A device's failure or refusal (`GET /v1/fleet/problems`), and how many of each kind. */
 export type FleetProblem = Answer<'listFleetProblems'>['items'][number];

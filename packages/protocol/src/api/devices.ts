@@ -91,10 +91,21 @@ const Instant = (description: string) =>
   Type.String({ minLength: 1, maxLength: 40, description: `epoch milliseconds or RFC 3339: ${description}` });
 export const DeviceParams = Type.Object({ deviceId: IdParam });
 export const AccessKeyParams = Type.Object({ deviceId: IdParam, keyId: IdParam });
+/** The orders the device list pages in (docs/api.md#devices); `id` is the default. */
+export const DEVICE_SORTS = ['id', 'name', '-lastSeen', 'lastSeen', 'firmwareVersion'] as const;
+export type DeviceSort = (typeof DEVICE_SORTS)[number];
+export const DeviceSortSchema = Type.Union(
+  DEVICE_SORTS.map((s) => Type.Literal(s)),
+  {
+    description:
+      'id: creation order (the default); name; -lastSeen: most recently seen first, never seen last; lastSeen: least recently seen first, never seen first; firmwareVersion: SemVer precedence, never reported last. Ties go by id (-lastSeen: newest id first). A cursor pages on only with the sort it was made for (else 400 INVALID_CURSOR)',
+  },
+);
 export const DeviceListQuery = Type.Object(
   {
     cursor: Type.Optional(Cursor),
     limit: Type.Optional(PageLimit),
+    sort: Type.Optional(DeviceSortSchema),
     tag: Type.Optional(Tag),
     status: Type.Optional(Type.Union([Type.Literal('enabled'), Type.Literal('disabled')])),
     connected: Type.Optional(Type.Boolean()),
@@ -129,8 +140,8 @@ export const DeviceListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-/** The list's filters without its paging: which devices a bulk operation acts on. */
-export const DeviceFilter = Type.Omit(DeviceListQuery, ['cursor', 'limit'], {
+/** The list's filters without its paging and order: which devices a bulk operation acts on. */
+export const DeviceFilter = Type.Omit(DeviceListQuery, ['cursor', 'limit', 'sort'], {
   additionalProperties: false,
   description: 'the filters of GET /v1/devices; {} is every device of the tenant',
 });

@@ -82,6 +82,7 @@ export const FLEET_PROBLEM_KINDS = [
   'device_error',
   'abnormal_disconnect',
   'provisioning_rejected',
+  'limit_exceeded',
 ] as const;
 export const FleetProblemKind = Type.Union(
   FLEET_PROBLEM_KINDS.map((k) => Type.Literal(k)),

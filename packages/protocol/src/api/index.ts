@@ -15,6 +15,7 @@ import { alertOperations } from './alerts.js';
 import { deviceApiOperations } from './device.js';
 import { deviceOperations } from './devices.js';
 import { deviceFirmwareOperations, fleetOperations } from './fleet.js';
+import { limitOperations } from './limits.js';
 import { pkiOperations } from './pki.js';
 import { deviceProvisioningOperations, provisioningOperations } from './provisioning.js';
 import { telemetryOperations } from './telemetry.js';
@@ -37,6 +38,7 @@ export * from './audit.js';
 export * from './time.js';
 export * from './device.js';
 export * from './fleet.js';
+export * from './limits.js';
 export * from './artifacts.js';
 export * from './deployments.js';
 export * from './config.js';
@@ -52,6 +54,7 @@ export const MANAGEMENT_OPERATIONS = {
   ...apiKeyOperations,
   ...deviceOperations,
   ...fleetOperations,
+  ...limitOperations,
   ...telemetryOperations,
   ...commandOperations,
   ...configOperations,

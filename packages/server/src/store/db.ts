@@ -66,6 +66,11 @@ export class StoreError extends Error {
   readonly constraint: string | undefined;
   readonly table: string | undefined;
   readonly column: string | undefined;
+  /**
+   * The store could not be reached or dropped the connection (see `isStoreUnavailable`): the request
+   * is answered 503 NOT_READY with `retryAfterMs`, not 500.
+   */
+  readonly unavailable: boolean;
 
   constructor(e: unknown, sql: string) {
     const err = (e ?? {}) as DriverError;
@@ -81,7 +86,49 @@ export class StoreError extends Error {
     this.constraint = err.constraint;
     this.table = err.table;
     this.column = err.column;
+    this.unavailable = isConnectionFailure(e);
   }
+}
+
+/** SQLSTATEs that mean "the server is going away or not there yet", not "this statement is wrong". */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
+/** Socket errors of a server that is down or unreachable. */
+const UNAVAILABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+/**
+ * What node-postgres says, with no code, when the connection broke under a query, when the pool's
+ * `connectionTimeoutMillis` ran out, or when a client whose connection died is used again.
+ */
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|is not queryable|Connection ended|connection timeout/i;
+
+/**
+ * Whether a driver error means the store is unreachable (down, restarting, refusing connections, the
+ * connection cut) rather than that a statement failed: class 08 (connection exception), 57P01-03
+ * (shutdown, crash, cannot connect now), 53300 (too many connections), socket errors, and the pool's
+ * own connection failures.
+ */
+export function isConnectionFailure(e: unknown): boolean {
+  if (e instanceof StoreError) return e.unavailable;
+  const err = (e ?? {}) as DriverError;
+  const code = typeof err.code === 'string' ? err.code : undefined;
+  if (code && (code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_ERRNOS.has(code)))
+    return true;
+  if (code && /^[0-9A-Z]{5}$/.test(code)) return false;
+  return e instanceof Error && UNAVAILABLE_MESSAGES.test(e.message);
+}
+
+/** Whether `e` (any error a service let through) is the store being unreachable. */
+export function isStoreUnavailable(e: unknown): boolean {
+  return e instanceof StoreError && e.unavailable;
 }
 
 /** Whether an error came from the database server (it carries a SQLSTATE). */

@@ -5,6 +5,10 @@
  * checked). `domains` are the same services unguarded, for the workers and the adapters' own hooks.
  */
 import type { Config } from '../config.js';
+import { limitStore } from '../domains/limits/store.js';
+import { createOverrideCache, storeResolver } from '../domains/limits/resolver.js';
+import { createLimitService } from '../domains/limits/service.js';
+import { createLimitEventLog } from '../domains/limits/event-log.js';
 import { createCommandService } from '../domains/commands/service.js';
 import { commandStore } from '../domains/commands/store.js';
 import { createDeviceService } from '../domains/devices/service.js';
@@ -46,6 +50,7 @@ import {
   DEVICE_RULES,
   FLEET_RULES,
   FLEET_PROBLEM_RULES,
+  LIMIT_RULES,
   FACTORY_RULES,
   OWNERSHIP_RULES,
   PKI_RULES,
@@ -105,7 +110,7 @@ import type { Cursors } from '../platform/pagination.js';
 import type { SecretBox } from '../platform/secret-box.js';
 import type { TenantCaller } from '../platform/caller.js';
 import type { Logger, Metrics } from '../platform/observability.js';
-import { createMemoryLimiter, defaultsResolver } from '../platform/limits/memory.js';
+import { createMemoryLimiter } from '../platform/limits/memory.js';
 import { transactionOf, type Db, type Queryable } from '../store/db.js';
 
 export interface ServiceDeps {
@@ -130,8 +135,26 @@ export interface ServiceDeps {
 
 export async function createServices(deps: ServiceDeps) {
   const { config, db, bus, outbox, cursors, box, tls, metrics, logger } = deps;
-  // One limiter for the node: the configured defaults until overrides are stored.
-  const limits = createMemoryLimiter(defaultsResolver(config.limits));
+  // One limiter for the node: the configured defaults, and the tenants' and devices' overrides.
+  const limitRecords = limitStore(db);
+  const overrideCache = createOverrideCache({ read: (tenantId) => limitRecords.overrides(tenantId) });
+  const limits = createMemoryLimiter(
+    storeResolver({
+      defaults: config.limits,
+      cache: overrideCache,
+      onError: (err) => logger.warn({ err }, 'limit overrides not read; the defaults apply'),
+    }),
+  );
+  const limitSettings = createLimitService({
+    store: limitRecords,
+    cache: overrideCache,
+    defaults: config.limits,
+    cursors,
+  });
+  const limitEventLog = createLimitEventLog({
+    store: limitRecords,
+    onError: (err, dropped) => logger.warn({ err, dropped }, 'limit events not stored'),
+  });
   const tenancy = createTenancyService({ store: tenancyStore(db) });
   const roles = createRoleService({ store: roleStore(db), transaction: transactionOf(db, roleStore) });
   const devices = createDeviceService({
@@ -435,6 +458,8 @@ export async function createServices(deps: ServiceDeps) {
     bridges: guard(bridges, BRIDGE_RULES, access),
     webhooks: guard(webhooks, WEBHOOK_RULES, access),
     alerts: guard(alerts, ALERT_RULES, access),
+    limitSettings: guard(limitSettings, LIMIT_RULES, access),
+    limitEvents: limitEventLog,
     time,
     limits,
     authenticateDevice,
@@ -462,6 +487,7 @@ export async function createServices(deps: ServiceDeps) {
       webhookDelivery,
       telemetryForwarder,
       refusalLog,
+      limitEventLog,
     },
     interest,
     /** What the event fan-out calls inside the transaction that handles an event. */

@@ -18,6 +18,7 @@ export interface HousekeepingDeps {
   purgeWebhookLog(): Promise<unknown>;
   /** Deletes stored device refusals past their keeping (30 days). */
   purgeRefusals(): Promise<unknown>;
+  purgeLimitEvents(): Promise<unknown>;
 }
 
 const EXPIRY_EVERY_MS = 5_000;
@@ -40,5 +41,6 @@ export function housekeepingJobs(deps: HousekeepingDeps): Job[] {
     job('artifact-upload-cleanup', RETENTION_EVERY_MS, deps.removeAbandonedUploads),
     job('webhook-log-retention', RETENTION_EVERY_MS, deps.purgeWebhookLog),
     job('refusal-retention', RETENTION_EVERY_MS, deps.purgeRefusals),
+    job('limit-event-retention', RETENTION_EVERY_MS, deps.purgeLimitEvents),
   ];
 }

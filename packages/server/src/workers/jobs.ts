@@ -44,6 +44,7 @@ export interface PlatformJobDeps {
   telemetryForwarder: { run(): Promise<unknown> };
   deviceBulk: { work(): Promise<boolean> };
   refusalLog: { purge(): Promise<unknown> };
+  limitEventLog: { purge(): Promise<unknown> };
   /** After each PGlite checkpoint: the files it wrote are made owner-only. */
   afterCheckpoint(): void;
 }
@@ -59,6 +60,7 @@ export function platformJobs(deps: PlatformJobDeps): Job[] {
       removeAbandonedUploads: () => deps.artifactStorage.removeAbandoned(ABANDONED_UPLOAD_MS),
       purgeWebhookLog: () => deps.webhookDelivery.purgeLog(),
       purgeRefusals: () => deps.refusalLog.purge(),
+      purgeLimitEvents: () => deps.limitEventLog.purge(),
     }),
     ...outboxJobs(deps.outbox),
     {

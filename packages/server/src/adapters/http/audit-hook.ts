@@ -11,7 +11,8 @@
  * - refusal (4xx): the failure record commits with what the refusal itself wrote (a wrong-code attempt
  *   counts); a refusal whose fields cannot be stored is recorded without them;
  * - internal failure (5xx), or a transaction that cannot commit: everything is rolled back, and the
- *   failure is recorded on its own before the response.
+ *   failure is recorded on its own before the response. When the store itself is unreachable (down,
+ *   restarting, the connection cut), the answer is 503 NOT_READY with `retryAfterMs`, not 500.
  *
  * Requests refused before their handler runs (schema validation) are recorded on their own before the
  * response, except those refused by a rate limit (429), which change nothing and would turn a flood into
@@ -24,10 +25,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import { AppError } from '../../errors.js';
 import { principalName } from '../../platform/caller.js';
 import type { Logger } from '../../platform/observability.js';
-import type { Db } from '../../store/db.js';
+import { isStoreUnavailable, type Db } from '../../store/db.js';
 import { SECRET_FIELDS, type AuditEntry, type AuditService } from '../../domains/audit/audit.js';
 import type { AuditWriter } from '../../domains/audit/writer.js';
-import { toAppError } from './problem.js';
+import { storeUnavailable, toAppError } from './problem.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const AUDITED_MODES = new Set(['tenant', 'platform-admin', 'session']);
@@ -221,10 +222,20 @@ export function registerAuditedRequests(app: FastifyInstance, deps: AuditedReque
             { err: err.auditFailure, reqId: request.id },
             'audit record failed: action rolled back',
           );
-          if (status < 400) answer = new AppError('AUDIT_FAILED');
+          // The store went away under the record: retry later (503), not a server fault (500).
+          if (status < 400)
+            answer = isStoreUnavailable(err.auditFailure) ? storeUnavailable() : new AppError('AUDIT_FAILED');
         } else if (!(err instanceof RolledBack) && status < 400) {
-          logger.error({ err, reqId: request.id }, 'request transaction failed');
-          answer = new AppError('INTERNAL');
+          if (isStoreUnavailable(err)) {
+            logger.warn(
+              { err: (err as Error).message, reqId: request.id },
+              'store unavailable: answered 503',
+            );
+            answer = storeUnavailable();
+          } else {
+            logger.error({ err, reqId: request.id }, 'request transaction failed');
+            answer = new AppError('INTERNAL');
+          }
         }
         if (how.recordRequest) await recordApart(entryFor(request, answer ? answer.status : status));
       }

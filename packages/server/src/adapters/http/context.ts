@@ -32,6 +32,8 @@ import type { Db } from '../../store/db.js';
 import type { Metrics } from '../../platform/observability.js';
 import type { CsrfTokens } from '../../platform/csrf.js';
 import type { Limiter } from '../../platform/limits/limits.js';
+import type { LimitService } from '../../domains/limits/limits.js';
+import type { LimitEventLog } from '../../domains/limits/event-log.js';
 
 export interface Services {
   tenancy: TenancyService;
@@ -48,6 +50,10 @@ export interface Services {
   time: TimeSigner;
   /** The node's limiter (platform/limits): REST requests per address and per credential, and the domains' limits. */
   limits: Limiter;
+  /** Limit overrides and the list of limit events. */
+  limitSettings: LimitService;
+  /** Where refusals by a limit are recorded (bounded, never waited for). */
+  limitEvents: Pick<LimitEventLog, 'exceeded'>;
   /** Resolves a device credential (access key or registration token). */
   authenticateDevice(secret: string, claimedDeviceId?: string): Promise<AuthenticatedDevice>;
   devices: DeviceService;

@@ -88,6 +88,10 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'pki', description: 'Device certificates and certificate authorities' },
   { name: 'ownership', description: 'Releasing and claiming devices' },
   { name: 'audit', description: 'The audit trail' },
+  {
+    name: 'limits',
+    description: 'Limit values, per-tenant and per-device overrides, and refusals by a limit',
+  },
   { name: 'firmware', description: 'Firmware artifacts and update-signing keys' },
   { name: 'device-api', description: 'What devices call over HTTPS (device credentials)' },
   { name: 'device-provisioning', description: 'What devices call to provision themselves' },

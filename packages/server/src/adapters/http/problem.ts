@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CATALOGUE, type ErrorCode, type Problem } from '@mooring/protocol';
 import { AppError, isAppError, type FieldError } from '../../errors.js';
+import { isStoreUnavailable } from '../../store/db.js';
 
 export const PROBLEM_TYPE_BASE = 'https://mooring.dev/errors/';
 
@@ -38,8 +39,23 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
+/**
+ * When a client should come back after the store did not answer: long enough for a restart or a
+ * failover to finish, short enough that a client that waits as told does not wait much past it.
+ */
+export const STORE_RETRY_AFTER_MS = 5_000;
+
+/** The answer while the store is unreachable: 503 NOT_READY with `retryAfterMs` (and Retry-After). */
+export function storeUnavailable(): AppError {
+  return new AppError('NOT_READY', 'the store does not answer; retry later', {
+    details: { retryAfterMs: STORE_RETRY_AFTER_MS },
+  });
+}
+
 export function toAppError(err: FastifyError | Error): { error: AppError; internal: boolean } {
   if (isAppError(err)) return { error: err, internal: false };
+  // The store is down or the connection broke: the server is fine, the request may be retried.
+  if (isStoreUnavailable(err)) return { error: storeUnavailable(), internal: false };
   const fe = err as FastifyError & {
     validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[];
     validationContext?: string;

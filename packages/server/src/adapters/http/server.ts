@@ -18,6 +18,7 @@ import type { TLSSocket } from 'node:tls';
 import { peerCertificateOf } from '../../platform/tls/peer.js';
 import { refuseRenegotiation, withTlsPolicy } from '../../platform/tls/policy.js';
 import { AppError, isAppError } from '../../errors.js';
+import { isStoreUnavailable } from '../../store/db.js';
 import type { Logger } from '../../platform/observability.js';
 import type { Broker } from '../broker/broker.js';
 import type { RouteContext } from './context.js';
@@ -122,7 +123,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   // strings and path parameters pass the strict text and JSON rule before authentication runs.
   app.removeContentTypeParser('text/plain');
   // Requests per address before anything else, per credential after authentication (request-limits.ts).
-  registerRequestLimits(app, opts.services.limits);
+  registerRequestLimits(app, opts.services.limits, opts.services.limitEvents);
   registerWireRules(app);
   // A route marked `streamedBody` (the firmware upload) gets an application/octet-stream body as the
   // request stream, read by its service under its own size cap; every other route refuses the type.
@@ -233,6 +234,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { error, internal } = toAppError(err);
     if (internal) request.log.error({ err, reqId: request.id }, 'request failed');
+    else if (isStoreUnavailable(err))
+      request.log.warn({ err: err.message, reqId: request.id }, 'store unavailable: answered 503');
     else if (!isAppError(err)) request.log.debug({ err: err.message }, 'request refused');
     return sendProblem(request, reply, error);
   });

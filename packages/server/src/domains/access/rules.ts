@@ -23,6 +23,7 @@ import type { ConfigService } from '../config/config.js';
 import type { BridgeService } from '../bridges/bridges.js';
 import type { WebhookService } from '../webhooks/webhooks.js';
 import type { AlertService } from '../alerts/alerts.js';
+import type { LimitService } from '../limits/limits.js';
 import type { Rules } from './guard.js';
 
 const CREDENTIAL = 'the argument is the credential being checked';
@@ -67,6 +68,17 @@ export const FLEET_RULES: Rules<FleetService> = {
 export const FLEET_PROBLEM_RULES: Rules<FleetProblemService> = {
   list: { permission: 'devices:read', list: true },
   counts: { permission: 'devices:read', list: true },
+};
+
+// Overrides are tenant settings (tenant:manage, like the audit retention), a device's included: a
+// tenant's operator tightens its own limits. Limit events: what a device reader may see of the fleet;
+// a scoped caller sees its own devices' events only.
+export const LIMIT_RULES: Rules<LimitService> = {
+  tenantLimits: { permission: 'tenant:read' },
+  setTenantLimits: { permission: 'tenant:manage' },
+  deviceLimits: { permission: 'devices:read', ...byDevice },
+  setDeviceLimits: { permission: 'tenant:manage', ...byDevice },
+  events: { permission: 'devices:read', list: true },
 };
 
 export const COMMAND_RULES: Rules<CommandService> = {

@@ -4,6 +4,7 @@
  */
 import type { DeviceIdentity, TenantCaller } from '../../platform/caller.js';
 import type { Page } from '../../platform/pagination.js';
+import type { DeviceSort } from '@mooring/protocol';
 import type { Queryable } from '../../store/db.js';
 
 /** `released`: handed over to another owner (ownership transfer); kept only as the old owner's record. */
@@ -63,6 +64,8 @@ export interface DeviceUpdate {
 export interface DeviceListQuery {
   cursor?: string;
   limit?: number;
+  /** The page order (./sort.ts); `id` (creation order) when absent. */
+  sort?: DeviceSort;
   tag?: string;
   status?: DeviceStatus;
   connected?: boolean;
@@ -90,8 +93,8 @@ export interface DeviceListQuery {
   certificateExpiresBefore?: string;
 }
 
-/** The list's filters without paging: the devices a bulk operation acts on. */
-export type DeviceFilter = Omit<DeviceListQuery, 'cursor' | 'limit'>;
+/** The list's filters without paging and order: the devices a bulk operation acts on. */
+export type DeviceFilter = Omit<DeviceListQuery, 'cursor' | 'limit' | 'sort'>;
 
 /** A bulk operation (docs/api.md#bulk-operations): what to do to every device a filter matches. */
 export interface DeviceBulkInput {

@@ -15,6 +15,7 @@ import {
   type DeviceFilter,
   type DeviceService,
 } from './devices.js';
+import { cursorBodyOf, isCursorBody, placeOf } from './sort.js';
 import { toDevice, type DeviceFilterQuery, type DeviceStore } from './store.js';
 
 export interface DeviceDeps {
@@ -27,8 +28,6 @@ export interface DeviceDeps {
   cursors: Cursors;
   now?: () => number;
 }
-
-const isString = (v: unknown): v is string => typeof v === 'string';
 
 function checkShape(tags: string[] | undefined, metadata: Record<string, unknown> | undefined) {
   if (tags && new Set(tags).size > MAX_TAGS)
@@ -105,15 +104,18 @@ export function createDeviceService(deps: DeviceDeps): DeviceService {
 
     async list(caller, query) {
       const limit = clampLimit(query.limit);
-      const afterId = deps.cursors.decode(query.cursor, isString);
-      const { cursor: _c, limit: _l, ...filter } = query;
+      const sort = query.sort ?? 'id';
+      // A cursor carries the sort it was made for: used with another one it is refused (./sort.ts).
+      const after = placeOf(deps.cursors.decode(query.cursor, isCursorBody), sort);
+      const { cursor: _c, limit: _l, sort: _s, ...filter } = query;
       const rows = await store.list(caller.tenantId, {
         ...filterQuery(filter, 'querystring:/belowVersion'),
         limit,
-        ...(afterId ? { afterId } : {}),
+        sort,
+        ...(after ? { after } : {}),
         ...(caller.visible ? { visible: caller.visible } : {}),
       });
-      return deps.cursors.pageOf(rows, limit, toDevice, (r) => r.id);
+      return deps.cursors.pageOf(rows, limit, toDevice, (r) => cursorBodyOf(sort, r));
     },
 
     async bulk(caller, input) {

@@ -1,6 +1,6 @@
 /** SQL for devices and access keys; every query carries the tenant id. */
 import { mapUniqueViolation, type Queryable } from '../../store/db.js';
-import type { VersionKey } from '@mooring/protocol';
+import type { DeviceSort, VersionKey } from '@mooring/protocol';
 import type { DeviceVisibility } from '../../platform/caller.js';
 import {
   MAX_TAGS,
@@ -10,6 +10,7 @@ import {
   type DeviceListQuery,
   type DeviceStatus,
 } from './devices.js';
+import { orderSql, rangeSql, type DevicePlace } from './sort.js';
 
 interface DeviceRow {
   id: string;
@@ -29,6 +30,10 @@ interface DeviceRow {
   firmware_version: string | null;
   hardware_class: string | null;
   firmware_reported_at: number | null;
+  fw_major: number | null;
+  fw_minor: number | null;
+  fw_patch: number | null;
+  fw_pre: string | null;
 }
 
 interface AccessKeyRow {
@@ -80,7 +85,13 @@ const toAccessKey = (r: AccessKeyRow): AccessKey => ({
 /** The list's filters (the firmware bound and the instants parsed), as a bulk operation takes them too. */
 export type DeviceFilterQuery = Omit<
   DeviceListQuery,
-  'belowVersion' | 'lastSeenBefore' | 'lastSeenAfter' | 'certificateExpiresBefore' | 'cursor' | 'limit'
+  | 'belowVersion'
+  | 'lastSeenBefore'
+  | 'lastSeenAfter'
+  | 'certificateExpiresBefore'
+  | 'cursor'
+  | 'limit'
+  | 'sort'
 > & {
   below?: VersionKey;
   /** Epoch ms: not seen since (last seen before, or never seen). */
@@ -228,14 +239,22 @@ export function deviceStore(db: Queryable) {
     },
     async list(
       tenantId: string,
-      q: DeviceFilterQuery & { afterId?: string; limit: number; visible?: DeviceVisibility },
+      q: DeviceFilterQuery & {
+        sort?: DeviceSort;
+        after?: DevicePlace;
+        limit: number;
+        visible?: DeviceVisibility;
+      },
     ): Promise<DeviceRow[]> {
       const params: unknown[] = [tenantId];
       const where = filterSql(q, params);
       if (q.visible) where.push(visibleSql(q.visible, params));
-      if (q.afterId) where.push(`id > $${params.push(q.afterId)}`);
+      const sort = q.sort ?? 'id';
+      where.push(...rangeSql(sort, q, params));
+      const { after, orderBy } = orderSql(sort, q.after, params);
+      if (after) where.push(after);
       return db.query<DeviceRow>(
-        `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.push(q.limit + 1)}`,
+        `SELECT * FROM devices WHERE ${where.join(' AND ')} ORDER BY ${orderBy} LIMIT $${params.push(q.limit + 1)}`,
         params,
       );
     },

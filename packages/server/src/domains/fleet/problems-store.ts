@@ -79,6 +79,16 @@ const BRANCHES: Record<ProblemKind, { table: string; at: string; select: string;
     select: `id::text, device_id, NULL::text, at, reason, NULL::text, NULL::text, 1`,
     where: `event = 'disconnected' AND reason IN (${list(ABNORMAL_DISCONNECTS)})`,
   },
+  // Refusals by a limit (domains/limits/event-log.ts); those without a device (an API key's) are seen
+  // by tenant-wide callers only, like a provisioning request that made no device.
+  limit_exceeded: {
+    table: 'limit_events',
+    at: 'at',
+    select: `id::text, device_id, NULL::text, at, limit_name,
+             concat(limit_name, ': ', observed, ' over ', configured, ' (', scope, ' ', subject, ')'), NULL::text,
+             1 + suppressed`,
+    where: 'TRUE',
+  },
   provisioning_rejected: {
     table: 'provisioning_operations',
     at: 'decided_at',

@@ -240,3 +240,21 @@ export function windowWords(windowMs: number | null): string {
   if (windowMs % MINUTE === 0) return `per ${windowMs / MINUTE} minutes`;
   return `per ${windowMs / SECOND} s`;
 }
+
+/**
+ * Where a limit may be overridden: `device` (per tenant and per device), `tenant` (per tenant only),
+ * or null. Only limits kept by the limiter whose count belongs to a tenant can be: an address's, a
+ * listener's or a client id's count is made before anyone knows the tenant. A device override needs
+ * a subject that names its device (the device's own count, its connection, or its credential's).
+ */
+export function overridableAt(name: LimitName): 'tenant' | 'device' | null {
+  const spec: LimitSpec = LIMITS[name];
+  if (spec.state !== 'limiter') return null;
+  if (spec.scope === 'device' || spec.scope === 'connection' || spec.scope === 'api-key') return 'device';
+  if (spec.scope === 'tenant') return 'tenant';
+  return null;
+}
+
+export function isLimitName(name: string): name is LimitName {
+  return Object.prototype.hasOwnProperty.call(LIMITS, name);
+}

@@ -1,7 +1,7 @@
 /** Liveness, readiness and metrics for orchestrators and Prometheus (no credential). */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../errors.js';
-import { sendProblem } from '../problem.js';
+import { sendProblem, STORE_RETRY_AFTER_MS, storeUnavailable } from '../problem.js';
 import { api } from '../openapi.js';
 import type { RouteContext } from '../context.js';
 
@@ -25,11 +25,17 @@ export function healthRoutes(
     },
     async (request, reply) => {
       if (!ctx.isReady())
-        return sendProblem(request, reply, new AppError('NOT_READY', 'starting or shutting down'));
+        return sendProblem(
+          request,
+          reply,
+          new AppError('NOT_READY', 'starting or shutting down', {
+            details: { retryAfterMs: STORE_RETRY_AFTER_MS },
+          }),
+        );
       try {
         await ctx.db.query('SELECT 1');
       } catch {
-        return sendProblem(request, reply, new AppError('NOT_READY', 'the store does not answer'));
+        return sendProblem(request, reply, storeUnavailable());
       }
       return { status: 'ready' };
     },

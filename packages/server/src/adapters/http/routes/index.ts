@@ -20,6 +20,7 @@ import { configRoutes } from './config.js';
 import { bridgeRoutes } from './bridges.js';
 import { webhookRoutes } from './webhooks.js';
 import { alertRoutes } from './alerts.js';
+import { limitRoutes } from './limits.js';
 
 /** The route table: one module per resource. */
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -44,6 +45,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     artifactRoutes,
     deploymentRoutes,
     bridgeRoutes,
+    limitRoutes,
   ])
     routes(app, ctx);
 }
