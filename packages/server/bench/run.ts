@@ -973,6 +973,10 @@ async function main() {
     // credential) would measure themselves rather than the server.
     MOORING_LIMIT_REST_REQUESTS_PER_ADDRESS: String(Number.MAX_SAFE_INTEGER),
     MOORING_LIMIT_REST_REQUESTS_PER_KEY: String(Number.MAX_SAFE_INTEGER),
+    // Likewise every MQTT connection comes from 127.0.0.1 (hundreds of handshakes in flight in the
+    // connect and mutual-TLS phases), and reconnect phases reuse client ids.
+    MOORING_LIMIT_MQTT_PENDING_CONNECTIONS_PER_ADDRESS: String(Number.MAX_SAFE_INTEGER),
+    MOORING_LIMIT_MQTT_CONNECTS_PER_CLIENT_ID: String(Number.MAX_SAFE_INTEGER),
   };
   const nodeFlags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 

@@ -171,6 +171,11 @@ async function startPlatformSteps(
     metrics,
     logger: logger.child({ component: 'mqtt' }),
     outboundLimits: { ...DEFAULT_OUTBOUND_LIMITS, drainTimeoutMs: config.mqttDrainTimeoutSeconds * 1000 },
+    connectTimeoutMs: config.mqttConnectTimeoutSeconds * 1000,
+    pendingPerAddress: () => config.limits['mqtt.pending_connections_per_address'],
+    maxPacketBytes: config.mqttMaxPacketBytes,
+    maxKeepaliveSeconds: config.mqttMaxKeepaliveSeconds,
+    limiter: services.limits,
   });
   opened.push(() => broker.close());
   const initialTrust = await mutualTlsContext(tls, domains.pki)();

@@ -112,3 +112,42 @@ test('HTTPS hygiene settings: defaults, and values that fail fast naming the key
       JSON.stringify(env),
     );
 });
+
+test('MQTT connection hygiene: defaults, values from the environment, and values out of range', () => {
+  const c = loadConfig({});
+  assert.equal(c.mqttHandshakeTimeoutSeconds, 10);
+  assert.equal(c.mqttConnectTimeoutSeconds, 10);
+  assert.equal(c.mqttMaxPacketBytes, 128 * 1024, 'a 64 KiB payload and its topic fit');
+  assert.equal(c.mqttMaxKeepaliveSeconds, 1200);
+  assert.equal(c.limits['mqtt.pending_connections_per_address'], 100);
+  const set = loadConfig({
+    MOORING_MQTT_HANDSHAKE_TIMEOUT_SECONDS: '3',
+    MOORING_MQTT_CONNECT_TIMEOUT_SECONDS: '4',
+    MOORING_MQTT_MAX_PACKET_BYTES: '65536',
+    MOORING_MQTT_MAX_KEEPALIVE_SECONDS: '300',
+    MOORING_LIMIT_MQTT_PENDING_CONNECTIONS_PER_ADDRESS: '7',
+  });
+  assert.deepEqual(
+    [
+      set.mqttHandshakeTimeoutSeconds,
+      set.mqttConnectTimeoutSeconds,
+      set.mqttMaxPacketBytes,
+      set.mqttMaxKeepaliveSeconds,
+      set.limits['mqtt.pending_connections_per_address'],
+    ],
+    [3, 4, 65536, 300, 7],
+  );
+  for (const env of [
+    { MOORING_MQTT_HANDSHAKE_TIMEOUT_SECONDS: '0' },
+    { MOORING_MQTT_CONNECT_TIMEOUT_SECONDS: '121' },
+    { MOORING_MQTT_MAX_PACKET_BYTES: '1024' },
+    { MOORING_MQTT_MAX_PACKET_BYTES: '268435456' },
+    { MOORING_MQTT_MAX_KEEPALIVE_SECONDS: '65536' },
+    { MOORING_LIMIT_MQTT_PENDING_CONNECTIONS_PER_ADDRESS: '0' },
+  ])
+    assert.throws(
+      () => loadConfig(env),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith(Object.keys(env)[0]!),
+      JSON.stringify(env),
+    );
+});

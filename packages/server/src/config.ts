@@ -103,6 +103,15 @@ export interface Config {
   readonly securityContact: readonly string[];
   /** The Expires date of security.txt (RFC 3339); empty: 180 days after the answer's day. */
   readonly securityTxtExpires: string;
+  // --- MQTT connection hygiene: docs/operations.md "MQTT connection hygiene".
+  /** A TLS handshake on an MQTT port (TLS, mutual TLS) must complete within this many seconds. */
+  readonly mqttHandshakeTimeoutSeconds: number;
+  /** After the handshake (or the WebSocket upgrade), CONNECT must arrive within this many seconds. */
+  readonly mqttConnectTimeoutSeconds: number;
+  /** A packet whose remaining length exceeds this many bytes closes the connection when its header arrives. */
+  readonly mqttMaxPacketBytes: number;
+  /** A CONNECT's keep-alive of 0 or above this many seconds is taken as this (idle deadline 1.5 ×). */
+  readonly mqttMaxKeepaliveSeconds: number;
   /**
    * The default value of every limit kept by the limiter, by name (platform/limits/catalogue.ts, docs/operations.md
    * "Limits"): `MOORING_LIMIT_<NAME>` (`rest.requests_per_key` → `MOORING_LIMIT_REST_REQUESTS_PER_KEY`), or the
@@ -294,6 +303,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     httpStrictTransportSecurity: str(env, file, 'httpStrictTransportSecurity', HSTS_DEFAULT),
     securityContact: list(env, file, 'securityContact'),
     securityTxtExpires: str(env, file, 'securityTxtExpires', ''),
+    // MQTT connection hygiene
+    mqttHandshakeTimeoutSeconds: int(env, file, 'mqttHandshakeTimeoutSeconds', 10, 1, 120),
+    mqttConnectTimeoutSeconds: int(env, file, 'mqttConnectTimeoutSeconds', 10, 1, 120),
+    mqttMaxPacketBytes: int(env, file, 'mqttMaxPacketBytes', 128 * 1024, 16 * 1024, 268_435_455),
+    mqttMaxKeepaliveSeconds: int(env, file, 'mqttMaxKeepaliveSeconds', 1200, 1, 65_535),
     // Limits (platform/limits/catalogue.ts)
     limits: limitSettings(env, file),
     ...overrides,
@@ -355,6 +369,11 @@ const DEFAULT_FIELDS: Record<keyof Config, true> = {
   httpStrictTransportSecurity: true,
   securityContact: true,
   securityTxtExpires: true,
+  // MQTT connection hygiene
+  mqttHandshakeTimeoutSeconds: true,
+  mqttConnectTimeoutSeconds: true,
+  mqttMaxPacketBytes: true,
+  mqttMaxKeepaliveSeconds: true,
   // Limits
   limits: true,
 };

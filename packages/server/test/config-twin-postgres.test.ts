@@ -14,7 +14,11 @@ let drop: () => Promise<void>;
 before(async () => {
   const created = await createTestDatabase();
   drop = created.drop;
-  t = await startTestPlatform({ MOORING_DATABASE_URL: created.url });
+  // The churn test reconnects its devices 1,000 times on purpose, far above mqtt.connects_per_client_id.
+  t = await startTestPlatform({
+    MOORING_DATABASE_URL: created.url,
+    MOORING_LIMIT_MQTT_CONNECTS_PER_CLIENT_ID: '100000',
+  });
 });
 after(async () => {
   await t.stop();

@@ -13,7 +13,8 @@ import { runTwinChurn, seeded } from './twin-churn.js';
 
 let t: TestPlatform;
 before(async () => {
-  t = await startTestPlatform();
+  // The churn test reconnects its devices 1,000 times on purpose, far above mqtt.connects_per_client_id.
+  t = await startTestPlatform({ MOORING_LIMIT_MQTT_CONNECTS_PER_CLIENT_ID: '100000' });
 });
 after(async () => {
   await t.stop();

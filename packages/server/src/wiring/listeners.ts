@@ -3,7 +3,7 @@
  * CRLs, as does the HTTPS listener's for client certificates), and the development-only plain-TCP
  * broker. Every port is bound on `listen`, each `close` is registered with the caller as it opens.
  */
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions } from 'node:tls';
 import type { Config } from '../config.js';
@@ -62,20 +62,38 @@ export interface MqttListeners {
 
 export async function startMqttListeners(deps: MqttListenerDeps): Promise<MqttListeners> {
   const { config, tls, broker, metrics, logger, opened } = deps;
-  const mqttServer = createTlsServer(withTlsPolicy({ cert: tls.cert, key: tls.key }), (socket) => {
-    refuseRenegotiation(socket);
-    socket.setNoDelay(true);
-    broker.handle(socket, { transport: 'mqtts', remoteAddress: socket.remoteAddress ?? null });
-  });
+  // A socket that does not finish its TLS handshake in time is closed (Node's default is 120 s); the
+  // CONNECT deadline (broker.ts) starts once the handshake is done.
+  const handshakeTimeout = config.mqttHandshakeTimeoutSeconds * 1000;
+  const mqttServer = createTlsServer(
+    { ...withTlsPolicy({ cert: tls.cert, key: tls.key }), handshakeTimeout },
+    (socket) => {
+      refuseRenegotiation(socket);
+      socket.setNoDelay(true);
+      broker.handle(socket, {
+        transport: 'mqtts',
+        remoteAddress: socket.remoteAddress ?? null,
+        counted: socket,
+      });
+    },
+  );
   // A failed handshake (old TLS version, plain TCP, wrong CA) is the client's problem, not a crash.
-  mqttServer.on('tlsClientError', (err) => logger.debug({ err: err.message }, 'tls handshake failed'));
+  // A handshake that times out is reported here and not closed by Node once a listener is set: close it.
+  mqttServer.on('tlsClientError', (err, socket) => {
+    socket.destroy();
+    logger.debug({ err: err.message }, 'tls handshake failed');
+  });
+  // Counted per address from the TCP accept, before any TLS work (pre-auth.ts).
+  mqttServer.on('connection', (raw: Socket) => {
+    if (!broker.admit(raw, 'mqtts')) raw.destroy();
+  });
   opened.push(() => mqttServer.close());
   const mqttPort = await listen(mqttServer, config.mqttPort, config.mqttHost);
 
   // MQTT over mutual TLS: the handshake itself refuses certificates from another CA, expired ones and
   // revoked ones (CRL of every issuing CA); the trust is reloaded whenever CAs or CRLs change.
   const mtlsServer = createTlsServer(
-    { ...deps.initialTrust, requestCert: true, rejectUnauthorized: true },
+    { ...deps.initialTrust, requestCert: true, rejectUnauthorized: true, handshakeTimeout },
     (socket) => {
       refuseRenegotiation(socket);
       socket.setNoDelay(true);
@@ -85,14 +103,19 @@ export async function startMqttListeners(deps: MqttListenerDeps): Promise<MqttLi
         transport: 'mqtts-mtls',
         remoteAddress: socket.remoteAddress ?? null,
         certificate,
+        counted: socket,
       });
     },
   );
   // A refused client certificate (another CA, expired, revoked) ends in a TLS alert; count it so that
   // operators can see refusals that never reach MQTT.
-  mtlsServer.on('tlsClientError', (err) => {
+  mtlsServer.on('tlsClientError', (err, socket) => {
+    socket.destroy();
     metrics.refused.inc({ transport: 'mqtts-mtls', reason: 'tls_handshake' });
     logger.debug({ err: err.message }, 'mtls handshake refused');
+  });
+  mtlsServer.on('connection', (raw: Socket) => {
+    if (!broker.admit(raw, 'mqtts-mtls')) raw.destroy();
   });
   const context = mutualTlsContext(tls, deps.pki);
   deps.pki.onTrustChanged(async () => {

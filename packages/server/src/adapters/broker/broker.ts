@@ -27,6 +27,8 @@ import type { ProvisioningService } from '../../domains/provisioning/provisionin
 import type { FleetService } from '../../domains/fleet/fleet.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { RefusalLog } from '../../domains/fleet/refusal-log.js';
+import { LIMITS } from '../../platform/limits/catalogue.js';
+import type { Limiter } from '../../platform/limits/limits.js';
 import { createConnectHandler } from './connect.js';
 import { createFeeds } from './feeds.js';
 import { COMMAND_FEED, commandFeed } from './feeds/commands.js';
@@ -46,10 +48,12 @@ import { createMemorySessionRegistry } from './memory-session-registry.js';
 import { brokerNotices } from './notices.js';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from './outbound.js';
 import { createProvisioningChannel } from './provisioning-channel.js';
+import { createPreAuthGate, type PeerSocket } from './pre-auth.js';
 import { createPublishHandler } from './publish.js';
 import { createRevocationLog } from './revocations.js';
-import type { ConnectionMeta, DeviceSession, ProvisioningSession } from './session.js';
+import type { ConnectionMeta, DeviceSession, ProvisioningSession, Transport } from './session.js';
 import { createSubscribeHandlers } from './subscribe.js';
+import { checkConnect, limitPacketSize } from './wire-guard.js';
 
 export type { ConnectionMeta, Transport } from './session.js';
 
@@ -73,9 +77,27 @@ export interface BrokerDeps {
   refusals?: Pick<RefusalLog, 'refused'>;
   /** Bounds on what may wait toward one client; defaults to DEFAULT_OUTBOUND_LIMITS. */
   outboundLimits?: OutboundLimits;
+  /** A client has this long to send CONNECT once its stream is handed over (after TLS); 10 s by default. */
+  connectTimeoutMs?: number;
+  /** Connections one address may hold before CONNACK (`mqtt.pending_connections_per_address`). */
+  pendingPerAddress?: () => number;
+  /** A packet announcing more than this (remaining length) closes the connection; 128 KiB by default. */
+  maxPacketBytes?: number;
+  /** Keep-alive 0 or above this is taken as this (seconds); 1200 by default. */
+  maxKeepaliveSeconds?: number;
+  /** Counts CONNECTs per client id (`mqtt.connects_per_client_id`); none: not limited. */
+  limiter?: Pick<Limiter, 'consume'>;
 }
 
 export interface Broker {
+  /**
+   * Counts a new socket against its address's cap of connections before CONNACK (`pre-auth.ts`);
+   * false: the caller closes it at once. Pass the socket as `meta.counted` to `handle`.
+   */
+  admit(
+    socket: PeerSocket & { once(event: 'close', listener: () => void): unknown },
+    transport: Transport,
+  ): boolean;
   /** Serves one MQTT connection (a TLS socket or a WebSocket stream). */
   handle(stream: Duplex, meta: ConnectionMeta): void;
   /** Live sessions on this node. */
@@ -92,6 +114,10 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   const provisioningClients = new Map<string, Client>();
   const registry = createMemorySessionRegistry<Client>();
   const revocations = createRevocationLog();
+  const preAuth = createPreAuthGate({
+    max: deps.pendingPerAddress ?? (() => LIMITS['mqtt.pending_connections_per_address'].defaultValue),
+    onRefused: (transport) => metrics.refused.inc({ transport, reason: 'too_many_pending_connections' }),
+  });
 
   const channel = createProvisioningChannel({
     provisioning: deps.provisioning,
@@ -130,8 +156,15 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
 
   const subscribe = createSubscribeHandlers({ sessions, provisioningSessions, channel, metrics });
   const aedes = await Aedes.createBroker({
-    // A client has 10 s to send CONNECT after the socket opens.
-    connectTimeout: 10_000,
+    // A client has this long to send CONNECT once its TLS handshake (or WebSocket upgrade) is done;
+    // the handshake has its own deadline in the listeners (MOORING_MQTT_HANDSHAKE_TIMEOUT_SECONDS).
+    connectTimeout: deps.connectTimeoutMs ?? 10_000,
+    // Malformed CONNECTs close without CONNACK; keep-alive 0 or too long becomes the maximum.
+    preConnect: checkConnect({
+      maxKeepaliveSeconds: deps.maxKeepaliveSeconds ?? 1200,
+      onMalformed: (client, reason) =>
+        metrics.refused.inc({ transport: pendingMeta.get(client)?.transport ?? 'mqtts', reason }),
+    }),
     // Deliveries to a subscriber whose socket stays blocked this long are abandoned, so one stuck
     // client cannot stall the broker (the same time the platform's own writes wait).
     drainTimeout: (deps.outboundLimits ?? DEFAULT_OUTBOUND_LIMITS).drainTimeoutMs,
@@ -148,6 +181,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       metrics,
       logger,
       refusals: deps.refusals,
+      limiter: deps.limiter,
     }),
     authorizePublish: createPublishHandler({
       sessions,
@@ -201,10 +235,23 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     }),
   ];
 
+  // CONNACK written (accepted or refused): the connection no longer counts as pending.
+  aedes.on('connackSent', (_packet, client) => {
+    const counted = pendingMeta.get(client)?.counted;
+    if (counted) preAuth.answered(counted);
+  });
+
   return {
+    admit: (socket, transport) => preAuth.admit(socket, transport),
     handle(stream, meta) {
       const client = aedes.handle(stream, undefined as never);
       pendingMeta.set(client, meta);
+      limitPacketSize(client, deps.maxPacketBytes ?? 128 * 1024, () => {
+        // Recorded as the disconnect reason (presence) before the close.
+        const session = sessions.get(client);
+        if (session) session.closeReason ??= 'packet_too_large';
+        metrics.refused.inc({ transport: meta.transport, reason: 'packet_too_large' });
+      });
     },
     get connectedDevices() {
       return lifecycle.readySessions;

@@ -18,6 +18,8 @@ import type { PeerCertificate } from '../../domains/pki/pki.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
 import type { Logger, Metrics } from '../../platform/observability.js';
 import type { RefusalLog } from '../../domains/fleet/refusal-log.js';
+import type { Limiter } from '../../platform/limits/limits.js';
+import { rateLimited } from '../../platform/limits/refusal.js';
 import { createOutbound, type OutboundLimits } from './outbound.js';
 import { CONNACK_RETURN_CODES, type ConnectRefusalCode } from './return-codes.js';
 import type { RevocationLog } from './revocations.js';
@@ -29,6 +31,8 @@ export class ConnectRefusal extends Error {
     readonly code: ConnectRefusalCode,
     /** The `reason` label of `mooring_refused_total`. */
     readonly reason: string,
+    /** What the stored refusal says besides the reason (the limit, its value, the wait). */
+    readonly detail?: string,
   ) {
     super(reason);
   }
@@ -69,6 +73,8 @@ export interface ConnectDeps {
   logger: Logger;
   /** Where refused connects of an authenticated device are kept. */
   refusals?: Pick<RefusalLog, 'refused'> | undefined;
+  /** Counts CONNECTs per client id (`mqtt.connects_per_client_id`); none: not limited. */
+  limiter?: Pick<Limiter, 'consume'> | undefined;
 }
 
 /** aedes' `authenticate` hook. */
@@ -109,6 +115,27 @@ export function createConnectHandler(deps: ConnectDeps) {
       logger.error({ err }, 'device authentication failed');
       throw new ConnectRefusal('NOT_READY', 'auth_error');
     }
+  }
+
+  /**
+   * A reconnect loop, or two holders of one credential taking the session from each other: CONNECTs
+   * per client id are limited (`mqtt.connects_per_client_id`). Counted only once the credential is
+   * proven, so nobody can use up a device's allowance with its client id alone.
+   */
+  async function checkConnectRate(a: ConnectAttempt) {
+    if (!deps.limiter) return;
+    const { tenantId, deviceId } = a.device!;
+    const decision = await deps.limiter.consume('mqtt.connects_per_client_id', {
+      key: `${tenantId}/${a.client.id}`,
+      tenantId,
+      deviceId,
+    });
+    if (!decision.allowed)
+      throw new ConnectRefusal(
+        'RATE_LIMITED',
+        'rate_limited',
+        rateLimited(decision, `with client id ${a.client.id}`).message,
+      );
   }
 
   /** The connection went away while its credential was looked up: nothing to register (its 'close' has fired already, so it would never leave the registry). */
@@ -232,6 +259,7 @@ export function createConnectHandler(deps: ConnectDeps) {
   const deviceConnect: readonly ConnectStep[] = [
     checkCredentialShape,
     authenticate,
+    checkConnectRate,
     checkConnectionOpen,
     checkRevokedDuringAuth,
     checkClientIdHolder,
@@ -295,7 +323,7 @@ export function createConnectHandler(deps: ConnectDeps) {
             kind: 'connect_refused',
             code: err.code,
             topic: null,
-            message: `connect refused: ${err.reason}`,
+            message: `connect refused: ${err.reason}${err.detail ? `: ${err.detail}` : ''}`,
           });
         return refuse(meta.transport, done, err.code, err.reason);
       }

@@ -39,6 +39,8 @@ export const CONNACK_RETURN_CODES = {
   CLIENT_ID_REJECTED: ConnackReturnCode.IDENTIFIER_REJECTED,
   /** The store failed while the credential was checked: retry with backoff. */
   NOT_READY: ConnackReturnCode.SERVER_UNAVAILABLE,
+  /** Too many CONNECTs with this client id (`mqtt.connects_per_client_id`): retry after the window. */
+  RATE_LIMITED: ConnackReturnCode.SERVER_UNAVAILABLE,
 } as const satisfies Partial<Record<ErrorCode, ConnackReturnCode>>;
 export type ConnectRefusalCode = keyof typeof CONNACK_RETURN_CODES;
 

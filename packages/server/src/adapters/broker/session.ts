@@ -14,6 +14,8 @@ export interface ConnectionMeta {
   remoteAddress: string | null;
   /** Set on mutual TLS connections: the client certificate the TLS layer verified. */
   certificate?: PeerCertificate;
+  /** The socket the pre-auth gate counted (`pre-auth.ts`): it stops counting when CONNACK is written. */
+  counted?: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined };
 }
 
 /** Granted subscriptions of one connection: filter → granted QoS. */

@@ -252,9 +252,11 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     '/mqtt',
     { websocket: true, config: { auth: 'none' }, schema: { hide: true } },
     (socket, request) => {
+      // Over its address's cap of MQTT connections before CONNACK (adapters/broker/pre-auth.ts).
+      if (!opts.broker.admit(request.socket, 'wss')) return void socket.terminate();
       const stream = createWebSocketStream(socket);
       stream.on('error', () => socket.terminate());
-      opts.broker.handle(stream, { transport: 'wss', remoteAddress: request.ip });
+      opts.broker.handle(stream, { transport: 'wss', remoteAddress: request.ip, counted: request.socket });
     },
   );
 

@@ -75,6 +75,7 @@ export const ABNORMAL_DISCONNECTS = [
   'keepalive_timeout',
   'protocol_error',
   'slow_consumer',
+  'packet_too_large',
   'session_taken_over',
 ] as const;
 /** OTA operation states that end in failure (docs/ota.md). */

@@ -70,6 +70,17 @@ export const LIMITS = {
     description:
       'CONNECTs with one client id per minute (a reconnect loop, or two holders of one credential)',
   },
+  'mqtt.pending_connections_per_address': {
+    scope: 'address',
+    unit: 'connections',
+    windowMs: null,
+    // Far above one device (or a gateway's few), room for a NAT address whose devices reconnect at
+    // once (each holds a place for only its handshake and CONNECT), and a bound on idle sockets.
+    defaultValue: 100,
+    state: 'limiter',
+    description:
+      'MQTT connections of one address not yet answered with CONNACK (TLS handshake and CONNECT under way), all MQTT listeners together',
+  },
   'mqtt.connects_per_listener': {
     scope: 'listener',
     unit: 'connects',
