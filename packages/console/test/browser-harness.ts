@@ -154,7 +154,11 @@ export async function openAs(
  */
 export async function assertOnScreen(page: Page, name: string): Promise<void> {
   await page.getByRole('heading', { name, level: 1 }).waitFor();
-  assert.equal(await page.title(), `${name} · Mooring console`);
+  // The title is set by an effect after the screen paints: on a loaded machine it can come a moment
+  // after the heading, so it is waited for (briefly), then asserted.
+  const title = `${name} · Mooring console`;
+  await page.waitForFunction((t) => document.title === t, title, { timeout: 5_000 }).catch(() => undefined);
+  assert.equal(await page.title(), title);
   const nav = page.getByRole('navigation', { name: 'Screens' });
   assert.equal(await nav.getByRole('link', { name }).getAttribute('aria-current'), 'page');
 }
