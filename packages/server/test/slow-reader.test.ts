@@ -33,7 +33,11 @@ interface Setup {
 async function setup(): Promise<Setup> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mooring-slow-'));
   // A client that reads nothing is cut off after 5 s here (30 s by default): the same rule, sooner.
-  const server = await startServerProcess(dataDir, { MOORING_MQTT_DRAIN_TIMEOUT_SECONDS: '5' });
+  // Thousands of commands are queued with one key in seconds: more than its REST limit allows.
+  const server = await startServerProcess(dataDir, {
+    MOORING_MQTT_DRAIN_TIMEOUT_SECONDS: '5',
+    MOORING_LIMIT_REST_REQUESTS_PER_KEY: '1000000',
+  });
   const token = await bootstrapAdminToken(
     (path, body, bearer) => server.call('POST', path, { body, ...(bearer ? { token: bearer } : {}) }),
     dataDir,
