@@ -5,42 +5,21 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { artifactSignedText } from '@mooring/protocol';
 import { startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
+import { runCli, type Run } from './run-cli.js';
 
-const BIN = fileURLToPath(new URL('../bin/mooring.mjs', import.meta.url));
 let t: TestPlatform;
 let work: string;
 let base: string[];
 let tenantId: string;
 
-function mooring(args: string[]): Promise<{ code: number; stdout: string; stderr: string; json: any }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...base, ...args, '--json'], {
-      env: { ...process.env, MOORING_CONFIG_DIR: join(work, 'config') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        /* not JSON */
-      }
-      resolve({ code: code ?? -1, stdout, stderr, json });
-    });
-  });
+function mooring(args: string[]): Promise<Run> {
+  return runCli([...base, ...args, '--json'], { configDir: join(work, 'config') });
 }
 
 before(async () => {

@@ -20,44 +20,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MooringClient, OPERATIONS } from '@mooring/client';
 import { ADMIN_TEST_PASSWORD, startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
+import { BIN, runCli, type Run } from './run-cli.js';
 import { deviceKeyAndCsr } from '../../server/test/openssl.js';
 import { buildProgram } from '../src/main.js';
 
-const BIN = fileURLToPath(new URL('../bin/mooring.mjs', import.meta.url));
 let t: TestPlatform;
 let work: string;
 let caFile: string;
 let server: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
-
 function mooring(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, MOORING_CONFIG_DIR: join(work, 'config'), ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        /* not JSON */
-      }
-      resolve({ code: code ?? -1, stdout, stderr, json });
-    });
-    child.stdin.end(opts.stdin ?? '');
-  });
+  return runCli(args, { configDir: join(work, 'config'), ...opts });
 }
 
 before(async () => {

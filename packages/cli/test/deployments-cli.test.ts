@@ -5,30 +5,21 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   eventually,
   startTestPlatform,
   type HttpResponse,
   type TestPlatform,
 } from '../../server/test/harness.js';
+import { serverArgs, startCli, type Run } from './run-cli.js';
 
-const BIN = fileURLToPath(new URL('../bin/mooring.mjs', import.meta.url));
 let t: TestPlatform;
 let work: string;
 let caFile: string;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
 
 interface Made {
   deviceId: string;
@@ -69,28 +60,9 @@ interface Tenant {
 }
 
 function start(apiKey: string, args: string[]) {
-  const child = spawn(
-    process.execPath,
-    [BIN, '--server', `https://localhost:${t.platform.httpPort}`, '--ca', caFile, '--token', apiKey, ...args],
-    { env: { ...process.env, MOORING_CONFIG_DIR: join(work, 'config') }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const done = new Promise<Run>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        /* not one JSON document */
-      }
-      resolve({ code: code ?? -1, stdout, stderr, json });
-    });
+  return startCli([...serverArgs(t.platform.httpPort, caFile, apiKey), ...args], {
+    configDir: join(work, 'config'),
   });
-  return { done, stdout: () => stdout };
 }
 
 async function tenant(): Promise<Tenant> {

@@ -10,49 +10,22 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { eventually, startTestPlatform, type TestPlatform } from '../../server/test/harness.js';
+import { runCli, serverArgs, type Run } from './run-cli.js';
 
-const BIN = fileURLToPath(new URL('../bin/mooring.mjs', import.meta.url));
 let t: TestPlatform;
 let work: string;
 let caFile: string;
 let apiKey: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
-
 function mooring(args: string[], token = apiKey): Promise<Run> {
-  const child = spawn(
-    process.execPath,
-    [BIN, '--server', `https://localhost:${t.platform.httpPort}`, '--ca', caFile, '--token', token, ...args],
-    { env: { ...process.env, MOORING_CONFIG_DIR: join(work, 'config') }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise<Run>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        /* not one JSON document */
-      }
-      resolve({ code: code ?? -1, stdout, stderr, json });
-    });
+  return runCli([...serverArgs(t.platform.httpPort, caFile, token), ...args], {
+    configDir: join(work, 'config'),
   });
 }
 
