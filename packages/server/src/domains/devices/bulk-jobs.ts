@@ -125,9 +125,32 @@ export function createDeviceBulkJobService(deps: DeviceBulkJobDeps): DeviceBulkJ
     return { changed: changed.size, skipped: [] };
   }
 
+  /**
+   * The job's end in the audit trail, reported inside the transaction that ends it: the audit writer
+   * appends it to that transaction, so the end and its record are stored together.
+   */
+  function auditEnd(ended: BulkJobRow) {
+    deps.audit?.({
+      tenantId: ended.tenant_id,
+      actor: 'system',
+      action: 'device.bulk.finished',
+      target: ended.id,
+      outcome: ended.status === 'done' ? 'success' : 'failure',
+      changes: {
+        action: ended.action,
+        filter: ended.filter,
+        requestedBy: ended.created_by,
+        matched: ended.matched,
+        processed: ended.processed,
+        changed: ended.changed,
+        skipped: ended.skipped,
+        ...(ended.error ? { error: ended.error } : {}),
+      },
+    });
+  }
+
   /** Works one chunk of the oldest open job, or ends it; false when no job is open. */
   async function step(): Promise<boolean> {
-    let ended: BulkJobRow | undefined;
     let failed: { job: BulkJobRow; error: unknown } | undefined;
     const worked = await transaction(async (tx) => {
       const job = await tx.nextOpen();
@@ -135,7 +158,7 @@ export function createDeviceBulkJobService(deps: DeviceBulkJobDeps): DeviceBulkJ
       const ids = await tx.chunk(job.id, job.cursor, chunkSize);
       const at = now();
       if (ids.length === 0) {
-        ended = await tx.finish(job.id, 'done', at, null);
+        auditEnd(await tx.finish(job.id, 'done', at, null));
         return true;
       }
       try {
@@ -160,27 +183,12 @@ export function createDeviceBulkJobService(deps: DeviceBulkJobDeps): DeviceBulkJ
       return true;
     });
     if (failed) {
-      const message = failed.error instanceof Error ? failed.error.message : String(failed.error);
-      ended = await store.finish(failed.job.id, 'failed', now(), message.slice(0, 500));
-    }
-    if (ended) {
-      deps.audit?.({
-        tenantId: ended.tenant_id,
-        actor: 'system',
-        action: 'device.bulk.finished',
-        target: ended.id,
-        outcome: ended.status === 'done' ? 'success' : 'failure',
-        changes: {
-          action: ended.action,
-          filter: ended.filter,
-          requestedBy: ended.created_by,
-          matched: ended.matched,
-          processed: ended.processed,
-          changed: ended.changed,
-          skipped: ended.skipped,
-          ...(ended.error ? { error: ended.error } : {}),
-        },
-      });
+      const { job, error } = failed;
+      const message = error instanceof Error ? error.message : String(error);
+      // In a transaction of its own: the one the chunk failed in may be broken.
+      await transaction(async (tx) =>
+        auditEnd(await tx.finish(job.id, 'failed', now(), message.slice(0, 500))),
+      );
     }
     return worked;
   }
