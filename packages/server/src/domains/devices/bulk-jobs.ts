@@ -120,8 +120,11 @@ export function createDeviceBulkJobService(deps: DeviceBulkJobDeps): DeviceBulkJ
       ...tokenDevices,
     ]);
     // Every device of the chunk: a session that authenticated before the revocation goes either way.
-    for (const deviceId of ids)
-      deps.bus.publish('device.disconnect', { deviceId, reason: 'credentials_revoked' });
+    // After the commit: dropped earlier, a device could reconnect with a credential not yet revoked.
+    whenCommitted(() => {
+      for (const deviceId of ids)
+        deps.bus.publish('device.disconnect', { deviceId, reason: 'credentials_revoked' });
+    });
     return { changed: changed.size, skipped: [] };
   }
 
