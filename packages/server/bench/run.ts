@@ -977,6 +977,11 @@ async function main() {
     // connect and mutual-TLS phases), and reconnect phases reuse client ids.
     MOORING_LIMIT_MQTT_PENDING_CONNECTIONS_PER_ADDRESS: String(Number.MAX_SAFE_INTEGER),
     MOORING_LIMIT_MQTT_CONNECTS_PER_CLIENT_ID: String(Number.MAX_SAFE_INTEGER),
+    // The command, configuration and webhook phases send as fast as the server takes them, to few
+    // devices and one tenant.
+    MOORING_LIMIT_COMMANDS_CREATED_PER_DEVICE: String(Number.MAX_SAFE_INTEGER),
+    MOORING_LIMIT_CONFIG_WRITES_PER_DEVICE: String(Number.MAX_SAFE_INTEGER),
+    MOORING_LIMIT_WEBHOOKS_DELIVERIES_PER_TENANT: String(Number.MAX_SAFE_INTEGER),
   };
   const nodeFlags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 

@@ -18,6 +18,8 @@ before(async () => {
   t = await startTestPlatform({
     MOORING_DATABASE_URL: created.url,
     MOORING_LIMIT_MQTT_CONNECTS_PER_CLIENT_ID: '100000',
+    // Desired configuration changes every 50 ms among 10 devices: past 60 writes per device a minute.
+    MOORING_LIMIT_CONFIG_WRITES_PER_DEVICE: '100000',
   });
 });
 after(async () => {

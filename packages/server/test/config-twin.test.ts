@@ -14,7 +14,11 @@ import { runTwinChurn, seeded } from './twin-churn.js';
 let t: TestPlatform;
 before(async () => {
   // The churn test reconnects its devices 1,000 times on purpose, far above mqtt.connects_per_client_id.
-  t = await startTestPlatform({ MOORING_LIMIT_MQTT_CONNECTS_PER_CLIENT_ID: '100000' });
+  t = await startTestPlatform({
+    MOORING_LIMIT_MQTT_CONNECTS_PER_CLIENT_ID: '100000',
+    // The churn test changes desired configuration every 50 ms: past 60 writes per device a minute.
+    MOORING_LIMIT_CONFIG_WRITES_PER_DEVICE: '100000',
+  });
 });
 after(async () => {
   await t.stop();

@@ -282,3 +282,72 @@ test('a 429 is listed as a limit event and a fleet problem; a flood stores a bou
   const unknown = await read('/v1/limit-events?name=rest.nope');
   assert.equal(unknown.status, 400, unknown.text);
 });
+
+test('commands and desired configuration of a device: limit + 1 is a 429 naming the limit; nothing is changed; another device is not held', async () => {
+  const a = await t.tenant();
+  const owner = await key(a.tenantId);
+  const held = await t.device(owner);
+  const other = await t.device(owner);
+  const set = await t.call('PUT', `/v1/devices/${held.deviceId}/limits`, {
+    token: owner,
+    body: {
+      items: [
+        { limit: 'commands.created_per_device', value: 3 },
+        { limit: 'config.writes_per_device', value: 2 },
+      ],
+    },
+  });
+  assert.equal(set.status, 200, set.text);
+
+  const command = (deviceId: string) =>
+    t.call('POST', `/v1/devices/${deviceId}/commands`, { token: owner, body: { name: 'reboot' } });
+  for (let i = 0; i < 3; i++) assert.equal((await command(held.deviceId)).status, 201);
+  const refused = await command(held.deviceId);
+  assert.equal(refused.status, 429, refused.text);
+  assert.equal(refused.body.code, 'RATE_LIMITED');
+  assert.equal(refused.body.limit, 'commands.created_per_device');
+  assert.equal(refused.body.scope, 'device');
+  assert.equal(refused.body.configured, 3);
+  assert.equal(refused.body.observed, 4);
+  const wait = Number(refused.body.retryAfterMs);
+  assert.ok(wait > 0 && wait <= 60_000, `retryAfterMs ${wait}`);
+  assert.equal(refused.headers['retry-after'], String(Math.ceil(wait / 1000)));
+  const listed = await t.call('GET', `/v1/devices/${held.deviceId}/commands`, { token: owner });
+  assert.equal(listed.status, 200, listed.text);
+  assert.equal(listed.body.items.length, 3, 'the refused command was not created');
+  // Another device's count is its own (the server's default, 60 a minute).
+  assert.equal((await command(other.deviceId)).status, 201);
+
+  const desired = (n: number) =>
+    t.call('PATCH', `/v1/devices/${held.deviceId}/config/desired`, {
+      token: owner,
+      body: { n },
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
+  assert.equal((await desired(1)).status, 200);
+  assert.equal((await desired(2)).status, 200);
+  const writeRefused = await desired(3);
+  assert.equal(writeRefused.status, 429, writeRefused.text);
+  assert.equal(writeRefused.body.limit, 'config.writes_per_device');
+  assert.equal(writeRefused.body.configured, 2);
+  const twin = await t.call('GET', `/v1/devices/${held.deviceId}/config`, { token: owner });
+  assert.equal(twin.status, 200, twin.text);
+  assert.deepEqual(
+    { version: twin.body.desired.version, doc: twin.body.desired.document },
+    {
+      version: 2,
+      doc: { n: 2 },
+    },
+  );
+
+  // Both refusals are the device's limit events.
+  const reader = await key(a.tenantId);
+  const events = await until(async () => {
+    const r = await t.call('GET', `/v1/limit-events?deviceId=${held.deviceId}`, { token: reader });
+    if (r.status === 429) return undefined; // this file's REST limit per key is low: poll on
+    assert.equal(r.status, 200, r.text);
+    const names = new Set((r.body.items as { limit: string }[]).map((e) => e.limit));
+    return names.size === 2 ? names : undefined;
+  }, 'the device limit events');
+  assert.deepEqual([...events].sort(), ['commands.created_per_device', 'config.writes_per_device']);
+});

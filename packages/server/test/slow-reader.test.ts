@@ -33,10 +33,12 @@ interface Setup {
 async function setup(): Promise<Setup> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mooring-slow-'));
   // A client that reads nothing is cut off after 5 s here (30 s by default): the same rule, sooner.
-  // Thousands of commands are queued with one key in seconds: more than its REST limit allows.
+  // Thousands of commands are queued with one key, to two devices, in seconds: more than the REST
+  // limit per key and the command limit per device allow.
   const server = await startServerProcess(dataDir, {
     MOORING_MQTT_DRAIN_TIMEOUT_SECONDS: '5',
     MOORING_LIMIT_REST_REQUESTS_PER_KEY: '1000000',
+    MOORING_LIMIT_COMMANDS_CREATED_PER_DEVICE: '1000000',
   });
   const token = await bootstrapAdminToken(
     (path, body, bearer) => server.call('POST', path, { body, ...(bearer ? { token: bearer } : {}) }),

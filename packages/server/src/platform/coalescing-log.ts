@@ -9,7 +9,11 @@
  *
  * The broker's refusals of devices (domains/fleet/refusal-log.ts) and the limit events
  * (domains/limits/event-log.ts) are two such logs.
+ *
+ * The writes run outside any ambient transaction (store/ambient.ts): a refusal is often recorded by a
+ * request whose transaction its own refusal then rolls back, and the record must outlive it.
  */
+import { outsideTransaction } from '../store/ambient.js';
 
 export interface CoalescedRow {
   at: number;
@@ -69,7 +73,7 @@ export function createCoalescingLog<Row extends CoalescedRow>(
   function queue(r: Row) {
     if (queued.length >= MAX_QUEUED) return options.onError(new Error(`${options.name} queue full`), 1);
     queued.push(r);
-    if (queued.length === 1) queueMicrotask(write);
+    if (queued.length === 1) queueMicrotask(() => outsideTransaction(write));
   }
 
   function write() {

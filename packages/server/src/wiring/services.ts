@@ -9,6 +9,7 @@ import { limitStore } from '../domains/limits/store.js';
 import { createOverrideCache, storeResolver } from '../domains/limits/resolver.js';
 import { createLimitService } from '../domains/limits/service.js';
 import { createLimitEventLog } from '../domains/limits/event-log.js';
+import { createLimitGate } from '../domains/limits/gate.js';
 import { createCommandService } from '../domains/commands/service.js';
 import { commandStore } from '../domains/commands/store.js';
 import { createDeviceService } from '../domains/devices/service.js';
@@ -155,6 +156,7 @@ export async function createServices(deps: ServiceDeps) {
     store: limitRecords,
     onError: (err, dropped) => logger.warn({ err, dropped }, 'limit events not stored'),
   });
+  const limitGate = createLimitGate(limits, limitEventLog);
   const tenancy = createTenancyService({ store: tenancyStore(db) });
   const roles = createRoleService({ store: roleStore(db), transaction: transactionOf(db, roleStore) });
   const devices = createDeviceService({
@@ -198,6 +200,7 @@ export async function createServices(deps: ServiceDeps) {
     defaultTtlSeconds: config.commandDefaultTtlSeconds,
     maxTtlSeconds: config.commandMaxTtlSeconds,
     requireDevice,
+    limit: limitGate,
   });
   const presence = createPresenceService({
     store: presenceStore(db),
@@ -346,6 +349,7 @@ export async function createServices(deps: ServiceDeps) {
     cursors,
     schemas: createSchemaChecker(),
     requireDevice,
+    limit: limitGate,
   });
 
   // Revocations and desired configuration for many devices: jobs worked in chunks (docs/api.md).
@@ -413,6 +417,8 @@ export async function createServices(deps: ServiceDeps) {
     retryScale: config.webhookRetryScale,
     logger: logger.child({ component: 'webhooks' }),
     onVerified: () => void interest.refresh().catch(() => undefined),
+    limits,
+    limitEvents: limitEventLog,
   });
   // Every platform event is also spooled for the tenant's MQTT bridges, in the fan-out's transaction.
   const bridgeSink = (tx: Queryable): EventSink => ({

@@ -8,6 +8,7 @@ import { clampLimit, type Cursors } from '../../platform/pagination.js';
 import type { TenantCaller } from '../../platform/caller.js';
 import type { Command, CommandService } from './commands.js';
 import { toCommand, type CommandStore } from './store.js';
+import { deviceSubject, type LimitGate } from '../limits/limits.js';
 
 export interface CommandDeps {
   store: CommandStore;
@@ -20,6 +21,8 @@ export interface CommandDeps {
   defaultTtlSeconds: number;
   maxTtlSeconds: number;
   requireDevice(caller: TenantCaller, deviceId: string): Promise<unknown>;
+  /** Counts `commands.created_per_device`; absent, commands are not limited (unit tests). */
+  limit?: LimitGate;
   now?: () => number;
 }
 
@@ -38,6 +41,11 @@ export function createCommandService(deps: CommandDeps): CommandService {
   const service: CommandService = {
     async create(caller, deviceId, input) {
       await deps.requireDevice(caller, deviceId);
+      await deps.limit?.(
+        'commands.created_per_device',
+        deviceSubject(caller.tenantId, deviceId),
+        'to this device',
+      );
       const paramsJson = input.params === undefined ? null : JSON.stringify(input.params);
       if (paramsJson !== null && Buffer.byteLength(paramsJson) > MAX_COMMAND_DOCUMENT_BYTES) {
         throw Errors.validation(`params are limited to ${MAX_COMMAND_DOCUMENT_BYTES} bytes of JSON`, [

@@ -17,6 +17,7 @@ import { parseDesiredPatch, planChange } from './merge.js';
 import type { ConfigService, ConfigSide, ConfigSideName, DeviceConfig } from './config.js';
 import { toHistoryEntry, type ConfigRow, type ConfigStore } from './store.js';
 import type { SchemaChecker } from './schemas.js';
+import { deviceSubject, type LimitGate } from '../limits/limits.js';
 
 export interface ConfigDeps {
   store: ConfigStore;
@@ -27,6 +28,8 @@ export interface ConfigDeps {
   schemas: SchemaChecker;
   /** The device of the caller's tenant with its tags; DEVICE_NOT_FOUND otherwise. */
   requireDevice(caller: TenantCaller, deviceId: string): Promise<{ tags: readonly string[] }>;
+  /** Counts `config.writes_per_device` for single-device writes; absent, they are not limited. */
+  limit?: LimitGate;
   now?: () => number;
 }
 
@@ -145,6 +148,11 @@ export function createConfigService(deps: ConfigDeps): ConfigService {
     async setDesired(caller, deviceId, rawPatch, options = {}) {
       const device = await deps.requireDevice(caller, deviceId);
       const patch = parsePatch(rawPatch);
+      await deps.limit?.(
+        'config.writes_per_device',
+        deviceSubject(caller.tenantId, deviceId),
+        'of this device',
+      );
       const schemas = await store.schemasForTags(caller.tenantId, device.tags);
       const actor = principalName(caller.principal);
       const row = await deps.transaction(async (tx) => {

@@ -8,29 +8,21 @@
  * platform/coalescing-log.ts). So the rows' `1 + suppressed` add up to the refusals this
  * node saw, and a flood costs at most one row per subject and window.
  */
-import type { LimitDecision } from '../../platform/limits/limits.js';
 import {
   COALESCING_WINDOW_MS,
   createCoalescingLog,
   type CoalescingLog,
 } from '../../platform/coalescing-log.js';
 import type { LimitEventRow } from './store.js';
+import type { LimitEventRecorder } from './limits.js';
 
 export const LIMIT_EVENT_WINDOW_MS = COALESCING_WINDOW_MS;
 /** How long limit events are kept: housekeeping deletes older rows. */
 export const LIMIT_EVENT_RETENTION_MS = 30 * 86_400_000;
 
-/** Whose refusal: the tenant, the count's subject (api-key:ID, user:ID, device:ID), the device if any. */
-export interface LimitEventSubject {
-  tenantId: string;
-  subject: string;
-  deviceId?: string | undefined;
-}
+export type { LimitEventSubject } from './limits.js';
 
-export interface LimitEventLog extends Omit<CoalescingLog<LimitEventRow>, 'record'> {
-  /** A refusal by a limit. Returns whether a row is written for it now. */
-  exceeded(who: LimitEventSubject, decision: LimitDecision): boolean;
-}
+export interface LimitEventLog extends Omit<CoalescingLog<LimitEventRow>, 'record'>, LimitEventRecorder {}
 
 export function createLimitEventLog(deps: {
   store: {

@@ -9,6 +9,7 @@
  */
 import type { TenantCaller } from '../../platform/caller.js';
 import type { LimitName, LimitScope } from '../../platform/limits/catalogue.js';
+import type { LimitDecision, LimitSubject } from '../../platform/limits/limits.js';
 import type { Page } from '../../platform/pagination.js';
 
 export interface LimitValue {
@@ -57,4 +58,41 @@ export interface LimitService {
   setDeviceLimits(caller: TenantCaller, deviceId: string, input: LimitOverrideInput): Promise<LimitValue[]>;
   /** Refusals by a limit, newest first. */
   events(caller: TenantCaller, query: LimitEventQuery): Promise<Page<LimitEvent>>;
+}
+
+/** Whose refusal a limit event records: the tenant, the count's subject (api-key:ID, device:ID…), the device if any. */
+export interface LimitEventSubject {
+  tenantId: string;
+  subject: string;
+  deviceId?: string | undefined;
+}
+
+/** Where refusals by a limit are recorded (event-log.ts): bounded, never waited for. */
+export interface LimitEventRecorder {
+  /** A refusal by a limit. Returns whether a row is written for it now. */
+  exceeded(who: LimitEventSubject, decision: LimitDecision): boolean;
+}
+
+export interface GateSubject extends LimitSubject {
+  /** The tenant is known wherever a gate is used: its limit events are the tenant's. */
+  readonly tenantId: string;
+  /** How the limit event names whose count it was (`device:ID`, `tenant:ID`). */
+  readonly name: string;
+}
+
+/**
+ * A limit enforced where its unit is spent (gate.ts): counts one unit (or `cost`) and, when it does
+ * not fit, records the limit event and throws `RATE_LIMITED` naming the limit. Called before the work
+ * the limit protects, so a refused call changes nothing.
+ */
+export type LimitGate = (
+  limit: LimitName,
+  subject: GateSubject,
+  what?: string,
+  cost?: number,
+) => Promise<void>;
+
+/** The subject of a limit counted per device. */
+export function deviceSubject(tenantId: string, deviceId: string): GateSubject {
+  return { key: `${tenantId}/${deviceId}`, tenantId, deviceId, name: `device:${deviceId}` };
 }

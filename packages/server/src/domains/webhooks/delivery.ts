@@ -7,8 +7,14 @@
  * kept per endpoint for its next deliveries. Every attempt is logged; a 2xx delivers, 410 disables the
  * endpoint, anything else is retried on the schedule (`Retry-After` honoured) until the delivery is
  * dead.
+ *
+ * A tenant's deliveries are limited per minute (`webhooks.deliveries_per_tenant`): one over it is
+ * given back unsent (no attempt counted) and the tenant's deliveries wait, unclaimed, until its
+ * window ends, so one tenant's burst neither loses its events nor holds the other tenants' back.
  */
 import { randomBytes } from 'node:crypto';
+import type { Limiter } from '../../platform/limits/limits.js';
+import type { LimitEventRecorder } from '../limits/limits.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../platform/observability.js';
 import {
@@ -45,6 +51,9 @@ export interface DeliveryWorkerDeps {
   claimMs?: number;
   /** A run stops claiming after this long; what it started it finishes. */
   maxRunMs?: number;
+  /** Counts `webhooks.deliveries_per_tenant`; absent, deliveries are not limited. */
+  limits?: Limiter;
+  limitEvents?: LimitEventRecorder;
 }
 
 /** How long the delivery log keeps a delivered delivery, and a dead one (a dead letter to replay). */
@@ -75,6 +84,28 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
   const tokens = createTokenCache({ box, allowList: deps.allowList, request });
   const claimedBy = `${deps.nodeId}#${randomBytes(6).toString('hex')}`;
   let released = false;
+  /** Tenants over their delivery rate, and when their window ends. */
+  const waiting = new Map<string, number>();
+
+  function waitingTenants(t: number): string[] {
+    for (const [tenant, until] of waiting) if (until <= t) waiting.delete(tenant);
+    return [...waiting.keys()];
+  }
+
+  /** Whether the delivery fits its tenant's rate; when not, it is given back and the tenant waits. */
+  async function withinRate(d: DeliveryWithEvent): Promise<boolean> {
+    if (!deps.limits) return true;
+    const decision = await deps.limits.consume('webhooks.deliveries_per_tenant', {
+      key: d.tenant_id,
+      tenantId: d.tenant_id,
+    });
+    if (decision.allowed) return true;
+    const until = now() + decision.retryAfterMs;
+    waiting.set(d.tenant_id, until);
+    deps.limitEvents?.exceeded({ tenantId: d.tenant_id, subject: `tenant:${d.tenant_id}` }, decision);
+    await store.unclaim(d.id, claimedBy, until);
+    return false;
+  }
 
   function secretsOf(e: EndpointRow, t: number): string[] {
     const secrets = [box.open(e.secret)];
@@ -243,12 +274,20 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
                 limit: room,
                 perEndpoint,
                 inFlight: busy,
+                waitingTenants: waitingTenants(now()),
               })
             : [];
         // Each batch reads its endpoints afresh: a run lasts up to maxRunMs, and a rotated secret, a
         // new password or CA must not wait for the next run to be used.
         const endpoints = new Map<string, EndpointRow>();
         for (const d of claimed) {
+          const waitUntil = waiting.get(d.tenant_id);
+          if (waitUntil !== undefined) {
+            // Claimed in the same batch as the delivery that found the tenant over its rate.
+            await store.unclaim(d.id, claimedBy, waitUntil);
+            continue;
+          }
+          if (!(await withinRate(d))) continue;
           let e = endpoints.get(d.endpoint_id);
           if (!e) {
             e = await store.endpointById(d.endpoint_id);

@@ -278,6 +278,8 @@ export function webhookStore(db: Queryable) {
       perEndpoint: number;
       /** Requests this node has in flight, by endpoint id. */
       inFlight: ReadonlyMap<string, number>;
+      /** Tenants whose deliveries wait (over `webhooks.deliveries_per_tenant`): none of theirs is claimed. */
+      waitingTenants?: readonly string[];
     }): Promise<DeliveryWithEvent[]> {
       const busy = [...q.inFlight].filter(([, k]) => k > 0);
       const candidates = await db.query<{ id: string }>(
@@ -286,9 +288,17 @@ export function webhookStore(db: Queryable) {
                   coalesce(b.n, 0) AS busy, d.next_attempt_at
              FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
              LEFT JOIN unnest($4::text[], $5::int[]) AS b(endpoint_id, n) ON b.endpoint_id = d.endpoint_id
-            WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.status = 'active') c
+            WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.status = 'active'
+              AND NOT (d.tenant_id = ANY($6::text[]))) c
           WHERE k + busy <= $3 ORDER BY next_attempt_at, id LIMIT $2`,
-        [q.now, q.limit, q.perEndpoint, busy.map(([id]) => id), busy.map(([, k]) => k)],
+        [
+          q.now,
+          q.limit,
+          q.perEndpoint,
+          busy.map(([id]) => id),
+          busy.map(([, k]) => k),
+          q.waitingTenants ?? [],
+        ],
       );
       if (candidates.length === 0) return [];
       return db.query<DeliveryWithEvent>(
@@ -438,6 +448,17 @@ export function webhookStore(db: Queryable) {
         [nodeId, now],
       );
       return rows.length;
+    },
+    /**
+     * Gives a claimed delivery back unsent (its tenant is over its delivery rate): the attempt its
+     * claim counted is taken back, and it is due again at `dueAt`.
+     */
+    async unclaim(deliveryId: string, claimedBy: string, dueAt: number): Promise<void> {
+      await db.query(
+        `UPDATE webhook_deliveries SET attempts = attempts - 1, next_attempt_at = $3, claimed_by = NULL
+          WHERE id = $1 AND claimed_by = $2 AND status = 'pending'`,
+        [deliveryId, claimedBy, dueAt],
+      );
     },
     /** Pending endpoints whose challenge is due, claimed until `claimUntil`. */
     async claimVerifications(now: number, claimUntil: number, limit: number): Promise<EndpointRow[]> {
