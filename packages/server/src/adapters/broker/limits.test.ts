@@ -308,6 +308,26 @@ test('a SUBSCRIBE past the cap closes the connection without SUBACK, its reason 
   fine.socket.destroy();
 });
 
+test('long filters count once each by their digest, and an UNSUBSCRIBE of one frees its place', async () => {
+  const r = await rig({ 'mqtt.subscriptions_per_connection': 2 }, 256 * 1024);
+  const c = await connected(r, 'ten_a.f1');
+  const long = (ch: string) => `x/${ch.repeat(60_000)}`;
+  subscribe(c, 1, long('a'));
+  await acked(c, 1);
+  subscribe(c, 2, long('a'));
+  await acked(c, 2);
+  subscribe(c, 3, long('b'));
+  await acked(c, 3);
+  c.socket.write(mqttPacket.generate({ cmd: 'unsubscribe', messageId: 4, unsubscriptions: [long('a')] }));
+  await acked(c, 4);
+  subscribe(c, 5, long('c'));
+  await acked(c, 5);
+  assert.deepEqual(subacks(c), [[0x80], [0x80], [0x80], [0x80]]);
+  subscribe(c, 6, long('d'));
+  await c.closed;
+  assert.equal(r.events.at(-1)!.d.observed, 3);
+});
+
 test('a packet too large is kept as a limit event of the device once it is known', async () => {
   const r = await rig({}, 1024);
   const id = 'ten_a.p1';

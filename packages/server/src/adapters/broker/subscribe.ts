@@ -18,6 +18,7 @@
  * say why; MQTT 5 would send DISCONNECT 0x97 (return-codes.ts). The count lives with the connection,
  * on the node that holds it, so it needs no shared store: the limiter gives only its value.
  */
+import { createHash } from 'node:crypto';
 import type { AedesPublishPacket, Client, Subscription } from 'aedes';
 import { isAllowedDeviceSubscription } from '@mooring/protocol';
 import type { LimitEventLog } from '../../domains/limits/event-log.js';
@@ -42,6 +43,13 @@ export interface SubscribeDeps {
 
 const CAP = 'mqtt.subscriptions_per_connection';
 
+/**
+ * How a filter is remembered for the cap: a long one (a filter may be 64 KiB) by its digest, so that
+ * the filters a connection asked for cost at most the cap × 64 bytes, refused ones included.
+ */
+const keyOf = (filter: string) =>
+  filter.length <= 64 ? filter : `#${createHash('sha256').update(filter).digest('base64')}`;
+
 type SubscribeDone = (error: Error | null, subscription?: Subscription | null) => void;
 
 export function createSubscribeHandlers(deps: SubscribeDeps) {
@@ -59,9 +67,10 @@ export function createSubscribeHandlers(deps: SubscribeDeps) {
       : LIMITS[CAP].defaultValue;
     let filters = asked.get(client);
     if (!filters) asked.set(client, (filters = new Set()));
-    if (filters.has(filter)) return undefined;
+    const key = keyOf(filter);
+    if (filters.has(key)) return undefined;
     if (filters.size < value) {
-      filters.add(filter);
+      filters.add(key);
       return undefined;
     }
     const over: LimitDecision = {
@@ -131,7 +140,7 @@ export function createSubscribeHandlers(deps: SubscribeDeps) {
       const subscriptions = subscriptionsOf(client);
       if (subscriptions) for (const filter of filters) subscriptions.delete(filter);
       const filtersAsked = asked.get(client);
-      if (filtersAsked) for (const filter of filters) filtersAsked.delete(filter);
+      if (filtersAsked) for (const filter of filters) filtersAsked.delete(keyOf(filter));
     },
 
     /** aedes' `authorizeForward` hook: nothing reaches a client except through its own namespace. */
