@@ -413,6 +413,11 @@ export const ERROR_CATALOGUE = {
     'Too many requests',
     'A rate limit was hit. The body names it: `limit` (its name, as in the list of limits in docs/operations.md), `scope` (whose count: `address`, `api-key`, `device`, `tenant`…), `configured` (the value for this caller), `observed` (the count in the current window) and `retryAfterMs` (when the window ends); the `Retry-After` header says the same in whole seconds. Nothing was done.',
   ),
+  QUOTA_EXCEEDED: spec(
+    429,
+    'Quota exceeded',
+    'A cap on how many may exist at once was reached, such as the MQTT connections a tenant may hold open (`mqtt.connections_per_tenant`). The refusal names it like a rate limit (`limit`, `scope`, `configured`, `observed`); no window ends it: one comes free when one of those counted goes away. Nothing was done. Over MQTT a CONNECT refused so gets CONNACK 3 (server unavailable): retry with backoff.',
+  ),
   INTERNAL: spec(
     500,
     'Internal error',

@@ -176,6 +176,7 @@ async function startPlatformSteps(
     maxPacketBytes: config.mqttMaxPacketBytes,
     maxKeepaliveSeconds: config.mqttMaxKeepaliveSeconds,
     limiter: services.limits,
+    limitEvents: domains.limitEventLog,
   });
   opened.push(() => broker.close());
   const initialTrust = await mutualTlsContext(tls, domains.pki)();

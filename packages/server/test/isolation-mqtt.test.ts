@@ -754,8 +754,13 @@ let aKey: string;
 
 before(async () => {
   // The matrix reconnects device A after every row that closes its connection, far more often than
-  // mqtt.connects_per_client_id allows a device (test/mqtt-hygiene.test.ts tests that limit).
-  t = await startTestPlatform({ MOORING_LIMIT_MQTT_CONNECTS_PER_CLIENT_ID: '100000' });
+  // mqtt.connects_per_client_id allows a device (test/mqtt-hygiene.test.ts tests that limit), and
+  // sends hundreds of distinct filters on one connection, far past mqtt.subscriptions_per_connection
+  // (test/mqtt-limits.test.ts tests that one).
+  t = await startTestPlatform({
+    MOORING_LIMIT_MQTT_CONNECTS_PER_CLIENT_ID: '100000',
+    MOORING_LIMIT_MQTT_SUBSCRIPTIONS_PER_CONNECTION: '100000',
+  });
   ({ apiKey: key1 } = await t.tenant());
   ({ apiKey: key2 } = await t.tenant());
   const a = await t.device(key1);

@@ -27,6 +27,7 @@ import type { ProvisioningService } from '../../domains/provisioning/provisionin
 import type { FleetService } from '../../domains/fleet/fleet.js';
 import type { TelemetryService } from '../../domains/telemetry/telemetry.js';
 import type { RefusalLog } from '../../domains/fleet/refusal-log.js';
+import type { LimitEventLog } from '../../domains/limits/event-log.js';
 import { LIMITS } from '../../platform/limits/catalogue.js';
 import type { Limiter } from '../../platform/limits/limits.js';
 import { createConnectHandler } from './connect.js';
@@ -53,7 +54,7 @@ import { createPublishHandler } from './publish.js';
 import { createRevocationLog } from './revocations.js';
 import type { ConnectionMeta, DeviceSession, ProvisioningSession, Transport } from './session.js';
 import { createSubscribeHandlers } from './subscribe.js';
-import { checkConnect, limitPacketSize } from './wire-guard.js';
+import { checkConnect, limitPacketSize, packetTooLarge } from './wire-guard.js';
 
 export type { ConnectionMeta, Transport } from './session.js';
 
@@ -85,8 +86,13 @@ export interface BrokerDeps {
   maxPacketBytes?: number;
   /** Keep-alive 0 or above this is taken as this (seconds); 1200 by default. */
   maxKeepaliveSeconds?: number;
-  /** Counts CONNECTs per client id (`mqtt.connects_per_client_id`); none: not limited. */
-  limiter?: Pick<Limiter, 'consume'>;
+  /**
+   * The MQTT limits (CONNECTs per listener and per client id, connections per tenant, subscriptions
+   * per connection); none: not limited.
+   */
+  limiter?: Pick<Limiter, 'consume' | 'acquire' | 'configured'>;
+  /** Where refusals by a limit are kept for the tenant (limit events). */
+  limitEvents?: Pick<LimitEventLog, 'exceeded'>;
 }
 
 export interface Broker {
@@ -154,7 +160,14 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
   feeds.registerFeed(otaFeed(deps.ota));
   feeds.registerFeed(configFeed(deps.config));
 
-  const subscribe = createSubscribeHandlers({ sessions, provisioningSessions, channel, metrics });
+  const subscribe = createSubscribeHandlers({
+    sessions,
+    provisioningSessions,
+    channel,
+    metrics,
+    limiter: deps.limiter,
+    limitEvents: deps.limitEvents,
+  });
   const aedes = await Aedes.createBroker({
     // A client has this long to send CONNECT once its TLS handshake (or WebSocket upgrade) is done;
     // the handshake has its own deadline in the listeners (MOORING_MQTT_HANDSHAKE_TIMEOUT_SECONDS).
@@ -182,6 +195,7 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
       logger,
       refusals: deps.refusals,
       limiter: deps.limiter,
+      limitEvents: deps.limitEvents,
     }),
     authorizePublish: createPublishHandler({
       sessions,
@@ -246,11 +260,19 @@ export async function createBroker(deps: BrokerDeps): Promise<Broker> {
     handle(stream, meta) {
       const client = aedes.handle(stream, undefined as never);
       pendingMeta.set(client, meta);
-      limitPacketSize(client, deps.maxPacketBytes ?? 128 * 1024, () => {
-        // Recorded as the disconnect reason (presence) before the close.
+      const maxPacketBytes = deps.maxPacketBytes ?? LIMITS['mqtt.bytes_per_packet'].defaultValue;
+      limitPacketSize(client, maxPacketBytes, (announced) => {
+        // Recorded as the disconnect reason (presence) and, once the device is known, as a limit
+        // event of its tenant, before the close.
         const session = sessions.get(client);
-        if (session) session.closeReason ??= 'packet_too_large';
         metrics.refused.inc({ transport: meta.transport, reason: 'packet_too_large' });
+        if (!session) return;
+        session.closeReason ??= 'packet_too_large';
+        const { tenantId, deviceId } = session.device;
+        deps.limitEvents?.exceeded(
+          { tenantId, subject: `device:${deviceId}`, deviceId },
+          packetTooLarge(announced, maxPacketBytes),
+        );
       });
     },
     get connectedDevices() {

@@ -8,6 +8,9 @@
  * Steps may be asynchronous (a credential lookup). The loop awaits only those, so the synchronous
  * checks that follow one run in the same turn of the event loop as the registration they guard: no
  * revocation notice or second CONNECT lands between "checked" and "registered".
+ *
+ * The limits (CONNECTs per listener and per client id, a place among the tenant's connections) are
+ * steps of their own, in `connect-limits.ts`; the attempt and its refusal are in `connect-attempt.ts`.
  */
 import type { AuthenticateError, Client } from 'aedes';
 import { PROVISIONING_CLIENT_PREFIX, PROVISIONING_USERNAME } from '@mooring/protocol';
@@ -18,46 +21,20 @@ import type { PeerCertificate } from '../../domains/pki/pki.js';
 import type { ProvisioningService } from '../../domains/provisioning/provisioning.js';
 import type { Logger, Metrics } from '../../platform/observability.js';
 import type { RefusalLog } from '../../domains/fleet/refusal-log.js';
+import type { LimitEventLog } from '../../domains/limits/event-log.js';
 import type { Limiter } from '../../platform/limits/limits.js';
-import { rateLimited } from '../../platform/limits/refusal.js';
+import {
+  ConnectRefusal,
+  type AuthenticateDone,
+  type ConnectAttempt,
+  type ConnectStep,
+} from './connect-attempt.js';
+import { createConnectLimits } from './connect-limits.js';
 import { createOutbound, type OutboundLimits } from './outbound.js';
 import { CONNACK_RETURN_CODES, type ConnectRefusalCode } from './return-codes.js';
 import type { RevocationLog } from './revocations.js';
 import type { ConnectionMeta, DeviceSession, ProvisioningSession, Transport } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
-
-export class ConnectRefusal extends Error {
-  constructor(
-    readonly code: ConnectRefusalCode,
-    /** The `reason` label of `mooring_refused_total`. */
-    readonly reason: string,
-    /** What the stored refusal says besides the reason (the limit, its value, the wait). */
-    readonly detail?: string,
-  ) {
-    super(reason);
-  }
-}
-
-type AuthenticateDone = (error: AuthenticateError | null, success: boolean | null) => void;
-
-/** One CONNECT on its way through the steps; each step reads what earlier ones found. */
-interface ConnectAttempt {
-  client: Client;
-  username: string | undefined;
-  password: Buffer | undefined;
-  meta: ConnectionMeta;
-  done: AuthenticateDone;
-  /** `done` was called: nothing may answer again. */
-  answered: boolean;
-  /** Position in the revocation log when the credential lookup started. */
-  revocationMark: number;
-  device?: AuthenticatedDevice;
-  /** This device's own connection that holds the client id now: it is taken over [MQTT-3.1.4-2]. */
-  takesOver?: DeviceSession | undefined;
-  token?: { tokenId: string; secret: string };
-}
-
-type ConnectStep = (attempt: ConnectAttempt) => void | Promise<void>;
 
 export interface ConnectDeps {
   authenticateDevice(secret: string, claimedDeviceId: string): Promise<AuthenticatedDevice>;
@@ -73,13 +50,24 @@ export interface ConnectDeps {
   logger: Logger;
   /** Where refused connects of an authenticated device are kept. */
   refusals?: Pick<RefusalLog, 'refused'> | undefined;
-  /** Counts CONNECTs per client id (`mqtt.connects_per_client_id`); none: not limited. */
-  limiter?: Pick<Limiter, 'consume'> | undefined;
+  /**
+   * Counts CONNECTs per listener and per client id, and the tenant's open connections
+   * (`mqtt.connects_per_listener`, `mqtt.connects_per_client_id`, `mqtt.connections_per_tenant`);
+   * none: not limited.
+   */
+  limiter?: Pick<Limiter, 'consume' | 'acquire'> | undefined;
+  /** Where refusals by a limit are kept, for the tenant (bounded: domains/limits/event-log.ts). */
+  limitEvents?: Pick<LimitEventLog, 'exceeded'> | undefined;
 }
 
 /** aedes' `authenticate` hook. */
 export function createConnectHandler(deps: ConnectDeps) {
   const { metrics, logger, registry } = deps;
+  const noLimit = () => undefined;
+  const limits = deps.limiter
+    ? createConnectLimits({ limiter: deps.limiter, limitEvents: deps.limitEvents, logger })
+    : { checkListenerRate: noLimit, checkConnectRate: noLimit, holdTenantPlace: noLimit };
+  const { checkListenerRate, checkConnectRate, holdTenantPlace } = limits;
 
   const slowConsumer = (transport: Transport, onDrop: () => void) => () => {
     metrics.refused.inc({ transport, reason: 'slow_consumer' });
@@ -115,27 +103,6 @@ export function createConnectHandler(deps: ConnectDeps) {
       logger.error({ err }, 'device authentication failed');
       throw new ConnectRefusal('NOT_READY', 'auth_error');
     }
-  }
-
-  /**
-   * A reconnect loop, or two holders of one credential taking the session from each other: CONNECTs
-   * per client id are limited (`mqtt.connects_per_client_id`). Counted only once the credential is
-   * proven, so nobody can use up a device's allowance with its client id alone.
-   */
-  async function checkConnectRate(a: ConnectAttempt) {
-    if (!deps.limiter) return;
-    const { tenantId, deviceId } = a.device!;
-    const decision = await deps.limiter.consume('mqtt.connects_per_client_id', {
-      key: `${tenantId}/${a.client.id}`,
-      tenantId,
-      deviceId,
-    });
-    if (!decision.allowed)
-      throw new ConnectRefusal(
-        'RATE_LIMITED',
-        'rate_limited',
-        rateLimited(decision, `with client id ${a.client.id}`).message,
-      );
   }
 
   /** The connection went away while its credential was looked up: nothing to register (its 'close' has fired already, so it would never leave the registry). */
@@ -200,7 +167,14 @@ export function createConnectHandler(deps: ConnectDeps) {
     };
     deps.sessions.set(client, session);
     registry.addLive(device.deviceId, client);
-    client.conn.once('close', () => registry.removeLive(device.deviceId, client));
+    // The tenant's place is the connection's now: given back when its socket closes, whatever closes
+    // it (DISCONNECT, a lost socket, a takeover, a failure before CONNACK is written).
+    const place = a.place;
+    a.place = undefined;
+    client.conn.once('close', () => {
+      registry.removeLive(device.deviceId, client);
+      place?.release();
+    });
   }
 
   // --- provisioning-only connections: user name `$provisioning`, password = a provisioning token
@@ -257,12 +231,14 @@ export function createConnectHandler(deps: ConnectDeps) {
   }
 
   const deviceConnect: readonly ConnectStep[] = [
+    checkListenerRate,
     checkCredentialShape,
     authenticate,
     checkConnectRate,
     checkConnectionOpen,
     checkRevokedDuringAuth,
     checkClientIdHolder,
+    holdTenantPlace,
     claimStoredSession,
     // The claim may answer asynchronously (a shared registry): look again at what may have changed.
     checkConnectionOpen,
@@ -273,6 +249,7 @@ export function createConnectHandler(deps: ConnectDeps) {
   ];
 
   const provisioningConnect: readonly ConnectStep[] = [
+    checkListenerRate,
     checkProvisioningShape,
     authenticateToken,
     checkProvisioningHolder,
@@ -314,6 +291,9 @@ export function createConnectHandler(deps: ConnectDeps) {
     const steps =
       username === PROVISIONING_USERNAME && !meta.certificate ? provisioningConnect : deviceConnect;
     run(steps, attempt).catch((err: unknown) => {
+      // A place taken and not yet handed to the connection goes back now.
+      attempt.place?.release();
+      attempt.place = undefined;
       if (attempt.answered) return logger.error({ err }, 'mqtt connect failed after it was accepted');
       attempt.answered = true;
       if (err instanceof ConnectRefusal) {

@@ -3,6 +3,11 @@
  * codes. MQTT has few ways to say no (docs/errors.md#over-mqtt): CONNACK return codes 1–5
  * [MQTT-3.2.2.3] and one SUBACK failure code, 0x80 [MQTT-3.9.3]. A refusal anywhere in the adapter
  * names an error code; only this table knows the number it goes out as.
+ *
+ * The broker speaks MQTT 3.1.1 (and 3.1) only: aedes 1.x answers an MQTT 5 CONNECT with return code 1
+ * (unacceptable protocol version). MQTT 5 tells refusals apart with reason codes; the ones each
+ * refusal is to go out as once the broker speaks it are chosen here too (`CONNACK_REASON_CODES_V5`,
+ * `DISCONNECT_REASON_CODES_V5`), so that the choice is made once, beside the 3.1.1 one.
  */
 import type { ErrorCode } from '@mooring/protocol';
 
@@ -39,10 +44,39 @@ export const CONNACK_RETURN_CODES = {
   CLIENT_ID_REJECTED: ConnackReturnCode.IDENTIFIER_REJECTED,
   /** The store failed while the credential was checked: retry with backoff. */
   NOT_READY: ConnackReturnCode.SERVER_UNAVAILABLE,
-  /** Too many CONNECTs with this client id (`mqtt.connects_per_client_id`): retry after the window. */
+  /**
+   * Too many CONNECTs with this client id (`mqtt.connects_per_client_id`) or on this listener
+   * (`mqtt.connects_per_listener`): retry after the window.
+   */
   RATE_LIMITED: ConnackReturnCode.SERVER_UNAVAILABLE,
+  /** The tenant holds as many connections as it may (`mqtt.connections_per_tenant`): retry with backoff. */
+  QUOTA_EXCEEDED: ConnackReturnCode.SERVER_UNAVAILABLE,
 } as const satisfies Partial<Record<ErrorCode, ConnackReturnCode>>;
 export type ConnectRefusalCode = keyof typeof CONNACK_RETURN_CODES;
+
+/** MQTT 5 reason codes [MQTT5-3.2.2.2], for the same refusals once the broker speaks MQTT 5. */
+export const CONNACK_REASON_CODES_V5 = {
+  INVALID_CREDENTIALS: 0x86, // Bad User Name or Password
+  DEVICE_DISABLED: 0x87, // Not authorized
+  CERTIFICATE_PENDING: 0x87,
+  FORBIDDEN: 0x87,
+  CLIENT_ID_REJECTED: 0x85, // Client Identifier not valid
+  NOT_READY: 0x88, // Server unavailable
+  RATE_LIMITED: 0x9f, // Connection rate exceeded
+  QUOTA_EXCEEDED: 0x97, // Quota exceeded
+} as const satisfies Record<ConnectRefusalCode, number>;
+
+/**
+ * Why the server ends a connection, as MQTT 5 DISCONNECT reason codes [MQTT5-3.14.2.1]. MQTT 3.1.1 has
+ * no DISCONNECT from the server: the connection is closed, and the reason is recorded first (presence,
+ * limit events).
+ */
+export const DISCONNECT_REASON_CODES_V5 = {
+  /** A packet over `mqtt.bytes_per_packet`. */
+  packet_too_large: 0x95, // Packet too large
+  /** A SUBSCRIBE past `mqtt.subscriptions_per_connection`. */
+  too_many_subscriptions: 0x97, // Quota exceeded
+} as const;
 
 /** Error codes a subscription may be refused with; MQTT 3.1.1 has only the one failure code. */
 export const SUBACK_RETURN_CODES = {

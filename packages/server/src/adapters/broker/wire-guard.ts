@@ -2,7 +2,7 @@
  * Checks on the wire before aedes acts on a packet:
  *
  * - `limitPacketSize`: a packet whose remaining length (fixed header) exceeds the maximum packet size
- *   closes the connection as soon as its header is read. mqtt-packet would otherwise buffer up to
+ *   (`mqtt.bytes_per_packet`) closes the connection as soon as its header is read. mqtt-packet would otherwise buffer up to
  *   the 256 MB a remaining length can announce before anything looks at the packet; now at most one
  *   read chunk of it is held. Neither aedes nor mqtt-packet has an option for this, so the check wraps
  *   the parser's `parse` (aedes feeds each chunk it reads from the socket to `client._parser.parse`)
@@ -14,6 +14,8 @@
  *   half-open socket does not stay for ever.
  */
 import type { AedesOptions, Client } from 'aedes';
+import { LIMITS } from '../../platform/limits/catalogue.js';
+import type { LimitDecision } from '../../platform/limits/limits.js';
 
 type PreConnectHandler = NonNullable<AedesOptions['preConnect']>;
 
@@ -65,6 +67,19 @@ export function limitPacketSize(
     if (!tooLarge()) parse(buf);
     if (!cut && tooLarge()) stop(parser.packet.length);
     return 0;
+  };
+}
+
+/** A packet over the maximum size, as a refusal by `mqtt.bytes_per_packet` (kept as a limit event). */
+export function packetTooLarge(announced: number, maxBytes: number): LimitDecision {
+  return {
+    limit: 'mqtt.bytes_per_packet',
+    scope: LIMITS['mqtt.bytes_per_packet'].scope,
+    allowed: false,
+    observed: announced,
+    configured: maxBytes,
+    remaining: 0,
+    retryAfterMs: 0,
   };
 }
 

@@ -76,6 +76,7 @@ export const ABNORMAL_DISCONNECTS = [
   'protocol_error',
   'slow_consumer',
   'packet_too_large',
+  'too_many_subscriptions',
   'session_taken_over',
 ] as const;
 /** OTA operation states that end in failure (docs/ota.md). */

@@ -5,7 +5,8 @@
  * ("Limits") and in the server's settings. Limits kept by the limiter take their defaults from the
  * configuration (`MOORING_LIMIT_<NAME>`, config file `limits`); per-tenant and per-device overrides
  * come through a `LimitResolver` (limits.ts). Limits marked `state: 'store'` are counted in the
- * database by their domain (so that every node sharing it sees the same count) and are not settings.
+ * database by their domain (so that every node sharing it sees the same count) and are not settings;
+ * `state: 'setting'` ones bound a single unit (one packet) by a setting of their own.
  */
 
 /** Whom a limit's count belongs to. */
@@ -31,7 +32,8 @@ export type LimitUnit =
   | 'writes'
   | 'deliveries'
   | 'failures'
-  | 'operations';
+  | 'operations'
+  | 'subscriptions';
 
 export interface LimitSpec {
   readonly scope: LimitScope;
@@ -44,8 +46,12 @@ export interface LimitSpec {
   readonly windowMs: number | null;
   /** How many units the window (or the cap) allows when no setting or override says otherwise. */
   readonly defaultValue: number;
-  /** `limiter`: kept by the limiter (memory today) and a setting; `store`: counted in the database by its domain. */
-  readonly state: 'limiter' | 'store';
+  /**
+   * `limiter`: kept by the limiter (memory today) and a setting; `store`: counted in the database by its
+   * domain; `setting`: a bound on one unit, checked against a server setting of its own (named in
+   * docs/operations.md), not counted and not overridable.
+   */
+  readonly state: 'limiter' | 'store' | 'setting';
   readonly description: string;
 }
 
@@ -88,6 +94,26 @@ export const LIMITS = {
     defaultValue: 500,
     state: 'limiter',
     description: 'CONNECTs per second on one MQTT listener (TLS, mutual TLS, WebSocket)',
+  },
+  'mqtt.subscriptions_per_connection': {
+    scope: 'connection',
+    unit: 'subscriptions',
+    windowMs: null,
+    // A device may hold four filters (docs/mqtt.md); a connection that asks for dozens is probing or
+    // broken. The value AWS IoT Core uses per connection.
+    defaultValue: 50,
+    state: 'limiter',
+    description:
+      'topic filters one MQTT connection has asked for in SUBSCRIBE (granted or refused) and not unsubscribed',
+  },
+  'mqtt.bytes_per_packet': {
+    scope: 'connection',
+    unit: 'bytes',
+    windowMs: null,
+    defaultValue: 128 * 1024,
+    state: 'setting',
+    description:
+      'bytes one MQTT packet may announce (its remaining length); set by MOORING_MQTT_MAX_PACKET_BYTES',
   },
   'mqtt.messages_per_device': {
     scope: 'device',

@@ -1,6 +1,7 @@
 /**
  * The limiter contract: callers count units against a named limit (catalogue.ts) for a subject and get
- * back whether they fit, what was observed and configured, and how long to wait. Where the counts live
+ * back whether they fit, what was observed and configured, and how long to wait; caps (how many at
+ * once) are places taken and given back (`acquire`). Where the counts live
  * is the backend's business: memory on one node today (memory.ts), a shared store when several nodes
  * must see one count. The value a subject may use comes from a `LimitResolver`: the configured
  * default, or a per-tenant or per-device override where one is set.
@@ -39,8 +40,27 @@ export interface LimitDecision {
   readonly configured: number;
   /** Units left in the current window. */
   readonly remaining: number;
-  /** When refused: ms until the window ends and the count starts again; 0 when allowed. */
+  /**
+   * When refused: ms until the window ends and the count starts again; 0 when allowed, and for a cap
+   * (no window), where no time is known: a place comes free when one of those counted goes away.
+   */
   readonly retryAfterMs: number;
+}
+
+/** A place taken under a cap (`acquire`), and how to give it back. */
+export interface LimitHold {
+  /** Whether the place was taken; `observed` counts the places held with this one. */
+  readonly decision: LimitDecision;
+  /** Gives the place back; only the first call counts, and nothing happens for a refused one. */
+  release(): void;
+}
+
+export interface AcquireOptions {
+  /**
+   * The new place replaces one the same owner holds now and is about to give back (a device taking
+   * over its own MQTT session): it fits even when the cap is reached, by that one place.
+   */
+  readonly replacing?: boolean;
 }
 
 export interface Limiter {
@@ -54,6 +74,16 @@ export interface Limiter {
   peek(limit: LimitName, subject: LimitSubject, cost?: number): Promise<LimitDecision>;
   /** Forgets a subject's count: the next unit starts a new window. */
   reset(limit: LimitName, subject: LimitSubject): Promise<void>;
-  /** The value a limit has for this tenant or device (for caps such as connections, counted by their owner). */
+  /**
+   * Takes one place under a cap (a limit with no window: connections open at once) if it fits, and
+   * says so; the caller gives it back with `release()` when what it counted ends, on every path. A
+   * shared backend keeps each node's places under that node's name with an expiry the node renews,
+   * so a node that dies does not leave its places taken.
+   */
+  acquire(limit: LimitName, subject: LimitSubject, options?: AcquireOptions): Promise<LimitHold>;
+  /**
+   * The value a limit has for this tenant or device: for caps that live and die with one connection
+   * (its subscriptions), which its owner counts itself since no other node can see that connection.
+   */
   configured(limit: LimitName, context?: LimitContext): Promise<number>;
 }

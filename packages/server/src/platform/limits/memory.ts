@@ -7,10 +7,21 @@
  * done here against the value the resolver gives, so a per-tenant or per-device override changes a
  * subject's limit without a limiter of its own. State is lost on restart, which errs on the side of
  * letting clients in.
+ *
+ * Caps (no window: connections open at once) are plain counts per subject here, taken by `acquire`
+ * and given back by their holder; a subject whose count falls to 0 is forgotten, so the map holds only
+ * subjects with places taken.
  */
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { LIMITS, DEFAULT_LIMIT_VALUES, type LimitName, type LimitValues } from './catalogue.js';
-import type { LimitContext, LimitDecision, LimitResolver, Limiter, LimitSubject } from './limits.js';
+import type {
+  LimitContext,
+  LimitDecision,
+  LimitHold,
+  LimitResolver,
+  Limiter,
+  LimitSubject,
+} from './limits.js';
 
 /** The resolver with no overrides: the configured defaults, and the catalogue's for the rest. */
 export function defaultsResolver(values: LimitValues = DEFAULT_LIMIT_VALUES): LimitResolver {
@@ -19,13 +30,17 @@ export function defaultsResolver(values: LimitValues = DEFAULT_LIMIT_VALUES): Li
 
 export function createMemoryLimiter(resolve: LimitResolver = defaultsResolver()): Limiter {
   const counters = new Map<LimitName, RateLimiterMemory>();
+  /** Places taken under caps: limit → subject key → places. */
+  const held = new Map<LimitName, Map<string, number>>();
 
   function counter(limit: LimitName): RateLimiterMemory {
     let c = counters.get(limit);
     if (!c) {
       const { windowMs, defaultValue } = LIMITS[limit];
       if (windowMs === null)
-        throw new Error(`${limit} is a cap counted by its owner, not a windowed limit: use configured()`);
+        throw new Error(
+          `${limit} is a cap counted by its owner, not a windowed limit: use acquire() or configured()`,
+        );
       c = new RateLimiterMemory({ keyPrefix: limit, points: defaultValue, duration: windowMs / 1000 });
       counters.set(limit, c);
     }
@@ -50,9 +65,11 @@ export function createMemoryLimiter(resolve: LimitResolver = defaultsResolver())
       observed,
       configured: value,
       remaining: Math.max(0, value - observed),
-      retryAfterMs: allowed ? 0 : Math.max(1, msBeforeNext),
+      retryAfterMs: allowed || LIMITS[limit].windowMs === null ? 0 : Math.max(1, msBeforeNext),
     };
   }
+
+  const refusedHold = (decision: LimitDecision): LimitHold => ({ decision, release: () => undefined });
 
   const contextOf = (s: LimitSubject): LimitContext => ({
     ...(s.tenantId !== undefined ? { tenantId: s.tenantId } : {}),
@@ -76,6 +93,30 @@ export function createMemoryLimiter(resolve: LimitResolver = defaultsResolver())
     },
     async reset(limit, subject) {
       await counter(limit).delete(subject.key);
+    },
+    async acquire(limit, subject, options = {}) {
+      if (LIMITS[limit].windowMs !== null)
+        throw new Error(`${limit} is a windowed limit, not a cap: use consume()`);
+      const value = await configured(limit, contextOf(subject));
+      let counts = held.get(limit);
+      if (!counts) held.set(limit, (counts = new Map()));
+      const { key } = subject;
+      const taken = counts.get(key) ?? 0;
+      const observed = taken + 1;
+      if (observed - (options.replacing ? 1 : 0) > value)
+        return refusedHold(decide(limit, value, observed, 0, false));
+      counts.set(key, observed);
+      let released = false;
+      return {
+        decision: decide(limit, value, observed, 0, true),
+        release() {
+          if (released) return;
+          released = true;
+          const left = (counts.get(key) ?? 1) - 1;
+          if (left > 0) counts.set(key, left);
+          else counts.delete(key);
+        },
+      };
     },
   };
 }

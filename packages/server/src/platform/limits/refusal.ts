@@ -1,8 +1,8 @@
 /**
  * How a refusal names its limit. Every answer refused by a limit carries the same members, whatever
- * its code (`RATE_LIMITED`, `TOO_MANY_OPERATIONS`, `ACCOUNT_LOCKED`): the limit's name and scope, the
- * value configured for the caller, the value observed, and `retryAfterMs`, from which the HTTP adapter
- * also sets `Retry-After`.
+ * its code (`RATE_LIMITED`, `QUOTA_EXCEEDED`, `TOO_MANY_OPERATIONS`, `ACCOUNT_LOCKED`): the limit's
+ * name and scope, the value configured for the caller, the value observed, and `retryAfterMs`, from
+ * which the HTTP adapter also sets `Retry-After`.
  */
 import { AppError } from '../../errors.js';
 import { LIMITS, windowWords, type LimitName, type LimitScope } from './catalogue.js';
@@ -41,6 +41,15 @@ export function rateLimited(d: LimitDecision, what?: string): AppError {
   return new AppError(
     'RATE_LIMITED',
     `${d.limit}: ${limitWords(d.limit, d.configured)}${what ? ` ${what}` : ''}; try again in ${wait} s`,
+    { details: limitDetails(d) },
+  );
+}
+
+/** The `QUOTA_EXCEEDED` refusal for a cap that is full: no window ends it, a place comes free. */
+export function quotaExceeded(d: LimitDecision, what?: string): AppError {
+  return new AppError(
+    'QUOTA_EXCEEDED',
+    `${d.limit}: ${limitWords(d.limit, d.configured)}${what ? ` ${what}` : ''}; one comes free when one of them ends`,
     { details: limitDetails(d) },
   );
 }
