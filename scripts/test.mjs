@@ -28,6 +28,18 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// Most test files start an embedded database: one migrated template, made here once, saves each of
+// them initdb and every migration (packages/server/test/pglite-template.ts). Without it they start
+// from scratch, slower but the same.
+const template = spawnSync(
+  process.execPath,
+  ['--conditions=mooring-source', '--import', 'tsx', 'packages/server/test/pglite-template.ts'],
+  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const templateDir = template.status === 0 ? template.stdout.trim() : '';
+if (!templateDir)
+  console.error('test: no embedded database template; every test database starts from scratch');
+
 const result = spawnSync(
   process.execPath,
   [
@@ -51,6 +63,7 @@ const result = spawnSync(
       MOORING_LOG_LEVEL: process.env.MOORING_LOG_LEVEL ?? 'silent',
       // Every JSON answer is checked against its documented schema (adapters/http/openapi.ts).
       MOORING_CHECK_RESPONSES: process.env.MOORING_CHECK_RESPONSES ?? '1',
+      ...(templateDir ? { MOORING_TEST_PGLITE_TEMPLATE: templateDir } : {}),
     },
   },
 );

@@ -26,7 +26,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { PlatformEvent } from '@mooring/protocol';
 import { createBridgeSupervisor } from '../src/domains/bridges/supervisor.js';
 import { createAddressPolicy } from '../src/platform/outbound/address-policy.js';
-import { openPglite } from '../src/store/pglite.js';
+import { openTestPglite } from './pglite-template.js';
 import { startTestPlatform, type TestPlatform } from './harness.js';
 import { bridgeServiceOn, quiet } from './bridge-service.js';
 import { ALLOW, freePort, spoolOver, startMosquitto, stopProcess, until } from './mosquitto.js';
@@ -324,7 +324,7 @@ test('the broker certificate must name the address in the URL: one of the right 
 });
 
 test('a name in the URL is checked against the broker certificate too (the name resolved by the test)', async () => {
-  const db = await openPglite(undefined);
+  const db = await openTestPglite();
   const policy = createAddressPolicy({ allowList: ['127.0.0.1/32'] });
   const { tenant, caller, box, service } = await bridgeServiceOn(db, 'tls-names', policy);
   const supervisor = createBridgeSupervisor({

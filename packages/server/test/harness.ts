@@ -3,12 +3,13 @@
  * trusts the platform CA, and helpers that bootstrap a tenant, an API key and devices over REST.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { loadConfig, startPlatform, type Platform, type StartOptions } from '../src/index.js';
+import { seedDataDir } from './pglite-template.js';
 
 export interface HttpResponse<T = any> {
   status: number;
@@ -142,6 +143,7 @@ export async function startTestPlatform(
   options: StartOptions = {},
 ): Promise<TestPlatform> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mooring-test-'));
+  seedDataDir(dataDir);
   const platform = await startPlatform(testConfig(dataDir, env), options);
   const call = <T = any>(method: string, path: string, opts?: RequestOptions) =>
     httpsCall<T>(platform.httpPort, platform.caCert, method, path, opts);
@@ -290,6 +292,8 @@ export async function startServerProcess(
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
   const bin = new URL('../../cli/bin/mooring.mjs', import.meta.url).pathname;
+  // An empty data directory starts from the migrated template (a test that restarts on its data keeps it).
+  if (readdirSync(dataDir).length === 0) seedDataDir(dataDir);
   const child = spawn(process.execPath, [bin, 'serve'], {
     env: {
       ...process.env,

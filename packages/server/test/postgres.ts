@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { openPostgres } from '../src/store/postgres.js';
 import { openPglite } from '../src/store/pglite.js';
+import { openTestPglite } from './pglite-template.js';
 import type { Db } from '../src/store/db.js';
 
 export const TEST_DATABASE_URL =
@@ -94,11 +95,34 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   };
 }
 
+type Backend = [string, () => Promise<{ db: Db; close(): Promise<void> }>];
+
+const postgresBackend: Backend = [
+  'postgres',
+  async () => {
+    const t = await openTestPostgres();
+    return { db: t.db, close: t.drop };
+  },
+];
+
 /**
- * The two store back ends the same tests run against: embedded PGlite (in memory) and a fresh schema
- * on the PostgreSQL test server.
+ * The two store back ends the same tests run against: embedded PGlite (in memory; already migrated
+ * when the test runner made a template, test/pglite-template.ts) and a fresh schema on the PostgreSQL
+ * test server (empty). Both are migrated by the test as usual.
  */
-export const storeBackends: [string, () => Promise<{ db: Db; close(): Promise<void> }>][] = [
+export const storeBackends: Backend[] = [
+  [
+    'pglite',
+    async () => {
+      const db = await openTestPglite();
+      return { db, close: () => db.close() };
+    },
+  ],
+  postgresBackend,
+];
+
+/** The same, both empty: for a test of the migrations themselves. */
+export const emptyStoreBackends: Backend[] = [
   [
     'pglite',
     async () => {
@@ -106,11 +130,5 @@ export const storeBackends: [string, () => Promise<{ db: Db; close(): Promise<vo
       return { db, close: () => db.close() };
     },
   ],
-  [
-    'postgres',
-    async () => {
-      const t = await openTestPostgres();
-      return { db: t.db, close: t.drop };
-    },
-  ],
+  postgresBackend,
 ];

@@ -14,8 +14,12 @@ function wrap(pg: PgliteLike): Queryable {
   };
 }
 
-export async function openPglite(dataDir: string | undefined): Promise<Db> {
-  const pg = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+/** `loadDataDir`: a dump (`dumpDataDir`) to start from instead of an empty database. */
+export async function openPglite(
+  dataDir: string | undefined,
+  options: { loadDataDir?: Blob } = {},
+): Promise<Db> {
+  const pg = dataDir ? await PGlite.create(dataDir, options) : await PGlite.create(options);
   const q = wrap(pg);
   return withAmbientTransactions({
     kind: 'pglite',

@@ -6,13 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openPglite } from '../../store/pglite.js';
+import { openTestPglite } from '../../../test/pglite-template.js';
 import { createAddressPolicy } from '../../platform/outbound/address-policy.js';
 import { createBridgeSupervisor } from './supervisor.js';
 import { bridgeServiceOn, quiet } from '../../../test/bridge-service.js';
 
 test('a name that resolves to a refused address is a recorded connection error; one node holds the lease', async () => {
-  const db = await openPglite(undefined);
+  const db = await openTestPglite();
   try {
     const policy = createAddressPolicy();
     const { caller, box, service } = await bridgeServiceOn(db, 'forwarder', policy);

@@ -13,13 +13,13 @@ import type { TenantCaller } from '../../platform/caller.js';
 import { inTransaction } from '../../store/ambient.js';
 import { transactionOf, type Db } from '../../store/db.js';
 import { migrate } from '../../store/migrate.js';
-import { openPglite } from '../../store/pglite.js';
+import { openTestPglite } from '../../../test/pglite-template.js';
 import { bulkJobStore } from './bulk-jobs-store.js';
 import { createDeviceBulkJobService, type DeviceBulkJobDeps } from './bulk-jobs.js';
 
 let db: Db;
 before(async () => {
-  db = await openPglite(undefined);
+  db = await openTestPglite();
   await migrate(db);
   for (const tenant of ['ten_a', 'ten_b'])
     await db.query('INSERT INTO tenants (id, name, created_at) VALUES ($1, $1, 0)', [tenant]);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { SignJWT, generateKeyPair } from 'jose';
-import { openPglite } from '../../store/pglite.js';
+import { openTestPglite } from '../../../test/pglite-template.js';
 import { migrate } from '../../store/migrate.js';
 import { createSecretBox } from '../../platform/secret-box.js';
 import { isAppError } from '../../errors.js';
@@ -13,7 +13,7 @@ import { transactionOf } from '../../store/db.js';
 const refused = (e: unknown) => isAppError(e) && e.code === 'INVALID_CREDENTIALS';
 
 test('registration tokens: lifetime, skew, grace for refresh, rotation and forgery', async () => {
-  const db = await openPglite(undefined);
+  const db = await openTestPglite();
   await migrate(db);
   const box = createSecretBox(randomBytes(32));
   let clock = Date.UTC(2030, 0, 1);

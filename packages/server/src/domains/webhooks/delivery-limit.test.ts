@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { PlatformEvent } from '@mooring/protocol';
-import { openPglite } from '../../store/pglite.js';
+import { openTestPglite } from '../../../test/pglite-template.js';
 import type { Db } from '../../store/db.js';
 import { migrate } from '../../store/migrate.js';
 import { createSecretBox } from '../../platform/secret-box.js';
@@ -22,7 +22,7 @@ const box = createSecretBox(randomBytes(32));
 let db: Db;
 
 before(async () => {
-  db = await openPglite(undefined);
+  db = await openTestPglite();
   await migrate(db);
   for (const t of ['ten_a', 'ten_b'])
     await db.query('INSERT INTO tenants (id, name, created_at) VALUES ($1, $1, $2)', [t, T0]);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { storeBackends } from '../../../test/postgres.js';
+import { emptyStoreBackends } from '../../../test/postgres.js';
 import { listMigrations, migrate } from '../../store/migrate.js';
 import { chunkReadings, type DeviceReadings } from './forwarding.js';
 
@@ -40,7 +40,7 @@ test('no devices make no event; a device without readings makes no part', () => 
   assert.deepEqual(sizes(chunkReadings([device('a', 0), device('b', 1)])), ['b:1']);
 });
 
-for (const [name, open] of storeBackends) {
+for (const [name, open] of emptyStoreBackends) {
   test(`on ${name}, readings buffered by the earlier layout are carried over by the upgrade`, async () => {
     const { db, close } = await open();
     try {
